@@ -85,6 +85,11 @@ bool PublicKey::operator==(const PublicKey& o) const noexcept {
   return secp256k1_ec_pubkey_cmp(ctx(), &a, &b) == 0;
 }
 
+bool parses_as_recoverable(const Sig65& sig) noexcept {
+  secp256k1_ecdsa_recoverable_signature rs;
+  return parse_recoverable(sig, &rs);
+}
+
 bool is_high_s(const Sig65& sig) noexcept {
   secp256k1_ecdsa_recoverable_signature rs;
   if (!parse_recoverable(sig, &rs)) return true;

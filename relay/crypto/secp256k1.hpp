@@ -38,6 +38,10 @@ std::optional<PublicKey> recover(const Hash32& digest, const Sig65& sig, LowS mo
 // verify: recover and compare with `expected` (PROTOCOL.md §2: compare, then low-S).
 bool verify(const Hash32& digest, const Sig65& sig, const PublicKey& expected, LowS mode) noexcept;
 
+// parses_as_recoverable: recid 0..3 and r, s below the group order (zero allowed),
+// the check the microblock decoder makes.
+bool parses_as_recoverable(const Sig65& sig) noexcept;
+
 // is_high_s: s > n/2 (or the signature does not parse).
 bool is_high_s(const Sig65& sig) noexcept;
 

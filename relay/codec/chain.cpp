@@ -1,0 +1,841 @@
+#include "relay/codec/chain.hpp"
+
+#include <algorithm>
+
+#include "relay/codec/limits.hpp"
+#include "relay/codec/strings.hpp"
+#include "relay/crypto/ed25519.hpp"
+#include "relay/crypto/hash.hpp"
+#include "relay/crypto/merkle.hpp"
+#include "relay/crypto/secp256k1.hpp"
+
+namespace relay::codec {
+
+namespace {
+
+// Smallest possible encodings, used to bound element counts by the bytes left before
+// anything is allocated (Reader::count).
+constexpr std::size_t kMinTxSize = 60;
+constexpr std::size_t kMinPostConditionSize = 11;  // STX, origin principal
+constexpr std::size_t kMinAuthFieldSize = 34;
+
+// Run `fn` on a sub-reader limited to `bound` bytes (the node's BoundReader); errors
+// keep absolute offsets. Returns the sub-reader's consumed byte count.
+template <typename Fn>
+void with_bound(Reader& r, std::size_t bound, Fn&& fn) {
+  if (!r.ok()) return;
+  ByteSpan rest = r.input().subspan(r.pos(), std::min(bound, r.remaining()));
+  Reader sub(rest, r.abs_pos());
+  fn(sub);
+  if (!sub.ok()) {
+    const Error& e = sub.error();
+    r.fail_at(r.pos() + (e.offset - r.abs_pos()), e.code, e.reason);
+    return;
+  }
+  (void)r.take(sub.pos());
+}
+
+void read_address(Reader& r, StacksAddress& a) {
+  std::size_t at = r.pos();
+  a.version = r.u8();
+  if (r.ok() && a.version >= 32) r.fail_at(at, Errc::kBadValue, "address version >= 32");
+  r.array(a.hash);
+}
+
+void write_address(Writer& w, const StacksAddress& a) {
+  w.u8(a.version);
+  w.array(a.hash);
+}
+
+// ---- spending conditions --------------------------------------------------------
+
+void read_spending_condition(Reader& r, SpendingCondition& c) {
+  std::size_t at = r.pos();
+  c.hash_mode = r.u8();
+  if (!r.ok()) return;
+  const std::uint8_t m = c.hash_mode;
+  if (m != 0x00 && m != 0x01 && m != 0x02 && m != 0x03 && m != 0x05 && m != 0x07) {
+    r.fail_at(at, Errc::kBadValue, "unknown hash mode");
+    return;
+  }
+  r.array(c.signer);
+  c.nonce = r.u64();
+  c.tx_fee = r.u64();
+  if (is_singlesig(m)) {
+    c.fields.clear();
+    c.signatures_required = 0;
+    std::size_t ke_at = r.pos();
+    c.key_encoding = r.u8();
+    if (r.ok() && c.key_encoding > 1) r.fail_at(ke_at, Errc::kBadValue, "unknown public key encoding");
+    if (r.ok() && m == 0x02 && c.key_encoding != 0)
+      r.fail_at(ke_at, Errc::kBadValue, "P2WPKH requires a compressed public key");
+    r.array(c.signature);
+    return;
+  }
+  c.key_encoding = 0;
+  c.signature.fill(0);
+  std::uint32_t n = r.count(UINT32_MAX, kMinAuthFieldSize, "auth field count exceeds input");
+  c.fields.resize(n);
+  std::uint32_t sig_cnt = 0;
+  bool uncompressed = false;
+  for (auto& f : c.fields) {
+    std::size_t fat = r.pos();
+    f.id = r.u8();
+    if (!r.ok()) return;
+    if (f.id > 3) {
+      r.fail_at(fat, Errc::kBadValue, "unknown auth field id");
+      return;
+    }
+    if (f.is_signature()) {
+      r.array(f.signature);
+      f.public_key.fill(0);
+      ++sig_cnt;
+    } else {
+      r.array(f.public_key);
+      f.signature.fill(0);
+    }
+    uncompressed |= !f.compressed();
+  }
+  std::size_t req_at = r.pos();
+  c.signatures_required = r.u16();
+  if (!r.ok()) return;
+  if (is_order_independent(m)) {
+    if (sig_cnt < c.signatures_required)
+      r.fail_at(req_at, Errc::kBadValue, "fewer signatures than signatures_required");
+  } else if (sig_cnt != c.signatures_required) {
+    r.fail_at(req_at, Errc::kBadValue, "signature count != signatures_required");
+  }
+  if (r.ok() && (m == 0x03 || m == 0x07) && uncompressed)
+    r.fail_at(at, Errc::kBadValue, "P2WSH requires compressed public keys");
+}
+
+void write_spending_condition(Writer& w, const SpendingCondition& c) {
+  w.u8(c.hash_mode);
+  w.array(c.signer);
+  w.u64(c.nonce);
+  w.u64(c.tx_fee);
+  if (is_singlesig(c.hash_mode)) {
+    w.u8(c.key_encoding);
+    w.array(c.signature);
+    return;
+  }
+  w.count(c.fields.size());
+  for (const auto& f : c.fields) {
+    w.u8(f.id);
+    if (f.is_signature()) w.array(f.signature);
+    else w.array(f.public_key);
+  }
+  w.u16(c.signatures_required);
+}
+
+void read_auth(Reader& r, TransactionAuth& a) {
+  std::size_t at = r.pos();
+  a.flag = r.u8();
+  if (!r.ok()) return;
+  if (a.flag != kAuthStandard && a.flag != kAuthSponsored) {
+    r.fail_at(at, Errc::kBadValue, "unknown transaction auth flag");
+    return;
+  }
+  read_spending_condition(r, a.origin);
+  if (a.flag == kAuthSponsored) read_spending_condition(r, a.sponsor);
+  else a.sponsor = SpendingCondition{};
+}
+
+void write_auth(Writer& w, const TransactionAuth& a) {
+  w.u8(a.flag);
+  write_spending_condition(w, a.origin);
+  if (a.sponsored()) write_spending_condition(w, a.sponsor);
+}
+
+// ---- post conditions ------------------------------------------------------------
+
+void read_pc_principal(Reader& r, PostConditionPrincipal& p) {
+  std::size_t at = r.pos();
+  p.id = r.u8();
+  if (!r.ok()) return;
+  p.address = StacksAddress{};
+  p.contract_name.clear();
+  switch (p.id) {
+    case 1: return;
+    case 2: read_address(r, p.address); return;
+    case 3:
+      read_address(r, p.address);
+      read_contract_name(r, p.contract_name, kMaxContractNameLen);
+      return;
+    default: r.fail_at(at, Errc::kBadValue, "unknown post-condition principal");
+  }
+}
+
+void write_pc_principal(Writer& w, const PostConditionPrincipal& p) {
+  w.u8(p.id);
+  if (p.id >= 2) write_address(w, p.address);
+  if (p.id == 3) write_u8_string(w, p.contract_name);
+}
+
+void read_asset_info(Reader& r, AssetInfo& a) {
+  read_address(r, a.address);
+  read_contract_name(r, a.contract_name, kMaxContractNameLen);
+  read_clarity_name(r, a.asset_name);
+}
+
+void write_asset_info(Writer& w, const AssetInfo& a) {
+  write_address(w, a.address);
+  write_u8_string(w, a.contract_name);
+  write_u8_string(w, a.asset_name);
+}
+
+void read_code(Reader& r, std::uint8_t& code, std::uint8_t lo, std::uint8_t hi, const char* what) {
+  std::size_t at = r.pos();
+  code = r.u8();
+  if (r.ok() && (code < lo || code > hi)) r.fail_at(at, Errc::kBadValue, what);
+}
+
+void read_post_condition(Reader& r, PostCondition& pc) {
+  std::size_t at = r.pos();
+  pc.kind = r.u8();
+  if (!r.ok()) return;
+  pc.asset = AssetInfo{};
+  pc.asset_value.raw.clear();
+  pc.amount = 0;
+  switch (pc.kind) {
+    case 0:  // STX
+    case 3:  // staking
+      read_pc_principal(r, pc.principal);
+      read_code(r, pc.code, 0x01, 0x05, "unknown fungible condition code");
+      pc.amount = r.u64();
+      return;
+    case 1:  // fungible
+      read_pc_principal(r, pc.principal);
+      read_asset_info(r, pc.asset);
+      read_code(r, pc.code, 0x01, 0x05, "unknown fungible condition code");
+      pc.amount = r.u64();
+      return;
+    case 2:  // non-fungible
+      read_pc_principal(r, pc.principal);
+      read_asset_info(r, pc.asset);
+      read_clarity_value(r, pc.asset_value);
+      read_code(r, pc.code, 0x10, 0x12, "unknown non-fungible condition code");
+      return;
+    case 4:  // pox
+      read_pc_principal(r, pc.principal);
+      read_code(r, pc.code, 0x30, 0x32, "unknown pox condition code");
+      return;
+    default: r.fail_at(at, Errc::kBadValue, "unknown post-condition type");
+  }
+}
+
+void write_post_condition(Writer& w, const PostCondition& pc) {
+  w.u8(pc.kind);
+  write_pc_principal(w, pc.principal);
+  switch (pc.kind) {
+    case 0:
+    case 3:
+      w.u8(pc.code);
+      w.u64(pc.amount);
+      break;
+    case 1:
+      write_asset_info(w, pc.asset);
+      w.u8(pc.code);
+      w.u64(pc.amount);
+      break;
+    case 2:
+      write_asset_info(w, pc.asset);
+      write_clarity_value(w, pc.asset_value);
+      w.u8(pc.code);
+      break;
+    case 4: w.u8(pc.code); break;
+    default: break;
+  }
+}
+
+// ---- principals, VRF proofs -----------------------------------------------------
+
+// PrincipalData: 0x05 ‖ address | 0x06 ‖ address ‖ contract name (≤ 128).
+void read_principal(Reader& r, Principal& p) {
+  std::size_t at = r.pos();
+  std::uint8_t prefix = r.u8();
+  if (!r.ok()) return;
+  p.contract_name.clear();
+  if (prefix == 0x05) {
+    p.is_contract = false;
+    read_address(r, p.address);
+  } else if (prefix == 0x06) {
+    p.is_contract = true;
+    read_address(r, p.address);
+    read_contract_name(r, p.contract_name, kMaxContractNameLenInValue);
+  } else {
+    r.fail_at(at, Errc::kBadValue, "expected a principal (0x05 / 0x06)");
+  }
+}
+
+void write_principal(Writer& w, const Principal& p) {
+  w.u8(p.is_contract ? 0x06 : 0x05);
+  write_address(w, p.address);
+  if (p.is_contract) write_u8_string(w, p.contract_name);
+}
+
+void read_vrf_proof(Reader& r, VrfProof& proof) {
+  std::size_t at = r.pos();
+  r.array(proof);
+  if (!r.ok()) return;
+  ByteArray<32> gamma;
+  ByteArray<32> s;
+  std::copy_n(proof.begin(), 32, gamma.begin());
+  std::copy_n(proof.begin() + 48, 32, s.begin());
+  switch (crypto::check_edwards_point(gamma)) {
+    case crypto::PointCheck::kOk: break;
+    case crypto::PointCheck::kNonCanonical:
+      r.fail_at(at, Errc::kNonCanonical, "VRF proof Gamma is not canonically encoded");
+      return;
+    case crypto::PointCheck::kNotOnCurve:
+      r.fail_at(at, Errc::kBadValue, "VRF proof Gamma is not a curve point");
+      return;
+    case crypto::PointCheck::kSmallOrder:
+      r.fail_at(at, Errc::kBadValue, "VRF proof Gamma has small order");
+      return;
+  }
+  if (!crypto::is_canonical_scalar(s)) r.fail_at(at + 48, Errc::kBadValue, "VRF proof s is not a canonical scalar");
+}
+
+// ---- payloads -------------------------------------------------------------------
+
+void read_tx_payload(Reader& r, TxPayload& p) {
+  std::size_t at = r.pos();
+  p.id = r.u8();
+  if (!r.ok()) return;
+  switch (static_cast<PayloadId>(p.id)) {
+    case PayloadId::kTokenTransfer:
+      read_principal(r, p.recipient);
+      p.amount = r.u64();
+      r.array(p.memo);
+      return;
+    case PayloadId::kSmartContract:
+      read_contract_name(r, p.contract_name, kMaxContractNameLen);
+      read_stacks_string(r, p.code_body, kMaxTransactionLen);
+      return;
+    case PayloadId::kContractCall: {
+      read_address(r, p.contract_address);
+      read_contract_name(r, p.contract_name, kMaxContractNameLen);
+      read_clarity_name(r, p.function_name);
+      std::uint32_t n = r.count(UINT32_MAX, 1, "contract-call argument count exceeds input");
+      p.args.resize(n);
+      for (auto& a : p.args) read_clarity_value(r, a);
+      return;
+    }
+    case PayloadId::kPoisonMicroblock: {
+      read_microblock_header(r, p.poison_h1);
+      read_microblock_header(r, p.poison_h2);
+      if (!r.ok()) return;
+      const MicroblockHeader& a = p.poison_h1;
+      const MicroblockHeader& b = p.poison_h2;
+      if (a.version == b.version && a.sequence == b.sequence && a.prev_block == b.prev_block &&
+          a.tx_merkle_root == b.tx_merkle_root && a.signature == b.signature)
+        r.fail_at(at, Errc::kBadValue, "poison-microblock headers are identical");
+      else if (a.sequence != b.sequence && a.prev_block != b.prev_block)
+        r.fail_at(at, Errc::kBadValue, "poison-microblock headers share neither sequence nor parent");
+      return;
+    }
+    case PayloadId::kCoinbase: r.array(p.coinbase_payload); return;
+    case PayloadId::kCoinbaseToAltRecipient: {
+      r.array(p.coinbase_payload);
+      Principal rcpt;
+      read_principal(r, rcpt);
+      p.alt_recipient = rcpt;
+      return;
+    }
+    case PayloadId::kVersionedSmartContract: {
+      std::size_t vat = r.pos();
+      p.clarity_version = r.u8();
+      if (r.ok() && (p.clarity_version < 1 || p.clarity_version > 6))
+        r.fail_at(vat, Errc::kBadValue, "unknown Clarity version");
+      read_contract_name(r, p.contract_name, kMaxContractNameLen);
+      read_stacks_string(r, p.code_body, kMaxTransactionLen);
+      return;
+    }
+    case PayloadId::kTenureChange: {
+      TenureChange& t = p.tenure_change;
+      r.array(t.tenure_consensus_hash);
+      r.array(t.prev_tenure_consensus_hash);
+      r.array(t.burn_view_consensus_hash);
+      r.array(t.previous_tenure_end);
+      t.previous_tenure_blocks = r.u32();
+      std::size_t cat = r.pos();
+      t.cause = r.u8();
+      if (r.ok() && t.cause > 6) r.fail_at(cat, Errc::kBadValue, "unknown tenure change cause");
+      r.array(t.pubkey_hash);
+      return;
+    }
+    case PayloadId::kNakamotoCoinbase: {
+      r.array(p.coinbase_payload);
+      std::size_t oat = r.pos();
+      std::uint8_t opt = r.u8();
+      if (!r.ok()) return;
+      if (opt == 0x09) {
+        p.alt_recipient.reset();
+      } else if (opt == 0x0a) {
+        std::size_t pat = r.pos();
+        std::uint8_t prefix = r.ok() && r.remaining() > 0 ? r.input()[r.pos()] : 0;
+        if (prefix != 0x05 && prefix != 0x06) {
+          // The node decodes (some <non-principal>) as "no recipient" and re-encodes it
+          // as 0x09: accepting it would break the txid (PROTOCOL.md §7.9).
+          r.fail_at(pat, Errc::kNonCanonical, "coinbase recipient (some v) where v is not a principal");
+          return;
+        }
+        Principal rcpt;
+        read_principal(r, rcpt);
+        p.alt_recipient = rcpt;
+      } else {
+        r.fail_at(oat, Errc::kBadValue, "coinbase recipient is not an optional");
+        return;
+      }
+      read_vrf_proof(r, p.vrf_proof);
+      return;
+    }
+  }
+  r.fail_at(at, Errc::kUnknownType, "unknown transaction payload type");
+}
+
+void write_tx_payload(Writer& w, const TxPayload& p) {
+  w.u8(p.id);
+  switch (static_cast<PayloadId>(p.id)) {
+    case PayloadId::kTokenTransfer:
+      write_principal(w, p.recipient);
+      w.u64(p.amount);
+      w.array(p.memo);
+      break;
+    case PayloadId::kSmartContract:
+      write_u8_string(w, p.contract_name);
+      write_u32_string(w, p.code_body);
+      break;
+    case PayloadId::kContractCall:
+      write_address(w, p.contract_address);
+      write_u8_string(w, p.contract_name);
+      write_u8_string(w, p.function_name);
+      w.count(p.args.size());
+      for (const auto& a : p.args) write_clarity_value(w, a);
+      break;
+    case PayloadId::kPoisonMicroblock:
+      write_microblock_header(w, p.poison_h1);
+      write_microblock_header(w, p.poison_h2);
+      break;
+    case PayloadId::kCoinbase: w.array(p.coinbase_payload); break;
+    case PayloadId::kCoinbaseToAltRecipient:
+      w.array(p.coinbase_payload);
+      if (p.alt_recipient) write_principal(w, *p.alt_recipient);
+      break;
+    case PayloadId::kVersionedSmartContract:
+      w.u8(p.clarity_version);
+      write_u8_string(w, p.contract_name);
+      write_u32_string(w, p.code_body);
+      break;
+    case PayloadId::kTenureChange: {
+      const TenureChange& t = p.tenure_change;
+      w.array(t.tenure_consensus_hash);
+      w.array(t.prev_tenure_consensus_hash);
+      w.array(t.burn_view_consensus_hash);
+      w.array(t.previous_tenure_end);
+      w.u32(t.previous_tenure_blocks);
+      w.u8(t.cause);
+      w.array(t.pubkey_hash);
+      break;
+    }
+    case PayloadId::kNakamotoCoinbase:
+      w.array(p.coinbase_payload);
+      if (p.alt_recipient) {
+        w.u8(0x0a);
+        write_principal(w, *p.alt_recipient);
+      } else {
+        w.u8(0x09);
+      }
+      w.array(p.vrf_proof);
+      break;
+  }
+}
+
+void read_tx_body(Reader& r, StacksTransaction& tx) {
+  std::size_t start = r.pos();
+  tx.version = r.u8();
+  if (r.ok() && tx.version != 0x00 && tx.version != 0x80)
+    r.fail_at(start, Errc::kNonCanonical, "transaction version byte is not 0x00 or 0x80");
+  tx.chain_id = r.u32();
+  read_auth(r, tx.auth);
+  std::size_t am_at = r.pos();
+  tx.anchor_mode = r.u8();
+  if (r.ok() && (tx.anchor_mode < 1 || tx.anchor_mode > 3))
+    r.fail_at(am_at, Errc::kBadValue, "unknown anchor mode");
+  std::size_t pm_at = r.pos();
+  tx.post_condition_mode = r.u8();
+  if (r.ok() && (tx.post_condition_mode < 1 || tx.post_condition_mode > 3))
+    r.fail_at(pm_at, Errc::kBadValue, "unknown post-condition mode");
+  std::uint32_t n = r.count(UINT32_MAX, kMinPostConditionSize, "post-condition count exceeds input");
+  tx.post_conditions.resize(n);
+  for (auto& pc : tx.post_conditions) read_post_condition(r, pc);
+  read_tx_payload(r, tx.payload);
+  if (!r.ok()) return;
+  if ((tx.payload.id == 3 || tx.payload.id == 4) && tx.anchor_mode != 1)
+    r.fail_at(am_at, Errc::kBadValue, "coinbase / poison-microblock must be on-chain only");
+  if (!r.ok()) return;
+  ByteSpan raw = r.input().subspan(start, r.pos() - start);
+  tx.txid = crypto::sha512_256(raw);
+  tx.encoded_size = static_cast<std::uint32_t>(raw.size());
+}
+
+// Reads Vec<StacksTransaction> and returns the txids (for uniqueness and Merkle).
+void read_tx_list(Reader& r, std::vector<StacksTransaction>& txs, std::vector<Hash32>& txids) {
+  std::uint32_t n = r.count(UINT32_MAX, kMinTxSize, "transaction count exceeds input");
+  txs.resize(n);
+  txids.clear();
+  txids.reserve(n);
+  for (auto& tx : txs) {
+    read_transaction(r, tx);
+    if (!r.ok()) return;
+    txids.push_back(tx.txid);
+  }
+}
+
+bool has_duplicate(std::vector<Hash32> ids) {
+  std::sort(ids.begin(), ids.end());
+  return std::adjacent_find(ids.begin(), ids.end()) != ids.end();
+}
+
+// Checks shared by every block kind: unique txids and a matching Merkle root.
+void check_txs(Reader& r, std::size_t at, const std::vector<Hash32>& txids, const Hash32& root) {
+  if (!r.ok()) return;
+  if (has_duplicate(txids)) {
+    r.fail_at(at, Errc::kDuplicate, "duplicate transaction in block");
+    return;
+  }
+  if (crypto::merkle_root(txids) != root) r.fail_at(at, Errc::kMerkleMismatch, "tx Merkle root mismatch");
+}
+
+Hash32 hash_spans(ByteSpan a, ByteSpan b) {
+  crypto::Sha512_256 h;
+  h.update(a);
+  h.update(b);
+  return h.finish();
+}
+
+}  // namespace
+
+bool is_singlesig(std::uint8_t m) noexcept { return m == 0x00 || m == 0x02; }
+bool is_order_independent(std::uint8_t m) noexcept { return m == 0x05 || m == 0x07; }
+
+const char* payload_name(std::uint8_t id) noexcept {
+  static constexpr const char* kNames[] = {"token_transfer", "smart_contract", "contract_call",
+                                           "poison_microblock", "coinbase", "coinbase_to_alt_recipient",
+                                           "versioned_smart_contract", "tenure_change",
+                                           "nakamoto_coinbase"};
+  return id < 9 ? kNames[id] : "unknown";
+}
+
+bool StacksTransaction::is_coinbase() const noexcept {
+  return payload.id == 4 || payload.id == 5 || payload.id == 8;
+}
+
+void read_transaction(Reader& r, StacksTransaction& tx) {
+  with_bound(r, kMaxTransactionLen, [&](Reader& sub) { read_tx_body(sub, tx); });
+}
+
+void write_transaction(Writer& w, const StacksTransaction& tx) {
+  w.u8(tx.version);
+  w.u32(tx.chain_id);
+  write_auth(w, tx.auth);
+  w.u8(tx.anchor_mode);
+  w.u8(tx.post_condition_mode);
+  w.count(tx.post_conditions.size());
+  for (const auto& pc : tx.post_conditions) write_post_condition(w, pc);
+  write_tx_payload(w, tx.payload);
+}
+
+void read_microblock_header(Reader& r, MicroblockHeader& h) {
+  h.version = r.u8();
+  h.sequence = r.u16();
+  r.array(h.prev_block);
+  r.array(h.tx_merkle_root);
+  r.array(h.signature);
+}
+
+void write_microblock_header(Writer& w, const MicroblockHeader& h) {
+  w.u8(h.version);
+  w.u16(h.sequence);
+  w.array(h.prev_block);
+  w.array(h.tx_merkle_root);
+  w.array(h.signature);
+}
+
+// ---- 2.x blocks -------------------------------------------------------------------
+
+void read_block_header(Reader& r, StacksBlockHeader& h) {
+  h.version = r.u8();
+  h.total_burn = r.u64();
+  h.total_work = r.u64();
+  read_vrf_proof(r, h.proof);
+  r.array(h.parent_block);
+  r.array(h.parent_microblock);
+  h.parent_microblock_sequence = r.u16();
+  r.array(h.tx_merkle_root);
+  r.array(h.state_index_root);
+  r.array(h.microblock_pubkey_hash);
+}
+
+void write_block_header(Writer& w, const StacksBlockHeader& h) {
+  w.u8(h.version);
+  w.u64(h.total_burn);
+  w.u64(h.total_work);
+  w.array(h.proof);
+  w.array(h.parent_block);
+  w.array(h.parent_microblock);
+  w.u16(h.parent_microblock_sequence);
+  w.array(h.tx_merkle_root);
+  w.array(h.state_index_root);
+  w.array(h.microblock_pubkey_hash);
+}
+
+void read_stacks_block(Reader& r, StacksBlock& b) {
+  std::size_t start = r.pos();
+  read_block_header(r, b.header);
+  if (!r.ok()) return;
+  ByteSpan header_raw = r.input().subspan(start, kStacksBlockHeaderSize);
+  std::size_t txs_at = r.pos();
+  std::vector<Hash32> txids;
+  read_tx_list(r, b.txs, txids);
+  if (!r.ok()) return;
+  if (b.txs.empty()) return r.fail_at(txs_at, Errc::kBadValue, "block has no transactions");
+  for (const auto& tx : b.txs)
+    if (tx.anchor_mode == 2) return r.fail_at(txs_at, Errc::kBadValue, "off-chain-only transaction in anchored block");
+  check_txs(r, txs_at, txids, b.header.tx_merkle_root);
+  if (!r.ok()) return;
+  std::size_t coinbases = 0;
+  for (const auto& tx : b.txs) coinbases += tx.is_coinbase() ? 1u : 0u;
+  if (coinbases != 1 || !b.txs[0].is_coinbase())
+    return r.fail_at(txs_at, Errc::kBadValue, "block must have exactly one coinbase, first");
+  b.block_hash = b.header.total_work == 0 ? Hash32{} : crypto::sha512_256(header_raw);
+}
+
+void write_stacks_block(Writer& w, const StacksBlock& b) {
+  write_block_header(w, b.header);
+  w.count(b.txs.size());
+  for (const auto& tx : b.txs) write_transaction(w, tx);
+}
+
+void read_microblock(Reader& r, StacksMicroblock& m) {
+  std::size_t start = r.pos();
+  read_microblock_header(r, m.header);
+  if (!r.ok()) return;
+  ByteSpan header_raw = r.input().subspan(start, kMicroblockHeaderSize);
+  const Sig65& sig = m.header.signature;
+  // The decoder requires a signature that parses as recoverable: recid 0..3, r and s
+  // nonzero scalars below the group order.
+  if (!crypto::parses_as_recoverable(sig)) {
+    return r.fail_at(start + 67, Errc::kBadSignature, "microblock signature does not parse");
+  }
+  std::size_t txs_at = r.pos();
+  std::vector<Hash32> txids;
+  read_tx_list(r, m.txs, txids);
+  if (!r.ok()) return;
+  if (m.txs.empty()) return r.fail_at(txs_at, Errc::kBadValue, "microblock has no transactions");
+  for (const auto& tx : m.txs) {
+    if (tx.anchor_mode == 1) return r.fail_at(txs_at, Errc::kBadValue, "on-chain-only transaction in microblock");
+    if (tx.is_coinbase()) return r.fail_at(txs_at, Errc::kBadValue, "coinbase in microblock");
+  }
+  check_txs(r, txs_at, txids, m.header.tx_merkle_root);
+  if (!r.ok()) return;
+  m.block_hash = crypto::sha512_256(header_raw);
+}
+
+void write_microblock(Writer& w, const StacksMicroblock& m) {
+  write_microblock_header(w, m.header);
+  w.count(m.txs.size());
+  for (const auto& tx : m.txs) write_transaction(w, tx);
+}
+
+// ---- Nakamoto -----------------------------------------------------------------------
+
+void read_bitvec(Reader& r, BitVec& b, std::uint16_t max_bits) {
+  std::size_t at = r.pos();
+  b.len = r.u16();
+  if (!r.ok()) return;
+  if (b.len == 0 || b.len > max_bits) return r.fail_at(at, Errc::kLimit, "bit vector length out of range");
+  std::size_t want = (std::size_t{b.len} + 7) / 8;
+  std::size_t cat = r.pos();
+  std::uint32_t n = r.u32();
+  if (!r.ok()) return;
+  if (n != want) return r.fail_at(cat, Errc::kBadValue, "bit vector byte count != ceil(len/8)");
+  ByteSpan s = r.take(n);
+  b.data.assign(s.begin(), s.end());
+}
+
+void write_bitvec(Writer& w, const BitVec& b) {
+  w.u16(b.len);
+  w.count(b.data.size());
+  w.bytes(b.data);
+}
+
+namespace {
+struct NakamotoHeaderOffsets {
+  std::size_t start, miner_sig, signer_sigs, pox, end;
+};
+
+void read_nakamoto_header_at(Reader& r, NakamotoBlockHeader& h, NakamotoHeaderOffsets& o) {
+  o.start = r.pos();
+  h.version = r.u8();
+  h.chain_length = r.u64();
+  h.burn_spent = r.u64();
+  r.array(h.consensus_hash);
+  r.array(h.parent_block_id);
+  r.array(h.tx_merkle_root);
+  r.array(h.state_index_root);
+  h.timestamp = r.u64();
+  o.miner_sig = r.pos();
+  r.array(h.miner_signature);
+  o.signer_sigs = r.pos();
+  std::uint32_t n = r.count(UINT32_MAX, 65, "signer signature count exceeds input");
+  h.signer_signature.resize(n);
+  for (auto& s : h.signer_signature) r.array(s);
+  o.pox = r.pos();
+  read_bitvec(r, h.pox_treatment, kPoxTreatmentMaxBits);
+  h.problematic_txs.clear();
+  if (r.ok() && h.has_problematic_txs()) {
+    std::uint32_t m = r.count(kMaxProblematicTxMarkers, 5, "too many problematic-tx markers");
+    h.problematic_txs.resize(m);
+    for (auto& p : h.problematic_txs) {
+      p.tx_index = r.u32();
+      p.category = r.u8();
+    }
+  }
+  o.end = r.pos();
+}
+}  // namespace
+
+void read_nakamoto_header(Reader& r, NakamotoBlockHeader& h) {
+  NakamotoHeaderOffsets o{};
+  read_nakamoto_header_at(r, h, o);
+}
+
+void write_nakamoto_header(Writer& w, const NakamotoBlockHeader& h) {
+  w.u8(h.version);
+  w.u64(h.chain_length);
+  w.u64(h.burn_spent);
+  w.array(h.consensus_hash);
+  w.array(h.parent_block_id);
+  w.array(h.tx_merkle_root);
+  w.array(h.state_index_root);
+  w.u64(h.timestamp);
+  w.array(h.miner_signature);
+  w.count(h.signer_signature.size());
+  for (const auto& s : h.signer_signature) w.array(s);
+  write_bitvec(w, h.pox_treatment);
+  if (h.has_problematic_txs()) {
+    w.count(h.problematic_txs.size());
+    for (const auto& p : h.problematic_txs) {
+      w.u32(p.tx_index);
+      w.u8(p.category);
+    }
+  }
+}
+
+void read_nakamoto_block(Reader& r, NakamotoBlock& b) {
+  with_bound(r, kMaxMessageLen, [&](Reader& sub) {
+    NakamotoHeaderOffsets o{};
+    read_nakamoto_header_at(sub, b.header, o);
+    std::size_t txs_at = sub.pos();
+    std::vector<Hash32> txids;
+    read_tx_list(sub, b.txs, txids);
+    check_txs(sub, txs_at, txids, b.header.tx_merkle_root);
+    if (!sub.ok()) return;
+    ByteSpan in = sub.input();
+    ByteSpan tail = in.subspan(o.pox, o.end - o.pox);  // pox_treatment [‖ problematic_txs]
+    b.block_hash = hash_spans(in.subspan(o.start, o.signer_sigs - o.start), tail);
+    b.miner_sighash = hash_spans(in.subspan(o.start, o.miner_sig - o.start), tail);
+    b.block_id = block_index_hash(b.block_hash, b.header.consensus_hash);
+    b.encoded_size = static_cast<std::uint32_t>(sub.pos() - o.start);
+  });
+}
+
+void write_nakamoto_block(Writer& w, const NakamotoBlock& b) {
+  write_nakamoto_header(w, b.header);
+  w.count(b.txs.size());
+  for (const auto& tx : b.txs) write_transaction(w, tx);
+}
+
+// ---- ids --------------------------------------------------------------------------
+
+Hash32 block_index_hash(const Hash32& block_hash, const Hash20& consensus_hash) noexcept {
+  crypto::Sha512_256 h;
+  h.update(block_hash.data(), 32);
+  h.update(consensus_hash.data(), 20);
+  return h.finish();
+}
+
+namespace {
+template <typename T>
+Hash32 hash_encoding(void (*fn)(Writer&, const T&), const T& v) {
+  crypto::Sha512_256 h;
+  {
+    Writer w(crypto::Sha512_256::sink, &h);
+    fn(w, v);
+  }
+  return h.finish();
+}
+
+// Header hashes that skip signature fields (PROTOCOL.md §7.4).
+Hash32 nakamoto_header_hash(const NakamotoBlockHeader& h, bool include_miner_sig) {
+  crypto::Sha512_256 hs;
+  {
+    Writer w(crypto::Sha512_256::sink, &hs);
+    w.u8(h.version);
+    w.u64(h.chain_length);
+    w.u64(h.burn_spent);
+    w.array(h.consensus_hash);
+    w.array(h.parent_block_id);
+    w.array(h.tx_merkle_root);
+    w.array(h.state_index_root);
+    w.u64(h.timestamp);
+    if (include_miner_sig) w.array(h.miner_signature);
+    write_bitvec(w, h.pox_treatment);
+    if (h.has_problematic_txs()) {
+      w.count(h.problematic_txs.size());
+      for (const auto& p : h.problematic_txs) {
+        w.u32(p.tx_index);
+        w.u8(p.category);
+      }
+    }
+  }
+  return hs.finish();
+}
+}  // namespace
+
+Hash32 nakamoto_block_hash(const NakamotoBlockHeader& h) { return nakamoto_header_hash(h, true); }
+Hash32 nakamoto_miner_sighash(const NakamotoBlockHeader& h) { return nakamoto_header_hash(h, false); }
+
+Hash32 microblock_sighash(const MicroblockHeader& h) {
+  MicroblockHeader z = h;
+  z.signature.fill(0);
+  return hash_encoding(write_microblock_header, z);
+}
+
+void compute_ids(StacksTransaction& tx) {
+  Bytes raw = encode_with(write_transaction, tx);
+  tx.txid = crypto::sha512_256(raw);
+  tx.encoded_size = static_cast<std::uint32_t>(raw.size());
+}
+
+void compute_ids(StacksBlock& b) {
+  for (auto& tx : b.txs) compute_ids(tx);
+  b.block_hash = b.header.total_work == 0 ? Hash32{} : hash_encoding(write_block_header, b.header);
+}
+
+void compute_ids(StacksMicroblock& m) {
+  for (auto& tx : m.txs) compute_ids(tx);
+  m.block_hash = hash_encoding(write_microblock_header, m.header);
+}
+
+void compute_ids(NakamotoBlock& b) {
+  for (auto& tx : b.txs) compute_ids(tx);
+  b.block_hash = nakamoto_block_hash(b.header);
+  b.miner_sighash = nakamoto_miner_sighash(b.header);
+  b.block_id = block_index_hash(b.block_hash, b.header.consensus_hash);
+  b.encoded_size = static_cast<std::uint32_t>(encode_with(write_nakamoto_block, b).size());
+}
+
+}  // namespace relay::codec

@@ -1,0 +1,525 @@
+// Clarity value validation. The reference node deserializes values untyped, building
+// each value's type signature bottom-up; building a type fails when it would describe a
+// value larger than MAX_VALUE_SIZE, and a list fails when its elements have no least
+// common supertype. We rebuild the same type signatures (sizes only, in a flat arena)
+// so that exactly the same values are refused (clarity-types signatures.rs rules:
+// inner_size, type_size, least_supertype_v2_1).
+#include "relay/codec/clarity.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "relay/codec/limits.hpp"
+#include "relay/codec/strings.hpp"
+
+namespace relay::codec {
+
+namespace {
+
+enum class Kind : std::uint8_t {
+  kNoType, kInt, kUInt, kBool, kPrincipal, kBuffer, kAscii, kUtf8, kOptional, kResponse, kList, kTuple,
+};
+
+constexpr std::uint32_t kErr = ~std::uint32_t{0};
+constexpr std::uint64_t kMax = kClarityMaxValueSize;
+constexpr std::uint64_t kPrincipalSize = 148;  // 20 + 128
+
+struct TypeNode {
+  Kind kind = Kind::kNoType;
+  std::uint32_t len = 0;         // buffer/string length, list max_len
+  std::uint32_t a = 0, b = 0;    // optional: a; response: a (ok), b (err); list: a (entry)
+  std::uint32_t field_off = 0;   // tuple fields [field_off, field_off + field_cnt)
+  std::uint32_t field_cnt = 0;
+  std::uint64_t size = 0;        // TypeSignature::size()
+  std::uint64_t type_size = 0;   // TypeSignature::type_size()
+};
+
+struct Field {
+  ByteSpan name;
+  std::uint32_t type;
+};
+
+class TypeArena {
+ public:
+  void clear() {
+    nodes_.clear();
+    fields_.clear();
+  }
+  const TypeNode& at(std::uint32_t i) const { return nodes_[i]; }
+
+  std::uint32_t leaf(Kind k, std::uint32_t len = 0) {
+    TypeNode n;
+    n.kind = k;
+    n.len = len;
+    switch (k) {
+      case Kind::kInt:
+      case Kind::kUInt: n.size = 16; n.type_size = 1; break;
+      case Kind::kPrincipal: n.size = kPrincipalSize; n.type_size = 1; break;
+      case Kind::kBuffer:
+      case Kind::kAscii: n.size = 4 + std::uint64_t{len}; n.type_size = 5; break;
+      case Kind::kUtf8: n.size = 4 + 4 * std::uint64_t{len}; n.type_size = 5; break;
+      default: n.size = 1; n.type_size = 1; break;  // NoType, Bool
+    }
+    return push(n);
+  }
+
+  std::uint32_t option(std::uint32_t inner) {
+    const TypeNode& in = nodes_[inner];
+    TypeNode n;
+    n.kind = Kind::kOptional;
+    n.a = inner;
+    n.size = in.size + 1;
+    n.type_size = in.type_size + 1;
+    return n.size > kMax ? kErr : push(n);
+  }
+
+  std::uint32_t response(std::uint32_t ok, std::uint32_t err) {
+    const TypeNode& o = nodes_[ok];
+    const TypeNode& e = nodes_[err];
+    TypeNode n;
+    n.kind = Kind::kResponse;
+    n.a = ok;
+    n.b = err;
+    n.size = std::max(o.size, e.size) + 1;
+    n.type_size = o.type_size + e.type_size + 1;
+    return n.size > kMax ? kErr : push(n);
+  }
+
+  std::uint32_t list(std::uint32_t entry, std::uint32_t max_len, bool check = true) {
+    const TypeNode& en = nodes_[entry];
+    TypeNode n;
+    n.kind = Kind::kList;
+    n.a = entry;
+    n.len = max_len;
+    n.type_size = en.type_size + 5;
+    n.size = en.size * max_len + n.type_size;
+    if (check && (n.type_size > kMax || n.size > kMax)) return kErr;
+    return push(n);
+  }
+
+  // tuple: fields must already be in fields_[off, off + cnt), sorted by name.
+  std::uint32_t tuple(std::uint32_t off, std::uint32_t cnt) {
+    TypeNode n;
+    n.kind = Kind::kTuple;
+    n.field_off = off;
+    n.field_cnt = cnt;
+    std::uint64_t ts = 2ull * cnt;
+    std::uint64_t sz = 2ull * cnt;
+    for (std::uint32_t i = 0; i < cnt; ++i) {
+      const Field& f = fields_[off + i];
+      ts += nodes_[f.type].type_size + f.name.size();
+      sz += nodes_[f.type].size + f.name.size();
+    }
+    if (ts > kMax) return kErr;
+    n.type_size = ts;
+    n.size = sz + ts;
+    return n.size > kMax ? kErr : push(n);
+  }
+
+  std::uint32_t field_begin() const { return static_cast<std::uint32_t>(fields_.size()); }
+  void add_field(ByteSpan name, std::uint32_t type) { fields_.push_back(Field{name, type}); }
+  const Field& field(std::uint32_t i) const { return fields_[i]; }
+
+  // least_supertype_v2_1 (only the arms reachable from deserialized values).
+  std::uint32_t supertype(std::uint32_t a, std::uint32_t b) {
+    const TypeNode A = nodes_[a];
+    const TypeNode B = nodes_[b];
+    if (A.kind == Kind::kTuple && B.kind == Kind::kTuple) {
+      // The output has A's keys; each must exist in B (B may have more: a quirk
+      // of the reference implementation that we reproduce).
+      std::uint32_t off = field_begin();
+      for (std::uint32_t i = 0; i < A.field_cnt; ++i) {
+        Field fa = fields_[A.field_off + i];
+        std::uint32_t match = kErr;
+        for (std::uint32_t j = 0; j < B.field_cnt; ++j) {
+          const Field& fb = fields_[B.field_off + j];
+          if (fb.name.size() == fa.name.size() &&
+              std::memcmp(fb.name.data(), fa.name.data(), fa.name.size()) == 0) {
+            match = fb.type;
+            break;
+          }
+        }
+        if (match == kErr) return kErr;
+        std::uint32_t t = supertype(fa.type, match);
+        if (t == kErr) return kErr;
+        add_field(fa.name, t);
+      }
+      return tuple(off, A.field_cnt);
+    }
+    if (A.kind == Kind::kList && B.kind == Kind::kList) {
+      std::uint32_t entry = A.len == 0 ? B.a : (B.len == 0 ? A.a : supertype(A.a, B.a));
+      if (entry == kErr) return kErr;
+      return list(entry, std::max(A.len, B.len));
+    }
+    if (A.kind == Kind::kResponse && B.kind == Kind::kResponse) {
+      std::uint32_t ok = factor_out_no_type(A.a, B.a);
+      if (ok == kErr) return kErr;
+      std::uint32_t err = factor_out_no_type(A.b, B.b);
+      if (err == kErr) return kErr;
+      return response(ok, err);
+    }
+    if (A.kind == Kind::kOptional && B.kind == Kind::kOptional) {
+      std::uint32_t some = factor_out_no_type(A.a, B.a);
+      return some == kErr ? kErr : option(some);
+    }
+    if (A.kind == B.kind && (A.kind == Kind::kBuffer || A.kind == Kind::kAscii || A.kind == Kind::kUtf8))
+      return A.len >= B.len ? a : b;
+    if (A.kind == Kind::kNoType) return b;
+    if (B.kind == Kind::kNoType) return a;
+    if (A.kind == B.kind && (A.kind == Kind::kInt || A.kind == Kind::kUInt || A.kind == Kind::kBool ||
+                             A.kind == Kind::kPrincipal))
+      return a;
+    return kErr;
+  }
+
+ private:
+  std::uint32_t factor_out_no_type(std::uint32_t a, std::uint32_t b) {
+    if (nodes_[a].kind == Kind::kNoType) return b;
+    if (nodes_[b].kind == Kind::kNoType) return a;
+    return supertype(a, b);
+  }
+  std::uint32_t push(const TypeNode& n) {
+    nodes_.push_back(n);
+    return static_cast<std::uint32_t>(nodes_.size() - 1);
+  }
+
+  std::vector<TypeNode> nodes_;
+  std::vector<Field> fields_;
+};
+
+bool ascii_char_ok(std::uint8_t c) {
+  // Rust: is_ascii_alphanumeric || is_ascii_punctuation || is_ascii_whitespace
+  return (c >= 0x20 && c <= 0x7e) || c == 0x09 || c == 0x0a || c == 0x0c || c == 0x0d;
+}
+
+// utf8_chars: number of code points of valid UTF-8 (Rust's rules: no overlongs, no
+// surrogates, ≤ U+10FFFF), or -1.
+long utf8_chars(ByteSpan s) {
+  long n = 0;
+  for (std::size_t i = 0; i < s.size(); ++n) {
+    std::uint8_t c = s[i];
+    if (c < 0x80) { ++i; continue; }
+    std::size_t len;
+    std::uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
+    else return -1;
+    if (i + len > s.size()) return -1;
+    for (std::size_t k = 1; k < len; ++k) {
+      std::uint8_t cc = s[i + k];
+      if ((cc & 0xc0) != 0x80) return -1;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+      return -1;
+    i += len;
+  }
+  return n;
+}
+
+constexpr int kMaxNested = kClarityMaxDepth - 1;  // containers around a leaf
+
+std::uint32_t read_value(Reader& r, TypeArena& ta, int nested);
+
+std::uint32_t read_len(Reader& r, std::uint32_t max, const char* what) {
+  std::size_t at = r.pos();
+  std::uint32_t n = r.u32();
+  if (r.ok() && n > max) r.fail_at(at, Errc::kLimit, what);
+  return r.ok() ? n : 0;
+}
+
+bool enter(Reader& r, std::size_t at, int nested) {
+  if (nested + 1 > kMaxNested) {
+    r.fail_at(at, Errc::kDepth, "Clarity value nested too deeply");
+    return false;
+  }
+  return true;
+}
+
+std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
+  std::size_t at = r.pos();
+  std::uint8_t prefix = r.u8();
+  if (!r.ok()) return kErr;
+  switch (prefix) {
+    case 0x00:
+    case 0x01:
+      (void)r.take(16);
+      return r.ok() ? ta.leaf(prefix == 0 ? Kind::kInt : Kind::kUInt) : kErr;
+    case 0x02: {
+      std::uint32_t n = read_len(r, kClarityMaxValueSize, "Clarity buffer longer than 1 MiB");
+      (void)r.take(n);
+      return r.ok() ? ta.leaf(Kind::kBuffer, n) : kErr;
+    }
+    case 0x03:
+    case 0x04: return ta.leaf(Kind::kBool);
+    case 0x05:
+    case 0x06: {
+      std::size_t vat = r.pos();
+      std::uint8_t version = r.u8();
+      if (r.ok() && version >= 32) r.fail_at(vat, Errc::kBadValue, "principal version >= 32");
+      (void)r.take(20);
+      if (prefix == 0x06) {
+        std::string name;
+        read_contract_name(r, name, kMaxContractNameLenInValue);
+      }
+      return r.ok() ? ta.leaf(Kind::kPrincipal) : kErr;
+    }
+    case 0x07:
+    case 0x08:
+    case 0x0a: {
+      if (!enter(r, at, nested)) return kErr;
+      std::uint32_t inner = read_value(r, ta, nested + 1);
+      if (inner == kErr) return kErr;
+      std::uint32_t t;
+      if (prefix == 0x0a) t = ta.option(inner);
+      else if (prefix == 0x07) t = ta.response(inner, ta.leaf(Kind::kNoType));
+      else t = ta.response(ta.leaf(Kind::kNoType), inner);
+      if (t == kErr) r.fail_at(at, Errc::kLimit, "Clarity value too large");
+      return t;
+    }
+    case 0x09: return ta.option(ta.leaf(Kind::kNoType));
+    case 0x0b: {
+      std::size_t cat = r.pos();
+      std::uint32_t n = read_len(r, kClarityMaxValueSize, "Clarity list longer than 1 Mi items");
+      if (!r.ok()) return kErr;
+      if (n > r.remaining()) {
+        r.fail_at(cat, Errc::kTruncated, "Clarity list count exceeds input");
+        return kErr;
+      }
+      if (n == 0) return ta.list(ta.leaf(Kind::kNoType), 0, false);
+      if (!enter(r, at, nested)) return kErr;
+      std::uint32_t entry = kErr;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        std::uint32_t t = read_value(r, ta, nested + 1);
+        if (t == kErr) return kErr;
+        entry = (i == 0) ? t : ta.supertype(entry, t);
+        if (entry == kErr) {
+          r.fail_at(at, Errc::kBadValue, "Clarity list items have no common type");
+          return kErr;
+        }
+      }
+      std::uint32_t t = ta.list(entry, n);
+      if (t == kErr) r.fail_at(at, Errc::kLimit, "Clarity list type too large");
+      return t;
+    }
+    case 0x0c: {
+      std::size_t cat = r.pos();
+      std::uint32_t n = read_len(r, kClarityMaxValueSize, "Clarity tuple larger than 1 Mi fields");
+      if (!r.ok()) return kErr;
+      if (n == 0) {
+        r.fail_at(cat, Errc::kBadValue, "empty Clarity tuple");
+        return kErr;
+      }
+      if (n > r.remaining() / 2) {
+        r.fail_at(cat, Errc::kTruncated, "Clarity tuple count exceeds input");
+        return kErr;
+      }
+      if (!enter(r, at, nested)) return kErr;
+      // Fields are collected on a local list first: nested values append fields too.
+      std::vector<Field> fields;
+      fields.reserve(n);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        std::size_t nat = r.pos();
+        std::uint8_t len = r.u8();
+        if (!r.ok()) return kErr;
+        if (len > kMaxClarityNameLen) {
+          r.fail_at(nat, Errc::kLimit, "Clarity name longer than 128");
+          return kErr;
+        }
+        ByteSpan name = r.take(len);
+        if (!r.ok()) return kErr;
+        std::string_view nv(reinterpret_cast<const char*>(name.data()), name.size());
+        if (!is_valid_clarity_name(nv)) {
+          r.fail_at(nat, Errc::kBadValue, "invalid Clarity tuple key");
+          return kErr;
+        }
+        if (!fields.empty()) {
+          ByteSpan prev = fields.back().name;
+          if (std::equal(prev.begin(), prev.end(), name.begin(), name.end())) {
+            r.fail_at(nat, Errc::kDuplicate, "duplicate Clarity tuple key");
+            return kErr;
+          }
+          if (!std::lexicographical_compare(prev.begin(), prev.end(), name.begin(), name.end())) {
+            r.fail_at(nat, Errc::kNonCanonical, "Clarity tuple keys not in ascending order");
+            return kErr;
+          }
+        }
+        std::uint32_t t = read_value(r, ta, nested + 1);
+        if (t == kErr) return kErr;
+        fields.push_back(Field{name, t});
+      }
+      std::uint32_t off = ta.field_begin();
+      for (const Field& f : fields) ta.add_field(f.name, f.type);
+      std::uint32_t t = ta.tuple(off, n);
+      if (t == kErr) r.fail_at(at, Errc::kLimit, "Clarity tuple type too large");
+      return t;
+    }
+    case 0x0d: {
+      std::uint32_t n = read_len(r, kClarityMaxValueSize, "Clarity string longer than 1 MiB");
+      ByteSpan s = r.take(n);
+      if (!r.ok()) return kErr;
+      for (std::uint8_t c : s)
+        if (!ascii_char_ok(c)) {
+          r.fail_at(at, Errc::kBadValue, "invalid character in Clarity string-ascii");
+          return kErr;
+        }
+      return ta.leaf(Kind::kAscii, n);
+    }
+    case 0x0e: {
+      std::uint32_t n = read_len(r, kClarityMaxValueSize, "Clarity string longer than 1 MiB");
+      ByteSpan s = r.take(n);
+      if (!r.ok()) return kErr;
+      long chars = utf8_chars(s);
+      if (chars < 0) {
+        r.fail_at(at, Errc::kBadValue, "invalid UTF-8 in Clarity string-utf8");
+        return kErr;
+      }
+      if (static_cast<std::uint64_t>(chars) * 4 > kMax) {
+        r.fail_at(at, Errc::kLimit, "Clarity string-utf8 too long");
+        return kErr;
+      }
+      return ta.leaf(Kind::kUtf8, static_cast<std::uint32_t>(chars));
+    }
+    default: r.fail_at(at, Errc::kUnknownType, "unknown Clarity value type prefix"); return kErr;
+  }
+}
+
+}  // namespace
+
+void read_clarity_value(Reader& r, ClarityValue& out) {
+  if (!r.ok()) return;
+  thread_local TypeArena arena;
+  arena.clear();
+  std::size_t start = r.pos();
+  ByteSpan rest = r.input().subspan(start, std::min<std::size_t>(r.remaining(), kClarityBoundValueSerializationBytes));
+  Reader sub(rest, r.abs_pos());
+  std::uint32_t t = read_value(sub, arena, 0);
+  if (!sub.ok() || t == kErr) {
+    const Error& e = sub.error();
+    if (!sub.ok()) r.fail_at(start + (e.offset - r.abs_pos()), e.code, e.reason);
+    else r.fail_at(start, Errc::kBadValue, "invalid Clarity value");
+    return;
+  }
+  ByteSpan raw = r.take(sub.pos());
+  out.raw.assign(raw.begin(), raw.end());
+}
+
+void write_clarity_value(Writer& w, const ClarityValue& v) { w.bytes(v.raw); }
+
+// ---- rendering ----------------------------------------------------------------------
+
+namespace {
+
+struct Printer {
+  Reader r;
+  std::string out;
+  std::size_t max_len;
+
+  void put(std::string_view s) {
+    if (out.size() < max_len) out.append(s.substr(0, max_len - out.size()));
+  }
+  void hex(ByteSpan s) {
+    static constexpr char d[] = "0123456789abcdef";
+    for (auto c : s) {
+      char b[2] = {d[c >> 4], d[c & 15]};
+      put(std::string_view(b, 2));
+      if (out.size() >= max_len) return;
+    }
+  }
+  void int128(ByteSpan s, bool is_signed) {
+    __extension__ unsigned __int128 v = 0;
+    for (auto c : s) v = (v << 8) | c;
+    bool neg = is_signed && (s[0] & 0x80);
+    if (neg) v = ~v + 1;
+    char buf[48];
+    int i = 47;
+    buf[i] = '\0';
+    do {
+      buf[--i] = static_cast<char>('0' + static_cast<int>(v % 10));
+      v /= 10;
+    } while (v != 0);
+    if (neg) buf[--i] = '-';
+    if (!is_signed) put("u");
+    put(buf + i);
+  }
+  void principal(bool contract) {
+    std::uint8_t version = r.u8();
+    ByteSpan h = r.take(20);
+    char b[8];
+    std::snprintf(b, sizeof b, "%u", version);
+    put("'v");
+    put(b);
+    put(":");
+    hex(h);
+    if (contract) {
+      ByteSpan n = r.take(r.u8());
+      put(".");
+      put(std::string_view(reinterpret_cast<const char*>(n.data()), n.size()));
+    }
+  }
+  void value() {
+    if (!r.ok() || out.size() >= max_len) return;
+    std::uint8_t p = r.u8();
+    switch (p) {
+      case 0x00: case 0x01: int128(r.take(16), p == 0); break;
+      case 0x02: put("0x"); hex(r.take(r.u32())); break;
+      case 0x03: put("true"); break;
+      case 0x04: put("false"); break;
+      case 0x05: case 0x06: principal(p == 0x06); break;
+      case 0x07: put("(ok "); value(); put(")"); break;
+      case 0x08: put("(err "); value(); put(")"); break;
+      case 0x09: put("none"); break;
+      case 0x0a: put("(some "); value(); put(")"); break;
+      case 0x0b: {
+        std::uint32_t n = r.u32();
+        put("(list");
+        for (std::uint32_t i = 0; i < n && r.ok() && out.size() < max_len; ++i) {
+          put(" ");
+          value();
+        }
+        put(")");
+        break;
+      }
+      case 0x0c: {
+        std::uint32_t n = r.u32();
+        put("(tuple");
+        for (std::uint32_t i = 0; i < n && r.ok() && out.size() < max_len; ++i) {
+          ByteSpan name = r.take(r.u8());
+          put(" (");
+          put(std::string_view(reinterpret_cast<const char*>(name.data()), name.size()));
+          put(" ");
+          value();
+          put(")");
+        }
+        put(")");
+        break;
+      }
+      case 0x0d: case 0x0e: {
+        ByteSpan s = r.take(r.u32());
+        put(p == 0x0e ? "u\"" : "\"");
+        for (auto c : s) {
+          if (c == '"' || c == '\\') { char e[2] = {'\\', static_cast<char>(c)}; put(std::string_view(e, 2)); }
+          else if (c >= 0x20 && c != 0x7f) { char e = static_cast<char>(c); put(std::string_view(&e, 1)); }
+          else { char e[8]; std::snprintf(e, sizeof e, "\\x%02x", c); put(e); }
+        }
+        put("\"");
+        break;
+      }
+      default: put("?"); break;
+    }
+  }
+};
+
+}  // namespace
+
+std::string clarity_repr(ByteSpan raw, std::size_t max_len) {
+  Printer p{Reader(raw), {}, max_len};
+  p.value();
+  if (p.out.size() >= max_len) p.out += "…";
+  return p.out;
+}
+
+}  // namespace relay::codec
