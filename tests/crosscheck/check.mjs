@@ -62,13 +62,16 @@ function decode(hex) {
   if (r.error) return { problem: `could not run decoder: ${r.error.message}` };
   if (r.signal) return { problem: `decoder killed by ${r.signal}.${stderr}` };
   if (r.status !== 0) return { problem: `decoder exit status ${r.status}.${stderr}` };
+  let json;
   try {
-    const json = JSON.parse(r.stdout);
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error('not an object');
-    return { json };
-  } catch (err) {
-    return { problem: `decoder output is not one JSON object (${err.message}): ${r.stdout.slice(0, 300)}` };
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
   }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    return { problem: `decoder output is not one JSON object: ${JSON.stringify(r.stdout.slice(0, 300))}` };
+  }
+  return { json };
 }
 
 function get(obj, dotted) {

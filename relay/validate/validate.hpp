@@ -1,0 +1,106 @@
+// relay/validate/validate.hpp — signatures and consensus rules a relay checks before it
+// forwards anything (PROTOCOL.md §2, §7, ARCHITECTURE.md §3.3–3.4).
+//
+// Every function is pure (no I/O, no globals besides the crypto contexts), thread-safe,
+// and costs roughly one secp256k1 recovery per signature it checks.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "relay/codec/chain.hpp"
+#include "relay/codec/message.hpp"
+#include "relay/crypto/secp256k1.hpp"
+
+namespace relay::validate {
+
+using codec::Hash20;
+using codec::Hash32;
+using crypto::PublicKey;
+
+// ---- p2p messages (§2) ------------------------------------------------------------
+
+// message_digest: H(preamble with 65 zero signature bytes ‖ body), where `preamble`
+// is the 165 bytes as they are (payload_len included) and body the payload_len bytes.
+Hash32 message_digest(ByteSpan preamble165, ByteSpan body) noexcept;
+
+// sign_message: set payload_len and the signature of `m` (seq and burn view are the
+// caller's) and return the encoded bytes, signed with `key`.
+Bytes sign_message(codec::Message& m, const crypto::SecretKey& key);
+
+// recover_message_signer: the key that signed a whole encoded message (low-S enforced,
+// as the node's verify does); nullopt if the signature does not recover or is high-S.
+std::optional<PublicKey> recover_message_signer(ByteSpan message) noexcept;
+
+// verify_message: the message is signed by `expected` (recover, compare, low-S).
+bool verify_message(ByteSpan message, const PublicKey& expected) noexcept;
+
+// ---- transactions (§7.5) --------------------------------------------------------
+
+// initial_sighash: txid of the transaction with its auth cleared (and the sponsor
+// replaced by the sentinel), the start of every signature chain.
+Hash32 initial_sighash(const codec::StacksTransaction& tx);
+
+// address_hash: the signer hash160 a set of public keys gives under a hash mode
+// (P2PKH, P2SH, P2WPKH, P2WSH and their order-independent variants).
+// `compressed[i]` says how key i is encoded in the hash.
+std::optional<Hash20> address_hash(std::uint8_t hash_mode, std::span<const PublicKey> keys,
+                                   std::span<const bool> compressed, std::uint16_t signatures_required);
+
+struct AuthCheck {
+  bool ok = false;
+  const char* reason = "";
+  Hash32 next_sighash{};  // the sighash the next condition (the sponsor) starts from
+};
+
+// verify_origin / verify_sponsor: check one spending condition's signatures, the way
+// StacksTransaction::verify does (low-S enforced, signer hash compared).
+AuthCheck verify_origin(const codec::StacksTransaction& tx);
+AuthCheck verify_sponsor(const codec::StacksTransaction& tx, const Hash32& origin_final_sighash);
+// verify_transaction: origin, and sponsor when sponsored.
+AuthCheck verify_transaction(const codec::StacksTransaction& tx);
+
+// sign_singlesig_origin: fill a P2PKH/P2WPKH origin's signature (and, when `sponsor`
+// is set, the sponsor's). Used by tests, benches and tools that build transactions.
+void sign_singlesig_origin(codec::StacksTransaction& tx, const crypto::SecretKey& key);
+void sign_singlesig_sponsor(codec::StacksTransaction& tx, const crypto::SecretKey& key);
+
+// ---- blocks -----------------------------------------------------------------------
+
+// microblock_signer_hash: hash160 of the compressed key that signed the header
+// (recovery without low-S, as check_recover_pubkey), or nullopt.
+std::optional<Hash20> microblock_signer_hash(const codec::MicroblockHeader& h);
+
+// nakamoto_miner_key: the key recovered from the miner signature (no low-S check).
+std::optional<PublicKey> nakamoto_miner_key(const codec::NakamotoBlock& b);
+
+struct RewardSetSigner {
+  codec::PubKey33 signing_key{};
+  std::uint32_t weight = 0;
+};
+
+struct SignerCheck {
+  bool ok = false;
+  const char* reason = "";
+  std::uint64_t weight_signed = 0;
+  std::uint64_t total_weight = 0;
+  std::uint64_t threshold = 0;
+  std::vector<std::size_t> signer_indexes;  // reward-set index of each signature
+};
+
+// threshold_weight: ⌈70 % of total⌉, NAKAMOTO_SIGNER_BLOCK_APPROVAL_THRESHOLD = 7/10.
+std::uint64_t threshold_weight(std::uint64_t total) noexcept;
+
+// verify_signer_signatures: every signature recovers (no low-S) to a distinct reward-set
+// key, in the order the header version requires (v1+: strictly increasing index;
+// v0: each index greater than the first one's), and the weight reaches the threshold.
+SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
+                                     std::span<const RewardSetSigner> reward_set);
+
+// stackerdb_chunk_digest: H(slot_id ‖ slot_version ‖ H(data)).
+Hash32 stackerdb_chunk_digest(const codec::StackerDBChunkData& c) noexcept;
+// stackerdb_chunk_signer_hash: hash160(compressed key) recovered from the chunk signature.
+std::optional<Hash20> stackerdb_chunk_signer_hash(const codec::StackerDBChunkData& c);
+
+}  // namespace relay::validate
