@@ -54,7 +54,7 @@ void push_int(Bytes& s, std::int64_t n) {
     num.push_back(static_cast<std::uint8_t>(abs & 0xff));
     abs >>= 8;
   }
-  if (num.back() & 0x80) num.push_back(n < 0 ? 0x80 : 0x00);
+  if (num.back() & 0x80) num.push_back(static_cast<std::uint8_t>(n < 0 ? 0x80 : 0x00));
   else if (n < 0) num.back() = static_cast<std::uint8_t>(num.back() | 0x80);
   s.push_back(static_cast<std::uint8_t>(num.size()));
   s.insert(s.end(), num.begin(), num.end());

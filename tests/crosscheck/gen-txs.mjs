@@ -524,8 +524,12 @@ function randomMemo() {
   if (rng.chance(0.35)) return { label: 'no-memo', memo: undefined };
   if (rng.chance(0.3)) {
     // non-ASCII memo, at most 34 UTF-8 bytes
-    let s = '';
-    while (Buffer.byteLength(s + '🚀', 'utf8') <= 34 && rng.chance(0.8)) s += rng.pick(UTF8_SAMPLES);
+    let s = rng.pick(UTF8_SAMPLES);
+    while (rng.chance(0.85)) {
+      const next = s + rng.pick(UTF8_SAMPLES);
+      if (Buffer.byteLength(next, 'utf8') > 34) break;
+      s = next;
+    }
     return { label: 'memo-utf8', memo: s };
   }
   return { label: 'memo', memo: randomString(ALNUM + ' -_.:', 1, 34) };
