@@ -47,6 +47,8 @@ void write_address(Writer& w, const StacksAddress& a) {
   w.array(a.hash);
 }
 
+}  // namespace
+
 // ---- spending conditions --------------------------------------------------------
 
 void read_spending_condition(Reader& r, SpendingCondition& c) {
@@ -128,6 +130,8 @@ void write_spending_condition(Writer& w, const SpendingCondition& c) {
   w.u16(c.signatures_required);
 }
 
+namespace {
+
 void read_auth(Reader& r, TransactionAuth& a) {
   std::size_t at = r.pos();
   a.flag = r.u8();
@@ -190,6 +194,8 @@ void read_code(Reader& r, std::uint8_t& code, std::uint8_t lo, std::uint8_t hi, 
   if (r.ok() && (code < lo || code > hi)) r.fail_at(at, Errc::kBadValue, what);
 }
 
+}  // namespace
+
 void read_post_condition(Reader& r, PostCondition& pc) {
   std::size_t at = r.pos();
   pc.kind = r.u8();
@@ -247,6 +253,11 @@ void write_post_condition(Writer& w, const PostCondition& pc) {
     default: break;
   }
 }
+
+
+
+namespace {
+
 
 // ---- principals, VRF proofs -----------------------------------------------------
 
@@ -552,7 +563,12 @@ void read_microblock_header(Reader& r, MicroblockHeader& h) {
   h.sequence = r.u16();
   r.array(h.prev_block);
   r.array(h.tx_merkle_root);
+  std::size_t sig_at = r.pos();
   r.array(h.signature);
+  // The node's decoder requires a signature that parses as recoverable (recid 0..3,
+  // r and s below the group order); this also applies inside poison-microblock txs.
+  if (r.ok() && !crypto::parses_as_recoverable(h.signature))
+    r.fail_at(sig_at, Errc::kBadSignature, "microblock signature does not parse");
 }
 
 void write_microblock_header(Writer& w, const MicroblockHeader& h) {
@@ -623,12 +639,6 @@ void read_microblock(Reader& r, StacksMicroblock& m) {
   read_microblock_header(r, m.header);
   if (!r.ok()) return;
   ByteSpan header_raw = r.input().subspan(start, kMicroblockHeaderSize);
-  const Sig65& sig = m.header.signature;
-  // The decoder requires a signature that parses as recoverable: recid 0..3, r and s
-  // nonzero scalars below the group order.
-  if (!crypto::parses_as_recoverable(sig)) {
-    return r.fail_at(start + 67, Errc::kBadSignature, "microblock signature does not parse");
-  }
   std::size_t txs_at = r.pos();
   std::vector<Hash32> txids;
   read_tx_list(r, m.txs, txids);

@@ -158,6 +158,10 @@ struct StacksTransaction {
   bool mainnet() const noexcept { return (version & 0x80) == 0; }
 };
 
+void read_spending_condition(Reader& r, SpendingCondition& out);
+void write_spending_condition(Writer& w, const SpendingCondition& c);
+void read_post_condition(Reader& r, PostCondition& out);
+void write_post_condition(Writer& w, const PostCondition& pc);
 void read_transaction(Reader& r, StacksTransaction& out);
 void write_transaction(Writer& w, const StacksTransaction& tx);
 void read_microblock_header(Reader& r, MicroblockHeader& out);

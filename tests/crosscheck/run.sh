@@ -26,7 +26,7 @@ command -v npm >/dev/null 2>&1 || skip
 if [[ ! -d node_modules/@stacks/transactions ]]; then
   log=$(mktemp)
   if ! npm ci --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-timeout=60000 >"$log" 2>&1; then
-    tail -n 20 "$log" >&2
+    tail -n 8 "$log" >&2
     rm -f "$log"
     skip
   fi
