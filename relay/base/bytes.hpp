@@ -46,7 +46,7 @@ class Reader {
   }
 
   // take: a view of the next n bytes, or an empty span (and an error) if short.
-  ByteSpan take(std::size_t n, const char* what = "truncated") noexcept {
+  ByteSpan take(std::size_t n, const char* what = "unexpected end of input") noexcept {
     if (!ok()) return {};
     if (n > remaining()) [[unlikely]] {
       fail(Errc::kTruncated, what);

@@ -129,7 +129,9 @@ class TypeArena {
     if (A.kind == Kind::kTuple && B.kind == Kind::kTuple) {
       // The output has A's keys; each must exist in B (B may have more: a quirk
       // of the reference implementation that we reproduce).
-      std::uint32_t off = field_begin();
+      // Collected locally first: the recursive calls append fields of nested tuples.
+      std::vector<Field> out;
+      out.reserve(A.field_cnt);
       for (std::uint32_t i = 0; i < A.field_cnt; ++i) {
         Field fa = fields_[A.field_off + i];
         std::uint32_t match = kErr;
@@ -144,8 +146,10 @@ class TypeArena {
         if (match == kErr) return kErr;
         std::uint32_t t = supertype(fa.type, match);
         if (t == kErr) return kErr;
-        add_field(fa.name, t);
+        out.push_back(Field{fa.name, t});
       }
+      std::uint32_t off = field_begin();
+      for (const Field& f : out) add_field(f.name, f.type);
       return tuple(off, A.field_cnt);
     }
     if (A.kind == Kind::kList && B.kind == Kind::kList) {

@@ -95,6 +95,12 @@ TEST(Clarity, ListsNeedACommonSupertype) {
   EXPECT_EQ(clarity_error(list({tuple({{"a", int_v(1)}}), tuple({{"a", int_v(1)}, {"b", int_v(2)}})})), Errc::kOk);
   EXPECT_EQ(clarity_error(list({tuple({{"a", int_v(1)}, {"b", int_v(2)}}), tuple({{"a", int_v(1)}})})),
             Errc::kBadValue);
+  // Tuples nested in tuples: the supertype of the outer tuple must keep its own fields
+  // together while the inner supertypes are built (regression: found by the stacks.js
+  // cross-check).
+  auto inner = [](int v) { return tuple({{"x", int_v(v)}, {"y", uint_v(1)}}); };
+  auto outer = [&](int v) { return tuple({{"a", inner(v)}, {"b", "03"}, {"c", inner(v + 1)}}); };
+  EXPECT_EQ(clarity_error(list({outer(1), outer(2), outer(3)})), Errc::kOk);
 }
 
 TEST(Clarity, DepthLimit) {
