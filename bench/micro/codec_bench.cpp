@@ -1,0 +1,132 @@
+// Codec and validation throughput on real objects.
+#include <benchmark/benchmark.h>
+
+#include "bench/micro/bench_data.hpp"
+#include "relay/codec/message.hpp"
+#include "relay/dedup/tag_cache.hpp"
+#include "relay/validate/validate.hpp"
+
+namespace relay::bench {
+namespace {
+
+using namespace relay::codec;
+
+// A signed Transaction message (PROTOCOL vector M3, 392 bytes).
+void BM_MessageDecode_Tx(benchmark::State& state) {
+  Bytes m = named_vector("M3");
+  for (auto _ : state) {
+    auto r = decode_message(m);
+    benchmark::DoNotOptimize(r);
+    if (!r.ok()) state.SkipWithError("decode failed");
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * m.size()));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MessageDecode_Tx);
+
+// A NakamotoBlocks message carrying the 23 regtest blocks of one tenure.
+void BM_MessageDecode_NakamotoBlocks(benchmark::State& state) {
+  Bytes blocks = from_hex(read_file("real-data/regtest-v3-tenures-body-0-e5fdeb1a51ba6eb297797a1c473e715c27dc81a58ba82c698f6a32eeccee9a5b.hex")).value_or(Bytes{});
+  Bytes msg = named_vector("B1");
+  Bytes body{0, 0, 0, 0, 28, 0, 0, 0, 23};
+  body.insert(body.end(), blocks.begin(), blocks.end());
+  store_be32(msg.data() + kPreamblePayloadLenOffset, static_cast<std::uint32_t>(body.size()));
+  msg.insert(msg.end(), body.begin(), body.end());
+  for (auto _ : state) {
+    auto r = decode_message(msg);
+    benchmark::DoNotOptimize(r);
+    if (!r.ok()) state.SkipWithError(r.error().reason);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * msg.size()));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MessageDecode_NakamotoBlocks);
+
+// Transaction decode, which includes computing the txid (one SHA-512/256 pass).
+void tx_decode(benchmark::State& state, const Bytes& tx) {
+  for (auto _ : state) {
+    auto r = decode_exact<StacksTransaction>(tx, read_transaction);
+    benchmark::DoNotOptimize(r);
+    if (!r.ok()) state.SkipWithError("decode failed");
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * tx.size()));
+  state.SetItemsProcessed(state.iterations());
+}
+void BM_TxDecodeTxid_Transfer180B(benchmark::State& state) { tx_decode(state, named_vector("H4")); }
+BENCHMARK(BM_TxDecodeTxid_Transfer180B);
+void BM_TxDecodeTxid_Contract39KB(benchmark::State& state) {
+  tx_decode(state, tsv_hex("real-data/mainnet-txs.tsv", "3f03adba", 10));
+}
+BENCHMARK(BM_TxDecodeTxid_Contract39KB);
+
+// Decode + origin signature verification (one recover + hashes).
+void BM_TxDecodeVerify_Transfer(benchmark::State& state) {
+  Bytes tx = named_vector("H4");
+  for (auto _ : state) {
+    auto r = decode_exact<StacksTransaction>(tx, read_transaction);
+    auto c = validate::verify_transaction(*r);
+    benchmark::DoNotOptimize(c);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TxDecodeVerify_Transfer);
+
+// Full Nakamoto validation: decode (ids, Merkle), miner key, 24 signer signatures
+// against a 32-signer reward set.
+void BM_NakamotoDecodeValidate_Mainnet(benchmark::State& state) {
+  Bytes b = tsv_hex("real-data/mainnet-nakamoto-block.tsv", "", 13);
+  auto blk = decode_exact<NakamotoBlock>(b, read_nakamoto_block);
+  std::vector<validate::RewardSetSigner> set;
+  for (const auto& sig : blk->header.signer_signature)
+    set.push_back({crypto::recover(blk->block_hash, sig, crypto::LowS::kIgnore)->compressed(), 1});
+  for (int i = 0; i < 8; ++i) set.push_back({crypto::SecretKey::generate()->public_key().compressed(), 1});
+  for (auto _ : state) {
+    auto d = decode_exact<NakamotoBlock>(b, read_nakamoto_block);
+    auto miner = validate::nakamoto_miner_key(*d);
+    auto s = validate::verify_signer_signatures(*d, set);
+    benchmark::DoNotOptimize(miner);
+    if (!s.ok) state.SkipWithError(s.reason);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.size()));
+}
+BENCHMARK(BM_NakamotoDecodeValidate_Mainnet)->Unit(benchmark::kMicrosecond);
+
+void BM_NakamotoDecode_Mainnet(benchmark::State& state) {
+  Bytes b = tsv_hex("real-data/mainnet-nakamoto-block.tsv", "", 13);
+  for (auto _ : state) {
+    auto d = decode_exact<NakamotoBlock>(b, read_nakamoto_block);
+    benchmark::DoNotOptimize(d);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.size()));
+}
+BENCHMARK(BM_NakamotoDecode_Mainnet);
+
+ByteArray<32> bench_id(std::uint64_t n) {
+  ByteArray<32> a{};
+  for (int i = 0; i < 8; ++i) a[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+  return a;
+}
+
+// Dedup insert of always-new ids into a full 64 Ki-deep cache (insert + evict).
+void BM_DedupInsert(benchmark::State& state) {
+  dedup::TagCache c(65536, 42);
+  std::uint64_t n = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(c.insert(bench_id(n++)));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DedupInsert);
+
+// Dedup lookup of ids that are present.
+void BM_DedupLookupHit(benchmark::State& state) {
+  dedup::TagCache c(65536, 42);
+  for (std::uint64_t i = 0; i < 65536; ++i) c.insert(bench_id(i));
+  std::uint64_t n = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(c.contains(bench_id((n++) & 65535)));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DedupLookupHit);
+
+}  // namespace
+}  // namespace relay::bench

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# deploy/dev.sh — one entry point for building and testing stacks-relay on Debian 12.
+#
+#   ./deploy/dev.sh deps            install every missing Debian package the project needs
+#   ./deploy/dev.sh test            deps, configure + build (preset dev), run all tests
+#   ./deploy/dev.sh build [PRESET]  configure + build one preset (dev, release, asan, fuzz)
+#   ./deploy/dev.sh asan            build with Address/UB sanitizers and run the tests
+#   ./deploy/dev.sh fuzz [SECONDS]  build the libFuzzer targets (clang-14), run each one
+#   ./deploy/dev.sh bench [ARGS]    release build, run the micro-benchmarks (ARGS go to them)
+#
+# Every command installs what is missing first, so it works on a fresh machine.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+# Build and test dependencies (DPDK's development packages are here for the transport
+# that comes later; CMake reports them as optional).
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libssl-dev libsecp256k1-dev libxxhash-dev libjemalloc-dev liburing-dev
+  libdpdk-dev dpdk-dev libtomlplusplus-dev libcli11-dev liblmdb-dev libisal-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else log "need root to run: $*"; exit 1
+  fi
+}
+
+cmd_deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  # Node.js and npm run the @stacks/transactions cross-check; any recent node will do.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+  fi
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "all ${#packages[@]} packages already installed"
+    return
+  fi
+  log "installing: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+jobs() { nproc 2>/dev/null || echo 2; }
+
+cmd_build() {
+  local preset=${1:-dev}
+  log "configure + build preset '$preset'"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$(jobs)"
+}
+
+cmd_test() {
+  cmd_deps
+  cmd_build dev
+  log "running tests (preset dev)"
+  ctest --preset dev -j "$(jobs)"
+}
+
+cmd_asan() {
+  cmd_deps
+  cmd_build asan
+  log "running tests under ASan/UBSan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --preset asan -j "$(jobs)" -LE crosscheck
+}
+
+cmd_fuzz() {
+  local secs=${1:-30}
+  cmd_deps
+  if ! command -v clang++-14 >/dev/null 2>&1; then
+    log "clang++-14 not found: skipping the fuzz run"
+    return 0
+  fi
+  cmd_build fuzz
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  local status=0
+  for t in message tx nakamoto_block stacks_block clarity; do
+    cp -r "tests/fuzz/corpus/$t" "$work/$t"
+    log "fuzzing $t for ${secs}s"
+    if ! "build/fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
+         -artifact_prefix="$work/$t-" "$work/$t" >"$work/$t.log" 2>&1; then
+      log "fuzzer $t FAILED:"; tail -n 40 "$work/$t.log" >&2
+      mkdir -p build/fuzz-artifacts && cp "$work/$t"-* build/fuzz-artifacts/ 2>/dev/null || true
+      status=1
+    else
+      grep -E '^Done|stat::number_of_executed_units' "$work/$t.log" | tail -n 1 >&2 || true
+    fi
+  done
+  return $status
+}
+
+cmd_bench() {
+  cmd_deps
+  cmd_build release
+  ./build/release/bench/relay_micro_bench "$@"
+}
+
+case "${1:-}" in
+  deps) cmd_deps ;;
+  build) shift; cmd_build "${1:-dev}" ;;
+  test) cmd_test ;;
+  asan) cmd_asan ;;
+  fuzz) shift; cmd_fuzz "${1:-30}" ;;
+  bench) shift; cmd_bench "$@" ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
+esac
