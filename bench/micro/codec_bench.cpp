@@ -19,7 +19,7 @@ void BM_MessageDecode_Tx(benchmark::State& state) {
     benchmark::DoNotOptimize(r);
     if (!r.ok()) state.SkipWithError("decode failed");
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * m.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(m.size()));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_MessageDecode_Tx);
@@ -37,7 +37,7 @@ void BM_MessageDecode_NakamotoBlocks(benchmark::State& state) {
     benchmark::DoNotOptimize(r);
     if (!r.ok()) state.SkipWithError(r.error().reason);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * msg.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(msg.size()));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_MessageDecode_NakamotoBlocks);
@@ -49,7 +49,7 @@ void tx_decode(benchmark::State& state, const Bytes& tx) {
     benchmark::DoNotOptimize(r);
     if (!r.ok()) state.SkipWithError("decode failed");
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * tx.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(tx.size()));
   state.SetItemsProcessed(state.iterations());
 }
 void BM_TxDecodeTxid_Transfer180B(benchmark::State& state) { tx_decode(state, named_vector("H4")); }
@@ -88,7 +88,7 @@ void BM_NakamotoDecodeValidate_Mainnet(benchmark::State& state) {
     if (!s.ok) state.SkipWithError(s.reason);
   }
   state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(b.size()));
 }
 BENCHMARK(BM_NakamotoDecodeValidate_Mainnet)->Unit(benchmark::kMicrosecond);
 
@@ -99,7 +99,7 @@ void BM_NakamotoDecode_Mainnet(benchmark::State& state) {
     benchmark::DoNotOptimize(d);
   }
   state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(b.size()));
 }
 BENCHMARK(BM_NakamotoDecode_Mainnet);
 

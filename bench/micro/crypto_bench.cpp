@@ -14,7 +14,7 @@ void BM_Sha512_256(benchmark::State& state) {
     h.update(data);
     benchmark::DoNotOptimize(h.finish());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * data.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(data.size()));
 }
 BENCHMARK(BM_Sha512_256)->Arg(256)->Arg(64 << 10)->Arg(2 << 20);
 

@@ -24,10 +24,20 @@ using ByteSpan = std::span<const std::uint8_t>;
 template <std::size_t N>
 using ByteArray = std::array<std::uint8_t, N>;
 
+// kDecodeMemoryBudget: heap bytes one top-level decode may allocate for the structures
+// it builds. Decoded structures are larger than their encodings (a 62-byte minimal
+// transaction becomes a ~1.2 kB struct), so without a budget a 16 MiB message of tiny
+// objects could cost gigabytes. A real maximal message (16 MiB of ≥ 180-byte
+// transactions) needs about 110 MiB.
+inline constexpr std::size_t kDecodeMemoryBudget = std::size_t{256} << 20;
+
 class Reader {
  public:
   explicit Reader(ByteSpan in, std::uint32_t base_off = 0) noexcept
       : in_(in), base_off_(base_off) {}
+  // A sub-reader (a bounded view of a parent's input) that draws on the parent's budget.
+  Reader(ByteSpan in, std::uint32_t base_off, Reader& parent) noexcept
+      : in_(in), base_off_(base_off), shared_budget_(&parent.budget()) {}
 
   bool ok() const noexcept { return err_.code == Errc::kOk; }
   const Error& error() const noexcept { return err_; }
@@ -107,6 +117,39 @@ class Reader {
     return n;
   }
 
+  // charge: account `bytes` of heap the decoder is about to allocate; fails (kLimit)
+  // once the decode's memory budget is spent.
+  bool charge(std::size_t bytes, const char* what = "decoded object too large in memory") noexcept {
+    std::size_t& b = budget();
+    if (!ok()) return false;
+    if (bytes > b) [[unlikely]] {
+      fail(Errc::kLimit, what);
+      return false;
+    }
+    b -= bytes;
+    return true;
+  }
+  std::size_t& budget() noexcept { return shared_budget_ != nullptr ? *shared_budget_ : own_budget_; }
+  // set_budget: a tighter (or looser) budget for this decode, before reading.
+  void set_budget(std::size_t bytes) noexcept { budget() = bytes; }
+
+  // bounded: run fn(sub) on a sub-reader that sees at most `bound` more bytes (the
+  // reference node's BoundReader), shares this reader's memory budget and reports
+  // errors at absolute offsets; on success this reader advances past what sub consumed.
+  template <typename Fn>
+  void bounded(std::size_t bound, Fn&& fn) {
+    if (!ok()) return;
+    ByteSpan rest = in_.subspan(pos_, bound < remaining() ? bound : remaining());
+    Reader sub(rest, abs_pos(), *this);
+    fn(sub);
+    if (!sub.ok()) {
+      const Error& e = sub.error();
+      fail_at(pos_ + (e.offset - abs_pos()), e.code, e.reason);
+      return;
+    }
+    pos_ += sub.pos();
+  }
+
   // expect_end: the input must be fully consumed.
   void expect_end(const char* what = "trailing bytes") noexcept {
     if (ok() && !at_end()) fail(Errc::kTrailingBytes, what);
@@ -117,6 +160,8 @@ class Reader {
   std::size_t pos_ = 0;
   std::uint32_t base_off_ = 0;
   Error err_{};
+  std::size_t own_budget_ = kDecodeMemoryBudget;
+  std::size_t* shared_budget_ = nullptr;
 };
 
 // Writer: appends big-endian fields either to a byte vector or, through a small

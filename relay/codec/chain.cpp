@@ -19,22 +19,6 @@ constexpr std::size_t kMinTxSize = 60;
 constexpr std::size_t kMinPostConditionSize = 11;  // STX, origin principal
 constexpr std::size_t kMinAuthFieldSize = 34;
 
-// Run `fn` on a sub-reader limited to `bound` bytes (the node's BoundReader); errors
-// keep absolute offsets. Returns the sub-reader's consumed byte count.
-template <typename Fn>
-void with_bound(Reader& r, std::size_t bound, Fn&& fn) {
-  if (!r.ok()) return;
-  ByteSpan rest = r.input().subspan(r.pos(), std::min(bound, r.remaining()));
-  Reader sub(rest, r.abs_pos());
-  fn(sub);
-  if (!sub.ok()) {
-    const Error& e = sub.error();
-    r.fail_at(r.pos() + (e.offset - r.abs_pos()), e.code, e.reason);
-    return;
-  }
-  (void)r.take(sub.pos());
-}
-
 void read_address(Reader& r, StacksAddress& a) {
   std::size_t at = r.pos();
   a.version = r.u8();
@@ -77,6 +61,7 @@ void read_spending_condition(Reader& r, SpendingCondition& c) {
   c.key_encoding = 0;
   c.signature.fill(0);
   std::uint32_t n = r.count(UINT32_MAX, kMinAuthFieldSize, "auth field count exceeds input");
+  if (!r.charge(std::size_t{n} * sizeof(AuthField))) return;
   c.fields.resize(n);
   std::uint32_t sig_cnt = 0;
   bool uncompressed = false;
@@ -329,6 +314,8 @@ void read_tx_payload(Reader& r, TxPayload& p) {
       read_contract_name(r, p.contract_name, kMaxContractNameLen);
       read_clarity_name(r, p.function_name);
       std::uint32_t n = r.count(UINT32_MAX, 1, "contract-call argument count exceeds input");
+      // Each argument is its own heap block: charge the object and the allocator's minimum.
+      if (!r.charge(std::size_t{n} * (sizeof(ClarityValue) + 32))) return;
       p.args.resize(n);
       for (auto& a : p.args) read_clarity_value(r, a);
       return;
@@ -479,6 +466,7 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
   if (r.ok() && (tx.post_condition_mode < 1 || tx.post_condition_mode > 3))
     r.fail_at(pm_at, Errc::kBadValue, "unknown post-condition mode");
   std::uint32_t n = r.count(UINT32_MAX, kMinPostConditionSize, "post-condition count exceeds input");
+  if (!r.charge(std::size_t{n} * sizeof(PostCondition))) return;
   tx.post_conditions.resize(n);
   for (auto& pc : tx.post_conditions) read_post_condition(r, pc);
   read_tx_payload(r, tx.payload);
@@ -494,13 +482,16 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
 // Reads Vec<StacksTransaction> and returns the txids (for uniqueness and Merkle).
 void read_tx_list(Reader& r, std::vector<StacksTransaction>& txs, std::vector<Hash32>& txids) {
   std::uint32_t n = r.count(UINT32_MAX, kMinTxSize, "transaction count exceeds input");
-  txs.resize(n);
+  // Grow as transactions actually decode (each charged to the budget), not up front.
+  txs.clear();
+  txs.reserve(std::min<std::uint32_t>(n, 1024));
   txids.clear();
-  txids.reserve(n);
-  for (auto& tx : txs) {
-    read_transaction(r, tx);
+  txids.reserve(std::min<std::uint32_t>(n, 1024));
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!r.charge(sizeof(StacksTransaction) + sizeof(Hash32))) return;
+    read_transaction(r, txs.emplace_back());
     if (!r.ok()) return;
-    txids.push_back(tx.txid);
+    txids.push_back(txs.back().txid);
   }
 }
 
@@ -544,7 +535,7 @@ bool StacksTransaction::is_coinbase() const noexcept {
 }
 
 void read_transaction(Reader& r, StacksTransaction& tx) {
-  with_bound(r, kMaxTransactionLen, [&](Reader& sub) { read_tx_body(sub, tx); });
+  r.bounded(kMaxTransactionLen, [&](Reader& sub) { read_tx_body(sub, tx); });
 }
 
 void write_transaction(Writer& w, const StacksTransaction& tx) {
@@ -700,6 +691,7 @@ void read_nakamoto_header_at(Reader& r, NakamotoBlockHeader& h, NakamotoHeaderOf
   r.array(h.miner_signature);
   o.signer_sigs = r.pos();
   std::uint32_t n = r.count(UINT32_MAX, 65, "signer signature count exceeds input");
+  if (!r.charge(std::size_t{n} * sizeof(Sig65))) return;
   h.signer_signature.resize(n);
   for (auto& s : h.signer_signature) r.array(s);
   o.pox = r.pos();
@@ -745,7 +737,7 @@ void write_nakamoto_header(Writer& w, const NakamotoBlockHeader& h) {
 }
 
 void read_nakamoto_block(Reader& r, NakamotoBlock& b) {
-  with_bound(r, kMaxMessageLen, [&](Reader& sub) {
+  r.bounded(kMaxMessageLen, [&](Reader& sub) {
     NakamotoHeaderOffsets o{};
     read_nakamoto_header_at(sub, b.header, o);
     std::size_t txs_at = sub.pos();

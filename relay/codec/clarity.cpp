@@ -26,15 +26,17 @@ constexpr std::uint32_t kErr = ~std::uint32_t{0};
 constexpr std::uint64_t kMax = kClarityMaxValueSize;
 constexpr std::uint64_t kPrincipalSize = 148;  // 20 + 128
 
+// 24 bytes; a size is stored only after it was checked against MAX_VALUE_SIZE (or is a
+// leaf size, at most 4 + 4·2^18), so 32 bits suffice.
 struct TypeNode {
   Kind kind = Kind::kNoType;
-  std::uint32_t len = 0;         // buffer/string length, list max_len
-  std::uint32_t a = 0, b = 0;    // optional: a; response: a (ok), b (err); list: a (entry)
-  std::uint32_t field_off = 0;   // tuple fields [field_off, field_off + field_cnt)
-  std::uint32_t field_cnt = 0;
-  std::uint64_t size = 0;        // TypeSignature::size()
-  std::uint64_t type_size = 0;   // TypeSignature::type_size()
+  std::uint32_t len = 0;        // buffer/string length, list max_len
+  std::uint32_t a = 0, b = 0;   // optional: a; response: a (ok), b (err); list: a (entry);
+                                // tuple: fields [a, a + b)
+  std::uint32_t size = 0;       // TypeSignature::size()
+  std::uint32_t type_size = 0;  // TypeSignature::type_size()
 };
+static_assert(sizeof(TypeNode) == 24);
 
 struct Field {
   ByteSpan name;
@@ -43,102 +45,103 @@ struct Field {
 
 class TypeArena {
  public:
-  void clear() {
+  // Fixed-size kinds are interned at known indexes, so a list of a million ints
+  // allocates no nodes.
+  static constexpr std::uint32_t kNoTypeIdx = 0, kIntIdx = 1, kUIntIdx = 2, kBoolIdx = 3,
+                                 kPrincipalIdx = 4, kNoneIdx = 5;
+
+  // reset: empty the arena for the next top-level value, returning memory a huge value
+  // made it grow to.
+  void reset() {
+    if (nodes_.capacity() > (1u << 16)) std::vector<TypeNode>().swap(nodes_);
+    if (fields_.capacity() > (1u << 16)) std::vector<Field>().swap(fields_);
     nodes_.clear();
     fields_.clear();
+    push(make(Kind::kNoType, 1, 1));
+    push(make(Kind::kInt, 16, 1));
+    push(make(Kind::kUInt, 16, 1));
+    push(make(Kind::kBool, 1, 1));
+    push(make(Kind::kPrincipal, kPrincipalSize, 1));
+    TypeNode none = make(Kind::kOptional, 2, 2);  // (optional NoType)
+    none.a = kNoTypeIdx;
+    push(none);
   }
-  const TypeNode& at(std::uint32_t i) const { return nodes_[i]; }
 
-  std::uint32_t leaf(Kind k, std::uint32_t len = 0) {
-    TypeNode n;
-    n.kind = k;
+  // sized: (buff len), (string-ascii len) or (string-utf8 len).
+  std::uint32_t sized(Kind k, std::uint32_t len) {
+    std::uint64_t size = k == Kind::kUtf8 ? 4 + 4 * std::uint64_t{len} : 4 + std::uint64_t{len};
+    TypeNode n = make(k, size, 5);
     n.len = len;
-    switch (k) {
-      case Kind::kInt:
-      case Kind::kUInt: n.size = 16; n.type_size = 1; break;
-      case Kind::kPrincipal: n.size = kPrincipalSize; n.type_size = 1; break;
-      case Kind::kBuffer:
-      case Kind::kAscii: n.size = 4 + std::uint64_t{len}; n.type_size = 5; break;
-      case Kind::kUtf8: n.size = 4 + 4 * std::uint64_t{len}; n.type_size = 5; break;
-      default: n.size = 1; n.type_size = 1; break;  // NoType, Bool
-    }
     return push(n);
   }
 
   std::uint32_t option(std::uint32_t inner) {
+    if (inner == kNoTypeIdx) return kNoneIdx;
     const TypeNode& in = nodes_[inner];
-    TypeNode n;
-    n.kind = Kind::kOptional;
+    std::uint64_t size = std::uint64_t{in.size} + 1;
+    if (size > kMax) return kErr;
+    TypeNode n = make(Kind::kOptional, size, std::uint64_t{in.type_size} + 1);
     n.a = inner;
-    n.size = in.size + 1;
-    n.type_size = in.type_size + 1;
-    return n.size > kMax ? kErr : push(n);
+    return push(n);
   }
 
   std::uint32_t response(std::uint32_t ok, std::uint32_t err) {
     const TypeNode& o = nodes_[ok];
     const TypeNode& e = nodes_[err];
-    TypeNode n;
-    n.kind = Kind::kResponse;
+    std::uint64_t size = std::uint64_t{std::max(o.size, e.size)} + 1;
+    if (size > kMax) return kErr;
+    TypeNode n = make(Kind::kResponse, size, std::uint64_t{o.type_size} + e.type_size + 1);
     n.a = ok;
     n.b = err;
-    n.size = std::max(o.size, e.size) + 1;
-    n.type_size = o.type_size + e.type_size + 1;
-    return n.size > kMax ? kErr : push(n);
-  }
-
-  std::uint32_t list(std::uint32_t entry, std::uint32_t max_len, bool check = true) {
-    const TypeNode& en = nodes_[entry];
-    TypeNode n;
-    n.kind = Kind::kList;
-    n.a = entry;
-    n.len = max_len;
-    n.type_size = en.type_size + 5;
-    n.size = en.size * max_len + n.type_size;
-    if (check && (n.type_size > kMax || n.size > kMax)) return kErr;
     return push(n);
   }
 
-  // tuple: fields must already be in fields_[off, off + cnt), sorted by name.
-  std::uint32_t tuple(std::uint32_t off, std::uint32_t cnt) {
-    TypeNode n;
-    n.kind = Kind::kTuple;
-    n.field_off = off;
-    n.field_cnt = cnt;
+  // list: (list max_len entry); `check` off only for the empty list, which the
+  // reference builds without a size check.
+  std::uint32_t list(std::uint32_t entry, std::uint32_t max_len, bool check = true) {
+    const TypeNode& en = nodes_[entry];
+    std::uint64_t type_size = std::uint64_t{en.type_size} + 5;
+    std::uint64_t size = std::uint64_t{en.size} * max_len + type_size;
+    if (check && (type_size > kMax || size > kMax)) return kErr;
+    TypeNode n = make(Kind::kList, size, type_size);
+    n.a = entry;
+    n.len = max_len;
+    return push(n);
+  }
+
+  // tuple: the fields are `fields` (sorted by name); copied into the arena.
+  std::uint32_t tuple(const std::vector<Field>& fields) {
+    const auto cnt = static_cast<std::uint32_t>(fields.size());
     std::uint64_t ts = 2ull * cnt;
     std::uint64_t sz = 2ull * cnt;
-    for (std::uint32_t i = 0; i < cnt; ++i) {
-      const Field& f = fields_[off + i];
+    for (const Field& f : fields) {
       ts += nodes_[f.type].type_size + f.name.size();
       sz += nodes_[f.type].size + f.name.size();
     }
-    if (ts > kMax) return kErr;
-    n.type_size = ts;
-    n.size = sz + ts;
-    return n.size > kMax ? kErr : push(n);
+    if (ts > kMax || sz + ts > kMax) return kErr;
+    TypeNode n = make(Kind::kTuple, sz + ts, ts);
+    n.a = static_cast<std::uint32_t>(fields_.size());
+    n.b = cnt;
+    fields_.insert(fields_.end(), fields.begin(), fields.end());
+    return push(n);
   }
 
-  std::uint32_t field_begin() const { return static_cast<std::uint32_t>(fields_.size()); }
-  void add_field(ByteSpan name, std::uint32_t type) { fields_.push_back(Field{name, type}); }
-  const Field& field(std::uint32_t i) const { return fields_[i]; }
-
-  // least_supertype_v2_1 (only the arms reachable from deserialized values).
+  // supertype: least_supertype_v2_1, for the arms reachable from deserialized values.
   std::uint32_t supertype(std::uint32_t a, std::uint32_t b) {
-    const TypeNode A = nodes_[a];
+    const TypeNode A = nodes_[a];  // copies: recursion may grow nodes_
     const TypeNode B = nodes_[b];
     if (A.kind == Kind::kTuple && B.kind == Kind::kTuple) {
-      // The output has A's keys; each must exist in B (B may have more: a quirk
-      // of the reference implementation that we reproduce).
-      // Collected locally first: the recursive calls append fields of nested tuples.
+      // The result has A's keys, each of which must exist in B; keys only in B are
+      // ignored (a quirk of the reference implementation, reproduced). Collected
+      // locally: the recursive calls append nested tuples' fields to the arena.
       std::vector<Field> out;
-      out.reserve(A.field_cnt);
-      for (std::uint32_t i = 0; i < A.field_cnt; ++i) {
-        Field fa = fields_[A.field_off + i];
+      out.reserve(A.b);
+      for (std::uint32_t i = 0; i < A.b; ++i) {
+        const Field fa = fields_[A.a + i];
         std::uint32_t match = kErr;
-        for (std::uint32_t j = 0; j < B.field_cnt; ++j) {
-          const Field& fb = fields_[B.field_off + j];
-          if (fb.name.size() == fa.name.size() &&
-              std::memcmp(fb.name.data(), fa.name.data(), fa.name.size()) == 0) {
+        for (std::uint32_t j = 0; j < B.b; ++j) {
+          const Field& fb = fields_[B.a + j];
+          if (std::equal(fa.name.begin(), fa.name.end(), fb.name.begin(), fb.name.end())) {
             match = fb.type;
             break;
           }
@@ -148,9 +151,7 @@ class TypeArena {
         if (t == kErr) return kErr;
         out.push_back(Field{fa.name, t});
       }
-      std::uint32_t off = field_begin();
-      for (const Field& f : out) add_field(f.name, f.type);
-      return tuple(off, A.field_cnt);
+      return tuple(out);
     }
     if (A.kind == Kind::kList && B.kind == Kind::kList) {
       std::uint32_t entry = A.len == 0 ? B.a : (B.len == 0 ? A.a : supertype(A.a, B.a));
@@ -183,6 +184,13 @@ class TypeArena {
     if (nodes_[a].kind == Kind::kNoType) return b;
     if (nodes_[b].kind == Kind::kNoType) return a;
     return supertype(a, b);
+  }
+  static TypeNode make(Kind k, std::uint64_t size, std::uint64_t type_size) {
+    TypeNode n;
+    n.kind = k;
+    n.size = static_cast<std::uint32_t>(size);
+    n.type_size = static_cast<std::uint32_t>(type_size);
+    return n;
   }
   std::uint32_t push(const TypeNode& n) {
     nodes_.push_back(n);
@@ -251,14 +259,14 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
     case 0x00:
     case 0x01:
       (void)r.take(16);
-      return r.ok() ? ta.leaf(prefix == 0 ? Kind::kInt : Kind::kUInt) : kErr;
+      return r.ok() ? (prefix == 0 ? TypeArena::kIntIdx : TypeArena::kUIntIdx) : kErr;
     case 0x02: {
       std::uint32_t n = read_len(r, kClarityMaxValueSize, "Clarity buffer longer than 1 MiB");
       (void)r.take(n);
-      return r.ok() ? ta.leaf(Kind::kBuffer, n) : kErr;
+      return r.ok() ? ta.sized(Kind::kBuffer, n) : kErr;
     }
     case 0x03:
-    case 0x04: return ta.leaf(Kind::kBool);
+    case 0x04: return TypeArena::kBoolIdx;
     case 0x05:
     case 0x06: {
       std::size_t vat = r.pos();
@@ -269,7 +277,7 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
         std::string name;
         read_contract_name(r, name, kMaxContractNameLenInValue);
       }
-      return r.ok() ? ta.leaf(Kind::kPrincipal) : kErr;
+      return r.ok() ? TypeArena::kPrincipalIdx : kErr;
     }
     case 0x07:
     case 0x08:
@@ -279,12 +287,12 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
       if (inner == kErr) return kErr;
       std::uint32_t t;
       if (prefix == 0x0a) t = ta.option(inner);
-      else if (prefix == 0x07) t = ta.response(inner, ta.leaf(Kind::kNoType));
-      else t = ta.response(ta.leaf(Kind::kNoType), inner);
+      else if (prefix == 0x07) t = ta.response(inner, TypeArena::kNoTypeIdx);
+      else t = ta.response(TypeArena::kNoTypeIdx, inner);
       if (t == kErr) r.fail_at(at, Errc::kLimit, "Clarity value too large");
       return t;
     }
-    case 0x09: return ta.option(ta.leaf(Kind::kNoType));
+    case 0x09: return TypeArena::kNoneIdx;
     case 0x0b: {
       std::size_t cat = r.pos();
       std::uint32_t n = read_len(r, kClarityMaxValueSize, "Clarity list longer than 1 Mi items");
@@ -293,7 +301,7 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
         r.fail_at(cat, Errc::kTruncated, "Clarity list count exceeds input");
         return kErr;
       }
-      if (n == 0) return ta.list(ta.leaf(Kind::kNoType), 0, false);
+      if (n == 0) return ta.list(TypeArena::kNoTypeIdx, 0, false);
       if (!enter(r, at, nested)) return kErr;
       std::uint32_t entry = kErr;
       for (std::uint32_t i = 0; i < n; ++i) {
@@ -324,7 +332,7 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
       if (!enter(r, at, nested)) return kErr;
       // Fields are collected on a local list first: nested values append fields too.
       std::vector<Field> fields;
-      fields.reserve(n);
+      fields.reserve(std::min<std::uint32_t>(n, 256));
       for (std::uint32_t i = 0; i < n; ++i) {
         std::size_t nat = r.pos();
         std::uint8_t len = r.u8();
@@ -355,9 +363,7 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
         if (t == kErr) return kErr;
         fields.push_back(Field{name, t});
       }
-      std::uint32_t off = ta.field_begin();
-      for (const Field& f : fields) ta.add_field(f.name, f.type);
-      std::uint32_t t = ta.tuple(off, n);
+      std::uint32_t t = ta.tuple(fields);
       if (t == kErr) r.fail_at(at, Errc::kLimit, "Clarity tuple type too large");
       return t;
     }
@@ -370,7 +376,7 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
           r.fail_at(at, Errc::kBadValue, "invalid character in Clarity string-ascii");
           return kErr;
         }
-      return ta.leaf(Kind::kAscii, n);
+      return ta.sized(Kind::kAscii, n);
     }
     case 0x0e: {
       std::uint32_t n = read_len(r, kClarityMaxValueSize, "Clarity string longer than 1 MiB");
@@ -385,7 +391,7 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
         r.fail_at(at, Errc::kLimit, "Clarity string-utf8 too long");
         return kErr;
       }
-      return ta.leaf(Kind::kUtf8, static_cast<std::uint32_t>(chars));
+      return ta.sized(Kind::kUtf8, static_cast<std::uint32_t>(chars));
     }
     default: r.fail_at(at, Errc::kUnknownType, "unknown Clarity value type prefix"); return kErr;
   }
@@ -394,20 +400,14 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
 }  // namespace
 
 void read_clarity_value(Reader& r, ClarityValue& out) {
-  if (!r.ok()) return;
   thread_local TypeArena arena;
-  arena.clear();
   std::size_t start = r.pos();
-  ByteSpan rest = r.input().subspan(start, std::min<std::size_t>(r.remaining(), kClarityBoundValueSerializationBytes));
-  Reader sub(rest, r.abs_pos());
-  std::uint32_t t = read_value(sub, arena, 0);
-  if (!sub.ok() || t == kErr) {
-    const Error& e = sub.error();
-    if (!sub.ok()) r.fail_at(start + (e.offset - r.abs_pos()), e.code, e.reason);
-    else r.fail_at(start, Errc::kBadValue, "invalid Clarity value");
-    return;
-  }
-  ByteSpan raw = r.take(sub.pos());
+  r.bounded(kClarityBoundValueSerializationBytes, [&](Reader& sub) {
+    arena.reset();
+    if (read_value(sub, arena, 0) == kErr && sub.ok()) sub.fail(Errc::kBadValue, "invalid Clarity value");
+  });
+  if (!r.ok()) return;
+  ByteSpan raw = r.input().subspan(start, r.pos() - start);
   out.raw.assign(raw.begin(), raw.end());
 }
 

@@ -97,22 +97,6 @@ void write_block_available(Writer& w, const std::vector<BlockAvailable>& v) {
   }
 }
 
-// Reads a bounded sub-object: the callee sees at most `bound` bytes (the reference
-// node's BoundReader), errors keep their absolute offsets.
-template <typename Fn>
-void read_bounded(Reader& r, std::size_t bound, Fn&& fn) {
-  if (!r.ok()) return;
-  ByteSpan rest = r.input().subspan(r.pos(), std::min(bound, r.remaining()));
-  Reader sub(rest, r.abs_pos());
-  fn(sub);
-  if (!sub.ok()) {
-    const Error& e = sub.error();
-    r.fail_at(r.pos() + (e.offset - r.abs_pos()), e.code, e.reason);
-    return;
-  }
-  (void)r.take(sub.pos());
-}
-
 template <typename T>
 void read_body(Reader& r, T& out);
 
@@ -173,7 +157,7 @@ void read_body(Reader& r, Blocks& m) {
   for (std::size_t i = 0; i < n && r.ok(); ++i) {
     std::size_t at = r.pos();
     r.array(m.blocks[i].consensus_hash);
-    read_bounded(r, kMaxBlockLen, [&](Reader& sub) { read_stacks_block(sub, m.blocks[i].block); });
+    r.bounded(kMaxBlockLen, [&](Reader& sub) { read_stacks_block(sub, m.blocks[i].block); });
     for (std::size_t j = 0; j < i && r.ok(); ++j)
       if (m.blocks[j].consensus_hash == m.blocks[i].consensus_hash)
         r.fail_at(at, Errc::kDuplicate, "duplicate consensus hash in Blocks");
@@ -183,6 +167,7 @@ template <>
 void read_body(Reader& r, Microblocks& m) {
   r.array(m.index_anchor_block);
   std::uint32_t n = r.count(UINT32_MAX, kMicroblockHeaderSize + 4, "microblock count exceeds input");
+  if (!r.charge(std::size_t{n} * sizeof(StacksMicroblock))) return;
   m.microblocks.resize(n);
   for (auto& mb : m.microblocks) read_microblock(r, mb);
 }
@@ -462,6 +447,7 @@ void read_stackerdb_chunk(Reader& r, StackerDBChunkData& c) {
   c.slot_version = r.u32();
   r.array(c.sig);
   std::uint32_t n = r.count(kStackerDbMaxChunkSize, 1, "StackerDB chunk larger than 16 MiB");
+  if (!r.charge(n)) return;
   ByteSpan s = r.take(n);
   c.data.assign(s.begin(), s.end());
 }

@@ -162,3 +162,64 @@ TEST(Nakamoto, ProblematicTxMarkersF3) {
 
 }  // namespace
 }  // namespace relay::codec
+
+namespace relay::codec {
+namespace {
+
+// The smallest decodable transaction (62 bytes): P2SH with no fields, empty contract.
+Bytes tiny_tx(std::uint64_t nonce) {
+  Bytes b = relay::test::hex("80800000000401" + std::string(40, '1'));
+  for (int i = 7; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(nonce >> (8 * i)));
+  Bytes rest = relay::test::hex("0000000000000000" "00000000" "0000" "03" "02" "00000000" "01" "0161" "00000000");
+  b.insert(b.end(), rest.begin(), rest.end());
+  return b;
+}
+
+Bytes block_of_tiny_txs(std::size_t n, bool correct_root) {
+  NakamotoBlock blk;
+  blk.header.pox_treatment.len = 1;
+  blk.header.pox_treatment.data = {0};
+  Bytes txs;
+  std::vector<Hash32> ids;
+  for (std::size_t i = 0; i < n; ++i) {
+    Bytes t = tiny_tx(i);
+    if (correct_root) ids.push_back(crypto::sha512_256(t));
+    txs.insert(txs.end(), t.begin(), t.end());
+  }
+  if (correct_root) blk.header.tx_merkle_root = crypto::merkle_root(ids);
+  Bytes out = encode_with(write_nakamoto_header, blk.header);
+  Bytes cnt(4);
+  store_be32(cnt.data(), static_cast<std::uint32_t>(n));
+  out.insert(out.end(), cnt.begin(), cnt.end());
+  out.insert(out.end(), txs.begin(), txs.end());
+  return out;
+}
+
+TEST(DecodeBudget, TinyTransactionIsValid) {
+  Bytes t = tiny_tx(1);
+  EXPECT_EQ(t.size(), 62u);
+  EXPECT_TRUE(decode_exact<StacksTransaction>(t, read_transaction).ok());
+}
+
+TEST(DecodeBudget, BoundsMemoryOfDecodedStructures) {
+  Bytes b = block_of_tiny_txs(2000, true);
+  EXPECT_TRUE(decode_exact<NakamotoBlock>(b, read_nakamoto_block).ok());
+  Reader r(b);
+  r.set_budget(1 << 20);  // 1 MiB cannot hold 2000 decoded transactions
+  NakamotoBlock blk;
+  read_nakamoto_block(r, blk);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kLimit);
+}
+
+TEST(DecodeBudget, MaximalMessageOfTinyObjectsIsRefused) {
+  // ~16 MiB of 62-byte transactions would decode into ~330 MB of structures: refused
+  // with kLimit once the default budget is spent, long before memory runs out.
+  Bytes b = block_of_tiny_txs(kMaxPayloadLen / 62 - 10, false);
+  auto r = decode_exact<NakamotoBlock>(b, read_nakamoto_block);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kLimit);
+}
+
+}  // namespace
+}  // namespace relay::codec
