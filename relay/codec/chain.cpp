@@ -714,7 +714,12 @@ void read_nakamoto_header(Reader& r, NakamotoBlockHeader& h) {
   read_nakamoto_header_at(r, h, o);
 }
 
-void write_nakamoto_header(Writer& w, const NakamotoBlockHeader& h) {
+namespace {
+enum HeaderParts : unsigned { kMinerSig = 1, kSignerSigs = 2, kAllParts = kMinerSig | kSignerSigs };
+
+// The header, optionally without its signature fields: both the encoding and the two
+// header hashes (PROTOCOL.md §7.4) come from this one field list.
+void write_nakamoto_header_parts(Writer& w, const NakamotoBlockHeader& h, unsigned parts) {
   w.u8(h.version);
   w.u64(h.chain_length);
   w.u64(h.burn_spent);
@@ -723,9 +728,11 @@ void write_nakamoto_header(Writer& w, const NakamotoBlockHeader& h) {
   w.array(h.tx_merkle_root);
   w.array(h.state_index_root);
   w.u64(h.timestamp);
-  w.array(h.miner_signature);
-  w.count(h.signer_signature.size());
-  for (const auto& s : h.signer_signature) w.array(s);
+  if (parts & kMinerSig) w.array(h.miner_signature);
+  if (parts & kSignerSigs) {
+    w.count(h.signer_signature.size());
+    for (const auto& s : h.signer_signature) w.array(s);
+  }
   write_bitvec(w, h.pox_treatment);
   if (h.has_problematic_txs()) {
     w.count(h.problematic_txs.size());
@@ -735,6 +742,9 @@ void write_nakamoto_header(Writer& w, const NakamotoBlockHeader& h) {
     }
   }
 }
+}  // namespace
+
+void write_nakamoto_header(Writer& w, const NakamotoBlockHeader& h) { write_nakamoto_header_parts(w, h, kAllParts); }
 
 void read_nakamoto_block(Reader& r, NakamotoBlock& b) {
   r.bounded(kMaxMessageLen, [&](Reader& sub) {
@@ -780,35 +790,18 @@ Hash32 hash_encoding(void (*fn)(Writer&, const T&), const T& v) {
   return h.finish();
 }
 
-// Header hashes that skip signature fields (PROTOCOL.md §7.4).
-Hash32 nakamoto_header_hash(const NakamotoBlockHeader& h, bool include_miner_sig) {
+Hash32 nakamoto_header_hash(const NakamotoBlockHeader& h, unsigned parts) {
   crypto::Sha512_256 hs;
   {
     Writer w(crypto::Sha512_256::sink, &hs);
-    w.u8(h.version);
-    w.u64(h.chain_length);
-    w.u64(h.burn_spent);
-    w.array(h.consensus_hash);
-    w.array(h.parent_block_id);
-    w.array(h.tx_merkle_root);
-    w.array(h.state_index_root);
-    w.u64(h.timestamp);
-    if (include_miner_sig) w.array(h.miner_signature);
-    write_bitvec(w, h.pox_treatment);
-    if (h.has_problematic_txs()) {
-      w.count(h.problematic_txs.size());
-      for (const auto& p : h.problematic_txs) {
-        w.u32(p.tx_index);
-        w.u8(p.category);
-      }
-    }
+    write_nakamoto_header_parts(w, h, parts);
   }
   return hs.finish();
 }
 }  // namespace
 
-Hash32 nakamoto_block_hash(const NakamotoBlockHeader& h) { return nakamoto_header_hash(h, true); }
-Hash32 nakamoto_miner_sighash(const NakamotoBlockHeader& h) { return nakamoto_header_hash(h, false); }
+Hash32 nakamoto_block_hash(const NakamotoBlockHeader& h) { return nakamoto_header_hash(h, kMinerSig); }
+Hash32 nakamoto_miner_sighash(const NakamotoBlockHeader& h) { return nakamoto_header_hash(h, 0); }
 
 Hash32 microblock_sighash(const MicroblockHeader& h) {
   MicroblockHeader z = h;
