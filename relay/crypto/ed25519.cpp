@@ -150,7 +150,7 @@ Exps make_exps() {
     t[0] = static_cast<std::uint8_t>(t[0] - sub);  // 0xed - 5 / 0xed - 1: no borrow
     for (int i = 0; i < 32; ++i) {
       unsigned hi = (i + 1 < 32) ? t[i + 1] : 0;
-      out[i] = static_cast<std::uint8_t>((t[i] >> shift) | (hi << (8 - shift)));
+      out[i] = static_cast<std::uint8_t>((static_cast<unsigned>(t[i]) >> shift) | (hi << (8 - shift)));
     }
   };
   sub_shift(5, 3, e.p_minus_5_div_8);
