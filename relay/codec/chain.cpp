@@ -652,6 +652,13 @@ void write_microblock(Writer& w, const StacksMicroblock& m) {
 
 // ---- Nakamoto -----------------------------------------------------------------------
 
+Bytes pack_bits(const std::vector<bool>& bits) {
+  Bytes out((bits.size() + 7) / 8, 0);
+  for (std::size_t i = 0; i < bits.size(); ++i)
+    if (bits[i]) out[i / 8] = static_cast<std::uint8_t>(out[i / 8] | (1u << (i % 8)));
+  return out;
+}
+
 void read_bitvec(Reader& r, BitVec& b, std::uint16_t max_bits) {
   std::size_t at = r.pos();
   b.len = r.u16();

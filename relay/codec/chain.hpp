@@ -211,6 +211,8 @@ struct BitVec {
   bool get(std::size_t i) const noexcept { return (data[i / 8] >> (i % 8)) & 1; }
   bool operator==(const BitVec&) const = default;
 };
+// pack_bits: LSB-first bit packing of inventories and BitVecs (bit i → byte i/8, bit i%8).
+Bytes pack_bits(const std::vector<bool>& bits);
 void read_bitvec(Reader& r, BitVec& out, std::uint16_t max_bits);
 void write_bitvec(Writer& w, const BitVec& b);
 

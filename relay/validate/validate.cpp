@@ -275,6 +275,11 @@ std::optional<Hash20> microblock_signer_hash(const codec::MicroblockHeader& h) {
   return crypto::hash160(ByteSpan(c.data(), c.size()));
 }
 
+bool verify_microblock_signature(const codec::MicroblockHeader& h, const Hash20& microblock_pubkey_hash) {
+  auto signer = microblock_signer_hash(h);
+  return signer && *signer == microblock_pubkey_hash;
+}
+
 std::optional<PublicKey> nakamoto_miner_key(const codec::NakamotoBlock& b) {
   return crypto::recover(b.miner_sighash, b.header.miner_signature, LowS::kIgnore);
 }
@@ -352,6 +357,11 @@ std::optional<Hash20> stackerdb_chunk_signer_hash(const codec::StackerDBChunkDat
   if (!key) return std::nullopt;
   auto k = key->compressed();
   return crypto::hash160(ByteSpan(k.data(), k.size()));
+}
+
+bool verify_stackerdb_chunk(const codec::StackerDBChunkData& c, const Hash20& slot_owner) {
+  auto signer = stackerdb_chunk_signer_hash(c);
+  return signer && *signer == slot_owner;
 }
 
 }  // namespace relay::validate

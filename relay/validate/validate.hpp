@@ -72,6 +72,10 @@ void sign_singlesig_sponsor(codec::StacksTransaction& tx, const crypto::SecretKe
 // (recovery without low-S, as check_recover_pubkey), or nullopt.
 std::optional<Hash20> microblock_signer_hash(const codec::MicroblockHeader& h);
 
+// verify_microblock_signature: the header is signed by the key the anchored block
+// commits to (its microblock_pubkey_hash).
+bool verify_microblock_signature(const codec::MicroblockHeader& h, const Hash20& microblock_pubkey_hash);
+
 // nakamoto_miner_key: the key recovered from the miner signature (no low-S check).
 std::optional<PublicKey> nakamoto_miner_key(const codec::NakamotoBlock& b);
 
@@ -102,5 +106,8 @@ SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
 Hash32 stackerdb_chunk_digest(const codec::StackerDBChunkData& c) noexcept;
 // stackerdb_chunk_signer_hash: hash160(compressed key) recovered from the chunk signature.
 std::optional<Hash20> stackerdb_chunk_signer_hash(const codec::StackerDBChunkData& c);
+// verify_stackerdb_chunk: the chunk is signed by the slot owner (address bytes; the
+// address version is not part of the check, as in StackerDBChunkData::verify).
+bool verify_stackerdb_chunk(const codec::StackerDBChunkData& c, const Hash20& slot_owner);
 
 }  // namespace relay::validate

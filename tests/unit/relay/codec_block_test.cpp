@@ -66,6 +66,8 @@ TEST(Microblock, HeadersC4C5) {
   auto signer = validate::microblock_signer_hash(*h5);
   ASSERT_TRUE(signer);
   EXPECT_EQ(hx(*signer), "143e543243dfcd8c02a12ad7ea371bd07bc91df9");
+  EXPECT_TRUE(validate::verify_microblock_signature(*h5, arr<20>("143e543243dfcd8c02a12ad7ea371bd07bc91df9")));
+  EXPECT_FALSE(validate::verify_microblock_signature(*h5, arr<20>("18ef6499e0fcc575da75fca8cc409e5c884eb345")));
   StacksMicroblock m5;
   m5.header = *h5;
   compute_ids(m5);

@@ -49,6 +49,47 @@ Errc payload_error(const Bytes& bytes) {
   return p.ok() ? Errc::kOk : p.error().code;
 }
 
+TEST(Primitives, VectorsA) {
+  Bytes out;
+  {
+    Writer w(out);
+    w.u8(0x01);
+    w.u16(0x0203);
+    w.u32(0x04050607);
+    w.u64(0x08090a0b0c0d0e0f);
+  }
+  EXPECT_EQ(hx(out), "01020304050607" "08090a0b0c0d0e0f");
+  Reader r(out);
+  EXPECT_EQ(r.u8(), 0x01);
+  EXPECT_EQ(r.u16(), 0x0203);
+  EXPECT_EQ(r.u32(), 0x04050607u);
+  EXPECT_EQ(r.u64(), 0x08090a0b0c0d0e0fu);
+  EXPECT_TRUE(r.at_end());
+  // Vec<u16> and Vec<u64> from codec_primitive_vector().
+  Bytes v16 = hex("0000000af000f101f202f303f404f505f606f707f808f909");
+  Reader r16(v16);
+  std::uint32_t n = r16.count(UINT32_MAX, 2, "x");
+  ASSERT_EQ(n, 10u);
+  for (std::uint32_t i = 0; i < n; ++i) EXPECT_EQ(r16.u16(), 0xf000 + 0x0101 * i);
+  EXPECT_TRUE(r16.at_end());
+  Bytes v64 = hex("00000009102030405060708011213141516171811222324252627282132333435363738314243444546474841525354555657585162636465666768617273747576777871828384858687888");
+  Reader r64(v64);
+  n = r64.count(UINT32_MAX, 8, "x");
+  ASSERT_EQ(n, 9u);
+  for (std::uint64_t i = 0; i < n; ++i) EXPECT_EQ(r64.u64(), 0x1020304050607080ull + 0x0101010101010101ull * i);
+  // A count larger than the bytes left is refused before anything is read or allocated.
+  Bytes lie = hex("0000000a0001");
+  Reader rl(lie);
+  EXPECT_EQ(rl.count(UINT32_MAX, 1, "too many"), 0u);
+  EXPECT_EQ(rl.error().code, Errc::kTruncated);
+  EXPECT_EQ(rl.error().offset, 0u);
+}
+
+TEST(Primitives, BitPackingB23) {
+  EXPECT_EQ(hx(pack_bits({true, true, true, false, false, false, false, true, true, false, true})), "8705");
+  EXPECT_EQ(hx(pack_bits({true, false, true})), "05");
+}
+
 TEST(Preamble, VectorB1) {
   Bytes b = vec("B1");
   ASSERT_EQ(b.size(), kPreambleSize);

@@ -117,6 +117,16 @@ TEST(PostCondition, EveryKind) {
   for (const char* h : bad) EXPECT_FALSE(decode_exact<PostCondition>(hex(h), read_post_condition).ok()) << h;
 }
 
+// A standard-principal STX post-condition carries a StacksAddress (E1 layout).
+TEST(Address, CodecE1) {
+  Bytes b = hex("0002" "01ffffffffffffffffffffffffffffffffffffffff" "01" "0000000000000001");
+  auto d = decode_exact<PostCondition>(b, read_post_condition);
+  ASSERT_TRUE(d.ok()) << d.error().reason;
+  EXPECT_EQ(d->principal.address.version, 1);
+  EXPECT_EQ(hx(d->principal.address.hash), std::string(40, 'f'));
+  EXPECT_EQ(hx(encode_with(write_post_condition, *d)), hx(b));
+}
+
 TEST(Strings, G2AndRules) {
   Bytes b = hex("0b68656c6c6f2d776f726c64");
   Reader r(b);
@@ -124,6 +134,22 @@ TEST(Strings, G2AndRules) {
   read_contract_name(r, s, kMaxContractNameLen);
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(s, "hello-world");
+  Reader rc(b);
+  read_clarity_name(rc, s);
+  EXPECT_TRUE(rc.ok() && rc.at_end());
+  EXPECT_EQ(s, "hello-world");
+  Bytes ss = hex("0000000b68656c6c6f2d776f726c64");
+  Reader rs(ss);
+  read_stacks_string(rs, s, kMaxTransactionLen);
+  EXPECT_TRUE(rs.ok() && rs.at_end());
+  EXPECT_EQ(s, "hello-world");
+  Bytes out;
+  {
+    Writer w(out);
+    write_u32_string(w, "hello-world");
+    write_u8_string(w, "hello-world");
+  }
+  EXPECT_EQ(hx(out), "0000000b68656c6c6f2d776f726c64" "0b68656c6c6f2d776f726c64");
   EXPECT_TRUE(is_valid_contract_name("__transient"));
   EXPECT_FALSE(is_valid_contract_name("1abc"));
   EXPECT_FALSE(is_valid_contract_name("a.b"));

@@ -130,7 +130,9 @@ TEST(StackerDb, ChunkSignature) {
   auto h = stackerdb_chunk_signer_hash(c);
   ASSERT_TRUE(h);
   EXPECT_EQ(*h, crypto::hash160(ByteSpan(pk.data(), 33)));
+  EXPECT_TRUE(verify_stackerdb_chunk(c, *h));
   c.slot_version = 4;  // the signature covers the version
+  EXPECT_FALSE(verify_stackerdb_chunk(c, *h));
   EXPECT_NE(stackerdb_chunk_signer_hash(c), h);
   // Digest definition: H(slot_id ‖ slot_version ‖ H(data)).
   Bytes manual{0, 0, 0, 2, 0, 0, 0, 4};
