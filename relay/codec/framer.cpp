@@ -1,0 +1,138 @@
+#include "relay/codec/framer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace relay::codec {
+
+namespace {
+constexpr std::uint8_t kZeroSig[65] = {};
+}
+
+Framer::Framer(std::uint32_t max_payload_len) noexcept
+    : max_payload_len_(std::min<std::uint32_t>(max_payload_len, kMaxMessageLen - 1)) {}
+
+void Framer::set_forward(const ForwardTemplate& tmpl) noexcept {
+  fwd_ = tmpl;
+  fwd_enabled_ = true;
+}
+
+void Framer::next() noexcept {
+  state_ = State::kPreamble;
+  err_ = Error{};
+  pre_have_ = 0;
+  body_.clear();
+  relayer_cnt_ = 0;
+  relayers_known_ = false;
+  fwd_active_ = false;
+  forward_digest_.reset();
+  verify_.reset();
+  forward_.reset();
+}
+
+void Framer::fail(Errc c, std::uint32_t off, const char* why) noexcept {
+  state_ = State::kError;
+  err_ = Error{c, off, why};
+}
+
+void Framer::on_preamble() noexcept {
+  auto p = decode_preamble(ByteSpan(pre_raw_, kPreambleSize));
+  if (!p.ok()) return fail(p.error().code, p.error().offset, p.error().reason);
+  pre_ = *p;
+  if (pre_.payload_len > max_payload_len_)
+    return fail(Errc::kLimit, static_cast<std::uint32_t>(kPreamblePayloadLenOffset), "message larger than allowed");
+  verify_.update(pre_raw_, kPreambleSignatureOffset);
+  verify_.update(kZeroSig, sizeof kZeroSig);
+  verify_.update(pre_raw_ + kPreamblePayloadLenOffset, 4);
+  body_.reserve(pre_.payload_len);
+  state_ = State::kBody;
+}
+
+// The relayers vector is complete: start the forward digest with our preamble, the
+// grown count, the upstream entries and our own.
+void Framer::on_relayers_known() noexcept {
+  relayers_known_ = true;
+  if (!fwd_enabled_ || relayer_cnt_ >= kMaxRelayersLen) return;
+  Preamble p = fwd_.preamble;
+  p.payload_len = pre_.payload_len + static_cast<std::uint32_t>(kRelayDataSize);
+  p.signature.fill(0);
+  Bytes raw;
+  raw.reserve(kPreambleSize + 4 + kRelayDataSize);
+  {
+    Writer w(raw);
+    write_preamble(w, p);
+  }
+  std::memcpy(fwd_pre_raw_, raw.data(), kPreambleSize);
+  forward_.update(raw);
+  forward_.update_u32(relayer_cnt_ + 1);
+  forward_.update(body_.data() + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
+  Bytes self;
+  {
+    Writer w(self);
+    write_relayers(w, {fwd_.self});
+  }
+  forward_.update(self.data() + 4, kRelayDataSize);
+  fwd_active_ = true;
+}
+
+std::size_t Framer::feed(ByteSpan in) noexcept {
+  std::size_t used = 0;
+  while (used < in.size() && (state_ == State::kPreamble || state_ == State::kBody)) {
+    if (state_ == State::kPreamble) {
+      std::size_t n = std::min(in.size() - used, kPreambleSize - pre_have_);
+      std::memcpy(pre_raw_ + pre_have_, in.data() + used, n);
+      pre_have_ += n;
+      used += n;
+      if (pre_have_ == kPreambleSize) on_preamble();
+      continue;
+    }
+    std::size_t want = pre_.payload_len - body_.size();
+    std::size_t n = std::min(in.size() - used, want);
+    // Stop at the end of the relayers vector (or its count) so the forward digest
+    // can start exactly there.
+    if (!relayers_known_) {
+      std::size_t mark = body_.size() < 4 ? 4 : 4 + std::size_t{relayer_cnt_} * kRelayDataSize;
+      n = std::min(n, mark - body_.size());
+    }
+    const std::uint8_t* p = in.data() + used;
+    body_.insert(body_.end(), p, p + n);
+    verify_.update(p, n);
+    if (fwd_active_) forward_.update(p, n);
+    used += n;
+    if (!relayers_known_) {
+      if (body_.size() == 4 && relayer_cnt_ == 0) {
+        relayer_cnt_ = load_be32(body_.data());
+        if (relayer_cnt_ > kMaxRelayersLen)
+          return fail(Errc::kLimit, static_cast<std::uint32_t>(kPreambleSize), "more than 16 relayers"), used;
+        if (4 + std::size_t{relayer_cnt_} * kRelayDataSize >= pre_.payload_len)
+          return fail(Errc::kTruncated, static_cast<std::uint32_t>(kPreambleSize), "relayers exceed payload_len"), used;
+      }
+      if (body_.size() == 4 + std::size_t{relayer_cnt_} * kRelayDataSize) on_relayers_known();
+    }
+    if (body_.size() == pre_.payload_len) {
+      verify_digest_ = verify_.finish();
+      if (fwd_active_) forward_digest_ = forward_.finish();
+      state_ = State::kDone;
+    }
+  }
+  return used;
+}
+
+void Framer::write_forward(Bytes& out, const Sig65& sig) const {
+  std::size_t at = out.size();
+  out.insert(out.end(), fwd_pre_raw_, fwd_pre_raw_ + kPreambleSize);
+  std::memcpy(out.data() + at + kPreambleSignatureOffset, sig.data(), sig.size());
+  std::uint8_t cnt[4];
+  store_be32(cnt, relayer_cnt_ + 1);
+  out.insert(out.end(), cnt, cnt + 4);
+  out.insert(out.end(), body_.begin() + 4, body_.begin() + 4 + static_cast<long>(relayer_cnt_ * kRelayDataSize));
+  Bytes self;
+  {
+    Writer w(self);
+    write_relayers(w, {fwd_.self});
+  }
+  out.insert(out.end(), self.begin() + 4, self.end());
+  out.insert(out.end(), body_.begin() + 4 + static_cast<long>(relayer_cnt_ * kRelayDataSize), body_.end());
+}
+
+}  // namespace relay::codec

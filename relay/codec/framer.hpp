@@ -1,0 +1,92 @@
+// relay/codec/framer.hpp — incremental framing of the p2p byte stream with both digests
+// computed while the bytes arrive (ARCHITECTURE.md §3.1–3.2).
+//
+// The framer takes bytes in any chunking. After 165 bytes it decodes and checks the
+// preamble (PROTOCOL.md §1.3) and learns how many body bytes follow. Every body byte
+// goes into the *verify* digest H(preamble with zero signature ‖ body). Once the
+// relayers vector has arrived, and if a forward template is set, it also feeds the
+// *forward* digest of the message we would send on: H(our preamble ‖ relayers ++ [us] ‖
+// payload), so when the last byte lands only the two ECDSA operations remain, whatever
+// the message size.
+//
+// Hot path: no allocation once the body buffer has grown to the largest message seen
+// (it keeps its capacity across messages); no syscalls.
+#pragma once
+
+#include <optional>
+
+#include "relay/base/bytes.hpp"
+#include "relay/codec/message.hpp"
+#include "relay/crypto/hash.hpp"
+
+namespace relay::codec {
+
+// What we put in front of a message we forward: our preamble fields (payload_len and
+// signature are filled in by the framer) and our own relayer entry.
+struct ForwardTemplate {
+  Preamble preamble;  // peer_version, network_id, seq, burn view, additional_data
+  RelayData self;
+};
+
+class Framer {
+ public:
+  enum class State : std::uint8_t { kPreamble, kBody, kDone, kError };
+
+  // max_payload_len: refuse larger messages before buffering them (≤ MAX_MESSAGE_LEN-1).
+  explicit Framer(std::uint32_t max_payload_len = kMaxMessageLen - 1) noexcept;
+
+  // set_forward: compute the forward digest for messages started from now on; `tmpl`
+  // is copied (set a fresh random seq in it for every message: PROTOCOL.md §3).
+  void set_forward(const ForwardTemplate& tmpl) noexcept;
+  void clear_forward() noexcept { fwd_enabled_ = false; }
+
+  // feed: consume bytes of the current message; returns how many were used (fewer than
+  // offered when the message ends inside `in`). After kDone/kError call next().
+  std::size_t feed(ByteSpan in) noexcept;
+  // next: start the next message (keeps the buffer's capacity).
+  void next() noexcept;
+
+  State state() const noexcept { return state_; }
+  const Error& error() const noexcept { return err_; }
+
+  // Valid from kBody on.
+  const Preamble& preamble() const noexcept { return pre_; }
+  ByteSpan preamble_bytes() const noexcept { return ByteSpan(pre_raw_, kPreambleSize); }
+  // Valid in kDone.
+  ByteSpan body() const noexcept { return ByteSpan(body_.data(), body_.size()); }
+  const crypto::Hash32& verify_digest() const noexcept { return verify_digest_; }
+  // forward_digest: present when a template was set and the message can be forwarded
+  // (fewer than 16 relayers).
+  const std::optional<crypto::Hash32>& forward_digest() const noexcept { return forward_digest_; }
+  std::uint32_t relayer_count() const noexcept { return relayer_cnt_; }
+
+  // write_forward: the forwarded message — our preamble carrying `sig`, relayers ++
+  // [us], payload — appended to `out`. Only when forward_digest() is present.
+  void write_forward(Bytes& out, const Sig65& sig) const;
+
+ private:
+  void fail(Errc c, std::uint32_t off, const char* why) noexcept;
+  void on_preamble() noexcept;
+  void on_relayers_known() noexcept;
+
+  std::uint32_t max_payload_len_;
+  State state_ = State::kPreamble;
+  Error err_{};
+  std::uint8_t pre_raw_[kPreambleSize];
+  std::size_t pre_have_ = 0;
+  Preamble pre_;
+  Bytes body_;
+  std::uint32_t relayer_cnt_ = 0;
+  bool relayers_known_ = false;
+
+  crypto::Sha512_256 verify_;
+  crypto::Sha512_256 forward_;
+  bool fwd_enabled_ = false;
+  bool fwd_active_ = false;
+  ForwardTemplate fwd_;
+  std::uint8_t fwd_pre_raw_[kPreambleSize];
+  crypto::Hash32 verify_digest_{};
+  std::optional<crypto::Hash32> forward_digest_;
+};
+
+}  // namespace relay::codec

@@ -1,0 +1,124 @@
+#include "relay/codec/framer.hpp"
+
+#include <gtest/gtest.h>
+
+#include "relay/validate/validate.hpp"
+#include "tests/support/test_data.hpp"
+
+namespace relay::codec {
+namespace {
+
+using namespace relay::test;
+
+crypto::SecretKey relay_key() { return *crypto::SecretKey::from_bytes(hex(std::string(63, '0') + "7")); }
+
+ForwardTemplate make_template(std::uint32_t seq) {
+  ForwardTemplate t;
+  t.preamble.peer_version = 0x18000010;
+  t.preamble.network_id = 1;
+  t.preamble.seq = seq;
+  t.preamble.burn_block_height = 900107;
+  t.preamble.burn_block_hash.fill(0x33);
+  t.preamble.burn_stable_block_height = 900100;
+  t.preamble.burn_stable_block_hash.fill(0x44);
+  auto pk = relay_key().public_key().compressed();
+  t.self.peer.addrbytes = arr<16>("00000000000000000000ffff00000000");
+  t.self.peer.port = 20444;
+  t.self.peer.public_key_hash = crypto::hash160(ByteSpan(pk.data(), 33));
+  t.self.seq = 0;
+  return t;
+}
+
+// The message a relay forwards, built the slow way (decode, append, sign_message).
+Bytes forward_slow(const Bytes& in, const ForwardTemplate& t) {
+  auto m = decode_message(in);
+  EXPECT_TRUE(m.ok());
+  Message out = *m;
+  out.preamble = t.preamble;
+  out.relayers.push_back(t.self);
+  return validate::sign_message(out, relay_key());
+}
+
+TEST(Framer, DigestsMatchWholeMessageComputationAnyChunking) {
+  for (const char* id : {"M1", "M2", "M3"}) {
+    Bytes msg = vec(id);
+    ForwardTemplate t = make_template(0xdeadbeef);
+    Bytes expected_fwd = forward_slow(msg, t);
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{164}, std::size_t{165}, msg.size()}) {
+      Framer f;
+      f.set_forward(t);
+      std::size_t off = 0;
+      while (off < msg.size() && f.state() != Framer::State::kError) {
+        off += f.feed(ByteSpan(msg).subspan(off, std::min(chunk, msg.size() - off)));
+      }
+      ASSERT_EQ(f.state(), Framer::State::kDone) << id << " chunk " << chunk << ": " << f.error().reason;
+      EXPECT_EQ(f.verify_digest(),
+                validate::message_digest(ByteSpan(msg).first(kPreambleSize), ByteSpan(msg).subspan(kPreambleSize)))
+          << id;
+      ASSERT_TRUE(f.forward_digest().has_value());
+      // Signing the streamed forward digest gives exactly the slow path's bytes.
+      Bytes fwd;
+      f.write_forward(fwd, relay_key().sign(*f.forward_digest()));
+      EXPECT_EQ(hx(fwd), hx(expected_fwd)) << id << " chunk " << chunk;
+      EXPECT_TRUE(validate::verify_message(fwd, relay_key().public_key()));
+    }
+  }
+}
+
+TEST(Framer, StopsAtMessageBoundary) {
+  Bytes a = vec("M1");
+  Bytes b = vec("M3");
+  Bytes both = a;
+  both.insert(both.end(), b.begin(), b.end());
+  Framer f;
+  std::size_t used = f.feed(both);
+  EXPECT_EQ(used, a.size());
+  ASSERT_EQ(f.state(), Framer::State::kDone);
+  EXPECT_EQ(f.body().size(), a.size() - kPreambleSize);
+  f.next();
+  EXPECT_EQ(f.feed(ByteSpan(both).subspan(used)), b.size());
+  ASSERT_EQ(f.state(), Framer::State::kDone);
+  EXPECT_EQ(f.relayer_count(), 1u);
+  EXPECT_FALSE(f.forward_digest().has_value());  // no template set
+}
+
+TEST(Framer, RefusesBadFramingEarly) {
+  Bytes m = vec("M3");
+  // payload_len below 5: refused as soon as the preamble is complete.
+  Bytes bad = m;
+  store_be32(bad.data() + kPreamblePayloadLenOffset, 4);
+  Framer f1;
+  EXPECT_EQ(f1.feed(bad), kPreambleSize);
+  EXPECT_EQ(f1.state(), Framer::State::kError);
+  // Larger than the configured maximum: refused before buffering the body.
+  Framer f2(100);
+  f2.feed(m);
+  EXPECT_EQ(f2.state(), Framer::State::kError);
+  EXPECT_EQ(f2.error().code, Errc::kLimit);
+  // 17 relayers: refused at the count, before reading them.
+  Bytes many = m;
+  store_be32(many.data() + kPreambleSize, 17);
+  Framer f3;
+  EXPECT_EQ(f3.feed(many), kPreambleSize + 4);
+  EXPECT_EQ(f3.state(), Framer::State::kError);
+  EXPECT_EQ(f3.error().code, Errc::kLimit);
+  // Relayers that would not leave room for the payload type byte.
+  Bytes over = m;
+  store_be32(over.data() + kPreambleSize, 6);  // 4 + 6·42 > payload_len 227
+  Framer f4;
+  f4.feed(over);
+  EXPECT_EQ(f4.state(), Framer::State::kError);
+}
+
+TEST(Framer, SixteenRelayersCannotBeForwarded) {
+  Bytes msg = vec("B26");  // 16 relayers already
+  Framer f;
+  f.set_forward(make_template(1));
+  f.feed(msg);
+  ASSERT_EQ(f.state(), Framer::State::kDone);
+  EXPECT_EQ(f.relayer_count(), 16u);
+  EXPECT_FALSE(f.forward_digest().has_value());
+}
+
+}  // namespace
+}  // namespace relay::codec
