@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <regex>
 #include <sstream>
 
 #include "control/cli/json.hpp"
@@ -473,6 +472,8 @@ DecodeResult decode_to_json(DecodeKind kind, ByteSpan in, const DecodeOptions& o
       return decode_with<StacksTransaction>(in, read_transaction, "tx",
                                             [](Json& j, const StacksTransaction& tx) { tx_fields(j, tx, false); });
     case DecodeKind::kBlock:
+      if (in.size() > kMaxBlockLen)  // the node reads a 2.x block through a 2 MiB bound
+        return invalid(Error{Errc::kLimit, static_cast<std::uint32_t>(kMaxBlockLen), "block larger than 2 MiB"});
       return decode_with<StacksBlock>(in, read_stacks_block, "block",
                                       [&](Json& j, const StacksBlock& b) { stacks_block_json(j, b, opts.consensus_hash); });
     case DecodeKind::kMicroblock:
@@ -488,46 +489,81 @@ DecodeResult decode_to_json(DecodeKind kind, ByteSpan in, const DecodeOptions& o
   return DecodeResult{1, {}, "unknown kind"};
 }
 
+namespace {
+
+bool parse_weight(std::string_view s, std::uint32_t& out) {
+  std::uint64_t v = 0;
+  if (s.empty() || s.size() > 10) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v > UINT32_MAX) return false;
+  out = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+// The value after `"key":` inside `obj` (string contents or bare number), or "".
+std::string_view json_field(std::string_view obj, std::string_view key) {
+  std::string quoted = "\"" + std::string(key) + "\"";
+  std::size_t at = obj.find(quoted);
+  if (at == std::string_view::npos) return {};
+  at = obj.find(':', at + quoted.size());
+  if (at == std::string_view::npos) return {};
+  ++at;
+  while (at < obj.size() && (obj[at] == ' ' || obj[at] == '\n' || obj[at] == '\t' || obj[at] == '\r')) ++at;
+  if (at < obj.size() && obj[at] == '"') {
+    std::size_t end = obj.find('"', at + 1);
+    return end == std::string_view::npos ? std::string_view{} : obj.substr(at + 1, end - at - 1);
+  }
+  std::size_t end = at;
+  while (end < obj.size() && obj[end] >= '0' && obj[end] <= '9') ++end;
+  return obj.substr(at, end - at);
+}
+
+}  // namespace
+
 std::optional<std::vector<validate::RewardSetSigner>> parse_reward_set(std::string_view text, std::string& err) {
   std::vector<validate::RewardSetSigner> out;
-  std::string s(text);
-  if (s.find('{') != std::string::npos) {
-    // The node's JSON: each signer object carries "signing_key" and "weight".
-    std::regex obj("\\{[^{}]*\\}");
-    std::regex key("\"signing_key\"\\s*:\\s*\"(0x)?([0-9a-fA-F]{66})\"");
-    std::regex weight("\"weight\"\\s*:\\s*([0-9]+)");
-    for (auto it = std::sregex_iterator(s.begin(), s.end(), obj); it != std::sregex_iterator(); ++it) {
-      std::string o = it->str();
-      std::smatch km, wm;
-      if (!std::regex_search(o, km, key) || !std::regex_search(o, wm, weight)) continue;
-      auto k = array_from_hex<33>(km[2].str());
-      unsigned long long w = std::stoull(wm[1].str());
-      if (!k || w > UINT32_MAX) {
-        err = "bad signer entry: " + o.substr(0, 80);
+  if (text.find('{') != std::string_view::npos) {
+    // The node's JSON: every innermost object carrying "signing_key" is one signer.
+    std::size_t pos = 0;
+    while ((pos = text.find("\"signing_key\"", pos)) != std::string_view::npos) {
+      std::size_t open = text.rfind('{', pos);
+      std::size_t close = text.find('}', pos);
+      if (open == std::string_view::npos || close == std::string_view::npos) break;
+      std::string_view obj = text.substr(open, close - open + 1);
+      std::string_view key = json_field(obj, "signing_key");
+      if (key.substr(0, 2) == "0x") key.remove_prefix(2);
+      auto k = array_from_hex<33>(key);
+      std::uint32_t w = 0;
+      if (!k || !parse_weight(json_field(obj, "weight"), w)) {
+        err = "bad signer entry: " + std::string(obj.substr(0, 100));
         return std::nullopt;
       }
-      out.push_back({*k, static_cast<std::uint32_t>(w)});
+      out.push_back({*k, w});
+      pos = close;
     }
   } else {
-    std::istringstream in(s);
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) {
-      ++n;
+    std::size_t line_no = 0;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+      std::size_t end = text.find('\n', start);
+      std::string_view line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+      start = end == std::string_view::npos ? text.size() + 1 : end + 1;
+      ++line_no;
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
       if (line.empty() || line[0] == '#') continue;
-      std::istringstream ls(line);
-      std::string k;
-      unsigned long long w = 0;
-      if (!(ls >> k >> w) || w > UINT32_MAX) {
-        err = "line " + std::to_string(n) + ": expected PUBKEYHEX WEIGHT";
-        return std::nullopt;
-      }
+      std::size_t sp = line.find_first_of(" \t");
+      std::string_view k = line.substr(0, sp);
+      std::string_view w = sp == std::string_view::npos ? std::string_view{} : line.substr(line.find_first_not_of(" \t", sp));
       auto key33 = array_from_hex<33>(k);
-      if (!key33) {
-        err = "line " + std::to_string(n) + ": public key must be 33 bytes of hex";
+      std::uint32_t weight = 0;
+      if (!key33 || !parse_weight(w, weight)) {
+        err = "line " + std::to_string(line_no) + ": expected PUBKEYHEX(33 bytes) WEIGHT";
         return std::nullopt;
       }
-      out.push_back({*key33, static_cast<std::uint32_t>(w)});
+      out.push_back({*key33, weight});
     }
   }
   if (out.empty()) {

@@ -95,7 +95,9 @@ int cmd_keygen(const std::string& out_file) {
     if (!ok) return fail_usage("keygen: write to " + out_file + " failed");
   }
   relay::cli::Json j;
-  j.begin_object().kv("private_key", priv).kv("public_key", relay::to_hex(pub));
+  j.begin_object();
+  if (out_file.empty()) j.kv("private_key", priv);  // with --out the key only goes to the file
+  j.kv("public_key", relay::to_hex(pub));
   j.kv_hex("public_key_hash", relay::crypto::hash160(relay::ByteSpan(pub.data(), pub.size())));
   if (!out_file.empty()) j.kv("written_to", out_file);
   j.end_object();

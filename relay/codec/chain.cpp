@@ -16,7 +16,7 @@ namespace {
 // Smallest possible encodings, used to bound element counts by the bytes left before
 // anything is allocated (Reader::count).
 constexpr std::size_t kMinTxSize = 60;
-constexpr std::size_t kMinPostConditionSize = 11;  // STX, origin principal
+constexpr std::size_t kMinPostConditionSize = 3;  // Pox, origin principal
 constexpr std::size_t kMinAuthFieldSize = 34;
 
 void read_address(Reader& r, StacksAddress& a) {
@@ -80,6 +80,9 @@ void read_spending_condition(Reader& r, SpendingCondition& c) {
     } else {
       r.array(f.public_key);
       f.signature.fill(0);
+      // The node parses the key while decoding: an invalid point is a decode error.
+      if (r.ok() && !crypto::parse_public_key(ByteSpan(f.public_key.data(), f.public_key.size())))
+        return r.fail_at(fat, Errc::kBadValue, "multisig public key is not a valid point");
     }
     uncompressed |= !f.compressed();
   }
@@ -313,7 +316,7 @@ void read_tx_payload(Reader& r, TxPayload& p) {
       read_address(r, p.contract_address);
       read_contract_name(r, p.contract_name, kMaxContractNameLen);
       read_clarity_name(r, p.function_name);
-      std::uint32_t n = r.count(UINT32_MAX, 1, "contract-call argument count exceeds input");
+      std::uint32_t n = r.count(kMaxVecClarityValues, 1, "too many contract-call arguments");
       // Each argument is its own heap block: charge the object and the allocator's minimum.
       if (!r.charge(std::size_t{n} * (sizeof(ClarityValue) + 32))) return;
       p.args.resize(n);
@@ -344,7 +347,7 @@ void read_tx_payload(Reader& r, TxPayload& p) {
     case PayloadId::kVersionedSmartContract: {
       std::size_t vat = r.pos();
       p.clarity_version = r.u8();
-      if (r.ok() && (p.clarity_version < 1 || p.clarity_version > 6))
+      if (r.ok() && (p.clarity_version < 1 || p.clarity_version > kMaxClarityVersion))
         r.fail_at(vat, Errc::kBadValue, "unknown Clarity version");
       read_contract_name(r, p.contract_name, kMaxContractNameLen);
       read_stacks_string(r, p.code_body, kMaxTransactionLen);
@@ -465,13 +468,14 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
   tx.post_condition_mode = r.u8();
   if (r.ok() && (tx.post_condition_mode < 1 || tx.post_condition_mode > 3))
     r.fail_at(pm_at, Errc::kBadValue, "unknown post-condition mode");
-  std::uint32_t n = r.count(UINT32_MAX, kMinPostConditionSize, "post-condition count exceeds input");
+  std::uint32_t n = r.count(kMaxVecPostConditions, kMinPostConditionSize, "too many post-conditions");
   if (!r.charge(std::size_t{n} * sizeof(PostCondition))) return;
   tx.post_conditions.resize(n);
   for (auto& pc : tx.post_conditions) read_post_condition(r, pc);
   read_tx_payload(r, tx.payload);
   if (!r.ok()) return;
-  if ((tx.payload.id == 3 || tx.payload.id == 4) && tx.anchor_mode != 1)
+  // Every coinbase form (4, 5, 8) and poison-microblock must be on-chain only.
+  if ((tx.is_coinbase() || tx.payload.id == 3) && tx.anchor_mode != 1)
     r.fail_at(am_at, Errc::kBadValue, "coinbase / poison-microblock must be on-chain only");
   if (!r.ok()) return;
   ByteSpan raw = r.input().subspan(start, r.pos() - start);
@@ -481,7 +485,7 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
 
 // Reads Vec<StacksTransaction> and returns the txids (for uniqueness and Merkle).
 void read_tx_list(Reader& r, std::vector<StacksTransaction>& txs, std::vector<Hash32>& txids) {
-  std::uint32_t n = r.count(UINT32_MAX, kMinTxSize, "transaction count exceeds input");
+  std::uint32_t n = r.count(kMaxVecTransactions, kMinTxSize, "too many transactions");
   // Grow as transactions actually decode (each charged to the budget), not up front.
   txs.clear();
   txs.reserve(std::min<std::uint32_t>(n, 1024));
@@ -697,7 +701,7 @@ void read_nakamoto_header_at(Reader& r, NakamotoBlockHeader& h, NakamotoHeaderOf
   o.miner_sig = r.pos();
   r.array(h.miner_signature);
   o.signer_sigs = r.pos();
-  std::uint32_t n = r.count(UINT32_MAX, 65, "signer signature count exceeds input");
+  std::uint32_t n = r.count(kMaxVecSignatures, 65, "too many signer signatures");
   if (!r.charge(std::size_t{n} * sizeof(Sig65))) return;
   h.signer_signature.resize(n);
   for (auto& s : h.signer_signature) r.array(s);

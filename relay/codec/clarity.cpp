@@ -52,7 +52,11 @@ class TypeArena {
 
   // reset: empty the arena for the next top-level value, returning memory a huge value
   // made it grow to.
-  void reset() {
+  // reset: also takes the decode's memory budget, charged as the arena grows.
+  void reset(std::size_t* budget) {
+    budget_ = budget;
+    charged_ = 0;
+    over_budget_ = false;
     if (nodes_.capacity() > (1u << 16)) std::vector<TypeNode>().swap(nodes_);
     if (fields_.capacity() > (1u << 16)) std::vector<Field>().swap(fields_);
     nodes_.clear();
@@ -136,20 +140,22 @@ class TypeArena {
       // locally: the recursive calls append nested tuples' fields to the arena.
       std::vector<Field> out;
       out.reserve(A.b);
+      // Both key lists are sorted: one merge pass (the reference does a map lookup per
+      // key; a scan per key would be quadratic in the tuple width).
+      std::uint32_t j = 0;
       for (std::uint32_t i = 0; i < A.b; ++i) {
         const Field fa = fields_[A.a + i];
-        std::uint32_t match = kErr;
-        for (std::uint32_t j = 0; j < B.b; ++j) {
-          const Field& fb = fields_[B.a + j];
-          if (std::equal(fa.name.begin(), fa.name.end(), fb.name.begin(), fb.name.end())) {
-            match = fb.type;
-            break;
-          }
-        }
-        if (match == kErr) return kErr;
-        std::uint32_t t = supertype(fa.type, match);
+        auto before = [&](const Field& fb) {
+          return std::lexicographical_compare(fb.name.begin(), fb.name.end(), fa.name.begin(), fa.name.end());
+        };
+        while (j < B.b && before(fields_[B.a + j])) ++j;
+        if (j == B.b) return kErr;
+        const Field& fb = fields_[B.a + j];
+        if (!std::equal(fa.name.begin(), fa.name.end(), fb.name.begin(), fb.name.end())) return kErr;
+        std::uint32_t t = supertype(fa.type, fb.type);
         if (t == kErr) return kErr;
         out.push_back(Field{fa.name, t});
+        ++j;
       }
       return tuple(out);
     }
@@ -193,12 +199,32 @@ class TypeArena {
     return n;
   }
   std::uint32_t push(const TypeNode& n) {
+    if (budget_ != nullptr && nodes_.size() >= kFixedNodes) {
+      if (*budget_ < sizeof(TypeNode)) {
+        over_budget_ = true;
+        return kErr;
+      }
+      *budget_ -= sizeof(TypeNode);
+      charged_ += sizeof(TypeNode);
+    }
     nodes_.push_back(n);
     return static_cast<std::uint32_t>(nodes_.size() - 1);
   }
 
+  static constexpr std::size_t kFixedNodes = 6;
   std::vector<TypeNode> nodes_;
   std::vector<Field> fields_;
+  std::size_t* budget_ = nullptr;
+  std::size_t charged_ = 0;
+  bool over_budget_ = false;
+
+ public:
+  bool over_budget() const { return over_budget_; }
+  // refund: the arena is scratch; give its charge back once the value is done.
+  void refund() {
+    if (budget_ != nullptr) *budget_ += charged_;
+    charged_ = 0;
+  }
 };
 
 bool ascii_char_ok(std::uint8_t c) {
@@ -403,8 +429,12 @@ void read_clarity_value(Reader& r, ClarityValue& out) {
   thread_local TypeArena arena;
   std::size_t start = r.pos();
   r.bounded(kClarityBoundValueSerializationBytes, [&](Reader& sub) {
-    arena.reset();
-    if (read_value(sub, arena, 0) == kErr && sub.ok()) sub.fail(Errc::kBadValue, "invalid Clarity value");
+    arena.reset(&sub.budget());
+    if (read_value(sub, arena, 0) == kErr && sub.ok()) {
+      if (arena.over_budget()) sub.fail_at(0, Errc::kLimit, "Clarity value needs too much memory to check");
+      else sub.fail(Errc::kBadValue, "invalid Clarity value");
+    }
+    arena.refund();
   });
   if (!r.ok()) return;
   ByteSpan raw = r.input().subspan(start, r.pos() - start);

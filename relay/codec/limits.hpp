@@ -35,6 +35,22 @@ inline constexpr std::size_t kMaxClarityNameLen = 128;
 inline constexpr std::size_t kMaxContractNameLen = 40;            // tx / p2p codec
 inline constexpr std::size_t kMaxContractNameLenInValue = 128;    // inside Clarity principals
 
+// The reference decoder (read_next_vec) refuses a vector whose count × size_of::<T>()
+// exceeds MAX_MESSAGE_LEN, with Rust's in-memory sizes. We cannot know those exactly,
+// so we use sizes at least as large as the reference's (estimated from its type
+// layouts): we then never accept a count a node would refuse (which would get us
+// disconnected for forwarding it); the extra counts we refuse are far beyond anything
+// valid (a 2 MiB block holds at most ~11 650 transactions).
+inline constexpr std::uint32_t kMaxVecTransactions = kMaxMessageLen / 768;    // StacksTransaction ≲ 600 B
+inline constexpr std::uint32_t kMaxVecClarityValues = kMaxMessageLen / 144;   // Value ≲ 128 B
+inline constexpr std::uint32_t kMaxVecPostConditions = kMaxMessageLen / 320;  // TransactionPostCondition ≲ 260 B
+inline constexpr std::uint32_t kMaxVecMicroblocks = kMaxMessageLen / 256;     // StacksMicroblock ≲ 160 B
+inline constexpr std::uint32_t kMaxVecSignatures = kMaxMessageLen / 65;       // MessageSignature = 65 B
+
+// Highest Clarity version a VersionedSmartContract may name (stacks-core 4.0.2: 1..=6).
+// Version-sensitive: raise it with the node release that activates the next version.
+inline constexpr std::uint8_t kMaxClarityVersion = 6;
+
 // Clarity values (clarity-types serialization.rs)
 inline constexpr std::uint32_t kClarityMaxValueSize = 1024 * 1024;             // MAX_VALUE_SIZE
 inline constexpr std::uint32_t kClarityBoundValueSerializationBytes = 2 * 1024 * 1024;

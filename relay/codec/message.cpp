@@ -166,7 +166,7 @@ void read_body(Reader& r, Blocks& m) {
 template <>
 void read_body(Reader& r, Microblocks& m) {
   r.array(m.index_anchor_block);
-  std::uint32_t n = r.count(UINT32_MAX, kMicroblockHeaderSize + 4, "microblock count exceeds input");
+  std::uint32_t n = r.count(kMaxVecMicroblocks, kMicroblockHeaderSize + 4, "too many microblocks");
   if (!r.charge(std::size_t{n} * sizeof(StacksMicroblock))) return;
   m.microblocks.resize(n);
   for (auto& mb : m.microblocks) read_microblock(r, mb);

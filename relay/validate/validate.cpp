@@ -197,7 +197,9 @@ Hash32 initial_sighash(const StacksTransaction& tx) {
 
 std::optional<Hash20> address_hash(std::uint8_t hash_mode, std::span<const PublicKey> keys,
                                    std::span<const bool> compressed, std::uint16_t signatures_required) {
-  if (keys.empty() || keys.size() != compressed.size()) return std::nullopt;
+  if (keys.size() != compressed.size()) return std::nullopt;
+  // Multisig conditions may list no keys at all (0-of-0: OP_0 OP_0 OP_CHECKMULTISIG),
+  // which the reference accepts; single-sig needs exactly one key.
   switch (hash_mode) {
     case 0x00: {  // P2PKH
       if (keys.size() != 1) return std::nullopt;

@@ -78,6 +78,13 @@ TEST(Decode, RewardSetParsing) {
   ASSERT_TRUE(lines);
   EXPECT_EQ((*lines)[0].weight, 10u);
   EXPECT_FALSE(parse_reward_set("zz 10\n", err));
+  EXPECT_FALSE(parse_reward_set(std::string(66, 'a') + " 99999999999999999999999\n", err));  // no throw
+  auto json = parse_reward_set("{\"stacker_set\":{\"signers\":[{\"signing_key\":\"0x" + std::string(66, 'b') +
+                                   "\",\"weight\":3},{\"weight\":4,\"signing_key\":\"" + std::string(66, 'c') + "\"}]}}",
+                               err);
+  ASSERT_TRUE(json) << err;
+  ASSERT_EQ(json->size(), 2u);
+  EXPECT_EQ((*json)[1].weight, 4u);
   EXPECT_FALSE(parse_reward_set("", err));
 }
 

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include "relay/codec/clarity.hpp"
+
+#include <chrono>
+#include <cstdio>
 #include "tests/support/test_data.hpp"
 
 namespace relay::codec {
@@ -101,6 +104,26 @@ TEST(Clarity, ListsNeedACommonSupertype) {
   auto inner = [](int v) { return tuple({{"x", int_v(v)}, {"y", uint_v(1)}}); };
   auto outer = [&](int v) { return tuple({{"a", inner(v)}, {"b", "03"}, {"c", inner(v + 1)}}); };
   EXPECT_EQ(clarity_error(list({outer(1), outer(2), outer(3)})), Errc::kOk);
+}
+
+TEST(Clarity, WideTuplesInListsAreLinear) {
+  // Four ~60k-field tuples in a list: the supertype walk must be linear in the width
+  // (the review found a quadratic scan: ~10^10 comparisons before any signature check).
+  auto wide = [](std::uint32_t n) {
+    std::string s = "0c" + u32h(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      char nm[16];
+      std::snprintf(nm, sizeof nm, "k%05u", i);
+      s += name(nm) + "03";
+    }
+    return s;
+  };
+  std::string w = wide(60000);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(clarity_error(list({w, w, w, w})), Errc::kLimit);  // type too large, found fast
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(secs, 20.0);  // a bound for hangs, not a timing measurement
+  EXPECT_EQ(clarity_error(list({wide(50), wide(50)})), Errc::kOk);
 }
 
 TEST(Clarity, DepthLimit) {

@@ -270,7 +270,7 @@ TEST(Transaction, HeaderFieldErrors) {
   b[anchor + 6] = 9;  // payload id
   EXPECT_EQ(tx_error(b), Errc::kUnknownType);
   b = h4;
-  b[anchor + 5] = 0x10;  // post-condition count far beyond the input
+  b[anchor + 5] = 0x40;  // post-condition count far beyond the input (64 × 3 bytes)
   EXPECT_EQ(tx_error(b), Errc::kTruncated);
 }
 
@@ -333,6 +333,45 @@ TEST(Transaction, PayloadRules) {
   EXPECT_EQ(tx_error(tx_with_payload("03" + h1 + h2_badsig, 1)), Errc::kBadSignature);
 }
 
+TEST(Transaction, ReviewRegressions) {
+  // Every coinbase form must be on-chain only (ids 4, 5 and 8 are all Coinbase in the node).
+  EXPECT_EQ(tx_error(tx_with_payload("05" + std::string(64, '0') + "051a" + std::string(40, '1'), 3)), Errc::kBadValue);
+  const std::string nc = "08" + std::string(64, '0');
+  EXPECT_EQ(tx_error(tx_with_payload(nc + "09" + kVrf, 3)), Errc::kBadValue);
+  EXPECT_EQ(tx_error(tx_with_payload(nc + "09" + kVrf, 2)), Errc::kBadValue);
+  // Pox post-conditions are 3 bytes: many of them fit in a short transaction.
+  Bytes b = tx_with_payload("04" + std::string(64, '0'), 1);
+  const std::size_t count_at = 5 + 1 + 103 + 2;
+  store_be32(b.data() + count_at, 20);
+  Bytes pox;
+  for (int i = 0; i < 20; ++i) pox.insert(pox.end(), {0x04, 0x01, 0x31});
+  b.insert(b.begin() + static_cast<long>(count_at + 4), pox.begin(), pox.end());
+  auto tx = decode_tx(b);
+  ASSERT_TRUE(tx.ok()) << tx.error().reason;
+  EXPECT_EQ(tx->post_conditions.size(), 20u);
+  // More contract-call arguments than the node's in-memory vector limit are refused
+  // from the count alone.
+  std::string call = "02" "1a" + std::string(40, '1') + "0161" "0166";
+  Bytes cc = tx_with_payload(call);
+  Bytes cnt(4);
+  store_be32(cnt.data(), kMaxVecClarityValues + 1);
+  cc.insert(cc.end(), cnt.begin(), cnt.end());
+  cc.resize(cc.size() + kMaxVecClarityValues + 1, 0x03);
+  EXPECT_EQ(tx_error(cc), Errc::kLimit);
+  // A multisig public-key field must be a valid curve point.
+  Bytes d4 = vec("D4");
+  Bytes badkey = d4;
+  badkey[badkey.size() - 3] ^= 0xff;  // corrupt the x coordinate of the public key field
+  auto sc = decode_exact<SpendingCondition>(badkey, read_spending_condition);
+  if (sc.ok()) {
+    // (Flipping bits can land on another valid x; then check a definitely invalid one.)
+    std::fill(badkey.end() - 34, badkey.end() - 2, 0xff);
+    sc = decode_exact<SpendingCondition>(badkey, read_spending_condition);
+  }
+  ASSERT_FALSE(sc.ok());
+  EXPECT_EQ(sc.error().code, Errc::kBadValue);
+}
+
 TEST(Transaction, SponsoredSignAndVerify) {
   auto origin_key = crypto::SecretKey::generate();
   auto sponsor_key = crypto::SecretKey::generate();
@@ -385,6 +424,12 @@ TEST(Address, HashModesE2) {
   EXPECT_EQ(hx(*validate::address_hash(0x01, keys, mixed, 2)), "2136367c9c740e7dbed8795afdf8a6d273096718");
   EXPECT_EQ(hx(*validate::address_hash(0x03, keys, all_c, 2)), "f5cfb61a07fb41a32197da01ce033888f0fe94a7");
   EXPECT_FALSE(validate::address_hash(0x03, keys, all_u, 2));
+  // 0-of-0 multisig (OP_0 OP_0 OP_CHECKMULTISIG) is a valid address in the reference.
+  std::vector<crypto::PublicKey> none;
+  auto empty = validate::address_hash(0x01, none, std::span<const bool>(), 0);
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(*empty, crypto::hash160(hex("0000ae")));
+  EXPECT_FALSE(validate::address_hash(0x00, none, std::span<const bool>(), 1));
   std::vector<crypto::PublicKey> one{k1};
   bool c1[] = {true};
   bool u1[] = {false};
