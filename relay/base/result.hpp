@@ -51,7 +51,7 @@ constexpr const char* errc_name(Errc e) noexcept {
 
 struct Error {
   Errc code = Errc::kOk;
-  std::uint32_t offset = 0;        // byte offset into the outermost input
+  std::uint32_t offset = 0;        // byte offset into the outermost input (kIo: errno)
   const char* reason = "";         // static string, never owned
 };
 

@@ -1,0 +1,79 @@
+// dataplane/transport/transport.hpp — the byte-stream interface every dataplane backend
+// implements (ARCHITECTURE.md §5): io_uring on kernel sockets today, DPDK later, an
+// in-memory pair for tests. The run loop is a template over a type satisfying
+// `Transport`, chosen once at start-up: no virtual call per packet.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <atomic>
+#include <concepts>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+
+#include "relay/base/bytes.hpp"
+#include "relay/base/result.hpp"
+
+namespace relay::dp {
+
+using ConnId = std::uint32_t;
+inline constexpr ConnId kNoConn = ~ConnId{0};
+
+enum class EventKind : std::uint8_t {
+  kAccepted,       // a peer connected to our listener
+  kConnected,      // an outbound connect() finished
+  kConnectFailed,  // it did not (err = errno)
+  kData,           // bytes arrived (data; give the buffer back with release())
+  kSent,           // a send() completed in full
+  kClosed,         // the connection is gone (err = errno, 0 for an orderly close)
+};
+
+struct Event {
+  EventKind kind = EventKind::kClosed;
+  ConnId conn = kNoConn;
+  int err = 0;
+  ByteSpan data;            // kData only; valid until release(event)
+  std::uint32_t buf_id = 0;  // backend's handle for release()
+  std::uint64_t user = 0;    // kSent: the caller's tag from send()
+};
+
+// SharedBuf: one immutable, reference-counted payload that many sends can reference
+// without copying (the fan-out of one signed message to every eligible peer).
+class SharedBuf {
+ public:
+  static SharedBuf* make(ByteSpan bytes);  // refcount 1
+  void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void unref() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      this->~SharedBuf();
+      std::free(this);
+    }
+  }
+  ByteSpan bytes() const noexcept { return ByteSpan(data_, size_); }
+  std::uint32_t refs() const noexcept { return refs_.load(std::memory_order_relaxed); }
+
+ private:
+  SharedBuf() = default;
+  ~SharedBuf() = default;
+  std::atomic<std::uint32_t> refs_{1};
+  std::size_t size_ = 0;
+  alignas(16) std::uint8_t data_[1];
+};
+
+template <typename T>
+concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId c, SharedBuf* buf,
+                             const sockaddr_in6& addr, std::uint64_t tag, int timeout_ms) {
+  // poll: fill `evs` with what happened (waits up to timeout_ms when nothing did).
+  { t.poll(evs, timeout_ms) } -> std::same_as<std::size_t>;
+  // release: hand a kData event's buffer back.
+  { t.release(ev) } -> std::same_as<void>;
+  // send: queue all of `buf` on `c` (takes a reference; kSent with `tag` when done).
+  { t.send(c, buf, tag) } -> std::same_as<Status>;
+  // connect: start an outbound connection (kConnected / kConnectFailed follow).
+  { t.connect(addr) } -> std::same_as<Result<ConnId>>;
+  // close: drop a connection (kClosed follows).
+  { t.close(c) } -> std::same_as<void>;
+};
+
+}  // namespace relay::dp

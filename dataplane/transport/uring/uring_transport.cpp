@@ -1,0 +1,433 @@
+#include "dataplane/transport/uring/uring_transport.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace relay::dp {
+
+namespace {
+
+// liburing 2.3 predates these kernel flags; the values are the kernel ABI.
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+
+enum Op : std::uint64_t { kOpAccept = 1, kOpRecv = 2, kOpSend = 3, kOpConnect = 4 };
+constexpr std::uint16_t kBufGroup = 0;
+
+// user_data: op (8 bits) | generation (24 bits) | connection (32 bits)
+std::uint64_t pack(Op op, std::uint32_t gen, ConnId c) {
+  return (std::uint64_t{op} << 56) | (std::uint64_t{gen & 0xffffff} << 32) | c;
+}
+Op op_of(std::uint64_t u) { return static_cast<Op>(u >> 56); }
+std::uint32_t gen_of(std::uint64_t u) { return static_cast<std::uint32_t>((u >> 32) & 0xffffff); }
+ConnId conn_of(std::uint64_t u) { return static_cast<ConnId>(u); }
+
+Error sys_error(const char* what) { return make_error(Errc::kIo, what, static_cast<std::uint32_t>(errno)); }
+
+}  // namespace
+
+UringTransport::UringTransport(const UringConfig& cfg) : cfg_(cfg) {}
+
+Result<std::unique_ptr<UringTransport>> UringTransport::create(const UringConfig& cfg) {
+  if (cfg.max_conns == 0 || cfg.buf_count == 0 || (cfg.buf_count & (cfg.buf_count - 1)) != 0 ||
+      cfg.buf_count > 32768 || cfg.buf_size == 0 || cfg.max_queued_sends == 0)
+    return make_error(Errc::kBadValue, "invalid io_uring transport configuration");
+  std::unique_ptr<UringTransport> t(new UringTransport(cfg));
+  RELAY_TRY(t->init());
+  return t;
+}
+
+Status UringTransport::init() {
+  // Prefer SINGLE_ISSUER|DEFER_TASKRUN (completions run in our poll, not in interrupts);
+  // fall back one flag at a time and say what the kernel lacked.
+  const unsigned attempts[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER, 0};
+  int rc = -EINVAL;
+  for (unsigned flags : attempts) {
+    io_uring_params p{};
+    p.flags = flags;
+    rc = io_uring_queue_init_params(cfg_.sq_entries, &ring_, &p);
+    if (rc == 0) {
+      features_.single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+      features_.defer_taskrun = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+      break;
+    }
+    if (rc != -EINVAL) break;
+  }
+  if (rc != 0) {
+    errno = -rc;
+    return sys_error("io_uring_queue_init failed (is io_uring disabled?)");
+  }
+  ring_ok_ = true;
+  if (!features_.defer_taskrun) features_.missing += "IORING_SETUP_DEFER_TASKRUN ";
+  if (!features_.single_issuer) features_.missing += "IORING_SETUP_SINGLE_ISSUER ";
+
+  rc = io_uring_register_files_sparse(&ring_, cfg_.max_conns);
+  if (rc != 0) {
+    errno = -rc;
+    return sys_error("cannot register the file table");
+  }
+
+  // The provided-buffer ring: entries in page-aligned memory, registered by hand.
+  br_map_sz_ = cfg_.buf_count * sizeof(io_uring_buf);
+  void* m = ::mmap(nullptr, br_map_sz_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return sys_error("cannot map the buffer ring");
+  br_ = static_cast<io_uring_buf_ring*>(m);
+  io_uring_buf_ring_init(br_);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uint64_t>(br_);
+  reg.ring_entries = cfg_.buf_count;
+  reg.bgid = kBufGroup;
+  rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (rc != 0) {
+    errno = -rc;
+    return sys_error("cannot register the provided-buffer ring");
+  }
+  void* b = ::mmap(nullptr, std::size_t{cfg_.buf_count} * cfg_.buf_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b == MAP_FAILED) return sys_error("cannot map the receive buffers");
+  bufs_ = static_cast<std::uint8_t*>(b);
+  const int mask = io_uring_buf_ring_mask(cfg_.buf_count);
+  for (std::uint32_t i = 0; i < cfg_.buf_count; ++i)
+    io_uring_buf_ring_add(br_, bufs_ + std::size_t{i} * cfg_.buf_size, cfg_.buf_size, static_cast<unsigned short>(i),
+                          mask, static_cast<int>(i));
+  io_uring_buf_ring_advance(br_, static_cast<int>(cfg_.buf_count));
+
+  conns_.resize(cfg_.max_conns);
+  for (auto& c : conns_) c.sendq.resize(cfg_.max_queued_sends);
+  free_.reserve(cfg_.max_conns);
+  for (std::uint32_t i = cfg_.max_conns; i > 0; --i) free_.push_back(i - 1);
+  backlog_.reserve(64);
+  return Ok{};
+}
+
+UringTransport::~UringTransport() {
+  for (ConnId c = 0; c < conns_.size(); ++c) {
+    Conn& k = conns_[c];
+    if (!k.in_use) continue;
+    if (k.fd >= 0) ::close(k.fd);
+    for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
+  }
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (ring_ok_) io_uring_queue_exit(&ring_);
+  if (br_ != nullptr) ::munmap(br_, br_map_sz_);
+  if (bufs_ != nullptr) ::munmap(bufs_, std::size_t{cfg_.buf_count} * cfg_.buf_size);
+}
+
+io_uring_sqe* UringTransport::sqe() {
+  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  if (s == nullptr) {  // queue full: flush it and retry once
+    io_uring_submit(&ring_);
+    s = io_uring_get_sqe(&ring_);
+  }
+  return s;
+}
+
+Result<std::uint16_t> UringTransport::listen(const sockaddr_in6& addr, int backlog) {
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error("socket() failed");
+  int one = 1, zero = 0;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, backlog) != 0) {
+    auto e = sys_error("cannot bind/listen on the p2p address");
+    ::close(fd);
+    return e;
+  }
+  sockaddr_in6 bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  listen_fd_ = fd;
+  arm_accept();
+  return static_cast<std::uint16_t>(ntohs(bound.sin6_port));
+}
+
+void UringTransport::arm_accept() {
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return;
+  io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(s, pack(kOpAccept, 0, 0));
+}
+
+Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6* peer) {
+  if (free_.empty()) {
+    ::close(fd);
+    return make_error(Errc::kLimit, "connection table full");
+  }
+  ConnId c = free_.back();
+  free_.pop_back();
+  Conn& k = conns_[c];
+  k.fd = fd;
+  k.in_use = true;
+  k.connecting = connecting;
+  k.closing = false;
+  k.recv_armed = false;
+  k.inflight = 0;
+  k.close_err = 0;
+  k.sq_head = k.sq_len = 0;
+  k.sent_off = 0;
+  if (peer != nullptr) k.peer = *peer;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int rc = io_uring_register_files_update(&ring_, c, &fd, 1);
+  if (rc != 1) {
+    k.in_use = false;
+    ::close(fd);
+    k.fd = -1;
+    free_.push_back(c);
+    errno = rc < 0 ? -rc : EIO;
+    return sys_error("cannot install the socket in the file table");
+  }
+  ++open_;
+  return c;
+}
+
+void UringTransport::arm_recv(ConnId c) {
+  Conn& k = conns_[c];
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return begin_close(c, ENOMEM);
+  io_uring_prep_recv_multishot(s, static_cast<int>(c), nullptr, 0, 0);
+  s->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  s->buf_group = kBufGroup;
+  io_uring_sqe_set_data64(s, pack(kOpRecv, k.gen, c));
+  k.recv_armed = true;
+  ++k.inflight;
+}
+
+Result<ConnId> UringTransport::connect(const sockaddr_in6& addr) {
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error("socket() failed");
+  int zero = 0;
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  auto c = adopt(fd, true, &addr);
+  if (!c.ok()) return c;
+  Conn& k = conns_[*c];
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) {
+    begin_close(*c, ENOMEM);
+    return make_error(Errc::kIo, "submission queue full");
+  }
+  io_uring_prep_connect(s, static_cast<int>(*c), reinterpret_cast<const sockaddr*>(&k.peer), sizeof k.peer);
+  s->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(s, pack(kOpConnect, k.gen, *c));
+  ++k.inflight;
+  return c;
+}
+
+Status UringTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
+  if (c >= conns_.size() || !conns_[c].in_use || conns_[c].closing) return make_error(Errc::kBadValue, "no such connection");
+  Conn& k = conns_[c];
+  if (k.sq_len == k.sendq.size()) return make_error(Errc::kLimit, "send queue full");
+  buf->ref();
+  k.sendq[(k.sq_head + k.sq_len) % k.sendq.size()] = PendingSend{buf, tag};
+  ++k.sq_len;
+  if (k.sq_len == 1 && !k.connecting) submit_send(c);
+  return Ok{};
+}
+
+void UringTransport::submit_send(ConnId c) {
+  Conn& k = conns_[c];
+  const PendingSend& p = k.sendq[k.sq_head];
+  ByteSpan b = p.buf->bytes().subspan(k.sent_off);
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return begin_close(c, ENOMEM);
+  io_uring_prep_send(s, static_cast<int>(c), b.data(), b.size(), MSG_NOSIGNAL);
+  s->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(s, pack(kOpSend, k.gen, c));
+  ++k.inflight;
+}
+
+void UringTransport::push_event(const Event& e) { backlog_.push_back(e); }
+
+// begin_close: shut the socket down so in-flight operations complete; the connection is
+// finished (and kClosed emitted) when the last one has.
+void UringTransport::begin_close(ConnId c, int err) {
+  Conn& k = conns_[c];
+  if (!k.in_use || k.closing) return;
+  k.closing = true;
+  k.close_err = err;
+  ::shutdown(k.fd, SHUT_RDWR);
+  if (k.inflight == 0) finish_close(c);
+}
+
+void UringTransport::finish_close(ConnId c) {
+  Conn& k = conns_[c];
+  int minus_one = -1;
+  io_uring_register_files_update(&ring_, c, &minus_one, 1);
+  ::close(k.fd);
+  k.fd = -1;
+  for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
+  k.sq_len = 0;
+  k.in_use = false;
+  ++k.gen;  // stale completions for this slot are ignored
+  --open_;
+  free_.push_back(c);
+  Event e;
+  e.kind = k.connecting ? EventKind::kConnectFailed : EventKind::kClosed;
+  e.conn = c;
+  e.err = k.close_err;
+  push_event(e);
+}
+
+void UringTransport::close(ConnId c) {
+  if (c < conns_.size()) begin_close(c, 0);
+}
+
+void UringTransport::release(const Event& ev) {
+  if (ev.kind != EventKind::kData) return;
+  io_uring_buf_ring_add(br_, bufs_ + std::size_t{ev.buf_id} * cfg_.buf_size, cfg_.buf_size,
+                        static_cast<unsigned short>(ev.buf_id), io_uring_buf_ring_mask(cfg_.buf_count), 0);
+  io_uring_buf_ring_advance(br_, 1);
+}
+
+// handle_cqe: translate one completion; returns false when `evs` is full and the
+// completion was not consumed.
+bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, std::size_t& n) {
+  if (n == evs.size()) return false;
+  const std::uint64_t ud = cqe->user_data;
+  const int res = cqe->res;
+  const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+  const Op op = op_of(ud);
+
+  if (op == kOpAccept) {
+    if (res >= 0) {
+      sockaddr_in6 peer{};
+      socklen_t len = sizeof peer;
+      ::getpeername(res, reinterpret_cast<sockaddr*>(&peer), &len);
+      auto c = adopt(res, false, &peer);
+      if (c.ok()) {
+        arm_recv(*c);
+        evs[n++] = Event{EventKind::kAccepted, *c, 0, {}, 0, 0};
+      }
+    }
+    if (!more && listen_fd_ >= 0) arm_accept();
+    return true;
+  }
+
+  const ConnId c = conn_of(ud);
+  if (c >= conns_.size()) return true;
+  Conn& k = conns_[c];
+  const bool stale = !k.in_use || gen_of(ud) != (k.gen & 0xffffff);
+  if (stale) {
+    // A buffer selected for a connection that is gone still has to go back.
+    if (op == kOpRecv && res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+      Event tmp;
+      tmp.kind = EventKind::kData;
+      tmp.buf_id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+      release(tmp);
+    }
+    return true;
+  }
+
+  switch (op) {
+    case kOpRecv: {
+      if (!more) {
+        k.recv_armed = false;
+        --k.inflight;
+      }
+      if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+        std::uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        Event e{EventKind::kData, c, 0, ByteSpan(bufs_ + std::size_t{bid} * cfg_.buf_size, static_cast<std::size_t>(res)),
+                bid, 0};
+        if (k.closing) release(e);
+        else evs[n++] = e;
+        if (!more && !k.closing) arm_recv(c);
+      } else if (res == -ENOBUFS) {
+        ++recv_nobufs_;  // every buffer is with the application: re-arm and wait
+        if (!more && !k.closing) arm_recv(c);
+      } else {
+        begin_close(c, res < 0 ? -res : 0);  // 0 = orderly EOF
+      }
+      break;
+    }
+    case kOpConnect: {
+      --k.inflight;
+      if (res < 0) {
+        begin_close(c, -res);
+        break;
+      }
+      k.connecting = false;
+      if (k.closing) break;
+      arm_recv(c);
+      evs[n++] = Event{EventKind::kConnected, c, 0, {}, 0, 0};
+      if (k.sq_len > 0) submit_send(c);
+      break;
+    }
+    case kOpSend: {
+      --k.inflight;
+      if (k.closing) break;
+      if (res < 0) {
+        begin_close(c, -res);
+        break;
+      }
+      PendingSend& p = k.sendq[k.sq_head];
+      k.sent_off += static_cast<std::size_t>(res);
+      if (k.sent_off < p.buf->bytes().size()) {  // short write: send the rest
+        submit_send(c);
+        break;
+      }
+      evs[n++] = Event{EventKind::kSent, c, 0, {}, 0, p.tag};
+      p.buf->unref();
+      k.sq_head = (k.sq_head + 1) % static_cast<std::uint32_t>(k.sendq.size());
+      --k.sq_len;
+      k.sent_off = 0;
+      if (k.sq_len > 0) submit_send(c);
+      break;
+    }
+    default: break;
+  }
+  if (k.in_use && k.closing && k.inflight == 0) finish_close(c);
+  return true;
+}
+
+std::size_t UringTransport::poll(std::span<Event> evs, int timeout_ms) {
+  std::size_t n = 0;
+  // Events not tied to a completion go first.
+  while (!backlog_.empty() && n < evs.size()) {
+    evs[n++] = backlog_.front();
+    backlog_.erase(backlog_.begin());
+  }
+  if (n == evs.size()) return n;
+  if (n == 0 && timeout_ms > 0) {
+    __kernel_timespec ts{};
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000;
+    io_uring_cqe* first = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+  } else {
+    io_uring_submit(&ring_);
+    if (features_.defer_taskrun) io_uring_get_events(&ring_);
+  }
+  for (int round = 0; round < 2 && n < evs.size(); ++round) {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    bool full = false;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if (!handle_cqe(cqe, evs, n)) {
+        full = true;
+        break;
+      }
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+    if (full || seen == 0) break;
+    io_uring_submit(&ring_);  // re-arms and sends queued while handling
+  }
+  while (!backlog_.empty() && n < evs.size()) {
+    evs[n++] = backlog_.front();
+    backlog_.erase(backlog_.begin());
+  }
+  return n;
+}
+
+}  // namespace relay::dp
