@@ -1,0 +1,129 @@
+#include "dataplane/transport/mem/mem_transport.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace relay::dp {
+
+MemTransport::MemTransport(MemNetwork& net, std::uint16_t listen_port)
+    : net_(net), port_(listen_port), rng_(net.faults.seed | 1) {
+  if (port_ != 0) net_.listeners_[port_] = this;
+}
+
+MemTransport::~MemTransport() {
+  if (port_ != 0) net_.listeners_.erase(port_);
+  for (ConnId c = 0; c < conns_.size(); ++c)
+    if (conns_[c].open) reset(c);
+}
+
+ConnId MemTransport::add_conn() {
+  for (ConnId c = 0; c < conns_.size(); ++c)
+    if (!conns_[c].open && conns_[c].peer == nullptr) return c;
+  conns_.emplace_back();
+  return static_cast<ConnId>(conns_.size() - 1);
+}
+
+std::uint32_t MemTransport::open_conns() const noexcept {
+  return static_cast<std::uint32_t>(std::count_if(conns_.begin(), conns_.end(), [](const Conn& c) { return c.open; }));
+}
+
+Result<ConnId> MemTransport::connect(const sockaddr_in6& addr) {
+  ConnId c = add_conn();
+  auto it = net_.listeners_.find(ntohs(addr.sin6_port));
+  if (net_.faults.refuse_connects || it == net_.listeners_.end()) {
+    conns_[c] = Conn{};
+    events_.push_back(Event{EventKind::kConnectFailed, c, ECONNREFUSED, {}, 0, 0});
+    return c;
+  }
+  MemTransport* srv = it->second;
+  ConnId s = srv->add_conn();
+  srv->conns_[s] = Conn{true, this, c, 0};
+  conns_[c] = Conn{true, srv, s, 0};
+  srv->events_.push_back(Event{EventKind::kAccepted, s, 0, {}, 0, 0});
+  events_.push_back(Event{EventKind::kConnected, c, 0, {}, 0, 0});
+  return c;
+}
+
+void MemTransport::deliver(ConnId c, ByteSpan bytes) {
+  // Split into pseudo-random chunks when asked to, like TCP segments would arrive.
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    std::size_t n = bytes.size() - off;
+    if (net_.faults.max_chunk != 0) {
+      rng_ ^= rng_ << 13;
+      rng_ ^= rng_ >> 7;
+      rng_ ^= rng_ << 17;
+      n = std::min<std::size_t>(n, 1 + rng_ % net_.faults.max_chunk);
+    }
+    std::uint32_t id = next_buf_++;
+    Bytes& held = held_[id];
+    held.assign(bytes.begin() + static_cast<long>(off), bytes.begin() + static_cast<long>(off + n));
+    events_.push_back(Event{EventKind::kData, c, 0, ByteSpan(held.data(), held.size()), id, 0});
+    off += n;
+  }
+}
+
+Status MemTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
+  if (c >= conns_.size() || !conns_[c].open) return make_error(Errc::kBadValue, "no such connection");
+  Conn& k = conns_[c];
+  ByteSpan b = buf->bytes();
+  const std::uint64_t limit = net_.faults.reset_after_bytes;
+  if (limit != 0 && k.crossed + b.size() > limit) {
+    // Deliver what fits, then the connection resets on both sides.
+    std::size_t fits = static_cast<std::size_t>(limit - std::min<std::uint64_t>(limit, k.crossed));
+    k.peer->deliver(k.peer_conn, b.first(fits));
+    reset(c);
+    return Ok{};
+  }
+  k.crossed += b.size();
+  k.peer->conns_[k.peer_conn].crossed += b.size();
+  k.peer->deliver(k.peer_conn, b);
+  events_.push_back(Event{EventKind::kSent, c, 0, {}, 0, tag});
+  return Ok{};
+}
+
+void MemTransport::remote_closed(ConnId c, int err) {
+  if (c >= conns_.size() || !conns_[c].open) return;
+  conns_[c].open = false;
+  conns_[c].peer = nullptr;
+  events_.push_back(Event{EventKind::kClosed, c, err, {}, 0, 0});
+}
+
+void MemTransport::reset(ConnId c) {
+  Conn& k = conns_[c];
+  if (!k.open) return;
+  MemTransport* peer = k.peer;
+  ConnId pc = k.peer_conn;
+  k.open = false;
+  k.peer = nullptr;
+  events_.push_back(Event{EventKind::kClosed, c, ECONNRESET, {}, 0, 0});
+  if (peer != nullptr) peer->remote_closed(pc, ECONNRESET);
+}
+
+void MemTransport::close(ConnId c) {
+  if (c >= conns_.size() || !conns_[c].open) return;
+  Conn& k = conns_[c];
+  MemTransport* peer = k.peer;
+  ConnId pc = k.peer_conn;
+  k.open = false;
+  k.peer = nullptr;
+  events_.push_back(Event{EventKind::kClosed, c, 0, {}, 0, 0});
+  if (peer != nullptr) peer->remote_closed(pc, 0);  // orderly close: the peer sees EOF
+}
+
+std::size_t MemTransport::poll(std::span<Event> evs, int /*timeout_ms*/) {
+  std::size_t n = 0;
+  while (n < evs.size() && !events_.empty()) {
+    evs[n++] = events_.front();
+    events_.pop_front();
+  }
+  return n;
+}
+
+void MemTransport::release(const Event& ev) {
+  if (ev.kind == EventKind::kData) held_.erase(ev.buf_id);
+}
+
+}  // namespace relay::dp

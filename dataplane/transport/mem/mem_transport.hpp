@@ -1,0 +1,79 @@
+// dataplane/transport/mem/mem_transport.hpp — an in-memory network of transports for
+// tests of the session and relay logic (no sockets, deterministic), with fault
+// injection: deliveries split into small chunks, connections reset after N bytes,
+// connects refused. Satisfies the same `Transport` concept as the io_uring backend.
+//
+// Single-threaded: every endpoint of one MemNetwork must be used from one thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "dataplane/transport/transport.hpp"
+
+namespace relay::dp {
+
+struct MemFaults {
+  std::size_t max_chunk = 0;            // split every delivery into chunks ≤ this (0: whole)
+  std::uint64_t reset_after_bytes = 0;  // reset a connection once this many bytes crossed it (0: never)
+  bool refuse_connects = false;         // every connect() fails with ECONNREFUSED
+  std::uint64_t seed = 1;               // chunk sizes are pseudo-random in [1, max_chunk]
+};
+
+class MemTransport;
+
+class MemNetwork {
+ public:
+  MemNetwork() = default;
+  MemNetwork(const MemNetwork&) = delete;
+  MemNetwork& operator=(const MemNetwork&) = delete;
+  MemFaults faults;
+
+ private:
+  friend class MemTransport;
+  struct Pipe;  // one direction of a connection
+  std::map<std::uint16_t, MemTransport*> listeners_;
+};
+
+class MemTransport {
+ public:
+  MemTransport(MemNetwork& net, std::uint16_t listen_port = 0);
+  ~MemTransport();
+  MemTransport(const MemTransport&) = delete;
+  MemTransport& operator=(const MemTransport&) = delete;
+
+  std::size_t poll(std::span<Event> evs, int timeout_ms);
+  void release(const Event& ev);
+  Status send(ConnId c, SharedBuf* buf, std::uint64_t tag);
+  Result<ConnId> connect(const sockaddr_in6& addr);
+  void close(ConnId c);
+
+  std::uint32_t open_conns() const noexcept;
+
+ private:
+  struct Conn {
+    bool open = false;
+    MemTransport* peer = nullptr;
+    ConnId peer_conn = kNoConn;
+    std::uint64_t crossed = 0;  // bytes sent + received
+  };
+  ConnId add_conn();
+  void deliver(ConnId c, ByteSpan bytes);
+  void remote_closed(ConnId c, int err);
+  void reset(ConnId c);
+
+  MemNetwork& net_;
+  std::uint16_t port_;
+  std::vector<Conn> conns_;
+  std::deque<Event> events_;
+  std::map<std::uint32_t, Bytes> held_;  // data of kData events until release()
+  std::uint32_t next_buf_ = 1;
+  std::uint64_t rng_;
+};
+
+static_assert(Transport<MemTransport>);
+
+}  // namespace relay::dp
