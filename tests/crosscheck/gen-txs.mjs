@@ -436,7 +436,8 @@ function builderAuthOptions(signer) {
         useNonSequentialMultiSig: signer.hashMode === AddressHashMode.P2SHNonSequential,
       };
     default:
-      return { publicKey: newKey(true).pub }; // placeholder, replaced below
+      // The builder needs some key; the real spending condition is swapped in below.
+      return { publicKey: newKey(true).pub };
   }
 }
 
