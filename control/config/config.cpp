@@ -1,0 +1,309 @@
+// toml++ compiled into this file without exceptions (the Debian .so is built with them).
+#define TOML_EXCEPTIONS 0
+#define TOML_HEADER_ONLY 1
+#include "control/config/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "relay/base/hex.hpp"
+
+namespace relay::ctl {
+
+namespace {
+
+Error config_error(std::string& err, std::string msg) {
+  err = std::move(msg);
+  return make_error(Errc::kBadValue, "invalid configuration");
+}
+
+std::string where(std::string_view origin, const toml::node& n) {
+  return std::string(origin) + ":" + std::to_string(n.source().begin.line);
+}
+
+// Reads typed values out of one table, remembering which keys were used.
+class TableReader {
+ public:
+  TableReader(const toml::table& t, std::string_view origin, std::string prefix, std::string& err)
+      : t_(t), origin_(origin), prefix_(std::move(prefix)), err_(err) {}
+
+  bool str(const char* key, std::string& out) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    auto v = n->value<std::string>();
+    if (!v) return bad(*n, key, "a string");
+    out = *v;
+    return true;
+  }
+  bool boolean(const char* key, bool& out) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    auto v = n->value<bool>();
+    if (!v) return bad(*n, key, "true or false");
+    out = *v;
+    return true;
+  }
+  template <typename T>
+  bool integer(const char* key, T& out, std::int64_t lo, std::int64_t hi) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    auto v = n->value<std::int64_t>();
+    if (!v || *v < lo || *v > hi)
+      return bad(*n, key, "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    out = static_cast<T>(*v);
+    return true;
+  }
+  bool strings(const char* key, std::vector<std::string>& out) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return bad(*n, key, "an array of strings");
+    for (const auto& e : *a) {
+      auto v = e.value<std::string>();
+      if (!v) return bad(e, key, "an array of strings");
+      out.push_back(*v);
+    }
+    return true;
+  }
+  // unknown: the first key of the table that no reader asked for.
+  bool check_unknown() {
+    for (auto&& [k, v] : t_) {
+      if (!used_.count(std::string(k.str()))) {
+        err_ = where(origin_, v) + ": unknown key '" + prefix_ + std::string(k.str()) + "'";
+        return false;
+      }
+    }
+    return true;
+  }
+  std::string key_name(const char* key) const { return prefix_ + key; }
+  const toml::node* lookup(const char* key) { return find(key); }
+
+ private:
+  const toml::node* find(const char* key) {
+    used_.insert(key);
+    return t_.get(key);
+  }
+  bool bad(const toml::node& n, const char* key, const std::string& want) {
+    err_ = where(origin_, n) + ": '" + prefix_ + key + "' must be " + want;
+    return false;
+  }
+  const toml::table& t_;
+  std::string_view origin_;
+  std::string prefix_;
+  std::string& err_;
+  std::set<std::string> used_;
+};
+
+bool parse_peers(const std::vector<std::string>& in, std::vector<PeerSpec>& out, const std::string& key,
+                 std::string& err) {
+  for (const auto& s : in) {
+    std::string e;
+    auto p = parse_peer(s, e);
+    if (!p) {
+      err = key + ": '" + s + "': " + e;
+      return false;
+    }
+    out.push_back(*p);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view s, std::string& err) {
+  std::string host;
+  std::string_view port;
+  if (!s.empty() && s.front() == '[') {
+    std::size_t close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      err = "expected [IPV6]:PORT";
+      return std::nullopt;
+    }
+    host = std::string(s.substr(1, close - 1));
+    port = s.substr(close + 2);
+    in6_addr a{};
+    if (inet_pton(AF_INET6, host.c_str(), &a) != 1) {
+      err = "not an IPv6 address: " + host;
+      return std::nullopt;
+    }
+  } else {
+    std::size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos || s.find(':') != colon) {
+      err = "expected HOST:PORT (IPv6 in brackets)";
+      return std::nullopt;
+    }
+    host = std::string(s.substr(0, colon));
+    port = s.substr(colon + 1);
+    if (host.empty()) {
+      err = "empty host";
+      return std::nullopt;
+    }
+    for (char c : host) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+      if (!ok) {
+        err = "invalid host name: " + host;
+        return std::nullopt;
+      }
+    }
+  }
+  unsigned v = 0;
+  if (port.empty() || port.size() > 5) {
+    err = "invalid port";
+    return std::nullopt;
+  }
+  for (char c : port) {
+    if (c < '0' || c > '9') {
+      err = "invalid port";
+      return std::nullopt;
+    }
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (v == 0 || v > 65535) {
+    err = "port out of range";
+    return std::nullopt;
+  }
+  return std::make_pair(host, static_cast<std::uint16_t>(v));
+}
+
+std::optional<PeerSpec> parse_peer(std::string_view s, std::string& err) {
+  PeerSpec p;
+  std::size_t at = s.find('@');
+  if (at != std::string_view::npos) {
+    auto key = array_from_hex<33>(s.substr(0, at));
+    if (!key || ((*key)[0] != 0x02 && (*key)[0] != 0x03)) {
+      err = "public key must be 33 bytes of compressed secp256k1 hex";
+      return std::nullopt;
+    }
+    p.public_key = *key;
+    s.remove_prefix(at + 1);
+  }
+  auto hp = parse_host_port(s, err);
+  if (!hp) return std::nullopt;
+  p.host = hp->first;
+  p.port = hp->second;
+  return p;
+}
+
+bool apply_network(RelayConfig& c, std::string_view name, std::string& err) {
+  if (name == "mainnet") {
+    c.network = Network::kMainnet;
+    c.network_id = 0x00000001;
+    c.peer_version = 0x18000010;
+    c.stable_confirmations = 7;
+  } else if (name == "testnet") {
+    c.network = Network::kTestnet;
+    c.network_id = 0x80000000;
+    c.peer_version = 0xfacade10;
+    c.stable_confirmations = 7;
+  } else if (name == "custom") {
+    c.network = Network::kCustom;
+  } else {
+    err = "network must be mainnet, testnet or custom (got '" + std::string(name) + "')";
+    return false;
+  }
+  return true;
+}
+
+Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov, std::string& err,
+                                std::string_view origin) {
+  RelayConfig c;
+  toml::parse_result res = toml::parse(text, origin);
+  if (!res) {
+    const auto& e = res.error();
+    return config_error(err, std::string(origin) + ":" + std::to_string(e.source().begin.line) + ": " +
+                                 std::string(e.description()));
+  }
+  const toml::table& root = res.table();
+  TableReader top(root, origin, "", err);
+  static const char* kSections[] = {"node", "network", "p2p", "rewards", "shm"};
+  for (const char* sec : kSections) {
+    const toml::node* n = top.lookup(sec);
+    if (n != nullptr && !n->is_table())
+      return config_error(err, where(origin, *n) + ": '" + sec + "' must be a table ([" + sec + "])");
+  }
+  if (!top.check_unknown()) return make_error(Errc::kBadValue, "invalid configuration");
+
+  auto section = [&](const char* name) -> const toml::table* {
+    const toml::node* n = root.get(name);
+    return n != nullptr ? n->as_table() : nullptr;
+  };
+  static const toml::table kEmpty;
+  auto fail = [] { return make_error(Errc::kBadValue, "invalid configuration"); };
+
+  {
+    TableReader t(section("node") ? *section("node") : kEmpty, origin, "node.", err);
+    if (!t.str("data_dir", c.data_dir) || !t.str("identity_key_file", c.identity_key_file) || !t.check_unknown())
+      return fail();
+  }
+  {
+    TableReader t(section("network") ? *section("network") : kEmpty, origin, "network.", err);
+    std::string name = "mainnet";
+    if (!t.str("name", name)) return fail();
+    if (!apply_network(c, name, err)) return fail();
+    bool have_id = t.lookup("network_id") != nullptr;
+    if (!t.integer("network_id", c.network_id, 0, 0xffffffffLL) ||
+        !t.integer("peer_version", c.peer_version, 0, 0xffffffffLL) ||
+        !t.integer("stable_confirmations", c.stable_confirmations, 1, 1000) || !t.boolean("relay_2x", c.relay_2x) ||
+        !t.check_unknown())
+      return fail();
+    if (c.network == Network::kCustom && !have_id)
+      return config_error(err, std::string(origin) + ": network.name = \"custom\" needs network.network_id");
+  }
+  {
+    TableReader t(section("p2p") ? *section("p2p") : kEmpty, origin, "p2p.", err);
+    std::string bind;
+    std::vector<std::string> peers, trusted;
+    if (!t.str("bind", bind) || !t.strings("peers", peers) || !t.strings("trusted_peers", trusted) ||
+        !t.integer("max_inbound", c.max_inbound, 0, 100000) || !t.integer("max_outbound", c.max_outbound, 0, 10000) ||
+        !t.integer("max_queued_per_peer", c.max_queued_per_peer, 1, 100) ||
+        !t.integer("max_message_len", c.max_message_len, 170, 16778053) || !t.check_unknown())
+      return fail();
+    if (!bind.empty()) {
+      auto hp = parse_host_port(bind, err);
+      if (!hp) return config_error(err, std::string(origin) + ": p2p.bind: " + err);
+      c.bind_host = hp->first;
+      c.bind_port = hp->second;
+    }
+    if (!parse_peers(peers, c.peers, "p2p.peers", err) || !parse_peers(trusted, c.trusted_peers, "p2p.trusted_peers", err))
+      return fail();
+  }
+  {
+    TableReader t(section("rewards") ? *section("rewards") : kEmpty, origin, "rewards.", err);
+    if (!t.str("reward_set_file", c.reward_set_file) || !t.check_unknown()) return fail();
+  }
+  {
+    TableReader t(section("shm") ? *section("shm") : kEmpty, origin, "shm.", err);
+    if (!t.str("path", c.shm_path) || !t.check_unknown()) return fail();
+  }
+
+  // Command-line overrides.
+  if (ov.network && !apply_network(c, *ov.network, err)) return fail();
+  if (ov.network && c.network == Network::kCustom)
+    return config_error(err, "--network custom needs network.network_id in a config file");
+  if (ov.data_dir) c.data_dir = *ov.data_dir;
+  if (ov.identity_key_file) c.identity_key_file = *ov.identity_key_file;
+  if (ov.p2p_bind) {
+    auto hp = parse_host_port(*ov.p2p_bind, err);
+    if (!hp) return config_error(err, "--p2p-bind: " + err);
+    c.bind_host = hp->first;
+    c.bind_port = hp->second;
+  }
+  if (!parse_peers(ov.peers, c.peers, "--peer", err)) return fail();
+  return c;
+}
+
+Result<RelayConfig> load_config_file(const std::string& path, const ConfigOverrides& ov, std::string& err) {
+  if (path.empty()) return load_config("", ov, err, "defaults");
+  std::ifstream f(path);
+  if (!f) return config_error(err, "cannot read config file " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (ss.str().size() > (1u << 20)) return config_error(err, path + ": config file larger than 1 MiB");
+  return load_config(ss.str(), ov, err, path);
+}
+
+}  // namespace relay::ctl

@@ -1,0 +1,82 @@
+// control/config/config.hpp — the relay's configuration: a TOML file (every key is
+// explained in deploy/relay.toml.example), command-line overrides for the main keys,
+// and safe defaults when there is neither (mainnet profile, key kept in the data dir).
+//
+// Loading is strict: an unknown key, a wrong type or an out-of-range value is an error
+// naming the key (and the line), because a typo in a relay's config must not silently
+// fall back to a default.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "relay/base/result.hpp"
+#include "relay/codec/types.hpp"
+
+namespace relay::ctl {
+
+// A peer to dial: optional pinned public key, host (IP literal or DNS name), port.
+struct PeerSpec {
+  std::optional<codec::PubKey33> public_key;
+  std::string host;
+  std::uint16_t port = 0;
+  bool operator==(const PeerSpec&) const = default;
+};
+
+// parse_peer: "PUBKEYHEX@HOST:PORT" or "HOST:PORT"; IPv6 hosts in brackets.
+// On failure returns nullopt and sets `err`.
+std::optional<PeerSpec> parse_peer(std::string_view s, std::string& err);
+
+// parse_host_port: "HOST:PORT" / "[V6]:PORT".
+std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view s, std::string& err);
+
+enum class Network { kMainnet, kTestnet, kCustom };
+
+struct RelayConfig {
+  // [node]
+  std::string data_dir = "/var/lib/stacks-relay";
+  std::string identity_key_file;  // empty: <data_dir>/identity.key, created on first start
+  // [network]
+  Network network = Network::kMainnet;
+  std::uint32_t network_id = 0x00000001;
+  std::uint32_t peer_version = 0x18000010;
+  std::uint32_t stable_confirmations = 7;
+  bool relay_2x = false;  // relay Blocks/Microblocks/…Available (2.x networks only)
+  // [p2p]
+  std::string bind_host = "0.0.0.0";
+  std::uint16_t bind_port = 20444;
+  std::vector<PeerSpec> peers;
+  std::vector<PeerSpec> trusted_peers;
+  std::uint32_t max_inbound = 750;
+  std::uint32_t max_outbound = 32;
+  std::uint32_t max_queued_per_peer = 50;  // our messages a node may have unprocessed
+  std::uint32_t max_message_len = 16778053;
+  // [rewards]
+  std::string reward_set_file;  // static reward set (private networks); next issue fetches it
+  // [shm]
+  std::string shm_path = "/dev/shm/stacks-relay";
+
+  std::string identity_key_path() const { return identity_key_file.empty() ? data_dir + "/identity.key" : identity_key_file; }
+};
+
+// Command-line overrides (each set field replaces the file's value).
+struct ConfigOverrides {
+  std::optional<std::string> p2p_bind;           // --p2p-bind ADDR:PORT
+  std::optional<std::string> identity_key_file;  // --identity-key-file F
+  std::optional<std::string> network;            // --network NAME
+  std::optional<std::string> data_dir;           // --data-dir DIR
+  std::vector<std::string> peers;                // --peer PUBKEY@HOST:PORT (repeatable; added)
+};
+
+// load_config: parse `toml_text` (empty: defaults only), then apply `ov`. `origin` names
+// the file in error messages.
+Result<RelayConfig> load_config(std::string_view toml_text, const ConfigOverrides& ov, std::string& err,
+                                std::string_view origin = "config");
+// load_config_file: read `path` (empty path: defaults) and load it.
+Result<RelayConfig> load_config_file(const std::string& path, const ConfigOverrides& ov, std::string& err);
+
+// network_defaults: network_id / peer_version / confirmations of a named network.
+bool apply_network(RelayConfig& c, std::string_view name, std::string& err);
+
+}  // namespace relay::ctl

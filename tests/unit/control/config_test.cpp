@@ -1,0 +1,117 @@
+#include "control/config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace relay::ctl {
+namespace {
+
+std::string example() {
+  std::ifstream f(std::string(RELAY_TEST_DATA_DIR) + "/../../deploy/config/relay.toml.example");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(Config, DefaultsAreTheMainnetProfile) {
+  std::string err;
+  auto c = load_config("", {}, err);
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->network, Network::kMainnet);
+  EXPECT_EQ(c->network_id, 1u);
+  EXPECT_EQ(c->peer_version, 0x18000010u);
+  EXPECT_EQ(c->bind_port, 20444);
+  EXPECT_EQ(c->identity_key_path(), "/var/lib/stacks-relay/identity.key");
+}
+
+TEST(Config, ExampleFileLoadsToTheDefaults) {
+  std::string text = example();
+  ASSERT_FALSE(text.empty());
+  std::string err;
+  auto c = load_config(text, {}, err, "relay.toml.example");
+  ASSERT_TRUE(c.ok()) << err;
+  auto d = load_config("", {}, err);
+  EXPECT_EQ(c->bind_host, d->bind_host);
+  EXPECT_EQ(c->max_queued_per_peer, d->max_queued_per_peer);
+  EXPECT_EQ(c->shm_path, d->shm_path);
+  EXPECT_EQ(c->max_message_len, d->max_message_len);
+}
+
+TEST(Config, FileValuesAndOverrides) {
+  const char* text = R"(
+[node]
+data_dir = "/tmp/relay"
+[network]
+name = "testnet"
+[p2p]
+bind = "[::1]:30444"
+peers = ["02196f005965cebe6ddc3901b7b1cc1aa7a88f305bb8c5893456b8f9a605923893@seed.mainnet.hiro.so:20444",
+         "127.0.0.1:20445"]
+max_queued_per_peer = 40
+)";
+  std::string err;
+  auto c = load_config(text, {}, err, "t.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->network_id, 0x80000000u);
+  EXPECT_EQ(c->peer_version, 0xfacade10u);
+  EXPECT_EQ(c->bind_host, "::1");
+  EXPECT_EQ(c->bind_port, 30444);
+  ASSERT_EQ(c->peers.size(), 2u);
+  EXPECT_TRUE(c->peers[0].public_key.has_value());
+  EXPECT_EQ(c->peers[0].host, "seed.mainnet.hiro.so");
+  EXPECT_FALSE(c->peers[1].public_key.has_value());
+  EXPECT_EQ(c->max_queued_per_peer, 40u);
+
+  ConfigOverrides ov;
+  ov.network = "mainnet";
+  ov.p2p_bind = "127.0.0.1:1234";
+  ov.data_dir = "/srv/relay";
+  ov.peers = {"10.0.0.1:20444"};
+  auto o = load_config(text, ov, err, "t.toml");
+  ASSERT_TRUE(o.ok()) << err;
+  EXPECT_EQ(o->network_id, 1u);
+  EXPECT_EQ(o->bind_host, "127.0.0.1");
+  EXPECT_EQ(o->bind_port, 1234);
+  EXPECT_EQ(o->identity_key_path(), "/srv/relay/identity.key");
+  EXPECT_EQ(o->peers.size(), 3u);
+}
+
+TEST(Config, ErrorsNameTheKeyAndLine) {
+  std::string err;
+  EXPECT_FALSE(load_config("[p2p]\nbnid = \"0.0.0.0:1\"\n", {}, err, "r.toml").ok());
+  EXPECT_EQ(err, "r.toml:2: unknown key 'p2p.bnid'");
+  EXPECT_FALSE(load_config("[p2p]\nmax_inbound = \"many\"\n", {}, err, "r.toml").ok());
+  EXPECT_NE(err.find("r.toml:2: 'p2p.max_inbound' must be an integer"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[p2p]\nmax_queued_per_peer = 500\n", {}, err).ok());  // a node drops us at 100
+  EXPECT_FALSE(load_config("[network]\nname = \"custom\"\n", {}, err).ok());
+  EXPECT_NE(err.find("network_id"), std::string::npos);
+  EXPECT_TRUE(load_config("[network]\nname = \"custom\"\nnetwork_id = 0x12345678\n", {}, err).ok()) << err;
+  EXPECT_FALSE(load_config("[network]\nname = \"devnet\"\n", {}, err).ok());
+  EXPECT_FALSE(load_config("[p2p]\npeers = [\"nohostport\"]\n", {}, err).ok());
+  EXPECT_NE(err.find("p2p.peers"), std::string::npos);
+  EXPECT_FALSE(load_config("this is not toml", {}, err, "x.toml").ok());
+  EXPECT_EQ(err.rfind("x.toml:1:", 0), 0u) << err;
+  EXPECT_FALSE(load_config("bogus = 1\n", {}, err).ok());
+  EXPECT_FALSE(load_config("p2p = 5\n", {}, err).ok());
+  ConfigOverrides bad;
+  bad.p2p_bind = "localhost";
+  EXPECT_FALSE(load_config("", bad, err).ok());
+  EXPECT_NE(err.find("--p2p-bind"), std::string::npos);
+}
+
+TEST(Config, PeerAndAddressSyntax) {
+  std::string err;
+  EXPECT_TRUE(parse_peer("[2001:db8::1]:20444", err).has_value());
+  EXPECT_FALSE(parse_peer("[2001:db8::1]20444", err).has_value());
+  EXPECT_FALSE(parse_peer("2001:db8::1:20444", err).has_value());  // IPv6 needs brackets
+  EXPECT_FALSE(parse_peer("host:0", err).has_value());
+  EXPECT_FALSE(parse_peer("host:65536", err).has_value());
+  EXPECT_FALSE(parse_peer("04" + std::string(64, 'a') + "@h:1", err).has_value());  // not compressed
+  EXPECT_FALSE(parse_peer("zz@h:1", err).has_value());
+  EXPECT_FALSE(parse_peer("ho st:1", err).has_value());
+}
+
+}  // namespace
+}  // namespace relay::ctl
