@@ -1,0 +1,86 @@
+// relay/policy/relay_policy.hpp — which pushes the relay forwards, to whom, and in what
+// order (ARCHITECTURE.md §3.6–3.8, PROTOCOL.md §3, §5).
+//
+// Pure logic, no I/O: used by the dataplane's relay path and unit-tested on its own.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+
+#include "relay/codec/message.hpp"
+
+namespace relay::policy {
+
+// ---- relayers (PROTOCOL.md §3 constraints 1–2, chat.rs process_relayers) -------------
+
+enum class RelayersVerdict : std::uint8_t {
+  kOk,
+  kTooMany,     // more than 16 entries (a decode error already; kept for completeness)
+  kCycle,       // the same public-key hash twice: the receiver drops the connection
+  kContainsUs,  // our own hash is in it: the message came back round
+};
+
+// check_relayers: what a receiving node checks, applied to a message that reached us.
+RelayersVerdict check_relayers(std::span<const codec::RelayData> relayers, const codec::Hash20& our_pkh) noexcept;
+
+// can_append_self: the message can carry us as one more hop (fewer than 16 entries).
+bool can_append_self(std::span<const codec::RelayData> relayers) noexcept;
+
+// may_send_to: whether `peer_pkh` may receive a message whose relayers (after we
+// appended ourselves) are `relayers`: never to a peer already in the list (it would
+// drop us), never back to the peer we got it from.
+bool may_send_to(std::span<const codec::RelayData> relayers, const codec::Hash20& peer_pkh,
+                 const codec::Hash20& sender_pkh) noexcept;
+
+// ---- what is relayed --------------------------------------------------------------
+
+// Lower value = sent first. Blocks never wait behind transactions.
+enum class Priority : std::uint8_t { kBlock = 0, kMicroblock = 1, kStackerDb = 2, kTransaction = 3 };
+inline constexpr std::size_t kPriorityCount = 4;
+
+// push_priority: the class of a pushed message we relay, or nullopt for anything that is
+// not relayed (requests, replies, and the 2.x pushes unless the network is 2.x).
+std::optional<Priority> push_priority(codec::MsgId id, bool relay_2x) noexcept;
+
+// ---- per-session pacing (PROTOCOL.md §1.6: a node drops a peer with > 100 queued) ---
+
+struct QueuedPush {
+  std::uint64_t handle = 0;  // caller's reference to the signed bytes
+  Priority priority = Priority::kTransaction;
+};
+
+// SessionPacer: the messages waiting to go to one node, at most `budget` of them.
+// When full, a new transaction replaces the oldest waiting transaction (counted as a
+// drop); a new block replaces the oldest waiting transaction, or — when only blocks and
+// chunks wait — is refused (counted; the caller keeps it for the next budget). Blocks
+// are never dropped to make room for transactions.
+class SessionPacer {
+ public:
+  explicit SessionPacer(std::uint32_t budget) : budget_(budget == 0 ? 1 : budget) {}
+
+  enum class Admit : std::uint8_t { kQueued, kQueuedDroppedTx, kRefused };
+  struct AdmitResult {
+    Admit result;
+    std::optional<QueuedPush> dropped;  // the transaction that made room
+  };
+  AdmitResult admit(const QueuedPush& p);
+  // next: the highest-priority waiting push (oldest first within a priority), or nullopt.
+  std::optional<QueuedPush> next();
+  std::uint32_t waiting() const noexcept {
+    std::size_t n = 0;
+    for (const auto& q : q_) n += q.size();
+    return static_cast<std::uint32_t>(n);
+  }
+  std::uint64_t dropped_tx() const noexcept { return dropped_tx_; }
+  std::uint64_t refused() const noexcept { return refused_; }
+
+ private:
+  std::uint32_t budget_;
+  std::deque<QueuedPush> q_[kPriorityCount];
+  std::uint64_t dropped_tx_ = 0;
+  std::uint64_t refused_ = 0;
+};
+
+}  // namespace relay::policy
