@@ -1,0 +1,188 @@
+#include "control/session/conversation.hpp"
+
+#include "relay/validate/validate.hpp"
+
+namespace relay::ctl {
+
+using namespace relay::codec;
+
+Conversation::Conversation(const LocalPeer* local, bool outbound, std::uint64_t now_ns,
+                           std::optional<crypto::PublicKey> pinned, codec::Addr16 peer_addr, std::uint16_t peer_port)
+    : local_(local),
+      outbound_(outbound),
+      pinned_(pinned),
+      peer_addr_(peer_addr),
+      peer_port_(peer_port),
+      started_ns_(now_ns),
+      last_recv_ns_(now_ns),
+      last_send_ns_(now_ns) {}
+
+std::uint32_t Conversation::random_u32() const {
+  std::uint8_t b[4];
+  if (!crypto::fill_random(b, sizeof b)) return 0x9e3779b9u;  // never reached on Linux ≥ 3.17
+  return load_be32(b);
+}
+
+HandshakeData Conversation::our_handshake() const {
+  HandshakeData h;
+  h.addrbytes = local_->addrbytes;
+  h.port = local_->port;
+  h.services = local_->services;
+  h.node_public_key = local_->key.public_key().compressed();
+  h.expire_block_height = local_->expire_block_height;
+  h.data_url = local_->data_url;
+  return h;
+}
+
+Bytes Conversation::sign(std::uint32_t seq, Payload payload, std::vector<RelayData> relayers) const {
+  Message m;
+  m.preamble.peer_version = local_->peer_version;
+  m.preamble.network_id = local_->network_id;
+  m.preamble.seq = seq;
+  m.preamble.burn_block_height = view_.height;
+  m.preamble.burn_block_hash = view_.hash;
+  m.preamble.burn_stable_block_height = view_.stable_height;
+  m.preamble.burn_stable_block_hash = view_.stable_hash;
+  m.relayers = std::move(relayers);
+  m.payload = std::move(payload);
+  return validate::sign_message(m, local_->key);
+}
+
+const char* Conversation::preamble_problem(const Preamble& p) const noexcept {
+  if (p.network_id != local_->network_id) return "wrong network id";
+  if ((p.peer_version & 0xff000000u) != (local_->peer_version & 0xff000000u)) return "wrong peer version major";
+  std::uint64_t sum = p.burn_stable_block_height + local_->stable_confirmations;
+  if (sum < p.burn_stable_block_height || sum != p.burn_block_height)
+    return "burn_stable_block_height + confirmations != burn_block_height";
+  if (view_.stable_height != 0 && view_.stable_height == p.burn_stable_block_height &&
+      view_.stable_hash != p.burn_stable_block_hash)
+    return "stable burn block hash disagrees with our view";
+  // Epoch acceptance (has_acceptable_epoch) is left to the nodes: a relay forwards for
+  // every peer on the network and never claims an epoch it does not have.
+  return nullptr;
+}
+
+void Conversation::reply(const Message& req, Payload payload, std::vector<Action>& out) const {
+  Action a{Action::Kind::kSend, sign(req.preamble.seq, std::move(payload)), std::nullopt, "", false, {}};
+  out.push_back(std::move(a));
+}
+
+void Conversation::close(const char* why, bool misbehaved, std::vector<Action>& out) {
+  if (closed_) return;
+  closed_ = true;
+  Action a{Action::Kind::kClose, {}, std::nullopt, why, misbehaved, {}};
+  out.push_back(std::move(a));
+}
+
+void Conversation::start(std::uint64_t now_ns, std::vector<Action>& out) {
+  started_ns_ = now_ns;
+  if (!outbound_) return;
+  handshake_seq_ = random_u32();
+  out.push_back(Action{Action::Kind::kSend, sign(*handshake_seq_, Handshake{our_handshake()}), std::nullopt, "", false, {}});
+  last_send_ns_ = now_ns;
+}
+
+void Conversation::handle_handshake(ByteSpan raw, const Message& m, std::vector<Action>& out) {
+  const HandshakeData& hs = std::get<Handshake>(m.payload).data;
+  auto key = crypto::parse_public_key(ByteSpan(hs.node_public_key.data(), hs.node_public_key.size()));
+  if (!key) return close("handshake public key does not parse", true, out);
+  // Unauthenticated: self-certifying (verified with the key it carries). Authenticated:
+  // already verified with the installed key; a new key is a rekey.
+  if (!peer_key_ && !validate::verify_message(raw, *key)) return close("handshake signature invalid", true, out);
+  const bool stale = hs.expire_block_height <= view_.height;
+  const bool self = hs.node_public_key == local_->key.public_key().compressed();
+  if (stale || self) return reply(m, HandshakeReject{}, out);
+  bool changed = !peer_key_ || !(*peer_key_ == *key);
+  peer_key_ = *key;
+  if (changed) out.push_back(Action{Action::Kind::kAuthenticated, {}, *key, "", false, {}});
+  HandshakeAcceptData acc;
+  acc.handshake = our_handshake();
+  acc.heartbeat_interval = local_->heartbeat_s;
+  reply(m, HandshakeAccept{acc}, out);
+}
+
+void Conversation::handle_accept(ByteSpan raw, const Message& m, const HandshakeData& hs, std::vector<Action>& out) {
+  if (!handshake_seq_ || m.preamble.seq != *handshake_seq_) return;  // unsolicited: ignored, as a node does
+  handshake_seq_.reset();
+  auto key = crypto::parse_public_key(ByteSpan(hs.node_public_key.data(), hs.node_public_key.size()));
+  // Nodes trust accepts on first use; we verify them against the key they carry.
+  if (!key || !validate::verify_message(raw, *key)) return close("handshake accept not signed by its key", true, out);
+  if (pinned_ && !(*pinned_ == *key)) return close("peer key differs from the pinned key", false, out);
+  bool changed = !peer_key_ || !(*peer_key_ == *key);
+  peer_key_ = *key;
+  if (changed) out.push_back(Action{Action::Kind::kAuthenticated, {}, *key, "", false, {}});
+}
+
+void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_ns, std::vector<Action>& out) {
+  if (closed_) return;
+  if (const char* why = preamble_problem(m.preamble)) return close(why, true, out);
+  if (peer_key_ && !validate::verify_message(raw, *peer_key_)) return close("message signature invalid", true, out);
+  const MsgId id = payload_id(m.payload);
+
+  if (!peer_key_) {
+    switch (id) {
+      case MsgId::kHandshake: handle_handshake(raw, m, out); break;
+      case MsgId::kHandshakeAccept: handle_accept(raw, m, std::get<HandshakeAccept>(m.payload).data.handshake, out); break;
+      case MsgId::kStackerDBHandshakeAccept:
+        handle_accept(raw, m, std::get<StackerDBHandshakeAccept>(m.payload).accept.handshake, out);
+        break;
+      case MsgId::kHandshakeReject:
+        if (handshake_seq_ && m.preamble.seq == *handshake_seq_) close("peer rejected our handshake", false, out);
+        break;
+      case MsgId::kNack:
+      case MsgId::kNatPunchReply: break;
+      case MsgId::kNatPunchRequest:
+        reply(m, NatPunchReply{peer_addr_, peer_port_, std::get<NatPunchRequest>(m.payload).nonce}, out);
+        break;
+      default: reply(m, Nack{kNackHandshakeRequired}, out); break;
+    }
+    if (peer_key_) last_recv_ns_ = now_ns;
+    return;
+  }
+
+  last_recv_ns_ = now_ns;
+  switch (id) {
+    case MsgId::kHandshake: handle_handshake(raw, m, out); break;
+    case MsgId::kHandshakeAccept: handle_accept(raw, m, std::get<HandshakeAccept>(m.payload).data.handshake, out); break;
+    case MsgId::kStackerDBHandshakeAccept:
+      handle_accept(raw, m, std::get<StackerDBHandshakeAccept>(m.payload).accept.handshake, out);
+      break;
+    case MsgId::kPing: reply(m, Pong{std::get<Ping>(m.payload).nonce}, out); break;
+    case MsgId::kNatPunchRequest:
+      reply(m, NatPunchReply{peer_addr_, peer_port_, std::get<NatPunchRequest>(m.payload).nonce}, out);
+      break;
+    case MsgId::kGetNeighbors: reply(m, Neighbors{neighbors_}, out); break;  // never a Nack
+    case MsgId::kGetBlocksInv:
+    case MsgId::kGetPoxInv:
+    case MsgId::kGetNakamotoInv: reply(m, Nack{kNackNoSuchBurnchainBlock}, out); break;
+    case MsgId::kStackerDBGetChunkInv:
+    case MsgId::kStackerDBGetChunk: reply(m, Nack{kNackNoSuchDb}, out); break;
+    case MsgId::kTransaction:
+    case MsgId::kNakamotoBlocks:
+    case MsgId::kStackerDBPushChunk:
+    case MsgId::kBlocks:
+    case MsgId::kMicroblocks:
+    case MsgId::kBlocksAvailable:
+    case MsgId::kMicroblocksAvailable:
+      out.push_back(Action{Action::Kind::kRelay, Bytes(raw.begin(), raw.end()), std::nullopt, "", false, {}});
+      break;
+    default: break;  // replies we did not ask for (Pong, Neighbors, inventories, Nack, …)
+  }
+  BurnView v{m.preamble.burn_block_height, m.preamble.burn_block_hash, m.preamble.burn_stable_block_height,
+             m.preamble.burn_stable_block_hash};
+  out.push_back(Action{Action::Kind::kBurnView, {}, std::nullopt, "", false, v});
+}
+
+void Conversation::on_tick(std::uint64_t now_ns, std::vector<Action>& out) {
+  if (closed_) return;
+  if (!peer_key_) {
+    if (now_ns - started_ns_ > kHandshakeTimeoutNs) close("no handshake within 5 s", false, out);
+    return;
+  }
+  if (now_ns - last_send_ns_ >= kPingIntervalNs) {
+    out.push_back(Action{Action::Kind::kSend, sign(random_u32(), Ping{random_u32()}), std::nullopt, "", false, {}});
+    last_send_ns_ = now_ns;
+  }
+}
+
+}  // namespace relay::ctl

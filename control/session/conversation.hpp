@@ -1,0 +1,122 @@
+// control/session/conversation.hpp — one p2p conversation as a well-behaved peer keeps
+// it (PROTOCOL.md §4): handshakes both ways, preamble validity, replies that carry the
+// request's seq, Nack(1) before authentication, Ping→Pong, NatPunch, GetNeighbors →
+// Neighbors (never a Nack), inventories → Nack(2), StackerDB requests → Nack(6),
+// liveness pings, and the 5 s handshake deadline.
+//
+// Pure logic: the owner feeds it whole messages (raw bytes + decoded form) and clock
+// ticks; it answers with actions (send these bytes, the peer is now authenticated with
+// key K, close with a reason, a push to relay). No I/O, no threads; one per session.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "relay/codec/message.hpp"
+#include "relay/crypto/secp256k1.hpp"
+
+namespace relay::ctl {
+
+// The relay's view of the Bitcoin chain, sent in every preamble (PROTOCOL.md §4.3).
+struct BurnView {
+  std::uint64_t height = 0;
+  codec::Hash32 hash{};
+  std::uint64_t stable_height = 0;
+  codec::Hash32 stable_hash{};
+  bool operator==(const BurnView&) const = default;
+};
+
+// Who we are on the wire.
+struct LocalPeer {
+  crypto::SecretKey key;
+  std::uint32_t network_id = 1;
+  std::uint32_t peer_version = 0x18000010;
+  std::uint32_t stable_confirmations = 7;
+  std::uint16_t services = codec::kServiceRelay;
+  codec::Addr16 addrbytes{};  // advertised address (any-network by default)
+  std::uint16_t port = 20444;
+  std::string data_url;
+  std::uint32_t heartbeat_s = 3600;                           // advertised heartbeat_interval
+  std::uint64_t expire_block_height = 0x7fffffffffffffffull;  // key never rotates
+};
+
+inline constexpr std::uint64_t kHandshakeTimeoutNs = 5'000'000'000ull;  // node drops unauthenticated after 5 s
+inline constexpr std::uint64_t kPingIntervalNs = 1'800'000'000'000ull;  // well inside heartbeat + 30 s
+
+// Nack codes (PROTOCOL.md §1.7).
+inline constexpr std::uint32_t kNackHandshakeRequired = 1;
+inline constexpr std::uint32_t kNackNoSuchBurnchainBlock = 2;
+inline constexpr std::uint32_t kNackNoSuchDb = 6;
+
+struct Action {
+  enum class Kind : std::uint8_t {
+    kSend,           // write `bytes` to the peer
+    kAuthenticated,  // the peer's key is `key` (from now on every message is verified with it)
+    kClose,          // drop the connection; `reason` says why (ban-worthy if `misbehaved`)
+    kRelay,          // a push from an authenticated peer: hand to the relay path
+    kBurnView,       // the peer's preamble carried this burn view (for adoption)
+  };
+  Kind kind;
+  Bytes bytes;
+  std::optional<crypto::PublicKey> key;
+  const char* reason = "";
+  bool misbehaved = false;
+  BurnView view;
+};
+
+class Conversation {
+ public:
+  // outbound: we dialed (we send the first Handshake). `pinned`: the key the peer must
+  // present (from "PUBKEY@HOST:PORT"). `peer_addr`/`peer_port`: the socket's remote end.
+  Conversation(const LocalPeer* local, bool outbound, std::uint64_t now_ns,
+               std::optional<crypto::PublicKey> pinned = std::nullopt, codec::Addr16 peer_addr = {},
+               std::uint16_t peer_port = 0);
+
+  // set_burn_view: the view our preambles carry (the owner adopts it from trusted peers).
+  void set_burn_view(const BurnView& v) noexcept { view_ = v; }
+  // set_neighbors: what we answer GetNeighbors with (may be empty; never a Nack).
+  void set_neighbors(std::vector<codec::NeighborAddress> n) { neighbors_ = std::move(n); }
+
+  // start: the connection is up; an outbound conversation sends its Handshake.
+  void start(std::uint64_t now_ns, std::vector<Action>& out);
+  // on_message: one whole message as received, `m` its decoded form.
+  void on_message(ByteSpan raw, const codec::Message& m, std::uint64_t now_ns, std::vector<Action>& out);
+  // on_tick: timers (handshake deadline, liveness pings).
+  void on_tick(std::uint64_t now_ns, std::vector<Action>& out);
+
+  bool authenticated() const noexcept { return peer_key_.has_value(); }
+  const std::optional<crypto::PublicKey>& peer_key() const noexcept { return peer_key_; }
+  std::uint64_t last_recv_ns() const noexcept { return last_recv_ns_; }
+
+  // sign: a message with our preamble (network, version, burn view), `seq`, relayers
+  // `relayers` and `payload`, signed with our key.
+  Bytes sign(std::uint32_t seq, codec::Payload payload, std::vector<codec::RelayData> relayers = {}) const;
+  // preamble_valid: PROTOCOL.md §4.3 checks against our network (a failure drops the
+  // connection, as a node would).
+  const char* preamble_problem(const codec::Preamble& p) const noexcept;
+
+ private:
+  codec::HandshakeData our_handshake() const;
+  void reply(const codec::Message& req, codec::Payload payload, std::vector<Action>& out) const;
+  void close(const char* why, bool misbehaved, std::vector<Action>& out);
+  void handle_handshake(ByteSpan raw, const codec::Message& m, std::vector<Action>& out);
+  void handle_accept(ByteSpan raw, const codec::Message& m, const codec::HandshakeData& hs, std::vector<Action>& out);
+  std::uint32_t random_u32() const;
+
+  const LocalPeer* local_;
+  bool outbound_;
+  bool closed_ = false;
+  std::optional<crypto::PublicKey> pinned_;
+  codec::Addr16 peer_addr_;
+  std::uint16_t peer_port_;
+  BurnView view_;
+  std::vector<codec::NeighborAddress> neighbors_;
+  std::optional<crypto::PublicKey> peer_key_;
+  std::optional<std::uint32_t> handshake_seq_;  // our outstanding Handshake
+  std::uint64_t started_ns_;
+  std::uint64_t last_recv_ns_;
+  std::uint64_t last_send_ns_;
+};
+
+}  // namespace relay::ctl

@@ -1,0 +1,267 @@
+#include "control/session/conversation.hpp"
+
+#include <gtest/gtest.h>
+
+#include "relay/validate/validate.hpp"
+
+namespace relay::ctl {
+namespace {
+
+using namespace relay::codec;
+
+LocalPeer make_peer(std::uint8_t key_byte) {
+  Bytes k(32, 0);
+  k[31] = key_byte;
+  LocalPeer p{*crypto::SecretKey::from_bytes(k), 1, 0x18000010, 7, kServiceRelay, {}, 20444, "", 3600,
+              0x7fffffffffffffffull};
+  return p;
+}
+
+BurnView view() {
+  BurnView v;
+  v.height = 900007;
+  v.hash.fill(0x11);
+  v.stable_height = 900000;
+  v.stable_hash.fill(0x22);
+  return v;
+}
+
+Message decode(const Bytes& b) {
+  auto m = decode_message(b);
+  EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error().reason);
+  return m.ok() ? *m : Message{};
+}
+
+struct Pair {
+  LocalPeer relay_id = make_peer(7);
+  LocalPeer node_id = make_peer(9);
+  Conversation relay{&relay_id, false, 0};  // inbound on the relay
+  Conversation node{&node_id, true, 0};     // the node dialed
+  std::vector<Action> relay_out, node_out;
+
+  Pair() {
+    relay.set_burn_view(view());
+    node.set_burn_view(view());
+  }
+  // Deliver every kSend of `from_out` to `to`.
+  static void deliver(std::vector<Action>& from_out, Conversation& to, std::vector<Action>& to_out, std::uint64_t now) {
+    std::vector<Action> pending;
+    pending.swap(from_out);
+    for (auto& a : pending) {
+      if (a.kind == Action::Kind::kSend) to.on_message(a.bytes, decode(a.bytes), now, to_out);
+      else from_out.push_back(a);  // keep non-send actions for inspection
+    }
+  }
+  void handshake() {
+    node.start(0, node_out);
+    deliver(node_out, relay, relay_out, 1);
+    deliver(relay_out, node, node_out, 2);
+  }
+};
+
+bool has(const std::vector<Action>& v, Action::Kind k) {
+  for (auto& a : v)
+    if (a.kind == k) return true;
+  return false;
+}
+
+TEST(Conversation, HandshakeBothWays) {
+  Pair p;
+  p.handshake();
+  ASSERT_TRUE(p.relay.authenticated());
+  ASSERT_TRUE(p.node.authenticated());
+  EXPECT_TRUE(*p.relay.peer_key() == p.node_id.key.public_key());
+  EXPECT_TRUE(*p.node.peer_key() == p.relay_id.key.public_key());
+  EXPECT_TRUE(has(p.relay_out, Action::Kind::kAuthenticated));
+  EXPECT_TRUE(has(p.node_out, Action::Kind::kAuthenticated));
+}
+
+TEST(Conversation, AcceptCarriesRequestSeqAndHeartbeat) {
+  Pair p;
+  p.node.start(0, p.node_out);
+  Message hs = decode(p.node_out[0].bytes);
+  std::vector<Action> out;
+  p.relay.on_message(p.node_out[0].bytes, hs, 1, out);
+  Bytes accept_bytes;
+  for (auto& a : out)
+    if (a.kind == Action::Kind::kSend) accept_bytes = a.bytes;
+  Message acc = decode(accept_bytes);
+  EXPECT_EQ(acc.preamble.seq, hs.preamble.seq);
+  ASSERT_EQ(payload_id(acc.payload), MsgId::kHandshakeAccept);
+  EXPECT_GE(std::get<HandshakeAccept>(acc.payload).data.heartbeat_interval, 3600u);
+  EXPECT_EQ(std::get<HandshakeAccept>(acc.payload).data.handshake.expire_block_height, 0x7fffffffffffffffull);
+  EXPECT_TRUE(validate::verify_message(accept_bytes, p.relay_id.key.public_key()));
+}
+
+TEST(Conversation, UnauthenticatedRequestsGetNack1) {
+  Pair p;
+  Bytes ping = p.node.sign(4242, Ping{5});
+  std::vector<Action> out;
+  p.relay.on_message(ping, decode(ping), 1, out);
+  ASSERT_EQ(out.size(), 1u);
+  Message r = decode(out[0].bytes);
+  EXPECT_EQ(r.preamble.seq, 4242u);
+  ASSERT_EQ(payload_id(r.payload), MsgId::kNack);
+  EXPECT_EQ(std::get<Nack>(r.payload).error_code, kNackHandshakeRequired);
+  // NatPunch is answered even before a handshake.
+  out.clear();
+  Bytes punch = p.node.sign(77, NatPunchRequest{0xabcd});
+  p.relay.on_message(punch, decode(punch), 1, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<NatPunchReply>(decode(out[0].bytes).payload).nonce, 0xabcdu);
+}
+
+TEST(Conversation, AuthenticatedReplies) {
+  Pair p;
+  p.handshake();
+  struct Case {
+    Payload req;
+    MsgId reply;
+  } cases[] = {
+      {Ping{99}, MsgId::kPong},
+      {GetNeighbors{}, MsgId::kNeighbors},
+      {GetPoxInv{{}, 8}, MsgId::kNack},
+      {GetBlocksInv{{}, 1}, MsgId::kNack},
+      {GetNakamotoInv{}, MsgId::kNack},
+      {StackerDBGetChunkInv{ContractId{{22, {}}, "signers"}, {}}, MsgId::kNack},
+  };
+  std::uint32_t seq = 1000;
+  for (auto& c : cases) {
+    Bytes req = p.node.sign(++seq, c.req);
+    std::vector<Action> out;
+    p.relay.on_message(req, decode(req), 10, out);
+    Bytes rep;
+    for (auto& a : out)
+      if (a.kind == Action::Kind::kSend) rep = a.bytes;
+    ASSERT_FALSE(rep.empty()) << static_cast<int>(payload_id(c.req));
+    Message r = decode(rep);
+    EXPECT_EQ(r.preamble.seq, seq);
+    EXPECT_EQ(payload_id(r.payload), c.reply);
+    if (payload_id(c.req) == MsgId::kPing) {
+      EXPECT_EQ(std::get<Pong>(r.payload).nonce, 99u);
+    }
+    if (payload_id(c.req) == MsgId::kStackerDBGetChunkInv) {
+      EXPECT_EQ(std::get<Nack>(r.payload).error_code, kNackNoSuchDb);
+    }
+    if (payload_id(c.req) == MsgId::kGetPoxInv) {
+      EXPECT_EQ(std::get<Nack>(r.payload).error_code, kNackNoSuchBurnchainBlock);
+    }
+    EXPECT_TRUE(has(out, Action::Kind::kBurnView));
+  }
+}
+
+TEST(Conversation, PushesGoToTheRelayPath) {
+  Pair p;
+  p.handshake();
+  Transaction tx;
+  tx.tx.payload.id = 4;
+  tx.tx.anchor_mode = 1;
+  Bytes push = p.node.sign(5, tx);
+  std::vector<Action> out;
+  p.relay.on_message(push, decode(push), 10, out);
+  ASSERT_TRUE(has(out, Action::Kind::kRelay));
+  for (auto& a : out) {
+    if (a.kind == Action::Kind::kRelay) {
+      EXPECT_EQ(a.bytes, push);
+    }
+  }
+}
+
+TEST(Conversation, MisbehaviourCloses) {
+  Pair p;
+  p.handshake();
+  // A message signed by someone else on an authenticated session.
+  LocalPeer stranger_id = make_peer(11);
+  Conversation stranger(&stranger_id, true, 0);
+  stranger.set_burn_view(view());
+  Bytes forged = stranger.sign(1, Ping{1});
+  std::vector<Action> out;
+  p.relay.on_message(forged, decode(forged), 10, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, Action::Kind::kClose);
+  EXPECT_TRUE(out[0].misbehaved);
+  // Nothing more once closed.
+  out.clear();
+  Bytes ping = p.node.sign(2, Ping{2});
+  p.relay.on_message(ping, decode(ping), 11, out);
+  EXPECT_TRUE(out.empty());
+
+  // Wrong network id in the preamble.
+  Pair q;
+  LocalPeer testnet = make_peer(9);
+  testnet.network_id = 0x80000000;
+  Conversation other(&testnet, true, 0);
+  other.set_burn_view(view());
+  HandshakeData hd;
+  hd.port = 20444;
+  hd.node_public_key = testnet.key.public_key().compressed();
+  hd.expire_block_height = 0x7fffffffffffffffull;
+  Bytes hs = other.sign(3, Handshake{hd});
+  std::vector<Action> o2;
+  q.relay.on_message(hs, decode(hs), 1, o2);
+  ASSERT_EQ(o2.size(), 1u);
+  EXPECT_EQ(o2[0].kind, Action::Kind::kClose);
+  EXPECT_STREQ(o2[0].reason, "wrong network id");
+}
+
+TEST(Conversation, HandshakeRejectCases) {
+  Pair p;
+  LocalPeer& n = p.node_id;
+  n.expire_block_height = 100;  // expired by our burn view (900007)
+  p.node.start(0, p.node_out);
+  std::vector<Action> out;
+  p.relay.on_message(p.node_out[0].bytes, decode(p.node_out[0].bytes), 1, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(payload_id(decode(out[0].bytes).payload), MsgId::kHandshakeReject);
+  EXPECT_FALSE(p.relay.authenticated());
+  // Our own key in an inbound handshake: rejected too.
+  Pair s;
+  Conversation mirror(&s.relay_id, true, 0);
+  mirror.set_burn_view(view());
+  std::vector<Action> mo, so;
+  mirror.start(0, mo);
+  s.relay.on_message(mo[0].bytes, decode(mo[0].bytes), 1, so);
+  EXPECT_EQ(payload_id(decode(so[0].bytes).payload), MsgId::kHandshakeReject);
+}
+
+TEST(Conversation, PinnedKeyMustMatch) {
+  LocalPeer relay_id = make_peer(7);
+  LocalPeer node_id = make_peer(9);
+  LocalPeer other = make_peer(13);
+  Conversation outbound(&relay_id, true, 0, other.key.public_key());  // expects `other`
+  Conversation node(&node_id, false, 0);
+  outbound.set_burn_view(view());
+  node.set_burn_view(view());
+  std::vector<Action> o, n;
+  outbound.start(0, o);
+  node.on_message(o[0].bytes, decode(o[0].bytes), 1, n);
+  std::vector<Action> o2;
+  for (auto& a : n)
+    if (a.kind == Action::Kind::kSend) outbound.on_message(a.bytes, decode(a.bytes), 2, o2);
+  ASSERT_FALSE(o2.empty());
+  EXPECT_EQ(o2.back().kind, Action::Kind::kClose);
+  EXPECT_FALSE(outbound.authenticated());
+}
+
+TEST(Conversation, TimersHandshakeDeadlineAndPings) {
+  Pair p;
+  std::vector<Action> out;
+  p.relay.on_tick(kHandshakeTimeoutNs - 1, out);
+  EXPECT_TRUE(out.empty());
+  p.relay.on_tick(kHandshakeTimeoutNs + 1, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, Action::Kind::kClose);
+
+  Pair q;
+  q.handshake();
+  std::vector<Action> t;
+  q.relay.on_tick(kPingIntervalNs / 2, t);
+  EXPECT_TRUE(t.empty());
+  q.relay.on_tick(kPingIntervalNs + 10, t);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(payload_id(decode(t[0].bytes).payload), MsgId::kPing);
+  EXPECT_TRUE(validate::verify_message(t[0].bytes, q.relay_id.key.public_key()));
+}
+
+}  // namespace
+}  // namespace relay::ctl
