@@ -4,25 +4,15 @@
 #include <gtest/gtest.h>
 
 #include "dataplane/transport/mem/mem_transport.hpp"
+#include "tests/support/test_peer.hpp"
 
 namespace relay::dp {
 namespace {
 
 using namespace relay::codec;
 
-ctl::LocalPeer make_local(std::uint8_t b) {
-  Bytes k(32, 0);
-  k[31] = b;
-  return ctl::LocalPeer{*crypto::SecretKey::from_bytes(k), 1, 0x18000010, 7, kServiceRelay, {}, 20444, "", 3600,
-                        0x7fffffffffffffffull};
-}
-
-ctl::BurnView view() {
-  ctl::BurnView v;
-  v.height = 900007;
-  v.stable_height = 900000;
-  return v;
-}
+ctl::LocalPeer make_local(std::uint8_t b) { return test::make_local_peer(b); }
+ctl::BurnView view() { return test::test_burn_view(); }
 
 sockaddr_in6 port_addr(std::uint16_t p) {
   sockaddr_in6 a{};
@@ -30,66 +20,6 @@ sockaddr_in6 port_addr(std::uint16_t p) {
   a.sin6_port = htons(p);
   return a;
 }
-
-// A stock node, as far as the relay can tell: its own transport endpoint, framer and
-// conversation; it records every push the relay forwards to it.
-struct TestNode {
-  ctl::LocalPeer id;
-  MemTransport t;
-  Framer framer;
-  std::unique_ptr<ctl::Conversation> conv;
-  ConnId conn = kNoConn;
-  std::vector<Bytes> pushes;
-  bool closed = false;
-
-  TestNode(MemNetwork& net, std::uint8_t key) : id(make_local(key)), t(net) {}
-  void dial() { conn = *t.connect(port_addr(1)); }
-  void send(const Bytes& b) {
-    SharedBuf* s = SharedBuf::make(b);
-    (void)t.send(conn, s, 0);
-    s->unref();
-  }
-  void apply(std::vector<ctl::Action>& acts) {
-    for (auto& a : acts) {
-      if (a.kind == ctl::Action::Kind::kSend) send(a.bytes);
-      if (a.kind == ctl::Action::Kind::kRelay) pushes.push_back(a.bytes);
-    }
-  }
-  void pump(std::uint64_t now) {
-    Event evs[32];
-    for (std::size_t n; (n = t.poll(evs, 0)) > 0;) {
-      for (std::size_t i = 0; i < n; ++i) {
-        const Event& e = evs[i];
-        std::vector<ctl::Action> acts;
-        if (e.kind == EventKind::kConnected) {
-          conv = std::make_unique<ctl::Conversation>(&id, true, now);
-          conv->set_burn_view(view());
-          conv->start(now, acts);
-        } else if (e.kind == EventKind::kClosed) {
-          closed = true;
-        } else if (e.kind == EventKind::kData) {
-          ByteSpan d = e.data;
-          while (!d.empty()) {
-            d = d.subspan(framer.feed(d));
-            if (framer.state() != Framer::State::kDone) continue;
-            Bytes raw(framer.preamble_bytes().begin(), framer.preamble_bytes().end());
-            raw.insert(raw.end(), framer.body().begin(), framer.body().end());
-            auto m = decode_message(raw);
-            EXPECT_TRUE(m.ok());
-            if (m.ok()) conv->on_message(raw, *m, now, acts);
-            framer.next();
-          }
-          t.release(e);
-        }
-        apply(acts);
-      }
-    }
-  }
-  Hash20 pkh() const {
-    auto pk = id.key.public_key().compressed();
-    return crypto::hash160(ByteSpan(pk.data(), pk.size()));
-  }
-};
 
 StacksTransaction signed_tx(std::uint64_t nonce) {
   Bytes k(32, 0x42);
@@ -108,6 +38,12 @@ StacksTransaction signed_tx(std::uint64_t nonce) {
   return tx;
 }
 
+struct TestNode {
+  MemTransport t;
+  test::TestPeer<MemTransport> peer;
+  TestNode(MemNetwork& net, std::uint8_t key) : t(net), peer(t, key) {}
+};
+
 struct Net {
   MemNetwork net;
   ctl::LocalPeer relay_id = make_local(7);
@@ -125,7 +61,7 @@ struct Net {
     engine = std::make_unique<RelayEngine<MemTransport>>(*rt, o);
     for (std::size_t i = 0; i < n; ++i) {
       nodes.push_back(std::make_unique<TestNode>(net, static_cast<std::uint8_t>(20 + i)));
-      nodes.back()->dial();
+      nodes.back()->peer.dial(port_addr(1));
     }
     settle();
   }
@@ -133,7 +69,7 @@ struct Net {
     for (int round = 0; round < 20; ++round) {
       ++now;
       engine->run_once(now, 0);
-      for (auto& n : nodes) n->pump(now);
+      for (auto& n : nodes) n->peer.pump(now);
     }
   }
 };
@@ -141,51 +77,51 @@ struct Net {
 TEST(RelayEngine, HandshakesWithEveryNode) {
   Net n(3);
   EXPECT_EQ(n.engine->authenticated_sessions(), 3u);
-  for (auto& node : n.nodes) EXPECT_TRUE(node->conv->authenticated());
+  for (auto& node : n.nodes) EXPECT_TRUE(node->peer.authenticated());
 }
 
 TEST(RelayEngine, TransactionReachesEveryOtherNodeOnceSignedByTheRelay) {
   Net n(3, 13);  // deliveries cut into ≤ 13-byte pieces: the framer streams
-  TestNode& a = *n.nodes[0];
+  auto& a = n.nodes[0]->peer;
   a.send(a.conv->sign(0x1234, Transaction{signed_tx(1)}));
   n.settle();
   EXPECT_TRUE(a.pushes.empty());  // never echoed to the sender
-  ASSERT_EQ(n.nodes[1]->pushes.size(), 1u);
-  ASSERT_EQ(n.nodes[2]->pushes.size(), 1u);
-  EXPECT_EQ(n.nodes[1]->pushes[0], n.nodes[2]->pushes[0]);  // identical bytes to every recipient
-  auto m = decode_message(n.nodes[1]->pushes[0]);
+  ASSERT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
+  ASSERT_EQ(n.nodes[2]->peer.pushes.size(), 1u);
+  EXPECT_EQ(n.nodes[1]->peer.pushes[0], n.nodes[2]->peer.pushes[0]);  // identical bytes to every recipient
+  auto m = decode_message(n.nodes[1]->peer.pushes[0]);
   ASSERT_TRUE(m.ok());
   ASSERT_EQ(m->relayers.size(), 1u);
   auto rpk = n.relay_id.key.public_key().compressed();
   EXPECT_EQ(m->relayers[0].peer.public_key_hash, crypto::hash160(ByteSpan(rpk.data(), rpk.size())));
-  EXPECT_TRUE(validate::verify_message(n.nodes[1]->pushes[0], n.relay_id.key.public_key()));
+  EXPECT_TRUE(validate::verify_message(n.nodes[1]->peer.pushes[0], n.relay_id.key.public_key()));
   EXPECT_NE(m->preamble.seq, 0x1234u);  // a fresh seq, not the sender's
   EXPECT_EQ(std::get<Transaction>(m->payload).tx.txid, signed_tx(1).txid);
   EXPECT_EQ(n.engine->stats().relayed, 1u);
   EXPECT_EQ(n.engine->stats().fanout_sends, 2u);
 
   // The same transaction again, from another node: deduplicated.
-  TestNode& b = *n.nodes[1];
+  auto& b = n.nodes[1]->peer;
   b.send(b.conv->sign(0x99, Transaction{signed_tx(1)}));
   n.settle();
   EXPECT_EQ(n.engine->stats().dup, 1u);
-  EXPECT_EQ(n.nodes[0]->pushes.size(), 0u);
-  EXPECT_EQ(n.nodes[2]->pushes.size(), 1u);
+  EXPECT_EQ(n.nodes[0]->peer.pushes.size(), 0u);
+  EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u);
 }
 
 TEST(RelayEngine, RelayersDecideTheRecipients) {
   Net n(3);
-  TestNode& a = *n.nodes[0];
+  auto& a = n.nodes[0]->peer;
   // The push already passed through node C: C must not get it (it would drop us).
   RelayData via_c;
-  via_c.peer.public_key_hash = n.nodes[2]->pkh();
+  via_c.peer.public_key_hash = n.nodes[2]->peer.pkh();
   a.send(a.conv->sign(5, Transaction{signed_tx(2)}, {via_c}));
   n.settle();
-  EXPECT_EQ(n.nodes[1]->pushes.size(), 1u);
-  EXPECT_EQ(n.nodes[2]->pushes.size(), 0u);
-  auto m = decode_message(n.nodes[1]->pushes[0]);
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
+  EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 0u);
+  auto m = decode_message(n.nodes[1]->peer.pushes[0]);
   ASSERT_EQ(m->relayers.size(), 2u);  // upstream ++ us
-  EXPECT_EQ(m->relayers[0].peer.public_key_hash, n.nodes[2]->pkh());
+  EXPECT_EQ(m->relayers[0].peer.public_key_hash, n.nodes[2]->peer.pkh());
   // A push whose relayers already contain the relay came back round: dropped quietly.
   RelayData via_us;
   auto rpk = n.relay_id.key.public_key().compressed();
@@ -198,12 +134,12 @@ TEST(RelayEngine, RelayersDecideTheRecipients) {
   a.send(a.conv->sign(7, Transaction{signed_tx(4)}, {via_c, via_c}));
   n.settle();
   EXPECT_TRUE(a.closed);
-  EXPECT_EQ(n.nodes[1]->pushes.size(), 1u);
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
 }
 
 TEST(RelayEngine, InvalidObjectsAreNotForwarded) {
   Net n(2);
-  TestNode& a = *n.nodes[0];
+  auto& a = n.nodes[0]->peer;
   StacksTransaction bad = signed_tx(9);
   bad.auth.origin.signature[20] ^= 1;
   compute_ids(bad);
@@ -219,23 +155,23 @@ TEST(RelayEngine, InvalidObjectsAreNotForwarded) {
   n.settle();
   EXPECT_EQ(n.engine->stats().invalid, 1u);
   EXPECT_EQ(n.engine->stats().no_reward_set, 1u);
-  EXPECT_TRUE(n.nodes[1]->pushes.empty());
+  EXPECT_TRUE(n.nodes[1]->peer.pushes.empty());
   EXPECT_FALSE(a.closed);  // invalid pushes are dropped, the peer stays
 }
 
 TEST(RelayEngine, GarbageFramingDropsOnlyThatPeer) {
   Net n(3);
-  TestNode& a = *n.nodes[0];
+  auto& a = n.nodes[0]->peer;
   Bytes junk(200, 0xff);  // a preamble with payload_len 0xffffffff
   a.send(junk);
   n.settle();
   EXPECT_TRUE(a.closed);
   EXPECT_GE(n.engine->stats().framing_errors, 1u);
   // Everyone else keeps flowing.
-  TestNode& b = *n.nodes[1];
+  auto& b = n.nodes[1]->peer;
   b.send(b.conv->sign(3, Transaction{signed_tx(5)}));
   n.settle();
-  EXPECT_EQ(n.nodes[2]->pushes.size(), 1u);
+  EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,93 @@
+// tests/support/test_peer.hpp — a stock Stacks node as far as a relay can tell: its
+// own transport endpoint, the codec's framer and the control plane's Conversation; it
+// handshakes, answers like a node, and records every push forwarded to it.
+// Templated on the transport (in-memory network or real TCP through io_uring).
+#pragma once
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "control/session/conversation.hpp"
+#include "dataplane/transport/transport.hpp"
+#include "relay/codec/framer.hpp"
+
+namespace relay::test {
+
+inline ctl::LocalPeer make_local_peer(std::uint8_t key_byte) {
+  Bytes k(32, 0);
+  k[31] = key_byte;
+  return ctl::LocalPeer{*crypto::SecretKey::from_bytes(k), 1, 0x18000010, 7, codec::kServiceRelay, {}, 20444, "",
+                        3600, 0x7fffffffffffffffull};
+}
+
+inline ctl::BurnView test_burn_view() {
+  ctl::BurnView v;
+  v.height = 900007;
+  v.stable_height = 900000;
+  return v;
+}
+
+template <typename T>
+struct TestPeer {
+  ctl::LocalPeer id;
+  T& t;
+  codec::Framer framer;
+  std::unique_ptr<ctl::Conversation> conv;
+  dp::ConnId conn = dp::kNoConn;
+  std::vector<Bytes> pushes;
+  bool closed = false;
+
+  TestPeer(T& transport, std::uint8_t key) : id(make_local_peer(key)), t(transport) {}
+  void dial(const sockaddr_in6& a) { conn = *t.connect(a); }
+  void send(const Bytes& b) {
+    dp::SharedBuf* s = dp::SharedBuf::make(b);
+    (void)t.send(conn, s, 0);
+    s->unref();
+  }
+  void apply(std::vector<ctl::Action>& acts) {
+    for (auto& a : acts) {
+      if (a.kind == ctl::Action::Kind::kSend) send(a.bytes);
+      if (a.kind == ctl::Action::Kind::kRelay) pushes.push_back(a.bytes);
+    }
+  }
+  bool authenticated() const { return conv && conv->authenticated(); }
+  void pump(std::uint64_t now, int timeout_ms = 0) {
+    dp::Event evs[32];
+    for (std::size_t n; (n = t.poll(evs, timeout_ms)) > 0; timeout_ms = 0) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const dp::Event& e = evs[i];
+        std::vector<ctl::Action> acts;
+        if (e.kind == dp::EventKind::kConnected) {
+          conv = std::make_unique<ctl::Conversation>(&id, true, now);
+          conv->set_burn_view(test_burn_view());
+          conv->start(now, acts);
+        } else if (e.kind == dp::EventKind::kClosed) {
+          closed = true;
+        } else if (e.kind == dp::EventKind::kData) {
+          ByteSpan d = e.data;
+          while (!d.empty()) {
+            d = d.subspan(framer.feed(d));
+            if (framer.state() != codec::Framer::State::kDone) continue;
+            Bytes raw(framer.preamble_bytes().begin(), framer.preamble_bytes().end());
+            raw.insert(raw.end(), framer.body().begin(), framer.body().end());
+            auto m = codec::decode_message(raw);
+            EXPECT_TRUE(m.ok());
+            if (m.ok()) conv->on_message(raw, *m, now, acts);
+            framer.next();
+          }
+          t.release(e);
+        }
+        apply(acts);
+      }
+    }
+  }
+  codec::Hash20 pkh() const {
+    auto pk = id.key.public_key().compressed();
+    return crypto::hash160(ByteSpan(pk.data(), pk.size()));
+  }
+};
+
+}  // namespace relay::test
