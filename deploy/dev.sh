@@ -112,7 +112,7 @@ cmd_bench() {
 
 case "${1:-}" in
   deps) cmd_deps ;;
-  build) shift; cmd_build "${1:-dev}" ;;
+  build) shift; cmd_deps; cmd_build "${1:-dev}" ;;
   test) cmd_test ;;
   asan) cmd_asan ;;
   fuzz) shift; cmd_fuzz "${1:-30}" ;;
