@@ -118,6 +118,11 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
   if (const char* why = preamble_problem(m.preamble)) return close(why, true, out);
   if (peer_key_ && !validate::verify_message(raw, *peer_key_)) return close("message signature invalid", true, out);
   const MsgId id = payload_id(m.payload);
+  const BurnView seen{m.preamble.burn_block_height, m.preamble.burn_block_hash, m.preamble.burn_stable_block_height,
+                      m.preamble.burn_stable_block_hash};
+  // With no view of our own yet, a zero view would fail the peer's preamble checks on
+  // everything we answer: take the (already checked) view this peer sent.
+  if (view_.height == 0) view_ = seen;
 
   if (!peer_key_) {
     switch (id) {
@@ -136,7 +141,10 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
         break;
       default: reply(m, Nack{kNackHandshakeRequired}, out); break;
     }
-    if (peer_key_) last_recv_ns_ = now_ns;
+    if (peer_key_) {
+      last_recv_ns_ = now_ns;
+      out.push_back(Action{Action::Kind::kBurnView, {}, std::nullopt, "", false, seen});
+    }
     return;
   }
 
@@ -168,9 +176,7 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
       break;
     default: break;  // replies we did not ask for (Pong, Neighbors, inventories, Nack, …)
   }
-  BurnView v{m.preamble.burn_block_height, m.preamble.burn_block_hash, m.preamble.burn_stable_block_height,
-             m.preamble.burn_stable_block_hash};
-  out.push_back(Action{Action::Kind::kBurnView, {}, std::nullopt, "", false, v});
+  out.push_back(Action{Action::Kind::kBurnView, {}, std::nullopt, "", false, seen});
 }
 
 void Conversation::on_tick(std::uint64_t now_ns, std::vector<Action>& out) {

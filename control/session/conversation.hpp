@@ -75,6 +75,7 @@ class Conversation {
 
   // set_burn_view: the view our preambles carry (the owner adopts it from trusted peers).
   void set_burn_view(const BurnView& v) noexcept { view_ = v; }
+  const BurnView& burn_view() const noexcept { return view_; }
   // set_neighbors: what we answer GetNeighbors with (may be empty; never a Nack).
   void set_neighbors(std::vector<codec::NeighborAddress> n) { neighbors_ = std::move(n); }
 

@@ -29,6 +29,9 @@ struct EngineOptions {
   std::size_t dedup_depth = 1 << 16;
   std::uint32_t pacer_budget = 50;      // our messages queued per node (a node drops at 100)
   std::uint32_t max_inflight_sends = 8;  // per session, handed to the transport
+  // Nodes whose preambles' burn view we adopt when it moves forward. With none trusted
+  // (or before any trusted node spoke) the first authenticated peer's view bootstraps ours.
+  std::vector<codec::Hash20> trusted_pkhs;
 };
 
 struct EngineStats {
@@ -43,6 +46,7 @@ struct EngineStats {
   std::uint64_t pacer_refused = 0;
   std::uint64_t sessions_closed_misbehaved = 0;
   std::uint64_t framing_errors = 0;
+  std::uint64_t burn_view_updates = 0;
 };
 
 template <Transport T>
@@ -57,6 +61,7 @@ class RelayEngine {
   void run_once(std::uint64_t now_ns, int timeout_ms);
 
   const EngineStats& stats() const noexcept { return stats_; }
+  const ctl::BurnView& burn_view() const noexcept { return opts_.view; }
   std::size_t authenticated_sessions() const;
 
  private:
@@ -81,6 +86,7 @@ class RelayEngine {
   void drain(Session& s);
   void send_now(Session& s, ByteSpan bytes);
   void drop_session(ConnId c);
+  void adopt_view(const Session& s, const ctl::BurnView& v);
 
   T& t_;
   EngineOptions opts_;
@@ -91,6 +97,7 @@ class RelayEngine {
   std::unordered_map<ConnId, std::optional<crypto::PublicKey>> dialing_;
   std::vector<ctl::Action> actions_;
   EngineStats stats_;
+  bool view_from_trusted_ = false;
 };
 
 }  // namespace relay::dp

@@ -184,9 +184,27 @@ void RelayEngine<T>::apply(Session& s, std::vector<ctl::Action>& actions) {
         t_.close(s.conn);
         break;
       case ctl::Action::Kind::kRelay: break;  // handled by the caller with the decoded message
-      case ctl::Action::Kind::kBurnView: break;
+      case ctl::Action::Kind::kBurnView: adopt_view(s, a.view); break;
     }
   }
+}
+
+// Our preambles carry the newest burn view a trusted node reported; until one has, the
+// first authenticated peer's view is better than none (a zero view fails every node's
+// preamble check). Every conversation signs with the new view at once; the forward
+// template picks it up with the next message.
+template <Transport T>
+void RelayEngine<T>::adopt_view(const Session& s, const ctl::BurnView& v) {
+  if (!s.peer_pkh || v == opts_.view) return;
+  bool trusted = false;
+  for (const auto& t : opts_.trusted_pkhs) trusted |= t == *s.peer_pkh;
+  const bool bootstrap = opts_.view.height == 0 && !view_from_trusted_;
+  const bool newer_trusted = trusted && (v.height > opts_.view.height || !view_from_trusted_);
+  if (!bootstrap && !newer_trusted) return;
+  opts_.view = v;
+  view_from_trusted_ |= trusted;
+  ++stats_.burn_view_updates;
+  for (auto& [c, other] : sessions_) other->conv.set_burn_view(v);
 }
 
 template <Transport T>

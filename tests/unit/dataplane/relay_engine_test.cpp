@@ -52,12 +52,14 @@ struct Net {
   std::vector<std::unique_ptr<TestNode>> nodes;
   std::uint64_t now = 1;
 
-  explicit Net(std::size_t n, std::size_t chunk = 0) {
+  explicit Net(std::size_t n, std::size_t chunk = 0, ctl::BurnView start_view = view(),
+               std::vector<Hash20> trusted = {}) {
     net.faults.max_chunk = chunk;
     rt = std::make_unique<MemTransport>(net, 1);
     EngineOptions o;
     o.local = &relay_id;
-    o.view = view();
+    o.view = start_view;
+    o.trusted_pkhs = std::move(trusted);
     engine = std::make_unique<RelayEngine<MemTransport>>(*rt, o);
     for (std::size_t i = 0; i < n; ++i) {
       nodes.push_back(std::make_unique<TestNode>(net, static_cast<std::uint8_t>(20 + i)));
@@ -172,6 +174,50 @@ TEST(RelayEngine, GarbageFramingDropsOnlyThatPeer) {
   b.send(b.conv->sign(3, Transaction{signed_tx(5)}));
   n.settle();
   EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u);
+}
+
+TEST(RelayEngine, BurnViewBootstrapsFromThePeers) {
+  // A relay started with no burn view takes the first authenticated peer's, and its
+  // handshakes still succeed (a zero view would fail every node's preamble check).
+  Net n(2, 0, ctl::BurnView{});
+  EXPECT_EQ(n.engine->burn_view(), view());
+  EXPECT_EQ(n.engine->authenticated_sessions(), 2u);
+  for (auto& node : n.nodes) EXPECT_TRUE(node->peer.authenticated());
+}
+
+TEST(RelayEngine, TrustedNodeMovesTheBurnView) {
+  MemNetwork net;
+  ctl::LocalPeer relay_id = make_local(7);
+  MemTransport rt(net, 1);
+  TestNode trusted_node(net, 40), other(net, 41);
+  EngineOptions o;
+  o.local = &relay_id;
+  o.view = view();
+  o.trusted_pkhs = {trusted_node.peer.pkh()};
+  RelayEngine<MemTransport> engine(rt, o);
+  trusted_node.peer.dial(port_addr(1));
+  other.peer.dial(port_addr(1));
+  std::uint64_t now = 1;
+  auto settle = [&] {
+    for (int i = 0; i < 20; ++i) {
+      engine.run_once(++now, 0);
+      trusted_node.peer.pump(now);
+      other.peer.pump(now);
+    }
+  };
+  settle();
+  ctl::BurnView newer = view();
+  newer.height += 1;
+  newer.stable_height += 1;
+  other.peer.conv->set_burn_view(newer);
+  other.peer.send(other.peer.conv->sign(1, Ping{1}));
+  settle();
+  EXPECT_EQ(engine.burn_view(), view());
+  trusted_node.peer.conv->set_burn_view(newer);
+  trusted_node.peer.send(trusted_node.peer.conv->sign(2, Ping{2}));
+  settle();
+  EXPECT_EQ(engine.burn_view(), newer);
+  EXPECT_EQ(engine.stats().burn_view_updates, 1u);
 }
 
 }  // namespace
