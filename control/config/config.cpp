@@ -114,7 +114,8 @@ bool parse_peers(const std::vector<std::string>& in, std::vector<PeerSpec>& out,
 
 }  // namespace
 
-std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view s, std::string& err) {
+std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view s, std::string& err,
+                                                                      bool allow_zero) {
   std::string host;
   std::string_view port;
   if (!s.empty() && s.front() == '[') {
@@ -162,7 +163,7 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string
     }
     v = v * 10 + static_cast<unsigned>(c - '0');
   }
-  if (v == 0 || v > 65535) {
+  if ((v == 0 && !allow_zero) || v > 65535) {
     err = "port out of range";
     return std::nullopt;
   }
@@ -263,7 +264,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
         !t.integer("max_message_len", c.max_message_len, 170, 16778053) || !t.check_unknown())
       return fail();
     if (!bind.empty()) {
-      auto hp = parse_host_port(bind, err);
+      auto hp = parse_host_port(bind, err, true);
       if (!hp) return config_error(err, std::string(origin) + ": p2p.bind: " + err);
       c.bind_host = hp->first;
       c.bind_port = hp->second;
@@ -287,7 +288,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   if (ov.data_dir) c.data_dir = *ov.data_dir;
   if (ov.identity_key_file) c.identity_key_file = *ov.identity_key_file;
   if (ov.p2p_bind) {
-    auto hp = parse_host_port(*ov.p2p_bind, err);
+    auto hp = parse_host_port(*ov.p2p_bind, err, true);
     if (!hp) return config_error(err, "--p2p-bind: " + err);
     c.bind_host = hp->first;
     c.bind_port = hp->second;

@@ -47,6 +47,7 @@ struct EngineStats {
   std::uint64_t sessions_closed_misbehaved = 0;
   std::uint64_t framing_errors = 0;
   std::uint64_t burn_view_updates = 0;
+  std::uint64_t no_burn_view = 0;  // pushes held back: we have no burn view yet
 };
 
 template <Transport T>
@@ -63,6 +64,8 @@ class RelayEngine {
   const EngineStats& stats() const noexcept { return stats_; }
   const ctl::BurnView& burn_view() const noexcept { return opts_.view; }
   std::size_t authenticated_sessions() const;
+  // alive: the connection is being dialed or has a session.
+  bool alive(ConnId c) const { return sessions_.count(c) != 0 || dialing_.count(c) != 0; }
 
  private:
   struct Session {

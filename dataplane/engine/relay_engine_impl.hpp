@@ -139,11 +139,25 @@ void RelayEngine<T>::relay(Session& from, const codec::Message& m) {
       return;
   }
   if (!policy::can_append_self(m.relayers) || !from.framer.forward_digest()) return void(++stats_.relayers_rejected);
+  if (opts_.view.height == 0) return void(++stats_.no_burn_view);  // every node would refuse our preamble
   if (!validate_and_dedup(m)) return;
 
-  // Sign once: the forward digest was computed while the bytes arrived.
+  // Sign once: the forward digest was computed while the bytes arrived — unless our burn
+  // view moved since this message started, then the forward is rebuilt and hashed now.
   Bytes fwd;
-  from.framer.write_forward(fwd, opts_.local->key.sign(*from.framer.forward_digest()));
+  const codec::Preamble& used = from.framer.forward_template().preamble;
+  if (used.burn_block_height == opts_.view.height && used.burn_block_hash == opts_.view.hash) {
+    from.framer.write_forward(fwd, opts_.local->key.sign(*from.framer.forward_digest()));
+  } else {
+    codec::Message out = m;
+    out.preamble = used;
+    out.preamble.burn_block_height = opts_.view.height;
+    out.preamble.burn_block_hash = opts_.view.hash;
+    out.preamble.burn_stable_block_height = opts_.view.stable_height;
+    out.preamble.burn_stable_block_hash = opts_.view.stable_hash;
+    out.relayers.push_back(self_);
+    fwd = validate::sign_message(out, opts_.local->key);
+  }
   SharedBuf* buf = SharedBuf::make(fwd);
   if (buf == nullptr) return;
   std::vector<codec::RelayData> after = m.relayers;
@@ -204,7 +218,10 @@ void RelayEngine<T>::adopt_view(const Session& s, const ctl::BurnView& v) {
   opts_.view = v;
   view_from_trusted_ |= trusted;
   ++stats_.burn_view_updates;
-  for (auto& [c, other] : sessions_) other->conv.set_burn_view(v);
+  for (auto& [c, other] : sessions_) {
+    other->conv.set_burn_view(v);
+    arm_forward(*other);  // messages whose relayers have not arrived yet use the new view
+  }
 }
 
 template <Transport T>

@@ -53,6 +53,7 @@ void Framer::on_preamble() noexcept {
 void Framer::on_relayers_known() noexcept {
   relayers_known_ = true;
   if (!fwd_enabled_ || relayer_cnt_ >= kMaxRelayersLen) return;
+  fwd_used_ = fwd_;
   Preamble p = fwd_.preamble;
   p.payload_len = pre_.payload_len + static_cast<std::uint32_t>(kRelayDataSize);
   p.signature.fill(0);
@@ -129,7 +130,7 @@ void Framer::write_forward(Bytes& out, const Sig65& sig) const {
   Bytes self;
   {
     Writer w(self);
-    write_relayers(w, {fwd_.self});
+    write_relayers(w, {fwd_used_.self});
   }
   out.insert(out.end(), self.begin() + 4, self.end());
   out.insert(out.end(), body_.begin() + 4 + static_cast<long>(relayer_cnt_ * kRelayDataSize), body_.end());

@@ -39,6 +39,8 @@ class Framer {
   // is copied (set a fresh random seq in it for every message: PROTOCOL.md §3).
   void set_forward(const ForwardTemplate& tmpl) noexcept;
   void clear_forward() noexcept { fwd_enabled_ = false; }
+  // forward_template: the template the current message's forward digest was started with.
+  const ForwardTemplate& forward_template() const noexcept { return fwd_used_; }
 
   // feed: consume bytes of the current message; returns how many were used (fewer than
   // offered when the message ends inside `in`). After kDone/kError call next().
@@ -84,6 +86,7 @@ class Framer {
   bool fwd_enabled_ = false;
   bool fwd_active_ = false;
   ForwardTemplate fwd_;
+  ForwardTemplate fwd_used_;
   std::uint8_t fwd_pre_raw_[kPreambleSize];
   crypto::Hash32 verify_digest_{};
   std::optional<crypto::Hash32> forward_digest_;

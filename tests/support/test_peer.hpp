@@ -74,7 +74,8 @@ struct TestPeer {
             Bytes raw(framer.preamble_bytes().begin(), framer.preamble_bytes().end());
             raw.insert(raw.end(), framer.body().begin(), framer.body().end());
             auto m = codec::decode_message(raw);
-            EXPECT_TRUE(m.ok());
+            EXPECT_TRUE(m.ok()) << "undecodable message from the relay: " << (m.ok() ? "" : m.error().reason)
+                                << " at byte " << (m.ok() ? 0 : m.error().offset);
             if (m.ok()) conv->on_message(raw, *m, now, acts);
             framer.next();
           }

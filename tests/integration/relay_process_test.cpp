@@ -1,0 +1,133 @@
+// The real relay process (stacks-relay-dataplane) with stock-node test peers over
+// loopback TCP: handshakes, a pushed transaction reaching every other peer once, a
+// misbehaving peer dropped while the others keep flowing, clean stop on SIGTERM.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "dataplane/transport/uring/uring_transport.hpp"
+#include "relay/validate/validate.hpp"
+#include "tests/support/test_peer.hpp"
+
+namespace relay::dp {
+namespace {
+
+using namespace relay::codec;
+
+struct RelayProcess {
+  pid_t pid = -1;
+  std::uint16_t port = 0;
+  std::string dir;
+
+  RelayProcess() {
+    char tmpl[] = "/tmp/stacks-relay-it-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    int out[2];
+    EXPECT_EQ(::pipe(out), 0);
+    pid = ::fork();
+    if (pid == 0) {
+      ::dup2(out[1], 1);
+      ::close(out[0]);
+      std::string data_dir = dir + "/data";
+      ::execl(RELAY_DATAPLANE_BIN, "stacks-relay-dataplane", "--p2p-bind", "127.0.0.1:0", "--data-dir",
+              data_dir.c_str(), "--stats-interval", "0", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    FILE* f = ::fdopen(out[0], "r");
+    char line[128] = {};
+    if (std::fgets(line, sizeof line, f) != nullptr) std::sscanf(line, "READY %hu", &port);
+    std::fclose(f);
+  }
+  ~RelayProcess() {
+    if (pid > 0) {  // a failed assertion left it running
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+  int stop() {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pid = -1;
+    std::string cmd = "rm -rf " + dir;
+    (void)std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+sockaddr_in6 loopback(std::uint16_t port) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr);
+  return a;
+}
+
+StacksTransaction signed_tx(std::uint64_t nonce) {
+  auto sk = *crypto::SecretKey::from_bytes(Bytes(32, 0x42));
+  StacksTransaction tx;
+  auto pk = sk.public_key().compressed();
+  tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+  tx.auth.origin.nonce = nonce;
+  tx.auth.origin.tx_fee = 180;
+  tx.chain_id = 1;
+  tx.payload.recipient.address.version = 22;
+  tx.payload.amount = 7;
+  validate::sign_singlesig_origin(tx, sk);
+  return tx;
+}
+
+TEST(RelayProcess, RelaysBetweenStockPeersAndStopsCleanly) {
+  RelayProcess relay;
+  ASSERT_GT(relay.port, 0) << "the relay did not report READY";
+  constexpr int kPeers = 3;
+  std::vector<std::unique_ptr<UringTransport>> ts;
+  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> peers;
+  for (int i = 0; i < kPeers; ++i) {
+    ts.push_back(std::move(UringTransport::create({}).value()));
+    peers.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), static_cast<std::uint8_t>(50 + i)));
+    peers.back()->dial(loopback(relay.port));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::uint64_t now = 1;
+  auto pump_until = [&](auto&& done) {
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      for (auto& p : peers) p->pump(++now, 2);
+    }
+    return true;
+  };
+  ASSERT_TRUE(pump_until([&] {
+    for (auto& p : peers)
+      if (!p->authenticated()) return false;
+    return true;
+  }));
+  crypto::PublicKey relay_key = *peers[0]->conv->peer_key();
+
+  peers[0]->send(peers[0]->conv->sign(11, Transaction{signed_tx(1)}));
+  ASSERT_TRUE(pump_until([&] { return !peers[1]->pushes.empty() && !peers[2]->pushes.empty(); }));
+  EXPECT_EQ(peers[1]->pushes[0], peers[2]->pushes[0]);
+  EXPECT_TRUE(validate::verify_message(peers[1]->pushes[0], relay_key));
+  EXPECT_TRUE(peers[0]->pushes.empty());
+
+  // Peer 1 sends a message with a broken signature: it is dropped, the others carry on.
+  Bytes forged = peers[1]->conv->sign(12, Ping{1});
+  forged[100] ^= 1;
+  peers[1]->send(forged);
+  ASSERT_TRUE(pump_until([&] { return peers[1]->closed; }));
+  peers[2]->send(peers[2]->conv->sign(13, Transaction{signed_tx(2)}));
+  ASSERT_TRUE(pump_until([&] { return peers[0]->pushes.size() == 1; }));
+  EXPECT_EQ(peers[1]->pushes.size(), 1u);  // the dropped peer got nothing more
+
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+}  // namespace
+}  // namespace relay::dp
