@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
   dp::RelayEngine<dp::UringTransport> engine(**transport, eo);
   auto pk = key->public_key().compressed();
   log("listening on %s:%u as %s (network_id %u)", cfg->bind_host.c_str(), *port, to_hex(pk).c_str(), cfg->network_id);
-  std::printf("READY %u\n", *port);
+  std::printf("READY %u %d\n", *port, static_cast<int>(::getpid()));
   std::fflush(stdout);
 
   struct Dial {

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,6 +128,100 @@ TEST(RelayProcess, RelaysBetweenStockPeersAndStopsCleanly) {
   EXPECT_EQ(peers[1]->pushes.size(), 1u);  // the dropped peer got nothing more
 
   EXPECT_EQ(relay.stop(), 0);
+}
+
+// A line from `fd` within `ms` milliseconds ("" on timeout or EOF).
+std::string read_line(int fd, int ms) {
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char c;
+    if (::read(fd, &c, 1) != 1) break;
+    if (c == '\n') return line;
+    line += c;
+  }
+  return "";
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST(RelaySupervisor, RestartsTheDataplaneAfterKill9AndStopsCleanly) {
+  char tmpl[] = "/tmp/stacks-relay-sup-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  std::uint16_t port = free_port();
+  std::string bind = "127.0.0.1:" + std::to_string(port);
+  std::string data_dir = dir + "/data";
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  pid_t sup = ::fork();
+  if (sup == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::execl(RELAY_CLI_BIN, "stacks-relay", "run", "--p2p-bind", bind.c_str(), "--data-dir", data_dir.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  struct Guard {
+    pid_t pid;
+    ~Guard() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } guard{sup};
+
+  unsigned p1 = 0;
+  int child1 = 0;
+  ASSERT_EQ(std::sscanf(read_line(out[0], 10000).c_str(), "READY %u %d", &p1, &child1), 2);
+  EXPECT_EQ(p1, port);
+
+  auto handshake_key = [&]() -> std::optional<crypto::PublicKey> {
+    auto t = std::move(UringTransport::create({}).value());
+    test::TestPeer<UringTransport> peer(*t, 60);
+    peer.dial(loopback(port));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::uint64_t now = 1;
+    while (!peer.authenticated() && std::chrono::steady_clock::now() < deadline) peer.pump(++now, 5);
+    if (!peer.authenticated()) return std::nullopt;
+    return *peer.conv->peer_key();
+  };
+  auto key1 = handshake_key();
+  ASSERT_TRUE(key1);
+
+  // kill -9 the dataplane: the supervisor starts a new one, which keeps the identity.
+  ASSERT_EQ(::kill(child1, SIGKILL), 0);
+  unsigned p2 = 0;
+  int child2 = 0;
+  ASSERT_EQ(std::sscanf(read_line(out[0], 15000).c_str(), "READY %u %d", &p2, &child2), 2);
+  EXPECT_NE(child2, child1);
+  auto key2 = handshake_key();
+  ASSERT_TRUE(key2);
+  EXPECT_TRUE(*key1 == *key2);
+
+  // SIGTERM: the supervisor stops its child and exits 0.
+  ::kill(sup, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(sup, &status, 0), sup);
+  guard.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(::kill(child2, 0), -1);  // the dataplane is gone too
+  std::string cmd = "rm -rf " + dir;
+  (void)std::system(cmd.c_str());
 }
 
 }  // namespace
