@@ -82,41 +82,63 @@ void Conversation::start(std::uint64_t now_ns, std::vector<Action>& out) {
   last_send_ns_ = now_ns;
 }
 
-void Conversation::handle_handshake(ByteSpan raw, const Message& m, std::vector<Action>& out) {
+bool Conversation::signed_by(const Message& m, const crypto::PublicKey& key) const {
+  return crypto::verify(digest_, m.preamble.signature, key, crypto::LowS::kEnforce);
+}
+
+void Conversation::install_key(const crypto::PublicKey& key, std::vector<Action>& out) {
+  bool changed = !peer_key_ || !(*peer_key_ == key);
+  peer_key_ = key;
+  if (changed) out.push_back(Action{Action::Kind::kAuthenticated, {}, key, "", false, {}});
+}
+
+// The handshake messages, handled alike before and after authentication.
+bool Conversation::handle_handshake_family(const Message& m, std::vector<Action>& out) {
+  switch (payload_id(m.payload)) {
+    case MsgId::kHandshake: handle_handshake(m, out); return true;
+    case MsgId::kHandshakeAccept: handle_accept(m, std::get<HandshakeAccept>(m.payload).data.handshake, out); return true;
+    case MsgId::kStackerDBHandshakeAccept:
+      handle_accept(m, std::get<StackerDBHandshakeAccept>(m.payload).accept.handshake, out);
+      return true;
+    default: return false;
+  }
+}
+
+void Conversation::handle_handshake(const Message& m, std::vector<Action>& out) {
   const HandshakeData& hs = std::get<Handshake>(m.payload).data;
   auto key = crypto::parse_public_key(ByteSpan(hs.node_public_key.data(), hs.node_public_key.size()));
   if (!key) return close("handshake public key does not parse", true, out);
   // Unauthenticated: self-certifying (verified with the key it carries). Authenticated:
   // already verified with the installed key; a new key is a rekey.
-  if (!peer_key_ && !validate::verify_message(raw, *key)) return close("handshake signature invalid", true, out);
+  if (!peer_key_ && !signed_by(m, *key)) return close("handshake signature invalid", true, out);
   const bool stale = hs.expire_block_height <= view_.height;
   const bool self = hs.node_public_key == local_->key.public_key().compressed();
   if (stale || self) return reply(m, HandshakeReject{}, out);
-  bool changed = !peer_key_ || !(*peer_key_ == *key);
-  peer_key_ = *key;
-  if (changed) out.push_back(Action{Action::Kind::kAuthenticated, {}, *key, "", false, {}});
+  install_key(*key, out);
   HandshakeAcceptData acc;
   acc.handshake = our_handshake();
   acc.heartbeat_interval = local_->heartbeat_s;
   reply(m, HandshakeAccept{acc}, out);
 }
 
-void Conversation::handle_accept(ByteSpan raw, const Message& m, const HandshakeData& hs, std::vector<Action>& out) {
+void Conversation::handle_accept(const Message& m, const HandshakeData& hs, std::vector<Action>& out) {
   if (!handshake_seq_ || m.preamble.seq != *handshake_seq_) return;  // unsolicited: ignored, as a node does
   handshake_seq_.reset();
   auto key = crypto::parse_public_key(ByteSpan(hs.node_public_key.data(), hs.node_public_key.size()));
   // Nodes trust accepts on first use; we verify them against the key they carry.
-  if (!key || !validate::verify_message(raw, *key)) return close("handshake accept not signed by its key", true, out);
+  if (!key || !signed_by(m, *key)) return close("handshake accept not signed by its key", true, out);
   if (pinned_ && !(*pinned_ == *key)) return close("peer key differs from the pinned key", false, out);
-  bool changed = !peer_key_ || !(*peer_key_ == *key);
-  peer_key_ = *key;
-  if (changed) out.push_back(Action{Action::Kind::kAuthenticated, {}, *key, "", false, {}});
+  install_key(*key, out);
 }
 
-void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_ns, std::vector<Action>& out) {
+void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_ns, std::vector<Action>& out,
+                              const Hash32* digest) {
   if (closed_) return;
   if (const char* why = preamble_problem(m.preamble)) return close(why, true, out);
-  if (peer_key_ && !validate::verify_message(raw, *peer_key_)) return close("message signature invalid", true, out);
+  if (raw.size() < kPreambleSize) return close("message shorter than a preamble", true, out);
+  digest_ = digest != nullptr ? *digest
+                              : validate::message_digest(raw.first(kPreambleSize), raw.subspan(kPreambleSize));
+  if (peer_key_ && !signed_by(m, *peer_key_)) return close("message signature invalid", true, out);
   const MsgId id = payload_id(m.payload);
   const BurnView seen{m.preamble.burn_block_height, m.preamble.burn_block_hash, m.preamble.burn_stable_block_height,
                       m.preamble.burn_stable_block_hash};
@@ -125,12 +147,7 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
   if (view_.height == 0) view_ = seen;
 
   if (!peer_key_) {
-    switch (id) {
-      case MsgId::kHandshake: handle_handshake(raw, m, out); break;
-      case MsgId::kHandshakeAccept: handle_accept(raw, m, std::get<HandshakeAccept>(m.payload).data.handshake, out); break;
-      case MsgId::kStackerDBHandshakeAccept:
-        handle_accept(raw, m, std::get<StackerDBHandshakeAccept>(m.payload).accept.handshake, out);
-        break;
+    if (!handle_handshake_family(m, out)) switch (id) {
       case MsgId::kHandshakeReject:
         if (handshake_seq_ && m.preamble.seq == *handshake_seq_) close("peer rejected our handshake", false, out);
         break;
@@ -149,12 +166,7 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
   }
 
   last_recv_ns_ = now_ns;
-  switch (id) {
-    case MsgId::kHandshake: handle_handshake(raw, m, out); break;
-    case MsgId::kHandshakeAccept: handle_accept(raw, m, std::get<HandshakeAccept>(m.payload).data.handshake, out); break;
-    case MsgId::kStackerDBHandshakeAccept:
-      handle_accept(raw, m, std::get<StackerDBHandshakeAccept>(m.payload).accept.handshake, out);
-      break;
+  if (!handle_handshake_family(m, out)) switch (id) {
     case MsgId::kPing: reply(m, Pong{std::get<Ping>(m.payload).nonce}, out); break;
     case MsgId::kNatPunchRequest:
       reply(m, NatPunchReply{peer_addr_, peer_port_, std::get<NatPunchRequest>(m.payload).nonce}, out);

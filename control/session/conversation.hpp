@@ -81,8 +81,11 @@ class Conversation {
 
   // start: the connection is up; an outbound conversation sends its Handshake.
   void start(std::uint64_t now_ns, std::vector<Action>& out);
-  // on_message: one whole message as received, `m` its decoded form.
-  void on_message(ByteSpan raw, const codec::Message& m, std::uint64_t now_ns, std::vector<Action>& out);
+  // on_message: one whole message as received, `m` its decoded form. `digest`: its
+  // signing digest when the caller already has it (the framer streams it), else
+  // computed here — every signature check below uses it, nothing is hashed twice.
+  void on_message(ByteSpan raw, const codec::Message& m, std::uint64_t now_ns, std::vector<Action>& out,
+                  const codec::Hash32* digest = nullptr);
   // on_tick: timers (handshake deadline, liveness pings).
   void on_tick(std::uint64_t now_ns, std::vector<Action>& out);
 
@@ -101,8 +104,11 @@ class Conversation {
   codec::HandshakeData our_handshake() const;
   void reply(const codec::Message& req, codec::Payload payload, std::vector<Action>& out) const;
   void close(const char* why, bool misbehaved, std::vector<Action>& out);
-  void handle_handshake(ByteSpan raw, const codec::Message& m, std::vector<Action>& out);
-  void handle_accept(ByteSpan raw, const codec::Message& m, const codec::HandshakeData& hs, std::vector<Action>& out);
+  bool signed_by(const codec::Message& m, const crypto::PublicKey& key) const;
+  bool handle_handshake_family(const codec::Message& m, std::vector<Action>& out);
+  void handle_handshake(const codec::Message& m, std::vector<Action>& out);
+  void handle_accept(const codec::Message& m, const codec::HandshakeData& hs, std::vector<Action>& out);
+  void install_key(const crypto::PublicKey& key, std::vector<Action>& out);
   std::uint32_t random_u32() const;
 
   const LocalPeer* local_;
@@ -115,6 +121,7 @@ class Conversation {
   std::vector<codec::NeighborAddress> neighbors_;
   std::optional<crypto::PublicKey> peer_key_;
   std::optional<std::uint32_t> handshake_seq_;  // our outstanding Handshake
+  codec::Hash32 digest_{};                      // signing digest of the message being handled
   std::uint64_t started_ns_;
   std::uint64_t last_recv_ns_;
   std::uint64_t last_send_ns_;

@@ -281,7 +281,7 @@ void RelayEngine<T>::on_event(const Event& e, std::uint64_t now_ns) {
           break;
         }
         actions_.clear();
-        s.conv.on_message(raw, m, now_ns, actions_);
+        s.conv.on_message(raw, m, now_ns, actions_, &s.framer.verify_digest());  // streamed: not hashed again
         bool push = false, closing = false;
         for (auto& a : actions_) {
           push |= a.kind == ctl::Action::Kind::kRelay;

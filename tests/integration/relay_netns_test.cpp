@@ -51,20 +51,6 @@ bool enter_netns(const std::string& name) {
   return ok;
 }
 
-StacksTransaction signed_tx(std::uint64_t nonce) {
-  auto sk = *crypto::SecretKey::from_bytes(Bytes(32, 0x42));
-  StacksTransaction tx;
-  auto pk = sk.public_key().compressed();
-  tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
-  tx.auth.origin.nonce = nonce;
-  tx.auth.origin.tx_fee = 180;
-  tx.chain_id = 1;
-  tx.payload.recipient.address.version = 22;
-  tx.payload.amount = 7;
-  validate::sign_singlesig_origin(tx, sk);
-  return tx;
-}
-
 TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
   NetnsPair ns;
@@ -124,7 +110,7 @@ TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   });
   bool relayed = false;
   if (authed) {
-    peers[0]->send(peers[0]->conv->sign(5, Transaction{signed_tx(1)}));
+    peers[0]->send(peers[0]->conv->sign(5, Transaction{test::signed_test_tx(1)}));
     relayed = pump_until([&] { return peers[1]->pushes.size() == 1 && peers[2]->pushes.size() == 1; });
   }
   ::kill(relay, SIGTERM);

@@ -63,28 +63,6 @@ struct RelayProcess {
   }
 };
 
-sockaddr_in6 loopback(std::uint16_t port) {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(port);
-  inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr);
-  return a;
-}
-
-StacksTransaction signed_tx(std::uint64_t nonce) {
-  auto sk = *crypto::SecretKey::from_bytes(Bytes(32, 0x42));
-  StacksTransaction tx;
-  auto pk = sk.public_key().compressed();
-  tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
-  tx.auth.origin.nonce = nonce;
-  tx.auth.origin.tx_fee = 180;
-  tx.chain_id = 1;
-  tx.payload.recipient.address.version = 22;
-  tx.payload.amount = 7;
-  validate::sign_singlesig_origin(tx, sk);
-  return tx;
-}
-
 TEST(RelayProcess, RelaysBetweenStockPeersAndStopsCleanly) {
   RelayProcess relay;
   ASSERT_GT(relay.port, 0) << "the relay did not report READY";
@@ -94,7 +72,7 @@ TEST(RelayProcess, RelaysBetweenStockPeersAndStopsCleanly) {
   for (int i = 0; i < kPeers; ++i) {
     ts.push_back(std::move(UringTransport::create({}).value()));
     peers.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), static_cast<std::uint8_t>(50 + i)));
-    peers.back()->dial(loopback(relay.port));
+    peers.back()->dial(test::loopback_addr(relay.port));
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::uint64_t now = 1;
@@ -112,7 +90,7 @@ TEST(RelayProcess, RelaysBetweenStockPeersAndStopsCleanly) {
   }));
   crypto::PublicKey relay_key = *peers[0]->conv->peer_key();
 
-  peers[0]->send(peers[0]->conv->sign(11, Transaction{signed_tx(1)}));
+  peers[0]->send(peers[0]->conv->sign(11, Transaction{test::signed_test_tx(1)}));
   ASSERT_TRUE(pump_until([&] { return !peers[1]->pushes.empty() && !peers[2]->pushes.empty(); }));
   EXPECT_EQ(peers[1]->pushes[0], peers[2]->pushes[0]);
   EXPECT_TRUE(validate::verify_message(peers[1]->pushes[0], relay_key));
@@ -123,7 +101,7 @@ TEST(RelayProcess, RelaysBetweenStockPeersAndStopsCleanly) {
   forged[100] ^= 1;
   peers[1]->send(forged);
   ASSERT_TRUE(pump_until([&] { return peers[1]->closed; }));
-  peers[2]->send(peers[2]->conv->sign(13, Transaction{signed_tx(2)}));
+  peers[2]->send(peers[2]->conv->sign(13, Transaction{test::signed_test_tx(2)}));
   ASSERT_TRUE(pump_until([&] { return peers[0]->pushes.size() == 1; }));
   EXPECT_EQ(peers[1]->pushes.size(), 1u);  // the dropped peer got nothing more
 
@@ -192,7 +170,7 @@ TEST(RelaySupervisor, RestartsTheDataplaneAfterKill9AndStopsCleanly) {
   auto handshake_key = [&]() -> std::optional<crypto::PublicKey> {
     auto t = std::move(UringTransport::create({}).value());
     test::TestPeer<UringTransport> peer(*t, 60);
-    peer.dial(loopback(port));
+    peer.dial(test::loopback_addr(port));
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     std::uint64_t now = 1;
     while (!peer.authenticated() && std::chrono::steady_clock::now() < deadline) peer.pump(++now, 5);

@@ -13,6 +13,7 @@
 #include "control/session/conversation.hpp"
 #include "dataplane/transport/transport.hpp"
 #include "relay/codec/framer.hpp"
+#include "relay/validate/validate.hpp"
 
 namespace relay::test {
 
@@ -28,6 +29,32 @@ inline ctl::BurnView test_burn_view() {
   v.height = 900007;
   v.stable_height = 900000;
   return v;
+}
+
+// loopback_addr: 127.0.0.1:port as the IPv4-mapped IPv6 address the transports take.
+inline sockaddr_in6 loopback_addr(std::uint16_t port) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr);
+  return a;
+}
+
+// signed_test_tx: a valid, signed mainnet token transfer; distinct nonces give distinct txids.
+inline codec::StacksTransaction signed_test_tx(std::uint64_t nonce) {
+  auto sk = *crypto::SecretKey::from_bytes(Bytes(32, 0x42));
+  codec::StacksTransaction tx;
+  tx.version = 0;
+  tx.chain_id = 1;
+  auto pk = sk.public_key().compressed();
+  tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+  tx.auth.origin.nonce = nonce;
+  tx.auth.origin.tx_fee = 180;
+  tx.payload.id = 0;
+  tx.payload.recipient.address.version = 22;
+  tx.payload.amount = 1000;
+  validate::sign_singlesig_origin(tx, sk);
+  return tx;
 }
 
 template <typename T>

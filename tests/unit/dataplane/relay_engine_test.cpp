@@ -21,23 +21,6 @@ sockaddr_in6 port_addr(std::uint16_t p) {
   return a;
 }
 
-StacksTransaction signed_tx(std::uint64_t nonce) {
-  Bytes k(32, 0x42);
-  auto sk = *crypto::SecretKey::from_bytes(k);
-  StacksTransaction tx;
-  tx.version = 0;
-  tx.chain_id = 1;
-  auto pk = sk.public_key().compressed();
-  tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
-  tx.auth.origin.nonce = nonce;
-  tx.auth.origin.tx_fee = 180;
-  tx.payload.id = 0;
-  tx.payload.recipient.address.version = 22;
-  tx.payload.amount = 1000;
-  validate::sign_singlesig_origin(tx, sk);
-  return tx;
-}
-
 struct TestNode {
   MemTransport t;
   test::TestPeer<MemTransport> peer;
@@ -85,7 +68,7 @@ TEST(RelayEngine, HandshakesWithEveryNode) {
 TEST(RelayEngine, TransactionReachesEveryOtherNodeOnceSignedByTheRelay) {
   Net n(3, 13);  // deliveries cut into ≤ 13-byte pieces: the framer streams
   auto& a = n.nodes[0]->peer;
-  a.send(a.conv->sign(0x1234, Transaction{signed_tx(1)}));
+  a.send(a.conv->sign(0x1234, Transaction{test::signed_test_tx(1)}));
   n.settle();
   EXPECT_TRUE(a.pushes.empty());  // never echoed to the sender
   ASSERT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
@@ -98,13 +81,13 @@ TEST(RelayEngine, TransactionReachesEveryOtherNodeOnceSignedByTheRelay) {
   EXPECT_EQ(m->relayers[0].peer.public_key_hash, crypto::hash160(ByteSpan(rpk.data(), rpk.size())));
   EXPECT_TRUE(validate::verify_message(n.nodes[1]->peer.pushes[0], n.relay_id.key.public_key()));
   EXPECT_NE(m->preamble.seq, 0x1234u);  // a fresh seq, not the sender's
-  EXPECT_EQ(std::get<Transaction>(m->payload).tx.txid, signed_tx(1).txid);
+  EXPECT_EQ(std::get<Transaction>(m->payload).tx.txid, test::signed_test_tx(1).txid);
   EXPECT_EQ(n.engine->stats().relayed, 1u);
   EXPECT_EQ(n.engine->stats().fanout_sends, 2u);
 
   // The same transaction again, from another node: deduplicated.
   auto& b = n.nodes[1]->peer;
-  b.send(b.conv->sign(0x99, Transaction{signed_tx(1)}));
+  b.send(b.conv->sign(0x99, Transaction{test::signed_test_tx(1)}));
   n.settle();
   EXPECT_EQ(n.engine->stats().dup, 1u);
   EXPECT_EQ(n.nodes[0]->peer.pushes.size(), 0u);
@@ -117,7 +100,7 @@ TEST(RelayEngine, RelayersDecideTheRecipients) {
   // The push already passed through node C: C must not get it (it would drop us).
   RelayData via_c;
   via_c.peer.public_key_hash = n.nodes[2]->peer.pkh();
-  a.send(a.conv->sign(5, Transaction{signed_tx(2)}, {via_c}));
+  a.send(a.conv->sign(5, Transaction{test::signed_test_tx(2)}, {via_c}));
   n.settle();
   EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
   EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 0u);
@@ -128,12 +111,12 @@ TEST(RelayEngine, RelayersDecideTheRecipients) {
   RelayData via_us;
   auto rpk = n.relay_id.key.public_key().compressed();
   via_us.peer.public_key_hash = crypto::hash160(ByteSpan(rpk.data(), rpk.size()));
-  a.send(a.conv->sign(6, Transaction{signed_tx(3)}, {via_us}));
+  a.send(a.conv->sign(6, Transaction{test::signed_test_tx(3)}, {via_us}));
   n.settle();
   EXPECT_EQ(n.engine->stats().relayers_rejected, 1u);
   EXPECT_FALSE(a.closed);
   // A relayers cycle is what gets a node dropped: so does its sender.
-  a.send(a.conv->sign(7, Transaction{signed_tx(4)}, {via_c, via_c}));
+  a.send(a.conv->sign(7, Transaction{test::signed_test_tx(4)}, {via_c, via_c}));
   n.settle();
   EXPECT_TRUE(a.closed);
   EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
@@ -142,7 +125,7 @@ TEST(RelayEngine, RelayersDecideTheRecipients) {
 TEST(RelayEngine, InvalidObjectsAreNotForwarded) {
   Net n(2);
   auto& a = n.nodes[0]->peer;
-  StacksTransaction bad = signed_tx(9);
+  StacksTransaction bad = test::signed_test_tx(9);
   bad.auth.origin.signature[20] ^= 1;
   compute_ids(bad);
   a.send(a.conv->sign(1, Transaction{bad}));
@@ -171,7 +154,7 @@ TEST(RelayEngine, GarbageFramingDropsOnlyThatPeer) {
   EXPECT_GE(n.engine->stats().framing_errors, 1u);
   // Everyone else keeps flowing.
   auto& b = n.nodes[1]->peer;
-  b.send(b.conv->sign(3, Transaction{signed_tx(5)}));
+  b.send(b.conv->sign(3, Transaction{test::signed_test_tx(5)}));
   n.settle();
   EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u);
 }

@@ -15,14 +15,6 @@ namespace {
 
 using namespace relay::codec;
 
-sockaddr_in6 loopback(std::uint16_t port) {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(port);
-  inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr);
-  return a;
-}
-
 struct Peer {
   std::unique_ptr<UringTransport> t;
   std::unique_ptr<test::TestPeer<UringTransport>> p;
@@ -43,7 +35,7 @@ TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
 
   auto rt = UringTransport::create({});
   ASSERT_TRUE(rt.ok());
-  auto port = (*rt)->listen(loopback(0));
+  auto port = (*rt)->listen(test::loopback_addr(0));
   ASSERT_TRUE(port.ok());
   RelayEngine<UringTransport> engine(**rt, o);
 
@@ -53,7 +45,7 @@ TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
     Peer p;
     p.t = std::move(UringTransport::create({}).value());
     p.p = std::make_unique<test::TestPeer<UringTransport>>(*p.t, static_cast<std::uint8_t>(30 + i));
-    p.p->dial(loopback(*port));
+    p.p->dial(test::loopback_addr(*port));
     peers.push_back(std::move(p));
   }
   auto start = std::chrono::steady_clock::now();

@@ -1,4 +1,5 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
+#include "tests/support/test_peer.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -13,14 +14,6 @@
 
 namespace relay::dp {
 namespace {
-
-sockaddr_in6 loopback(std::uint16_t port) {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(port);
-  inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr);
-  return a;
-}
 
 int client_connect(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -64,7 +57,7 @@ bool pump(UringTransport& t, On&& on, Pred&& pred) {
 TEST(UringTransport, AcceptReceiveAndFanOutOneBuffer) {
   auto t = UringTransport::create({});
   ASSERT_TRUE(t.ok()) << t.error().reason << " errno " << t.error().offset;
-  auto port = (*t)->listen(loopback(0));
+  auto port = (*t)->listen(test::loopback_addr(0));
   ASSERT_TRUE(port.ok());
   constexpr int kClients = 8;
   std::vector<int> fds;
@@ -134,7 +127,7 @@ TEST(UringTransport, OutboundConnectSendAndPeerClose) {
 
   auto t = UringTransport::create({});
   ASSERT_TRUE(t.ok());
-  auto c = (*t)->connect(loopback(ntohs(a.sin_port)));
+  auto c = (*t)->connect(test::loopback_addr(ntohs(a.sin_port)));
   ASSERT_TRUE(c.ok());
   SharedBuf* early = SharedBuf::make(ByteSpan(reinterpret_cast<const std::uint8_t*>("queued-before-connect"), 21));
   ASSERT_TRUE((*t)->send(*c, early, 7).ok());  // queued until the connect completes
@@ -170,7 +163,7 @@ TEST(UringTransport, ConnectRefused) {
   ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(probe);
   auto t = UringTransport::create({});
-  auto c = (*t)->connect(loopback(ntohs(a.sin_port)));
+  auto c = (*t)->connect(test::loopback_addr(ntohs(a.sin_port)));
   ASSERT_TRUE(c.ok());
   int err = 0;
   ASSERT_TRUE(pump(**t, [&](const Event& e) { if (e.kind == EventKind::kConnectFailed) err = e.err; },
@@ -185,7 +178,7 @@ TEST(UringTransport, ReceiveBufferStarvationLosesNothing) {
   cfg.buf_size = 1024;
   auto t = UringTransport::create(cfg);
   ASSERT_TRUE(t.ok());
-  auto port = (*t)->listen(loopback(0));
+  auto port = (*t)->listen(test::loopback_addr(0));
   int fd = client_connect(*port);
   Bytes data(256 * 1024);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + i / 251);
@@ -213,7 +206,7 @@ TEST(UringTransport, ReceiveBufferStarvationLosesNothing) {
 
 TEST(UringTransport, LocalCloseReachesThePeer) {
   auto t = UringTransport::create({});
-  auto port = (*t)->listen(loopback(0));
+  auto port = (*t)->listen(test::loopback_addr(0));
   int fd = client_connect(*port);
   ConnId c = kNoConn;
   ASSERT_TRUE(pump(**t, [&](const Event& e) { if (e.kind == EventKind::kAccepted) c = e.conn; }, [&] { return c != kNoConn; }));
