@@ -12,6 +12,7 @@
 #include "control/cli/decode.hpp"
 #include "control/cli/json.hpp"
 #include "control/cli/supervisor.hpp"
+#include "control/cli/startup.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/codec/limits.hpp"
 #include "relay/crypto/secp256k1.hpp"
@@ -128,15 +129,15 @@ int main(int argc, char** argv) {
   auto* keygen = app.add_subcommand("keygen", "Create a new node identity key");
   keygen->add_option("--out", key_out, "also write the private key (hex) to this new file, mode 0600");
 
-  std::string run_config, run_bind, run_key, run_network, run_data_dir;
-  std::vector<std::string> run_peers;
-  auto* run = app.add_subcommand("run", "Run the relay: start its processes, restart one that dies, stop on SIGINT/SIGTERM");
-  run->add_option("--config", run_config, "TOML configuration file (deploy/config/relay.toml.example)");
-  run->add_option("--p2p-bind", run_bind, "ADDR:PORT to accept nodes on");
-  run->add_option("--identity-key-file", run_key, "the relay's key (created if missing)");
-  run->add_option("--network", run_network, "mainnet | testnet");
-  run->add_option("--data-dir", run_data_dir, "state directory");
-  run->add_option("--peer", run_peers, "PUBKEY@HOST:PORT or HOST:PORT to dial (repeatable)");
+  relay::cli::CommonArgs run_args;
+  auto* run = app.add_subcommand("run", "Run the relay: start its two processes, restart one that dies, stop on SIGINT/SIGTERM");
+  relay::cli::add_common_options(*run, run_args);
+
+  relay::cli::CommonArgs status_args;
+  bool status_watch = false;
+  auto* status = app.add_subcommand("status", "Print the running relay's dataplane counters");
+  relay::cli::add_common_options(*status, status_args);
+  status->add_flag("--watch", status_watch, "print them again every --stats-interval seconds (default 10)");
 
   try {
     app.parse(argc, argv);
@@ -145,21 +146,7 @@ int main(int argc, char** argv) {
   }
   if (*decode) return cmd_decode(kind, input, binary, reward_set, consensus_hash, slot_owner);
   if (*keygen) return cmd_keygen(key_out);
-  if (*run) {
-    relay::cli::ChildSpec dp{"stacks-relay-dataplane", {relay::cli::sibling_path("stacks-relay-dataplane")}};
-    auto add = [&](const char* flag, const std::string& v) {
-      if (!v.empty()) {
-        dp.argv.push_back(flag);
-        dp.argv.push_back(v);
-      }
-    };
-    add("--config", run_config);
-    add("--p2p-bind", run_bind);
-    add("--identity-key-file", run_key);
-    add("--network", run_network);
-    add("--data-dir", run_data_dir);
-    for (const auto& p : run_peers) add("--peer", p);
-    return relay::cli::run_supervisor({dp});
-  }
+  if (*run) return relay::cli::cmd_run(run_args);
+  if (*status) return relay::cli::cmd_status(status_args, status_watch);
   return 1;
 }

@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "relay/link/link.hpp"
+#include "relay/shm/region.hpp"
+
 namespace relay::cli {
 
 namespace {
@@ -67,6 +70,17 @@ int run_supervisor(const std::vector<ChildSpec>& children) {
       st[i].started_ms = now;
       std::fprintf(stderr, "stacks-relay: started %s (pid %d)\n", children[i].name.c_str(), st[i].pid);
     }
+    // Watchdog: alive but not beating (a hung loop) is treated like a crash.
+    for (std::size_t i = 0; i < children.size(); ++i) {
+      const shm::Cnc* c = children[i].cnc;
+      if (st[i].pid <= 0 || c == nullptr || now - st[i].started_ms < kStallTimeoutMs) continue;
+      if (c->pid.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(st[i].pid)) continue;  // not up yet
+      if (c->state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(shm::CncState::kRun)) continue;
+      if (!shm::cnc_stale(*c, shm::monotonic_ns(), std::uint64_t{kStallTimeoutMs} * 1000000u)) continue;
+      std::fprintf(stderr, "stacks-relay: %s (pid %d) stopped beating its heartbeat; killing it\n",
+                   children[i].name.c_str(), st[i].pid);
+      ::kill(st[i].pid, SIGKILL);
+    }
     int status = 0;
     pid_t dead = ::waitpid(-1, &status, WNOHANG);
     if (dead <= 0) {
@@ -103,6 +117,83 @@ int run_supervisor(const std::vector<ChildSpec>& children) {
     }
   }
   std::fprintf(stderr, "stacks-relay: stopped\n");
+  return 0;
+}
+
+int cmd_run(const CommonArgs& args) {
+  constexpr const char* kProg = "stacks-relay";
+  std::string err;
+  auto cfg = load_config(args, err);
+  if (!cfg) {
+    log_line(kProg, "configuration: %s", err.c_str());
+    return 2;
+  }
+  // The key is made here, once, so the two processes only ever read it.
+  if (!load_identity_key(cfg->identity_key_path(), true, err)) {
+    log_line(kProg, "%s", err.c_str());
+    return 2;
+  }
+  const std::string path = shm_path(args, *cfg);
+  const auto params = link::default_params();
+  (void)shm::Region::remove(path);  // left by a previous run that was killed
+  auto region = shm::Region::create(path, link::link_footprint(params));
+  if (!region.ok()) {
+    log_line(kProg, "cannot create the shared region %s (%zu MiB): %s (%s)", path.c_str(),
+             link::link_footprint(params) >> 20, region.error().reason, std::strerror(shm::Region::last_errno()));
+    return 1;
+  }
+  if (auto s = link::link_format(region->data(), region->size(), params); !s.ok()) {
+    log_line(kProg, "shared region %s: %s", path.c_str(), s.error().reason);
+    return 1;
+  }
+  auto lk = link::link_join(region->data(), region->size());
+  CommonArgs child_args = args;
+  child_args.shm = path;
+  const auto rest = common_argv(child_args);
+  ChildSpec dp{"stacks-relay-dataplane", {sibling_path("stacks-relay-dataplane")}, lk->dp_cnc};
+  ChildSpec ctl{"stacks-relay-control", {sibling_path("stacks-relay-control")}, lk->ctl_cnc};
+  dp.argv.insert(dp.argv.end(), rest.begin(), rest.end());
+  ctl.argv.insert(ctl.argv.end(), rest.begin(), rest.end());
+  int rc = run_supervisor({dp, ctl});
+  (void)shm::Region::remove(path);
+  return rc;
+}
+
+int cmd_status(const CommonArgs& args, bool watch) {
+  constexpr const char* kProg = "stacks-relay status";
+  std::string err;
+  auto cfg = load_config(args, err);
+  if (!cfg) {
+    log_line(kProg, "configuration: %s", err.c_str());
+    return 2;
+  }
+  const std::string path = shm_path(args, *cfg);
+  auto region = shm::Region::open(path);
+  if (!region.ok()) {
+    log_line(kProg, "no running relay: cannot open %s (%s)", path.c_str(), std::strerror(shm::Region::last_errno()));
+    return 1;
+  }
+  auto lk = link::link_join(region->data(), region->size());
+  if (!lk.ok()) {
+    log_line(kProg, "%s: %s", path.c_str(), lk.error().reason);
+    return 1;
+  }
+  const auto* c = lk->counters;
+  do {
+    const std::uint64_t now = shm::monotonic_ns();
+    std::printf("dataplane %s, control %s, p2p port %llu, sessions %llu (authenticated %llu)\n",
+                shm::cnc_stale(*lk->dp_cnc, now, 5'000'000'000ull) ? "NOT BEATING" : "running",
+                shm::cnc_stale(*lk->ctl_cnc, now, 5'000'000'000ull) ? "NOT BEATING" : "running",
+                static_cast<unsigned long long>(c->p2p_port.load()),
+                static_cast<unsigned long long>(c->sessions_live.load()),
+                static_cast<unsigned long long>(c->sessions_auth_live.load()));
+#define RELAY_X(name, help) \
+  std::printf("  %-24s %14llu  %s\n", #name, static_cast<unsigned long long>(c->name.load()), help);
+    RELAY_DP_COUNTERS(RELAY_X)
+#undef RELAY_X
+    std::fflush(stdout);
+    if (watch) ::sleep(static_cast<unsigned>(args.stats_interval_s > 0 ? args.stats_interval_s : 10));
+  } while (watch && g_signal.load() == 0);
   return 0;
 }
 

@@ -5,15 +5,29 @@
 #include <string>
 #include <vector>
 
+#include "control/cli/startup.hpp"
+#include "relay/shm/cnc.hpp"
+
 namespace relay::cli {
 
 struct ChildSpec {
   std::string name;               // for log lines
   std::vector<std::string> argv;  // argv[0] = path of the executable
+  // cnc: the child's heartbeat in the shared region. A child that stops beating for
+  // kStallTimeoutMs while alive is killed (SIGKILL) and restarted like a crashed one.
+  const shm::Cnc* cnc = nullptr;
 };
+
+inline constexpr unsigned kStallTimeoutMs = 10000;
 
 // run_supervisor: blocks until SIGINT/SIGTERM; returns the exit status for main().
 int run_supervisor(const std::vector<ChildSpec>& children);
+
+// cmd_run: `stacks-relay run`: load and check the configuration, make sure the
+// identity key exists, create the shared region, and supervise both processes.
+int cmd_run(const CommonArgs& args);
+// cmd_status: `stacks-relay status`: the dataplane's counters from the shared region.
+int cmd_status(const CommonArgs& args, bool watch);
 
 // sibling_path: `name` in the directory of the running executable.
 std::string sibling_path(const std::string& name);

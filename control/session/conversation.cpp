@@ -49,17 +49,7 @@ Bytes Conversation::sign(std::uint32_t seq, Payload payload, std::vector<RelayDa
 }
 
 const char* Conversation::preamble_problem(const Preamble& p) const noexcept {
-  if (p.network_id != local_->network_id) return "wrong network id";
-  if ((p.peer_version & 0xff000000u) != (local_->peer_version & 0xff000000u)) return "wrong peer version major";
-  std::uint64_t sum = p.burn_stable_block_height + local_->stable_confirmations;
-  if (sum < p.burn_stable_block_height || sum != p.burn_block_height)
-    return "burn_stable_block_height + confirmations != burn_block_height";
-  if (view_.stable_height != 0 && view_.stable_height == p.burn_stable_block_height &&
-      view_.stable_hash != p.burn_stable_block_hash)
-    return "stable burn block hash disagrees with our view";
-  // Epoch acceptance (has_acceptable_epoch) is left to the nodes: a relay forwards for
-  // every peer on the network and never claims an epoch it does not have.
-  return nullptr;
+  return policy::preamble_problem(p, local_->net(), view_);
 }
 
 void Conversation::reply(const Message& req, Payload payload, std::vector<Action>& out) const {
@@ -132,13 +122,13 @@ void Conversation::handle_accept(const Message& m, const HandshakeData& hs, std:
 }
 
 void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_ns, std::vector<Action>& out,
-                              const Hash32* digest) {
+                              const Hash32* digest, bool verified) {
   if (closed_) return;
   if (const char* why = preamble_problem(m.preamble)) return close(why, true, out);
   if (raw.size() < kPreambleSize) return close("message shorter than a preamble", true, out);
   digest_ = digest != nullptr ? *digest
                               : validate::message_digest(raw.first(kPreambleSize), raw.subspan(kPreambleSize));
-  if (peer_key_ && !signed_by(m, *peer_key_)) return close("message signature invalid", true, out);
+  if (peer_key_ && !verified && !signed_by(m, *peer_key_)) return close("message signature invalid", true, out);
   const MsgId id = payload_id(m.payload);
   const BurnView seen{m.preamble.burn_block_height, m.preamble.burn_block_hash, m.preamble.burn_stable_block_height,
                       m.preamble.burn_stable_block_hash};

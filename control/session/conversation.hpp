@@ -15,17 +15,12 @@
 
 #include "relay/codec/message.hpp"
 #include "relay/crypto/secp256k1.hpp"
+#include "relay/policy/preamble.hpp"
 
 namespace relay::ctl {
 
 // The relay's view of the Bitcoin chain, sent in every preamble (PROTOCOL.md §4.3).
-struct BurnView {
-  std::uint64_t height = 0;
-  codec::Hash32 hash{};
-  std::uint64_t stable_height = 0;
-  codec::Hash32 stable_hash{};
-  bool operator==(const BurnView&) const = default;
-};
+using BurnView = policy::BurnView;
 
 // Who we are on the wire.
 struct LocalPeer {
@@ -39,6 +34,8 @@ struct LocalPeer {
   std::string data_url;
   std::uint32_t heartbeat_s = 3600;                           // advertised heartbeat_interval
   std::uint64_t expire_block_height = 0x7fffffffffffffffull;  // key never rotates
+
+  policy::NetworkParams net() const noexcept { return {network_id, peer_version, stable_confirmations}; }
 };
 
 inline constexpr std::uint64_t kHandshakeTimeoutNs = 5'000'000'000ull;  // node drops unauthenticated after 5 s
@@ -84,8 +81,12 @@ class Conversation {
   // on_message: one whole message as received, `m` its decoded form. `digest`: its
   // signing digest when the caller already has it (the framer streams it), else
   // computed here — every signature check below uses it, nothing is hashed twice.
+  // `verified`: the dataplane already checked the signature against the session key.
   void on_message(ByteSpan raw, const codec::Message& m, std::uint64_t now_ns, std::vector<Action>& out,
-                  const codec::Hash32* digest = nullptr);
+                  const codec::Hash32* digest = nullptr, bool verified = false);
+  // restore: adopt a session that was authenticated with `key` before this process
+  // started (the control plane restarted; the dataplane kept the connection).
+  void restore(const crypto::PublicKey& key) noexcept { peer_key_ = key; }
   // on_tick: timers (handshake deadline, liveness pings).
   void on_tick(std::uint64_t now_ns, std::vector<Action>& out);
 

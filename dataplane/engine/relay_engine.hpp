@@ -1,106 +1,143 @@
-// dataplane/engine/relay_engine.hpp — one relay core over any Transport: sessions
-// (framing, conversation), and the relay path of ARCHITECTURE.md §3: validate, dedup,
-// relayers rules, sign once (forward digest streamed by the framer), identical bytes to
-// every eligible session, paced per session, blocks before transactions.
+// dataplane/engine/relay_engine.hpp — the dataplane's run loop over any Transport:
+// sessions (framing with both digests streamed), the relay path of ARCHITECTURE.md §3
+// (verify, validate, dedup, relayers rules, sign once, identical bytes to every eligible
+// session, paced, blocks before transactions), and its half of the link to the control
+// plane (relay/link): everything that is not a push from an authenticated peer goes to
+// the control plane whole; commands come back (send, close, connect, peer key, burn
+// view, reward set).
 //
-// This milestone runs the conversation logic in-process; the split into dataplane and
-// control processes over relay/shm rings moves Conversation behind the ring without
-// changing this relay path.
+// The dataplane never answers a peer itself and never decides who is authenticated: it
+// verifies pushes against the key the control plane installed and checks preambles with
+// the same function the control plane uses (relay/policy/preamble.hpp).
 #pragma once
 
+#include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
-#include "control/session/conversation.hpp"
 #include "dataplane/transport/transport.hpp"
 #include "relay/codec/framer.hpp"
 #include "relay/dedup/tag_cache.hpp"
+#include "relay/link/link.hpp"
+#include "relay/policy/preamble.hpp"
 #include "relay/policy/relay_policy.hpp"
+#include "relay/shm/frag_ring.hpp"
 #include "relay/validate/validate.hpp"
 
 namespace relay::dp {
 
-struct EngineOptions {
-  const ctl::LocalPeer* local = nullptr;
-  ctl::BurnView view;
-  bool relay_2x = false;
-  std::vector<validate::RewardSetSigner> reward_set;  // empty: Nakamoto blocks are not relayed
-  std::size_t dedup_depth = 1 << 16;
-  std::uint32_t pacer_budget = 50;      // our messages queued per node (a node drops at 100)
+struct DpOptions {
+  crypto::SecretKey key;              // the relay's identity: signs every forwarded push
+  policy::NetworkParams net;          // network id, peer version, stable confirmations
+  codec::Addr16 addrbytes{};          // our relayer entry's address
+  std::uint16_t port = 20444;         // and port
+  bool relay_2x = false;              // relay 2.x blocks and microblocks (a 2.x network)
+  std::size_t dedup_depth = 1 << 16;  // object ids remembered
+  std::uint32_t pacer_budget = 50;    // our messages queued per node (a node drops at 100)
   std::uint32_t max_inflight_sends = 8;  // per session, handed to the transport
-  // Nodes whose preambles' burn view we adopt when it moves forward. With none trusted
-  // (or before any trusted node spoke) the first authenticated peer's view bootstraps ours.
-  std::vector<codec::Hash20> trusted_pkhs;
+  std::size_t max_sessions = 1024;       // more are refused at accept
 };
 
-struct EngineStats {
-  std::uint64_t relayed = 0;           // distinct objects forwarded
-  std::uint64_t fanout_sends = 0;      // copies queued to sessions
-  std::uint64_t dup = 0;               // already seen
-  std::uint64_t invalid = 0;           // failed validation
-  std::uint64_t no_reward_set = 0;     // Nakamoto blocks we cannot check
-  std::uint64_t relayers_rejected = 0;  // cycle / contains us / 16 hops
-  std::uint64_t not_relayed_type = 0;  // e.g. 2.x pushes on a Nakamoto network
-  std::uint64_t pacer_dropped_tx = 0;
-  std::uint64_t pacer_refused = 0;
-  std::uint64_t sessions_closed_misbehaved = 0;
-  std::uint64_t framing_errors = 0;
-  std::uint64_t burn_view_updates = 0;
-  std::uint64_t no_burn_view = 0;  // pushes held back: we have no burn view yet
+// Links in one process (tests, the simulated network): the two ring ends of a region.
+struct DpLinkEnds {
+  shm::RingProducer to_ctl;
+  shm::RingConsumer from_ctl;
+  link::DpCounters* counters;
+  shm::Cnc* cnc;
 };
+Result<DpLinkEnds> join_dp_link(const link::Link& l) noexcept;
 
 template <Transport T>
 class RelayEngine {
  public:
-  RelayEngine(T& transport, EngineOptions opts);
+  RelayEngine(T& transport, DpLinkEnds link, DpOptions opts);
   ~RelayEngine();
+  RelayEngine(const RelayEngine&) = delete;
+  RelayEngine& operator=(const RelayEngine&) = delete;
 
-  // dial: connect to a node (optionally pinning its key).
-  Result<ConnId> dial(const sockaddr_in6& addr, std::optional<crypto::PublicKey> pinned = std::nullopt);
-  // run_once: handle what the transport reports (waiting up to timeout_ms) and timers.
+  // start: announce this incarnation to the control plane (every earlier session is gone).
+  void start(std::uint64_t incarnation);
+  // run_once: handle what the transport reports (waiting up to timeout_ms when idle),
+  // the control plane's commands, and the heartbeat.
   void run_once(std::uint64_t now_ns, int timeout_ms);
 
-  const EngineStats& stats() const noexcept { return stats_; }
-  const ctl::BurnView& burn_view() const noexcept { return opts_.view; }
-  std::size_t authenticated_sessions() const;
-  // alive: the connection is being dialed or has a session.
-  bool alive(ConnId c) const { return sessions_.count(c) != 0 || dialing_.count(c) != 0; }
+  const link::DpCounters& counters() const noexcept { return *c_; }
+  const policy::BurnView& burn_view() const noexcept { return view_; }
+  std::size_t sessions() const noexcept { return sessions_.size(); }
+  std::size_t authenticated_sessions() const noexcept;
+  std::size_t reward_set_size() const noexcept { return reward_set_.size(); }
 
  private:
   struct Session {
     ConnId conn;
+    std::uint32_t sid;
+    link::SessionInfo info;
     codec::Framer framer;
-    ctl::Conversation conv;
-    std::optional<codec::Hash20> peer_pkh;
+    std::optional<crypto::PublicKey> key;  // installed by the control plane
+    codec::Hash20 pkh{};
     policy::SessionPacer pacer;
     std::uint32_t inflight = 0;
-    Session(ConnId c, const EngineOptions& o, bool outbound, std::uint64_t now,
-            std::optional<crypto::PublicKey> pinned)
-        : conn(c), framer(), conv(o.local, outbound, now, pinned), pacer(o.pacer_budget) {}
+    policy::BurnView last_hint;  // the view this peer's preambles last carried
+    bool closing = false;
+    bool misbehaved = false;
+    const char* why = "";
+    Session(ConnId c, std::uint32_t s, const link::SessionInfo& i, std::uint32_t budget)
+        : conn(c), sid(s), info(i), pacer(budget) {}
   };
 
+  // transport side
   void on_event(const Event& e, std::uint64_t now_ns);
-  void new_session(ConnId c, bool outbound, std::uint64_t now_ns, std::optional<crypto::PublicKey> pinned);
+  void new_session(ConnId c, const link::SessionInfo& info);
+  void on_data(Session& s, ByteSpan d);
+  void on_message(Session& s);
   void arm_forward(Session& s);
-  void apply(Session& s, std::vector<ctl::Action>& actions);
-  void relay(Session& from, const codec::Message& m);
-  bool validate_and_dedup(const codec::Message& m);
+  void close_session(Session& s, const char* why, bool misbehaved);
+  void forget_session(ConnId c, int err);
   void drain(Session& s);
   void send_now(Session& s, ByteSpan bytes);
-  void drop_session(ConnId c);
-  void adopt_view(const Session& s, const ctl::BurnView& v);
+
+  // relay path
+  void relay(Session& from, const codec::Message& m, bool streamed);
+  bool validate_and_dedup(const codec::Message& m);
+  Bytes sign_forward(const codec::Message& m, const codec::Preamble& tmpl) const;
+  void resign_queued();
+
+  // link side
+  void poll_control(std::uint64_t now_ns);
+  void on_command(const shm::Frag& f, std::uint64_t now_ns);
+  bool to_control(link::DpMsg kind, std::uint32_t sid, ByteSpan head, ByteSpan a = {}, ByteSpan b = {});
+  void event_to_control(link::DpMsg kind, std::uint32_t sid, const Bytes& body);
+  void flush_pending();
+  Session* by_sid(std::uint32_t sid);
+  void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
 
   T& t_;
-  EngineOptions opts_;
+  DpOptions opts_;
+  shm::RingProducer to_ctl_;
+  shm::RingConsumer from_ctl_;
+  link::DpCounters* c_;
+  shm::Cnc* cnc_;
   codec::Hash20 our_pkh_{};
   codec::RelayData self_{};
+  policy::BurnView view_;
+  std::vector<validate::RewardSetSigner> reward_set_;
   dedup::TagCache dedup_;
   std::unordered_map<ConnId, std::unique_ptr<Session>> sessions_;
-  std::unordered_map<ConnId, std::optional<crypto::PublicKey>> dialing_;
-  std::vector<ctl::Action> actions_;
-  EngineStats stats_;
-  bool view_from_trusted_ = false;
+  std::unordered_map<std::uint32_t, ConnId> sids_;
+  std::unordered_map<ConnId, std::uint64_t> dialing_;  // conn → the control plane's dial token
+  std::uint32_t next_sid_;
+  struct Pending {
+    link::DpMsg kind;
+    std::uint32_t sid;
+    Bytes body;
+  };
+  std::deque<Pending> pending_;  // events waiting for ring credit (kept in order)
+  std::size_t pending_bytes_ = 0;
+  std::vector<Session*> scratch_;
 };
 
 }  // namespace relay::dp

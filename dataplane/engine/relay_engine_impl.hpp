@@ -1,23 +1,44 @@
 // dataplane/engine/relay_engine_impl.hpp — RelayEngine's template definitions.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstring>
 
 namespace relay::dp {
 
+namespace detail {
+// payload_id_of: the payload's type byte, just after the relayers vector (4-byte count,
+// 42 bytes per entry), or nullopt when the body is too short to hold it.
+inline std::optional<codec::MsgId> payload_id_of(ByteSpan body, std::uint32_t relayers) noexcept {
+  const std::size_t at = 4 + std::size_t{relayers} * 42;
+  if (body.size() <= at) return std::nullopt;
+  return static_cast<codec::MsgId>(body[at]);
+}
+inline std::uint64_t random_u64() noexcept {
+  std::uint64_t v = 0;
+  crypto::fill_random(reinterpret_cast<std::uint8_t*>(&v), sizeof v);
+  return v;
+}
+}  // namespace detail
+
 template <Transport T>
-RelayEngine<T>::RelayEngine(T& transport, EngineOptions opts)
-    : t_(transport), opts_(std::move(opts)), dedup_(opts_.dedup_depth, [] {
-        std::uint64_t seed = 0;
-        crypto::fill_random(reinterpret_cast<std::uint8_t*>(&seed), sizeof seed);
-        return seed;
-      }()) {
-  auto pk = opts_.local->key.public_key().compressed();
+RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
+    : t_(transport),
+      opts_(std::move(opts)),
+      to_ctl_(link.to_ctl),
+      from_ctl_(link.from_ctl),
+      c_(link.counters),
+      cnc_(link.cnc),
+      dedup_(opts_.dedup_depth, detail::random_u64()),
+      next_sid_(static_cast<std::uint32_t>(detail::random_u64()) | 1u) {
+  auto pk = opts_.key.public_key().compressed();
   our_pkh_ = crypto::hash160(ByteSpan(pk.data(), pk.size()));
-  self_.peer.addrbytes = opts_.local->addrbytes;
-  self_.peer.port = opts_.local->port;
+  self_.peer.addrbytes = opts_.addrbytes;
+  self_.peer.port = opts_.port;
   self_.peer.public_key_hash = our_pkh_;
   self_.seq = 0;  // as stacks-core's sign_relay
+  scratch_.reserve(opts_.max_sessions);
 }
 
 template <Transport T>
@@ -27,50 +48,96 @@ RelayEngine<T>::~RelayEngine() {
 }
 
 template <Transport T>
-std::size_t RelayEngine<T>::authenticated_sessions() const {
+std::size_t RelayEngine<T>::authenticated_sessions() const noexcept {
   std::size_t n = 0;
-  for (const auto& [c, s] : sessions_) n += s->peer_pkh.has_value();
+  for (const auto& [c, s] : sessions_) n += s->key.has_value();
   return n;
 }
 
 template <Transport T>
-Result<ConnId> RelayEngine<T>::dial(const sockaddr_in6& addr, std::optional<crypto::PublicKey> pinned) {
-  auto c = t_.connect(addr);
-  if (c.ok()) dialing_[*c] = pinned;
-  return c;
+void RelayEngine<T>::start(std::uint64_t incarnation) {
+  Bytes b;
+  {
+    Writer w(b);
+    w.u64(incarnation);
+  }
+  event_to_control(link::DpMsg::kHello, 0, b);
+  shm::cnc_beat(*cnc_, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), shm::monotonic_ns());
 }
+
+// ---- transport side ------------------------------------------------------------------
 
 template <Transport T>
 void RelayEngine<T>::arm_forward(Session& s) {
   codec::ForwardTemplate ft;
-  ft.preamble.peer_version = opts_.local->peer_version;
-  ft.preamble.network_id = opts_.local->network_id;
+  ft.preamble.peer_version = opts_.net.peer_version;
+  ft.preamble.network_id = opts_.net.network_id;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&ft.preamble.seq), sizeof ft.preamble.seq);
-  ft.preamble.burn_block_height = opts_.view.height;
-  ft.preamble.burn_block_hash = opts_.view.hash;
-  ft.preamble.burn_stable_block_height = opts_.view.stable_height;
-  ft.preamble.burn_stable_block_hash = opts_.view.stable_hash;
+  ft.preamble.burn_block_height = view_.height;
+  ft.preamble.burn_block_hash = view_.hash;
+  ft.preamble.burn_stable_block_height = view_.stable_height;
+  ft.preamble.burn_stable_block_hash = view_.stable_hash;
   ft.self = self_;
   s.framer.set_forward(ft);
 }
 
 template <Transport T>
-void RelayEngine<T>::new_session(ConnId c, bool outbound, std::uint64_t now_ns, std::optional<crypto::PublicKey> pinned) {
-  auto s = std::make_unique<Session>(c, opts_, outbound, now_ns, pinned);
-  s->conv.set_burn_view(opts_.view);
+void RelayEngine<T>::new_session(ConnId c, const link::SessionInfo& info) {
+  if (sessions_.size() >= opts_.max_sessions) {
+    t_.close(c);
+    return;
+  }
+  std::uint32_t sid = next_sid_++;
+  if (sid == 0 || sids_.count(sid) != 0) sid = next_sid_++;  // 0 means "no session" on the link
+  auto s = std::make_unique<Session>(c, sid, info, opts_.pacer_budget);
   arm_forward(*s);
-  actions_.clear();
-  s->conv.start(now_ns, actions_);
-  Session& ref = *s;
+  Bytes b;
+  {
+    Writer w(b);
+    link::put_session_info(w, info);
+  }
+  sids_[sid] = c;
   sessions_[c] = std::move(s);
-  apply(ref, actions_);
+  bump(c_->sessions_opened);
+  c_->sessions_live.store(sessions_.size(), std::memory_order_relaxed);
+  event_to_control(link::DpMsg::kOpened, sid, b);
+}
+
+template <Transport T>
+void RelayEngine<T>::close_session(Session& s, const char* why, bool misbehaved) {
+  if (s.closing) return;
+  s.closing = true;
+  s.why = why;
+  s.misbehaved = misbehaved;
+  t_.close(s.conn);  // kClosed follows; the control plane hears of it then
+}
+
+template <Transport T>
+void RelayEngine<T>::forget_session(ConnId c, int err) {
+  auto it = sessions_.find(c);
+  if (it == sessions_.end()) return;
+  Session& s = *it->second;
+  while (auto p = s.pacer.next()) reinterpret_cast<SharedBuf*>(p->handle)->unref();
+  Bytes b;
+  {
+    Writer w(b);
+    w.u8(s.misbehaved ? 1 : 0);
+    const char* why = s.closing ? s.why : (err == 0 ? "peer closed the connection" : std::strerror(err));
+    w.bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(why), std::strlen(why)));
+  }
+  event_to_control(link::DpMsg::kClosed, s.sid, b);
+  sids_.erase(s.sid);
+  sessions_.erase(it);
+  bump(c_->sessions_closed);
+  c_->sessions_live.store(sessions_.size(), std::memory_order_relaxed);
+  c_->sessions_auth_live.store(authenticated_sessions(), std::memory_order_relaxed);
 }
 
 template <Transport T>
 void RelayEngine<T>::send_now(Session& s, ByteSpan bytes) {
   SharedBuf* b = SharedBuf::make(bytes);
   if (b == nullptr) return;
-  (void)t_.send(s.conn, b, 0);  // a full queue closes nothing: the conversation retries by timer
+  (void)t_.send(s.conn, b, 0);  // a control-plane message; a full queue is retried by its timers
   b->unref();
 }
 
@@ -80,173 +147,122 @@ void RelayEngine<T>::drain(Session& s) {
     auto p = s.pacer.next();
     if (!p) break;
     auto* buf = reinterpret_cast<SharedBuf*>(p->handle);
-    if (t_.send(s.conn, buf, p->handle).ok()) ++s.inflight;
+    if (t_.send(s.conn, buf, p->handle).ok()) {
+      ++s.inflight;
+      bump(c_->bytes_relayed_out, buf->bytes().size());
+    }
     buf->unref();  // the transport holds its own reference now
   }
 }
 
 template <Transport T>
-bool RelayEngine<T>::validate_and_dedup(const codec::Message& m) {
-  using namespace relay::codec;
-  std::vector<Hash32> ids;
-  switch (payload_id(m.payload)) {
-    case MsgId::kTransaction: {
-      const auto& tx = std::get<Transaction>(m.payload).tx;
-      if (!validate::verify_transaction(tx).ok) return ++stats_.invalid, false;
-      ids.push_back(tx.txid);
-      break;
-    }
-    case MsgId::kNakamotoBlocks: {
-      if (opts_.reward_set.empty()) return ++stats_.no_reward_set, false;
-      for (const auto& b : std::get<NakamotoBlocks>(m.payload).blocks) {
-        if (!validate::verify_signer_signatures(b, opts_.reward_set).ok) return ++stats_.invalid, false;
-        ids.push_back(b.block_id);
-      }
-      break;
-    }
-    case MsgId::kStackerDBPushChunk:
-      ids.push_back(crypto::sha512_256(std::get<StackerDBPushChunk>(m.payload).chunk.data));
-      break;
-    case MsgId::kBlocks:
-      for (const auto& b : std::get<Blocks>(m.payload).blocks) ids.push_back(block_index_hash(b.block.block_hash, b.consensus_hash));
-      break;
-    case MsgId::kMicroblocks:
-      for (const auto& mb : std::get<Microblocks>(m.payload).microblocks) ids.push_back(mb.block_hash);
-      break;
-    default: {  // BlocksAvailable / MicroblocksAvailable: the body's hash
-      Bytes body = encode_body({}, m.payload);
-      ids.push_back(crypto::sha512_256(body));
-      break;
-    }
-  }
-  bool any_new = false;
-  for (const auto& id : ids) any_new |= dedup_.insert(id);
-  if (!any_new) ++stats_.dup;
-  return any_new;
-}
-
-template <Transport T>
-void RelayEngine<T>::relay(Session& from, const codec::Message& m) {
-  auto prio = policy::push_priority(codec::payload_id(m.payload), opts_.relay_2x);
-  if (!prio) return void(++stats_.not_relayed_type);
-  switch (policy::check_relayers(m.relayers, our_pkh_)) {
-    case policy::RelayersVerdict::kOk: break;
-    case policy::RelayersVerdict::kContainsUs: return void(++stats_.relayers_rejected);  // came back round
-    default:  // a cycle: a node would drop this peer too
-      ++stats_.relayers_rejected;
-      ++stats_.sessions_closed_misbehaved;
-      t_.close(from.conn);
+void RelayEngine<T>::on_data(Session& s, ByteSpan d) {
+  bump(c_->bytes_in, d.size());
+  while (!d.empty() && !s.closing) {
+    std::size_t used = s.framer.feed(d);
+    d = d.subspan(used);
+    if (s.framer.state() == codec::Framer::State::kError) {
+      bump(c_->drop_framing);
+      close_session(s, s.framer.error().reason, true);
       return;
-  }
-  if (!policy::can_append_self(m.relayers) || !from.framer.forward_digest()) return void(++stats_.relayers_rejected);
-  if (opts_.view.height == 0) return void(++stats_.no_burn_view);  // every node would refuse our preamble
-  if (!validate_and_dedup(m)) return;
-
-  // Sign once: the forward digest was computed while the bytes arrived — unless our burn
-  // view moved since this message started, then the forward is rebuilt and hashed now.
-  Bytes fwd;
-  const codec::Preamble& used = from.framer.forward_template().preamble;
-  if (used.burn_block_height == opts_.view.height && used.burn_block_hash == opts_.view.hash) {
-    from.framer.write_forward(fwd, opts_.local->key.sign(*from.framer.forward_digest()));
-  } else {
-    codec::Message out = m;
-    out.preamble = used;
-    out.preamble.burn_block_height = opts_.view.height;
-    out.preamble.burn_block_hash = opts_.view.hash;
-    out.preamble.burn_stable_block_height = opts_.view.stable_height;
-    out.preamble.burn_stable_block_hash = opts_.view.stable_hash;
-    out.relayers.push_back(self_);
-    fwd = validate::sign_message(out, opts_.local->key);
-  }
-  SharedBuf* buf = SharedBuf::make(fwd);
-  if (buf == nullptr) return;
-  std::vector<codec::RelayData> after = m.relayers;
-  after.push_back(self_);
-  const codec::Hash20 sender = from.peer_pkh.value_or(codec::Hash20{});
-  for (auto& [c, s] : sessions_) {
-    if (s.get() == &from || !s->peer_pkh || !policy::may_send_to(after, *s->peer_pkh, sender)) continue;
-    buf->ref();  // the pacer's reference
-    auto r = s->pacer.admit({reinterpret_cast<std::uint64_t>(buf), *prio});
-    if (r.dropped) {
-      reinterpret_cast<SharedBuf*>(r.dropped->handle)->unref();
-      ++stats_.pacer_dropped_tx;
     }
-    if (r.result == policy::SessionPacer::Admit::kRefused) {
-      buf->unref();
-      ++stats_.pacer_refused;
-      continue;
-    }
-    ++stats_.fanout_sends;
-    drain(*s);
+    if (s.framer.state() != codec::Framer::State::kDone) continue;
+    bump(c_->msgs_in);
+    on_message(s);
+    s.framer.next();
+    arm_forward(s);  // a fresh random seq for the next message we may forward
   }
-  buf->unref();
-  ++stats_.relayed;
 }
 
+// One whole message. Pushes from authenticated peers take the relay path here; every
+// other message goes to the control plane with its digest (already streamed).
 template <Transport T>
-void RelayEngine<T>::apply(Session& s, std::vector<ctl::Action>& actions) {
-  for (auto& a : actions) {
-    switch (a.kind) {
-      case ctl::Action::Kind::kSend: send_now(s, a.bytes); break;
-      case ctl::Action::Kind::kAuthenticated: {
-        auto pk = a.key->compressed();
-        s.peer_pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
-        break;
+void RelayEngine<T>::on_message(Session& s) {
+  const codec::Preamble& p = s.framer.preamble();
+  ByteSpan body = s.framer.body();
+  std::uint8_t flags = 0;
+  if (s.key) {
+    if (const char* why = policy::preamble_problem(p, opts_.net, view_)) {
+      bump(c_->drop_bad_preamble);
+      return close_session(s, why, true);
+    }
+    if (!crypto::verify(s.framer.verify_digest(), p.signature, *s.key, crypto::LowS::kEnforce)) {
+      bump(c_->drop_bad_signature);
+      return close_session(s, "message signature invalid", true);
+    }
+    flags = link::kMsgVerified;
+    const policy::BurnView seen = policy::burn_view_of(p);
+    if (seen != view_ && seen != s.last_hint) {  // the control plane decides on adoption
+      s.last_hint = seen;
+      Bytes b;
+      {
+        Writer w(b);
+        link::put_view(w, seen);
       }
-      case ctl::Action::Kind::kClose:
-        if (a.misbehaved) ++stats_.sessions_closed_misbehaved;
-        t_.close(s.conn);
-        break;
-      case ctl::Action::Kind::kRelay: break;  // handled by the caller with the decoded message
-      case ctl::Action::Kind::kBurnView: adopt_view(s, a.view); break;
+      event_to_control(link::DpMsg::kView, s.sid, b);
+    }
+    auto id = detail::payload_id_of(body, s.framer.relayer_count());
+    if (id && policy::is_push(*id)) {
+      codec::Message m;
+      m.preamble = p;
+      if (!codec::decode_body(body, m.relayers, m.payload, codec::kPreambleSize).ok()) {
+        bump(c_->drop_framing);
+        return close_session(s, "message does not decode", true);
+      }
+      return relay(s, m, true);
     }
   }
-}
-
-// Our preambles carry the newest burn view a trusted node reported; until one has, the
-// first authenticated peer's view is better than none (a zero view fails every node's
-// preamble check). Every conversation signs with the new view at once; the forward
-// template picks it up with the next message.
-template <Transport T>
-void RelayEngine<T>::adopt_view(const Session& s, const ctl::BurnView& v) {
-  if (!s.peer_pkh || v == opts_.view) return;
-  bool trusted = false;
-  for (const auto& t : opts_.trusted_pkhs) trusted |= t == *s.peer_pkh;
-  const bool bootstrap = opts_.view.height == 0 && !view_from_trusted_;
-  const bool newer_trusted = trusted && (v.height > opts_.view.height || !view_from_trusted_);
-  if (!bootstrap && !newer_trusted) return;
-  opts_.view = v;
-  view_from_trusted_ |= trusted;
-  ++stats_.burn_view_updates;
-  for (auto& [c, other] : sessions_) {
-    other->conv.set_burn_view(v);
-    arm_forward(*other);  // messages whose relayers have not arrived yet use the new view
+  std::uint8_t head[1 + 32];
+  head[0] = flags;
+  std::memcpy(head + 1, s.framer.verify_digest().data(), 32);
+  if (!pending_.empty() || !to_control(link::DpMsg::kMessage, s.sid, ByteSpan(head, sizeof head),
+                                       s.framer.preamble_bytes(), body)) {
+    // No credit: the control plane is behind or restarting. Keep small messages in
+    // order behind the events already waiting; refuse the session rather than let one
+    // peer take the memory.
+    if (pending_bytes_ + body.size() > (std::size_t{32} << 20)) {
+      bump(c_->drop_ctl_ring_full);
+      return close_session(s, "control plane not keeping up", false);
+    }
+    Bytes b(head, head + sizeof head);
+    b.insert(b.end(), s.framer.preamble_bytes().begin(), s.framer.preamble_bytes().end());
+    b.insert(b.end(), body.begin(), body.end());
+    event_to_control(link::DpMsg::kMessage, s.sid, b);
   }
-}
-
-template <Transport T>
-void RelayEngine<T>::drop_session(ConnId c) {
-  auto it = sessions_.find(c);
-  if (it == sessions_.end()) return;
-  while (auto p = it->second->pacer.next()) reinterpret_cast<SharedBuf*>(p->handle)->unref();
-  sessions_.erase(it);
+  bump(c_->msgs_to_control);
 }
 
 template <Transport T>
 void RelayEngine<T>::on_event(const Event& e, std::uint64_t now_ns) {
+  (void)now_ns;
   switch (e.kind) {
-    case EventKind::kAccepted: new_session(e.conn, false, now_ns, std::nullopt); break;
+    case EventKind::kAccepted: new_session(e.conn, link::SessionInfo{}); break;
     case EventKind::kConnected: {
-      std::optional<crypto::PublicKey> pinned;
+      link::SessionInfo info;
+      info.outbound = true;
       if (auto it = dialing_.find(e.conn); it != dialing_.end()) {
-        pinned = it->second;
+        info.dial_token = it->second;
         dialing_.erase(it);
       }
-      new_session(e.conn, true, now_ns, pinned);
+      new_session(e.conn, info);
       break;
     }
-    case EventKind::kConnectFailed: dialing_.erase(e.conn); break;
-    case EventKind::kClosed: drop_session(e.conn); break;
+    case EventKind::kConnectFailed: {
+      std::uint64_t token = 0;
+      if (auto it = dialing_.find(e.conn); it != dialing_.end()) {
+        token = it->second;
+        dialing_.erase(it);
+      }
+      Bytes b;
+      {
+        Writer w(b);
+        w.u64(token);
+        w.u32(static_cast<std::uint32_t>(e.err));
+      }
+      event_to_control(link::DpMsg::kConnectFailed, 0, b);
+      break;
+    }
+    case EventKind::kClosed: forget_session(e.conn, e.err); break;
     case EventKind::kSent: {
       auto it = sessions_.find(e.conn);
       if (it != sessions_.end() && e.user != 0) {
@@ -257,60 +273,334 @@ void RelayEngine<T>::on_event(const Event& e, std::uint64_t now_ns) {
     }
     case EventKind::kData: {
       auto it = sessions_.find(e.conn);
-      if (it == sessions_.end()) break;
-      Session& s = *it->second;
-      ByteSpan d = e.data;
-      while (!d.empty()) {
-        std::size_t used = s.framer.feed(d);
-        d = d.subspan(used);
-        if (s.framer.state() == codec::Framer::State::kError) {
-          ++stats_.framing_errors;
-          ++stats_.sessions_closed_misbehaved;
-          t_.close(s.conn);
-          break;
-        }
-        if (s.framer.state() != codec::Framer::State::kDone) continue;
-        Bytes raw(s.framer.preamble_bytes().begin(), s.framer.preamble_bytes().end());
-        raw.insert(raw.end(), s.framer.body().begin(), s.framer.body().end());
-        codec::Message m;
-        m.preamble = s.framer.preamble();
-        auto st = codec::decode_body(s.framer.body(), m.relayers, m.payload, codec::kPreambleSize);
-        if (!st.ok()) {
-          ++stats_.sessions_closed_misbehaved;
-          t_.close(s.conn);
-          break;
-        }
-        actions_.clear();
-        s.conv.on_message(raw, m, now_ns, actions_, &s.framer.verify_digest());  // streamed: not hashed again
-        bool push = false, closing = false;
-        for (auto& a : actions_) {
-          push |= a.kind == ctl::Action::Kind::kRelay;
-          closing |= a.kind == ctl::Action::Kind::kClose;
-        }
-        apply(s, actions_);
-        if (push && !closing) relay(s, m);
-        if (closing) break;
-        s.framer.next();
-        arm_forward(s);  // a fresh random seq for the next message we may forward
-      }
+      if (it != sessions_.end()) on_data(*it->second, e.data);
       break;
     }
   }
 }
 
+// ---- relay path --------------------------------------------------------------------
+
+template <Transport T>
+bool RelayEngine<T>::validate_and_dedup(const codec::Message& m) {
+  using namespace relay::codec;
+  Hash32 ids_small[4];
+  std::vector<Hash32> ids_big;
+  std::size_t n = 0;
+  auto add = [&](const Hash32& h) {
+    if (n < 4) ids_small[n] = h;
+    else ids_big.push_back(h);
+    ++n;
+  };
+  switch (payload_id(m.payload)) {
+    case MsgId::kTransaction: {
+      const auto& tx = std::get<Transaction>(m.payload).tx;
+      if (!validate::verify_transaction(tx).ok) return bump(c_->drop_invalid), false;
+      add(tx.txid);
+      break;
+    }
+    case MsgId::kNakamotoBlocks: {
+      if (reward_set_.empty()) return bump(c_->drop_no_reward_set), false;
+      for (const auto& b : std::get<NakamotoBlocks>(m.payload).blocks) {
+        if (!validate::verify_signer_signatures(b, reward_set_).ok) return bump(c_->drop_invalid), false;
+        add(b.block_id);
+      }
+      break;
+    }
+    case MsgId::kStackerDBPushChunk:
+      add(crypto::sha512_256(std::get<StackerDBPushChunk>(m.payload).chunk.data));
+      break;
+    case MsgId::kBlocks:
+      for (const auto& b : std::get<Blocks>(m.payload).blocks) add(block_index_hash(b.block.block_hash, b.consensus_hash));
+      break;
+    case MsgId::kMicroblocks: {
+      const auto& mbs = std::get<Microblocks>(m.payload).microblocks;
+      // One miner's signed chain (the anchored block is not known here).
+      if (!validate::verify_microblock_stream(mbs).ok) return bump(c_->drop_invalid), false;
+      for (const auto& mb : mbs) add(mb.block_hash);
+      break;
+    }
+    default: {  // BlocksAvailable / MicroblocksAvailable: the body's hash
+      Bytes body = encode_body({}, m.payload);
+      add(crypto::sha512_256(body));
+      break;
+    }
+  }
+  bool any_new = false;
+  for (std::size_t i = 0; i < n; ++i) any_new |= dedup_.insert(i < 4 ? ids_small[i] : ids_big[i - 4]);
+  if (!any_new) bump(c_->drop_dup);
+  return any_new;
+}
+
+template <Transport T>
+Bytes RelayEngine<T>::sign_forward(const codec::Message& m, const codec::Preamble& tmpl) const {
+  codec::Message out = m;
+  out.preamble = tmpl;
+  out.preamble.burn_block_height = view_.height;
+  out.preamble.burn_block_hash = view_.hash;
+  out.preamble.burn_stable_block_height = view_.stable_height;
+  out.preamble.burn_stable_block_hash = view_.stable_hash;
+  out.relayers.push_back(self_);
+  return validate::sign_message(out, opts_.key);
+}
+
+// streamed: the framer's forward digest belongs to `m` (false for a push the control
+// plane handed back, which is hashed here).
+template <Transport T>
+void RelayEngine<T>::relay(Session& from, const codec::Message& m, bool streamed) {
+  auto prio = policy::push_priority(codec::payload_id(m.payload), opts_.relay_2x);
+  if (!prio) return bump(c_->drop_not_relayed_type);
+  switch (policy::check_relayers(m.relayers, our_pkh_)) {
+    case policy::RelayersVerdict::kOk: break;
+    case policy::RelayersVerdict::kContainsUs: return bump(c_->drop_relayers);  // came back round
+    default:  // a cycle: a node would drop this peer too
+      bump(c_->drop_relayers);
+      return close_session(from, "relayers contain a cycle", true);
+  }
+  if (!policy::can_append_self(m.relayers)) return bump(c_->drop_relayers);
+  if (view_.height == 0) return bump(c_->drop_no_burn_view);  // every node would refuse our preamble
+  if (!validate_and_dedup(m)) return;
+
+  // Sign once. The forward digest was computed while the bytes arrived, unless our burn
+  // view moved since this message started: then the forward is rebuilt and hashed now.
+  Bytes fwd;
+  const codec::Preamble& used = from.framer.forward_template().preamble;
+  if (streamed && from.framer.forward_digest() && used.burn_block_height == view_.height &&
+      used.burn_block_hash == view_.hash) {
+    from.framer.write_forward(fwd, opts_.key.sign(*from.framer.forward_digest()));
+  } else {
+    codec::Preamble tmpl;
+    tmpl.peer_version = opts_.net.peer_version;
+    tmpl.network_id = opts_.net.network_id;
+    crypto::fill_random(reinterpret_cast<std::uint8_t*>(&tmpl.seq), sizeof tmpl.seq);
+    fwd = sign_forward(m, tmpl);
+  }
+  SharedBuf* buf = SharedBuf::make(fwd);
+  if (buf == nullptr) return;
+  const codec::Hash20 sender = from.pkh;
+  for (auto& [c, s] : sessions_) {
+    if (s.get() == &from || !s->key || s->closing) continue;
+    // may_send_to over relayers ++ [us]: we are never a recipient, so checking the
+    // received relayers is the same test without building the longer list.
+    if (!policy::may_send_to(m.relayers, s->pkh, sender)) continue;
+    buf->ref();  // the pacer's reference
+    auto r = s->pacer.admit({reinterpret_cast<std::uint64_t>(buf), *prio});
+    if (r.dropped) {
+      reinterpret_cast<SharedBuf*>(r.dropped->handle)->unref();
+      bump(c_->drop_pacer_tx);
+    }
+    if (r.result == policy::SessionPacer::Admit::kRefused) {
+      buf->unref();
+      bump(c_->drop_pacer_refused);
+      continue;
+    }
+    bump(c_->fanout_sends);
+    drain(*s);
+  }
+  buf->unref();
+  bump(c_->relayed);
+}
+
+// The burn view moved: pushes still waiting in pacers carry the old one. Each distinct
+// buffer is re-signed once with the new view and swapped in wherever it waits.
+template <Transport T>
+void RelayEngine<T>::resign_queued() {
+  std::unordered_map<SharedBuf*, SharedBuf*> fresh;
+  for (auto& [c, s] : sessions_) {
+    s->pacer.for_each([&](policy::QueuedPush& q) {
+      auto* old = reinterpret_cast<SharedBuf*>(q.handle);
+      auto it = fresh.find(old);
+      if (it == fresh.end()) {
+        SharedBuf* nb = nullptr;
+        auto m = codec::decode_message(old->bytes());
+        if (m.ok() && !m->relayers.empty()) {
+          codec::Message base = std::move(*m);
+          base.relayers.pop_back();  // our own entry; sign_forward appends it again
+          nb = SharedBuf::make(sign_forward(base, base.preamble));
+        }
+        it = fresh.emplace(old, nb).first;
+        if (nb != nullptr) bump(c_->resigned);
+      }
+      if (it->second == nullptr) return;
+      it->second->ref();
+      old->unref();
+      q.handle = reinterpret_cast<std::uint64_t>(it->second);
+    });
+  }
+  for (auto& [old, nb] : fresh)
+    if (nb != nullptr) nb->unref();  // drop the creation reference; the pacers hold theirs
+}
+
+// ---- link side ------------------------------------------------------------------------
+
+template <Transport T>
+typename RelayEngine<T>::Session* RelayEngine<T>::by_sid(std::uint32_t sid) {
+  auto it = sids_.find(sid);
+  if (it == sids_.end()) return nullptr;
+  auto s = sessions_.find(it->second);
+  return s == sessions_.end() ? nullptr : s->second.get();
+}
+
+template <Transport T>
+bool RelayEngine<T>::to_control(link::DpMsg kind, std::uint32_t sid, ByteSpan head, ByteSpan a, ByteSpan b) {
+  const std::size_t sz = head.size() + a.size() + b.size();
+  auto dst = to_ctl_.prepare(static_cast<std::uint32_t>(sz));
+  if (dst.empty() && sz != 0) return false;
+  std::uint8_t* p = dst.data();
+  for (ByteSpan part : {head, a, b}) {
+    if (!part.empty()) std::memcpy(p, part.data(), part.size());
+    p += part.size();
+  }
+  to_ctl_.publish(static_cast<std::uint32_t>(sz), static_cast<std::uint16_t>(kind), sid, 0,
+                  static_cast<std::uint32_t>(shm::monotonic_ns()));
+  return true;
+}
+
+template <Transport T>
+void RelayEngine<T>::event_to_control(link::DpMsg kind, std::uint32_t sid, const Bytes& body) {
+  if (pending_.empty() && to_control(kind, sid, body)) return;
+  pending_bytes_ += body.size();
+  pending_.push_back({kind, sid, body});
+}
+
+template <Transport T>
+void RelayEngine<T>::flush_pending() {
+  while (!pending_.empty()) {
+    const Pending& p = pending_.front();
+    if (!to_control(p.kind, p.sid, p.body)) return;
+    pending_bytes_ -= p.body.size();
+    pending_.pop_front();
+  }
+}
+
+template <Transport T>
+void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
+  (void)now_ns;
+  Reader r(f.payload);
+  Session* s = f.session != 0 ? by_sid(f.session) : nullptr;
+  switch (static_cast<link::CtlMsg>(f.kind)) {
+    case link::CtlMsg::kHello: {
+      // A new control plane: it knows nothing. Sessions it had not authenticated are
+      // closed (their handshake state died with it); authenticated ones are handed over.
+      bump(c_->ctl_restarts);
+      pending_.clear();  // events for the previous incarnation
+      pending_bytes_ = 0;
+      Bytes v;
+      {
+        Writer w(v);
+        link::put_view(w, view_);
+      }
+      event_to_control(link::DpMsg::kView, 0, v);
+      for (auto& [c, sp] : sessions_) {
+        if (sp->closing) continue;
+        if (!sp->key) {
+          close_session(*sp, "control plane restarted during the handshake", false);
+          continue;
+        }
+        link::SessionInfo info = sp->info;
+        info.key = sp->key;
+        Bytes b;
+        {
+          Writer w(b);
+          link::put_session_info(w, info);
+        }
+        event_to_control(link::DpMsg::kRestored, sp->sid, b);
+      }
+      return;
+    }
+    case link::CtlMsg::kConnect: {
+      std::uint64_t token = r.u64();
+      sockaddr_in6 a{};
+      a.sin6_family = AF_INET6;
+      auto addr = r.array<16>();
+      std::uint16_t port = r.u16();
+      if (!r.ok()) break;
+      std::memcpy(&a.sin6_addr, addr.data(), 16);
+      a.sin6_port = htons(port);
+      auto c = t_.connect(a);
+      if (c.ok()) {
+        dialing_[*c] = token;
+      } else {
+        Bytes b;
+        {
+          Writer w(b);
+          w.u64(token);
+          w.u32(c.error().offset);
+        }
+        event_to_control(link::DpMsg::kConnectFailed, 0, b);
+      }
+      return;
+    }
+    case link::CtlMsg::kSend:
+      if (s != nullptr && !s->closing) send_now(*s, f.payload);
+      return;
+    case link::CtlMsg::kClose: {
+      std::uint8_t misbehaved = r.u8();
+      if (s != nullptr) close_session(*s, "closed by the control plane", misbehaved == 1);
+      return;
+    }
+    case link::CtlMsg::kAuthenticated: {
+      auto k = r.array<33>();
+      if (!r.ok()) break;
+      auto key = crypto::parse_public_key(ByteSpan(k.data(), k.size()));
+      if (!key) break;
+      if (s == nullptr) return;
+      if (!s->key) bump(c_->sessions_authenticated);
+      s->key = *key;
+      s->pkh = crypto::hash160(ByteSpan(k.data(), k.size()));
+      c_->sessions_auth_live.store(authenticated_sessions(), std::memory_order_relaxed);
+      return;
+    }
+    case link::CtlMsg::kBurnView: {
+      auto v = link::get_view(r);
+      if (!v || !r.at_end()) break;
+      if (*v == view_) return;
+      view_ = *v;
+      for (auto& [c, sp] : sessions_) arm_forward(*sp);  // messages whose relayers have not arrived yet
+      resign_queued();
+      return;
+    }
+    case link::CtlMsg::kRewardSet: {
+      auto rs = link::get_reward_set(r);
+      if (!rs) break;
+      reward_set_ = std::move(*rs);
+      return;
+    }
+    case link::CtlMsg::kRelay: {
+      if (s == nullptr || s->closing) return;
+      auto m = codec::decode_message(f.payload);
+      if (!m.ok()) break;
+      relay(*s, *m, false);
+      return;
+    }
+  }
+  bump(c_->link_corrupt);  // a command we cannot parse: skipped, counted
+}
+
+template <Transport T>
+void RelayEngine<T>::poll_control(std::uint64_t now_ns) {
+  flush_pending();
+  for (int i = 0; i < 256; ++i) {
+    shm::Frag f;
+    auto r = from_ctl_.poll(f);
+    if (r == shm::RingConsumer::Poll::kEmpty) break;
+    if (r == shm::RingConsumer::Poll::kFrag) on_command(f, now_ns);
+    else bump(c_->link_corrupt);
+    if (r == shm::RingConsumer::Poll::kFrag) from_ctl_.release();
+  }
+}
+
 template <Transport T>
 void RelayEngine<T>::run_once(std::uint64_t now_ns, int timeout_ms) {
+  poll_control(now_ns);
   Event evs[64];
   std::size_t n = t_.poll(evs, timeout_ms);
   for (std::size_t i = 0; i < n; ++i) {
     on_event(evs[i], now_ns);
     if (evs[i].kind == EventKind::kData) t_.release(evs[i]);
   }
-  for (auto& [c, s] : sessions_) {
-    actions_.clear();
-    s->conv.on_tick(now_ns, actions_);
-    if (!actions_.empty()) apply(*s, actions_);
-  }
+  poll_control(now_ns);
+  shm::cnc_beat(*cnc_, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
 }
 
 }  // namespace relay::dp

@@ -44,6 +44,14 @@ inline constexpr std::size_t kPriorityCount = 4;
 // not relayed (requests, replies, and the 2.x pushes unless the network is 2.x).
 std::optional<Priority> push_priority(codec::MsgId id, bool relay_2x) noexcept;
 
+// is_push: a message a node pushes unasked (handled by the relay path, not answered).
+constexpr bool is_push(codec::MsgId id) noexcept {
+  using codec::MsgId;
+  return id == MsgId::kTransaction || id == MsgId::kNakamotoBlocks || id == MsgId::kStackerDBPushChunk ||
+         id == MsgId::kBlocks || id == MsgId::kMicroblocks || id == MsgId::kBlocksAvailable ||
+         id == MsgId::kMicroblocksAvailable;
+}
+
 // ---- per-session pacing (PROTOCOL.md §1.6: a node drops a peer with > 100 queued) ---
 
 struct QueuedPush {
@@ -72,6 +80,12 @@ class SessionPacer {
     std::size_t n = 0;
     for (const auto& q : q_) n += q.size();
     return static_cast<std::uint32_t>(n);
+  }
+  // for_each: visit every waiting push (the caller may replace its handle).
+  template <typename F>
+  void for_each(F&& f) {
+    for (auto& q : q_)
+      for (auto& p : q) f(p);
   }
   std::uint64_t dropped_tx() const noexcept { return dropped_tx_; }
   std::uint64_t refused() const noexcept { return refused_; }

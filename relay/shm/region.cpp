@@ -44,8 +44,11 @@ Result<Region> Region::create(const std::string& path, std::size_t size) noexcep
   if (size == 0) return make_error(Errc::kBadValue, "region size is 0");
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return fail("cannot create region file");
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    auto r = fail("cannot size region file");
+  // Reserve every page now: on tmpfs a sparse file would turn "out of space" into a
+  // SIGBUS at first touch, in whichever process touched it.
+  if (int e = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); e != 0) {
+    errno = e;
+    auto r = fail("cannot reserve space for the region file");
     ::close(fd);
     ::unlink(path.c_str());
     return r;

@@ -366,4 +366,21 @@ bool verify_stackerdb_chunk(const codec::StackerDBChunkData& c, const Hash20& sl
   return signer && *signer == slot_owner;
 }
 
+MicroblockStreamCheck verify_microblock_stream(std::span<const codec::StacksMicroblock> mbs) {
+  MicroblockStreamCheck out;
+  if (mbs.empty()) return out.reason = "no microblocks", out;
+  for (std::size_t i = 0; i < mbs.size(); ++i) {
+    const auto& mb = mbs[i];
+    auto signer = microblock_signer_hash(mb.header);
+    if (!signer) return out.reason = "microblock signature does not recover", out;
+    if (i == 0) out.signer = *signer;
+    else if (*signer != out.signer) return out.reason = "microblocks signed by different keys", out;
+    if (i > 0 && (mb.header.sequence != static_cast<std::uint16_t>(mbs[i - 1].header.sequence + 1) ||
+                  mb.header.prev_block != mbs[i - 1].block_hash))
+      return out.reason = "microblocks do not form a chain", out;
+  }
+  out.ok = true;
+  return out;
+}
+
 }  // namespace relay::validate

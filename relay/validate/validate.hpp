@@ -76,6 +76,18 @@ std::optional<Hash20> microblock_signer_hash(const codec::MicroblockHeader& h);
 // commits to (its microblock_pubkey_hash).
 bool verify_microblock_signature(const codec::MicroblockHeader& h, const Hash20& microblock_pubkey_hash);
 
+// verify_microblock_stream: what can be checked of pushed microblocks without their
+// anchored block: each header's signature recovers, all are signed by one key, the
+// sequence numbers are consecutive and each links to the previous one's hash (decoding
+// already checked every Merkle root). `signer` receives the key's hash
+// (to compare with the anchored block's microblock_pubkey_hash when it is known).
+struct MicroblockStreamCheck {
+  bool ok = false;
+  const char* reason = "";
+  Hash20 signer{};
+};
+MicroblockStreamCheck verify_microblock_stream(std::span<const codec::StacksMicroblock> mbs);
+
 // nakamoto_miner_key: the key recovered from the miner signature (no low-S check).
 std::optional<PublicKey> nakamoto_miner_key(const codec::NakamotoBlock& b);
 

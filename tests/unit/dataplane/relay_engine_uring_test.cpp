@@ -8,6 +8,7 @@
 #include "dataplane/engine/relay_engine.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "tests/support/test_data.hpp"
+#include "tests/support/relay_harness.hpp"
 #include "tests/support/test_peer.hpp"
 
 namespace relay::dp {
@@ -25,10 +26,7 @@ TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
   auto rows = test::read_tsv_records("real-data/mainnet-nakamoto-block.tsv");
   auto blk = decode_exact<NakamotoBlock>(test::hex(rows[0]["block_hex"]), read_nakamoto_block);
   ASSERT_TRUE(blk.ok());
-  EngineOptions o;
-  ctl::LocalPeer relay_id = test::make_local_peer(7);
-  o.local = &relay_id;
-  o.view = test::test_burn_view();
+  ctl::ControlOptions o;
   for (const auto& sig : blk->header.signer_signature)
     o.reward_set.push_back({crypto::recover(blk->block_hash, sig, crypto::LowS::kIgnore)->compressed(), 1});
   for (int i = 0; i < 8; ++i) o.reward_set.push_back({crypto::SecretKey::generate()->public_key().compressed(), 1});
@@ -37,7 +35,8 @@ TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
   ASSERT_TRUE(rt.ok());
   auto port = (*rt)->listen(test::loopback_addr(0));
   ASSERT_TRUE(port.ok());
-  RelayEngine<UringTransport> engine(**rt, o);
+  test::RelayHarness<UringTransport> relay(**rt, test::make_local_peer(7), o);
+  const ctl::LocalPeer& relay_id = relay.id;
 
   constexpr int kPeers = 4;
   std::vector<Peer> peers;
@@ -54,13 +53,13 @@ TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
     while (!done()) {
       if (std::chrono::steady_clock::now() - start > std::chrono::seconds(20)) return false;
       ++now;
-      engine.run_once(now, 1);
+      relay.run_once(now, 1);
       for (auto& p : peers) p.p->pump(now, 0);
     }
     return true;
   };
   ASSERT_TRUE(pump_until([&] {
-    bool all = engine.authenticated_sessions() == kPeers;
+    bool all = relay.dp->authenticated_sessions() == kPeers;
     for (auto& p : peers) all &= p.p->authenticated();
     return all;
   }));
@@ -84,8 +83,8 @@ TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(std::get<NakamotoBlocks>(m->payload).blocks[0].block_id, blk->block_id);
   EXPECT_TRUE(validate::verify_message(peers[1].p->pushes[0], relay_id.key.public_key()));
-  EXPECT_EQ(engine.stats().relayed, 1u);
-  EXPECT_EQ(engine.stats().invalid, 0u);
+  EXPECT_EQ(relay.c().relayed.load(), 1u);
+  EXPECT_EQ(relay.c().drop_invalid.load(), 0u);
 }
 
 }  // namespace

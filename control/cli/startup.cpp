@@ -1,0 +1,140 @@
+#include "control/cli/startup.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "relay/base/hex.hpp"
+#include "relay/crypto/hash.hpp"
+
+namespace relay::cli {
+
+void add_common_options(CLI::App& app, CommonArgs& a) {
+  app.add_option("--config", a.config, "TOML configuration file (deploy/config/relay.toml.example; default: built-in defaults)");
+  app.add_option("--p2p-bind", a.p2p_bind, "ADDR:PORT to accept nodes on (port 0: any free port)");
+  app.add_option("--identity-key-file", a.key_file, "the relay's secp256k1 key, hex (created if missing)");
+  app.add_option("--network", a.network, "mainnet | testnet");
+  app.add_option("--data-dir", a.data_dir, "state directory (identity key, shared region fallback)");
+  app.add_option("--peer", a.peers, "PUBKEY@HOST:PORT or HOST:PORT to dial (repeatable)");
+  app.add_option("--shm", a.shm, "shared region file between the two processes (default: /dev/shm/stacks-relay-<id>)");
+  app.add_option("--stats-interval", a.stats_interval_s, "seconds between statistics lines on stderr (0: never)");
+}
+
+std::vector<std::string> common_argv(const CommonArgs& a) {
+  std::vector<std::string> v;
+  auto add = [&](const char* flag, const std::string& val) {
+    if (val.empty()) return;
+    v.emplace_back(flag);
+    v.push_back(val);
+  };
+  add("--config", a.config);
+  add("--p2p-bind", a.p2p_bind);
+  add("--identity-key-file", a.key_file);
+  add("--network", a.network);
+  add("--data-dir", a.data_dir);
+  for (const auto& p : a.peers) add("--peer", p);
+  add("--shm", a.shm);
+  add("--stats-interval", std::to_string(a.stats_interval_s));
+  return v;
+}
+
+std::optional<ctl::RelayConfig> load_config(const CommonArgs& a, std::string& err) {
+  ctl::ConfigOverrides ov;
+  if (!a.p2p_bind.empty()) ov.p2p_bind = a.p2p_bind;
+  if (!a.key_file.empty()) ov.identity_key_file = a.key_file;
+  if (!a.network.empty()) ov.network = a.network;
+  if (!a.data_dir.empty()) ov.data_dir = a.data_dir;
+  ov.peers = a.peers;
+  auto cfg = ctl::load_config_file(a.config, ov, err);
+  if (!cfg.ok()) return std::nullopt;
+  return *cfg;
+}
+
+namespace {
+
+std::optional<crypto::SecretKey> read_key(const std::string& path, std::string& err) {
+  std::ifstream f(path);
+  std::string hex;
+  f >> hex;
+  auto bytes = from_hex(hex);
+  if (!bytes || bytes->size() != 32) {
+    err = path + ": not a 32-byte hex secp256k1 key";
+    return std::nullopt;
+  }
+  auto key = crypto::SecretKey::from_bytes(*bytes);
+  if (!key) err = path + ": not a valid secp256k1 secret key";
+  return key;
+}
+
+}  // namespace
+
+std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool create, std::string& err) {
+  if (::access(path.c_str(), F_OK) == 0) return read_key(path, err);
+  if (!create) {
+    err = path + ": no identity key (start the relay with `stacks-relay run`, or create one with `stacks-relay keygen --out`)";
+    return std::nullopt;
+  }
+  auto key = crypto::SecretKey::generate();
+  if (!key) {
+    err = "cannot generate a key (no randomness)";
+    return std::nullopt;
+  }
+  std::string dir = path.substr(0, path.rfind('/'));
+  if (!dir.empty() && dir != path) ::mkdir(dir.c_str(), 0700);
+  // Written under a temporary name and linked into place: a reader never sees half a
+  // key, and when two processes race the first link wins and both use its key.
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    err = path + ": cannot create: " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string line = to_hex(key->bytes()) + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    err = path + ": cannot write: " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return std::nullopt;
+  }
+  int linked = ::link(tmp.c_str(), path.c_str());
+  ::unlink(tmp.c_str());
+  if (linked != 0 && errno != EEXIST) {
+    err = path + ": cannot create: " + std::strerror(errno);
+    return std::nullopt;
+  }
+  return read_key(path, err);
+}
+
+ctl::LocalPeer local_peer(const ctl::RelayConfig& cfg, const crypto::SecretKey& key) {
+  ctl::LocalPeer local{key, cfg.network_id, cfg.peer_version, cfg.stable_confirmations, codec::kServiceRelay, {},
+                       cfg.bind_port, "", 3600, 0x7fffffffffffffffull};
+  local.addrbytes[10] = 0xff;  // ::ffff:0.0.0.0, the any-network address
+  local.addrbytes[11] = 0xff;
+  return local;
+}
+
+std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg) {
+  if (!a.shm.empty()) return a.shm;
+  char abs[4096];
+  std::string dir = ::realpath(cfg.data_dir.c_str(), abs) != nullptr ? std::string(abs) : cfg.data_dir;
+  auto h = crypto::sha512_256(ByteSpan(reinterpret_cast<const std::uint8_t*>(dir.data()), dir.size()));
+  return "/dev/shm/stacks-relay-" + to_hex(ByteSpan(h.data(), 6));
+}
+
+void log_line(const char* program, const char* fmt, ...) {
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  std::fprintf(stderr, "%s: %s\n", program, buf);
+}
+
+}  // namespace relay::cli

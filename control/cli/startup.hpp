@@ -1,0 +1,43 @@
+// control/cli/startup.hpp — what the relay's processes share at start-up: the options
+// every one of them takes (so `stacks-relay run` can pass the operator's flags on), the
+// configuration they load, the identity key, and the shared region's location.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/config/config.hpp"
+#include "control/session/conversation.hpp"
+#include "relay/crypto/secp256k1.hpp"
+
+namespace relay::cli {
+
+struct CommonArgs {
+  std::string config, p2p_bind, key_file, network, data_dir, shm;
+  std::vector<std::string> peers;
+  int stats_interval_s = 10;
+};
+
+// add_common_options: --config, the overrides of ConfigOverrides, --shm, --stats-interval.
+void add_common_options(CLI::App& app, CommonArgs& a);
+// common_argv: the same options as arguments (to start a child process with them).
+std::vector<std::string> common_argv(const CommonArgs& a);
+// load_config: the file (or the defaults) with the command-line overrides applied.
+std::optional<ctl::RelayConfig> load_config(const CommonArgs& a, std::string& err);
+
+// load_identity_key: read the hex key file; create it (mode 0600, its directory 0700)
+// when missing and `create` is set. Concurrent creators agree: the loser reads the winner's.
+std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool create, std::string& err);
+
+// local_peer: who we are on the wire, from the configuration.
+ctl::LocalPeer local_peer(const ctl::RelayConfig& cfg, const crypto::SecretKey& key);
+
+// shm_path: the shared region's file: --shm, else one per data directory in /dev/shm.
+std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg);
+
+// log_line: "PROGRAM: message" on stderr.
+void log_line(const char* program, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace relay::cli

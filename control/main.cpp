@@ -1,0 +1,121 @@
+// stacks-relay-control — the relay's control plane: handshakes and replies for every
+// session the dataplane reports, burn view adoption, the reward set, and dialing the
+// configured peers. It joins the shared region `stacks-relay run` created (--shm).
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "control/cli/decode.hpp"
+#include "control/cli/startup.hpp"
+#include "control/engine/control_engine.hpp"
+#include "relay/shm/region.hpp"
+
+namespace {
+
+constexpr const char* kProg = "stacks-relay-control";
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace relay;
+  using cli::log_line;
+  CLI::App app{"stacks-relay-control: the relay's control plane (started by `stacks-relay run`)"};
+  cli::CommonArgs args;
+  cli::add_common_options(app, args);
+  CLI11_PARSE(app, argc, argv);
+
+  std::string err;
+  auto cfg = cli::load_config(args, err);
+  if (!cfg) {
+    log_line(kProg, "configuration: %s", err.c_str());
+    return 2;
+  }
+  auto key = cli::load_identity_key(cfg->identity_key_path(), true, err);
+  if (!key) {
+    log_line(kProg, "%s", err.c_str());
+    return 2;
+  }
+  ctl::ControlOptions o;
+  for (const auto& p : cfg->peers) {
+    ctl::DialSpec d{p.host, p.port, std::nullopt};
+    if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
+    o.peers.push_back(std::move(d));
+  }
+  for (const auto& p : cfg->trusted_peers)
+    if (p.public_key) o.trusted_pkhs.push_back(crypto::hash160(ByteSpan(p.public_key->data(), 33)));
+  if (!cfg->reward_set_file.empty()) {
+    std::ifstream rf(cfg->reward_set_file);
+    if (!rf) {
+      log_line(kProg, "reward set %s: cannot read it", cfg->reward_set_file.c_str());
+      return 2;
+    }
+    std::stringstream ss;
+    ss << rf.rdbuf();
+    auto rs = cli::parse_reward_set(ss.str(), err);
+    if (!rs) {
+      log_line(kProg, "reward set %s: %s", cfg->reward_set_file.c_str(), err.c_str());
+      return 2;
+    }
+    o.reward_set = *rs;
+  }
+
+  const std::string shm = cli::shm_path(args, *cfg);
+  auto region = shm::Region::open(shm);
+  if (!region.ok()) {
+    log_line(kProg, "cannot open the shared region %s: %s (%s); start the relay with `stacks-relay run`", shm.c_str(),
+             region.error().reason, std::strerror(shm::Region::last_errno()));
+    return 2;
+  }
+  auto lk = link::link_join(region->data(), region->size());
+  auto ends = lk.ok() ? ctl::join_ctl_link(*lk) : Result<ctl::CtlLinkEnds>(lk.error());
+  if (!ends.ok()) {
+    log_line(kProg, "shared region %s: %s", shm.c_str(), ends.error().reason);
+    return 2;
+  }
+
+  ctl::LocalPeer local = cli::local_peer(*cfg, *key);
+  o.local = &local;
+  // We advertise the port the dataplane really listens on (--p2p-bind may ask for any).
+  if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
+  ctl::ControlEngine engine(*ends, o);
+  std::uint64_t incarnation = 0;
+  crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
+  engine.start(incarnation, shm::monotonic_ns());
+  log_line(kProg, "running (%zu peers to dial, %zu trusted, reward set of %zu signers)", o.peers.size(),
+           o.trusted_pkhs.size(), o.reward_set.size());
+
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  const std::uint64_t every = static_cast<std::uint64_t>(args.stats_interval_s) * std::uint64_t{1000000000};
+  std::uint64_t next_stats = shm::monotonic_ns() + every;
+  bool dp_stall_reported = false;
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    const std::uint64_t now = shm::monotonic_ns();
+    if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
+    if (!engine.poll(now)) ::usleep(200);
+    const bool stalled = engine.dp_stalled(now, 5'000'000'000ull);
+    if (stalled != dp_stall_reported) {
+      log_line(kProg, stalled ? "the dataplane has not beaten its heartbeat for 5 s" : "the dataplane is beating again");
+      dp_stall_reported = stalled;
+    }
+    if (every != 0 && now >= next_stats) {
+      const auto& s = engine.stats();
+      log_line(kProg, "sessions %zu (authenticated %zu) handshakes %llu dials %llu failed %llu burn height %llu",
+               engine.sessions(), engine.authenticated_sessions(), static_cast<unsigned long long>(s.authenticated),
+               static_cast<unsigned long long>(s.dials), static_cast<unsigned long long>(s.dial_failures),
+               static_cast<unsigned long long>(engine.burn_view().height));
+      next_stats = now + every;
+    }
+  }
+  shm::cnc_beat(*lk->ctl_cnc, shm::CncState::kHalt, static_cast<std::uint32_t>(::getpid()), shm::monotonic_ns());
+  log_line(kProg, "stopping");
+  return 0;
+}

@@ -1,0 +1,144 @@
+// relay/link/link.hpp — the shared region between stacks-relay-dataplane and
+// stacks-relay-control (ARCHITECTURE.md §1–2), and the messages on its two rings.
+//
+// Layout (every part kRingAlign-aligned, addressed by offset from the region start):
+//
+//   LinkHeader | Cnc dataplane | Cnc control | DpCounters | ring dp→ctl | ring ctl→dp
+//
+// `stacks-relay run` formats the region once; both processes only join it, so either
+// can be restarted alone. Both rings are lossless (credit flow control): nothing the
+// dataplane hands to the control plane, nor any command coming back, is dropped
+// silently. Each side announces a restart with a Hello on its ring; everything queued
+// before a Hello belongs to the previous incarnation.
+//
+// The messages are encoded big-endian with relay/base/bytes.hpp and decoded with its
+// bounds-checked Reader: the other process is trusted for liveness, never for memory
+// safety, so a malformed fragment is counted and skipped, never trusted.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "relay/base/bytes.hpp"
+#include "relay/base/result.hpp"
+#include "relay/codec/types.hpp"
+#include "relay/crypto/secp256k1.hpp"
+#include "relay/policy/preamble.hpp"
+#include "relay/shm/cnc.hpp"
+#include "relay/shm/frag_ring.hpp"
+#include "relay/validate/validate.hpp"
+
+namespace relay::link {
+
+inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1"
+inline constexpr std::uint32_t kLinkAbiVersion = 1;
+
+// The dataplane's counters, published in the region for the control plane, `stacks-relay
+// status` and the demo. X(name, help): one list, so every reader agrees on the layout.
+#define RELAY_DP_COUNTERS(X)                                                                         \
+  X(sessions_opened, "sessions opened (accepted or dialed)")                                       \
+  X(sessions_closed, "sessions closed")                                                            \
+  X(sessions_authenticated, "sessions that completed a handshake")                                 \
+  X(msgs_in, "whole messages received")                                                            \
+  X(bytes_in, "bytes received")                                                                    \
+  X(msgs_to_control, "messages handed to the control plane")                                       \
+  X(relayed, "distinct pushes forwarded")                                                          \
+  X(fanout_sends, "copies of relayed pushes queued to sessions")                                   \
+  X(bytes_relayed_out, "bytes of relayed pushes written")                                          \
+  X(resigned, "queued pushes re-signed after a burn view change")                                  \
+  X(drop_dup, "pushes already relayed (dedup)")                                                    \
+  X(drop_invalid, "pushes failing validation")                                                     \
+  X(drop_no_reward_set, "Nakamoto blocks not checkable: no reward set yet")                        \
+  X(drop_relayers, "pushes refused by the relayers rules")                                         \
+  X(drop_not_relayed_type, "pushes of a kind this network does not relay")                         \
+  X(drop_no_burn_view, "pushes held back: no burn view yet")                                       \
+  X(drop_pacer_tx, "queued transactions dropped under pacing pressure")                            \
+  X(drop_pacer_refused, "pushes refused by a full session queue")                                  \
+  X(drop_bad_signature, "messages whose signature does not verify (session dropped)")              \
+  X(drop_bad_preamble, "messages with an invalid preamble (session dropped)")                      \
+  X(drop_framing, "framing or decode errors (session dropped)")                                    \
+  X(drop_ctl_ring_full, "sessions closed because the control ring was full")                       \
+  X(link_corrupt, "malformed fragments from the control plane (skipped)")                          \
+  X(ctl_restarts, "control-plane restarts seen")
+
+struct alignas(shm::kRingAlign) DpCounters {
+#define RELAY_X(name, help) std::atomic<std::uint64_t> name;
+  RELAY_DP_COUNTERS(RELAY_X)
+#undef RELAY_X
+  std::atomic<std::uint64_t> sessions_live;       // gauges
+  std::atomic<std::uint64_t> sessions_auth_live;
+  std::atomic<std::uint64_t> p2p_port;            // the port the dataplane listens on (0: not yet)
+};
+
+struct LinkParams {
+  shm::RingParams dp_to_ctl{4096, std::size_t{64} << 20, 0, true};
+  shm::RingParams ctl_to_dp{4096, std::size_t{64} << 20, 0, true};
+};
+// default_params: rings that carry any message a node may send (MAX_MESSAGE_LEN plus
+// our framing) and absorb bursts while the other side restarts.
+LinkParams default_params() noexcept;
+
+std::size_t link_footprint(const LinkParams& p) noexcept;
+Status link_format(void* mem, std::size_t mem_sz, const LinkParams& p) noexcept;
+
+// Link: one process's view of a formatted region (validated on join).
+struct Link {
+  shm::Cnc* dp_cnc = nullptr;
+  shm::Cnc* ctl_cnc = nullptr;
+  DpCounters* counters = nullptr;
+  void* dp_to_ctl = nullptr;
+  std::size_t dp_to_ctl_sz = 0;
+  void* ctl_to_dp = nullptr;
+  std::size_t ctl_to_dp_sz = 0;
+};
+Result<Link> link_join(void* mem, std::size_t mem_sz) noexcept;
+
+// ---- messages --------------------------------------------------------------------
+// frag.kind is one of these; frag.session carries the session id where one applies.
+
+enum class DpMsg : std::uint16_t {
+  kHello = 1,          // u64 incarnation: the dataplane (re)started; every earlier session is gone
+  kOpened = 2,         // SessionInfo: a session exists (accepted, or our dial connected)
+  kClosed = 3,         // u8 misbehaved, reason string
+  kConnectFailed = 4,  // u64 dial token, i32 errno
+  kMessage = 5,        // u8 flags, 32-byte signing digest, the message as received
+  kView = 6,           // BurnView an authenticated peer's preamble carried
+  kRestored = 7,       // SessionInfo + key: a live session the new control plane must adopt
+};
+
+enum class CtlMsg : std::uint16_t {
+  kHello = 1,          // u64 incarnation: the control plane (re)started; resend state
+  kConnect = 2,        // u64 dial token, address
+  kSend = 3,           // signed message bytes for the session
+  kClose = 4,          // u8 misbehaved
+  kAuthenticated = 5,  // 33-byte key: the session's peer is authenticated with it
+  kBurnView = 6,       // the view our preambles carry
+  kRewardSet = 7,      // signers for Nakamoto block checks
+  kRelay = 8,          // a push the control plane received before the dataplane knew the key
+};
+
+inline constexpr std::uint8_t kMsgVerified = 1;  // kMessage flag: signature checked with the session key
+
+struct SessionInfo {
+  bool outbound = false;
+  std::uint64_t dial_token = 0;  // outbound: the kConnect token
+  codec::Addr16 addr{};
+  std::uint16_t port = 0;
+  std::optional<crypto::PublicKey> key;  // kRestored only
+};
+
+void put_session_info(Writer& w, const SessionInfo& s);
+std::optional<SessionInfo> get_session_info(Reader& r);
+void put_view(Writer& w, const policy::BurnView& v);
+std::optional<policy::BurnView> get_view(Reader& r);
+void put_reward_set(Writer& w, const std::vector<validate::RewardSetSigner>& s);
+std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r);
+
+// Addresses as the transports take them.
+codec::Addr16 addr16_of(const sockaddr_in6& a) noexcept;
+
+}  // namespace relay::link
