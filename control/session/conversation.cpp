@@ -39,10 +39,11 @@ Bytes Conversation::sign(std::uint32_t seq, Payload payload, std::vector<RelayDa
   m.preamble.peer_version = local_->peer_version;
   m.preamble.network_id = local_->network_id;
   m.preamble.seq = seq;
-  m.preamble.burn_block_height = view_.height;
-  m.preamble.burn_block_hash = view_.hash;
-  m.preamble.burn_stable_block_height = view_.stable_height;
-  m.preamble.burn_stable_block_hash = view_.stable_hash;
+  const BurnView& v = view_.height != 0 ? view_ : policy::far_behind_view(local_->stable_confirmations);
+  m.preamble.burn_block_height = v.height;
+  m.preamble.burn_block_hash = v.hash;
+  m.preamble.burn_stable_block_height = v.stable_height;
+  m.preamble.burn_stable_block_hash = v.stable_hash;
   m.relayers = std::move(relayers);
   m.payload = std::move(payload);
   return validate::sign_message(m, local_->key);

@@ -31,6 +31,14 @@ struct NetworkParams {
   std::uint32_t stable_confirmations = 7;
 };
 
+// far_behind_view: what we claim before we know any burn view: a chain `confirmations`
+// blocks long. Nodes check the stable hash only for heights inside their recent window
+// (§4.3 check 5), so a view this far behind passes every node past its first few
+// hundred blocks; it is replaced by the first real view a peer shows us.
+constexpr BurnView far_behind_view(std::uint32_t confirmations) noexcept {
+  return BurnView{confirmations, {}, 0, {}};
+}
+
 // preamble_problem: why a node would drop a peer that sent this preamble, or nullptr.
 const char* preamble_problem(const codec::Preamble& p, const NetworkParams& net, const BurnView& ours) noexcept;
 

@@ -13,6 +13,7 @@
 #include "control/session/conversation.hpp"
 #include "dataplane/transport/transport.hpp"
 #include "relay/codec/framer.hpp"
+#include "relay/crypto/merkle.hpp"
 #include "relay/validate/validate.hpp"
 
 namespace relay::test {
@@ -57,6 +58,31 @@ inline codec::StacksTransaction signed_test_tx(std::uint64_t nonce) {
   return tx;
 }
 
+// signed_test_microblocks: a stream of `n` microblocks, each with one transaction,
+// signed by the miner key `key_byte` and chained by parent hash and sequence.
+inline std::vector<codec::StacksMicroblock> signed_test_microblocks(std::size_t n, std::uint8_t key_byte,
+                                                                    std::uint64_t first_nonce = 100) {
+  Bytes kb(32, 0);
+  kb[31] = key_byte;
+  auto sk = *crypto::SecretKey::from_bytes(kb);
+  std::vector<codec::StacksMicroblock> out;
+  codec::Hash32 prev{};
+  prev[0] = 0xab;  // the anchored block (not checked by the relay)
+  for (std::size_t i = 0; i < n; ++i) {
+    codec::StacksMicroblock mb;
+    mb.txs.push_back(signed_test_tx(first_nonce + i));
+    mb.header.version = 0;
+    mb.header.sequence = static_cast<std::uint16_t>(i);
+    mb.header.prev_block = prev;
+    mb.header.tx_merkle_root = crypto::merkle_root(std::vector<codec::Hash32>{mb.txs[0].txid});
+    mb.header.signature = sk.sign(codec::microblock_sighash(mb.header));
+    codec::compute_ids(mb);
+    prev = mb.block_hash;
+    out.push_back(std::move(mb));
+  }
+  return out;
+}
+
 template <typename T>
 struct TestPeer {
   ctl::LocalPeer id;
@@ -65,6 +91,7 @@ struct TestPeer {
   std::unique_ptr<ctl::Conversation> conv;
   dp::ConnId conn = dp::kNoConn;
   std::vector<Bytes> pushes;
+  std::vector<Bytes> on_auth;  // sent the moment the handshake completes (before anything else is read)
   bool closed = false;
 
   TestPeer(T& transport, std::uint8_t key) : id(make_local_peer(key)), t(transport) {}
@@ -75,9 +102,15 @@ struct TestPeer {
     s->unref();
   }
   void apply(std::vector<ctl::Action>& acts) {
+    bool authed = false;
     for (auto& a : acts) {
       if (a.kind == ctl::Action::Kind::kSend) send(a.bytes);
       if (a.kind == ctl::Action::Kind::kRelay) pushes.push_back(a.bytes);
+      authed |= a.kind == ctl::Action::Kind::kAuthenticated;
+    }
+    if (authed) {
+      for (const auto& b : on_auth) send(b);
+      on_auth.clear();
     }
   }
   bool authenticated() const { return conv && conv->authenticated(); }
@@ -87,8 +120,9 @@ struct TestPeer {
       for (std::size_t i = 0; i < n; ++i) {
         const dp::Event& e = evs[i];
         std::vector<ctl::Action> acts;
-        if (e.kind == dp::EventKind::kConnected) {
-          conv = std::make_unique<ctl::Conversation>(&id, true, now);
+        if (e.kind == dp::EventKind::kConnected || e.kind == dp::EventKind::kAccepted) {
+          if (e.kind == dp::EventKind::kAccepted) conn = e.conn;  // a listening node: the relay dialed it
+          conv = std::make_unique<ctl::Conversation>(&id, e.kind == dp::EventKind::kConnected, now);
           conv->set_burn_view(test_burn_view());
           conv->start(now, acts);
         } else if (e.kind == dp::EventKind::kClosed) {
@@ -97,6 +131,10 @@ struct TestPeer {
           ByteSpan d = e.data;
           while (!d.empty()) {
             d = d.subspan(framer.feed(d));
+            if (framer.state() == codec::Framer::State::kError) {
+              ADD_FAILURE() << "unframeable bytes from the relay: " << framer.error().reason;
+              break;
+            }
             if (framer.state() != codec::Framer::State::kDone) continue;
             Bytes raw(framer.preamble_bytes().begin(), framer.preamble_bytes().end());
             raw.insert(raw.end(), framer.body().begin(), framer.body().end());

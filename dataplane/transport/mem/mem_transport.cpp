@@ -14,6 +14,7 @@ MemTransport::MemTransport(MemNetwork& net, std::uint16_t listen_port)
 
 MemTransport::~MemTransport() {
   if (port_ != 0) net_.listeners_.erase(port_);
+  for (auto& h : stalled_) h.buf->unref();
   for (ConnId c = 0; c < conns_.size(); ++c)
     if (conns_[c].open) reset(c);
 }
@@ -67,21 +68,30 @@ void MemTransport::deliver(ConnId c, ByteSpan bytes) {
 
 Status MemTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
   if (c >= conns_.size() || !conns_[c].open) return make_error(Errc::kBadValue, "no such connection");
+  if (stall_ || !stalled_.empty()) {  // held, in order, until the fault clears
+    buf->ref();
+    stalled_.push_back({c, buf, tag});
+    return Ok{};
+  }
+  transmit(c, buf->bytes(), tag);
+  return Ok{};
+}
+
+void MemTransport::transmit(ConnId c, ByteSpan b, std::uint64_t tag) {
+  if (c >= conns_.size() || !conns_[c].open) return;
   Conn& k = conns_[c];
-  ByteSpan b = buf->bytes();
   const std::uint64_t limit = net_.faults.reset_after_bytes;
   if (limit != 0 && k.crossed + b.size() > limit) {
     // Deliver what fits, then the connection resets on both sides.
     std::size_t fits = static_cast<std::size_t>(limit - std::min<std::uint64_t>(limit, k.crossed));
     k.peer->deliver(k.peer_conn, b.first(fits));
     reset(c);
-    return Ok{};
+    return;
   }
   k.crossed += b.size();
   k.peer->conns_[k.peer_conn].crossed += b.size();
   k.peer->deliver(k.peer_conn, b);
   events_.push_back(Event{EventKind::kSent, c, 0, {}, 0, tag});
-  return Ok{};
 }
 
 void MemTransport::remote_closed(ConnId c, int err) {
@@ -114,6 +124,12 @@ void MemTransport::close(ConnId c) {
 }
 
 std::size_t MemTransport::poll(std::span<Event> evs, int /*timeout_ms*/) {
+  while (!stall_ && !stalled_.empty()) {
+    Stalled h = stalled_.front();
+    stalled_.pop_front();
+    transmit(h.conn, h.buf->bytes(), h.tag);
+    h.buf->unref();
+  }
   std::size_t n = 0;
   while (n < evs.size() && !events_.empty()) {
     evs[n++] = events_.front();

@@ -52,6 +52,9 @@ class MemTransport {
   void close(ConnId c);
 
   std::uint32_t open_conns() const noexcept;
+  // stall_sends: hold this endpoint's sends (no delivery, no kSent) until turned off; the
+  // held ones then go out in order at the next poll(). A peer that stops reading.
+  void stall_sends(bool on) noexcept { stall_ = on; }
 
  private:
   struct Conn {
@@ -64,6 +67,14 @@ class MemTransport {
   void deliver(ConnId c, ByteSpan bytes);
   void remote_closed(ConnId c, int err);
   void reset(ConnId c);
+  void transmit(ConnId c, ByteSpan b, std::uint64_t tag);
+  struct Stalled {
+    ConnId conn;
+    SharedBuf* buf;
+    std::uint64_t tag;
+  };
+  std::deque<Stalled> stalled_;
+  bool stall_ = false;
 
   MemNetwork& net_;
   std::uint16_t port_;

@@ -263,5 +263,22 @@ TEST(Conversation, TimersHandshakeDeadlineAndPings) {
   EXPECT_TRUE(validate::verify_message(t[0].bytes, q.relay_id.key.public_key()));
 }
 
+TEST(Conversation, WithoutABurnViewWeClaimOneFarBehindThatNodesAccept) {
+  // A relay that has not heard any node yet dials out: its Handshake must still pass
+  // the node's preamble checks (a zero view fails height = stable + 7).
+  LocalPeer relay_id = make_peer(7);
+  Conversation relay(&relay_id, true, 0);
+  std::vector<Action> out;
+  relay.start(0, out);
+  ASSERT_EQ(out.size(), 1u);
+  Message m = decode(out[0].bytes);
+  EXPECT_EQ(m.preamble.burn_block_height, 7u);
+  EXPECT_EQ(m.preamble.burn_stable_block_height, 0u);
+  EXPECT_EQ(policy::preamble_problem(m.preamble, relay_id.net(), view()), nullptr);  // a node at 900007
+  // Once a view is known it is what we sign with.
+  relay.set_burn_view(view());
+  EXPECT_EQ(decode(relay.sign(1, Ping{1})).preamble.burn_block_height, view().height);
+}
+
 }  // namespace
 }  // namespace relay::ctl

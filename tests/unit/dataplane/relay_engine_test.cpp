@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "dataplane/transport/mem/mem_transport.hpp"
+#include "relay/shm/region.hpp"
 #include "tests/support/relay_harness.hpp"
 #include "tests/support/test_peer.hpp"
 
@@ -35,12 +38,14 @@ struct Net {
   std::vector<std::unique_ptr<TestNode>> nodes;
   std::uint64_t now = 1;
 
-  explicit Net(std::size_t n, std::size_t chunk = 0, std::vector<Hash20> trusted = {}) {
+  explicit Net(std::size_t n, std::size_t chunk = 0, std::vector<Hash20> trusted = {},
+               std::function<void(DpOptions&)> tweak = {}, ctl::ControlOptions co = {}) {
     net.faults.max_chunk = chunk;
     rt = std::make_unique<MemTransport>(net, 1);
-    ctl::ControlOptions co;
     co.trusted_pkhs = std::move(trusted);
-    relay = std::make_unique<test::RelayHarness<MemTransport>>(*rt, make_local(7), co);
+    DpOptions dpo = test::dp_options_for(make_local(7));
+    if (tweak) tweak(dpo);
+    relay = std::make_unique<test::RelayHarness<MemTransport>>(*rt, make_local(7), co, &dpo);
     for (std::size_t i = 0; i < n; ++i) add_node(static_cast<std::uint8_t>(20 + i));
     settle();
   }
@@ -198,6 +203,184 @@ TEST(RelayEngine, TrustedNodeMovesTheBurnView) {
   auto m = decode_message(n.nodes[1]->peer.pushes[0]);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->preamble.burn_block_height, newer.height);
+}
+
+TEST(RelayEngine, MicroblocksAreRelayedOnA2xNetworkOnly) {
+  Net n2x(3, 0, {}, [](DpOptions& o) { o.relay_2x = true; });
+  auto& a = n2x.nodes[0]->peer;
+  Microblocks mbs;
+  mbs.microblocks = test::signed_test_microblocks(3, 0x61);
+  a.send(a.conv->sign(1, mbs));
+  n2x.settle();
+  ASSERT_EQ(n2x.nodes[1]->peer.pushes.size(), 1u);
+  ASSERT_EQ(n2x.nodes[2]->peer.pushes.size(), 1u);
+  EXPECT_EQ(n2x.nodes[1]->peer.pushes[0], n2x.nodes[2]->peer.pushes[0]);
+  auto m = decode_message(n2x.nodes[1]->peer.pushes[0]);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(std::get<Microblocks>(m->payload).microblocks.size(), 3u);
+  EXPECT_EQ(std::get<Microblocks>(m->payload).microblocks[2].block_hash, mbs.microblocks[2].block_hash);
+  // A stream whose last microblock is signed by another key is not relayed.
+  Microblocks forged;
+  forged.microblocks = test::signed_test_microblocks(2, 0x61, 200);
+  auto other = test::signed_test_microblocks(3, 0x62, 200);
+  other[2].header.prev_block = forged.microblocks[1].block_hash;
+  other[2].header.signature = crypto::SecretKey::from_bytes(Bytes(32, 0x62))->sign(microblock_sighash(other[2].header));
+  compute_ids(other[2]);
+  forged.microblocks.push_back(other[2]);
+  a.send(a.conv->sign(2, forged));
+  n2x.settle();
+  EXPECT_EQ(n2x.c().drop_invalid.load(), 1u);
+  EXPECT_EQ(n2x.nodes[1]->peer.pushes.size(), 1u);
+
+  // The mainnet profile: Nakamoto only, 2.x pushes are not relayed (PROTOCOL.md §10).
+  Net nm(2);
+  auto& b = nm.nodes[0]->peer;
+  b.send(b.conv->sign(1, mbs));
+  nm.settle();
+  EXPECT_EQ(nm.c().drop_not_relayed_type.load(), 1u);
+  EXPECT_TRUE(nm.nodes[1]->peer.pushes.empty());
+  EXPECT_FALSE(b.closed);
+}
+
+TEST(RelayEngine, ControlPlaneRestartKeepsAuthenticatedSessionsRelaying) {
+  Net n(3);
+  n.relay->start_control(n.now);  // a new control process: it knows nothing yet
+  n.settle();
+  EXPECT_EQ(n.c().ctl_restarts.load(), 1u);
+  EXPECT_EQ(n.relay->ctl->stats().restored, 3u);
+  EXPECT_EQ(n.relay->ctl->authenticated_sessions(), 3u);
+  EXPECT_EQ(n.relay->ctl->burn_view(), view());  // taken back from the dataplane
+  for (auto& node : n.nodes) EXPECT_FALSE(node->peer.closed);
+  auto& a = n.nodes[0]->peer;
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(31)}));
+  a.send(a.conv->sign(2, Ping{9}));  // answered by the new control plane (a Pong, not a Nack)
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
+  EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u);
+  EXPECT_FALSE(a.closed);
+  // New nodes still get handshakes.
+  auto& d = n.add_node(33);
+  n.settle();
+  EXPECT_TRUE(d.peer.authenticated());
+  EXPECT_EQ(n.relay->dp->authenticated_sessions(), 4u);
+}
+
+TEST(RelayEngine, QueuedPushesAreResignedWhenTheBurnViewMoves) {
+  MemNetwork probe;
+  MemTransport pt(probe, 9);
+  test::TestPeer<MemTransport> trusted_probe(pt, 40);
+  Net n(0, 0, {trusted_probe.pkh()}, [](DpOptions& o) { o.max_inflight_sends = 1; });
+  auto& trusted_node = n.add_node(40);
+  auto& slow = n.add_node(41);
+  n.settle();
+  ASSERT_TRUE(slow.peer.authenticated());
+  n.rt->stall_sends(true);  // the relay's writes stop completing: pushes wait in pacers
+  auto& a = trusted_node.peer;
+  for (std::uint64_t i = 0; i < 3; ++i) a.send(a.conv->sign(static_cast<std::uint32_t>(i), Transaction{test::signed_test_tx(50 + i)}));
+  ctl::BurnView newer = view();
+  newer.height += 1;
+  newer.stable_height += 1;
+  a.conv->set_burn_view(newer);
+  a.send(a.conv->sign(9, Ping{1}));
+  n.settle();
+  EXPECT_EQ(n.relay->dp->burn_view(), newer);
+  EXPECT_EQ(n.c().resigned.load(), 2u);  // one push was already with the transport
+  n.rt->stall_sends(false);
+  n.settle();
+  ASSERT_EQ(slow.peer.pushes.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto m = decode_message(slow.peer.pushes[i]);
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->preamble.burn_block_height, i == 0 ? view().height : newer.height);
+    EXPECT_TRUE(validate::verify_message(slow.peer.pushes[i], n.relay_id().key.public_key()));
+    ASSERT_EQ(m->relayers.size(), 1u);
+  }
+  EXPECT_FALSE(slow.peer.closed);
+}
+
+TEST(RelayEngine, DialsConfiguredPeersAndRelaysTheirEarlyPushes) {
+  // The relay dials a listening node; the node pushes a transaction the moment it has
+  // accepted our handshake, before the dataplane can have learnt its key: the control
+  // plane hands that push back and it is relayed like any other.
+  ctl::ControlOptions co;
+  co.peers.push_back(ctl::DialSpec{"127.0.0.1", 2, std::nullopt});
+  Net n(1, 0, {}, {}, co);
+  MemTransport lt(n.net, 2);
+  test::TestPeer<MemTransport> listener(lt, 70);
+  {
+    test::TestPeer<MemTransport> signer(lt, 70);  // same key: builds the message the listener sends
+    auto conv = std::make_unique<ctl::Conversation>(&signer.id, false, 0);
+    conv->set_burn_view(view());
+    listener.on_auth.push_back(conv->sign(5, Transaction{test::signed_test_tx(61)}));
+  }
+  for (int round = 0; round < 40; ++round) {
+    n.now += 200'000'000;  // past the control plane's tick, so it dials
+    n.relay->run_once(n.now);
+    listener.pump(n.now);
+    for (auto& node : n.nodes) node->peer.pump(n.now);
+  }
+  EXPECT_TRUE(listener.authenticated());
+  EXPECT_GE(n.relay->ctl->stats().dials, 1u);  // the first may precede the listener
+  EXPECT_EQ(n.relay->ctl->stats().relays_handed_back, 1u);
+  ASSERT_EQ(n.nodes[0]->peer.pushes.size(), 1u);
+  auto m = decode_message(n.nodes[0]->peer.pushes[0]);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(std::get<Transaction>(m->payload).tx.txid, test::signed_test_tx(61).txid);
+  EXPECT_TRUE(validate::verify_message(n.nodes[0]->peer.pushes[0], n.relay_id().key.public_key()));
+}
+
+TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
+  ctl::ControlOptions co;
+  co.peers.push_back(ctl::DialSpec{"127.0.0.1", 3, std::nullopt});
+  co.redial_ns = 1'000'000'000;
+  Net n(0, 0, {}, {}, co);
+  auto lt = std::make_unique<MemTransport>(n.net, 3);
+  auto listener = std::make_unique<test::TestPeer<MemTransport>>(*lt, 71);
+  auto run = [&](int rounds) {
+    for (int round = 0; round < rounds; ++round) {
+      n.now += 200'000'000;
+      n.relay->run_once(n.now);
+      if (listener) listener->pump(n.now);
+    }
+  };
+  run(20);
+  ASSERT_TRUE(listener->authenticated());
+  listener.reset();
+  lt.reset();  // the node goes away: its connection resets
+  run(10);
+  EXPECT_EQ(n.relay->dp->sessions(), 0u);
+  EXPECT_GE(n.relay->ctl->stats().dial_failures, 1u);  // nobody listening while it is down
+  lt = std::make_unique<MemTransport>(n.net, 3);
+  listener = std::make_unique<test::TestPeer<MemTransport>>(*lt, 71);
+  run(30);
+  EXPECT_TRUE(listener->authenticated());
+  EXPECT_GE(n.relay->ctl->stats().dials, 3u);
+}
+
+TEST(RelayEngine, MalformedCommandsFromTheControlPlaneAreSkippedAndCounted) {
+  // The test plays the control plane with raw fragments: unknown kinds, truncated
+  // bodies, an absurd reward-set count, and commands for sessions that do not exist.
+  MemNetwork net;
+  MemTransport rt(net, 1);
+  auto params = link::default_params();
+  auto region = std::move(shm::Region::anonymous(link::link_footprint(params)).value());
+  ASSERT_TRUE(link::link_format(region.data(), region.size(), params).ok());
+  auto lk = link::link_join(region.data(), region.size()).value();
+  RelayEngine<MemTransport> dp(rt, join_dp_link(lk).value(), test::dp_options_for(make_local(7)));
+  dp.start(1);
+  auto to_dp = shm::RingProducer::join(lk.ctl_to_dp, lk.ctl_to_dp_sz).value();
+  const std::uint8_t junk[3] = {1, 2, 3};
+  const std::uint8_t huge_count[4] = {0xff, 0xff, 0xff, 0xff};
+  ASSERT_TRUE(to_dp.try_send(ByteSpan(junk, 3), 999, 0));                                     // unknown kind
+  ASSERT_TRUE(to_dp.try_send(ByteSpan(junk, 3), static_cast<std::uint16_t>(link::CtlMsg::kConnect), 0));  // truncated
+  ASSERT_TRUE(to_dp.try_send(ByteSpan(huge_count, 4), static_cast<std::uint16_t>(link::CtlMsg::kRewardSet), 0));
+  ASSERT_TRUE(to_dp.try_send(ByteSpan(junk, 3), static_cast<std::uint16_t>(link::CtlMsg::kBurnView), 0));
+  ASSERT_TRUE(to_dp.try_send(ByteSpan(junk, 3), static_cast<std::uint16_t>(link::CtlMsg::kSend), 12345));  // no session
+  dp.run_once(1, 0);
+  EXPECT_EQ(dp.counters().link_corrupt.load(), 4u);
+  EXPECT_EQ(dp.sessions(), 0u);
+  EXPECT_EQ(dp.burn_view(), ctl::BurnView{});
+  EXPECT_EQ(dp.reward_set_size(), 0u);
 }
 
 }  // namespace
