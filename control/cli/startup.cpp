@@ -122,6 +122,7 @@ ctl::LocalPeer local_peer(const ctl::RelayConfig& cfg, const crypto::SecretKey& 
 
 std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg) {
   if (!a.shm.empty()) return a.shm;
+  if (!cfg.shm_path.empty()) return cfg.shm_path;
   char abs[4096];
   std::string dir = ::realpath(cfg.data_dir.c_str(), abs) != nullptr ? std::string(abs) : cfg.data_dir;
   auto h = crypto::sha512_256(ByteSpan(reinterpret_cast<const std::uint8_t*>(dir.data()), dir.size()));

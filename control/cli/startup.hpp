@@ -34,7 +34,8 @@ std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool
 // local_peer: who we are on the wire, from the configuration.
 ctl::LocalPeer local_peer(const ctl::RelayConfig& cfg, const crypto::SecretKey& key);
 
-// shm_path: the shared region's file: --shm, else one per data directory in /dev/shm.
+// shm_path: the shared region's file: --shm, else [shm] path, else one per data
+// directory in /dev/shm (so two relays on one machine never share one by accident).
 std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg);
 
 // log_line: "PROGRAM: message" on stderr.

@@ -56,7 +56,7 @@ struct RelayConfig {
   // [rewards]
   std::string reward_set_file;  // static reward set (private networks); next issue fetches it
   // [shm]
-  std::string shm_path = "/dev/shm/stacks-relay";
+  std::string shm_path;  // empty: /dev/shm/stacks-relay-<hash of data_dir>
 
   std::string identity_key_path() const { return identity_key_file.empty() ? data_dir + "/identity.key" : identity_key_file; }
 };

@@ -79,8 +79,10 @@ class ControlEngine {
   std::size_t sessions() const noexcept { return peers_.size(); }
   std::size_t authenticated_sessions() const noexcept;
   // dp_stalled: the dataplane has not beaten its heartbeat for `timeout_ns`.
+  // (A dataplane that has never beaten is starting, not stalled.)
   bool dp_stalled(std::uint64_t now_ns, std::uint64_t timeout_ns) const noexcept {
-    return shm::cnc_stale(*link_.dp_cnc, now_ns, timeout_ns);
+    return link_.dp_cnc->heartbeat_ns.load(std::memory_order_acquire) != 0 &&
+           shm::cnc_stale(*link_.dp_cnc, now_ns, timeout_ns);
   }
 
  private:

@@ -15,6 +15,7 @@
 
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/validate/validate.hpp"
+#include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
 
 namespace relay::dp {
@@ -55,25 +56,8 @@ TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
   NetnsPair ns;
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
-  char tmpl[] = "/tmp/stacks-relay-ns-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  int out[2];
-  ASSERT_EQ(::pipe(out), 0);
-  pid_t relay = ::fork();
-  if (relay == 0) {
-    if (!enter_netns(ns.a)) ::_exit(126);
-    ::dup2(out[1], 1);
-    std::string data_dir = dir + "/data";
-    ::execl(RELAY_DATAPLANE_BIN, "stacks-relay-dataplane", "--p2p-bind", "10.231.7.1:20444", "--data-dir",
-            data_dir.c_str(), "--stats-interval", "0", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  char line[128] = {};
-  FILE* f = ::fdopen(out[0], "r");
-  ASSERT_NE(std::fgets(line, sizeof line, f), nullptr);
-  std::fclose(f);
-  ASSERT_EQ(std::string(line).rfind("READY 20444", 0), 0u) << line;
+  test::RelayRun relay({}, "10.231.7.1:20444", [&] { return enter_netns(ns.a); });
+  ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
 
   // Peers' sockets are created inside the other namespace, then this thread returns.
   int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -113,15 +97,12 @@ TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
     peers[0]->send(peers[0]->conv->sign(5, Transaction{test::signed_test_tx(1)}));
     relayed = pump_until([&] { return peers[1]->pushes.size() == 1 && peers[2]->pushes.size() == 1; });
   }
-  ::kill(relay, SIGTERM);
-  int status = 0;
-  ::waitpid(relay, &status, 0);
-  (void)std::system(("rm -rf " + dir).c_str());
+  const int rc = relay.stop();
   ASSERT_TRUE(authed);
   ASSERT_TRUE(relayed);
   EXPECT_EQ(peers[1]->pushes[0], peers[2]->pushes[0]);
   EXPECT_TRUE(peers[0]->pushes.empty());
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(rc, 0);
 }
 
 }  // namespace

@@ -1,205 +1,256 @@
-// The real relay process (stacks-relay-dataplane) with stock-node test peers over
-// loopback TCP: handshakes, a pushed transaction reaching every other peer once, a
-// misbehaving peer dropped while the others keep flowing, clean stop on SIGTERM.
+// The real relay (`stacks-relay run`: stacks-relay-dataplane + stacks-relay-control over
+// their shared region) with stock-node test peers over loopback TCP: handshakes,
+// transactions, a real mainnet Nakamoto block and microblocks reaching every other peer
+// once, signed by the relay; peers that forge a signature, send a malformed preamble, an
+// oversize length or a relayers cycle dropped while the others keep flowing; kill -9 of
+// either process survived; clean stop on SIGTERM.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
+#include <fstream>
+#include <functional>
 #include <string>
 
 #include "dataplane/transport/uring/uring_transport.hpp"
+#include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
+#include "tests/support/relay_process.hpp"
+#include "tests/support/test_data.hpp"
 #include "tests/support/test_peer.hpp"
 
 namespace relay::dp {
 namespace {
 
 using namespace relay::codec;
+using Peer = test::TestPeer<UringTransport>;
 
-struct RelayProcess {
-  pid_t pid = -1;
-  std::uint16_t port = 0;
-  std::string dir;
+// Stock-node peers, each with its own io_uring transport.
+struct Peers {
+  std::vector<std::unique_ptr<UringTransport>> ts;
+  std::vector<std::unique_ptr<Peer>> ps;
+  std::uint64_t now = 1;
 
-  RelayProcess() {
-    char tmpl[] = "/tmp/stacks-relay-it-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    int out[2];
-    EXPECT_EQ(::pipe(out), 0);
-    pid = ::fork();
-    if (pid == 0) {
-      ::dup2(out[1], 1);
-      ::close(out[0]);
-      std::string data_dir = dir + "/data";
-      ::execl(RELAY_DATAPLANE_BIN, "stacks-relay-dataplane", "--p2p-bind", "127.0.0.1:0", "--data-dir",
-              data_dir.c_str(), "--stats-interval", "0", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    FILE* f = ::fdopen(out[0], "r");
-    char line[128] = {};
-    if (std::fgets(line, sizeof line, f) != nullptr) std::sscanf(line, "READY %hu", &port);
-    std::fclose(f);
+  Peer& add(std::uint8_t key, std::uint16_t relay_port) {
+    ts.push_back(std::move(UringTransport::create({}).value()));
+    ps.push_back(std::make_unique<Peer>(*ts.back(), key));
+    ps.back()->dial(test::loopback_addr(relay_port));
+    return *ps.back();
   }
-  ~RelayProcess() {
-    if (pid > 0) {  // a failed assertion left it running
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
+  // pump_until: step every peer until `done` (false after `secs` seconds).
+  bool pump_until(const std::function<bool()>& done, int secs = 20) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      for (auto& p : ps) p->pump(++now, 1);
     }
+    return true;
   }
-  int stop() {
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    pid = -1;
-    std::string cmd = "rm -rf " + dir;
-    (void)std::system(cmd.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  bool all_authenticated() {
+    return pump_until([&] {
+      for (auto& p : ps)
+        if (!p->authenticated() && !p->closed) return false;
+      return true;
+    });
   }
 };
 
-TEST(RelayProcess, RelaysBetweenStockPeersAndStopsCleanly) {
-  RelayProcess relay;
-  ASSERT_GT(relay.port, 0) << "the relay did not report READY";
-  constexpr int kPeers = 3;
-  std::vector<std::unique_ptr<UringTransport>> ts;
-  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> peers;
-  for (int i = 0; i < kPeers; ++i) {
-    ts.push_back(std::move(UringTransport::create({}).value()));
-    peers.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), static_cast<std::uint8_t>(50 + i)));
-    peers.back()->dial(test::loopback_addr(relay.port));
+Hash20 pkh_of(const crypto::PublicKey& k) {
+  auto c = k.compressed();
+  return crypto::hash160(ByteSpan(c.data(), c.size()));
+}
+
+// A relayed push as a recipient must see it: signed by the relay, the sender's relayers
+// extended by exactly the relay.
+void expect_relayed_by(const Bytes& got, const crypto::PublicKey& relay_key, std::size_t upstream_relayers) {
+  EXPECT_TRUE(validate::verify_message(got, relay_key));
+  auto m = decode_message(got);
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->relayers.size(), upstream_relayers + 1);
+  EXPECT_EQ(m->relayers.back().peer.public_key_hash, pkh_of(relay_key));
+}
+
+TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeers) {
+  // A 2.x-style network (microblocks relayed) with a static reward set made of the real
+  // mainnet block's signers (24 of 32 weight: above the 70 % threshold).
+  auto rows = test::read_tsv_records("real-data/mainnet-nakamoto-block.tsv");
+  auto blk = decode_exact<NakamotoBlock>(test::hex(rows[0]["block_hex"]), read_nakamoto_block);
+  ASSERT_TRUE(blk.ok());
+  char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
+  std::string cfg_dir = ::mkdtemp(tmpl);
+  {
+    std::ofstream rs(cfg_dir + "/reward-set.txt");
+    for (const auto& sig : blk->header.signer_signature)
+      rs << to_hex(crypto::recover(blk->block_hash, sig, crypto::LowS::kIgnore)->compressed()) << " 1\n";
+    for (int i = 0; i < 8; ++i) rs << to_hex(crypto::SecretKey::generate()->public_key().compressed()) << " 1\n";
+    std::ofstream cfg(cfg_dir + "/relay.toml");
+    cfg << "[network]\nrelay_2x = true\n[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  test::RelayRun relay({"--config", cfg_dir + "/relay.toml"});
+  ASSERT_GT(relay.port, 0) << "the relay did not report READY";
+
+  Peers net;
+  Peer& a = net.add(50, relay.port);
+  Peer& b = net.add(51, relay.port);
+  Peer& c = net.add(52, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  const crypto::PublicKey relay_key = *a.conv->peer_key();
+
+  // A transaction: to every other peer once, identical bytes, never back to the sender.
+  a.send(a.conv->sign(11, Transaction{test::signed_test_tx(1)}));
+  ASSERT_TRUE(net.pump_until([&] { return !b.pushes.empty() && !c.pushes.empty(); }));
+  EXPECT_EQ(b.pushes[0], c.pushes[0]);
+  expect_relayed_by(b.pushes[0], relay_key, 0);
+  EXPECT_TRUE(a.pushes.empty());
+
+  // The real mainnet Nakamoto block, pushed by b.
+  NakamotoBlocks nb;
+  nb.blocks.push_back(*blk);
+  b.send(b.conv->sign(12, nb));
+  ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 1 && c.pushes.size() == 2; }));
+  EXPECT_EQ(a.pushes[0], c.pushes[1]);
+  expect_relayed_by(a.pushes[0], relay_key, 0);
+  EXPECT_EQ(std::get<NakamotoBlocks>(decode_message(a.pushes[0])->payload).blocks[0].block_id, blk->block_id);
+
+  // Microblocks (a 2.x network), pushed by c with one upstream relayer.
+  Microblocks mbs;
+  mbs.microblocks = test::signed_test_microblocks(3, 0x61);
+  RelayData upstream;
+  upstream.peer.public_key_hash.fill(0x5a);
+  c.send(c.conv->sign(13, mbs, {upstream}));
+  ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 2 && b.pushes.size() == 2; }));
+  EXPECT_EQ(a.pushes[1], b.pushes[1]);
+  expect_relayed_by(a.pushes[1], relay_key, 1);
+  EXPECT_EQ(std::get<Microblocks>(decode_message(a.pushes[1])->payload).microblocks.size(), 3u);
+  EXPECT_EQ(c.pushes.size(), 2u);  // nothing echoed
+
+  // The same objects again: deduplicated, nobody gets a second copy.
+  c.send(c.conv->sign(14, Transaction{test::signed_test_tx(1)}));
+  net.pump_until([] { return false; }, 1);
+  EXPECT_EQ(b.pushes.size(), 2u);
+  EXPECT_GE(relay.counters().drop_dup.load(), 1u);
+
+  // Four misbehaving peers, each dropped; a and b keep relaying to each other.
+  Peer& forger = net.add(60, relay.port);
+  Peer& wrong_net = net.add(61, relay.port);
+  Peer& oversize = net.add(62, relay.port);
+  Peer& cycler = net.add(63, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  Bytes forged = forger.conv->sign(20, Transaction{test::signed_test_tx(2)});
+  forged[100] ^= 1;  // inside the signature
+  forger.send(forged);
+  ctl::LocalPeer other_net = test::make_local_peer(61);
+  other_net.network_id = 0x80000000;  // testnet's id on a mainnet relay
+  ctl::Conversation foreign(&other_net, true, 0);
+  foreign.set_burn_view(test::test_burn_view());
+  wrong_net.send(foreign.sign(21, Ping{1}));
+  Bytes big = oversize.conv->sign(22, Ping{2});
+  big[161] = 0x7f;  // payload_len (preamble bytes 161..164) far beyond the 16 MiB limit
+  oversize.send(big);
+  RelayData loop;
+  loop.peer.public_key_hash.fill(0x33);
+  cycler.send(cycler.conv->sign(23, Transaction{test::signed_test_tx(3)}, {loop, loop}));
+  ASSERT_TRUE(net.pump_until([&] { return forger.closed && wrong_net.closed && oversize.closed && cycler.closed; }));
+  a.send(a.conv->sign(24, Transaction{test::signed_test_tx(4)}));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 3 && c.pushes.size() == 3; }));
+  EXPECT_FALSE(a.closed || b.closed || c.closed);
+  EXPECT_TRUE(forger.pushes.empty() || forger.pushes.size() == 1);  // nothing after it was dropped
+  const auto& k = relay.counters();
+  EXPECT_GE(k.drop_bad_signature.load(), 1u);
+  EXPECT_GE(k.drop_bad_preamble.load(), 1u);
+  EXPECT_GE(k.drop_framing.load(), 1u);
+  EXPECT_GE(k.drop_relayers.load(), 1u);
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + cfg_dir).c_str());
+}
+
+// A node listening for the relay (a configured --peer): counts the handshakes it accepts.
+struct ListeningNode {
+  std::unique_ptr<UringTransport> t = std::move(UringTransport::create({}).value());
+  Peer peer{*t, 80};
+  std::uint16_t port = 0;
+  int handshakes = 0;
+  ListeningNode() { port = t->listen(test::loopback_addr(0)).value(); }
+  void pump(std::uint64_t now) {
+    const bool was = peer.authenticated() && !peer.closed;
+    peer.pump(now, 1);
+    if (!was && peer.authenticated() && !peer.closed) ++handshakes;
+    if (peer.closed) {  // ready for the relay's next dial
+      peer.closed = false;
+      peer.conv.reset();
+      peer.framer.next();
+    }
+  }
+};
+
+TEST(RelaySupervisor, SurvivesKill9OfTheDataplaneAndRedialsItsPeers) {
+  ListeningNode node;
+  const std::uint16_t port = test::free_port();
+  test::RelayRun relay({"--peer", "127.0.0.1:" + std::to_string(node.port)}, "127.0.0.1:" + std::to_string(port));
+  ASSERT_EQ(relay.port, port);
+  Peers net;
+  Peer& a = net.add(90, port);
   std::uint64_t now = 1;
-  auto pump_until = [&](auto&& done) {
+  auto step = [&](const std::function<bool()>& done, int secs = 20) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
     while (!done()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
-      for (auto& p : peers) p->pump(++now, 2);
+      node.pump(++now);
+      for (auto& p : net.ps) p->pump(++now, 1);
     }
     return true;
   };
-  ASSERT_TRUE(pump_until([&] {
-    for (auto& p : peers)
-      if (!p->authenticated()) return false;
-    return true;
-  }));
-  crypto::PublicKey relay_key = *peers[0]->conv->peer_key();
+  ASSERT_TRUE(step([&] { return a.authenticated() && node.handshakes == 1; }));
+  const crypto::PublicKey key1 = *a.conv->peer_key();
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}));
+  ASSERT_TRUE(step([&] { return node.peer.pushes.size() == 1; }));
 
-  peers[0]->send(peers[0]->conv->sign(11, Transaction{test::signed_test_tx(1)}));
-  ASSERT_TRUE(pump_until([&] { return !peers[1]->pushes.empty() && !peers[2]->pushes.empty(); }));
-  EXPECT_EQ(peers[1]->pushes[0], peers[2]->pushes[0]);
-  EXPECT_TRUE(validate::verify_message(peers[1]->pushes[0], relay_key));
-  EXPECT_TRUE(peers[0]->pushes.empty());
-
-  // Peer 1 sends a message with a broken signature: it is dropped, the others carry on.
-  Bytes forged = peers[1]->conv->sign(12, Ping{1});
-  forged[100] ^= 1;
-  peers[1]->send(forged);
-  ASSERT_TRUE(pump_until([&] { return peers[1]->closed; }));
-  peers[2]->send(peers[2]->conv->sign(13, Transaction{test::signed_test_tx(2)}));
-  ASSERT_TRUE(pump_until([&] { return peers[0]->pushes.size() == 1; }));
-  EXPECT_EQ(peers[1]->pushes.size(), 1u);  // the dropped peer got nothing more
-
+  // kill -9 the dataplane: connections die with it; the supervisor starts a new one,
+  // which keeps the identity, and the control plane dials the node again.
+  const pid_t dp1 = relay.dp_pid;
+  const pid_t ctl1 = relay.control_pid();
+  ASSERT_EQ(::kill(dp1, SIGKILL), 0);
+  ASSERT_TRUE(relay.wait_ready(15000));
+  EXPECT_NE(relay.dp_pid, dp1);
+  EXPECT_EQ(relay.port, port);
+  EXPECT_EQ(relay.control_pid(), ctl1);  // the control process was not restarted
+  ASSERT_TRUE(step([&] { return a.closed && node.handshakes == 2; }));
+  Peer& a2 = net.add(91, port);
+  ASSERT_TRUE(step([&] { return a2.authenticated(); }));
+  EXPECT_TRUE(*a2.conv->peer_key() == key1);
+  a2.send(a2.conv->sign(2, Transaction{test::signed_test_tx(2)}));
+  ASSERT_TRUE(step([&] { return node.peer.pushes.size() == 2; }));
+  EXPECT_EQ(std::get<Transaction>(decode_message(node.peer.pushes[1])->payload).tx.txid, test::signed_test_tx(2).txid);
   EXPECT_EQ(relay.stop(), 0);
 }
 
-// A line from `fd` within `ms` milliseconds ("" on timeout or EOF).
-std::string read_line(int fd, int ms) {
-  std::string line;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 50) <= 0) continue;
-    char c;
-    if (::read(fd, &c, 1) != 1) break;
-    if (c == '\n') return line;
-    line += c;
-  }
-  return "";
-}
-
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-TEST(RelaySupervisor, RestartsTheDataplaneAfterKill9AndStopsCleanly) {
-  char tmpl[] = "/tmp/stacks-relay-sup-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  std::uint16_t port = free_port();
-  std::string bind = "127.0.0.1:" + std::to_string(port);
-  std::string data_dir = dir + "/data";
-  int out[2];
-  ASSERT_EQ(::pipe(out), 0);
-  pid_t sup = ::fork();
-  if (sup == 0) {
-    ::dup2(out[1], 1);
-    ::close(out[0]);
-    ::execl(RELAY_CLI_BIN, "stacks-relay", "run", "--p2p-bind", bind.c_str(), "--data-dir", data_dir.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  struct Guard {
-    pid_t pid;
-    ~Guard() {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
-  } guard{sup};
-
-  unsigned p1 = 0;
-  int child1 = 0;
-  ASSERT_EQ(std::sscanf(read_line(out[0], 10000).c_str(), "READY %u %d", &p1, &child1), 2);
-  EXPECT_EQ(p1, port);
-
-  auto handshake_key = [&]() -> std::optional<crypto::PublicKey> {
-    auto t = std::move(UringTransport::create({}).value());
-    test::TestPeer<UringTransport> peer(*t, 60);
-    peer.dial(test::loopback_addr(port));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    std::uint64_t now = 1;
-    while (!peer.authenticated() && std::chrono::steady_clock::now() < deadline) peer.pump(++now, 5);
-    if (!peer.authenticated()) return std::nullopt;
-    return *peer.conv->peer_key();
-  };
-  auto key1 = handshake_key();
-  ASSERT_TRUE(key1);
-
-  // kill -9 the dataplane: the supervisor starts a new one, which keeps the identity.
-  ASSERT_EQ(::kill(child1, SIGKILL), 0);
-  unsigned p2 = 0;
-  int child2 = 0;
-  ASSERT_EQ(std::sscanf(read_line(out[0], 15000).c_str(), "READY %u %d", &p2, &child2), 2);
-  EXPECT_NE(child2, child1);
-  auto key2 = handshake_key();
-  ASSERT_TRUE(key2);
-  EXPECT_TRUE(*key1 == *key2);
-
-  // SIGTERM: the supervisor stops its child and exits 0.
-  ::kill(sup, SIGTERM);
-  int status = 0;
-  ASSERT_EQ(::waitpid(sup, &status, 0), sup);
-  guard.pid = -1;
-  EXPECT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_EQ(::kill(child2, 0), -1);  // the dataplane is gone too
-  std::string cmd = "rm -rf " + dir;
-  (void)std::system(cmd.c_str());
+TEST(RelaySupervisor, SurvivesKill9OfTheControlProcessWithoutDroppingSessions) {
+  test::RelayRun relay({});
+  ASSERT_GT(relay.port, 0);
+  Peers net;
+  Peer& a = net.add(100, relay.port);
+  Peer& b = net.add(101, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  const pid_t ctl1 = relay.wait_control();
+  ASSERT_GT(ctl1, 0);
+  ASSERT_EQ(::kill(ctl1, SIGKILL), 0);
+  // While it is down, authenticated sessions keep relaying: the dataplane does that alone.
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 1; }));
+  const pid_t ctl2 = relay.wait_control(ctl1);
+  ASSERT_GT(ctl2, 0) << "the supervisor did not restart the control process";
+  ASSERT_TRUE(net.pump_until([&] { return relay.counters().ctl_restarts.load() >= 1; }));
+  // The new control plane adopted the sessions: a Ping is answered (not Nack'd), pushes
+  // flow both ways, nobody was dropped, and a new peer gets its handshake.
+  b.send(b.conv->sign(2, Transaction{test::signed_test_tx(2)}));
+  b.send(b.conv->sign(3, Ping{7}));
+  ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 1; }));
+  Peer& c = net.add(102, relay.port);
+  ASSERT_TRUE(net.pump_until([&] { return c.authenticated(); }));
+  a.send(a.conv->sign(4, Transaction{test::signed_test_tx(3)}));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 2 && c.pushes.size() == 1; }));
+  EXPECT_FALSE(a.closed || b.closed || c.closed);
+  EXPECT_EQ(relay.stop(), 0);
 }
 
 }  // namespace
