@@ -1,0 +1,124 @@
+// bench/sim/sim_data.hpp — objects a simulated Stacks network pushes: node identities,
+// a burn view, signed transactions, microblock streams and Nakamoto blocks signed by a
+// reward set of our own. Used by the simulated peers (stacks-relay-simnet, the demo, the
+// benchmark suite) and by the tests.
+#pragma once
+
+#include <vector>
+
+#include "control/session/conversation.hpp"
+#include "relay/codec/chain.hpp"
+#include "relay/crypto/merkle.hpp"
+#include "relay/validate/validate.hpp"
+
+namespace relay::sim {
+
+// key_from_byte: a deterministic secret key (…00 kk), for reproducible identities.
+inline crypto::SecretKey key_from_byte(std::uint8_t b, std::uint8_t tag = 0) {
+  Bytes k(32, 0);
+  k[30] = tag;
+  k[31] = b;
+  return *crypto::SecretKey::from_bytes(k);
+}
+
+// make_local_peer: a mainnet node identity whose key is `key_byte` (and `tag`).
+inline ctl::LocalPeer make_local_peer(std::uint8_t key_byte, std::uint8_t tag = 0) {
+  return ctl::LocalPeer{key_from_byte(key_byte, tag), 1, 0x18000010, 7, codec::kServiceRelay, {}, 20444, "",
+                        3600, 0x7fffffffffffffffull};
+}
+
+// sim_burn_view: the Bitcoin view the simulated nodes share.
+inline ctl::BurnView sim_burn_view() {
+  ctl::BurnView v;
+  v.height = 900007;
+  v.stable_height = 900000;
+  return v;
+}
+
+// signed_tx: a valid, signed mainnet token transfer; distinct nonces give distinct txids.
+// `memo_pad` bytes of memo make it bigger (a token transfer's memo is 34 bytes at most).
+inline codec::StacksTransaction signed_tx(std::uint64_t nonce, std::uint8_t sender = 0x42) {
+  auto sk = *crypto::SecretKey::from_bytes(Bytes(32, sender));
+  codec::StacksTransaction tx;
+  tx.version = 0;
+  tx.chain_id = 1;
+  auto pk = sk.public_key().compressed();
+  tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+  tx.auth.origin.nonce = nonce;
+  tx.auth.origin.tx_fee = 180;
+  tx.payload.id = 0;
+  tx.payload.recipient.address.version = 22;
+  tx.payload.amount = 1000;
+  validate::sign_singlesig_origin(tx, sk);
+  return tx;
+}
+
+// signed_microblocks: a stream of `n` microblocks, one transaction each, signed by the
+// miner key `key_byte` and chained by parent hash and sequence.
+inline std::vector<codec::StacksMicroblock> signed_microblocks(std::size_t n, std::uint8_t key_byte,
+                                                               std::uint64_t first_nonce = 100) {
+  auto sk = key_from_byte(key_byte);
+  std::vector<codec::StacksMicroblock> out;
+  codec::Hash32 prev{};
+  prev[0] = 0xab;  // the anchored block (not checked by the relay)
+  for (std::size_t i = 0; i < n; ++i) {
+    codec::StacksMicroblock mb;
+    mb.txs.push_back(signed_tx(first_nonce + i));
+    mb.header.version = 0;
+    mb.header.sequence = static_cast<std::uint16_t>(i);
+    mb.header.prev_block = prev;
+    mb.header.tx_merkle_root = crypto::merkle_root(std::vector<codec::Hash32>{mb.txs[0].txid});
+    mb.header.signature = sk.sign(codec::microblock_sighash(mb.header));
+    codec::compute_ids(mb);
+    prev = mb.block_hash;
+    out.push_back(std::move(mb));
+  }
+  return out;
+}
+
+// SignerSet: a reward set of our own, so simulated miners can produce blocks a relay
+// accepts (its reward-set file lists these keys).
+struct SignerSet {
+  std::vector<crypto::SecretKey> keys;
+  std::vector<validate::RewardSetSigner> reward_set;
+  explicit SignerSet(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      keys.push_back(key_from_byte(static_cast<std::uint8_t>(i + 1), 0x5e));
+      reward_set.push_back({keys.back().public_key().compressed(), 1});
+    }
+  }
+};
+
+// nakamoto_block: a version-1 Nakamoto block at `height` carrying `txs` (padded with
+// transactions up to about `min_bytes`), signed by the miner `miner` and by every signer
+// of `signers` in reward-set order.
+inline codec::NakamotoBlock nakamoto_block(std::uint64_t height, const SignerSet& signers,
+                                           const crypto::SecretKey& miner, std::size_t min_bytes = 0,
+                                           std::uint64_t nonce_base = 1'000'000) {
+  codec::NakamotoBlock b;
+  b.header.version = 1;
+  b.header.chain_length = height;
+  b.header.burn_spent = 1000;
+  b.header.consensus_hash[0] = static_cast<std::uint8_t>(height);
+  b.header.parent_block_id[0] = static_cast<std::uint8_t>(height >> 8);
+  b.header.timestamp = 1'700'000'000 + height;
+  b.header.pox_treatment.len = 1;
+  b.header.pox_treatment.data = {0};
+  std::size_t bytes = 0;
+  std::uint64_t nonce = nonce_base + height * 100'000;
+  do {
+    b.txs.push_back(signed_tx(nonce++));
+    bytes += 180;
+  } while (bytes < min_bytes);
+  std::vector<codec::Hash32> ids;
+  for (const auto& tx : b.txs) ids.push_back(tx.txid);
+  b.header.tx_merkle_root = crypto::merkle_root(ids);
+  codec::compute_ids(b);
+  b.header.miner_signature = miner.sign(codec::nakamoto_miner_sighash(b.header));
+  codec::compute_ids(b);
+  for (const auto& k : signers.keys) b.header.signer_signature.push_back(k.sign(b.block_hash));
+  codec::compute_ids(b);
+  return b;
+}
+
+}  // namespace relay::sim
