@@ -137,7 +137,7 @@ class RelayEngine {
   };
   std::deque<Pending> pending_;  // events waiting for ring credit (kept in order)
   std::size_t pending_bytes_ = 0;
-  std::vector<Session*> scratch_;
+  bool ctl_seen_ = false;
 };
 
 }  // namespace relay::dp

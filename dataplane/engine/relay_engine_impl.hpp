@@ -38,7 +38,6 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
   self_.peer.port = opts_.port;
   self_.peer.public_key_hash = our_pkh_;
   self_.seq = 0;  // as stacks-core's sign_relay
-  scratch_.reserve(opts_.max_sessions);
 }
 
 template <Transport T>
@@ -482,7 +481,8 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
     case link::CtlMsg::kHello: {
       // A new control plane: it knows nothing. Sessions it had not authenticated are
       // closed (their handshake state died with it); authenticated ones are handed over.
-      bump(c_->ctl_restarts);
+      if (ctl_seen_) bump(c_->ctl_restarts);  // the first Hello is the start, not a restart
+      ctl_seen_ = true;
       pending_.clear();  // events for the previous incarnation
       pending_bytes_ = 0;
       Bytes v;
