@@ -7,6 +7,9 @@
 #   ./deploy/dev.sh asan            build with Address/UB sanitizers and run the tests
 #   ./deploy/dev.sh fuzz [SECONDS]  build the libFuzzer targets (clang-14), run each one
 #   ./deploy/dev.sh bench [ARGS]    release build, run the micro-benchmarks (ARGS go to them)
+#   ./deploy/dev.sh demo [ARGS]     release build; the relay on 127.0.0.1 with simulated nodes
+#                                   around it, live statistics until Ctrl-C (ARGS go to
+#                                   stacks-relay-simnet, e.g. --peers 32 --tx-rate 1000)
 #
 # Every command installs what is missing first, so it works on a fresh machine.
 set -euo pipefail
@@ -110,6 +113,54 @@ cmd_bench() {
   ./build/release/bench/relay_micro_bench "$@"
 }
 
+cmd_demo() {
+  cmd_deps
+  cmd_build release
+  # Globals: the EXIT trap runs after this function has returned.
+  b=build/release port=${DEMO_PORT:-20444}
+  work=$(mktemp -d /tmp/stacks-relay-demo-XXXXXX)
+  shm="/dev/shm/stacks-relay-demo-$$" relay_pid=""
+  stop_demo() {
+    if [ -n "$relay_pid" ] && kill -0 "$relay_pid" 2>/dev/null; then
+      log "final relay counters:"
+      "$b/stacks-relay" status --shm "$shm" --data-dir "$work/data" || true
+      kill -TERM "$relay_pid" 2>/dev/null || true
+      wait "$relay_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+  }
+  trap stop_demo EXIT
+  trap 'exit 0' INT TERM
+  # The simulated miners sign blocks with a reward set of their own; the relay checks
+  # Nakamoto blocks against it (a static reward-set file, as on a private network).
+  "$b/stacks-relay-simnet" --write-reward-set "$work/reward-set.txt"
+  cat >"$work/relay.toml" <<TOML
+[node]
+data_dir = "$work/data"
+[p2p]
+bind = "127.0.0.1:$port"
+[rewards]
+reward_set_file = "$work/reward-set.txt"
+TOML
+  log "starting the relay on 127.0.0.1:$port (config $work/relay.toml, log $work/relay.log)"
+  # Its own session: Ctrl-C reaches the simulated nodes, and the relay is stopped after
+  # its final counters are printed.
+  setsid "$b/stacks-relay" run --config "$work/relay.toml" --shm "$shm" >"$work/relay.out" 2>"$work/relay.log" &
+  relay_pid=$!
+  local i
+  for i in $(seq 100); do
+    grep -q '^READY' "$work/relay.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  if ! grep -q '^READY' "$work/relay.out" 2>/dev/null; then
+    log "the relay did not start (is port $port taken? set DEMO_PORT):"
+    cat "$work/relay.log" >&2
+    exit 1
+  fi
+  log "simulated Stacks nodes around it; Ctrl-C to stop"
+  "$b/stacks-relay-simnet" --relay "127.0.0.1:$port" --relay-shm "$shm" --peers 8 --tx-rate 200 --block-every 5 "$@" || true
+}
+
 case "${1:-}" in
   deps) cmd_deps ;;
   build) shift; cmd_deps; cmd_build "${1:-dev}" ;;
@@ -117,5 +168,6 @@ case "${1:-}" in
   asan) cmd_asan ;;
   fuzz) shift; cmd_fuzz "${1:-30}" ;;
   bench) shift; cmd_bench "$@" ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
+  demo) shift; cmd_demo "$@" ;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

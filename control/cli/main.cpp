@@ -133,6 +133,12 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run the relay: start its two processes, restart one that dies, stop on SIGINT/SIGTERM");
   relay::cli::add_common_options(*run, run_args);
 
+  relay::cli::CommonArgs shm_args;
+  std::string shm_action;
+  auto* shm_cmd = app.add_subcommand("shm", "Create or remove the shared region (when a service manager runs the two processes)");
+  shm_cmd->add_option("ACTION", shm_action, "create | remove")->required()->check(CLI::IsMember({"create", "remove"}));
+  relay::cli::add_common_options(*shm_cmd, shm_args);
+
   relay::cli::CommonArgs status_args;
   bool status_watch = false;
   auto* status = app.add_subcommand("status", "Print the running relay's dataplane counters");
@@ -147,6 +153,7 @@ int main(int argc, char** argv) {
   if (*decode) return cmd_decode(kind, input, binary, reward_set, consensus_hash, slot_owner);
   if (*keygen) return cmd_keygen(key_out);
   if (*run) return relay::cli::cmd_run(run_args);
+  if (*shm_cmd) return relay::cli::cmd_shm(shm_args, shm_action == "create");
   if (*status) return relay::cli::cmd_status(status_args, status_watch);
   return 1;
 }

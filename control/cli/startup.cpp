@@ -85,8 +85,12 @@ std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool
     err = "cannot generate a key (no randomness)";
     return std::nullopt;
   }
-  std::string dir = path.substr(0, path.rfind('/'));
-  if (!dir.empty() && dir != path) ::mkdir(dir.c_str(), 0700);
+  // The key's directory (and its parents, as mkdir -p), private to the relay's user.
+  const std::size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    for (std::size_t at = path.find('/', 1); at != std::string::npos && at <= slash; at = path.find('/', at + 1))
+      ::mkdir(path.substr(0, at).c_str(), 0700);
+  }
   // Written under a temporary name and linked into place: a reader never sees half a
   // key, and when two processes race the first link wins and both use its key.
   std::string tmp = path + ".tmp." + std::to_string(::getpid());

@@ -62,7 +62,8 @@ int run_supervisor(const std::vector<ChildSpec>& children) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  while (g_signal.load() == 0) {
+  bool give_up = false;
+  while (g_signal.load() == 0 && !give_up) {
     std::uint64_t now = now_ms();
     for (std::size_t i = 0; i < children.size(); ++i) {
       if (st[i].pid > 0 || now < st[i].restart_at_ms) continue;
@@ -90,6 +91,13 @@ int run_supervisor(const std::vector<ChildSpec>& children) {
     for (std::size_t i = 0; i < children.size(); ++i) {
       if (st[i].pid != dead) continue;
       st[i].pid = -1;
+      // Exit status 2 is a configuration problem (bad file, unreadable key, no region):
+      // restarting cannot fix it, so everything stops and the operator sees why.
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        std::fprintf(stderr, "stacks-relay: %s refused its configuration; stopping\n", children[i].name.c_str());
+        give_up = true;
+        continue;
+      }
       // Back off when it dies right after starting (a crash loop); reset after a good run.
       if (now_ms() - st[i].started_ms > 30000) st[i].backoff_ms = 500;
       st[i].restart_at_ms = now_ms() + st[i].backoff_ms;
@@ -117,35 +125,73 @@ int run_supervisor(const std::vector<ChildSpec>& children) {
     }
   }
   std::fprintf(stderr, "stacks-relay: stopped\n");
-  return 0;
+  return give_up ? 2 : 0;
 }
 
-int cmd_run(const CommonArgs& args) {
-  constexpr const char* kProg = "stacks-relay";
+namespace {
+
+// prepare_region: check the configuration, make sure the identity key exists (made here,
+// once, so the two processes only ever read it), and create a fresh shared region.
+std::optional<shm::Region> prepare_region(const CommonArgs& args, const char* prog, std::string& path, int& rc) {
+  std::string err;
+  auto cfg = load_config(args, err);
+  rc = 2;
+  if (!cfg) {
+    log_line(prog, "configuration: %s", err.c_str());
+    return std::nullopt;
+  }
+  if (!load_identity_key(cfg->identity_key_path(), true, err)) {
+    log_line(prog, "%s", err.c_str());
+    return std::nullopt;
+  }
+  path = shm_path(args, *cfg);
+  const auto params = link::default_params();
+  (void)shm::Region::remove(path);  // left by a previous run that was killed
+  auto region = shm::Region::create(path, link::link_footprint(params));
+  rc = 1;
+  if (!region.ok()) {
+    log_line(prog, "cannot create the shared region %s (%zu MiB): %s (%s)", path.c_str(),
+             link::link_footprint(params) >> 20, region.error().reason, std::strerror(shm::Region::last_errno()));
+    return std::nullopt;
+  }
+  if (auto s = link::link_format(region->data(), region->size(), params); !s.ok()) {
+    log_line(prog, "shared region %s: %s", path.c_str(), s.error().reason);
+    return std::nullopt;
+  }
+  rc = 0;
+  return std::move(*region);
+}
+
+}  // namespace
+
+int cmd_shm(const CommonArgs& args, bool create) {
+  constexpr const char* kProg = "stacks-relay shm";
+  std::string path;
+  int rc = 0;
+  if (create) {
+    auto region = prepare_region(args, kProg, path, rc);
+    if (region) log_line(kProg, "created %s (%zu MiB)", path.c_str(), region->size() >> 20);
+    return rc;
+  }
   std::string err;
   auto cfg = load_config(args, err);
   if (!cfg) {
     log_line(kProg, "configuration: %s", err.c_str());
     return 2;
   }
-  // The key is made here, once, so the two processes only ever read it.
-  if (!load_identity_key(cfg->identity_key_path(), true, err)) {
-    log_line(kProg, "%s", err.c_str());
-    return 2;
-  }
-  const std::string path = shm_path(args, *cfg);
-  const auto params = link::default_params();
-  (void)shm::Region::remove(path);  // left by a previous run that was killed
-  auto region = shm::Region::create(path, link::link_footprint(params));
-  if (!region.ok()) {
-    log_line(kProg, "cannot create the shared region %s (%zu MiB): %s (%s)", path.c_str(),
-             link::link_footprint(params) >> 20, region.error().reason, std::strerror(shm::Region::last_errno()));
+  path = shm_path(args, *cfg);
+  if (auto s = shm::Region::remove(path); !s.ok() && errno != ENOENT) {
+    log_line(kProg, "cannot remove %s: %s", path.c_str(), std::strerror(errno));
     return 1;
   }
-  if (auto s = link::link_format(region->data(), region->size(), params); !s.ok()) {
-    log_line(kProg, "shared region %s: %s", path.c_str(), s.error().reason);
-    return 1;
-  }
+  return 0;
+}
+
+int cmd_run(const CommonArgs& args) {
+  std::string path;
+  int rc = 0;
+  auto region = prepare_region(args, "stacks-relay", path, rc);
+  if (!region) return rc;
   auto lk = link::link_join(region->data(), region->size());
   CommonArgs child_args = args;
   child_args.shm = path;
@@ -154,7 +200,7 @@ int cmd_run(const CommonArgs& args) {
   ChildSpec ctl{"stacks-relay-control", {sibling_path("stacks-relay-control")}, lk->ctl_cnc};
   dp.argv.insert(dp.argv.end(), rest.begin(), rest.end());
   ctl.argv.insert(ctl.argv.end(), rest.begin(), rest.end());
-  int rc = run_supervisor({dp, ctl});
+  rc = run_supervisor({dp, ctl});
   (void)shm::Region::remove(path);
   return rc;
 }
