@@ -115,7 +115,11 @@ void ControlEngine::on_dp_hello(std::uint64_t now_ns) {
   // for those sessions; the state it needs is sent again.
   ++stats_.dp_restarts;
   peers_.clear();
-  out_.clear();
+  // Drop what was meant for the old sessions and dials; keep our own Hello if it has
+  // not gone out yet (the new dataplane must still hear of us).
+  std::erase_if(out_, [](const Out& o) {
+    return o.kind != link::CtlMsg::kHello && o.kind != link::CtlMsg::kBurnView && o.kind != link::CtlMsg::kRewardSet;
+  });
   for (auto& d : dials_) {
     d.state = Dial::State::kIdle;
     d.sid = 0;
@@ -124,7 +128,8 @@ void ControlEngine::on_dp_hello(std::uint64_t now_ns) {
   send_state();
 }
 
-void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, std::uint64_t now_ns) {
+void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, bool restored, std::uint64_t now_ns) {
+  if (restored && peers_.count(sid) != 0) return;  // already told of it (kOpened after our start)
   std::optional<crypto::PublicKey> pinned;
   Dial* d = info.outbound ? dial_by_token(info.dial_token) : nullptr;
   if (d != nullptr) {
@@ -138,13 +143,16 @@ void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, s
   peers_[sid] = std::move(p);
   ++stats_.sessions;
   actions_.clear();
+  if (restored) ++stats_.restored;
   if (info.key) {  // handed back by the dataplane after we restarted
     ref.conv.restore(*info.key);
     auto pk = info.key->compressed();
     ref.pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
-    ++stats_.restored;
     return;
   }
+  // New, or handed back mid-handshake: an outbound session (re)sends our Handshake (an
+  // accept of the old one is ignored as unsolicited); an inbound one waits for the
+  // peer's, under a fresh 5 s deadline.
   ref.conv.start(now_ns, actions_);
   apply(sid, ref, actions_);
 }
@@ -239,7 +247,7 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
     case link::DpMsg::kRestored: {
       auto info = link::get_session_info(r);
       if (!info || f.session == 0) break;
-      return add_peer(f.session, *info, now_ns);
+      return add_peer(f.session, *info, static_cast<link::DpMsg>(f.kind) == link::DpMsg::kRestored, now_ns);
     }
     case link::DpMsg::kClosed: {
       const bool misbehaved = r.u8() == 1;

@@ -108,7 +108,7 @@ class ControlEngine {
 
   void on_frag(const shm::Frag& f, std::uint64_t now_ns);
   void on_dp_hello(std::uint64_t now_ns);
-  void add_peer(std::uint32_t sid, const link::SessionInfo& info, std::uint64_t now_ns);
+  void add_peer(std::uint32_t sid, const link::SessionInfo& info, bool restored, std::uint64_t now_ns);
   void on_closed(std::uint32_t sid, std::uint64_t now_ns);
   void on_message(std::uint32_t sid, Reader& r, std::uint64_t now_ns);
   void apply(std::uint32_t sid, Peer& p, std::vector<Action>& actions);

@@ -97,6 +97,7 @@ class RelayEngine {
   void forget_session(ConnId c, int err);
   void drain(Session& s);
   void send_now(Session& s, ByteSpan bytes);
+  SharedBuf* copy_to_buf(ByteSpan bytes);
 
   // relay path
   void relay(Session& from, const codec::Message& m, bool streamed);

@@ -133,8 +133,15 @@ void RelayEngine<T>::forget_session(ConnId c, int err) {
 }
 
 template <Transport T>
+SharedBuf* RelayEngine<T>::copy_to_buf(ByteSpan bytes) {
+  SharedBuf* b = t_.alloc(bytes.size());
+  if (b != nullptr && !bytes.empty()) std::memcpy(b->fill().data(), bytes.data(), bytes.size());
+  return b;
+}
+
+template <Transport T>
 void RelayEngine<T>::send_now(Session& s, ByteSpan bytes) {
-  SharedBuf* b = SharedBuf::make(bytes);
+  SharedBuf* b = copy_to_buf(bytes);
   if (b == nullptr) return;
   (void)t_.send(s.conn, b, 0);  // a control-plane message; a full queue is retried by its timers
   b->unref();
@@ -362,20 +369,22 @@ void RelayEngine<T>::relay(Session& from, const codec::Message& m, bool streamed
 
   // Sign once. The forward digest was computed while the bytes arrived, unless our burn
   // view moved since this message started: then the forward is rebuilt and hashed now.
-  Bytes fwd;
+  // The signed bytes go straight into a transport buffer (a registered pool slot).
+  SharedBuf* buf = nullptr;
   const codec::Preamble& used = from.framer.forward_template().preamble;
   if (streamed && from.framer.forward_digest() && used.burn_block_height == view_.height &&
       used.burn_block_hash == view_.hash) {
-    from.framer.write_forward(fwd, opts_.key.sign(*from.framer.forward_digest()));
+    buf = t_.alloc(from.framer.forward_size());
+    if (buf == nullptr) return;
+    from.framer.write_forward(buf->fill(), opts_.key.sign(*from.framer.forward_digest()));
   } else {
     codec::Preamble tmpl;
     tmpl.peer_version = opts_.net.peer_version;
     tmpl.network_id = opts_.net.network_id;
     crypto::fill_random(reinterpret_cast<std::uint8_t*>(&tmpl.seq), sizeof tmpl.seq);
-    fwd = sign_forward(m, tmpl);
+    buf = copy_to_buf(sign_forward(m, tmpl));
+    if (buf == nullptr) return;
   }
-  SharedBuf* buf = SharedBuf::make(fwd);
-  if (buf == nullptr) return;
   const codec::Hash20 sender = from.pkh;
   for (auto& [c, s] : sessions_) {
     if (s.get() == &from || !s->key || s->closing) continue;
@@ -415,7 +424,7 @@ void RelayEngine<T>::resign_queued() {
         if (m.ok() && !m->relayers.empty()) {
           codec::Message base = std::move(*m);
           base.relayers.pop_back();  // our own entry; sign_forward appends it again
-          nb = SharedBuf::make(sign_forward(base, base.preamble));
+          nb = copy_to_buf(sign_forward(base, base.preamble));
         }
         it = fresh.emplace(old, nb).first;
         if (nb != nullptr) bump(c_->resigned);
@@ -479,12 +488,11 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
   Session* s = f.session != 0 ? by_sid(f.session) : nullptr;
   switch (static_cast<link::CtlMsg>(f.kind)) {
     case link::CtlMsg::kHello: {
-      // A new control plane: it knows nothing. Sessions it had not authenticated are
-      // closed (their handshake state died with it); authenticated ones are handed over.
+      // A control plane (re)started and knows nothing it was not told since. Every live
+      // session is handed over with its key if it has one; events already queued stay
+      // queued (the new control plane ignores what it cannot place).
       if (ctl_seen_) bump(c_->ctl_restarts);  // the first Hello is the start, not a restart
       ctl_seen_ = true;
-      pending_.clear();  // events for the previous incarnation
-      pending_bytes_ = 0;
       Bytes v;
       {
         Writer w(v);
@@ -493,10 +501,6 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
       event_to_control(link::DpMsg::kView, 0, v);
       for (auto& [c, sp] : sessions_) {
         if (sp->closing) continue;
-        if (!sp->key) {
-          close_session(*sp, "control plane restarted during the handshake", false);
-          continue;
-        }
         link::SessionInfo info = sp->info;
         info.key = sp->key;
         Bytes b;

@@ -39,27 +39,43 @@ struct Event {
 };
 
 // SharedBuf: one immutable, reference-counted payload that many sends can reference
-// without copying (the fan-out of one signed message to every eligible peer).
+// without copying (the fan-out of one signed message to every eligible peer). It lives
+// on the heap, or in a transport's pool of registered buffers (see alloc()), in which
+// case the last unref() hands the slot back to the pool.
 class SharedBuf {
  public:
-  static SharedBuf* make(ByteSpan bytes);  // refcount 1
+  using Releaser = void (*)(void* ctx, SharedBuf* b) noexcept;
+
+  static SharedBuf* make(ByteSpan bytes);         // heap, a copy of `bytes`; refcount 1
+  static SharedBuf* make_uninit(std::size_t n);   // heap, n bytes to fill; refcount 1
+  // place: construct in `mem` (at least header_size() + n bytes, 16-aligned) owned by
+  // a pool; `release(ctx, b)` runs when the last reference goes.
+  static SharedBuf* place(void* mem, std::size_t n, Releaser release, void* ctx) noexcept;
+  static constexpr std::size_t header_size() noexcept { return 32; }
+
   void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void unref() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (release_ != nullptr) return release_(ctx_, this);
       this->~SharedBuf();
       std::free(this);
     }
   }
   ByteSpan bytes() const noexcept { return ByteSpan(data_, size_); }
+  // fill: the bytes to write before the buffer is shared (sends only read it).
+  std::span<std::uint8_t> fill() noexcept { return std::span<std::uint8_t>(data_, size_); }
   std::uint32_t refs() const noexcept { return refs_.load(std::memory_order_relaxed); }
 
  private:
   SharedBuf() = default;
   ~SharedBuf() = default;
   std::atomic<std::uint32_t> refs_{1};
-  std::size_t size_ = 0;
-  alignas(16) std::uint8_t data_[1];
+  std::uint32_t size_ = 0;
+  Releaser release_ = nullptr;
+  void* ctx_ = nullptr;
+  alignas(16) std::uint8_t data_[16];
 };
+static_assert(sizeof(SharedBuf) == SharedBuf::header_size() + 16);
 
 template <typename T>
 concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId c, SharedBuf* buf,
@@ -74,6 +90,10 @@ concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId 
   { t.connect(addr) } -> std::same_as<Result<ConnId>>;
   // close: drop a connection (kClosed follows).
   { t.close(c) } -> std::same_as<void>;
+  // alloc: an unshared buffer of `tag` bytes for send(), from the transport's registered
+  // pool when it has one (no allocation on the hot path), else the heap; nullptr if out
+  // of memory.
+  { t.alloc(tag) } -> std::same_as<SharedBuf*>;
 };
 
 }  // namespace relay::dp

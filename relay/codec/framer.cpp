@@ -119,21 +119,38 @@ std::size_t Framer::feed(ByteSpan in) noexcept {
   return used;
 }
 
-void Framer::write_forward(Bytes& out, const Sig65& sig) const {
-  std::size_t at = out.size();
-  out.insert(out.end(), fwd_pre_raw_, fwd_pre_raw_ + kPreambleSize);
-  std::memcpy(out.data() + at + kPreambleSignatureOffset, sig.data(), sig.size());
-  std::uint8_t cnt[4];
-  store_be32(cnt, relayer_cnt_ + 1);
-  out.insert(out.end(), cnt, cnt + 4);
-  out.insert(out.end(), body_.begin() + 4, body_.begin() + 4 + static_cast<long>(relayer_cnt_ * kRelayDataSize));
-  Bytes self;
+void Framer::write_forward(std::span<std::uint8_t> out, const Sig65& sig) const {
+  // Layout: our preamble (with `sig`) ‖ relayer count + 1 ‖ the received relayers ‖ us ‖
+  // the payload. Written in place: no allocation (the caller sized `out`).
+  std::uint8_t* p = out.data();
+  std::memcpy(p, fwd_pre_raw_, kPreambleSize);
+  std::memcpy(p + kPreambleSignatureOffset, sig.data(), sig.size());
+  p += kPreambleSize;
+  store_be32(p, relayer_cnt_ + 1);
+  p += 4;
+  const std::size_t upstream = std::size_t{relayer_cnt_} * kRelayDataSize;
+  std::memcpy(p, body_.data() + 4, upstream);
+  p += upstream;
+  struct Cursor {
+    std::uint8_t* at;
+  } cur{p};
   {
-    Writer w(self);
-    write_relayers(w, {fwd_used_.self});
+    Writer w([](void* ctx, const std::uint8_t* src, std::size_t n) noexcept {
+      auto* c = static_cast<Cursor*>(ctx);
+      std::memcpy(c->at, src, n);
+      c->at += n;
+    }, &cur);
+    write_neighbor_address(w, fwd_used_.self.peer);
+    w.u32(fwd_used_.self.seq);
   }
-  out.insert(out.end(), self.begin() + 4, self.end());
-  out.insert(out.end(), body_.begin() + 4 + static_cast<long>(relayer_cnt_ * kRelayDataSize), body_.end());
+  p = cur.at;
+  std::memcpy(p, body_.data() + 4 + upstream, body_.size() - 4 - upstream);
+}
+
+void Framer::write_forward(Bytes& out, const Sig65& sig) const {
+  const std::size_t at = out.size();
+  out.resize(at + forward_size());
+  write_forward(std::span<std::uint8_t>(out.data() + at, forward_size()), sig);
 }
 
 }  // namespace relay::codec

@@ -65,6 +65,10 @@ class Framer {
   // write_forward: the forwarded message — our preamble carrying `sig`, relayers ++
   // [us], payload — appended to `out`. Only when forward_digest() is present.
   void write_forward(Bytes& out, const Sig65& sig) const;
+  // forward_size: bytes write_forward produces (our preamble, the body, one more relayer).
+  std::size_t forward_size() const noexcept { return kPreambleSize + body_.size() + kRelayDataSize; }
+  // write_forward into exactly forward_size() bytes (e.g. a transport's send buffer).
+  void write_forward(std::span<std::uint8_t> out, const Sig65& sig) const;
 
  private:
   void fail(Errc c, std::uint32_t off, const char* why) noexcept;

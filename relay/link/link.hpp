@@ -107,7 +107,7 @@ enum class DpMsg : std::uint16_t {
   kConnectFailed = 4,  // u64 dial token, i32 errno
   kMessage = 5,        // u8 flags, 32-byte signing digest, the message as received
   kView = 6,           // BurnView an authenticated peer's preamble carried
-  kRestored = 7,       // SessionInfo + key: a live session the new control plane must adopt
+  kRestored = 7,       // SessionInfo (+ key once authenticated): a live session, for a (re)started control plane
 };
 
 enum class CtlMsg : std::uint16_t {

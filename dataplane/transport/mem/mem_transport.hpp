@@ -50,6 +50,7 @@ class MemTransport {
   Status send(ConnId c, SharedBuf* buf, std::uint64_t tag);
   Result<ConnId> connect(const sockaddr_in6& addr);
   void close(ConnId c);
+  SharedBuf* alloc(std::size_t n) { return SharedBuf::make_uninit(n); }
 
   std::uint32_t open_conns() const noexcept;
   // stall_sends: hold this endpoint's sends (no delivery, no kSent) until turned off; the

@@ -21,7 +21,7 @@ namespace {
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
-enum Op : std::uint64_t { kOpAccept = 1, kOpRecv = 2, kOpSend = 3, kOpConnect = 4 };
+enum Op : std::uint64_t { kOpAccept = 1, kOpRecv = 2, kOpSend = 3, kOpConnect = 4, kOpSendZc = 5 };
 constexpr std::uint16_t kBufGroup = 0;
 
 // user_data: op (8 bits) | generation (24 bits) | connection (32 bits)
@@ -107,6 +107,7 @@ Status UringTransport::init() {
   free_.reserve(cfg_.max_conns);
   for (std::uint32_t i = cfg_.max_conns; i > 0; --i) free_.push_back(i - 1);
   backlog_.reserve(64);
+  setup_send_pool();
   return Ok{};
 }
 
@@ -119,6 +120,8 @@ UringTransport::~UringTransport() {
   }
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (ring_ok_) io_uring_queue_exit(&ring_);
+  for (auto& r : zc_recs_)  // the ring is gone: the kernel has let go of every buffer
+    if (r.buf != nullptr) r.buf->unref();
   if (br_ != nullptr) ::munmap(br_, br_map_sz_);
   if (bufs_ != nullptr) ::munmap(bufs_, std::size_t{cfg_.buf_count} * cfg_.buf_size);
 }
@@ -234,12 +237,59 @@ Status UringTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
   return Ok{};
 }
 
+// The send pool: mapped once, registered as fixed buffer 0. Sends from it are zero-copy
+// sends of registered memory (IORING_OP_SEND_ZC with IORING_RECVSEND_FIXED_BUF): no
+// per-send page pinning, and with a real NIC no copy at all (on loopback and veth the
+// kernel copies; that is its choice, not ours). If the kernel refuses the registration
+// (RLIMIT_MEMLOCK) or the first zero-copy send, the pool is still used — no allocation per
+// message — and sends are plain.
+void UringTransport::setup_send_pool() {
+  const BufPool::Class classes[] = {{4096, cfg_.pool_small}, {64 * 1024, cfg_.pool_medium}, {2 * 1024 * 1024, cfg_.pool_large}};
+  if (cfg_.pool_small + cfg_.pool_medium + cfg_.pool_large == 0) return;
+  auto pool = BufPool::create(classes);
+  if (!pool.ok()) {
+    features_.missing += "send-buffer-pool ";
+    return;
+  }
+  pool_ = std::move(*pool);
+  iovec iov{pool_->base(), pool_->size()};
+  if (io_uring_register_buffers(&ring_, &iov, 1) != 0) {
+    features_.missing += "registered-buffers(RLIMIT_MEMLOCK?) ";
+    return;
+  }
+  features_.fixed_buffers = true;
+  zc_recs_.resize(4096);
+  zc_free_.reserve(zc_recs_.size());
+  for (std::uint32_t i = static_cast<std::uint32_t>(zc_recs_.size()); i > 0; --i) zc_free_.push_back(i - 1);
+}
+
+SharedBuf* UringTransport::alloc(std::size_t n) {
+  if (pool_) {
+    if (SharedBuf* b = pool_->alloc(n); b != nullptr) return b;
+  }
+  return SharedBuf::make_uninit(n);
+}
+
 void UringTransport::submit_send(ConnId c) {
   Conn& k = conns_[c];
   const PendingSend& p = k.sendq[k.sq_head];
   ByteSpan b = p.buf->bytes().subspan(k.sent_off);
   io_uring_sqe* s = sqe();
   if (s == nullptr) return begin_close(c, ENOMEM);
+  if (features_.fixed_buffers && pool_->owns(b.data()) && !zc_free_.empty()) {
+    // Zero-copy from registered buffer 0. The buffer must outlive the kernel's use of
+    // it, which ends with a notification CQE: the record holds a reference until then.
+    const std::uint32_t r = zc_free_.back();
+    zc_free_.pop_back();
+    p.buf->ref();
+    zc_recs_[r] = ZcRec{p.buf, c, k.gen};
+    io_uring_prep_send_zc_fixed(s, static_cast<int>(c), b.data(), b.size(), MSG_NOSIGNAL, 0, 0);
+    s->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(s, pack(kOpSendZc, 0, r));
+    ++k.inflight;
+    ++fixed_sends_;
+    return;
+  }
   io_uring_prep_send(s, static_cast<int>(c), b.data(), b.size(), MSG_NOSIGNAL);
   s->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(s, pack(kOpSend, k.gen, c));
@@ -313,13 +363,45 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
     return true;
   }
 
-  const ConnId c = conn_of(ud);
+  Op kind = op;
+  ConnId c = conn_of(ud);
+  std::uint32_t gen = gen_of(ud);
+  if (op == kOpSendZc) {
+    if (c >= zc_recs_.size() || zc_recs_[c].buf == nullptr) return true;
+    ZcRec& r = zc_recs_[c];
+    const std::uint32_t rec = c;
+    auto done_with_rec = [&] {
+      r.buf->unref();
+      r.buf = nullptr;
+      zc_free_.push_back(rec);
+    };
+    if (cqe->flags & IORING_CQE_F_NOTIF) {  // the kernel no longer reads the buffer
+      done_with_rec();
+      return true;
+    }
+    c = r.conn;
+    gen = r.gen & 0xffffff;
+    kind = kOpSend;  // the result: handled like any send
+    if (!more) done_with_rec();  // no notification follows (e.g. the send failed early)
+    if (res == -EOPNOTSUPP || res == -EINVAL) {
+      // This kernel or socket cannot send zero-copy: plain sends from now on, and this
+      // one again (nothing was sent).
+      if (features_.fixed_buffers) features_.missing += "IORING_OP_SEND_ZC(fixed) ";
+      features_.fixed_buffers = false;
+      if (c < conns_.size() && conns_[c].in_use && (conns_[c].gen & 0xffffff) == gen) {
+        --conns_[c].inflight;
+        if (!conns_[c].closing) submit_send(c);
+        else if (conns_[c].inflight == 0) finish_close(c);
+      }
+      return true;
+    }
+  }
   if (c >= conns_.size()) return true;
   Conn& k = conns_[c];
-  const bool stale = !k.in_use || gen_of(ud) != (k.gen & 0xffffff);
+  const bool stale = !k.in_use || gen != (k.gen & 0xffffff);
   if (stale) {
     // A buffer selected for a connection that is gone still has to go back.
-    if (op == kOpRecv && res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+    if (kind == kOpRecv && res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
       Event tmp;
       tmp.kind = EventKind::kData;
       tmp.buf_id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -328,7 +410,7 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
     return true;
   }
 
-  switch (op) {
+  switch (kind) {
     case kOpRecv: {
       if (!more) {
         k.recv_armed = false;

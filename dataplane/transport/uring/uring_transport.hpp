@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
 
 namespace relay::dp {
@@ -28,11 +29,17 @@ struct UringConfig {
   std::uint32_t buf_count = 1024;        // provided receive buffers (power of two)
   std::uint32_t buf_size = 16 * 1024;    // bytes per receive buffer
   std::uint32_t max_queued_sends = 256;  // per connection, before send() refuses (backpressure)
+  // Send buffers registered with the kernel (alloc()): slots of 4 KiB, 64 KiB and 2 MiB.
+  // All zero: no pool, alloc() uses the heap.
+  std::uint32_t pool_small = 256;
+  std::uint32_t pool_medium = 16;
+  std::uint32_t pool_large = 2;
 };
 
 struct UringFeatures {
   bool single_issuer = false;
   bool defer_taskrun = false;
+  bool fixed_buffers = false;  // the send pool is registered; its buffers go out as zero-copy sends
   std::string missing;  // human-readable list of what the kernel lacked
 };
 
@@ -52,11 +59,14 @@ class UringTransport {
   Status send(ConnId c, SharedBuf* buf, std::uint64_t tag);
   Result<ConnId> connect(const sockaddr_in6& addr);
   void close(ConnId c);
+  SharedBuf* alloc(std::size_t n);
 
   const UringFeatures& features() const noexcept { return features_; }
   std::uint32_t open_conns() const noexcept { return open_; }
   // counters
   std::uint64_t recv_nobufs() const noexcept { return recv_nobufs_; }
+  std::uint64_t fixed_sends() const noexcept { return fixed_sends_; }
+  const BufPool* pool() const noexcept { return pool_.get(); }
 
  private:
   struct PendingSend {
@@ -85,6 +95,7 @@ class UringTransport {
   void arm_recv(ConnId c);
   void arm_accept();
   void submit_send(ConnId c);
+  void setup_send_pool();
   void finish_close(ConnId c);
   void begin_close(ConnId c, int err);
   void push_event(const Event& e);
@@ -103,6 +114,15 @@ class UringTransport {
   std::vector<Event> backlog_;  // events not tied to a completion (e.g. immediate close)
   std::uint32_t open_ = 0;
   std::uint64_t recv_nobufs_ = 0;
+  std::unique_ptr<BufPool> pool_;
+  std::uint64_t fixed_sends_ = 0;
+  struct ZcRec {  // a zero-copy send whose buffer the kernel may still read
+    SharedBuf* buf = nullptr;
+    ConnId conn = kNoConn;
+    std::uint32_t gen = 0;
+  };
+  std::vector<ZcRec> zc_recs_;
+  std::vector<std::uint32_t> zc_free_;
 };
 
 static_assert(Transport<UringTransport>);
