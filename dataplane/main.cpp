@@ -71,7 +71,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto transport = dp::UringTransport::create({});
+  dp::UringConfig ucfg;
+  ucfg.pool_small = 4096;  // 16 MiB of 4 KiB slots: transactions and small messages
+  ucfg.pool_medium = 256;  // 16 MiB of 64 KiB slots
+  ucfg.pool_large = 16;    // 32 MiB of 2 MiB slots: blocks (larger ones use the heap)
+  auto transport = dp::UringTransport::create(ucfg);
   if (!transport.ok()) {
     log_line(kProg, "io_uring: %s (%s)", transport.error().reason,
              std::strerror(static_cast<int>(transport.error().offset)));
@@ -79,6 +83,9 @@ int main(int argc, char** argv) {
   }
   if (!(*transport)->features().missing.empty())
     log_line(kProg, "kernel lacks %s; running without", (*transport)->features().missing.c_str());
+  if ((*transport)->features().fixed_buffers)
+    log_line(kProg, "fan-out from %zu MiB of registered send buffers (zero-copy sends)",
+             (*transport)->pool()->size() >> 20);
   auto bind_addr = bind_address(cfg->bind_host, cfg->bind_port);
   if (!bind_addr) {
     log_line(kProg, "cannot resolve the p2p bind address %s", cfg->bind_host.c_str());

@@ -222,8 +222,81 @@ TEST(UringTransport, LocalCloseReachesThePeer) {
 TEST(UringTransport, ReportsKernelFeatures) {
   auto t = UringTransport::create({});
   ASSERT_TRUE(t.ok());
-  // This machine's kernel (6.x) has both; elsewhere `missing` must name what is absent.
-  EXPECT_EQ((*t)->features().single_issuer && (*t)->features().defer_taskrun, (*t)->features().missing.empty());
+  // This machine's kernel (6.x) has them all; elsewhere `missing` must name what is absent.
+  const auto& f = (*t)->features();
+  EXPECT_EQ(f.single_issuer && f.defer_taskrun && f.fixed_buffers, f.missing.empty()) << f.missing;
+}
+
+TEST(UringTransport, FanOutFromRegisteredBuffersZeroCopy) {
+  // One 1 MiB message in a registered pool slot, sent to 4 sockets: every byte arrives,
+  // the sends went out as zero-copy sends of the fixed buffer, and once the kernel is
+  // done (notifications) the slot is back in the pool.
+  auto t = UringTransport::create({});
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE((*t)->features().fixed_buffers) << "kernel lacks: " << (*t)->features().missing;
+  auto port = (*t)->listen(test::loopback_addr(0));
+  ASSERT_TRUE(port.ok());
+  constexpr int kClients = 4;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) fds.push_back(client_connect(*port));
+  std::vector<ConnId> conns;
+  ASSERT_TRUE(pump(**t, [&](const Event& e) { if (e.kind == EventKind::kAccepted) conns.push_back(e.conn); },
+                   [&] { return conns.size() == kClients; }));
+  SharedBuf* buf = (*t)->alloc(1 << 20);
+  ASSERT_NE(buf, nullptr);
+  ASSERT_TRUE((*t)->pool()->owns(buf->bytes().data()));
+  EXPECT_EQ((*t)->pool()->in_use(), 1u);
+  auto fill = buf->fill();
+  for (std::size_t i = 0; i < fill.size(); ++i) fill[i] = static_cast<std::uint8_t>(i * 7 + i / 4096);
+  for (ConnId c : conns) ASSERT_TRUE((*t)->send(c, buf, 1).ok());
+  const Bytes expect(buf->bytes().begin(), buf->bytes().end());
+  buf->unref();  // the sends hold their own references
+  std::vector<Bytes> got(kClients);
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kClients; ++i)
+    readers.emplace_back([&, i] { got[static_cast<std::size_t>(i)] = read_exact(fds[static_cast<std::size_t>(i)], expect.size()); });
+  int sent = 0;
+  ASSERT_TRUE(pump(**t, [&](const Event& e) { sent += e.kind == EventKind::kSent; }, [&] { return sent == kClients; }));
+  for (auto& r : readers) r.join();
+  for (const auto& g : got) EXPECT_TRUE(g == expect);
+  EXPECT_GE((*t)->fixed_sends(), static_cast<std::uint64_t>(kClients));
+  ASSERT_TRUE(pump(**t, [](const Event&) {}, [&] { return (*t)->pool()->in_use() == 0; }))
+      << "the slot never came back (notifications lost)";
+  for (int fd : fds) ::close(fd);
+}
+
+TEST(BufPool, SizeClassesExhaustionAndReturn) {
+  const BufPool::Class classes[] = {{64 * 1024, 1}, {4096, 2}};
+  auto pool = BufPool::create(classes);
+  ASSERT_TRUE(pool.ok());
+  BufPool& p = **pool;
+  SharedBuf* a = p.alloc(100);    // 4 KiB class
+  SharedBuf* b = p.alloc(4096);   // 4 KiB class, last slot
+  SharedBuf* c = p.alloc(10);     // 4 KiB full: the 64 KiB class
+  SharedBuf* d = p.alloc(10);     // everything in use
+  SharedBuf* e = p.alloc(70000);  // larger than any slot
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(d, nullptr);
+  EXPECT_EQ(e, nullptr);
+  EXPECT_EQ(p.exhausted(), 2u);
+  EXPECT_EQ(a->bytes().size(), 100u);
+  EXPECT_TRUE(p.owns(a->bytes().data()) && p.owns(c->bytes().data()));
+  int on_stack = 0;
+  EXPECT_FALSE(p.owns(&on_stack));
+  EXPECT_EQ(p.in_use(), 3u);
+  a->ref();
+  a->unref();  // still referenced once
+  EXPECT_EQ(p.in_use(), 3u);
+  a->unref();
+  b->unref();
+  c->unref();
+  EXPECT_EQ(p.in_use(), 0u);
+  SharedBuf* again = p.alloc(4000);  // the freed slots are reused
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(p.owns(again->bytes().data()));
+  again->unref();
 }
 
 }  // namespace
