@@ -28,6 +28,7 @@ struct SimPeer {
   std::function<void(const char* why)> on_error;     // bytes from the relay that do not parse
   std::vector<Bytes> on_auth;  // sent the moment the handshake completes (before anything else is read)
   bool closed = false;
+  std::uint32_t handshakes = 0;  // completed (a listening node counts each relay connection)
   std::uint64_t errors = 0;
 
   SimPeer(T& transport, std::uint8_t key, std::uint8_t tag = 0) : id(make_local_peer(key, tag)), t(transport) {}
@@ -51,6 +52,7 @@ struct SimPeer {
       }
       authed |= a.kind == ctl::Action::Kind::kAuthenticated;
     }
+    handshakes += authed;
     if (authed) {
       for (const auto& b : on_auth) send(b);
       on_auth.clear();
@@ -71,13 +73,15 @@ struct SimPeer {
         acts.clear();
         if (e.kind == dp::EventKind::kConnected || e.kind == dp::EventKind::kAccepted) {
           if (e.kind == dp::EventKind::kAccepted) conn = e.conn;  // a listening node: the relay dialed it
+          closed = false;
+          framer = codec::Framer();  // nothing of an earlier connection carries over
           conv = std::make_unique<ctl::Conversation>(&id, e.kind == dp::EventKind::kConnected, now);
           conv->set_burn_view(sim_burn_view());
           conv->start(now, acts);
         } else if (e.kind == dp::EventKind::kClosed || e.kind == dp::EventKind::kConnectFailed) {
-          closed = true;
+          closed |= e.conn == conn;  // (a listening node may already be on the relay's next connection)
         } else if (e.kind == dp::EventKind::kData) {
-          feed(e.data, now, acts);
+          if (e.conn == conn) feed(e.data, now, acts);
           t.release(e);
         }
         apply(acts);
