@@ -46,28 +46,14 @@ int main(int argc, char** argv) {
   cli::add_common_options(app, args);
   CLI11_PARSE(app, argc, argv);
 
-  std::string err;
-  auto cfg = cli::load_config(args, err);
-  if (!cfg) {
-    log_line(kProg, "configuration: %s", err.c_str());
-    return 2;
-  }
-  auto key = cli::load_identity_key(cfg->identity_key_path(), true, err);
-  if (!key) {
-    log_line(kProg, "%s", err.c_str());
-    return 2;
-  }
-  const std::string shm = cli::shm_path(args, *cfg);
-  auto region = shm::Region::open(shm);
-  if (!region.ok()) {
-    log_line(kProg, "cannot open the shared region %s: %s (%s); start the relay with `stacks-relay run`", shm.c_str(),
-             region.error().reason, std::strerror(shm::Region::last_errno()));
-    return 2;
-  }
-  auto lk = link::link_join(region->data(), region->size());
-  auto ends = lk.ok() ? dp::join_dp_link(*lk) : Result<dp::DpLinkEnds>(lk.error());
+  auto start = cli::start_process(kProg, args);
+  if (!start) return 2;
+  const ctl::RelayConfig* cfg = &start->cfg;
+  const crypto::SecretKey* key = &start->key;
+  const link::Link* lk = &start->link;
+  auto ends = dp::join_dp_link(*lk);
   if (!ends.ok()) {
-    log_line(kProg, "shared region %s: %s", shm.c_str(), ends.error().reason);
+    log_line(kProg, "shared region %s: %s", start->shm.c_str(), ends.error().reason);
     return 2;
   }
 

@@ -133,6 +133,33 @@ std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg) {
   return "/dev/shm/stacks-relay-" + to_hex(ByteSpan(h.data(), 6));
 }
 
+std::optional<ProcessStart> start_process(const char* program, const CommonArgs& a) {
+  std::string err;
+  auto cfg = load_config(a, err);
+  if (!cfg) {
+    log_line(program, "configuration: %s", err.c_str());
+    return std::nullopt;
+  }
+  auto key = load_identity_key(cfg->identity_key_path(), true, err);
+  if (!key) {
+    log_line(program, "%s", err.c_str());
+    return std::nullopt;
+  }
+  const std::string path = shm_path(a, *cfg);
+  auto region = shm::Region::open(path);
+  if (!region.ok()) {
+    log_line(program, "cannot open the shared region %s: %s (%s); start the relay with `stacks-relay run`", path.c_str(),
+             region.error().reason, std::strerror(shm::Region::last_errno()));
+    return std::nullopt;
+  }
+  auto lk = link::link_join(region->data(), region->size());
+  if (!lk.ok()) {
+    log_line(program, "shared region %s: %s", path.c_str(), lk.error().reason);
+    return std::nullopt;
+  }
+  return ProcessStart{std::move(*cfg), *key, path, std::move(*region), *lk};
+}
+
 void log_line(const char* program, const char* fmt, ...) {
   char buf[2048];
   va_list ap;

@@ -11,6 +11,8 @@
 #include "control/config/config.hpp"
 #include "control/session/conversation.hpp"
 #include "relay/crypto/secp256k1.hpp"
+#include "relay/link/link.hpp"
+#include "relay/shm/region.hpp"
 
 namespace relay::cli {
 
@@ -37,6 +39,20 @@ ctl::LocalPeer local_peer(const ctl::RelayConfig& cfg, const crypto::SecretKey& 
 // shm_path: the shared region's file: --shm, else [shm] path, else one per data
 // directory in /dev/shm (so two relays on one machine never share one by accident).
 std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg);
+
+// ProcessStart: what each of the two processes needs before its loop: the
+// configuration, the identity key, and the shared region `stacks-relay run` made.
+struct ProcessStart {
+  ctl::RelayConfig cfg;
+  crypto::SecretKey key;
+  std::string shm;
+  shm::Region region;
+  link::Link link;
+};
+// start_process: parse nothing, load everything; on failure logs why (as `program`) and
+// returns nullopt — the process then exits 2 (a configuration problem: the supervisor
+// does not restart it).
+std::optional<ProcessStart> start_process(const char* program, const CommonArgs& a);
 
 // log_line: "PROGRAM: message" on stderr.
 void log_line(const char* program, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
