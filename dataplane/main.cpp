@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <jemalloc/jemalloc.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstring>
@@ -102,6 +104,13 @@ int main(int argc, char** argv) {
   std::printf("READY %u %d\n", *port, static_cast<int>(::getpid()));
   std::fflush(stdout);
 
+  // Heap bytes this (the only) thread allocated: the relay path should add none.
+  auto heap_allocated = [] {
+    std::uint64_t v = 0;
+    std::size_t sz = sizeof v;
+    return mallctl("thread.allocated", &v, &sz, nullptr, 0) == 0 ? v : 0;
+  };
+
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGPIPE, SIG_IGN);
@@ -112,10 +121,10 @@ int main(int argc, char** argv) {
     engine.run_once(now, 1);
     if (every != 0 && now >= next_stats) {
       const auto& c = engine.counters();
-      log_line(kProg, "sessions %zu (authenticated %zu) relayed %llu fanout %llu dup %llu invalid %llu", engine.sessions(),
-               engine.authenticated_sessions(), static_cast<unsigned long long>(c.relayed.load()),
+      log_line(kProg, "sessions %zu (authenticated %zu) relayed %llu fanout %llu dup %llu invalid %llu heap-allocated %llu B",
+               engine.sessions(), engine.authenticated_sessions(), static_cast<unsigned long long>(c.relayed.load()),
                static_cast<unsigned long long>(c.fanout_sends.load()), static_cast<unsigned long long>(c.drop_dup.load()),
-               static_cast<unsigned long long>(c.drop_invalid.load()));
+               static_cast<unsigned long long>(c.drop_invalid.load()), static_cast<unsigned long long>(heap_allocated()));
       next_stats = now + every;
     }
   }

@@ -20,7 +20,7 @@ cd "$here"
 # Build and test dependencies (DPDK's development packages are here for the transport
 # that comes later; CMake reports them as optional).
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git python3
   libssl-dev libsecp256k1-dev libxxhash-dev libjemalloc-dev liburing-dev
   libdpdk-dev dpdk-dev libtomlplusplus-dev libcli11-dev liblmdb-dev libisal-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -542,15 +542,30 @@ void read_transaction(Reader& r, StacksTransaction& tx) {
   r.bounded(kMaxTransactionLen, [&](Reader& sub) { read_tx_body(sub, tx); });
 }
 
-void write_transaction(Writer& w, const StacksTransaction& tx) {
+namespace {
+void write_transaction_auth(Writer& w, const StacksTransaction& tx, const TransactionAuth& auth) {
   w.u8(tx.version);
   w.u32(tx.chain_id);
-  write_auth(w, tx.auth);
+  write_auth(w, auth);
   w.u8(tx.anchor_mode);
   w.u8(tx.post_condition_mode);
   w.count(tx.post_conditions.size());
   for (const auto& pc : tx.post_conditions) write_post_condition(w, pc);
   write_tx_payload(w, tx.payload);
+}
+}  // namespace
+
+void write_transaction(Writer& w, const StacksTransaction& tx) { write_transaction_auth(w, tx, tx.auth); }
+
+Hash32 txid_with_auth(const StacksTransaction& tx, const TransactionAuth& auth, std::size_t* encoded_size) {
+  crypto::Sha512_256 h;
+  {
+    Writer w(crypto::Sha512_256::sink, &h);
+    write_transaction_auth(w, tx, auth);
+    w.flush();
+    if (encoded_size != nullptr) *encoded_size = w.size();
+  }
+  return h.finish();
 }
 
 void read_microblock_header(Reader& r, MicroblockHeader& h) {
@@ -821,9 +836,9 @@ Hash32 microblock_sighash(const MicroblockHeader& h) {
 }
 
 void compute_ids(StacksTransaction& tx) {
-  Bytes raw = encode_with(write_transaction, tx);
-  tx.txid = crypto::sha512_256(raw);
-  tx.encoded_size = static_cast<std::uint32_t>(raw.size());
+  std::size_t n = 0;
+  tx.txid = txid_with_auth(tx, tx.auth, &n);  // streamed into the hash: no buffer
+  tx.encoded_size = static_cast<std::uint32_t>(n);
 }
 
 void compute_ids(StacksBlock& b) {

@@ -255,6 +255,11 @@ void write_nakamoto_block(Writer& w, const NakamotoBlock& b);
 // ---- ids ---------------------------------------------------------------------
 
 Hash32 block_index_hash(const Hash32& block_hash, const Hash20& consensus_hash) noexcept;
+// txid_with_auth: the txid `tx` would have with `auth` in place of its own (the
+// signature hashes start from the txid with cleared conditions); hashed as it is
+// encoded, no buffer. `encoded_size` receives the encoding's length when given.
+Hash32 txid_with_auth(const StacksTransaction& tx, const TransactionAuth& auth, std::size_t* encoded_size = nullptr);
+
 // compute_ids: fill the derived fields of an object built in code.
 void compute_ids(StacksTransaction& tx);
 void compute_ids(StacksBlock& b);

@@ -6,6 +6,28 @@
 namespace relay::codec {
 
 namespace {
+// SpanWriter: a Writer that encodes into caller memory (sized by the caller).
+struct SpanWriter {
+  std::uint8_t* at;
+  Writer w;
+  explicit SpanWriter(std::uint8_t* dst) noexcept
+      : at(dst), w([](void* ctx, const std::uint8_t* src, std::size_t n) noexcept {
+          auto* self = static_cast<SpanWriter*>(ctx);
+          std::memcpy(self->at, src, n);
+          self->at += n;
+        }, this) {}
+};
+}  // namespace
+
+// write_self: our relayer entry (kRelayDataSize bytes) as the message started with.
+void Framer::write_self(std::uint8_t* out) const noexcept {
+  SpanWriter sw(out);
+  write_neighbor_address(sw.w, fwd_used_.self.peer);
+  sw.w.u32(fwd_used_.self.seq);
+}
+
+
+namespace {
 constexpr std::uint8_t kZeroSig[65] = {};
 }
 
@@ -57,22 +79,17 @@ void Framer::on_relayers_known() noexcept {
   Preamble p = fwd_.preamble;
   p.payload_len = pre_.payload_len + static_cast<std::uint32_t>(kRelayDataSize);
   p.signature.fill(0);
-  Bytes raw;
-  raw.reserve(kPreambleSize + 4 + kRelayDataSize);
+  // Encoded into fixed buffers: nothing here allocates.
   {
-    Writer w(raw);
-    write_preamble(w, p);
+    SpanWriter w(fwd_pre_raw_);
+    write_preamble(w.w, p);
   }
-  std::memcpy(fwd_pre_raw_, raw.data(), kPreambleSize);
-  forward_.update(raw);
+  forward_.update(fwd_pre_raw_, kPreambleSize);
   forward_.update_u32(relayer_cnt_ + 1);
   forward_.update(body_.data() + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
-  Bytes self;
-  {
-    Writer w(self);
-    write_relayers(w, {fwd_.self});
-  }
-  forward_.update(self.data() + 4, kRelayDataSize);
+  std::uint8_t self[kRelayDataSize];
+  write_self(self);
+  forward_.update(self, kRelayDataSize);
   fwd_active_ = true;
 }
 
@@ -131,19 +148,8 @@ void Framer::write_forward(std::span<std::uint8_t> out, const Sig65& sig) const 
   const std::size_t upstream = std::size_t{relayer_cnt_} * kRelayDataSize;
   std::memcpy(p, body_.data() + 4, upstream);
   p += upstream;
-  struct Cursor {
-    std::uint8_t* at;
-  } cur{p};
-  {
-    Writer w([](void* ctx, const std::uint8_t* src, std::size_t n) noexcept {
-      auto* c = static_cast<Cursor*>(ctx);
-      std::memcpy(c->at, src, n);
-      c->at += n;
-    }, &cur);
-    write_neighbor_address(w, fwd_used_.self.peer);
-    w.u32(fwd_used_.self.seq);
-  }
-  p = cur.at;
+  write_self(p);
+  p += kRelayDataSize;
   std::memcpy(p, body_.data() + 4 + upstream, body_.size() - 4 - upstream);
 }
 

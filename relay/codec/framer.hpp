@@ -74,6 +74,7 @@ class Framer {
   void fail(Errc c, std::uint32_t off, const char* why) noexcept;
   void on_preamble() noexcept;
   void on_relayers_known() noexcept;
+  void write_self(std::uint8_t* out) const noexcept;
 
   std::uint32_t max_payload_len_;
   State state_ = State::kPreamble;

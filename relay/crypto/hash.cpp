@@ -1,97 +1,84 @@
 #include "relay/crypto/hash.hpp"
 
-#include <openssl/evp.h>
+// The low-level SHA-2/RIPEMD functions are deprecated in OpenSSL 3 in favour of EVP,
+// but EVP allocates a context for every digest (and again at every re-initialisation in
+// 3.0). These run the same assembly block functions on a plain struct: no allocation.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/ripemd.h>
+#include <openssl/sha.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include <cstring>
 
 namespace relay::crypto {
 
+
 namespace {
+SHA512_CTX& st(std::uint8_t* storage) noexcept { return *reinterpret_cast<SHA512_CTX*>(storage); }
 
-const EVP_MD* fetch_or_die(const char* name) noexcept {
-  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
-  if (md == nullptr) {
-    std::fprintf(stderr, "fatal: OpenSSL does not provide %s\n", name);
-    std::abort();
-  }
-  return md;
+// SHA-512/256 (FIPS 180-4 §5.3.6.2): SHA-512 with its own initial hash value,
+// truncated to 32 bytes (md_len 32 makes SHA512_Final write only those).
+void sha512_256_init(SHA512_CTX& c) noexcept {
+  SHA512_Init(&c);
+  static constexpr std::uint64_t kIv[8] = {0x22312194fc2bf72cull, 0x9f555fa3c84c64c2ull, 0x2393b86b6f53b151ull,
+                                           0x963877195940eabdull, 0x96283ee2a88effe3ull, 0xbe5e1e2553863992ull,
+                                           0x2b0199fc2c85b8aaull, 0x0eb72ddc81c52ca2ull};
+  for (int i = 0; i < 8; ++i) c.h[i] = kIv[i];
+  c.md_len = 32;
 }
-
-const EVP_MD* md_sha512_256() noexcept {
-  static const EVP_MD* md = fetch_or_die("SHA512-256");
-  return md;
-}
-const EVP_MD* md_sha256() noexcept {
-  static const EVP_MD* md = fetch_or_die("SHA256");
-  return md;
-}
-const EVP_MD* md_ripemd160() noexcept {
-  static const EVP_MD* md = fetch_or_die("RIPEMD160");
-  return md;
-}
-
-template <std::size_t N>
-ByteArray<N> one_shot(const EVP_MD* md, ByteSpan s) noexcept {
-  ByteArray<N> out{};
-  unsigned int len = 0;
-  if (EVP_Digest(s.data(), s.size(), out.data(), &len, md, nullptr) != 1 || len != N) {
-    std::fprintf(stderr, "fatal: EVP_Digest failed\n");
-    std::abort();
-  }
-  return out;
-}
-
 }  // namespace
 
-Sha512_256::Sha512_256() noexcept : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr) std::abort();
-  reset();
-}
+static_assert(sizeof(SHA512_CTX) <= Sha512_256::kStateSize && alignof(SHA512_CTX) <= 8);
 
-Sha512_256::~Sha512_256() { EVP_MD_CTX_free(ctx_); }
-
-Sha512_256::Sha512_256(const Sha512_256& other) noexcept : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr || EVP_MD_CTX_copy_ex(ctx_, other.ctx_) != 1) std::abort();
-}
-
+Sha512_256::Sha512_256() noexcept { reset(); }
+Sha512_256::~Sha512_256() = default;
+Sha512_256::Sha512_256(const Sha512_256& other) noexcept { std::memcpy(state_, other.state_, sizeof state_); }
 Sha512_256& Sha512_256::operator=(const Sha512_256& other) noexcept {
-  if (this != &other && EVP_MD_CTX_copy_ex(ctx_, other.ctx_) != 1) std::abort();
+  std::memcpy(state_, other.state_, sizeof state_);
   return *this;
 }
-
-void Sha512_256::reset() noexcept {
-  if (EVP_DigestInit_ex2(ctx_, md_sha512_256(), nullptr) != 1) std::abort();
-}
-
+void Sha512_256::reset() noexcept { sha512_256_init(st(state_)); }
 void Sha512_256::update(ByteSpan s) noexcept { update(s.data(), s.size()); }
-
 void Sha512_256::update(const void* p, std::size_t n) noexcept {
-  if (n != 0) EVP_DigestUpdate(ctx_, p, n);
+  if (n != 0) SHA512_Update(&st(state_), p, n);
 }
-
 void Sha512_256::update_u32(std::uint32_t v) noexcept {
   std::uint8_t b[4];
   store_be32(b, v);
   update(b, 4);
 }
-
 void Sha512_256::update_u64(std::uint64_t v) noexcept {
   update_u32(static_cast<std::uint32_t>(v >> 32));
   update_u32(static_cast<std::uint32_t>(v));
 }
-
 Hash32 Sha512_256::finish() noexcept {
   Hash32 out{};
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx_, out.data(), &len) != 1 || len != 32) std::abort();
+  SHA512_Final(out.data(), &st(state_));
   reset();
   return out;
 }
 
-Hash32 sha512_256(ByteSpan s) noexcept { return one_shot<32>(md_sha512_256(), s); }
-Hash32 sha256(ByteSpan s) noexcept { return one_shot<32>(md_sha256(), s); }
-Hash20 ripemd160(ByteSpan s) noexcept { return one_shot<20>(md_ripemd160(), s); }
+Hash32 sha512_256(ByteSpan s) noexcept {
+  Sha512_256 h;
+  h.update(s);
+  return h.finish();
+}
+// (SHA256() and RIPEMD160() one-shots go through EVP in OpenSSL 3: the context API does not.)
+Hash32 sha256(ByteSpan s) noexcept {
+  Hash32 out{};
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, s.data(), s.size());
+  SHA256_Final(out.data(), &c);
+  return out;
+}
+Hash20 ripemd160(ByteSpan s) noexcept {
+  Hash20 out{};
+  RIPEMD160_CTX c;
+  RIPEMD160_Init(&c);
+  RIPEMD160_Update(&c, s.data(), s.size());
+  RIPEMD160_Final(out.data(), &c);
+  return out;
+}
 
 Hash20 hash160(ByteSpan s) noexcept {
   Hash32 h = sha256(s);

@@ -1,15 +1,15 @@
 // relay/crypto/hash.hpp — the hashes Stacks uses: SHA-512/256 ("H"), SHA-256,
 // RIPEMD-160 and hash160 = RIPEMD160(SHA256(x)).
 //
-// All digests come from OpenSSL EVP with the EVP_MD fetched once per process (a fetch
-// per message costs more than hashing a small message). Sha512_256 is a streaming
-// hasher that owns one EVP_MD_CTX; reuse it across messages with reset() — hot path:
-// no allocation after construction.
+// All digests run OpenSSL's (assembly) block functions on plain state structs: no
+// allocation at all, which OpenSSL 3.0's EVP interface cannot offer (it allocates a
+// context per digest and again per re-initialisation). Sha512_256 is a streaming hasher
+// holding its state inline; reuse it across messages with reset().
 #pragma once
 
 #include "relay/base/bytes.hpp"
 
-struct evp_md_ctx_st;
+
 
 namespace relay::crypto {
 
@@ -18,7 +18,7 @@ using Hash20 = ByteArray<20>;
 
 class Sha512_256 {
  public:
-  Sha512_256() noexcept;  // aborts if OpenSSL cannot provide SHA-512/256
+  Sha512_256() noexcept;
   ~Sha512_256();
   Sha512_256(const Sha512_256& other) noexcept;  // copies the running state
   Sha512_256& operator=(const Sha512_256& other) noexcept;
@@ -38,8 +38,10 @@ class Sha512_256 {
     static_cast<Sha512_256*>(ctx)->update(p, n);
   }
 
+  static constexpr std::size_t kStateSize = 224;
+
  private:
-  evp_md_ctx_st* ctx_;
+  alignas(8) std::uint8_t state_[kStateSize];  // OpenSSL's SHA512_CTX, kept opaque here
 };
 
 Hash32 sha512_256(ByteSpan s) noexcept;

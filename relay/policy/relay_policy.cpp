@@ -49,8 +49,7 @@ SessionPacer::AdmitResult SessionPacer::admit(const QueuedPush& p) {
   }
   auto& txs = q_[static_cast<std::size_t>(Priority::kTransaction)];
   if (!txs.empty()) {  // anything outranks or equals a waiting transaction: the oldest goes
-    QueuedPush victim = txs.front();
-    txs.pop_front();
+    QueuedPush victim = txs.pop_front();
     ++dropped_tx_;
     q_[idx].push_back(p);
     return {Admit::kQueuedDroppedTx, victim};
@@ -61,11 +60,7 @@ SessionPacer::AdmitResult SessionPacer::admit(const QueuedPush& p) {
 
 std::optional<QueuedPush> SessionPacer::next() {
   for (auto& q : q_) {
-    if (!q.empty()) {
-      QueuedPush p = q.front();
-      q.pop_front();
-      return p;
-    }
+    if (!q.empty()) return q.pop_front();
   }
   return std::nullopt;
 }

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <optional>
 #include <span>
 
@@ -66,7 +66,10 @@ struct QueuedPush {
 // are never dropped to make room for transactions.
 class SessionPacer {
  public:
-  explicit SessionPacer(std::uint32_t budget) : budget_(budget == 0 ? 1 : budget) {}
+  // All the queue memory is taken here, at session start: admit/next never allocate.
+  explicit SessionPacer(std::uint32_t budget) : budget_(budget == 0 ? 1 : budget) {
+    for (auto& q : q_) q.init(budget_);
+  }
 
   enum class Admit : std::uint8_t { kQueued, kQueuedDroppedTx, kRefused };
   struct AdmitResult {
@@ -77,22 +80,44 @@ class SessionPacer {
   // next: the highest-priority waiting push (oldest first within a priority), or nullopt.
   std::optional<QueuedPush> next();
   std::uint32_t waiting() const noexcept {
-    std::size_t n = 0;
+    std::uint32_t n = 0;
     for (const auto& q : q_) n += q.size();
-    return static_cast<std::uint32_t>(n);
+    return n;
   }
   // for_each: visit every waiting push (the caller may replace its handle).
   template <typename F>
   void for_each(F&& f) {
     for (auto& q : q_)
-      for (auto& p : q) f(p);
+      for (std::uint32_t i = 0; i < q.size(); ++i) f(q.at(i));
   }
   std::uint64_t dropped_tx() const noexcept { return dropped_tx_; }
   std::uint64_t refused() const noexcept { return refused_; }
 
  private:
+  // Fifo: a fixed-capacity ring (capacity = the budget, which bounds every queue).
+  class Fifo {
+   public:
+    void init(std::uint32_t cap) { buf_.resize(cap); }
+    bool empty() const noexcept { return n_ == 0; }
+    std::uint32_t size() const noexcept { return n_; }
+    QueuedPush& at(std::uint32_t i) noexcept { return buf_[(head_ + i) % buf_.size()]; }
+    void push_back(const QueuedPush& p) noexcept {
+      buf_[(head_ + n_) % buf_.size()] = p;
+      ++n_;
+    }
+    QueuedPush pop_front() noexcept {
+      QueuedPush p = buf_[head_];
+      head_ = static_cast<std::uint32_t>((head_ + 1) % buf_.size());
+      --n_;
+      return p;
+    }
+
+   private:
+    std::vector<QueuedPush> buf_;
+    std::uint32_t head_ = 0, n_ = 0;
+  };
   std::uint32_t budget_;
-  std::deque<QueuedPush> q_[kPriorityCount];
+  Fifo q_[kPriorityCount];
   std::uint64_t dropped_tx_ = 0;
   std::uint64_t refused_ = 0;
 };

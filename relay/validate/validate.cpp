@@ -31,11 +31,13 @@ Hash32 postsign_hash(const Hash32& presign, std::uint8_t key_encoding, const cod
   return h.finish();
 }
 
-void clear_condition(SpendingCondition& c) {
-  c.nonce = 0;
-  c.tx_fee = 0;
-  c.signature.fill(0);
-  c.fields.clear();
+// cleared_header: `c` as the signature hash sees it: everything but nonce, fee,
+// signature and fields (which clear_condition empties anyway), without copying them.
+void cleared_header(const SpendingCondition& c, SpendingCondition& out) {
+  out.hash_mode = c.hash_mode;
+  out.signer = c.signer;
+  out.key_encoding = c.key_encoding;
+  out.signatures_required = c.signatures_required;
 }
 
 // Bitcoin script number push (rust-bitcoin Builder::push_int semantics).
@@ -86,17 +88,24 @@ AuthCheck fail(const char* why) {
 }
 
 AuthCheck verify_condition(const SpendingCondition& c, const Hash32& initial, std::uint8_t flag) {
-  std::vector<PublicKey> keys;
-  std::vector<bool> compressed;
   Hash32 cur = initial;
-  if (codec::is_singlesig(c.hash_mode)) {
+  if (codec::is_singlesig(c.hash_mode)) {  // the common case: no allocation
     Hash32 pre = presign_hash(cur, flag, c.tx_fee, c.nonce);
     auto key = crypto::recover(pre, c.signature, LowS::kEnforce);
     if (!key) return fail("signature does not recover (or is high-S)");
-    keys.push_back(*key);
-    compressed.push_back(c.key_encoding == 0);
-    cur = postsign_hash(pre, c.key_encoding, c.signature);
-  } else {
+    const bool compressed_key = c.key_encoding == 0;
+    auto got = address_hash(c.hash_mode, std::span<const PublicKey>(&*key, 1), std::span<const bool>(&compressed_key, 1),
+                            c.signatures_required);
+    if (!got) return fail("cannot derive the signer hash");
+    if (*got != c.signer) return fail("recovered keys do not hash to the signer");
+    AuthCheck ok;
+    ok.ok = true;
+    ok.next_sighash = postsign_hash(pre, c.key_encoding, c.signature);
+    return ok;
+  }
+  std::vector<PublicKey> keys;
+  std::vector<bool> compressed;
+  {
     const bool independent = codec::is_order_independent(c.hash_mode);
     std::uint32_t sigs = 0;
     bool uncompressed = false;
@@ -185,14 +194,13 @@ bool verify_message(ByteSpan message, const PublicKey& expected) noexcept {
 // ---- transactions -----------------------------------------------------------------------
 
 Hash32 initial_sighash(const StacksTransaction& tx) {
-  StacksTransaction t = tx;
-  clear_condition(t.auth.origin);
-  if (t.auth.sponsored()) {
-    SpendingCondition sentinel;  // P2PKH, zero signer, compressed, empty signature
-    t.auth.sponsor = sentinel;
-  }
-  codec::compute_ids(t);
-  return t.txid;
+  // The txid with the origin's condition cleared (and a sentinel sponsor), hashed while
+  // encoding: neither the transaction nor its multisig fields are copied.
+  codec::TransactionAuth auth;
+  auth.flag = tx.auth.flag;
+  cleared_header(tx.auth.origin, auth.origin);
+  // (a sponsored tx's sponsor becomes the sentinel: P2PKH, zero signer, compressed, empty signature)
+  return codec::txid_with_auth(tx, auth);
 }
 
 std::optional<Hash20> address_hash(std::uint8_t hash_mode, std::span<const PublicKey> keys,
