@@ -8,6 +8,7 @@
 #include <jemalloc/jemalloc.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -60,6 +61,9 @@ int main(int argc, char** argv) {
   }
 
   dp::UringConfig ucfg;
+  // Room for every session the configuration allows, and a few being refused.
+  const std::size_t max_sessions = std::size_t{cfg->max_inbound} + cfg->max_outbound;
+  ucfg.max_conns = static_cast<std::uint32_t>(std::max<std::size_t>(1024, max_sessions + 64));
   ucfg.pool_small = 4096;  // 16 MiB of 4 KiB slots: transactions and small messages
   ucfg.pool_medium = 256;  // 16 MiB of 64 KiB slots
   ucfg.pool_large = 16;    // 32 MiB of 2 MiB slots: blocks (larger ones use the heap)
@@ -92,6 +96,8 @@ int main(int argc, char** argv) {
   o.port = *port;
   o.relay_2x = cfg->relay_2x;
   o.pacer_budget = cfg->max_queued_per_peer;
+  o.max_conns = ucfg.max_conns;  // the transport's connection ids index the session table
+  o.max_sessions = max_sessions;
   dp::RelayEngine<dp::UringTransport> engine(**transport, *ends, o);
   lk->counters->p2p_port.store(*port, std::memory_order_release);  // the control plane advertises it
   std::uint64_t incarnation = 0;

@@ -37,7 +37,8 @@ struct DpOptions {
   std::size_t dedup_depth = 1 << 16;  // object ids remembered
   std::uint32_t pacer_budget = 50;    // our messages queued per node (a node drops at 100)
   std::uint32_t max_inflight_sends = 8;  // per session, handed to the transport
-  std::size_t max_sessions = 1024;       // more are refused at accept
+  std::size_t max_sessions = 1024;       // more are refused at accept (at most 65536)
+  std::size_t max_conns = 1024;          // connection ids the transport hands out are below this
 };
 
 // Links in one process (tests, the simulated network): the two ring ends of a region.
@@ -71,8 +72,11 @@ class RelayEngine {
 
  private:
   struct Session {
-    ConnId conn;
-    std::uint32_t sid;
+    ConnId conn = kNoConn;
+    std::uint32_t sid = 0;
+    std::uint32_t slot = 0;      // index in the table (low 16 bits of sid)
+    std::uint32_t live_pos = 0;  // index in the table's live list
+    std::uint16_t gen = 0;       // bumped at every reuse (high 16 bits of sid)
     link::SessionInfo info;
     codec::Framer framer;
     std::optional<crypto::PublicKey> key;  // installed by the control plane
@@ -83,8 +87,38 @@ class RelayEngine {
     bool closing = false;
     bool misbehaved = false;
     const char* why = "";
-    Session(ConnId c, std::uint32_t s, const link::SessionInfo& i, std::uint32_t budget)
-        : conn(c), sid(s), info(i), pacer(budget) {}
+    explicit Session(std::uint32_t budget) : pacer(budget) {}
+  };
+
+  // SessionTable: every session the dataplane can hold, built at start-up (framers,
+  // pacer queues), indexed by connection and by session id; nothing is allocated when a
+  // peer connects or leaves. A session id is (generation << 16 | slot), so a command for
+  // a session that is gone never reaches the next one in its slot.
+  class SessionTable {
+   public:
+    SessionTable(std::size_t max_sessions, std::size_t max_conns, std::uint32_t budget);
+    Session* open(ConnId c, const link::SessionInfo& info) noexcept;  // nullptr: full, or c out of range
+    void close(Session& s) noexcept;
+    Session* by_conn(ConnId c) noexcept {
+      return c < by_conn_.size() && by_conn_[c] != nullptr ? by_conn_[c] : nullptr;
+    }
+    Session* by_sid(std::uint32_t sid) noexcept {
+      const std::uint32_t slot = sid & 0xffff;
+      if (slot >= slots_.size()) return nullptr;
+      Session* s = slots_[slot].get();
+      return s->conn != kNoConn && s->sid == sid ? s : nullptr;
+    }
+    std::size_t size() const noexcept { return live_.size(); }
+    auto begin() noexcept { return live_.begin(); }
+    auto end() noexcept { return live_.end(); }
+    auto begin() const noexcept { return live_.cbegin(); }
+    auto end() const noexcept { return live_.cend(); }
+
+   private:
+    std::vector<std::unique_ptr<Session>> slots_;
+    std::vector<std::uint32_t> free_;
+    std::vector<Session*> by_conn_;
+    std::vector<Session*> live_;
   };
 
   // transport side
@@ -111,7 +145,6 @@ class RelayEngine {
   bool to_control(link::DpMsg kind, std::uint32_t sid, ByteSpan head, ByteSpan a = {}, ByteSpan b = {});
   void event_to_control(link::DpMsg kind, std::uint32_t sid, const Bytes& body);
   void flush_pending();
-  Session* by_sid(std::uint32_t sid);
   void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
@@ -127,10 +160,8 @@ class RelayEngine {
   policy::BurnView view_;
   std::vector<validate::RewardSetSigner> reward_set_;
   dedup::TagCache dedup_;
-  std::unordered_map<ConnId, std::unique_ptr<Session>> sessions_;
-  std::unordered_map<std::uint32_t, ConnId> sids_;
+  SessionTable sessions_;
   std::unordered_map<ConnId, std::uint64_t> dialing_;  // conn → the control plane's dial token
-  std::uint32_t next_sid_;
   struct Pending {
     link::DpMsg kind;
     std::uint32_t sid;

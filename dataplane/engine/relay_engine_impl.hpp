@@ -23,6 +23,55 @@ inline std::uint64_t random_u64() noexcept {
 }  // namespace detail
 
 template <Transport T>
+RelayEngine<T>::SessionTable::SessionTable(std::size_t max_sessions, std::size_t max_conns, std::uint32_t budget) {
+  max_sessions = std::min<std::size_t>(max_sessions, 0x10000);
+  slots_.reserve(max_sessions);
+  free_.reserve(max_sessions);
+  live_.reserve(max_sessions);
+  for (std::size_t i = 0; i < max_sessions; ++i) {
+    slots_.push_back(std::make_unique<Session>(budget));
+    slots_.back()->slot = static_cast<std::uint32_t>(i);
+    slots_.back()->gen = static_cast<std::uint16_t>(detail::random_u64());
+    free_.push_back(static_cast<std::uint32_t>(max_sessions - 1 - i));
+  }
+  by_conn_.assign(max_conns, nullptr);
+}
+
+template <Transport T>
+typename RelayEngine<T>::Session* RelayEngine<T>::SessionTable::open(ConnId c, const link::SessionInfo& info) noexcept {
+  if (free_.empty() || c >= by_conn_.size() || by_conn_[c] != nullptr) return nullptr;
+  Session* s = slots_[free_.back()].get();
+  free_.pop_back();
+  if (++s->gen == 0) s->gen = 1;  // sid 0 means "no session" on the link
+  s->conn = c;
+  s->sid = (std::uint32_t{s->gen} << 16) | s->slot;
+  s->info = info;
+  s->framer.next();
+  s->key.reset();
+  s->pkh = {};
+  s->inflight = 0;
+  s->last_hint = {};
+  s->closing = false;
+  s->misbehaved = false;
+  s->why = "";
+  s->live_pos = static_cast<std::uint32_t>(live_.size());
+  live_.push_back(s);
+  by_conn_[c] = s;
+  return s;
+}
+
+template <Transport T>
+void RelayEngine<T>::SessionTable::close(Session& s) noexcept {
+  by_conn_[s.conn] = nullptr;
+  Session* last = live_.back();  // swap-remove from the live list
+  live_[s.live_pos] = last;
+  last->live_pos = s.live_pos;
+  live_.pop_back();
+  s.conn = kNoConn;
+  free_.push_back(s.slot);
+}
+
+template <Transport T>
 RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
     : t_(transport),
       opts_(std::move(opts)),
@@ -31,7 +80,7 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
       c_(link.counters),
       cnc_(link.cnc),
       dedup_(opts_.dedup_depth, detail::random_u64()),
-      next_sid_(static_cast<std::uint32_t>(detail::random_u64()) | 1u) {
+      sessions_(opts_.max_sessions, opts_.max_conns, opts_.pacer_budget) {
   auto pk = opts_.key.public_key().compressed();
   our_pkh_ = crypto::hash160(ByteSpan(pk.data(), pk.size()));
   self_.peer.addrbytes = opts_.addrbytes;
@@ -42,14 +91,14 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
 
 template <Transport T>
 RelayEngine<T>::~RelayEngine() {
-  for (auto& [c, s] : sessions_)
+  for (Session* s : sessions_)
     while (auto p = s->pacer.next()) reinterpret_cast<SharedBuf*>(p->handle)->unref();
 }
 
 template <Transport T>
 std::size_t RelayEngine<T>::authenticated_sessions() const noexcept {
   std::size_t n = 0;
-  for (const auto& [c, s] : sessions_) n += s->key.has_value();
+  for (const Session* s : sessions_) n += s->key.has_value();
   return n;
 }
 
@@ -82,24 +131,20 @@ void RelayEngine<T>::arm_forward(Session& s) {
 
 template <Transport T>
 void RelayEngine<T>::new_session(ConnId c, const link::SessionInfo& info) {
-  if (sessions_.size() >= opts_.max_sessions) {
+  Session* s = sessions_.open(c, info);
+  if (s == nullptr) {  // the table is full (or the transport's id is out of range)
     t_.close(c);
     return;
   }
-  std::uint32_t sid = next_sid_++;
-  if (sid == 0 || sids_.count(sid) != 0) sid = next_sid_++;  // 0 means "no session" on the link
-  auto s = std::make_unique<Session>(c, sid, info, opts_.pacer_budget);
   arm_forward(*s);
   Bytes b;
   {
     Writer w(b);
     link::put_session_info(w, info);
   }
-  sids_[sid] = c;
-  sessions_[c] = std::move(s);
   bump(c_->sessions_opened);
   c_->sessions_live.store(sessions_.size(), std::memory_order_relaxed);
-  event_to_control(link::DpMsg::kOpened, sid, b);
+  event_to_control(link::DpMsg::kOpened, s->sid, b);
 }
 
 template <Transport T>
@@ -113,9 +158,9 @@ void RelayEngine<T>::close_session(Session& s, const char* why, bool misbehaved)
 
 template <Transport T>
 void RelayEngine<T>::forget_session(ConnId c, int err) {
-  auto it = sessions_.find(c);
-  if (it == sessions_.end()) return;
-  Session& s = *it->second;
+  Session* sp = sessions_.by_conn(c);
+  if (sp == nullptr) return;
+  Session& s = *sp;
   while (auto p = s.pacer.next()) reinterpret_cast<SharedBuf*>(p->handle)->unref();
   Bytes b;
   {
@@ -125,8 +170,7 @@ void RelayEngine<T>::forget_session(ConnId c, int err) {
     w.bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(why), std::strlen(why)));
   }
   event_to_control(link::DpMsg::kClosed, s.sid, b);
-  sids_.erase(s.sid);
-  sessions_.erase(it);
+  sessions_.close(s);
   bump(c_->sessions_closed);
   c_->sessions_live.store(sessions_.size(), std::memory_order_relaxed);
   c_->sessions_auth_live.store(authenticated_sessions(), std::memory_order_relaxed);
@@ -270,16 +314,15 @@ void RelayEngine<T>::on_event(const Event& e, std::uint64_t now_ns) {
     }
     case EventKind::kClosed: forget_session(e.conn, e.err); break;
     case EventKind::kSent: {
-      auto it = sessions_.find(e.conn);
-      if (it != sessions_.end() && e.user != 0) {
-        --it->second->inflight;
-        drain(*it->second);
+      Session* s = sessions_.by_conn(e.conn);
+      if (s != nullptr && e.user != 0) {
+        --s->inflight;
+        drain(*s);
       }
       break;
     }
     case EventKind::kData: {
-      auto it = sessions_.find(e.conn);
-      if (it != sessions_.end()) on_data(*it->second, e.data);
+      if (Session* s = sessions_.by_conn(e.conn); s != nullptr) on_data(*s, e.data);
       break;
     }
   }
@@ -386,8 +429,8 @@ void RelayEngine<T>::relay(Session& from, const codec::Message& m, bool streamed
     if (buf == nullptr) return;
   }
   const codec::Hash20 sender = from.pkh;
-  for (auto& [c, s] : sessions_) {
-    if (s.get() == &from || !s->key || s->closing) continue;
+  for (Session* s : sessions_) {
+    if (s == &from || !s->key || s->closing) continue;
     // may_send_to over relayers ++ [us]: we are never a recipient, so checking the
     // received relayers is the same test without building the longer list.
     if (!policy::may_send_to(m.relayers, s->pkh, sender)) continue;
@@ -414,7 +457,7 @@ void RelayEngine<T>::relay(Session& from, const codec::Message& m, bool streamed
 template <Transport T>
 void RelayEngine<T>::resign_queued() {
   std::unordered_map<SharedBuf*, SharedBuf*> fresh;
-  for (auto& [c, s] : sessions_) {
+  for (Session* s : sessions_) {
     s->pacer.for_each([&](policy::QueuedPush& q) {
       auto* old = reinterpret_cast<SharedBuf*>(q.handle);
       auto it = fresh.find(old);
@@ -440,14 +483,6 @@ void RelayEngine<T>::resign_queued() {
 }
 
 // ---- link side ------------------------------------------------------------------------
-
-template <Transport T>
-typename RelayEngine<T>::Session* RelayEngine<T>::by_sid(std::uint32_t sid) {
-  auto it = sids_.find(sid);
-  if (it == sids_.end()) return nullptr;
-  auto s = sessions_.find(it->second);
-  return s == sessions_.end() ? nullptr : s->second.get();
-}
 
 template <Transport T>
 bool RelayEngine<T>::to_control(link::DpMsg kind, std::uint32_t sid, ByteSpan head, ByteSpan a, ByteSpan b) {
@@ -485,7 +520,7 @@ template <Transport T>
 void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
   (void)now_ns;
   Reader r(f.payload);
-  Session* s = f.session != 0 ? by_sid(f.session) : nullptr;
+  Session* s = f.session != 0 ? sessions_.by_sid(f.session) : nullptr;
   switch (static_cast<link::CtlMsg>(f.kind)) {
     case link::CtlMsg::kHello: {
       // A control plane (re)started and knows nothing it was not told since. Every live
@@ -499,7 +534,7 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
         link::put_view(w, view_);
       }
       event_to_control(link::DpMsg::kView, 0, v);
-      for (auto& [c, sp] : sessions_) {
+      for (Session* sp : sessions_) {
         if (sp->closing) continue;
         link::SessionInfo info = sp->info;
         info.key = sp->key;
@@ -560,7 +595,7 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
       if (!v || !r.at_end()) break;
       if (*v == view_) return;
       view_ = *v;
-      for (auto& [c, sp] : sessions_) arm_forward(*sp);  // messages whose relayers have not arrived yet
+      for (Session* sp : sessions_) arm_forward(*sp);  // messages whose relayers have not arrived yet
       resign_queued();
       return;
     }

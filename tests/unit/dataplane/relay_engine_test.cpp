@@ -383,5 +383,82 @@ TEST(RelayEngine, MalformedCommandsFromTheControlPlaneAreSkippedAndCounted) {
   EXPECT_EQ(dp.reward_set_size(), 0u);
 }
 
+// The test plays the control plane with raw fragments and reads the dataplane's events.
+struct RawLink {
+  shm::Region region;
+  link::Link lk;
+  std::optional<shm::RingProducer> to_dp;
+  std::optional<shm::RingConsumer> from_dp;
+  RawLink() {
+    auto params = link::default_params();
+    region = std::move(shm::Region::anonymous(link::link_footprint(params)).value());
+    EXPECT_TRUE(link::link_format(region.data(), region.size(), params).ok());
+    lk = link::link_join(region.data(), region.size()).value();
+    to_dp = shm::RingProducer::join(lk.ctl_to_dp, lk.ctl_to_dp_sz).value();
+    from_dp = shm::RingConsumer::join(lk.dp_to_ctl, lk.dp_to_ctl_sz).value();
+  }
+  // opened: the session ids of every kOpened event waiting (consumed).
+  std::vector<std::uint32_t> opened() {
+    std::vector<std::uint32_t> out;
+    shm::Frag f;
+    while (from_dp->poll(f) == shm::RingConsumer::Poll::kFrag) {
+      if (f.kind == static_cast<std::uint16_t>(link::DpMsg::kOpened)) out.push_back(f.session);
+      from_dp->release();
+    }
+    return out;
+  }
+  void close(std::uint32_t sid) {
+    const std::uint8_t no = 0;
+    ASSERT_TRUE(to_dp->try_send(ByteSpan(&no, 1), static_cast<std::uint16_t>(link::CtlMsg::kClose), sid));
+  }
+};
+
+TEST(RelayEngine, SessionTableRefusesBeyondItsSizeAndNeverReusesASessionId) {
+  MemNetwork net;
+  MemTransport rt(net, 1);
+  RawLink raw;
+  DpOptions o = test::dp_options_for(make_local(7));
+  o.max_sessions = 2;
+  RelayEngine<MemTransport> dp(rt, join_dp_link(raw.lk).value(), o);
+  dp.start(1);
+  std::vector<std::unique_ptr<TestNode>> nodes;
+  std::uint64_t now = 1;
+  auto step = [&] {
+    for (int i = 0; i < 5; ++i) {
+      dp.run_once(++now, 0);
+      for (auto& n : nodes) n->peer.pump(now);
+    }
+  };
+  for (std::uint8_t k = 0; k < 3; ++k) {
+    nodes.push_back(std::make_unique<TestNode>(net, static_cast<std::uint8_t>(40 + k)));
+    nodes.back()->peer.dial(port_addr(1));
+  }
+  step();
+  EXPECT_EQ(dp.sessions(), 2u);  // the third connection was refused: the table is full
+  EXPECT_TRUE(nodes[2]->peer.closed);
+  auto first = raw.opened();
+  ASSERT_EQ(first.size(), 2u);
+  // The first node leaves; a new one takes its slot under a new session id.
+  raw.close(first[0]);
+  step();
+  EXPECT_TRUE(nodes[0]->peer.closed);
+  nodes.push_back(std::make_unique<TestNode>(net, 50));
+  nodes.back()->peer.dial(port_addr(1));
+  step();
+  auto second = raw.opened();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(second[0], first[0]);
+  EXPECT_EQ(second[0] & 0xffff, first[0] & 0xffff);  // the same slot, reused
+  // A late command for the session that is gone does not touch the new one.
+  raw.close(first[0]);
+  step();
+  EXPECT_FALSE(nodes[3]->peer.closed);
+  EXPECT_EQ(dp.sessions(), 2u);
+  raw.close(second[0]);
+  step();
+  EXPECT_TRUE(nodes[3]->peer.closed);
+  EXPECT_EQ(dp.sessions(), 1u);
+}
+
 }  // namespace
 }  // namespace relay::dp
