@@ -44,13 +44,10 @@ std::optional<sockaddr_in6> bind_address(const std::string& host, std::uint16_t 
 int main(int argc, char** argv) {
   using namespace relay;
   using cli::log_line;
-  CLI::App app{"stacks-relay-dataplane: relays Stacks p2p pushes (started by `stacks-relay run`)"};
-  cli::CommonArgs args;
-  cli::add_common_options(app, args);
-  CLI11_PARSE(app, argc, argv);
-
-  auto start = cli::start_process(kProg, args);
-  if (!start) return 2;
+  int rc = 0;
+  auto start = cli::start_process(argc, argv, kProg, "stacks-relay-dataplane: relays Stacks p2p pushes (started by `stacks-relay run`)", rc);
+  if (!start) return rc;
+  const cli::CommonArgs& args = start->args;
   const ctl::RelayConfig* cfg = &start->cfg;
   const crypto::SecretKey* key = &start->key;
   const link::Link* lk = &start->link;

@@ -133,7 +133,17 @@ std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg) {
   return "/dev/shm/stacks-relay-" + to_hex(ByteSpan(h.data(), 6));
 }
 
-std::optional<ProcessStart> start_process(const char* program, const CommonArgs& a) {
+std::optional<ProcessStart> start_process(int argc, char** argv, const char* program, const char* description, int& rc) {
+  CLI::App app{description};
+  CommonArgs a;
+  add_common_options(app, a);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    rc = app.exit(e) == 0 ? 0 : 2;
+    return std::nullopt;
+  }
+  rc = 2;
   std::string err;
   auto cfg = load_config(a, err);
   if (!cfg) {
@@ -157,7 +167,8 @@ std::optional<ProcessStart> start_process(const char* program, const CommonArgs&
     log_line(program, "shared region %s: %s", path.c_str(), lk.error().reason);
     return std::nullopt;
   }
-  return ProcessStart{std::move(*cfg), *key, path, std::move(*region), *lk};
+  rc = 0;
+  return ProcessStart{a, std::move(*cfg), *key, path, std::move(*region), *lk};
 }
 
 void log_line(const char* program, const char* fmt, ...) {

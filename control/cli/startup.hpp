@@ -43,16 +43,18 @@ std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg);
 // ProcessStart: what each of the two processes needs before its loop: the
 // configuration, the identity key, and the shared region `stacks-relay run` made.
 struct ProcessStart {
+  CommonArgs args;
   ctl::RelayConfig cfg;
   crypto::SecretKey key;
   std::string shm;
   shm::Region region;
   link::Link link;
 };
-// start_process: parse nothing, load everything; on failure logs why (as `program`) and
-// returns nullopt — the process then exits 2 (a configuration problem: the supervisor
-// does not restart it).
-std::optional<ProcessStart> start_process(const char* program, const CommonArgs& a);
+// start_process: parse the command line (the common options), load everything; on
+// failure logs why (as `program`) and returns nullopt with the exit status in `rc`: 0
+// after --help, 2 for a usage or configuration problem (the supervisor does not restart
+// a process that exits 2).
+std::optional<ProcessStart> start_process(int argc, char** argv, const char* program, const char* description, int& rc);
 
 // log_line: "PROGRAM: message" on stderr.
 void log_line(const char* program, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

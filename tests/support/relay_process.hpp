@@ -20,21 +20,9 @@
 
 #include "relay/link/link.hpp"
 #include "relay/shm/region.hpp"
+#include "tests/support/test_peer.hpp"
 
 namespace relay::test {
-
-// free_port: a loopback port nobody listens on right now.
-inline std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct RelayRun {
   pid_t sup = -1;

@@ -153,17 +153,8 @@ TEST(UringTransport, OutboundConnectSendAndPeerClose) {
 }
 
 TEST(UringTransport, ConnectRefused) {
-  // A port nobody listens on: bind one, learn it, close it.
-  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(probe);
   auto t = UringTransport::create({});
-  auto c = (*t)->connect(test::loopback_addr(ntohs(a.sin_port)));
+  auto c = (*t)->connect(test::loopback_addr(test::free_port()));  // nobody listens there
   ASSERT_TRUE(c.ok());
   int err = 0;
   ASSERT_TRUE(pump(**t, [&](const Event& e) { if (e.kind == EventKind::kConnectFailed) err = e.err; },
