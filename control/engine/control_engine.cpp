@@ -115,11 +115,9 @@ void ControlEngine::on_dp_hello(std::uint64_t now_ns) {
   // for those sessions; the state it needs is sent again.
   ++stats_.dp_restarts;
   peers_.clear();
-  // Drop what was meant for the old sessions and dials; keep our own Hello if it has
-  // not gone out yet (the new dataplane must still hear of us).
-  std::erase_if(out_, [](const Out& o) {
-    return o.kind != link::CtlMsg::kHello && o.kind != link::CtlMsg::kBurnView && o.kind != link::CtlMsg::kRewardSet;
-  });
+  // Drop what was meant for the old dataplane; keep our own Hello if it has not gone
+  // out yet (the new dataplane must still hear of us). The state follows again below.
+  std::erase_if(out_, [](const Out& o) { return o.kind != link::CtlMsg::kHello; });
   for (auto& d : dials_) {
     d.state = Dial::State::kIdle;
     d.sid = 0;

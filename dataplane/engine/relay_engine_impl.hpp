@@ -9,9 +9,9 @@ namespace relay::dp {
 
 namespace detail {
 // payload_id_of: the payload's type byte, just after the relayers vector (4-byte count,
-// 42 bytes per entry), or nullopt when the body is too short to hold it.
+// kRelayDataSize bytes per entry), or nullopt when the body is too short to hold it.
 inline std::optional<codec::MsgId> payload_id_of(ByteSpan body, std::uint32_t relayers) noexcept {
-  const std::size_t at = 4 + std::size_t{relayers} * 42;
+  const std::size_t at = 4 + std::size_t{relayers} * codec::kRelayDataSize;
   if (body.size() <= at) return std::nullopt;
   return static_cast<codec::MsgId>(body[at]);
 }

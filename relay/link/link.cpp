@@ -181,10 +181,4 @@ std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r) 
   return out;
 }
 
-codec::Addr16 addr16_of(const sockaddr_in6& a) noexcept {
-  codec::Addr16 out{};
-  std::memcpy(out.data(), &a.sin6_addr, 16);
-  return out;
-}
-
 }  // namespace relay::link

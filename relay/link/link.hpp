@@ -16,8 +16,6 @@
 // safety, so a malformed fragment is counted and skipped, never trusted.
 #pragma once
 
-#include <netinet/in.h>
-
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -137,8 +135,5 @@ void put_view(Writer& w, const policy::BurnView& v);
 std::optional<policy::BurnView> get_view(Reader& r);
 void put_reward_set(Writer& w, const std::vector<validate::RewardSetSigner>& s);
 std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r);
-
-// Addresses as the transports take them.
-codec::Addr16 addr16_of(const sockaddr_in6& a) noexcept;
 
 }  // namespace relay::link
