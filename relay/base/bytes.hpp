@@ -35,9 +35,18 @@ class Reader {
  public:
   explicit Reader(ByteSpan in, std::uint32_t base_off = 0) noexcept
       : in_(in), base_off_(base_off) {}
-  // A sub-reader (a bounded view of a parent's input) that draws on the parent's budget.
+  // A sub-reader (a bounded view of a parent's input) that draws on the parent's budget
+  // and reads in the parent's mode.
   Reader(ByteSpan in, std::uint32_t base_off, Reader& parent) noexcept
-      : in_(in), base_off_(base_off), shared_budget_(&parent.budget()) {}
+      : in_(in), base_off_(base_off), shared_budget_(&parent.budget()), skim_(parent.skim_) {}
+
+  // Skim mode: the decode checks everything a full decode checks and computes every
+  // derived id, but does not copy variable-length contents (strings, Clarity values,
+  // contract code, chunk data, post-conditions, contract-call arguments, the
+  // transactions of blocks) into the objects it fills. The relay's hot path reads pushes
+  // this way: it needs ids and signatures, never contents, and must not allocate.
+  void set_skim(bool on) noexcept { skim_ = on; }
+  bool skimming() const noexcept { return skim_; }
 
   bool ok() const noexcept { return err_.code == Errc::kOk; }
   const Error& error() const noexcept { return err_; }
@@ -162,6 +171,7 @@ class Reader {
   Error err_{};
   std::size_t own_budget_ = kDecodeMemoryBudget;
   std::size_t* shared_budget_ = nullptr;
+  bool skim_ = false;
 };
 
 // Writer: appends big-endian fields either to a byte vector or, through a small

@@ -1,6 +1,7 @@
 #include "relay/codec/chain.hpp"
 
 #include <algorithm>
+#include <span>
 
 #include "relay/codec/limits.hpp"
 #include "relay/codec/strings.hpp"
@@ -319,6 +320,12 @@ void read_tx_payload(Reader& r, TxPayload& p) {
       std::uint32_t n = r.count(kMaxVecClarityValues, 1, "too many contract-call arguments");
       // Each argument is its own heap block: charge the object and the allocator's minimum.
       if (!r.charge(std::size_t{n} * (sizeof(ClarityValue) + 32))) return;
+      if (r.skimming()) {
+        p.args.clear();
+        ClarityValue v;  // skimming leaves it empty: nothing is allocated
+        for (std::uint32_t i = 0; i < n && r.ok(); ++i) read_clarity_value(r, v);
+        return;
+      }
       p.args.resize(n);
       for (auto& a : p.args) read_clarity_value(r, a);
       return;
@@ -459,7 +466,9 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
   if (r.ok() && tx.version != 0x00 && tx.version != 0x80)
     r.fail_at(start, Errc::kNonCanonical, "transaction version byte is not 0x00 or 0x80");
   tx.chain_id = r.u32();
+  const std::size_t auth_at = r.pos();
   read_auth(r, tx.auth);
+  tx.auth_size = static_cast<std::uint32_t>(r.pos() - auth_at);
   std::size_t am_at = r.pos();
   tx.anchor_mode = r.u8();
   if (r.ok() && (tx.anchor_mode < 1 || tx.anchor_mode > 3))
@@ -470,8 +479,14 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
     r.fail_at(pm_at, Errc::kBadValue, "unknown post-condition mode");
   std::uint32_t n = r.count(kMaxVecPostConditions, kMinPostConditionSize, "too many post-conditions");
   if (!r.charge(std::size_t{n} * sizeof(PostCondition))) return;
-  tx.post_conditions.resize(n);
-  for (auto& pc : tx.post_conditions) read_post_condition(r, pc);
+  if (r.skimming()) {  // checked one by one, none kept
+    tx.post_conditions.clear();
+    PostCondition pc;
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) read_post_condition(r, pc);
+  } else {
+    tx.post_conditions.resize(n);
+    for (auto& pc : tx.post_conditions) read_post_condition(r, pc);
+  }
   read_tx_payload(r, tx.payload);
   if (!r.ok()) return;
   // Every coinbase form (4, 5, 8) and poison-microblock must be on-chain only.
@@ -483,35 +498,86 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
   tx.encoded_size = static_cast<std::uint32_t>(raw.size());
 }
 
-// Reads Vec<StacksTransaction> and returns the txids (for uniqueness and Merkle).
-void read_tx_list(Reader& r, std::vector<StacksTransaction>& txs, std::vector<Hash32>& txids) {
+// Per-thread scratch of the transaction-list checks: grows to the largest block seen,
+// then block decodes allocate nothing for ids, duplicate checks or the Merkle tree.
+struct ListScratch {
+  std::vector<Hash32> txids;
+  std::vector<Hash32> sorted;
+  std::vector<Hash32> merkle;
+  StacksTransaction tx;  // each transaction in turn, when skimming
+};
+ListScratch& list_scratch() {
+  thread_local ListScratch s;
+  return s;
+}
+
+// What the block rules need to know of a transaction list, gathered as it decodes.
+struct TxListSummary {
+  std::uint32_t count = 0;
+  std::uint32_t coinbases = 0;
+  bool first_is_coinbase = false;
+  bool any_on_chain_only = false;   // anchor mode 1
+  bool any_off_chain_only = false;  // anchor mode 2
+};
+
+// Reads Vec<StacksTransaction>: every transaction is decoded (and kept in `txs` unless
+// the reader skims), its txid appended to the scratch txids.
+TxListSummary read_tx_list(Reader& r, std::vector<StacksTransaction>& txs) {
+  TxListSummary sum;
+  ListScratch& sc = list_scratch();
   std::uint32_t n = r.count(kMaxVecTransactions, kMinTxSize, "too many transactions");
+  const bool keep = !r.skimming();
   // Grow as transactions actually decode (each charged to the budget), not up front.
   txs.clear();
-  txs.reserve(std::min<std::uint32_t>(n, 1024));
-  txids.clear();
-  txids.reserve(std::min<std::uint32_t>(n, 1024));
+  if (keep) txs.reserve(std::min<std::uint32_t>(n, 1024));
+  sc.txids.clear();
   for (std::uint32_t i = 0; i < n; ++i) {
-    if (!r.charge(sizeof(StacksTransaction) + sizeof(Hash32))) return;
-    read_transaction(r, txs.emplace_back());
-    if (!r.ok()) return;
-    txids.push_back(txs.back().txid);
+    if (!r.charge(sizeof(StacksTransaction) + sizeof(Hash32))) return sum;
+    StacksTransaction& tx = keep ? txs.emplace_back() : sc.tx;
+    read_transaction(r, tx);
+    if (!r.ok()) return sum;
+    sc.txids.push_back(tx.txid);
+    ++sum.count;
+    if (tx.is_coinbase()) {
+      ++sum.coinbases;
+      if (i == 0) sum.first_is_coinbase = true;
+    }
+    sum.any_on_chain_only |= tx.anchor_mode == 1;
+    sum.any_off_chain_only |= tx.anchor_mode == 2;
   }
+  return sum;
 }
 
-bool has_duplicate(std::vector<Hash32> ids) {
-  std::sort(ids.begin(), ids.end());
-  return std::adjacent_find(ids.begin(), ids.end()) != ids.end();
+}  // namespace
+
+void reserve_decode_scratch() {
+  ListScratch& sc = list_scratch();
+  sc.txids.reserve(kMaxVecTransactions);
+  sc.sorted.reserve(kMaxVecTransactions);
+  sc.merkle.reserve(kMaxVecTransactions + 1);
+  sc.tx.auth.origin.fields.reserve(64);
+  sc.tx.auth.sponsor.fields.reserve(64);
+  reserve_clarity_scratch();
 }
 
-// Checks shared by every block kind: unique txids and a matching Merkle root.
-void check_txs(Reader& r, std::size_t at, const std::vector<Hash32>& txids, const Hash32& root) {
+namespace {
+
+bool has_duplicate(std::span<const Hash32> ids, std::vector<Hash32>& sorted) {
+  sorted.assign(ids.begin(), ids.end());
+  std::sort(sorted.begin(), sorted.end());
+  return std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+}
+
+// Checks shared by every block kind, on the txids read_tx_list gathered: unique and
+// matching the Merkle root.
+void check_txs(Reader& r, std::size_t at, const Hash32& root) {
   if (!r.ok()) return;
-  if (has_duplicate(txids)) {
+  ListScratch& sc = list_scratch();
+  if (has_duplicate(sc.txids, sc.sorted)) {
     r.fail_at(at, Errc::kDuplicate, "duplicate transaction in block");
     return;
   }
-  if (crypto::merkle_root(txids) != root) r.fail_at(at, Errc::kMerkleMismatch, "tx Merkle root mismatch");
+  if (crypto::merkle_root(sc.txids, sc.merkle) != root) r.fail_at(at, Errc::kMerkleMismatch, "tx Merkle root mismatch");
 }
 
 Hash32 hash_spans(ByteSpan a, ByteSpan b) {
@@ -623,17 +689,14 @@ void read_stacks_block(Reader& r, StacksBlock& b) {
   if (!r.ok()) return;
   ByteSpan header_raw = r.input().subspan(start, kStacksBlockHeaderSize);
   std::size_t txs_at = r.pos();
-  std::vector<Hash32> txids;
-  read_tx_list(r, b.txs, txids);
+  const TxListSummary sum = read_tx_list(r, b.txs);
   if (!r.ok()) return;
-  if (b.txs.empty()) return r.fail_at(txs_at, Errc::kBadValue, "block has no transactions");
-  for (const auto& tx : b.txs)
-    if (tx.anchor_mode == 2) return r.fail_at(txs_at, Errc::kBadValue, "off-chain-only transaction in anchored block");
-  check_txs(r, txs_at, txids, b.header.tx_merkle_root);
+  if (sum.count == 0) return r.fail_at(txs_at, Errc::kBadValue, "block has no transactions");
+  if (sum.any_off_chain_only)
+    return r.fail_at(txs_at, Errc::kBadValue, "off-chain-only transaction in anchored block");
+  check_txs(r, txs_at, b.header.tx_merkle_root);
   if (!r.ok()) return;
-  std::size_t coinbases = 0;
-  for (const auto& tx : b.txs) coinbases += tx.is_coinbase() ? 1u : 0u;
-  if (coinbases != 1 || !b.txs[0].is_coinbase())
+  if (sum.coinbases != 1 || !sum.first_is_coinbase)
     return r.fail_at(txs_at, Errc::kBadValue, "block must have exactly one coinbase, first");
   b.block_hash = b.header.total_work == 0 ? Hash32{} : crypto::sha512_256(header_raw);
 }
@@ -650,15 +713,12 @@ void read_microblock(Reader& r, StacksMicroblock& m) {
   if (!r.ok()) return;
   ByteSpan header_raw = r.input().subspan(start, kMicroblockHeaderSize);
   std::size_t txs_at = r.pos();
-  std::vector<Hash32> txids;
-  read_tx_list(r, m.txs, txids);
+  const TxListSummary sum = read_tx_list(r, m.txs);
   if (!r.ok()) return;
-  if (m.txs.empty()) return r.fail_at(txs_at, Errc::kBadValue, "microblock has no transactions");
-  for (const auto& tx : m.txs) {
-    if (tx.anchor_mode == 1) return r.fail_at(txs_at, Errc::kBadValue, "on-chain-only transaction in microblock");
-    if (tx.is_coinbase()) return r.fail_at(txs_at, Errc::kBadValue, "coinbase in microblock");
-  }
-  check_txs(r, txs_at, txids, m.header.tx_merkle_root);
+  if (sum.count == 0) return r.fail_at(txs_at, Errc::kBadValue, "microblock has no transactions");
+  if (sum.any_on_chain_only) return r.fail_at(txs_at, Errc::kBadValue, "on-chain-only transaction in microblock");
+  if (sum.coinbases != 0) return r.fail_at(txs_at, Errc::kBadValue, "coinbase in microblock");
+  check_txs(r, txs_at, m.header.tx_merkle_root);
   if (!r.ok()) return;
   m.block_hash = crypto::sha512_256(header_raw);
 }
@@ -777,9 +837,8 @@ void read_nakamoto_block(Reader& r, NakamotoBlock& b) {
     NakamotoHeaderOffsets o{};
     read_nakamoto_header_at(sub, b.header, o);
     std::size_t txs_at = sub.pos();
-    std::vector<Hash32> txids;
-    read_tx_list(sub, b.txs, txids);
-    check_txs(sub, txs_at, txids, b.header.tx_merkle_root);
+    read_tx_list(sub, b.txs);
+    check_txs(sub, txs_at, b.header.tx_merkle_root);
     if (!sub.ok()) return;
     ByteSpan in = sub.input();
     ByteSpan tail = in.subspan(o.pox, o.end - o.pox);  // pox_treatment [‖ problematic_txs]
@@ -839,6 +898,10 @@ void compute_ids(StacksTransaction& tx) {
   std::size_t n = 0;
   tx.txid = txid_with_auth(tx, tx.auth, &n);  // streamed into the hash: no buffer
   tx.encoded_size = static_cast<std::uint32_t>(n);
+  Writer count([](void*, const std::uint8_t*, std::size_t) noexcept {}, nullptr);
+  write_auth(count, tx.auth);
+  count.flush();
+  tx.auth_size = static_cast<std::uint32_t>(count.size());
 }
 
 void compute_ids(StacksBlock& b) {

@@ -153,6 +153,7 @@ struct StacksTransaction {
   // derived
   Hash32 txid{};
   std::uint32_t encoded_size = 0;
+  std::uint32_t auth_size = 0;  // bytes of the auth, which starts at offset 5
 
   bool is_coinbase() const noexcept;  // payloads 4, 5, 8
   bool mainnet() const noexcept { return (version & 0x80) == 0; }

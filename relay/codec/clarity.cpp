@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "relay/codec/limits.hpp"
@@ -50,17 +51,25 @@ class TypeArena {
   static constexpr std::uint32_t kNoTypeIdx = 0, kIntIdx = 1, kUIntIdx = 2, kBoolIdx = 3,
                                  kPrincipalIdx = 4, kNoneIdx = 5;
 
+  // reserve: grow to the sizes reset() keeps, so ordinary values never allocate.
+  void reserve() {
+    nodes_.reserve(1u << 16);
+    fields_.reserve(1u << 16);
+    open_.reserve(1u << 12);
+  }
+
   // reset: empty the arena for the next top-level value, returning memory a huge value
-  // made it grow to.
-  // reset: also takes the decode's memory budget, charged as the arena grows.
+  // made it grow to; `budget` is the decode's memory budget, charged as the arena grows.
   void reset(std::size_t* budget) {
     budget_ = budget;
     charged_ = 0;
     over_budget_ = false;
     if (nodes_.capacity() > (1u << 16)) std::vector<TypeNode>().swap(nodes_);
     if (fields_.capacity() > (1u << 16)) std::vector<Field>().swap(fields_);
+    if (open_.capacity() > (1u << 16)) std::vector<Field>().swap(open_);
     nodes_.clear();
     fields_.clear();
+    open_.clear();
     push(make(Kind::kNoType, 1, 1));
     push(make(Kind::kInt, 16, 1));
     push(make(Kind::kUInt, 16, 1));
@@ -113,8 +122,21 @@ class TypeArena {
     return push(n);
   }
 
+  // Fields of tuples being built are collected on one stack (nested tuples push and
+  // pop above them), so building a tuple allocates nothing once the stack has grown.
+  std::size_t open_mark() const noexcept { return open_.size(); }
+  void open_push(const Field& f) { open_.push_back(f); }
+  const Field* open_last(std::size_t mark) const noexcept { return open_.size() > mark ? &open_.back() : nullptr; }
+  // close_tuple: the tuple of the fields pushed since `mark` (sorted by name), which
+  // are popped.
+  std::uint32_t close_tuple(std::size_t mark) {
+    std::uint32_t t = tuple(std::span<const Field>(open_.data() + mark, open_.size() - mark));
+    open_.resize(mark);
+    return t;
+  }
+
   // tuple: the fields are `fields` (sorted by name); copied into the arena.
-  std::uint32_t tuple(const std::vector<Field>& fields) {
+  std::uint32_t tuple(std::span<const Field> fields) {
     const auto cnt = static_cast<std::uint32_t>(fields.size());
     std::uint64_t ts = 2ull * cnt;
     std::uint64_t sz = 2ull * cnt;
@@ -136,10 +158,9 @@ class TypeArena {
     const TypeNode B = nodes_[b];
     if (A.kind == Kind::kTuple && B.kind == Kind::kTuple) {
       // The result has A's keys, each of which must exist in B; keys only in B are
-      // ignored (a quirk of the reference implementation, reproduced). Collected
-      // locally: the recursive calls append nested tuples' fields to the arena.
-      std::vector<Field> out;
-      out.reserve(A.b);
+      // ignored (a quirk of the reference implementation, reproduced). Collected on
+      // the open-field stack: the recursive calls build nested tuples above them.
+      const std::size_t mark = open_mark();
       // Both key lists are sorted: one merge pass (the reference does a map lookup per
       // key; a scan per key would be quadratic in the tuple width).
       std::uint32_t j = 0;
@@ -154,10 +175,10 @@ class TypeArena {
         if (!std::equal(fa.name.begin(), fa.name.end(), fb.name.begin(), fb.name.end())) return kErr;
         std::uint32_t t = supertype(fa.type, fb.type);
         if (t == kErr) return kErr;
-        out.push_back(Field{fa.name, t});
+        open_push(Field{fa.name, t});
         ++j;
       }
-      return tuple(out);
+      return close_tuple(mark);
     }
     if (A.kind == Kind::kList && B.kind == Kind::kList) {
       std::uint32_t entry = A.len == 0 ? B.a : (B.len == 0 ? A.a : supertype(A.a, B.a));
@@ -214,6 +235,7 @@ class TypeArena {
   static constexpr std::size_t kFixedNodes = 6;
   std::vector<TypeNode> nodes_;
   std::vector<Field> fields_;
+  std::vector<Field> open_;
   std::size_t* budget_ = nullptr;
   std::size_t charged_ = 0;
   bool over_budget_ = false;
@@ -356,9 +378,8 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
         return kErr;
       }
       if (!enter(r, at, nested)) return kErr;
-      // Fields are collected on a local list first: nested values append fields too.
-      std::vector<Field> fields;
-      fields.reserve(std::min<std::uint32_t>(n, 256));
+      // Fields go on the arena's open-field stack: nested values build above them.
+      const std::size_t mark = ta.open_mark();
       for (std::uint32_t i = 0; i < n; ++i) {
         std::size_t nat = r.pos();
         std::uint8_t len = r.u8();
@@ -374,8 +395,8 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
           r.fail_at(nat, Errc::kBadValue, "invalid Clarity tuple key");
           return kErr;
         }
-        if (!fields.empty()) {
-          ByteSpan prev = fields.back().name;
+        if (const Field* last = ta.open_last(mark)) {
+          ByteSpan prev = last->name;
           if (std::equal(prev.begin(), prev.end(), name.begin(), name.end())) {
             r.fail_at(nat, Errc::kDuplicate, "duplicate Clarity tuple key");
             return kErr;
@@ -387,9 +408,9 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
         }
         std::uint32_t t = read_value(r, ta, nested + 1);
         if (t == kErr) return kErr;
-        fields.push_back(Field{name, t});
+        ta.open_push(Field{name, t});
       }
-      std::uint32_t t = ta.tuple(fields);
+      std::uint32_t t = ta.close_tuple(mark);
       if (t == kErr) r.fail_at(at, Errc::kLimit, "Clarity tuple type too large");
       return t;
     }
@@ -423,10 +444,18 @@ std::uint32_t read_value(Reader& r, TypeArena& ta, int nested) {
   }
 }
 
+
+TypeArena& thread_arena() {
+  thread_local TypeArena arena;
+  return arena;
+}
+
 }  // namespace
 
+void reserve_clarity_scratch() { thread_arena().reserve(); }
+
 void read_clarity_value(Reader& r, ClarityValue& out) {
-  thread_local TypeArena arena;
+  TypeArena& arena = thread_arena();
   std::size_t start = r.pos();
   r.bounded(kClarityBoundValueSerializationBytes, [&](Reader& sub) {
     arena.reset(&sub.budget());
@@ -437,6 +466,7 @@ void read_clarity_value(Reader& r, ClarityValue& out) {
     arena.refund();
   });
   if (!r.ok()) return;
+  if (r.skimming()) return out.raw.clear();
   ByteSpan raw = r.input().subspan(start, r.pos() - start);
   out.raw.assign(raw.begin(), raw.end());
 }

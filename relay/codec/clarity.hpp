@@ -21,6 +21,8 @@ struct ClarityValue {
 // through a 2 MiB bound.
 void read_clarity_value(Reader& r, ClarityValue& out);
 void write_clarity_value(Writer& w, const ClarityValue& v);
+// reserve_clarity_scratch: grow this thread's type-checking arena up front.
+void reserve_clarity_scratch();
 
 // clarity_repr: Clarity-syntax rendering of a validated value, e.g. "(some u1)",
 // truncated with "…" after `max_len` characters. For humans (decode output, logs).

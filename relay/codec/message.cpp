@@ -150,26 +150,64 @@ template <>
 void read_body(Reader& r, BlocksAvailable& m) { read_block_available(r, m.available); }
 template <>
 void read_body(Reader& r, MicroblocksAvailable& m) { read_block_available(r, m.available); }
+// The pushed block lists, one element at a time: each is decoded into `b` and handed to
+// `each` before the next is read (read_body keeps them, read_push only looks).
+template <typename F>
+void each_block(Reader& r, StacksBlock& b, F&& each) {
+  std::uint32_t n = r.count(kBlocksPushedMax, 20 + kStacksBlockHeaderSize + 4, "too many blocks");
+  Hash20 seen[kBlocksPushedMax];
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    std::size_t at = r.pos();
+    Hash20 ch;
+    r.array(ch);
+    r.bounded(kMaxBlockLen, [&](Reader& sub) { read_stacks_block(sub, b); });
+    if (!r.ok()) return;
+    for (std::uint32_t j = 0; j < i; ++j)
+      if (seen[j] == ch) return r.fail_at(at, Errc::kDuplicate, "duplicate consensus hash in Blocks");
+    seen[i] = ch;
+    each(ch, b);
+  }
+}
+
+template <typename F>
+void each_microblock(Reader& r, Hash32& index_anchor_block, StacksMicroblock& mb, F&& each) {
+  r.array(index_anchor_block);
+  std::uint32_t n = r.count(kMaxVecMicroblocks, kMicroblockHeaderSize + 4, "too many microblocks");
+  if (!r.charge(std::size_t{n} * sizeof(StacksMicroblock))) return;
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    read_microblock(r, mb);
+    if (r.ok()) each(mb);
+  }
+}
+
+template <typename F>
+void each_nakamoto_block(Reader& r, NakamotoBlock& b, F&& each) {
+  std::uint32_t n = r.count(kNakamotoBlocksPushedMax, 200, "too many Nakamoto blocks");
+  Hash32 seen[kNakamotoBlocksPushedMax];
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    std::size_t at = r.pos();
+    read_nakamoto_block(r, b);
+    if (!r.ok()) return;
+    for (std::uint32_t j = 0; j < i; ++j)
+      if (seen[j] == b.block_id) return r.fail_at(at, Errc::kDuplicate, "duplicate block id in NakamotoBlocks");
+    seen[i] = b.block_id;
+    each(b);
+  }
+}
+
 template <>
 void read_body(Reader& r, Blocks& m) {
-  std::uint32_t n = r.count(kBlocksPushedMax, 20 + kStacksBlockHeaderSize + 4, "too many blocks");
-  m.blocks.resize(n);
-  for (std::size_t i = 0; i < n && r.ok(); ++i) {
-    std::size_t at = r.pos();
-    r.array(m.blocks[i].consensus_hash);
-    r.bounded(kMaxBlockLen, [&](Reader& sub) { read_stacks_block(sub, m.blocks[i].block); });
-    for (std::size_t j = 0; j < i && r.ok(); ++j)
-      if (m.blocks[j].consensus_hash == m.blocks[i].consensus_hash)
-        r.fail_at(at, Errc::kDuplicate, "duplicate consensus hash in Blocks");
-  }
+  m.blocks.clear();
+  StacksBlock b;
+  each_block(r, b, [&](const Hash20& ch, StacksBlock& blk) {
+    m.blocks.push_back(BlockWithConsensus{ch, std::move(blk)});
+  });
 }
 template <>
 void read_body(Reader& r, Microblocks& m) {
-  r.array(m.index_anchor_block);
-  std::uint32_t n = r.count(kMaxVecMicroblocks, kMicroblockHeaderSize + 4, "too many microblocks");
-  if (!r.charge(std::size_t{n} * sizeof(StacksMicroblock))) return;
-  m.microblocks.resize(n);
-  for (auto& mb : m.microblocks) read_microblock(r, mb);
+  m.microblocks.clear();
+  StacksMicroblock mb;
+  each_microblock(r, m.index_anchor_block, mb, [&](StacksMicroblock& x) { m.microblocks.push_back(std::move(x)); });
 }
 template <>
 void read_body(Reader& r, Transaction& m) { read_transaction(r, m.tx); }
@@ -233,15 +271,9 @@ template <>
 void read_body(Reader& r, NakamotoInv& m) { read_bitvec(r, m.tenures, kNakamotoInvMaxBits); }
 template <>
 void read_body(Reader& r, NakamotoBlocks& m) {
-  std::uint32_t n = r.count(kNakamotoBlocksPushedMax, 200, "too many Nakamoto blocks");
-  m.blocks.resize(n);
-  for (std::size_t i = 0; i < n && r.ok(); ++i) {
-    std::size_t at = r.pos();
-    read_nakamoto_block(r, m.blocks[i]);
-    for (std::size_t j = 0; j < i && r.ok(); ++j)
-      if (m.blocks[j].block_id == m.blocks[i].block_id)
-        r.fail_at(at, Errc::kDuplicate, "duplicate block id in NakamotoBlocks");
-  }
+  m.blocks.clear();
+  NakamotoBlock b;
+  each_nakamoto_block(r, b, [&](NakamotoBlock& x) { m.blocks.push_back(std::move(x)); });
 }
 
 void write_body(Writer& w, const Handshake& m) { write_handshake_data(w, m.data); }
@@ -449,7 +481,8 @@ void read_stackerdb_chunk(Reader& r, StackerDBChunkData& c) {
   std::uint32_t n = r.count(kStackerDbMaxChunkSize, 1, "StackerDB chunk larger than 16 MiB");
   if (!r.charge(n)) return;
   ByteSpan s = r.take(n);
-  c.data.assign(s.begin(), s.end());
+  if (r.skimming()) c.data.clear();
+  else c.data.assign(s.begin(), s.end());
 }
 
 void write_stackerdb_chunk(Writer& w, const StackerDBChunkData& c) {
@@ -504,6 +537,71 @@ Bytes encode_message(const Message& m) {
     write_payload(w, m.payload);
   }
   return out;
+}
+
+// ---- pushes, one object at a time -------------------------------------------------------
+
+bool is_push_id(MsgId id) noexcept {
+  switch (id) {
+    case MsgId::kTransaction:
+    case MsgId::kNakamotoBlocks:
+    case MsgId::kBlocks:
+    case MsgId::kMicroblocks:
+    case MsgId::kStackerDBPushChunk:
+    case MsgId::kBlocksAvailable:
+    case MsgId::kMicroblocksAvailable: return true;
+    default: return false;
+  }
+}
+
+void PushScratch::reserve() {
+  nakamoto.header.signer_signature.reserve(4096);  // reward sets have at most 4 000 slots
+  nakamoto.header.pox_treatment.data.reserve((kPoxTreatmentMaxBits + 7) / 8);
+  nakamoto.header.problematic_txs.reserve(256);
+  tx.auth.origin.fields.reserve(64);
+  tx.auth.sponsor.fields.reserve(64);
+  chunk.contract_id.name.reserve(kMaxContractNameLenInValue);
+  available.reserve(kBlocksAvailableMaxLen);
+}
+
+Status read_push(ByteSpan payload, std::uint32_t base_off, PushScratch& sc, PushVisitor& v) {
+  Reader r(payload, base_off);
+  r.set_skim(true);
+  const std::size_t at = r.pos();
+  const auto id = static_cast<MsgId>(r.u8());
+  if (!r.ok()) return r.error();
+  switch (id) {
+    case MsgId::kTransaction: {
+      const std::size_t start = r.pos();
+      read_transaction(r, sc.tx);
+      if (r.ok()) v.transaction(sc.tx, payload.subspan(start, r.pos() - start));
+      break;
+    }
+    case MsgId::kNakamotoBlocks:
+      each_nakamoto_block(r, sc.nakamoto, [&](const NakamotoBlock& b) { v.nakamoto_block(b); });
+      break;
+    case MsgId::kBlocks:
+      each_block(r, sc.block, [&](const Hash20& ch, const StacksBlock& b) { v.block(ch, b); });
+      break;
+    case MsgId::kMicroblocks: {
+      Hash32 anchor{};
+      each_microblock(r, anchor, sc.microblock, [&](const StacksMicroblock& mb) { v.microblock(anchor, mb); });
+      break;
+    }
+    case MsgId::kStackerDBPushChunk:
+      read_body(r, sc.chunk);
+      if (r.ok()) v.chunk(sc.chunk);
+      break;
+    case MsgId::kBlocksAvailable:
+    case MsgId::kMicroblocksAvailable:
+      read_block_available(r, sc.available);
+      if (r.ok()) v.available(id, sc.available);
+      break;
+    default: r.fail_at(at, Errc::kUnknownType, "not a push message type"); break;
+  }
+  r.expect_end("trailing bytes inside payload_len");
+  if (!r.ok()) return r.error();
+  return Ok{};
 }
 
 }  // namespace relay::codec

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <span>
 #include <variant>
 #include <vector>
 
@@ -212,6 +213,54 @@ void read_payload(Reader& r, Payload& out);
 void write_payload(Writer& w, const Payload& p);
 void read_stackerdb_chunk(Reader& r, StackerDBChunkData& out);
 void write_stackerdb_chunk(Writer& w, const StackerDBChunkData& c);
+
+// ---- pushes, one object at a time (the relay path) ------------------------------------
+//
+// read_push decodes a pushed payload (Transaction, NakamotoBlocks, Blocks, Microblocks,
+// StackerDBPushChunk, BlocksAvailable, MicroblocksAvailable) with exactly the rules of
+// read_payload, skimming (Reader::set_skim): every object is handed to the visitor as
+// soon as it is complete, then overwritten by the next. With one PushScratch kept by the
+// caller, a push of any size decodes without allocating once the scratch has grown to
+// the largest objects seen; PushScratch::reserve and reserve_decode_scratch() grow
+// everything up front. The visitor sees every object even after an earlier one failed
+// its own checks, so a message that does not decode is always reported as such (a node
+// drops the sender for that before validating anything).
+
+class PushVisitor {
+ public:
+  // raw: the transaction's bytes (for the signature hash, without re-encoding).
+  virtual void transaction(const StacksTransaction& tx, ByteSpan raw) = 0;
+  virtual void nakamoto_block(const NakamotoBlock& b) = 0;  // header only: txs are skimmed
+  virtual void block(const Hash20& consensus_hash, const StacksBlock& b) = 0;
+  // One call per microblock, in order (the stream checks need each one's predecessor).
+  virtual void microblock(const Hash32& index_anchor_block, const StacksMicroblock& mb) = 0;
+  virtual void chunk(const StackerDBPushChunk& c) = 0;  // without its data
+  virtual void available(MsgId id, std::span<const BlockAvailable> entries) = 0;
+
+ protected:
+  ~PushVisitor() = default;
+};
+
+struct PushScratch {
+  StacksTransaction tx;
+  NakamotoBlock nakamoto;
+  StacksBlock block;
+  StacksMicroblock microblock;
+  StackerDBPushChunk chunk;
+  std::vector<BlockAvailable> available;
+  // reserve: grow every buffer to what the largest honest objects need.
+  void reserve();
+};
+
+// is_push_id: the ids read_push accepts.
+bool is_push_id(MsgId id) noexcept;
+
+// read_push: `payload` starts at the type byte and must be consumed exactly.
+Status read_push(ByteSpan payload, std::uint32_t base_off, PushScratch& scratch, PushVisitor& v);
+
+// reserve_decode_scratch: grow this thread's decode scratch (transaction-list ids, the
+// Merkle tree, Clarity type checking) so that decoding the largest block allocates nothing.
+void reserve_decode_scratch();
 
 // decode_message: one whole message; the input must be exactly 165 + payload_len bytes.
 Result<Message> decode_message(ByteSpan in);

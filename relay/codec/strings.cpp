@@ -15,11 +15,15 @@ std::string_view as_view(ByteSpan s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
 }
 
-// Reads `len` bytes as a string after a length prefix already read at `at`.
-bool take_string(Reader& r, std::size_t len, std::string& out) {
+// Reads `len` bytes as a string after a length prefix already read at `at`: checked by
+// `valid` on the input itself, then copied to `out` (cleared instead when skimming).
+template <typename Valid>
+bool take_string(Reader& r, std::size_t len, std::string& out, Valid valid) {
   ByteSpan s = r.take(len);
   if (!r.ok()) return false;
-  out.assign(as_view(s));
+  if (!valid(as_view(s))) return false;
+  if (r.skimming()) out.clear();
+  else out.assign(as_view(s));
   return true;
 }
 
@@ -72,8 +76,8 @@ void read_contract_name(Reader& r, std::string& out, std::size_t max_len) {
   std::uint8_t len = r.u8();
   if (!r.ok()) return;
   if (len < 1 || len > max_len) return r.fail_at(at, Errc::kLimit, "contract name length out of range");
-  if (!take_string(r, len, out)) return;
-  if (!is_valid_contract_name(out)) r.fail_at(at, Errc::kBadValue, "invalid contract name");
+  if (!take_string(r, len, out, is_valid_contract_name) && r.ok())
+    r.fail_at(at, Errc::kBadValue, "invalid contract name");
 }
 
 void read_clarity_name(Reader& r, std::string& out) {
@@ -81,8 +85,8 @@ void read_clarity_name(Reader& r, std::string& out) {
   std::uint8_t len = r.u8();
   if (!r.ok()) return;
   if (len > kMaxClarityNameLen) return r.fail_at(at, Errc::kLimit, "Clarity name longer than 128");
-  if (!take_string(r, len, out)) return;
-  if (!is_valid_clarity_name(out)) r.fail_at(at, Errc::kBadValue, "invalid Clarity name");
+  if (!take_string(r, len, out, is_valid_clarity_name) && r.ok())
+    r.fail_at(at, Errc::kBadValue, "invalid Clarity name");
 }
 
 void read_stacks_string(Reader& r, std::string& out, std::uint32_t max_len) {
@@ -90,8 +94,8 @@ void read_stacks_string(Reader& r, std::string& out, std::uint32_t max_len) {
   std::uint32_t len = r.u32();
   if (!r.ok()) return;
   if (len > max_len) return r.fail_at(at, Errc::kLimit, "string too long");
-  if (!take_string(r, len, out)) return;
-  if (!is_valid_stacks_string(out)) r.fail_at(at, Errc::kBadValue, "string has a byte outside printable ASCII/TAB/LF");
+  if (!take_string(r, len, out, is_valid_stacks_string) && r.ok())
+    r.fail_at(at, Errc::kBadValue, "string has a byte outside printable ASCII/TAB/LF");
 }
 
 void read_url_string(Reader& r, std::string& out) {
@@ -99,8 +103,9 @@ void read_url_string(Reader& r, std::string& out) {
   std::uint8_t len = r.u8();
   if (!r.ok()) return;
   if (len > kMaxUrlLen) return r.fail_at(at, Errc::kLimit, "URL longer than 128 bytes");
-  if (!take_string(r, len, out)) return;
-  if (const char* why = validate_url(out)) r.fail_at(at, Errc::kBadValue, why);
+  const char* why = nullptr;
+  if (!take_string(r, len, out, [&](std::string_view v) { return (why = validate_url(v)) == nullptr; }) && r.ok())
+    r.fail_at(at, Errc::kBadValue, why);
 }
 
 void write_u8_string(Writer& w, std::string_view s) {
