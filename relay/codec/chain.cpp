@@ -634,6 +634,20 @@ Hash32 txid_with_auth(const StacksTransaction& tx, const TransactionAuth& auth, 
   return h.finish();
 }
 
+Hash32 txid_with_auth(ByteSpan raw, const StacksTransaction& tx, const TransactionAuth& auth) {
+  constexpr std::size_t kAuthAt = 5;  // version, chain id
+  if (raw.size() != tx.encoded_size || raw.size() < kAuthAt + tx.auth_size) return txid_with_auth(tx, auth);
+  crypto::Sha512_256 h;
+  h.update(raw.data(), kAuthAt);
+  {
+    Writer w(crypto::Sha512_256::sink, &h);
+    write_auth(w, auth);
+  }
+  const std::size_t rest = kAuthAt + tx.auth_size;
+  h.update(raw.data() + rest, raw.size() - rest);
+  return h.finish();
+}
+
 void read_microblock_header(Reader& r, MicroblockHeader& h) {
   h.version = r.u8();
   h.sequence = r.u16();

@@ -260,6 +260,10 @@ Hash32 block_index_hash(const Hash32& block_hash, const Hash20& consensus_hash) 
 // signature hashes start from the txid with cleared conditions); hashed as it is
 // encoded, no buffer. `encoded_size` receives the encoding's length when given.
 Hash32 txid_with_auth(const StacksTransaction& tx, const TransactionAuth& auth, std::size_t* encoded_size = nullptr);
+// txid_with_auth(raw, ...): the same from the bytes `tx` was decoded from: only the auth
+// is encoded, the rest is hashed as received (decoding is canonical, so it is exactly
+// what re-encoding would give). Nothing of the transaction needs to have been kept.
+Hash32 txid_with_auth(ByteSpan raw, const StacksTransaction& tx, const TransactionAuth& auth);
 
 // compute_ids: fill the derived fields of an object built in code.
 void compute_ids(StacksTransaction& tx);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <memory_resource>
 
 namespace relay::validate {
 
@@ -40,8 +41,13 @@ void cleared_header(const SpendingCondition& c, SpendingCondition& out) {
   out.signatures_required = c.signatures_required;
 }
 
+// Scripts and key lists of multisig conditions are built in a small stack arena (a
+// memory resource over a local buffer): checking a multisig transaction allocates only
+// when it has more keys than any wallet uses.
+using Script = std::pmr::vector<std::uint8_t>;
+
 // Bitcoin script number push (rust-bitcoin Builder::push_int semantics).
-void push_int(Bytes& s, std::int64_t n) {
+void push_int(Script& s, std::int64_t n) {
   if (n == 0) {
     s.push_back(0x00);
     return;
@@ -50,20 +56,21 @@ void push_int(Bytes& s, std::int64_t n) {
     s.push_back(static_cast<std::uint8_t>(0x50 + n));
     return;
   }
-  Bytes num;
+  std::uint8_t num[9];
+  std::size_t len = 0;
   std::uint64_t abs = static_cast<std::uint64_t>(n < 0 ? -n : n);
   while (abs != 0) {
-    num.push_back(static_cast<std::uint8_t>(abs & 0xff));
+    num[len++] = static_cast<std::uint8_t>(abs & 0xff);
     abs >>= 8;
   }
-  if (num.back() & 0x80) num.push_back(static_cast<std::uint8_t>(n < 0 ? 0x80 : 0x00));
-  else if (n < 0) num.back() = static_cast<std::uint8_t>(num.back() | 0x80);
-  s.push_back(static_cast<std::uint8_t>(num.size()));
-  s.insert(s.end(), num.begin(), num.end());
+  if (num[len - 1] & 0x80) num[len++] = static_cast<std::uint8_t>(n < 0 ? 0x80 : 0x00);
+  else if (n < 0) num[len - 1] = static_cast<std::uint8_t>(num[len - 1] | 0x80);
+  s.push_back(static_cast<std::uint8_t>(len));
+  s.insert(s.end(), num, num + len);
 }
 
-Bytes multisig_script(std::span<const PublicKey> keys, std::span<const bool> compressed, std::uint16_t m) {
-  Bytes s;
+void multisig_script(std::span<const PublicKey> keys, std::span<const bool> compressed, std::uint16_t m, Script& s) {
+  s.reserve(8 + keys.size() * 66);
   push_int(s, m);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (compressed[i]) {
@@ -78,8 +85,11 @@ Bytes multisig_script(std::span<const PublicKey> keys, std::span<const bool> com
   }
   push_int(s, static_cast<std::int64_t>(keys.size()));
   s.push_back(0xae);  // OP_CHECKMULTISIG
-  return s;
 }
+
+std::optional<Hash20> address_hash_in(std::uint8_t hash_mode, std::span<const PublicKey> keys,
+                                      std::span<const bool> compressed, std::uint16_t signatures_required,
+                                      std::pmr::memory_resource* mr);
 
 AuthCheck fail(const char* why) {
   AuthCheck r;
@@ -103,8 +113,12 @@ AuthCheck verify_condition(const SpendingCondition& c, const Hash32& initial, st
     ok.next_sighash = postsign_hash(pre, c.key_encoding, c.signature);
     return ok;
   }
-  std::vector<PublicKey> keys;
-  std::vector<bool> compressed;
+  alignas(std::max_align_t) std::byte arena[8192];
+  std::pmr::monotonic_buffer_resource mr(arena, sizeof arena);
+  std::pmr::vector<PublicKey> keys(&mr);
+  keys.reserve(c.fields.size());
+  // One flag per key (a plain array: std::vector<bool> is bit-packed, spans need bools).
+  auto* compressed = static_cast<bool*>(mr.allocate(c.fields.size() + 1, alignof(bool)));
   {
     const bool independent = codec::is_order_independent(c.hash_mode);
     std::uint32_t sigs = 0;
@@ -114,16 +128,16 @@ AuthCheck verify_condition(const SpendingCondition& c, const Hash32& initial, st
       if (!f.is_signature()) {
         auto key = crypto::parse_public_key(ByteSpan(f.public_key.data(), 33));
         if (!key) return fail("multisig public key does not parse");
+        compressed[keys.size()] = f.compressed();
         keys.push_back(*key);
-        compressed.push_back(f.compressed());
         continue;
       }
       std::uint8_t encoding = f.compressed() ? 0 : 1;
       Hash32 pre = presign_hash(cur, flag, c.tx_fee, c.nonce);
       auto key = crypto::recover(pre, f.signature, LowS::kEnforce);
       if (!key) return fail("multisig signature does not recover (or is high-S)");
+      compressed[keys.size()] = f.compressed();
       keys.push_back(*key);
-      compressed.push_back(f.compressed());
       if (!independent) cur = postsign_hash(pre, encoding, f.signature);
       ++sigs;
     }
@@ -132,11 +146,8 @@ AuthCheck verify_condition(const SpendingCondition& c, const Hash32& initial, st
     if (uncompressed && (c.hash_mode == 0x03 || c.hash_mode == 0x07))
       return fail("uncompressed key in a P2WSH condition");
   }
-  // std::vector<bool> is bit-packed; address_hash takes a span of bool.
-  std::unique_ptr<bool[]> flags(new bool[compressed.size()]);
-  for (std::size_t i = 0; i < compressed.size(); ++i) flags[i] = compressed[i];
-  auto got = address_hash(c.hash_mode, keys, std::span<const bool>(flags.get(), compressed.size()),
-                          c.signatures_required);
+  auto got = address_hash_in(c.hash_mode, keys, std::span<const bool>(compressed, keys.size()),
+                             c.signatures_required, &mr);
   if (!got) return fail("cannot derive the signer hash");
   if (*got != c.signer) return fail("recovered keys do not hash to the signer");
   AuthCheck ok;
@@ -193,18 +204,36 @@ bool verify_message(ByteSpan message, const PublicKey& expected) noexcept {
 
 // ---- transactions -----------------------------------------------------------------------
 
-Hash32 initial_sighash(const StacksTransaction& tx) {
-  // The txid with the origin's condition cleared (and a sentinel sponsor), hashed while
-  // encoding: neither the transaction nor its multisig fields are copied.
+namespace {
+// The auth the signature chain starts from: the origin's condition cleared (nonce, fee,
+// signatures and fields gone) and, when sponsored, the sentinel sponsor (P2PKH, zero
+// signer, compressed, empty signature), which is what a default condition encodes.
+codec::TransactionAuth initial_auth(const StacksTransaction& tx) {
   codec::TransactionAuth auth;
   auth.flag = tx.auth.flag;
   cleared_header(tx.auth.origin, auth.origin);
-  // (a sponsored tx's sponsor becomes the sentinel: P2PKH, zero signer, compressed, empty signature)
-  return codec::txid_with_auth(tx, auth);
+  return auth;
+}
+}  // namespace
+
+// Both hash the cleared auth while encoding: neither the transaction nor its multisig
+// fields are copied.
+Hash32 initial_sighash(const StacksTransaction& tx) { return codec::txid_with_auth(tx, initial_auth(tx)); }
+Hash32 initial_sighash(const StacksTransaction& tx, ByteSpan raw) {
+  return codec::txid_with_auth(raw, tx, initial_auth(tx));
 }
 
 std::optional<Hash20> address_hash(std::uint8_t hash_mode, std::span<const PublicKey> keys,
                                    std::span<const bool> compressed, std::uint16_t signatures_required) {
+  alignas(std::max_align_t) std::byte arena[2048];
+  std::pmr::monotonic_buffer_resource mr(arena, sizeof arena);
+  return address_hash_in(hash_mode, keys, compressed, signatures_required, &mr);
+}
+
+namespace {
+std::optional<Hash20> address_hash_in(std::uint8_t hash_mode, std::span<const PublicKey> keys,
+                                      std::span<const bool> compressed, std::uint16_t signatures_required,
+                                      std::pmr::memory_resource* mr) {
   if (keys.size() != compressed.size()) return std::nullopt;
   // Multisig conditions may list no keys at all (0-of-0: OP_0 OP_0 OP_CHECKMULTISIG),
   // which the reference accepts; single-sig needs exactly one key.
@@ -228,15 +257,17 @@ std::optional<Hash20> address_hash(std::uint8_t hash_mode, std::span<const Publi
     }
     case 0x01:
     case 0x05: {  // P2SH
-      Bytes script = multisig_script(keys, compressed, signatures_required);
-      return crypto::hash160(script);
+      Script script(mr);
+      multisig_script(keys, compressed, signatures_required, script);
+      return crypto::hash160(ByteSpan(script.data(), script.size()));
     }
     case 0x03:
     case 0x07: {  // P2WSH
       for (bool c : compressed)
         if (!c) return std::nullopt;
-      Bytes script = multisig_script(keys, compressed, signatures_required);
-      Hash32 sh = crypto::sha256(script);
+      Script script(mr);
+      multisig_script(keys, compressed, signatures_required, script);
+      Hash32 sh = crypto::sha256(ByteSpan(script.data(), script.size()));
       std::uint8_t wit[34] = {0x00, 0x20};
       std::memcpy(wit + 2, sh.data(), 32);
       return crypto::hash160(ByteSpan(wit, sizeof wit));
@@ -244,6 +275,8 @@ std::optional<Hash20> address_hash(std::uint8_t hash_mode, std::span<const Publi
     default: return std::nullopt;
   }
 }
+
+}  // namespace
 
 AuthCheck verify_origin(const StacksTransaction& tx) {
   return verify_condition(tx.auth.origin, initial_sighash(tx), kAuthStandard);
@@ -254,10 +287,17 @@ AuthCheck verify_sponsor(const StacksTransaction& tx, const Hash32& origin_final
   return verify_condition(tx.auth.sponsor, origin_final_sighash, kAuthSponsored);
 }
 
-AuthCheck verify_transaction(const StacksTransaction& tx) {
-  AuthCheck o = verify_origin(tx);
+namespace {
+AuthCheck verify_from(const StacksTransaction& tx, const Hash32& initial) {
+  AuthCheck o = verify_condition(tx.auth.origin, initial, kAuthStandard);
   if (!o.ok || !tx.auth.sponsored()) return o;
   return verify_sponsor(tx, o.next_sighash);
+}
+}  // namespace
+
+AuthCheck verify_transaction(const StacksTransaction& tx) { return verify_from(tx, initial_sighash(tx)); }
+AuthCheck verify_transaction(const StacksTransaction& tx, ByteSpan raw) {
+  return verify_from(tx, initial_sighash(tx, raw));
 }
 
 void sign_singlesig_origin(StacksTransaction& tx, const crypto::SecretKey& key) {
@@ -299,51 +339,69 @@ std::uint64_t threshold_weight(std::uint64_t total) noexcept {
   return t / 10 + (t % 10 != 0 ? 1 : 0);
 }
 
-SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
-                                     std::span<const RewardSetSigner> reward_set) {
+SignerSet::SignerSet(std::span<const RewardSetSigner> reward_set)
+    : signers_(reward_set.begin(), reward_set.end()), used_(reward_set.size(), 0) {
+  by_key_.reserve(reward_set.size());
+  indexes_.reserve(reward_set.size());
+  for (std::size_t i = 0; i < reward_set.size(); ++i) {
+    total_weight_ += reward_set[i].weight;
+    by_key_.push_back(KeyIndex{reward_set[i].signing_key, static_cast<std::uint32_t>(i)});
+  }
+  std::sort(by_key_.begin(), by_key_.end());
+}
+
+SignerCheck SignerSet::verify(const codec::NakamotoBlockHeader& h, const Hash32& block_hash) {
   SignerCheck r;
-  for (const auto& s : reward_set) r.total_weight += s.weight;
-  r.threshold = threshold_weight(r.total_weight);
-  if (reward_set.empty() || r.total_weight == 0) {
+  r.total_weight = total_weight_;
+  r.threshold = threshold_weight(total_weight_);
+  indexes_.clear();
+  if (signers_.empty() || total_weight_ == 0) {
     r.reason = "empty reward set";
     return r;
   }
-  if (b.header.version & 0x80) {
+  if (h.version & 0x80) {
     r.reason = "shadow block";
     return r;
   }
-  const bool strict = b.header.has_problematic_txs();  // header v1 = epoch 4.0 rules
-  std::vector<bool> used(reward_set.size(), false);
-  std::optional<std::size_t> last;
-  for (const auto& sig : b.header.signer_signature) {
-    auto key = crypto::recover(b.block_hash, sig, LowS::kIgnore);
+  if (h.signer_signature.size() > signers_.size()) {  // some key would have to sign twice
+    r.reason = "signature from a key not in the reward set (or repeated)";
+    return r;
+  }
+  const bool strict = h.has_problematic_txs();  // header v1 = epoch 4.0 rules
+  std::optional<std::uint32_t> last;
+  const char* why = nullptr;
+  for (const auto& sig : h.signer_signature) {
+    auto key = crypto::recover(block_hash, sig, LowS::kIgnore);
     if (!key) {
-      r.reason = "signer signature does not recover";
-      return r;
+      why = "signer signature does not recover";
+      break;
     }
-    auto k33 = key->compressed();
-    std::size_t idx = reward_set.size();
-    for (std::size_t i = 0; i < reward_set.size(); ++i)
-      if (!used[i] && reward_set[i].signing_key == k33) {
-        idx = i;
-        break;
-      }
-    if (idx == reward_set.size()) {
-      r.reason = "signature from a key not in the reward set (or repeated)";
-      return r;
+    const auto k33 = key->compressed();
+    // The first entry with this key not used yet (a key listed twice may sign twice).
+    auto it = std::lower_bound(by_key_.begin(), by_key_.end(), KeyIndex{k33, 0});
+    while (it != by_key_.end() && it->key == k33 && used_[it->index]) ++it;
+    if (it == by_key_.end() || it->key != k33) {
+      why = "signature from a key not in the reward set (or repeated)";
+      break;
     }
-    used[idx] = true;
+    const std::uint32_t idx = it->index;
+    used_[idx] = 1;
+    indexes_.push_back(idx);
     if (last) {
       if (*last >= idx) {
-        r.reason = "signer signatures out of order";
-        return r;
+        why = "signer signatures out of order";
+        break;
       }
       if (strict) last = idx;
     } else {
       last = idx;
     }
-    r.signer_indexes.push_back(idx);
-    r.weight_signed += reward_set[idx].weight;
+    r.weight_signed += signers_[idx].weight;
+  }
+  for (std::uint32_t i : indexes_) used_[i] = 0;  // the scratch is clean for the next block
+  if (why != nullptr) {
+    r.reason = why;
+    return r;
   }
   if (r.weight_signed < r.threshold) {
     r.reason = "signer weight below 70% threshold";
@@ -351,6 +409,12 @@ SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
   }
   r.ok = true;
   return r;
+}
+
+SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
+                                     std::span<const RewardSetSigner> reward_set) {
+  SignerSet set(reward_set);
+  return set.verify(b.header, b.block_hash);
 }
 
 Hash32 stackerdb_chunk_digest(const codec::StackerDBChunkData& c) noexcept {
@@ -374,21 +438,36 @@ bool verify_stackerdb_chunk(const codec::StackerDBChunkData& c, const Hash20& sl
   return signer && *signer == slot_owner;
 }
 
-MicroblockStreamCheck verify_microblock_stream(std::span<const codec::StacksMicroblock> mbs) {
+bool MicroblockStream::add(const codec::StacksMicroblock& mb) {
+  if (broken_ != nullptr) return false;
+  auto signer = microblock_signer_hash(mb.header);
+  if (!signer) broken_ = "microblock signature does not recover";
+  else if (count_ > 0 && *signer != signer_) broken_ = "microblocks signed by different keys";
+  else if (count_ > 0 && (mb.header.sequence != static_cast<std::uint16_t>(prev_seq_ + 1) ||
+                          mb.header.prev_block != prev_hash_))
+    broken_ = "microblocks do not form a chain";
+  if (broken_ != nullptr) return false;
+  signer_ = *signer;
+  prev_seq_ = mb.header.sequence;
+  prev_hash_ = mb.block_hash;
+  ++count_;
+  return true;
+}
+
+MicroblockStreamCheck MicroblockStream::result() const {
   MicroblockStreamCheck out;
-  if (mbs.empty()) return out.reason = "no microblocks", out;
-  for (std::size_t i = 0; i < mbs.size(); ++i) {
-    const auto& mb = mbs[i];
-    auto signer = microblock_signer_hash(mb.header);
-    if (!signer) return out.reason = "microblock signature does not recover", out;
-    if (i == 0) out.signer = *signer;
-    else if (*signer != out.signer) return out.reason = "microblocks signed by different keys", out;
-    if (i > 0 && (mb.header.sequence != static_cast<std::uint16_t>(mbs[i - 1].header.sequence + 1) ||
-                  mb.header.prev_block != mbs[i - 1].block_hash))
-      return out.reason = "microblocks do not form a chain", out;
-  }
-  out.ok = true;
+  out.signer = signer_;
+  if (broken_ != nullptr) out.reason = broken_;
+  else if (count_ == 0) out.reason = "no microblocks";
+  else out.ok = true;
   return out;
+}
+
+MicroblockStreamCheck verify_microblock_stream(std::span<const codec::StacksMicroblock> mbs) {
+  MicroblockStream stream;
+  for (const auto& mb : mbs)
+    if (!stream.add(mb)) break;
+  return stream.result();
 }
 
 }  // namespace relay::validate

@@ -41,6 +41,9 @@ bool verify_message(ByteSpan message, const PublicKey& expected) noexcept;
 // initial_sighash: txid of the transaction with its auth cleared (and the sponsor
 // replaced by the sentinel), the start of every signature chain.
 Hash32 initial_sighash(const codec::StacksTransaction& tx);
+// initial_sighash(tx, raw): the same from the bytes `tx` was decoded from (works on a
+// skimmed transaction, whose contents were not kept).
+Hash32 initial_sighash(const codec::StacksTransaction& tx, ByteSpan raw);
 
 // address_hash: the signer hash160 a set of public keys gives under a hash mode
 // (P2PKH, P2SH, P2WPKH, P2WSH and their order-independent variants).
@@ -60,6 +63,9 @@ AuthCheck verify_origin(const codec::StacksTransaction& tx);
 AuthCheck verify_sponsor(const codec::StacksTransaction& tx, const Hash32& origin_final_sighash);
 // verify_transaction: origin, and sponsor when sponsored.
 AuthCheck verify_transaction(const codec::StacksTransaction& tx);
+// verify_transaction(tx, raw): from the bytes `tx` was decoded from (skimmed or not).
+// Single-sig conditions are checked without allocating.
+AuthCheck verify_transaction(const codec::StacksTransaction& tx, ByteSpan raw);
 
 // sign_singlesig_origin: fill a P2PKH/P2WPKH origin's signature (and, when `sponsor`
 // is set, the sponsor's). Used by tests, benches and tools that build transactions.
@@ -88,6 +94,22 @@ struct MicroblockStreamCheck {
 };
 MicroblockStreamCheck verify_microblock_stream(std::span<const codec::StacksMicroblock> mbs);
 
+// MicroblockStream: the same checks one microblock at a time, as they are decoded.
+class MicroblockStream {
+ public:
+  // add: check the next microblock; false from the first one that breaks the stream on.
+  bool add(const codec::StacksMicroblock& mb);
+  // result: ok when at least one microblock was added and none broke the stream.
+  MicroblockStreamCheck result() const;
+
+ private:
+  std::size_t count_ = 0;
+  const char* broken_ = nullptr;
+  Hash20 signer_{};
+  std::uint16_t prev_seq_ = 0;
+  Hash32 prev_hash_{};
+};
+
 // nakamoto_miner_key: the key recovered from the miner signature (no low-S check).
 std::optional<PublicKey> nakamoto_miner_key(const codec::NakamotoBlock& b);
 
@@ -102,7 +124,6 @@ struct SignerCheck {
   std::uint64_t weight_signed = 0;
   std::uint64_t total_weight = 0;
   std::uint64_t threshold = 0;
-  std::vector<std::size_t> signer_indexes;  // reward-set index of each signature
 };
 
 // threshold_weight: ⌈70 % of total⌉, NAKAMOTO_SIGNER_BLOCK_APPROVAL_THRESHOLD = 7/10.
@@ -113,6 +134,32 @@ std::uint64_t threshold_weight(std::uint64_t total) noexcept;
 // v0: each index greater than the first one's), and the weight reaches the threshold.
 SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
                                      std::span<const RewardSetSigner> reward_set);
+
+// SignerSet: a reward set prepared for checking many blocks: keys sorted for lookup and
+// scratch sized once, so verify() allocates nothing. Not thread-safe (the scratch).
+class SignerSet {
+ public:
+  SignerSet() = default;
+  explicit SignerSet(std::span<const RewardSetSigner> reward_set);
+  bool empty() const noexcept { return signers_.empty(); }
+  std::span<const RewardSetSigner> signers() const noexcept { return signers_; }
+  // verify: verify_signer_signatures for a block with this header and signer-signature
+  // hash (block_hash); indexes() then holds each signature's reward-set index.
+  SignerCheck verify(const codec::NakamotoBlockHeader& h, const Hash32& block_hash);
+  std::span<const std::uint32_t> indexes() const noexcept { return indexes_; }
+
+ private:
+  struct KeyIndex {
+    codec::PubKey33 key;
+    std::uint32_t index;
+    auto operator<=>(const KeyIndex&) const = default;
+  };
+  std::vector<RewardSetSigner> signers_;
+  std::vector<KeyIndex> by_key_;  // sorted by key, then reward-set index
+  std::uint64_t total_weight_ = 0;
+  std::vector<std::uint8_t> used_;
+  std::vector<std::uint32_t> indexes_;
+};
 
 // stackerdb_chunk_digest: H(slot_id ‖ slot_version ‖ H(data)).
 Hash32 stackerdb_chunk_digest(const codec::StackerDBChunkData& c) noexcept;
