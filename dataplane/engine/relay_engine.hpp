@@ -24,6 +24,7 @@
 #include "relay/policy/preamble.hpp"
 #include "relay/policy/relay_policy.hpp"
 #include "relay/shm/frag_ring.hpp"
+#include "relay/validate/push_check.hpp"
 #include "relay/validate/validate.hpp"
 
 namespace relay::dp {
@@ -68,7 +69,7 @@ class RelayEngine {
   const policy::BurnView& burn_view() const noexcept { return view_; }
   std::size_t sessions() const noexcept { return sessions_.size(); }
   std::size_t authenticated_sessions() const noexcept;
-  std::size_t reward_set_size() const noexcept { return reward_set_.size(); }
+  std::size_t reward_set_size() const noexcept { return push_check_.signer_set().signers().size(); }
 
  private:
   struct Session {
@@ -133,10 +134,14 @@ class RelayEngine {
   void send_now(Session& s, ByteSpan bytes);
   SharedBuf* copy_to_buf(ByteSpan bytes);
 
-  // relay path
-  void relay(Session& from, const codec::Message& m, bool streamed);
-  bool validate_and_dedup(const codec::Message& m);
-  Bytes sign_forward(const codec::Message& m, const codec::Preamble& tmpl) const;
+  // relay path (no allocation: decode scratch, relayers and re-sign lists are sized at
+  // start-up, forwards are written into transport buffers)
+  // streamed: the framer's forward digest belongs to `body` (false for a push the control
+  // plane handed back, which is hashed here).
+  void relay(Session& from, ByteSpan body, bool streamed);
+  codec::Preamble our_preamble() const noexcept;  // fresh random seq, our burn view
+  SharedBuf* forward_into_buf(ByteSpan body, std::uint32_t relayer_count);
+  void sign_in_place(std::span<std::uint8_t> msg) const;
   void resign_queued();
 
   // link side
@@ -158,7 +163,10 @@ class RelayEngine {
   codec::Hash20 our_pkh_{};
   codec::RelayData self_{};
   policy::BurnView view_;
-  std::vector<validate::RewardSetSigner> reward_set_;
+  validate::PushCheck push_check_;
+  std::vector<codec::RelayData> relayers_;  // of the push being relayed (≤ 16)
+  std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
+  std::vector<SharedBuf*> resign_new_;  // their re-signed replacements
   dedup::TagCache dedup_;
   SessionTable sessions_;
   std::unordered_map<ConnId, std::uint64_t> dialing_;  // conn → the control plane's dial token

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace relay::dp {
@@ -87,6 +88,9 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
   self_.peer.port = opts_.port;
   self_.peer.public_key_hash = our_pkh_;
   self_.seq = 0;  // as stacks-core's sign_relay
+  relayers_.reserve(codec::kMaxRelayersLen);
+  resign_old_.reserve(opts_.max_sessions * opts_.pacer_budget);
+  resign_new_.reserve(opts_.max_sessions * opts_.pacer_budget);
 }
 
 template <Transport T>
@@ -252,15 +256,7 @@ void RelayEngine<T>::on_message(Session& s) {
       event_to_control(link::DpMsg::kView, s.sid, b);
     }
     auto id = detail::payload_id_of(body, s.framer.relayer_count());
-    if (id && policy::is_push(*id)) {
-      codec::Message m;
-      m.preamble = p;
-      if (!codec::decode_body(body, m.relayers, m.payload, codec::kPreambleSize).ok()) {
-        bump(c_->drop_framing);
-        return close_session(s, "message does not decode", true);
-      }
-      return relay(s, m, true);
-    }
+    if (id && policy::is_push(*id)) return relay(s, body, true);
   }
   std::uint8_t head[1 + 32];
   head[0] = flags;
@@ -331,88 +327,82 @@ void RelayEngine<T>::on_event(const Event& e, std::uint64_t now_ns) {
 // ---- relay path --------------------------------------------------------------------
 
 template <Transport T>
-bool RelayEngine<T>::validate_and_dedup(const codec::Message& m) {
-  using namespace relay::codec;
-  Hash32 ids_small[4];
-  std::vector<Hash32> ids_big;
-  std::size_t n = 0;
-  auto add = [&](const Hash32& h) {
-    if (n < 4) ids_small[n] = h;
-    else ids_big.push_back(h);
-    ++n;
-  };
-  switch (payload_id(m.payload)) {
-    case MsgId::kTransaction: {
-      const auto& tx = std::get<Transaction>(m.payload).tx;
-      if (!validate::verify_transaction(tx).ok) return bump(c_->drop_invalid), false;
-      add(tx.txid);
-      break;
-    }
-    case MsgId::kNakamotoBlocks: {
-      if (reward_set_.empty()) return bump(c_->drop_no_reward_set), false;
-      for (const auto& b : std::get<NakamotoBlocks>(m.payload).blocks) {
-        if (!validate::verify_signer_signatures(b, reward_set_).ok) return bump(c_->drop_invalid), false;
-        add(b.block_id);
-      }
-      break;
-    }
-    case MsgId::kStackerDBPushChunk:
-      add(crypto::sha512_256(std::get<StackerDBPushChunk>(m.payload).chunk.data));
-      break;
-    case MsgId::kBlocks:
-      for (const auto& b : std::get<Blocks>(m.payload).blocks) add(block_index_hash(b.block.block_hash, b.consensus_hash));
-      break;
-    case MsgId::kMicroblocks: {
-      const auto& mbs = std::get<Microblocks>(m.payload).microblocks;
-      // One miner's signed chain (the anchored block is not known here).
-      if (!validate::verify_microblock_stream(mbs).ok) return bump(c_->drop_invalid), false;
-      for (const auto& mb : mbs) add(mb.block_hash);
-      break;
-    }
-    default: {  // BlocksAvailable / MicroblocksAvailable: the body's hash
-      Bytes body = encode_body({}, m.payload);
-      add(crypto::sha512_256(body));
-      break;
-    }
+codec::Preamble RelayEngine<T>::our_preamble() const noexcept {
+  codec::Preamble p;
+  p.peer_version = opts_.net.peer_version;
+  p.network_id = opts_.net.network_id;
+  crypto::fill_random(reinterpret_cast<std::uint8_t*>(&p.seq), sizeof p.seq);
+  p.burn_block_height = view_.height;
+  p.burn_block_hash = view_.hash;
+  p.burn_stable_block_height = view_.stable_height;
+  p.burn_stable_block_hash = view_.stable_hash;
+  return p;
+}
+
+// sign_in_place: `msg` is a whole message whose signature bytes are zero, so its digest
+// (PROTOCOL.md §2) is the hash of exactly these bytes.
+template <Transport T>
+void RelayEngine<T>::sign_in_place(std::span<std::uint8_t> msg) const {
+  const codec::Sig65 sig = opts_.key.sign(crypto::sha512_256(ByteSpan(msg.data(), msg.size())));
+  std::memcpy(msg.data() + codec::kPreambleSignatureOffset, sig.data(), sig.size());
+}
+
+// forward_into_buf: our forward of a received body (relayers ‖ payload), built after the
+// fact: a fresh preamble, relayers ++ [us], the payload; signed, in a transport buffer.
+template <Transport T>
+SharedBuf* RelayEngine<T>::forward_into_buf(ByteSpan body, std::uint32_t relayer_count) {
+  const std::size_t size = codec::kPreambleSize + body.size() + codec::kRelayDataSize;
+  SharedBuf* buf = t_.alloc(size);
+  if (buf == nullptr) return nullptr;
+  codec::Preamble p = our_preamble();
+  p.payload_len = static_cast<std::uint32_t>(body.size() + codec::kRelayDataSize);
+  std::uint8_t pre[codec::kPreambleSize];
+  codec::write_preamble_to(pre, p);  // signature zero
+  codec::write_forward_to(buf->fill(), ByteSpan(pre, sizeof pre), body, relayer_count, self_);
+  sign_in_place(buf->fill());
+  return buf;
+}
+
+template <Transport T>
+void RelayEngine<T>::relay(Session& from, ByteSpan body, bool streamed) {
+  using Verdict = validate::PushCheck::Verdict;
+  Reader rr(body, static_cast<std::uint32_t>(codec::kPreambleSize));
+  codec::read_relayers(rr, relayers_);
+  if (!rr.ok() || rr.at_end()) {
+    bump(c_->drop_framing);
+    return close_session(from, "message does not decode", true);
   }
-  bool any_new = false;
-  for (std::size_t i = 0; i < n; ++i) any_new |= dedup_.insert(i < 4 ? ids_small[i] : ids_big[i - 4]);
-  if (!any_new) bump(c_->drop_dup);
-  return any_new;
-}
-
-template <Transport T>
-Bytes RelayEngine<T>::sign_forward(const codec::Message& m, const codec::Preamble& tmpl) const {
-  codec::Message out = m;
-  out.preamble = tmpl;
-  out.preamble.burn_block_height = view_.height;
-  out.preamble.burn_block_hash = view_.hash;
-  out.preamble.burn_stable_block_height = view_.stable_height;
-  out.preamble.burn_stable_block_hash = view_.stable_hash;
-  out.relayers.push_back(self_);
-  return validate::sign_message(out, opts_.key);
-}
-
-// streamed: the framer's forward digest belongs to `m` (false for a push the control
-// plane handed back, which is hashed here).
-template <Transport T>
-void RelayEngine<T>::relay(Session& from, const codec::Message& m, bool streamed) {
-  auto prio = policy::push_priority(codec::payload_id(m.payload), opts_.relay_2x);
+  const ByteSpan payload = body.subspan(rr.pos());
+  const auto prio = policy::push_priority(static_cast<codec::MsgId>(payload[0]), opts_.relay_2x);
+  const auto relayers = policy::check_relayers(relayers_, our_pkh_);
+  // Signatures are checked only for what we would forward; the decode is always whole,
+  // since a node drops whoever sends it a message it cannot decode.
+  const bool forwardable = prio && relayers == policy::RelayersVerdict::kOk &&
+                           policy::can_append_self(relayers_) && view_.height != 0;
+  const auto out = push_check_.check(payload, static_cast<std::uint32_t>(codec::kPreambleSize + rr.pos()),
+                                     forwardable, &dedup_);
+  if (out.verdict == Verdict::kUndecodable) {
+    bump(c_->drop_framing);
+    return close_session(from, "message does not decode", true);
+  }
   if (!prio) return bump(c_->drop_not_relayed_type);
-  switch (policy::check_relayers(m.relayers, our_pkh_)) {
+  switch (relayers) {
     case policy::RelayersVerdict::kOk: break;
     case policy::RelayersVerdict::kContainsUs: return bump(c_->drop_relayers);  // came back round
     default:  // a cycle: a node would drop this peer too
       bump(c_->drop_relayers);
       return close_session(from, "relayers contain a cycle", true);
   }
-  if (!policy::can_append_self(m.relayers)) return bump(c_->drop_relayers);
+  if (!policy::can_append_self(relayers_)) return bump(c_->drop_relayers);
   if (view_.height == 0) return bump(c_->drop_no_burn_view);  // every node would refuse our preamble
-  if (!validate_and_dedup(m)) return;
+  if (out.new_ids == 0) return bump(c_->drop_dup);
+  if (out.verdict == Verdict::kNoRewardSet) return bump(c_->drop_no_reward_set);
+  if (out.verdict != Verdict::kValid) return bump(c_->drop_invalid);
+  for (const auto& id : push_check_.ids()) dedup_.insert(id);
 
   // Sign once. The forward digest was computed while the bytes arrived, unless our burn
-  // view moved since this message started: then the forward is rebuilt and hashed now.
-  // The signed bytes go straight into a transport buffer (a registered pool slot).
+  // view moved since this message started: then the forward is built and hashed now.
+  // Either way the signed bytes go straight into a transport buffer (a registered slot).
   SharedBuf* buf = nullptr;
   const codec::Preamble& used = from.framer.forward_template().preamble;
   if (streamed && from.framer.forward_digest() && used.burn_block_height == view_.height &&
@@ -421,11 +411,7 @@ void RelayEngine<T>::relay(Session& from, const codec::Message& m, bool streamed
     if (buf == nullptr) return;
     from.framer.write_forward(buf->fill(), opts_.key.sign(*from.framer.forward_digest()));
   } else {
-    codec::Preamble tmpl;
-    tmpl.peer_version = opts_.net.peer_version;
-    tmpl.network_id = opts_.net.network_id;
-    crypto::fill_random(reinterpret_cast<std::uint8_t*>(&tmpl.seq), sizeof tmpl.seq);
-    buf = copy_to_buf(sign_forward(m, tmpl));
+    buf = forward_into_buf(body, static_cast<std::uint32_t>(relayers_.size()));
     if (buf == nullptr) return;
   }
   const codec::Hash20 sender = from.pkh;
@@ -433,7 +419,7 @@ void RelayEngine<T>::relay(Session& from, const codec::Message& m, bool streamed
     if (s == &from || !s->key || s->closing) continue;
     // may_send_to over relayers ++ [us]: we are never a recipient, so checking the
     // received relayers is the same test without building the longer list.
-    if (!policy::may_send_to(m.relayers, s->pkh, sender)) continue;
+    if (!policy::may_send_to(relayers_, s->pkh, sender)) continue;
     buf->ref();  // the pacer's reference
     auto r = s->pacer.admit({reinterpret_cast<std::uint64_t>(buf), *prio});
     if (r.dropped) {
@@ -453,32 +439,48 @@ void RelayEngine<T>::relay(Session& from, const codec::Message& m, bool streamed
 }
 
 // The burn view moved: pushes still waiting in pacers carry the old one. Each distinct
-// buffer is re-signed once with the new view and swapped in wherever it waits.
+// buffer is re-signed once with the new view (same seq, same body: only the preamble's
+// view and signature change) and swapped in wherever it waits. The lists are sized at
+// start-up for every pacer full.
 template <Transport T>
 void RelayEngine<T>::resign_queued() {
-  std::unordered_map<SharedBuf*, SharedBuf*> fresh;
+  resign_old_.clear();
+  for (Session* s : sessions_)
+    s->pacer.for_each([&](policy::QueuedPush& q) { resign_old_.push_back(reinterpret_cast<SharedBuf*>(q.handle)); });
+  std::sort(resign_old_.begin(), resign_old_.end());
+  resign_old_.erase(std::unique(resign_old_.begin(), resign_old_.end()), resign_old_.end());
+  resign_new_.clear();
+  for (SharedBuf* old : resign_old_) {
+    SharedBuf* nb = nullptr;
+    const ByteSpan bytes = old->bytes();
+    auto pre = codec::decode_preamble(bytes.first(std::min(bytes.size(), codec::kPreambleSize)));
+    if (pre.ok() && bytes.size() == codec::kPreambleSize + pre->payload_len && (nb = t_.alloc(bytes.size())) != nullptr) {
+      codec::Preamble p = *pre;
+      p.burn_block_height = view_.height;
+      p.burn_block_hash = view_.hash;
+      p.burn_stable_block_height = view_.stable_height;
+      p.burn_stable_block_hash = view_.stable_hash;
+      p.signature.fill(0);
+      auto fresh = nb->fill();
+      codec::write_preamble_to(fresh.data(), p);
+      std::memcpy(fresh.data() + codec::kPreambleSize, bytes.data() + codec::kPreambleSize, pre->payload_len);
+      sign_in_place(fresh);
+      bump(c_->resigned);
+    }
+    resign_new_.push_back(nb);  // nullptr: that one keeps the old view
+  }
   for (Session* s : sessions_) {
     s->pacer.for_each([&](policy::QueuedPush& q) {
       auto* old = reinterpret_cast<SharedBuf*>(q.handle);
-      auto it = fresh.find(old);
-      if (it == fresh.end()) {
-        SharedBuf* nb = nullptr;
-        auto m = codec::decode_message(old->bytes());
-        if (m.ok() && !m->relayers.empty()) {
-          codec::Message base = std::move(*m);
-          base.relayers.pop_back();  // our own entry; sign_forward appends it again
-          nb = copy_to_buf(sign_forward(base, base.preamble));
-        }
-        it = fresh.emplace(old, nb).first;
-        if (nb != nullptr) bump(c_->resigned);
-      }
-      if (it->second == nullptr) return;
-      it->second->ref();
+      const auto i = static_cast<std::size_t>(std::lower_bound(resign_old_.begin(), resign_old_.end(), old) - resign_old_.begin());
+      SharedBuf* nb = resign_new_[i];
+      if (nb == nullptr) return;
+      nb->ref();
       old->unref();
-      q.handle = reinterpret_cast<std::uint64_t>(it->second);
+      q.handle = reinterpret_cast<std::uint64_t>(nb);
     });
   }
-  for (auto& [old, nb] : fresh)
+  for (SharedBuf* nb : resign_new_)
     if (nb != nullptr) nb->unref();  // drop the creation reference; the pacers hold theirs
 }
 
@@ -602,14 +604,15 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
     case link::CtlMsg::kRewardSet: {
       auto rs = link::get_reward_set(r);
       if (!rs) break;
-      reward_set_ = std::move(*rs);
+      push_check_.set_reward_set(*rs);
       return;
     }
     case link::CtlMsg::kRelay: {
       if (s == nullptr || s->closing) return;
-      auto m = codec::decode_message(f.payload);
-      if (!m.ok()) break;
-      relay(*s, *m, false);
+      // A whole message the control plane received before the session was authenticated.
+      auto pre = codec::decode_preamble(f.payload.first(std::min(f.payload.size(), codec::kPreambleSize)));
+      if (!pre.ok() || f.payload.size() != codec::kPreambleSize + pre->payload_len) break;
+      relay(*s, f.payload.subspan(codec::kPreambleSize), false);
       return;
     }
   }

@@ -19,13 +19,34 @@ struct SpanWriter {
 };
 }  // namespace
 
-// write_self: our relayer entry (kRelayDataSize bytes) as the message started with.
-void Framer::write_self(std::uint8_t* out) const noexcept {
+void write_preamble_to(std::uint8_t* out, const Preamble& p) noexcept {
   SpanWriter sw(out);
-  write_neighbor_address(sw.w, fwd_used_.self.peer);
-  sw.w.u32(fwd_used_.self.seq);
+  write_preamble(sw.w, p);
 }
 
+void write_relay_data_to(std::uint8_t* out, const RelayData& d) noexcept {
+  SpanWriter sw(out);
+  write_neighbor_address(sw.w, d.peer);
+  sw.w.u32(d.seq);
+}
+
+void write_forward_to(std::span<std::uint8_t> out, ByteSpan preamble165, ByteSpan body,
+                      std::uint32_t relayer_count, const RelayData& self) noexcept {
+  std::uint8_t* p = out.data();
+  std::memcpy(p, preamble165.data(), kPreambleSize);
+  p += kPreambleSize;
+  store_be32(p, relayer_count + 1);
+  p += 4;
+  const std::size_t upstream = std::size_t{relayer_count} * kRelayDataSize;
+  std::memcpy(p, body.data() + 4, upstream);
+  p += upstream;
+  write_relay_data_to(p, self);
+  p += kRelayDataSize;
+  std::memcpy(p, body.data() + 4 + upstream, body.size() - 4 - upstream);
+}
+
+// write_self: our relayer entry (kRelayDataSize bytes) as the message started with.
+void Framer::write_self(std::uint8_t* out) const noexcept { write_relay_data_to(out, fwd_used_.self); }
 
 namespace {
 constexpr std::uint8_t kZeroSig[65] = {};
@@ -79,11 +100,7 @@ void Framer::on_relayers_known() noexcept {
   Preamble p = fwd_.preamble;
   p.payload_len = pre_.payload_len + static_cast<std::uint32_t>(kRelayDataSize);
   p.signature.fill(0);
-  // Encoded into fixed buffers: nothing here allocates.
-  {
-    SpanWriter w(fwd_pre_raw_);
-    write_preamble(w.w, p);
-  }
+  write_preamble_to(fwd_pre_raw_, p);  // fixed buffers: nothing here allocates
   forward_.update(fwd_pre_raw_, kPreambleSize);
   forward_.update_u32(relayer_cnt_ + 1);
   forward_.update(body_.data() + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
@@ -137,20 +154,9 @@ std::size_t Framer::feed(ByteSpan in) noexcept {
 }
 
 void Framer::write_forward(std::span<std::uint8_t> out, const Sig65& sig) const {
-  // Layout: our preamble (with `sig`) ‖ relayer count + 1 ‖ the received relayers ‖ us ‖
-  // the payload. Written in place: no allocation (the caller sized `out`).
-  std::uint8_t* p = out.data();
-  std::memcpy(p, fwd_pre_raw_, kPreambleSize);
-  std::memcpy(p + kPreambleSignatureOffset, sig.data(), sig.size());
-  p += kPreambleSize;
-  store_be32(p, relayer_cnt_ + 1);
-  p += 4;
-  const std::size_t upstream = std::size_t{relayer_cnt_} * kRelayDataSize;
-  std::memcpy(p, body_.data() + 4, upstream);
-  p += upstream;
-  write_self(p);
-  p += kRelayDataSize;
-  std::memcpy(p, body_.data() + 4 + upstream, body_.size() - 4 - upstream);
+  // Our preamble (with `sig`) ‖ relayers ++ [us] ‖ the payload, written in place.
+  write_forward_to(out, ByteSpan(fwd_pre_raw_, kPreambleSize), body(), relayer_cnt_, fwd_used_.self);
+  std::memcpy(out.data() + kPreambleSignatureOffset, sig.data(), sig.size());
 }
 
 void Framer::write_forward(Bytes& out, const Sig65& sig) const {

@@ -28,6 +28,16 @@ struct ForwardTemplate {
   RelayData self;
 };
 
+// Encoders into caller memory (no allocation), shared by the framer and by the relay's
+// forwards built after the fact (a push handed back by the control plane, a re-sign).
+void write_preamble_to(std::uint8_t* out, const Preamble& p) noexcept;        // kPreambleSize bytes
+void write_relay_data_to(std::uint8_t* out, const RelayData& d) noexcept;     // kRelayDataSize bytes
+// write_forward_to: preamble165 ‖ relayer count + 1 ‖ the body's relayers ‖ self ‖ the
+// body's payload, into exactly kPreambleSize + body.size() + kRelayDataSize bytes.
+// `body` is a received body (relayers ‖ payload) with `relayer_count` relayers.
+void write_forward_to(std::span<std::uint8_t> out, ByteSpan preamble165, ByteSpan body,
+                      std::uint32_t relayer_count, const RelayData& self) noexcept;
+
 class Framer {
  public:
   enum class State : std::uint8_t { kPreamble, kBody, kDone, kError };

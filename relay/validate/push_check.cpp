@@ -1,0 +1,89 @@
+#include "relay/validate/push_check.hpp"
+
+#include "relay/codec/limits.hpp"
+
+namespace relay::validate {
+
+PushCheck::PushCheck() {
+  scratch_.reserve();
+  ids_.reserve(codec::kMaxVecMicroblocks);  // the longest list of objects one push holds
+  codec::reserve_decode_scratch();
+}
+
+const char* verdict_name(PushCheck::Verdict v) noexcept {
+  switch (v) {
+    case PushCheck::Verdict::kValid: return "valid";
+    case PushCheck::Verdict::kUndecodable: return "undecodable";
+    case PushCheck::Verdict::kInvalid: return "invalid";
+    case PushCheck::Verdict::kNoRewardSet: return "no reward set";
+  }
+  return "?";
+}
+
+PushCheck::Outcome PushCheck::check(ByteSpan payload, std::uint32_t base_off, bool validate,
+                                    const dedup::TagCache* known) {
+  ids_.clear();
+  stream_ = MicroblockStream{};
+  payload_ = payload;
+  validate_ = validate;
+  known_ = known;
+  out_ = Outcome{};
+  Status st = codec::read_push(payload, base_off, scratch_, *this);
+  if (!st.ok()) {
+    Outcome o;
+    o.verdict = Verdict::kUndecodable;
+    o.error = st.error();
+    o.reason = st.error().reason;
+    return o;
+  }
+  if (validate_ && out_.verdict == Verdict::kValid && !ids_.empty() &&
+      static_cast<codec::MsgId>(payload[0]) == codec::MsgId::kMicroblocks && !stream_.result().ok)
+    invalid(Verdict::kInvalid, stream_.result().reason);
+  return out_;
+}
+
+bool PushCheck::add(const Hash32& id) {
+  // The list is reserved for the longest possible push; a count past it is a decode
+  // error already (read_push bounds every list), so this never grows in practice.
+  ids_.push_back(id);
+  const bool is_new = known_ == nullptr || !known_->contains(id);
+  if (is_new) ++out_.new_ids;
+  return validate_ && is_new && out_.verdict == Verdict::kValid;
+}
+
+void PushCheck::invalid(Verdict v, const char* why) {
+  if (out_.verdict != Verdict::kValid) return;  // the first problem is the one reported
+  out_.verdict = v;
+  out_.reason = why;
+}
+
+void PushCheck::transaction(const codec::StacksTransaction& tx, ByteSpan raw) {
+  if (!add(tx.txid)) return;
+  AuthCheck a = verify_transaction(tx, raw);
+  if (!a.ok) invalid(Verdict::kInvalid, a.reason);
+}
+
+void PushCheck::nakamoto_block(const codec::NakamotoBlock& b) {
+  if (!add(b.block_id)) return;
+  if (signers_.empty()) return invalid(Verdict::kNoRewardSet, "no reward set to check signer signatures");
+  SignerCheck s = signers_.verify(b.header, b.block_hash);
+  if (!s.ok) invalid(Verdict::kInvalid, s.reason);
+}
+
+void PushCheck::block(const Hash20& consensus_hash, const codec::StacksBlock& b) {
+  add(codec::block_index_hash(b.block_hash, consensus_hash));
+}
+
+void PushCheck::microblock(const Hash32&, const codec::StacksMicroblock& mb) {
+  add(mb.block_hash);
+  // The chain is checked across all of them (seen or not): one stream, one signer.
+  if (validate_) stream_.add(mb);
+}
+
+void PushCheck::chunk(const codec::StackerDBPushChunk&) { add(crypto::sha512_256(payload_)); }
+
+void PushCheck::available(codec::MsgId, std::span<const codec::BlockAvailable>) {
+  add(crypto::sha512_256(payload_));
+}
+
+}  // namespace relay::validate

@@ -1,0 +1,76 @@
+// relay/validate/push_check.hpp — everything the relay checks of a pushed payload before
+// forwarding it (ARCHITECTURE.md §3.3–3.4), in one pass over the received bytes and
+// without allocating: codec::read_push skims the payload (strict decode, contents not
+// copied) and each object is checked as it completes:
+//
+//   Transaction          origin (and sponsor) signatures, from the bytes as received
+//   NakamotoBlocks       signer signatures against the reward set, ≥ 70 % of its weight
+//   Blocks (2.x)         decode only (Merkle root, coinbase rules); no signatures exist
+//   Microblocks (2.x)    one signer, consecutive sequence numbers, each linked to the last
+//   StackerDBPushChunk,
+//   (Micro)BlocksAvailable  decode only (slot owners are the control plane's business)
+//
+// Objects the caller already relayed (`known`) are not checked again: an id is only
+// remembered after its object passed these checks, and the ids cover what the checks
+// cover (a Nakamoto block id leaves out signer signatures, but a block we relayed had a
+// valid set). The ids of every object are collected for the caller's dedup.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "relay/codec/message.hpp"
+#include "relay/dedup/tag_cache.hpp"
+#include "relay/validate/validate.hpp"
+
+namespace relay::validate {
+
+class PushCheck final : private codec::PushVisitor {
+ public:
+  enum class Verdict : std::uint8_t { kValid, kUndecodable, kInvalid, kNoRewardSet };
+  struct Outcome {
+    Verdict verdict = Verdict::kValid;
+    const char* reason = "";
+    Error error{};             // kUndecodable: where and why
+    std::size_t new_ids = 0;   // ids not `known`
+  };
+
+  // Reserves everything a push can need (the ids of the largest microblock stream, the
+  // decode scratch of this thread), so check() never allocates.
+  PushCheck();
+
+  void set_reward_set(std::span<const RewardSetSigner> set) { signers_ = SignerSet(set); }
+  const SignerSet& signer_set() const noexcept { return signers_; }
+
+  // check: decode `payload` (from its type byte; `base_off` places errors in the whole
+  // message) and, when `validate`, run the checks above on each object not in `known`.
+  // ids() then lists every object's id, in order.
+  Outcome check(ByteSpan payload, std::uint32_t base_off, bool validate, const dedup::TagCache* known);
+  std::span<const Hash32> ids() const noexcept { return ids_; }
+
+ private:
+  void transaction(const codec::StacksTransaction& tx, ByteSpan raw) override;
+  void nakamoto_block(const codec::NakamotoBlock& b) override;
+  void block(const Hash20& consensus_hash, const codec::StacksBlock& b) override;
+  void microblock(const Hash32& index_anchor_block, const codec::StacksMicroblock& mb) override;
+  void chunk(const codec::StackerDBPushChunk& c) override;
+  void available(codec::MsgId id, std::span<const codec::BlockAvailable> entries) override;
+
+  // add: record an id; true when it still has to be checked.
+  bool add(const Hash32& id);
+  void invalid(Verdict v, const char* why);
+
+  codec::PushScratch scratch_;
+  SignerSet signers_;
+  MicroblockStream stream_;
+  std::vector<Hash32> ids_;
+  // per check
+  ByteSpan payload_;
+  bool validate_ = false;
+  const dedup::TagCache* known_ = nullptr;
+  Outcome out_;
+};
+
+const char* verdict_name(PushCheck::Verdict v) noexcept;
+
+}  // namespace relay::validate
