@@ -119,9 +119,14 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   const std::uint64_t every = static_cast<std::uint64_t>(args.stats_interval_s) * std::uint64_t{1000000000};
   std::uint64_t next_stats = shm::monotonic_ns() + every;
+  std::uint64_t next_heap = 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
     const std::uint64_t now = shm::monotonic_ns();
     engine.run_once(now, 1);
+    if (now >= next_heap) {
+      lk->counters->heap_allocated.store(heap_allocated(), std::memory_order_relaxed);
+      next_heap = now + 100'000'000;
+    }
     if (every != 0 && now >= next_stats) {
       const auto& c = engine.counters();
       log_line(kProg, "sessions %zu (authenticated %zu) relayed %llu fanout %llu dup %llu invalid %llu heap-allocated %llu B",

@@ -227,12 +227,14 @@ int cmd_status(const CommonArgs& args, bool watch) {
   const auto* c = lk->counters;
   do {
     const std::uint64_t now = shm::monotonic_ns();
-    std::printf("dataplane %s, control %s, p2p port %llu, sessions %llu (authenticated %llu)\n",
+    std::printf("dataplane %s, control %s, p2p port %llu, sessions %llu (authenticated %llu), "
+                "dataplane heap allocated %llu B\n",
                 shm::cnc_stale(*lk->dp_cnc, now, 5'000'000'000ull) ? "NOT BEATING" : "running",
                 shm::cnc_stale(*lk->ctl_cnc, now, 5'000'000'000ull) ? "NOT BEATING" : "running",
                 static_cast<unsigned long long>(c->p2p_port.load()),
                 static_cast<unsigned long long>(c->sessions_live.load()),
-                static_cast<unsigned long long>(c->sessions_auth_live.load()));
+                static_cast<unsigned long long>(c->sessions_auth_live.load()),
+                static_cast<unsigned long long>(c->heap_allocated.load()));
 #define RELAY_X(name, help) \
   std::printf("  %-24s %14llu  %s\n", #name, static_cast<unsigned long long>(c->name.load()), help);
     RELAY_DP_COUNTERS(RELAY_X)

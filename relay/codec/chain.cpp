@@ -130,8 +130,14 @@ void read_auth(Reader& r, TransactionAuth& a) {
     return;
   }
   read_spending_condition(r, a.origin);
-  if (a.flag == kAuthSponsored) read_spending_condition(r, a.sponsor);
-  else a.sponsor = SpendingCondition{};
+  if (a.flag == kAuthSponsored) {
+    read_spending_condition(r, a.sponsor);
+  } else {  // a default condition, keeping the field list's capacity for the next decode
+    auto fields = std::move(a.sponsor.fields);
+    fields.clear();
+    a.sponsor = SpendingCondition{};
+    a.sponsor.fields = std::move(fields);
+  }
 }
 
 void write_auth(Writer& w, const TransactionAuth& a) {

@@ -70,6 +70,8 @@ struct alignas(shm::kRingAlign) DpCounters {
   std::atomic<std::uint64_t> sessions_live;       // gauges
   std::atomic<std::uint64_t> sessions_auth_live;
   std::atomic<std::uint64_t> p2p_port;            // the port the dataplane listens on (0: not yet)
+  std::atomic<std::uint64_t> heap_allocated;      // heap bytes the dataplane thread allocated (jemalloc
+                                                  // thread.allocated, refreshed every 100 ms)
 };
 
 struct LinkParams {

@@ -87,6 +87,22 @@ ByteArray<N> arr(const std::string& s) {
   return a.value_or(ByteArray<N>{});
 }
 
+// json_field: the value of "name" in one flat JSON line (string, number or bool), without
+// std::regex (libstdc++'s recursive matcher overflows the stack on 30 kB lines).
+inline std::string json_field(const std::string& line, const std::string& name) {
+  std::string key = "\"" + name + "\":";
+  std::size_t at = line.find(key);
+  if (at == std::string::npos) return "";
+  at += key.size();
+  while (at < line.size() && line[at] == ' ') ++at;
+  if (at < line.size() && line[at] == '"') {
+    std::size_t end = line.find('"', at + 1);
+    return line.substr(at + 1, end - at - 1);
+  }
+  std::size_t end = line.find_first_of(",}", at);
+  return line.substr(at, end - at);
+}
+
 inline std::string hx(ByteSpan s) { return to_hex(s); }
 template <std::size_t N>
 std::string hx(const ByteArray<N>& a) {

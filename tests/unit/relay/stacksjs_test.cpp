@@ -17,21 +17,7 @@ namespace {
 
 using namespace relay::test;
 
-// field: the value of "name" in one flat JSON line (string, number or bool), without
-// std::regex (libstdc++'s recursive matcher overflows the stack on 30 kB lines).
-std::string field(const std::string& line, const std::string& name) {
-  std::string key = "\"" + name + "\":";
-  std::size_t at = line.find(key);
-  if (at == std::string::npos) return "";
-  at += key.size();
-  while (at < line.size() && line[at] == ' ') ++at;
-  if (at < line.size() && line[at] == '"') {
-    std::size_t end = line.find('"', at + 1);
-    return line.substr(at + 1, end - at - 1);
-  }
-  std::size_t end = line.find_first_of(",}", at);
-  return line.substr(at, end - at);
-}
+std::string field(const std::string& line, const std::string& name) { return json_field(line, name); }
 
 TEST(StacksJs, FixedSeedTransactionsAgreeWithTheLibrary) {
   std::istringstream in(read_text("stacksjs/generated-seed-5eed0001.jsonl"));
