@@ -61,9 +61,13 @@ int main(int argc, char** argv) {
   // Room for every session the configuration allows, and a few being refused.
   const std::size_t max_sessions = std::size_t{cfg->max_inbound} + cfg->max_outbound;
   ucfg.max_conns = static_cast<std::uint32_t>(std::max<std::size_t>(1024, max_sessions + 64));
+  // Send buffers (registered with the kernel): every relayed message is written once into
+  // one of these and sent from it to every peer. Only when a class runs out does a
+  // message go to the heap.
   ucfg.pool_small = 4096;  // 16 MiB of 4 KiB slots: transactions and small messages
   ucfg.pool_medium = 256;  // 16 MiB of 64 KiB slots
-  ucfg.pool_large = 16;    // 32 MiB of 2 MiB slots: blocks (larger ones use the heap)
+  ucfg.pool_large = 16;    // 32 MiB of 2 MiB slots: blocks
+  ucfg.pool_huge = 2;      // 32 MiB of 16 MiB slots: the largest messages a node accepts
   auto transport = dp::UringTransport::create(ucfg);
   if (!transport.ok()) {
     log_line(kProg, "io_uring: %s (%s)", transport.error().reason,
@@ -95,6 +99,10 @@ int main(int argc, char** argv) {
   o.pacer_budget = cfg->max_queued_per_peer;
   o.max_conns = ucfg.max_conns;  // the transport's connection ids index the session table
   o.max_sessions = max_sessions;
+  // Receiving: 64 KiB of each session's own (reserved now), larger bodies in slots of a
+  // receive pool (8 + 32 + 16 MiB) while they are read.
+  o.rx_own_bytes = 64 * 1024;
+  o.rx_pool = {{256 * 1024, 32}, {2 * 1024 * 1024, 16}, {codec::kMaxMessageLen, 1}};
   dp::RelayEngine<dp::UringTransport> engine(**transport, *ends, o);
   lk->counters->p2p_port.store(*port, std::memory_order_release);  // the control plane advertises it
   std::uint64_t incarnation = 0;

@@ -24,6 +24,7 @@ struct SimPeer {
   dp::ConnId conn = dp::kNoConn;
   bool keep_pushes = true;
   std::vector<Bytes> pushes;                         // when keep_pushes
+  std::uint64_t push_count = 0;                      // every push received
   std::function<void(const Bytes&)> on_push;         // every push, as received
   std::function<void(const char* why)> on_error;     // bytes from the relay that do not parse
   std::vector<Bytes> on_auth;  // sent the moment the handshake completes (before anything else is read)
@@ -47,6 +48,7 @@ struct SimPeer {
     for (auto& a : acts) {
       if (a.kind == ctl::Action::Kind::kSend) send(a.bytes);
       if (a.kind == ctl::Action::Kind::kRelay) {
+        ++push_count;
         if (on_push) on_push(a.bytes);
         if (keep_pushes) pushes.push_back(a.bytes);
       }
@@ -74,7 +76,7 @@ struct SimPeer {
         if (e.kind == dp::EventKind::kConnected || e.kind == dp::EventKind::kAccepted) {
           if (e.kind == dp::EventKind::kAccepted) conn = e.conn;  // a listening node: the relay dialed it
           closed = false;
-          framer = codec::Framer();  // nothing of an earlier connection carries over
+          framer.reset();  // nothing of an earlier connection carries over
           conv = std::make_unique<ctl::Conversation>(&id, e.kind == dp::EventKind::kConnected, now);
           conv->set_burn_view(sim_burn_view());
           conv->start(now, acts);

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
 #include "relay/codec/framer.hpp"
 #include "relay/dedup/tag_cache.hpp"
@@ -40,6 +41,12 @@ struct DpOptions {
   std::uint32_t max_inflight_sends = 8;  // per session, handed to the transport
   std::size_t max_sessions = 1024;       // more are refused at accept (at most 65536)
   std::size_t max_conns = 1024;          // connection ids the transport hands out are below this
+  // Receiving: each session keeps bodies up to rx_own_bytes in its own buffer (reserved
+  // at start-up); larger ones borrow a slot of the receive pool for as long as they are
+  // read. Only when no slot that large is free does a session's buffer grow (a heap
+  // allocation, counted as rx_body_grows; the capacity is then kept).
+  std::size_t rx_own_bytes = 64 * 1024;
+  std::vector<BufPool::Class> rx_pool = {{256 * 1024, 16}, {2 * 1024 * 1024, 4}, {codec::kMaxMessageLen, 1}};
 };
 
 // Links in one process (tests, the simulated network): the two ring ends of a region.
@@ -88,6 +95,7 @@ class RelayEngine {
     bool closing = false;
     bool misbehaved = false;
     const char* why = "";
+    std::uint64_t rx_grows = 0;  // the framer's body_grows() already counted
     explicit Session(std::uint32_t budget) : pacer(budget) {}
   };
 
@@ -97,7 +105,8 @@ class RelayEngine {
   // a session that is gone never reaches the next one in its slot.
   class SessionTable {
    public:
-    SessionTable(std::size_t max_sessions, std::size_t max_conns, std::uint32_t budget);
+    SessionTable(std::size_t max_sessions, std::size_t max_conns, std::uint32_t budget,
+                 codec::BodySource* rx, std::size_t rx_own_bytes);
     Session* open(ConnId c, const link::SessionInfo& info) noexcept;  // nullptr: full, or c out of range
     void close(Session& s) noexcept;
     Session* by_conn(ConnId c) noexcept {
@@ -154,6 +163,17 @@ class RelayEngine {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
 
+  // Receive-pool slots lent to framers for large bodies.
+  struct RxSource final : codec::BodySource {
+    BufPool* pool = nullptr;
+    codec::BodyLease lease(std::size_t n) noexcept override {
+      SharedBuf* b = pool != nullptr ? pool->alloc(n) : nullptr;
+      if (b == nullptr) return {};
+      return {b->fill(), b};
+    }
+    void release(const codec::BodyLease& l) noexcept override { static_cast<SharedBuf*>(l.handle)->unref(); }
+  };
+
   T& t_;
   DpOptions opts_;
   shm::RingProducer to_ctl_;
@@ -168,6 +188,8 @@ class RelayEngine {
   std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
   std::vector<SharedBuf*> resign_new_;  // their re-signed replacements
   dedup::TagCache dedup_;
+  std::unique_ptr<BufPool> rx_pool_;
+  RxSource rx_source_;
   SessionTable sessions_;
   std::unordered_map<ConnId, std::uint64_t> dialing_;  // conn → the control plane's dial token
   struct Pending {

@@ -24,7 +24,8 @@ inline std::uint64_t random_u64() noexcept {
 }  // namespace detail
 
 template <Transport T>
-RelayEngine<T>::SessionTable::SessionTable(std::size_t max_sessions, std::size_t max_conns, std::uint32_t budget) {
+RelayEngine<T>::SessionTable::SessionTable(std::size_t max_sessions, std::size_t max_conns, std::uint32_t budget,
+                                           codec::BodySource* rx, std::size_t rx_own_bytes) {
   max_sessions = std::min<std::size_t>(max_sessions, 0x10000);
   slots_.reserve(max_sessions);
   free_.reserve(max_sessions);
@@ -32,6 +33,7 @@ RelayEngine<T>::SessionTable::SessionTable(std::size_t max_sessions, std::size_t
   for (std::size_t i = 0; i < max_sessions; ++i) {
     slots_.push_back(std::make_unique<Session>(budget));
     slots_.back()->slot = static_cast<std::uint32_t>(i);
+    slots_.back()->framer.set_body_source(rx, rx_own_bytes);
     slots_.back()->gen = static_cast<std::uint16_t>(detail::random_u64());
     free_.push_back(static_cast<std::uint32_t>(max_sessions - 1 - i));
   }
@@ -69,6 +71,7 @@ void RelayEngine<T>::SessionTable::close(Session& s) noexcept {
   last->live_pos = s.live_pos;
   live_.pop_back();
   s.conn = kNoConn;
+  s.framer.reset();  // a body lease goes back to the pool now
   free_.push_back(s.slot);
 }
 
@@ -81,7 +84,13 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
       c_(link.counters),
       cnc_(link.cnc),
       dedup_(opts_.dedup_depth, detail::random_u64()),
-      sessions_(opts_.max_sessions, opts_.max_conns, opts_.pacer_budget) {
+      rx_pool_([&]() -> std::unique_ptr<BufPool> {
+        if (opts_.rx_pool.empty()) return nullptr;
+        auto p = BufPool::create(opts_.rx_pool);
+        return p.ok() ? std::move(*p) : nullptr;  // without it large bodies grow session buffers
+      }()),
+      sessions_(opts_.max_sessions, opts_.max_conns, opts_.pacer_budget, &rx_source_, opts_.rx_own_bytes) {
+  rx_source_.pool = rx_pool_.get();
   auto pk = opts_.key.public_key().compressed();
   our_pkh_ = crypto::hash160(ByteSpan(pk.data(), pk.size()));
   self_.peer.addrbytes = opts_.addrbytes;
@@ -215,6 +224,10 @@ void RelayEngine<T>::on_data(Session& s, ByteSpan d) {
   while (!d.empty() && !s.closing) {
     std::size_t used = s.framer.feed(d);
     d = d.subspan(used);
+    if (s.framer.body_grows() != s.rx_grows) {
+      bump(c_->rx_body_grows, s.framer.body_grows() - s.rx_grows);
+      s.rx_grows = s.framer.body_grows();
+    }
     if (s.framer.state() == codec::Framer::State::kError) {
       bump(c_->drop_framing);
       close_session(s, s.framer.error().reason, true);

@@ -60,11 +60,23 @@ void Framer::set_forward(const ForwardTemplate& tmpl) noexcept {
   fwd_enabled_ = true;
 }
 
+Framer::~Framer() {
+  if (lease_.handle != nullptr) source_->release(lease_);
+}
+
+void Framer::set_body_source(BodySource* src, std::size_t own_capacity) {
+  source_ = src;
+  own_.reserve(own_capacity);
+}
+
 void Framer::next() noexcept {
   state_ = State::kPreamble;
   err_ = Error{};
   pre_have_ = 0;
-  body_.clear();
+  if (lease_.handle != nullptr) source_->release(lease_);
+  lease_ = BodyLease{};
+  buf_ = nullptr;
+  have_ = 0;
   relayer_cnt_ = 0;
   relayers_known_ = false;
   fwd_active_ = false;
@@ -87,7 +99,23 @@ void Framer::on_preamble() noexcept {
   verify_.update(pre_raw_, kPreambleSignatureOffset);
   verify_.update(kZeroSig, sizeof kZeroSig);
   verify_.update(pre_raw_ + kPreamblePayloadLenOffset, 4);
-  body_.reserve(pre_.payload_len);
+  // The body's home: the own buffer when it fits (no allocation: its capacity is kept),
+  // else a lease, else the own buffer grown.
+  const std::size_t len = pre_.payload_len;
+  if (len > own_.capacity() && source_ != nullptr) {
+    lease_ = source_->lease(len);
+    if (lease_.bytes.size() < len && lease_.handle != nullptr) {
+      source_->release(lease_);
+      lease_ = BodyLease{};
+    }
+  }
+  if (lease_.handle != nullptr) {
+    buf_ = lease_.bytes.data();
+  } else {
+    if (len > own_.capacity()) ++grows_;
+    own_.resize(len);  // no allocation once the capacity is there
+    buf_ = own_.data();
+  }
   state_ = State::kBody;
 }
 
@@ -103,7 +131,7 @@ void Framer::on_relayers_known() noexcept {
   write_preamble_to(fwd_pre_raw_, p);  // fixed buffers: nothing here allocates
   forward_.update(fwd_pre_raw_, kPreambleSize);
   forward_.update_u32(relayer_cnt_ + 1);
-  forward_.update(body_.data() + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
+  forward_.update(buf_ + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
   std::uint8_t self[kRelayDataSize];
   write_self(self);
   forward_.update(self, kRelayDataSize);
@@ -121,30 +149,31 @@ std::size_t Framer::feed(ByteSpan in) noexcept {
       if (pre_have_ == kPreambleSize) on_preamble();
       continue;
     }
-    std::size_t want = pre_.payload_len - body_.size();
+    std::size_t want = pre_.payload_len - have_;
     std::size_t n = std::min(in.size() - used, want);
     // Stop at the end of the relayers vector (or its count) so the forward digest
     // can start exactly there.
     if (!relayers_known_) {
-      std::size_t mark = body_.size() < 4 ? 4 : 4 + std::size_t{relayer_cnt_} * kRelayDataSize;
-      n = std::min(n, mark - body_.size());
+      std::size_t mark = have_ < 4 ? 4 : 4 + std::size_t{relayer_cnt_} * kRelayDataSize;
+      n = std::min(n, mark - have_);
     }
     const std::uint8_t* p = in.data() + used;
-    body_.insert(body_.end(), p, p + n);
+    std::memcpy(buf_ + have_, p, n);
+    have_ += n;
     verify_.update(p, n);
     if (fwd_active_) forward_.update(p, n);
     used += n;
     if (!relayers_known_) {
-      if (body_.size() == 4 && relayer_cnt_ == 0) {
-        relayer_cnt_ = load_be32(body_.data());
+      if (have_ == 4 && relayer_cnt_ == 0) {
+        relayer_cnt_ = load_be32(buf_);
         if (relayer_cnt_ > kMaxRelayersLen)
           return fail(Errc::kLimit, static_cast<std::uint32_t>(kPreambleSize), "more than 16 relayers"), used;
         if (4 + std::size_t{relayer_cnt_} * kRelayDataSize >= pre_.payload_len)
           return fail(Errc::kTruncated, static_cast<std::uint32_t>(kPreambleSize), "relayers exceed payload_len"), used;
       }
-      if (body_.size() == 4 + std::size_t{relayer_cnt_} * kRelayDataSize) on_relayers_known();
+      if (have_ == 4 + std::size_t{relayer_cnt_} * kRelayDataSize) on_relayers_known();
     }
-    if (body_.size() == pre_.payload_len) {
+    if (have_ == pre_.payload_len) {
       verify_digest_ = verify_.finish();
       if (fwd_active_) forward_digest_ = forward_.finish();
       state_ = State::kDone;

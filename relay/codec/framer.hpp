@@ -38,17 +38,41 @@ void write_relay_data_to(std::uint8_t* out, const RelayData& d) noexcept;     //
 void write_forward_to(std::span<std::uint8_t> out, ByteSpan preamble165, ByteSpan body,
                       std::uint32_t relayer_count, const RelayData& self) noexcept;
 
+// BodySource: where a framer keeps bodies larger than its own buffer (the dataplane
+// lends slots of a receive pool made at start-up). lease() returns empty bytes when it
+// has nothing that large free; the framer then grows its own buffer (and counts it).
+struct BodyLease {
+  std::span<std::uint8_t> bytes;
+  void* handle = nullptr;
+};
+class BodySource {
+ public:
+  virtual BodyLease lease(std::size_t n) noexcept = 0;
+  virtual void release(const BodyLease& l) noexcept = 0;
+
+ protected:
+  ~BodySource() = default;
+};
+
 class Framer {
  public:
   enum class State : std::uint8_t { kPreamble, kBody, kDone, kError };
 
   // max_payload_len: refuse larger messages before buffering them (≤ MAX_MESSAGE_LEN-1).
   explicit Framer(std::uint32_t max_payload_len = kMaxMessageLen - 1) noexcept;
+  ~Framer();  // returns a lease still held
+  Framer(const Framer&) = delete;
+  Framer& operator=(const Framer&) = delete;
 
   // set_forward: compute the forward digest for messages started from now on; `tmpl`
   // is copied (set a fresh random seq in it for every message: PROTOCOL.md §3).
   void set_forward(const ForwardTemplate& tmpl) noexcept;
   void clear_forward() noexcept { fwd_enabled_ = false; }
+  // set_body_source: keep bodies up to `own_capacity` bytes in the framer's own buffer
+  // (reserved now) and larger ones in leases from `src` (nullptr: grow the own buffer).
+  void set_body_source(BodySource* src, std::size_t own_capacity);
+  // body_grows: messages for which the own buffer had to grow (a heap allocation).
+  std::uint64_t body_grows() const noexcept { return grows_; }
   // forward_template: the template the current message's forward digest was started with.
   const ForwardTemplate& forward_template() const noexcept { return fwd_used_; }
 
@@ -57,6 +81,11 @@ class Framer {
   std::size_t feed(ByteSpan in) noexcept;
   // next: start the next message (keeps the buffer's capacity).
   void next() noexcept;
+  // reset: as new, for a new connection (no forward template; the buffer kept).
+  void reset() noexcept {
+    next();
+    clear_forward();
+  }
 
   State state() const noexcept { return state_; }
   const Error& error() const noexcept { return err_; }
@@ -65,7 +94,7 @@ class Framer {
   const Preamble& preamble() const noexcept { return pre_; }
   ByteSpan preamble_bytes() const noexcept { return ByteSpan(pre_raw_, kPreambleSize); }
   // Valid in kDone.
-  ByteSpan body() const noexcept { return ByteSpan(body_.data(), body_.size()); }
+  ByteSpan body() const noexcept { return ByteSpan(buf_, have_); }
   const crypto::Hash32& verify_digest() const noexcept { return verify_digest_; }
   // forward_digest: present when a template was set and the message can be forwarded
   // (fewer than 16 relayers).
@@ -76,7 +105,7 @@ class Framer {
   // [us], payload — appended to `out`. Only when forward_digest() is present.
   void write_forward(Bytes& out, const Sig65& sig) const;
   // forward_size: bytes write_forward produces (our preamble, the body, one more relayer).
-  std::size_t forward_size() const noexcept { return kPreambleSize + body_.size() + kRelayDataSize; }
+  std::size_t forward_size() const noexcept { return kPreambleSize + have_ + kRelayDataSize; }
   // write_forward into exactly forward_size() bytes (e.g. a transport's send buffer).
   void write_forward(std::span<std::uint8_t> out, const Sig65& sig) const;
 
@@ -92,7 +121,12 @@ class Framer {
   std::uint8_t pre_raw_[kPreambleSize];
   std::size_t pre_have_ = 0;
   Preamble pre_;
-  Bytes body_;
+  Bytes own_;                    // the framer's own body buffer (keeps its capacity)
+  BodySource* source_ = nullptr;
+  BodyLease lease_;              // the current body, when larger than own_
+  std::uint8_t* buf_ = nullptr;  // where the current body goes
+  std::size_t have_ = 0;         // body bytes received
+  std::uint64_t grows_ = 0;
   std::uint32_t relayer_cnt_ = 0;
   bool relayers_known_ = false;
 

@@ -61,6 +61,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 1;
   X(drop_framing, "framing or decode errors (session dropped)")                                    \
   X(drop_ctl_ring_full, "sessions closed because the control ring was full")                       \
   X(link_corrupt, "malformed fragments from the control plane (skipped)")                          \
+  X(rx_body_grows, "large messages read into a grown session buffer (no receive-pool slot free)")  \
   X(ctl_restarts, "control-plane restarts seen")
 
 struct alignas(shm::kRingAlign) DpCounters {

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -15,6 +16,7 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
+#include "tests/support/push_corpus.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_data.hpp"
 #include "tests/support/test_peer.hpp"
@@ -160,6 +162,83 @@ TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeer
   EXPECT_GE(k.drop_bad_preamble.load(), 1u);
   EXPECT_GE(k.drop_framing.load(), 1u);
   EXPECT_GE(k.drop_relayers.load(), 1u);
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + cfg_dir).c_str());
+}
+
+// The dataplane process relays Nakamoto blocks of 64 KiB and transactions of every kind
+// without allocating: the heap counter it publishes (jemalloc's count of the bytes its
+// thread allocated) does not move while they are relayed.
+TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
+  const test::PushCorpus corpus = test::push_corpus();
+  char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
+  std::string cfg_dir = ::mkdtemp(tmpl);
+  {
+    std::ofstream rs(cfg_dir + "/reward-set.txt");
+    for (const auto& s : corpus.sim_signers) rs << to_hex(s.signing_key) << " " << s.weight << "\n";
+    std::ofstream cfg(cfg_dir + "/relay.toml");
+    cfg << "[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
+  }
+  test::RelayRun relay({"--config", cfg_dir + "/relay.toml"});
+  ASSERT_GT(relay.port, 0) << "the relay did not report READY";
+  Peers net;
+  Peer& a = net.add(70, relay.port);
+  Peer& b = net.add(71, relay.port);
+  Peer& c = net.add(72, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  for (auto& p : net.ps) p->keep_pushes = false;  // counted, not kept
+
+  sim::SignerSet signers(8);
+  const auto miner = sim::key_from_byte(0x4d, 0x11);
+  std::uint32_t seq = 100;
+  std::uint64_t height = 1;
+  std::uint64_t want_c = 0;
+  // One round: `blocks` new 64 KiB blocks from a, then the corpus' transactions
+  // (from `first`, `count` of them) alternately from a and b, in batches the pacers
+  // never have to drop from; c receives every one.
+  auto round = [&](int blocks, std::size_t first, std::size_t count) {
+    for (int i = 0; i < blocks; ++i) {
+      NakamotoBlocks nb;
+      ++height;
+      nb.blocks.push_back(sim::nakamoto_block(height, signers, miner, 64 * 1024, height * 1'000'000));
+      a.send(a.conv->sign(++seq, nb));
+      ++want_c;
+      if (!net.pump_until([&] { return c.push_count == want_c; })) return false;
+    }
+    std::size_t sent = 0;
+    for (const auto& s : corpus.samples) {
+      if (s.payload[0] != static_cast<std::uint8_t>(MsgId::kTransaction)) continue;
+      if (sent++ < first) continue;
+      if (sent > first + count) break;
+      Reader r(s.payload);
+      Payload p;
+      read_payload(r, p);
+      Peer& from = sent % 2 == 0 ? a : b;
+      from.send(from.conv->sign(++seq, p));
+      ++want_c;
+      if (sent % 16 == 0 && !net.pump_until([&] { return c.push_count == want_c; })) return false;
+    }
+    return net.pump_until([&] { return c.push_count == want_c; });
+  };
+  ASSERT_TRUE(round(2, 0, 40)) << "warm-up: c has " << c.push_count << " of " << want_c;
+  const auto& k = relay.counters();
+  if (k.heap_allocated.load() == 0) GTEST_SKIP() << "the dataplane's allocator is not jemalloc (sanitizer build)";
+  auto settled_heap = [&] {  // the counter is refreshed every 100 ms
+    net.pump_until([] { return false; }, 1);
+    return k.heap_allocated.load();
+  };
+  const std::uint64_t before = settled_heap();
+  const std::uint64_t relayed_before = k.relayed.load();
+  ASSERT_TRUE(round(10, 40, 1000)) << "c has " << c.push_count << " of " << want_c;
+  const std::uint64_t after = settled_heap();
+  const auto txs = static_cast<std::uint64_t>(std::count_if(corpus.samples.begin(), corpus.samples.end(), [](const auto& s) {
+    return s.payload[0] == static_cast<std::uint8_t>(MsgId::kTransaction);
+  }));
+  EXPECT_EQ(k.relayed.load() - relayed_before, 10u + txs - 40);
+  EXPECT_EQ(k.rx_body_grows.load(), 0u);  // every large body fitted a receive-pool slot
+  EXPECT_EQ(k.drop_invalid.load(), 0u);
+  EXPECT_EQ(after - before, 0u) << "heap bytes the dataplane allocated relaying "
+                                << k.relayed.load() - relayed_before << " pushes";
   EXPECT_EQ(relay.stop(), 0);
   (void)std::system(("rm -rf " + cfg_dir).c_str());
 }

@@ -29,11 +29,13 @@ struct UringConfig {
   std::uint32_t buf_count = 1024;        // provided receive buffers (power of two)
   std::uint32_t buf_size = 16 * 1024;    // bytes per receive buffer
   std::uint32_t max_queued_sends = 256;  // per connection, before send() refuses (backpressure)
-  // Send buffers registered with the kernel (alloc()): slots of 4 KiB, 64 KiB and 2 MiB.
-  // All zero: no pool, alloc() uses the heap.
+  // Send buffers registered with the kernel (alloc()): slots of 4 KiB, 64 KiB, 2 MiB and
+  // 16 MiB + 64 KiB (the largest message a node accepts, with our preamble and relayer
+  // entry). All zero: no pool, alloc() uses the heap.
   std::uint32_t pool_small = 256;
   std::uint32_t pool_medium = 16;
   std::uint32_t pool_large = 2;
+  std::uint32_t pool_huge = 0;
 };
 
 struct UringFeatures {

@@ -65,6 +65,62 @@ TEST(Framer, DigestsMatchWholeMessageComputationAnyChunking) {
   }
 }
 
+// Bodies larger than the framer's own buffer go into leases from its body source (each
+// returned when the next message starts); without a free lease the own buffer grows,
+// counted. The digests and the forward are the same wherever the body lives.
+TEST(Framer, LargeBodiesLiveInLeasesAndTheOwnBufferGrowsOnlyWithout) {
+  struct Source final : BodySource {
+    std::vector<Bytes> slots;
+    std::vector<bool> out;
+    int leased = 0, returned = 0;
+    BodyLease lease(std::size_t n) noexcept override {
+      for (std::size_t i = 0; i < slots.size(); ++i)
+        if (!out[i] && slots[i].size() >= n) {
+          out[i] = true;
+          ++leased;
+          return {std::span<std::uint8_t>(slots[i].data(), n), &slots[i]};
+        }
+      return {};
+    }
+    void release(const BodyLease& l) noexcept override {
+      for (std::size_t i = 0; i < slots.size(); ++i)
+        if (&slots[i] == l.handle) out[i] = false;
+      ++returned;
+    }
+  } src;
+  Bytes small = vec("M1");  // a few hundred bytes
+  Bytes large = vec("M3");
+  ASSERT_GT(large.size(), small.size() + 64);
+  const std::size_t own = small.size() - kPreambleSize;  // exactly the small body
+  ForwardTemplate t = make_template(7);
+  for (bool with_slot : {true, false}) {
+    src.slots.assign(with_slot ? 1 : 0, Bytes(large.size()));
+    src.out.assign(src.slots.size(), false);
+    src.leased = src.returned = 0;
+    Framer f;
+    f.set_body_source(&src, own);
+    for (const Bytes* m : {&small, &large, &small, &large}) {
+      f.set_forward(t);
+      ASSERT_EQ(f.feed(*m), m->size());
+      ASSERT_EQ(f.state(), Framer::State::kDone) << f.error().reason;
+      EXPECT_EQ(hx(f.body()), hx(ByteSpan(*m).subspan(kPreambleSize)));
+      EXPECT_EQ(f.verify_digest(), validate::message_digest(ByteSpan(*m).first(kPreambleSize), ByteSpan(*m).subspan(kPreambleSize)));
+      Bytes fwd;
+      f.write_forward(fwd, relay_key().sign(*f.forward_digest()));
+      EXPECT_EQ(hx(fwd), hx(forward_slow(*m, t)));
+      f.next();
+    }
+    if (with_slot) {
+      EXPECT_EQ(src.leased, 2);  // both large bodies, the slot returned in between
+      EXPECT_EQ(src.returned, 2);
+      EXPECT_EQ(f.body_grows(), 0u);
+    } else {
+      EXPECT_EQ(src.leased, 0);
+      EXPECT_EQ(f.body_grows(), 1u);  // grown once, then the capacity is kept
+    }
+  }
+}
+
 TEST(Framer, StopsAtMessageBoundary) {
   Bytes a = vec("M1");
   Bytes b = vec("M3");
