@@ -5,6 +5,7 @@
 #include "relay/codec/framer.hpp"
 #include "relay/codec/message.hpp"
 #include "relay/dedup/tag_cache.hpp"
+#include "relay/validate/push_check.hpp"
 #include "relay/validate/validate.hpp"
 
 namespace relay::bench {
@@ -156,6 +157,83 @@ void BM_FramerTwoDigests_2MiB(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(msg.size()));
 }
 BENCHMARK(BM_FramerTwoDigests_2MiB)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace relay::bench
+
+// The relay path's reading of pushes (validate::PushCheck: skim decode, ids, signature
+// checks, nothing allocated) next to the full decode of the same bytes above:
+//   BM_PushCheck_Transfer180B      vs BM_TxDecodeVerify_Transfer
+//   BM_PushCheck_Contract39KB      vs BM_TxDecodeTxid_Contract39KB (decode only both)
+//   BM_PushCheck_MainnetBlock      vs BM_NakamotoDecodeValidate_Mainnet
+//   BM_PushCheckDecodeOnly_MainnetBlock vs BM_NakamotoDecode_Mainnet
+//   BM_PushCheckDecodeOnly_RegtestTenure vs BM_MessageDecode_NakamotoBlocks
+namespace relay::bench {
+namespace {
+
+using namespace relay::codec;
+
+Bytes as_push(std::uint8_t id, const Bytes& body, bool counted) {
+  Bytes p(1 + (counted ? 4 : 0) + body.size(), 0);
+  p[0] = id;
+  if (counted) p[4] = 1;  // a list of one
+  std::copy(body.begin(), body.end(), p.begin() + (counted ? 5 : 1));
+  return p;
+}
+
+void push_check(benchmark::State& state, const Bytes& payload, bool validate,
+                std::span<const validate::RewardSetSigner> set = {}) {
+  validate::PushCheck check;
+  check.set_reward_set(set);
+  for (auto _ : state) {
+    auto out = check.check(payload, 0, validate, nullptr);
+    benchmark::DoNotOptimize(out);
+    if (out.verdict != validate::PushCheck::Verdict::kValid) state.SkipWithError(out.reason);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(payload.size()));
+}
+
+void BM_PushCheck_Transfer180B(benchmark::State& state) {
+  push_check(state, as_push(13, named_vector("H4"), false), true);
+}
+BENCHMARK(BM_PushCheck_Transfer180B);
+
+void BM_PushCheck_Contract39KB(benchmark::State& state) {
+  push_check(state, as_push(13, tsv_hex("real-data/mainnet-txs.tsv", "3f03adba", 10), false), false);
+}
+BENCHMARK(BM_PushCheck_Contract39KB);
+
+std::vector<validate::RewardSetSigner> mainnet_block_signers(const Bytes& b) {
+  auto blk = decode_exact<NakamotoBlock>(b, read_nakamoto_block);
+  std::vector<validate::RewardSetSigner> set;
+  for (const auto& sig : blk->header.signer_signature)
+    set.push_back({crypto::recover(blk->block_hash, sig, crypto::LowS::kIgnore)->compressed(), 1});
+  for (int i = 0; i < 8; ++i) set.push_back({crypto::SecretKey::generate()->public_key().compressed(), 1});
+  return set;
+}
+
+void BM_PushCheck_MainnetBlock(benchmark::State& state) {
+  Bytes b = tsv_hex("real-data/mainnet-nakamoto-block.tsv", "", 13);
+  push_check(state, as_push(28, b, true), true, mainnet_block_signers(b));
+}
+BENCHMARK(BM_PushCheck_MainnetBlock)->Unit(benchmark::kMicrosecond);
+
+void BM_PushCheckDecodeOnly_MainnetBlock(benchmark::State& state) {
+  push_check(state, as_push(28, tsv_hex("real-data/mainnet-nakamoto-block.tsv", "", 13), true), false);
+}
+BENCHMARK(BM_PushCheckDecodeOnly_MainnetBlock);
+
+// The 23 regtest blocks of one tenure in one push: compare BM_MessageDecode_NakamotoBlocks.
+void BM_PushCheckDecodeOnly_RegtestTenure(benchmark::State& state) {
+  Bytes blocks = from_hex(read_file("real-data/regtest-v3-tenures-body-0-e5fdeb1a51ba6eb297797a1c473e715c27dc81a58ba82c698f6a32eeccee9a5b.hex")).value_or(Bytes{});
+  Bytes p(5, 0);
+  p[0] = 28;
+  p[4] = 23;
+  p.insert(p.end(), blocks.begin(), blocks.end());
+  push_check(state, p, false);
+}
+BENCHMARK(BM_PushCheckDecodeOnly_RegtestTenure);
 
 }  // namespace
 }  // namespace relay::bench
