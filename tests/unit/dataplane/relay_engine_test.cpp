@@ -8,6 +8,7 @@
 #include "dataplane/transport/mem/mem_transport.hpp"
 #include "relay/shm/region.hpp"
 #include "tests/support/relay_harness.hpp"
+#include "tests/support/test_data.hpp"
 #include "tests/support/test_peer.hpp"
 
 namespace relay::dp {
@@ -412,6 +413,54 @@ struct RawLink {
     ASSERT_TRUE(to_dp->try_send(ByteSpan(&no, 1), static_cast<std::uint16_t>(link::CtlMsg::kClose), sid));
   }
 };
+
+// Bodies larger than a session's own buffer are read into receive-pool slots; when two
+// arrive at once and the pool has one slot, the other session's buffer grows (counted).
+// Both are relayed intact either way.
+TEST(RelayEngine, LargeBodiesBorrowReceivePoolSlotsAndGrowOnlyWhenNoneIsFree) {
+  Net n(3, 700, {}, [](DpOptions& o) {
+    o.rx_own_bytes = 1024;
+    o.rx_pool = {{64 * 1024, 1}};
+  });
+  Bytes contract;  // the 39 kB mainnet contract deploy
+  for (auto& r : test::read_tsv_records("real-data/mainnet-txs.tsv"))
+    if (r["payload_name"] == "smart-contract") contract = test::hex(r["raw_tx_hex"]);
+  auto big = decode_exact<StacksTransaction>(contract, read_transaction);
+  ASSERT_TRUE(big.ok());
+  ASSERT_GT(contract.size(), 30000u);
+  auto& a = n.nodes[0]->peer;
+  auto& b = n.nodes[1]->peer;
+  auto& c = n.nodes[2]->peer;
+  // One at a time: each borrows the slot and gives it back.
+  a.send(a.conv->sign(1, Transaction{*big}));
+  n.settle();
+  ASSERT_EQ(c.pushes.size(), 1u);
+  EXPECT_EQ(n.c().rx_body_grows.load(), 0u);
+  // Two at once: one gets the slot, the other session's buffer grows.
+  const Bytes from_a = a.conv->sign(2, Transaction{*big});
+  StacksTransaction other = *big;
+  other.auth.origin.nonce += 1;  // a different object of the same size (not validly signed: dropped as invalid)
+  compute_ids(other);
+  const Bytes from_b = b.conv->sign(3, Transaction{other});
+  auto half = [](const Bytes& m, bool first) {
+    const auto mid = static_cast<long>(m.size() / 2);
+    return first ? Bytes(m.begin(), m.begin() + mid) : Bytes(m.begin() + mid, m.end());
+  };
+  a.send(half(from_a, true));  // both bodies are half read when the second one starts
+  b.send(half(from_b, true));
+  a.send(half(from_a, false));
+  b.send(half(from_b, false));
+  n.settle();
+  EXPECT_EQ(n.c().rx_body_grows.load(), 1u);
+  EXPECT_EQ(n.c().drop_dup.load(), 1u);      // a's second copy of the contract
+  EXPECT_EQ(n.c().drop_invalid.load(), 1u);  // b's altered one, read whole all the same
+  EXPECT_FALSE(a.closed || b.closed);
+  // The grown buffer keeps its capacity: the same size again does not grow it.
+  b.send(b.conv->sign(4, Transaction{other}));
+  a.send(a.conv->sign(5, Transaction{*big}));
+  n.settle();
+  EXPECT_EQ(n.c().rx_body_grows.load(), 1u);
+}
 
 TEST(RelayEngine, SessionTableRefusesBeyondItsSizeAndNeverReusesASessionId) {
   MemNetwork net;
