@@ -36,9 +36,11 @@ PushCheck::Outcome PushCheck::check(ByteSpan payload, std::uint32_t base_off, bo
     o.reason = st.error().reason;
     return o;
   }
-  if (validate_ && out_.verdict == Verdict::kValid && !ids_.empty() &&
-      static_cast<codec::MsgId>(payload[0]) == codec::MsgId::kMicroblocks && !stream_.result().ok)
-    invalid(Verdict::kInvalid, stream_.result().reason);
+  // Microblocks are judged as one stream, once all are in (unless none is new).
+  if (validate_ && out_.new_ids > 0 && static_cast<codec::MsgId>(payload[0]) == codec::MsgId::kMicroblocks) {
+    const MicroblockStreamCheck m = stream_.result();
+    if (!m.ok) invalid(Verdict::kInvalid, m.reason);
+  }
   return out_;
 }
 
