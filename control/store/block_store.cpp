@@ -1,0 +1,241 @@
+#include "control/store/block_store.hpp"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace relay::store {
+
+namespace {
+
+constexpr std::size_t kEntryHeaderSize = 80;
+constexpr std::uint8_t kEntryVersion = 1;
+constexpr char kTotalsKey[] = "totals";
+
+Error lmdb_error(int rc, const char* what) {
+  (void)what;
+  return make_error(Errc::kIo, mdb_strerror(rc), static_cast<std::uint32_t>(rc));
+}
+
+MDB_val val(const void* p, std::size_t n) {
+  MDB_val v;
+  v.mv_size = n;
+  v.mv_data = const_cast<void*>(p);
+  return v;
+}
+
+void put_u64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
+}
+std::uint64_t get_u64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Entry header: version, kind, 2 reserved, size (u32 BE), seq, height (u64 BE),
+// consensus hash, parent, 4 reserved.
+void encode_header(std::uint8_t* p, const BlockMeta& m) {
+  std::memset(p, 0, kEntryHeaderSize);
+  p[0] = kEntryVersion;
+  p[1] = static_cast<std::uint8_t>(m.kind);
+  store_be32(p + 4, m.size);
+  put_u64(p + 8, m.seq);
+  put_u64(p + 16, m.height);
+  std::memcpy(p + 24, m.consensus_hash.data(), 20);
+  std::memcpy(p + 44, m.parent.data(), 32);
+}
+
+std::optional<BlockMeta> decode_header(const std::uint8_t* p, std::size_t n) {
+  if (n < kEntryHeaderSize || p[0] != kEntryVersion) return std::nullopt;
+  BlockMeta m;
+  m.kind = static_cast<BlockKind>(p[1]);
+  m.size = load_be32(p + 4);
+  m.seq = get_u64(p + 8);
+  m.height = get_u64(p + 16);
+  std::memcpy(m.consensus_hash.data(), p + 24, 20);
+  std::memcpy(m.parent.data(), p + 44, 32);
+  if (kEntryHeaderSize + m.size != n) return std::nullopt;
+  return m;
+}
+
+struct Totals {
+  std::uint64_t blocks = 0, bytes = 0, evicted = 0, next_seq = 1;
+};
+
+Totals read_totals(MDB_txn* txn, MDB_dbi meta) {
+  Totals t;
+  MDB_val k = val(kTotalsKey, sizeof kTotalsKey - 1), v;
+  if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 32) {
+    const auto* p = static_cast<const std::uint8_t*>(v.mv_data);
+    t.blocks = get_u64(p);
+    t.bytes = get_u64(p + 8);
+    t.evicted = get_u64(p + 16);
+    t.next_seq = get_u64(p + 24);
+  }
+  return t;
+}
+
+int write_totals(MDB_txn* txn, MDB_dbi meta, const Totals& t) {
+  std::uint8_t b[32];
+  put_u64(b, t.blocks);
+  put_u64(b + 8, t.bytes);
+  put_u64(b + 16, t.evicted);
+  put_u64(b + 24, t.next_seq);
+  MDB_val k = val(kTotalsKey, sizeof kTotalsKey - 1), v = val(b, sizeof b);
+  return mdb_put(txn, meta, &k, &v, 0);
+}
+
+// Aborts a write transaction unless committed.
+struct TxnGuard {
+  MDB_txn* txn = nullptr;
+  ~TxnGuard() {
+    if (txn != nullptr) mdb_txn_abort(txn);
+  }
+  int commit() {
+    int rc = mdb_txn_commit(txn);
+    txn = nullptr;
+    return rc;
+  }
+};
+
+}  // namespace
+
+const char* kind_name(BlockKind k) noexcept {
+  switch (k) {
+    case BlockKind::kNakamoto: return "nakamoto";
+    case BlockKind::kStacks: return "stacks";
+    case BlockKind::kMicroblock: return "microblock";
+  }
+  return "unknown";
+}
+
+Result<std::unique_ptr<BlockStore>> BlockStore::open(const std::string& dir, const StoreLimits& limits) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return make_error(Errc::kIo, "cannot create the block store directory", static_cast<std::uint32_t>(errno));
+  std::unique_ptr<BlockStore> s(new BlockStore());
+  s->dir_ = dir;
+  s->limits_ = limits;
+  int rc = mdb_env_create(&s->env_);
+  if (rc != 0) return lmdb_error(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(s->env_, 4);
+  mdb_env_set_maxreaders(s->env_, 256);
+  // Room for the bytes kept plus LMDB's overhead (page rounding of large values, the
+  // B-trees, free pages awaiting reuse by old readers), never below 64 MiB.
+  const std::uint64_t map = std::max<std::uint64_t>(limits.max_bytes * 2 + (std::uint64_t{64} << 20), std::uint64_t{64} << 20);
+  if ((rc = mdb_env_set_mapsize(s->env_, static_cast<std::size_t>(map))) != 0) return lmdb_error(rc, "mapsize");
+  // MDB_NOTLS: read snapshots are not tied to a thread (the HTTP server's workers).
+  if ((rc = mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS, 0600)) != 0) return lmdb_error(rc, "mdb_env_open");
+  TxnGuard g;
+  if ((rc = mdb_txn_begin(s->env_, nullptr, 0, &g.txn)) != 0) return lmdb_error(rc, "txn");
+  MDB_dbi dbi;
+  if ((rc = mdb_dbi_open(g.txn, "blocks", MDB_CREATE, &dbi)) != 0) return lmdb_error(rc, "blocks");
+  s->blocks_ = dbi;
+  if ((rc = mdb_dbi_open(g.txn, "order", MDB_CREATE, &dbi)) != 0) return lmdb_error(rc, "order");
+  s->order_ = dbi;
+  if ((rc = mdb_dbi_open(g.txn, "meta", MDB_CREATE, &dbi)) != 0) return lmdb_error(rc, "meta");
+  s->meta_ = dbi;
+  if ((rc = g.commit()) != 0) return lmdb_error(rc, "commit");
+  return s;
+}
+
+BlockStore::~BlockStore() {
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+// Evicts the oldest blocks until one of `incoming_bytes` more fits both limits.
+Status BlockStore::evict_until_within(void* txnp, std::uint64_t incoming_bytes) {
+  auto* txn = static_cast<MDB_txn*>(txnp);
+  Totals t = read_totals(txn, meta_);
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, order_, &cur);
+  if (rc != 0) return lmdb_error(rc, "cursor");
+  while (t.blocks > 0 && (t.blocks + 1 > limits_.max_blocks || t.bytes + incoming_bytes > limits_.max_bytes)) {
+    MDB_val k, v;
+    if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) != 0) break;  // MDB_NOTFOUND: nothing left
+    if (v.mv_size == 32) {
+      MDB_val bk = val(v.mv_data, 32), bv;
+      if (mdb_get(txn, blocks_, &bk, &bv) == 0) {
+        const std::uint64_t n = bv.mv_size >= kEntryHeaderSize ? bv.mv_size - kEntryHeaderSize : 0;
+        if ((rc = mdb_del(txn, blocks_, &bk, nullptr)) != 0) break;
+        t.bytes -= std::min(t.bytes, n);
+        t.blocks -= 1;
+        t.evicted += 1;
+      }
+    }
+    if ((rc = mdb_cursor_del(cur, 0)) != 0) break;
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "evict");
+  if ((rc = write_totals(txn, meta_, t)) != 0) return lmdb_error(rc, "totals");
+  return Ok{};
+}
+
+Result<bool> BlockStore::put(const Hash32& id, const BlockMeta& meta_in, ByteSpan bytes) {
+  if (bytes.size() > limits_.max_bytes || bytes.size() > UINT32_MAX)
+    return make_error(Errc::kLimit, "block larger than the store's byte limit");
+  TxnGuard g;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &g.txn);
+  if (rc != 0) return lmdb_error(rc, "txn");
+  MDB_val k = val(id.data(), id.size()), v;
+  if ((rc = mdb_get(g.txn, blocks_, &k, &v)) == 0) return false;  // already stored
+  if (rc != MDB_NOTFOUND) return lmdb_error(rc, "get");
+  RELAY_TRY(evict_until_within(g.txn, bytes.size()));
+  Totals t = read_totals(g.txn, meta_);
+  BlockMeta m = meta_in;
+  m.size = static_cast<std::uint32_t>(bytes.size());
+  m.seq = t.next_seq++;
+  // MDB_RESERVE: LMDB hands back the space; the entry is written once, in place.
+  v.mv_size = kEntryHeaderSize + bytes.size();
+  if ((rc = mdb_put(g.txn, blocks_, &k, &v, MDB_RESERVE)) != 0) return lmdb_error(rc, "put");
+  auto* dst = static_cast<std::uint8_t*>(v.mv_data);
+  encode_header(dst, m);
+  if (!bytes.empty()) std::memcpy(dst + kEntryHeaderSize, bytes.data(), bytes.size());
+  std::uint8_t seqk[8];
+  put_u64(seqk, m.seq);
+  MDB_val ok = val(seqk, sizeof seqk), ov = val(id.data(), id.size());
+  if ((rc = mdb_put(g.txn, order_, &ok, &ov, MDB_APPEND)) != 0) return lmdb_error(rc, "order");
+  t.blocks += 1;
+  t.bytes += bytes.size();
+  if ((rc = write_totals(g.txn, meta_, t)) != 0) return lmdb_error(rc, "totals");
+  if ((rc = g.commit()) != 0) return lmdb_error(rc, "commit");
+  return true;
+}
+
+Result<BlockStore::Snapshot> BlockStore::snapshot() const {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return lmdb_error(rc, "read txn");
+  return Snapshot(this, txn);
+}
+
+BlockStore::Snapshot::Snapshot(Snapshot&& o) noexcept : store_(o.store_), txn_(o.txn_) { o.txn_ = nullptr; }
+
+BlockStore::Snapshot::~Snapshot() {
+  if (txn_ != nullptr) mdb_txn_abort(static_cast<MDB_txn*>(txn_));
+}
+
+std::optional<BlockStore::Snapshot::Block> BlockStore::Snapshot::get(const Hash32& id) const {
+  MDB_val k = val(id.data(), id.size()), v;
+  if (mdb_get(static_cast<MDB_txn*>(txn_), store_->blocks_, &k, &v) != 0) return std::nullopt;
+  const auto* p = static_cast<const std::uint8_t*>(v.mv_data);
+  auto m = decode_header(p, v.mv_size);
+  if (!m) return std::nullopt;  // not an entry this version wrote
+  return Block{*m, ByteSpan(p + kEntryHeaderSize, m->size)};
+}
+
+StoreTotals BlockStore::totals() const {
+  StoreTotals out;
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn) != 0) return out;
+  Totals t = read_totals(txn, meta_);
+  mdb_txn_abort(txn);
+  out.blocks = t.blocks;
+  out.bytes = t.bytes;
+  out.evicted = t.evicted;
+  return out;
+}
+
+}  // namespace relay::store
