@@ -64,6 +64,20 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  std::unique_ptr<store::BlockStore> blocks;
+  if (cfg->store_enabled) {
+    auto st = store::BlockStore::open(cfg->block_store_path(), {cfg->store_max_bytes, cfg->store_max_blocks});
+    if (!st.ok()) {
+      log_line(kProg, "block store %s: %s", cfg->block_store_path().c_str(), st.error().reason);
+      return 2;
+    }
+    blocks = std::move(*st);
+    o.store = blocks.get();
+    const auto t = blocks->totals();
+    log_line(kProg, "block store %s: %llu blocks, %llu bytes", cfg->block_store_path().c_str(),
+             static_cast<unsigned long long>(t.blocks), static_cast<unsigned long long>(t.bytes));
+  }
+
   ctl::LocalPeer local = cli::local_peer(*cfg, *key);
   o.local = &local;
   // We advertise the port the dataplane really listens on (--p2p-bind may ask for any).
@@ -92,10 +106,12 @@ int main(int argc, char** argv) {
     }
     if (every != 0 && now >= next_stats) {
       const auto& s = engine.stats();
-      log_line(kProg, "sessions %zu (authenticated %zu) handshakes %llu dials %llu failed %llu burn height %llu",
+      log_line(kProg, "sessions %zu (authenticated %zu) handshakes %llu dials %llu failed %llu burn height %llu "
+               "blocks stored %llu (errors %llu)",
                engine.sessions(), engine.authenticated_sessions(), static_cast<unsigned long long>(s.authenticated),
                static_cast<unsigned long long>(s.dials), static_cast<unsigned long long>(s.dial_failures),
-               static_cast<unsigned long long>(engine.burn_view().height));
+               static_cast<unsigned long long>(engine.burn_view().height),
+               static_cast<unsigned long long>(s.blocks_stored), static_cast<unsigned long long>(s.store_errors));
       next_stats = now + every;
     }
   }

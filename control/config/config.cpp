@@ -220,7 +220,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "rewards", "shm"};
+  static const char* kSections[] = {"node", "network", "p2p", "rewards", "store", "shm"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -275,6 +275,13 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   {
     TableReader t(section("rewards") ? *section("rewards") : kEmpty, origin, "rewards.", err);
     if (!t.str("reward_set_file", c.reward_set_file) || !t.check_unknown()) return fail();
+  }
+  {
+    TableReader t(section("store") ? *section("store") : kEmpty, origin, "store.", err);
+    if (!t.boolean("enabled", c.store_enabled) || !t.str("path", c.store_path) ||
+        !t.integer("max_bytes", c.store_max_bytes, 1 << 20, std::int64_t{1} << 44) ||
+        !t.integer("max_blocks", c.store_max_blocks, 1, std::int64_t{1} << 32) || !t.check_unknown())
+      return fail();
   }
   {
     TableReader t(section("shm") ? *section("shm") : kEmpty, origin, "shm.", err);

@@ -55,10 +55,16 @@ struct RelayConfig {
   std::uint32_t max_message_len = 16778053;
   // [rewards]
   std::string reward_set_file;  // static reward set (private networks); next issue fetches it
+  // [store]
+  bool store_enabled = true;
+  std::string store_path;  // empty: <data_dir>/blocks
+  std::uint64_t store_max_bytes = std::uint64_t{4} << 30;
+  std::uint64_t store_max_blocks = 200'000;
   // [shm]
   std::string shm_path;  // empty: /dev/shm/stacks-relay-<hash of data_dir>
 
   std::string identity_key_path() const { return identity_key_file.empty() ? data_dir + "/identity.key" : identity_key_file; }
+  std::string block_store_path() const { return store_path.empty() ? data_dir + "/blocks" : store_path; }
 };
 
 // Command-line overrides (each set field replaces the file's value).

@@ -234,6 +234,56 @@ void ControlEngine::adopt_view(const Peer& p, const BurnView& v) {
   set_view(v);
 }
 
+namespace {
+// Puts every block of a relayed push into the store, by the id the relay keys it on.
+class StoreFeeder final : public codec::PushVisitor {
+ public:
+  StoreFeeder(store::BlockStore& s, ControlStats& st) : store_(s), stats_(st) {}
+  void transaction(const codec::StacksTransaction&, ByteSpan) override {}
+  void chunk(const codec::StackerDBPushChunk&) override {}
+  void available(codec::MsgId, std::span<const codec::BlockAvailable>) override {}
+  void nakamoto_block(const codec::NakamotoBlock& b, ByteSpan raw) override {
+    store::BlockMeta m;
+    m.kind = store::BlockKind::kNakamoto;
+    m.height = b.header.chain_length;
+    m.consensus_hash = b.header.consensus_hash;
+    m.parent = b.header.parent_block_id;
+    put(b.block_id, m, raw);
+  }
+  void block(const codec::Hash20& consensus_hash, const codec::StacksBlock& b, ByteSpan raw) override {
+    store::BlockMeta m;
+    m.kind = store::BlockKind::kStacks;
+    m.consensus_hash = consensus_hash;
+    m.parent = b.header.parent_block;
+    put(codec::block_index_hash(b.block_hash, consensus_hash), m, raw);
+  }
+  void microblock(const codec::Hash32&, const codec::StacksMicroblock& mb, ByteSpan raw) override {
+    store::BlockMeta m;
+    m.kind = store::BlockKind::kMicroblock;
+    m.height = mb.header.sequence;
+    m.parent = mb.header.prev_block;
+    put(mb.block_hash, m, raw);
+  }
+
+ private:
+  void put(const codec::Hash32& id, const store::BlockMeta& m, ByteSpan raw) {
+    auto r = store_.put(id, m, raw);
+    if (!r.ok()) ++stats_.store_errors;
+    else if (*r) ++stats_.blocks_stored;
+  }
+  store::BlockStore& store_;
+  ControlStats& stats_;
+};
+}  // namespace
+
+// A block push the dataplane relayed: keep its blocks (off the relay path: the
+// dataplane has already forwarded it).
+void ControlEngine::on_relayed(ByteSpan payload) {
+  if (opts_.store == nullptr) return;
+  StoreFeeder feeder(*opts_.store, stats_);
+  if (!codec::read_push(payload, 0, push_scratch_, feeder).ok()) ++stats_.link_corrupt;
+}
+
 void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
   Reader r(f.payload);
   switch (static_cast<link::DpMsg>(f.kind)) {
@@ -265,6 +315,7 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
       return;
     }
     case link::DpMsg::kMessage: return on_message(f.session, r, now_ns);
+    case link::DpMsg::kRelayed: return on_relayed(f.payload);
     case link::DpMsg::kView: {
       auto v = link::get_view(r);
       if (!v) break;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "control/session/conversation.hpp"
+#include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
 
 namespace relay::ctl {
@@ -35,6 +36,7 @@ struct ControlOptions {
   std::vector<codec::Hash20> trusted_pkhs;
   std::vector<validate::RewardSetSigner> reward_set;  // empty: Nakamoto blocks are not relayed
   std::uint64_t redial_ns = 5'000'000'000ull;
+  store::BlockStore* store = nullptr;  // where relayed blocks are kept (nullptr: not kept)
 };
 
 struct CtlLinkEnds {
@@ -57,7 +59,9 @@ Result<CtlLinkEnds> join_ctl_link(const link::Link& l) noexcept;
   X(view_updates, "burn view changes adopted")                                \
   X(relays_handed_back, "pushes received before the dataplane had the key")   \
   X(dp_restarts, "dataplane restarts seen")                                   \
-  X(link_corrupt, "malformed fragments from the dataplane (skipped)")
+  X(link_corrupt, "malformed fragments from the dataplane (skipped)")          \
+  X(blocks_stored, "relayed blocks added to the block store")                 \
+  X(store_errors, "relayed blocks the block store could not keep")
 
 struct ControlStats {
 #define RELAY_X(name, help) std::uint64_t name = 0;
@@ -111,6 +115,7 @@ class ControlEngine {
   void add_peer(std::uint32_t sid, const link::SessionInfo& info, bool restored, std::uint64_t now_ns);
   void on_closed(std::uint32_t sid, std::uint64_t now_ns);
   void on_message(std::uint32_t sid, Reader& r, std::uint64_t now_ns);
+  void on_relayed(ByteSpan payload);
   void apply(std::uint32_t sid, Peer& p, std::vector<Action>& actions);
   void adopt_view(const Peer& p, const BurnView& v);
   void set_view(const BurnView& v);
@@ -131,6 +136,7 @@ class ControlEngine {
   std::vector<Action> actions_;
   std::uint64_t next_tick_ns_ = 0;
   ControlStats stats_;
+  codec::PushScratch push_scratch_;
 };
 
 }  // namespace relay::ctl

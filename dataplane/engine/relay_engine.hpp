@@ -36,6 +36,7 @@ struct DpOptions {
   codec::Addr16 addrbytes{};          // our relayer entry's address
   std::uint16_t port = 20444;         // and port
   bool relay_2x = false;              // relay 2.x blocks and microblocks (a 2.x network)
+  bool feed_block_store = true;       // hand relayed blocks to the control plane's store
   std::size_t dedup_depth = 1 << 16;  // object ids remembered
   std::uint32_t pacer_budget = 50;    // our messages queued per node (a node drops at 100)
   std::uint32_t max_inflight_sends = 8;  // per session, handed to the transport

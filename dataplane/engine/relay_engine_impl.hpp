@@ -449,6 +449,13 @@ void RelayEngine<T>::relay(Session& from, ByteSpan body, bool streamed) {
   }
   buf->unref();
   bump(c_->relayed);
+  // Blocks also go to the control plane's block store (one copy into the ring; when the
+  // ring has no room the store misses it, counted, and relaying is not held up).
+  const auto kind = static_cast<codec::MsgId>(payload[0]);
+  if (opts_.feed_block_store &&
+      (kind == codec::MsgId::kNakamotoBlocks || kind == codec::MsgId::kBlocks || kind == codec::MsgId::kMicroblocks) &&
+      !to_control(link::DpMsg::kRelayed, from.sid, payload))
+    bump(c_->store_feed_dropped);
 }
 
 // The burn view moved: pushes still waiting in pacers carry the old one. Each distinct

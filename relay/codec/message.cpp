@@ -160,12 +160,13 @@ void each_block(Reader& r, StacksBlock& b, F&& each) {
     std::size_t at = r.pos();
     Hash20 ch;
     r.array(ch);
+    const std::size_t start = r.pos();
     r.bounded(kMaxBlockLen, [&](Reader& sub) { read_stacks_block(sub, b); });
     if (!r.ok()) return;
     for (std::uint32_t j = 0; j < i; ++j)
       if (seen[j] == ch) return r.fail_at(at, Errc::kDuplicate, "duplicate consensus hash in Blocks");
     seen[i] = ch;
-    each(ch, b);
+    each(ch, b, r.input().subspan(start, r.pos() - start));
   }
 }
 
@@ -175,8 +176,9 @@ void each_microblock(Reader& r, Hash32& index_anchor_block, StacksMicroblock& mb
   std::uint32_t n = r.count(kMaxVecMicroblocks, kMicroblockHeaderSize + 4, "too many microblocks");
   if (!r.charge(std::size_t{n} * sizeof(StacksMicroblock))) return;
   for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    const std::size_t start = r.pos();
     read_microblock(r, mb);
-    if (r.ok()) each(mb);
+    if (r.ok()) each(mb, r.input().subspan(start, r.pos() - start));
   }
 }
 
@@ -191,7 +193,7 @@ void each_nakamoto_block(Reader& r, NakamotoBlock& b, F&& each) {
     for (std::uint32_t j = 0; j < i; ++j)
       if (seen[j] == b.block_id) return r.fail_at(at, Errc::kDuplicate, "duplicate block id in NakamotoBlocks");
     seen[i] = b.block_id;
-    each(b);
+    each(b, r.input().subspan(at, r.pos() - at));
   }
 }
 
@@ -199,7 +201,7 @@ template <>
 void read_body(Reader& r, Blocks& m) {
   m.blocks.clear();
   StacksBlock b;
-  each_block(r, b, [&](const Hash20& ch, StacksBlock& blk) {
+  each_block(r, b, [&](const Hash20& ch, StacksBlock& blk, ByteSpan) {
     m.blocks.push_back(BlockWithConsensus{ch, std::move(blk)});
   });
 }
@@ -207,7 +209,7 @@ template <>
 void read_body(Reader& r, Microblocks& m) {
   m.microblocks.clear();
   StacksMicroblock mb;
-  each_microblock(r, m.index_anchor_block, mb, [&](StacksMicroblock& x) { m.microblocks.push_back(std::move(x)); });
+  each_microblock(r, m.index_anchor_block, mb, [&](StacksMicroblock& x, ByteSpan) { m.microblocks.push_back(std::move(x)); });
 }
 template <>
 void read_body(Reader& r, Transaction& m) { read_transaction(r, m.tx); }
@@ -273,7 +275,7 @@ template <>
 void read_body(Reader& r, NakamotoBlocks& m) {
   m.blocks.clear();
   NakamotoBlock b;
-  each_nakamoto_block(r, b, [&](NakamotoBlock& x) { m.blocks.push_back(std::move(x)); });
+  each_nakamoto_block(r, b, [&](NakamotoBlock& x, ByteSpan) { m.blocks.push_back(std::move(x)); });
 }
 
 void write_body(Writer& w, const Handshake& m) { write_handshake_data(w, m.data); }
@@ -578,14 +580,15 @@ Status read_push(ByteSpan payload, std::uint32_t base_off, PushScratch& sc, Push
       break;
     }
     case MsgId::kNakamotoBlocks:
-      each_nakamoto_block(r, sc.nakamoto, [&](const NakamotoBlock& b) { v.nakamoto_block(b); });
+      each_nakamoto_block(r, sc.nakamoto, [&](const NakamotoBlock& b, ByteSpan raw) { v.nakamoto_block(b, raw); });
       break;
     case MsgId::kBlocks:
-      each_block(r, sc.block, [&](const Hash20& ch, const StacksBlock& b) { v.block(ch, b); });
+      each_block(r, sc.block, [&](const Hash20& ch, const StacksBlock& b, ByteSpan raw) { v.block(ch, b, raw); });
       break;
     case MsgId::kMicroblocks: {
       Hash32 anchor{};
-      each_microblock(r, anchor, sc.microblock, [&](const StacksMicroblock& mb) { v.microblock(anchor, mb); });
+      each_microblock(r, anchor, sc.microblock,
+                      [&](const StacksMicroblock& mb, ByteSpan raw) { v.microblock(anchor, mb, raw); });
       break;
     }
     case MsgId::kStackerDBPushChunk:

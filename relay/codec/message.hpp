@@ -230,10 +230,11 @@ class PushVisitor {
  public:
   // raw: the transaction's bytes (for the signature hash, without re-encoding).
   virtual void transaction(const StacksTransaction& tx, ByteSpan raw) = 0;
-  virtual void nakamoto_block(const NakamotoBlock& b) = 0;  // header only: txs are skimmed
-  virtual void block(const Hash20& consensus_hash, const StacksBlock& b) = 0;
+  // Blocks come with their own bytes (`raw`) too; their transactions are skimmed.
+  virtual void nakamoto_block(const NakamotoBlock& b, ByteSpan raw) = 0;
+  virtual void block(const Hash20& consensus_hash, const StacksBlock& b, ByteSpan raw) = 0;
   // One call per microblock, in order (the stream checks need each one's predecessor).
-  virtual void microblock(const Hash32& index_anchor_block, const StacksMicroblock& mb) = 0;
+  virtual void microblock(const Hash32& index_anchor_block, const StacksMicroblock& mb, ByteSpan raw) = 0;
   virtual void chunk(const StackerDBPushChunk& c) = 0;  // without its data
   virtual void available(MsgId id, std::span<const BlockAvailable> entries) = 0;
 

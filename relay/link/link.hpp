@@ -62,6 +62,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 1;
   X(drop_ctl_ring_full, "sessions closed because the control ring was full")                       \
   X(link_corrupt, "malformed fragments from the control plane (skipped)")                          \
   X(rx_body_grows, "large messages read into a grown session buffer (no receive-pool slot free)")  \
+  X(store_feed_dropped, "relayed blocks not handed to the block store (control ring full)")        \
   X(ctl_restarts, "control-plane restarts seen")
 
 struct alignas(shm::kRingAlign) DpCounters {
@@ -109,6 +110,7 @@ enum class DpMsg : std::uint16_t {
   kMessage = 5,        // u8 flags, 32-byte signing digest, the message as received
   kView = 6,           // BurnView an authenticated peer's preamble carried
   kRestored = 7,       // SessionInfo (+ key once authenticated): a live session, for a (re)started control plane
+  kRelayed = 8,        // a block push just relayed (payload from its type byte), for the block store
 };
 
 enum class CtlMsg : std::uint16_t {

@@ -65,18 +65,18 @@ void PushCheck::transaction(const codec::StacksTransaction& tx, ByteSpan raw) {
   if (!a.ok) invalid(Verdict::kInvalid, a.reason);
 }
 
-void PushCheck::nakamoto_block(const codec::NakamotoBlock& b) {
+void PushCheck::nakamoto_block(const codec::NakamotoBlock& b, ByteSpan) {
   if (!add(b.block_id)) return;
   if (signers_.empty()) return invalid(Verdict::kNoRewardSet, "no reward set to check signer signatures");
   SignerCheck s = signers_.verify(b.header, b.block_hash);
   if (!s.ok) invalid(Verdict::kInvalid, s.reason);
 }
 
-void PushCheck::block(const Hash20& consensus_hash, const codec::StacksBlock& b) {
+void PushCheck::block(const Hash20& consensus_hash, const codec::StacksBlock& b, ByteSpan) {
   add(codec::block_index_hash(b.block_hash, consensus_hash));
 }
 
-void PushCheck::microblock(const Hash32&, const codec::StacksMicroblock& mb) {
+void PushCheck::microblock(const Hash32&, const codec::StacksMicroblock& mb, ByteSpan) {
   add(mb.block_hash);
   // The chain is checked across all of them (seen or not): one stream, one signer.
   if (validate_) stream_.add(mb);

@@ -50,9 +50,9 @@ class PushCheck final : private codec::PushVisitor {
 
  private:
   void transaction(const codec::StacksTransaction& tx, ByteSpan raw) override;
-  void nakamoto_block(const codec::NakamotoBlock& b) override;
-  void block(const Hash20& consensus_hash, const codec::StacksBlock& b) override;
-  void microblock(const Hash32& index_anchor_block, const codec::StacksMicroblock& mb) override;
+  void nakamoto_block(const codec::NakamotoBlock& b, ByteSpan raw) override;
+  void block(const Hash20& consensus_hash, const codec::StacksBlock& b, ByteSpan raw) override;
+  void microblock(const Hash32& index_anchor_block, const codec::StacksMicroblock& mb, ByteSpan raw) override;
   void chunk(const codec::StackerDBPushChunk& c) override;
   void available(codec::MsgId id, std::span<const codec::BlockAvailable> entries) override;
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 
+#include "control/store/block_store.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
@@ -163,6 +164,18 @@ TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeer
   EXPECT_GE(k.drop_framing.load(), 1u);
   EXPECT_GE(k.drop_relayers.load(), 1u);
   EXPECT_EQ(relay.stop(), 0);
+
+  // The block store kept what was relayed, and keeps it after the relay stopped.
+  {
+    auto store = store::BlockStore::open(relay.dir + "/data/blocks", {}).value();
+    auto snap = store->snapshot().value();
+    auto got = snap.get(blk->block_id);
+    ASSERT_TRUE(got) << "the mainnet block is not in the store";
+    EXPECT_EQ(Bytes(got->bytes.begin(), got->bytes.end()), test::hex(rows[0]["block_hex"]));
+    EXPECT_EQ(got->meta.height, blk->header.chain_length);
+    for (const auto& mb : mbs.microblocks) EXPECT_TRUE(snap.get(mb.block_hash));
+    EXPECT_EQ(store->totals().blocks, 1u + mbs.microblocks.size());
+  }
   (void)std::system(("rm -rf " + cfg_dir).c_str());
 }
 

@@ -37,6 +37,28 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(c->max_queued_per_peer, d->max_queued_per_peer);
   EXPECT_EQ(c->shm_path, d->shm_path);
   EXPECT_EQ(c->max_message_len, d->max_message_len);
+  EXPECT_EQ(c->store_enabled, d->store_enabled);
+  EXPECT_EQ(c->store_max_bytes, d->store_max_bytes);
+  EXPECT_EQ(c->store_max_blocks, d->store_max_blocks);
+  EXPECT_EQ(c->block_store_path(), d->block_store_path());
+}
+
+TEST(Config, BlockStoreSection) {
+  std::string err;
+  auto d = load_config("[node]\ndata_dir = \"/srv/relay\"\n", {}, err);
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_TRUE(d->store_enabled);
+  EXPECT_EQ(d->block_store_path(), "/srv/relay/blocks");
+  auto c = load_config("[store]\nenabled = false\npath = \"/mnt/blocks\"\nmax_bytes = 1073741824\nmax_blocks = 5000\n", {}, err);
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_FALSE(c->store_enabled);
+  EXPECT_EQ(c->block_store_path(), "/mnt/blocks");
+  EXPECT_EQ(c->store_max_bytes, 1073741824u);
+  EXPECT_EQ(c->store_max_blocks, 5000u);
+  EXPECT_FALSE(load_config("[store]\nmax_bytes = 1000\n", {}, err, "r.toml").ok());  // below 1 MiB
+  EXPECT_NE(err.find("'store.max_bytes' must be an integer in"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[store]\nsize = 1\n", {}, err, "r.toml").ok());
+  EXPECT_EQ(err, "r.toml:2: unknown key 'store.size'");
 }
 
 TEST(Config, FileValuesAndOverrides) {

@@ -417,6 +417,58 @@ struct RawLink {
 // Bodies larger than a session's own buffer are read into receive-pool slots; when two
 // arrive at once and the pool has one slot, the other session's buffer grows (counted).
 // Both are relayed intact either way.
+// Relayed blocks reach the control plane's block store by the ids the relay keys them
+// on, with their exact bytes and metadata; transactions do not; a block already stored
+// is not stored twice.
+TEST(RelayEngine, RelayedBlocksAreKeptInTheBlockStore) {
+  char tmpl[] = "/tmp/stacks-relay-store-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  auto store = store::BlockStore::open(dir + "/blocks", {}).value();
+  sim::SignerSet signers(4);
+  ctl::ControlOptions co;
+  co.reward_set = signers.reward_set;
+  co.store = store.get();
+  {
+    Net n(3, 0, {}, [](DpOptions& o) { o.relay_2x = true; }, co);
+    auto& a = n.nodes[0]->peer;
+    NakamotoBlocks nb;
+    nb.blocks.push_back(sim::nakamoto_block(41, signers, sim::key_from_byte(9, 1), 20000));
+    nb.blocks.push_back(sim::nakamoto_block(42, signers, sim::key_from_byte(9, 1), 100, 5'000'000));
+    a.send(a.conv->sign(1, nb));
+    Microblocks mbs;
+    mbs.microblocks = test::signed_test_microblocks(2, 0x61);
+    a.send(a.conv->sign(2, mbs));
+    a.send(a.conv->sign(3, Transaction{test::signed_test_tx(5)}));
+    n.settle();
+    ASSERT_EQ(n.nodes[1]->peer.pushes.size(), 3u);
+    EXPECT_EQ(n.relay->ctl->stats().blocks_stored, 4u);
+    a.send(a.conv->sign(4, nb));  // again: a duplicate, neither relayed nor stored
+    n.settle();
+    EXPECT_EQ(n.relay->ctl->stats().blocks_stored, 4u);
+    EXPECT_EQ(n.c().store_feed_dropped.load(), 0u);
+
+    auto snap = store->snapshot().value();
+    for (const auto& b : nb.blocks) {
+      auto got = snap.get(b.block_id);
+      ASSERT_TRUE(got);
+      EXPECT_EQ(Bytes(got->bytes.begin(), got->bytes.end()), encode_with(write_nakamoto_block, b));
+      EXPECT_EQ(got->meta.kind, store::BlockKind::kNakamoto);
+      EXPECT_EQ(got->meta.height, b.header.chain_length);
+      EXPECT_EQ(got->meta.consensus_hash, b.header.consensus_hash);
+      EXPECT_EQ(got->meta.parent, b.header.parent_block_id);
+    }
+    for (const auto& mb : mbs.microblocks) {
+      auto got = snap.get(mb.block_hash);
+      ASSERT_TRUE(got);
+      EXPECT_EQ(Bytes(got->bytes.begin(), got->bytes.end()), encode_with(write_microblock, mb));
+      EXPECT_EQ(got->meta.kind, store::BlockKind::kMicroblock);
+    }
+    EXPECT_EQ(store->totals().blocks, 4u);
+  }
+  store.reset();
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
 TEST(RelayEngine, LargeBodiesBorrowReceivePoolSlotsAndGrowOnlyWhenNoneIsFree) {
   Net n(3, 700, {}, [](DpOptions& o) {
     o.rx_own_bytes = 1024;
