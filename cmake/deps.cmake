@@ -41,6 +41,17 @@ relay_pkg(URING liburing liburing-dev)
 relay_pkg(DPDK libdpdk libdpdk-dev OPTIONAL)
 relay_pkg(LMDB lmdb liblmdb-dev)
 relay_cmake_pkg(CLI11 libcli11-dev)
+# nodejs http-parser ships no pkg-config file or CMake config.
+find_path(HTTP_PARSER_INCLUDE http_parser.h)
+find_library(HTTP_PARSER_LIB http_parser)
+if(NOT HTTP_PARSER_INCLUDE OR NOT HTTP_PARSER_LIB)
+  message(FATAL_ERROR "missing dependency 'http_parser': apt-get install libhttp-parser-dev (or run ./deploy/dev.sh deps)")
+endif()
+add_library(HTTP_PARSER::http_parser UNKNOWN IMPORTED GLOBAL)
+set_target_properties(HTTP_PARSER::http_parser PROPERTIES IMPORTED_LOCATION ${HTTP_PARSER_LIB}
+                      INTERFACE_INCLUDE_DIRECTORIES ${HTTP_PARSER_INCLUDE})
+message(STATUS "dependency http_parser: ${HTTP_PARSER_LIB}")
+find_package(Threads REQUIRED)
 relay_cmake_pkg(tomlplusplus libtomlplusplus-dev)
 
 if(RELAY_BUILD_TESTS OR RELAY_FUZZ)

@@ -13,6 +13,7 @@
 #include "control/cli/decode.hpp"
 #include "control/cli/startup.hpp"
 #include "control/engine/control_engine.hpp"
+#include "control/http/relay_api.hpp"
 #include "relay/shm/region.hpp"
 
 namespace {
@@ -83,6 +84,39 @@ int main(int argc, char** argv) {
   // We advertise the port the dataplane really listens on (--p2p-bind may ask for any).
   if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
   ctl::ControlEngine engine(*ends, o);
+
+  // The HTTP endpoint: a thread of its own; it reads the store, the shared counters and
+  // what this loop publishes on the status board.
+  http::StatusBoard board;
+  http::ApiContext api;
+  api.public_key = key->public_key().compressed();
+  api.network_id = local.network_id;
+  api.peer_version = local.peer_version;
+  api.p2p_port = local.port;
+  api.store = blocks.get();
+  api.dp = lk->counters;
+  api.board = &board;
+  std::unique_ptr<http::Server> http_server;
+  if (!cfg->http_bind_host.empty()) {
+    http::ServerOptions so;
+    so.host = cfg->http_bind_host;
+    so.port = cfg->http_bind_port;
+    so.max_conns = cfg->http_max_clients;
+    so.limits.max_body = cfg->max_message_len;
+    auto srv = http::Server::start(so, http::make_relay_api(&api));
+    if (!srv.ok()) {
+      log_line(kProg, "HTTP endpoint %s:%u: %s (%s)", so.host.c_str(), so.port, srv.error().reason,
+               std::strerror(static_cast<int>(srv.error().offset)));
+      return 2;
+    }
+    http_server = std::move(*srv);
+    api.server = &http_server->stats();
+    log_line(kProg, "HTTP endpoint on %s:%u", so.host.c_str(), http_server->port());
+    std::printf("HTTP %u\n", http_server->port());  // for whoever started us with port 0
+    std::fflush(stdout);
+  }
+  std::uint64_t next_board = 0;
+
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
   engine.start(incarnation, shm::monotonic_ns());
@@ -99,6 +133,10 @@ int main(int argc, char** argv) {
     const std::uint64_t now = shm::monotonic_ns();
     if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
     if (!engine.poll(now)) ::usleep(200);
+    if (now >= next_board) {
+      board.publish({engine.burn_view(), engine.sessions(), engine.authenticated_sessions(), engine.stats()});
+      next_board = now + 100'000'000;
+    }
     const bool stalled = engine.dp_stalled(now, 5'000'000'000ull);
     if (stalled != dp_stall_reported) {
       log_line(kProg, stalled ? "the dataplane has not beaten its heartbeat for 5 s" : "the dataplane is beating again");

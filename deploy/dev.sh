@@ -22,7 +22,7 @@ cd "$here"
 packages=(
   build-essential cmake ninja-build pkg-config git python3
   libssl-dev libsecp256k1-dev libxxhash-dev libjemalloc-dev liburing-dev
-  libdpdk-dev dpdk-dev libtomlplusplus-dev libcli11-dev liblmdb-dev libisal-dev
+  libdpdk-dev dpdk-dev libtomlplusplus-dev libcli11-dev liblmdb-dev libisal-dev libhttp-parser-dev curl
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
 )
@@ -92,7 +92,7 @@ cmd_fuzz() {
   work=$(mktemp -d)
   trap 'rm -rf "$work"' RETURN
   local status=0
-  for t in message tx nakamoto_block stacks_block clarity link push; do
+  for t in message tx nakamoto_block stacks_block clarity link push http_request; do
     cp -r "tests/fuzz/corpus/$t" "$work/$t"
     log "fuzzing $t for ${secs}s"
     if ! "build/fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \

@@ -18,6 +18,7 @@ namespace relay::cli {
 void add_common_options(CLI::App& app, CommonArgs& a) {
   app.add_option("--config", a.config, "TOML configuration file (deploy/config/relay.toml.example; default: built-in defaults)");
   app.add_option("--p2p-bind", a.p2p_bind, "ADDR:PORT to accept nodes on (port 0: any free port)");
+  app.add_option("--http-bind", a.http_bind, "ADDR:PORT of the HTTP endpoint (blocks, /v2/info, /metrics; default: off)");
   app.add_option("--identity-key-file", a.key_file, "the relay's secp256k1 key, hex (created if missing)");
   app.add_option("--network", a.network, "mainnet | testnet");
   app.add_option("--data-dir", a.data_dir, "state directory (identity key, shared region fallback)");
@@ -35,6 +36,7 @@ std::vector<std::string> common_argv(const CommonArgs& a) {
   };
   add("--config", a.config);
   add("--p2p-bind", a.p2p_bind);
+  add("--http-bind", a.http_bind);
   add("--identity-key-file", a.key_file);
   add("--network", a.network);
   add("--data-dir", a.data_dir);
@@ -47,6 +49,7 @@ std::vector<std::string> common_argv(const CommonArgs& a) {
 std::optional<ctl::RelayConfig> load_config(const CommonArgs& a, std::string& err) {
   ctl::ConfigOverrides ov;
   if (!a.p2p_bind.empty()) ov.p2p_bind = a.p2p_bind;
+  if (!a.http_bind.empty()) ov.http_bind = a.http_bind;
   if (!a.key_file.empty()) ov.identity_key_file = a.key_file;
   if (!a.network.empty()) ov.network = a.network;
   if (!a.data_dir.empty()) ov.data_dir = a.data_dir;

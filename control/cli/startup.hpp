@@ -17,7 +17,7 @@
 namespace relay::cli {
 
 struct CommonArgs {
-  std::string config, p2p_bind, key_file, network, data_dir, shm;
+  std::string config, p2p_bind, http_bind, key_file, network, data_dir, shm;
   std::vector<std::string> peers;
   int stats_interval_s = 10;
 };

@@ -220,7 +220,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "rewards", "store", "shm"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "shm"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -277,6 +277,17 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     if (!t.str("reward_set_file", c.reward_set_file) || !t.check_unknown()) return fail();
   }
   {
+    TableReader t(section("http") ? *section("http") : kEmpty, origin, "http.", err);
+    std::string bind;
+    if (!t.str("bind", bind) || !t.integer("max_clients", c.http_max_clients, 1, 65536) || !t.check_unknown()) return fail();
+    if (!bind.empty()) {
+      auto hp = parse_host_port(bind, err, true);
+      if (!hp) return config_error(err, std::string(origin) + ": http.bind: " + err);
+      c.http_bind_host = hp->first;
+      c.http_bind_port = hp->second;
+    }
+  }
+  {
     TableReader t(section("store") ? *section("store") : kEmpty, origin, "store.", err);
     if (!t.boolean("enabled", c.store_enabled) || !t.str("path", c.store_path) ||
         !t.integer("max_bytes", c.store_max_bytes, 1 << 20, std::int64_t{1} << 44) ||
@@ -299,6 +310,12 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     if (!hp) return config_error(err, "--p2p-bind: " + err);
     c.bind_host = hp->first;
     c.bind_port = hp->second;
+  }
+  if (ov.http_bind) {
+    auto hp = parse_host_port(*ov.http_bind, err, true);
+    if (!hp) return config_error(err, "--http-bind: " + err);
+    c.http_bind_host = hp->first;
+    c.http_bind_port = hp->second;
   }
   if (!parse_peers(ov.peers, c.peers, "--peer", err)) return fail();
   return c;

@@ -55,6 +55,10 @@ struct RelayConfig {
   std::uint32_t max_message_len = 16778053;
   // [rewards]
   std::string reward_set_file;  // static reward set (private networks); next issue fetches it
+  // [http]
+  std::string http_bind_host;  // empty: no HTTP endpoint
+  std::uint16_t http_bind_port = 0;
+  std::uint32_t http_max_clients = 1024;
   // [store]
   bool store_enabled = true;
   std::string store_path;  // empty: <data_dir>/blocks
@@ -70,6 +74,7 @@ struct RelayConfig {
 // Command-line overrides (each set field replaces the file's value).
 struct ConfigOverrides {
   std::optional<std::string> p2p_bind;           // --p2p-bind ADDR:PORT
+  std::optional<std::string> http_bind;          // --http-bind ADDR:PORT
   std::optional<std::string> identity_key_file;  // --identity-key-file F
   std::optional<std::string> network;            // --network NAME
   std::optional<std::string> data_dir;           // --data-dir DIR

@@ -63,6 +63,27 @@ Hash20 pkh_of(const crypto::PublicKey& k) {
   return crypto::hash160(ByteSpan(c.data(), c.size()));
 }
 
+// http_get_body: GET `path` from the relay's HTTP endpoint; the body of a 200, else "".
+std::string http_get_body(std::uint16_t port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "";
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n";
+  (void)::write(fd, req.data(), req.size());
+  std::string got;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  if (got.rfind("HTTP/1.1 200 ", 0) != 0) return "";
+  return got.substr(got.find("\r\n\r\n") + 4);
+}
+
 // A relayed push as a recipient must see it: signed by the relay, the sender's relayers
 // extended by exactly the relay.
 void expect_relayed_by(const Bytes& got, const crypto::PublicKey& relay_key, std::size_t upstream_relayers) {
@@ -89,7 +110,7 @@ TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeer
     std::ofstream cfg(cfg_dir + "/relay.toml");
     cfg << "[network]\nrelay_2x = true\n[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
   }
-  test::RelayRun relay({"--config", cfg_dir + "/relay.toml"});
+  test::RelayRun relay({"--config", cfg_dir + "/relay.toml", "--http-bind", "127.0.0.1:0"});
   ASSERT_GT(relay.port, 0) << "the relay did not report READY";
 
   Peers net;
@@ -114,6 +135,18 @@ TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeer
   EXPECT_EQ(a.pushes[0], c.pushes[1]);
   expect_relayed_by(a.pushes[0], relay_key, 0);
   EXPECT_EQ(std::get<NakamotoBlocks>(decode_message(a.pushes[0])->payload).blocks[0].block_id, blk->block_id);
+  // …and is served by the HTTP endpoint, byte for byte, once the store has it.
+  ASSERT_GT(relay.wait_http(5000), 0) << "no HTTP endpoint reported";
+  std::string served;
+  for (int i = 0; i < 50 && served.empty(); ++i) {
+    served = http_get_body(relay.http_port, "/v3/blocks/" + to_hex(blk->block_id));
+    if (served.empty()) net.pump_until([] { return false; }, 0);
+  }
+  const Bytes want = test::hex(rows[0]["block_hex"]);
+  EXPECT_EQ(served, std::string(want.begin(), want.end()));
+  const std::string metrics = http_get_body(relay.http_port, "/metrics");
+  EXPECT_NE(metrics.find("stacks_relay_dp_relayed_total 2\n"), std::string::npos) << metrics.substr(0, 400);
+  EXPECT_NE(metrics.find("stacks_relay_store_blocks 1\n"), std::string::npos);
 
   // Microblocks (a 2.x network), pushed by c with one upstream relayer.
   Microblocks mbs;

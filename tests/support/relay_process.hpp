@@ -28,6 +28,7 @@ struct RelayRun {
   pid_t sup = -1;
   int out = -1;
   std::string dir, shm;
+  std::uint16_t http_port = 0;
   std::uint16_t port = 0;
   pid_t dp_pid = 0;  // from the last READY line
 
@@ -86,14 +87,33 @@ struct RelayRun {
     }
     return "";
   }
-  // wait_ready: the next "READY <port> <pid>" from a (re)started dataplane.
+  // wait_ready: the next "READY <port> <pid>" from a (re)started dataplane. The control
+  // process's "HTTP <port>" line (when the endpoint is on) may come before it.
   bool wait_ready(int ms) {
-    unsigned p = 0;
-    int pid = 0;
-    if (std::sscanf(read_line(ms).c_str(), "READY %u %d", &p, &pid) != 2) return false;
-    port = static_cast<std::uint16_t>(p);
-    dp_pid = pid;
-    return true;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string line = read_line(ms);
+      unsigned p = 0;
+      int pid = 0;
+      if (std::sscanf(line.c_str(), "HTTP %u", &p) == 1) {
+        http_port = static_cast<std::uint16_t>(p);
+        continue;
+      }
+      if (std::sscanf(line.c_str(), "READY %u %d", &p, &pid) != 2) return false;
+      port = static_cast<std::uint16_t>(p);
+      dp_pid = pid;
+      return true;
+    }
+    return false;
+  }
+  // wait_http: the port of the HTTP endpoint, once the control process reported it.
+  std::uint16_t wait_http(int ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (http_port == 0 && std::chrono::steady_clock::now() < deadline) {
+      unsigned p = 0;
+      if (std::sscanf(read_line(100).c_str(), "HTTP %u", &p) == 1) http_port = static_cast<std::uint16_t>(p);
+    }
+    return http_port;
   }
 
   // The shared region, mapped on first use (the supervisor created it before READY).

@@ -1,0 +1,225 @@
+#include "control/http/relay_api.hpp"
+
+#include "control/cli/json.hpp"
+#include "relay/base/hex.hpp"
+#include "relay/codec/limits.hpp"
+#include "relay/crypto/hash.hpp"
+
+namespace relay::http {
+
+namespace {
+
+constexpr const char* kVersion = "stacks-relay 0.3";
+
+std::optional<store::Hash32> parse_id(std::string_view s) {
+  if (s.size() != 64) return std::nullopt;
+  return array_from_hex<32>(std::string(s));
+}
+
+// The id in "/prefix/{hex64}", or nullopt (bad id) — `ok` false when the path is not
+// under prefix at all.
+std::optional<store::Hash32> id_after(const std::string& path, std::string_view prefix, bool& under) {
+  under = path.rfind(prefix, 0) == 0;
+  if (!under) return std::nullopt;
+  return parse_id(std::string_view(path).substr(prefix.size()));
+}
+
+std::string query_param(const std::string& q, std::string_view name) {
+  std::size_t at = 0;
+  while (at <= q.size()) {
+    std::size_t end = q.find('&', at);
+    if (end == std::string::npos) end = q.size();
+    std::string_view kv(q.data() + at, end - at);
+    if (kv.size() > name.size() && kv.substr(0, name.size()) == name && kv[name.size()] == '=')
+      return std::string(kv.substr(name.size() + 1));
+    at = end + 1;
+  }
+  return "";
+}
+
+void immutable_headers(Response& r, const store::Hash32& id) {
+  r.headers.emplace_back("ETag", "\"" + to_hex(id) + "\"");
+  r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+}
+
+bool etag_matches(const Request& q, const store::Hash32& id) {
+  const std::string* inm = q.header("if-none-match");
+  if (inm == nullptr) return false;
+  if (*inm == "*") return true;
+  const std::string tag = "\"" + to_hex(id) + "\"";
+  return inm->find(tag) != std::string::npos;
+}
+
+// One stored block by id, of the given kind.
+void serve_block(const ApiContext& c, const Request& q, Response& r, const store::Hash32& id, store::BlockKind kind) {
+  if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
+  auto snap = c.store->snapshot();
+  if (!snap.ok()) return r.set_text(500, std::string("block store: ") + snap.error().reason + "\n");
+  auto holder = std::make_shared<store::BlockStore::Snapshot>(std::move(*snap));
+  auto b = holder->get(id);
+  if (!b || b->meta.kind != kind) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
+  immutable_headers(r, id);
+  r.content_type = "application/octet-stream";
+  if (etag_matches(q, id)) {
+    r.status = 304;
+    r.no_body = true;
+    return;
+  }
+  r.view = b->bytes;
+  r.keep = std::move(holder);  // the snapshot stays open until the body is written
+}
+
+// /v3/tenures/{id}[?stop=id]: from `id` back through parents of the same tenure
+// (consensus hash), as far as the store has them, stopping before `stop` and before the
+// body would exceed MAX_PAYLOAD_LEN.
+void serve_tenure(const ApiContext& c, const Request& q, Response& r, const store::Hash32& id) {
+  if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
+  std::optional<store::Hash32> stop;
+  if (std::string s = query_param(q.query, "stop"); !s.empty()) {
+    stop = parse_id(s);
+    if (!stop) return r.set_text(400, "stop must be a 64-hex-digit block id\n");
+  }
+  auto snap = c.store->snapshot();
+  if (!snap.ok()) return r.set_text(500, std::string("block store: ") + snap.error().reason + "\n");
+  auto first = snap->get(id);
+  if (!first || first->meta.kind != store::BlockKind::kNakamoto) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
+  std::string body;
+  const store::Hash20 tenure = first->meta.consensus_hash;
+  std::optional<store::BlockStore::Snapshot::Block> b = first;
+  while (b && b->meta.kind == store::BlockKind::kNakamoto && b->meta.consensus_hash == tenure) {
+    if (!body.empty() && body.size() + b->bytes.size() > codec::kMaxPayloadLen) break;
+    body.append(reinterpret_cast<const char*>(b->bytes.data()), b->bytes.size());
+    if (stop && b->meta.parent == *stop) break;
+    b = snap->get(b->meta.parent);
+  }
+  r.set_text(200, std::move(body), "application/octet-stream");
+}
+
+void serve_info(const ApiContext& c, Response& r) {
+  const auto s = c.board->read();
+  cli::Json j;
+  j.begin_object()
+      .kv("peer_version", std::uint64_t{c.peer_version})
+      .kv("burn_block_height", s.view.height)
+      .kv_hex("burn_block_hash", s.view.hash)
+      .kv("stable_burn_block_height", s.view.stable_height)
+      .kv_hex("stable_burn_block_hash", s.view.stable_hash)
+      .kv("server_version", kVersion)
+      .kv("network_id", std::uint64_t{c.network_id})
+      .kv("p2p_port", std::uint64_t{c.p2p_port})
+      .kv_hex("node_public_key", c.public_key)
+      .kv_hex("node_public_key_hash", crypto::hash160(ByteSpan(c.public_key.data(), c.public_key.size())))
+      .kv("sessions", std::uint64_t{s.sessions})
+      .kv("authenticated_sessions", std::uint64_t{s.authenticated})
+      .end_object();
+  r.set_text(200, j.text() + "\n", "application/json");
+}
+
+void serve_status(const ApiContext& c, Response& r) {
+  const auto s = c.board->read();
+  cli::Json j;
+  j.begin_object().kv("server_version", kVersion).kv("network_id", std::uint64_t{c.network_id});
+  j.key("burn_view").begin_object().kv("height", s.view.height).kv_hex("hash", s.view.hash)
+      .kv("stable_height", s.view.stable_height).kv_hex("stable_hash", s.view.stable_hash).end_object();
+  j.key("sessions").begin_object().kv("live", std::uint64_t{s.sessions})
+      .kv("authenticated", std::uint64_t{s.authenticated}).end_object();
+  if (c.store != nullptr) {
+    const auto t = c.store->totals();
+    j.key("block_store").begin_object().kv("blocks", t.blocks).kv("bytes", t.bytes).kv("evicted", t.evicted).end_object();
+  }
+  j.key("control").begin_object();
+#define RELAY_X(name, help) j.kv(#name, s.stats.name);
+  RELAY_CTL_COUNTERS(RELAY_X)
+#undef RELAY_X
+  j.end_object();
+  if (c.dp != nullptr) {
+    j.key("dataplane").begin_object();
+#define RELAY_X(name, help) j.kv(#name, c.dp->name.load(std::memory_order_relaxed));
+    RELAY_DP_COUNTERS(RELAY_X)
+#undef RELAY_X
+    j.kv("heap_allocated", c.dp->heap_allocated.load(std::memory_order_relaxed));
+    j.end_object();
+  }
+  j.end_object();
+  r.set_text(200, j.text() + "\n", "application/json");
+}
+
+void metric(std::string& out, const char* name, const char* type, const char* help, std::uint64_t v) {
+  out += "# HELP stacks_relay_";
+  out += name;
+  out += " ";
+  out += help;
+  out += "\n# TYPE stacks_relay_";
+  out += name;
+  out += " ";
+  out += type;
+  out += "\nstacks_relay_";
+  out += name;
+  out += " " + std::to_string(v) + "\n";
+}
+
+void serve_metrics(const ApiContext& c, Response& r) {
+  std::string out;
+  out.reserve(8192);
+  const auto s = c.board->read();
+  if (c.dp != nullptr) {
+#define RELAY_X(name, help) metric(out, "dp_" #name "_total", "counter", help, c.dp->name.load(std::memory_order_relaxed));
+    RELAY_DP_COUNTERS(RELAY_X)
+#undef RELAY_X
+    metric(out, "dp_sessions", "gauge", "sessions the dataplane holds", c.dp->sessions_live.load());
+    metric(out, "dp_sessions_authenticated", "gauge", "authenticated sessions", c.dp->sessions_auth_live.load());
+    metric(out, "dp_heap_allocated_bytes", "counter", "heap bytes the dataplane thread allocated", c.dp->heap_allocated.load());
+  }
+#define RELAY_X(name, help) metric(out, "ctl_" #name "_total", "counter", help, s.stats.name);
+  RELAY_CTL_COUNTERS(RELAY_X)
+#undef RELAY_X
+  metric(out, "burn_block_height", "gauge", "the burn block height our preambles carry", s.view.height);
+  if (c.store != nullptr) {
+    const auto t = c.store->totals();
+    metric(out, "store_blocks", "gauge", "blocks in the block store", t.blocks);
+    metric(out, "store_bytes", "gauge", "block bytes in the block store", t.bytes);
+    metric(out, "store_evicted_total", "counter", "blocks evicted from the store", t.evicted);
+  }
+  if (c.server != nullptr) {
+    metric(out, "http_requests_total", "counter", "HTTP requests", c.server->requests.load());
+    metric(out, "http_client_errors_total", "counter", "HTTP 4xx responses", c.server->client_errors.load());
+    metric(out, "http_server_errors_total", "counter", "HTTP 5xx responses", c.server->server_errors.load());
+    metric(out, "http_timeouts_total", "counter", "HTTP connections closed for slowness or idleness", c.server->timeouts.load());
+    metric(out, "http_refused_total", "counter", "HTTP connections refused (too many)", c.server->refused.load());
+  }
+  r.set_text(200, std::move(out), "text/plain; version=0.0.4");
+}
+
+}  // namespace
+
+Handler make_relay_api(const ApiContext* ctx) {
+  return [ctx](const Request& q, Response& r) {
+    const ApiContext& c = *ctx;
+    const bool get = q.method == "GET" || q.method == "HEAD";
+    bool under = false;
+    if (auto id = id_after(q.path, "/v3/blocks/", under); under) {
+      if (!get) return r.set_text(405, "use GET or HEAD\n");
+      if (!id) return r.set_text(400, "a block id is 64 hex digits\n");
+      return serve_block(c, q, r, *id, store::BlockKind::kNakamoto);
+    }
+    if (auto id = id_after(q.path, "/v3/tenures/", under); under) {
+      if (!get) return r.set_text(405, "use GET or HEAD\n");
+      if (!id) return r.set_text(400, "a block id is 64 hex digits\n");
+      return serve_tenure(c, q, r, *id);
+    }
+    if (auto id = id_after(q.path, "/v2/blocks/", under); under) {
+      if (!get) return r.set_text(405, "use GET or HEAD\n");
+      if (!id) return r.set_text(400, "an index block hash is 64 hex digits\n");
+      return serve_block(c, q, r, *id, store::BlockKind::kStacks);
+    }
+    if (q.path == "/v2/info" || q.path == "/status" || q.path == "/metrics") {
+      if (!get) return r.set_text(405, "use GET or HEAD\n");
+      if (q.path == "/v2/info") return serve_info(c, r);
+      if (q.path == "/status") return serve_status(c, r);
+      return serve_metrics(c, r);
+    }
+    r.set_text(404, "not found: " + q.path + "\n");
+  };
+}
+
+}  // namespace relay::http

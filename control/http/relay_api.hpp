@@ -1,0 +1,61 @@
+// control/http/relay_api.hpp — the relay's HTTP endpoints (PROTOCOL.md §8 where they
+// overlap with a node's):
+//   GET|HEAD /v3/blocks/{block_id}          a stored Nakamoto block (octet-stream)
+//   GET|HEAD /v3/tenures/{block_id}[?stop=] stored blocks of that tenure, newest first,
+//                                          concatenated, as a node serves them
+//   GET|HEAD /v2/blocks/{index_block_hash}  a stored 2.x block
+//   GET /v2/info                            the relay's view (JSON)
+//   GET /status                             sessions, burn view, store, counters (JSON)
+//   GET /metrics                            Prometheus text format
+// Blocks by id never change: strong ETag (the id), a year of Cache-Control, 304 on a
+// matching If-None-Match, so a CDN can front the endpoint.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "control/engine/control_engine.hpp"
+#include "control/http/server.hpp"
+#include "control/store/block_store.hpp"
+#include "relay/link/link.hpp"
+
+namespace relay::http {
+
+// StatusBoard: what the control loop last published, for the HTTP thread.
+class StatusBoard {
+ public:
+  struct Snapshot {
+    ctl::BurnView view;
+    std::size_t sessions = 0;
+    std::size_t authenticated = 0;
+    ctl::ControlStats stats;
+  };
+  void publish(const Snapshot& s) {
+    std::lock_guard<std::mutex> g(mu_);
+    snap_ = s;
+  }
+  Snapshot read() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return snap_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Snapshot snap_;
+};
+
+struct ApiContext {
+  // Identity and network (copied: the HTTP thread owns its copy).
+  codec::PubKey33 public_key{};
+  std::uint32_t network_id = 1;
+  std::uint32_t peer_version = 0;
+  std::uint16_t p2p_port = 0;
+  store::BlockStore* store = nullptr;       // may be null (store disabled)
+  const link::DpCounters* dp = nullptr;     // the dataplane's counters (shared region)
+  const StatusBoard* board = nullptr;
+  const ServerStats* server = nullptr;      // set once the server runs
+};
+
+Handler make_relay_api(const ApiContext* ctx);
+
+}  // namespace relay::http

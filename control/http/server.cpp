@@ -1,0 +1,315 @@
+#include "control/http/server.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <unordered_map>
+
+namespace relay::http {
+
+const char* status_text(int status) noexcept {
+  switch (status) {
+    case 200: return "OK";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+namespace {
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+std::string http_date() {
+  char buf[64];
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+struct Out {
+  std::string head;
+  std::string owned;            // the body, when owned here (text responses)
+  ByteSpan view;                // or a view, kept alive by `keep`
+  std::shared_ptr<void> keep;
+  std::size_t done = 0;         // bytes of head + body written
+  // (Computed on use: `owned` may keep short text inside the string object, which moves.)
+  ByteSpan body() const {
+    return owned.empty() ? view : ByteSpan(reinterpret_cast<const std::uint8_t*>(owned.data()), owned.size());
+  }
+  std::size_t size() const { return head.size() + body().size(); }
+};
+
+struct Conn {
+  int fd = -1;
+  RequestParser parser;
+  std::deque<Out> out;
+  std::uint64_t last_activity = 0;  // ms
+  std::uint64_t request_started = 0;  // ms, 0: between requests
+  bool close_after = false;  // close once `out` is written
+  explicit Conn(const ParserLimits& l) : parser(l) {}
+};
+
+// The head of a response: the node's standard headers (PROTOCOL.md §8), then ours.
+std::string render_head(const Response& r, std::size_t body_len, bool close) {
+  std::string h;
+  h.reserve(512);
+  h += "HTTP/1.1 " + std::to_string(r.status) + " " + status_text(r.status) + "\r\n";
+  h += "Server: stacks/2.0 (stacks-relay)\r\n";
+  h += "Date: " + http_date() + "\r\n";
+  h += "Access-Control-Allow-Origin: *\r\n";
+  h += "Access-Control-Allow-Headers: origin, content-type\r\n";
+  h += "Access-Control-Allow-Methods: POST, GET, OPTIONS\r\n";
+  if (r.status != 304) h += "Content-Type: " + r.content_type + "\r\n";
+  h += "Content-Length: " + std::to_string(body_len) + "\r\n";
+  for (const auto& [k, v] : r.headers) h += k + ": " + v + "\r\n";
+  if (close) h += "Connection: close\r\n";
+  h += "\r\n";
+  return h;
+}
+
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::start(const ServerOptions& opts, Handler handler) {
+  std::unique_ptr<Server> s(new Server());
+  s->opts_ = opts;
+  s->handler_ = std::move(handler);
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  in6_addr a6{};
+  in_addr a4{};
+  if (::inet_pton(AF_INET, opts.host.c_str(), &a4) == 1) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_addr = a4;
+    sin->sin_port = htons(opts.port);
+    len = sizeof(sockaddr_in);
+  } else if (::inet_pton(AF_INET6, opts.host.c_str(), &a6) == 1) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_addr = a6;
+    sin6->sin6_port = htons(opts.port);
+    len = sizeof(sockaddr_in6);
+  } else {
+    return make_error(Errc::kBadValue, "the HTTP bind address is not an IP address");
+  }
+  s->listen_fd_ = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->listen_fd_ < 0) return make_error(Errc::kIo, "socket", static_cast<std::uint32_t>(errno));
+  int one = 1;
+  ::setsockopt(s->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(s->listen_fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    return make_error(Errc::kIo, "bind", static_cast<std::uint32_t>(errno));
+  if (::listen(s->listen_fd_, 512) != 0) return make_error(Errc::kIo, "listen", static_cast<std::uint32_t>(errno));
+  sockaddr_storage got{};
+  socklen_t gl = sizeof got;
+  ::getsockname(s->listen_fd_, reinterpret_cast<sockaddr*>(&got), &gl);
+  s->port_ = ntohs(got.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&got)->sin_port
+                                            : reinterpret_cast<sockaddr_in6*>(&got)->sin6_port);
+  s->epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  s->wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (s->epoll_fd_ < 0 || s->wake_fd_ < 0) return make_error(Errc::kIo, "epoll", static_cast<std::uint32_t>(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = s->listen_fd_;
+  ::epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, s->listen_fd_, &ev);
+  ev.data.fd = s->wake_fd_;
+  ::epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, s->wake_fd_, &ev);
+  s->thread_ = std::thread([p = s.get()] { p->run(); });
+  return s;
+}
+
+Server::~Server() {
+  stop_.store(true);
+  if (wake_fd_ >= 0) {
+    std::uint64_t one = 1;
+    (void)::write(wake_fd_, &one, sizeof one);
+  }
+  if (thread_.joinable()) thread_.join();
+  for (int fd : {listen_fd_, epoll_fd_, wake_fd_})
+    if (fd >= 0) ::close(fd);
+}
+
+void Server::run() {
+  std::unordered_map<int, std::unique_ptr<Conn>> conns;
+  auto close_conn = [&](int fd) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    conns.erase(fd);
+    conns_.store(conns.size(), std::memory_order_relaxed);
+  };
+  auto want_write = [&](Conn& c, bool on) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
+    ev.data.fd = c.fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  };
+  // flush: write what is queued; false when the connection is to be closed now.
+  auto flush = [&](Conn& c) -> bool {
+    while (!c.out.empty()) {
+      Out& o = c.out.front();
+      iovec iov[2];
+      int n = 0;
+      if (o.done < o.head.size()) iov[n++] = {o.head.data() + o.done, o.head.size() - o.done};
+      const std::size_t body_done = o.done > o.head.size() ? o.done - o.head.size() : 0;
+      const ByteSpan body = o.body();
+      if (body_done < body.size()) iov[n++] = {const_cast<std::uint8_t*>(body.data()) + body_done, body.size() - body_done};
+      const ssize_t w = n == 0 ? 0 : ::writev(c.fd, iov, n);
+      if (w < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          want_write(c, true);
+          return true;
+        }
+        return false;
+      }
+      stats_.bytes_out.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
+      c.last_activity = now_ms();
+      o.done += static_cast<std::size_t>(w);
+      if (o.done >= o.size()) c.out.pop_front();
+    }
+    want_write(c, false);
+    return !c.close_after;
+  };
+  auto respond = [&](Conn& c, Response& r, bool close) {
+    const std::size_t body_len = r.text.empty() ? r.view.size() : r.text.size();
+    Out o;
+    o.head = render_head(r, body_len, close);
+    if (!r.no_body) {
+      if (!r.text.empty()) {
+        o.owned = std::move(r.text);
+      } else {
+        o.view = r.view;
+        o.keep = std::move(r.keep);
+      }
+    }
+    if (r.status >= 500) stats_.server_errors.fetch_add(1, std::memory_order_relaxed);
+    else if (r.status >= 400) stats_.client_errors.fetch_add(1, std::memory_order_relaxed);
+    c.out.push_back(std::move(o));
+    if (close) c.close_after = true;
+  };
+
+  std::vector<Request> reqs;
+  std::uint8_t buf[64 * 1024];
+  std::uint64_t next_sweep = now_ms() + 250;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    epoll_event evs[64];
+    const int n = ::epoll_wait(epoll_fd_, evs, 64, 250);
+    for (int i = 0; i < n; ++i) {
+      const int fd = evs[i].data.fd;
+      if (fd == wake_fd_) continue;
+      if (fd == listen_fd_) {
+        for (;;) {
+          const int cfd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (cfd < 0) break;
+          if (conns.size() >= opts_.max_conns) {  // full: refuse at once
+            ::close(cfd);
+            stats_.refused.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
+          int one = 1;
+          ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          auto c = std::make_unique<Conn>(opts_.limits);
+          c->fd = cfd;
+          c->last_activity = now_ms();
+          epoll_event ev{};
+          ev.events = EPOLLIN | EPOLLRDHUP;
+          ev.data.fd = cfd;
+          ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, cfd, &ev);
+          conns.emplace(cfd, std::move(c));
+          conns_.store(conns.size(), std::memory_order_relaxed);
+          stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+        }
+        continue;
+      }
+      auto it = conns.find(fd);
+      if (it == conns.end()) continue;
+      Conn& c = *it->second;
+      bool alive = true;
+      if (evs[i].events & EPOLLOUT) alive = flush(c);
+      if (alive && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        for (;;) {
+          const ssize_t r = ::read(fd, buf, sizeof buf);
+          if (r == 0) {
+            alive = false;
+            break;
+          }
+          if (r < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) alive = false;
+            break;
+          }
+          c.last_activity = now_ms();
+          if (c.close_after) continue;  // answering an error: the rest is ignored
+          reqs.clear();
+          const bool ok = c.parser.feed(ByteSpan(buf, static_cast<std::size_t>(r)), reqs);
+          for (auto& q : reqs) {
+            stats_.requests.fetch_add(1, std::memory_order_relaxed);
+            Response resp;
+            try {
+              handler_(q, resp);
+            } catch (const std::exception&) {
+              resp = Response{};
+              resp.set_text(500, "internal error\n");
+            }
+            if (q.method == "HEAD") resp.no_body = true;
+            respond(c, resp, !q.keep_alive);
+            if (!q.keep_alive) break;
+          }
+          if (!ok) {
+            Response resp;
+            resp.set_text(c.parser.error().status, c.parser.error().reason + "\n");
+            respond(c, resp, true);
+          }
+          c.request_started = c.parser.mid_request() ? (c.request_started != 0 ? c.request_started : now_ms()) : 0;
+        }
+        if (alive) alive = flush(c);
+        else if (!c.out.empty()) alive = false;  // the peer is gone: nothing more to write
+      }
+      if (!alive) close_conn(fd);
+    }
+    // Timeouts.
+    const std::uint64_t now = now_ms();
+    if (now < next_sweep) continue;
+    next_sweep = now + 250;
+    std::vector<int> expired;
+    for (auto& [fd, c] : conns) {
+      const bool writing = !c->out.empty();
+      const bool slow_request = c->request_started != 0 && now - c->request_started > opts_.header_timeout_ms;
+      const bool idle = !writing && c->request_started == 0 && now - c->last_activity > opts_.idle_timeout_ms;
+      const bool stalled = writing && now - c->last_activity > opts_.write_timeout_ms;
+      if (slow_request || idle || stalled) expired.push_back(fd);
+    }
+    for (int fd : expired) {
+      stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
+      close_conn(fd);
+    }
+  }
+  for (auto& [fd, c] : conns) ::close(fd);
+}
+
+}  // namespace relay::http

@@ -1,0 +1,90 @@
+// control/http/server.hpp — the relay's HTTP/1.1 server: one thread of its own in the
+// control process (so neither the dataplane nor the control loop ever waits on a
+// client), epoll over non-blocking sockets, keep-alive and pipelining, the request
+// limits of RequestParser, and timeouts for clients that are slow to send a request
+// (10 s), idle between requests (30 s) or slow to read a response (30 s).
+//
+// A response body can be a view into memory the handler keeps alive (`keep`), e.g. a
+// block in a store snapshot: it is written from there, never copied.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "control/http/request_parser.hpp"
+#include "relay/base/result.hpp"
+
+namespace relay::http {
+
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain";
+  std::vector<std::pair<std::string, std::string>> headers;  // beyond the standard ones
+  std::string text;             // the body, when the response owns it
+  ByteSpan view;                // or a view (used when `text` is empty)
+  std::shared_ptr<void> keep;   // keeps `view` valid until it is written
+  bool no_body = false;         // HEAD and 304: headers (with the body's length) only
+
+  void set_text(int st, std::string body, std::string type = "text/plain") {
+    status = st;
+    text = std::move(body);
+    content_type = std::move(type);
+  }
+};
+
+using Handler = std::function<void(const Request&, Response&)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port
+  std::size_t max_conns = 1024;
+  std::uint64_t header_timeout_ms = 10'000;
+  std::uint64_t idle_timeout_ms = 30'000;
+  std::uint64_t write_timeout_ms = 30'000;
+  ParserLimits limits;
+};
+
+struct ServerStats {
+  std::atomic<std::uint64_t> accepted{0}, refused{0}, requests{0}, client_errors{0}, server_errors{0},
+      timeouts{0}, bytes_out{0};
+};
+
+class Server {
+ public:
+  // start: bind and listen (errors are returned, with errno in the offset), then serve
+  // on a thread of its own until destroyed.
+  static Result<std::unique_ptr<Server>> start(const ServerOptions& opts, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  const ServerStats& stats() const noexcept { return stats_; }
+  std::size_t connections() const noexcept { return conns_.load(std::memory_order_relaxed); }
+
+ private:
+  Server() = default;
+  void run();
+
+  ServerOptions opts_;
+  Handler handler_;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> conns_{0};
+  ServerStats stats_;
+  std::thread thread_;
+};
+
+// status_text: "OK", "Not Found", … for the status line.
+const char* status_text(int status) noexcept;
+
+}  // namespace relay::http

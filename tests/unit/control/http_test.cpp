@@ -1,0 +1,296 @@
+// The HTTP endpoint: request parsing with the node's limits (PROTOCOL.md §8), the server
+// (keep-alive, pipelining, HEAD, timeouts for slow and idle clients, a connection cap,
+// many clients at once) and the relay's endpoints over a real block store, checked with
+// raw sockets and with curl.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "control/http/relay_api.hpp"
+#include "control/http/request_parser.hpp"
+#include "control/http/server.hpp"
+#include "relay/base/hex.hpp"
+
+namespace relay::http {
+namespace {
+
+ByteSpan bytes_of(std::string_view s) { return ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()); }
+
+TEST(HttpParser, WholeFragmentedAndPipelinedRequests) {
+  const std::string two =
+      "GET /v3/blocks/ab?x=1 HTTP/1.1\r\nHost: relay\r\nIf-None-Match: \"q\"\r\n\r\n"
+      "POST /v2/transactions HTTP/1.1\r\nHost: relay\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
+  for (std::size_t chunk : {two.size(), std::size_t{1}, std::size_t{7}}) {
+    RequestParser p;
+    std::vector<Request> out;
+    for (std::size_t at = 0; at < two.size(); at += chunk)
+      ASSERT_TRUE(p.feed(bytes_of(std::string_view(two).substr(at, chunk)), out)) << p.error().reason;
+    ASSERT_EQ(out.size(), 2u) << chunk;
+    EXPECT_EQ(out[0].method, "GET");
+    EXPECT_EQ(out[0].path, "/v3/blocks/ab");
+    EXPECT_EQ(out[0].query, "x=1");
+    ASSERT_NE(out[0].header("if-none-match"), nullptr);
+    EXPECT_EQ(*out[0].header("if-none-match"), "\"q\"");
+    EXPECT_TRUE(out[0].keep_alive);
+    EXPECT_EQ(out[1].method, "POST");
+    EXPECT_EQ(std::string(out[1].body.begin(), out[1].body.end()), "abc");
+    EXPECT_FALSE(out[1].keep_alive);
+    EXPECT_FALSE(p.mid_request());
+  }
+}
+
+TEST(HttpParser, RefusesWhatANodeRefuses) {
+  auto status_of = [](const std::string& req, ParserLimits lim = {}) {
+    RequestParser p(lim);
+    std::vector<Request> out;
+    const bool ok = p.feed(bytes_of(req), out);
+    EXPECT_TRUE(ok || out.empty()) << "a refused request was also returned";
+    return ok ? 0 : p.error().status;
+  };
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\n\r\n"), 400);  // no Host
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);  // duplicate
+  std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 64; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(status_of(many + "\r\n"), 431);  // 65 headers
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(4097, 'v') + "\r\n\r\n"), 431);
+  ParserLimits small;
+  small.max_body = 10;
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", small), 413);
+  EXPECT_EQ(status_of("GET /" + std::string(5000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n"), 414);
+  EXPECT_EQ(status_of("\x16\x03\x01 not http at all\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+}
+
+// ---- the server and the relay's endpoints -------------------------------------------
+
+struct TempStore {
+  std::string dir;
+  std::unique_ptr<store::BlockStore> s;
+  TempStore() {
+    char t[] = "/tmp/stacks-relay-http-XXXXXX";
+    dir = ::mkdtemp(t);
+    s = store::BlockStore::open(dir + "/blocks", {}).value();
+  }
+  ~TempStore() {
+    s.reset();
+    (void)std::system(("rm -rf " + dir).c_str());
+  }
+};
+
+store::Hash32 id_of(std::uint8_t b) {
+  store::Hash32 h;
+  h.fill(b);
+  return h;
+}
+
+Bytes payload(std::uint8_t b, std::size_t n) { return Bytes(n, b); }
+
+struct Api {
+  TempStore st;
+  StatusBoard board;
+  ApiContext ctx;
+  std::unique_ptr<Server> server;
+  explicit Api(ServerOptions so = {}) {
+    // A tenure of three blocks (1 ← 2 ← 3, all consensus hash 0x77), its parent in
+    // another tenure (0), and a 2.x block.
+    store::BlockMeta m;
+    m.consensus_hash.fill(0x66);
+    EXPECT_TRUE(st.s->put(id_of(0), m, payload(0xa0, 100)).ok());
+    m.consensus_hash.fill(0x77);
+    for (std::uint8_t i = 1; i <= 3; ++i) {
+      m.height = i;
+      m.parent = id_of(static_cast<std::uint8_t>(i - 1));
+      EXPECT_TRUE(st.s->put(id_of(i), m, payload(static_cast<std::uint8_t>(0xa0 + i), 1000u * i)).ok());
+    }
+    store::BlockMeta s2;
+    s2.kind = store::BlockKind::kStacks;
+    EXPECT_TRUE(st.s->put(id_of(9), s2, payload(0xb9, 500)).ok());
+    ctx.public_key = crypto::SecretKey::generate()->public_key().compressed();
+    ctx.store = st.s.get();
+    ctx.board = &board;
+    StatusBoard::Snapshot snap;
+    snap.view.height = 900'107;
+    snap.sessions = 3;
+    board.publish(snap);
+    server = Server::start(so, make_relay_api(&ctx)).value();
+    ctx.server = &server->stats();
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(server->port()) + path; }
+};
+
+int connect_to(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  return fd;
+}
+
+// read_all: what the server sends until it closes or is quiet for `quiet_ms`.
+std::string read_all(int fd, int quiet_ms = 300) {
+  std::string s;
+  char buf[65536];
+  for (;;) {
+    pollfd pf{fd, POLLIN, 0};
+    if (::poll(&pf, 1, quiet_ms) <= 0) break;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    s.append(buf, static_cast<std::size_t>(n));
+  }
+  return s;
+}
+
+bool closed_by_server(int fd, int within_ms) {
+  pollfd pf{fd, POLLIN, 0};
+  if (::poll(&pf, 1, within_ms) <= 0) return false;
+  char c;
+  return ::read(fd, &c, 1) == 0;
+}
+
+void send_str(int fd, const std::string& s) { ASSERT_EQ(::write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+
+TEST(HttpServer, ServesStoredBlocksWithCacheValidators) {
+  Api api;
+  int fd = connect_to(api.server->port());
+  const std::string id2 = to_hex(id_of(2));
+  // Two pipelined requests on one connection, then a conditional one.
+  send_str(fd, "GET /v3/blocks/" + id2 + " HTTP/1.1\r\nHost: t\r\n\r\nHEAD /v3/blocks/" + id2 + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string got = read_all(fd);
+  const std::string body(2000, static_cast<char>(0xa2));
+  ASSERT_NE(got.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << got.substr(0, 300);
+  EXPECT_NE(got.find("Content-Type: application/octet-stream\r\n"), std::string::npos);
+  EXPECT_NE(got.find("ETag: \"" + id2 + "\"\r\n"), std::string::npos);
+  EXPECT_NE(got.find("Cache-Control: public, max-age=31536000, immutable\r\n"), std::string::npos);
+  EXPECT_NE(got.find("\r\n\r\n" + body + "HTTP/1.1 200 OK\r\n"), std::string::npos);  // GET body, then the HEAD answer
+  EXPECT_EQ(got.size() - got.rfind("\r\n\r\n"), 4u);  // HEAD: no body after its headers
+  send_str(fd, "GET /v3/blocks/" + id2 + " HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"" + id2 + "\"\r\n\r\n");
+  got = read_all(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 304 Not Modified\r\n", 0), 0u) << got;
+  EXPECT_EQ(got.size() - got.find("\r\n\r\n"), 4u);
+  // Unknown, malformed, the wrong kind, the wrong method.
+  send_str(fd, "GET /v3/blocks/" + to_hex(id_of(5)) + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(read_all(fd).rfind("HTTP/1.1 404", 0), 0u);
+  send_str(fd, "GET /v3/blocks/xyz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(read_all(fd).rfind("HTTP/1.1 400", 0), 0u);
+  send_str(fd, "GET /v3/blocks/" + to_hex(id_of(9)) + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(read_all(fd).rfind("HTTP/1.1 404", 0), 0u);
+  send_str(fd, "POST /v3/blocks/" + id2 + " HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(read_all(fd).rfind("HTTP/1.1 405", 0), 0u);
+  send_str(fd, "GET /v2/blocks/" + to_hex(id_of(9)) + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  got = read_all(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_NE(got.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(closed_by_server(fd, 1000));
+  ::close(fd);
+}
+
+TEST(HttpServer, TenuresWalkParentsWithinTheTenure) {
+  Api api;
+  int fd = connect_to(api.server->port());
+  send_str(fd, "GET /v3/tenures/" + to_hex(id_of(3)) + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string got = read_all(fd);
+  const std::string want = std::string(3000, static_cast<char>(0xa3)) + std::string(2000, static_cast<char>(0xa2)) +
+                           std::string(1000, static_cast<char>(0xa1));  // newest first; block 0 is another tenure
+  ASSERT_NE(got.find("\r\n\r\n"), std::string::npos);
+  EXPECT_EQ(got.substr(got.find("\r\n\r\n") + 4), want);
+  send_str(fd, "GET /v3/tenures/" + to_hex(id_of(3)) + "?stop=" + to_hex(id_of(1)) + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  got = read_all(fd);
+  EXPECT_EQ(got.substr(got.find("\r\n\r\n") + 4), want.substr(0, 5000));  // stops before block 1
+  ::close(fd);
+}
+
+// The relay's status endpoints, through curl (HTTP/1.1 client conformance).
+TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
+  if (std::system("command -v curl >/dev/null 2>&1") != 0) GTEST_SKIP() << "curl is not installed";
+  Api api;
+  auto run = [](const std::string& cmd) {
+    std::string out;
+    FILE* f = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    EXPECT_EQ(::pclose(f), 0) << cmd;
+    return out;
+  };
+  const std::string info = run("curl -sf " + api.url("/v2/info"));
+  EXPECT_NE(info.find("\"burn_block_height\":900107"), std::string::npos) << info;
+  EXPECT_NE(info.find("\"node_public_key\":\"" + to_hex(api.ctx.public_key) + "\""), std::string::npos);
+  const std::string status = run("curl -sf " + api.url("/status"));
+  EXPECT_NE(status.find("\"block_store\":{\"blocks\":5"), std::string::npos) << status;
+  const std::string metrics = run("curl -sf " + api.url("/metrics"));
+  EXPECT_NE(metrics.find("# TYPE stacks_relay_store_blocks gauge\nstacks_relay_store_blocks 5\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("stacks_relay_http_requests_total"), std::string::npos);
+  // Two requests over one kept-alive connection; a HEAD; a 304 revalidation.
+  const std::string v = run("curl -sv -o /dev/null -o /dev/null " + api.url("/v2/info") + " " + api.url("/status") + " 2>&1");
+  EXPECT_NE(v.find("Re-using existing connection"), std::string::npos) << v;
+  const std::string head = run("curl -sI " + api.url("/v3/blocks/" + to_hex(id_of(1))));
+  EXPECT_NE(head.find("Content-Length: 1000"), std::string::npos) << head;
+  const std::string cond = run("curl -s -o /dev/null -w '%{http_code}' -H 'If-None-Match: \"" + to_hex(id_of(1)) + "\"' " +
+                               api.url("/v3/blocks/" + to_hex(id_of(1))));
+  EXPECT_EQ(cond, "304");
+  EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' " + api.url("/nope")), "404");
+}
+
+TEST(HttpServer, SlowIdleAndExcessClientsAreCutOff) {
+  ServerOptions so;
+  so.header_timeout_ms = 300;
+  so.idle_timeout_ms = 500;
+  so.max_conns = 3;
+  Api api(so);
+  int slow = connect_to(api.server->port());
+  send_str(slow, "GET /v2/info HTTP/1.1\r\nHo");  // and nothing more
+  int idle = connect_to(api.server->port());
+  int third = connect_to(api.server->port());
+  ::usleep(100'000);
+  int fourth = connect_to(api.server->port());  // over the cap: refused
+  EXPECT_TRUE(closed_by_server(fourth, 1000));
+  EXPECT_TRUE(closed_by_server(slow, 2000));
+  EXPECT_TRUE(closed_by_server(idle, 2000));
+  for (int fd : {slow, idle, third, fourth}) ::close(fd);
+  EXPECT_GE(api.server->stats().timeouts.load(), 2u);
+  EXPECT_GE(api.server->stats().refused.load(), 1u);
+  // A malformed request gets its 4xx and the connection is closed.
+  int bad = connect_to(api.server->port());
+  send_str(bad, "GET / HTTP/1.1\r\n\r\n");
+  const std::string resp = read_all(bad);
+  EXPECT_EQ(resp.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << resp << " conns " << api.server->connections();
+  ::close(bad);
+}
+
+TEST(HttpServer, ManyClientsAtOnce) {
+  Api api;
+  const std::string id3 = to_hex(id_of(3));
+  std::atomic<int> ok{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 32; ++t)
+    ts.emplace_back([&] {
+      int fd = connect_to(api.server->port());
+      for (int i = 0; i < 20; ++i) {
+        send_str(fd, "GET /v3/blocks/" + id3 + " HTTP/1.1\r\nHost: t\r\n\r\n");
+        std::string got;
+        char buf[8192];
+        while (got.find("\r\n\r\n") == std::string::npos || got.size() - got.find("\r\n\r\n") - 4 < 3000) {
+          ssize_t n = ::read(fd, buf, sizeof buf);
+          if (n <= 0) break;
+          got.append(buf, static_cast<std::size_t>(n));
+        }
+        if (got.rfind("HTTP/1.1 200 OK", 0) == 0 && got.size() - got.find("\r\n\r\n") - 4 == 3000) ++ok;
+      }
+      ::close(fd);
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 32 * 20);
+}
+
+}  // namespace
+}  // namespace relay::http
