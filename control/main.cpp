@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <mutex>
+#include <vector>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -81,6 +83,22 @@ int main(int argc, char** argv) {
 
   ctl::LocalPeer local = cli::local_peer(*cfg, *key);
   o.local = &local;
+  // With the HTTP endpoint on, nodes may download blocks from us: advertise it as our
+  // data_url with the RPC service bit (PROTOCOL.md §11), when there is a URL to give.
+  if (!cfg->http_bind_host.empty()) {
+    std::string url = cfg->http_public_url;
+    const bool wildcard = cfg->http_bind_host == "0.0.0.0" || cfg->http_bind_host == "::";
+    if (url.empty() && !wildcard && cfg->http_bind_port != 0) {
+      const bool v6 = cfg->http_bind_host.find(':') != std::string::npos;
+      url = "http://" + (v6 ? "[" + cfg->http_bind_host + "]" : cfg->http_bind_host) + ":" + std::to_string(cfg->http_bind_port);
+    }
+    if (!url.empty() && codec::validate_url(url) == nullptr) {
+      local.data_url = url;
+      local.services = static_cast<std::uint16_t>(local.services | codec::kServiceRpc);
+    } else {
+      log_line(kProg, "HTTP endpoint not advertised to nodes: set http.public_url");
+    }
+  }
   // We advertise the port the dataplane really listens on (--p2p-bind may ask for any).
   if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
   ctl::ControlEngine engine(*ends, o);
@@ -96,6 +114,14 @@ int main(int argc, char** argv) {
   api.store = blocks.get();
   api.dp = lk->counters;
   api.board = &board;
+  api.reward_set = o.reward_set;
+  // Uploads validated on the HTTP thread wait here for the control loop.
+  std::mutex outbox_mu;
+  std::vector<Bytes> outbox;
+  api.originate = [&](Bytes payload) {
+    std::lock_guard<std::mutex> g(outbox_mu);
+    if (outbox.size() < 1024) outbox.push_back(std::move(payload));
+  };
   std::unique_ptr<http::Server> http_server;
   if (!cfg->http_bind_host.empty()) {
     http::ServerOptions so;
@@ -132,6 +158,14 @@ int main(int argc, char** argv) {
   while (!g_stop.load(std::memory_order_relaxed)) {
     const std::uint64_t now = shm::monotonic_ns();
     if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
+    {
+      std::vector<Bytes> ready;
+      {
+        std::lock_guard<std::mutex> g(outbox_mu);
+        ready.swap(outbox);
+      }
+      for (const auto& p : ready) engine.originate(p);
+    }
     if (!engine.poll(now)) ::usleep(200);
     if (now >= next_board) {
       board.publish({engine.burn_view(), engine.sessions(), engine.authenticated_sessions(), engine.stats()});

@@ -2,6 +2,7 @@
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1
 #include "control/config/config.hpp"
+#include "relay/codec/message.hpp"
 
 #include <arpa/inet.h>
 
@@ -279,7 +280,11 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   {
     TableReader t(section("http") ? *section("http") : kEmpty, origin, "http.", err);
     std::string bind;
-    if (!t.str("bind", bind) || !t.integer("max_clients", c.http_max_clients, 1, 65536) || !t.check_unknown()) return fail();
+    if (!t.str("bind", bind) || !t.integer("max_clients", c.http_max_clients, 1, 65536) ||
+        !t.str("public_url", c.http_public_url) || !t.check_unknown())
+      return fail();
+    if (const char* why = codec::validate_url(c.http_public_url))
+      return config_error(err, std::string(origin) + ": http.public_url: " + why);
     if (!bind.empty()) {
       auto hp = parse_host_port(bind, err, true);
       if (!hp) return config_error(err, std::string(origin) + ": http.bind: " + err);

@@ -59,6 +59,7 @@ struct RelayConfig {
   std::string http_bind_host;  // empty: no HTTP endpoint
   std::uint16_t http_bind_port = 0;
   std::uint32_t http_max_clients = 1024;
+  std::string http_public_url;  // advertised as data_url; empty: http://<bind> unless bound to any address
   // [store]
   bool store_enabled = true;
   std::string store_path;  // empty: <data_dir>/blocks

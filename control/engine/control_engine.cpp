@@ -68,6 +68,12 @@ void ControlEngine::send_state() {
   if (view_.height != 0) send(link::CtlMsg::kBurnView, 0, encode([&](Writer& w) { link::put_view(w, view_); }));
 }
 
+void ControlEngine::originate(ByteSpan payload) {
+  Bytes body(4 + payload.size(), 0);  // no relayers yet: the dataplane appends us
+  std::memcpy(body.data() + 4, payload.data(), payload.size());
+  send(link::CtlMsg::kOriginate, 0, std::move(body));
+}
+
 void ControlEngine::send(link::CtlMsg kind, std::uint32_t sid, Bytes body) {
   out_.push_back(Out{kind, sid, std::move(body)});
 }

@@ -78,6 +78,10 @@ class ControlEngine {
   // poll: handle the dataplane's messages and the timers; true if anything was done.
   bool poll(std::uint64_t now_ns);
 
+  // originate: relay a push of our own (type byte + body, e.g. an HTTP-uploaded
+  // transaction) to every peer, as a node relays what it originates: one relayer entry, ours.
+  void originate(ByteSpan payload);
+
   const ControlStats& stats() const noexcept { return stats_; }
   const BurnView& burn_view() const noexcept { return view_; }
   std::size_t sessions() const noexcept { return peers_.size(); }

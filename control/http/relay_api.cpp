@@ -4,6 +4,7 @@
 #include "relay/base/hex.hpp"
 #include "relay/codec/limits.hpp"
 #include "relay/crypto/hash.hpp"
+#include "relay/validate/validate.hpp"
 
 namespace relay::http {
 
@@ -190,6 +191,82 @@ void serve_metrics(const ApiContext& c, Response& r) {
   r.set_text(200, std::move(out), "text/plain; version=0.0.4");
 }
 
+// A mempool-style rejection, as a node words it (PROTOCOL.md §8).
+void reject_tx(Response& r, const char* reason, const std::string& message, const std::string& txid) {
+  cli::Json j;
+  j.begin_object().kv("error", "transaction rejected").kv("reason", reason);
+  j.key("reason_data").begin_object().kv("message", message).end_object();
+  if (!txid.empty()) j.kv("txid", txid);
+  j.end_object();
+  r.set_text(400, j.text() + "\n", "application/json");
+}
+
+// The hex of "tx" in a flat JSON object ({"tx":"…","attachment":…}), or nullopt.
+std::optional<Bytes> json_tx_hex(const Bytes& body) {
+  const std::string s(body.begin(), body.end());
+  std::size_t k = s.find("\"tx\"");
+  if (k == std::string::npos) return std::nullopt;
+  std::size_t c = s.find(':', k + 4);
+  if (c == std::string::npos) return std::nullopt;
+  std::size_t q = s.find_first_not_of(" \t\r\n", c + 1);
+  if (q == std::string::npos || s[q] != '"') return std::nullopt;
+  std::size_t e = s.find('"', q + 1);
+  if (e == std::string::npos) return std::nullopt;
+  std::string hex = s.substr(q + 1, e - q - 1);
+  if (hex.rfind("0x", 0) == 0) hex = hex.substr(2);
+  return from_hex(hex);
+}
+
+bool content_type_is(const Request& q, std::string_view type) {
+  const std::string* ct = q.header("content-type");
+  return ct != nullptr && ct->compare(0, type.size(), type) == 0;
+}
+
+void post_transaction(const ApiContext& c, const Request& q, Response& r) {
+  Bytes raw;
+  if (content_type_is(q, "application/json")) {
+    auto hex = json_tx_hex(q.body);
+    if (!hex) return reject_tx(r, "Deserialization", "expected a JSON object with \"tx\": hex", "");
+    raw = std::move(*hex);
+  } else if (content_type_is(q, "application/octet-stream")) {
+    raw = q.body;
+  } else {
+    return r.set_text(400, "Content-Type must be application/octet-stream or application/json\n");
+  }
+  auto tx = codec::decode_exact<codec::StacksTransaction>(raw, codec::read_transaction);
+  if (!tx.ok()) return reject_tx(r, "Deserialization", tx.error().reason, "");
+  const std::string txid = to_hex(tx->txid);
+  const bool mainnet_net = (c.network_id & 0x80000000u) == 0;
+  if (tx->mainnet() != mainnet_net || tx->chain_id != c.network_id)
+    return reject_tx(r, "BadTransactionVersion", "transaction is for another network", txid);
+  auto auth = validate::verify_transaction(*tx, raw);
+  if (!auth.ok) return reject_tx(r, "SignatureValidation", auth.reason, txid);
+  Bytes payload(1 + raw.size());
+  payload[0] = static_cast<std::uint8_t>(codec::MsgId::kTransaction);
+  std::copy(raw.begin(), raw.end(), payload.begin() + 1);
+  if (c.originate) c.originate(std::move(payload));
+  r.set_text(200, "\"" + txid + "\"\n", "application/json");
+}
+
+void post_block(const ApiContext& c, const Request& q, Response& r) {
+  if (!content_type_is(q, "application/octet-stream")) return r.set_text(400, "Content-Type must be application/octet-stream\n");
+  auto b = codec::decode_exact<codec::NakamotoBlock>(q.body, codec::read_nakamoto_block);
+  if (!b.ok()) return r.set_text(400, std::string("not a Nakamoto block: ") + b.error().reason + "\n");
+  auto signers = validate::verify_signer_signatures(*b, c.reward_set);
+  cli::Json j;
+  j.begin_object().kv_hex("stacks_block_id", b->block_id).kv_bool("accepted", signers.ok);
+  if (!signers.ok) j.kv("reason", signers.reason);
+  j.end_object();
+  if (signers.ok && c.originate) {
+    Bytes payload(5 + q.body.size(), 0);  // NakamotoBlocks holding this one block
+    payload[0] = static_cast<std::uint8_t>(codec::MsgId::kNakamotoBlocks);
+    payload[4] = 1;
+    std::copy(q.body.begin(), q.body.end(), payload.begin() + 5);
+    c.originate(std::move(payload));
+  }
+  r.set_text(signers.ok ? 200 : 400, j.text() + "\n", "application/json");
+}
+
 }  // namespace
 
 Handler make_relay_api(const ApiContext* ctx) {
@@ -197,6 +274,10 @@ Handler make_relay_api(const ApiContext* ctx) {
     const ApiContext& c = *ctx;
     const bool get = q.method == "GET" || q.method == "HEAD";
     bool under = false;
+    if (q.path == "/v3/blocks/upload" || q.path == "/v3/blocks/upload/") {
+      if (q.method != "POST") return r.set_text(405, "use POST\n");
+      return post_block(c, q, r);
+    }
     if (auto id = id_after(q.path, "/v3/blocks/", under); under) {
       if (!get) return r.set_text(405, "use GET or HEAD\n");
       if (!id) return r.set_text(400, "a block id is 64 hex digits\n");
@@ -211,6 +292,10 @@ Handler make_relay_api(const ApiContext* ctx) {
       if (!get) return r.set_text(405, "use GET or HEAD\n");
       if (!id) return r.set_text(400, "an index block hash is 64 hex digits\n");
       return serve_block(c, q, r, *id, store::BlockKind::kStacks);
+    }
+    if (q.path == "/v2/transactions") {
+      if (q.method != "POST") return r.set_text(405, "use POST\n");
+      return post_transaction(c, q, r);
     }
     if (q.path == "/v2/info" || q.path == "/status" || q.path == "/metrics") {
       if (!get) return r.set_text(405, "use GET or HEAD\n");

@@ -7,12 +7,18 @@
 //   GET /v2/info                            the relay's view (JSON)
 //   GET /status                             sessions, burn view, store, counters (JSON)
 //   GET /metrics                            Prometheus text format
+//   POST /v2/transactions                   a transaction (octet-stream, or JSON {"tx":hex}):
+//                                          decoded, signatures checked, then relayed to peers
+//   POST /v3/blocks/upload[/]               a Nakamoto block (octet-stream): decoded, signer
+//                                          signatures checked, then relayed (and stored)
 // Blocks by id never change: strong ETag (the id), a year of Cache-Control, 304 on a
 // matching If-None-Match, so a CDN can front the endpoint.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "control/engine/control_engine.hpp"
 #include "control/http/server.hpp"
@@ -54,6 +60,10 @@ struct ApiContext {
   const link::DpCounters* dp = nullptr;     // the dataplane's counters (shared region)
   const StatusBoard* board = nullptr;
   const ServerStats* server = nullptr;      // set once the server runs
+  std::vector<validate::RewardSetSigner> reward_set;  // for uploaded blocks
+  // originate: hand a validated push (type byte + body) to the control loop, which has
+  // the dataplane relay it. Called on the HTTP thread; must be thread-safe.
+  std::function<void(Bytes payload)> originate;
 };
 
 Handler make_relay_api(const ApiContext* ctx);

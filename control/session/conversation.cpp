@@ -106,6 +106,7 @@ void Conversation::handle_handshake(const Message& m, std::vector<Action>& out) 
   const bool self = hs.node_public_key == local_->key.public_key().compressed();
   if (stale || self) return reply(m, HandshakeReject{}, out);
   install_key(*key, out);
+  peer_hs_ = hs;
   HandshakeAcceptData acc;
   acc.handshake = our_handshake();
   acc.heartbeat_interval = local_->heartbeat_s;
@@ -120,6 +121,7 @@ void Conversation::handle_accept(const Message& m, const HandshakeData& hs, std:
   if (!key || !signed_by(m, *key)) return close("handshake accept not signed by its key", true, out);
   if (pinned_ && !(*pinned_ == *key)) return close("peer key differs from the pinned key", false, out);
   install_key(*key, out);
+  peer_hs_ = hs;
 }
 
 void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_ns, std::vector<Action>& out,

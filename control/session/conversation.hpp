@@ -92,6 +92,9 @@ class Conversation {
 
   bool authenticated() const noexcept { return peer_key_.has_value(); }
   const std::optional<crypto::PublicKey>& peer_key() const noexcept { return peer_key_; }
+  // peer_handshake: what the peer last told about itself (services, data_url, …) in a
+  // handshake or accept we took.
+  const std::optional<codec::HandshakeData>& peer_handshake() const noexcept { return peer_hs_; }
   std::uint64_t last_recv_ns() const noexcept { return last_recv_ns_; }
 
   // sign: a message with our preamble (network, version, burn view), `seq`, relayers
@@ -121,6 +124,7 @@ class Conversation {
   BurnView view_;
   std::vector<codec::NeighborAddress> neighbors_;
   std::optional<crypto::PublicKey> peer_key_;
+  std::optional<codec::HandshakeData> peer_hs_;
   std::optional<std::uint32_t> handshake_seq_;  // our outstanding Handshake
   codec::Hash32 digest_{};                      // signing digest of the message being handled
   std::uint64_t started_ns_;

@@ -148,7 +148,7 @@ class RelayEngine {
   // start-up, forwards are written into transport buffers)
   // streamed: the framer's forward digest belongs to `body` (false for a push the control
   // plane handed back, which is hashed here).
-  void relay(Session& from, ByteSpan body, bool streamed);
+  void relay(Session* from, ByteSpan body, bool streamed);
   codec::Preamble our_preamble() const noexcept;  // fresh random seq, our burn view
   SharedBuf* forward_into_buf(ByteSpan body, std::uint32_t relayer_count);
   void sign_in_place(std::span<std::uint8_t> msg) const;

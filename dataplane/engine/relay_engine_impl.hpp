@@ -269,7 +269,7 @@ void RelayEngine<T>::on_message(Session& s) {
       event_to_control(link::DpMsg::kView, s.sid, b);
     }
     auto id = detail::payload_id_of(body, s.framer.relayer_count());
-    if (id && policy::is_push(*id)) return relay(s, body, true);
+    if (id && policy::is_push(*id)) return relay(&s, body, true);
   }
   std::uint8_t head[1 + 32];
   head[0] = flags;
@@ -376,14 +376,19 @@ SharedBuf* RelayEngine<T>::forward_into_buf(ByteSpan body, std::uint32_t relayer
   return buf;
 }
 
+// from: the session the push came from (nullptr: one we originate).
 template <Transport T>
-void RelayEngine<T>::relay(Session& from, ByteSpan body, bool streamed) {
+void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   using Verdict = validate::PushCheck::Verdict;
+  // A peer that sends what a node would drop it for is dropped (not ourselves).
+  auto drop_sender = [&](const char* why) {
+    if (from != nullptr) close_session(*from, why, true);
+  };
   Reader rr(body, static_cast<std::uint32_t>(codec::kPreambleSize));
   codec::read_relayers(rr, relayers_);
   if (!rr.ok() || rr.at_end()) {
     bump(c_->drop_framing);
-    return close_session(from, "message does not decode", true);
+    return drop_sender("message does not decode");
   }
   const ByteSpan payload = body.subspan(rr.pos());
   const auto prio = policy::push_priority(static_cast<codec::MsgId>(payload[0]), opts_.relay_2x);
@@ -396,7 +401,7 @@ void RelayEngine<T>::relay(Session& from, ByteSpan body, bool streamed) {
                                      forwardable, &dedup_);
   if (out.verdict == Verdict::kUndecodable) {
     bump(c_->drop_framing);
-    return close_session(from, "message does not decode", true);
+    return drop_sender("message does not decode");
   }
   if (!prio) return bump(c_->drop_not_relayed_type);
   switch (relayers) {
@@ -404,7 +409,7 @@ void RelayEngine<T>::relay(Session& from, ByteSpan body, bool streamed) {
     case policy::RelayersVerdict::kContainsUs: return bump(c_->drop_relayers);  // came back round
     default:  // a cycle: a node would drop this peer too
       bump(c_->drop_relayers);
-      return close_session(from, "relayers contain a cycle", true);
+      return drop_sender("relayers contain a cycle");
   }
   if (!policy::can_append_self(relayers_)) return bump(c_->drop_relayers);
   if (view_.height == 0) return bump(c_->drop_no_burn_view);  // every node would refuse our preamble
@@ -417,19 +422,19 @@ void RelayEngine<T>::relay(Session& from, ByteSpan body, bool streamed) {
   // view moved since this message started: then the forward is built and hashed now.
   // Either way the signed bytes go straight into a transport buffer (a registered slot).
   SharedBuf* buf = nullptr;
-  const codec::Preamble& used = from.framer.forward_template().preamble;
-  if (streamed && from.framer.forward_digest() && used.burn_block_height == view_.height &&
-      used.burn_block_hash == view_.hash) {
-    buf = t_.alloc(from.framer.forward_size());
+  const codec::Preamble* used = from != nullptr ? &from->framer.forward_template().preamble : nullptr;
+  if (streamed && from != nullptr && from->framer.forward_digest() && used->burn_block_height == view_.height &&
+      used->burn_block_hash == view_.hash) {
+    buf = t_.alloc(from->framer.forward_size());
     if (buf == nullptr) return;
-    from.framer.write_forward(buf->fill(), opts_.key.sign(*from.framer.forward_digest()));
+    from->framer.write_forward(buf->fill(), opts_.key.sign(*from->framer.forward_digest()));
   } else {
     buf = forward_into_buf(body, static_cast<std::uint32_t>(relayers_.size()));
     if (buf == nullptr) return;
   }
-  const codec::Hash20 sender = from.pkh;
+  const codec::Hash20 sender = from != nullptr ? from->pkh : codec::Hash20{};
   for (Session* s : sessions_) {
-    if (s == &from || !s->key || s->closing) continue;
+    if (s == from || !s->key || s->closing) continue;
     // may_send_to over relayers ++ [us]: we are never a recipient, so checking the
     // received relayers is the same test without building the longer list.
     if (!policy::may_send_to(relayers_, s->pkh, sender)) continue;
@@ -454,7 +459,7 @@ void RelayEngine<T>::relay(Session& from, ByteSpan body, bool streamed) {
   const auto kind = static_cast<codec::MsgId>(payload[0]);
   if (opts_.feed_block_store &&
       (kind == codec::MsgId::kNakamotoBlocks || kind == codec::MsgId::kBlocks || kind == codec::MsgId::kMicroblocks) &&
-      !to_control(link::DpMsg::kRelayed, from.sid, payload))
+      !to_control(link::DpMsg::kRelayed, from != nullptr ? from->sid : 0, payload))
     bump(c_->store_feed_dropped);
 }
 
@@ -632,7 +637,13 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
       // A whole message the control plane received before the session was authenticated.
       auto pre = codec::decode_preamble(f.payload.first(std::min(f.payload.size(), codec::kPreambleSize)));
       if (!pre.ok() || f.payload.size() != codec::kPreambleSize + pre->payload_len) break;
-      relay(*s, f.payload.subspan(codec::kPreambleSize), false);
+      relay(s, f.payload.subspan(codec::kPreambleSize), false);
+      return;
+    }
+    case link::CtlMsg::kOriginate: {
+      const std::uint64_t before = c_->relayed.load(std::memory_order_relaxed);
+      relay(nullptr, f.payload, false);
+      if (c_->relayed.load(std::memory_order_relaxed) != before) bump(c_->originated);
       return;
     }
   }

@@ -63,6 +63,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 1;
   X(link_corrupt, "malformed fragments from the control plane (skipped)")                          \
   X(rx_body_grows, "large messages read into a grown session buffer (no receive-pool slot free)")  \
   X(store_feed_dropped, "relayed blocks not handed to the block store (control ring full)")        \
+  X(originated, "pushes we originated (HTTP uploads) relayed to peers")                            \
   X(ctl_restarts, "control-plane restarts seen")
 
 struct alignas(shm::kRingAlign) DpCounters {
@@ -122,6 +123,7 @@ enum class CtlMsg : std::uint16_t {
   kBurnView = 6,       // the view our preambles carry
   kRewardSet = 7,      // signers for Nakamoto block checks
   kRelay = 8,          // a push the control plane received before the dataplane knew the key
+  kOriginate = 9,      // relayers ‖ payload of a push we originate (an HTTP upload): relayed as any push, from no one
 };
 
 inline constexpr std::uint8_t kMsgVerified = 1;  // kMessage flag: signature checked with the session key

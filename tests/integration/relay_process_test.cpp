@@ -289,6 +289,45 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
   (void)std::system(("rm -rf " + cfg_dir).c_str());
 }
 
+// With the HTTP endpoint on, the relay advertises it to nodes (data_url, RPC bit), and a
+// transaction uploaded to it reaches every node, with the relay as its one relayer.
+TEST(RelayProcess, AdvertisesItsHttpEndpointAndRelaysUploads) {
+  const std::uint16_t http_port = test::free_port();
+  test::RelayRun relay({"--http-bind", "127.0.0.1:" + std::to_string(http_port)});
+  ASSERT_GT(relay.port, 0) << "the relay did not report READY";
+  Peers net;
+  Peer& a = net.add(55, relay.port);
+  Peer& b = net.add(56, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  const auto& hs = a.conv->peer_handshake();
+  ASSERT_TRUE(hs.has_value());
+  EXPECT_EQ(hs->data_url, "http://127.0.0.1:" + std::to_string(http_port));
+  EXPECT_EQ(hs->services, codec::kServiceRelay | codec::kServiceRpc);
+
+  const Bytes raw = encode_with(write_transaction, test::signed_test_tx(808));
+  const std::string body(raw.begin(), raw.end());
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(http_port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  const std::string req = "POST /v2/transactions HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n"
+                          "Content-Type: application/octet-stream\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 1 && b.pushes.size() == 1; }));
+  EXPECT_EQ(a.pushes[0], b.pushes[0]);
+  expect_relayed_by(a.pushes[0], *a.conv->peer_key(), 0);
+  EXPECT_EQ(relay.counters().originated.load(), 1u);
+  EXPECT_EQ(relay.stop(), 0);
+}
+
 // A node listening for the relay (a configured --peer); each relay connection is a new
 // conversation, and `handshakes` counts them.
 struct ListeningNode {

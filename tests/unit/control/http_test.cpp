@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -17,7 +18,9 @@
 #include "control/http/relay_api.hpp"
 #include "control/http/request_parser.hpp"
 #include "control/http/server.hpp"
+#include "bench/sim/sim_data.hpp"
 #include "relay/base/hex.hpp"
+#include "relay/codec/chain.hpp"
 
 namespace relay::http {
 namespace {
@@ -239,6 +242,82 @@ TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
                                api.url("/v3/blocks/" + to_hex(id_of(1))));
   EXPECT_EQ(cond, "304");
   EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' " + api.url("/nope")), "404");
+}
+
+// exchange: one request, the whole response (the server closes: Connection: close).
+std::string exchange(std::uint16_t port, const std::string& req) {
+  int fd = connect_to(port);
+  send_str(fd, req);
+  std::string got;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return got;
+}
+
+std::string post(const std::string& path, const std::string& type, const std::string& body) {
+  return "POST " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Uploads: checked like pushes, then handed over to be relayed (and only then).
+TEST(HttpServer, UploadedTransactionsAndBlocksAreCheckedThenRelayed) {
+  Api api;
+  std::mutex mu;
+  std::vector<Bytes> handed;
+  api.ctx.originate = [&](Bytes p) {
+    std::lock_guard<std::mutex> g(mu);
+    handed.push_back(std::move(p));
+  };
+  const auto tx = sim::signed_tx(77);
+  const Bytes raw = codec::encode_with(codec::write_transaction, tx);
+  const std::string txs(raw.begin(), raw.end());
+  std::string got = exchange(api.server->port(), post("/v2/transactions", "application/octet-stream", txs));
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_NE(got.find("\r\n\r\n\"" + to_hex(tx.txid) + "\""), std::string::npos);
+  got = exchange(api.server->port(), post("/v2/transactions", "application/json", "{\"tx\": \"" + to_hex(raw) + "\"}"));
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  {
+    std::lock_guard<std::mutex> g(mu);
+    ASSERT_EQ(handed.size(), 2u);
+    EXPECT_EQ(handed[0][0], static_cast<std::uint8_t>(codec::MsgId::kTransaction));
+    EXPECT_EQ(Bytes(handed[0].begin() + 1, handed[0].end()), raw);
+  }
+  // Refused, and not handed over: a bad signature, another network, garbage, a wrong type.
+  auto bad = tx;
+  bad.auth.origin.signature[5] ^= 1;
+  codec::compute_ids(bad);
+  const Bytes badraw = codec::encode_with(codec::write_transaction, bad);
+  got = exchange(api.server->port(), post("/v2/transactions", "application/octet-stream", std::string(badraw.begin(), badraw.end())));
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_NE(got.find("\"reason\":\"SignatureValidation\""), std::string::npos) << got;
+  api.ctx.network_id = 0x80000000;  // a testnet relay
+  got = exchange(api.server->port(), post("/v2/transactions", "application/octet-stream", txs));
+  EXPECT_NE(got.find("\"reason\":\"BadTransactionVersion\""), std::string::npos) << got;
+  api.ctx.network_id = 1;
+  got = exchange(api.server->port(), post("/v2/transactions", "application/octet-stream", "hello"));
+  EXPECT_NE(got.find("\"reason\":\"Deserialization\""), std::string::npos) << got;
+  got = exchange(api.server->port(), post("/v2/transactions", "text/plain", txs));
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u);
+  got = exchange(api.server->port(), "GET /v2/transactions HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 405", 0), 0u);
+
+  // A Nakamoto block: accepted with its signers' reward set, refused without.
+  sim::SignerSet signers(4);
+  const auto blk = sim::nakamoto_block(5, signers, sim::key_from_byte(3, 3), 2000);
+  const Bytes braw = codec::encode_with(codec::write_nakamoto_block, blk);
+  const std::string bs(braw.begin(), braw.end());
+  got = exchange(api.server->port(), post("/v3/blocks/upload/", "application/octet-stream", bs));
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;  // no reward set: cannot be checked
+  EXPECT_NE(got.find("\"accepted\":false"), std::string::npos);
+  api.ctx.reward_set = signers.reward_set;
+  got = exchange(api.server->port(), post("/v3/blocks/upload", "application/octet-stream", bs));
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_NE(got.find("{\"stacks_block_id\":\"" + to_hex(blk.block_id) + "\",\"accepted\":true}"), std::string::npos) << got;
+  std::lock_guard<std::mutex> g(mu);
+  ASSERT_EQ(handed.size(), 3u);
+  EXPECT_EQ(handed[2][0], static_cast<std::uint8_t>(codec::MsgId::kNakamotoBlocks));
+  EXPECT_EQ(Bytes(handed[2].begin() + 5, handed[2].end()), braw);
 }
 
 TEST(HttpServer, SlowIdleAndExcessClientsAreCutOff) {

@@ -9,6 +9,7 @@
 #include "relay/shm/region.hpp"
 #include "tests/support/relay_harness.hpp"
 #include "tests/support/test_data.hpp"
+#include "relay/validate/validate.hpp"
 #include "tests/support/test_peer.hpp"
 
 namespace relay::dp {
@@ -467,6 +468,44 @@ TEST(RelayEngine, RelayedBlocksAreKeptInTheBlockStore) {
   }
   store.reset();
   (void)std::system(("rm -rf " + dir).c_str());
+}
+
+// A push we originate (an HTTP upload) reaches every authenticated peer with exactly one
+// relayer entry, ours; once known it is not sent again; an invalid one goes nowhere and
+// nobody is dropped for it.
+TEST(RelayEngine, OriginatedPushesGoToEveryPeerWithUsAsTheOnlyRelayer) {
+  Net n(3);
+  const Bytes tx = encode_with(write_transaction, test::signed_test_tx(31));
+  Bytes payload{static_cast<std::uint8_t>(MsgId::kTransaction)};
+  payload.insert(payload.end(), tx.begin(), tx.end());
+  n.relay->ctl->originate(payload);
+  n.settle();
+  for (auto& node : n.nodes) {
+    ASSERT_EQ(node->peer.pushes.size(), 1u);
+    auto m = decode_message(node->peer.pushes[0]);
+    ASSERT_TRUE(m.ok());
+    ASSERT_EQ(m->relayers.size(), 1u);
+    const auto pk = n.relay_id().key.public_key().compressed();
+    EXPECT_EQ(m->relayers[0].peer.public_key_hash, crypto::hash160(ByteSpan(pk.data(), pk.size())));
+    EXPECT_TRUE(validate::verify_message(node->peer.pushes[0], n.relay_id().key.public_key()));
+  }
+  EXPECT_EQ(n.c().originated.load(), 1u);
+  n.relay->ctl->originate(payload);  // known now
+  StacksTransaction bad = test::signed_test_tx(32);
+  bad.auth.origin.signature[9] ^= 1;
+  compute_ids(bad);
+  const Bytes badtx = encode_with(write_transaction, bad);
+  Bytes badp{static_cast<std::uint8_t>(MsgId::kTransaction)};
+  badp.insert(badp.end(), badtx.begin(), badtx.end());
+  n.relay->ctl->originate(badp);
+  n.settle();
+  EXPECT_EQ(n.c().originated.load(), 1u);
+  EXPECT_EQ(n.c().drop_dup.load(), 1u);
+  EXPECT_EQ(n.c().drop_invalid.load(), 1u);
+  for (auto& node : n.nodes) {
+    EXPECT_EQ(node->peer.pushes.size(), 1u);
+    EXPECT_FALSE(node->peer.closed);
+  }
 }
 
 TEST(RelayEngine, LargeBodiesBorrowReceivePoolSlotsAndGrowOnlyWhenNoneIsFree) {
