@@ -40,6 +40,7 @@ relay_pkg(JEMALLOC jemalloc libjemalloc-dev)
 relay_pkg(URING liburing liburing-dev)
 relay_pkg(DPDK libdpdk libdpdk-dev OPTIONAL)
 relay_pkg(LMDB lmdb liblmdb-dev)
+relay_pkg(CURL libcurl libcurl4-openssl-dev)
 relay_cmake_pkg(CLI11 libcli11-dev)
 # nodejs http-parser ships no pkg-config file or CMake config.
 find_path(HTTP_PARSER_INCLUDE http_parser.h)
@@ -53,6 +54,7 @@ set_target_properties(HTTP_PARSER::http_parser PROPERTIES IMPORTED_LOCATION ${HT
 message(STATUS "dependency http_parser: ${HTTP_PARSER_LIB}")
 find_package(Threads REQUIRED)
 relay_cmake_pkg(tomlplusplus libtomlplusplus-dev)
+relay_cmake_pkg(nlohmann_json nlohmann-json3-dev)
 
 if(RELAY_BUILD_TESTS OR RELAY_FUZZ)
   relay_cmake_pkg(GTest "libgtest-dev libgmock-dev")

@@ -16,6 +16,7 @@
 #include "control/cli/startup.hpp"
 #include "control/engine/control_engine.hpp"
 #include "control/http/relay_api.hpp"
+#include "control/rewards/reward_fetcher.hpp"
 #include "relay/shm/region.hpp"
 
 namespace {
@@ -61,6 +62,23 @@ int main(int argc, char** argv) {
     o.reward_set = *rs;
   }
 
+  // Signer sets from trusted nodes' RPC: what the cache has now, fresh ones as they come.
+  std::unique_ptr<rewards::RewardFetcher> fetcher;
+  std::vector<validate::RewardSetSigner> previous_set;
+  if (!cfg->node_rpc.empty()) {
+    rewards::FetcherOptions fo;
+    fo.node_urls = cfg->node_rpc;
+    fo.cache_dir = cfg->data_dir + "/reward-sets";
+    fo.poll_s = cfg->reward_poll_s;
+    fetcher = std::make_unique<rewards::RewardFetcher>(fo);
+    if (auto cached = fetcher->load_cache()) {
+      o.reward_set = cached->current;
+      previous_set = cached->previous;
+      log_line(kProg, "reward cycle %llu from the cache: %zu signers (previous cycle: %zu)",
+               static_cast<unsigned long long>(cached->cycle), cached->current.size(), cached->previous.size());
+    }
+  }
+
   auto ends = ctl::join_ctl_link(*lk);
   if (!ends.ok()) {
     log_line(kProg, "shared region %s: %s", start->shm.c_str(), ends.error().reason);
@@ -102,6 +120,10 @@ int main(int argc, char** argv) {
   // We advertise the port the dataplane really listens on (--p2p-bind may ask for any).
   if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
   ctl::ControlEngine engine(*ends, o);
+  if (!previous_set.empty()) engine.set_reward_sets(o.reward_set, previous_set);
+  // The sets uploaded blocks are checked against (read on the HTTP thread).
+  std::mutex sets_mu;
+  std::vector<validate::RewardSetSigner> sets_current = o.reward_set, sets_previous = previous_set;
 
   // The HTTP endpoint: a thread of its own; it reads the store, the shared counters and
   // what this loop publishes on the status board.
@@ -114,7 +136,12 @@ int main(int argc, char** argv) {
   api.store = blocks.get();
   api.dp = lk->counters;
   api.board = &board;
-  api.reward_set = o.reward_set;
+  api.check_signers = [&](const codec::NakamotoBlock& b) {
+    std::lock_guard<std::mutex> g(sets_mu);
+    auto r = validate::verify_signer_signatures(b, sets_current);
+    if (!r.ok && !sets_previous.empty()) r = validate::verify_signer_signatures(b, sets_previous);
+    return r;
+  };
   // Uploads validated on the HTTP thread wait here for the control loop.
   std::mutex outbox_mu;
   std::vector<Bytes> outbox;
@@ -146,6 +173,7 @@ int main(int argc, char** argv) {
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
   engine.start(incarnation, shm::monotonic_ns());
+  if (fetcher) fetcher->start();
   log_line(kProg, "running (%zu peers to dial, %zu trusted, reward set of %zu signers)", o.peers.size(),
            o.trusted_pkhs.size(), o.reward_set.size());
 
@@ -165,6 +193,18 @@ int main(int argc, char** argv) {
         ready.swap(outbox);
       }
       for (const auto& p : ready) engine.originate(p);
+    }
+    if (fetcher) {
+      if (auto sets = fetcher->take()) {
+        log_line(kProg, "reward cycle %llu: %zu signers (previous cycle: %zu)", static_cast<unsigned long long>(sets->cycle),
+                 sets->current.size(), sets->previous.size());
+        {
+          std::lock_guard<std::mutex> g(sets_mu);
+          sets_current = sets->current;
+          sets_previous = sets->previous;
+        }
+        engine.set_reward_sets(std::move(sets->current), std::move(sets->previous));
+      }
     }
     if (!engine.poll(now)) ::usleep(200);
     if (now >= next_board) {

@@ -275,7 +275,14 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   {
     TableReader t(section("rewards") ? *section("rewards") : kEmpty, origin, "rewards.", err);
-    if (!t.str("reward_set_file", c.reward_set_file) || !t.check_unknown()) return fail();
+    if (!t.str("reward_set_file", c.reward_set_file) || !t.strings("node_rpc", c.node_rpc) ||
+        !t.integer("poll_s", c.reward_poll_s, 1, 86400) || !t.check_unknown())
+      return fail();
+    for (const auto& u : c.node_rpc)
+      if (const char* why = codec::validate_url(u); why != nullptr || u.empty())
+        return config_error(err, std::string(origin) + ": rewards.node_rpc: '" + u + "': " + (why ? why : "empty"));
+    if (!c.reward_set_file.empty() && !c.node_rpc.empty())
+      return config_error(err, std::string(origin) + ": rewards: reward_set_file and node_rpc exclude each other");
   }
   {
     TableReader t(section("http") ? *section("http") : kEmpty, origin, "http.", err);

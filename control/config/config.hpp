@@ -54,7 +54,9 @@ struct RelayConfig {
   std::uint32_t max_queued_per_peer = 50;  // our messages a node may have unprocessed
   std::uint32_t max_message_len = 16778053;
   // [rewards]
-  std::string reward_set_file;  // static reward set (private networks); next issue fetches it
+  std::string reward_set_file;        // static reward set (private networks)
+  std::vector<std::string> node_rpc;  // trusted nodes' RPC base URLs: signer sets fetched from them
+  std::uint32_t reward_poll_s = 60;
   // [http]
   std::string http_bind_host;  // empty: no HTTP endpoint
   std::uint16_t http_bind_port = 0;

@@ -64,8 +64,15 @@ void ControlEngine::start(std::uint64_t incarnation, std::uint64_t now_ns) {
 
 // What the dataplane must hold whatever happened before: the reward set and our view.
 void ControlEngine::send_state() {
-  send(link::CtlMsg::kRewardSet, 0, encode([&](Writer& w) { link::put_reward_set(w, opts_.reward_set); }));
+  send(link::CtlMsg::kRewardSet, 0, encode([&](Writer& w) { link::put_reward_sets(w, {opts_.reward_set, previous_reward_set_}); }));
   if (view_.height != 0) send(link::CtlMsg::kBurnView, 0, encode([&](Writer& w) { link::put_view(w, view_); }));
+}
+
+void ControlEngine::set_reward_sets(std::vector<validate::RewardSetSigner> current,
+                                    std::vector<validate::RewardSetSigner> previous) {
+  opts_.reward_set = std::move(current);
+  previous_reward_set_ = std::move(previous);
+  send(link::CtlMsg::kRewardSet, 0, encode([&](Writer& w) { link::put_reward_sets(w, {opts_.reward_set, previous_reward_set_}); }));
 }
 
 void ControlEngine::originate(ByteSpan payload) {

@@ -81,6 +81,10 @@ class ControlEngine {
   // originate: relay a push of our own (type byte + body, e.g. an HTTP-uploaded
   // transaction) to every peer, as a node relays what it originates: one relayer entry, ours.
   void originate(ByteSpan payload);
+  // set_reward_sets: signers fetched for the current and previous reward cycles, handed
+  // to the dataplane at once (and again whenever it restarts).
+  void set_reward_sets(std::vector<validate::RewardSetSigner> current, std::vector<validate::RewardSetSigner> previous);
+  const std::vector<validate::RewardSetSigner>& reward_set() const noexcept { return opts_.reward_set; }
 
   const ControlStats& stats() const noexcept { return stats_; }
   const BurnView& burn_view() const noexcept { return view_; }
@@ -141,6 +145,7 @@ class ControlEngine {
   std::uint64_t next_tick_ns_ = 0;
   ControlStats stats_;
   codec::PushScratch push_scratch_;
+  std::vector<validate::RewardSetSigner> previous_reward_set_;
 };
 
 }  // namespace relay::ctl

@@ -60,7 +60,9 @@ struct ApiContext {
   const link::DpCounters* dp = nullptr;     // the dataplane's counters (shared region)
   const StatusBoard* board = nullptr;
   const ServerStats* server = nullptr;      // set once the server runs
-  std::vector<validate::RewardSetSigner> reward_set;  // for uploaded blocks
+  // check_signers: an uploaded block's signer signatures against the reward sets the
+  // relay holds now (called on the HTTP thread; must be thread-safe). Unset: refused.
+  std::function<validate::SignerCheck(const codec::NakamotoBlock&)> check_signers;
   // originate: hand a validated push (type byte + body) to the control loop, which has
   // the dataplane relay it. Called on the HTTP thread; must be thread-safe.
   std::function<void(Bytes payload)> originate;

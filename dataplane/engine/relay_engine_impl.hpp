@@ -627,9 +627,9 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
       return;
     }
     case link::CtlMsg::kRewardSet: {
-      auto rs = link::get_reward_set(r);
+      auto rs = link::get_reward_sets(r);
       if (!rs) break;
-      push_check_.set_reward_set(*rs);
+      push_check_.set_reward_set(rs->current, rs->previous);
       return;
     }
     case link::CtlMsg::kRelay: {

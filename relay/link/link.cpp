@@ -167,7 +167,8 @@ void put_reward_set(Writer& w, const std::vector<validate::RewardSetSigner>& s) 
   }
 }
 
-std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r) {
+namespace {
+std::optional<std::vector<validate::RewardSetSigner>> read_one_set(Reader& r) {
   // Nakamoto reward sets have at most 4000 slots; allow generous headroom.
   std::uint32_t n = r.count(65536, 37, "reward set too large");
   std::vector<validate::RewardSetSigner> out;
@@ -177,7 +178,32 @@ std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r) 
     r.array(x.signing_key);
     x.weight = r.u32();
   }
-  if (!r.ok() || !r.at_end()) return std::nullopt;
+  if (!r.ok()) return std::nullopt;
+  return out;
+}
+}  // namespace
+
+std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r) {
+  auto s = read_one_set(r);
+  if (!s || !r.at_end()) return std::nullopt;
+  return s;
+}
+
+void put_reward_sets(Writer& w, const RewardSets& s) {
+  put_reward_set(w, s.current);
+  put_reward_set(w, s.previous);
+}
+
+std::optional<RewardSets> get_reward_sets(Reader& r) {
+  RewardSets out;
+  auto cur = read_one_set(r);
+  if (!cur) return std::nullopt;
+  out.current = std::move(*cur);
+  if (!r.at_end()) {  // the previous cycle's set (absent: none)
+    auto prev = read_one_set(r);
+    if (!prev || !r.at_end()) return std::nullopt;
+    out.previous = std::move(*prev);
+  }
   return out;
 }
 

@@ -142,5 +142,13 @@ void put_view(Writer& w, const policy::BurnView& v);
 std::optional<policy::BurnView> get_view(Reader& r);
 void put_reward_set(Writer& w, const std::vector<validate::RewardSetSigner>& s);
 std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r);
+// kRewardSet carries the current reward cycle's signers and the previous cycle's
+// (empty when unknown): a Nakamoto block is checked against either.
+struct RewardSets {
+  std::vector<validate::RewardSetSigner> current;
+  std::vector<validate::RewardSetSigner> previous;
+};
+void put_reward_sets(Writer& w, const RewardSets& s);
+std::optional<RewardSets> get_reward_sets(Reader& r);
 
 }  // namespace relay::link

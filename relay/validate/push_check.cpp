@@ -67,8 +67,10 @@ void PushCheck::transaction(const codec::StacksTransaction& tx, ByteSpan raw) {
 
 void PushCheck::nakamoto_block(const codec::NakamotoBlock& b, ByteSpan) {
   if (!add(b.block_id)) return;
-  if (signers_.empty()) return invalid(Verdict::kNoRewardSet, "no reward set to check signer signatures");
+  if (signers_.empty() && previous_.empty())
+    return invalid(Verdict::kNoRewardSet, "no reward set to check signer signatures");
   SignerCheck s = signers_.verify(b.header, b.block_hash);
+  if (!s.ok && !previous_.empty()) s = previous_.verify(b.header, b.block_hash);  // a block of the last cycle
   if (!s.ok) invalid(Verdict::kInvalid, s.reason);
 }
 

@@ -39,8 +39,14 @@ class PushCheck final : private codec::PushVisitor {
   // decode scratch of this thread), so check() never allocates.
   PushCheck();
 
-  void set_reward_set(std::span<const RewardSetSigner> set) { signers_ = SignerSet(set); }
+  // The signers Nakamoto blocks are checked against: the current reward cycle's and,
+  // optionally, the previous one's (a block passes with either).
+  void set_reward_set(std::span<const RewardSetSigner> set, std::span<const RewardSetSigner> previous = {}) {
+    signers_ = SignerSet(set);
+    previous_ = SignerSet(previous);
+  }
   const SignerSet& signer_set() const noexcept { return signers_; }
+  const SignerSet& previous_signer_set() const noexcept { return previous_; }
 
   // check: decode `payload` (from its type byte; `base_off` places errors in the whole
   // message) and, when `validate`, run the checks above on each object not in `known`.
@@ -62,6 +68,7 @@ class PushCheck final : private codec::PushVisitor {
 
   codec::PushScratch scratch_;
   SignerSet signers_;
+  SignerSet previous_;
   MicroblockStream stream_;
   std::vector<Hash32> ids_;
   // per check

@@ -116,6 +116,7 @@ std::optional<PublicKey> nakamoto_miner_key(const codec::NakamotoBlock& b);
 struct RewardSetSigner {
   codec::PubKey33 signing_key{};
   std::uint32_t weight = 0;
+  bool operator==(const RewardSetSigner&) const = default;
 };
 
 struct SignerCheck {

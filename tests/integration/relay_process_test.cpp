@@ -17,6 +17,7 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
+#include "tests/support/fake_node_rpc.hpp"
 #include "tests/support/push_corpus.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_data.hpp"
@@ -326,6 +327,37 @@ TEST(RelayProcess, AdvertisesItsHttpEndpointAndRelaysUploads) {
   expect_relayed_by(a.pushes[0], *a.conv->peer_key(), 0);
   EXPECT_EQ(relay.counters().originated.load(), 1u);
   EXPECT_EQ(relay.stop(), 0);
+}
+
+// Signer sets come from a trusted node's RPC: the relay learns the cycle and its signers,
+// and relays a block those signers signed.
+TEST(RelayProcess, FetchesRewardSetsFromANodesRpc) {
+  test::FakeNodeRpc node;
+  sim::SignerSet signers(5);
+  node.set_cycle(100);
+  node.set_signers(100, signers.reward_set);
+  node.set_signers(99, test::push_corpus().real_signers);
+  char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
+  std::string cfg_dir = ::mkdtemp(tmpl);
+  {
+    std::ofstream cfg(cfg_dir + "/relay.toml");
+    cfg << "[rewards]\nnode_rpc = [\"" << node.url() << "\"]\npoll_s = 1\n";
+  }
+  test::RelayRun relay({"--config", cfg_dir + "/relay.toml"});
+  ASSERT_GT(relay.port, 0) << "the relay did not report READY";
+  Peers net;
+  Peer& a = net.add(57, relay.port);
+  Peer& b = net.add(58, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  ASSERT_TRUE(net.pump_until([&] { return node.requests("/v3/stacker_set/99") == 1; }, 10));
+  net.pump_until([] { return false; }, 1);  // the sets reach the dataplane
+  NakamotoBlocks nb;
+  nb.blocks.push_back(sim::nakamoto_block(7, signers, sim::key_from_byte(4, 4), 1000));
+  a.send(a.conv->sign(1, nb));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 1; })) << "drop_no_reward_set "
+      << relay.counters().drop_no_reward_set.load() << ", drop_invalid " << relay.counters().drop_invalid.load();
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + cfg_dir).c_str());
 }
 
 // A node listening for the relay (a configured --peer); each relay connection is a new

@@ -43,6 +43,33 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(c->block_store_path(), d->block_store_path());
 }
 
+TEST(Config, HttpAndRewardsSections) {
+  std::string err;
+  auto c = load_config("[http]\nbind = \"0.0.0.0:20443\"\npublic_url = \"http://relay.example.org:20443\"\n"
+                       "[rewards]\nnode_rpc = [\"http://10.0.0.5:20443\", \"https://node.example.org\"]\npoll_s = 30\n",
+                       {}, err);
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->http_bind_host, "0.0.0.0");
+  EXPECT_EQ(c->http_bind_port, 20443);
+  EXPECT_EQ(c->http_public_url, "http://relay.example.org:20443");
+  EXPECT_EQ(c->node_rpc.size(), 2u);
+  EXPECT_EQ(c->reward_poll_s, 30u);
+  ConfigOverrides ov;
+  ov.http_bind = "127.0.0.1:8080";
+  auto d = load_config("", ov, err);
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_EQ(d->http_bind_port, 8080);
+  EXPECT_TRUE(load_config("", {}, err)->http_bind_host.empty());  // off by default
+  EXPECT_FALSE(load_config("[http]\npublic_url = \"ftp://x\"\n", {}, err).ok());
+  EXPECT_NE(err.find("http.public_url"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[rewards]\nnode_rpc = [\"10.0.0.5:20443\"]\n", {}, err).ok());
+  EXPECT_NE(err.find("rewards.node_rpc"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[rewards]\nnode_rpc = [\"http://a:1\"]\nreward_set_file = \"/x\"\n", {}, err).ok());
+  ov.http_bind = "nope";
+  EXPECT_FALSE(load_config("", ov, err).ok());
+  EXPECT_NE(err.find("--http-bind"), std::string::npos);
+}
+
 TEST(Config, BlockStoreSection) {
   std::string err;
   auto d = load_config("[node]\ndata_dir = \"/srv/relay\"\n", {}, err);

@@ -310,7 +310,9 @@ TEST(HttpServer, UploadedTransactionsAndBlocksAreCheckedThenRelayed) {
   got = exchange(api.server->port(), post("/v3/blocks/upload/", "application/octet-stream", bs));
   EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;  // no reward set: cannot be checked
   EXPECT_NE(got.find("\"accepted\":false"), std::string::npos);
-  api.ctx.reward_set = signers.reward_set;
+  api.ctx.check_signers = [&](const codec::NakamotoBlock& b) {
+    return validate::verify_signer_signatures(b, signers.reward_set);
+  };
   got = exchange(api.server->port(), post("/v3/blocks/upload", "application/octet-stream", bs));
   EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
   EXPECT_NE(got.find("{\"stacks_block_id\":\"" + to_hex(blk.block_id) + "\",\"accepted\":true}"), std::string::npos) << got;

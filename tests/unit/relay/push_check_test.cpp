@@ -135,6 +135,10 @@ TEST(PushCheck, RefusesForgeriesAndWhatItCannotCheck) {
   EXPECT_EQ(check.check(blocks, 0, true, nullptr).verdict, PushCheck::Verdict::kNoRewardSet);
   check.set_reward_set(corpus().real_signers);
   EXPECT_EQ(check.check(blocks, 0, true, nullptr).verdict, PushCheck::Verdict::kInvalid);
+  // With the previous cycle's set alongside, a block signed by that cycle's signers passes.
+  check.set_reward_set(corpus().real_signers, corpus().sim_signers);
+  EXPECT_EQ(check.check(blocks, 0, true, nullptr).verdict, PushCheck::Verdict::kValid);
+  check.set_reward_set(corpus().real_signers);
   // Not validating (a push we will not forward): decoded only.
   EXPECT_EQ(check.check(blocks, 0, false, nullptr).verdict, PushCheck::Verdict::kValid);
 

@@ -1,0 +1,201 @@
+#include "control/rewards/reward_fetcher.hpp"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "relay/base/hex.hpp"
+
+namespace relay::rewards {
+
+namespace {
+constexpr std::size_t kMaxResponse = 8u << 20;  // a stacker set of 4 000 signers is ~600 kB
+}
+
+std::optional<std::uint64_t> parse_pox_current_cycle(std::string_view json, std::string& err) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return err = "not a JSON object", std::nullopt;
+  auto cc = j.find("current_cycle");
+  if (cc == j.end() || !cc->is_object()) return err = "no current_cycle", std::nullopt;
+  auto id = cc->find("id");
+  if (id == cc->end() || !id->is_number_unsigned()) return err = "current_cycle.id is not an unsigned number", std::nullopt;
+  return id->get<std::uint64_t>();
+}
+
+std::optional<Signers> parse_stacker_set(std::string_view json, std::string& err) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return err = "not a JSON object", std::nullopt;
+  auto ss = j.find("stacker_set");
+  if (ss == j.end() || !ss->is_object()) return err = "no stacker_set", std::nullopt;
+  auto sg = ss->find("signers");
+  if (sg == ss->end() || !sg->is_array()) return err = "no stacker_set.signers", std::nullopt;
+  Signers out;
+  for (const auto& s : *sg) {
+    if (!s.is_object() || !s.contains("signing_key") || !s["signing_key"].is_string() || !s.contains("weight") ||
+        !s["weight"].is_number_unsigned())
+      return err = "a signer without signing_key (hex) and weight", std::nullopt;
+    std::string k = s["signing_key"].get<std::string>();
+    if (k.rfind("0x", 0) == 0) k = k.substr(2);
+    auto key = array_from_hex<33>(k);
+    const auto w = s["weight"].get<std::uint64_t>();
+    if (!key || w == 0 || w > UINT32_MAX) return err = "a signer with a bad signing_key or weight", std::nullopt;
+    out.push_back({*key, static_cast<std::uint32_t>(w)});
+  }
+  if (out.empty()) return err = "the stacker set is empty", std::nullopt;
+  return out;
+}
+
+RewardFetcher::RewardFetcher(FetcherOptions o) : opts_(std::move(o)) {
+  static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == 0;
+  (void)curl_ready;
+}
+
+RewardFetcher::~RewardFetcher() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RewardFetcher::start() { thread_ = std::thread([this] { run(); }); }
+
+std::optional<CycleSets> RewardFetcher::take() {
+  std::lock_guard<std::mutex> g(mu_);
+  auto out = std::move(fresh_);
+  fresh_.reset();
+  return out;
+}
+
+void RewardFetcher::run() {
+  for (;;) {
+    poll_once();
+    std::unique_lock<std::mutex> lk(mu_);
+    if (cv_.wait_for(lk, std::chrono::seconds(opts_.poll_s), [&] { return stop_; })) return;
+  }
+}
+
+std::optional<std::string> RewardFetcher::get(const std::string& url) {
+  stats_.requests.fetch_add(1, std::memory_order_relaxed);
+  CURL* c = curl_easy_init();
+  if (c == nullptr) return std::nullopt;
+  std::string body;
+  auto write = +[](char* p, std::size_t sz, std::size_t n, void* ud) -> std::size_t {
+    auto* b = static_cast<std::string*>(ud);
+    if (b->size() + sz * n > kMaxResponse) return 0;  // too large: abort the transfer
+    b->append(p, sz * n);
+    return sz * n;
+  };
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(opts_.timeout_s));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(opts_.timeout_s));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "stacks/3.0 (stacks-relay)");
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  const CURLcode rc = curl_easy_perform(c);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK || status != 200) {
+    stats_.failures.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  return body;
+}
+
+std::optional<Signers> RewardFetcher::fetch_set(std::uint64_t cycle) {
+  for (const auto& base : opts_.node_urls) {
+    auto body = get(base + "/v3/stacker_set/" + std::to_string(cycle));
+    if (!body) continue;
+    std::string err;
+    if (auto s = parse_stacker_set(*body, err)) {
+      save(cycle, *body);
+      return s;
+    }
+    stats_.failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  return std::nullopt;
+}
+
+// One round: the current cycle from the first node that answers; when it is new, its
+// set and the previous cycle's.
+bool RewardFetcher::poll_once() {
+  std::optional<std::uint64_t> cycle;
+  for (const auto& base : opts_.node_urls) {
+    auto body = get(base + "/v2/pox");
+    if (!body) continue;
+    std::string err;
+    if ((cycle = parse_pox_current_cycle(*body, err))) break;
+    stats_.failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!cycle || *cycle == known_cycle_) return false;
+  auto cur = fetch_set(*cycle);
+  if (!cur) return false;
+  CycleSets sets;
+  sets.cycle = *cycle;
+  sets.current = std::move(*cur);
+  if (known_cycle_ + 1 == *cycle && !known_current_.empty()) sets.previous = known_current_;
+  else if (*cycle > 0) sets.previous = fetch_set(*cycle - 1).value_or(Signers{});
+  known_cycle_ = *cycle;
+  known_current_ = sets.current;
+  stats_.cycles.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> g(mu_);
+  fresh_ = std::move(sets);
+  return true;
+}
+
+void RewardFetcher::save(std::uint64_t cycle, const std::string& json) const {
+  if (opts_.cache_dir.empty()) return;
+  ::mkdir(opts_.cache_dir.c_str(), 0700);
+  const std::string path = opts_.cache_dir + "/" + std::to_string(cycle) + ".json";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << json;
+    if (!f) return;
+  }
+  std::rename(tmp.c_str(), path.c_str());  // whole or not at all
+}
+
+std::optional<CycleSets> RewardFetcher::load_cache() const {
+  if (opts_.cache_dir.empty()) return std::nullopt;
+  DIR* d = ::opendir(opts_.cache_dir.c_str());
+  if (d == nullptr) return std::nullopt;
+  std::uint64_t newest = 0;
+  bool any = false;
+  while (dirent* e = ::readdir(d)) {
+    std::uint64_t c = 0;
+    char rest[8] = {};
+    if (std::sscanf(e->d_name, "%lu.%7s", &c, rest) == 2 && std::string(rest) == "json" && (!any || c > newest)) {
+      newest = c;
+      any = true;
+    }
+  }
+  ::closedir(d);
+  if (!any) return std::nullopt;
+  auto read = [&](std::uint64_t c) -> std::optional<Signers> {
+    std::ifstream f(opts_.cache_dir + "/" + std::to_string(c) + ".json");
+    if (!f) return std::nullopt;
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string err;
+    return parse_stacker_set(ss.str(), err);
+  };
+  auto cur = read(newest);
+  if (!cur) return std::nullopt;
+  CycleSets out;
+  out.cycle = newest;
+  out.current = std::move(*cur);
+  if (newest > 0) out.previous = read(newest - 1).value_or(Signers{});
+  return out;
+}
+
+}  // namespace relay::rewards
