@@ -18,6 +18,7 @@
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
 #include "tests/support/fake_node_rpc.hpp"
+#include "tests/support/loopback.hpp"
 #include "tests/support/push_corpus.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_data.hpp"
@@ -66,21 +67,7 @@ Hash20 pkh_of(const crypto::PublicKey& k) {
 
 // http_get_body: GET `path` from the relay's HTTP endpoint; the body of a 200, else "".
 std::string http_get_body(std::uint16_t port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return "";
-  }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n";
-  (void)::write(fd, req.data(), req.size());
-  std::string got;
-  char buf[65536];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
+  const std::string got = test::http_exchange(port, "GET " + path + " HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
   if (got.rfind("HTTP/1.1 200 ", 0) != 0) return "";
   return got.substr(got.find("\r\n\r\n") + 4);
 }
@@ -307,20 +294,10 @@ TEST(RelayProcess, AdvertisesItsHttpEndpointAndRelaysUploads) {
 
   const Bytes raw = encode_with(write_transaction, test::signed_test_tx(808));
   const std::string body(raw.begin(), raw.end());
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(http_port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  const std::string req = "POST /v2/transactions HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n"
-                          "Content-Type: application/octet-stream\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
-  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-  std::string got;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
+  const std::string got = test::http_exchange(
+      http_port, "POST /v2/transactions HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n"
+                 "Content-Type: application/octet-stream\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n" + body);
   EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
   ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 1 && b.pushes.size() == 1; }));
   EXPECT_EQ(a.pushes[0], b.pushes[0]);

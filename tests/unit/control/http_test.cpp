@@ -20,6 +20,7 @@
 #include "control/http/server.hpp"
 #include "bench/sim/sim_data.hpp"
 #include "relay/base/hex.hpp"
+#include "tests/support/loopback.hpp"
 #include "relay/codec/chain.hpp"
 
 namespace relay::http {
@@ -129,15 +130,7 @@ struct Api {
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(server->port()) + path; }
 };
 
-int connect_to(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  return fd;
-}
+int connect_to(std::uint16_t port) { return test::connect_loopback(port); }
 
 // read_all: what the server sends until it closes or is quiet for `quiet_ms`.
 std::string read_all(int fd, int quiet_ms = 300) {
@@ -244,16 +237,7 @@ TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
   EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' " + api.url("/nope")), "404");
 }
 
-// exchange: one request, the whole response (the server closes: Connection: close).
-std::string exchange(std::uint16_t port, const std::string& req) {
-  int fd = connect_to(port);
-  send_str(fd, req);
-  std::string got;
-  char buf[65536];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return got;
-}
+std::string exchange(std::uint16_t port, const std::string& req) { return test::http_exchange(port, req); }
 
 std::string post(const std::string& path, const std::string& type, const std::string& body) {
   return "POST " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: " + type +

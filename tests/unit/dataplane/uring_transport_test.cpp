@@ -1,4 +1,5 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
+#include "tests/support/loopback.hpp"
 #include "tests/support/test_peer.hpp"
 
 #include <arpa/inet.h>
@@ -15,17 +16,7 @@
 namespace relay::dp {
 namespace {
 
-int client_connect(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  return fd;
-}
+int client_connect(std::uint16_t port) { return test::connect_loopback(port); }
 
 Bytes read_exact(int fd, std::size_t n) {
   Bytes out(n);

@@ -1,0 +1,41 @@
+// tests/support/loopback.hpp — plain blocking TCP clients on 127.0.0.1 for tests that
+// talk to a server (the io_uring transport, the HTTP endpoint) from outside it.
+#pragma once
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+
+namespace relay::test {
+
+// connect_loopback: a connected socket to 127.0.0.1:port (reads time out after 10 s).
+inline int connect_loopback(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << "connect to port " << port;
+  return fd;
+}
+
+// http_exchange: send one request (which should ask for Connection: close) and return
+// everything the server answers until it closes.
+inline std::string http_exchange(std::uint16_t port, const std::string& request) {
+  const int fd = connect_loopback(port);
+  EXPECT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string got;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return got;
+}
+
+}  // namespace relay::test
