@@ -287,7 +287,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   {
     TableReader t(section("http") ? *section("http") : kEmpty, origin, "http.", err);
     std::string bind;
-    if (!t.str("bind", bind) || !t.integer("max_clients", c.http_max_clients, 1, 65536) ||
+    if (!t.str("bind", bind) || !t.integer("max_clients", c.http_max_clients, 1, 4096) ||
         !t.str("public_url", c.http_public_url) || !t.check_unknown())
       return fail();
     if (const char* why = codec::validate_url(c.http_public_url))

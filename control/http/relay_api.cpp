@@ -55,7 +55,7 @@ bool etag_matches(const Request& q, const store::Hash32& id) {
 void serve_block(const ApiContext& c, const Request& q, Response& r, const store::Hash32& id, store::BlockKind kind) {
   if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
   auto snap = c.store->snapshot();
-  if (!snap.ok()) return r.set_text(500, std::string("block store: ") + snap.error().reason + "\n");
+  if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto holder = std::make_shared<store::BlockStore::Snapshot>(std::move(*snap));
   auto b = holder->get(id);
   if (!b || b->meta.kind != kind) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
@@ -81,7 +81,7 @@ void serve_tenure(const ApiContext& c, const Request& q, Response& r, const stor
     if (!stop) return r.set_text(400, "stop must be a 64-hex-digit block id\n");
   }
   auto snap = c.store->snapshot();
-  if (!snap.ok()) return r.set_text(500, std::string("block store: ") + snap.error().reason + "\n");
+  if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto first = snap->get(id);
   if (!first || first->meta.kind != store::BlockKind::kNakamoto) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
   std::string body;

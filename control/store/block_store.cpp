@@ -121,7 +121,9 @@ Result<std::unique_ptr<BlockStore>> BlockStore::open(const std::string& dir, con
   int rc = mdb_env_create(&s->env_);
   if (rc != 0) return lmdb_error(rc, "mdb_env_create");
   mdb_env_set_maxdbs(s->env_, 4);
-  mdb_env_set_maxreaders(s->env_, 256);
+  // A reader slot per open snapshot: every HTTP client may be streaming a block
+  // (http.max_clients ≤ 4096), plus the control thread.
+  mdb_env_set_maxreaders(s->env_, 4096 + 64);
   // Room for the bytes kept plus LMDB's overhead (page rounding of large values, the
   // B-trees, free pages awaiting reuse by old readers), never below 64 MiB.
   const std::uint64_t map = std::max<std::uint64_t>(limits.max_bytes * 2 + (std::uint64_t{64} << 20), std::uint64_t{64} << 20);
