@@ -170,6 +170,27 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "dp_sessions", "gauge", "sessions the dataplane holds", c.dp->sessions_live.load());
     metric(out, "dp_sessions_authenticated", "gauge", "authenticated sessions", c.dp->sessions_auth_live.load());
     metric(out, "dp_heap_allocated_bytes", "counter", "heap bytes the dataplane thread allocated", c.dp->heap_allocated.load());
+    // Traffic by message type and direction (types never seen are left out).
+    const struct {
+      const char* name;
+      const char* help;
+      const std::atomic<std::uint64_t>* in;
+      const std::atomic<std::uint64_t>* out;
+    } families[] = {{"dp_messages_total", "whole messages by type and direction", c.dp->msgs_in_by_type, c.dp->msgs_out_by_type},
+                    {"dp_message_bytes_total", "message bytes by type and direction", c.dp->bytes_in_by_type,
+                     c.dp->bytes_out_by_type}};
+    for (const auto& f : families) {
+      out += std::string("# HELP stacks_relay_") + f.name + " " + f.help + "\n# TYPE stacks_relay_" + f.name + " counter\n";
+      for (std::size_t t = 0; t < link::kMsgTypes; ++t) {
+        const char* type = codec::msg_name(static_cast<std::uint8_t>(t));
+        for (int dir = 0; dir < 2; ++dir) {
+          const std::uint64_t v = (dir == 0 ? f.in : f.out)[t].load(std::memory_order_relaxed);
+          if (v == 0 || *type == '\0') continue;
+          out += std::string("stacks_relay_") + f.name + "{direction=\"" + (dir == 0 ? "in" : "out") + "\",type=\"" + type +
+                 "\"} " + std::to_string(v) + "\n";
+        }
+      }
+    }
   }
 #define RELAY_X(name, help) metric(out, "ctl_" #name "_total", "counter", help, s.stats.name);
   RELAY_CTL_COUNTERS(RELAY_X)

@@ -163,6 +163,7 @@ class RelayEngine {
   void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  void count_out(ByteSpan msg) noexcept;  // per-type traffic counters of a message written
 
   // Receive-pool slots lent to framers for large bodies.
   struct RxSource final : codec::BodySource {

@@ -16,6 +16,14 @@ inline std::optional<codec::MsgId> payload_id_of(ByteSpan body, std::uint32_t re
   if (body.size() <= at) return std::nullopt;
   return static_cast<codec::MsgId>(body[at]);
 }
+// type_of_message: the payload type of a whole encoded message (preamble, relayers,
+// payload), or kMsgTypes when it cannot be told.
+inline std::size_t type_of_message(ByteSpan msg) noexcept {
+  if (msg.size() < codec::kPreambleSize + 4) return link::kMsgTypes;
+  const std::uint32_t relayers = load_be32(msg.data() + codec::kPreambleSize);
+  auto id = payload_id_of(msg.subspan(codec::kPreambleSize), relayers);
+  return id && static_cast<std::size_t>(*id) < link::kMsgTypes ? static_cast<std::size_t>(*id) : link::kMsgTypes;
+}
 inline std::uint64_t random_u64() noexcept {
   std::uint64_t v = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&v), sizeof v);
@@ -190,6 +198,14 @@ void RelayEngine<T>::forget_session(ConnId c, int err) {
 }
 
 template <Transport T>
+void RelayEngine<T>::count_out(ByteSpan msg) noexcept {
+  const std::size_t t = detail::type_of_message(msg);
+  if (t == link::kMsgTypes) return;
+  bump(c_->msgs_out_by_type[t]);
+  bump(c_->bytes_out_by_type[t], msg.size());
+}
+
+template <Transport T>
 SharedBuf* RelayEngine<T>::copy_to_buf(ByteSpan bytes) {
   SharedBuf* b = t_.alloc(bytes.size());
   if (b != nullptr && !bytes.empty()) std::memcpy(b->fill().data(), bytes.data(), bytes.size());
@@ -200,7 +216,8 @@ template <Transport T>
 void RelayEngine<T>::send_now(Session& s, ByteSpan bytes) {
   SharedBuf* b = copy_to_buf(bytes);
   if (b == nullptr) return;
-  (void)t_.send(s.conn, b, 0);  // a control-plane message; a full queue is retried by its timers
+  // A control-plane message; a full queue is retried by its timers.
+  if (t_.send(s.conn, b, 0).ok()) count_out(bytes);
   b->unref();
 }
 
@@ -213,6 +230,7 @@ void RelayEngine<T>::drain(Session& s) {
     if (t_.send(s.conn, buf, p->handle).ok()) {
       ++s.inflight;
       bump(c_->bytes_relayed_out, buf->bytes().size());
+      count_out(buf->bytes());
     }
     buf->unref();  // the transport holds its own reference now
   }
@@ -235,6 +253,11 @@ void RelayEngine<T>::on_data(Session& s, ByteSpan d) {
     }
     if (s.framer.state() != codec::Framer::State::kDone) continue;
     bump(c_->msgs_in);
+    if (auto t = detail::payload_id_of(s.framer.body(), s.framer.relayer_count());
+        t && static_cast<std::size_t>(*t) < link::kMsgTypes) {
+      bump(c_->msgs_in_by_type[static_cast<std::size_t>(*t)]);
+      bump(c_->bytes_in_by_type[static_cast<std::size_t>(*t)], codec::kPreambleSize + s.framer.body().size());
+    }
     on_message(s);
     s.framer.next();
     arm_forward(s);  // a fresh random seq for the next message we may forward

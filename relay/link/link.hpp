@@ -66,6 +66,9 @@ inline constexpr std::uint32_t kLinkAbiVersion = 1;
   X(originated, "pushes we originated (HTTP uploads) relayed to peers")                            \
   X(ctl_restarts, "control-plane restarts seen")
 
+// Message type ids 0..28 (PROTOCOL.md §1.6): per-type traffic counters are indexed by them.
+inline constexpr std::size_t kMsgTypes = 29;
+
 struct alignas(shm::kRingAlign) DpCounters {
 #define RELAY_X(name, help) std::atomic<std::uint64_t> name;
   RELAY_DP_COUNTERS(RELAY_X)
@@ -75,6 +78,12 @@ struct alignas(shm::kRingAlign) DpCounters {
   std::atomic<std::uint64_t> p2p_port;            // the port the dataplane listens on (0: not yet)
   std::atomic<std::uint64_t> heap_allocated;      // heap bytes the dataplane thread allocated (jemalloc
                                                   // thread.allocated, refreshed every 100 ms)
+  // Whole messages and their bytes by type: received from peers, and written to them
+  // (relayed pushes and everything the control plane sends).
+  std::atomic<std::uint64_t> msgs_in_by_type[kMsgTypes];
+  std::atomic<std::uint64_t> bytes_in_by_type[kMsgTypes];
+  std::atomic<std::uint64_t> msgs_out_by_type[kMsgTypes];
+  std::atomic<std::uint64_t> bytes_out_by_type[kMsgTypes];
 };
 
 struct LinkParams {

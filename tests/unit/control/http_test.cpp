@@ -223,7 +223,18 @@ TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
   EXPECT_NE(info.find("\"node_public_key\":\"" + to_hex(api.ctx.public_key) + "\""), std::string::npos);
   const std::string status = run("curl -sf " + api.url("/status"));
   EXPECT_NE(status.find("\"block_store\":{\"blocks\":5"), std::string::npos) << status;
+  link::DpCounters dp{};
+  dp.relayed.store(7);
+  dp.msgs_in_by_type[13].store(5);
+  dp.bytes_out_by_type[28].store(123456);
+  api.ctx.dp = &dp;
   const std::string metrics = run("curl -sf " + api.url("/metrics"));
+  api.ctx.dp = nullptr;
+  EXPECT_NE(metrics.find("stacks_relay_dp_relayed_total 7\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("stacks_relay_dp_messages_total{direction=\"in\",type=\"Transaction\"} 5\n"), std::string::npos);
+  EXPECT_NE(metrics.find("stacks_relay_dp_message_bytes_total{direction=\"out\",type=\"NakamotoBlocks\"} 123456\n"),
+            std::string::npos);
+  EXPECT_EQ(metrics.find("type=\"Ping\""), std::string::npos);  // never seen: left out
   EXPECT_NE(metrics.find("# TYPE stacks_relay_store_blocks gauge\nstacks_relay_store_blocks 5\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("stacks_relay_http_requests_total"), std::string::npos);
   // Two requests over one kept-alive connection; a HEAD; a 304 revalidation.

@@ -92,6 +92,14 @@ TEST(RelayEngine, TransactionReachesEveryOtherNodeOnceSignedByTheRelay) {
   EXPECT_EQ(std::get<Transaction>(m->payload).tx.txid, test::signed_test_tx(1).txid);
   EXPECT_EQ(n.c().relayed.load(), 1u);
   EXPECT_EQ(n.c().fanout_sends.load(), 2u);
+  // Traffic by type: one transaction in, two out (exactly its bytes each); every node's
+  // handshake in and our accept out.
+  const auto tx = static_cast<std::size_t>(MsgId::kTransaction);
+  EXPECT_EQ(n.c().msgs_in_by_type[tx].load(), 1u);
+  EXPECT_EQ(n.c().msgs_out_by_type[tx].load(), 2u);
+  EXPECT_EQ(n.c().bytes_out_by_type[tx].load(), 2 * n.nodes[1]->peer.pushes[0].size());
+  EXPECT_EQ(n.c().msgs_in_by_type[static_cast<std::size_t>(MsgId::kHandshake)].load(), 3u);
+  EXPECT_EQ(n.c().msgs_out_by_type[static_cast<std::size_t>(MsgId::kHandshakeAccept)].load(), 3u);
 
   // The same transaction again, from another node: deduplicated.
   auto& b = n.nodes[1]->peer;
