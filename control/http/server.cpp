@@ -287,8 +287,7 @@ void Server::run() {
           }
           c.request_started = c.parser.mid_request() ? (c.request_started != 0 ? c.request_started : now_ms()) : 0;
         }
-        if (alive) alive = flush(c);
-        else if (!c.out.empty()) alive = false;  // the peer is gone: nothing more to write
+        if (alive) alive = flush(c);  // a peer that is gone gets nothing more written
       }
       if (!alive) close_conn(fd);
     }
