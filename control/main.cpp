@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -99,6 +100,38 @@ int main(int argc, char** argv) {
              static_cast<unsigned long long>(t.blocks), static_cast<unsigned long long>(t.bytes));
   }
 
+  // The frontier: peers known and banned, kept across restarts.
+  frontier::FrontierOptions fo;
+  fo.path = cfg->peer_table_path();
+  fo.network_id = cfg->network_id;
+  fo.max_peers = cfg->max_peers;
+  fo.max_neighbor_age_s = cfg->max_neighbor_age_s;
+  fo.private_neighbors = cfg->private_neighbors;
+  fo.allow = cfg->allow;
+  fo.deny = cfg->deny;
+  fo.ban_base_s = cfg->ban_s;
+  fo.ban_max_s = cfg->ban_max_s;
+  auto table = frontier::Frontier::open(fo);
+  if (!table.ok()) {
+    log_line(kProg, "peer table %s: %s", fo.path.c_str(), table.error().reason);
+    return 2;
+  }
+  o.frontier = table->get();
+  for (const auto& p : cfg->bootstrap_peers()) {
+    ctl::DialSpec d{p.host, p.port, std::nullopt};
+    if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
+    o.bootstrap.push_back(std::move(d));
+  }
+  o.walk = cfg->walk;
+  o.walk_interval_ns = std::uint64_t{cfg->walk_interval_ms} * 1'000'000;
+  o.target_outbound = cfg->target_outbound;
+  o.max_outbound = cfg->max_outbound;
+  o.max_inbound = cfg->max_inbound;
+  o.max_inbound_per_ip = cfg->max_inbound_per_ip;
+  log_line(kProg, "peer table %s: %zu peers, %zu bans in force; %zu bootstrap peers; walk %s (target %u outbound)",
+           fo.path.c_str(), (*table)->size(), (*table)->bans_in_force(static_cast<std::int64_t>(::time(nullptr))),
+           o.bootstrap.size(), o.walk ? "on" : "off", o.target_outbound);
+
   ctl::LocalPeer local = cli::local_peer(*cfg, *key);
   o.local = &local;
   // With the HTTP endpoint on, nodes may download blocks from us: advertise it as our
@@ -168,7 +201,7 @@ int main(int argc, char** argv) {
     std::printf("HTTP %u\n", http_server->port());  // for whoever started us with port 0
     std::fflush(stdout);
   }
-  std::uint64_t next_board = 0;
+  std::uint64_t next_board = 0, next_neighbors = 0;
 
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
@@ -208,8 +241,13 @@ int main(int argc, char** argv) {
     }
     if (!engine.poll(now)) ::usleep(200);
     if (now >= next_board) {
-      board.publish({engine.burn_view(), engine.sessions(), engine.authenticated_sessions(), engine.stats()});
+      board.publish({engine.burn_view(), engine.sessions(), engine.authenticated_sessions(), engine.stats(),
+                     (*table)->stats()});
       next_board = now + 100'000'000;
+    }
+    if (now >= next_neighbors) {
+      board.publish_neighbors(engine.neighbors_view());
+      next_neighbors = now + 1'000'000'000;
     }
     const bool stalled = engine.dp_stalled(now, 5'000'000'000ull);
     if (stalled != dp_stall_reported) {
@@ -227,6 +265,7 @@ int main(int argc, char** argv) {
       next_stats = now + every;
     }
   }
+  if (auto f = (*table)->flush(); !f.ok()) log_line(kProg, "peer table %s: %s", fo.path.c_str(), f.error().reason);
   shm::cnc_beat(*lk->ctl_cnc, shm::CncState::kHalt, static_cast<std::uint32_t>(::getpid()), shm::monotonic_ns());
   log_line(kProg, "stopping");
   return 0;

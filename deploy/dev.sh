@@ -142,6 +142,11 @@ data_dir = "$work/data"
 bind = "127.0.0.1:$port"
 [rewards]
 reward_set_file = "$work/reward-set.txt"
+[frontier]
+# A closed demo: no mainnet seeds; the simulated nodes all connect from 127.0.0.1.
+bootstrap = []
+private_neighbors = true
+max_inbound_per_ip = 64
 TOML
   log "starting the relay on 127.0.0.1:$port (config $work/relay.toml, log $work/relay.log)"
   # Its own session: Ctrl-C reaches the simulated nodes, and the relay is stopped after

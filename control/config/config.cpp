@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <toml++/toml.h>
 
 #include "relay/base/hex.hpp"
@@ -221,7 +222,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "shm"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -307,6 +308,35 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
       return fail();
   }
   {
+    TableReader t(section("frontier") ? *section("frontier") : kEmpty, origin, "frontier.", err);
+    std::vector<std::string> boot, allow, deny;
+    const bool have_boot = t.lookup("bootstrap") != nullptr;
+    if (!t.strings("bootstrap", boot) || !t.boolean("walk", c.walk) ||
+        !t.integer("walk_interval_ms", c.walk_interval_ms, 100, 86'400'000) ||
+        !t.integer("target_outbound", c.target_outbound, 0, 10000) || !t.integer("max_peers", c.max_peers, 16, 1 << 24) ||
+        !t.integer("max_neighbor_age_s", c.max_neighbor_age_s, 60, 365 * 86400) ||
+        !t.boolean("private_neighbors", c.private_neighbors) || !t.strings("allow", allow) || !t.strings("deny", deny) ||
+        !t.integer("max_inbound_per_ip", c.max_inbound_per_ip, 1, 100000) || !t.integer("ban_s", c.ban_s, 1, 365 * 86400) ||
+        !t.integer("ban_max_s", c.ban_max_s, 1, 365 * 86400) || !t.str("path", c.peers_path) || !t.check_unknown())
+      return fail();
+    if (have_boot) {
+      c.bootstrap.emplace();
+      if (!parse_peers(boot, *c.bootstrap, "frontier.bootstrap", err)) return fail();
+    }
+    for (auto [list, out, name] : {std::tuple{&allow, &c.allow, "frontier.allow"}, std::tuple{&deny, &c.deny, "frontier.deny"}}) {
+      for (const auto& e : *list) {
+        std::string why;
+        auto cidr = frontier::Cidr::parse(e, why);
+        if (!cidr) return config_error(err, std::string(origin) + ": " + name + ": " + why);
+        out->push_back(*cidr);
+      }
+    }
+    if (c.ban_max_s < c.ban_s)
+      return config_error(err, std::string(origin) + ": frontier.ban_max_s must be at least frontier.ban_s");
+    if (c.target_outbound > c.max_outbound)
+      return config_error(err, std::string(origin) + ": frontier.target_outbound exceeds p2p.max_outbound");
+  }
+  {
     TableReader t(section("shm") ? *section("shm") : kEmpty, origin, "shm.", err);
     if (!t.str("path", c.shm_path) || !t.check_unknown()) return fail();
   }
@@ -332,6 +362,23 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   if (!parse_peers(ov.peers, c.peers, "--peer", err)) return fail();
   return c;
 }
+
+std::vector<PeerSpec> default_bootstrap(Network n) {
+  if (n != Network::kMainnet) return {};
+  static const char* kMainnetSeeds[] = {
+      "02196f005965cebe6ddc3901b7b1cc1aa7a88f305bb8c5893456b8f9a605923893@seed.mainnet.hiro.so:20444",
+      "02539449ad94e6e6392d8c1deb2b4e61f80ae2a18964349bc14336d8b903c46a8c@cet.stacksnodes.org:20444",
+      "02ececc8ce79b8adf813f13a0255f8ae58d4357309ba0cedd523d9f1a306fcfb79@sgt.stacksnodes.org:20444",
+      "0303144ba518fe7a0fb56a8a7d488f950307a4330f146e1e1458fc63fb33defe96@est.stacksnodes.org:20444",
+  };
+  std::vector<PeerSpec> out;
+  std::string err;
+  for (const char* s : kMainnetSeeds)
+    if (auto p = parse_peer(s, err)) out.push_back(*p);
+  return out;
+}
+
+std::vector<PeerSpec> RelayConfig::bootstrap_peers() const { return bootstrap ? *bootstrap : default_bootstrap(network); }
 
 Result<RelayConfig> load_config_file(const std::string& path, const ConfigOverrides& ov, std::string& err) {
   if (path.empty()) return load_config("", ov, err, "defaults");

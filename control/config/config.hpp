@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "control/frontier/address.hpp"
 #include "relay/base/result.hpp"
 #include "relay/codec/types.hpp"
 
@@ -67,12 +68,33 @@ struct RelayConfig {
   std::string store_path;  // empty: <data_dir>/blocks
   std::uint64_t store_max_bytes = std::uint64_t{4} << 30;
   std::uint64_t store_max_blocks = 200'000;
+  // [frontier]
+  std::optional<std::vector<PeerSpec>> bootstrap;  // unset: the network's seeds (mainnet); [] for none
+  bool walk = true;
+  std::uint32_t walk_interval_ms = 60'000;
+  std::uint32_t target_outbound = 16;
+  std::uint32_t max_peers = 8192;
+  std::uint32_t max_neighbor_age_s = 3 * 86400;
+  bool private_neighbors = false;
+  std::vector<frontier::Cidr> allow;
+  std::vector<frontier::Cidr> deny;
+  std::uint32_t max_inbound_per_ip = 8;
+  std::uint32_t ban_s = 600;
+  std::uint32_t ban_max_s = 86400;
+  std::string peers_path;  // empty: <data_dir>/peers
   // [shm]
   std::string shm_path;  // empty: /dev/shm/stacks-relay-<hash of data_dir>
 
   std::string identity_key_path() const { return identity_key_file.empty() ? data_dir + "/identity.key" : identity_key_file; }
   std::string block_store_path() const { return store_path.empty() ? data_dir + "/blocks" : store_path; }
+  std::string peer_table_path() const { return peers_path.empty() ? data_dir + "/peers" : peers_path; }
+  // bootstrap_peers: [frontier] bootstrap if set, else the network's defaults.
+  std::vector<PeerSpec> bootstrap_peers() const;
 };
+
+// default_bootstrap: the seed nodes a stock node starts from (PROTOCOL.md §6): mainnet's
+// four; none for other networks.
+std::vector<PeerSpec> default_bootstrap(Network n);
 
 // Command-line overrides (each set field replaces the file's value).
 struct ConfigOverrides {

@@ -1,31 +1,23 @@
 #include "control/engine/control_engine.hpp"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
+#include <set>
 
 namespace relay::ctl {
 
 namespace {
 
 constexpr std::uint64_t kTickNs = 100'000'000;  // conversation timers: 5 s deadlines, 30 min pings
-
-// resolve: an IP literal or a name → IPv6 (v4-mapped) bytes. Names are resolved here,
-// in the control plane, never on the dataplane's thread.
-std::optional<codec::Addr16> resolve(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_INET6;
-  hints.ai_flags = AI_V4MAPPED | AI_ALL;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return std::nullopt;
-  codec::Addr16 a{};
-  std::memcpy(a.data(), &reinterpret_cast<const sockaddr_in6*>(res->ai_addr)->sin6_addr, 16);
-  ::freeaddrinfo(res);
-  return a;
-}
+constexpr std::uint64_t kFillNs = 1'000'000'000;            // outbound count checked every second
+constexpr std::uint64_t kSampleNs = 10'000'000'000;         // GetNeighbors answer refreshed
+constexpr std::uint64_t kFlushNs = 5'000'000'000;           // table changes written
+constexpr std::uint64_t kBootstrapNs = 1'800'000'000'000;   // bootstrap names re-resolved
+constexpr std::size_t kMaxDialsPerFill = 4;                 // new outbound dials per second
+constexpr std::size_t kMaxNeighbors = 128;                  // a Neighbors reply's limit
 
 Bytes encode(auto&& fn) {
   Bytes b;
@@ -47,7 +39,25 @@ Result<CtlLinkEnds> join_ctl_link(const link::Link& l) noexcept {
 }
 
 ControlEngine::ControlEngine(CtlLinkEnds link, ControlOptions opts) : link_(link), opts_(std::move(opts)) {
-  for (const auto& spec : opts_.peers) dials_.push_back(Dial{spec});
+  for (const auto& spec : opts_.peers) {
+    Dial d;
+    d.spec = spec;
+    dials_.push_back(std::move(d));
+  }
+  if (opts_.local != nullptr) {
+    auto pk = opts_.local->key.public_key().compressed();
+    our_pkh_ = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+  }
+}
+
+std::int64_t ControlEngine::wall() const noexcept {
+  return opts_.wall_clock != nullptr ? opts_.wall_clock() : static_cast<std::int64_t>(::time(nullptr));
+}
+
+std::size_t ControlEngine::outbound_sessions() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [sid, p] : peers_) n += p->info.outbound && !p->closing;
+  return n;
 }
 
 std::size_t ControlEngine::authenticated_sessions() const noexcept {
@@ -103,24 +113,98 @@ ControlEngine::Dial* ControlEngine::dial_by_token(std::uint64_t token) {
   return nullptr;
 }
 
+void ControlEngine::connect(std::uint64_t token, const codec::Addr16& addr, std::uint16_t port) {
+  send(link::CtlMsg::kConnect, 0, encode([&](Writer& w) {
+         w.u64(token);
+         w.array(addr);
+         w.u16(port);
+       }));
+}
+
+// The configured peers: dialed while down, every redial_ns. Names are resolved off this
+// thread; the dial goes out when the answer comes back (on_resolved).
 void ControlEngine::dial_peers(std::uint64_t now_ns) {
   for (auto& d : dials_) {
     if (d.state != Dial::State::kIdle || now_ns < d.next_ns) continue;
     d.next_ns = now_ns + opts_.redial_ns;
-    auto addr = resolve(d.spec.host);
-    if (!addr) {
-      ++stats_.dial_failures;
+    if (auto lit = literal_addr(d.spec.host)) {
+      d.addr = lit;
+    } else {
+      d.state = Dial::State::kResolving;
+      resolver_.request(d.spec.host);
       continue;
     }
     d.token = next_token_++;
     d.state = Dial::State::kDialing;
     ++stats_.dials;
-    send(link::CtlMsg::kConnect, 0, encode([&](Writer& w) {
-           w.u64(d.token);
-           w.array(*addr);
-           w.u16(d.spec.port);
-         }));
+    connect(d.token, *d.addr, d.spec.port);
   }
+}
+
+void ControlEngine::on_resolved(const Resolver::Answer& a, std::uint64_t now_ns) {
+  for (auto& d : dials_) {
+    if (d.state != Dial::State::kResolving || d.spec.host != a.host) continue;
+    if (!a.addr) {
+      ++stats_.dial_failures;
+      d.state = Dial::State::kIdle;
+      d.next_ns = now_ns + opts_.redial_ns;
+      continue;
+    }
+    d.addr = a.addr;
+    d.token = next_token_++;
+    d.state = Dial::State::kDialing;
+    ++stats_.dials;
+    connect(d.token, *d.addr, d.spec.port);
+  }
+  if (opts_.frontier == nullptr || !a.addr) return;
+  for (const auto& b : opts_.bootstrap) {
+    if (b.host != a.host) continue;
+    codec::Hash20 pkh{};
+    if (b.pinned) {
+      auto pk = b.pinned->compressed();
+      pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+    }
+    opts_.frontier->learn(frontier::PeerKey{opts_.local->network_id, *a.addr, b.port}, pkh, wall(), true);
+    fill_due_ = true;
+  }
+}
+
+bool ControlEngine::configured_addr(const codec::Addr16& a) const noexcept {
+  for (const auto& d : dials_)
+    if (d.addr && *d.addr == a) return true;
+  return false;
+}
+
+// refuse_inbound: why a new inbound session may not stay (nullptr: it may), as a node's
+// register_peer decides (PROTOCOL.md §4.1), with the operator's lists and limits.
+const char* ControlEngine::refuse_inbound(const link::SessionInfo& info) {
+  const bool configured = configured_addr(info.addr);
+  bool exempt = configured;
+  if (opts_.frontier != nullptr) {
+    switch (opts_.frontier->judge(info.addr, wall(), configured)) {
+      case frontier::Frontier::Verdict::kOk: break;
+      case frontier::Frontier::Verdict::kDenied: ++stats_.refused_denied; return "address on the deny list";
+      case frontier::Frontier::Verdict::kBanned: ++stats_.refused_banned; return "address banned";
+      case frontier::Frontier::Verdict::kPrivate: ++stats_.refused_private; return "private address";
+    }
+    exempt |= opts_.frontier->allowed(info.addr);
+  }
+  if (exempt) return nullptr;
+  std::size_t inbound = 0, same_ip = 0;
+  for (const auto& [sid, p] : peers_) {
+    if (p->info.outbound || p->closing) continue;
+    ++inbound;
+    same_ip += p->info.addr == info.addr;
+  }
+  if (opts_.max_inbound != 0 && inbound >= opts_.max_inbound) {
+    ++stats_.refused_full;
+    return "max_inbound reached";
+  }
+  if (opts_.max_inbound_per_ip != 0 && same_ip >= opts_.max_inbound_per_ip) {
+    ++stats_.refused_per_ip;
+    return "max_inbound_per_ip reached";
+  }
+  return nullptr;
 }
 
 void ControlEngine::on_dp_hello(std::uint64_t now_ns) {
@@ -132,15 +216,25 @@ void ControlEngine::on_dp_hello(std::uint64_t now_ns) {
   // out yet (the new dataplane must still hear of us). The state follows again below.
   std::erase_if(out_, [](const Out& o) { return o.kind != link::CtlMsg::kHello; });
   for (auto& d : dials_) {
+    if (d.state == Dial::State::kResolving) continue;  // the answer still dials it
     d.state = Dial::State::kIdle;
     d.sid = 0;
     d.next_ns = now_ns;
   }
+  walk_dialing_.clear();
+  to_ask_.clear();
+  fill_due_ = true;
   send_state();
 }
 
 void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, bool restored, std::uint64_t now_ns) {
   if (restored && peers_.count(sid) != 0) return;  // already told of it (kOpened after our start)
+  if (!info.outbound && !restored) {
+    if (refuse_inbound(info) != nullptr) {
+      send(link::CtlMsg::kClose, sid, encode([](Writer& w) { w.u8(0); }));
+      return;
+    }
+  }
   std::optional<crypto::PublicKey> pinned;
   Dial* d = info.outbound ? dial_by_token(info.dial_token) : nullptr;
   if (d != nullptr) {
@@ -149,7 +243,15 @@ void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, b
     pinned = d->spec.pinned;
   }
   auto p = std::make_unique<Peer>(opts_.local, info, now_ns, pinned);
+  p->configured = d != nullptr;
+  if (info.outbound) {
+    if (auto it = walk_dialing_.find(info.dial_token); it != walk_dialing_.end()) {
+      p->table_key = it->second;
+      walk_dialing_.erase(it);
+    }
+  }
   p->conv.set_burn_view(view_);
+  if (opts_.frontier != nullptr) p->conv.set_neighbor_source(&neighbor_sample_);
   Peer& ref = *p;
   peers_[sid] = std::move(p);
   ++stats_.sessions;
@@ -168,8 +270,20 @@ void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, b
   apply(sid, ref, actions_);
 }
 
-void ControlEngine::on_closed(std::uint32_t sid, std::uint64_t now_ns) {
-  peers_.erase(sid);
+void ControlEngine::on_closed(std::uint32_t sid, bool misbehaved, std::uint64_t now_ns) {
+  if (auto it = peers_.find(sid); it != peers_.end()) {
+    Peer& p = *it->second;
+    // Misbehaviour counts against the address (the dataplane's verdicts and ours both
+    // arrive here, once); the operator's own peers are never banned.
+    if (misbehaved && opts_.frontier != nullptr && !p.configured)
+      (void)opts_.frontier->misbehaved(p.info.addr, frontier::kPointsMisbehaviour, wall());
+    if (p.table_key && !p.pkh && opts_.frontier != nullptr) {  // a walk dial that never handshook
+      ++stats_.walk_dial_failures;
+      opts_.frontier->dial_failed(*p.table_key, wall());
+    }
+    if (p.table_key) fill_due_ = true;
+    peers_.erase(it);
+  }
   for (auto& d : dials_) {
     if (d.state == Dial::State::kUp && d.sid == sid) {
       d.state = Dial::State::kIdle;
@@ -185,14 +299,14 @@ void ControlEngine::on_message(std::uint32_t sid, Reader& r, std::uint64_t now_n
   codec::Hash32 digest = r.array<32>();
   ByteSpan raw = r.take(r.remaining());
   if (!r.ok()) return void(++stats_.link_corrupt);
-  if (it == peers_.end()) return;  // the session closed meanwhile
+  if (it == peers_.end() || it->second->closing) return;  // the session closed meanwhile
   Peer& p = *it->second;
   auto m = codec::decode_message(raw);
   if (!m.ok()) {
     ++stats_.undecodable;
     ++stats_.closed_misbehaved;
+    p.closing = true;  // forgotten when the dataplane reports it closed
     send(link::CtlMsg::kClose, sid, encode([](Writer& w) { w.u8(1); }));
-    peers_.erase(it);
     return;
   }
   actions_.clear();
@@ -209,12 +323,19 @@ void ControlEngine::apply(std::uint32_t sid, Peer& p, std::vector<Action>& actio
         p.pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
         ++stats_.authenticated;
         send(link::CtlMsg::kAuthenticated, sid, Bytes(pk.begin(), pk.end()));
+        on_authenticated(sid, p);
         break;
       }
       case Action::Kind::kClose:
         if (a.misbehaved) ++stats_.closed_misbehaved;
+        p.closing = true;
         send(link::CtlMsg::kClose, sid, encode([&](Writer& w) { w.u8(a.misbehaved ? 1 : 0); }));
         break;
+      case Action::Kind::kNeighbors:
+        ++stats_.walk_replies;
+        on_neighbors(a.neighbors);
+        break;
+      case Action::Kind::kRequestFailed: ++stats_.walk_failures; break;
       case Action::Kind::kRelay:
         // The peer pushed before the dataplane learnt its key (it may push as soon as it
         // has our HandshakeAccept): hand the push back for the relay path.
@@ -314,12 +435,19 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
       const bool misbehaved = r.u8() == 1;
       if (!r.ok()) break;
       if (misbehaved) ++stats_.closed_misbehaved;
-      return on_closed(f.session, now_ns);
+      return on_closed(f.session, misbehaved, now_ns);
     }
     case link::DpMsg::kConnectFailed: {
       std::uint64_t token = r.u64();
       (void)r.u32();
       if (!r.ok()) break;
+      if (auto it = walk_dialing_.find(token); it != walk_dialing_.end()) {
+        ++stats_.walk_dial_failures;
+        if (opts_.frontier != nullptr) opts_.frontier->dial_failed(it->second, wall());
+        walk_dialing_.erase(it);
+        fill_due_ = true;
+        return;
+      }
       ++stats_.dial_failures;
       if (Dial* d = dial_by_token(token); d != nullptr && d->state == Dial::State::kDialing) {
         d->state = Dial::State::kIdle;
@@ -367,11 +495,160 @@ bool ControlEngine::poll(std::uint64_t now_ns) {
       p->conv.on_tick(now_ns, actions_);
       if (!actions_.empty()) apply(sid, *p, actions_);
     }
+    for (const auto& a : resolver_.take()) on_resolved(a, now_ns);
     dial_peers(now_ns);
+    walk(now_ns);
+  }
+  if (!to_ask_.empty()) {
+    std::vector<std::uint32_t> sids;
+    sids.swap(to_ask_);
+    for (std::uint32_t sid : sids)
+      if (auto it = peers_.find(sid); it != peers_.end()) ask_neighbors(sid, *it->second, now_ns);
   }
   any |= flush();
   shm::cnc_beat(*link_.cnc, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
   return any;
+}
+
+// ---- the frontier -------------------------------------------------------------------
+
+void ControlEngine::on_authenticated(std::uint32_t sid, Peer& p) {
+  if (opts_.frontier == nullptr || !p.conv.peer_key()) return;
+  const auto pk = p.conv.peer_key()->compressed();
+  const auto& hs = p.conv.peer_handshake();
+  const std::uint32_t net = opts_.local->network_id;
+  if (p.info.outbound) {
+    // We reached it: the row (the one the walk dialed, or the address a configured
+    // peer resolved to) is fresh, with the key it proved.
+    const frontier::PeerKey key = p.table_key ? *p.table_key : frontier::PeerKey{net, p.info.addr, p.info.port};
+    opts_.frontier->contacted(key, pk, p.conv.peer_version(), hs ? hs->services : 0,
+                              hs ? hs->expire_block_height : 0, wall());
+    if (opts_.walk) to_ask_.push_back(sid);  // a walk step: what does it know?
+    return;
+  }
+  // An inbound peer told us where it listens: worth dialing later (it becomes fresh,
+  // and is advertised, only once we have reached it ourselves).
+  if (!hs || hs->port == 0) return;
+  const codec::Addr16 addr = frontier::is_unspecified(hs->addrbytes) ? p.info.addr : hs->addrbytes;
+  opts_.frontier->learn(frontier::PeerKey{net, addr, hs->port}, *p.pkh, wall());
+}
+
+void ControlEngine::on_neighbors(const std::vector<codec::NeighborAddress>& list) {
+  if (opts_.frontier == nullptr) return;
+  const std::int64_t now_s = wall();
+  for (const auto& n : list) {
+    if (n.public_key_hash == our_pkh_) continue;
+    const frontier::PeerKey key{opts_.local->network_id, n.addrbytes, n.port};
+    if (opts_.frontier->learn(key, n.public_key_hash, now_s) == frontier::Frontier::Learn::kAdded) ++stats_.walk_learned;
+  }
+  fill_due_ = true;
+}
+
+void ControlEngine::ask_neighbors(std::uint32_t sid, Peer& p, std::uint64_t now_ns) {
+  if (p.closing) return;
+  actions_.clear();
+  if (!p.conv.request_neighbors(now_ns, actions_)) return;
+  ++stats_.walk_asks;
+  apply(sid, p, actions_);
+}
+
+// walk: every walk_interval one authenticated peer is asked for its neighbors (outbound
+// ones are asked as soon as they authenticate); every second, and whenever the table
+// or the sessions changed, the outbound count is topped up from the table.
+void ControlEngine::walk(std::uint64_t now_ns) {
+  if (opts_.frontier == nullptr) return;
+  if (now_ns >= next_sample_ns_) {
+    next_sample_ns_ = now_ns + kSampleNs;
+    neighbor_sample_ = opts_.frontier->sample(kMaxNeighbors, wall(), view_.height,
+                                              frontier::network_epoch_at(opts_.local->network_id, view_.height));
+  }
+  if (now_ns >= next_flush_ns_) {
+    next_flush_ns_ = now_ns + kFlushNs;
+    (void)opts_.frontier->flush();  // failures are counted in the frontier's stats
+  }
+  if (now_ns >= next_bootstrap_ns_) {
+    next_bootstrap_ns_ = now_ns + kBootstrapNs;
+    for (const auto& b : opts_.bootstrap) resolver_.request(b.host);
+  }
+  if (!opts_.walk) return;
+  if (now_ns >= next_ask_ns_) {
+    next_ask_ns_ = now_ns + opts_.walk_interval_ns;
+    std::vector<std::uint32_t> ready;
+    for (const auto& [sid, p] : peers_)
+      if (p->pkh && !p->closing && !p->conv.neighbors_pending()) ready.push_back(sid);
+    if (!ready.empty()) {
+      std::uint32_t pick = 0;
+      crypto::fill_random(reinterpret_cast<std::uint8_t*>(&pick), sizeof pick);
+      const std::uint32_t sid = ready[pick % ready.size()];
+      ask_neighbors(sid, *peers_[sid], now_ns);
+    }
+  }
+  if (fill_due_ || now_ns >= next_fill_ns_) {
+    fill_due_ = false;
+    next_fill_ns_ = now_ns + kFillNs;
+    fill_outbound();
+  }
+}
+
+// fill_outbound: dial table peers until target_outbound sessions are up or being dialed.
+void ControlEngine::fill_outbound() {
+  std::size_t outbound = outbound_sessions() + walk_dialing_.size();
+  for (const auto& d : dials_) outbound += d.state == Dial::State::kDialing || d.state == Dial::State::kResolving;
+  const std::size_t target = std::min(opts_.target_outbound, opts_.max_outbound);
+  if (outbound >= target) return;
+  // Already talking to it (either direction), or about to.
+  std::set<frontier::PeerKey> busy_keys;
+  std::set<codec::Hash20> busy_pkhs;
+  const std::uint32_t net = opts_.local->network_id;
+  for (const auto& [sid, p] : peers_) {
+    if (p->closing) continue;
+    if (p->info.outbound) busy_keys.insert(p->table_key ? *p->table_key : frontier::PeerKey{net, p->info.addr, p->info.port});
+    if (p->pkh) busy_pkhs.insert(*p->pkh);
+  }
+  for (const auto& [token, key] : walk_dialing_) busy_keys.insert(key);
+  for (const auto& d : dials_)
+    if (d.addr) busy_keys.insert(frontier::PeerKey{net, *d.addr, d.spec.port});
+  auto busy = [&](const frontier::PeerRow& r) {
+    return busy_keys.count(r.key) != 0 || (r.pkh != codec::Hash20{} && busy_pkhs.count(r.pkh) != 0) ||
+           (r.key.addr == opts_.local->addrbytes && r.key.port == opts_.local->port);
+  };
+  const auto picks = opts_.frontier->dial_candidates(std::min(target - outbound, kMaxDialsPerFill), wall(), our_pkh_, busy);
+  for (const auto& r : picks) {
+    const std::uint64_t token = next_token_++;
+    walk_dialing_[token] = r.key;
+    ++stats_.walk_dials;
+    connect(token, r.key.addr, r.key.port);
+  }
+}
+
+NeighborsView ControlEngine::neighbors_view() const {
+  NeighborsView v;
+  const std::int64_t now_s = wall();
+  const std::uint32_t net = opts_.local != nullptr ? opts_.local->network_id : 0;
+  if (opts_.frontier != nullptr) {
+    v.table_size = opts_.frontier->size();
+    v.bans_in_force = opts_.frontier->bans_in_force(now_s);
+    for (const auto& r : opts_.frontier->rows()) {
+      if (!r.initial) continue;
+      v.bootstrap.push_back(NeighborEntry{r.key.network_id, r.peer_version, r.key.addr, r.key.port, r.pkh, false,
+                                          r.last_contact_s != 0 ? now_s - r.last_contact_s : -1});
+    }
+    for (const auto& n : neighbor_sample_) {
+      NeighborEntry e{net, 0, n.addrbytes, n.port, n.public_key_hash, false, -1};
+      if (const auto* r = opts_.frontier->find(frontier::PeerKey{net, n.addrbytes, n.port})) {
+        e.peer_version = r->peer_version;
+        e.age_s = r->last_contact_s != 0 ? now_s - r->last_contact_s : -1;
+      }
+      v.sample.push_back(e);
+    }
+  }
+  for (const auto& [sid, p] : peers_) {
+    if (p->closing) continue;
+    NeighborEntry e{net, p->conv.peer_version(), p->info.addr, p->info.port, p->pkh.value_or(codec::Hash20{}),
+                    p->pkh.has_value(), -1};
+    (p->info.outbound ? v.outbound : v.inbound).push_back(e);
+  }
+  return v;
 }
 
 }  // namespace relay::ctl

@@ -1,8 +1,11 @@
 // control/engine/control_engine.hpp — the control plane's run loop (ARCHITECTURE.md §4):
 // one Conversation per session the dataplane reports, the handshakes and replies they
 // produce sent back as commands, the burn view adopted from authenticated peers
-// (trusted ones first) and pushed to the dataplane, the reward set handed over, and the
-// configured peers dialed and re-dialed.
+// (trusted ones first) and pushed to the dataplane, the reward set handed over, the
+// configured peers dialed and re-dialed, and the frontier (PROTOCOL.md §6): inbound
+// sessions admitted by the address policy and limits, misbehaviour scored into bans,
+// and the neighbor walk that asks peers for their neighbors and dials new ones until
+// the target number of outbound peers is up.
 //
 // It owns no socket: everything goes through the link's rings (relay/link). When the
 // dataplane restarts (its Hello), every session is gone and the peers are dialed again;
@@ -16,6 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "control/engine/resolver.hpp"
+#include "control/frontier/frontier.hpp"
 #include "control/session/conversation.hpp"
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
@@ -37,6 +42,35 @@ struct ControlOptions {
   std::vector<validate::RewardSetSigner> reward_set;  // empty: Nakamoto blocks are not relayed
   std::uint64_t redial_ns = 5'000'000'000ull;
   store::BlockStore* store = nullptr;  // where relayed blocks are kept (nullptr: not kept)
+
+  // The frontier: the peer table, bans and address policy (nullptr: every inbound session
+  // is admitted within the limits below, nobody is banned, there is no walk, and
+  // GetNeighbors is answered with an empty list).
+  frontier::Frontier* frontier = nullptr;
+  std::vector<DialSpec> bootstrap;  // first rows of the table (always allowed; dialed by the walk)
+  bool walk = true;                 // with a frontier: keep target_outbound peers dialed
+  std::uint64_t walk_interval_ns = 60'000'000'000ull;  // how often a peer is asked for neighbors
+  std::uint32_t target_outbound = 16;
+  std::uint32_t max_outbound = 32;
+  std::uint32_t max_inbound = 0;         // 0: no limit
+  std::uint32_t max_inbound_per_ip = 0;  // 0: no limit (allowed and configured peers are exempt)
+  std::int64_t (*wall_clock)() = nullptr;  // unix seconds for the table (nullptr: time())
+};
+
+// What GET /v2/neighbors shows (PROTOCOL.md §8).
+struct NeighborEntry {
+  std::uint32_t network_id = 0;
+  std::uint32_t peer_version = 0;
+  codec::Addr16 addr{};
+  std::uint16_t port = 0;
+  codec::Hash20 pkh{};
+  bool authenticated = false;
+  std::int64_t age_s = -1;  // seconds since we last reached it (-1: not applicable)
+};
+struct NeighborsView {
+  std::vector<NeighborEntry> bootstrap, sample, inbound, outbound;
+  std::size_t table_size = 0;
+  std::size_t bans_in_force = 0;
 };
 
 struct CtlLinkEnds {
@@ -61,7 +95,18 @@ Result<CtlLinkEnds> join_ctl_link(const link::Link& l) noexcept;
   X(dp_restarts, "dataplane restarts seen")                                   \
   X(link_corrupt, "malformed fragments from the dataplane (skipped)")          \
   X(blocks_stored, "relayed blocks added to the block store")                 \
-  X(store_errors, "relayed blocks the block store could not keep")
+  X(store_errors, "relayed blocks the block store could not keep")            \
+  X(refused_denied, "inbound sessions refused: address on the deny list")    \
+  X(refused_banned, "inbound sessions refused: address banned")              \
+  X(refused_private, "inbound sessions refused: private address")            \
+  X(refused_full, "inbound sessions refused: max_inbound reached")           \
+  X(refused_per_ip, "inbound sessions refused: max_inbound_per_ip reached")  \
+  X(walk_asks, "GetNeighbors sent")                                           \
+  X(walk_replies, "Neighbors replies received")                               \
+  X(walk_failures, "GetNeighbors answered with a Nack or not at all")         \
+  X(walk_learned, "peers added to the table from Neighbors replies")          \
+  X(walk_dials, "peers from the table dialed")                                \
+  X(walk_dial_failures, "table peers that could not be dialed or handshaken")
 
 struct ControlStats {
 #define RELAY_X(name, help) std::uint64_t name = 0;
@@ -87,6 +132,9 @@ class ControlEngine {
   const std::vector<validate::RewardSetSigner>& reward_set() const noexcept { return opts_.reward_set; }
 
   const ControlStats& stats() const noexcept { return stats_; }
+  // neighbors_view: the table's bootstrap rows and sample, and the sessions.
+  NeighborsView neighbors_view() const;
+  std::size_t outbound_sessions() const noexcept;
   const BurnView& burn_view() const noexcept { return view_; }
   std::size_t sessions() const noexcept { return peers_.size(); }
   std::size_t authenticated_sessions() const noexcept;
@@ -102,15 +150,19 @@ class ControlEngine {
     Conversation conv;
     link::SessionInfo info;
     std::optional<codec::Hash20> pkh;
+    std::optional<frontier::PeerKey> table_key;  // dialed by the walk: this table row
+    bool configured = false;                     // one of the operator's [p2p] peers
+    bool closing = false;                        // we asked the dataplane to close it
     Peer(const LocalPeer* l, const link::SessionInfo& i, std::uint64_t now, std::optional<crypto::PublicKey> pinned)
         : conv(l, i.outbound, now, pinned, i.addr, i.port), info(i) {}
   };
   struct Dial {
     DialSpec spec;
-    enum class State : std::uint8_t { kIdle, kDialing, kUp } state = State::kIdle;
+    enum class State : std::uint8_t { kIdle, kResolving, kDialing, kUp } state = State::kIdle;
     std::uint64_t token = 0;
     std::uint32_t sid = 0;
     std::uint64_t next_ns = 0;
+    std::optional<codec::Addr16> addr;  // last resolved
   };
   struct Out {
     link::CtlMsg kind;
@@ -121,7 +173,17 @@ class ControlEngine {
   void on_frag(const shm::Frag& f, std::uint64_t now_ns);
   void on_dp_hello(std::uint64_t now_ns);
   void add_peer(std::uint32_t sid, const link::SessionInfo& info, bool restored, std::uint64_t now_ns);
-  void on_closed(std::uint32_t sid, std::uint64_t now_ns);
+  void on_closed(std::uint32_t sid, bool misbehaved, std::uint64_t now_ns);
+  const char* refuse_inbound(const link::SessionInfo& info);
+  bool configured_addr(const codec::Addr16& a) const noexcept;
+  void on_authenticated(std::uint32_t sid, Peer& p);
+  void on_neighbors(const std::vector<codec::NeighborAddress>& n);
+  void on_resolved(const Resolver::Answer& a, std::uint64_t now_ns);
+  void connect(std::uint64_t token, const codec::Addr16& addr, std::uint16_t port);
+  void walk(std::uint64_t now_ns);
+  void ask_neighbors(std::uint32_t sid, Peer& p, std::uint64_t now_ns);
+  void fill_outbound();
+  std::int64_t wall() const noexcept;
   void on_message(std::uint32_t sid, Reader& r, std::uint64_t now_ns);
   void on_relayed(ByteSpan payload);
   void apply(std::uint32_t sid, Peer& p, std::vector<Action>& actions);
@@ -146,6 +208,15 @@ class ControlEngine {
   ControlStats stats_;
   codec::PushScratch push_scratch_;
   std::vector<validate::RewardSetSigner> previous_reward_set_;
+
+  // The frontier's side of the loop.
+  codec::Hash20 our_pkh_{};
+  Resolver resolver_;
+  std::unordered_map<std::uint64_t, frontier::PeerKey> walk_dialing_;  // token → row
+  std::vector<std::uint32_t> to_ask_;  // newly authenticated outbound sessions: ask for neighbors
+  std::vector<codec::NeighborAddress> neighbor_sample_;  // what GetNeighbors is answered with
+  bool fill_due_ = true;
+  std::uint64_t next_ask_ns_ = 0, next_fill_ns_ = 0, next_sample_ns_ = 0, next_flush_ns_ = 0, next_bootstrap_ns_ = 0;
 };
 
 }  // namespace relay::ctl

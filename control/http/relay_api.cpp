@@ -116,6 +116,35 @@ void serve_info(const ApiContext& c, Response& r) {
   r.set_text(200, j.text() + "\n", "application/json");
 }
 
+// GET /v2/neighbors: a node's layout (PROTOCOL.md §8), from what the control loop last
+// published.
+void serve_neighbors(const ApiContext& c, Response& r) {
+  const ctl::NeighborsView v = c.board->neighbors();
+  cli::Json j;
+  j.begin_object();
+  auto list = [&](const char* name, const std::vector<ctl::NeighborEntry>& es) {
+    j.key(name).begin_array();
+    for (const auto& e : es) {
+      j.begin_object()
+          .kv("network_id", std::uint64_t{e.network_id})
+          .kv("peer_version", std::uint64_t{e.peer_version})
+          .kv("ip", frontier::addr_to_string(e.addr))
+          .kv("port", std::uint64_t{e.port})
+          .kv_hex("public_key_hash", e.pkh)
+          .kv_bool("authenticated", e.authenticated);
+      if (e.age_s >= 0) j.kv("age", static_cast<std::uint64_t>(e.age_s));
+      j.end_object();
+    }
+    j.end_array();
+  };
+  list("bootstrap", v.bootstrap);
+  list("sample", v.sample);
+  list("inbound", v.inbound);
+  list("outbound", v.outbound);
+  j.end_object();
+  r.set_text(200, j.text() + "\n", "application/json");
+}
+
 void serve_status(const ApiContext& c, Response& r) {
   const auto s = c.board->read();
   cli::Json j;
@@ -133,6 +162,16 @@ void serve_status(const ApiContext& c, Response& r) {
   RELAY_CTL_COUNTERS(RELAY_X)
 #undef RELAY_X
   j.end_object();
+  {
+    const ctl::NeighborsView n = c.board->neighbors();
+    j.key("frontier").begin_object().kv("peers", std::uint64_t{n.table_size})
+        .kv("bans_in_force", std::uint64_t{n.bans_in_force}).kv("outbound", std::uint64_t{n.outbound.size()})
+        .kv("inbound", std::uint64_t{n.inbound.size()});
+#define RELAY_X(name, help) j.kv(#name, s.frontier.name);
+    RELAY_FRONTIER_COUNTERS(RELAY_X)
+#undef RELAY_X
+    j.end_object();
+  }
   if (c.dp != nullptr) {
     j.key("dataplane").begin_object();
 #define RELAY_X(name, help) j.kv(#name, c.dp->name.load(std::memory_order_relaxed));
@@ -196,6 +235,16 @@ void serve_metrics(const ApiContext& c, Response& r) {
   RELAY_CTL_COUNTERS(RELAY_X)
 #undef RELAY_X
   metric(out, "burn_block_height", "gauge", "the burn block height our preambles carry", s.view.height);
+  {
+    const ctl::NeighborsView n = c.board->neighbors();
+    metric(out, "frontier_peers", "gauge", "peers in the table", n.table_size);
+    metric(out, "frontier_bans_in_force", "gauge", "addresses banned now", n.bans_in_force);
+    metric(out, "frontier_outbound", "gauge", "outbound sessions", n.outbound.size());
+    metric(out, "frontier_inbound", "gauge", "inbound sessions", n.inbound.size());
+#define RELAY_X(name, help) metric(out, "frontier_" #name "_total", "counter", help, s.frontier.name);
+    RELAY_FRONTIER_COUNTERS(RELAY_X)
+#undef RELAY_X
+  }
   if (c.store != nullptr) {
     const auto t = c.store->totals();
     metric(out, "store_blocks", "gauge", "blocks in the block store", t.blocks);
@@ -320,9 +369,10 @@ Handler make_relay_api(const ApiContext* ctx) {
       if (q.method != "POST") return r.set_text(405, "use POST\n");
       return post_transaction(c, q, r);
     }
-    if (q.path == "/v2/info" || q.path == "/status" || q.path == "/metrics") {
+    if (q.path == "/v2/info" || q.path == "/v2/neighbors" || q.path == "/status" || q.path == "/metrics") {
       if (!get) return r.set_text(405, "use GET or HEAD\n");
       if (q.path == "/v2/info") return serve_info(c, r);
+      if (q.path == "/v2/neighbors") return serve_neighbors(c, r);
       if (q.path == "/status") return serve_status(c, r);
       return serve_metrics(c, r);
     }

@@ -5,6 +5,8 @@
 //                                          concatenated, as a node serves them
 //   GET|HEAD /v2/blocks/{index_block_hash}  a stored 2.x block
 //   GET /v2/info                            the relay's view (JSON)
+//   GET /v2/neighbors                       bootstrap peers, the sample GetNeighbors gets,
+//                                          and the inbound and outbound sessions (JSON)
 //   GET /status                             sessions, burn view, store, counters (JSON)
 //   GET /metrics                            Prometheus text format
 //   POST /v2/transactions                   a transaction (octet-stream, or JSON {"tx":hex}):
@@ -35,6 +37,7 @@ class StatusBoard {
     std::size_t sessions = 0;
     std::size_t authenticated = 0;
     ctl::ControlStats stats;
+    frontier::FrontierStats frontier;
   };
   void publish(const Snapshot& s) {
     std::lock_guard<std::mutex> g(mu_);
@@ -44,10 +47,19 @@ class StatusBoard {
     std::lock_guard<std::mutex> g(mu_);
     return snap_;
   }
+  void publish_neighbors(ctl::NeighborsView v) {
+    std::lock_guard<std::mutex> g(mu_);
+    neighbors_ = std::move(v);
+  }
+  ctl::NeighborsView neighbors() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return neighbors_;
+  }
 
  private:
   mutable std::mutex mu_;
   Snapshot snap_;
+  ctl::NeighborsView neighbors_;
 };
 
 struct ApiContext {

@@ -54,22 +54,20 @@ const char* Conversation::preamble_problem(const Preamble& p) const noexcept {
 }
 
 void Conversation::reply(const Message& req, Payload payload, std::vector<Action>& out) const {
-  Action a{Action::Kind::kSend, sign(req.preamble.seq, std::move(payload)), std::nullopt, "", false, {}};
-  out.push_back(std::move(a));
+  out.push_back(Action::send(sign(req.preamble.seq, std::move(payload))));
 }
 
 void Conversation::close(const char* why, bool misbehaved, std::vector<Action>& out) {
   if (closed_) return;
   closed_ = true;
-  Action a{Action::Kind::kClose, {}, std::nullopt, why, misbehaved, {}};
-  out.push_back(std::move(a));
+  out.push_back(Action::close(why, misbehaved));
 }
 
 void Conversation::start(std::uint64_t now_ns, std::vector<Action>& out) {
   started_ns_ = now_ns;
   if (!outbound_) return;
   handshake_seq_ = random_u32();
-  out.push_back(Action{Action::Kind::kSend, sign(*handshake_seq_, Handshake{our_handshake()}), std::nullopt, "", false, {}});
+  out.push_back(Action::send(sign(*handshake_seq_, Handshake{our_handshake()})));
   last_send_ns_ = now_ns;
 }
 
@@ -80,7 +78,7 @@ bool Conversation::signed_by(const Message& m, const crypto::PublicKey& key) con
 void Conversation::install_key(const crypto::PublicKey& key, std::vector<Action>& out) {
   bool changed = !peer_key_ || !(*peer_key_ == key);
   peer_key_ = key;
-  if (changed) out.push_back(Action{Action::Kind::kAuthenticated, {}, key, "", false, {}});
+  if (changed) out.push_back(Action::authenticated(key));
 }
 
 // The handshake messages, handled alike before and after authentication.
@@ -153,18 +151,34 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
     }
     if (peer_key_) {
       last_recv_ns_ = now_ns;
-      out.push_back(Action{Action::Kind::kBurnView, {}, std::nullopt, "", false, seen});
+      peer_version_ = m.preamble.peer_version;
+      out.push_back(Action::burn_view(seen));
     }
     return;
   }
 
   last_recv_ns_ = now_ns;
+  peer_version_ = m.preamble.peer_version;
   if (!handle_handshake_family(m, out)) switch (id) {
     case MsgId::kPing: reply(m, Pong{std::get<Ping>(m.payload).nonce}, out); break;
     case MsgId::kNatPunchRequest:
       reply(m, NatPunchReply{peer_addr_, peer_port_, std::get<NatPunchRequest>(m.payload).nonce}, out);
       break;
-    case MsgId::kGetNeighbors: reply(m, Neighbors{neighbors_}, out); break;  // never a Nack
+    case MsgId::kGetNeighbors:  // never a Nack
+      reply(m, Neighbors{neighbor_src_ != nullptr ? *neighbor_src_ : neighbors_}, out);
+      break;
+    case MsgId::kNeighbors:
+      if (neighbors_seq_ && m.preamble.seq == *neighbors_seq_) {
+        neighbors_seq_.reset();
+        out.push_back(Action::neighbors_reply(std::get<Neighbors>(m.payload).neighbors));
+      }
+      break;
+    case MsgId::kNack:
+      if (neighbors_seq_ && m.preamble.seq == *neighbors_seq_) {
+        neighbors_seq_.reset();
+        out.push_back(Action::request_failed("GetNeighbors answered with a Nack"));
+      }
+      break;
     case MsgId::kGetBlocksInv:
     case MsgId::kGetPoxInv:
     case MsgId::kGetNakamotoInv: reply(m, Nack{kNackNoSuchBurnchainBlock}, out); break;
@@ -177,11 +191,11 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
     case MsgId::kMicroblocks:
     case MsgId::kBlocksAvailable:
     case MsgId::kMicroblocksAvailable:
-      out.push_back(Action{Action::Kind::kRelay, Bytes(raw.begin(), raw.end()), std::nullopt, "", false, {}});
+      out.push_back(Action::relay(Bytes(raw.begin(), raw.end())));
       break;
     default: break;  // replies we did not ask for (Pong, Neighbors, inventories, Nack, …)
   }
-  out.push_back(Action{Action::Kind::kBurnView, {}, std::nullopt, "", false, seen});
+  out.push_back(Action::burn_view(seen));
 }
 
 void Conversation::on_tick(std::uint64_t now_ns, std::vector<Action>& out) {
@@ -190,10 +204,23 @@ void Conversation::on_tick(std::uint64_t now_ns, std::vector<Action>& out) {
     if (now_ns - started_ns_ > kHandshakeTimeoutNs) close("no handshake within 5 s", false, out);
     return;
   }
+  if (neighbors_seq_ && now_ns >= neighbors_deadline_ns_) {
+    neighbors_seq_.reset();
+    out.push_back(Action::request_failed("GetNeighbors not answered in time"));
+  }
   if (now_ns - last_send_ns_ >= kPingIntervalNs) {
-    out.push_back(Action{Action::Kind::kSend, sign(random_u32(), Ping{random_u32()}), std::nullopt, "", false, {}});
+    out.push_back(Action::send(sign(random_u32(), Ping{random_u32()})));
     last_send_ns_ = now_ns;
   }
+}
+
+bool Conversation::request_neighbors(std::uint64_t now_ns, std::vector<Action>& out) {
+  if (closed_ || !peer_key_ || neighbors_seq_) return false;
+  neighbors_seq_ = random_u32();
+  neighbors_deadline_ns_ = now_ns + kRequestTimeoutNs;
+  out.push_back(Action::send(sign(*neighbors_seq_, GetNeighbors{})));
+  last_send_ns_ = now_ns;
+  return true;
 }
 
 }  // namespace relay::ctl

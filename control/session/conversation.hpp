@@ -40,6 +40,7 @@ struct LocalPeer {
 
 inline constexpr std::uint64_t kHandshakeTimeoutNs = 5'000'000'000ull;  // node drops unauthenticated after 5 s
 inline constexpr std::uint64_t kPingIntervalNs = 1'800'000'000'000ull;  // well inside heartbeat + 30 s
+inline constexpr std::uint64_t kRequestTimeoutNs = 30'000'000'000ull;   // a node's neighbor_request_timeout
 
 // Nack codes (PROTOCOL.md §1.7).
 inline constexpr std::uint32_t kNackHandshakeRequired = 1;
@@ -53,6 +54,8 @@ struct Action {
     kClose,          // drop the connection; `reason` says why (ban-worthy if `misbehaved`)
     kRelay,          // a push from an authenticated peer: hand to the relay path
     kBurnView,       // the peer's preamble carried this burn view (for adoption)
+    kNeighbors,      // the reply to our GetNeighbors: `neighbors`
+    kRequestFailed,  // our GetNeighbors got a Nack or no reply in time; `reason` says which
   };
   Kind kind;
   Bytes bytes;
@@ -60,6 +63,30 @@ struct Action {
   const char* reason = "";
   bool misbehaved = false;
   BurnView view;
+  std::vector<codec::NeighborAddress> neighbors;
+
+  static Action send(Bytes b) { return with(Kind::kSend, [&](Action& a) { a.bytes = std::move(b); }); }
+  static Action relay(Bytes b) { return with(Kind::kRelay, [&](Action& a) { a.bytes = std::move(b); }); }
+  static Action authenticated(const crypto::PublicKey& k) { return with(Kind::kAuthenticated, [&](Action& a) { a.key = k; }); }
+  static Action close(const char* why, bool misbehaved) {
+    return with(Kind::kClose, [&](Action& a) {
+      a.reason = why;
+      a.misbehaved = misbehaved;
+    });
+  }
+  static Action burn_view(const BurnView& v) { return with(Kind::kBurnView, [&](Action& a) { a.view = v; }); }
+  static Action neighbors_reply(std::vector<codec::NeighborAddress> n) {
+    return with(Kind::kNeighbors, [&](Action& a) { a.neighbors = std::move(n); });
+  }
+  static Action request_failed(const char* why) { return with(Kind::kRequestFailed, [&](Action& a) { a.reason = why; }); }
+
+ private:
+  template <typename F>
+  static Action with(Kind k, F&& f) {
+    Action a{k, {}, std::nullopt, "", false, {}, {}};
+    f(a);
+    return a;
+  }
 };
 
 class Conversation {
@@ -75,6 +102,14 @@ class Conversation {
   const BurnView& burn_view() const noexcept { return view_; }
   // set_neighbors: what we answer GetNeighbors with (may be empty; never a Nack).
   void set_neighbors(std::vector<codec::NeighborAddress> n) { neighbors_ = std::move(n); }
+  // set_neighbor_source: answer GetNeighbors with whatever `*src` holds at the time (the
+  // owner's sample of its peer table, refreshed as it changes); outlives the conversation.
+  void set_neighbor_source(const std::vector<codec::NeighborAddress>* src) noexcept { neighbor_src_ = src; }
+  // request_neighbors: ask the (authenticated) peer for its neighbors; the reply comes
+  // back as a kNeighbors action, a Nack or silence past kRequestTimeoutNs as
+  // kRequestFailed. False if not authenticated or a request is outstanding.
+  bool request_neighbors(std::uint64_t now_ns, std::vector<Action>& out);
+  bool neighbors_pending() const noexcept { return neighbors_seq_.has_value(); }
 
   // start: the connection is up; an outbound conversation sends its Handshake.
   void start(std::uint64_t now_ns, std::vector<Action>& out);
@@ -96,6 +131,9 @@ class Conversation {
   // handshake or accept we took.
   const std::optional<codec::HandshakeData>& peer_handshake() const noexcept { return peer_hs_; }
   std::uint64_t last_recv_ns() const noexcept { return last_recv_ns_; }
+  // peer_version: from the peer's last accepted message (0 before any).
+  std::uint32_t peer_version() const noexcept { return peer_version_; }
+  bool outbound() const noexcept { return outbound_; }
 
   // sign: a message with our preamble (network, version, burn view), `seq`, relayers
   // `relayers` and `payload`, signed with our key.
@@ -123,6 +161,10 @@ class Conversation {
   std::uint16_t peer_port_;
   BurnView view_;
   std::vector<codec::NeighborAddress> neighbors_;
+  const std::vector<codec::NeighborAddress>* neighbor_src_ = nullptr;
+  std::optional<std::uint32_t> neighbors_seq_;  // our outstanding GetNeighbors
+  std::uint64_t neighbors_deadline_ns_ = 0;
+  std::uint32_t peer_version_ = 0;
   std::optional<crypto::PublicKey> peer_key_;
   std::optional<codec::HandshakeData> peer_hs_;
   std::optional<std::uint32_t> handshake_seq_;  // our outstanding Handshake

@@ -318,10 +318,20 @@ template <Transport T>
 void RelayEngine<T>::on_event(const Event& e, std::uint64_t now_ns) {
   (void)now_ns;
   switch (e.kind) {
-    case EventKind::kAccepted: new_session(e.conn, link::SessionInfo{}); break;
+    case EventKind::kAccepted: {
+      link::SessionInfo info;
+      const sockaddr_in6 a = t_.remote(e.conn);
+      std::memcpy(info.addr.data(), &a.sin6_addr, 16);
+      info.port = ntohs(a.sin6_port);
+      new_session(e.conn, info);
+      break;
+    }
     case EventKind::kConnected: {
       link::SessionInfo info;
       info.outbound = true;
+      const sockaddr_in6 a = t_.remote(e.conn);
+      std::memcpy(info.addr.data(), &a.sin6_addr, 16);
+      info.port = ntohs(a.sin6_port);
       if (auto it = dialing_.find(e.conn); it != dialing_.end()) {
         info.dial_token = it->second;
         dialing_.erase(it);

@@ -90,6 +90,8 @@ concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId 
   { t.connect(addr) } -> std::same_as<Result<ConnId>>;
   // close: drop a connection (kClosed follows).
   { t.close(c) } -> std::same_as<void>;
+  // remote: the other end of a connection (the accepted peer's address, or the one dialed).
+  { t.remote(c) } -> std::same_as<sockaddr_in6>;
   // alloc: an unshared buffer of `tag` bytes for send(), from the transport's registered
   // pool when it has one (no allocation on the hot path), else the heap; nullptr if out
   // of memory.

@@ -96,7 +96,7 @@ TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeer
       rs << to_hex(crypto::recover(blk->block_hash, sig, crypto::LowS::kIgnore)->compressed()) << " 1\n";
     for (int i = 0; i < 8; ++i) rs << to_hex(crypto::SecretKey::generate()->public_key().compressed()) << " 1\n";
     std::ofstream cfg(cfg_dir + "/relay.toml");
-    cfg << "[network]\nrelay_2x = true\n[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
+    cfg << test::kTestFrontierToml << "[network]\nrelay_2x = true\n[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
   }
   test::RelayRun relay({"--config", cfg_dir + "/relay.toml", "--http-bind", "127.0.0.1:0"});
   ASSERT_GT(relay.port, 0) << "the relay did not report READY";
@@ -211,7 +211,7 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
     std::ofstream rs(cfg_dir + "/reward-set.txt");
     for (const auto& s : corpus.sim_signers) rs << to_hex(s.signing_key) << " " << s.weight << "\n";
     std::ofstream cfg(cfg_dir + "/relay.toml");
-    cfg << "[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
+    cfg << test::kTestFrontierToml << "[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
   }
   test::RelayRun relay({"--config", cfg_dir + "/relay.toml"});
   ASSERT_GT(relay.port, 0) << "the relay did not report READY";
@@ -318,7 +318,7 @@ TEST(RelayProcess, FetchesRewardSetsFromANodesRpc) {
   std::string cfg_dir = ::mkdtemp(tmpl);
   {
     std::ofstream cfg(cfg_dir + "/relay.toml");
-    cfg << "[rewards]\nnode_rpc = [\"" << node.url() << "\"]\npoll_s = 1\n";
+    cfg << test::kTestFrontierToml << "[rewards]\nnode_rpc = [\"" << node.url() << "\"]\npoll_s = 1\n";
   }
   test::RelayRun relay({"--config", cfg_dir + "/relay.toml"});
   ASSERT_GT(relay.port, 0) << "the relay did not report READY";

@@ -103,7 +103,11 @@ class Relay:
         self.ready_pid: Optional[int] = None
 
     def start(self) -> None:
-        cmd = [self.binary, "run", "--p2p-bind", "127.0.0.1:0",
+        # No mainnet seeds (the test stays on this machine); peers come from 127.0.0.1.
+        cfg = os.path.join(self.tmpdir, "relay.toml")
+        with open(cfg, "w") as f:
+            f.write("[frontier]\nbootstrap = []\nprivate_neighbors = true\nmax_inbound_per_ip = 1000\n")
+        cmd = [self.binary, "run", "--config", cfg, "--p2p-bind", "127.0.0.1:0",
                "--data-dir", os.path.join(self.tmpdir, "data"),
                "--shm", self.shm, "--stats-interval", "0"]
         log("starting: " + " ".join(cmd))

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -24,6 +25,12 @@
 
 namespace relay::test {
 
+// The [frontier] every test relay runs with unless its config says otherwise: no mainnet
+// seeds (tests never reach beyond the machine), loopback peers admitted, and any number
+// of them from one address.
+inline constexpr const char* kTestFrontierToml =
+    "[frontier]\nbootstrap = []\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n";
+
 struct RelayRun {
   pid_t sup = -1;
   int out = -1;
@@ -33,7 +40,8 @@ struct RelayRun {
   pid_t dp_pid = 0;  // from the last READY line
 
   // args: extra arguments after `run` (the p2p bind, data dir, shm and stats interval
-  // are set here unless given). `before_exec` runs in the child (e.g. enter a netns).
+  // are set here unless given; without a --config, one holding kTestFrontierToml is).
+  // `before_exec` runs in the child (e.g. enter a netns).
   explicit RelayRun(std::vector<std::string> args, std::string bind = "127.0.0.1:0",
                     std::function<bool()> before_exec = {}) {
     char tmpl[] = "/tmp/stacks-relay-it-XXXXXX";
@@ -42,6 +50,17 @@ struct RelayRun {
     std::vector<std::string> argv = {RELAY_CLI_BIN, "run", "--p2p-bind", bind, "--data-dir", dir + "/data",
                                      "--shm", shm, "--stats-interval", "0"};
     argv.insert(argv.end(), args.begin(), args.end());
+    if (std::find(args.begin(), args.end(), "--config") == args.end()) {
+      const std::string cfg = dir + "/test-relay.toml";
+      FILE* f = std::fopen(cfg.c_str(), "w");
+      EXPECT_NE(f, nullptr);
+      if (f != nullptr) {
+        std::fputs(kTestFrontierToml, f);
+        std::fclose(f);
+      }
+      argv.push_back("--config");
+      argv.push_back(cfg);
+    }
     int p[2];
     EXPECT_EQ(::pipe(p), 0);
     sup = ::fork();

@@ -9,6 +9,7 @@ namespace relay::dp {
 
 MemTransport::MemTransport(MemNetwork& net, std::uint16_t listen_port)
     : net_(net), port_(listen_port), rng_(net.faults.seed | 1) {
+  ::inet_pton(AF_INET6, "::ffff:127.0.0.1", &addr_);
   if (port_ != 0) net_.listeners_[port_] = this;
 }
 
@@ -26,6 +27,15 @@ ConnId MemTransport::add_conn() {
   return static_cast<ConnId>(conns_.size() - 1);
 }
 
+sockaddr_in6 MemTransport::remote(ConnId c) const noexcept {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  if (c >= conns_.size() || conns_[c].peer == nullptr) return a;
+  a.sin6_addr = conns_[c].peer->addr_;
+  a.sin6_port = htons(conns_[c].remote_port);
+  return a;
+}
+
 std::uint32_t MemTransport::open_conns() const noexcept {
   return static_cast<std::uint32_t>(std::count_if(conns_.begin(), conns_.end(), [](const Conn& c) { return c.open; }));
 }
@@ -40,8 +50,9 @@ Result<ConnId> MemTransport::connect(const sockaddr_in6& addr) {
   }
   MemTransport* srv = it->second;
   ConnId s = srv->add_conn();
-  srv->conns_[s] = Conn{true, this, c, 0};
-  conns_[c] = Conn{true, srv, s, 0};
+  // The dialer's port as the listener sees it: ephemeral-looking, unique per connection.
+  srv->conns_[s] = Conn{true, this, c, 0, static_cast<std::uint16_t>(40000 + c % 20000)};
+  conns_[c] = Conn{true, srv, s, 0, srv->port_};
   srv->events_.push_back(Event{EventKind::kAccepted, s, 0, {}, 0, 0});
   events_.push_back(Event{EventKind::kConnected, c, 0, {}, 0, 0});
   return c;

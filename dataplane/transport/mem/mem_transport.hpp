@@ -40,6 +40,8 @@ class MemNetwork {
 
 class MemTransport {
  public:
+  // listen_port: accept connections to that port (0: dial only). The endpoint's address
+  // is ::ffff:127.0.0.1 unless set_address() says otherwise.
   MemTransport(MemNetwork& net, std::uint16_t listen_port = 0);
   ~MemTransport();
   MemTransport(const MemTransport&) = delete;
@@ -52,6 +54,10 @@ class MemTransport {
   void close(ConnId c);
   SharedBuf* alloc(std::size_t n) { return SharedBuf::make_uninit(n); }
 
+  sockaddr_in6 remote(ConnId c) const noexcept;
+  // set_address: this endpoint's IP as its peers see it (an IPv4-mapped or IPv6 address).
+  void set_address(const in6_addr& a) noexcept { addr_ = a; }
+
   std::uint32_t open_conns() const noexcept;
   // stall_sends: hold this endpoint's sends (no delivery, no kSent) until turned off; the
   // held ones then go out in order at the next poll(). A peer that stops reading.
@@ -63,6 +69,7 @@ class MemTransport {
     MemTransport* peer = nullptr;
     ConnId peer_conn = kNoConn;
     std::uint64_t crossed = 0;  // bytes sent + received
+    std::uint16_t remote_port = 0;
   };
   ConnId add_conn();
   void deliver(ConnId c, ByteSpan bytes);
@@ -79,6 +86,7 @@ class MemTransport {
 
   MemNetwork& net_;
   std::uint16_t port_;
+  in6_addr addr_{};
   std::vector<Conn> conns_;
   std::deque<Event> events_;
   std::map<std::uint32_t, Bytes> held_;  // data of kData events until release()

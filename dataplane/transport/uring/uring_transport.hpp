@@ -65,6 +65,8 @@ class UringTransport {
 
   const UringFeatures& features() const noexcept { return features_; }
   std::uint32_t open_conns() const noexcept { return open_; }
+  // remote: the connection's other end (the accepted peer, or the address dialed).
+  sockaddr_in6 remote(ConnId c) const noexcept { return c < conns_.size() ? conns_[c].peer : sockaddr_in6{}; }
   // counters
   std::uint64_t recv_nobufs() const noexcept { return recv_nobufs_; }
   std::uint64_t fixed_sends() const noexcept { return fixed_sends_; }

@@ -1,0 +1,43 @@
+// control/frontier/address.hpp — peer addresses as the frontier judges them: the
+// private ranges of PROTOCOL.md §4.1 (a node's `PeerAddress::is_in_private_range`),
+// operator allow/deny lists by address or CIDR, and printing. Addresses are the wire's
+// 16 bytes (IPv6, IPv4 as ::ffff:a.b.c.d).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relay/codec/types.hpp"
+
+namespace relay::frontier {
+
+using codec::Addr16;
+
+bool is_ipv4(const Addr16& a) noexcept;
+// is_private: 10/8, 172.16/12, 192.168/16, 127/8, fc00::/7, ::1 (as a node counts them).
+bool is_private(const Addr16& a) noexcept;
+// is_unspecified: 0.0.0.0 or :: ("any network" in a handshake).
+bool is_unspecified(const Addr16& a) noexcept;
+
+// addr_to_string: "203.0.113.7" or "2001:db8::1".
+std::string addr_to_string(const Addr16& a);
+// parse_addr: an IPv4 or IPv6 literal.
+std::optional<Addr16> parse_addr(std::string_view s);
+
+// Cidr: an address block; IPv4 blocks are kept as their IPv4-mapped IPv6 form.
+struct Cidr {
+  Addr16 base{};
+  std::uint8_t bits = 128;  // prefix length over the 16 bytes
+
+  bool contains(const Addr16& a) const noexcept;
+  std::string to_string() const;
+  // parse: "203.0.113.0/24", "2001:db8::/32", or a single address ("203.0.113.7").
+  // Host bits set under the prefix are an error (a typo in a deny list must not pass).
+  static std::optional<Cidr> parse(std::string_view s, std::string& err);
+};
+
+bool any_contains(const std::vector<Cidr>& list, const Addr16& a) noexcept;
+
+}  // namespace relay::frontier
