@@ -28,6 +28,8 @@ struct SimPeer {
   std::function<void(const Bytes&)> on_push;         // every push, as received
   std::function<void(const char* why)> on_error;     // bytes from the relay that do not parse
   std::vector<Bytes> on_auth;  // sent the moment the handshake completes (before anything else is read)
+  std::vector<codec::NeighborAddress> neighbors;               // what it answers GetNeighbors with
+  std::vector<std::vector<codec::NeighborAddress>> neighbor_replies;  // Neighbors it asked for and got
   bool closed = false;
   std::uint32_t handshakes = 0;  // completed (a listening node counts each relay connection)
   std::uint64_t errors = 0;
@@ -52,6 +54,7 @@ struct SimPeer {
         if (on_push) on_push(a.bytes);
         if (keep_pushes) pushes.push_back(a.bytes);
       }
+      if (a.kind == ctl::Action::Kind::kNeighbors) neighbor_replies.push_back(a.neighbors);
       authed |= a.kind == ctl::Action::Kind::kAuthenticated;
     }
     handshakes += authed;
@@ -79,6 +82,7 @@ struct SimPeer {
           framer.reset();  // nothing of an earlier connection carries over
           conv = std::make_unique<ctl::Conversation>(&id, e.kind == dp::EventKind::kConnected, now);
           conv->set_burn_view(sim_burn_view());
+          conv->set_neighbors(neighbors);
           conv->start(now, acts);
         } else if (e.kind == dp::EventKind::kClosed || e.kind == dp::EventKind::kConnectFailed) {
           closed |= e.conn == conn;  // (a listening node may already be on the relay's next connection)

@@ -74,9 +74,10 @@ struct FrontierOptions {
 // Misbehaviour points: an address is banned when its score (halving every hour) reaches
 // kBanThreshold. Each session closed for something a node would drop a peer for (bad
 // signature or preamble, undecodable bytes, relayers with a cycle, a handshake signed
-// with another key) costs kPointsMisbehaviour: two such closes in short order ban it.
+// with another key) costs kPointsMisbehaviour: two such closes within about 35 minutes
+// ban it (60 + 60·2^(-t/1h) ≥ 100 while t ≤ 35 min).
 inline constexpr std::uint32_t kBanThreshold = 100;
-inline constexpr std::uint32_t kPointsMisbehaviour = 50;
+inline constexpr std::uint32_t kPointsMisbehaviour = 60;
 
 #define RELAY_FRONTIER_COUNTERS(X)                                                       \
   X(learned, "peers added to the table")                                                 \

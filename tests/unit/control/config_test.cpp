@@ -88,6 +88,71 @@ TEST(Config, BlockStoreSection) {
   EXPECT_EQ(err, "r.toml:2: unknown key 'store.size'");
 }
 
+TEST(Config, FrontierSection) {
+  std::string err;
+  auto d = load_config("[node]\ndata_dir = \"/srv/relay\"\n", {}, err);
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_EQ(d->peer_table_path(), "/srv/relay/peers");
+  EXPECT_TRUE(d->walk);
+  EXPECT_FALSE(d->private_neighbors);
+  EXPECT_EQ(d->target_outbound, 16u);
+  EXPECT_EQ(d->max_inbound_per_ip, 8u);
+  // Mainnet starts from the node's four seeds, each with its key; testnet from none.
+  const auto seeds = d->bootstrap_peers();
+  ASSERT_EQ(seeds.size(), 4u);
+  EXPECT_EQ(seeds[0].host, "seed.mainnet.hiro.so");
+  EXPECT_EQ(seeds[0].port, 20444);
+  for (const auto& s : seeds) EXPECT_TRUE(s.public_key.has_value());
+  EXPECT_TRUE(load_config("[network]\nname = \"testnet\"\n", {}, err)->bootstrap_peers().empty());
+  EXPECT_TRUE(load_config("[frontier]\nbootstrap = []\n", {}, err)->bootstrap_peers().empty());  // none, on purpose
+
+  auto c = load_config(R"([frontier]
+bootstrap = ["02196f005965cebe6ddc3901b7b1cc1aa7a88f305bb8c5893456b8f9a605923893@198.51.100.1:20444"]
+walk = false
+walk_interval_ms = 5000
+target_outbound = 8
+max_peers = 1024
+max_neighbor_age_s = 86400
+private_neighbors = true
+allow = ["192.0.2.0/24", "2001:db8::/32"]
+deny = ["203.0.113.66"]
+max_inbound_per_ip = 2
+ban_s = 60
+ban_max_s = 3600
+path = "/var/lib/relay-peers"
+)", {}, err, "f.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  ASSERT_EQ(c->bootstrap_peers().size(), 1u);
+  EXPECT_EQ(c->bootstrap_peers()[0].host, "198.51.100.1");
+  EXPECT_FALSE(c->walk);
+  EXPECT_EQ(c->walk_interval_ms, 5000u);
+  EXPECT_EQ(c->target_outbound, 8u);
+  EXPECT_EQ(c->max_peers, 1024u);
+  EXPECT_EQ(c->max_neighbor_age_s, 86400u);
+  EXPECT_TRUE(c->private_neighbors);
+  ASSERT_EQ(c->allow.size(), 2u);
+  EXPECT_EQ(c->allow[0].to_string(), "192.0.2.0/24");
+  ASSERT_EQ(c->deny.size(), 1u);
+  EXPECT_EQ(c->deny[0].to_string(), "203.0.113.66/32");
+  EXPECT_EQ(c->max_inbound_per_ip, 2u);
+  EXPECT_EQ(c->ban_s, 60u);
+  EXPECT_EQ(c->ban_max_s, 3600u);
+  EXPECT_EQ(c->peer_table_path(), "/var/lib/relay-peers");
+
+  EXPECT_FALSE(load_config("[frontier]\ndeny = [\"10.0.0.1/8\"]\n", {}, err, "f.toml").ok());
+  EXPECT_NE(err.find("frontier.deny"), std::string::npos) << err;
+  EXPECT_NE(err.find("10.0.0.0/8"), std::string::npos) << err;  // says what was probably meant
+  EXPECT_FALSE(load_config("[frontier]\nallow = [\"not-an-ip\"]\n", {}, err, "f.toml").ok());
+  EXPECT_NE(err.find("frontier.allow"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[frontier]\nbootstrap = [\"x\"]\n", {}, err).ok());
+  EXPECT_NE(err.find("frontier.bootstrap"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[frontier]\nban_s = 100\nban_max_s = 10\n", {}, err).ok());
+  EXPECT_FALSE(load_config("[frontier]\ntarget_outbound = 40\n", {}, err).ok());  // above p2p.max_outbound
+  EXPECT_NE(err.find("max_outbound"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[frontier]\nwalk_interval_ms = 0\n", {}, err).ok());
+  EXPECT_FALSE(load_config("[frontier]\nmax_inbound_per_ip = 0\n", {}, err).ok());
+}
+
 TEST(Config, FileValuesAndOverrides) {
   const char* text = R"(
 [node]

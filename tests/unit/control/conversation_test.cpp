@@ -150,6 +150,55 @@ TEST(Conversation, AuthenticatedReplies) {
   }
 }
 
+// Our GetNeighbors: the reply with its seq comes back as kNeighbors; a Nack, or silence
+// past the request timeout, as kRequestFailed; replies we did not ask for are ignored.
+TEST(Conversation, NeighborRequestsMatchTheirReplies) {
+  Pair p;
+  p.handshake();
+  const std::vector<NeighborAddress> table = {{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 5}, 20444, {}},
+                                              {{0x20, 0x01, 0x0d, 0xb8}, 20445, {}}};
+  p.relay.set_neighbor_source(&table);
+  std::vector<Action> out;
+  EXPECT_FALSE(Conversation(&p.node_id, true, 0).request_neighbors(0, out));  // not authenticated
+  EXPECT_TRUE(out.empty());
+
+  ASSERT_TRUE(p.node.request_neighbors(10, p.node_out));
+  EXPECT_TRUE(p.node.neighbors_pending());
+  EXPECT_FALSE(p.node.request_neighbors(11, p.node_out));  // one at a time
+  Pair::deliver(p.node_out, p.relay, p.relay_out, 12);
+  Pair::deliver(p.relay_out, p.node, p.node_out, 13);
+  const Action* got = nullptr;
+  for (const auto& a : p.node_out)
+    if (a.kind == Action::Kind::kNeighbors) got = &a;
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->neighbors, table);  // the source as it is when asked
+  EXPECT_FALSE(p.node.neighbors_pending());
+
+  // An unsolicited Neighbors (wrong seq) is not a reply.
+  p.node_out.clear();
+  Bytes stray = p.relay.sign(4242, Neighbors{table});
+  p.node.on_message(stray, decode(stray), 14, p.node_out);
+  EXPECT_FALSE(has(p.node_out, Action::Kind::kNeighbors));
+
+  // A Nack with the request's seq fails it.
+  p.node_out.clear();
+  ASSERT_TRUE(p.node.request_neighbors(20, p.node_out));
+  const Message req = decode(p.node_out.back().bytes);
+  Bytes nack = p.relay.sign(req.preamble.seq, Nack{2});
+  p.node.on_message(nack, decode(nack), 21, p.node_out);
+  EXPECT_TRUE(has(p.node_out, Action::Kind::kRequestFailed));
+  EXPECT_FALSE(p.node.neighbors_pending());
+
+  // No answer: failed once the timeout passes, not before.
+  p.node_out.clear();
+  ASSERT_TRUE(p.node.request_neighbors(100, p.node_out));
+  p.node_out.clear();
+  p.node.on_tick(100 + kRequestTimeoutNs - 1, p.node_out);
+  EXPECT_FALSE(has(p.node_out, Action::Kind::kRequestFailed));
+  p.node.on_tick(100 + kRequestTimeoutNs, p.node_out);
+  EXPECT_TRUE(has(p.node_out, Action::Kind::kRequestFailed));
+}
+
 TEST(Conversation, PushesGoToTheRelayPath) {
   Pair p;
   p.handshake();
