@@ -13,7 +13,9 @@
 #include <cstdio>
 #include <string>
 
+#include "control/frontier/address.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
+#include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
@@ -22,6 +24,8 @@ namespace relay::dp {
 namespace {
 
 using namespace relay::codec;
+using ctl::Conversation;
+using ctl::LocalPeer;
 
 bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
 
@@ -50,6 +54,61 @@ bool enter_netns(const std::string& name) {
   bool ok = ::setns(fd, CLONE_NEWNET) == 0;
   ::close(fd);
   return ok;
+}
+
+// A relay namespace and a peers namespace on one veth pair, with the given addresses
+// (CIDR form; the peers' side may have several, one per listening test node).
+struct Netns {
+  std::string r, p;
+  bool ok = false;
+  Netns(const std::string& relay_cidr, const std::vector<std::string>& peer_cidrs) {
+    const std::string tag = std::to_string(::getpid()) + std::to_string(++serial());
+    r = "srl-" + tag + "-r";
+    p = "srl-" + tag + "-p";
+    ok = sh("ip netns add " + r) && sh("ip netns add " + p) &&
+         sh("ip link add vr" + tag + " netns " + r + " type veth peer name vp" + tag + " netns " + p) &&
+         sh("ip -n " + r + " addr add " + relay_cidr + " dev vr" + tag);
+    for (const auto& c : peer_cidrs) ok = ok && sh("ip -n " + p + " addr add " + c + " dev vp" + tag);
+    ok = ok && sh("ip -n " + r + " link set vr" + tag + " up") && sh("ip -n " + p + " link set vp" + tag + " up") &&
+         sh("ip -n " + r + " link set lo up") && sh("ip -n " + p + " link set lo up");
+  }
+  ~Netns() {
+    sh("ip netns del " + r);
+    sh("ip netns del " + p);
+  }
+  static int& serial() {
+    static int n = 0;
+    return n;
+  }
+};
+
+// in_netns: run `fn` with this thread in namespace `name` (sockets it creates stay there).
+template <typename F>
+bool in_netns(const std::string& name, F&& fn) {
+  int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0 || !enter_netns(name)) return false;
+  fn();
+  const bool back = ::setns(home, CLONE_NEWNET) == 0;
+  ::close(home);
+  return back;
+}
+
+sockaddr_in6 v4(const char* ip, std::uint16_t port) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  inet_pton(AF_INET6, (std::string("::ffff:") + ip).c_str(), &a.sin6_addr);
+  return a;
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f != nullptr) {
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  }
+  return path;
 }
 
 TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
@@ -105,5 +164,151 @@ TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   EXPECT_EQ(rc, 0);
 }
 
+// The walk over real sockets: the relay knows one seed; the seed tells of three more;
+// the relay dials until it has its target of three outbound peers. Restarted without
+// any bootstrap peer, it dials the same three again from its persisted table.
+TEST(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  // 198.18.0.0/15 (benchmarking) is not in a node's private ranges: the walk may use it
+  // with private_neighbors off, as on the real network.
+  Netns ns("198.18.0.1/24", {"198.18.0.2/24", "198.18.0.3/24", "198.18.0.4/24", "198.18.0.5/24"});
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  constexpr int kNodes = 4;
+  const char* addrs[kNodes] = {"198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5"};
+  std::vector<std::unique_ptr<UringTransport>> ts;
+  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> nodes;
+  bool listening = true;
+  ASSERT_TRUE(in_netns(ns.p, [&] {
+    for (int i = 0; i < kNodes; ++i) {
+      ts.push_back(std::move(UringTransport::create({}).value()));
+      listening &= ts.back()->listen(v4(addrs[i], 20444)).ok();
+      nodes.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), static_cast<std::uint8_t>(80 + i)));
+    }
+  }));
+  ASSERT_TRUE(listening);
+  for (int i = 1; i < kNodes; ++i) {
+    nodes[0]->neighbors.push_back(
+        NeighborAddress{frontier::parse_addr(addrs[i]).value(), 20444, nodes[static_cast<std::size_t>(i)]->pkh()});
+  }
+  char tmpl[] = "/tmp/stacks-relay-walk-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  const auto seed_key = nodes[0]->id.key.public_key().compressed();
+  auto config = [&](bool with_seed) {
+    std::string boot = with_seed ? "\"" + to_hex(seed_key) + "@198.18.0.2:20444\"" : "";
+    return write_file(dir, with_seed ? "seeded.toml" : "bare.toml",
+                      "[frontier]\nbootstrap = [" + boot + "]\ntarget_outbound = 3\nwalk_interval_ms = 1000\npath = \"" +
+                          dir + "/peers\"\n");
+  };
+  std::uint64_t now = 1;
+  auto pump_until = [&](int seconds, auto&& done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      for (auto& p : nodes) p->pump(++now, 2);
+    }
+    return true;
+  };
+  auto up = [&] {
+    int n = 0;
+    for (auto& p : nodes) n += p->authenticated() && !p->closed;
+    return n;
+  };
+
+  std::vector<std::uint32_t> first(kNodes);
+  {
+    test::RelayRun relay({"--config", config(true)}, "198.18.0.1:20444", [&] { return enter_netns(ns.r); });
+    ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
+    const bool walked = pump_until(20, [&] { return up() == 3; });
+    pump_until(1, [] { return false; });  // no fourth dial follows
+    for (int i = 0; i < kNodes; ++i) first[static_cast<std::size_t>(i)] = nodes[static_cast<std::size_t>(i)]->handshakes;
+    EXPECT_EQ(relay.stop(), 0);
+    ASSERT_TRUE(walked) << "up: " << up();
+  }
+  EXPECT_EQ(first[0], 1u);  // the seed
+  EXPECT_EQ(first[1] + first[2] + first[3], 2u);  // two of the three it told of: the target is 3
+  pump_until(2, [&] { return up() == 0; });  // the nodes see the connections go
+
+  {
+    test::RelayRun relay({"--config", config(false)}, "198.18.0.1:20444", [&] { return enter_netns(ns.r); });
+    ASSERT_EQ(relay.port, 20444);
+    const bool redialed = pump_until(20, [&] {
+      for (int i = 0; i < kNodes; ++i)
+        if (first[static_cast<std::size_t>(i)] != 0 && nodes[static_cast<std::size_t>(i)]->handshakes != 2) return false;
+      return true;
+    });
+    pump_until(1, [] { return false; });
+    EXPECT_EQ(relay.stop(), 0);
+    EXPECT_TRUE(redialed) << "the relay did not dial the peers it knew";
+  }
+  for (int i = 0; i < kNodes; ++i)  // the same three, from the table: nobody else
+    EXPECT_EQ(nodes[static_cast<std::size_t>(i)]->handshakes, first[static_cast<std::size_t>(i)] * 2) << i;
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
+// A peer that twice sends what a node drops a peer for is banned: its address cannot
+// connect again (whatever key it brings) until the ban ends.
+TEST(RelayNetns, MisbehavingPeerIsBannedByAddress) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  Netns ns("198.18.1.1/24", {"198.18.1.2/24"});
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  char tmpl[] = "/tmp/stacks-relay-ban-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  const std::string cfg =
+      write_file(dir, "relay.toml", "[frontier]\nbootstrap = []\nban_s = 3600\npath = \"" + dir + "/peers\"\n");
+  auto relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444",
+                                                [&] { return enter_netns(ns.r); });
+  ASSERT_EQ(relay->port, 20444) << "the relay did not report READY inside its namespace";
+
+  std::vector<std::unique_ptr<UringTransport>> ts;
+  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> peers;
+  std::uint64_t now = 1;
+  auto connect = [&](std::uint8_t key) -> test::TestPeer<UringTransport>& {
+    EXPECT_TRUE(in_netns(ns.p, [&] {
+      ts.push_back(std::move(UringTransport::create({}).value()));
+      peers.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), key));
+      peers.back()->dial(v4("198.18.1.1", 20444));
+    }));
+    return *peers.back();
+  };
+  auto pump_until = [&](int seconds, auto&& done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      for (auto& p : peers) p->pump(++now, 2);
+    }
+    return true;
+  };
+  auto misbehave = [&](std::uint8_t key) {
+    auto& p = connect(key);
+    EXPECT_TRUE(pump_until(10, [&] { return p.authenticated(); }));
+    LocalPeer forger_id = test::make_local_peer(static_cast<std::uint8_t>(key + 100));
+    Conversation forger(&forger_id, true, 0);
+    forger.set_burn_view(test::test_burn_view());
+    p.send(forger.sign(77, Ping{1}));  // signed with a key that is not the session's
+    EXPECT_TRUE(pump_until(10, [&] { return p.closed; })) << "the relay kept a peer with a forged signature";
+  };
+  misbehave(90);
+  auto& after_one = connect(91);  // one strike: still welcome
+  EXPECT_TRUE(pump_until(10, [&] { return after_one.authenticated(); }));
+  misbehave(92);
+  auto& banned = connect(93);  // an honest key from a banned address
+  const bool cut = pump_until(10, [&] { return banned.closed; });
+  EXPECT_TRUE(cut) << "a banned address was let in";
+  EXPECT_FALSE(banned.authenticated());
+  EXPECT_FALSE(after_one.closed);  // sessions already up are not cut by the ban
+  EXPECT_GE(relay->counters().sessions_closed.load(), 3u);
+  EXPECT_EQ(relay->stop(), 0);
+  // The ban is kept with the peer table: a restarted relay still refuses the address.
+  relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444",
+                                           [&] { return enter_netns(ns.r); });
+  ASSERT_EQ(relay->port, 20444);
+  auto& still = connect(94);
+  EXPECT_TRUE(pump_until(10, [&] { return still.closed; })) << "the ban did not survive a restart";
+  EXPECT_FALSE(still.authenticated());
+  EXPECT_EQ(relay->stop(), 0);
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
 }  // namespace
 }  // namespace relay::dp
+

@@ -250,6 +250,35 @@ TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
 
 std::string exchange(std::uint16_t port, const std::string& req) { return test::http_exchange(port, req); }
 
+TEST(HttpServer, NeighborsInTheNodesLayout) {
+  Api api;
+  ctl::NeighborsView v;
+  ctl::NeighborEntry boot{1, 0x18000010, frontier::parse_addr("203.0.113.1").value(), 20444, {}, false, 42};
+  boot.pkh.fill(0xab);
+  v.bootstrap.push_back(boot);
+  v.outbound.push_back(ctl::NeighborEntry{1, 0x1800000f, frontier::parse_addr("2001:db8::7").value(), 20445, {}, true, -1});
+  v.table_size = 9;
+  v.bans_in_force = 2;
+  api.board.publish_neighbors(v);
+  const std::string r = exchange(api.server->port(), "GET /v2/neighbors HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  EXPECT_NE(r.find("application/json"), std::string::npos);
+  EXPECT_NE(r.find("{\"bootstrap\":[{\"network_id\":1,\"peer_version\":402653200,\"ip\":\"203.0.113.1\",\"port\":20444,"
+                   "\"public_key_hash\":\"" + to_hex(boot.pkh) +
+                   "\",\"authenticated\":false,\"age\":42}],\"sample\":[],\"inbound\":[],\"outbound\":[{"),
+            std::string::npos) << r;
+  EXPECT_NE(r.find("\"ip\":\"2001:db8::7\",\"port\":20445"), std::string::npos) << r;
+  EXPECT_NE(r.find("\"authenticated\":true}]}"), std::string::npos) << r;  // no age: a session
+  EXPECT_NE(exchange(api.server->port(), "POST /v2/neighbors HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .find("HTTP/1.1 405"),
+            std::string::npos);
+  const std::string st = exchange(api.server->port(), "GET /status HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(st.find("\"frontier\":{\"peers\":9,\"bans_in_force\":2,\"outbound\":1,\"inbound\":0"), std::string::npos) << st;
+  const std::string m = exchange(api.server->port(), "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(m.find("stacks_relay_frontier_peers 9\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("stacks_relay_frontier_bans_in_force 2\n"), std::string::npos);
+}
+
 std::string post(const std::string& path, const std::string& type, const std::string& body) {
   return "POST " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: " + type +
          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
