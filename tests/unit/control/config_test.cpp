@@ -41,6 +41,17 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(c->store_max_bytes, d->store_max_bytes);
   EXPECT_EQ(c->store_max_blocks, d->store_max_blocks);
   EXPECT_EQ(c->block_store_path(), d->block_store_path());
+  EXPECT_EQ(c->bootstrap_peers(), d->bootstrap_peers());
+  EXPECT_EQ(c->walk, d->walk);
+  EXPECT_EQ(c->walk_interval_ms, d->walk_interval_ms);
+  EXPECT_EQ(c->target_outbound, d->target_outbound);
+  EXPECT_EQ(c->max_peers, d->max_peers);
+  EXPECT_EQ(c->max_neighbor_age_s, d->max_neighbor_age_s);
+  EXPECT_EQ(c->private_neighbors, d->private_neighbors);
+  EXPECT_EQ(c->max_inbound_per_ip, d->max_inbound_per_ip);
+  EXPECT_EQ(c->ban_s, d->ban_s);
+  EXPECT_EQ(c->ban_max_s, d->ban_max_s);
+  EXPECT_EQ(c->peer_table_path(), d->peer_table_path());
 }
 
 TEST(Config, HttpAndRewardsSections) {
