@@ -168,6 +168,8 @@ int main(int argc, char** argv) {
   api.p2p_port = local.port;
   api.store = blocks.get();
   api.dp = lk->counters;
+  api.ring_dp_to_ctl = lk->dp_to_ctl;
+  api.ring_ctl_to_dp = lk->ctl_to_dp;
   api.board = &board;
   api.check_signers = [&](const codec::NakamotoBlock& b) {
     std::lock_guard<std::mutex> g(sets_mu);

@@ -239,6 +239,17 @@ int cmd_status(const CommonArgs& args, bool watch) {
   std::printf("  %-24s %14llu  %s\n", #name, static_cast<unsigned long long>(c->name.load()), help);
     RELAY_DP_COUNTERS(RELAY_X)
 #undef RELAY_X
+    auto us = [&](double q) {
+      const std::uint64_t v = link::latency_quantile_us(*c, q);
+      return v == UINT64_MAX ? std::string("> 1 s") : "≤ " + std::to_string(v) + " µs";
+    };
+    std::printf("  relay latency (receive reaped → copies queued): p50 %s, p99 %s, p99.9 %s\n", us(0.5).c_str(),
+                us(0.99).c_str(), us(0.999).c_str());
+    for (const auto& [name, mem] : {std::pair{"dp→ctl", lk->dp_to_ctl}, std::pair{"ctl→dp", lk->ctl_to_dp}})
+      if (auto o = shm::ring_occupancy(mem))
+        std::printf("  ring %s: %llu of %llu fragments, %llu of %llu bytes\n", name, static_cast<unsigned long long>(o->frags),
+                    static_cast<unsigned long long>(o->depth), static_cast<unsigned long long>(o->bytes),
+                    static_cast<unsigned long long>(o->arena_sz));
     std::fflush(stdout);
     if (watch) ::sleep(static_cast<unsigned>(args.stats_interval_s > 0 ? args.stats_interval_s : 10));
   } while (watch && g_signal.load() == 0);

@@ -178,8 +178,20 @@ void serve_status(const ApiContext& c, Response& r) {
     RELAY_DP_COUNTERS(RELAY_X)
 #undef RELAY_X
     j.kv("heap_allocated", c.dp->heap_allocated.load(std::memory_order_relaxed));
+    j.key("relay_latency_us").begin_object()
+        .kv("p50", link::latency_quantile_us(*c.dp, 0.5))
+        .kv("p99", link::latency_quantile_us(*c.dp, 0.99))
+        .kv("p999", link::latency_quantile_us(*c.dp, 0.999))
+        .end_object();
     j.end_object();
   }
+  j.key("rings").begin_object();
+  for (const auto& [name, mem] : {std::pair{"dp_to_ctl", c.ring_dp_to_ctl}, std::pair{"ctl_to_dp", c.ring_ctl_to_dp}}) {
+    if (auto o = shm::ring_occupancy(mem))
+      j.key(name).begin_object().kv("fragments", o->frags).kv("depth", o->depth).kv("bytes", o->bytes)
+          .kv("arena_bytes", o->arena_sz).end_object();
+  }
+  j.end_object();
   j.end_object();
   r.set_text(200, j.text() + "\n", "application/json");
 }
@@ -209,6 +221,25 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "dp_sessions", "gauge", "sessions the dataplane holds", c.dp->sessions_live.load());
     metric(out, "dp_sessions_authenticated", "gauge", "authenticated sessions", c.dp->sessions_auth_live.load());
     metric(out, "dp_heap_allocated_bytes", "counter", "heap bytes the dataplane thread allocated", c.dp->heap_allocated.load());
+    // Relay latency: last byte of a push reaped → its copies queued to every recipient.
+    {
+      const char* h = "stacks_relay_dp_relay_latency_seconds";
+      out += std::string("# HELP ") + h +
+             " from the receive completing a push to its copies queued to every recipient\n# TYPE " + h + " histogram\n";
+      std::uint64_t cum = 0;
+      char le[32];
+      for (std::size_t b = 0; b < link::kLatencyBuckets; ++b) {
+        cum += c.dp->relay_latency_buckets[b].load(std::memory_order_relaxed);
+        if (b + 1 < link::kLatencyBuckets)
+          std::snprintf(le, sizeof le, "%g", static_cast<double>(link::latency_bucket_le_us(b)) * 1e-6);
+        else
+          std::snprintf(le, sizeof le, "+Inf");
+        out += std::string(h) + "_bucket{le=\"" + le + "\"} " + std::to_string(cum) + "\n";
+      }
+      char sum[40];
+      std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(c.dp->relay_latency_ns_sum.load(std::memory_order_relaxed)) * 1e-9);
+      out += std::string(h) + "_sum " + sum + "\n" + h + "_count " + std::to_string(cum) + "\n";
+    }
     // Traffic by message type and direction (types never seen are left out).
     const struct {
       const char* name;
@@ -228,6 +259,30 @@ void serve_metrics(const ApiContext& c, Response& r) {
           out += std::string("stacks_relay_") + f.name + "{direction=\"" + (dir == 0 ? "in" : "out") + "\",type=\"" + type +
                  "\"} " + std::to_string(v) + "\n";
         }
+      }
+    }
+  }
+  // The shared-memory rings between the processes: how much is waiting in each.
+  {
+    const std::pair<const char*, const void*> rings[] = {{"dp_to_ctl", c.ring_dp_to_ctl}, {"ctl_to_dp", c.ring_ctl_to_dp}};
+    const struct {
+      const char* name;
+      const char* help;
+      std::uint64_t shm::RingOccupancy::*field;
+    } fams[] = {{"ring_fragments", "fragments waiting in the ring", &shm::RingOccupancy::frags},
+                {"ring_depth_fragments", "the ring's descriptor capacity", &shm::RingOccupancy::depth},
+                {"ring_bytes", "payload bytes waiting in the ring", &shm::RingOccupancy::bytes},
+                {"ring_arena_bytes", "the ring's payload capacity", &shm::RingOccupancy::arena_sz}};
+    for (const auto& f : fams) {
+      bool head = false;
+      for (const auto& [name, mem] : rings) {
+        auto o = shm::ring_occupancy(mem);
+        if (!o) continue;
+        if (!head) {
+          out += std::string("# HELP stacks_relay_") + f.name + " " + f.help + "\n# TYPE stacks_relay_" + f.name + " gauge\n";
+          head = true;
+        }
+        out += std::string("stacks_relay_") + f.name + "{ring=\"" + name + "\"} " + std::to_string((*o).*f.field) + "\n";
       }
     }
   }

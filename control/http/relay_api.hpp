@@ -70,6 +70,8 @@ struct ApiContext {
   std::uint16_t p2p_port = 0;
   store::BlockStore* store = nullptr;       // may be null (store disabled)
   const link::DpCounters* dp = nullptr;     // the dataplane's counters (shared region)
+  const void* ring_dp_to_ctl = nullptr;     // the link's rings (occupancy in /metrics and /status)
+  const void* ring_ctl_to_dp = nullptr;
   const StatusBoard* board = nullptr;
   const ServerStats* server = nullptr;      // set once the server runs
   // check_signers: an uploaded block's signer signatures against the reward sets the

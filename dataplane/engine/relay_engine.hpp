@@ -202,6 +202,7 @@ class RelayEngine {
   std::deque<Pending> pending_;  // events waiting for ring credit (kept in order)
   std::size_t pending_bytes_ = 0;
   bool ctl_seen_ = false;
+  std::uint64_t rx_ns_ = 0;  // when the current batch of receives was reaped (relay latency)
 };
 
 }  // namespace relay::dp

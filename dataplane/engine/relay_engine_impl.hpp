@@ -487,6 +487,11 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   }
   buf->unref();
   bump(c_->relayed);
+  if (from != nullptr) {
+    const std::uint64_t took = shm::monotonic_ns() - rx_ns_;
+    bump(c_->relay_latency_buckets[link::latency_bucket(took)]);
+    bump(c_->relay_latency_ns_sum, took);
+  }
   // Blocks also go to the control plane's block store (one copy into the ring; when the
   // ring has no room the store misses it, counted, and relaying is not held up).
   const auto kind = static_cast<codec::MsgId>(payload[0]);
@@ -701,6 +706,7 @@ void RelayEngine<T>::run_once(std::uint64_t now_ns, int timeout_ms) {
   poll_control(now_ns);
   Event evs[64];
   std::size_t n = t_.poll(evs, timeout_ms);
+  if (n != 0) rx_ns_ = shm::monotonic_ns();  // what arrived in this batch arrived by now
   for (std::size_t i = 0; i < n; ++i) {
     on_event(evs[i], now_ns);
     if (evs[i].kind == EventKind::kData) t_.release(evs[i]);

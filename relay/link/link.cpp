@@ -1,5 +1,7 @@
 #include "relay/link/link.hpp"
 
+#include <cmath>
+
 #include <cstring>
 #include <new>
 
@@ -205,6 +207,19 @@ std::optional<RewardSets> get_reward_sets(Reader& r) {
     out.previous = std::move(*prev);
   }
   return out;
+}
+
+std::uint64_t latency_quantile_us(const DpCounters& c, double q) noexcept {
+  std::uint64_t counts[kLatencyBuckets], total = 0;
+  for (std::size_t b = 0; b < kLatencyBuckets; ++b) total += counts[b] = c.relay_latency_buckets[b].load(std::memory_order_relaxed);
+  if (total == 0) return 0;
+  // Nearest rank: the ceil(q·n)-th smallest observation (at least the first).
+  const double want = std::ceil(q * static_cast<double>(total));
+  const std::uint64_t rank = want < 1 ? 1 : static_cast<std::uint64_t>(want);
+  std::uint64_t seen = 0;
+  for (std::size_t b = 0; b + 1 < kLatencyBuckets; ++b)
+    if ((seen += counts[b]) >= rank) return latency_bucket_le_us(b);
+  return UINT64_MAX;
 }
 
 }  // namespace relay::link

@@ -33,7 +33,7 @@
 namespace relay::link {
 
 inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1"
-inline constexpr std::uint32_t kLinkAbiVersion = 1;
+inline constexpr std::uint32_t kLinkAbiVersion = 2;  // 2: relay latency histogram
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -69,6 +69,17 @@ inline constexpr std::uint32_t kLinkAbiVersion = 1;
 // Message type ids 0..28 (PROTOCOL.md §1.6): per-type traffic counters are indexed by them.
 inline constexpr std::size_t kMsgTypes = 29;
 
+// Relay latency histogram: bucket i < kLatencyBuckets-1 counts relays that took at most
+// 2^i µs (1 µs … ~1 s); the last bucket counts the slower ones.
+inline constexpr std::size_t kLatencyBuckets = 22;
+constexpr std::size_t latency_bucket(std::uint64_t ns) noexcept {
+  const std::uint64_t us = (ns + 999) / 1000;
+  std::size_t b = 0;
+  for (std::uint64_t v = us > 1 ? us - 1 : 0; v != 0; v >>= 1) ++b;  // bit width of us-1
+  return b < kLatencyBuckets - 1 ? b : kLatencyBuckets - 1;
+}
+constexpr std::uint64_t latency_bucket_le_us(std::size_t b) noexcept { return std::uint64_t{1} << b; }
+
 struct alignas(shm::kRingAlign) DpCounters {
 #define RELAY_X(name, help) std::atomic<std::uint64_t> name;
   RELAY_DP_COUNTERS(RELAY_X)
@@ -84,7 +95,15 @@ struct alignas(shm::kRingAlign) DpCounters {
   std::atomic<std::uint64_t> bytes_in_by_type[kMsgTypes];
   std::atomic<std::uint64_t> msgs_out_by_type[kMsgTypes];
   std::atomic<std::uint64_t> bytes_out_by_type[kMsgTypes];
+  // Relay latency of each push we forwarded: from the moment the dataplane reaped the
+  // receive that completed it to the moment its copies were queued to every recipient.
+  std::atomic<std::uint64_t> relay_latency_buckets[kLatencyBuckets];
+  std::atomic<std::uint64_t> relay_latency_ns_sum;
 };
+
+// latency_quantile_us: the upper bound (µs) of the bucket holding quantile q of the
+// relays counted so far (0 when none; UINT64_MAX when it is in the overflow bucket).
+std::uint64_t latency_quantile_us(const DpCounters& c, double q) noexcept;
 
 struct LinkParams {
   shm::RingParams dp_to_ctl{4096, std::size_t{64} << 20, 0, true};

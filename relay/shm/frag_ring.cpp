@@ -106,6 +106,24 @@ void ring_unformat(void* mem) noexcept {
   if (mem != nullptr) static_cast<RingHeader*>(mem)->magic.store(0, std::memory_order_release);
 }
 
+std::optional<RingOccupancy> ring_occupancy(const void* mem) noexcept {
+  const auto* h = static_cast<const RingHeader*>(mem);
+  if (h == nullptr || h->magic.load(std::memory_order_acquire) != kRingMagic || h->depth == 0) return std::nullopt;
+  RingOccupancy o;
+  o.depth = h->depth;
+  o.arena_sz = h->arena_sz;
+  const std::uint64_t fseq = h->fseq.load(std::memory_order_acquire);
+  const std::uint64_t seq = h->pub_seq.load(std::memory_order_acquire);
+  const std::uint64_t pos = h->pub_pos.load(std::memory_order_acquire);
+  if (seq <= fseq || seq - fseq > h->depth) return o;  // empty (or a torn read: report empty)
+  o.frags = seq - fseq;
+  // The oldest unreleased fragment's payload start bounds the bytes in use.
+  const FragMeta& oldest = h->meta()[fseq & (h->depth - 1)];
+  const std::uint64_t start = oldest.pos;
+  if (start <= pos && pos - start <= h->arena_sz) o.bytes = pos - start;
+  return o;
+}
+
 // ---- producer -------------------------------------------------------------------------
 
 Result<RingProducer> RingProducer::join(void* mem, std::size_t mem_sz) noexcept {

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -66,6 +67,15 @@ Status ring_format(void* mem, std::size_t mem_sz, const RingParams& p) noexcept;
 
 // ring_unformat: clear the magic (nobody may be joined).
 void ring_unformat(void* mem) noexcept;
+
+// RingOccupancy: how full a lossless ring is right now (read by a third party, e.g. the
+// metrics endpoint; a snapshot of two counters that move on their own).
+struct RingOccupancy {
+  std::uint64_t frags = 0, depth = 0;     // descriptors published and not yet released
+  std::uint64_t bytes = 0, arena_sz = 0;  // payload bytes they hold (with wrap padding)
+};
+// ring_occupancy: nullopt if `mem` holds no formatted ring.
+std::optional<RingOccupancy> ring_occupancy(const void* mem) noexcept;
 
 // A consumer's view of one fragment. `payload` points into the shared arena.
 struct Frag {

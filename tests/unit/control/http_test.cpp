@@ -4,6 +4,9 @@
 // raw sockets and with curl.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include "relay/shm/frag_ring.hpp"
+#include "relay/shm/region.hpp"
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -227,9 +230,32 @@ TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
   dp.relayed.store(7);
   dp.msgs_in_by_type[13].store(5);
   dp.bytes_out_by_type[28].store(123456);
+  dp.relay_latency_buckets[2].store(3);  // ≤ 4 µs
+  dp.relay_latency_buckets[5].store(1);  // ≤ 32 µs
+  dp.relay_latency_ns_sum.store(40'000);
   api.ctx.dp = &dp;
+  auto ring_mem = shm::Region::anonymous(shm::ring_footprint({8, 4096, 1024, true})).value();
+  ASSERT_TRUE(shm::ring_format(ring_mem.data(), ring_mem.size(), {8, 4096, 1024, true}).ok());
+  auto prod = shm::RingProducer::join(ring_mem.data(), ring_mem.size()).value();
+  ASSERT_TRUE(prod.try_send(Bytes(100, 1), 1, 1));
+  api.ctx.ring_dp_to_ctl = ring_mem.data();
   const std::string metrics = run("curl -sf " + api.url("/metrics"));
+  const std::string status_rings = run("curl -sf " + api.url("/status"));
   api.ctx.dp = nullptr;
+  api.ctx.ring_dp_to_ctl = nullptr;
+  EXPECT_NE(metrics.find("# TYPE stacks_relay_dp_relay_latency_seconds histogram\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("stacks_relay_dp_relay_latency_seconds_bucket{le=\"2e-06\"} 0\n"), std::string::npos);
+  EXPECT_NE(metrics.find("stacks_relay_dp_relay_latency_seconds_bucket{le=\"4e-06\"} 3\n"), std::string::npos);
+  EXPECT_NE(metrics.find("stacks_relay_dp_relay_latency_seconds_bucket{le=\"3.2e-05\"} 4\n"), std::string::npos);
+  EXPECT_NE(metrics.find("stacks_relay_dp_relay_latency_seconds_bucket{le=\"+Inf\"} 4\n"), std::string::npos);
+  EXPECT_NE(metrics.find("stacks_relay_dp_relay_latency_seconds_sum 0.000040000\n"), std::string::npos);
+  EXPECT_NE(metrics.find("stacks_relay_dp_relay_latency_seconds_count 4\n"), std::string::npos);
+  EXPECT_NE(metrics.find("stacks_relay_ring_fragments{ring=\"dp_to_ctl\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("stacks_relay_ring_depth_fragments{ring=\"dp_to_ctl\"} 8\n"), std::string::npos);
+  EXPECT_NE(metrics.find("stacks_relay_ring_arena_bytes{ring=\"dp_to_ctl\"} 4096\n"), std::string::npos);
+  EXPECT_EQ(metrics.find("ring=\"ctl_to_dp\""), std::string::npos);  // not set: left out
+  EXPECT_NE(status_rings.find("\"rings\":{\"dp_to_ctl\":{\"fragments\":1,\"depth\":8,"), std::string::npos) << status_rings;
+  EXPECT_NE(status_rings.find("\"relay_latency_us\":{\"p50\":4,\"p99\":32,\"p999\":32}"), std::string::npos) << status_rings;
   EXPECT_NE(metrics.find("stacks_relay_dp_relayed_total 7\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("stacks_relay_dp_messages_total{direction=\"in\",type=\"Transaction\"} 5\n"), std::string::npos);
   EXPECT_NE(metrics.find("stacks_relay_dp_message_bytes_total{direction=\"out\",type=\"NakamotoBlocks\"} 123456\n"),

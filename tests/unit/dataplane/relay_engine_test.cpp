@@ -100,6 +100,12 @@ TEST(RelayEngine, TransactionReachesEveryOtherNodeOnceSignedByTheRelay) {
   EXPECT_EQ(n.c().bytes_out_by_type[tx].load(), 2 * n.nodes[1]->peer.pushes[0].size());
   EXPECT_EQ(n.c().msgs_in_by_type[static_cast<std::size_t>(MsgId::kHandshake)].load(), 3u);
   EXPECT_EQ(n.c().msgs_out_by_type[static_cast<std::size_t>(MsgId::kHandshakeAccept)].load(), 3u);
+  // Its relay latency went into the histogram: one observation, time spent recorded.
+  std::uint64_t observed = 0;
+  for (const auto& b : n.c().relay_latency_buckets) observed += b.load();
+  EXPECT_EQ(observed, 1u);
+  EXPECT_GT(n.c().relay_latency_ns_sum.load(), 0u);
+  EXPECT_GT(link::latency_quantile_us(n.c(), 0.5), 0u);
 
   // The same transaction again, from another node: deduplicated.
   auto& b = n.nodes[1]->peer;
@@ -108,6 +114,28 @@ TEST(RelayEngine, TransactionReachesEveryOtherNodeOnceSignedByTheRelay) {
   EXPECT_EQ(n.c().drop_dup.load(), 1u);
   EXPECT_EQ(n.nodes[0]->peer.pushes.size(), 0u);
   EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u);
+}
+
+TEST(RelayLink, LatencyBucketsArePowersOfTwoMicroseconds) {
+  EXPECT_EQ(link::latency_bucket(0), 0u);
+  EXPECT_EQ(link::latency_bucket(1000), 0u);   // ≤ 1 µs
+  EXPECT_EQ(link::latency_bucket(1001), 1u);   // ≤ 2 µs
+  EXPECT_EQ(link::latency_bucket(2000), 1u);
+  EXPECT_EQ(link::latency_bucket(2001), 2u);   // ≤ 4 µs
+  EXPECT_EQ(link::latency_bucket(64'000), 6u);  // ≤ 64 µs
+  EXPECT_EQ(link::latency_bucket(1'048'576'000), 20u);  // ≤ 2^20 µs
+  EXPECT_EQ(link::latency_bucket(1'048'577'000), link::kLatencyBuckets - 1);  // slower: overflow
+  EXPECT_EQ(link::latency_bucket_le_us(6), 64u);
+  link::DpCounters c{};
+  EXPECT_EQ(link::latency_quantile_us(c, 0.5), 0u);
+  c.relay_latency_buckets[3].store(90);  // 90 at ≤ 8 µs
+  c.relay_latency_buckets[7].store(9);   // 9 at ≤ 128 µs
+  c.relay_latency_buckets[link::kLatencyBuckets - 1].store(1);
+  EXPECT_EQ(link::latency_quantile_us(c, 0.5), 8u);
+  EXPECT_EQ(link::latency_quantile_us(c, 0.9), 8u);  // the 90th of 100
+  EXPECT_EQ(link::latency_quantile_us(c, 0.91), 128u);
+  EXPECT_EQ(link::latency_quantile_us(c, 0.99), 128u);
+  EXPECT_EQ(link::latency_quantile_us(c, 1.0), UINT64_MAX);
 }
 
 TEST(RelayEngine, RelayersDecideTheRecipients) {

@@ -90,6 +90,38 @@ TEST(FragRing, ArenaBytesAreCreditsToo) {
   EXPECT_TRUE(prod->try_send(big, 1, 1));  // wraps to the arena start, now free
 }
 
+TEST(FragRing, OccupancyIsWhatWaitsForTheConsumer) {
+  Ring r({16, 1000, 400, true});
+  auto prod = RingProducer::join(r.region.data(), r.region.size());
+  auto cons = RingConsumer::join(r.region.data(), r.region.size());
+  auto o = ring_occupancy(r.region.data());
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->frags, 0u);
+  EXPECT_EQ(o->bytes, 0u);
+  EXPECT_EQ(o->depth, 16u);
+  EXPECT_EQ(o->arena_sz, 1000u);
+  ASSERT_TRUE(prod->try_send(Bytes(300, 1), 1, 1));
+  ASSERT_TRUE(prod->try_send(Bytes(100, 2), 1, 1));
+  o = ring_occupancy(r.region.data());
+  EXPECT_EQ(o->frags, 2u);
+  EXPECT_GE(o->bytes, 400u);
+  Frag f;
+  ASSERT_EQ(cons->poll(f), RingConsumer::Poll::kFrag);
+  EXPECT_EQ(ring_occupancy(r.region.data())->frags, 2u);  // polled is not released
+  cons->release();
+  o = ring_occupancy(r.region.data());
+  EXPECT_EQ(o->frags, 1u);
+  EXPECT_GE(o->bytes, 100u);
+  EXPECT_LT(o->bytes, 300u);
+  ASSERT_EQ(cons->poll(f), RingConsumer::Poll::kFrag);
+  cons->release();
+  EXPECT_EQ(ring_occupancy(r.region.data())->frags, 0u);
+  EXPECT_EQ(ring_occupancy(r.region.data())->bytes, 0u);
+  Bytes junk(4096, 0x5a);
+  EXPECT_FALSE(ring_occupancy(junk.data()));
+  EXPECT_FALSE(ring_occupancy(nullptr));
+}
+
 TEST(FragRing, JoinValidatesEverything) {
   Ring r({8, 4096, 512, true});
   EXPECT_FALSE(RingConsumer::join(r.region.data(), 100).ok());            // mapping too small
