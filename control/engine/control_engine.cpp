@@ -391,11 +391,16 @@ class StoreFeeder final : public codec::PushVisitor {
     m.parent = b.header.parent_block;
     put(codec::block_index_hash(b.block_hash, consensus_hash), m, raw);
   }
-  void microblock(const codec::Hash32&, const codec::StacksMicroblock& mb, ByteSpan raw) override {
+  void microblock(const codec::Hash32& anchor, const codec::StacksMicroblock& mb, ByteSpan raw) override {
     store::BlockMeta m;
     m.kind = store::BlockKind::kMicroblock;
     m.height = mb.header.sequence;
     m.parent = mb.header.prev_block;
+    m.anchor = anchor;
+    // The anchor's consensus hash names the microblock for /v2/microblocks/{id}; known
+    // when the anchored block was relayed (and kept) before its stream.
+    if (auto snap = store_.snapshot(); snap.ok())
+      if (auto a = snap->get(anchor); a && a->meta.kind == store::BlockKind::kStacks) m.consensus_hash = a->meta.consensus_hash;
     put(mb.block_hash, m, raw);
   }
 

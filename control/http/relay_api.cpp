@@ -1,6 +1,8 @@
 #include "control/http/relay_api.hpp"
 
 #include "control/cli/json.hpp"
+
+#include <cstring>
 #include "relay/base/hex.hpp"
 #include "relay/codec/limits.hpp"
 #include "relay/crypto/hash.hpp"
@@ -94,6 +96,88 @@ void serve_tenure(const ApiContext& c, const Request& q, Response& r, const stor
     b = snap->get(b->meta.parent);
   }
   r.set_text(200, std::move(body), "application/octet-stream");
+}
+
+// ---- 2.x microblock streams (PROTOCOL.md §8) --------------------------------------
+
+// stream_back: the stream from `tail` back to sequence 0 as a node serves it — a
+// Vec<StacksMicroblock>: u32 count, then the microblocks newest first. nullopt when the
+// store lacks one of them (a partial stream would not decode as what was asked for).
+std::optional<std::string> stream_back(const store::BlockStore::Snapshot& snap, store::BlockStore::Snapshot::Block tail) {
+  std::string body(4, '\0');
+  store_be32(reinterpret_cast<std::uint8_t*>(body.data()), static_cast<std::uint32_t>(tail.meta.height + 1));
+  auto cur = tail;
+  for (;;) {
+    if (body.size() + cur.bytes.size() > codec::kMaxMessageLen) return std::nullopt;
+    body.append(reinterpret_cast<const char*>(cur.bytes.data()), cur.bytes.size());
+    if (cur.meta.height == 0) return body;
+    auto prev = snap.get(cur.meta.parent);
+    if (!prev || prev->meta.kind != store::BlockKind::kMicroblock || prev->meta.height + 1 != cur.meta.height) return std::nullopt;
+    cur = *prev;
+  }
+}
+
+void serve_stream(const Request& q, Response& r, const store::Hash32& etag, std::string body) {
+  immutable_headers(r, etag);
+  if (etag_matches(q, etag)) {
+    r.status = 304;
+    r.no_body = true;
+    return;
+  }
+  r.set_text(200, std::move(body), "application/octet-stream");
+}
+
+// GET /v2/microblocks/{tail index hash}: the stream ending at that microblock.
+void serve_microblocks_indexed(const ApiContext& c, const Request& q, Response& r, const store::Hash32& tail) {
+  if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
+  auto snap = c.store->snapshot();
+  if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
+  auto t = snap->by_alias(tail);
+  if (!t) return r.set_text(404, "no such microblock: " + to_hex(tail) + "\n");
+  auto body = stream_back(*snap, *t);
+  if (!body) return r.set_text(404, "microblock stream incomplete here: " + to_hex(tail) + "\n");
+  serve_stream(q, r, tail, std::move(*body));
+}
+
+// GET /v2/microblocks/confirmed/{child index block hash}: the stream that anchored block
+// confirms (its header's parent_microblock and sequence).
+void serve_microblocks_confirmed(const ApiContext& c, const Request& q, Response& r, const store::Hash32& child) {
+  if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
+  auto snap = c.store->snapshot();
+  if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
+  auto b = snap->get(child);
+  if (!b || b->meta.kind != store::BlockKind::kStacks) return r.set_text(404, "no such block: " + to_hex(child) + "\n");
+  // StacksBlockHeader: version 1, total_work 16, proof 80, parent_block 32, then
+  // parent_microblock 32 and parent_microblock_sequence u16 (PROTOCOL.md §7.2).
+  constexpr std::size_t kParentMicroblock = 1 + 16 + 80 + 32;
+  if (b->bytes.size() < kParentMicroblock + 34) return r.set_text(500, "stored block too short\n");
+  store::Hash32 tail;
+  std::memcpy(tail.data(), b->bytes.data() + kParentMicroblock, 32);
+  const std::uint16_t seq = static_cast<std::uint16_t>(b->bytes[kParentMicroblock + 32] << 8 | b->bytes[kParentMicroblock + 33]);
+  if (tail == store::Hash32{}) return r.set_text(404, "that block confirms no microblocks\n");
+  auto t = snap->get(tail);
+  if (!t || t->meta.kind != store::BlockKind::kMicroblock || t->meta.height != seq)
+    return r.set_text(404, "the confirmed microblocks are not here: " + to_hex(tail) + "\n");
+  auto body = stream_back(*snap, *t);
+  if (!body) return r.set_text(404, "microblock stream incomplete here: " + to_hex(tail) + "\n");
+  serve_stream(q, r, child, std::move(*body));
+}
+
+// GET /v2/microblocks/unconfirmed/{parent index block hash}/{start seq}: the stream
+// building on that block, from start_seq up, concatenated (it may still grow: not cached).
+void serve_microblocks_unconfirmed(const ApiContext& c, Response& r, const store::Hash32& anchor, std::uint16_t start) {
+  if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
+  auto snap = c.store->snapshot();
+  if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
+  std::string body;
+  for (std::uint32_t seq = start; seq <= 0xffff; ++seq) {
+    auto m = snap->microblock_at(anchor, static_cast<std::uint16_t>(seq));
+    if (!m || body.size() + m->bytes.size() > codec::kMaxPayloadLen) break;
+    body.append(reinterpret_cast<const char*>(m->bytes.data()), m->bytes.size());
+  }
+  if (body.empty()) return r.set_text(404, "no microblocks from sequence " + std::to_string(start) + " on " + to_hex(anchor) + "\n");
+  r.set_text(200, std::move(body), "application/octet-stream");
+  r.headers.emplace_back("Cache-Control", "no-cache");
 }
 
 void serve_info(const ApiContext& c, Response& r) {
@@ -419,6 +503,27 @@ Handler make_relay_api(const ApiContext* ctx) {
       if (!get) return r.set_text(405, "use GET or HEAD\n");
       if (!id) return r.set_text(400, "an index block hash is 64 hex digits\n");
       return serve_block(c, q, r, *id, store::BlockKind::kStacks);
+    }
+    if (q.path.rfind("/v2/microblocks/", 0) == 0) {
+      if (!get) return r.set_text(405, "use GET or HEAD\n");
+      if (auto id = id_after(q.path, "/v2/microblocks/confirmed/", under); under) {
+        if (!id) return r.set_text(400, "an index block hash is 64 hex digits\n");
+        return serve_microblocks_confirmed(c, q, r, *id);
+      }
+      if (q.path.rfind("/v2/microblocks/unconfirmed/", 0) == 0) {
+        const std::string_view rest = std::string_view(q.path).substr(std::strlen("/v2/microblocks/unconfirmed/"));
+        const std::size_t slash = rest.find('/');
+        auto anchor = slash == std::string_view::npos ? std::nullopt : parse_id(rest.substr(0, slash));
+        const std::string_view seq = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+        unsigned v = 0;
+        bool ok = anchor.has_value() && !seq.empty() && seq.size() <= 5;
+        for (char ch : seq) ok = ok && ch >= '0' && ch <= '9' && (v = v * 10 + static_cast<unsigned>(ch - '0')) <= 0xffff;
+        if (!ok) return r.set_text(400, "expected /v2/microblocks/unconfirmed/{64 hex digits}/{sequence 0..65535}\n");
+        return serve_microblocks_unconfirmed(c, r, *anchor, static_cast<std::uint16_t>(v));
+      }
+      auto id = id_after(q.path, "/v2/microblocks/", under);
+      if (!id) return r.set_text(400, "a microblock index hash is 64 hex digits\n");
+      return serve_microblocks_indexed(c, q, r, *id);
     }
     if (q.path == "/v2/transactions") {
       if (q.method != "POST") return r.set_text(405, "use POST\n");

@@ -4,6 +4,10 @@
 //   GET|HEAD /v3/tenures/{block_id}[?stop=] stored blocks of that tenure, newest first,
 //                                          concatenated, as a node serves them
 //   GET|HEAD /v2/blocks/{index_block_hash}  a stored 2.x block
+//   GET|HEAD /v2/microblocks/{tail_index_hash}, /v2/microblocks/confirmed/{child_index_block_hash}
+//                                          a stored 2.x microblock stream (u32 count, newest first)
+//   GET /v2/microblocks/unconfirmed/{parent_index_block_hash}/{start_seq}
+//                                          stored microblocks of that stream from start_seq up
 //   GET /v2/info                            the relay's view (JSON)
 //   GET /v2/neighbors                       bootstrap peers, the sample GetNeighbors gets,
 //                                          and the inbound and outbound sessions (JSON)

@@ -4,14 +4,20 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <array>
 #include <cstring>
+
+#include "relay/crypto/hash.hpp"
 
 namespace relay::store {
 
 namespace {
 
-constexpr std::size_t kEntryHeaderSize = 80;
-constexpr std::uint8_t kEntryVersion = 1;
+// Entry headers: version 1 (80 bytes) as the first release wrote them; version 2 adds the
+// microblock anchor. Both are read.
+constexpr std::size_t kEntryHeaderV1 = 80;
+constexpr std::size_t kEntryHeaderSize = 112;
+constexpr std::uint8_t kEntryVersion = 2;
 constexpr char kTotalsKey[] = "totals";
 
 Error lmdb_error(int rc, const char* what) {
@@ -36,7 +42,7 @@ std::uint64_t get_u64(const std::uint8_t* p) {
 }
 
 // Entry header: version, kind, 2 reserved, size (u32 BE), seq, height (u64 BE),
-// consensus hash, parent, 4 reserved.
+// consensus hash, parent, 4 reserved; version 2: anchor, 4 reserved.
 void encode_header(std::uint8_t* p, const BlockMeta& m) {
   std::memset(p, 0, kEntryHeaderSize);
   p[0] = kEntryVersion;
@@ -46,10 +52,14 @@ void encode_header(std::uint8_t* p, const BlockMeta& m) {
   put_u64(p + 16, m.height);
   std::memcpy(p + 24, m.consensus_hash.data(), 20);
   std::memcpy(p + 44, m.parent.data(), 32);
+  std::memcpy(p + 80, m.anchor.data(), 32);
 }
 
-std::optional<BlockMeta> decode_header(const std::uint8_t* p, std::size_t n) {
-  if (n < kEntryHeaderSize || p[0] != kEntryVersion) return std::nullopt;
+// decode_header: the entry's metadata and where its block bytes start.
+std::optional<std::pair<BlockMeta, std::size_t>> decode_header(const std::uint8_t* p, std::size_t n) {
+  if (n < kEntryHeaderV1 || (p[0] != 1 && p[0] != kEntryVersion)) return std::nullopt;
+  const std::size_t hdr = p[0] == 1 ? kEntryHeaderV1 : kEntryHeaderSize;
+  if (n < hdr) return std::nullopt;
   BlockMeta m;
   m.kind = static_cast<BlockKind>(p[1]);
   m.size = load_be32(p + 4);
@@ -57,9 +67,27 @@ std::optional<BlockMeta> decode_header(const std::uint8_t* p, std::size_t n) {
   m.height = get_u64(p + 16);
   std::memcpy(m.consensus_hash.data(), p + 24, 20);
   std::memcpy(m.parent.data(), p + 44, 32);
-  if (kEntryHeaderSize + m.size != n) return std::nullopt;
-  return m;
+  if (hdr == kEntryHeaderSize) std::memcpy(m.anchor.data(), p + 80, 32);
+  if (hdr + m.size != n) return std::nullopt;
+  return std::make_pair(m, hdr);
 }
+
+// Index keys of a microblock: its place in its stream, and its index hash.
+std::array<std::uint8_t, 35> stream_key(const Hash32& anchor, std::uint64_t seq) {
+  std::array<std::uint8_t, 35> k{};
+  k[0] = 'S';
+  std::memcpy(k.data() + 1, anchor.data(), 32);
+  k[33] = static_cast<std::uint8_t>(seq >> 8);
+  k[34] = static_cast<std::uint8_t>(seq);
+  return k;
+}
+std::array<std::uint8_t, 33> alias_key(const Hash32& alias) {
+  std::array<std::uint8_t, 33> k{};
+  k[0] = 'A';
+  std::memcpy(k.data() + 1, alias.data(), 32);
+  return k;
+}
+bool indexed(const BlockMeta& m) { return m.kind == BlockKind::kMicroblock && m.height <= 0xffff; }
 
 struct Totals {
   std::uint64_t blocks = 0, bytes = 0, evicted = 0, next_seq = 1;
@@ -103,6 +131,13 @@ struct TxnGuard {
 
 }  // namespace
 
+Hash32 microblock_index_hash(const Hash32& microblock_hash, const Hash20& anchor_consensus_hash) {
+  std::uint8_t buf[52];
+  std::memcpy(buf, microblock_hash.data(), 32);
+  std::memcpy(buf + 32, anchor_consensus_hash.data(), 20);
+  return crypto::sha512_256(ByteSpan(buf, sizeof buf));
+}
+
 const char* kind_name(BlockKind k) noexcept {
   switch (k) {
     case BlockKind::kNakamoto: return "nakamoto";
@@ -120,7 +155,7 @@ Result<std::unique_ptr<BlockStore>> BlockStore::open(const std::string& dir, con
   s->limits_ = limits;
   int rc = mdb_env_create(&s->env_);
   if (rc != 0) return lmdb_error(rc, "mdb_env_create");
-  mdb_env_set_maxdbs(s->env_, 4);
+  mdb_env_set_maxdbs(s->env_, 8);
   // A reader slot per open snapshot: every HTTP client may be streaming a block
   // (http.max_clients ≤ 4096), plus the control thread.
   mdb_env_set_maxreaders(s->env_, 4096 + 64);
@@ -139,12 +174,30 @@ Result<std::unique_ptr<BlockStore>> BlockStore::open(const std::string& dir, con
   s->order_ = dbi;
   if ((rc = mdb_dbi_open(g.txn, "meta", MDB_CREATE, &dbi)) != 0) return lmdb_error(rc, "meta");
   s->meta_ = dbi;
+  if ((rc = mdb_dbi_open(g.txn, "index", MDB_CREATE, &dbi)) != 0) return lmdb_error(rc, "index");
+  s->index_ = dbi;
   if ((rc = g.commit()) != 0) return lmdb_error(rc, "commit");
   return s;
 }
 
 BlockStore::~BlockStore() {
   if (env_ != nullptr) mdb_env_close(env_);
+}
+
+// unindex: drop a microblock's index entries, where they still point at it.
+void BlockStore::unindex(void* txnp, const Hash32& id, const BlockMeta& m) {
+  auto* txn = static_cast<MDB_txn*>(txnp);
+  auto drop_if_ours = [&](ByteSpan key) {
+    MDB_val kv = val(key.data(), key.size()), v;
+    if (mdb_get(txn, index_, &kv, &v) == 0 && v.mv_size == 32 && std::memcmp(v.mv_data, id.data(), 32) == 0)
+      mdb_del(txn, index_, &kv, nullptr);
+  };
+  auto sk = stream_key(m.anchor, m.height);
+  drop_if_ours(ByteSpan(sk.data(), sk.size()));
+  if (m.consensus_hash != Hash20{}) {
+    auto ak = alias_key(microblock_index_hash(id, m.consensus_hash));
+    drop_if_ours(ByteSpan(ak.data(), ak.size()));
+  }
 }
 
 // Evicts the oldest blocks until one of `incoming_bytes` more fits both limits.
@@ -158,9 +211,13 @@ Status BlockStore::evict_until_within(void* txnp, std::uint64_t incoming_bytes) 
     MDB_val k, v;
     if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) != 0) break;  // MDB_NOTFOUND: nothing left
     if (v.mv_size == 32) {
-      MDB_val bk = val(v.mv_data, 32), bv;
+      Hash32 id;  // copied: values in the map are valid only until the next write
+      std::memcpy(id.data(), v.mv_data, 32);
+      MDB_val bk = val(id.data(), id.size()), bv;
       if (mdb_get(txn, blocks_, &bk, &bv) == 0) {
-        const std::uint64_t n = bv.mv_size >= kEntryHeaderSize ? bv.mv_size - kEntryHeaderSize : 0;
+        auto hm = decode_header(static_cast<const std::uint8_t*>(bv.mv_data), bv.mv_size);
+        const std::uint64_t n = hm ? hm->first.size : 0;
+        if (hm && indexed(hm->first)) unindex(txn, id, hm->first);  // its index entries go with it
         if ((rc = mdb_del(txn, blocks_, &bk, nullptr)) != 0) break;
         t.bytes -= std::min(t.bytes, n);
         t.blocks -= 1;
@@ -199,6 +256,20 @@ Result<bool> BlockStore::put(const Hash32& id, const BlockMeta& meta_in, ByteSpa
   put_u64(seqk, m.seq);
   MDB_val ok = val(seqk, sizeof seqk), ov = val(id.data(), id.size());
   if ((rc = mdb_put(g.txn, order_, &ok, &ov, MDB_APPEND)) != 0) return lmdb_error(rc, "order");
+  if (indexed(m)) {
+    // The first microblock at a stream position keeps it (a fork's sibling does not
+    // displace it); the index hash is known only with the anchor's consensus hash.
+    // (With MDB_NOOVERWRITE a taken key hands back the incumbent in the data argument:
+    // each put gets its own.)
+    auto sk = stream_key(m.anchor, m.height);
+    MDB_val skv = val(sk.data(), sk.size()), sdv = val(id.data(), id.size());
+    if ((rc = mdb_put(g.txn, index_, &skv, &sdv, MDB_NOOVERWRITE)) != 0 && rc != MDB_KEYEXIST) return lmdb_error(rc, "index");
+    if (m.consensus_hash != Hash20{}) {
+      auto ak = alias_key(microblock_index_hash(id, m.consensus_hash));
+      MDB_val akv = val(ak.data(), ak.size()), adv = val(id.data(), id.size());
+      if ((rc = mdb_put(g.txn, index_, &akv, &adv, MDB_NOOVERWRITE)) != 0 && rc != MDB_KEYEXIST) return lmdb_error(rc, "index");
+    }
+  }
   t.blocks += 1;
   t.bytes += bytes.size();
   if ((rc = write_totals(g.txn, meta_, t)) != 0) return lmdb_error(rc, "totals");
@@ -225,7 +296,25 @@ std::optional<BlockStore::Snapshot::Block> BlockStore::Snapshot::get(const Hash3
   const auto* p = static_cast<const std::uint8_t*>(v.mv_data);
   auto m = decode_header(p, v.mv_size);
   if (!m) return std::nullopt;  // not an entry this version wrote
-  return Block{*m, ByteSpan(p + kEntryHeaderSize, m->size)};
+  return Block{m->first, ByteSpan(p + m->second, m->first.size)};
+}
+
+std::optional<BlockStore::Snapshot::Block> BlockStore::Snapshot::by_alias(const Hash32& alias) const {
+  auto k = alias_key(alias);
+  MDB_val kv = val(k.data(), k.size()), v;
+  if (mdb_get(static_cast<MDB_txn*>(txn_), store_->index_, &kv, &v) != 0 || v.mv_size != 32) return std::nullopt;
+  Hash32 id;
+  std::memcpy(id.data(), v.mv_data, 32);
+  return get(id);
+}
+
+std::optional<BlockStore::Snapshot::Block> BlockStore::Snapshot::microblock_at(const Hash32& anchor, std::uint16_t seq) const {
+  auto k = stream_key(anchor, seq);
+  MDB_val kv = val(k.data(), k.size()), v;
+  if (mdb_get(static_cast<MDB_txn*>(txn_), store_->index_, &kv, &v) != 0 || v.mv_size != 32) return std::nullopt;
+  Hash32 id;
+  std::memcpy(id.data(), v.mv_data, 32);
+  return get(id);
 }
 
 StoreTotals BlockStore::totals() const {

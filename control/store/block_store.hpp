@@ -9,10 +9,14 @@
 // byte views point into the map: a block is served without being copied.
 //
 // Layout (four named databases in one environment):
-//   blocks  id[32]            → Entry header (kEntryHeaderSize bytes) ‖ block bytes
+//   blocks  id[32]            → Entry header ‖ block bytes
 //   order   seq (u64 BE)      → id[32]           insertion order, for eviction
 //   meta    "totals"          → count, bytes, evicted, next seq (u64 BE each)
-// The tenure of a Nakamoto block is walked through `parent` and `consensus_hash`.
+//   index   'S' anchor[32] seq (u16 BE) → microblock hash   a 2.x stream, by position
+//           'A' alias[32]     → id[32]           a microblock's index hash H(hash ‖ anchor's consensus hash)
+// The tenure of a Nakamoto block is walked through `parent` and `consensus_hash`; a
+// microblock stream through `parent` (the previous microblock's hash). Index entries go
+// and come with the microblock they point to.
 #pragma once
 
 #include <cstdint>
@@ -33,11 +37,16 @@ using Hash32 = ByteArray<32>;
 enum class BlockKind : std::uint8_t { kNakamoto = 1, kStacks = 2, kMicroblock = 3 };
 const char* kind_name(BlockKind k) noexcept;
 
+// microblock_index_hash: how a node names a microblock in /v2/microblocks/{id}:
+// H(microblock hash ‖ consensus hash of the anchored block its stream builds on).
+Hash32 microblock_index_hash(const Hash32& microblock_hash, const Hash20& anchor_consensus_hash);
+
 struct BlockMeta {
   BlockKind kind = BlockKind::kNakamoto;
   std::uint64_t height = 0;  // Nakamoto chain_length; 2.x: 0 (unknown to a relay); microblock: sequence
-  Hash20 consensus_hash{};   // the tenure (Nakamoto), the block's (2.x), zero for microblocks
+  Hash20 consensus_hash{};   // the tenure (Nakamoto), the block's (2.x), the anchor's (microblock; zero if unknown)
   Hash32 parent{};           // parent block id (Nakamoto), parent block hash (2.x), prev block (microblock)
+  Hash32 anchor{};           // microblock: index hash of the anchored block its stream builds on
   std::uint32_t size = 0;    // bytes (filled by the store)
   std::uint64_t seq = 0;     // insertion order (filled by the store)
 };
@@ -77,6 +86,10 @@ class BlockStore {
       ByteSpan bytes;
     };
     std::optional<Block> get(const Hash32& id) const;
+    // by_alias: the microblock whose index hash is `alias`.
+    std::optional<Block> by_alias(const Hash32& alias) const;
+    // microblock_at: the microblock at `seq` of the stream building on `anchor`.
+    std::optional<Block> microblock_at(const Hash32& anchor, std::uint16_t seq) const;
 
    private:
     friend class BlockStore;
@@ -92,11 +105,12 @@ class BlockStore {
  private:
   BlockStore() = default;
   Status evict_until_within(void* txn, std::uint64_t incoming_bytes);
+  void unindex(void* txn, const Hash32& id, const BlockMeta& m);
 
   std::string dir_;
   StoreLimits limits_;
   MDB_env* env_ = nullptr;
-  unsigned blocks_ = 0, order_ = 0, meta_ = 0;  // MDB_dbi
+  unsigned blocks_ = 0, order_ = 0, meta_ = 0, index_ = 0;  // MDB_dbi
 };
 
 }  // namespace relay::store

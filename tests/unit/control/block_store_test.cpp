@@ -11,6 +11,10 @@
 #include <cstdlib>
 #include <string>
 
+#include <lmdb.h>
+
+#include "relay/crypto/hash.hpp"
+
 namespace relay::store {
 namespace {
 
@@ -63,6 +67,63 @@ TEST(BlockStore, StoresByIdOnceAndServesTheBytesWithTheirMetadata) {
   EXPECT_FALSE(snap.get(id_of(3)).has_value());
   EXPECT_EQ(s->totals().blocks, 2u);
   EXPECT_EQ(s->totals().bytes, 75000u);
+}
+
+// 2.x microblocks: found by stream position under their anchor and by index hash; the
+// first at a position keeps it; evicted microblocks take their index entries with them.
+TEST(BlockStore, MicroblocksAreIndexedByStreamPositionAndIndexHash) {
+  TempDir d;
+  auto s = BlockStore::open(d.path, StoreLimits{1 << 20, 4}).value();
+  Hash32 anchor{};
+  anchor.fill(0xa7);
+  Hash20 ch{};
+  ch.fill(0xc1);
+  auto mb = [&](std::uint32_t i, std::uint16_t seq, bool known_ch = true) {
+    BlockMeta m;
+    m.kind = BlockKind::kMicroblock;
+    m.height = seq;
+    m.parent = id_of(i - 1);
+    m.anchor = anchor;
+    if (known_ch) m.consensus_hash = ch;
+    return m;
+  };
+  ASSERT_TRUE(s->put(id_of(10), mb(10, 0), block_bytes(10, 300)).value());
+  ASSERT_TRUE(s->put(id_of(11), mb(11, 1), block_bytes(11, 300)).value());
+  ASSERT_TRUE(s->put(id_of(12), mb(12, 1), block_bytes(12, 300)).value());  // a sibling at seq 1
+  ASSERT_TRUE(s->put(id_of(13), mb(13, 2, false), block_bytes(13, 300)).value());  // anchor's consensus hash unknown
+  {
+    auto snap = s->snapshot().value();
+    EXPECT_EQ(snap.microblock_at(anchor, 0)->meta.seq, snap.get(id_of(10))->meta.seq);
+    EXPECT_EQ(Bytes(snap.microblock_at(anchor, 1)->bytes.begin(), snap.microblock_at(anchor, 1)->bytes.end()),
+              block_bytes(11, 300));  // the first kept its place
+    EXPECT_TRUE(snap.microblock_at(anchor, 2));
+    EXPECT_FALSE(snap.microblock_at(anchor, 3));
+    Hash32 other = anchor;
+    other[0] ^= 1;
+    EXPECT_FALSE(snap.microblock_at(other, 0));
+    auto by = snap.by_alias(microblock_index_hash(id_of(11), ch));
+    ASSERT_TRUE(by);
+    EXPECT_EQ(by->meta.height, 1u);
+    EXPECT_TRUE(snap.by_alias(microblock_index_hash(id_of(12), ch)));  // the sibling by its own name
+    EXPECT_FALSE(snap.by_alias(microblock_index_hash(id_of(13), ch)));
+    EXPECT_FALSE(snap.by_alias(id_of(11)));
+  }
+  // Two more blocks: the two oldest microblocks are evicted, and their index entries.
+  ASSERT_TRUE(s->put(id_of(20), meta_of(20), block_bytes(20, 100)).value());
+  ASSERT_TRUE(s->put(id_of(21), meta_of(21), block_bytes(21, 100)).value());
+  auto snap = s->snapshot().value();
+  EXPECT_FALSE(snap.microblock_at(anchor, 0));
+  EXPECT_FALSE(snap.microblock_at(anchor, 1));  // evicted 11 held it; the sibling never did
+  EXPECT_FALSE(snap.by_alias(microblock_index_hash(id_of(10), ch)));
+  EXPECT_FALSE(snap.by_alias(microblock_index_hash(id_of(11), ch)));
+  EXPECT_TRUE(snap.get(id_of(12)));
+  EXPECT_TRUE(snap.by_alias(microblock_index_hash(id_of(12), ch)));
+  EXPECT_TRUE(snap.microblock_at(anchor, 2));
+  // The index hash is H(microblock hash ‖ consensus hash), as a node computes it.
+  const Hash32 eleven = id_of(11);
+  Bytes pre(eleven.begin(), eleven.end());
+  pre.insert(pre.end(), ch.begin(), ch.end());
+  EXPECT_EQ(microblock_index_hash(eleven, ch), crypto::sha512_256(pre));
 }
 
 TEST(BlockStore, EvictsTheOldestBeyondItsLimits) {
@@ -168,6 +229,42 @@ TEST(BlockStore, NothingReportedStoredIsLostToKill9) {
   }
   EXPECT_EQ(s->totals().blocks, present);
   EXPECT_EQ(s->totals().bytes, present * 4096);
+}
+
+// Entries written by the first release (80-byte header, no anchor) are still served.
+TEST(BlockStore, ReadsEntriesOfTheFirstFormat) {
+  TempDir d;
+  { auto s = BlockStore::open(d.path, {}).value(); }  // create the environment
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ASSERT_EQ(mdb_env_open(env, d.path.c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
+    Bytes e(80 + 5, 0);
+    e[0] = 1;  // version 1
+    e[1] = static_cast<std::uint8_t>(BlockKind::kNakamoto);
+    store_be32(e.data() + 4, 5);
+    e[23] = 77;  // height 77
+    std::fill(e.begin() + 24, e.begin() + 44, 0x3c);
+    for (int i = 0; i < 5; ++i) e[80 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(0xe0 + i);
+    const Hash32 id = id_of(99);
+    MDB_val k{id.size(), const_cast<std::uint8_t*>(id.data())}, v{e.size(), e.data()};
+    ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto s = BlockStore::open(d.path, {}).value();
+  auto snap = s->snapshot().value();
+  auto b = snap.get(id_of(99));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->meta.height, 77u);
+  EXPECT_EQ(b->meta.consensus_hash[0], 0x3c);
+  EXPECT_EQ(b->meta.anchor, Hash32{});
+  EXPECT_EQ(Bytes(b->bytes.begin(), b->bytes.end()), (Bytes{0xe0, 0xe1, 0xe2, 0xe3, 0xe4}));
 }
 
 }  // namespace

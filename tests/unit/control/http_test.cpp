@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "relay/shm/frag_ring.hpp"
 #include "relay/shm/region.hpp"
 #include <netinet/in.h>
@@ -275,6 +277,91 @@ TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
 }
 
 std::string exchange(std::uint16_t port, const std::string& req) { return test::http_exchange(port, req); }
+
+// 2.x microblock streams, served as a node serves them (PROTOCOL.md §8).
+TEST(HttpServer, MicroblockStreamsByTailByConfirmingBlockAndUnconfirmed) {
+  Api api;
+  const store::Hash32 parent = id_of(0x50);  // index hash of the anchored block
+  store::Hash20 ch;
+  ch.fill(0x51);
+  std::vector<store::Hash32> mbs;
+  for (std::uint8_t i = 0; i < 3; ++i) {
+    store::BlockMeta m;
+    m.kind = store::BlockKind::kMicroblock;
+    m.height = i;
+    m.parent = i == 0 ? id_of(0x4f) : mbs.back();
+    m.anchor = parent;
+    m.consensus_hash = ch;
+    mbs.push_back(id_of(static_cast<std::uint8_t>(0x60 + i)));
+    ASSERT_TRUE(api.st.s->put(mbs.back(), m, payload(static_cast<std::uint8_t>(0xd0 + i), 200u + i)).ok());
+  }
+  // Anchored blocks: one confirming the stream up to sequence 2, one confirming nothing.
+  auto child = [&](std::uint8_t idb, const store::Hash32& tail, std::uint16_t seq) {
+    Bytes hdr(247 + 10, 0);
+    std::memcpy(hdr.data() + 129, tail.data(), 32);
+    hdr[161] = static_cast<std::uint8_t>(seq >> 8);
+    hdr[162] = static_cast<std::uint8_t>(seq);
+    store::BlockMeta m;
+    m.kind = store::BlockKind::kStacks;
+    ASSERT_TRUE(api.st.s->put(id_of(idb), m, hdr).ok());
+  };
+  child(0x70, mbs[2], 2);
+  child(0x71, store::Hash32{}, 0);
+  child(0x72, mbs[1], 5);  // claims a sequence the stored microblock does not have
+
+  std::string expected(4, '\0');
+  expected[3] = 3;  // u32 count, then newest first
+  for (int i = 2; i >= 0; --i) expected += std::string(200 + static_cast<std::size_t>(i), static_cast<char>(0xd0 + i));
+  auto get = [&](const std::string& path, const std::string& extra = "") {
+    return exchange(api.server->port(), "GET " + path + " HTTP/1.1\r\nHost: t\r\n" + extra + "Connection: close\r\n\r\n");
+  };
+  auto body = [](const std::string& resp) { return resp.substr(resp.find("\r\n\r\n") + 4); };
+  const std::string tail = to_hex(store::microblock_index_hash(mbs[2], ch));
+  const std::string by_tail = get("/v2/microblocks/" + tail);
+  EXPECT_NE(by_tail.find("HTTP/1.1 200"), std::string::npos) << by_tail;
+  EXPECT_NE(by_tail.find("application/octet-stream"), std::string::npos);
+  EXPECT_NE(by_tail.find("ETag: \"" + tail + "\""), std::string::npos);
+  EXPECT_EQ(body(by_tail), expected);
+  EXPECT_NE(get("/v2/microblocks/" + tail, "If-None-Match: \"" + tail + "\"\r\n").find("HTTP/1.1 304"), std::string::npos);
+  // A shorter stream: ending at sequence 1.
+  const std::string short_stream = body(get("/v2/microblocks/" + to_hex(store::microblock_index_hash(mbs[1], ch))));
+  ASSERT_GE(short_stream.size(), 4u);
+  EXPECT_EQ(short_stream[3], 2);
+  EXPECT_EQ(short_stream.size(), 4u + 201 + 200);
+
+  const std::string confirmed = get("/v2/microblocks/confirmed/" + to_hex(id_of(0x70)));
+  EXPECT_NE(confirmed.find("HTTP/1.1 200"), std::string::npos) << confirmed;
+  EXPECT_EQ(body(confirmed), expected);
+  EXPECT_NE(get("/v2/microblocks/confirmed/" + to_hex(id_of(0x71))).find("HTTP/1.1 404"), std::string::npos);
+  EXPECT_NE(get("/v2/microblocks/confirmed/" + to_hex(id_of(0x72))).find("HTTP/1.1 404"), std::string::npos);
+  EXPECT_NE(get("/v2/microblocks/confirmed/" + to_hex(mbs[0])).find("HTTP/1.1 404"), std::string::npos);  // not a block
+
+  const std::string unconf = get("/v2/microblocks/unconfirmed/" + to_hex(parent) + "/1");
+  EXPECT_NE(unconf.find("HTTP/1.1 200"), std::string::npos) << unconf;
+  EXPECT_NE(unconf.find("Cache-Control: no-cache"), std::string::npos);
+  EXPECT_EQ(body(unconf), std::string(201, static_cast<char>(0xd1)) + std::string(202, static_cast<char>(0xd2)));
+  EXPECT_NE(get("/v2/microblocks/unconfirmed/" + to_hex(parent) + "/3").find("HTTP/1.1 404"), std::string::npos);
+  for (const char* bad : {"/1x", "/70000", "/", ""})
+    EXPECT_NE(get("/v2/microblocks/unconfirmed/" + to_hex(parent) + bad).find("HTTP/1.1 400"), std::string::npos) << bad;
+  EXPECT_NE(get("/v2/microblocks/xyz").find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(get("/v2/microblocks/" + to_hex(id_of(0x99))).find("HTTP/1.1 404"), std::string::npos);
+  EXPECT_NE(exchange(api.server->port(), "POST /v2/microblocks/" + tail +
+                                             " HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .find("HTTP/1.1 405"),
+            std::string::npos);
+
+  // A gap in the stream: the stream through it is not served.
+  store::BlockMeta m;
+  m.kind = store::BlockKind::kMicroblock;
+  m.height = 4;
+  m.parent = id_of(0x63);  // sequence 3 is not in the store
+  m.anchor = parent;
+  m.consensus_hash = ch;
+  ASSERT_TRUE(api.st.s->put(id_of(0x64), m, payload(0xd4, 10)).ok());
+  const std::string gap = get("/v2/microblocks/" + to_hex(store::microblock_index_hash(id_of(0x64), ch)));
+  EXPECT_NE(gap.find("HTTP/1.1 404"), std::string::npos) << gap;
+  EXPECT_NE(gap.find("incomplete"), std::string::npos);
+}
 
 TEST(HttpServer, NeighborsInTheNodesLayout) {
   Api api;

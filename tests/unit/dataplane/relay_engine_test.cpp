@@ -509,6 +509,50 @@ TEST(RelayEngine, RelayedBlocksAreKeptInTheBlockStore) {
 // A push we originate (an HTTP upload) reaches every authenticated peer with exactly one
 // relayer entry, ours; once known it is not sent again; an invalid one goes nowhere and
 // nobody is dropped for it.
+// On a 2.x network an anchored block and then its microblock stream: the stream is
+// kept under its anchor (by position) and by the index hash a node asks for.
+TEST(RelayEngine, MicroblockStreamsAreIndexedUnderTheirAnchor) {
+  char tmpl[] = "/tmp/stacks-relay-store-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  auto store = store::BlockStore::open(dir + "/blocks", {}).value();
+  ctl::ControlOptions co;
+  co.store = store.get();
+  {
+    Net n(2, 0, {}, [](DpOptions& o) { o.relay_2x = true; }, co);
+    auto& a = n.nodes[0]->peer;
+    Blocks bl;
+    BlockWithConsensus bwc;
+    bwc.consensus_hash.fill(0xc5);
+    bwc.block = decode_exact<StacksBlock>(test::vec("H9"), read_stacks_block).value();
+    bl.blocks.push_back(bwc);
+    a.send(a.conv->sign(1, bl));
+    n.settle();
+    const Hash32 anchor = block_index_hash(bwc.block.block_hash, bwc.consensus_hash);
+    Microblocks mbs;
+    mbs.index_anchor_block = anchor;
+    mbs.microblocks = test::signed_test_microblocks(3, 0x62);
+    a.send(a.conv->sign(2, mbs));
+    n.settle();
+    ASSERT_EQ(n.nodes[1]->peer.pushes.size(), 2u);
+    EXPECT_EQ(n.relay->ctl->stats().blocks_stored, 4u);
+    auto snap = store->snapshot().value();
+    for (std::uint16_t i = 0; i < 3; ++i) {
+      const auto& mb = mbs.microblocks[i];
+      auto at = snap.microblock_at(anchor, i);
+      ASSERT_TRUE(at) << i;
+      EXPECT_EQ(Bytes(at->bytes.begin(), at->bytes.end()), encode_with(write_microblock, mb));
+      EXPECT_EQ(at->meta.anchor, anchor);
+      EXPECT_EQ(at->meta.consensus_hash, bwc.consensus_hash);
+      auto by = snap.by_alias(store::microblock_index_hash(mb.block_hash, bwc.consensus_hash));
+      ASSERT_TRUE(by) << i;
+      EXPECT_EQ(by->meta.height, i);
+    }
+    EXPECT_FALSE(snap.microblock_at(anchor, 3));
+  }
+  store.reset();
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
 TEST(RelayEngine, OriginatedPushesGoToEveryPeerWithUsAsTheOnlyRelayer) {
   Net n(3);
   const Bytes tx = encode_with(write_transaction, test::signed_test_tx(31));
