@@ -53,6 +53,38 @@ inline codec::StacksTransaction signed_tx(std::uint64_t nonce, std::uint8_t send
   return tx;
 }
 
+// signed_contract_call: a valid, signed mainnet contract call whose one argument is a
+// buffer of `pad` bytes (contract_call_pad gives the pad for a wanted size).
+inline codec::StacksTransaction signed_contract_call(std::uint64_t nonce, std::size_t pad, std::uint8_t sender = 0x43) {
+  auto sk = *crypto::SecretKey::from_bytes(Bytes(32, sender));
+  codec::StacksTransaction tx;
+  tx.version = 0;
+  tx.chain_id = 1;
+  auto pk = sk.public_key().compressed();
+  tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+  tx.auth.origin.nonce = nonce;
+  tx.auth.origin.tx_fee = 300;
+  tx.payload.id = static_cast<std::uint8_t>(codec::PayloadId::kContractCall);
+  tx.payload.contract_address.version = 22;
+  tx.payload.contract_address.hash.fill(0x5b);
+  tx.payload.contract_name = "bench-sink";
+  tx.payload.function_name = "put";
+  codec::ClarityValue buf;  // (buff pad): type 0x02, u32 length, bytes
+  buf.raw = {0x02, static_cast<std::uint8_t>(pad >> 24), static_cast<std::uint8_t>(pad >> 16),
+             static_cast<std::uint8_t>(pad >> 8), static_cast<std::uint8_t>(pad)};
+  buf.raw.resize(5 + pad, 0x77);
+  tx.payload.args.push_back(std::move(buf));
+  validate::sign_singlesig_origin(tx, sk);
+  return tx;
+}
+
+// contract_call_pad: the buffer size that makes signed_contract_call `bytes` long (as
+// close as it gets: the smallest call is ~170 bytes).
+inline std::size_t contract_call_pad(std::size_t bytes) {
+  const std::size_t base = signed_contract_call(0, 0).encoded_size;
+  return bytes > base ? bytes - base : 0;
+}
+
 // signed_microblocks: a stream of `n` microblocks, one transaction each, signed by the
 // miner key `key_byte` and chained by parent hash and sequence.
 inline std::vector<codec::StacksMicroblock> signed_microblocks(std::size_t n, std::uint8_t key_byte,
@@ -89,12 +121,12 @@ struct SignerSet {
   }
 };
 
-// nakamoto_block: a version-1 Nakamoto block at `height` carrying `txs` (padded with
-// transactions up to about `min_bytes`), signed by the miner `miner` and by every signer
-// of `signers` in reward-set order.
-inline codec::NakamotoBlock nakamoto_block(std::uint64_t height, const SignerSet& signers,
-                                           const crypto::SecretKey& miner, std::size_t min_bytes = 0,
-                                           std::uint64_t nonce_base = 1'000'000) {
+// nakamoto_block_of: a version-1 Nakamoto block at `height` carrying `txs` (whose Merkle
+// root is `root`), signed by the miner `miner` and by every signer of `signers` in
+// reward-set order.
+inline codec::NakamotoBlock nakamoto_block_of(std::vector<codec::StacksTransaction> txs, const codec::Hash32& root,
+                                              std::uint64_t height, const SignerSet& signers,
+                                              const crypto::SecretKey& miner) {
   codec::NakamotoBlock b;
   b.header.version = 1;
   b.header.chain_length = height;
@@ -104,21 +136,36 @@ inline codec::NakamotoBlock nakamoto_block(std::uint64_t height, const SignerSet
   b.header.timestamp = 1'700'000'000 + height;
   b.header.pox_treatment.len = 1;
   b.header.pox_treatment.data = {0};
-  std::size_t bytes = 0;
-  std::uint64_t nonce = nonce_base + height * 100'000;
-  do {
-    b.txs.push_back(signed_tx(nonce++));
-    bytes += 180;
-  } while (bytes < min_bytes);
-  std::vector<codec::Hash32> ids;
-  for (const auto& tx : b.txs) ids.push_back(tx.txid);
-  b.header.tx_merkle_root = crypto::merkle_root(ids);
+  b.txs = std::move(txs);
+  b.header.tx_merkle_root = root;
   codec::compute_ids(b);
   b.header.miner_signature = miner.sign(codec::nakamoto_miner_sighash(b.header));
   codec::compute_ids(b);
   for (const auto& k : signers.keys) b.header.signer_signature.push_back(k.sign(b.block_hash));
   codec::compute_ids(b);
   return b;
+}
+
+// block_txs: transactions filling about `min_bytes` (at least one), and their Merkle root.
+inline std::pair<std::vector<codec::StacksTransaction>, codec::Hash32> block_txs(std::size_t min_bytes,
+                                                                                 std::uint64_t nonce) {
+  std::vector<codec::StacksTransaction> txs;
+  std::size_t bytes = 0;
+  do {
+    txs.push_back(signed_tx(nonce++));
+    bytes += 180;
+  } while (bytes < min_bytes);
+  std::vector<codec::Hash32> ids;
+  for (const auto& tx : txs) ids.push_back(tx.txid);
+  return {std::move(txs), crypto::merkle_root(ids)};
+}
+
+// nakamoto_block: a block at `height` padded with transactions up to about `min_bytes`.
+inline codec::NakamotoBlock nakamoto_block(std::uint64_t height, const SignerSet& signers,
+                                           const crypto::SecretKey& miner, std::size_t min_bytes = 0,
+                                           std::uint64_t nonce_base = 1'000'000) {
+  auto [txs, root] = block_txs(min_bytes, nonce_base + height * 100'000);
+  return nakamoto_block_of(std::move(txs), root, height, signers, miner);
 }
 
 }  // namespace relay::sim

@@ -1,5 +1,6 @@
 #include "control/cli/json.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 namespace relay::cli {
@@ -77,6 +78,17 @@ void Json::quote(std::string_view v) {
 Json& Json::num(std::uint64_t v) {
   comma();
   out_ += std::to_string(v);
+  return *this;
+}
+Json& Json::real(double v) {
+  comma();
+  if (!std::isfinite(v)) {
+    out_ += "null";
+    return *this;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  out_ += buf;
   return *this;
 }
 Json& Json::boolean(bool v) {

@@ -19,6 +19,7 @@ class Json {
   Json& key(std::string_view k);
   Json& str(std::string_view v);
   Json& num(std::uint64_t v);
+  Json& real(double v);  // %.6g; NaN and infinities as null
   Json& boolean(bool v);
   Json& null();
   Json& hex(ByteSpan b) { return str(to_hex(b)); }
@@ -31,6 +32,7 @@ class Json {
   Json& kv(std::string_view k, const char* v) { return key(k).str(v); }
   Json& kv(std::string_view k, std::uint64_t v) { return key(k).num(v); }
   Json& kv_bool(std::string_view k, bool v) { return key(k).boolean(v); }
+  Json& kv_real(std::string_view k, double v) { return key(k).real(v); }
   template <std::size_t N>
   Json& kv_hex(std::string_view k, const ByteArray<N>& a) {
     return key(k).hex(a);

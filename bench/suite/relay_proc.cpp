@@ -1,0 +1,134 @@
+#include "bench/suite/relay_proc.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace relay::bench {
+
+ProcUsage proc_usage(pid_t pid) {
+  ProcUsage u;
+  if (pid <= 0) return u;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto close = s.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return u;
+  std::istringstream in(s.substr(close + 2));
+  std::vector<std::string> fields;
+  for (std::string w; in >> w;) fields.push_back(w);
+  // Fields after the name start at field 3 (state): utime is field 14, stime 15, rss 24.
+  if (fields.size() < 22) return u;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  u.cpu_s = (std::stod(fields[11]) + std::stod(fields[12])) / tick;
+  u.rss = std::stoull(fields[21]) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  return u;
+}
+
+Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::string& err) {
+  std::unique_ptr<RelayProc> r(new RelayProc());
+  const std::string cfg = l.work_dir + "/relay.toml";
+  {
+    std::ofstream f(cfg);
+    f << "[node]\ndata_dir = \"" << l.work_dir << "/data\"\n"
+      << "[p2p]\nbind = \"127.0.0.1:0\"\nmax_inbound = 2000\n"
+      << "[rewards]\nreward_set_file = \"" << l.reward_set_file << "\"\n"
+      << "[frontier]\nbootstrap = []\nwalk = false\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n"
+      << l.extra_toml;
+    if (!l.http_bind.empty()) f << "[http]\nbind = \"" << l.http_bind << "\"\n";
+    if (!f) {
+      err = "cannot write " + cfg;
+      return make_error(Errc::kIo, "config");
+    }
+  }
+  r->shm_ = "/dev/shm/stacks-relay-bench-" + std::to_string(::getpid()) + "-" +
+            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+  std::vector<std::string> argv = {l.bin, "run", "--config", cfg, "--shm", r->shm_, "--stats-interval", "0"};
+  int p[2];
+  if (::pipe(p) != 0) return make_error(Errc::kIo, "pipe");
+  const std::string log = l.work_dir + "/relay.log";
+  r->sup_ = ::fork();
+  if (r->sup_ == 0) {
+    ::dup2(p[1], 1);
+    ::close(p[0]);
+    if (FILE* lf = std::fopen(log.c_str(), "w")) ::dup2(fileno(lf), 2);
+    std::vector<char*> av;
+    for (auto& a : argv) av.push_back(a.data());
+    av.push_back(nullptr);
+    ::execv(av[0], av.data());
+    ::_exit(127);
+  }
+  ::close(p[1]);
+  r->out_ = p[0];
+  // READY <port> <pid> from the dataplane; HTTP <port> from the control process.
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const bool want_http = !l.http_bind.empty();
+  while (std::chrono::steady_clock::now() < deadline && (r->port_ == 0 || (want_http && r->http_port_ == 0))) {
+    pollfd pf{r->out_, POLLIN, 0};
+    if (::poll(&pf, 1, 50) <= 0) continue;
+    char c;
+    if (::read(r->out_, &c, 1) != 1) break;
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    unsigned port = 0;
+    int pid = 0;
+    if (std::sscanf(line.c_str(), "READY %u %d", &port, &pid) == 2) r->port_ = static_cast<std::uint16_t>(port);
+    if (std::sscanf(line.c_str(), "HTTP %u", &port) == 1) r->http_port_ = static_cast<std::uint16_t>(port);
+    line.clear();
+  }
+  if (r->port_ == 0 || (want_http && r->http_port_ == 0)) {
+    err = "the relay did not start (log: " + log + ")";
+    return make_error(Errc::kIo, "relay start");
+  }
+  auto region = shm::Region::open(r->shm_);
+  if (!region.ok()) {
+    err = "cannot map the relay's shared region " + r->shm_;
+    return region.error();
+  }
+  r->region_ = std::move(*region);
+  auto lk = link::link_join(r->region_.data(), r->region_.size());
+  if (!lk.ok()) {
+    err = std::string("shared region: ") + lk.error().reason;
+    return lk.error();
+  }
+  r->link_ = *lk;
+  return r;
+}
+
+ProcUsage RelayProc::usage() const {
+  const ProcUsage d = proc_usage(static_cast<pid_t>(link_.dp_cnc->pid.load()));
+  const ProcUsage c = proc_usage(static_cast<pid_t>(link_.ctl_cnc->pid.load()));
+  ProcUsage u;
+  u.cpu_s = d.cpu_s + c.cpu_s;
+  u.dp_cpu_s = d.cpu_s;
+  u.rss = d.rss + c.rss;
+  return u;
+}
+
+int RelayProc::stop() {
+  if (sup_ <= 0) return 0;
+  ::kill(sup_, SIGTERM);
+  int status = 0;
+  ::waitpid(sup_, &status, 0);
+  sup_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+RelayProc::~RelayProc() {
+  (void)stop();
+  if (out_ >= 0) ::close(out_);
+  ::unlink(shm_.c_str());
+}
+
+}  // namespace relay::bench

@@ -1,0 +1,60 @@
+// bench/suite/relay_proc.hpp — the real relay (`stacks-relay run`) as the benchmark runs
+// it: a config of its own (no seeds, no walk, loopback peers admitted, the simulated
+// signers' reward set), READY awaited, its counters read from the shared region, and
+// its processes' CPU time and memory read from /proc.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "relay/base/result.hpp"
+#include "relay/link/link.hpp"
+#include "relay/shm/region.hpp"
+
+namespace relay::bench {
+
+struct RelayLaunch {
+  std::string bin;             // path to stacks-relay
+  std::string work_dir;        // data dir, config and logs go under it
+  std::string reward_set_file;  // signers blocks are checked against
+  std::string extra_toml;      // appended to the generated config
+  std::string http_bind;       // e.g. "127.0.0.1:0" (empty: no HTTP endpoint)
+};
+
+// Cumulative CPU seconds and resident memory of both relay processes.
+struct ProcUsage {
+  double cpu_s = 0;        // user + system, dataplane + control
+  double dp_cpu_s = 0;
+  std::uint64_t rss = 0;   // bytes, dataplane + control
+};
+
+class RelayProc {
+ public:
+  static Result<std::unique_ptr<RelayProc>> start(const RelayLaunch& l, std::string& err);
+  ~RelayProc();
+  RelayProc(const RelayProc&) = delete;
+  RelayProc& operator=(const RelayProc&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  std::uint16_t http_port() const noexcept { return http_port_; }
+  const link::DpCounters& counters() const noexcept { return *link_.counters; }
+  ProcUsage usage() const;
+  // stop: SIGTERM and wait; the supervisor's exit status.
+  int stop();
+
+ private:
+  RelayProc() = default;
+  pid_t sup_ = -1;
+  int out_ = -1;
+  std::string shm_;
+  std::uint16_t port_ = 0, http_port_ = 0;
+  shm::Region region_;
+  link::Link link_{};
+};
+
+// proc_usage: CPU seconds (user + system) and RSS of one process (zeros if gone).
+ProcUsage proc_usage(pid_t pid);
+
+}  // namespace relay::bench

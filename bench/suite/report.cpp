@@ -1,0 +1,310 @@
+#include "bench/suite/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "control/cli/json.hpp"
+
+namespace relay::bench {
+
+namespace {
+
+void dist_json(cli::Json& j, const char* name, const Dist& d, bool with_cdf = false) {
+  j.key(name).begin_object().kv("n", std::uint64_t{d.n}).kv_real("p50_us", d.p50).kv_real("p99_us", d.p99)
+      .kv_real("p999_us", d.p999).kv_real("max_us", d.max).kv_real("mean_us", d.mean);
+  if (with_cdf) {
+    j.key("cdf").begin_array();
+    for (const auto& [x, y] : d.cdf) j.begin_array().real(x).real(y).end_array();
+    j.end_array();
+  }
+  j.end_object();
+}
+
+std::string esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '<') o += "&lt;";
+    else if (c == '>') o += "&gt;";
+    else if (c == '&') o += "&amp;";
+    else o += c;
+  }
+  return o;
+}
+
+std::string num(double v, const char* f = "%.0f") {
+  if (!std::isfinite(v)) return "–";
+  char b[48];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"  // formats are literals at every call
+  std::snprintf(b, sizeof b, f, v);
+#pragma GCC diagnostic pop
+  return b;
+}
+
+std::string bytes_str(std::size_t b) {
+  if (b >= (1u << 20)) return num(static_cast<double>(b) / (1 << 20), "%.0f MiB");
+  if (b >= 1024) return num(static_cast<double>(b) / 1024, "%.0f KiB");
+  return std::to_string(b) + " B";
+}
+
+// ---- SVG line charts -------------------------------------------------------------
+
+struct Series {
+  std::string name;
+  std::vector<std::pair<double, double>> pts;
+  bool dashed = false;
+};
+
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
+
+std::string chart(const std::string& title, const std::string& xlab, const std::string& ylab, std::vector<Series> series,
+                  bool logx, bool logy) {
+  constexpr double W = 640, H = 360, L = 70, R = 20, T = 34, B = 52;
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  for (auto& s : series) {
+    std::erase_if(s.pts, [&](const auto& p) { return (logx && p.first <= 0) || (logy && p.second <= 0); });
+    for (const auto& [x, y] : s.pts) {
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+    }
+  }
+  std::string o = "<figure><svg xmlns='http://www.w3.org/2000/svg' width='" + num(W) + "' height='" + num(H) +
+                  "' viewBox='0 0 " + num(W) + " " + num(H) + "' font-family='sans-serif' font-size='11'>";
+  o += "<text x='" + num(W / 2) + "' y='18' text-anchor='middle' font-size='13' font-weight='bold'>" + esc(title) + "</text>";
+  if (!std::isfinite(x0)) return o + "<text x='" + num(W / 2) + "' y='" + num(H / 2) + "' text-anchor='middle'>no data</text></svg></figure>";
+  auto tx = [&](double v) { return logx ? std::log10(v) : v; };
+  auto ty = [&](double v) { return logy ? std::log10(v) : v; };
+  double ax0 = tx(x0), ax1 = tx(x1), ay0 = ty(y0), ay1 = ty(y1);
+  if (logx) ax0 = std::floor(ax0), ax1 = std::ceil(ax1);
+  if (logy) ay0 = std::floor(ay0), ay1 = std::ceil(ay1);
+  if (!logy) ay0 = std::min(0.0, ay0);
+  if (ax1 <= ax0) ax1 = ax0 + 1;
+  if (ay1 <= ay0) ay1 = ay0 + 1;
+  auto px = [&](double v) { return L + (tx(v) - ax0) / (ax1 - ax0) * (W - L - R); };
+  auto py = [&](double v) { return H - B - (ty(v) - ay0) / (ay1 - ay0) * (H - T - B); };
+  o += "<rect x='" + num(L) + "' y='" + num(T) + "' width='" + num(W - L - R) + "' height='" + num(H - T - B) +
+       "' fill='none' stroke='#999'/>";
+  // Ticks: decades on log axes, five steps on linear ones.
+  auto ticks = [](double a0, double a1, bool lg) {
+    std::vector<double> t;
+    if (lg) {
+      for (double e = a0; e <= a1 + 1e-9; e += 1) t.push_back(std::pow(10, e));
+    } else {
+      for (int i = 0; i <= 5; ++i) t.push_back(a0 + (a1 - a0) * i / 5);
+    }
+    return t;
+  };
+  auto label = [](double v) {
+    if (v >= 1e6) return num(v / 1e6, "%gM");
+    if (v >= 1e3) return num(v / 1e3, "%gk");
+    return num(v, v < 10 ? "%.2g" : "%.0f");
+  };
+  for (double v : ticks(ax0, ax1, logx)) {
+    const double x = logx ? px(v) : L + (v - ax0) / (ax1 - ax0) * (W - L - R);
+    o += "<line x1='" + num(x) + "' y1='" + num(H - B) + "' x2='" + num(x) + "' y2='" + num(T) + "' stroke='#eee'/>";
+    o += "<text x='" + num(x) + "' y='" + num(H - B + 14) + "' text-anchor='middle'>" + label(v) + "</text>";
+  }
+  for (double v : ticks(ay0, ay1, logy)) {
+    const double y = logy ? py(v) : H - B - (v - ay0) / (ay1 - ay0) * (H - T - B);
+    o += "<line x1='" + num(L) + "' y1='" + num(y) + "' x2='" + num(W - R) + "' y2='" + num(y) + "' stroke='#eee'/>";
+    o += "<text x='" + num(L - 6) + "' y='" + num(y + 4) + "' text-anchor='end'>" + label(v) + "</text>";
+  }
+  o += "<text x='" + num(L + (W - L - R) / 2) + "' y='" + num(H - 14) + "' text-anchor='middle'>" + esc(xlab) + "</text>";
+  o += "<text transform='translate(16," + num(T + (H - T - B) / 2) + ") rotate(-90)' text-anchor='middle'>" + esc(ylab) + "</text>";
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const auto& s = series[i];
+    if (s.pts.empty()) continue;
+    const char* col = kColors[i % std::size(kColors)];
+    std::string pts;
+    for (const auto& [x, y] : s.pts) pts += num(px(x), "%.1f") + "," + num(py(y), "%.1f") + " ";
+    o += std::string("<polyline fill='none' stroke='") + col + "' stroke-width='2'" +
+         (s.dashed ? " stroke-dasharray='6 4'" : "") + " points='" + pts + "'/>";
+    if (s.pts.size() < 30)
+      for (const auto& [x, y] : s.pts)
+        o += std::string("<circle r='3' fill='") + col + "' cx='" + num(px(x), "%.1f") + "' cy='" + num(py(y), "%.1f") + "'/>";
+    const double ly = T + 14 + 14 * static_cast<double>(i);
+    o += std::string("<line x1='") + num(L + 10) + "' y1='" + num(ly - 4) + "' x2='" + num(L + 30) + "' y2='" + num(ly - 4) +
+         "' stroke='" + col + "' stroke-width='2'" + (s.dashed ? " stroke-dasharray='6 4'" : "") + "/>";
+    o += "<text x='" + num(L + 36) + "' y='" + num(ly) + "'>" + esc(s.name) + "</text>";
+  }
+  return o + "</svg></figure>";
+}
+
+}  // namespace
+
+std::string to_json(const SuiteResult& r) {
+  cli::Json j;
+  j.begin_object().kv("date", r.date).kv("machine", r.machine).kv("cores", std::uint64_t{r.cores}).kv("kernel", r.kernel)
+      .kv("commit", r.commit).kv_bool("smoke", r.smoke).kv_real("seconds", r.seconds);
+  j.key("baselines").begin_object().kv_real("sha512_256_mb_s", r.base.sha512_256_mb_s).kv_real("recover_us", r.base.recover_us)
+      .kv_real("sign_us", r.base.sign_us).kv_real("iperf3_gbps", r.base.iperf3_gbps).kv("iperf3_note", r.base.iperf3_note)
+      .end_object();
+  j.key("targets").begin_array();
+  for (const auto& t : r.targets) {
+    j.begin_object().kv("name", t.name).kv("measured", t.measured).kv("limit", t.limit);
+    j.key("pass");
+    if (t.pass < 0) j.null();
+    else j.boolean(t.pass == 1);
+    j.kv("note", t.note).end_object();
+  }
+  j.end_array();
+  j.key("tx_flood").begin_array();
+  for (const auto& t : r.tx) {
+    j.begin_object().kv("topology", t.topology).kv("k", std::uint64_t{t.k}).kv_real("target_rate", t.target_rate)
+        .kv_real("sent_rate", t.sent_rate).kv_real("delivered_per_s", t.delivered_per_s).kv_real("loss", t.loss)
+        .kv_real("gbit_s", t.gbps).kv_real("relay_cpu_us_per_msg", t.relay_cpu_us_per_msg).kv("relay_rss", t.relay_rss)
+        .kv("relay_drops", t.relay_drops);
+    dist_json(j, "hop", t.hop, true);
+    j.end_object();
+  }
+  j.end_array();
+  j.key("block_bursts").begin_array();
+  for (const auto& b : r.blocks) {
+    j.begin_object().kv("topology", b.topology).kv("k", std::uint64_t{b.k}).kv("bytes", std::uint64_t{b.bytes})
+        .kv("relay_histogram_p50_us", b.relay_latency_p50_us);
+    dist_json(j, "hop", b.hop);
+    dist_json(j, "first_byte_out", b.first_out);
+    dist_json(j, "last_peer", b.last_peer);
+    j.end_object();
+  }
+  j.end_array();
+  j.key("mixed").begin_array();
+  for (const auto& m : r.mixed) {
+    j.begin_object().kv("k", std::uint64_t{m.k}).kv("block_bytes", std::uint64_t{m.block_bytes}).kv_real("tx_rate", m.tx_rate)
+        .kv_real("tx_loss", m.tx_loss);
+    dist_json(j, "block_last_peer_idle", m.block_idle);
+    dist_json(j, "block_last_peer_loaded", m.block_loaded);
+    dist_json(j, "tx_hop_loaded", m.tx_loaded);
+    j.end_object();
+  }
+  j.end_array();
+  j.key("fanout").begin_array();
+  for (const auto& f : r.fanout) {
+    j.begin_object().kv("k", std::uint64_t{f.k}).kv_real("relay_cpu_us_per_msg", f.cpu_us_per_msg)
+        .kv_real("relay_cpu_us_per_copy", f.cpu_us_per_copy);
+    dist_json(j, "tx_hop", f.tx_hop);
+    dist_json(j, "block_first_byte_out", f.block_first_out);
+    dist_json(j, "block_last_peer", f.block_last_peer);
+    dist_json(j, "block_last_peer_direct", f.block_last_peer_direct);
+    j.end_object();
+  }
+  j.end_array();
+  j.key("log").begin_array();
+  for (const auto& l : r.log) j.str(l);
+  j.end_array();
+  j.end_object();
+  return j.text() + "\n";
+}
+
+std::string to_html(const SuiteResult& r) {
+  std::string h = "<!doctype html><html><head><meta charset='utf-8'><title>stacks-relay benchmark " + esc(r.date) +
+                  "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+                  "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+                  "th{background:#f4f4f4}td.l,th.l{text-align:left}.pass{background:#d8f5d8}.fail{background:#f8d7d7}"
+                  ".na{background:#eee}figure{margin:1em 0}</style></head><body>";
+  h += "<h1>stacks-relay benchmark</h1><p>" + esc(r.date) + (r.smoke ? " — <b>smoke run</b> (reduced; not for comparison)" : "") +
+       "<br>" + esc(r.machine) + ", " + std::to_string(r.cores) + " cores, " + esc(r.kernel) + ", commit " + esc(r.commit) +
+       ", " + num(r.seconds, "%.0f") + " s. Relay and simulated nodes share this machine; numbers in one table come from one run.</p>";
+  h += "<h2>Targets</h2><table><tr><th class=l>target</th><th>measured</th><th>limit</th><th>result</th><th class=l>note</th></tr>";
+  for (const auto& t : r.targets)
+    h += "<tr class='" + std::string(t.pass == 1 ? "pass" : t.pass == 0 ? "fail" : "na") + "'><td class=l>" + esc(t.name) +
+         "</td><td>" + esc(t.measured.empty() ? "–" : t.measured) + "</td><td>" + esc(t.limit) + "</td><td>" +
+         (t.pass == 1 ? "pass" : t.pass == 0 ? "FAIL" : "not measured") + "</td><td class=l>" + esc(t.note) + "</td></tr>";
+  h += "</table>";
+  h += "<h2>Baselines (same run)</h2><table><tr><th class=l>what</th><th>value</th></tr>";
+  h += "<tr><td class=l>SHA-512/256 (OpenSSL, 1 MiB)</td><td>" + num(r.base.sha512_256_mb_s) + " MB/s</td></tr>";
+  h += "<tr><td class=l>secp256k1 sign / recover</td><td>" + num(r.base.sign_us, "%.1f") + " / " + num(r.base.recover_us, "%.1f") + " µs</td></tr>";
+  h += "<tr><td class=l>loopback TCP (iperf3)</td><td>" +
+       (r.base.iperf3_gbps >= 0 ? num(r.base.iperf3_gbps, "%.1f") + " Gbit/s" : esc(r.base.iperf3_note)) + "</td></tr></table>";
+
+  auto dist_cells = [](const Dist& d) {
+    return "<td>" + num(d.p50) + "</td><td>" + num(d.p99) + "</td><td>" + num(d.p999) + "</td>";
+  };
+  if (!r.tx.empty()) {
+    h += "<h2>Transaction flood</h2><p>" + std::to_string(r.tx.front().k) +
+         " peers; one origin pushes 300-byte contract calls at each offered rate; hop = origin's last byte written → each "
+         "recipient's last byte read. <i>direct</i>: the origin writes to every peer itself (no relay).</p>";
+    h += "<table><tr><th class=l>topology</th><th>offered/s</th><th>sent/s</th><th>delivered/s</th><th>loss</th><th>Gbit/s</th>"
+         "<th>hop p50 µs</th><th>p99</th><th>p99.9</th><th>relay CPU µs/msg</th><th>relay drops</th></tr>";
+    for (const auto& t : r.tx)
+      h += "<tr><td class=l>" + t.topology + "</td><td>" + num(t.target_rate) + "</td><td>" + num(t.sent_rate) + "</td><td>" +
+           num(t.delivered_per_s) + "</td><td>" + num(t.loss * 100, "%.2f%%") + "</td><td>" + num(t.gbps, "%.3f") + "</td>" +
+           dist_cells(t.hop) + "<td>" + (t.relay_cpu_us_per_msg >= 0 ? num(t.relay_cpu_us_per_msg, "%.1f") : "–") + "</td><td>" +
+           (t.topology == "relay" ? std::to_string(t.relay_drops) : "–") + "</td></tr>";
+    h += "</table>";
+    std::vector<Series> cdf, lat, thr;
+    for (const char* topo : {"relay", "direct"}) {
+      Series p50{std::string(topo) + " p50", {}}, p99{std::string(topo) + " p99", {}, true}, del{topo, {}};
+      for (const auto& t : r.tx) {
+        if (t.topology != topo) continue;
+        if (cdf.size() < 2 && &t == &*std::find_if(r.tx.begin(), r.tx.end(), [&](const TxStep& x) { return x.topology == topo; }))
+          cdf.push_back(Series{std::string(topo) + " at " + num(t.target_rate) + "/s", t.hop.cdf});
+        p50.pts.emplace_back(t.target_rate, t.hop.p50);
+        p99.pts.emplace_back(t.target_rate, t.hop.p99);
+        del.pts.emplace_back(t.target_rate, t.delivered_per_s / static_cast<double>(t.k - 1));
+      }
+      lat.push_back(p50);
+      lat.push_back(p99);
+      thr.push_back(del);
+    }
+    h += chart("Transaction hop latency, CDF (lowest rate)", "µs", "fraction of deliveries", cdf, true, false);
+    h += chart("Transaction hop latency vs offered rate", "offered tx/s", "µs", lat, true, true);
+    h += chart("Throughput: deliveries per peer per second vs offered rate", "offered tx/s", "tx/s reaching each peer", thr, true, true);
+  }
+  if (!r.blocks.empty()) {
+    h += "<h2>Block bursts</h2><p>Nakamoto blocks (signed by " + std::string("the simulated reward set") +
+         ") pushed one at a time; first byte out = origin's last byte written → the earliest first byte at any peer; last "
+         "peer = → the latest last byte. Relay histogram = the dataplane's own receive-reaped → queued p50.</p>";
+    h += "<table><tr><th class=l>topology</th><th>K</th><th>size</th><th>first byte out p50 µs</th><th>last peer p50 µs</th>"
+         "<th>p99</th><th>hop p50 µs</th><th>relay histogram p50 µs</th></tr>";
+    for (const auto& b : r.blocks)
+      h += "<tr><td class=l>" + b.topology + "</td><td>" + std::to_string(b.k) + "</td><td>" + bytes_str(b.bytes) + "</td><td>" +
+           num(b.first_out.p50) + "</td><td>" + num(b.last_peer.p50) + "</td><td>" + num(b.last_peer.p99) + "</td><td>" +
+           num(b.hop.p50) + "</td><td>" + (b.topology == "relay" ? "≤ " + std::to_string(b.relay_latency_p50_us) : "–") + "</td></tr>";
+    h += "</table>";
+    std::vector<Series> s;
+    for (const char* topo : {"relay", "direct"}) {
+      Series last{std::string(topo) + " last peer", {}}, first{std::string(topo) + " first byte out", {}, true};
+      for (const auto& b : r.blocks)
+        if (b.topology == topo) {
+          last.pts.emplace_back(static_cast<double>(b.bytes), b.last_peer.p50);
+          first.pts.emplace_back(static_cast<double>(b.bytes), b.first_out.p50);
+        }
+      s.push_back(last);
+      s.push_back(first);
+    }
+    h += chart("Block delivery vs size (p50)", "block bytes", "µs", s, true, true);
+  }
+  for (const auto& m : r.mixed) {
+    h += "<h2>Mixed traffic</h2><p>" + bytes_str(m.block_bytes) + " blocks to the last of " + std::to_string(m.k - 1) +
+         " peers, alone and among " + num(m.tx_rate) + " tx/s (blocks must not wait behind transactions).</p>";
+    h += "<table><tr><th class=l>what</th><th>p50 µs</th><th>p99</th><th>p99.9</th></tr><tr><td class=l>block, idle</td>" +
+         dist_cells(m.block_idle) + "</tr><tr><td class=l>block, among transactions</td>" + dist_cells(m.block_loaded) +
+         "</tr><tr><td class=l>transaction hop (loss " + num(m.tx_loss * 100, "%.2f%%") + ")</td>" + dist_cells(m.tx_loaded) +
+         "</tr></table>";
+  }
+  if (!r.fanout.empty()) {
+    h += "<h2>Fan-out</h2><table><tr><th>K</th><th>tx hop p50 µs</th><th>p99</th><th>block first out p50 µs</th>"
+         "<th>block last peer p50 µs</th><th>direct last peer p50 µs</th><th>relay CPU µs/msg</th><th>µs/copy</th></tr>";
+    for (const auto& f : r.fanout)
+      h += "<tr><td>" + std::to_string(f.k) + "</td><td>" + num(f.tx_hop.p50) + "</td><td>" + num(f.tx_hop.p99) + "</td><td>" +
+           num(f.block_first_out.p50) + "</td><td>" + num(f.block_last_peer.p50) + "</td><td>" +
+           num(f.block_last_peer_direct.p50) + "</td><td>" + num(f.cpu_us_per_msg, "%.1f") + "</td><td>" +
+           num(f.cpu_us_per_copy, "%.2f") + "</td></tr>";
+    h += "</table>";
+    Series tx{"tx hop p50 (relay)", {}}, bl{"block last peer p50 (relay)", {}}, bd{"block last peer p50 (direct)", {}, true};
+    for (const auto& f : r.fanout) {
+      const double k = static_cast<double>(f.k);
+      tx.pts.emplace_back(k, f.tx_hop.p50);
+      bl.pts.emplace_back(k, f.block_last_peer.p50);
+      bd.pts.emplace_back(k, f.block_last_peer_direct.p50);
+    }
+    h += chart("Latency vs number of peers", "K (peers)", "µs", {tx, bl, bd}, true, true);
+  }
+  h += "<h2>Log</h2><pre>";
+  for (const auto& l : r.log) h += esc(l) + "\n";
+  h += "</pre></body></html>\n";
+  return h;
+}
+
+}  // namespace relay::bench

@@ -1,0 +1,87 @@
+// bench/suite/scenarios.hpp — the benchmark's scenarios and what each one reports. Every
+// scenario runs the relay's numbers next to a baseline measured in the same run.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/sim/sim_data.hpp"
+#include "bench/suite/relay_proc.hpp"
+#include "bench/suite/trial.hpp"
+
+namespace relay::bench {
+
+struct SuiteOptions {
+  bool smoke = false;       // a reduced run that finishes in under a minute
+  std::string relay_bin;    // stacks-relay
+  std::string work_dir;     // scratch (relay data, logs)
+  std::size_t signers = 16;  // signers in the simulated reward set (each block carries all)
+  std::size_t tx_bytes = 300;
+  std::vector<std::string> only;  // scenario names to run (empty: all)
+};
+
+struct Baselines {
+  double sha512_256_mb_s = 0;  // OpenSSL, 1 MiB buffers
+  double recover_us = 0;       // one secp256k1 public-key recovery
+  double sign_us = 0;          // one recoverable signature
+  double iperf3_gbps = -1;     // loopback TCP ceiling (-1: iperf3 not available)
+  std::string iperf3_note;
+};
+
+struct TxStep {
+  std::string topology;  // "relay" or "direct"
+  std::size_t k = 0;
+  double target_rate = 0, sent_rate = 0, delivered_per_s = 0, loss = 0, gbps = 0;
+  Dist hop;
+  double relay_cpu_us_per_msg = -1;  // relay only
+  std::uint64_t relay_rss = 0;
+  std::uint64_t relay_drops = 0;
+};
+
+struct BlockStep {
+  std::string topology;
+  std::size_t k = 0, bytes = 0;
+  Dist hop, first_out, last_peer;
+  std::uint64_t relay_latency_p50_us = 0;  // the relay's own histogram (receive reaped → copies queued)
+};
+
+struct Mixed {
+  std::size_t k = 0, block_bytes = 0;
+  double tx_rate = 0;
+  Dist block_idle, block_loaded, tx_loaded;
+  double tx_loss = 0;
+};
+
+struct FanoutStep {
+  std::size_t k = 0;
+  Dist tx_hop;
+  Dist block_first_out, block_last_peer, block_last_peer_direct;
+  double cpu_us_per_msg = 0, cpu_us_per_copy = 0;
+};
+
+struct Target {
+  std::string name, measured, limit;
+  int pass = -1;  // 1 pass, 0 fail, -1 not measured
+  std::string note;
+};
+
+struct SuiteResult {
+  std::string date, machine, kernel, commit;
+  std::size_t cores = 0;
+  bool smoke = false;
+  double seconds = 0;
+  Baselines base;
+  std::vector<TxStep> tx;
+  std::vector<BlockStep> blocks;
+  std::vector<Mixed> mixed;
+  std::vector<FanoutStep> fanout;
+  std::vector<Target> targets;
+  std::vector<std::string> log;  // what happened, in order (warnings included)
+};
+
+// run_suite: every selected scenario; errors (a relay that would not start, a swarm that
+// could not connect) are in `log` and end the scenario, not the suite.
+SuiteResult run_suite(const SuiteOptions& o);
+
+}  // namespace relay::bench

@@ -1,0 +1,50 @@
+// bench/suite/trial.hpp — one timed run: pre-signed pushes sent on a schedule through a
+// Swarm, every arrival matched to what was sent, and the numbers a report needs
+// (latency distributions, time to the first byte out and to the last peer, rates).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "bench/suite/swarm.hpp"
+
+namespace relay::bench {
+
+struct Planned {
+  std::uint32_t origin = 0;
+  Bytes msg;              // signed, ready to write
+  std::uint64_t key = 0;  // payload key (what recipients will report)
+  std::uint64_t at_ns = 0;  // offset from the trial's start
+};
+
+struct TrialResult {
+  std::uint64_t start_ns = 0, sends_done_ns = 0, end_ns = 0;
+  std::vector<std::uint64_t> sent_ns;                // per planned push: its last byte written (0: never)
+  std::vector<std::vector<Arrival>> arrivals;        // per planned push
+  std::uint64_t stray = 0;                           // arrivals matching nothing sent
+  std::uint64_t refused = 0;                         // sends the transport refused (backpressure)
+  std::uint64_t delivered_bytes = 0;
+};
+
+// run_trial: send `plan` on schedule, then wait until every push reached `expect_each`
+// peers or `drain_ns` passed since the last send.
+TrialResult run_trial(Swarm& s, const std::vector<Planned>& plan, std::size_t expect_each, std::uint64_t drain_ns);
+
+// Latency summary in microseconds (nearest-rank percentiles) and a CDF for charts.
+struct Dist {
+  std::size_t n = 0;
+  double p50 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;
+  std::vector<std::pair<double, double>> cdf;  // (µs, fraction ≤), at most ~200 points
+};
+Dist summarize(std::vector<double> us);
+
+// hop_latencies: per arrival, last byte read − the push's last byte written (µs).
+std::vector<double> hop_latencies(const TrialResult& r);
+// per_push: for complete pushes (all `expect_each` arrived): first byte out (earliest
+// first byte at any peer) and time to the last peer (latest last byte), µs after sent.
+void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>& first_out, std::vector<double>& last_peer);
+std::uint64_t arrivals(const TrialResult& r);
+
+}  // namespace relay::bench
