@@ -1,5 +1,6 @@
 #include "bench/suite/relay_proc.hpp"
 
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -15,6 +16,27 @@
 
 namespace relay::bench {
 
+// cpu_ns: nanoseconds on a CPU, summed over the process's threads (schedstat: exact,
+// unlike /proc/PID/stat's clock ticks); -1 when unavailable.
+double cpu_ns(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  double sum = 0;
+  bool any = false;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(dir + "/" + e->d_name + "/schedstat");
+    double ns = 0;
+    if (f >> ns) {
+      sum += ns;
+      any = true;
+    }
+  }
+  ::closedir(d);
+  return any ? sum : -1;
+}
+
 ProcUsage proc_usage(pid_t pid) {
   ProcUsage u;
   if (pid <= 0) return u;
@@ -29,6 +51,7 @@ ProcUsage proc_usage(pid_t pid) {
   if (fields.size() < 22) return u;
   const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
   u.cpu_s = (std::stod(fields[11]) + std::stod(fields[12])) / tick;
+  if (const double ns = cpu_ns(pid); ns >= 0) u.cpu_s = ns / 1e9;
   u.rss = std::stoull(fields[21]) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   return u;
 }

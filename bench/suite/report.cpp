@@ -153,6 +153,7 @@ std::string to_json(const SuiteResult& r) {
     j.begin_object().kv("topology", t.topology).kv("k", std::uint64_t{t.k}).kv_real("target_rate", t.target_rate)
         .kv_real("sent_rate", t.sent_rate).kv_real("delivered_per_s", t.delivered_per_s).kv_real("loss", t.loss)
         .kv_real("gbit_s", t.gbps).kv_real("relay_cpu_us_per_msg", t.relay_cpu_us_per_msg).kv("relay_rss", t.relay_rss)
+        .kv("relay_histogram_p50_us", t.relay_hist_p50_us).kv("relay_histogram_p99_us", t.relay_hist_p99_us)
         .kv("relay_drops", t.relay_drops);
     dist_json(j, "hop", t.hop, true);
     j.end_object();
@@ -225,11 +226,13 @@ std::string to_html(const SuiteResult& r) {
          " peers; one origin pushes 300-byte contract calls at each offered rate; hop = origin's last byte written → each "
          "recipient's last byte read. <i>direct</i>: the origin writes to every peer itself (no relay).</p>";
     h += "<table><tr><th class=l>topology</th><th>offered/s</th><th>sent/s</th><th>delivered/s</th><th>loss</th><th>Gbit/s</th>"
-         "<th>hop p50 µs</th><th>p99</th><th>p99.9</th><th>relay CPU µs/msg</th><th>relay drops</th></tr>";
+         "<th>hop p50 µs</th><th>p99</th><th>p99.9</th><th>relay's own p50/p99 µs</th><th>relay CPU µs/msg</th><th>relay drops</th></tr>";
     for (const auto& t : r.tx)
       h += "<tr><td class=l>" + t.topology + "</td><td>" + num(t.target_rate) + "</td><td>" + num(t.sent_rate) + "</td><td>" +
            num(t.delivered_per_s) + "</td><td>" + num(t.loss * 100, "%.2f%%") + "</td><td>" + num(t.gbps, "%.3f") + "</td>" +
-           dist_cells(t.hop) + "<td>" + (t.relay_cpu_us_per_msg >= 0 ? num(t.relay_cpu_us_per_msg, "%.1f") : "–") + "</td><td>" +
+           dist_cells(t.hop) + "<td>" +
+           (t.topology == "relay" ? "≤ " + std::to_string(t.relay_hist_p50_us) + " / ≤ " + std::to_string(t.relay_hist_p99_us) : "–") +
+           "</td><td>" + (t.relay_cpu_us_per_msg >= 0 ? num(t.relay_cpu_us_per_msg, "%.1f") : "–") + "</td><td>" +
            (t.topology == "relay" ? std::to_string(t.relay_drops) : "–") + "</td></tr>";
     h += "</table>";
     std::vector<Series> cdf, lat, thr;

@@ -51,6 +51,37 @@ std::uint64_t drops(const link::DpCounters& c) {
          c.drop_bad_preamble.load() + c.drop_framing.load() + c.drop_ctl_ring_full.load();
 }
 
+// idle_cpu_rate: the relay's CPU seconds per second while nothing is sent (its timers
+// and polling), measured over `ns`; subtracted from per-message CPU figures.
+double idle_cpu_rate(Ctx& c, Swarm& s, std::uint64_t ns) {
+  const ProcUsage u0 = c.relay->usage();
+  const std::uint64_t t0 = shm::monotonic_ns();
+  while (shm::monotonic_ns() - t0 < ns) s.pump(1);
+  const double dt = static_cast<double>(shm::monotonic_ns() - t0) / 1e9;
+  return (c.relay->usage().cpu_s - u0.cpu_s) / dt;
+}
+
+// The relay's latency histogram (receive reaped → copies queued) over one step.
+struct Hist {
+  std::uint64_t b[link::kLatencyBuckets] = {};
+  static Hist of(const link::DpCounters& c) {
+    Hist h;
+    for (std::size_t i = 0; i < link::kLatencyBuckets; ++i) h.b[i] = c.relay_latency_buckets[i].load();
+    return h;
+  }
+  // quantile_us: upper bound of the bucket holding quantile q of (this − before).
+  std::uint64_t quantile_us(const Hist& before, double q) const {
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < link::kLatencyBuckets; ++i) total += b[i] - before.b[i];
+    if (total == 0) return 0;
+    const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i + 1 < link::kLatencyBuckets; ++i)
+      if ((seen += b[i] - before.b[i]) >= std::max<std::uint64_t>(rank, 1)) return link::latency_bucket_le_us(i);
+    return UINT64_MAX;
+  }
+};
+
 bool ensure_relay(Ctx& c) {
   if (c.relay) return true;
   std::string err;
@@ -200,14 +231,18 @@ TxStep tx_step(Ctx& c, Swarm& s, const std::string& topo, double rate, double se
   const auto count = static_cast<std::size_t>(rate * seconds);
   auto plan = tx_plan(c, s, count, rate);
   const bool relay = topo == "relay";
+  const double idle = relay ? idle_cpu_rate(c, s, 500'000'000ull) : 0;
   const ProcUsage u0 = relay ? c.relay->usage() : ProcUsage{};
   const std::uint64_t relayed0 = relay ? c.relay->counters().relayed.load() : 0;
   const std::uint64_t drops0 = relay ? drops(c.relay->counters()) : 0;
+  const Hist h0 = relay ? Hist::of(c.relay->counters()) : Hist{};
   auto r = run_trial(s, plan, s.size() - 1, 2 * kSecond);
   const double send_s = static_cast<double>(r.sends_done_ns - r.start_ns) / 1e9;
   const double all_s = static_cast<double>(r.end_ns - r.start_ns) / 1e9;
   const std::uint64_t got = arrivals(r);
-  st.sent_rate = send_s > 0 ? static_cast<double>(count - r.refused) / send_s : 0;
+  std::size_t sent = 0;
+  for (std::uint64_t ns : r.sent_ns) sent += ns != 0;
+  st.sent_rate = send_s > 0 ? static_cast<double>(sent) / send_s : 0;
   st.delivered_per_s = all_s > 0 ? static_cast<double>(got) / all_s : 0;
   st.loss = 1.0 - static_cast<double>(got) / static_cast<double>(count * (s.size() - 1));
   st.gbps = all_s > 0 ? static_cast<double>(r.delivered_bytes) * 8 / all_s / 1e9 : 0;
@@ -215,12 +250,17 @@ TxStep tx_step(Ctx& c, Swarm& s, const std::string& topo, double rate, double se
   if (relay) {
     const ProcUsage u1 = c.relay->usage();
     const std::uint64_t relayed = c.relay->counters().relayed.load() - relayed0;
-    st.relay_cpu_us_per_msg = relayed != 0 ? (u1.cpu_s - u0.cpu_s) * 1e6 / static_cast<double>(relayed) : -1;
+    const double busy = std::max(0.0, u1.cpu_s - u0.cpu_s - idle * all_s);
+    st.relay_cpu_us_per_msg = relayed != 0 ? busy * 1e6 / static_cast<double>(relayed) : -1;
     st.relay_rss = u1.rss;
     st.relay_drops = drops(c.relay->counters()) - drops0;
+    const Hist h1 = Hist::of(c.relay->counters());
+    st.relay_hist_p50_us = h1.quantile_us(h0, 0.5);
+    st.relay_hist_p99_us = h1.quantile_us(h0, 0.99);
   }
-  c.note("tx %s K=%zu %.0f/s: sent %.0f/s, loss %.2f%%, hop p50 %.0f us p99 %.0f us", topo.c_str(), st.k, rate,
-         st.sent_rate, st.loss * 100, st.hop.p50, st.hop.p99);
+  c.note("tx %s K=%zu %.0f/s: sent %.0f/s, loss %.2f%%, hop p50 %.0f us p99 %.0f us (relay's own p50 <= %llu us, "
+         "CPU %.0f us/msg)", topo.c_str(), st.k, rate, st.sent_rate, st.loss * 100, st.hop.p50, st.hop.p99,
+         static_cast<unsigned long long>(st.relay_hist_p50_us), st.relay_cpu_us_per_msg);
   return st;
 }
 
@@ -335,10 +375,13 @@ void fanout(Ctx& c) {
     {
       auto s = make_swarm(c, k, false);
       if (!s) return;
+      auto plan = tx_plan(c, *s, static_cast<std::size_t>(rate * (c.o.smoke ? 0.5 : 1.0)), rate);
+      const double idle = idle_cpu_rate(c, *s, 500'000'000ull);
       const ProcUsage u0 = c.relay->usage();
       const std::uint64_t relayed0 = c.relay->counters().relayed.load(), copies0 = c.relay->counters().fanout_sends.load();
-      auto r = run_trial(*s, tx_plan(c, *s, static_cast<std::size_t>(rate * (c.o.smoke ? 0.5 : 1.0)), rate), k - 1, 2 * kSecond);
-      const double cpu = (c.relay->usage().cpu_s - u0.cpu_s) * 1e6;
+      auto r = run_trial(*s, plan, k - 1, 2 * kSecond);
+      const double secs = static_cast<double>(r.end_ns - r.start_ns) / 1e9;
+      const double cpu = std::max(0.0, c.relay->usage().cpu_s - u0.cpu_s - idle * secs) * 1e6;
       const std::uint64_t relayed = c.relay->counters().relayed.load() - relayed0;
       const std::uint64_t copies = c.relay->counters().fanout_sends.load() - copies0;
       f.tx_hop = summarize(hop_latencies(r));

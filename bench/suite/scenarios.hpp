@@ -35,6 +35,7 @@ struct TxStep {
   double target_rate = 0, sent_rate = 0, delivered_per_s = 0, loss = 0, gbps = 0;
   Dist hop;
   double relay_cpu_us_per_msg = -1;  // relay only
+  std::uint64_t relay_hist_p50_us = 0, relay_hist_p99_us = 0;  // the dataplane's own histogram, this step
   std::uint64_t relay_rss = 0;
   std::uint64_t relay_drops = 0;
 };

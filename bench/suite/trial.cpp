@@ -34,7 +34,10 @@ TrialResult run_trial(Swarm& s, const std::vector<Planned>& plan, std::size_t ex
       s.send_signed(plan[next].origin, plan[next].msg, next);
       ++next;
     }
-    s.pump(0);
+    // Sleep in the transport while the next send is over a millisecond away (the relay
+    // shares the machine's cores with us); spin only when it is close.
+    const std::uint64_t due = next < plan.size() ? r.start_ns + plan[next].at_ns : now;
+    s.pump(due > now + 1'500'000 ? 1 : 0);
   }
   r.sends_done_ns = shm::monotonic_ns();
   std::uint64_t last_progress = r.sends_done_ns;

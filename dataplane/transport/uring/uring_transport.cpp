@@ -279,7 +279,7 @@ void UringTransport::submit_send(ConnId c) {
   ByteSpan b = p.buf->bytes().subspan(k.sent_off);
   io_uring_sqe* s = sqe();
   if (s == nullptr) return begin_close(c, ENOMEM);
-  if (features_.fixed_buffers && pool_->owns(b.data()) && !zc_free_.empty()) {
+  if (features_.fixed_buffers && b.size() >= cfg_.zc_min_bytes && pool_->owns(b.data()) && !zc_free_.empty()) {
     // Zero-copy from registered buffer 0. The buffer must outlive the kernel's use of
     // it, which ends with a notification CQE: the record holds a reference until then.
     const std::uint32_t r = zc_free_.back();

@@ -36,6 +36,10 @@ struct UringConfig {
   std::uint32_t pool_medium = 16;
   std::uint32_t pool_large = 2;
   std::uint32_t pool_huge = 0;
+  // Pool buffers at least this big go out as zero-copy sends; smaller ones are copied by
+  // the kernel (for a transaction, pinning pages and waiting for the notification costs
+  // more than copying 300 bytes; on loopback the kernel copies zero-copy sends anyway).
+  std::uint32_t zc_min_bytes = 16 * 1024;
 };
 
 struct UringFeatures {

@@ -244,6 +244,19 @@ TEST(UringTransport, FanOutFromRegisteredBuffersZeroCopy) {
   EXPECT_GE((*t)->fixed_sends(), static_cast<std::uint64_t>(kClients));
   ASSERT_TRUE(pump(**t, [](const Event&) {}, [&] { return (*t)->pool()->in_use() == 0; }))
       << "the slot never came back (notifications lost)";
+  // A transaction-sized buffer from the pool is copied, not sent zero-copy (below
+  // zc_min_bytes pinning pages costs more than copying them).
+  const std::uint64_t zc_before = (*t)->fixed_sends();
+  SharedBuf* small = (*t)->alloc(300);
+  ASSERT_TRUE((*t)->pool()->owns(small->bytes().data()));
+  std::memset(small->fill().data(), 0x3c, 300);
+  ASSERT_TRUE((*t)->send(conns[0], small, 2).ok());
+  small->unref();
+  int small_sent = 0;
+  ASSERT_TRUE(pump(**t, [&](const Event& e) { small_sent += e.kind == EventKind::kSent; }, [&] { return small_sent == 1; }));
+  EXPECT_EQ(read_exact(fds[0], 300), Bytes(300, 0x3c));
+  EXPECT_EQ((*t)->fixed_sends(), zc_before);
+  EXPECT_EQ((*t)->pool()->in_use(), 0u);
   for (int fd : fds) ::close(fd);
 }
 
