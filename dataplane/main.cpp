@@ -103,6 +103,10 @@ int main(int argc, char** argv) {
   // receive pool (8 + 32 + 16 MiB) while they are read.
   o.rx_own_bytes = 64 * 1024;
   o.rx_pool = {{256 * 1024, 32}, {2 * 1024 * 1024, 16}, {codec::kMaxMessageLen, 1}};
+  o.reference_algorithm = cfg->bench_reference_relay;
+  if (o.reference_algorithm)
+    log_line(kProg, "REFERENCE ALGORITHM (bench.reference_relay, a benchmark baseline): every forward is hashed and "
+                    "signed per recipient after the whole push arrived, as stacks-core does; not for production");
   dp::RelayEngine<dp::UringTransport> engine(**transport, *ends, o);
   lk->counters->p2p_port.store(*port, std::memory_order_release);  // the control plane advertises it
   std::uint64_t incarnation = 0;

@@ -187,6 +187,7 @@ std::string to_json(const SuiteResult& r) {
     dist_json(j, "block_first_byte_out", f.block_first_out);
     dist_json(j, "block_last_peer", f.block_last_peer);
     dist_json(j, "block_last_peer_direct", f.block_last_peer_direct);
+    dist_json(j, "block_last_peer_reference", f.block_last_peer_reference);
     j.end_object();
   }
   j.end_array();
@@ -224,19 +225,20 @@ std::string to_html(const SuiteResult& r) {
   if (!r.tx.empty()) {
     h += "<h2>Transaction flood</h2><p>" + std::to_string(r.tx.front().k) +
          " peers; one origin pushes 300-byte contract calls at each offered rate; hop = origin's last byte written → each "
-         "recipient's last byte read. <i>direct</i>: the origin writes to every peer itself (no relay).</p>";
+         "recipient's last byte read. <i>direct</i>: the origin writes to every peer itself (no relay); <i>reference</i>: "
+         "the relay running stacks-core's algorithm (store-and-forward, hash and sign per recipient; bench.reference_relay).</p>";
     h += "<table><tr><th class=l>topology</th><th>offered/s</th><th>sent/s</th><th>delivered/s</th><th>loss</th><th>Gbit/s</th>"
          "<th>hop p50 µs</th><th>p99</th><th>p99.9</th><th>relay's own p50/p99 µs</th><th>relay CPU µs/msg</th><th>relay drops</th></tr>";
     for (const auto& t : r.tx)
       h += "<tr><td class=l>" + t.topology + "</td><td>" + num(t.target_rate) + "</td><td>" + num(t.sent_rate) + "</td><td>" +
            num(t.delivered_per_s) + "</td><td>" + num(t.loss * 100, "%.2f%%") + "</td><td>" + num(t.gbps, "%.3f") + "</td>" +
            dist_cells(t.hop) + "<td>" +
-           (t.topology == "relay" ? "≤ " + std::to_string(t.relay_hist_p50_us) + " / ≤ " + std::to_string(t.relay_hist_p99_us) : "–") +
+           (t.topology != "direct" ? "≤ " + std::to_string(t.relay_hist_p50_us) + " / ≤ " + std::to_string(t.relay_hist_p99_us) : "–") +
            "</td><td>" + (t.relay_cpu_us_per_msg >= 0 ? num(t.relay_cpu_us_per_msg, "%.1f") : "–") + "</td><td>" +
-           (t.topology == "relay" ? std::to_string(t.relay_drops) : "–") + "</td></tr>";
+           (t.topology != "direct" ? std::to_string(t.relay_drops) : "–") + "</td></tr>";
     h += "</table>";
     std::vector<Series> cdf, lat, thr;
-    for (const char* topo : {"relay", "direct"}) {
+    for (const char* topo : {"relay", "reference", "direct"}) {
       Series p50{std::string(topo) + " p50", {}}, p99{std::string(topo) + " p99", {}, true}, del{topo, {}};
       for (const auto& t : r.tx) {
         if (t.topology != topo) continue;
@@ -263,10 +265,10 @@ std::string to_html(const SuiteResult& r) {
     for (const auto& b : r.blocks)
       h += "<tr><td class=l>" + b.topology + "</td><td>" + std::to_string(b.k) + "</td><td>" + bytes_str(b.bytes) + "</td><td>" +
            num(b.first_out.p50) + "</td><td>" + num(b.last_peer.p50) + "</td><td>" + num(b.last_peer.p99) + "</td><td>" +
-           num(b.hop.p50) + "</td><td>" + (b.topology == "relay" ? "≤ " + std::to_string(b.relay_latency_p50_us) : "–") + "</td></tr>";
+           num(b.hop.p50) + "</td><td>" + (b.topology != "direct" ? "≤ " + std::to_string(b.relay_latency_p50_us) : "–") + "</td></tr>";
     h += "</table>";
     std::vector<Series> s;
-    for (const char* topo : {"relay", "direct"}) {
+    for (const char* topo : {"relay", "reference", "direct"}) {
       Series last{std::string(topo) + " last peer", {}}, first{std::string(topo) + " first byte out", {}, true};
       for (const auto& b : r.blocks)
         if (b.topology == topo) {
@@ -288,21 +290,24 @@ std::string to_html(const SuiteResult& r) {
   }
   if (!r.fanout.empty()) {
     h += "<h2>Fan-out</h2><table><tr><th>K</th><th>tx hop p50 µs</th><th>p99</th><th>block first out p50 µs</th>"
-         "<th>block last peer p50 µs</th><th>direct last peer p50 µs</th><th>relay CPU µs/msg</th><th>µs/copy</th></tr>";
+         "<th>block last peer p50 µs</th><th>direct</th><th>reference</th><th>relay CPU µs/msg</th><th>µs/copy</th></tr>";
     for (const auto& f : r.fanout)
       h += "<tr><td>" + std::to_string(f.k) + "</td><td>" + num(f.tx_hop.p50) + "</td><td>" + num(f.tx_hop.p99) + "</td><td>" +
            num(f.block_first_out.p50) + "</td><td>" + num(f.block_last_peer.p50) + "</td><td>" +
-           num(f.block_last_peer_direct.p50) + "</td><td>" + num(f.cpu_us_per_msg, "%.1f") + "</td><td>" +
+           num(f.block_last_peer_direct.p50) + "</td><td>" + num(f.block_last_peer_reference.p50) + "</td><td>" +
+           num(f.cpu_us_per_msg, "%.1f") + "</td><td>" +
            num(f.cpu_us_per_copy, "%.2f") + "</td></tr>";
     h += "</table>";
-    Series tx{"tx hop p50 (relay)", {}}, bl{"block last peer p50 (relay)", {}}, bd{"block last peer p50 (direct)", {}, true};
+    Series tx{"tx hop p50 (relay)", {}}, bl{"block last peer p50 (relay)", {}}, bd{"block last peer p50 (direct)", {}, true},
+        br{"block last peer p50 (reference algorithm)", {}, true};
     for (const auto& f : r.fanout) {
       const double k = static_cast<double>(f.k);
       tx.pts.emplace_back(k, f.tx_hop.p50);
       bl.pts.emplace_back(k, f.block_last_peer.p50);
       bd.pts.emplace_back(k, f.block_last_peer_direct.p50);
+      br.pts.emplace_back(k, f.block_last_peer_reference.p50);
     }
-    h += chart("Latency vs number of peers", "K (peers)", "µs", {tx, bl, bd}, true, true);
+    h += chart("Latency vs number of peers", "K (peers)", "µs", {tx, bl, bd, br}, true, true);
   }
   h += "<h2>Log</h2><pre>";
   for (const auto& l : r.log) h += esc(l) + "\n";

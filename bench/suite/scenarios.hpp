@@ -30,7 +30,7 @@ struct Baselines {
 };
 
 struct TxStep {
-  std::string topology;  // "relay" or "direct"
+  std::string topology;  // "relay", "reference" (the stacks-core algorithm) or "direct"
   std::size_t k = 0;
   double target_rate = 0, sent_rate = 0, delivered_per_s = 0, loss = 0, gbps = 0;
   Dist hop;
@@ -57,7 +57,7 @@ struct Mixed {
 struct FanoutStep {
   std::size_t k = 0;
   Dist tx_hop;
-  Dist block_first_out, block_last_peer, block_last_peer_direct;
+  Dist block_first_out, block_last_peer, block_last_peer_direct, block_last_peer_reference;
   double cpu_us_per_msg = 0, cpu_us_per_copy = 0;
 };
 

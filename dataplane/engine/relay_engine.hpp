@@ -48,6 +48,10 @@ struct DpOptions {
   // allocation, counted as rx_body_grows; the capacity is then kept).
   std::size_t rx_own_bytes = 64 * 1024;
   std::vector<BufPool::Class> rx_pool = {{256 * 1024, 16}, {2 * 1024 * 1024, 4}, {codec::kMaxMessageLen, 1}};
+  // reference_algorithm: BENCHMARK BASELINE ONLY. Relay as stacks-core does: no streamed
+  // forward digest; once a push has arrived (and passed the same checks), every
+  // recipient gets its own forward, hashed and signed for it alone. Slower by design.
+  bool reference_algorithm = false;
 };
 
 // Links in one process (tests, the simulated network): the two ring ends of a region.

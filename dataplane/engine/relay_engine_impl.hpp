@@ -138,6 +138,7 @@ void RelayEngine<T>::start(std::uint64_t incarnation) {
 
 template <Transport T>
 void RelayEngine<T>::arm_forward(Session& s) {
+  if (opts_.reference_algorithm) return;  // the reference hashes each forward after the fact
   codec::ForwardTemplate ft;
   ft.preamble.peer_version = opts_.net.peer_version;
   ft.preamble.network_id = opts_.net.network_id;
@@ -456,8 +457,11 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   // Either way the signed bytes go straight into a transport buffer (a registered slot).
   SharedBuf* buf = nullptr;
   const codec::Preamble* used = from != nullptr ? &from->framer.forward_template().preamble : nullptr;
-  if (streamed && from != nullptr && from->framer.forward_digest() && used->burn_block_height == view_.height &&
-      used->burn_block_hash == view_.hash) {
+  const bool per_recipient = opts_.reference_algorithm;
+  if (per_recipient) {
+    // The reference algorithm builds every recipient's forward in the loop below.
+  } else if (streamed && from != nullptr && from->framer.forward_digest() && used->burn_block_height == view_.height &&
+             used->burn_block_hash == view_.hash) {
     buf = t_.alloc(from->framer.forward_size());
     if (buf == nullptr) return;
     from->framer.write_forward(buf->fill(), opts_.key.sign(*from->framer.forward_digest()));
@@ -471,21 +475,27 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
     // may_send_to over relayers ++ [us]: we are never a recipient, so checking the
     // received relayers is the same test without building the longer list.
     if (!policy::may_send_to(relayers_, s->pkh, sender)) continue;
-    buf->ref();  // the pacer's reference
-    auto r = s->pacer.admit({reinterpret_cast<std::uint64_t>(buf), *prio});
+    SharedBuf* b = buf;
+    if (per_recipient) {
+      b = forward_into_buf(body, static_cast<std::uint32_t>(relayers_.size()));  // hashed and signed for this one
+      if (b == nullptr) continue;
+    } else {
+      b->ref();  // the pacer's reference
+    }
+    auto r = s->pacer.admit({reinterpret_cast<std::uint64_t>(b), *prio});
     if (r.dropped) {
       reinterpret_cast<SharedBuf*>(r.dropped->handle)->unref();
       bump(c_->drop_pacer_tx);
     }
     if (r.result == policy::SessionPacer::Admit::kRefused) {
-      buf->unref();
+      b->unref();
       bump(c_->drop_pacer_refused);
       continue;
     }
     bump(c_->fanout_sends);
     drain(*s);
   }
-  buf->unref();
+  if (buf != nullptr) buf->unref();
   bump(c_->relayed);
   if (from != nullptr) {
     const std::uint64_t took = shm::monotonic_ns() - rx_ns_;

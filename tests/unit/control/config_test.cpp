@@ -52,6 +52,7 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(c->ban_s, d->ban_s);
   EXPECT_EQ(c->ban_max_s, d->ban_max_s);
   EXPECT_EQ(c->peer_table_path(), d->peer_table_path());
+  EXPECT_EQ(c->bench_reference_relay, d->bench_reference_relay);
 }
 
 TEST(Config, HttpAndRewardsSections) {
@@ -162,6 +163,16 @@ path = "/var/lib/relay-peers"
   EXPECT_NE(err.find("max_outbound"), std::string::npos) << err;
   EXPECT_FALSE(load_config("[frontier]\nwalk_interval_ms = 0\n", {}, err).ok());
   EXPECT_FALSE(load_config("[frontier]\nmax_inbound_per_ip = 0\n", {}, err).ok());
+}
+
+TEST(Config, BenchSection) {
+  std::string err;
+  EXPECT_FALSE(load_config("", {}, err)->bench_reference_relay);
+  auto c = load_config("[bench]\nreference_relay = true\n", {}, err);
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_TRUE(c->bench_reference_relay);
+  EXPECT_FALSE(load_config("[bench]\nreference = true\n", {}, err, "b.toml").ok());
+  EXPECT_EQ(err, "b.toml:2: unknown key 'bench.reference'");
 }
 
 TEST(Config, FileValuesAndOverrides) {
