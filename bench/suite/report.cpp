@@ -191,6 +191,15 @@ std::string to_json(const SuiteResult& r) {
     j.end_object();
   }
   j.end_array();
+  j.key("http").begin_array();
+  for (const auto& h : r.http) {
+    j.begin_object().kv("server", h.server).kv("clients", std::uint64_t{h.conns}).kv("bytes", std::uint64_t{h.bytes})
+        .kv_real("requests_per_s", h.req_per_s).kv_real("gbit_s", h.gbps).kv("errors", h.errors);
+    dist_json(j, "latency", h.latency);
+    j.end_object();
+  }
+  j.end_array();
+  j.kv("http_note", r.http_note);
   j.key("log").begin_array();
   for (const auto& l : r.log) j.str(l);
   j.end_array();
@@ -308,6 +317,25 @@ std::string to_html(const SuiteResult& r) {
       br.pts.emplace_back(k, f.block_last_peer_reference.p50);
     }
     h += chart("Latency vs number of peers", "K (peers)", "µs", {tx, bl, bd, br}, true, true);
+  }
+  if (!r.http.empty()) {
+    h += "<h2>HTTP block serving</h2><p>A freshly relayed " + bytes_str(r.http.front().bytes) +
+         " block fetched over and over by keep-alive clients (<code>GET /v3/blocks/{id}</code>): from the relay's endpoint "
+         "(one thread, bytes served from the LMDB map), and the same bytes from a file by nginx (one worker, sendfile). " +
+         esc(r.http_note) + "</p><table><tr><th class=l>server</th><th>clients</th><th>req/s</th><th>Gbit/s</th>"
+         "<th>p50 µs</th><th>p99</th><th>p99.9</th><th>errors</th></tr>";
+    for (const auto& x : r.http)
+      h += "<tr><td class=l>" + x.server + "</td><td>" + std::to_string(x.conns) + "</td><td>" + num(x.req_per_s) + "</td><td>" +
+           num(x.gbps, "%.2f") + "</td>" + dist_cells(x.latency) + "<td>" + std::to_string(x.errors) + "</td></tr>";
+    h += "</table>";
+    std::vector<Series> s;
+    for (const char* srv : {"relay", "nginx"}) {
+      Series g{std::string(srv) + " Gbit/s", {}};
+      for (const auto& x : r.http)
+        if (x.server == srv) g.pts.emplace_back(static_cast<double>(x.conns), x.gbps);
+      s.push_back(g);
+    }
+    h += chart("HTTP block serving throughput vs clients", "clients", "Gbit/s", s, true, false);
   }
   h += "<h2>Log</h2><pre>";
   for (const auto& l : r.log) h += esc(l) + "\n";

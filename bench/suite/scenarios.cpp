@@ -1,7 +1,10 @@
 #include "bench/suite/scenarios.hpp"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -10,6 +13,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "bench/suite/http_load.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/crypto/hash.hpp"
 #include "relay/shm/cnc.hpp"
@@ -97,6 +101,7 @@ bool ensure_relay(Ctx& c, bool reference) {
   l.work_dir = c.o.work_dir + (reference ? "/reference" : "/relay");
   (void)std::system(("mkdir -p " + l.work_dir).c_str());
   l.reward_set_file = c.reward_file;
+  l.http_bind = "127.0.0.1:0";
   if (reference) l.extra_toml = "[bench]\nreference_relay = true\n";
   auto r = RelayProc::start(l, err);
   if (!r.ok()) {
@@ -422,6 +427,96 @@ void fanout(Ctx& c) {
   }
 }
 
+// ---- HTTP block serving --------------------------------------------------------------
+
+// A fresh block, relayed (so the relay has it in its store), fetched by many keep-alive
+// clients from the relay's HTTP endpoint; then the same bytes from a file by nginx
+// (one worker, as the relay serves from one thread), under the same load.
+void http_serving(Ctx& c) {
+  auto s = make_swarm(c, 2, "relay");
+  if (!s) return;
+  const std::size_t bytes = c.o.smoke ? 256 << 10 : 2 << 20;
+  auto [txs, root] = sim::block_txs(bytes, 70'000'000 + c.nonce);
+  c.nonce += txs.size();
+  codec::NakamotoBlocks nb;
+  nb.blocks.push_back(sim::nakamoto_block_of(txs, root, c.height++, c.signers, c.miner));
+  const Bytes block = codec::encode_with(codec::write_nakamoto_block, nb.blocks[0]);
+  const std::string path = "/v3/blocks/" + to_hex(nb.blocks[0].block_id);
+  s->push(0, payload_of(nb), 0);
+  const std::uint64_t t0 = shm::monotonic_ns();
+  bool stored = false;
+  while (!stored && shm::monotonic_ns() - t0 < 10 * kSecond) {
+    s->pump(1);
+    stored = http_load(c.relay->http_port(), path, 1, 0.05, block.size()).requests > 0;
+  }
+  if (!stored) return c.note("http: the relayed block never appeared at %s", path.c_str());
+  const std::vector<std::size_t> conns = c.o.smoke ? std::vector<std::size_t>{16} : std::vector<std::size_t>{16, 64, 256};
+  const double secs = c.o.smoke ? 1.0 : 3.0;
+  auto record = [&](const char* server, std::uint16_t port, std::size_t n) {
+    const HttpLoad l = http_load(port, path, n, secs, block.size());
+    HttpServe h{server, n, block.size(), static_cast<double>(l.requests) / l.seconds,
+                static_cast<double>(l.bytes) * 8 / l.seconds / 1e9, l.errors, l.latency};
+    c.note("http %s, %zu clients, block %s: %.0f req/s, %.2f Gbit/s, p50 %.0f us p99 %.0f us, %llu errors", server, n,
+           (path.substr(11, 16) + "...").c_str(), h.req_per_s, h.gbps, h.latency.p50, h.latency.p99, static_cast<unsigned long long>(h.errors));
+    c.res.http.push_back(h);
+  };
+  for (std::size_t n : conns) record("relay", c.relay->http_port(), n);
+
+  // nginx, when installed, serving the same bytes from a file at the same path.
+  if (std::system("command -v nginx >/dev/null 2>&1") != 0) {
+    c.res.http_note = "nginx not installed (apt-get install nginx): no comparison";
+    return c.note("%s", c.res.http_note.c_str());
+  }
+  // Its own directory, readable by the unprivileged user nginx's worker runs as.
+  char ntmpl[] = "/tmp/stacks-relay-bench-nginx-XXXXXX";
+  if (::mkdtemp(ntmpl) == nullptr) return c.note("http: cannot create a directory for nginx");
+  const std::string dir = ntmpl;
+  (void)std::system(("mkdir -p " + dir + "/www/v3/blocks " + dir + "/tmp && chmod -R a+rX " + dir).c_str());
+  {
+    std::ofstream f(dir + "/www" + path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(block.size()));
+  }
+  ::chmod((dir + "/www" + path).c_str(), 0644);
+  std::uint16_t port = 0;  // a free loopback port, as the kernel picks one
+  if (int fd = ::socket(AF_INET, SOCK_STREAM, 0); fd >= 0) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+    ::close(fd);
+  }
+  {
+    std::ofstream f(dir + "/nginx.conf");
+    f << "daemon off;\nworker_processes 1;\npid " << dir << "/nginx.pid;\nerror_log " << dir << "/error.log;\n"
+      << "events { worker_connections 4096; }\n"
+      << "http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000000; keepalive_timeout 60;\n"
+      << "  client_body_temp_path " << dir << "/tmp; proxy_temp_path " << dir << "/tmp; fastcgi_temp_path " << dir
+      << "/tmp; uwsgi_temp_path " << dir << "/tmp; scgi_temp_path " << dir << "/tmp;\n"
+      << "  server { listen 127.0.0.1:" << port << "; root " << dir << "/www; default_type application/octet-stream; } }\n";
+  }
+  const pid_t ng = ::fork();
+  if (ng == 0) {
+    ::execlp("nginx", "nginx", "-c", (dir + "/nginx.conf").c_str(), "-p", dir.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    ::usleep(50'000);
+    up = http_load(port, path, 1, 0.05, block.size()).requests > 0;
+  }
+  if (up) {
+    for (std::size_t n : conns) record("nginx", port, n);
+  } else {
+    c.res.http_note = "nginx did not start";
+    c.note("%s", c.res.http_note.c_str());
+  }
+  ::kill(ng, SIGTERM);
+  ::waitpid(ng, nullptr, 0);
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
 // ---- targets -------------------------------------------------------------------------
 
 std::string fmt(const char* f, double v) {
@@ -538,6 +633,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   if (want("blocks")) block_bursts(c);
   if (want("mixed")) mixed(c);
   if (want("fanout")) fanout(c);
+  if (want("http")) http_serving(c);
   targets(c);
   if (c.relay) {
     const int rc = c.relay->stop();

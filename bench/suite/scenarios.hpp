@@ -61,6 +61,14 @@ struct FanoutStep {
   double cpu_us_per_msg = 0, cpu_us_per_copy = 0;
 };
 
+struct HttpServe {
+  std::string server;  // "relay" or "nginx"
+  std::size_t conns = 0, bytes = 0;
+  double req_per_s = 0, gbps = 0;
+  std::uint64_t errors = 0;
+  Dist latency;
+};
+
 struct Target {
   std::string name, measured, limit;
   int pass = -1;  // 1 pass, 0 fail, -1 not measured
@@ -77,6 +85,8 @@ struct SuiteResult {
   std::vector<BlockStep> blocks;
   std::vector<Mixed> mixed;
   std::vector<FanoutStep> fanout;
+  std::vector<HttpServe> http;
+  std::string http_note;
   std::vector<Target> targets;
   std::vector<std::string> log;  // what happened, in order (warnings included)
 };
