@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
   };
   auto* run = app.add_subcommand("run", "the full suite (several minutes)");
   common(run);
-  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http (repeatable)")
-      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http"}));
+  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth (repeatable)")
+      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth"}));
   auto* smoke = app.add_subcommand("smoke", "a reduced run of every scenario that finishes in under a minute");
   common(smoke);
   CLI11_PARSE(app, argc, argv);

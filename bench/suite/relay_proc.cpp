@@ -1,6 +1,8 @@
 #include "bench/suite/relay_proc.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -62,7 +64,7 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
   {
     std::ofstream f(cfg);
     f << "[node]\ndata_dir = \"" << l.work_dir << "/data\"\n"
-      << "[p2p]\nbind = \"127.0.0.1:0\"\nmax_inbound = 2000\n"
+      << "[p2p]\nbind = \"" << l.p2p_bind << "\"\nmax_inbound = 2000\n"
       << "[rewards]\nreward_set_file = \"" << l.reward_set_file << "\"\n"
       << "[frontier]\nbootstrap = []\nwalk = false\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n"
       << l.extra_toml;
@@ -80,6 +82,11 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
   const std::string log = l.work_dir + "/relay.log";
   r->sup_ = ::fork();
   if (r->sup_ == 0) {
+    if (!l.netns.empty()) {
+      const int fd = ::open(("/var/run/netns/" + l.netns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) ::_exit(126);
+      ::close(fd);
+    }
     ::dup2(p[1], 1);
     ::close(p[0]);
     if (FILE* lf = std::fopen(log.c_str(), "w")) ::dup2(fileno(lf), 2);

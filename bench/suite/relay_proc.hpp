@@ -21,6 +21,8 @@ struct RelayLaunch {
   std::string reward_set_file;  // signers blocks are checked against
   std::string extra_toml;      // appended to the generated config
   std::string http_bind;       // e.g. "127.0.0.1:0" (empty: no HTTP endpoint)
+  std::string p2p_bind = "127.0.0.1:0";
+  std::string netns;           // run inside this network namespace (ip netns), empty: here
 };
 
 // Cumulative CPU seconds and resident memory of both relay processes.

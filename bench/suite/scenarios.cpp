@@ -1,6 +1,8 @@
 #include "bench/suite/scenarios.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <signal.h>
@@ -32,6 +34,7 @@ struct Ctx {
   std::string reward_file;
   std::unique_ptr<RelayProc> relay;
   bool relay_is_reference = false;
+  bool relay_in_netns = false;  // the veth scenario's relay: replaced by ensure_relay
   std::uint64_t nonce = 1;
   std::uint64_t height = 1;
   std::uint8_t tag = 0x80;
@@ -90,7 +93,7 @@ struct Hist {
 // ensure_relay: the relay running with the streaming algorithm, or (reference) with the
 // stacks-core algorithm baseline; one at a time, so they never compete for the cores.
 bool ensure_relay(Ctx& c, bool reference) {
-  if (c.relay && c.relay_is_reference == reference) return true;
+  if (c.relay && c.relay_is_reference == reference && !c.relay_in_netns) return true;
   if (c.relay) {
     if (const int rc = c.relay->stop(); rc != 0) c.note("the relay exited with status %d", rc);
     c.relay.reset();
@@ -110,6 +113,7 @@ bool ensure_relay(Ctx& c, bool reference) {
   }
   c.relay = std::move(*r);
   c.relay_is_reference = reference;
+  c.relay_in_netns = false;
   c.note("%s up on 127.0.0.1:%u", reference ? "relay (reference algorithm)" : "relay", c.relay->port());
   return true;
 }
@@ -517,6 +521,78 @@ void http_serving(Ctx& c) {
   (void)std::system(("rm -rf " + dir).c_str());
 }
 
+// ---- over veth, between network namespaces ----------------------------------------
+
+bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+bool enter_ns(const std::string& name) {
+  const int fd = ::open(("/var/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::setns(fd, CLONE_NEWNET) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// The relay in one namespace, the nodes in another, a veth pair between: packets cross
+// a (virtual) link with its own queueing instead of loopback's shortcut. Needs root.
+void veth(Ctx& c) {
+  if (::geteuid() != 0) return c.note("veth: skipped (needs root to create network namespaces)");
+  const std::string tag = std::to_string(::getpid());
+  const std::string nr = "srb-" + tag + "-r", np = "srb-" + tag + "-p";
+  struct Cleanup {
+    std::string a, b;
+    ~Cleanup() {
+      sh("ip netns del " + a);
+      sh("ip netns del " + b);
+    }
+  } cleanup{nr, np};
+  if (!(sh("ip netns add " + nr) && sh("ip netns add " + np) &&
+        sh("ip link add vr" + tag + " netns " + nr + " type veth peer name vp" + tag + " netns " + np) &&
+        sh("ip -n " + nr + " addr add 198.18.5.1/24 dev vr" + tag) && sh("ip -n " + np + " addr add 198.18.5.2/24 dev vp" + tag) &&
+        sh("ip -n " + nr + " link set vr" + tag + " up") && sh("ip -n " + np + " link set vp" + tag + " up") &&
+        sh("ip -n " + nr + " link set lo up") && sh("ip -n " + np + " link set lo up")))
+    return c.note("veth: could not set up the namespaces");
+  if (c.relay) {
+    (void)c.relay->stop();
+    c.relay.reset();
+  }
+  RelayLaunch l;
+  l.bin = c.o.relay_bin;
+  l.work_dir = c.o.work_dir + "/veth";
+  (void)std::system(("mkdir -p " + l.work_dir).c_str());
+  l.reward_set_file = c.reward_file;
+  l.p2p_bind = "198.18.5.1:20444";
+  l.netns = nr;
+  std::string err;
+  auto r = RelayProc::start(l, err);
+  if (!r.ok()) return c.note("veth relay: %s", err.c_str());
+  c.relay = std::move(*r);
+  c.relay_is_reference = false;
+  c.relay_in_netns = true;
+  c.note("relay up in namespace %s on 198.18.5.1:20444", nr.c_str());
+  const std::size_t k = c.o.smoke ? 8 : 16;
+  auto sw = Swarm::create(k, c.tag);
+  c.tag = static_cast<std::uint8_t>(c.tag + 2);
+  if (!sw.ok()) return c.note("veth swarm: %s", sw.error().reason);
+  Swarm& s = **sw;
+  const int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0 || !enter_ns(np)) return c.note("veth: cannot enter %s", np.c_str());
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(20444);
+  ::inet_pton(AF_INET6, "::ffff:198.18.5.1", &a.sin6_addr);
+  s.dial_all(a);  // the sockets are made here, in the nodes' namespace
+  const bool back = ::setns(home, CLONE_NEWNET) == 0;
+  ::close(home);
+  if (!back) return c.note("veth: cannot return to the original namespace");
+  if (!s.wait_up(30 * kSecond)) return c.note("veth: only %zu of %zu nodes connected", s.links_up(), k);
+  c.res.tx.push_back(tx_step(c, s, "relay (veth)", c.o.smoke ? 500 : 1000, c.o.smoke ? 1.0 : 2.0));
+  for (std::size_t b : c.o.smoke ? std::vector<std::size_t>{512 << 10} : std::vector<std::size_t>{512 << 10, 2 << 20})
+    c.res.blocks.push_back(block_step(c, s, "relay (veth)", b, c.o.smoke ? 3 : 6));
+  (void)c.relay->stop();
+  c.relay.reset();
+}
+
 // ---- targets -------------------------------------------------------------------------
 
 std::string fmt(const char* f, double v) {
@@ -634,6 +710,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   if (want("mixed")) mixed(c);
   if (want("fanout")) fanout(c);
   if (want("http")) http_serving(c);
+  if (want("veth")) veth(c);
   targets(c);
   if (c.relay) {
     const int rc = c.relay->stop();
