@@ -7,6 +7,10 @@
 #   ./deploy/dev.sh asan            build with Address/UB sanitizers and run the tests
 #   ./deploy/dev.sh fuzz [SECONDS]  build the libFuzzer targets (clang-14), run each one
 #   ./deploy/dev.sh bench [ARGS]    release build, run the micro-benchmarks (ARGS go to them)
+#   ./deploy/dev.sh bench-suite [ARGS]
+#                                   release build plus iperf3 and nginx (the suite's
+#                                   baselines); runs stacks-relay-bench (ARGS go to it,
+#                                   default: run --out bench-results)
 #   ./deploy/dev.sh demo [ARGS]     release build; the relay on 127.0.0.1 with simulated nodes
 #                                   around it, live statistics until Ctrl-C (ARGS go to
 #                                   stacks-relay-simnet, e.g. --peers 32 --tx-rate 1000)
@@ -114,6 +118,27 @@ cmd_bench() {
   ./build/release/bench/relay_micro_bench "$@"
 }
 
+# The benchmark suite's baselines need two more packages (not needed to build or test).
+bench_packages=(iperf3 nginx)
+
+cmd_bench_suite() {
+  cmd_deps
+  local missing=()
+  for p in "${bench_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -ne 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # The suite starts its own nginx; the packaged service is not wanted.
+    as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
+  cmd_build release
+  if [ $# -eq 0 ]; then set -- run --out bench-results; fi
+  ./build/release/stacks-relay-bench "$@"
+}
+
 cmd_demo() {
   cmd_deps
   cmd_build release
@@ -174,6 +199,7 @@ case "${1:-}" in
   asan) cmd_asan ;;
   fuzz) shift; cmd_fuzz "${1:-30}" ;;
   bench) shift; cmd_bench "$@" ;;
+  bench-suite) shift; cmd_bench_suite "$@" ;;
   demo) shift; cmd_demo "$@" ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
+  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

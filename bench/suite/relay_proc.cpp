@@ -52,8 +52,11 @@ ProcUsage proc_usage(pid_t pid) {
   // Fields after the name start at field 3 (state): utime is field 14, stime 15, rss 24.
   if (fields.size() < 22) return u;
   const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  u.cpu_s = (std::stod(fields[11]) + std::stod(fields[12])) / tick;
+  const double utime = std::stod(fields[11]), stime = std::stod(fields[12]);
+  u.cpu_s = (utime + stime) / tick;
+  // schedstat is exact; the tick counts only say how it splits between user and system.
   if (const double ns = cpu_ns(pid); ns >= 0) u.cpu_s = ns / 1e9;
+  u.user_s = utime + stime > 0 ? u.cpu_s * utime / (utime + stime) : 0;
   u.rss = std::stoull(fields[21]) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   return u;
 }
@@ -141,6 +144,7 @@ ProcUsage RelayProc::usage() const {
   const ProcUsage c = proc_usage(static_cast<pid_t>(link_.ctl_cnc->pid.load()));
   ProcUsage u;
   u.cpu_s = d.cpu_s + c.cpu_s;
+  u.user_s = d.user_s + c.user_s;
   u.dp_cpu_s = d.cpu_s;
   u.rss = d.rss + c.rss;
   return u;

@@ -28,6 +28,7 @@ struct RelayLaunch {
 // Cumulative CPU seconds and resident memory of both relay processes.
 struct ProcUsage {
   double cpu_s = 0;        // user + system, dataplane + control
+  double user_s = 0;       // of which in user space (our code: decode, hashing, signatures)
   double dp_cpu_s = 0;
   std::uint64_t rss = 0;   // bytes, dataplane + control
 };

@@ -182,6 +182,7 @@ std::string to_json(const SuiteResult& r) {
   j.key("fanout").begin_array();
   for (const auto& f : r.fanout) {
     j.begin_object().kv("k", std::uint64_t{f.k}).kv_real("relay_cpu_us_per_msg", f.cpu_us_per_msg)
+        .kv_real("relay_path_us_per_msg", f.user_us_per_msg)
         .kv_real("relay_cpu_us_per_copy", f.cpu_us_per_copy);
     dist_json(j, "tx_hop", f.tx_hop);
     dist_json(j, "block_first_byte_out", f.block_first_out);
@@ -299,12 +300,13 @@ std::string to_html(const SuiteResult& r) {
   }
   if (!r.fanout.empty()) {
     h += "<h2>Fan-out</h2><table><tr><th>K</th><th>tx hop p50 µs</th><th>p99</th><th>block first out p50 µs</th>"
-         "<th>block last peer p50 µs</th><th>direct</th><th>reference</th><th>relay CPU µs/msg</th><th>µs/copy</th></tr>";
+         "<th>block last peer p50 µs</th><th>direct</th><th>reference</th><th>relay CPU µs/msg</th><th>relay path µs/msg</th>"
+         "<th>µs/copy</th></tr>";
     for (const auto& f : r.fanout)
       h += "<tr><td>" + std::to_string(f.k) + "</td><td>" + num(f.tx_hop.p50) + "</td><td>" + num(f.tx_hop.p99) + "</td><td>" +
            num(f.block_first_out.p50) + "</td><td>" + num(f.block_last_peer.p50) + "</td><td>" +
            num(f.block_last_peer_direct.p50) + "</td><td>" + num(f.block_last_peer_reference.p50) + "</td><td>" +
-           num(f.cpu_us_per_msg, "%.1f") + "</td><td>" +
+           num(f.cpu_us_per_msg, "%.1f") + "</td><td>" + num(f.user_us_per_msg, "%.1f") + "</td><td>" +
            num(f.cpu_us_per_copy, "%.2f") + "</td></tr>";
     h += "</table>";
     Series tx{"tx hop p50 (relay)", {}}, bl{"block last peer p50 (relay)", {}}, bd{"block last peer p50 (direct)", {}, true},

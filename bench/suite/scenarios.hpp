@@ -59,6 +59,7 @@ struct FanoutStep {
   Dist tx_hop;
   Dist block_first_out, block_last_peer, block_last_peer_direct, block_last_peer_reference;
   double cpu_us_per_msg = 0, cpu_us_per_copy = 0;
+  double user_us_per_msg = 0;  // time on the relay path (checks, one signature, queueing), per relayed push
 };
 
 struct HttpServe {

@@ -414,6 +414,13 @@ SharedBuf* RelayEngine<T>::forward_into_buf(ByteSpan body, std::uint32_t relayer
 template <Transport T>
 void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   using Verdict = validate::PushCheck::Verdict;
+  // Time spent here (checks, signing, queueing; whatever the outcome) is counted: the
+  // relay path's own CPU, apart from the kernel's per-copy send work.
+  struct WorkClock {
+    std::atomic<std::uint64_t>& total;
+    std::uint64_t t0 = shm::monotonic_ns();
+    ~WorkClock() { total.store(total.load(std::memory_order_relaxed) + (shm::monotonic_ns() - t0), std::memory_order_relaxed); }
+  } work_clock{c_->relay_work_ns};
   // A peer that sends what a node would drop it for is dropped (not ourselves).
   auto drop_sender = [&](const char* why) {
     if (from != nullptr) close_session(*from, why, true);

@@ -64,6 +64,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 2;  // 2: relay latency histogr
   X(rx_body_grows, "large messages read into a grown session buffer (no receive-pool slot free)")  \
   X(store_feed_dropped, "relayed blocks not handed to the block store (control ring full)")        \
   X(originated, "pushes we originated (HTTP uploads) relayed to peers")                            \
+  X(relay_work_ns, "nanoseconds spent on the relay path (checks, signing, queueing), all pushes")   \
   X(ctl_restarts, "control-plane restarts seen")
 
 // Message type ids 0..28 (PROTOCOL.md §1.6): per-type traffic counters are indexed by them.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# bench/suite/smoke_check.sh BENCH — runs `stacks-relay-bench smoke` and checks that it
+# produced a complete report: every scenario measured something, every target is stated,
+# the HTML is there. Numbers are not judged (the machines are shared and noisy).
+set -euo pipefail
+bench=$1
+out=$(mktemp -d /tmp/stacks-relay-bench-smoke-XXXXXX)
+trap 'rm -rf "$out"' EXIT
+"$bench" smoke --out "$out"
+python3 - "$out" <<'PY'
+import json, sys
+d = sys.argv[1]
+r = json.load(open(f"{d}/result.json"))
+problems = []
+if not r["smoke"]: problems.append("not marked as a smoke run")
+for topo in ("direct", "relay", "reference"):
+    if not any(t["topology"] == topo and t["hop"]["n"] > 0 for t in r["tx_flood"]):
+        problems.append(f"no transaction deliveries measured for {topo}")
+    if not any(b["topology"] == topo and b["last_peer"]["n"] > 0 for b in r["block_bursts"]):
+        problems.append(f"no complete block deliveries measured for {topo}")
+if not r["mixed"] or r["mixed"][0]["block_last_peer_loaded"]["n"] == 0: problems.append("mixed traffic not measured")
+if len(r["fanout"]) < 2 or any(f["tx_hop"]["n"] == 0 for f in r["fanout"]): problems.append("fan-out not measured")
+if not any(h["server"] == "relay" and h["requests_per_s"] > 0 and h["errors"] == 0 for h in r["http"]):
+    problems.append("HTTP block serving not measured (or had errors)")
+if len(r["targets"]) != 5: problems.append(f"{len(r['targets'])} targets stated, expected 5")
+if r["baselines"]["recover_us"] <= 0 or r["baselines"]["sha512_256_mb_s"] <= 0: problems.append("baselines missing")
+html = open(f"{d}/report.html").read()
+for needle in ("<svg", "Targets", "Transaction flood", "Block bursts", "Fan-out", "HTTP block serving"):
+    if needle not in html: problems.append(f"report.html lacks {needle!r}")
+if problems:
+    print("smoke report incomplete:\n  " + "\n  ".join(problems)); sys.exit(1)
+print(f"smoke report complete ({r['seconds']:.0f} s)")
+PY
