@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
   std::uint64_t next_heap = 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
     const std::uint64_t now = shm::monotonic_ns();
-    engine.run_once(now, 1);
+    engine.run_once(now, cfg->busy_poll ? 0 : 1);
     if (now >= next_heap) {
       lk->counters->heap_allocated.store(heap_allocated(), std::memory_order_relaxed);
       next_heap = now + 100'000'000;

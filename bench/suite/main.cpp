@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
     c->add_option("--relay-bin", o.relay_bin, "the stacks-relay binary")->capture_default_str();
     c->add_option("--signers", o.signers, "signers in the simulated reward set")->check(CLI::Range(1, 4000))->capture_default_str();
     c->add_flag("--keep", keep, "keep the scratch directory (relay data and log)");
+    c->add_flag("--busy-poll", o.busy_poll, "run the relay with p2p.busy_poll (its dataplane spins on a core)");
   };
   auto* run = app.add_subcommand("run", "the full suite (several minutes)");
   common(run);

@@ -67,7 +67,7 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
   {
     std::ofstream f(cfg);
     f << "[node]\ndata_dir = \"" << l.work_dir << "/data\"\n"
-      << "[p2p]\nbind = \"" << l.p2p_bind << "\"\nmax_inbound = 2000\n"
+      << "[p2p]\nbind = \"" << l.p2p_bind << "\"\nmax_inbound = 2000\nbusy_poll = " << (l.busy_poll ? "true" : "false") << "\n"
       << "[rewards]\nreward_set_file = \"" << l.reward_set_file << "\"\n"
       << "[frontier]\nbootstrap = []\nwalk = false\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n"
       << l.extra_toml;

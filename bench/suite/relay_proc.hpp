@@ -23,6 +23,7 @@ struct RelayLaunch {
   std::string http_bind;       // e.g. "127.0.0.1:0" (empty: no HTTP endpoint)
   std::string p2p_bind = "127.0.0.1:0";
   std::string netns;           // run inside this network namespace (ip netns), empty: here
+  bool busy_poll = false;      // p2p.busy_poll: the dataplane spins instead of sleeping
 };
 
 // Cumulative CPU seconds and resident memory of both relay processes.

@@ -135,7 +135,7 @@ std::string chart(const std::string& title, const std::string& xlab, const std::
 std::string to_json(const SuiteResult& r) {
   cli::Json j;
   j.begin_object().kv("date", r.date).kv("machine", r.machine).kv("cores", std::uint64_t{r.cores}).kv("kernel", r.kernel)
-      .kv("commit", r.commit).kv_bool("smoke", r.smoke).kv_real("seconds", r.seconds);
+      .kv("commit", r.commit).kv_bool("smoke", r.smoke).kv_bool("busy_poll", r.busy_poll).kv_real("seconds", r.seconds);
   j.key("baselines").begin_object().kv_real("sha512_256_mb_s", r.base.sha512_256_mb_s).kv_real("recover_us", r.base.recover_us)
       .kv_real("sign_us", r.base.sign_us).kv_real("iperf3_gbps", r.base.iperf3_gbps).kv("iperf3_note", r.base.iperf3_note)
       .end_object();
@@ -216,7 +216,8 @@ std::string to_html(const SuiteResult& r) {
                   ".na{background:#eee}figure{margin:1em 0}</style></head><body>";
   h += "<h1>stacks-relay benchmark</h1><p>" + esc(r.date) + (r.smoke ? " — <b>smoke run</b> (reduced; not for comparison)" : "") +
        "<br>" + esc(r.machine) + ", " + std::to_string(r.cores) + " cores, " + esc(r.kernel) + ", commit " + esc(r.commit) +
-       ", " + num(r.seconds, "%.0f") + " s. Relay and simulated nodes share this machine; numbers in one table come from one run.</p>";
+       ", " + num(r.seconds, "%.0f") + " s" + (r.busy_poll ? ", relay with <code>p2p.busy_poll</code>" : "") +
+       ". Relay and simulated nodes share this machine; numbers in one table come from one run.</p>";
   h += "<h2>Targets</h2><table><tr><th class=l>target</th><th>measured</th><th>limit</th><th>result</th><th class=l>note</th></tr>";
   for (const auto& t : r.targets)
     h += "<tr class='" + std::string(t.pass == 1 ? "pass" : t.pass == 0 ? "fail" : "na") + "'><td class=l>" + esc(t.name) +

@@ -105,6 +105,7 @@ bool ensure_relay(Ctx& c, bool reference) {
   (void)std::system(("mkdir -p " + l.work_dir).c_str());
   l.reward_set_file = c.reward_file;
   l.http_bind = "127.0.0.1:0";
+  l.busy_poll = c.o.busy_poll;
   if (reference) l.extra_toml = "[bench]\nreference_relay = true\n";
   auto r = RelayProc::start(l, err);
   if (!r.ok()) {
@@ -566,6 +567,7 @@ void veth(Ctx& c) {
   (void)std::system(("mkdir -p " + l.work_dir).c_str());
   l.reward_set_file = c.reward_file;
   l.p2p_bind = "198.18.5.1:20444";
+  l.busy_poll = c.o.busy_poll;
   l.netns = nr;
   std::string err;
   auto r = RelayProc::start(l, err);
@@ -690,6 +692,7 @@ std::string read_first_line(const std::string& cmd) {
 SuiteResult run_suite(const SuiteOptions& o) {
   SuiteResult res;
   res.smoke = o.smoke;
+  res.busy_poll = o.busy_poll;
   const std::uint64_t t0 = shm::monotonic_ns();
   {
     char buf[64];

@@ -19,6 +19,7 @@ struct SuiteOptions {
   std::size_t signers = 16;  // signers in the simulated reward set (each block carries all)
   std::size_t tx_bytes = 300;
   std::vector<std::string> only;  // scenario names to run (empty: all)
+  bool busy_poll = false;         // run the relay with p2p.busy_poll
 };
 
 struct Baselines {
@@ -80,6 +81,7 @@ struct SuiteResult {
   std::string date, machine, kernel, commit;
   std::size_t cores = 0;
   bool smoke = false;
+  bool busy_poll = false;
   double seconds = 0;
   Baselines base;
   std::vector<TxStep> tx;

@@ -263,7 +263,8 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     if (!t.str("bind", bind) || !t.strings("peers", peers) || !t.strings("trusted_peers", trusted) ||
         !t.integer("max_inbound", c.max_inbound, 0, 100000) || !t.integer("max_outbound", c.max_outbound, 0, 10000) ||
         !t.integer("max_queued_per_peer", c.max_queued_per_peer, 1, 100) ||
-        !t.integer("max_message_len", c.max_message_len, 170, 16778053) || !t.check_unknown())
+        !t.integer("max_message_len", c.max_message_len, 170, 16778053) || !t.boolean("busy_poll", c.busy_poll) ||
+        !t.check_unknown())
       return fail();
     if (!bind.empty()) {
       auto hp = parse_host_port(bind, err, true);

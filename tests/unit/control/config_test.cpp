@@ -53,6 +53,7 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(c->ban_max_s, d->ban_max_s);
   EXPECT_EQ(c->peer_table_path(), d->peer_table_path());
   EXPECT_EQ(c->bench_reference_relay, d->bench_reference_relay);
+  EXPECT_EQ(c->busy_poll, d->busy_poll);
 }
 
 TEST(Config, HttpAndRewardsSections) {
@@ -199,6 +200,9 @@ max_queued_per_peer = 40
   EXPECT_EQ(c->peers[0].host, "seed.mainnet.hiro.so");
   EXPECT_FALSE(c->peers[1].public_key.has_value());
   EXPECT_EQ(c->max_queued_per_peer, 40u);
+  EXPECT_FALSE(c->busy_poll);
+  EXPECT_TRUE(load_config("[p2p]\nbusy_poll = true\n", {}, err)->busy_poll);
+  EXPECT_FALSE(load_config("[p2p]\nbusy_poll = 1\n", {}, err).ok());
 
   ConfigOverrides ov;
   ov.network = "mainnet";
