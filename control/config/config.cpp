@@ -44,9 +44,9 @@ class TableReader {
   bool boolean(const char* key, bool& out) {
     const toml::node* n = find(key);
     if (n == nullptr) return true;
-    auto v = n->value<bool>();
-    if (!v) return bad(*n, key, "true or false");
-    out = *v;
+    // value<bool>() would take 0 and 1 too: a boolean key takes only true or false.
+    if (!n->is_boolean()) return bad(*n, key, "true or false");
+    out = n->as_boolean()->get();
     return true;
   }
   template <typename T>
