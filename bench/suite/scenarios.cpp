@@ -365,7 +365,6 @@ void mixed(Ctx& c) {
     auto blocks = block_plan(c, *s, m.block_bytes, nblocks, gap, 125'000'000ull);
     for (auto& b : blocks) plan.push_back(std::move(b));
     std::stable_sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.at_ns < b.at_ns; });
-    std::vector<bool> is_block(plan.size());
     auto r = run_trial(*s, plan, m.k - 1, 3 * kSecond);
     TrialResult txs, bl;
     for (std::size_t i = 0; i < plan.size(); ++i) {
