@@ -35,17 +35,23 @@ inline ctl::BurnView sim_burn_view() {
   return v;
 }
 
-// signed_tx: a valid, signed mainnet token transfer; distinct nonces give distinct txids.
-// `memo_pad` bytes of memo make it bigger (a token transfer's memo is 34 bytes at most).
-inline codec::StacksTransaction signed_tx(std::uint64_t nonce, std::uint8_t sender = 0x42) {
-  auto sk = *crypto::SecretKey::from_bytes(Bytes(32, sender));
+// mainnet_tx: an unsigned mainnet transaction from the single-sig origin `sk` (payload
+// left to the caller), for the signed_* makers below.
+inline codec::StacksTransaction mainnet_tx(const crypto::SecretKey& sk, std::uint64_t nonce, std::uint64_t fee) {
   codec::StacksTransaction tx;
   tx.version = 0;
   tx.chain_id = 1;
   auto pk = sk.public_key().compressed();
   tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
   tx.auth.origin.nonce = nonce;
-  tx.auth.origin.tx_fee = 180;
+  tx.auth.origin.tx_fee = fee;
+  return tx;
+}
+
+// signed_tx: a valid, signed mainnet token transfer; distinct nonces give distinct txids.
+inline codec::StacksTransaction signed_tx(std::uint64_t nonce, std::uint8_t sender = 0x42) {
+  auto sk = *crypto::SecretKey::from_bytes(Bytes(32, sender));
+  codec::StacksTransaction tx = mainnet_tx(sk, nonce, 180);
   tx.payload.id = 0;
   tx.payload.recipient.address.version = 22;
   tx.payload.amount = 1000;
@@ -57,13 +63,7 @@ inline codec::StacksTransaction signed_tx(std::uint64_t nonce, std::uint8_t send
 // buffer of `pad` bytes (contract_call_pad gives the pad for a wanted size).
 inline codec::StacksTransaction signed_contract_call(std::uint64_t nonce, std::size_t pad, std::uint8_t sender = 0x43) {
   auto sk = *crypto::SecretKey::from_bytes(Bytes(32, sender));
-  codec::StacksTransaction tx;
-  tx.version = 0;
-  tx.chain_id = 1;
-  auto pk = sk.public_key().compressed();
-  tx.auth.origin.signer = crypto::hash160(ByteSpan(pk.data(), pk.size()));
-  tx.auth.origin.nonce = nonce;
-  tx.auth.origin.tx_fee = 300;
+  codec::StacksTransaction tx = mainnet_tx(sk, nonce, 300);
   tx.payload.id = static_cast<std::uint8_t>(codec::PayloadId::kContractCall);
   tx.payload.contract_address.version = 22;
   tx.payload.contract_address.hash.fill(0x5b);

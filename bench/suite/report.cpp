@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "bench/suite/format.hpp"
 #include "control/cli/json.hpp"
 
 namespace relay::bench {
@@ -32,15 +33,7 @@ std::string esc(const std::string& s) {
   return o;
 }
 
-std::string num(double v, const char* f = "%.0f") {
-  if (!std::isfinite(v)) return "–";
-  char b[48];
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"  // formats are literals at every call
-  std::snprintf(b, sizeof b, f, v);
-#pragma GCC diagnostic pop
-  return b;
-}
+std::string num(double v, const char* f = "%.0f") { return std::isfinite(v) ? fmt(f, v) : "–"; }
 
 std::string bytes_str(std::size_t b) {
   if (b >= (1u << 20)) return num(static_cast<double>(b) / (1 << 20), "%.0f MiB");

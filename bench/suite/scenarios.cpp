@@ -15,6 +15,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "bench/suite/format.hpp"
 #include "bench/suite/http_load.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/crypto/hash.hpp"
@@ -599,15 +600,6 @@ void veth(Ctx& c) {
 }
 
 // ---- targets -------------------------------------------------------------------------
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"  // formats are literals at every call
-  std::snprintf(b, sizeof b, f, v);
-#pragma GCC diagnostic pop
-  return b;
-}
 
 void targets(Ctx& c) {
   SuiteResult& r = c.res;
