@@ -80,14 +80,9 @@ struct Hist {
   }
   // quantile_us: upper bound of the bucket holding quantile q of (this − before).
   std::uint64_t quantile_us(const Hist& before, double q) const {
-    std::uint64_t total = 0;
-    for (std::size_t i = 0; i < link::kLatencyBuckets; ++i) total += b[i] - before.b[i];
-    if (total == 0) return 0;
-    const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
-    std::uint64_t seen = 0;
-    for (std::size_t i = 0; i + 1 < link::kLatencyBuckets; ++i)
-      if ((seen += b[i] - before.b[i]) >= std::max<std::uint64_t>(rank, 1)) return link::latency_bucket_le_us(i);
-    return UINT64_MAX;
+    std::uint64_t d[link::kLatencyBuckets];
+    for (std::size_t i = 0; i < link::kLatencyBuckets; ++i) d[i] = b[i] - before.b[i];
+    return link::latency_quantile_us(d, q);
   }
 };
 

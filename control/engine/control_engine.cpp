@@ -127,7 +127,7 @@ void ControlEngine::dial_peers(std::uint64_t now_ns) {
   for (auto& d : dials_) {
     if (d.state != Dial::State::kIdle || now_ns < d.next_ns) continue;
     d.next_ns = now_ns + opts_.redial_ns;
-    if (auto lit = literal_addr(d.spec.host)) {
+    if (auto lit = frontier::parse_addr(d.spec.host)) {
       d.addr = lit;
     } else {
       d.state = Dial::State::kResolving;

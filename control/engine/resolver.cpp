@@ -1,21 +1,13 @@
 #include "control/engine/resolver.hpp"
 
+#include "control/frontier/address.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 
 #include <cstring>
 
 namespace relay::ctl {
-
-std::optional<codec::Addr16> literal_addr(const std::string& host) {
-  codec::Addr16 a{};
-  if (::inet_pton(AF_INET, host.c_str(), a.data() + 12) == 1) {
-    a[10] = a[11] = 0xff;
-    return a;
-  }
-  if (::inet_pton(AF_INET6, host.c_str(), a.data()) == 1) return a;
-  return std::nullopt;
-}
 
 namespace {
 std::optional<codec::Addr16> lookup(const std::string& host) {
@@ -45,7 +37,7 @@ void Resolver::request(const std::string& host) {
   {
     std::lock_guard<std::mutex> g(mu_);
     if (!in_flight_.insert(host).second) return;
-    if (auto a = literal_addr(host)) {
+    if (auto a = frontier::parse_addr(host)) {
       in_flight_.erase(host);
       done_.push_back(Answer{host, a});
       return;

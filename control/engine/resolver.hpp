@@ -1,7 +1,7 @@
 // control/engine/resolver.hpp — host names resolved off the control loop. getaddrinfo
 // can block for seconds (a slow or unreachable DNS server), and the control loop must
-// answer handshakes within 5 s, so names go to a worker thread; IP literals are
-// answered at once without it.
+// answer handshakes within 5 s, so names go to a worker thread; IP literals
+// (frontier::parse_addr) are answered at once without it.
 #pragma once
 
 #include <condition_variable>
@@ -17,9 +17,6 @@
 #include "relay/codec/types.hpp"
 
 namespace relay::ctl {
-
-// literal_addr: an IPv4 or IPv6 literal as 16 bytes (IPv4 mapped), else nullopt.
-std::optional<codec::Addr16> literal_addr(const std::string& host);
 
 class Resolver {
  public:

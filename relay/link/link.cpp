@@ -210,8 +210,14 @@ std::optional<RewardSets> get_reward_sets(Reader& r) {
 }
 
 std::uint64_t latency_quantile_us(const DpCounters& c, double q) noexcept {
-  std::uint64_t counts[kLatencyBuckets], total = 0;
-  for (std::size_t b = 0; b < kLatencyBuckets; ++b) total += counts[b] = c.relay_latency_buckets[b].load(std::memory_order_relaxed);
+  std::uint64_t counts[kLatencyBuckets];
+  for (std::size_t b = 0; b < kLatencyBuckets; ++b) counts[b] = c.relay_latency_buckets[b].load(std::memory_order_relaxed);
+  return latency_quantile_us(counts, q);
+}
+
+std::uint64_t latency_quantile_us(const std::uint64_t (&counts)[kLatencyBuckets], double q) noexcept {
+  std::uint64_t total = 0;
+  for (std::uint64_t n : counts) total += n;
   if (total == 0) return 0;
   // Nearest rank: the ceil(q·n)-th smallest observation (at least the first).
   const double want = std::ceil(q * static_cast<double>(total));

@@ -105,6 +105,8 @@ struct alignas(shm::kRingAlign) DpCounters {
 // latency_quantile_us: the upper bound (µs) of the bucket holding quantile q of the
 // relays counted so far (0 when none; UINT64_MAX when it is in the overflow bucket).
 std::uint64_t latency_quantile_us(const DpCounters& c, double q) noexcept;
+// The same over bucket counts (e.g. the difference of two readings).
+std::uint64_t latency_quantile_us(const std::uint64_t (&counts)[kLatencyBuckets], double q) noexcept;
 
 struct LinkParams {
   shm::RingParams dp_to_ctl{4096, std::size_t{64} << 20, 0, true};

@@ -29,25 +29,6 @@ using ctl::LocalPeer;
 
 bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
 
-struct NetnsPair {
-  std::string a, b;
-  bool ok = false;
-  NetnsPair() {
-    std::string tag = std::to_string(::getpid());
-    a = "srl-" + tag + "-r";
-    b = "srl-" + tag + "-p";
-    ok = sh("ip netns add " + a) && sh("ip netns add " + b) &&
-         sh("ip link add vr" + tag + " netns " + a + " type veth peer name vp" + tag + " netns " + b) &&
-         sh("ip -n " + a + " addr add 10.231.7.1/24 dev vr" + tag) && sh("ip -n " + b + " addr add 10.231.7.2/24 dev vp" + tag) &&
-         sh("ip -n " + a + " link set vr" + tag + " up") && sh("ip -n " + b + " link set vp" + tag + " up") &&
-         sh("ip -n " + a + " link set lo up") && sh("ip -n " + b + " link set lo up");
-  }
-  ~NetnsPair() {
-    sh("ip netns del " + a);
-    sh("ip netns del " + b);
-  }
-};
-
 bool enter_netns(const std::string& name) {
   int fd = ::open(("/var/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -113,15 +94,15 @@ std::string write_file(const std::string& dir, const std::string& name, const st
 
 TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  NetnsPair ns;
+  Netns ns("10.231.7.1/24", {"10.231.7.2/24"});
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
-  test::RelayRun relay({}, "10.231.7.1:20444", [&] { return enter_netns(ns.a); });
+  test::RelayRun relay({}, "10.231.7.1:20444", [&] { return enter_netns(ns.r); });
   ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
 
   // Peers' sockets are created inside the other namespace, then this thread returns.
   int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(home, 0);
-  ASSERT_TRUE(enter_netns(ns.b));
+  ASSERT_TRUE(enter_netns(ns.p));
   constexpr int kPeers = 3;
   std::vector<std::unique_ptr<UringTransport>> ts;
   std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> peers;
