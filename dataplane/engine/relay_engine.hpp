@@ -25,6 +25,7 @@
 #include "relay/policy/preamble.hpp"
 #include "relay/policy/relay_policy.hpp"
 #include "relay/shm/frag_ring.hpp"
+#include "relay/validate/nakamoto_stream.hpp"
 #include "relay/validate/push_check.hpp"
 #include "relay/validate/validate.hpp"
 
@@ -52,6 +53,11 @@ struct DpOptions {
   // forward digest; once a push has arrived (and passed the same checks), every
   // recipient gets its own forward, hashed and signed for it alone. Slower by design.
   bool reference_algorithm = false;
+  // NakamotoBlocks pushes of at least stream_min_bytes are checked while they arrive
+  // (validate::NakamotoStream), by one of `stream_checkers` made at start-up (~1 MiB
+  // each); smaller ones, and any that find none free, are checked whole at the end.
+  std::size_t stream_min_bytes = 16 * 1024;
+  std::size_t stream_checkers = 4;
 };
 
 // Links in one process (tests, the simulated network): the two ring ends of a region.
@@ -101,6 +107,8 @@ class RelayEngine {
     bool misbehaved = false;
     const char* why = "";
     std::uint64_t rx_grows = 0;  // the framer's body_grows() already counted
+    validate::NakamotoStream* stream = nullptr;  // checking the current message as it arrives
+    bool stream_decided = false;                 // whether the current message gets one is settled
     explicit Session(std::uint32_t budget) : pacer(budget) {}
   };
 
@@ -141,6 +149,8 @@ class RelayEngine {
   void new_session(ConnId c, const link::SessionInfo& info);
   void on_data(Session& s, ByteSpan d);
   void on_message(Session& s);
+  void stream_step(Session& s);
+  void stream_release(Session& s) noexcept;
   void arm_forward(Session& s);
   void close_session(Session& s, const char* why, bool misbehaved);
   void forget_session(ConnId c, int err);
@@ -190,6 +200,8 @@ class RelayEngine {
   codec::RelayData self_{};
   policy::BurnView view_;
   validate::PushCheck push_check_;
+  std::vector<std::unique_ptr<validate::NakamotoStream>> streams_;
+  std::vector<validate::NakamotoStream*> free_streams_;
   std::vector<codec::RelayData> relayers_;  // of the push being relayed (≤ 16)
   std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
   std::vector<SharedBuf*> resign_new_;  // their re-signed replacements

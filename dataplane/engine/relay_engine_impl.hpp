@@ -65,6 +65,8 @@ typename RelayEngine<T>::Session* RelayEngine<T>::SessionTable::open(ConnId c, c
   s->closing = false;
   s->misbehaved = false;
   s->why = "";
+  s->stream = nullptr;
+  s->stream_decided = false;
   s->live_pos = static_cast<std::uint32_t>(live_.size());
   live_.push_back(s);
   by_conn_[c] = s;
@@ -106,6 +108,10 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
   self_.peer.public_key_hash = our_pkh_;
   self_.seq = 0;  // as stacks-core's sign_relay
   relayers_.reserve(codec::kMaxRelayersLen);
+  for (std::size_t i = 0; i < opts_.stream_checkers; ++i) {
+    streams_.push_back(std::make_unique<validate::NakamotoStream>());
+    free_streams_.push_back(streams_.back().get());
+  }
   resign_old_.reserve(opts_.max_sessions * opts_.pacer_budget);
   resign_new_.reserve(opts_.max_sessions * opts_.pacer_budget);
 }
@@ -192,6 +198,7 @@ void RelayEngine<T>::forget_session(ConnId c, int err) {
     w.bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(why), std::strlen(why)));
   }
   event_to_control(link::DpMsg::kClosed, s.sid, b);
+  stream_release(s);
   sessions_.close(s);
   bump(c_->sessions_closed);
   c_->sessions_live.store(sessions_.size(), std::memory_order_relaxed);
@@ -252,6 +259,7 @@ void RelayEngine<T>::on_data(Session& s, ByteSpan d) {
       close_session(s, s.framer.error().reason, true);
       return;
     }
+    if (s.key) stream_step(s);
     if (s.framer.state() != codec::Framer::State::kDone) continue;
     bump(c_->msgs_in);
     if (auto t = detail::payload_id_of(s.framer.body(), s.framer.relayer_count());
@@ -260,9 +268,42 @@ void RelayEngine<T>::on_data(Session& s, ByteSpan d) {
       bump(c_->bytes_in_by_type[static_cast<std::size_t>(*t)], codec::kPreambleSize + s.framer.body().size());
     }
     on_message(s);
+    stream_release(s);
     s.framer.next();
     arm_forward(s);  // a fresh random seq for the next message we may forward
   }
+}
+
+// stream_step: a large NakamotoBlocks push from an authenticated peer is checked as its
+// bytes arrive (ARCHITECTURE.md §3.2): once its payload's type byte is in, it gets a
+// stream checker, which then reads whatever has arrived after every read.
+template <Transport T>
+void RelayEngine<T>::stream_step(Session& s) {
+  if (s.stream == nullptr) {
+    if (s.stream_decided || !s.framer.relayers_known()) return;
+    const std::size_t at = 4 + std::size_t{s.framer.relayer_count()} * codec::kRelayDataSize;
+    if (s.framer.body().size() <= at) return;  // the type byte is not in yet
+    s.stream_decided = true;
+    const std::size_t size = s.framer.preamble().payload_len - at;
+    if (static_cast<codec::MsgId>(s.framer.body()[at]) != codec::MsgId::kNakamotoBlocks || size < opts_.stream_min_bytes ||
+        opts_.reference_algorithm)
+      return;
+    if (free_streams_.empty()) return bump(c_->stream_none_free);
+    s.stream = free_streams_.back();
+    free_streams_.pop_back();
+    s.stream->begin(size);
+  }
+  const std::size_t at = 4 + std::size_t{s.framer.relayer_count()} * codec::kRelayDataSize;
+  s.stream->advance(s.framer.body().subspan(at), push_check_);
+}
+
+template <Transport T>
+void RelayEngine<T>::stream_release(Session& s) noexcept {
+  s.stream_decided = false;
+  if (s.stream == nullptr) return;
+  s.stream->reset();
+  free_streams_.push_back(s.stream);
+  s.stream = nullptr;
 }
 
 // One whole message. Pushes from authenticated peers take the relay path here; every
@@ -438,8 +479,15 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   // since a node drops whoever sends it a message it cannot decode.
   const bool forwardable = prio && relayers == policy::RelayersVerdict::kOk &&
                            policy::can_append_self(relayers_) && view_.height != 0;
-  const auto out = push_check_.check(payload, static_cast<std::uint32_t>(codec::kPreambleSize + rr.pos()),
-                                     forwardable, &dedup_);
+  // A large block push was checked while it arrived: only when every check passed is
+  // that taken as the verdict; otherwise the whole payload is checked now, as it would
+  // have been anyway (the verdict and its reason come from one place).
+  const validate::NakamotoStream* stream = streamed && from != nullptr ? from->stream : nullptr;
+  const bool stream_passed = stream != nullptr && stream->state() == validate::NakamotoStream::State::kPassed;
+  if (stream != nullptr) bump(stream_passed ? c_->blocks_streamed : c_->stream_gave_up);
+  const auto out = stream_passed ? push_check_.accept_streamed(stream->ids(), &dedup_)
+                                 : push_check_.check(payload, static_cast<std::uint32_t>(codec::kPreambleSize + rr.pos()),
+                                                     forwardable, &dedup_);
   if (out.verdict == Verdict::kUndecodable) {
     bump(c_->drop_framing);
     return drop_sender("message does not decode");

@@ -512,7 +512,6 @@ struct ListScratch {
   std::vector<Hash32> txids;
   std::vector<std::uint64_t> prefixes;  // the duplicate check's first pass
   std::vector<Hash32> sorted;
-  std::vector<Hash32> merkle;
   StacksTransaction tx;  // each transaction in turn, when skimming
 };
 ListScratch& list_scratch() {
@@ -564,7 +563,6 @@ void reserve_decode_scratch() {
   sc.txids.reserve(kMaxVecTransactions);
   sc.prefixes.reserve(kMaxVecTransactions);
   sc.sorted.reserve(kMaxVecTransactions);
-  sc.merkle.reserve(kMaxVecTransactions + 1);
   sc.tx.auth.origin.fields.reserve(64);
   sc.tx.auth.sponsor.fields.reserve(64);
   reserve_clarity_scratch();
@@ -594,7 +592,7 @@ void check_txs(Reader& r, std::size_t at, const Hash32& root) {
     r.fail_at(at, Errc::kDuplicate, "duplicate transaction in block");
     return;
   }
-  if (crypto::merkle_root(sc.txids, sc.merkle) != root) r.fail_at(at, Errc::kMerkleMismatch, "tx Merkle root mismatch");
+  if (crypto::merkle_root(sc.txids) != root) r.fail_at(at, Errc::kMerkleMismatch, "tx Merkle root mismatch");
 }
 
 Hash32 hash_spans(ByteSpan a, ByteSpan b) {
@@ -831,6 +829,19 @@ void read_nakamoto_header(Reader& r, NakamotoBlockHeader& h) {
   read_nakamoto_header_at(r, h, o);
 }
 
+void read_nakamoto_header_ids(Reader& r, NakamotoBlockHeader& h, NakamotoHeaderIds& ids) {
+  NakamotoHeaderOffsets o{};
+  read_nakamoto_header_at(r, h, o);
+  if (!r.ok()) return;
+  // The two header hashes leave signature fields out; the rest is hashed as received
+  // (decoding is canonical: it is exactly what re-encoding would give).
+  ByteSpan in = r.input();
+  ByteSpan tail = in.subspan(o.pox, o.end - o.pox);  // pox_treatment [‖ problematic_txs]
+  ids.block_hash = hash_spans(in.subspan(o.start, o.signer_sigs - o.start), tail);
+  ids.miner_sighash = hash_spans(in.subspan(o.start, o.miner_sig - o.start), tail);
+  ids.block_id = block_index_hash(ids.block_hash, h.consensus_hash);
+}
+
 namespace {
 enum HeaderParts : unsigned { kMinerSig = 1, kSignerSigs = 2, kAllParts = kMinerSig | kSignerSigs };
 
@@ -865,18 +876,17 @@ void write_nakamoto_header(Writer& w, const NakamotoBlockHeader& h) { write_naka
 
 void read_nakamoto_block(Reader& r, NakamotoBlock& b) {
   r.bounded(kMaxMessageLen, [&](Reader& sub) {
-    NakamotoHeaderOffsets o{};
-    read_nakamoto_header_at(sub, b.header, o);
+    const std::size_t start = sub.pos();
+    NakamotoHeaderIds ids;
+    read_nakamoto_header_ids(sub, b.header, ids);
     std::size_t txs_at = sub.pos();
     read_tx_list(sub, b.txs);
     check_txs(sub, txs_at, b.header.tx_merkle_root);
     if (!sub.ok()) return;
-    ByteSpan in = sub.input();
-    ByteSpan tail = in.subspan(o.pox, o.end - o.pox);  // pox_treatment [‖ problematic_txs]
-    b.block_hash = hash_spans(in.subspan(o.start, o.signer_sigs - o.start), tail);
-    b.miner_sighash = hash_spans(in.subspan(o.start, o.miner_sig - o.start), tail);
-    b.block_id = block_index_hash(b.block_hash, b.header.consensus_hash);
-    b.encoded_size = static_cast<std::uint32_t>(sub.pos() - o.start);
+    b.block_hash = ids.block_hash;
+    b.miner_sighash = ids.miner_sighash;
+    b.block_id = ids.block_id;
+    b.encoded_size = static_cast<std::uint32_t>(sub.pos() - start);
   });
 }
 

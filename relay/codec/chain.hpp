@@ -249,6 +249,15 @@ struct NakamotoBlock {
 };
 
 void read_nakamoto_header(Reader& r, NakamotoBlockHeader& out);
+// The ids a Nakamoto header gives its block (PROTOCOL.md §7.4), from its bytes.
+struct NakamotoHeaderIds {
+  Hash32 block_hash{};  // = signer signature hash
+  Hash32 miner_sighash{};
+  Hash32 block_id{};
+};
+// read_nakamoto_header_ids: read_nakamoto_header, and the ids from the bytes read (no
+// re-encoding). The relay path reads a block's header this way as soon as it arrives.
+void read_nakamoto_header_ids(Reader& r, NakamotoBlockHeader& out, NakamotoHeaderIds& ids);
 void write_nakamoto_header(Writer& w, const NakamotoBlockHeader& h);
 void read_nakamoto_block(Reader& r, NakamotoBlock& out);
 void write_nakamoto_block(Writer& w, const NakamotoBlock& b);

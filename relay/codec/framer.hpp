@@ -93,8 +93,11 @@ class Framer {
   // Valid from kBody on.
   const Preamble& preamble() const noexcept { return pre_; }
   ByteSpan preamble_bytes() const noexcept { return ByteSpan(pre_raw_, kPreambleSize); }
-  // Valid in kDone.
+  // body: the body's bytes received so far (all of it in kDone).
   ByteSpan body() const noexcept { return ByteSpan(buf_, have_); }
+  // relayers_known: the relayers vector has arrived (relayer_count() is final).
+  bool relayers_known() const noexcept { return relayers_known_; }
+  // Valid in kDone.
   const crypto::Hash32& verify_digest() const noexcept { return verify_digest_; }
   // forward_digest: present when a template was set and the message can be forwarded
   // (fewer than 16 relayers).

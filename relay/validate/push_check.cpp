@@ -65,13 +65,33 @@ void PushCheck::transaction(const codec::StacksTransaction& tx, ByteSpan raw) {
   if (!a.ok) invalid(Verdict::kInvalid, a.reason);
 }
 
+PushCheck::Verdict PushCheck::verify_signers(const codec::NakamotoBlockHeader& h, const Hash32& block_hash,
+                                             const char** why) {
+  if (signers_.empty() && previous_.empty()) {
+    if (why != nullptr) *why = "no reward set to check signer signatures";
+    return Verdict::kNoRewardSet;
+  }
+  SignerCheck s = signers_.verify(h, block_hash);
+  if (!s.ok && !previous_.empty()) s = previous_.verify(h, block_hash);  // a block of the last cycle
+  if (s.ok) return Verdict::kValid;
+  if (why != nullptr) *why = s.reason;
+  return Verdict::kInvalid;
+}
+
+PushCheck::Outcome PushCheck::accept_streamed(std::span<const Hash32> ids, const dedup::TagCache* known) {
+  ids_.clear();
+  validate_ = false;
+  known_ = known;
+  out_ = Outcome{};
+  for (const Hash32& id : ids) add(id);
+  return out_;
+}
+
 void PushCheck::nakamoto_block(const codec::NakamotoBlock& b, ByteSpan) {
   if (!add(b.block_id)) return;
-  if (signers_.empty() && previous_.empty())
-    return invalid(Verdict::kNoRewardSet, "no reward set to check signer signatures");
-  SignerCheck s = signers_.verify(b.header, b.block_hash);
-  if (!s.ok && !previous_.empty()) s = previous_.verify(b.header, b.block_hash);  // a block of the last cycle
-  if (!s.ok) invalid(Verdict::kInvalid, s.reason);
+  const char* why = "";
+  const Verdict v = verify_signers(b.header, b.block_hash, &why);
+  if (v != Verdict::kValid) invalid(v, why);
 }
 
 void PushCheck::block(const Hash20& consensus_hash, const codec::StacksBlock& b, ByteSpan) {

@@ -54,6 +54,13 @@ class PushCheck final : private codec::PushVisitor {
   Outcome check(ByteSpan payload, std::uint32_t base_off, bool validate, const dedup::TagCache* known);
   std::span<const Hash32> ids() const noexcept { return ids_; }
 
+  // verify_signers: a Nakamoto header's signer signatures against the current reward
+  // set or, failing that, the previous one (kValid, kInvalid or kNoRewardSet).
+  Verdict verify_signers(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, const char** why = nullptr);
+  // accept_streamed: the outcome of a push whose checks all passed while it arrived
+  // (NakamotoStream::kPassed): `ids` are its objects' ids; ids() lists them after.
+  Outcome accept_streamed(std::span<const Hash32> ids, const dedup::TagCache* known);
+
  private:
   void transaction(const codec::StacksTransaction& tx, ByteSpan raw) override;
   void nakamoto_block(const codec::NakamotoBlock& b, ByteSpan raw) override;

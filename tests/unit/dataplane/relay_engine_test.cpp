@@ -661,6 +661,72 @@ TEST(RelayEngine, LargeBodiesBorrowReceivePoolSlotsAndGrowOnlyWhenNoneIsFree) {
   EXPECT_EQ(n.c().rx_body_grows.load(), 1u);
 }
 
+// Large Nakamoto block pushes are checked while their bytes arrive (here in reads of at
+// most 1 500 bytes); when no checker is free, or the stream gives up, the whole payload
+// is checked after the last byte exactly as before: the verdicts do not change.
+TEST(RelayEngine, LargeBlocksAreCheckedWhileTheyArrive) {
+  sim::SignerSet signers(4);
+  const auto miner = sim::key_from_byte(9, 1);
+  ctl::ControlOptions co;
+  co.reward_set = signers.reward_set;
+  Net n(3, 1500, {}, [](DpOptions& o) { o.stream_checkers = 1; }, co);
+  auto& a = n.nodes[0]->peer;
+  auto& b = n.nodes[1]->peer;
+  auto& c = n.nodes[2]->peer;
+  auto push_of = [](NakamotoBlock blk) {
+    NakamotoBlocks nb;
+    nb.blocks.push_back(std::move(blk));
+    return nb;
+  };
+  a.send(a.conv->sign(1, push_of(sim::nakamoto_block(50, signers, miner, 64 * 1024))));
+  n.settle();
+  EXPECT_EQ(n.c().blocks_streamed.load(), 1u);
+  EXPECT_EQ(b.pushes.size(), 1u);
+  EXPECT_EQ(c.pushes.size(), 1u);
+
+  // Two at once with one checker: the first to show its type byte streams, the other is
+  // checked whole; both go out.
+  const Bytes from_a = a.conv->sign(2, push_of(sim::nakamoto_block(51, signers, miner, 64 * 1024)));
+  const Bytes from_b = b.conv->sign(3, push_of(sim::nakamoto_block(52, signers, miner, 64 * 1024)));
+  const auto mid_a = static_cast<long>(from_a.size() / 2), mid_b = static_cast<long>(from_b.size() / 2);
+  a.send(Bytes(from_a.begin(), from_a.begin() + mid_a));
+  n.settle();
+  b.send(Bytes(from_b.begin(), from_b.begin() + mid_b));
+  n.settle();
+  a.send(Bytes(from_a.begin() + mid_a, from_a.end()));
+  b.send(Bytes(from_b.begin() + mid_b, from_b.end()));
+  n.settle();
+  EXPECT_EQ(n.c().blocks_streamed.load(), 2u);
+  EXPECT_EQ(n.c().stream_none_free.load(), 1u);
+  EXPECT_EQ(c.pushes.size(), 3u);
+
+  // Small blocks are checked whole (no checker taken).
+  a.send(a.conv->sign(4, push_of(sim::nakamoto_block(53, signers, miner, 2 * 1024))));
+  n.settle();
+  EXPECT_EQ(c.pushes.size(), 4u);
+  EXPECT_EQ(n.c().blocks_streamed.load() + n.c().stream_gave_up.load(), 2u);
+
+  // A transaction changed after the signers signed: the Merkle root no longer matches.
+  // The stream gives up, the whole check finds the block undecodable (as a node would),
+  // and the sender is dropped.
+  auto [txs, root] = sim::block_txs(40 * 1024, 9'000'000);
+  txs[3].auth.origin.nonce += 1;
+  compute_ids(txs[3]);
+  a.send(a.conv->sign(5, push_of(sim::nakamoto_block_of(txs, root, 54, signers, miner))));
+  n.settle();
+  EXPECT_EQ(n.c().stream_gave_up.load(), 1u);
+  EXPECT_EQ(n.c().blocks_streamed.load(), 2u);
+  EXPECT_TRUE(a.closed);
+  EXPECT_EQ(c.pushes.size(), 4u);
+  EXPECT_FALSE(b.closed || c.closed);
+
+  // The checker was handed back each time: the next large block streams again.
+  b.send(b.conv->sign(6, push_of(sim::nakamoto_block(55, signers, miner, 64 * 1024))));
+  n.settle();
+  EXPECT_EQ(n.c().blocks_streamed.load(), 3u);
+  EXPECT_EQ(c.pushes.size(), 5u);
+}
+
 TEST(RelayEngine, SessionTableRefusesBeyondItsSizeAndNeverReusesASessionId) {
   MemNetwork net;
   MemTransport rt(net, 1);
