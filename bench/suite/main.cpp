@@ -49,11 +49,14 @@ int main(int argc, char** argv) {
     c->add_option("--signers", o.signers, "signers in the simulated reward set")->check(CLI::Range(1, 4000))->capture_default_str();
     c->add_flag("--keep", keep, "keep the scratch directory (relay data and log)");
     c->add_flag("--busy-poll", o.busy_poll, "run the relay with p2p.busy_poll (its dataplane spins on a core)");
+    c->add_option("--link-mbps", o.link_mbps, "the link scenario's origin uplink, Mbit/s")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
   };
   auto* run = app.add_subcommand("run", "the full suite (several minutes)");
   common(run);
-  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth (repeatable)")
-      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth"}));
+  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link (repeatable)")
+      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link"}));
   auto* smoke = app.add_subcommand("smoke", "a reduced run of every scenario that finishes in under a minute");
   common(smoke);
   CLI11_PARSE(app, argc, argv);

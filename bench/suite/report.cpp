@@ -154,7 +154,7 @@ std::string to_json(const SuiteResult& r) {
   j.end_array();
   j.key("block_bursts").begin_array();
   for (const auto& b : r.blocks) {
-    j.begin_object().kv("topology", b.topology).kv("k", std::uint64_t{b.k}).kv("bytes", std::uint64_t{b.bytes})
+    j.begin_object().kv("topology", b.topology).kv("k", std::uint64_t{b.k}).kv("bytes", std::uint64_t{b.bytes}).kv("link_mbps", std::uint64_t{b.link_mbps}).kv("streamed", b.streamed)
         .kv("relay_histogram_p50_us", b.relay_latency_p50_us);
     dist_json(j, "hop", b.hop);
     dist_json(j, "first_byte_out", b.first_out);

@@ -311,16 +311,22 @@ BlockStep block_step(Ctx& c, Swarm& s, const std::string& topo, std::size_t byte
   st.bytes = bytes;
   const std::uint64_t gap = bytes >= (512u << 10) ? 300'000'000ull : 100'000'000ull;
   auto plan = block_plan(c, s, bytes, reps, gap);
-  const Hist h0 = topo != "direct" ? Hist::of(c.relay->counters()) : Hist{};
+  const bool via_relay = topo.rfind("direct", 0) != 0;
+  const Hist h0 = via_relay ? Hist::of(c.relay->counters()) : Hist{};
+  const std::uint64_t streamed0 = via_relay ? c.relay->counters().blocks_streamed.load() : 0;
   auto r = run_trial(s, plan, s.size() - 1, 3 * kSecond);
   st.hop = summarize(hop_latencies(r));
   std::vector<double> first, last;
   per_push(r, s.size() - 1, first, last);
   st.first_out = summarize(first);
   st.last_peer = summarize(last);
-  if (topo != "direct") st.relay_latency_p50_us = Hist::of(c.relay->counters()).quantile_us(h0, 0.5);
-  c.note("block %s K=%zu %zu B: first byte out p50 %.0f us, last peer p50 %.0f us (%zu of %zu complete)", topo.c_str(),
-         st.k, bytes, st.first_out.p50, st.last_peer.p50, st.last_peer.n, reps);
+  if (via_relay) {
+    st.relay_latency_p50_us = Hist::of(c.relay->counters()).quantile_us(h0, 0.5);
+    st.streamed = c.relay->counters().blocks_streamed.load() - streamed0;
+  }
+  c.note("block %s K=%zu %zu B: first byte out p50 %.0f us, last peer p50 %.0f us (%zu of %zu complete; %llu checked "
+         "while arriving)", topo.c_str(), st.k, bytes, st.first_out.p50, st.last_peer.p50, st.last_peer.n, reps,
+         static_cast<unsigned long long>(st.streamed));
   return st;
 }
 
@@ -533,63 +539,169 @@ bool enter_ns(const std::string& name) {
   return ok;
 }
 
-// The relay in one namespace, the nodes in another, a veth pair between: packets cross
-// a (virtual) link with its own queueing instead of loopback's shortcut. Needs root.
-void veth(Ctx& c) {
-  if (::geteuid() != 0) return c.note("veth: skipped (needs root to create network namespaces)");
-  const std::string tag = std::to_string(::getpid());
-  const std::string nr = "srb-" + tag + "-r", np = "srb-" + tag + "-p";
-  struct Cleanup {
-    std::string a, b;
-    ~Cleanup() {
-      sh("ip netns del " + a);
-      sh("ip netns del " + b);
-    }
-  } cleanup{nr, np};
-  if (!(sh("ip netns add " + nr) && sh("ip netns add " + np) &&
-        sh("ip link add vr" + tag + " netns " + nr + " type veth peer name vp" + tag + " netns " + np) &&
-        sh("ip -n " + nr + " addr add 198.18.5.1/24 dev vr" + tag) && sh("ip -n " + np + " addr add 198.18.5.2/24 dev vp" + tag) &&
-        sh("ip -n " + nr + " link set vr" + tag + " up") && sh("ip -n " + np + " link set vp" + tag + " up") &&
-        sh("ip -n " + nr + " link set lo up") && sh("ip -n " + np + " link set lo up")))
-    return c.note("veth: could not set up the namespaces");
+// NetnsLab: the relay's namespace and the nodes', joined by a veth pair (198.18.5.1 on
+// the relay's side, .2 on the nodes'); removed again when it goes. With `real_packets`
+// the nodes' side sends what an Ethernet link carries — one 1 500-byte-MTU segment per
+// packet (no segmentation offload), on the veth and on the nodes' own loopback — so a
+// paced sender's bytes arrive spread out as on a real link, not in 64 KiB bursts.
+struct NetnsLab {
+  std::string tag, nr, np;
+  bool ok = false;
+  NetnsLab(const std::string& suffix, bool real_packets) {
+    tag = std::to_string(::getpid()) + suffix;
+    nr = "srb-" + tag + "-r";
+    np = "srb-" + tag + "-p";
+    const std::string vr = "vr" + tag, vp = "vp" + tag;
+    ok = sh("ip netns add " + nr) && sh("ip netns add " + np) &&
+         sh("ip link add " + vr + " netns " + nr + " type veth peer name " + vp + " netns " + np) &&
+         sh("ip -n " + nr + " addr add 198.18.5.1/24 dev " + vr) && sh("ip -n " + np + " addr add 198.18.5.2/24 dev " + vp) &&
+         sh("ip -n " + nr + " link set " + vr + " up") && sh("ip -n " + np + " link set " + vp + " up") &&
+         sh("ip -n " + nr + " link set lo up") && sh("ip -n " + np + " link set lo up");
+    if (ok && real_packets)
+      ok = sh("ip -n " + np + " link set " + vp + " gso_max_segs 1") && sh("ip -n " + np + " link set lo mtu 1500") &&
+           sh("ip -n " + np + " link set lo gso_max_segs 1");
+  }
+  ~NetnsLab() {
+    sh("ip netns del " + nr);
+    sh("ip netns del " + np);
+  }
+  NetnsLab(const NetnsLab&) = delete;
+  NetnsLab& operator=(const NetnsLab&) = delete;
+};
+
+// start_relay_in: the relay (or the reference algorithm) inside the lab's relay namespace.
+bool start_relay_in(Ctx& c, const NetnsLab& lab, bool reference) {
   if (c.relay) {
     (void)c.relay->stop();
     c.relay.reset();
   }
   RelayLaunch l;
   l.bin = c.o.relay_bin;
-  l.work_dir = c.o.work_dir + "/veth";
+  l.work_dir = c.o.work_dir + "/ns-" + lab.tag + (reference ? "-reference" : "");
   (void)std::system(("mkdir -p " + l.work_dir).c_str());
   l.reward_set_file = c.reward_file;
   l.p2p_bind = "198.18.5.1:20444";
   l.busy_poll = c.o.busy_poll;
-  l.netns = nr;
+  l.netns = lab.nr;
+  if (reference) l.extra_toml = "[bench]\nreference_relay = true\n";
   std::string err;
   auto r = RelayProc::start(l, err);
-  if (!r.ok()) return c.note("veth relay: %s", err.c_str());
+  if (!r.ok()) {
+    c.note("relay in %s: %s", lab.nr.c_str(), err.c_str());
+    return false;
+  }
   c.relay = std::move(*r);
-  c.relay_is_reference = false;
+  c.relay_is_reference = reference;
   c.relay_in_netns = true;
-  c.note("relay up in namespace %s on 198.18.5.1:20444", nr.c_str());
-  const std::size_t k = c.o.smoke ? 8 : 16;
+  c.note("%s up in namespace %s on 198.18.5.1:20444", reference ? "relay (reference algorithm)" : "relay", lab.nr.c_str());
+  return true;
+}
+
+// lab_swarm: K nodes whose sockets live in the lab's nodes namespace, dialing the relay
+// over the veth, or (direct) connected to each other there.
+std::unique_ptr<Swarm> lab_swarm(Ctx& c, const NetnsLab& lab, std::size_t k, bool direct) {
   auto sw = Swarm::create(k, c.tag);
   c.tag = static_cast<std::uint8_t>(c.tag + 2);
-  if (!sw.ok()) return c.note("veth swarm: %s", sw.error().reason);
-  Swarm& s = **sw;
+  if (!sw.ok()) {
+    c.note("swarm: %s", sw.error().reason);
+    return nullptr;
+  }
   const int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home < 0 || !enter_ns(np)) return c.note("veth: cannot enter %s", np.c_str());
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(20444);
-  ::inet_pton(AF_INET6, "::ffff:198.18.5.1", &a.sin6_addr);
-  s.dial_all(a);  // the sockets are made here, in the nodes' namespace
+  if (home < 0 || !enter_ns(lab.np)) {
+    if (home >= 0) ::close(home);
+    c.note("cannot enter %s", lab.np.c_str());
+    return nullptr;
+  }
+  const char* failed = nullptr;
+  if (direct) {
+    auto st = (*sw)->connect_direct();  // the sockets are made here, in the nodes' namespace
+    if (!st.ok()) failed = st.error().reason;
+  } else {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(20444);
+    ::inet_pton(AF_INET6, "::ffff:198.18.5.1", &a.sin6_addr);
+    (*sw)->dial_all(a);
+  }
   const bool back = ::setns(home, CLONE_NEWNET) == 0;
   ::close(home);
-  if (!back) return c.note("veth: cannot return to the original namespace");
-  if (!s.wait_up(30 * kSecond)) return c.note("veth: only %zu of %zu nodes connected", s.links_up(), k);
-  c.res.tx.push_back(tx_step(c, s, "relay (veth)", c.o.smoke ? 500 : 1000, c.o.smoke ? 1.0 : 2.0));
+  if (!back) {
+    c.note("cannot return to the original namespace");  // nothing after this can be trusted
+    std::abort();
+  }
+  if (failed != nullptr) {
+    c.note("swarm in %s: %s", lab.np.c_str(), failed);
+    return nullptr;
+  }
+  if (!(*sw)->wait_up(30 * kSecond)) {
+    c.note("swarm in %s: only %zu links up of K=%zu", lab.np.c_str(), (*sw)->links_up(), k);
+    return nullptr;
+  }
+  return std::move(*sw);
+}
+
+// The relay in one namespace, the nodes in another, a veth pair between: packets cross
+// a (virtual) link with its own queueing instead of loopback's shortcut. Needs root.
+void veth(Ctx& c) {
+  if (::geteuid() != 0) return c.note("veth: skipped (needs root to create network namespaces)");
+  NetnsLab lab("v", false);
+  if (!lab.ok) return c.note("veth: could not set up the namespaces");
+  if (!start_relay_in(c, lab, false)) return;
+  const std::size_t k = c.o.smoke ? 8 : 16;
+  auto s = lab_swarm(c, lab, k, false);
+  if (!s) return;
+  c.res.tx.push_back(tx_step(c, *s, "relay (veth)", c.o.smoke ? 500 : 1000, c.o.smoke ? 1.0 : 2.0));
   for (std::size_t b : c.o.smoke ? std::vector<std::size_t>{512 << 10} : std::vector<std::size_t>{512 << 10, 2 << 20})
-    c.res.blocks.push_back(block_step(c, s, "relay (veth)", b, c.o.smoke ? 3 : 6));
+    c.res.blocks.push_back(block_step(c, *s, "relay (veth)", b, c.o.smoke ? 3 : 6));
+  s.reset();
+  (void)c.relay->stop();
+  c.relay.reset();
+}
+
+// An origin behind a real link: its uplink paced by the kernel to `link_mbps` in all
+// (its copies share it in the direct topology), 1 500-byte packets, the relay across a
+// veth. Loopback hands a relay a whole 2 MiB block in about a millisecond, faster than
+// any check of it can run, so "last byte in → first byte out" only means something
+// when the bytes arrive as they do from a node: here. Then the same 2 MiB block over
+// slower and faster origin links: the delay after the last byte shows the rate up to
+// which the relay keeps up with the link. Needs root.
+void origin_link(Ctx& c) {
+  if (::geteuid() != 0) return c.note("link: skipped (needs root to create network namespaces)");
+  NetnsLab lab("l", true);
+  if (!lab.ok) return c.note("link: could not set up the namespaces");
+  const std::size_t reps = c.o.smoke ? 2 : 6;
+  auto run = [&](const char* topo, std::size_t k, std::uint32_t mbps, const std::vector<std::size_t>& sizes) {
+    const bool direct = std::string(topo) == "direct";
+    auto s = lab_swarm(c, lab, k, direct);
+    if (!s) return false;
+    if (auto st = s->set_uplink(0, std::uint64_t{mbps} * 125'000); !st.ok()) {
+      c.note("link: %s", st.error().reason);
+      return false;
+    }
+    if (!direct)
+      if (auto st = s->timestamp_wire(0); !st.ok()) {
+        c.note("link: transmit timestamps: %s", st.error().reason);
+        return false;
+      }
+    for (std::size_t b : sizes) {
+      BlockStep st = block_step(c, *s, std::string(topo) + fmt(" (%.0f Mbit/s origin link)", static_cast<double>(mbps)), b, reps);
+      st.link_mbps = mbps;
+      c.res.blocks.push_back(st);
+    }
+    return true;
+  };
+  const std::uint32_t mbps = c.o.link_mbps;
+  const std::size_t k = c.o.smoke ? 8 : 16;
+  const std::vector<std::size_t> sizes =
+      c.o.smoke ? std::vector<std::size_t>{512 << 10} : std::vector<std::size_t>{128 << 10, 512 << 10, 2 << 20};
+  if (!run("direct", k, mbps, sizes)) return;
+  if (!start_relay_in(c, lab, false) || !run("relay", k, mbps, sizes)) return;
+  if (!c.o.smoke) {
+    if (!run("relay", 64, mbps, {2 << 20})) return;
+    for (std::uint32_t slower : {100u, 250u, 500u})
+      if (slower < mbps && !run("relay", k, slower, {2 << 20})) return;
+  }
+  if (!start_relay_in(c, lab, true) || !run("reference", k, mbps, sizes)) return;
   (void)c.relay->stop();
   c.relay.reset();
 }
@@ -615,36 +727,91 @@ void targets(Ctx& c) {
     t1.note = fmt("at %.0f tx/s", rel->target_rate);
   }
   r.targets.push_back(t1);
-  // 2 MiB block: first byte out within 300 µs of the last byte in, at every K measured.
-  Target t2{"2 MiB block: relay first byte out after the origin's last byte, at every K", "", "<= 300 us", -1, ""};
-  double worst = -1;
-  for (const auto& b : r.blocks)
-    if (b.topology == "relay" && b.bytes == (2u << 20) && b.first_out.n) worst = std::max(worst, b.first_out.p50);
-  for (const auto& f : r.fanout)
-    if (f.block_first_out.n && !r.smoke) worst = std::max(worst, f.block_first_out.p50);
-  if (worst >= 0) {
-    t2.measured = fmt("%.0f us (p50, worst K)", worst);
-    t2.pass = worst <= 300;
+  // The block targets, over the origin link scenario (the bytes arrive as from a node)
+  // and over unpaced loopback (the fan-out scenario, every K), each stated on its own.
+  auto link_step = [&](const std::string& topo, std::size_t k, std::uint32_t mbps) -> const BlockStep* {
+    for (const auto& b : r.blocks)
+      if (b.link_mbps == mbps && b.k == k && b.bytes == (2u << 20) && b.topology.rfind(topo + " (", 0) == 0 && b.last_peer.n)
+        return &b;
+    return nullptr;
+  };
+  const std::uint32_t mbps = c.o.link_mbps;
+  const std::string over = fmt(", %.0f Mbit/s origin link", static_cast<double>(mbps));
+  {
+    Target t{"2 MiB block: relay first byte out after the origin's last byte left" + over + ", K = 16 and 64", "", "<= 300 us", -1, ""};
+    double worst = -1;
+    for (std::size_t k : {std::size_t{16}, std::size_t{64}})
+      if (const BlockStep* b = link_step("relay", k, mbps)) worst = std::max(worst, b->first_out.p50);
+    if (worst >= 0) {
+      t.measured = fmt("%.0f us (p50, worst K)", worst);
+      t.pass = worst <= 300;
+      std::string sweep;
+      for (const auto& b : r.blocks)
+        if (b.bytes == (2u << 20) && b.k == 16 && b.link_mbps != 0 && b.link_mbps != mbps && b.topology.rfind("relay (", 0) == 0)
+          sweep += (sweep.empty() ? "" : ", ") + fmt("%.0f us", b.first_out.p50) + fmt(" at %.0f Mbit/s", static_cast<double>(b.link_mbps));
+      if (!sweep.empty()) t.note = "K = 16 over slower links: " + sweep;
+    }
+    r.targets.push_back(t);
   }
-  r.targets.push_back(t2);
-  // 2 MiB block to the last of 16 peers: within 1.25 × direct.
-  Target t3{"2 MiB block to the last of 16 peers vs the origin writing to them itself", "", "<= 1.25 x direct", -1, ""};
-  for (const auto& f : r.fanout)
-    if (f.k == 16 && f.block_last_peer.n && f.block_last_peer_direct.n) {
-      const double ratio = f.block_last_peer.p50 / f.block_last_peer_direct.p50;
-      t3.measured = fmt("%.2f x", ratio) + fmt(" (%.0f us", f.block_last_peer.p50) + fmt(" vs %.0f us)", f.block_last_peer_direct.p50);
-      t3.pass = ratio <= 1.25;
+  {
+    Target t{"2 MiB block: relay first byte out after the origin's last byte written, unpaced loopback, every K", "", "<= 300 us", -1,
+             "loopback delivers the block in ~1 ms, far faster than it can be checked"};
+    double worst = -1;
+    for (const auto& b : r.blocks)
+      if (b.topology == "relay" && b.bytes == (2u << 20) && b.first_out.n) worst = std::max(worst, b.first_out.p50);
+    for (const auto& f : r.fanout)
+      if (f.block_first_out.n && !r.smoke) worst = std::max(worst, f.block_first_out.p50);
+    if (worst >= 0) {
+      t.measured = fmt("%.0f us (p50, worst K)", worst);
+      t.pass = worst <= 300;
     }
-  r.targets.push_back(t3);
-  Target t4{"2 MiB block to the last of 16 peers vs the reference node's algorithm", "", ">= 4 x faster", -1, ""};
-  for (const auto& f : r.fanout)
-    if (f.k == 16 && f.block_last_peer.n && f.block_last_peer_reference.n) {
-      const double ratio = f.block_last_peer_reference.p50 / f.block_last_peer.p50;
-      t4.measured = fmt("%.2f x faster", ratio) + fmt(" (%.0f us", f.block_last_peer.p50) +
-                    fmt(" vs %.0f us)", f.block_last_peer_reference.p50);
-      t4.pass = ratio >= 4;
+    r.targets.push_back(t);
+  }
+  // Time to the last of 16 peers, from the moment the origin starts writing.
+  {
+    Target t{"2 MiB block to the last of 16 peers vs the origin writing to them itself" + over, "", "<= 1.25 x direct", -1, ""};
+    const BlockStep* lr = link_step("relay", 16, mbps);
+    const BlockStep* ld = link_step("direct", 16, mbps);
+    if (lr && ld) {
+      const double ratio = lr->last_peer.p50 / ld->last_peer.p50;
+      t.measured = fmt("%.2f x", ratio) + fmt(" (%.0f us", lr->last_peer.p50) + fmt(" vs %.0f us)", ld->last_peer.p50);
+      t.pass = ratio <= 1.25;
+      t.note = "the origin's copies share its uplink";
     }
-  r.targets.push_back(t4);
+    r.targets.push_back(t);
+  }
+  {
+    Target t{"2 MiB block to the last of 16 peers vs the origin writing to them itself, unpaced loopback", "", "<= 1.25 x direct", -1, ""};
+    for (const auto& f : r.fanout)
+      if (f.k == 16 && f.block_last_peer.n && f.block_last_peer_direct.n) {
+        const double ratio = f.block_last_peer.p50 / f.block_last_peer_direct.p50;
+        t.measured = fmt("%.2f x", ratio) + fmt(" (%.0f us", f.block_last_peer.p50) + fmt(" vs %.0f us)", f.block_last_peer_direct.p50);
+        t.pass = ratio <= 1.25;
+      }
+    r.targets.push_back(t);
+  }
+  {
+    Target t{"2 MiB block to the last of 16 peers vs the reference node's algorithm" + over, "", ">= 4 x faster", -1, ""};
+    const BlockStep* lr = link_step("relay", 16, mbps);
+    const BlockStep* lf = link_step("reference", 16, mbps);
+    if (lr && lf) {
+      const double ratio = lf->last_peer.p50 / lr->last_peer.p50;
+      t.measured = fmt("%.2f x faster", ratio) + fmt(" (%.0f us", lr->last_peer.p50) + fmt(" vs %.0f us)", lf->last_peer.p50);
+      t.pass = ratio >= 4;
+    }
+    r.targets.push_back(t);
+  }
+  {
+    Target t{"2 MiB block to the last of 16 peers vs the reference node's algorithm, unpaced loopback", "", ">= 4 x faster", -1, ""};
+    for (const auto& f : r.fanout)
+      if (f.k == 16 && f.block_last_peer.n && f.block_last_peer_reference.n) {
+        const double ratio = f.block_last_peer_reference.p50 / f.block_last_peer.p50;
+        t.measured = fmt("%.2f x faster", ratio) + fmt(" (%.0f us", f.block_last_peer.p50) +
+                     fmt(" vs %.0f us)", f.block_last_peer_reference.p50);
+        t.pass = ratio >= 4;
+      }
+    r.targets.push_back(t);
+  }
   // CPU per relayed message independent of K (sign once): the relay path's own work
   // (checks, one signature, queueing; timed by the dataplane) at the largest K within
   // 1.5 × the smallest. The process total, kernel sends included, grows with every copy
@@ -709,6 +876,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   if (want("fanout")) fanout(c);
   if (want("http")) http_serving(c);
   if (want("veth")) veth(c);
+  if (want("link")) origin_link(c);
   targets(c);
   if (c.relay) {
     const int rc = c.relay->stop();

@@ -20,6 +20,7 @@ struct SuiteOptions {
   std::size_t tx_bytes = 300;
   std::vector<std::string> only;  // scenario names to run (empty: all)
   bool busy_poll = false;         // run the relay with p2p.busy_poll
+  std::uint32_t link_mbps = 1000;  // the `link` scenario's origin uplink
 };
 
 struct Baselines {
@@ -46,6 +47,8 @@ struct BlockStep {
   std::size_t k = 0, bytes = 0;
   Dist hop, first_out, last_peer;
   std::uint64_t relay_latency_p50_us = 0;  // the relay's own histogram (receive reaped → copies queued)
+  std::uint32_t link_mbps = 0;             // the origin's uplink (0: unpaced loopback or veth)
+  std::uint64_t streamed = 0;              // pushes the relay checked while they arrived
 };
 
 struct Mixed {

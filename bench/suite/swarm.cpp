@@ -1,6 +1,13 @@
 #include "bench/suite/swarm.hpp"
 
 #include <arpa/inet.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <ctime>
+#include <optional>
 
 #include <cstring>
 
@@ -64,6 +71,84 @@ Status Swarm::connect_direct() {
   return Ok{};
 }
 
+Status Swarm::set_uplink(std::size_t p, std::uint64_t bytes_per_s) {
+  const auto& links = peers_.at(p).links;
+  if (links.empty()) return make_error(Errc::kBadValue, "peer has no links");
+  // SO_MAX_PACING_RATE takes an unsigned long (bytes/s; ~0: no cap).
+  const unsigned long each = bytes_per_s == 0 ? ~0ul : static_cast<unsigned long>(std::max<std::uint64_t>(1, bytes_per_s / links.size()));
+  for (dp::ConnId c : links)
+    if (auto st = t_->set_option(c, SOL_SOCKET, SO_MAX_PACING_RATE, &each, sizeof each); !st.ok()) return st;
+  return Ok{};
+}
+
+Status Swarm::timestamp_wire(std::size_t p) {
+  const unsigned flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+                         SOF_TIMESTAMPING_OPT_TSONLY;
+  for (dp::ConnId c : peers_.at(p).links) {
+    if (auto st = t_->set_option(c, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags); !st.ok()) return st;
+    Link& l = links_.at(c);
+    l.wire = true;
+    l.wire_bytes = 0;  // OPT_ID counts bytes from here
+    l.wire_waits.clear();
+  }
+  return Ok{};
+}
+
+// The kernel queues one timestamp per send call, keyed by the offset of its last byte;
+// a send whose write was split shows up once per piece, the last piece's key being the
+// send's own last byte. Every wait up to the key seen is over (bytes leave in order).
+void Swarm::read_wire_stamps() {
+  timespec real{}, mono{};
+  ::clock_gettime(CLOCK_REALTIME, &real);
+  ::clock_gettime(CLOCK_MONOTONIC, &mono);
+  const std::int64_t real_minus_mono = (real.tv_sec - mono.tv_sec) * 1'000'000'000ll + (real.tv_nsec - mono.tv_nsec);
+  for (auto& [conn, l] : links_) {
+    if (!l.wire || l.wire_waits.empty()) continue;
+    const int fd = t_->native_fd(conn);
+    if (fd < 0) continue;
+    for (;;) {
+      alignas(cmsghdr) char ctrl[512];
+      char data[16];
+      iovec iov{data, sizeof data};
+      msghdr m{};
+      m.msg_iov = &iov;
+      m.msg_iovlen = 1;
+      m.msg_control = ctrl;
+      m.msg_controllen = sizeof ctrl;
+      if (::recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+      std::int64_t ns = -1;
+      std::optional<std::uint32_t> key;
+      for (cmsghdr* cm = CMSG_FIRSTHDR(&m); cm != nullptr; cm = CMSG_NXTHDR(&m, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING) {
+          scm_timestamping t;
+          std::memcpy(&t, CMSG_DATA(cm), sizeof t);
+          ns = t.ts[0].tv_sec * 1'000'000'000ll + t.ts[0].tv_nsec - real_minus_mono;
+        } else if ((cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR) ||
+                   (cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR)) {
+          sock_extended_err e;
+          std::memcpy(&e, CMSG_DATA(cm), sizeof e);
+          if (e.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && e.ee_info == SCM_TSTAMP_SND) key = e.ee_data;
+        }
+      }
+      if (ns < 0 || !key) continue;
+      // Keys are 32-bit byte offsets: compare within the window of bytes in flight.
+      std::size_t done = 0;
+      while (done < l.wire_waits.size() &&
+             static_cast<std::int32_t>(static_cast<std::uint32_t>(l.wire_waits[done].first) - *key) <= 0)
+        ++done;
+      for (std::size_t i = 0; i < done; ++i) {
+        --wire_pending_;
+        auto it = sends_.find(l.wire_waits[i].second);
+        if (it == sends_.end()) continue;
+        it->second.wire_ns = std::max(it->second.wire_ns, static_cast<std::uint64_t>(ns));
+        if (--it->second.wire_left == 0 && on_wire) on_wire(it->second.tag, it->second.wire_ns);
+        if (it->second.left == 0 && it->second.wire_left == 0) sends_.erase(it);
+      }
+      l.wire_waits.erase(l.wire_waits.begin(), l.wire_waits.begin() + static_cast<std::ptrdiff_t>(done));
+    }
+  }
+}
+
 std::size_t Swarm::links_up() const noexcept {
   std::size_t n = 0;
   for (const auto& [c, l] : links_) n += l.up && !l.failed;
@@ -90,6 +175,7 @@ void Swarm::pump(int timeout_ms) {
     }
     if (n < std::size(evs)) break;
   }
+  if (wire_pending_ > 0) read_wire_stamps();
 }
 
 void Swarm::start_link(dp::ConnId c, std::uint32_t peer, bool outbound, std::uint64_t now) {
@@ -111,9 +197,17 @@ void Swarm::send_on(dp::ConnId c, dp::SharedBuf* b, std::uint64_t rec) {
   if (b == nullptr) return;
   if (t_->send(c, b, rec).ok()) {
     ++pending_sends_;
+    if (auto lt = links_.find(c); lt != links_.end() && lt->second.wire) {
+      Link& l = lt->second;
+      l.wire_bytes += b->bytes().size();
+      l.wire_waits.emplace_back(l.wire_bytes - 1, rec);
+      ++wire_pending_;
+      if (auto it = sends_.find(rec); it != sends_.end()) ++it->second.wire_left;
+    }
   } else {
     ++refusals_;
-    if (auto it = sends_.find(rec); it != sends_.end() && --it->second.left == 0) sends_.erase(it);
+    if (auto it = sends_.find(rec); it != sends_.end() && --it->second.left == 0 && it->second.wire_left == 0)
+      sends_.erase(it);
   }
   b->unref();
 }
@@ -149,7 +243,7 @@ void Swarm::on_event(const dp::Event& e, std::uint64_t now) {
       if (it == sends_.end()) return;
       if (--it->second.left == 0) {
         if (on_sent) on_sent(it->second.tag, now);
-        sends_.erase(it);
+        if (it->second.wire_left == 0) sends_.erase(it);
       }
       return;
     }
@@ -273,7 +367,7 @@ void Swarm::send_signed(std::size_t p, const Bytes& msg, std::uint64_t tag) {
   if (b == nullptr) return void(++refusals_);
   std::memcpy(b->fill().data(), msg.data(), msg.size());
   const std::uint64_t rec = next_rec_++;
-  sends_[rec] = SendRec{tag, static_cast<std::uint32_t>(links.size())};
+  sends_[rec] = SendRec{tag, static_cast<std::uint32_t>(links.size()), 0, 0};
   for (dp::ConnId c : links) {
     b->ref();
     send_on(c, b, rec);

@@ -61,11 +61,23 @@ class Swarm {
   Bytes sign_push(std::size_t p, ByteSpan payload, std::uint32_t seq) const;
   // send_signed: send bytes signed by sign_push, on every link of `p`.
   void send_signed(std::size_t p, const Bytes& msg, std::uint64_t tag);
+  // set_uplink: peer `p`'s sends are paced by the kernel to `bytes_per_s` in all (each of
+  // its links gets an equal share: in the direct topology the origin's copies share one
+  // uplink); 0 removes the cap.
+  Status set_uplink(std::size_t p, std::uint64_t bytes_per_s);
+  // timestamp_wire: from now on, peer `p`'s sends also report when their last byte left
+  // the host (the kernel's software transmit timestamp, SO_TIMESTAMPING): on_wire. A
+  // completed send only means the bytes are in the socket buffer; behind a paced link
+  // the last byte leaves much later.
+  Status timestamp_wire(std::size_t p);
+  // pending_wire: sends whose transmit timestamp has not been read yet.
+  std::size_t pending_wire() const noexcept { return wire_pending_; }
   // pending_sends: sends queued in the transport and not yet completed.
   std::size_t pending_sends() const noexcept { return pending_sends_; }
 
   std::function<void(const Arrival&)> on_arrival;
   std::function<void(std::uint64_t tag, std::uint64_t ns)> on_sent;  // the send's last byte written (last link)
+  std::function<void(std::uint64_t tag, std::uint64_t ns)> on_wire;  // its last byte left the host (last link)
 
   std::uint64_t errors() const noexcept { return errors_; }
   std::uint64_t send_refusals() const noexcept { return refusals_; }
@@ -93,10 +105,17 @@ class Swarm {
     std::size_t count_have = 0;
     XXH3_state_t* hash = nullptr;
     std::uint64_t first_ns = 0;
+    // Transmit timestamps (timestamp_wire): bytes handed to the socket since they were
+    // turned on, and the sends waiting for the timestamp of their last byte.
+    bool wire = false;
+    std::uint64_t wire_bytes = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> wire_waits;  // (offset of the last byte, record)
   };
   struct SendRec {
     std::uint64_t tag;
-    std::uint32_t left;  // links still sending it
+    std::uint32_t left;       // links still sending it
+    std::uint32_t wire_left;  // links whose transmit timestamp is still to come
+    std::uint64_t wire_ns;    // the latest of those seen
   };
 
   Swarm() = default;
@@ -105,6 +124,8 @@ class Swarm {
   void feed_handshake(dp::ConnId c, Link& l, ByteSpan d, std::uint64_t now);
   void feed_skim(Link& l, ByteSpan d, std::uint64_t now);
   void send_on(dp::ConnId c, dp::SharedBuf* b, std::uint64_t rec);
+  void read_wire_stamps();
+  void rec_done(std::unordered_map<std::uint64_t, SendRec>::iterator it);
 
   std::unique_ptr<dp::UringTransport> t_;
   std::vector<Peer> peers_;
@@ -114,6 +135,7 @@ class Swarm {
   std::unordered_map<std::uint64_t, SendRec> sends_;       // record id → tag, links left
   std::uint64_t next_rec_ = 1;
   std::size_t pending_sends_ = 0;
+  std::size_t wire_pending_ = 0;
   std::uint16_t listen_port_ = 0;
   std::uint64_t errors_ = 0, refusals_ = 0;
 };

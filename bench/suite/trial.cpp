@@ -1,5 +1,7 @@
 #include "bench/suite/trial.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "relay/shm/cnc.hpp"
@@ -8,7 +10,9 @@ namespace relay::bench {
 
 TrialResult run_trial(Swarm& s, const std::vector<Planned>& plan, std::size_t expect_each, std::uint64_t drain_ns) {
   TrialResult r;
+  r.begin_ns.assign(plan.size(), 0);
   r.sent_ns.assign(plan.size(), 0);
+  r.wire_ns.assign(plan.size(), 0);
   r.arrivals.resize(plan.size());
   std::unordered_map<std::uint64_t, std::size_t> by_key;
   by_key.reserve(plan.size() * 2);
@@ -17,6 +21,9 @@ TrialResult run_trial(Swarm& s, const std::vector<Planned>& plan, std::size_t ex
   const std::uint64_t want = plan.size() * expect_each;
   s.on_sent = [&](std::uint64_t tag, std::uint64_t ns) {
     if (tag < r.sent_ns.size()) r.sent_ns[tag] = ns;
+  };
+  s.on_wire = [&](std::uint64_t tag, std::uint64_t ns) {
+    if (tag < r.wire_ns.size()) r.wire_ns[tag] = ns;
   };
   s.on_arrival = [&](const Arrival& a) {
     auto it = by_key.find(a.key);
@@ -31,6 +38,7 @@ TrialResult run_trial(Swarm& s, const std::vector<Planned>& plan, std::size_t ex
   while (next < plan.size()) {
     const std::uint64_t now = shm::monotonic_ns();
     while (next < plan.size() && r.start_ns + plan[next].at_ns <= now) {
+      r.begin_ns[next] = shm::monotonic_ns();
       s.send_signed(plan[next].origin, plan[next].msg, next);
       ++next;
     }
@@ -47,10 +55,11 @@ TrialResult run_trial(Swarm& s, const std::vector<Planned>& plan, std::size_t ex
     if (got != before) last_progress = shm::monotonic_ns();
   }
   // Let outstanding send completions arrive (they carry the send times).
-  for (int i = 0; i < 50 && s.pending_sends() > 0; ++i) s.pump(1);
+  for (int i = 0; i < 50 && (s.pending_sends() > 0 || s.pending_wire() > 0); ++i) s.pump(1);
   r.end_ns = shm::monotonic_ns();
   r.refused = s.send_refusals() - refused0;
   s.on_sent = nullptr;
+  s.on_wire = nullptr;
   s.on_arrival = nullptr;
   return r;
 }
@@ -98,9 +107,11 @@ void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>
       first = std::min(first, a.first_ns);
       last = std::max(last, a.last_ns);
     }
-    const std::uint64_t s = r.sent_ns[i];
-    first_out.push_back(first > s ? static_cast<double>(first - s) / 1000.0 : 0.0);
-    last_peer.push_back(last > s ? static_cast<double>(last - s) / 1000.0 : 0.0);
+    if (std::getenv("BENCH_DEBUG")) std::fprintf(stderr, "push %zu: sent +%.0f wire +%.0f first +%.0f last +%.0f us\n", i, static_cast<double>(r.sent_ns[i]-r.begin_ns[i])/1e3, r.wire_ns[i] ? static_cast<double>(r.wire_ns[i]-r.begin_ns[i])/1e3 : -1.0, static_cast<double>(first-r.begin_ns[i])/1e3, static_cast<double>(last-r.begin_ns[i])/1e3);
+    const std::uint64_t out = r.wire_ns[i] != 0 ? r.wire_ns[i] : r.sent_ns[i];
+    const std::uint64_t began = r.begin_ns[i];
+    first_out.push_back(first > out ? static_cast<double>(first - out) / 1000.0 : 0.0);
+    last_peer.push_back(last > began ? static_cast<double>(last - began) / 1000.0 : 0.0);
   }
 }
 

@@ -21,7 +21,9 @@ struct Planned {
 
 struct TrialResult {
   std::uint64_t start_ns = 0, sends_done_ns = 0, end_ns = 0;
-  std::vector<std::uint64_t> sent_ns;                // per planned push: its last byte written (0: never)
+  std::vector<std::uint64_t> begin_ns;               // per planned push: the origin started writing it
+  std::vector<std::uint64_t> sent_ns;                // its last byte written (0: never)
+  std::vector<std::uint64_t> wire_ns;                // its last byte left the origin's host (0: not timestamped)
   std::vector<std::vector<Arrival>> arrivals;        // per planned push
   std::uint64_t stray = 0;                           // arrivals matching nothing sent
   std::uint64_t refused = 0;                         // sends the transport refused (backpressure)
@@ -42,8 +44,11 @@ Dist summarize(std::vector<double> us);
 
 // hop_latencies: per arrival, last byte read − the push's last byte written (µs).
 std::vector<double> hop_latencies(const TrialResult& r);
-// per_push: for complete pushes (all `expect_each` arrived): first byte out (earliest
-// first byte at any peer) and time to the last peer (latest last byte), µs after sent.
+// per_push: for complete pushes (all `expect_each` arrived), µs:
+//   first byte out — the earliest first byte at any peer after the origin's last byte
+//     left its host (after its last byte was written when that is not timestamped);
+//   last peer — the latest last byte at any peer after the origin began writing it (so
+//     the origin's own sending counts the same with or without a relay).
 void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>& first_out, std::vector<double>& last_peer);
 std::uint64_t arrivals(const TrialResult& r);
 

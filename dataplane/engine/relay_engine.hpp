@@ -108,6 +108,7 @@ class RelayEngine {
     const char* why = "";
     std::uint64_t rx_grows = 0;  // the framer's body_grows() already counted
     validate::NakamotoStream* stream = nullptr;  // checking the current message as it arrives
+    SharedBuf* forward = nullptr;                // and its forward, filled as it arrives (the framer's sink)
     bool stream_decided = false;                 // whether the current message gets one is settled
     explicit Session(std::uint32_t budget) : pacer(budget) {}
   };

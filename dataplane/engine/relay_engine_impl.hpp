@@ -292,6 +292,14 @@ void RelayEngine<T>::stream_step(Session& s) {
     s.stream = free_streams_.back();
     free_streams_.pop_back();
     s.stream->begin(size);
+    // Its forward is written as it arrives too (no 2 MiB copy after the last byte).
+    if (s.framer.forward_active()) {
+      s.forward = t_.alloc(s.framer.forward_total_size());
+      if (s.forward != nullptr && !s.framer.set_forward_sink(s.forward->fill())) {
+        s.forward->unref();
+        s.forward = nullptr;
+      }
+    }
   }
   const std::size_t at = 4 + std::size_t{s.framer.relayer_count()} * codec::kRelayDataSize;
   s.stream->advance(s.framer.body().subspan(at), push_check_);
@@ -300,6 +308,10 @@ void RelayEngine<T>::stream_step(Session& s) {
 template <Transport T>
 void RelayEngine<T>::stream_release(Session& s) noexcept {
   s.stream_decided = false;
+  if (s.forward != nullptr) {
+    s.forward->unref();
+    s.forward = nullptr;
+  }
   if (s.stream == nullptr) return;
   s.stream->reset();
   free_streams_.push_back(s.stream);
@@ -517,9 +529,16 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
     // The reference algorithm builds every recipient's forward in the loop below.
   } else if (streamed && from != nullptr && from->framer.forward_digest() && used->burn_block_height == view_.height &&
              used->burn_block_hash == view_.hash) {
-    buf = t_.alloc(from->framer.forward_size());
-    if (buf == nullptr) return;
-    from->framer.write_forward(buf->fill(), opts_.key.sign(*from->framer.forward_digest()));
+    const codec::Sig65 sig = opts_.key.sign(*from->framer.forward_digest());
+    if (from->forward != nullptr && from->framer.sink_complete()) {
+      buf = from->forward;  // written while it arrived: only the signature is missing
+      from->forward = nullptr;
+      std::memcpy(buf->fill().data() + codec::kPreambleSignatureOffset, sig.data(), sig.size());
+    } else {
+      buf = t_.alloc(from->framer.forward_size());
+      if (buf == nullptr) return;
+      from->framer.write_forward(buf->fill(), sig);
+    }
   } else {
     buf = forward_into_buf(body, static_cast<std::uint32_t>(relayers_.size()));
     if (buf == nullptr) return;
@@ -557,6 +576,7 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
     bump(c_->relay_latency_buckets[link::latency_bucket(took)]);
     bump(c_->relay_latency_ns_sum, took);
   }
+  t_.flush();  // the copies start now, before the block store's copy below
   // Blocks also go to the control plane's block store (one copy into the ring; when the
   // ring has no room the store misses it, counted, and relaying is not held up).
   const auto kind = static_cast<codec::MsgId>(payload[0]);

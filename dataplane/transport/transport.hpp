@@ -88,6 +88,9 @@ concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId 
   { t.send(c, buf, tag) } -> std::same_as<Status>;
   // connect: start an outbound connection (kConnected / kConnectFailed follow).
   { t.connect(addr) } -> std::same_as<Result<ConnId>>;
+  // flush: hand the sends queued so far to the kernel now (otherwise they go with the
+  // next poll).
+  { t.flush() } -> std::same_as<void>;
   // close: drop a connection (kClosed follows).
   { t.close(c) } -> std::same_as<void>;
   // remote: the other end of a connection (the accepted peer's address, or the one dialed).

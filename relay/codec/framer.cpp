@@ -80,6 +80,7 @@ void Framer::next() noexcept {
   relayer_cnt_ = 0;
   relayers_known_ = false;
   fwd_active_ = false;
+  sink_ = nullptr;
   forward_digest_.reset();
   verify_.reset();
   forward_.reset();
@@ -162,6 +163,7 @@ std::size_t Framer::feed(ByteSpan in) noexcept {
     have_ += n;
     verify_.update(p, n);
     if (fwd_active_) forward_.update(p, n);
+    if (sink_ != nullptr) std::memcpy(sink_ + kSinkShift + have_ - n, p, n);
     used += n;
     if (!relayers_known_) {
       if (have_ == 4 && relayer_cnt_ == 0) {
@@ -180,6 +182,16 @@ std::size_t Framer::feed(ByteSpan in) noexcept {
     }
   }
   return used;
+}
+
+bool Framer::set_forward_sink(std::span<std::uint8_t> out) noexcept {
+  if (!fwd_active_ || out.size() != forward_total_size() || state_ == State::kError) return false;
+  // The head and the payload so far (the relayers are in: every byte from here on is
+  // payload, which sits one relayer entry further on in the forward).
+  write_forward_to(out.first(kPreambleSize + have_ + kRelayDataSize), ByteSpan(fwd_pre_raw_, kPreambleSize),
+                   ByteSpan(buf_, have_), relayer_cnt_, fwd_used_.self);
+  sink_ = out.data();
+  return true;
 }
 
 void Framer::write_forward(std::span<std::uint8_t> out, const Sig65& sig) const {

@@ -104,6 +104,16 @@ class Framer {
   const std::optional<crypto::Hash32>& forward_digest() const noexcept { return forward_digest_; }
   std::uint32_t relayer_count() const noexcept { return relayer_cnt_; }
 
+  // Forward sink: the bytes write_forward would produce (signature left zero), written
+  // into `out` while the message arrives — the head at once, each payload byte as it
+  // lands — so a large push needs no copy after its last byte. Only once the forward
+  // digest runs (forward_active()); `out` must be forward_total_size() bytes. Dropped by
+  // next(). sink_complete(): kDone with a sink, every byte in place.
+  bool forward_active() const noexcept { return fwd_active_; }
+  std::size_t forward_total_size() const noexcept { return kPreambleSize + pre_.payload_len + kRelayDataSize; }
+  bool set_forward_sink(std::span<std::uint8_t> out) noexcept;
+  bool sink_complete() const noexcept { return sink_ != nullptr && state_ == State::kDone; }
+
   // write_forward: the forwarded message — our preamble carrying `sig`, relayers ++
   // [us], payload — appended to `out`. Only when forward_digest() is present.
   void write_forward(Bytes& out, const Sig65& sig) const;
@@ -140,6 +150,8 @@ class Framer {
   ForwardTemplate fwd_;
   ForwardTemplate fwd_used_;
   std::uint8_t fwd_pre_raw_[kPreambleSize];
+  std::uint8_t* sink_ = nullptr;  // forward sink: payload byte x of the body goes to sink_[x + kSinkShift]
+  static constexpr std::size_t kSinkShift = kPreambleSize + kRelayDataSize;
   crypto::Hash32 verify_digest_{};
   std::optional<crypto::Hash32> forward_digest_;
 };

@@ -53,6 +53,7 @@ class MemTransport {
   Result<ConnId> connect(const sockaddr_in6& addr);
   void close(ConnId c);
   SharedBuf* alloc(std::size_t n) { return SharedBuf::make_uninit(n); }
+  void flush() noexcept {}  // sends are delivered by the network's pump
 
   sockaddr_in6 remote(ConnId c) const noexcept;
   // set_address: this endpoint's IP as its peers see it (an IPv4-mapped or IPv6 address).

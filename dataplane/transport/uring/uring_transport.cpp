@@ -226,6 +226,17 @@ Result<ConnId> UringTransport::connect(const sockaddr_in6& addr) {
   return c;
 }
 
+void UringTransport::flush() noexcept {
+  if (io_uring_sq_ready(&ring_) != 0) io_uring_submit(&ring_);
+}
+
+Status UringTransport::set_option(ConnId c, int level, int name, const void* value, socklen_t len) {
+  const int fd = native_fd(c);
+  if (fd < 0) return make_error(Errc::kBadValue, "no such connection");
+  if (::setsockopt(fd, level, name, value, len) != 0) return sys_error("setsockopt failed");
+  return Ok{};
+}
+
 Status UringTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
   if (c >= conns_.size() || !conns_[c].in_use || conns_[c].closing) return make_error(Errc::kBadValue, "no such connection");
   Conn& k = conns_[c];

@@ -66,11 +66,18 @@ class UringTransport {
   Result<ConnId> connect(const sockaddr_in6& addr);
   void close(ConnId c);
   SharedBuf* alloc(std::size_t n);
+  void flush() noexcept;
 
   const UringFeatures& features() const noexcept { return features_; }
   std::uint32_t open_conns() const noexcept { return open_; }
   // remote: the connection's other end (the accepted peer, or the address dialed).
   sockaddr_in6 remote(ConnId c) const noexcept { return c < conns_.size() ? conns_[c].peer : sockaddr_in6{}; }
+  // set_option: setsockopt on the connection's socket (e.g. SO_MAX_PACING_RATE, which the
+  // benchmark models a node's uplink with).
+  Status set_option(ConnId c, int level, int name, const void* value, socklen_t len);
+  // native_fd: the connection's socket, for what io_uring does not do (reading its error
+  // queue, e.g. send timestamps); -1 when there is no such connection.
+  int native_fd(ConnId c) const noexcept { return c < conns_.size() && conns_[c].in_use ? conns_[c].fd : -1; }
   // counters
   std::uint64_t recv_nobufs() const noexcept { return recv_nobufs_; }
   std::uint64_t fixed_sends() const noexcept { return fixed_sends_; }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "relay/validate/validate.hpp"
 #include "tests/support/test_data.hpp"
 
@@ -63,6 +65,53 @@ TEST(Framer, DigestsMatchWholeMessageComputationAnyChunking) {
       EXPECT_TRUE(validate::verify_message(fwd, relay_key().public_key()));
     }
   }
+}
+
+// The forward sink, set at any point once the relayers are in, ends up holding exactly
+// the forward write_forward produces (bar the signature), whatever the chunking; it is
+// refused before the forward digest runs, or with the wrong size.
+TEST(Framer, ForwardSinkFillsTheForwardAsTheBytesArrive) {
+  for (const char* id : {"M1", "M2", "M3"}) {
+    const Bytes msg = vec(id);
+    const ForwardTemplate t = make_template(0x1234567);
+    const Bytes expected = forward_slow(msg, t);
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{13}, std::size_t{200}, msg.size()}) {
+      for (std::size_t set_after : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {  // feeds after the relayers
+        Framer f;
+        f.set_forward(t);
+        Bytes sink;
+        bool set = false;
+        std::size_t off = 0, feeds_since = 0;
+        while (off < msg.size() && f.state() != Framer::State::kError) {
+          if (!set && f.relayers_known() && feeds_since++ >= set_after) {
+            Bytes wrong(f.forward_total_size() + 1);
+            EXPECT_FALSE(f.set_forward_sink(wrong));
+            sink.assign(f.forward_total_size(), 0xee);
+            ASSERT_TRUE(f.set_forward_sink(sink));
+            set = true;
+          }
+          if (!set && !f.relayers_known()) {  // before the forward digest starts: refused
+            Bytes early(f.state() == Framer::State::kBody ? f.forward_total_size() : 10);
+            EXPECT_FALSE(f.set_forward_sink(early));
+          }
+          off += f.feed(ByteSpan(msg).subspan(off, std::min(chunk, msg.size() - off)));
+        }
+        ASSERT_EQ(f.state(), Framer::State::kDone) << id;
+        if (!set) continue;  // the message ended before the sink was set
+        ASSERT_TRUE(f.sink_complete());
+        const auto sig = relay_key().sign(*f.forward_digest());
+        std::memcpy(sink.data() + kPreambleSignatureOffset, sig.data(), sig.size());
+        EXPECT_EQ(hx(sink), hx(expected)) << id << " chunk " << chunk << " set after " << set_after;
+        f.next();
+        EXPECT_FALSE(f.sink_complete());
+      }
+    }
+  }
+  Framer f;  // no forward template: no forward digest, no sink
+  const Bytes msg = vec("M1");
+  f.feed(ByteSpan(msg).first(kPreambleSize + 4));
+  Bytes sink(f.forward_total_size());
+  EXPECT_FALSE(f.set_forward_sink(sink));
 }
 
 // Bodies larger than the framer's own buffer go into leases from its body source (each
