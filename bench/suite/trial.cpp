@@ -1,7 +1,5 @@
 #include "bench/suite/trial.hpp"
 
-#include <cstdio>
-#include <cstdlib>
 #include <unordered_map>
 
 #include "relay/shm/cnc.hpp"
@@ -107,7 +105,6 @@ void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>
       first = std::min(first, a.first_ns);
       last = std::max(last, a.last_ns);
     }
-    if (std::getenv("BENCH_DEBUG")) std::fprintf(stderr, "push %zu: sent +%.0f wire +%.0f first +%.0f last +%.0f us\n", i, static_cast<double>(r.sent_ns[i]-r.begin_ns[i])/1e3, r.wire_ns[i] ? static_cast<double>(r.wire_ns[i]-r.begin_ns[i])/1e3 : -1.0, static_cast<double>(first-r.begin_ns[i])/1e3, static_cast<double>(last-r.begin_ns[i])/1e3);
     const std::uint64_t out = r.wire_ns[i] != 0 ? r.wire_ns[i] : r.sent_ns[i];
     const std::uint64_t began = r.begin_ns[i];
     first_out.push_back(first > out ? static_cast<double>(first - out) / 1000.0 : 0.0);
