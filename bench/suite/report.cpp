@@ -283,6 +283,16 @@ std::string to_html(const SuiteResult& r) {
       s.push_back(first);
     }
     h += chart("Block delivery vs size (p50)", "block bytes", "µs", s, true, true);
+    // The link scenario: how long after the origin's last byte the first copy goes out,
+    // as the origin's link gets faster (the relay keeps up until it does not).
+    Series sweep{"relay, K = 16: first byte out after the origin's last byte left", {}};
+    for (const auto& b : r.blocks)
+      if (b.link_mbps != 0 && b.k == 16 && b.bytes == (2u << 20) && b.topology.rfind("relay (", 0) == 0 && b.first_out.n)
+        sweep.pts.emplace_back(static_cast<double>(b.link_mbps), b.first_out.p50);
+    std::sort(sweep.pts.begin(), sweep.pts.end());
+    if (sweep.pts.size() >= 2)
+      h += chart("2 MiB block over the origin's link: first byte out vs link rate (p50)", "origin link, Mbit/s", "µs", {sweep},
+                 true, true);
   }
   for (const auto& m : r.mixed) {
     h += "<h2>Mixed traffic</h2><p>" + bytes_str(m.block_bytes) + " blocks to the last of " + std::to_string(m.k - 1) +

@@ -371,9 +371,7 @@ void mixed(Ctx& c) {
     TrialResult txs, bl;
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const bool block = plan[i].msg.size() > 100'000;
-      TrialResult& into = block ? bl : txs;
-      into.sent_ns.push_back(r.sent_ns[i]);
-      into.arrivals.push_back(r.arrivals[i]);
+      (block ? bl : txs).add_push(r, i);
     }
     std::vector<double> first, last;
     per_push(bl, m.k - 1, first, last);

@@ -28,6 +28,13 @@ struct TrialResult {
   std::uint64_t stray = 0;                           // arrivals matching nothing sent
   std::uint64_t refused = 0;                         // sends the transport refused (backpressure)
   std::uint64_t delivered_bytes = 0;
+  // add_push: push `i` of `from`, appended (to split one trial's pushes into groups).
+  void add_push(const TrialResult& from, std::size_t i) {
+    begin_ns.push_back(from.begin_ns[i]);
+    sent_ns.push_back(from.sent_ns[i]);
+    wire_ns.push_back(from.wire_ns[i]);
+    arrivals.push_back(from.arrivals[i]);
+  }
 };
 
 // run_trial: send `plan` on schedule, then wait until every push reached `expect_each`

@@ -472,7 +472,13 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   struct WorkClock {
     std::atomic<std::uint64_t>& total;
     std::uint64_t t0 = shm::monotonic_ns();
-    ~WorkClock() { total.store(total.load(std::memory_order_relaxed) + (shm::monotonic_ns() - t0), std::memory_order_relaxed); }
+    bool stopped = false;
+    void stop() noexcept {
+      if (stopped) return;
+      stopped = true;
+      total.store(total.load(std::memory_order_relaxed) + (shm::monotonic_ns() - t0), std::memory_order_relaxed);
+    }
+    ~WorkClock() { stop(); }
   } work_clock{c_->relay_work_ns};
   // A peer that sends what a node would drop it for is dropped (not ourselves).
   auto drop_sender = [&](const char* why) {
@@ -576,7 +582,8 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
     bump(c_->relay_latency_buckets[link::latency_bucket(took)]);
     bump(c_->relay_latency_ns_sum, took);
   }
-  t_.flush();  // the copies start now, before the block store's copy below
+  work_clock.stop();  // what follows is the kernel's sending and the store's copy
+  t_.flush();         // the copies start now, before the block store's copy below
   // Blocks also go to the control plane's block store (one copy into the ring; when the
   // ring has no room the store misses it, counted, and relaying is not held up).
   const auto kind = static_cast<codec::MsgId>(payload[0]);

@@ -40,8 +40,10 @@ class NakamotoStream {
 
   NakamotoStream();
 
-  // begin: a payload of `size` bytes (from its type byte) starts arriving.
-  void begin(std::size_t size) noexcept;
+  // begin: a payload of `size` bytes (from its type byte) starts arriving. Without
+  // `validate` the signer signatures are not checked (PushCheck::check's validate flag:
+  // decode, ids, duplicates and Merkle roots only).
+  void begin(std::size_t size, bool validate = true) noexcept;
   // advance: `have` is the payload's first bytes received so far (at most `size`).
   // Reads and checks every piece whose bytes are all in; cheap when nothing new is.
   void advance(ByteSpan have, PushCheck& check) noexcept;
@@ -83,6 +85,7 @@ class NakamotoStream {
   Step step_ = Step::kType;
   const char* why_ = "";
   std::size_t size_ = 0;
+  bool validate_ = true;
   std::size_t pos_ = 0;       // payload bytes read so far (pieces complete)
   std::size_t retry_at_ = 0;  // bytes after pos_ needed before the current piece is tried again
   std::size_t budget_ = 0;    // the decode's memory budget, as one whole decode spends it

@@ -1,10 +1,14 @@
 // Any payload (type byte first): the relay's one-pass skim of a push (read_push, via
 // PushCheck) refuses exactly what the full decode refuses, at the same offset with the
-// same error, and when both succeed it reports the same object ids.
+// same error, and when both succeed it reports the same object ids. NakamotoBlocks
+// payloads also go through the stream checker (decode-only), whole and in reads of a
+// size the input picks: given everything at once it passes exactly what decodes; read
+// piece by piece it never passes what does not, and when it passes its ids are the same.
 #include <cstdint>
 #include <vector>
 
 #include "relay/codec/message.hpp"
+#include "relay/validate/nakamoto_stream.hpp"
 #include "relay/validate/push_check.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -37,6 +41,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Payload full;
   read_payload(r, full);
   r.expect_end("trailing bytes inside payload_len");
+  if (static_cast<MsgId>(data[0]) == MsgId::kNakamotoBlocks) {
+    static validate::NakamotoStream stream;
+    using State = validate::NakamotoStream::State;
+    stream.begin(size, false);
+    stream.advance(in, check);
+    FUZZ_CHECK((stream.state() == State::kPassed) == r.ok());
+    if (r.ok()) {
+      std::vector<Hash32> whole(stream.ids().begin(), stream.ids().end());
+      auto ids = full_ids(full, in);
+      FUZZ_CHECK(whole == ids);
+    }
+    const std::size_t step = 1 + std::size_t{size > 1 ? data[size - 1] : std::uint8_t{0}} * 7;
+    stream.begin(size, false);
+    for (std::size_t have = std::min(step, size);; have = std::min(have + step, size)) {
+      stream.advance(in.first(have), check);
+      if (have == size) break;
+    }
+    FUZZ_CHECK(stream.state() != State::kReading);
+    if (stream.state() == State::kPassed) {
+      FUZZ_CHECK(r.ok());
+      auto ids = full_ids(full, in);
+      FUZZ_CHECK(std::vector<Hash32>(stream.ids().begin(), stream.ids().end()) == ids);
+    }
+  }
   auto out = check.check(in, 0, false, nullptr);
   const bool skim_ok = out.verdict != validate::PushCheck::Verdict::kUndecodable;
   FUZZ_CHECK(skim_ok == r.ok());
