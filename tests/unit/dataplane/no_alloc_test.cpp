@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "relay/validate/nakamoto_stream.hpp"
 #include "relay/validate/push_check.hpp"
 #include "tests/support/push_corpus.hpp"
 
@@ -61,6 +62,25 @@ TEST(NoAllocation, CheckingPushesOfEveryKind) {
   }
   for (std::size_t i = 0; i < verdicts.size(); ++i)
     EXPECT_EQ(verdicts[i], PushCheck::Verdict::kValid) << corpus.samples[i].name;
+
+  // Block pushes checked while they arrive (NakamotoStream, reads of one packet's worth):
+  // the stream's tables were reserved when it was built.
+  NakamotoStream stream;
+  std::size_t streamed = 0;
+  const std::uint64_t stream_before = thread_allocated();
+  for (int round = 0; round < 2; ++round)
+    for (const auto& smp : corpus.samples) {
+      if (smp.signers != test::PushSample::Signers::kSim && smp.signers != test::PushSample::Signers::kReal) continue;
+      if (smp.payload[0] != static_cast<std::uint8_t>(codec::MsgId::kNakamotoBlocks)) continue;
+      stream.begin(smp.payload.size());
+      for (std::size_t have = 1448;; have += 1448) {
+        stream.advance(ByteSpan(smp.payload).first(std::min(have, smp.payload.size())), checker(smp));
+        if (have >= smp.payload.size()) break;
+      }
+      streamed += stream.state() == NakamotoStream::State::kPassed;
+    }
+  EXPECT_EQ(thread_allocated() - stream_before, 0u) << "bytes allocated streaming " << streamed << " block pushes";
+  EXPECT_EQ(streamed, 4u);  // the mainnet block and the simulated pair, twice
 
   // The same measured with the full decode, so this test is known to see what it claims
   // to rule out: decoding these pushes the ordinary way allocates.
