@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dataplane/engine/stream_worker.hpp"
 #include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
 #include "relay/codec/framer.hpp"
@@ -58,6 +59,9 @@ struct DpOptions {
   // each); smaller ones, and any that find none free, are checked whole at the end.
   std::size_t stream_min_bytes = 16 * 1024;
   std::size_t stream_checkers = 4;
+  // stream_thread: run those checks on a second thread (StreamWorker) while this one
+  // keeps receiving and hashing; false: inline, one core.
+  bool stream_thread = true;
 };
 
 // Links in one process (tests, the simulated network): the two ring ends of a region.
@@ -107,7 +111,7 @@ class RelayEngine {
     bool misbehaved = false;
     const char* why = "";
     std::uint64_t rx_grows = 0;  // the framer's body_grows() already counted
-    validate::NakamotoStream* stream = nullptr;  // checking the current message as it arrives
+    StreamWorker::Slot* stream = nullptr;        // checking the current message as it arrives
     SharedBuf* forward = nullptr;                // and its forward, filled as it arrives (the framer's sink)
     bool stream_decided = false;                 // whether the current message gets one is settled
     explicit Session(std::uint32_t budget) : pacer(budget) {}
@@ -201,8 +205,7 @@ class RelayEngine {
   codec::RelayData self_{};
   policy::BurnView view_;
   validate::PushCheck push_check_;
-  std::vector<std::unique_ptr<validate::NakamotoStream>> streams_;
-  std::vector<validate::NakamotoStream*> free_streams_;
+  StreamWorker streams_;
   std::vector<codec::RelayData> relayers_;  // of the push being relayed (≤ 16)
   std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
   std::vector<SharedBuf*> resign_new_;  // their re-signed replacements

@@ -93,6 +93,7 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
       from_ctl_(link.from_ctl),
       c_(link.counters),
       cnc_(link.cnc),
+      streams_(opts_.stream_checkers, opts_.stream_thread),
       dedup_(opts_.dedup_depth, detail::random_u64()),
       rx_pool_([&]() -> std::unique_ptr<BufPool> {
         if (opts_.rx_pool.empty()) return nullptr;
@@ -108,10 +109,6 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
   self_.peer.public_key_hash = our_pkh_;
   self_.seq = 0;  // as stacks-core's sign_relay
   relayers_.reserve(codec::kMaxRelayersLen);
-  for (std::size_t i = 0; i < opts_.stream_checkers; ++i) {
-    streams_.push_back(std::make_unique<validate::NakamotoStream>());
-    free_streams_.push_back(streams_.back().get());
-  }
   resign_old_.reserve(opts_.max_sessions * opts_.pacer_budget);
   resign_new_.reserve(opts_.max_sessions * opts_.pacer_budget);
 }
@@ -288,10 +285,8 @@ void RelayEngine<T>::stream_step(Session& s) {
     if (static_cast<codec::MsgId>(s.framer.body()[at]) != codec::MsgId::kNakamotoBlocks || size < opts_.stream_min_bytes ||
         opts_.reference_algorithm)
       return;
-    if (free_streams_.empty()) return bump(c_->stream_none_free);
-    s.stream = free_streams_.back();
-    free_streams_.pop_back();
-    s.stream->begin(size);
+    s.stream = streams_.acquire(s.framer.body().data() + at, size);
+    if (s.stream == nullptr) return bump(c_->stream_none_free);
     // Its forward is written as it arrives too (no 2 MiB copy after the last byte).
     if (s.framer.forward_active()) {
       s.forward = t_.alloc(s.framer.forward_total_size());
@@ -302,7 +297,7 @@ void RelayEngine<T>::stream_step(Session& s) {
     }
   }
   const std::size_t at = 4 + std::size_t{s.framer.relayer_count()} * codec::kRelayDataSize;
-  s.stream->advance(s.framer.body().subspan(at), push_check_);
+  streams_.publish(s.stream, s.framer.body().size() - at);
 }
 
 template <Transport T>
@@ -313,8 +308,7 @@ void RelayEngine<T>::stream_release(Session& s) noexcept {
     s.forward = nullptr;
   }
   if (s.stream == nullptr) return;
-  s.stream->reset();
-  free_streams_.push_back(s.stream);
+  streams_.release(s.stream);
   s.stream = nullptr;
 }
 
@@ -500,7 +494,8 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   // A large block push was checked while it arrived: only when every check passed is
   // that taken as the verdict; otherwise the whole payload is checked now, as it would
   // have been anyway (the verdict and its reason come from one place).
-  const validate::NakamotoStream* stream = streamed && from != nullptr ? from->stream : nullptr;
+  const validate::NakamotoStream* stream =
+      streamed && from != nullptr && from->stream != nullptr ? &streams_.finish(from->stream) : nullptr;
   const bool stream_passed = stream != nullptr && stream->state() == validate::NakamotoStream::State::kPassed;
   if (stream != nullptr) bump(stream_passed ? c_->blocks_streamed : c_->stream_gave_up);
   const auto out = stream_passed ? push_check_.accept_streamed(stream->ids(), &dedup_)
@@ -760,6 +755,7 @@ void RelayEngine<T>::on_command(const shm::Frag& f, std::uint64_t now_ns) {
       auto rs = link::get_reward_sets(r);
       if (!rs) break;
       push_check_.set_reward_set(rs->current, rs->previous);
+      streams_.set_reward_set(rs->current, rs->previous);
       return;
     }
     case link::CtlMsg::kRelay: {

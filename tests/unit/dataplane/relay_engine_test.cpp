@@ -664,12 +664,15 @@ TEST(RelayEngine, LargeBodiesBorrowReceivePoolSlotsAndGrowOnlyWhenNoneIsFree) {
 // Large Nakamoto block pushes are checked while their bytes arrive (here in reads of at
 // most 1 500 bytes); when no checker is free, or the stream gives up, the whole payload
 // is checked after the last byte exactly as before: the verdicts do not change.
-TEST(RelayEngine, LargeBlocksAreCheckedWhileTheyArrive) {
+void large_blocks_checked_while_arriving(bool threaded) {
   sim::SignerSet signers(4);
   const auto miner = sim::key_from_byte(9, 1);
   ctl::ControlOptions co;
   co.reward_set = signers.reward_set;
-  Net n(3, 1500, {}, [](DpOptions& o) { o.stream_checkers = 1; }, co);
+  Net n(3, 1500, {}, [threaded](DpOptions& o) {
+    o.stream_checkers = 1;
+    o.stream_thread = threaded;
+  }, co);
   auto& a = n.nodes[0]->peer;
   auto& b = n.nodes[1]->peer;
   auto& c = n.nodes[2]->peer;
@@ -726,6 +729,9 @@ TEST(RelayEngine, LargeBlocksAreCheckedWhileTheyArrive) {
   EXPECT_EQ(n.c().blocks_streamed.load(), 3u);
   EXPECT_EQ(c.pushes.size(), 5u);
 }
+
+TEST(RelayEngine, LargeBlocksAreCheckedWhileTheyArriveOnASecondThread) { large_blocks_checked_while_arriving(true); }
+TEST(RelayEngine, LargeBlocksAreCheckedWhileTheyArriveInline) { large_blocks_checked_while_arriving(false); }
 
 TEST(RelayEngine, SessionTableRefusesBeyondItsSizeAndNeverReusesASessionId) {
   MemNetwork net;
