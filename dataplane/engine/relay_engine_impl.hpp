@@ -276,9 +276,9 @@ void RelayEngine<T>::on_data(Session& s, ByteSpan d) {
 // stream checker, which then reads whatever has arrived after every read.
 template <Transport T>
 void RelayEngine<T>::stream_step(Session& s) {
+  if (s.stream == nullptr && (s.stream_decided || !s.framer.relayers_known())) return;
+  const std::size_t at = 4 + std::size_t{s.framer.relayer_count()} * codec::kRelayDataSize;  // the payload's offset
   if (s.stream == nullptr) {
-    if (s.stream_decided || !s.framer.relayers_known()) return;
-    const std::size_t at = 4 + std::size_t{s.framer.relayer_count()} * codec::kRelayDataSize;
     if (s.framer.body().size() <= at) return;  // the type byte is not in yet
     s.stream_decided = true;
     const std::size_t size = s.framer.preamble().payload_len - at;
@@ -296,7 +296,6 @@ void RelayEngine<T>::stream_step(Session& s) {
       }
     }
   }
-  const std::size_t at = 4 + std::size_t{s.framer.relayer_count()} * codec::kRelayDataSize;
   streams_.publish(s.stream, s.framer.body().size() - at);
 }
 

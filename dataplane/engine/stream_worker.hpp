@@ -78,7 +78,7 @@ class StreamWorker {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::mutex check_mu_;           // the worker's PushCheck (its signer sets) vs set_reward_set
   validate::PushCheck check_;     // signer checks for the streams (built on this thread: its scratch)
-  std::atomic<std::uint64_t> epoch_{0};  // bumped at every publish/acquire; the idle worker waits on it
+  std::atomic<std::uint64_t> epoch_{0};  // bumped at every publish (and at stop); the idle worker waits on it
   std::atomic<bool> stop_{false};
   std::thread worker_;
 };

@@ -25,7 +25,6 @@ void MerkleBuilder::push(std::size_t level, Hash32 node) noexcept {
 void MerkleBuilder::add(const Hash32& txid) noexcept {
   h_.update_u8(0x00);
   h_.update(txid.data(), 32);
-  ++leaves_;
   push(0, h_.finish());
 }
 
@@ -35,7 +34,7 @@ void MerkleBuilder::add(const Hash32& txid) noexcept {
 // into the row above; the first row above the leaves with one node is the root (the
 // leaf row is always combined once, so a single leaf L gives H(0x01 ‖ L ‖ L)).
 Hash32 MerkleBuilder::root() const noexcept {
-  if (leaves_ == 0) return Hash32{};
+  if (made_[0] == 0) return Hash32{};
   MerkleBuilder b = *this;  // closing the rows changes them; more txids may follow
   for (std::size_t level = 0; level < kLevels; ++level) {
     if (level > 0 && b.made_[level] == 1) return b.waiting_[level];

@@ -18,12 +18,9 @@ namespace relay::crypto {
 // relay path builds a block's tree while the block is still being received.
 class MerkleBuilder {
  public:
-  void reset() noexcept {
-    leaves_ = 0;
-    std::fill(std::begin(made_), std::end(made_), 0);
-  }
+  void reset() noexcept { std::fill(std::begin(made_), std::end(made_), 0); }
   void add(const Hash32& txid) noexcept;
-  std::uint64_t leaves() const noexcept { return leaves_; }
+  std::uint64_t leaves() const noexcept { return made_[0]; }
   // root: the tree's root over every txid added (zero for none). The builder is left
   // as it was, so more txids may follow.
   Hash32 root() const noexcept;
@@ -31,7 +28,6 @@ class MerkleBuilder {
  private:
   static constexpr std::size_t kLevels = 64;
   void push(std::size_t level, Hash32 node) noexcept;
-  std::uint64_t leaves_ = 0;
   std::uint64_t made_[kLevels] = {};   // nodes produced at each level so far
   std::array<Hash32, kLevels> waiting_{};  // level L's left node when made_[L] is odd
   Sha512_256 h_;

@@ -54,7 +54,6 @@ class NakamotoStream {
   std::span<const Hash32> ids() const noexcept { return ids_; }
   // why: the reason it gave up (for logs and tests).
   const char* why() const noexcept { return why_; }
-  std::size_t size() const noexcept { return size_; }
 
  private:
   enum class Step : std::uint8_t { kType, kBlockCount, kHeader, kTxCount, kTx, kBlockEnd, kEnd };
