@@ -2,6 +2,7 @@
 #include <benchmark/benchmark.h>
 
 #include "relay/crypto/hash.hpp"
+#include "relay/crypto/hash_many.hpp"
 #include "relay/crypto/secp256k1.hpp"
 
 namespace relay::bench {
@@ -17,6 +18,30 @@ void BM_Sha512_256(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(data.size()));
 }
 BENCHMARK(BM_Sha512_256)->Arg(256)->Arg(64 << 10)->Arg(2 << 20);
+
+// A block's small hashes, 64 at a time: Arg(0) 180-byte transactions (txids, two
+// blocks each), Arg(1) 65-byte Merkle nodes (one block). Scalar vs the AVX2 lanes, side
+// by side; items are messages.
+template <bool kLanes>
+void BM_Sha512_256Many(benchmark::State& state) {
+  if (kLanes && !crypto::detail::have_avx2()) return state.SkipWithError("no AVX2 on this machine");
+  const std::size_t len = state.range(0) == 0 ? 180 : 65;
+  constexpr std::size_t kBatch = 64;
+  Bytes data(kBatch * len);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7);
+  std::vector<ByteSpan> in;
+  for (std::size_t i = 0; i < kBatch; ++i) in.push_back(ByteSpan(data).subspan(i * len, len));
+  std::vector<crypto::Hash32> out(kBatch);
+  for (auto _ : state) {
+    if constexpr (kLanes) crypto::detail::sha512_256_many_avx2(in, out.data());
+    else crypto::detail::sha512_256_many_scalar(in, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatch));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(data.size()));
+}
+BENCHMARK(BM_Sha512_256Many<false>)->Name("BM_Sha512_256Many/scalar")->Arg(0)->Arg(1);
+BENCHMARK(BM_Sha512_256Many<true>)->Name("BM_Sha512_256Many/avx2")->Arg(0)->Arg(1);
 
 void BM_Sign(benchmark::State& state) {
   auto key = crypto::SecretKey::generate();

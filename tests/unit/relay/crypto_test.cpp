@@ -6,6 +6,7 @@
 #include "relay/codec/chain.hpp"
 #include "relay/crypto/ed25519.hpp"
 #include "relay/crypto/hash.hpp"
+#include "relay/crypto/hash_many.hpp"
 #include "relay/crypto/merkle.hpp"
 #include "relay/crypto/secp256k1.hpp"
 #include "tests/support/test_data.hpp"
@@ -137,6 +138,50 @@ TEST(Secp256k1, RecoverableParseRules) {
   sig[0] = 0;
   std::memset(sig.data() + 1, 0xff, 32);  // r ≥ n
   EXPECT_FALSE(crypto::parses_as_recoverable(sig));
+}
+
+// Many messages at once: the same digests as one at a time, for every mix of lengths
+// the lanes meet — the padding boundaries (111/112 bytes: one or two tail blocks;
+// 127/128/129: whole blocks), empty messages, lanes ending together and apart, lanes
+// refilled mid-batch — on both implementations this machine can run.
+TEST(Sha512_256Many, EqualsOneAtATimeForEveryLengthMix) {
+  Bytes data(5000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 131 + (i >> 7));
+  std::vector<ByteSpan> in;
+  const std::size_t edges[] = {0, 1, 33, 65, 110, 111, 112, 113, 127, 128, 129, 239, 240, 255, 256, 257, 1000, 4999};
+  for (std::size_t len : edges) in.push_back(ByteSpan(data).subspan(len % 7, len));
+  for (std::size_t i = 0; i < 200; ++i) in.push_back(ByteSpan(data).subspan(i, (i * 97) % 700));
+  std::vector<crypto::Hash32> want(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) want[i] = crypto::sha512_256(in[i]);
+
+  // Every batch size from 0 to 40 over a sliding start, then the whole list at once.
+  for (std::size_t n = 0; n <= 40; ++n) {
+    for (std::size_t at = 0; at + n <= in.size(); at += 37) {
+      std::span<const ByteSpan> batch(in.data() + at, n);
+      std::vector<crypto::Hash32> got(n), scalar(n);
+      crypto::sha512_256_many(batch, got.data());
+      crypto::detail::sha512_256_many_scalar(batch, scalar.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(got[i], want[at + i]) << "batch of " << n << " at " << at << ", message " << i;
+        ASSERT_EQ(scalar[i], want[at + i]);
+      }
+      if (crypto::detail::have_avx2()) {
+        std::vector<crypto::Hash32> lanes(n);
+        crypto::detail::sha512_256_many_avx2(batch, lanes.data());
+        for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(lanes[i], want[at + i]) << "AVX2, batch of " << n << ", message " << i;
+      }
+    }
+  }
+  std::vector<crypto::Hash32> all(in.size());
+  crypto::sha512_256_many(in, all.data());
+  EXPECT_EQ(all, want);
+  // The FIPS vectors through the lanes too.
+  std::vector<ByteSpan> fips = {str(""), str("abc"), str("abc"), str("")};
+  crypto::Hash32 f[4];
+  crypto::sha512_256_many(fips, f);
+  EXPECT_EQ(hx(f[1]), "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23");
+  EXPECT_EQ(hx(f[3]), "c672b8d1ef56ed28ab87c3622c5114069bdd3ad7b8f9737498d0c01ecef0967a");
+  EXPECT_EQ(crypto::sha512_256_lanes(), crypto::detail::have_avx2() ? 4u : 1u);
 }
 
 TEST(Secp256k1, GeneratedKeysAreDistinctAndUsable) {
