@@ -9,6 +9,7 @@
 #include "relay/codec/strings.hpp"
 #include "relay/crypto/ed25519.hpp"
 #include "relay/crypto/hash.hpp"
+#include "relay/crypto/hash_many.hpp"
 #include "relay/crypto/merkle.hpp"
 #include "relay/crypto/secp256k1.hpp"
 
@@ -468,7 +469,7 @@ void write_tx_payload(Writer& w, const TxPayload& p) {
   }
 }
 
-void read_tx_body(Reader& r, StacksTransaction& tx) {
+void read_tx_body(Reader& r, StacksTransaction& tx, TxidMode txid) {
   std::size_t start = r.pos();
   tx.version = r.u8();
   if (r.ok() && tx.version != 0x00 && tx.version != 0x80)
@@ -502,7 +503,7 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
     r.fail_at(am_at, Errc::kBadValue, "coinbase / poison-microblock must be on-chain only");
   if (!r.ok()) return;
   ByteSpan raw = r.input().subspan(start, r.pos() - start);
-  tx.txid = crypto::sha512_256(raw);
+  tx.txid = txid == TxidMode::kHash ? crypto::sha512_256(raw) : Hash32{};
   tx.encoded_size = static_cast<std::uint32_t>(raw.size());
 }
 
@@ -510,6 +511,7 @@ void read_tx_body(Reader& r, StacksTransaction& tx) {
 // then block decodes allocate nothing for ids, duplicate checks or the Merkle tree.
 struct ListScratch {
   std::vector<Hash32> txids;
+  std::vector<ByteSpan> raw;  // each transaction's bytes, hashed together at the end
   std::vector<std::uint64_t> prefixes;  // the duplicate check's first pass
   std::vector<Hash32> sorted;
   StacksTransaction tx;  // each transaction in turn, when skimming
@@ -529,7 +531,8 @@ struct TxListSummary {
 };
 
 // Reads Vec<StacksTransaction>: every transaction is decoded (and kept in `txs` unless
-// the reader skims), its txid appended to the scratch txids.
+// the reader skims); once all have decoded their txids go to the scratch txids, hashed
+// together (several side by side, crypto::sha512_256_many).
 TxListSummary read_tx_list(Reader& r, std::vector<StacksTransaction>& txs) {
   TxListSummary sum;
   ListScratch& sc = list_scratch();
@@ -539,12 +542,14 @@ TxListSummary read_tx_list(Reader& r, std::vector<StacksTransaction>& txs) {
   txs.clear();
   if (keep) txs.reserve(std::min<std::uint32_t>(n, 1024));
   sc.txids.clear();
+  sc.raw.clear();
   for (std::uint32_t i = 0; i < n; ++i) {
     if (!r.charge(sizeof(StacksTransaction) + sizeof(Hash32))) return sum;
     StacksTransaction& tx = keep ? txs.emplace_back() : sc.tx;
-    read_transaction(r, tx);
+    const std::size_t at = r.pos();
+    read_transaction(r, tx, TxidMode::kDefer);
     if (!r.ok()) return sum;
-    sc.txids.push_back(tx.txid);
+    sc.raw.push_back(r.input().subspan(at, tx.encoded_size));
     ++sum.count;
     if (tx.is_coinbase()) {
       ++sum.coinbases;
@@ -553,6 +558,10 @@ TxListSummary read_tx_list(Reader& r, std::vector<StacksTransaction>& txs) {
     sum.any_on_chain_only |= tx.anchor_mode == 1;
     sum.any_off_chain_only |= tx.anchor_mode == 2;
   }
+  sc.txids.resize(sc.raw.size());
+  crypto::sha512_256_many(sc.raw, sc.txids.data());
+  if (keep)
+    for (std::size_t i = 0; i < txs.size(); ++i) txs[i].txid = sc.txids[i];
   return sum;
 }
 
@@ -561,6 +570,7 @@ TxListSummary read_tx_list(Reader& r, std::vector<StacksTransaction>& txs) {
 void reserve_decode_scratch() {
   ListScratch& sc = list_scratch();
   sc.txids.reserve(kMaxVecTransactions);
+  sc.raw.reserve(kMaxVecTransactions);
   sc.prefixes.reserve(kMaxVecTransactions);
   sc.sorted.reserve(kMaxVecTransactions);
   sc.tx.auth.origin.fields.reserve(64);
@@ -619,9 +629,10 @@ bool StacksTransaction::is_coinbase() const noexcept {
   return payload.id == 4 || payload.id == 5 || payload.id == 8;
 }
 
-void read_transaction(Reader& r, StacksTransaction& tx) {
-  r.bounded(kMaxTransactionLen, [&](Reader& sub) { read_tx_body(sub, tx); });
+void read_transaction(Reader& r, StacksTransaction& tx, TxidMode txid) {
+  r.bounded(kMaxTransactionLen, [&](Reader& sub) { read_tx_body(sub, tx, txid); });
 }
+void read_transaction(Reader& r, StacksTransaction& tx) { read_transaction(r, tx, TxidMode::kHash); }
 
 namespace {
 void write_transaction_auth(Writer& w, const StacksTransaction& tx, const TransactionAuth& auth) {

@@ -163,7 +163,11 @@ void read_spending_condition(Reader& r, SpendingCondition& out);
 void write_spending_condition(Writer& w, const SpendingCondition& c);
 void read_post_condition(Reader& r, PostCondition& out);
 void write_post_condition(Writer& w, const PostCondition& pc);
-void read_transaction(Reader& r, StacksTransaction& out);
+// kDefer leaves out.txid zero for the caller to compute — many at once
+// (crypto::sha512_256_many over the transactions' encoded_size bytes).
+enum class TxidMode : std::uint8_t { kHash, kDefer };
+void read_transaction(Reader& r, StacksTransaction& out, TxidMode txid);
+void read_transaction(Reader& r, StacksTransaction& out);  // kHash
 void write_transaction(Writer& w, const StacksTransaction& tx);
 void read_microblock_header(Reader& r, MicroblockHeader& out);
 void write_microblock_header(Writer& w, const MicroblockHeader& h);

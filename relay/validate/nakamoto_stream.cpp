@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "relay/codec/limits.hpp"
+#include "relay/crypto/hash_many.hpp"
 #include "relay/crypto/secp256k1.hpp"
 
 namespace relay::validate {
@@ -54,7 +55,24 @@ void NakamotoStream::begin(std::size_t size, bool validate) noexcept {
   budget_ = kDecodeMemoryBudget;
   blocks_ = 0;
   txs_left_ = 0;
+  held_n_ = 0;
   ids_.clear();
+}
+
+bool NakamotoStream::hash_txs(ByteSpan have) noexcept {
+  ByteSpan raw[kTxBatch];
+  Hash32 ids[kTxBatch];
+  for (std::uint32_t i = 0; i < held_n_; ++i) raw[i] = have.subspan(held_[i].at, held_[i].len);
+  crypto::sha512_256_many(std::span<const ByteSpan>(raw, held_n_), ids);
+  const std::uint32_t n = held_n_;
+  held_n_ = 0;
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (!txids_.insert(ids[i])) {
+      give_up("duplicate transaction in block");
+      return false;
+    }
+  merkle_.add(std::span<const Hash32>(ids, n));
+  return true;
 }
 
 void NakamotoStream::stalled(const Error& e, std::size_t rest, bool all_in) noexcept {
@@ -125,16 +143,17 @@ void NakamotoStream::advance(ByteSpan have, PushCheck& check) noexcept {
         Reader r(rest);
         r.set_skim(true);
         r.set_budget(budget_ - kTxCharge);
-        codec::read_transaction(r, scratch_.tx);
+        codec::read_transaction(r, scratch_.tx, codec::TxidMode::kDefer);
         if (!r.ok()) return stalled(r.error(), rest.size(), all_in);
         budget_ = r.budget();
-        if (!txids_.insert(scratch_.tx.txid)) return give_up("duplicate transaction in block");
-        merkle_.add(scratch_.tx.txid);
+        held_[held_n_++] = TxSpan{pos_, scratch_.tx.encoded_size};
+        if (held_n_ == kTxBatch && !hash_txs(have)) return;
         pos_ += r.pos();
         if (--txs_left_ == 0) step_ = Step::kBlockEnd;
         break;
       }
       case Step::kBlockEnd:
+        if (held_n_ != 0 && !hash_txs(have)) return;
         if (merkle_.root() != root_) return give_up("tx Merkle root mismatch");
         step_ = ids_.size() == blocks_ ? Step::kEnd : Step::kHeader;
         break;

@@ -7,7 +7,8 @@
 //   - a block header: its ids, then its signer signatures against the reward set
 //     (PushCheck::verify_signers) — the costly part, done while the transactions are
 //     still on the wire;
-//   - each transaction: decoded (skimmed), its txid checked for duplicates in a keyed
+//   - each transaction: decoded (skimmed); every kTxBatch of them their txids are
+//     hashed together (crypto::sha512_256_many), checked for duplicates in a keyed
 //     table and added to an incremental Merkle tree;
 //   - a block's end: the Merkle root against the header's.
 //
@@ -73,6 +74,16 @@ class NakamotoStream {
     std::uint64_t seed_;
   };
 
+  // Transactions decoded but not hashed yet, as (payload offset, length).
+  static constexpr std::size_t kTxBatch = 32;
+  struct TxSpan {
+    std::size_t at;
+    std::uint32_t len;
+  };
+  // hash_txs: the held transactions' txids, their duplicate check and Merkle leaves.
+  // False if it gave up.
+  bool hash_txs(ByteSpan have) noexcept;
+
   // stalled: the piece at pos_ did not read from `rest`; wait for more bytes or give up.
   void stalled(const Error& e, std::size_t rest, bool all_in) noexcept;
   void give_up(const char* why) noexcept {
@@ -93,6 +104,8 @@ class NakamotoStream {
   codec::PushScratch scratch_;  // the header and each transaction in turn
   Hash32 root_{};               // the current block's header Merkle root
   crypto::MerkleBuilder merkle_;
+  TxSpan held_[kTxBatch];
+  std::uint32_t held_n_ = 0;
   TxidSet txids_;
   std::vector<Hash32> ids_;
 };

@@ -211,7 +211,8 @@ TEST(Merkle, DerivedVectors) {  // [V:L]
 }
 
 // The incremental builder against the row-by-row definition (PROTOCOL.md §7.1), for
-// every size up to 300 (all shapes of odd rows at several depths), and root() taken
+// every size up to 300 (all shapes of odd rows at several depths) and around its batch
+// edges up to 8 193, and root() taken
 // midway does not disturb later additions.
 TEST(Merkle, BuilderMatchesRowByRowDefinition) {
   auto rows = [](std::vector<crypto::Hash32> row) {
@@ -236,17 +237,30 @@ TEST(Merkle, BuilderMatchesRowByRowDefinition) {
   };
   crypto::MerkleBuilder b;
   std::vector<crypto::Hash32> ids;
-  for (int n = 1; n <= 300; ++n) {
+  // Every size to 300, then sizes around the points where held nodes go up a row in a
+  // batch (16 leaves, then every 16 nodes of a row: 128, 1 024, 8 192 leaves, ...).
+  auto checked = [](int n) {
+    if (n <= 300) return true;
+    for (int edge : {511, 512, 513, 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 8191, 8192, 8193})
+      if (n == edge) return true;
+    return false;
+  };
+  for (int n = 1; n <= 8193; ++n) {
     crypto::Hash32 t{};
     t[0] = static_cast<std::uint8_t>(n);
     t[1] = static_cast<std::uint8_t>(n >> 8);
     ids.push_back(t);
     b.add(t);
+    if (!checked(n)) continue;
     ASSERT_EQ(b.root(), rows(ids)) << n << " leaves";
     ASSERT_EQ(b.leaves(), static_cast<std::uint64_t>(n));
   }
+  // Added all at once, and after a reset: the same root.
+  EXPECT_EQ(crypto::merkle_root(ids), rows(ids));
   b.reset();
   EXPECT_EQ(b.root(), crypto::Hash32{});
+  b.add(std::span<const crypto::Hash32>(ids).first(1000));
+  EXPECT_EQ(b.root(), rows(std::vector<crypto::Hash32>(ids.begin(), ids.begin() + 1000)));
 }
 
 TEST(BlockId, FirstMined) {  // [V:L]
