@@ -29,6 +29,16 @@ inline std::uint64_t random_u64() noexcept {
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&v), sizeof v);
   return v;
 }
+// rx_wake_bytes: how many more bytes a connection should wait for before its next read,
+// while its current message has `due` body bytes still to come: up to `chunk`, at most
+// half of what is due (so the reads shrink towards the end), all of it once no more
+// than `tail` is left — the last read completes at the message's last byte, never
+// later. chunk 0, or nothing due: any byte.
+inline std::size_t rx_wake_bytes(std::size_t due, std::size_t chunk, std::size_t tail) noexcept {
+  if (chunk == 0 || due == 0) return 1;
+  if (due <= tail) return due;
+  return std::min(chunk, std::max(tail, due / 2));
+}
 }  // namespace detail
 
 template <Transport T>
@@ -269,6 +279,10 @@ void RelayEngine<T>::on_data(Session& s, ByteSpan d) {
     s.framer.next();
     arm_forward(s);  // a fresh random seq for the next message we may forward
   }
+  if (s.closing) return;
+  std::size_t due = 0;
+  if (s.framer.state() == codec::Framer::State::kBody) due = s.framer.preamble().payload_len - s.framer.body().size();
+  t_.wake_after(s.conn, detail::rx_wake_bytes(due, opts_.rx_chunk_bytes, opts_.rx_tail_bytes));
 }
 
 // stream_step: a large NakamotoBlocks push from an authenticated peer is checked as its

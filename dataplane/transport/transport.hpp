@@ -91,6 +91,10 @@ concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId 
   // flush: hand the sends queued so far to the kernel now (otherwise they go with the
   // next poll).
   { t.flush() } -> std::same_as<void>;
+  // wake_after: a hint that nothing on `c` needs reading until `bytes` more have arrived
+  // (1: any byte). A large message's body then comes in a few large reads instead of one
+  // per packet. Never more than the bytes still due, or the rest would wait.
+  { t.wake_after(c, tag) } -> std::same_as<void>;
   // close: drop a connection (kClosed follows).
   { t.close(c) } -> std::same_as<void>;
   // remote: the other end of a connection (the accepted peer's address, or the one dialed).

@@ -54,6 +54,7 @@ class MemTransport {
   void close(ConnId c);
   SharedBuf* alloc(std::size_t n) { return SharedBuf::make_uninit(n); }
   void flush() noexcept {}  // sends are delivered by the network's pump
+  void wake_after(ConnId, std::size_t) noexcept {}  // reads are delivered whole by the pump
 
   sockaddr_in6 remote(ConnId c) const noexcept;
   // set_address: this endpoint's IP as its peers see it (an IPv4-mapped or IPv6 address).

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -178,6 +179,7 @@ Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6
   k.close_err = 0;
   k.sq_head = k.sq_len = 0;
   k.sent_off = 0;
+  k.lowat = k.lowat_want = 1;  // a fresh socket's SO_RCVLOWAT
   if (peer != nullptr) k.peer = *peer;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -485,8 +487,37 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
   return true;
 }
 
+void UringTransport::wake_after(ConnId c, std::size_t bytes) noexcept {
+  if (c >= conns_.size() || !conns_[c].in_use) return;
+  Conn& k = conns_[c];
+  // TCP caps it at half the receive buffer itself; 1 MiB keeps it an int here.
+  k.lowat_want = static_cast<std::uint32_t>(std::clamp<std::size_t>(bytes, 1, 1 << 20));
+  if (k.lowat_want != k.lowat && !k.lowat_queued) {
+    k.lowat_queued = true;
+    lowat_dirty_.push_back(c);
+  }
+}
+
+void UringTransport::apply_wake_hints() noexcept {
+  for (ConnId c : lowat_dirty_) {
+    Conn& k = conns_[c];
+    k.lowat_queued = false;
+    if (!k.in_use || k.closing || k.lowat_want == k.lowat) continue;
+    int v = static_cast<int>(k.lowat_want);
+    if (::setsockopt(k.fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v) != 0) {
+      // Never leave a mark above what is due (the rest would wait): back to any byte.
+      v = 1;
+      if (::setsockopt(k.fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v) != 0) continue;
+    }
+    k.lowat = static_cast<std::uint32_t>(v);
+    ++lowat_sets_;
+  }
+  lowat_dirty_.clear();
+}
+
 std::size_t UringTransport::poll(std::span<Event> evs, int timeout_ms) {
   std::size_t n = 0;
+  apply_wake_hints();
   // Events not tied to a completion go first.
   while (!backlog_.empty() && n < evs.size()) {
     evs[n++] = backlog_.front();

@@ -67,6 +67,11 @@ class UringTransport {
   void close(ConnId c);
   SharedBuf* alloc(std::size_t n);
   void flush() noexcept;
+  // wake_after: SO_RCVLOWAT on the connection's socket, so its receives complete only
+  // once that many bytes are in (TCP wakes the reader no sooner). Applied before the next
+  // wait, and only when the value changed: a large body costs a few setsockopt calls
+  // instead of a wake-up per packet.
+  void wake_after(ConnId c, std::size_t bytes) noexcept;
 
   const UringFeatures& features() const noexcept { return features_; }
   std::uint32_t open_conns() const noexcept { return open_; }
@@ -80,6 +85,7 @@ class UringTransport {
   int native_fd(ConnId c) const noexcept { return c < conns_.size() && conns_[c].in_use ? conns_[c].fd : -1; }
   // counters
   std::uint64_t recv_nobufs() const noexcept { return recv_nobufs_; }
+  std::uint64_t lowat_sets() const noexcept { return lowat_sets_; }
   std::uint64_t fixed_sends() const noexcept { return fixed_sends_; }
   const BufPool* pool() const noexcept { return pool_.get(); }
 
@@ -101,6 +107,9 @@ class UringTransport {
     std::vector<PendingSend> sendq;  // ring buffer, capacity max_queued_sends
     std::uint32_t sq_head = 0, sq_len = 0;
     std::size_t sent_off = 0;        // bytes of the head send already written
+    std::uint32_t lowat = 1;         // SO_RCVLOWAT on the socket
+    std::uint32_t lowat_want = 1;    // what wake_after asked for
+    bool lowat_queued = false;       // in lowat_dirty_
   };
 
   explicit UringTransport(const UringConfig& cfg);
@@ -114,6 +123,7 @@ class UringTransport {
   void finish_close(ConnId c);
   void begin_close(ConnId c, int err);
   void push_event(const Event& e);
+  void apply_wake_hints() noexcept;
   bool handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, std::size_t& n);
 
   UringConfig cfg_;
@@ -129,6 +139,8 @@ class UringTransport {
   std::vector<Event> backlog_;  // events not tied to a completion (e.g. immediate close)
   std::uint32_t open_ = 0;
   std::uint64_t recv_nobufs_ = 0;
+  std::vector<ConnId> lowat_dirty_;  // connections whose wake_after changed
+  std::uint64_t lowat_sets_ = 0;
   std::unique_ptr<BufPool> pool_;
   std::uint64_t fixed_sends_ = 0;
   struct ZcRec {  // a zero-copy send whose buffer the kernel may still read

@@ -7,6 +7,7 @@
 
 #include "dataplane/engine/relay_engine.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
+#include "bench/sim/sim_data.hpp"
 #include "tests/support/test_data.hpp"
 #include "tests/support/relay_harness.hpp"
 #include "tests/support/test_peer.hpp"
@@ -85,6 +86,125 @@ TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
   EXPECT_TRUE(validate::verify_message(peers[1].p->pushes[0], relay_id.key.public_key()));
   EXPECT_EQ(relay.c().relayed.load(), 1u);
   EXPECT_EQ(relay.c().drop_invalid.load(), 0u);
+}
+
+// A 1 MiB block over real sockets is read in chunks (SO_RCVLOWAT, set from what the
+// message still has due) and relayed whole; the marks never exceed what is due, so the
+// small push right behind it on the same connection is not held back, and the socket is
+// back to "any byte" afterwards.
+TEST(RelayEngineUring, LargeBodiesAreReadInChunksAndWhatFollowsIsNotHeldBack) {
+  sim::SignerSet signers(4);
+  const auto miner = sim::key_from_byte(9, 1);
+  ctl::ControlOptions o;
+  o.reward_set = signers.reward_set;
+  auto rt = UringTransport::create({});
+  ASSERT_TRUE(rt.ok());
+  auto port = (*rt)->listen(test::loopback_addr(0));
+  ASSERT_TRUE(port.ok());
+  test::RelayHarness<UringTransport> relay(**rt, test::make_local_peer(7), o);
+
+  constexpr int kPeers = 3;
+  std::vector<Peer> peers;
+  for (int i = 0; i < kPeers; ++i) {
+    Peer p;
+    p.t = std::move(UringTransport::create({}).value());
+    p.p = std::make_unique<test::TestPeer<UringTransport>>(*p.t, static_cast<std::uint8_t>(40 + i));
+    p.p->dial(test::loopback_addr(*port));
+    peers.push_back(std::move(p));
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::uint64_t now = 1;
+  auto pump_until = [&](auto&& done) {
+    while (!done()) {
+      if (std::chrono::steady_clock::now() - start > std::chrono::seconds(30)) return false;
+      ++now;
+      relay.run_once(now, 1);
+      for (auto& p : peers) p.p->pump(now, 0);
+    }
+    return true;
+  };
+  ASSERT_TRUE(pump_until([&] {
+    bool all = relay.dp->authenticated_sessions() == kPeers;
+    for (auto& p : peers) all &= p.p->authenticated();
+    return all;
+  }));
+  const std::uint64_t sets_before = (*rt)->lowat_sets();
+
+  auto push_of = [](NakamotoBlock blk) {
+    NakamotoBlocks nb;
+    nb.blocks.push_back(std::move(blk));
+    return nb;
+  };
+  const Bytes big = peers[0].p->conv->sign(1, push_of(sim::nakamoto_block(60, signers, miner, 1 << 20)));
+  const Bytes big2 = peers[0].p->conv->sign(3, push_of(sim::nakamoto_block(62, signers, miner, 1 << 20)));
+  const Bytes small = peers[0].p->conv->sign(2, push_of(sim::nakamoto_block(61, signers, miner, 2 * 1024)));
+  ASSERT_GT(big.size(), std::size_t{1} << 20);
+  auto all_have = [&](std::size_t n) {
+    return pump_until([&] {
+      for (int i = 1; i < kPeers; ++i)
+        if (peers[static_cast<std::size_t>(i)].p->pushes.size() < n) return false;
+      return true;
+    });
+  };
+  // Alone first, its last 3 000 bytes sent only once the relay has read the rest: nothing
+  // behind them could make up for a mark above the message's last byte.
+  const std::size_t cut = big.size() - 3000;
+  const std::uint64_t in_before = relay.c().bytes_in.load();
+  peers[0].p->send(Bytes(big.begin(), big.begin() + static_cast<long>(cut)));
+  ASSERT_TRUE(pump_until([&] { return relay.c().bytes_in.load() - in_before >= cut; }));
+  peers[0].p->send(Bytes(big.begin() + static_cast<long>(cut), big.end()));
+  ASSERT_TRUE(all_have(1)) << "relayed " << relay.c().relayed.load();
+  // Then one right behind another on the same connection.
+  peers[0].p->send(big2);
+  peers[0].p->send(small);
+  ASSERT_TRUE(all_have(3)) << "relayed " << relay.c().relayed.load();
+  for (int i = 1; i < kPeers; ++i) {
+    const auto& got = peers[static_cast<std::size_t>(i)].p->pushes;
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].size(), big.size() + kRelayDataSize);  // our relayer entry added
+    EXPECT_EQ(got[1].size(), big2.size() + kRelayDataSize);
+    EXPECT_EQ(got[2].size(), small.size() + kRelayDataSize);
+  }
+  EXPECT_EQ(relay.c().blocks_streamed.load(), 2u);
+  EXPECT_EQ(relay.c().drop_invalid.load(), 0u);
+  // Marks were set while the big body came in, and one put it back to a single byte.
+  EXPECT_GE((*rt)->lowat_sets() - sets_before, 2u);
+  const int fd = [&] {
+    for (ConnId c = 0; c < 64; ++c)
+      if (int f = (*rt)->native_fd(c); f >= 0) {
+        int v = 0;
+        socklen_t len = sizeof v;
+        if (::getsockopt(f, SOL_SOCKET, SO_RCVLOWAT, &v, &len) == 0 && v != 1) return f;
+      }
+    return -1;
+  }();
+  EXPECT_EQ(fd, -1) << "a socket was left waiting for more than one byte";
+}
+
+// The wake-up marks: never above what is due, never above the chunk, all of it at the
+// end; a 2 MiB body takes a few dozen reads, the last of at most the tail.
+TEST(RxWakeBytes, NeverAboveWhatIsDueAndShrinkingToTheEnd) {
+  EXPECT_EQ(detail::rx_wake_bytes(0, 65536, 4096), 1u);
+  EXPECT_EQ(detail::rx_wake_bytes(1 << 20, 0, 4096), 1u);  // off
+  EXPECT_EQ(detail::rx_wake_bytes(300, 65536, 4096), 300u);
+  EXPECT_EQ(detail::rx_wake_bytes(4096, 65536, 4096), 4096u);
+  EXPECT_EQ(detail::rx_wake_bytes(6000, 65536, 4096), 4096u);
+  EXPECT_EQ(detail::rx_wake_bytes(100000, 65536, 4096), 50000u);
+  EXPECT_EQ(detail::rx_wake_bytes(2 << 20, 65536, 4096), 65536u);
+  for (std::size_t due = 1; due < 300000; due += 997) {
+    const std::size_t w = detail::rx_wake_bytes(due, 65536, 4096);
+    ASSERT_GE(w, 1u);
+    ASSERT_LE(w, due);
+    ASSERT_LE(w, 65536u);
+  }
+  std::size_t due = 2 << 20, reads = 0, last = 0;
+  while (due != 0) {
+    last = detail::rx_wake_bytes(due, 65536, 4096);
+    due -= last;  // each read brings exactly the mark (the fewest bytes it can)
+    ++reads;
+  }
+  EXPECT_LE(reads, 45u);
+  EXPECT_LE(last, 4096u);
 }
 
 }  // namespace
