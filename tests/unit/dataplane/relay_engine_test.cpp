@@ -216,6 +216,36 @@ TEST(RelayEngine, InvalidObjectsAreNotForwarded) {
   EXPECT_FALSE(a.closed);  // invalid pushes are dropped, the peer stays
 }
 
+// A message whose signature does not verify against the sender's session key is never
+// forwarded, even when its content is valid on its own (here a validly signed
+// transaction), nor passed to the control plane: the sender is dropped, as a node would,
+// and counted — in both relay modes.
+TEST(RelayEngine, BadMessageSignatureDropsTheSenderAndNothingGoesOn) {
+  for (bool reference : {false, true}) {
+    Net n(3, 0, {}, [reference](DpOptions& o) { o.reference_algorithm = reference; });
+    auto& a = n.nodes[0]->peer;
+    auto& b = n.nodes[1]->peer;
+    Bytes forged = a.conv->sign(1, Transaction{test::signed_test_tx(2)});
+    forged[100] ^= 1;  // inside the message signature (preamble bytes 96..160)
+    a.send(forged);
+    n.settle();
+    EXPECT_TRUE(a.closed) << reference;
+    EXPECT_EQ(n.c().drop_bad_signature.load(), 1u);
+    EXPECT_TRUE(b.pushes.empty());
+    EXPECT_TRUE(n.nodes[2]->peer.pushes.empty());
+    EXPECT_EQ(n.c().relayed.load(), 0u);
+    // A forged Ping from another peer never reaches the control plane.
+    const std::uint64_t to_ctl = n.c().msgs_to_control.load();
+    Bytes ping = b.conv->sign(2, Ping{7});
+    ping[100] ^= 1;
+    b.send(ping);
+    n.settle();
+    EXPECT_TRUE(b.closed);
+    EXPECT_EQ(n.c().drop_bad_signature.load(), 2u);
+    EXPECT_EQ(n.c().msgs_to_control.load(), to_ctl);
+  }
+}
+
 TEST(RelayEngine, GarbageFramingDropsOnlyThatPeer) {
   Net n(3);
   auto& a = n.nodes[0]->peer;
