@@ -22,6 +22,58 @@ struct Peer {
   std::unique_ptr<test::TestPeer<UringTransport>> p;
 };
 
+// A relay on its own io_uring transport and stock-node test peers dialing it, each with
+// its own transport, all over loopback and pumped from this thread.
+struct LoopbackNet {
+  std::unique_ptr<UringTransport> rt;
+  std::unique_ptr<test::RelayHarness<UringTransport>> relay;
+  std::vector<Peer> peers;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::uint64_t now = 1;
+
+  // setup: the relay listening, `n` peers (keys from `first_key` on) authenticated with it.
+  void setup(const ctl::ControlOptions& o, int n, std::uint8_t first_key) {
+    auto t = UringTransport::create({});
+    ASSERT_TRUE(t.ok());
+    rt = std::move(*t);
+    auto port = rt->listen(test::loopback_addr(0));
+    ASSERT_TRUE(port.ok());
+    relay = std::make_unique<test::RelayHarness<UringTransport>>(*rt, test::make_local_peer(7), o);
+    for (int i = 0; i < n; ++i) {
+      Peer p;
+      p.t = std::move(UringTransport::create({}).value());
+      p.p = std::make_unique<test::TestPeer<UringTransport>>(*p.t, static_cast<std::uint8_t>(first_key + i));
+      p.p->dial(test::loopback_addr(*port));
+      peers.push_back(std::move(p));
+    }
+    ASSERT_TRUE(pump_until([&] {
+      bool all = relay->dp->authenticated_sessions() == peers.size();
+      for (auto& q : peers) all &= q.p->authenticated();
+      return all;
+    }));
+  }
+  template <typename Done>
+  bool pump_until(Done&& done) {
+    while (!done()) {
+      if (std::chrono::steady_clock::now() - start > std::chrono::seconds(30)) return false;
+      ++now;
+      relay->run_once(now, 1);
+      for (auto& p : peers) p.p->pump(now, 0);
+    }
+    return true;
+  }
+  // every_other_has: each peer but the first has received at least n pushes.
+  bool every_other_has(std::size_t n) {
+    return pump_until([&] {
+      for (std::size_t i = 1; i < peers.size(); ++i)
+        if (peers[i].p->pushes.size() < n) return false;
+      return true;
+    });
+  }
+  test::TestPeer<UringTransport>& peer(std::size_t i) { return *peers[i].p; }
+  const link::DpCounters& c() { return relay->c(); }
+};
+
 TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
   // The real mainnet block, and a reward set made of its own signers (24 of 32 weight).
   auto rows = test::read_tsv_records("real-data/mainnet-nakamoto-block.tsv");
@@ -32,60 +84,27 @@ TEST(RelayEngineUring, RealNakamotoBlockOverLoopback) {
     o.reward_set.push_back({crypto::recover(blk->block_hash, sig, crypto::LowS::kIgnore)->compressed(), 1});
   for (int i = 0; i < 8; ++i) o.reward_set.push_back({crypto::SecretKey::generate()->public_key().compressed(), 1});
 
-  auto rt = UringTransport::create({});
-  ASSERT_TRUE(rt.ok());
-  auto port = (*rt)->listen(test::loopback_addr(0));
-  ASSERT_TRUE(port.ok());
-  test::RelayHarness<UringTransport> relay(**rt, test::make_local_peer(7), o);
-  const ctl::LocalPeer& relay_id = relay.id;
-
-  constexpr int kPeers = 4;
-  std::vector<Peer> peers;
-  for (int i = 0; i < kPeers; ++i) {
-    Peer p;
-    p.t = std::move(UringTransport::create({}).value());
-    p.p = std::make_unique<test::TestPeer<UringTransport>>(*p.t, static_cast<std::uint8_t>(30 + i));
-    p.p->dial(test::loopback_addr(*port));
-    peers.push_back(std::move(p));
-  }
-  auto start = std::chrono::steady_clock::now();
-  std::uint64_t now = 1;
-  auto pump_until = [&](auto&& done) {
-    while (!done()) {
-      if (std::chrono::steady_clock::now() - start > std::chrono::seconds(20)) return false;
-      ++now;
-      relay.run_once(now, 1);
-      for (auto& p : peers) p.p->pump(now, 0);
-    }
-    return true;
-  };
-  ASSERT_TRUE(pump_until([&] {
-    bool all = relay.dp->authenticated_sessions() == kPeers;
-    for (auto& p : peers) all &= p.p->authenticated();
-    return all;
-  }));
+  constexpr std::size_t kPeers = 4;
+  LoopbackNet net;
+  ASSERT_NO_FATAL_FAILURE(net.setup(o, kPeers, 30));
 
   // Peer 0 pushes the block; every other peer gets it once, identical bytes.
   NakamotoBlocks nb;
   nb.blocks.push_back(*blk);
-  peers[0].p->send(peers[0].p->conv->sign(77, nb));
-  ASSERT_TRUE(pump_until([&] {
-    for (int i = 1; i < kPeers; ++i)
-      if (peers[static_cast<std::size_t>(i)].p->pushes.empty()) return false;
-    return true;
-  }));
-  for (int i = 1; i < kPeers; ++i) {
-    auto& got = peers[static_cast<std::size_t>(i)].p->pushes;
+  net.peer(0).send(net.peer(0).conv->sign(77, nb));
+  ASSERT_TRUE(net.every_other_has(1));
+  for (std::size_t i = 1; i < kPeers; ++i) {
+    auto& got = net.peer(i).pushes;
     ASSERT_EQ(got.size(), 1u);
-    EXPECT_EQ(got[0], peers[1].p->pushes[0]);
+    EXPECT_EQ(got[0], net.peer(1).pushes[0]);
   }
-  EXPECT_TRUE(peers[0].p->pushes.empty());
-  auto m = decode_message(peers[1].p->pushes[0]);
+  EXPECT_TRUE(net.peer(0).pushes.empty());
+  auto m = decode_message(net.peer(1).pushes[0]);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(std::get<NakamotoBlocks>(m->payload).blocks[0].block_id, blk->block_id);
-  EXPECT_TRUE(validate::verify_message(peers[1].p->pushes[0], relay_id.key.public_key()));
-  EXPECT_EQ(relay.c().relayed.load(), 1u);
-  EXPECT_EQ(relay.c().drop_invalid.load(), 0u);
+  EXPECT_TRUE(validate::verify_message(net.peer(1).pushes[0], net.relay->id.key.public_key()));
+  EXPECT_EQ(net.c().relayed.load(), 1u);
+  EXPECT_EQ(net.c().drop_invalid.load(), 0u);
 }
 
 // A 1 MiB block over real sockets is read in chunks (SO_RCVLOWAT, set from what the
@@ -97,81 +116,46 @@ TEST(RelayEngineUring, LargeBodiesAreReadInChunksAndWhatFollowsIsNotHeldBack) {
   const auto miner = sim::key_from_byte(9, 1);
   ctl::ControlOptions o;
   o.reward_set = signers.reward_set;
-  auto rt = UringTransport::create({});
-  ASSERT_TRUE(rt.ok());
-  auto port = (*rt)->listen(test::loopback_addr(0));
-  ASSERT_TRUE(port.ok());
-  test::RelayHarness<UringTransport> relay(**rt, test::make_local_peer(7), o);
-
-  constexpr int kPeers = 3;
-  std::vector<Peer> peers;
-  for (int i = 0; i < kPeers; ++i) {
-    Peer p;
-    p.t = std::move(UringTransport::create({}).value());
-    p.p = std::make_unique<test::TestPeer<UringTransport>>(*p.t, static_cast<std::uint8_t>(40 + i));
-    p.p->dial(test::loopback_addr(*port));
-    peers.push_back(std::move(p));
-  }
-  auto start = std::chrono::steady_clock::now();
-  std::uint64_t now = 1;
-  auto pump_until = [&](auto&& done) {
-    while (!done()) {
-      if (std::chrono::steady_clock::now() - start > std::chrono::seconds(30)) return false;
-      ++now;
-      relay.run_once(now, 1);
-      for (auto& p : peers) p.p->pump(now, 0);
-    }
-    return true;
-  };
-  ASSERT_TRUE(pump_until([&] {
-    bool all = relay.dp->authenticated_sessions() == kPeers;
-    for (auto& p : peers) all &= p.p->authenticated();
-    return all;
-  }));
-  const std::uint64_t sets_before = (*rt)->lowat_sets();
+  constexpr std::size_t kPeers = 3;
+  LoopbackNet net;
+  ASSERT_NO_FATAL_FAILURE(net.setup(o, kPeers, 40));
+  const std::uint64_t sets_before = net.rt->lowat_sets();
 
   auto push_of = [](NakamotoBlock blk) {
     NakamotoBlocks nb;
     nb.blocks.push_back(std::move(blk));
     return nb;
   };
-  const Bytes big = peers[0].p->conv->sign(1, push_of(sim::nakamoto_block(60, signers, miner, 1 << 20)));
-  const Bytes big2 = peers[0].p->conv->sign(3, push_of(sim::nakamoto_block(62, signers, miner, 1 << 20)));
-  const Bytes small = peers[0].p->conv->sign(2, push_of(sim::nakamoto_block(61, signers, miner, 2 * 1024)));
+  const Bytes big = net.peer(0).conv->sign(1, push_of(sim::nakamoto_block(60, signers, miner, 1 << 20)));
+  const Bytes big2 = net.peer(0).conv->sign(3, push_of(sim::nakamoto_block(62, signers, miner, 1 << 20)));
+  const Bytes small = net.peer(0).conv->sign(2, push_of(sim::nakamoto_block(61, signers, miner, 2 * 1024)));
   ASSERT_GT(big.size(), std::size_t{1} << 20);
-  auto all_have = [&](std::size_t n) {
-    return pump_until([&] {
-      for (int i = 1; i < kPeers; ++i)
-        if (peers[static_cast<std::size_t>(i)].p->pushes.size() < n) return false;
-      return true;
-    });
-  };
   // Alone first, its last 3 000 bytes sent only once the relay has read the rest: nothing
   // behind them could make up for a mark above the message's last byte.
   const std::size_t cut = big.size() - 3000;
-  const std::uint64_t in_before = relay.c().bytes_in.load();
-  peers[0].p->send(Bytes(big.begin(), big.begin() + static_cast<long>(cut)));
-  ASSERT_TRUE(pump_until([&] { return relay.c().bytes_in.load() - in_before >= cut; }));
-  peers[0].p->send(Bytes(big.begin() + static_cast<long>(cut), big.end()));
-  ASSERT_TRUE(all_have(1)) << "relayed " << relay.c().relayed.load();
+  const std::uint64_t in_before = net.c().bytes_in.load();
+  net.peer(0).send(Bytes(big.begin(), big.begin() + static_cast<long>(cut)));
+  ASSERT_TRUE(net.pump_until([&] { return net.c().bytes_in.load() - in_before >= cut; }));
+  net.peer(0).send(Bytes(big.begin() + static_cast<long>(cut), big.end()));
+  ASSERT_TRUE(net.every_other_has(1)) << "relayed " << net.c().relayed.load();
   // Then one right behind another on the same connection.
-  peers[0].p->send(big2);
-  peers[0].p->send(small);
-  ASSERT_TRUE(all_have(3)) << "relayed " << relay.c().relayed.load();
-  for (int i = 1; i < kPeers; ++i) {
-    const auto& got = peers[static_cast<std::size_t>(i)].p->pushes;
+  net.peer(0).send(big2);
+  net.peer(0).send(small);
+  ASSERT_TRUE(net.every_other_has(3)) << "relayed " << net.c().relayed.load();
+  for (std::size_t i = 1; i < kPeers; ++i) {
+    const auto& got = net.peer(i).pushes;
     ASSERT_EQ(got.size(), 3u);
     EXPECT_EQ(got[0].size(), big.size() + kRelayDataSize);  // our relayer entry added
     EXPECT_EQ(got[1].size(), big2.size() + kRelayDataSize);
     EXPECT_EQ(got[2].size(), small.size() + kRelayDataSize);
   }
-  EXPECT_EQ(relay.c().blocks_streamed.load(), 2u);
-  EXPECT_EQ(relay.c().drop_invalid.load(), 0u);
+  EXPECT_EQ(net.c().blocks_streamed.load(), 2u);
+  EXPECT_EQ(net.c().drop_invalid.load(), 0u);
   // Marks were set while the big body came in, and one put it back to a single byte.
-  EXPECT_GE((*rt)->lowat_sets() - sets_before, 2u);
+  EXPECT_GE(net.rt->lowat_sets() - sets_before, 2u);
   const int fd = [&] {
     for (ConnId c = 0; c < 64; ++c)
-      if (int f = (*rt)->native_fd(c); f >= 0) {
+      if (int f = net.rt->native_fd(c); f >= 0) {
         int v = 0;
         socklen_t len = sizeof v;
         if (::getsockopt(f, SOL_SOCKET, SO_RCVLOWAT, &v, &len) == 0 && v != 1) return f;
