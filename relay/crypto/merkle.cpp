@@ -40,8 +40,7 @@ std::size_t pair_up(Hash32* nodes, std::size_t n, Hash32* parents) noexcept {
 void MerkleBuilder::reset() noexcept {
   leaves_ = 0;
   queued_ = 0;
-  for (std::size_t r = 0; r <= top_ && r < kRows; ++r) rows_[r].made = rows_[r].held = 0;
-  top_ = 0;
+  for (Row& r : rows_) r.made = r.held = 0;
 }
 
 void MerkleBuilder::append(std::size_t row, std::span<const Hash32> nodes) noexcept {
@@ -54,7 +53,6 @@ void MerkleBuilder::append(std::size_t row, std::span<const Hash32> nodes) noexc
     Hash32 parents[kBatch / 2];
     hash_prefixed<2>(0x01, r.nodes.data(), kBatch / 2, parents);
     r.held = 0;
-    top_ = std::max(top_, row + 1);
     append(row + 1, parents);  // a row of 2^64 nodes is out of reach: row + 1 < kRows
   }
 }

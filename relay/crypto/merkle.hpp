@@ -45,7 +45,6 @@ class MerkleBuilder {
   std::uint64_t leaves_ = 0;
   std::uint32_t queued_ = 0;  // txids waiting for their leaf hashes
   std::array<Hash32, kBatch> txids_;
-  std::size_t top_ = 0;  // rows above this one have never had a node
   std::array<Row, kRows> rows_;
 };
 
