@@ -169,11 +169,24 @@ class RelayEngine {
   void send_now(Session& s, ByteSpan bytes);
   SharedBuf* copy_to_buf(ByteSpan bytes);
 
+  // A message signature being checked (maybe on the second thread) while the relay path
+  // reads the payload.
+  struct SigCheck {
+    const codec::Hash32& digest;
+    const codec::Sig65& sig;
+    const crypto::PublicKey& key;
+    TaskBoard::Job* job = nullptr;  // posted, not joined yet
+    bool ok = false;
+  };
+  bool signature_ok(Session& s, SigCheck& sig);  // joins; a bad signature drops the sender
+  void view_hint(Session& s, const policy::BurnView& seen);
+
   // relay path (no allocation: decode scratch, relayers and re-sign lists are sized at
   // start-up, forwards are written into transport buffers)
   // streamed: the framer's forward digest belongs to `body` (false for a push the control
-  // plane handed back, which is hashed here).
-  void relay(Session* from, ByteSpan body, bool streamed);
+  // plane handed back, which is hashed here). sig: the sender's signature, checked beside
+  // this; nothing is acted on before its verdict.
+  void relay(Session* from, ByteSpan body, bool streamed, SigCheck* sig = nullptr);
   codec::Preamble our_preamble() const noexcept;  // fresh random seq, our burn view
   SharedBuf* forward_into_buf(ByteSpan body, std::uint32_t relayer_count);
   void sign_in_place(std::span<std::uint8_t> msg) const;

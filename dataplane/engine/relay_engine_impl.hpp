@@ -119,6 +119,9 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
   self_.peer.public_key_hash = our_pkh_;
   self_.seq = 0;  // as stacks-core's sign_relay
   relayers_.reserve(codec::kMaxRelayersLen);
+  // A block's signer signatures are recovered on both threads (not in the reference
+  // mode: stacks-core checks them one after another).
+  if (!opts_.reference_algorithm) push_check_.set_parallel(&streams_.board());
   resign_old_.reserve(opts_.max_sessions * opts_.pacer_budget);
   resign_new_.reserve(opts_.max_sessions * opts_.pacer_budget);
 }
@@ -325,6 +328,35 @@ void RelayEngine<T>::stream_release(Session& s) noexcept {
   s.stream = nullptr;
 }
 
+// signature_ok: the message signature's verdict (waiting for it if the second thread
+// has it); a bad one drops the sender, once.
+template <Transport T>
+bool RelayEngine<T>::signature_ok(Session& s, SigCheck& sig) {
+  if (sig.job != nullptr) {
+    streams_.board().join(*sig.job);
+    sig.job = nullptr;
+    if (!sig.ok) {
+      bump(c_->drop_bad_signature);
+      close_session(s, "message signature invalid", true);
+    }
+  }
+  return sig.ok;
+}
+
+// view_hint: an authenticated peer's preamble carries a burn view we do not use: the
+// control plane decides on adoption (told once per view a peer moves to).
+template <Transport T>
+void RelayEngine<T>::view_hint(Session& s, const policy::BurnView& seen) {
+  if (seen == view_ || seen == s.last_hint) return;
+  s.last_hint = seen;
+  Bytes b;
+  {
+    Writer w(b);
+    link::put_view(w, seen);
+  }
+  event_to_control(link::DpMsg::kView, s.sid, b);
+}
+
 // One whole message. Pushes from authenticated peers take the relay path here; every
 // other message goes to the control plane with its digest (already streamed).
 template <Transport T>
@@ -337,23 +369,25 @@ void RelayEngine<T>::on_message(Session& s) {
       bump(c_->drop_bad_preamble);
       return close_session(s, why, true);
     }
-    if (!crypto::verify(s.framer.verify_digest(), p.signature, *s.key, crypto::LowS::kEnforce)) {
-      bump(c_->drop_bad_signature);
-      return close_session(s, "message signature invalid", true);
+    auto id = detail::payload_id_of(body, s.framer.relayer_count());
+    const bool push = id && policy::is_push(*id);
+    // A push's signature is checked on the second thread while this one checks the
+    // payload; relay() acts on nothing before it has the answer (ARCHITECTURE.md §3.3).
+    SigCheck sig{s.framer.verify_digest(), p.signature, *s.key};
+    auto check_sig = [&sig](std::size_t) noexcept { sig.ok = crypto::verify(sig.digest, sig.sig, sig.key, crypto::LowS::kEnforce); };
+    TaskBoard::Job job = TaskBoard::Job::of(check_sig, 1);
+    sig.job = &job;
+    if (push && !opts_.reference_algorithm) {
+      streams_.board().post(job);
+      relay(&s, body, true, &sig);
+    }
+    if (!signature_ok(s, sig)) return;
+    view_hint(s, policy::burn_view_of(p));
+    if (push) {
+      if (opts_.reference_algorithm) relay(&s, body, true);
+      return;
     }
     flags = link::kMsgVerified;
-    const policy::BurnView seen = policy::burn_view_of(p);
-    if (seen != view_ && seen != s.last_hint) {  // the control plane decides on adoption
-      s.last_hint = seen;
-      Bytes b;
-      {
-        Writer w(b);
-        link::put_view(w, seen);
-      }
-      event_to_control(link::DpMsg::kView, s.sid, b);
-    }
-    auto id = detail::payload_id_of(body, s.framer.relayer_count());
-    if (id && policy::is_push(*id)) return relay(&s, body, true);
   }
   std::uint8_t head[1 + 32];
   head[0] = flags;
@@ -472,7 +506,7 @@ SharedBuf* RelayEngine<T>::forward_into_buf(ByteSpan body, std::uint32_t relayer
 
 // from: the session the push came from (nullptr: one we originate).
 template <Transport T>
-void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
+void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed, SigCheck* sig) {
   using Verdict = validate::PushCheck::Verdict;
   // Time spent here (checks, signing, queueing; whatever the outcome) is counted: the
   // relay path's own CPU, apart from the kernel's per-copy send work.
@@ -491,9 +525,13 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   auto drop_sender = [&](const char* why) {
     if (from != nullptr) close_session(*from, why, true);
   };
+  // When the sender's signature is being checked beside this (`sig`), nothing is acted on
+  // before its verdict: a bad one drops the sender, whatever else is wrong.
+  auto sender_signed = [&] { return sig == nullptr || signature_ok(*from, *sig); };
   Reader rr(body, static_cast<std::uint32_t>(codec::kPreambleSize));
   codec::read_relayers(rr, relayers_);
   if (!rr.ok() || rr.at_end()) {
+    if (!sender_signed()) return;
     bump(c_->drop_framing);
     return drop_sender("message does not decode");
   }
@@ -514,6 +552,18 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   const auto out = stream_passed ? push_check_.accept_streamed(stream->ids(), &dedup_)
                                  : push_check_.check(payload, static_cast<std::uint32_t>(codec::kPreambleSize + rr.pos()),
                                                      forwardable, &dedup_);
+  // Sign once. The forward digest was computed while the bytes arrived, unless our burn
+  // view moved since this message started: then the forward is built and hashed below.
+  // A push that will go on is signed now, while the sender's signature may still be
+  // being checked (a signature nobody receives costs nothing but its time).
+  const codec::Preamble* used = from != nullptr ? &from->framer.forward_template().preamble : nullptr;
+  const bool per_recipient = opts_.reference_algorithm;
+  const bool streamed_digest = !per_recipient && streamed && from != nullptr && from->framer.forward_digest() &&
+                               used->burn_block_height == view_.height && used->burn_block_hash == view_.hash;
+  const bool will_forward = forwardable && out.verdict == Verdict::kValid && out.new_ids != 0;
+  codec::Sig65 our_sig{};
+  if (will_forward && streamed_digest) our_sig = opts_.key.sign(*from->framer.forward_digest());
+  if (!sender_signed()) return;
   if (out.verdict == Verdict::kUndecodable) {
     bump(c_->drop_framing);
     return drop_sender("message does not decode");
@@ -533,25 +583,19 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed) {
   if (out.verdict != Verdict::kValid) return bump(c_->drop_invalid);
   for (const auto& id : push_check_.ids()) dedup_.insert(id);
 
-  // Sign once. The forward digest was computed while the bytes arrived, unless our burn
-  // view moved since this message started: then the forward is built and hashed now.
-  // Either way the signed bytes go straight into a transport buffer (a registered slot).
+  // The signed bytes go straight into a transport buffer (a registered slot).
   SharedBuf* buf = nullptr;
-  const codec::Preamble* used = from != nullptr ? &from->framer.forward_template().preamble : nullptr;
-  const bool per_recipient = opts_.reference_algorithm;
   if (per_recipient) {
     // The reference algorithm builds every recipient's forward in the loop below.
-  } else if (streamed && from != nullptr && from->framer.forward_digest() && used->burn_block_height == view_.height &&
-             used->burn_block_hash == view_.hash) {
-    const codec::Sig65 sig = opts_.key.sign(*from->framer.forward_digest());
+  } else if (streamed_digest) {
     if (from->forward != nullptr && from->framer.sink_complete()) {
       buf = from->forward;  // written while it arrived: only the signature is missing
       from->forward = nullptr;
-      std::memcpy(buf->fill().data() + codec::kPreambleSignatureOffset, sig.data(), sig.size());
+      std::memcpy(buf->fill().data() + codec::kPreambleSignatureOffset, our_sig.data(), our_sig.size());
     } else {
       buf = t_.alloc(from->framer.forward_size());
       if (buf == nullptr) return;
-      from->framer.write_forward(buf->fill(), sig);
+      from->framer.write_forward(buf->fill(), our_sig);
     }
   } else {
     buf = forward_into_buf(body, static_cast<std::uint32_t>(relayers_.size()));
@@ -813,6 +857,7 @@ void RelayEngine<T>::run_once(std::uint64_t now_ns, int timeout_ms) {
     if (evs[i].kind == EventKind::kData) t_.release(evs[i]);
   }
   poll_control(now_ns);
+  c_->sig_checks_helped.store(streams_.board().helped_items(), std::memory_order_relaxed);
   shm::cnc_beat(*cnc_, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
 }
 

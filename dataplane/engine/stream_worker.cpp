@@ -8,9 +8,9 @@ namespace {
 inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
 }  // namespace
 
-StreamWorker::StreamWorker(std::size_t slots, bool threaded) {
+StreamWorker::StreamWorker(std::size_t slots, bool threaded) : board_(threaded ? &epoch_ : nullptr) {
   for (std::size_t i = 0; i < slots; ++i) slots_.push_back(std::make_unique<Slot>());
-  if (threaded && slots != 0) {
+  if (threaded) {
     worker_ = std::thread([this] { run(); });
     ::pthread_setname_np(worker_.native_handle(), "dp-stream");
   }
@@ -91,7 +91,7 @@ void StreamWorker::run() noexcept {
   codec::reserve_decode_scratch();
   while (!stop_.load(std::memory_order_acquire)) {
     const std::uint64_t e = epoch_.load(std::memory_order_acquire);
-    bool progressed = false;
+    bool progressed = board_.help();
     for (auto& sp : slots_) {
       Slot& s = *sp;
       if (!s.active.load(std::memory_order_acquire) || !take(s, kWorker)) continue;
@@ -106,6 +106,7 @@ void StreamWorker::run() noexcept {
         }
       }
       drop(s);
+      board_.help();  // what was posted while that stream's bytes were read
     }
     if (!progressed) epoch_.wait(e, std::memory_order_acquire);
   }

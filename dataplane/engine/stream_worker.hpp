@@ -13,6 +13,9 @@
 //
 // Without a thread (`threaded` false) publish() runs the stream inline: same results,
 // one core.
+//
+// Between streams the same thread takes items from board() (TaskBoard): signature checks
+// the dataplane thread hands over while it checks the rest of a push.
 #pragma once
 
 #include <atomic>
@@ -22,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/engine/task_board.hpp"
 #include "relay/validate/nakamoto_stream.hpp"
 #include "relay/validate/push_check.hpp"
 
@@ -64,6 +68,9 @@ class StreamWorker {
   void release(Slot* s) noexcept;
 
   bool threaded() const noexcept { return worker_.joinable(); }
+  // board: where the dataplane thread posts work this thread may help with (without a
+  // thread, jobs run entirely in join()).
+  TaskBoard& board() noexcept { return board_; }
 
  private:
   static constexpr std::uint8_t kNobody = 0, kWorker = 1, kOwner = 2;
@@ -80,6 +87,7 @@ class StreamWorker {
   validate::PushCheck check_;     // signer checks for the streams (built on this thread: its scratch)
   std::atomic<std::uint64_t> epoch_{0};  // bumped at every publish (and at stop); the idle worker waits on it
   std::atomic<bool> stop_{false};
+  TaskBoard board_;
   std::thread worker_;
 };
 

@@ -71,8 +71,12 @@ PushCheck::Verdict PushCheck::verify_signers(const codec::NakamotoBlockHeader& h
     if (why != nullptr) *why = "no reward set to check signer signatures";
     return Verdict::kNoRewardSet;
   }
-  SignerCheck s = signers_.verify(h, block_hash);
-  if (!s.ok && !previous_.empty()) s = previous_.verify(h, block_hash);  // a block of the last cycle
+  SignerCheck s = signers_.verify(h, block_hash, par_);
+  if (!s.ok && !previous_.empty()) {  // a block of the last cycle: the same keys, the other set
+    const auto keys = signers_.recovered();
+    s = keys.size() == h.signer_signature.size() && !keys.empty() ? previous_.verify_recovered(h, keys)
+                                                                   : previous_.verify(h, block_hash, par_);
+  }
   if (s.ok) return Verdict::kValid;
   if (why != nullptr) *why = s.reason;
   return Verdict::kInvalid;

@@ -46,6 +46,9 @@ class PushCheck final : private codec::PushVisitor {
     previous_ = SignerSet(previous);
   }
   const SignerSet& signer_set() const noexcept { return signers_; }
+  // set_parallel: where the signer signatures of a block may be recovered side by side
+  // (nullptr: one after another on the caller's thread, the default).
+  void set_parallel(ParallelFor* par) noexcept { par_ = par; }
   const SignerSet& previous_signer_set() const noexcept { return previous_; }
 
   // check: decode `payload` (from its type byte; `base_off` places errors in the whole
@@ -55,7 +58,8 @@ class PushCheck final : private codec::PushVisitor {
   std::span<const Hash32> ids() const noexcept { return ids_; }
 
   // verify_signers: a Nakamoto header's signer signatures against the current reward
-  // set or, failing that, the previous one (kValid, kInvalid or kNoRewardSet).
+  // set or, failing that, the previous one (kValid, kInvalid or kNoRewardSet). Each
+  // signature is recovered once for both.
   Verdict verify_signers(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, const char** why = nullptr);
   // accept_streamed: the outcome of a push whose checks all passed while it arrived
   // (NakamotoStream::kPassed): `ids` are its objects' ids; ids() lists them after.
@@ -76,6 +80,7 @@ class PushCheck final : private codec::PushVisitor {
   codec::PushScratch scratch_;
   SignerSet signers_;
   SignerSet previous_;
+  ParallelFor* par_ = nullptr;
   MicroblockStream stream_;
   std::vector<Hash32> ids_;
   // per check

@@ -340,7 +340,7 @@ std::uint64_t threshold_weight(std::uint64_t total) noexcept {
 }
 
 SignerSet::SignerSet(std::span<const RewardSetSigner> reward_set)
-    : signers_(reward_set.begin(), reward_set.end()), used_(reward_set.size(), 0) {
+    : signers_(reward_set.begin(), reward_set.end()), used_(reward_set.size(), 0), keys_(reward_set.size()) {
   by_key_.reserve(reward_set.size());
   indexes_.reserve(reward_set.size());
   for (std::size_t i = 0; i < reward_set.size(); ++i) {
@@ -350,33 +350,56 @@ SignerSet::SignerSet(std::span<const RewardSetSigner> reward_set)
   std::sort(by_key_.begin(), by_key_.end());
 }
 
-SignerCheck SignerSet::verify(const codec::NakamotoBlockHeader& h, const Hash32& block_hash) {
+void recover_signer_keys(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, std::span<codec::PubKey33> out,
+                         ParallelFor* par) noexcept {
+  auto one = [&](std::size_t i) noexcept {
+    auto key = crypto::recover(block_hash, h.signer_signature[i], LowS::kIgnore);
+    if (key) out[i] = key->compressed();
+    else out[i].fill(0);  // no key starts with 0: never in a reward set
+  };
+  for_each_index(par, std::min(out.size(), h.signer_signature.size()), one);
+}
+
+SignerCheck SignerSet::refuse(const codec::NakamotoBlockHeader& h) const {
   SignerCheck r;
   r.total_weight = total_weight_;
   r.threshold = threshold_weight(total_weight_);
-  indexes_.clear();
-  if (signers_.empty() || total_weight_ == 0) {
-    r.reason = "empty reward set";
-    return r;
-  }
-  if (h.version & 0x80) {
-    r.reason = "shadow block";
-    return r;
-  }
-  if (h.signer_signature.size() > signers_.size()) {  // some key would have to sign twice
+  if (signers_.empty() || total_weight_ == 0) r.reason = "empty reward set";
+  else if (h.version & 0x80) r.reason = "shadow block";
+  else if (h.signer_signature.size() > signers_.size())  // some key would have to sign twice
     r.reason = "signature from a key not in the reward set (or repeated)";
+  return r;
+}
+
+SignerCheck SignerSet::verify(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, ParallelFor* par) {
+  recovered_ = {};
+  SignerCheck r = refuse(h);
+  if (r.reason[0] != '\0') {
+    indexes_.clear();
+    return r;
+  }
+  const std::span<codec::PubKey33> keys(keys_.data(), h.signer_signature.size());
+  recover_signer_keys(h, block_hash, keys, par);
+  recovered_ = keys;
+  return verify_recovered(h, keys);
+}
+
+SignerCheck SignerSet::verify_recovered(const codec::NakamotoBlockHeader& h, std::span<const codec::PubKey33> keys) {
+  SignerCheck r = refuse(h);
+  indexes_.clear();
+  if (r.reason[0] != '\0') return r;
+  if (keys.size() != h.signer_signature.size()) {
+    r.reason = "signer signatures and recovered keys differ in number";
     return r;
   }
   const bool strict = h.has_problematic_txs();  // header v1 = epoch 4.0 rules
   std::optional<std::uint32_t> last;
   const char* why = nullptr;
-  for (const auto& sig : h.signer_signature) {
-    auto key = crypto::recover(block_hash, sig, LowS::kIgnore);
-    if (!key) {
+  for (const codec::PubKey33& k33 : keys) {
+    if (k33[0] == 0) {
       why = "signer signature does not recover";
       break;
     }
-    const auto k33 = key->compressed();
     // The first entry with this key not used yet (a key listed twice may sign twice).
     auto it = std::lower_bound(by_key_.begin(), by_key_.end(), KeyIndex{k33, 0});
     while (it != by_key_.end() && it->key == k33 && used_[it->index]) ++it;

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "relay/base/parallel.hpp"
 #include "relay/codec/chain.hpp"
 #include "relay/codec/message.hpp"
 #include "relay/crypto/secp256k1.hpp"
@@ -136,6 +137,13 @@ std::uint64_t threshold_weight(std::uint64_t total) noexcept;
 SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
                                      std::span<const RewardSetSigner> reward_set);
 
+// recover_signer_keys: the compressed key each of the header's signer signatures
+// recovers to over `block_hash` (no low-S check), all zero bytes where one does not
+// recover; out.size() must be the number of signatures. The recoveries are independent
+// and go through `par` when given.
+void recover_signer_keys(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, std::span<codec::PubKey33> out,
+                         ParallelFor* par) noexcept;
+
 // SignerSet: a reward set prepared for checking many blocks: keys sorted for lookup and
 // scratch sized once, so verify() allocates nothing. Not thread-safe (the scratch).
 class SignerSet {
@@ -145,9 +153,16 @@ class SignerSet {
   bool empty() const noexcept { return signers_.empty(); }
   std::span<const RewardSetSigner> signers() const noexcept { return signers_; }
   // verify: verify_signer_signatures for a block with this header and signer-signature
-  // hash (block_hash); indexes() then holds each signature's reward-set index.
-  SignerCheck verify(const codec::NakamotoBlockHeader& h, const Hash32& block_hash);
+  // hash (block_hash), the recoveries spread through `par` when given; indexes() then
+  // holds each signature's reward-set index, and recovered() the keys recovered (empty
+  // when the header was refused before any recovery).
+  SignerCheck verify(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, ParallelFor* par = nullptr);
+  // verify_recovered: the same with the keys already recovered (recover_signer_keys, or
+  // another set's recovered()): a block is tried against two reward sets for the cost
+  // of one set of recoveries.
+  SignerCheck verify_recovered(const codec::NakamotoBlockHeader& h, std::span<const codec::PubKey33> keys);
   std::span<const std::uint32_t> indexes() const noexcept { return indexes_; }
+  std::span<const codec::PubKey33> recovered() const noexcept { return recovered_; }
 
  private:
   struct KeyIndex {
@@ -160,6 +175,9 @@ class SignerSet {
   std::uint64_t total_weight_ = 0;
   std::vector<std::uint8_t> used_;
   std::vector<std::uint32_t> indexes_;
+  std::vector<codec::PubKey33> keys_;       // recovery scratch, one per reward-set entry
+  std::span<const codec::PubKey33> recovered_;
+  SignerCheck refuse(const codec::NakamotoBlockHeader& h) const;  // the checks before any recovery
 };
 
 // stackerdb_chunk_digest: H(slot_id ‖ slot_version ‖ H(data)).

@@ -246,6 +246,41 @@ TEST(RelayEngine, BadMessageSignatureDropsTheSenderAndNothingGoesOn) {
   }
 }
 
+// The sender's signature is checked beside the payload checks (on the dataplane's
+// second thread) but decides first: a push whose bytes were changed after signing is
+// counted and closed as a bad signature whatever its content then looks like — a type
+// byte that is no push, a transaction that no longer decodes or whose own signature
+// fails, a changed last byte. (A relayers count above 16 is a framing error, found
+// before the message is whole.)
+TEST(RelayEngine, TheMessageSignatureDecidesBeforeTheContent) {
+  for (bool reference : {false, true}) {
+    Net n(6, 0, {}, [reference](DpOptions& o) { o.reference_algorithm = reference; });
+    const Bytes good = n.nodes[0]->peer.conv->sign(1, Transaction{test::signed_test_tx(2)});
+    const std::size_t body = codec::kPreambleSize;
+    const std::size_t offsets[] = {body + 4, body + 5, body + 4 + 60, good.size() - 1};
+    for (std::size_t k = 0; k < std::size(offsets); ++k) {
+      auto& peer = n.nodes[k]->peer;
+      Bytes bad = peer.conv->sign(1, Transaction{test::signed_test_tx(2)});
+      ASSERT_EQ(bad.size(), good.size());
+      bad[offsets[k]] ^= 0x41;
+      peer.send(bad);
+      n.settle();
+      EXPECT_TRUE(peer.closed) << reference << " offset " << offsets[k];
+      EXPECT_EQ(n.c().drop_bad_signature.load(), k + 1) << reference << " offset " << offsets[k];
+    }
+    EXPECT_EQ(n.c().drop_framing.load(), 0u) << reference;
+    EXPECT_EQ(n.c().drop_invalid.load(), 0u) << reference;
+    EXPECT_EQ(n.c().drop_not_relayed_type.load(), 0u) << reference;
+    EXPECT_EQ(n.c().relayed.load(), 0u) << reference;
+    EXPECT_TRUE(n.nodes[5]->peer.pushes.empty()) << reference;
+    // And the same push, signed as sent, goes on.
+    n.nodes[4]->peer.send(n.nodes[4]->peer.conv->sign(2, Transaction{test::signed_test_tx(2)}));
+    n.settle();
+    EXPECT_EQ(n.c().relayed.load(), 1u) << reference;
+    EXPECT_EQ(n.nodes[5]->peer.pushes.size(), 1u) << reference;
+  }
+}
+
 TEST(RelayEngine, GarbageFramingDropsOnlyThatPeer) {
   Net n(3);
   auto& a = n.nodes[0]->peer;

@@ -166,5 +166,46 @@ TEST(PushCheck, RefusesForgeriesAndWhatItCannotCheck) {
   EXPECT_EQ(check.check(ping, 0, true, nullptr).verdict, PushCheck::Verdict::kUndecodable);
 }
 
+// Counts the pieces it is given and runs them in order.
+struct CountingParallel final : ParallelFor {
+  std::size_t items = 0;
+  void run(std::size_t n, Fn fn, void* ctx) noexcept override {
+    items += n;
+    for (std::size_t i = 0; i < n; ++i) fn(ctx, i);
+  }
+};
+
+// A block of the last reward cycle is tried against the current set and then the
+// previous one, and each of its signer signatures is recovered once for both.
+TEST(PushCheck, TwoRewardSetsCostOneRecoveryPerSignature) {
+  const Bytes& blocks = sample("simulated Nakamoto blocks").payload;
+  Reader r(blocks);
+  Payload p;
+  read_payload(r, p);
+  ASSERT_TRUE(r.ok());
+  // (for_each_index runs a single piece in place, without the ParallelFor)
+  auto pieces = [](const NakamotoBlock& b) { return b.header.signer_signature.size() > 1 ? b.header.signer_signature.size() : 0; };
+  std::size_t sigs = 0;
+  for (const auto& b : std::get<NakamotoBlocks>(p).blocks) sigs += pieces(b);
+  ASSERT_GT(sigs, 0u);
+
+  PushCheck check;
+  CountingParallel par;
+  check.set_parallel(&par);
+  check.set_reward_set(corpus().real_signers, corpus().sim_signers);
+  EXPECT_EQ(check.check(blocks, 0, true, nullptr).verdict, PushCheck::Verdict::kValid);
+  EXPECT_EQ(par.items, sigs);
+  // The current cycle's: the same count, and no second look.
+  par.items = 0;
+  check.set_reward_set(corpus().sim_signers, corpus().real_signers);
+  EXPECT_EQ(check.check(blocks, 0, true, nullptr).verdict, PushCheck::Verdict::kValid);
+  EXPECT_EQ(par.items, sigs);
+  // Neither: refused, still with one recovery each.
+  par.items = 0;
+  check.set_reward_set(corpus().real_signers, corpus().real_signers);
+  EXPECT_EQ(check.check(blocks, 0, true, nullptr).verdict, PushCheck::Verdict::kInvalid);
+  EXPECT_EQ(par.items, pieces(std::get<NakamotoBlocks>(p).blocks[0]));  // the first refusal ends it
+}
+
 }  // namespace
 }  // namespace relay::validate

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "relay/codec/chain.hpp"
 #include "relay/codec/message.hpp"
 #include "relay/validate/validate.hpp"
@@ -102,6 +105,83 @@ TEST(Signers, ShadowBlocksAreNotVerified) {
   NakamotoBlock b = make_block(0x81);
   sign_with(b, s, {0});
   EXPECT_FALSE(verify_signer_signatures(b, s.set).ok);
+}
+
+// A ParallelFor that runs the pieces backwards, half of them on a second thread, and
+// counts them: side-by-side recovery must not depend on the order the pieces finish in.
+struct TwoThreadsBackwards final : ParallelFor {
+  std::size_t items = 0;
+  void run(std::size_t n, Fn fn, void* ctx) noexcept override {
+    items += n;
+    std::thread other([&] {
+      for (std::size_t i = n; i-- > n / 2;) fn(ctx, i);
+    });
+    for (std::size_t i = n / 2; i-- > 0;) fn(ctx, i);
+    other.join();
+  }
+};
+
+TEST(Signers, RecoveredSideBySideGiveTheSameVerdicts) {
+  Signers s = make_signers({10, 20, 30, 40, 5, 5});  // total 110, threshold 77
+  Signers other = make_signers({1, 1, 1});
+  auto bad_sig = [](NakamotoBlock& b, std::size_t i) { b.header.signer_signature[i].fill(0xff); };  // r, s ≥ n
+  struct Case {
+    const char* name;
+    std::vector<std::size_t> order;
+    void (*spoil)(NakamotoBlock&, std::size_t);
+    std::size_t at;
+  };
+  const std::vector<Case> cases = {
+      {"enough weight", {0, 1, 2, 3}, nullptr, 0},
+      {"below the threshold", {1, 3, 4}, nullptr, 0},
+      {"out of order", {0, 2, 1, 3}, nullptr, 0},
+      {"a key twice", {1, 2, 3, 3}, nullptr, 0},
+      {"does not recover", {0, 1, 2, 3, 4}, bad_sig, 2},
+      {"every signer", {0, 1, 2, 3, 4, 5}, nullptr, 0},
+  };
+  SignerSet serial(s.set), side(s.set), stranger(other.set);
+  TwoThreadsBackwards par;
+  for (const Case& c : cases) {
+    NakamotoBlock b = make_block(1);
+    sign_with(b, s, c.order);
+    if (c.spoil != nullptr) c.spoil(b, c.at);
+    const SignerCheck one = serial.verify(b.header, b.block_hash);
+    const SignerCheck two = side.verify(b.header, b.block_hash, &par);
+    EXPECT_EQ(one.ok, two.ok) << c.name;
+    EXPECT_STREQ(one.reason, two.reason) << c.name;
+    EXPECT_EQ(one.weight_signed, two.weight_signed) << c.name;
+    EXPECT_TRUE(std::equal(serial.indexes().begin(), serial.indexes().end(), side.indexes().begin(), side.indexes().end()))
+        << c.name;
+    ASSERT_EQ(side.recovered().size(), c.order.size()) << c.name;
+    for (std::size_t i = 0; i < c.order.size(); ++i) {
+      const bool spoiled = c.spoil != nullptr && i == c.at;
+      EXPECT_EQ(side.recovered()[i], spoiled ? codec::PubKey33{} : s.set[c.order[i]].signing_key) << c.name << " " << i;
+    }
+    // The keys once recovered, judged by another set: what that set's own recoveries say.
+    const SignerCheck again = stranger.verify_recovered(b.header, side.recovered());
+    const SignerCheck fresh = stranger.verify(b.header, b.block_hash);
+    EXPECT_EQ(again.ok, fresh.ok) << c.name;
+    EXPECT_STREQ(again.reason, fresh.reason) << c.name;
+  }
+  EXPECT_STREQ(cases[4].name, "does not recover");
+  {
+    NakamotoBlock b = make_block(1);
+    sign_with(b, s, cases[4].order);
+    bad_sig(b, 2);
+    EXPECT_STREQ(side.verify(b.header, b.block_hash, &par).reason, "signer signature does not recover");
+  }
+  EXPECT_EQ(par.items, 4u + 3 + 4 + 4 + 5 + 6 + 5);
+  // Refused before any recovery: nothing recovered, nothing run.
+  NakamotoBlock shadow = make_block(0x81);
+  sign_with(shadow, s, {0});
+  EXPECT_STREQ(side.verify(shadow.header, shadow.block_hash, &par).reason, "shadow block");
+  EXPECT_TRUE(side.recovered().empty());
+  EXPECT_EQ(par.items, 4u + 3 + 4 + 4 + 5 + 6 + 5);
+  // Keys that do not match the signatures in number are refused, not read past.
+  NakamotoBlock b = make_block(1);
+  sign_with(b, s, {0, 1, 2, 3});
+  const codec::PubKey33 one_key = s.set[0].signing_key;
+  EXPECT_FALSE(serial.verify_recovered(b.header, std::span<const codec::PubKey33>(&one_key, 1)).ok);
 }
 
 TEST(Miner, RecoversSigningKey) {
