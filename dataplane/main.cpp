@@ -107,7 +107,23 @@ int main(int argc, char** argv) {
   if (o.reference_algorithm)
     log_line(kProg, "REFERENCE ALGORITHM (bench.reference_relay, a benchmark baseline): every forward is hashed and "
                     "signed per recipient after the whole push arrived, as stacks-core does; not for production");
+  // p2p.cpus: this thread on the first, the second thread on the second.
+  if (!cfg->dataplane_cpus.empty()) {
+    if (int e = dp::pin_thread(::pthread_self(), cfg->dataplane_cpus[0]); e != 0) {
+      log_line(kProg, "error: p2p.cpus: cannot run on CPU %u: %s", cfg->dataplane_cpus[0], std::strerror(e));
+      return 1;
+    }
+    if (cfg->dataplane_cpus.size() > 1) o.second_thread_cpu = cfg->dataplane_cpus[1];
+  }
   dp::RelayEngine<dp::UringTransport> engine(**transport, *ends, o);
+  if (int e = engine.second_thread_pin_error(); e != 0) {
+    log_line(kProg, "error: p2p.cpus: cannot run the second thread on CPU %u: %s", cfg->dataplane_cpus[1],
+             std::strerror(e));
+    return 1;
+  }
+  if (!cfg->dataplane_cpus.empty())
+    log_line(kProg, "threads pinned: run loop on CPU %u%s", cfg->dataplane_cpus[0],
+             cfg->dataplane_cpus.size() > 1 ? (", second thread on CPU " + std::to_string(cfg->dataplane_cpus[1])).c_str() : "");
   lk->counters->p2p_port.store(*port, std::memory_order_release);  // the control plane advertises it
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);

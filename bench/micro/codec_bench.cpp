@@ -3,6 +3,7 @@
 
 #include "bench/micro/bench_data.hpp"
 #include "bench/sim/sim_data.hpp"
+#include "dataplane/engine/stream_worker.hpp"
 #include "relay/codec/framer.hpp"
 #include "relay/codec/message.hpp"
 #include "relay/dedup/tag_cache.hpp"
@@ -254,6 +255,29 @@ void BM_PushCheck_SimBlock2MiB(benchmark::State& state) {
   push_check(state, sim_block_2mib(), true, signers.reward_set);
 }
 BENCHMARK(BM_PushCheck_SimBlock2MiB)->Unit(benchmark::kMillisecond);
+
+// A small block (2 KiB, 16 signers: the recoveries are nearly all of it), checked on
+// one thread (/0) and with the dataplane's second thread recovering beside it (/1, the
+// StreamWorker's TaskBoard: what the relay path does).
+void BM_PushCheck_SimBlock2KiB(benchmark::State& state) {
+  static const sim::SignerSet signers(16);
+  static const Bytes payload = [] {
+    codec::NakamotoBlocks nb;
+    nb.blocks.push_back(sim::nakamoto_block(8, signers, sim::key_from_byte(1, 0x3b), 2 << 10));
+    return encode_with(write_payload, Payload{nb});
+  }();
+  dp::StreamWorker helper(0, state.range(0) != 0);
+  validate::PushCheck check;
+  check.set_reward_set(signers.reward_set);
+  if (state.range(0) != 0) check.set_parallel(&helper.board());
+  for (auto _ : state) {
+    auto out = check.check(payload, 0, true, nullptr);
+    benchmark::DoNotOptimize(out);
+    if (out.verdict != validate::PushCheck::Verdict::kValid) state.SkipWithError(out.reason);
+  }
+  state.counters["helped"] = static_cast<double>(helper.board().helped_items());
+}
+BENCHMARK(BM_PushCheck_SimBlock2KiB)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 }  // namespace relay::bench

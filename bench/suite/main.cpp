@@ -6,14 +6,19 @@
 //
 //   stacks-relay-bench run   [--out DIR] [--scenario NAME]...   the full suite
 //   stacks-relay-bench smoke [--out DIR]                        a reduced run, under a minute
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "bench/suite/report.hpp"
 
@@ -33,6 +38,32 @@ bool write_file(const std::string& path, const std::string& text) {
   return static_cast<bool>(f);
 }
 
+// parse_relay_cpus: "auto" (the last two CPUs this process may use, or none when it may
+// use fewer), "none", or one or two CPU numbers.
+std::optional<std::vector<unsigned>> parse_relay_cpus(const std::string& s) {
+  std::vector<unsigned> out;
+  if (s == "none") return out;
+  if (s == "auto") {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) return out;
+    for (unsigned c = CPU_SETSIZE; c-- > 0 && out.size() < 2;)
+      if (CPU_ISSET(c, &set)) out.insert(out.begin(), c);
+    if (out.size() < 2) out.clear();
+    return out;
+  }
+  std::size_t at = 0;
+  while (at <= s.size() && out.size() < 3) {
+    const std::size_t comma = std::min(s.find(',', at), s.size());
+    const std::string part = s.substr(at, comma - at);
+    if (part.empty() || part.size() > 4 || part.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    out.push_back(static_cast<unsigned>(std::stoul(part)));
+    at = comma + 1;
+  }
+  if (out.empty() || out.size() > 2 || (out.size() == 2 && out[0] == out[1])) return std::nullopt;
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,6 +72,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   SuiteOptions o;
   std::string out = "bench-results";
+  std::string relay_cpus = "auto";
   bool keep = false;
   o.relay_bin = exe_dir() + "/stacks-relay";
   auto common = [&](CLI::App* c) {
@@ -49,6 +81,10 @@ int main(int argc, char** argv) {
     c->add_option("--signers", o.signers, "signers in the simulated reward set")->check(CLI::Range(1, 4000))->capture_default_str();
     c->add_flag("--keep", keep, "keep the scratch directory (relay data and log)");
     c->add_flag("--busy-poll", o.busy_poll, "run the relay with p2p.busy_poll (its dataplane spins on a core)");
+    c->add_option("--relay-cpus", relay_cpus,
+                  "p2p.cpus of the relay under test: auto (the last two CPUs this may use, when it has two), none, "
+                  "or CPU[,CPU]")
+        ->capture_default_str();
     c->add_option("--link-mbps", o.link_mbps, "the link scenario's origin uplink, Mbit/s")
         ->check(CLI::Range(1, 100000))
         ->capture_default_str();
@@ -65,6 +101,12 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   if (::access(o.relay_bin.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "stacks-relay-bench: %s is not an executable (build it, or give --relay-bin)\n", o.relay_bin.c_str());
+    return 2;
+  }
+  if (auto cpus = parse_relay_cpus(relay_cpus)) {
+    o.relay_cpus = *cpus;
+  } else {
+    std::fprintf(stderr, "stacks-relay-bench: --relay-cpus: '%s' is not auto, none or CPU[,CPU]\n", relay_cpus.c_str());
     return 2;
   }
   char tmpl[] = "/tmp/stacks-relay-bench-XXXXXX";

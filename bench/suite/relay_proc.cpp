@@ -68,6 +68,8 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
     std::ofstream f(cfg);
     f << "[node]\ndata_dir = \"" << l.work_dir << "/data\"\n"
       << "[p2p]\nbind = \"" << l.p2p_bind << "\"\nmax_inbound = 2000\nbusy_poll = " << (l.busy_poll ? "true" : "false") << "\n"
+      << "cpus = [" << (l.cpus.empty() ? "" : std::to_string(l.cpus[0])) << (l.cpus.size() > 1 ? ", " + std::to_string(l.cpus[1]) : "")
+      << "]\n"
       << "[rewards]\nreward_set_file = \"" << l.reward_set_file << "\"\n"
       << "[frontier]\nbootstrap = []\nwalk = false\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n"
       << l.extra_toml;

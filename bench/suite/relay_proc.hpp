@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "relay/base/result.hpp"
 #include "relay/link/link.hpp"
@@ -24,6 +25,7 @@ struct RelayLaunch {
   std::string p2p_bind = "127.0.0.1:0";
   std::string netns;           // run inside this network namespace (ip netns), empty: here
   bool busy_poll = false;      // p2p.busy_poll: the dataplane spins instead of sleeping
+  std::vector<unsigned> cpus;  // p2p.cpus: the dataplane's threads pinned (empty: not)
 };
 
 // Cumulative CPU seconds and resident memory of both relay processes.

@@ -34,6 +34,11 @@ std::string esc(const std::string& s) {
 }
 
 std::string num(double v, const char* f = "%.0f") { return std::isfinite(v) ? fmt(f, v) : "–"; }
+std::string cpu_list(const std::vector<unsigned>& cpus) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < cpus.size(); ++i) s += (i != 0 ? ", " : "") + std::to_string(cpus[i]);
+  return s + "]";
+}
 
 std::string bytes_str(std::size_t b) {
   if (b >= (1u << 20)) return num(static_cast<double>(b) / (1 << 20), "%.0f MiB");
@@ -129,6 +134,9 @@ std::string to_json(const SuiteResult& r) {
   cli::Json j;
   j.begin_object().kv("date", r.date).kv("machine", r.machine).kv("cores", std::uint64_t{r.cores}).kv("kernel", r.kernel)
       .kv("commit", r.commit).kv_bool("smoke", r.smoke).kv_bool("busy_poll", r.busy_poll).kv_real("seconds", r.seconds);
+  j.key("relay_cpus").begin_array();
+  for (unsigned c : r.relay_cpus) j.num(std::uint64_t{c});
+  j.end_array();
   j.key("baselines").begin_object().kv_real("sha512_256_mb_s", r.base.sha512_256_mb_s).kv_real("recover_us", r.base.recover_us)
       .kv_real("sign_us", r.base.sign_us).kv_real("iperf3_gbps", r.base.iperf3_gbps).kv("iperf3_note", r.base.iperf3_note)
       .end_object();
@@ -210,6 +218,7 @@ std::string to_html(const SuiteResult& r) {
   h += "<h1>stacks-relay benchmark</h1><p>" + esc(r.date) + (r.smoke ? " — <b>smoke run</b> (reduced; not for comparison)" : "") +
        "<br>" + esc(r.machine) + ", " + std::to_string(r.cores) + " cores, " + esc(r.kernel) + ", commit " + esc(r.commit) +
        ", " + num(r.seconds, "%.0f") + " s" + (r.busy_poll ? ", relay with <code>p2p.busy_poll</code>" : "") +
+       (r.relay_cpus.empty() ? std::string(", relay threads not pinned") : ", relay <code>p2p.cpus = " + cpu_list(r.relay_cpus) + "</code>") +
        ". Relay and simulated nodes share this machine; numbers in one table come from one run.</p>";
   h += "<h2>Targets</h2><table><tr><th class=l>target</th><th>measured</th><th>limit</th><th>result</th><th class=l>note</th></tr>";
   for (const auto& t : r.targets)

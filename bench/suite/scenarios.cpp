@@ -102,6 +102,7 @@ bool ensure_relay(Ctx& c, bool reference) {
   l.reward_set_file = c.reward_file;
   l.http_bind = "127.0.0.1:0";
   l.busy_poll = c.o.busy_poll;
+  l.cpus = c.o.relay_cpus;
   if (reference) l.extra_toml = "[bench]\nreference_relay = true\n";
   auto r = RelayProc::start(l, err);
   if (!r.ok()) {
@@ -580,6 +581,7 @@ bool start_relay_in(Ctx& c, const NetnsLab& lab, bool reference) {
   l.reward_set_file = c.reward_file;
   l.p2p_bind = "198.18.5.1:20444";
   l.busy_poll = c.o.busy_poll;
+  l.cpus = c.o.relay_cpus;
   l.netns = lab.nr;
   if (reference) l.extra_toml = "[bench]\nreference_relay = true\n";
   std::string err;
@@ -829,6 +831,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   SuiteResult res;
   res.smoke = o.smoke;
   res.busy_poll = o.busy_poll;
+  res.relay_cpus = o.relay_cpus;
   const std::uint64_t t0 = shm::monotonic_ns();
   {
     char buf[64];

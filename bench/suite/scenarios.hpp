@@ -20,6 +20,7 @@ struct SuiteOptions {
   std::size_t tx_bytes = 300;
   std::vector<std::string> only;  // scenario names to run (empty: all)
   bool busy_poll = false;         // run the relay with p2p.busy_poll
+  std::vector<unsigned> relay_cpus;  // p2p.cpus of the relay under test (empty: not pinned)
   std::uint32_t link_mbps = 1000;  // the `link` scenario's origin uplink
 };
 
@@ -85,6 +86,7 @@ struct SuiteResult {
   std::size_t cores = 0;
   bool smoke = false;
   bool busy_poll = false;
+  std::vector<unsigned> relay_cpus;
   double seconds = 0;
   Baselines base;
   std::vector<TxStep> tx;

@@ -1,5 +1,6 @@
 #include "control/cli/supervisor.hpp"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -130,6 +131,22 @@ int run_supervisor(const std::vector<ChildSpec>& children) {
 
 namespace {
 
+// cpus_problem: why p2p.cpus cannot be honoured here ("" when it can): every CPU must be
+// one this process may run on (its affinity mask, which the dataplane inherits).
+std::string cpus_problem(const std::vector<std::uint32_t>& cpus) {
+  if (cpus.empty()) return "";
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return std::string("cannot read this process's CPUs: ") + std::strerror(errno);
+  std::string allowed;
+  for (unsigned c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) allowed += (allowed.empty() ? "" : ",") + std::to_string(c);
+  for (std::uint32_t c : cpus)
+    if (c >= CPU_SETSIZE || !CPU_ISSET(c, &set))
+      return "p2p.cpus: CPU " + std::to_string(c) + " is not one this relay may run on (it may use " + allowed + ")";
+  return "";
+}
+
 // prepare_region: check the configuration, make sure the identity key exists (made here,
 // once, so the two processes only ever read it), and create a fresh shared region.
 std::optional<shm::Region> prepare_region(const CommonArgs& args, const char* prog, std::string& path, int& rc) {
@@ -138,6 +155,10 @@ std::optional<shm::Region> prepare_region(const CommonArgs& args, const char* pr
   rc = 2;
   if (!cfg) {
     log_line(prog, "configuration: %s", err.c_str());
+    return std::nullopt;
+  }
+  if (const std::string why = cpus_problem(cfg->dataplane_cpus); !why.empty()) {
+    log_line(prog, "configuration: %s", why.c_str());
     return std::nullopt;
   }
   if (!load_identity_key(cfg->identity_key_path(), true, err)) {

@@ -2,9 +2,11 @@
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1
 #include "control/config/config.hpp"
+
 #include "relay/codec/message.hpp"
 
 #include <arpa/inet.h>
+#include <sched.h>
 
 #include <fstream>
 #include <set>
@@ -68,6 +70,21 @@ class TableReader {
       auto v = e.value<std::string>();
       if (!v) return bad(e, key, "an array of strings");
       out.push_back(*v);
+    }
+    return true;
+  }
+  // integers: an array of integers, each in [lo, hi], at most max_n of them.
+  bool integers(const char* key, std::vector<std::uint32_t>& out, std::int64_t lo, std::int64_t hi, std::size_t max_n) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    const std::string want = "an array of at most " + std::to_string(max_n) + " integers in [" + std::to_string(lo) +
+                             ", " + std::to_string(hi) + "]";
+    const toml::array* a = n->as_array();
+    if (a == nullptr || a->size() > max_n) return bad(*n, key, want);
+    for (const auto& e : *a) {
+      auto v = e.value<std::int64_t>();
+      if (!e.is_integer() || !v || *v < lo || *v > hi) return bad(e, key, want);
+      out.push_back(static_cast<std::uint32_t>(*v));
     }
     return true;
   }
@@ -264,8 +281,10 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
         !t.integer("max_inbound", c.max_inbound, 0, 100000) || !t.integer("max_outbound", c.max_outbound, 0, 10000) ||
         !t.integer("max_queued_per_peer", c.max_queued_per_peer, 1, 100) ||
         !t.integer("max_message_len", c.max_message_len, 170, 16778053) || !t.boolean("busy_poll", c.busy_poll) ||
-        !t.check_unknown())
+        !t.integers("cpus", c.dataplane_cpus, 0, CPU_SETSIZE - 1, 2) || !t.check_unknown())
       return fail();
+    if (c.dataplane_cpus.size() == 2 && c.dataplane_cpus[0] == c.dataplane_cpus[1])
+      return config_error(err, std::string(origin) + ": p2p.cpus: the dataplane's two threads need two different CPUs");
     if (!bind.empty()) {
       auto hp = parse_host_port(bind, err, true);
       if (!hp) return config_error(err, std::string(origin) + ": p2p.bind: " + err);

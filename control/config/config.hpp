@@ -55,6 +55,9 @@ struct RelayConfig {
   std::uint32_t max_queued_per_peer = 50;  // our messages a node may have unprocessed
   std::uint32_t max_message_len = 16778053;
   bool busy_poll = false;  // the dataplane spins instead of sleeping in the kernel: lower latency, one core busy
+  // The dataplane's threads pinned to these CPUs: [run loop] or [run loop, second thread
+  // (block checks, signature help)]; empty: the kernel places them.
+  std::vector<std::uint32_t> dataplane_cpus;
   // [rewards]
   std::string reward_set_file;        // static reward set (private networks)
   std::vector<std::string> node_rpc;  // trusted nodes' RPC base URLs: signer sets fetched from them

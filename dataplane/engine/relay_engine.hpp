@@ -62,6 +62,8 @@ struct DpOptions {
   // stream_thread: run those checks on a second thread (StreamWorker) while this one
   // keeps receiving and hashing; false: inline, one core.
   bool stream_thread = true;
+  // second_thread_cpu: pin that thread to this CPU (see second_thread_pin_error()).
+  std::optional<unsigned> second_thread_cpu = std::nullopt;
   // A large message's body is read in chunks of up to rx_chunk_bytes (the transport's
   // wake_after), shrinking towards its end so the last read carries at most
   // rx_tail_bytes: a 2 MiB block costs a few dozen wake-ups of this thread (and of the
@@ -98,6 +100,8 @@ class RelayEngine {
   std::size_t sessions() const noexcept { return sessions_.size(); }
   std::size_t authenticated_sessions() const noexcept;
   std::size_t reward_set_size() const noexcept { return push_check_.signer_set().signers().size(); }
+  // 0, or why the second thread could not be pinned to opts.second_thread_cpu (errno).
+  int second_thread_pin_error() const noexcept { return pin_error_; }
 
  private:
   struct Session {
@@ -242,6 +246,7 @@ class RelayEngine {
   std::size_t pending_bytes_ = 0;
   bool ctl_seen_ = false;
   std::uint64_t rx_ns_ = 0;  // when the current batch of receives was reaped (relay latency)
+  int pin_error_ = 0;
 };
 
 }  // namespace relay::dp

@@ -122,6 +122,7 @@ RelayEngine<T>::RelayEngine(T& transport, DpLinkEnds link, DpOptions opts)
   // A block's signer signatures are recovered on both threads (not in the reference
   // mode: stacks-core checks them one after another).
   if (!opts_.reference_algorithm) push_check_.set_parallel(&streams_.board());
+  if (opts_.second_thread_cpu) pin_error_ = streams_.pin(*opts_.second_thread_cpu);
   resign_old_.reserve(opts_.max_sessions * opts_.pacer_budget);
   resign_new_.reserve(opts_.max_sessions * opts_.pacer_budget);
 }

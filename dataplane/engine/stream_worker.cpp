@@ -1,6 +1,9 @@
 #include "dataplane/engine/stream_worker.hpp"
 
 #include <pthread.h>
+#include <sched.h>
+
+#include <cerrno>
 
 namespace relay::dp {
 
@@ -14,6 +17,19 @@ StreamWorker::StreamWorker(std::size_t slots, bool threaded) : board_(threaded ?
     worker_ = std::thread([this] { run(); });
     ::pthread_setname_np(worker_.native_handle(), "dp-stream");
   }
+}
+
+int pin_thread(pthread_t t, unsigned cpu) noexcept {
+  if (cpu >= CPU_SETSIZE) return EINVAL;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return ::pthread_setaffinity_np(t, sizeof set, &set);
+}
+
+int StreamWorker::pin(unsigned cpu) noexcept {
+  if (!threaded()) return ESRCH;
+  return pin_thread(worker_.native_handle(), cpu);
 }
 
 StreamWorker::~StreamWorker() {

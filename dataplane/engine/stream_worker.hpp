@@ -21,6 +21,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <pthread.h>
 #include <span>
 #include <thread>
 #include <vector>
@@ -30,6 +31,10 @@
 #include "relay/validate/push_check.hpp"
 
 namespace relay::dp {
+
+// pin_thread: run thread `t` on CPU `cpu` only; 0, or the errno (EINVAL: no such CPU
+// among those this process may use).
+int pin_thread(pthread_t t, unsigned cpu) noexcept;
 
 class StreamWorker {
  public:
@@ -68,6 +73,8 @@ class StreamWorker {
   void release(Slot* s) noexcept;
 
   bool threaded() const noexcept { return worker_.joinable(); }
+  // pin: the second thread runs on `cpu` only (pin_thread); ESRCH without a thread.
+  int pin(unsigned cpu) noexcept;
   // board: where the dataplane thread posts work this thread may help with (without a
   // thread, jobs run entirely in join()).
   TaskBoard& board() noexcept { return board_; }

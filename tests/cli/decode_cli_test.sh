@@ -49,5 +49,15 @@ check "key file mode" 600 "$(stat -c %a "$tmp/key")"
 check "key file is 64 hex" 64 "$(tr -d '\n' < "$tmp/key" | wc -c)"
 "$bin" keygen --out "$tmp/key" >/dev/null 2>&1; check "keygen refuses to overwrite" 1 "$?"
 
+# run refuses p2p.cpus naming a CPU the relay may not use, before starting anything.
+printf '[frontier]\nbootstrap = []\n[p2p]\ncpus = [0, 1023]\n' > "$tmp/cpus.toml"
+err=$(timeout 20 "$bin" run --config "$tmp/cpus.toml" --p2p-bind 127.0.0.1:0 --data-dir "$tmp/data" \
+      --shm "/dev/shm/stacks-relay-cli-test-$$" 2>&1 >/dev/null); rc=$?
+check "run with an absent CPU exits 2" 2 "$rc"
+case "$err" in *"p2p.cpus: CPU 1023 is not one this relay may run on"*) r=yes ;; *) r=no ;; esac
+check "run names the CPU" yes "$r"
+case "$err" in *"started"*) r=yes ;; *) r=no ;; esac
+check "run started nothing" no "$r"
+
 echo "decode_cli_test: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -6,9 +6,11 @@
 // either process survived; clean stop on SIGTERM.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -82,6 +84,32 @@ void expect_relayed_by(const Bytes& got, const crypto::PublicKey& relay_key, std
   EXPECT_EQ(m->relayers.back().peer.public_key_hash, pkh_of(relay_key));
 }
 
+// last_two_cpus: the last two CPUs this process may run on (one if it has only one).
+std::vector<unsigned> last_two_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<unsigned> out;
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return out;
+  for (unsigned c = CPU_SETSIZE; c-- > 0 && out.size() < 2;)
+    if (CPU_ISSET(c, &set)) out.insert(out.begin(), c);
+  return out;
+}
+
+// thread_cpus: the Cpus_allowed_list of the thread of `pid` named `comm` ("" if none).
+std::string thread_cpus(pid_t pid, const std::string& comm) {
+  const std::string base = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& e : std::filesystem::directory_iterator(base)) {
+    std::ifstream c(e.path() / "comm");
+    std::string name;
+    std::getline(c, name);
+    if (name != comm) continue;
+    std::ifstream st(e.path() / "status");
+    for (std::string line; std::getline(st, line);)
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 18));
+  }
+  return "";
+}
+
 TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeers) {
   // A 2.x-style network (microblocks relayed) with a static reward set made of the real
   // mainnet block's signers (24 of 32 weight: above the 70 % threshold).
@@ -90,6 +118,8 @@ TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeer
   ASSERT_TRUE(blk.ok());
   char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
   std::string cfg_dir = ::mkdtemp(tmpl);
+  const std::vector<unsigned> pinned = last_two_cpus();
+  ASSERT_FALSE(pinned.empty());
   {
     std::ofstream rs(cfg_dir + "/reward-set.txt");
     for (const auto& sig : blk->header.signer_signature)
@@ -97,9 +127,19 @@ TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeer
     for (int i = 0; i < 8; ++i) rs << to_hex(crypto::SecretKey::generate()->public_key().compressed()) << " 1\n";
     std::ofstream cfg(cfg_dir + "/relay.toml");
     cfg << test::kTestFrontierToml << "[network]\nrelay_2x = true\n[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
+    // The dataplane's two threads pinned to the last two CPUs this test may use (one
+    // CPU: the run loop only).
+    cfg << "[p2p]\ncpus = [" << pinned[0];
+    if (pinned.size() > 1) cfg << ", " << pinned[1];
+    cfg << "]\n";
   }
   test::RelayRun relay({"--config", cfg_dir + "/relay.toml", "--http-bind", "127.0.0.1:0"});
   ASSERT_GT(relay.port, 0) << "the relay did not report READY";
+  // Each thread runs where p2p.cpus put it (the kernel's view, /proc/PID/task/TID/status).
+  EXPECT_EQ(thread_cpus(relay.dp_pid, "stacks-relay-da"), std::to_string(pinned[0]));
+  if (pinned.size() > 1) {
+    EXPECT_EQ(thread_cpus(relay.dp_pid, "dp-stream"), std::to_string(pinned[1]));
+  }
 
   Peers net;
   Peer& a = net.add(50, relay.port);
@@ -207,6 +247,8 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
   const test::PushCorpus corpus = test::push_corpus();
   char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
   std::string cfg_dir = ::mkdtemp(tmpl);
+  const std::vector<unsigned> pinned = last_two_cpus();
+  ASSERT_FALSE(pinned.empty());
   {
     std::ofstream rs(cfg_dir + "/reward-set.txt");
     for (const auto& s : corpus.sim_signers) rs << to_hex(s.signing_key) << " " << s.weight << "\n";

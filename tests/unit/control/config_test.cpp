@@ -203,6 +203,16 @@ max_queued_per_peer = 40
   EXPECT_FALSE(c->busy_poll);
   EXPECT_TRUE(load_config("[p2p]\nbusy_poll = true\n", {}, err)->busy_poll);
   EXPECT_FALSE(load_config("[p2p]\nbusy_poll = 1\n", {}, err).ok());
+  // p2p.cpus: none, one (the run loop) or two different ones.
+  EXPECT_TRUE(c->dataplane_cpus.empty());
+  EXPECT_EQ(load_config("[p2p]\ncpus = [3]\n", {}, err)->dataplane_cpus, (std::vector<std::uint32_t>{3}));
+  EXPECT_EQ(load_config("[p2p]\ncpus = [0, 1]\n", {}, err)->dataplane_cpus, (std::vector<std::uint32_t>{0, 1}));
+  for (const char* bad : {"cpus = [0, 0]", "cpus = [0, 1, 2]", "cpus = [-1]", "cpus = [\"0\"]", "cpus = 0",
+                          "cpus = [1.5]", "cpus = [4096]"}) {
+    err.clear();
+    EXPECT_FALSE(load_config(std::string("[p2p]\n") + bad + "\n", {}, err).ok()) << bad;
+    EXPECT_NE(err.find("p2p.cpus"), std::string::npos) << bad << ": " << err;
+  }
 
   ConfigOverrides ov;
   ov.network = "mainnet";
