@@ -237,8 +237,8 @@ std::string to_html(const SuiteResult& r) {
   };
   if (!r.tx.empty()) {
     h += "<h2>Transaction flood</h2><p>" + std::to_string(r.tx.front().k) +
-         " peers; one origin pushes 300-byte contract calls at each offered rate; hop = origin's last byte written → each "
-         "recipient's last byte read. <i>direct</i>: the origin writes to every peer itself (no relay); <i>reference</i>: "
+         " peers; one origin pushes 300-byte contract calls at each offered rate; hop = origin's last byte out (through a "
+         "relay: the kernel's transmit timestamp; direct: the write's completion) → each recipient's last byte read. <i>direct</i>: the origin writes to every peer itself (no relay); <i>reference</i>: "
          "the relay running stacks-core's algorithm (store-and-forward, hash and sign per recipient; bench.reference_relay).</p>";
     h += "<table><tr><th class=l>topology</th><th>offered/s</th><th>sent/s</th><th>delivered/s</th><th>loss</th><th>Gbit/s</th>"
          "<th>hop p50 µs</th><th>p99</th><th>p99.9</th><th>relay's own p50/p99 µs</th><th>relay CPU µs/msg</th><th>relay drops</th></tr>";
@@ -271,8 +271,8 @@ std::string to_html(const SuiteResult& r) {
   }
   if (!r.blocks.empty()) {
     h += "<h2>Block bursts</h2><p>Nakamoto blocks (signed by " + std::string("the simulated reward set") +
-         ") pushed one at a time; first byte out = origin's last byte written → the earliest first byte at any peer; last "
-         "peer = → the latest last byte. Relay histogram = the dataplane's own receive-reaped → queued p50.</p>";
+         ") pushed one at a time; first byte out = origin's last byte out (through a relay: the kernel's transmit "
+         "timestamp) → the earliest first byte at any peer; last peer = the origin starting to write → the latest last byte. Relay histogram = the dataplane's own receive-reaped → queued p50.</p>";
     h += "<table><tr><th class=l>topology</th><th>K</th><th>size</th><th>first byte out p50 µs</th><th>last peer p50 µs</th>"
          "<th>p99</th><th>hop p50 µs</th><th>relay histogram p50 µs</th></tr>";
     for (const auto& b : r.blocks)

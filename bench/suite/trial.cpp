@@ -90,8 +90,9 @@ std::vector<double> hop_latencies(const TrialResult& r) {
   std::vector<double> out;
   for (std::size_t i = 0; i < r.arrivals.size(); ++i) {
     if (r.sent_ns[i] == 0) continue;
+    const std::uint64_t out_ns = r.wire_ns[i] != 0 ? r.wire_ns[i] : r.sent_ns[i];  // left the host, when stamped
     for (const auto& a : r.arrivals[i])
-      out.push_back(a.last_ns > r.sent_ns[i] ? static_cast<double>(a.last_ns - r.sent_ns[i]) / 1000.0 : 0.0);
+      out.push_back(a.last_ns > out_ns ? static_cast<double>(a.last_ns - out_ns) / 1000.0 : 0.0);
   }
   return out;
 }

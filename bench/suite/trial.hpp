@@ -49,7 +49,8 @@ struct Dist {
 };
 Dist summarize(std::vector<double> us);
 
-// hop_latencies: per arrival, last byte read − the push's last byte written (µs).
+// hop_latencies: per arrival, last byte read − the push's last byte out (µs): when it left
+// the host if that was timestamped, else when its write completed.
 std::vector<double> hop_latencies(const TrialResult& r);
 // per_push: for complete pushes (all `expect_each` arrived), µs:
 //   first byte out — the earliest first byte at any peer after the origin's last byte
