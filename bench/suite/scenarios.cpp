@@ -116,6 +116,19 @@ bool ensure_relay(Ctx& c, bool reference) {
   return true;
 }
 
+// stamp_origin: through a relay, the origin's sends are timed by the kernel as they
+// leave (its transmit timestamp). A completion is only seen when this thread next reaps,
+// and the relay, woken by those very bytes, may run first on this core: timed by the
+// completion, a hop could shrink to nothing. (Behind a paced link the completion also
+// says nothing of when the last byte left.)
+bool stamp_origin(Ctx& c, Swarm& s) {
+  if (auto st = s.timestamp_wire(0); !st.ok()) {
+    c.note("transmit timestamps: %s", st.error().reason);
+    return false;
+  }
+  return true;
+}
+
 // Topologies: "direct" (the origin writes to every peer), "relay", "reference" (the
 // relay running the stacks-core algorithm).
 std::unique_ptr<Swarm> make_swarm(Ctx& c, std::size_t k, const std::string& topo) {
@@ -144,15 +157,7 @@ std::unique_ptr<Swarm> make_swarm(Ctx& c, std::size_t k, const std::string& topo
            static_cast<unsigned long long>((*s)->errors()));
     return nullptr;
   }
-  // Through a relay, the origin's sends are timed by the kernel as they leave (its
-  // transmit timestamp). The completion is only seen when this thread next reaps, and
-  // the relay, woken by those very bytes, may run first on this core: timed by the
-  // completion, a hop could shrink to nothing.
-  if (!direct)
-    if (auto st = (*s)->timestamp_wire(0); !st.ok()) {
-      c.note("%s swarm: transmit timestamps: %s", topo.c_str(), st.error().reason);
-      return nullptr;
-    }
+  if (!direct && !stamp_origin(c, **s)) return nullptr;
   return std::move(*s);
 }
 
@@ -646,6 +651,7 @@ std::unique_ptr<Swarm> lab_swarm(Ctx& c, const NetnsLab& lab, std::size_t k, boo
     c.note("swarm in %s: only %zu links up of K=%zu", lab.np.c_str(), (*sw)->links_up(), k);
     return nullptr;
   }
+  if (!direct && !stamp_origin(c, **sw)) return nullptr;
   return std::move(*sw);
 }
 
@@ -687,11 +693,6 @@ void origin_link(Ctx& c) {
       c.note("link: %s", st.error().reason);
       return false;
     }
-    if (!direct)
-      if (auto st = s->timestamp_wire(0); !st.ok()) {
-        c.note("link: transmit timestamps: %s", st.error().reason);
-        return false;
-      }
     for (std::size_t b : sizes) {
       BlockStep st = block_step(c, *s, std::string(topo) + fmt(" (%.0f Mbit/s origin link)", static_cast<double>(mbps)), b, reps);
       st.link_mbps = mbps;
