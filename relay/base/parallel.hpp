@@ -26,7 +26,7 @@ class ParallelFor {
 // in order here.
 template <class F>
 void for_each_index(ParallelFor* par, std::size_t n, F& f) noexcept {
-  static_assert(std::is_nothrow_invocable_v<F&, std::size_t>, "the pieces must not throw");
+  static_assert(std::is_nothrow_invocable_v<F&, std::size_t>, "the pieces must be noexcept");
   if (par == nullptr || n < 2) {
     for (std::size_t i = 0; i < n; ++i) f(i);
     return;
