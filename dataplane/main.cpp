@@ -107,19 +107,21 @@ int main(int argc, char** argv) {
   if (o.reference_algorithm)
     log_line(kProg, "REFERENCE ALGORITHM (bench.reference_relay, a benchmark baseline): every forward is hashed and "
                     "signed per recipient after the whole push arrived, as stacks-core does; not for production");
-  // p2p.cpus: this thread on the first, the second thread on the second.
-  if (!cfg->dataplane_cpus.empty()) {
-    if (int e = dp::pin_thread(::pthread_self(), cfg->dataplane_cpus[0]); e != 0) {
-      log_line(kProg, "error: p2p.cpus: cannot run on CPU %u: %s", cfg->dataplane_cpus[0], std::strerror(e));
-      return 1;
-    }
-    if (cfg->dataplane_cpus.size() > 1) o.second_thread_cpu = cfg->dataplane_cpus[1];
-  }
+  // p2p.cpus: the second thread on the second CPU (pinned as the engine starts it), then
+  // this thread on the first — after the second thread exists, so that with one CPU
+  // given it keeps the process's CPUs instead of inheriting this thread's.
+  if (cfg->dataplane_cpus.size() > 1) o.second_thread_cpu = cfg->dataplane_cpus[1];
   dp::RelayEngine<dp::UringTransport> engine(**transport, *ends, o);
   if (int e = engine.second_thread_pin_error(); e != 0) {
     log_line(kProg, "error: p2p.cpus: cannot run the second thread on CPU %u: %s", cfg->dataplane_cpus[1],
              std::strerror(e));
     return 1;
+  }
+  if (!cfg->dataplane_cpus.empty()) {
+    if (int e = dp::pin_thread(::pthread_self(), cfg->dataplane_cpus[0]); e != 0) {
+      log_line(kProg, "error: p2p.cpus: cannot run on CPU %u: %s", cfg->dataplane_cpus[0], std::strerror(e));
+      return 1;
+    }
   }
   if (!cfg->dataplane_cpus.empty())
     log_line(kProg, "threads pinned: run loop on CPU %u%s", cfg->dataplane_cpus[0],

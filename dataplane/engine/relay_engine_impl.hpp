@@ -549,7 +549,6 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed, SigCheck
   const validate::NakamotoStream* stream =
       streamed && from != nullptr && from->stream != nullptr ? &streams_.finish(from->stream) : nullptr;
   const bool stream_passed = stream != nullptr && stream->state() == validate::NakamotoStream::State::kPassed;
-  if (stream != nullptr) bump(stream_passed ? c_->blocks_streamed : c_->stream_gave_up);
   const auto out = stream_passed ? push_check_.accept_streamed(stream->ids(), &dedup_)
                                  : push_check_.check(payload, static_cast<std::uint32_t>(codec::kPreambleSize + rr.pos()),
                                                      forwardable, &dedup_);
@@ -565,6 +564,7 @@ void RelayEngine<T>::relay(Session* from, ByteSpan body, bool streamed, SigCheck
   codec::Sig65 our_sig{};
   if (will_forward && streamed_digest) our_sig = opts_.key.sign(*from->framer.forward_digest());
   if (!sender_signed()) return;
+  if (stream != nullptr) bump(stream_passed ? c_->blocks_streamed : c_->stream_gave_up);
   if (out.verdict == Verdict::kUndecodable) {
     bump(c_->drop_framing);
     return drop_sender("message does not decode");

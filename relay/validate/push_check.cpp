@@ -72,10 +72,15 @@ PushCheck::Verdict PushCheck::verify_signers(const codec::NakamotoBlockHeader& h
     return Verdict::kNoRewardSet;
   }
   SignerCheck s = signers_.verify(h, block_hash, par_);
-  if (!s.ok && !previous_.empty()) {  // a block of the last cycle: the same keys, the other set
+  recoveries_ += s.recoveries;
+  if (!s.ok && !previous_.empty()) {  // a block of the last cycle: the same keys if all were recovered
     const auto keys = signers_.recovered();
-    s = keys.size() == h.signer_signature.size() && !keys.empty() ? previous_.verify_recovered(h, keys)
-                                                                   : previous_.verify(h, block_hash, par_);
+    if (keys.size() == h.signer_signature.size() && !keys.empty()) {
+      s = previous_.verify_recovered(h, keys);
+    } else {
+      s = previous_.verify(h, block_hash, par_);
+      recoveries_ += s.recoveries;
+    }
   }
   if (s.ok) return Verdict::kValid;
   if (why != nullptr) *why = s.reason;

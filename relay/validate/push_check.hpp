@@ -64,6 +64,8 @@ class PushCheck final : private codec::PushVisitor {
   // accept_streamed: the outcome of a push whose checks all passed while it arrived
   // (NakamotoStream::kPassed): `ids` are its objects' ids; ids() lists them after.
   Outcome accept_streamed(std::span<const Hash32> ids, const dedup::TagCache* known);
+  // signer_recoveries: signer signatures recovered by verify_signers so far.
+  std::uint64_t signer_recoveries() const noexcept { return recoveries_; }
 
  private:
   void transaction(const codec::StacksTransaction& tx, ByteSpan raw) override;
@@ -81,6 +83,7 @@ class PushCheck final : private codec::PushVisitor {
   SignerSet signers_;
   SignerSet previous_;
   ParallelFor* par_ = nullptr;
+  std::uint64_t recoveries_ = 0;
   MicroblockStream stream_;
   std::vector<Hash32> ids_;
   // per check

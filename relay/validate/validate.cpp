@@ -1,6 +1,7 @@
 #include "relay/validate/validate.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <memory_resource>
@@ -378,10 +379,37 @@ SignerCheck SignerSet::verify(const codec::NakamotoBlockHeader& h, const Hash32&
     indexes_.clear();
     return r;
   }
-  const std::span<codec::PubKey33> keys(keys_.data(), h.signer_signature.size());
-  recover_signer_keys(h, block_hash, keys, par);
-  recovered_ = keys;
-  return verify_recovered(h, keys);
+  // Every signature is recovered (side by side through `par`), but none past the first
+  // one found not to give a key of this set: the rules below stop there anyway, and a
+  // block of junk signatures must not cost a recovery each. Whatever the order pieces
+  // run in, those before the first such signature are all recovered (the mark only ever
+  // moves down to a failing index); taken in increasing order, as TaskBoard and the
+  // plain loop take them, the pieces after it are mostly skipped.
+  const std::size_t n = h.signer_signature.size();
+  const std::span<codec::PubKey33> keys(keys_.data(), n);
+  std::atomic<std::size_t> first_bad{n};
+  std::atomic<std::uint32_t> recoveries{0};
+  auto one = [&](std::size_t i) noexcept {
+    if (i > first_bad.load(std::memory_order_relaxed)) {
+      keys[i].fill(0);  // never read: the rules stop at or before first_bad
+      return;
+    }
+    recoveries.fetch_add(1, std::memory_order_relaxed);
+    auto key = crypto::recover(block_hash, h.signer_signature[i], LowS::kIgnore);
+    if (key) keys[i] = key->compressed();
+    else keys[i].fill(0);
+    if (!key || !std::binary_search(by_key_.begin(), by_key_.end(), KeyIndex{keys[i], 0},
+                                    [](const KeyIndex& a, const KeyIndex& b) { return a.key < b.key; })) {
+      std::size_t cur = first_bad.load(std::memory_order_relaxed);
+      while (i < cur && !first_bad.compare_exchange_weak(cur, i, std::memory_order_relaxed)) {
+      }
+    }
+  };
+  for_each_index(par, n, one);
+  if (first_bad.load() == n) recovered_ = keys;  // complete: another set may judge the same keys
+  r = verify_recovered(h, keys);
+  r.recoveries = recoveries.load();
+  return r;
 }
 
 SignerCheck SignerSet::verify_recovered(const codec::NakamotoBlockHeader& h, std::span<const codec::PubKey33> keys) {

@@ -126,6 +126,7 @@ struct SignerCheck {
   std::uint64_t weight_signed = 0;
   std::uint64_t total_weight = 0;
   std::uint64_t threshold = 0;
+  std::uint32_t recoveries = 0;  // signatures recovered to reach this verdict
 };
 
 // threshold_weight: ⌈70 % of total⌉, NAKAMOTO_SIGNER_BLOCK_APPROVAL_THRESHOLD = 7/10.
@@ -153,9 +154,10 @@ class SignerSet {
   bool empty() const noexcept { return signers_.empty(); }
   std::span<const RewardSetSigner> signers() const noexcept { return signers_; }
   // verify: verify_signer_signatures for a block with this header and signer-signature
-  // hash (block_hash), the recoveries spread through `par` when given; indexes() then
-  // holds each signature's reward-set index, and recovered() the keys recovered (empty
-  // when the header was refused before any recovery).
+  // hash (block_hash), the recoveries spread through `par` when given, none past the
+  // first signature seen to give no key of this set;
+  // indexes() then holds each signature's reward-set index, and recovered() the keys
+  // recovered when every signature was (empty otherwise).
   SignerCheck verify(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, ParallelFor* par = nullptr);
   // verify_recovered: the same with the keys already recovered (recover_signer_keys, or
   // another set's recovered()): a block is tried against two reward sets for the cost

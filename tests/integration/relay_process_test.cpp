@@ -110,6 +110,14 @@ std::string thread_cpus(pid_t pid, const std::string& comm) {
   return "";
 }
 
+// thread_name_of_self: this thread's name (comm), for thread_cpus of this process.
+std::string thread_name_of_self() {
+  std::ifstream c("/proc/thread-self/comm");
+  std::string name;
+  std::getline(c, name);
+  return name;
+}
+
 TEST(RelayProcess, RelaysTransactionsBlocksAndMicroblocksAndDropsMisbehavingPeers) {
   // A 2.x-style network (microblocks relayed) with a static reward set made of the real
   // mainnet block's signers (24 of 32 weight: above the 70 % threshold).
@@ -254,9 +262,14 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
     for (const auto& s : corpus.sim_signers) rs << to_hex(s.signing_key) << " " << s.weight << "\n";
     std::ofstream cfg(cfg_dir + "/relay.toml");
     cfg << test::kTestFrontierToml << "[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
+    cfg << "[p2p]\ncpus = [" << pinned.back() << "]\n";  // the run loop only
   }
   test::RelayRun relay({"--config", cfg_dir + "/relay.toml"});
   ASSERT_GT(relay.port, 0) << "the relay did not report READY";
+  // One CPU given: the run loop runs there, and the second thread keeps every CPU the
+  // process had (it must not share the run loop's).
+  EXPECT_EQ(thread_cpus(relay.dp_pid, "stacks-relay-da"), std::to_string(pinned.back()));
+  EXPECT_EQ(thread_cpus(relay.dp_pid, "dp-stream"), thread_cpus(::getpid(), thread_name_of_self()));
   Peers net;
   Peer& a = net.add(70, relay.port);
   Peer& b = net.add(71, relay.port);
