@@ -351,16 +351,6 @@ SignerSet::SignerSet(std::span<const RewardSetSigner> reward_set)
   std::sort(by_key_.begin(), by_key_.end());
 }
 
-void recover_signer_keys(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, std::span<codec::PubKey33> out,
-                         ParallelFor* par) noexcept {
-  auto one = [&](std::size_t i) noexcept {
-    auto key = crypto::recover(block_hash, h.signer_signature[i], LowS::kIgnore);
-    if (key) out[i] = key->compressed();
-    else out[i].fill(0);  // no key starts with 0: never in a reward set
-  };
-  for_each_index(par, std::min(out.size(), h.signer_signature.size()), one);
-}
-
 SignerCheck SignerSet::refuse(const codec::NakamotoBlockHeader& h) const {
   SignerCheck r;
   r.total_weight = total_weight_;

@@ -138,13 +138,6 @@ std::uint64_t threshold_weight(std::uint64_t total) noexcept;
 SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
                                      std::span<const RewardSetSigner> reward_set);
 
-// recover_signer_keys: the compressed key each of the header's signer signatures
-// recovers to over `block_hash` (no low-S check), all zero bytes where one does not
-// recover; out.size() must be the number of signatures. The recoveries are independent
-// and go through `par` when given.
-void recover_signer_keys(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, std::span<codec::PubKey33> out,
-                         ParallelFor* par) noexcept;
-
 // SignerSet: a reward set prepared for checking many blocks: keys sorted for lookup and
 // scratch sized once, so verify() allocates nothing. Not thread-safe (the scratch).
 class SignerSet {
@@ -159,9 +152,9 @@ class SignerSet {
   // indexes() then holds each signature's reward-set index, and recovered() the keys
   // recovered when every signature was (empty otherwise).
   SignerCheck verify(const codec::NakamotoBlockHeader& h, const Hash32& block_hash, ParallelFor* par = nullptr);
-  // verify_recovered: the same with the keys already recovered (recover_signer_keys, or
-  // another set's recovered()): a block is tried against two reward sets for the cost
-  // of one set of recoveries.
+  // verify_recovered: the same with the keys already recovered (another set's
+  // recovered(): a block is tried against two reward sets for the cost of one set of
+  // recoveries). A key of all zero bytes stands for a signature that did not recover.
   SignerCheck verify_recovered(const codec::NakamotoBlockHeader& h, std::span<const codec::PubKey33> keys);
   std::span<const std::uint32_t> indexes() const noexcept { return indexes_; }
   std::span<const codec::PubKey33> recovered() const noexcept { return recovered_; }
