@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "control/cli/decode.hpp"
-#include "control/cli/startup.hpp"
+#include "relay/config/process_start.hpp"
 #include "control/engine/control_engine.hpp"
 #include "control/http/relay_api.hpp"
 #include "control/rewards/reward_fetcher.hpp"
@@ -30,12 +30,12 @@ void on_signal(int) { g_stop.store(true); }
 
 int main(int argc, char** argv) {
   using namespace relay;
-  using cli::log_line;
+  using config::log_line;
   int rc = 0;
-  auto start = cli::start_process(argc, argv, kProg, "stacks-relay-control: the relay's control plane (started by `stacks-relay run`)", rc);
+  auto start = config::start_process(argc, argv, kProg, "stacks-relay-control: the relay's control plane (started by `stacks-relay run`)", rc);
   if (!start) return rc;
-  const cli::CommonArgs& args = start->args;
-  const ctl::RelayConfig* cfg = &start->cfg;
+  const config::CommonArgs& args = start->args;
+  const config::RelayConfig* cfg = &start->cfg;
   const crypto::SecretKey* key = &start->key;
   const link::Link* lk = &start->link;
   std::string err;
@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
            fo.path.c_str(), (*table)->size(), (*table)->bans_in_force(static_cast<std::int64_t>(::time(nullptr))),
            o.bootstrap.size(), o.walk ? "on" : "off", o.target_outbound);
 
-  ctl::LocalPeer local = cli::local_peer(*cfg, *key);
+  ctl::LocalPeer local{*key,           cfg->network_id, cfg->peer_version,        cfg->stable_confirmations,
+                       codec::kServiceRelay, config::any_network_addr(), cfg->bind_port, "", 3600, 0x7fffffffffffffffull};
   o.local = &local;
   // With the HTTP endpoint on, nodes may download blocks from us: advertise it as our
   // data_url with the RPC service bit (PROTOCOL.md §11), when there is a URL to give.

@@ -12,10 +12,10 @@
 #include <atomic>
 #include <cstring>
 
-#include "control/cli/startup.hpp"
 #include "dataplane/engine/relay_engine.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
+#include "relay/config/process_start.hpp"
 #include "relay/shm/region.hpp"
 
 namespace {
@@ -43,12 +43,12 @@ std::optional<sockaddr_in6> bind_address(const std::string& host, std::uint16_t 
 
 int main(int argc, char** argv) {
   using namespace relay;
-  using cli::log_line;
+  using config::log_line;
   int rc = 0;
-  auto start = cli::start_process(argc, argv, kProg, "stacks-relay-dataplane: relays Stacks p2p pushes (started by `stacks-relay run`)", rc);
+  auto start = config::start_process(argc, argv, kProg, "stacks-relay-dataplane: relays Stacks p2p pushes (started by `stacks-relay run`)", rc);
   if (!start) return rc;
-  const cli::CommonArgs& args = start->args;
-  const ctl::RelayConfig* cfg = &start->cfg;
+  const config::CommonArgs& args = start->args;
+  const config::RelayConfig* cfg = &start->cfg;
   const crypto::SecretKey* key = &start->key;
   const link::Link* lk = &start->link;
   auto ends = dp::join_dp_link(*lk);
@@ -91,9 +91,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  ctl::LocalPeer local = cli::local_peer(*cfg, *key);
-  dp::DpOptions o{*key, local.net()};
-  o.addrbytes = local.addrbytes;
+  dp::DpOptions o{*key, config::network_params(*cfg)};
+  o.addrbytes = config::any_network_addr();
   o.port = *port;
   o.relay_2x = cfg->relay_2x;
   o.pacer_budget = cfg->max_queued_per_peer;

@@ -12,7 +12,7 @@
 #include "control/cli/decode.hpp"
 #include "control/cli/json.hpp"
 #include "control/cli/supervisor.hpp"
-#include "control/cli/startup.hpp"
+#include "relay/config/process_start.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/codec/limits.hpp"
 #include "relay/crypto/secp256k1.hpp"
@@ -129,20 +129,20 @@ int main(int argc, char** argv) {
   auto* keygen = app.add_subcommand("keygen", "Create a new node identity key");
   keygen->add_option("--out", key_out, "also write the private key (hex) to this new file, mode 0600");
 
-  relay::cli::CommonArgs run_args;
+  relay::config::CommonArgs run_args;
   auto* run = app.add_subcommand("run", "Run the relay: start its two processes, restart one that dies, stop on SIGINT/SIGTERM");
-  relay::cli::add_common_options(*run, run_args);
+  relay::config::add_common_options(*run, run_args);
 
-  relay::cli::CommonArgs shm_args;
+  relay::config::CommonArgs shm_args;
   std::string shm_action;
   auto* shm_cmd = app.add_subcommand("shm", "Create or remove the shared region (when a service manager runs the two processes)");
   shm_cmd->add_option("ACTION", shm_action, "create | remove")->required()->check(CLI::IsMember({"create", "remove"}));
-  relay::cli::add_common_options(*shm_cmd, shm_args);
+  relay::config::add_common_options(*shm_cmd, shm_args);
 
-  relay::cli::CommonArgs status_args;
+  relay::config::CommonArgs status_args;
   bool status_watch = false;
   auto* status = app.add_subcommand("status", "Print the running relay's dataplane counters");
-  relay::cli::add_common_options(*status, status_args);
+  relay::config::add_common_options(*status, status_args);
   status->add_flag("--watch", status_watch, "print them again every --stats-interval seconds (default 10)");
 
   try {

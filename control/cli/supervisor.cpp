@@ -16,6 +16,13 @@
 
 namespace relay::cli {
 
+using config::CommonArgs;
+using config::common_argv;
+using config::load_config;
+using config::load_identity_key;
+using config::log_line;
+using config::shm_path;
+
 namespace {
 
 std::atomic<int> g_signal{0};

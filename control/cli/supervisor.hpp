@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "control/cli/startup.hpp"
+#include "relay/config/process_start.hpp"
 #include "relay/shm/cnc.hpp"
 
 namespace relay::cli {
@@ -25,12 +25,12 @@ int run_supervisor(const std::vector<ChildSpec>& children);
 
 // cmd_run: `stacks-relay run`: load and check the configuration, make sure the
 // identity key exists, create the shared region, and supervise both processes.
-int cmd_run(const CommonArgs& args);
+int cmd_run(const config::CommonArgs& args);
 // cmd_shm: `stacks-relay shm create|remove`: the shared region on its own, for service
 // managers that run the two processes as separate units (deploy/systemd).
-int cmd_shm(const CommonArgs& args, bool create);
+int cmd_shm(const config::CommonArgs& args, bool create);
 // cmd_status: `stacks-relay status`: the dataplane's counters from the shared region.
-int cmd_status(const CommonArgs& args, bool watch);
+int cmd_status(const config::CommonArgs& args, bool watch);
 
 // sibling_path: `name` in the directory of the running executable.
 std::string sibling_path(const std::string& name);

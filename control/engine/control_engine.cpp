@@ -127,7 +127,7 @@ void ControlEngine::dial_peers(std::uint64_t now_ns) {
   for (auto& d : dials_) {
     if (d.state != Dial::State::kIdle || now_ns < d.next_ns) continue;
     d.next_ns = now_ns + opts_.redial_ns;
-    if (auto lit = frontier::parse_addr(d.spec.host)) {
+    if (auto lit = net::parse_addr(d.spec.host)) {
       d.addr = lit;
     } else {
       d.state = Dial::State::kResolving;
@@ -534,7 +534,7 @@ void ControlEngine::on_authenticated(std::uint32_t sid, Peer& p) {
   // An inbound peer told us where it listens: worth dialing later (it becomes fresh,
   // and is advertised, only once we have reached it ourselves).
   if (!hs || hs->port == 0) return;
-  const codec::Addr16 addr = frontier::is_unspecified(hs->addrbytes) ? p.info.addr : hs->addrbytes;
+  const codec::Addr16 addr = net::is_unspecified(hs->addrbytes) ? p.info.addr : hs->addrbytes;
   opts_.frontier->learn(frontier::PeerKey{net, addr, hs->port}, *p.pkh, wall());
 }
 

@@ -1,6 +1,6 @@
 #include "control/engine/resolver.hpp"
 
-#include "control/frontier/address.hpp"
+#include "relay/net/address.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -37,7 +37,7 @@ void Resolver::request(const std::string& host) {
   {
     std::lock_guard<std::mutex> g(mu_);
     if (!in_flight_.insert(host).second) return;
-    if (auto a = frontier::parse_addr(host)) {
+    if (auto a = net::parse_addr(host)) {
       in_flight_.erase(host);
       done_.push_back(Answer{host, a});
       return;

@@ -1,7 +1,7 @@
 // control/engine/resolver.hpp — host names resolved off the control loop. getaddrinfo
 // can block for seconds (a slow or unreachable DNS server), and the control loop must
 // answer handshakes within 5 s, so names go to a worker thread; IP literals
-// (frontier::parse_addr) are answered at once without it.
+// (net::parse_addr) are answered at once without it.
 #pragma once
 
 #include <condition_variable>

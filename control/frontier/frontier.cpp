@@ -293,15 +293,15 @@ std::vector<PeerRow> Frontier::rows() const {
 }
 
 Frontier::Verdict Frontier::judge(const Addr16& a, std::int64_t now_s, bool configured) const {
-  if (any_contains(opts_.deny, a)) return Verdict::kDenied;
+  if (net::any_contains(opts_.deny, a)) return Verdict::kDenied;
   if (allowed(a)) return Verdict::kOk;
   if (banned_until(a, now_s)) return Verdict::kBanned;
-  if (!configured && !opts_.private_neighbors && is_private(a)) return Verdict::kPrivate;
+  if (!configured && !opts_.private_neighbors && net::is_private(a)) return Verdict::kPrivate;
   return Verdict::kOk;
 }
 
 Frontier::Learn Frontier::learn(const PeerKey& k, const codec::Hash20& pkh, std::int64_t now_s, bool initial) {
-  if (k.port == 0 || is_unspecified(k.addr) || k.network_id != opts_.network_id) return Learn::kRefused;
+  if (k.port == 0 || net::is_unspecified(k.addr) || k.network_id != opts_.network_id) return Learn::kRefused;
   if (auto it = index_.find(k); it != index_.end()) {
     PeerRow& r = *slots_[it->second];
     if (initial && !r.initial) {
@@ -376,8 +376,8 @@ std::vector<codec::NeighborAddress> Frontier::sample(std::size_t n, std::int64_t
     const PeerRow& r = *slots_[s];
     if (k.network_id != opts_.network_id || !fresh(r, now_s) || !r.public_key) continue;
     if (r.expire_block_height <= burn_height || (r.peer_version & 0xff) < min_epoch) continue;
-    if (any_contains(opts_.deny, k.addr) || banned_until(k.addr, now_s)) continue;
-    if (!opts_.private_neighbors && is_private(k.addr)) continue;
+    if (net::any_contains(opts_.deny, k.addr) || banned_until(k.addr, now_s)) continue;
+    if (!opts_.private_neighbors && net::is_private(k.addr)) continue;
     out.push_back(codec::NeighborAddress{k.addr, k.port, r.pkh});
   }
   std::shuffle(out.begin(), out.end(), rng_);

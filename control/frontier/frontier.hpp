@@ -22,11 +22,13 @@
 #include <string>
 #include <vector>
 
-#include "control/frontier/address.hpp"
+#include "relay/net/address.hpp"
 #include "relay/base/result.hpp"
 #include "relay/codec/message.hpp"
 
 namespace relay::frontier {
+
+using codec::Addr16;
 
 // A peer's identity in the table: (network, address, port), as a node keys its PeerDB.
 struct PeerKey {
@@ -65,8 +67,8 @@ struct FrontierOptions {
   std::uint32_t max_peers = 8192;
   std::int64_t max_neighbor_age_s = 3 * 86400;  // a node's max_neighbor_age
   bool private_neighbors = false;
-  std::vector<Cidr> allow;  // never refused, never banned, exempt from per-address limits
-  std::vector<Cidr> deny;   // never admitted, dialed or advertised
+  std::vector<net::Cidr> allow;  // never refused, never banned, exempt from per-address limits
+  std::vector<net::Cidr> deny;   // never admitted, dialed or advertised
   std::uint32_t ban_base_s = 600;
   std::uint32_t ban_max_s = 86400;
 };
@@ -106,7 +108,7 @@ class Frontier {
   // ---- address policy
   enum class Verdict : std::uint8_t { kOk, kDenied, kBanned, kPrivate };
   static const char* verdict_name(Verdict v) noexcept;
-  bool allowed(const Addr16& a) const noexcept { return any_contains(opts_.allow, a); }
+  bool allowed(const Addr16& a) const noexcept { return net::any_contains(opts_.allow, a); }
   // judge: may we talk to `a` (inbound or dial)? `configured`: the operator named this
   // peer ([p2p] peers / bootstrap), which lifts the private-address rule.
   Verdict judge(const Addr16& a, std::int64_t now_s, bool configured = false) const;

@@ -212,7 +212,7 @@ void serve_neighbors(const ApiContext& c, Response& r) {
       j.begin_object()
           .kv("network_id", std::uint64_t{e.network_id})
           .kv("peer_version", std::uint64_t{e.peer_version})
-          .kv("ip", frontier::addr_to_string(e.addr))
+          .kv("ip", net::addr_to_string(e.addr))
           .kv("port", std::uint64_t{e.port})
           .kv_hex("public_key_hash", e.pkh)
           .kv_bool("authenticated", e.authenticated);

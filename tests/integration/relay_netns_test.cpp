@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <string>
 
-#include "control/frontier/address.hpp"
+#include "relay/net/address.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
@@ -169,7 +169,7 @@ TEST(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
   ASSERT_TRUE(listening);
   for (int i = 1; i < kNodes; ++i) {
     nodes[0]->neighbors.push_back(
-        NeighborAddress{frontier::parse_addr(addrs[i]).value(), 20444, nodes[static_cast<std::size_t>(i)]->pkh()});
+        NeighborAddress{net::parse_addr(addrs[i]).value(), 20444, nodes[static_cast<std::size_t>(i)]->pkh()});
   }
   char tmpl[] = "/tmp/stacks-relay-walk-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);

@@ -19,7 +19,7 @@ using frontier::Frontier;
 std::int64_t g_wall = 1'800'000'000;
 std::int64_t test_wall() { return g_wall; }
 
-codec::Addr16 ip(const char* s) { return frontier::parse_addr(s).value(); }
+codec::Addr16 ip(const char* s) { return net::parse_addr(s).value(); }
 
 sockaddr_in6 sock(std::uint16_t port) {
   sockaddr_in6 a{};
@@ -82,8 +82,8 @@ codec::Hash20 pkh_of(const test::TestPeer<MemTransport>& p) { return p.pkh(); }
 TEST(FrontierEngine, InboundSessionsAreAdmittedByPolicyAndLimits) {
   std::string err;
   frontier::FrontierOptions fo;
-  fo.deny.push_back(*frontier::Cidr::parse("198.51.100.0/24", err));
-  fo.allow.push_back(*frontier::Cidr::parse("192.0.2.0/24", err));
+  fo.deny.push_back(*net::Cidr::parse("198.51.100.0/24", err));
+  fo.allow.push_back(*net::Cidr::parse("192.0.2.0/24", err));
   ControlOptions co;
   co.walk = false;
   co.max_inbound_per_ip = 2;
@@ -122,7 +122,7 @@ TEST(FrontierEngine, MisbehavingAddressIsBannedUntilTheBanEnds) {
   std::string err;
   frontier::FrontierOptions fo;
   fo.ban_base_s = 60;
-  fo.allow.push_back(*frontier::Cidr::parse("192.0.2.1", err));
+  fo.allow.push_back(*net::Cidr::parse("192.0.2.1", err));
   ControlOptions co;
   co.walk = false;
   FNet n(fo, co);

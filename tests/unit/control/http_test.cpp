@@ -366,10 +366,10 @@ TEST(HttpServer, MicroblockStreamsByTailByConfirmingBlockAndUnconfirmed) {
 TEST(HttpServer, NeighborsInTheNodesLayout) {
   Api api;
   ctl::NeighborsView v;
-  ctl::NeighborEntry boot{1, 0x18000010, frontier::parse_addr("203.0.113.1").value(), 20444, {}, false, 42};
+  ctl::NeighborEntry boot{1, 0x18000010, net::parse_addr("203.0.113.1").value(), 20444, {}, false, 42};
   boot.pkh.fill(0xab);
   v.bootstrap.push_back(boot);
-  v.outbound.push_back(ctl::NeighborEntry{1, 0x1800000f, frontier::parse_addr("2001:db8::7").value(), 20445, {}, true, -1});
+  v.outbound.push_back(ctl::NeighborEntry{1, 0x1800000f, net::parse_addr("2001:db8::7").value(), 20445, {}, true, -1});
   v.table_size = 9;
   v.bans_in_force = 2;
   api.board.publish_neighbors(v);

@@ -1,10 +1,10 @@
-#include "control/frontier/address.hpp"
+#include "relay/net/address.hpp"
 
 #include <arpa/inet.h>
 
 #include <cstring>
 
-namespace relay::frontier {
+namespace relay::net {
 
 namespace {
 constexpr std::uint8_t kV4Prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -118,4 +118,4 @@ bool any_contains(const std::vector<Cidr>& list, const Addr16& a) noexcept {
   return false;
 }
 
-}  // namespace relay::frontier
+}  // namespace relay::net

@@ -1,7 +1,7 @@
 // toml++ compiled into this file without exceptions (the Debian .so is built with them).
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1
-#include "control/config/config.hpp"
+#include "relay/config/config.hpp"
 
 #include "relay/codec/message.hpp"
 
@@ -16,7 +16,7 @@
 
 #include "relay/base/hex.hpp"
 
-namespace relay::ctl {
+namespace relay::config {
 
 namespace {
 
@@ -346,7 +346,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     for (auto [list, out, name] : {std::tuple{&allow, &c.allow, "frontier.allow"}, std::tuple{&deny, &c.deny, "frontier.deny"}}) {
       for (const auto& e : *list) {
         std::string why;
-        auto cidr = frontier::Cidr::parse(e, why);
+        auto cidr = net::Cidr::parse(e, why);
         if (!cidr) return config_error(err, std::string(origin) + ": " + name + ": " + why);
         out->push_back(*cidr);
       }
@@ -414,4 +414,15 @@ Result<RelayConfig> load_config_file(const std::string& path, const ConfigOverri
   return load_config(ss.str(), ov, err, path);
 }
 
-}  // namespace relay::ctl
+policy::NetworkParams network_params(const RelayConfig& c) noexcept {
+  return {c.network_id, c.peer_version, c.stable_confirmations};
+}
+
+codec::Addr16 any_network_addr() noexcept {
+  codec::Addr16 a{};
+  a[10] = 0xff;
+  a[11] = 0xff;
+  return a;
+}
+
+}  // namespace relay::config

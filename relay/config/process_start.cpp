@@ -1,4 +1,4 @@
-#include "control/cli/startup.hpp"
+#include "relay/config/process_start.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 #include "relay/base/hex.hpp"
 #include "relay/crypto/hash.hpp"
 
-namespace relay::cli {
+namespace relay::config {
 
 void add_common_options(CLI::App& app, CommonArgs& a) {
   app.add_option("--config", a.config, "TOML configuration file (deploy/config/relay.toml.example; default: built-in defaults)");
@@ -46,15 +46,15 @@ std::vector<std::string> common_argv(const CommonArgs& a) {
   return v;
 }
 
-std::optional<ctl::RelayConfig> load_config(const CommonArgs& a, std::string& err) {
-  ctl::ConfigOverrides ov;
+std::optional<RelayConfig> load_config(const CommonArgs& a, std::string& err) {
+  ConfigOverrides ov;
   if (!a.p2p_bind.empty()) ov.p2p_bind = a.p2p_bind;
   if (!a.http_bind.empty()) ov.http_bind = a.http_bind;
   if (!a.key_file.empty()) ov.identity_key_file = a.key_file;
   if (!a.network.empty()) ov.network = a.network;
   if (!a.data_dir.empty()) ov.data_dir = a.data_dir;
   ov.peers = a.peers;
-  auto cfg = ctl::load_config_file(a.config, ov, err);
+  auto cfg = load_config_file(a.config, ov, err);
   if (!cfg.ok()) return std::nullopt;
   return *cfg;
 }
@@ -119,15 +119,7 @@ std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool
   return read_key(path, err);
 }
 
-ctl::LocalPeer local_peer(const ctl::RelayConfig& cfg, const crypto::SecretKey& key) {
-  ctl::LocalPeer local{key, cfg.network_id, cfg.peer_version, cfg.stable_confirmations, codec::kServiceRelay, {},
-                       cfg.bind_port, "", 3600, 0x7fffffffffffffffull};
-  local.addrbytes[10] = 0xff;  // ::ffff:0.0.0.0, the any-network address
-  local.addrbytes[11] = 0xff;
-  return local;
-}
-
-std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg) {
+std::string shm_path(const CommonArgs& a, const RelayConfig& cfg) {
   if (!a.shm.empty()) return a.shm;
   if (!cfg.shm_path.empty()) return cfg.shm_path;
   char abs[4096];
@@ -183,4 +175,4 @@ void log_line(const char* program, const char* fmt, ...) {
   std::fprintf(stderr, "%s: %s\n", program, buf);
 }
 
-}  // namespace relay::cli
+}  // namespace relay::config

@@ -1,11 +1,11 @@
-#include "control/config/config.hpp"
+#include "relay/config/config.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-namespace relay::ctl {
+namespace relay::config {
 namespace {
 
 std::string example() {
@@ -264,4 +264,4 @@ TEST(Config, PeerAndAddressSyntax) {
 }
 
 }  // namespace
-}  // namespace relay::ctl
+}  // namespace relay::config

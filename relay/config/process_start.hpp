@@ -1,6 +1,7 @@
-// control/cli/startup.hpp — what the relay's processes share at start-up: the options
-// every one of them takes (so `stacks-relay run` can pass the operator's flags on), the
-// configuration they load, the identity key, and the shared region's location.
+// relay/config/process_start.hpp — what the relay's processes share at start-up: the
+// options every one of them takes (so `stacks-relay run` can pass the operator's flags
+// on), the configuration they load, the identity key, and the shared region's location.
+// Run once, before any loop: nothing here is on a hot path.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -8,13 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "control/config/config.hpp"
-#include "control/session/conversation.hpp"
+#include "relay/config/config.hpp"
 #include "relay/crypto/secp256k1.hpp"
 #include "relay/link/link.hpp"
 #include "relay/shm/region.hpp"
 
-namespace relay::cli {
+namespace relay::config {
 
 struct CommonArgs {
   std::string config, p2p_bind, http_bind, key_file, network, data_dir, shm;
@@ -27,24 +27,21 @@ void add_common_options(CLI::App& app, CommonArgs& a);
 // common_argv: the same options as arguments (to start a child process with them).
 std::vector<std::string> common_argv(const CommonArgs& a);
 // load_config: the file (or the defaults) with the command-line overrides applied.
-std::optional<ctl::RelayConfig> load_config(const CommonArgs& a, std::string& err);
+std::optional<RelayConfig> load_config(const CommonArgs& a, std::string& err);
 
 // load_identity_key: read the hex key file; create it (mode 0600, its directory 0700)
 // when missing and `create` is set. Concurrent creators agree: the loser reads the winner's.
 std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool create, std::string& err);
 
-// local_peer: who we are on the wire, from the configuration.
-ctl::LocalPeer local_peer(const ctl::RelayConfig& cfg, const crypto::SecretKey& key);
-
 // shm_path: the shared region's file: --shm, else [shm] path, else one per data
 // directory in /dev/shm (so two relays on one machine never share one by accident).
-std::string shm_path(const CommonArgs& a, const ctl::RelayConfig& cfg);
+std::string shm_path(const CommonArgs& a, const RelayConfig& cfg);
 
 // ProcessStart: what each of the two processes needs before its loop: the
 // configuration, the identity key, and the shared region `stacks-relay run` made.
 struct ProcessStart {
   CommonArgs args;
-  ctl::RelayConfig cfg;
+  RelayConfig cfg;
   crypto::SecretKey key;
   std::string shm;
   shm::Region region;
@@ -59,4 +56,4 @@ std::optional<ProcessStart> start_process(int argc, char** argv, const char* pro
 // log_line: "PROGRAM: message" on stderr.
 void log_line(const char* program, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
-}  // namespace relay::cli
+}  // namespace relay::config

@@ -1,4 +1,4 @@
-// control/config/config.hpp — the relay's configuration: a TOML file (every key is
+// relay/config/config.hpp — the relay's configuration: a TOML file (every key is
 // explained in deploy/relay.toml.example), command-line overrides for the main keys,
 // and safe defaults when there is neither (mainnet profile, key kept in the data dir).
 //
@@ -11,11 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "control/frontier/address.hpp"
+#include "relay/net/address.hpp"
 #include "relay/base/result.hpp"
 #include "relay/codec/types.hpp"
+#include "relay/policy/preamble.hpp"
 
-namespace relay::ctl {
+namespace relay::config {
 
 // A peer to dial: optional pinned public key, host (IP literal or DNS name), port.
 struct PeerSpec {
@@ -80,8 +81,8 @@ struct RelayConfig {
   std::uint32_t max_peers = 8192;
   std::uint32_t max_neighbor_age_s = 3 * 86400;
   bool private_neighbors = false;
-  std::vector<frontier::Cidr> allow;
-  std::vector<frontier::Cidr> deny;
+  std::vector<net::Cidr> allow;
+  std::vector<net::Cidr> deny;
   std::uint32_t max_inbound_per_ip = 8;
   std::uint32_t ban_s = 600;
   std::uint32_t ban_max_s = 86400;
@@ -97,6 +98,13 @@ struct RelayConfig {
   // bootstrap_peers: [frontier] bootstrap if set, else the network's defaults.
   std::vector<PeerSpec> bootstrap_peers() const;
 };
+
+// network_params: the network our preambles name and check (id, peer version, stable
+// confirmations).
+policy::NetworkParams network_params(const RelayConfig& c) noexcept;
+// any_network_addr: the address the relay gives for itself in handshakes and relayer
+// entries, ::ffff:0.0.0.0 ("any network": peers use the address they see).
+codec::Addr16 any_network_addr() noexcept;
 
 // default_bootstrap: the seed nodes a stock node starts from (PROTOCOL.md §6): mainnet's
 // four; none for other networks.
@@ -122,4 +130,4 @@ Result<RelayConfig> load_config_file(const std::string& path, const ConfigOverri
 // network_defaults: network_id / peer_version / confirmations of a named network.
 bool apply_network(RelayConfig& c, std::string_view name, std::string& err);
 
-}  // namespace relay::ctl
+}  // namespace relay::config

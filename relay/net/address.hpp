@@ -1,4 +1,4 @@
-// control/frontier/address.hpp — peer addresses as the frontier judges them: the
+// relay/net/address.hpp — IP addresses as peers carry them and policies judge them: the
 // private ranges of PROTOCOL.md §4.1 (a node's `PeerAddress::is_in_private_range`),
 // operator allow/deny lists by address or CIDR, and printing. Addresses are the wire's
 // 16 bytes (IPv6, IPv4 as ::ffff:a.b.c.d).
@@ -11,7 +11,7 @@
 
 #include "relay/codec/types.hpp"
 
-namespace relay::frontier {
+namespace relay::net {
 
 using codec::Addr16;
 
@@ -40,4 +40,4 @@ struct Cidr {
 
 bool any_contains(const std::vector<Cidr>& list, const Addr16& a) noexcept;
 
-}  // namespace relay::frontier
+}  // namespace relay::net
