@@ -420,7 +420,11 @@ TEST(RelaySupervisor, SurvivesKill9OfTheDataplaneAndRedialsItsPeers) {
     }
     return true;
   };
-  ASSERT_TRUE(step([&] { return a.authenticated() && node.handshakes() == 1; }));
+  // Both sessions authenticated on the relay's side too: the node's handshake is in
+  // before the relay has its accept, and a push finds only the recipients it knows.
+  ASSERT_TRUE(step([&] {
+    return a.authenticated() && node.handshakes() == 1 && relay.counters().sessions_auth_live.load() == 2;
+  }));
   const crypto::PublicKey key1 = *a.conv->peer_key();
   a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}));
   ASSERT_TRUE(step([&] { return node.peer.pushes.size() == 1; }));
@@ -436,7 +440,7 @@ TEST(RelaySupervisor, SurvivesKill9OfTheDataplaneAndRedialsItsPeers) {
   EXPECT_EQ(relay.control_pid(), ctl1);  // the control process was not restarted
   ASSERT_TRUE(step([&] { return a.closed && node.handshakes() == 2; }));
   Peer& a2 = net.add(91, port);
-  ASSERT_TRUE(step([&] { return a2.authenticated(); }));
+  ASSERT_TRUE(step([&] { return a2.authenticated() && relay.counters().sessions_auth_live.load() == 2; }));
   EXPECT_TRUE(*a2.conv->peer_key() == key1);
   a2.send(a2.conv->sign(2, Transaction{test::signed_test_tx(2)}));
   ASSERT_TRUE(step([&] { return node.peer.pushes.size() == 2; }));
