@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto ends = ctl::join_ctl_link(*lk);
+  auto ends = link::join_ends(*lk, link::Side::kControl);
   if (!ends.ok()) {
     log_line(kProg, "shared region %s: %s", start->shm.c_str(), ends.error().reason);
     return 2;

@@ -1,6 +1,11 @@
-// stacks-relay-dataplane — the relay's fast half: the io_uring transport, framing with
-// streamed digests, and the relay path. It joins the shared region `stacks-relay run`
-// created (--shm) and talks to stacks-relay-control through its rings.
+// dataplane/dataplane_main.hpp — the dataplane process: the io_uring transport, framing
+// with streamed digests, and the relay path. It joins the shared region `stacks-relay
+// run` created (--shm) and talks to stacks-relay-control through its rings.
+//
+// A template over the engine's fanout policy: stacks-relay-dataplane (main.cpp) runs
+// SignOnce; the benchmark builds its stacks-core baseline from the same process.
+#pragma once
+
 #include <netdb.h>
 #include <signal.h>
 #include <unistd.h>
@@ -18,14 +23,23 @@
 #include "relay/config/process_start.hpp"
 #include "relay/shm/region.hpp"
 
-namespace {
+namespace relay::dp {
 
-constexpr const char* kProg = "stacks-relay-dataplane";
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+// Flavour: what tells one dataplane program from another.
+struct Flavour {
+  const char* program;      // in log lines
+  const char* description;  // --help
+  const char* banner;       // logged at start (nullptr: none)
+  void (*tune)(DpOptions&); // adjusts the engine's options (nullptr: none)
+};
+
+namespace detail {
+
+inline std::atomic<bool> g_stop{false};
+inline void on_signal(int) { g_stop.store(true); }
 
 // bind_address: an IP literal or a name (resolved once, at start-up) and a port.
-std::optional<sockaddr_in6> bind_address(const std::string& host, std::uint16_t port) {
+inline std::optional<sockaddr_in6> bind_address(const std::string& host, std::uint16_t port) {
   addrinfo hints{};
   hints.ai_family = AF_INET6;
   hints.ai_flags = AI_V4MAPPED | AI_ALL | AI_PASSIVE;
@@ -39,25 +53,27 @@ std::optional<sockaddr_in6> bind_address(const std::string& host, std::uint16_t 
   return a;
 }
 
-}  // namespace
+}  // namespace detail
 
-int main(int argc, char** argv) {
-  using namespace relay;
+template <class F>
+int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   using config::log_line;
+  using detail::g_stop;
+  const char* const kProg = flavour.program;
   int rc = 0;
-  auto start = config::start_process(argc, argv, kProg, "stacks-relay-dataplane: relays Stacks p2p pushes (started by `stacks-relay run`)", rc);
+  auto start = config::start_process(argc, argv, kProg, flavour.description, rc);
   if (!start) return rc;
   const config::CommonArgs& args = start->args;
   const config::RelayConfig* cfg = &start->cfg;
   const crypto::SecretKey* key = &start->key;
   const link::Link* lk = &start->link;
-  auto ends = dp::join_dp_link(*lk);
+  auto ends = link::join_ends(*lk, link::Side::kDataplane);
   if (!ends.ok()) {
     log_line(kProg, "shared region %s: %s", start->shm.c_str(), ends.error().reason);
     return 2;
   }
 
-  dp::UringConfig ucfg;
+  UringConfig ucfg;
   // Room for every session the configuration allows, and a few being refused.
   const std::size_t max_sessions = std::size_t{cfg->max_inbound} + cfg->max_outbound;
   ucfg.max_conns = static_cast<std::uint32_t>(std::max<std::size_t>(1024, max_sessions + 64));
@@ -68,7 +84,7 @@ int main(int argc, char** argv) {
   ucfg.pool_medium = 256;  // 16 MiB of 64 KiB slots
   ucfg.pool_large = 16;    // 32 MiB of 2 MiB slots: blocks
   ucfg.pool_huge = 2;      // 32 MiB of 16 MiB slots: the largest messages a node accepts
-  auto transport = dp::UringTransport::create(ucfg);
+  auto transport = UringTransport::create(ucfg);
   if (!transport.ok()) {
     log_line(kProg, "io_uring: %s (%s)", transport.error().reason,
              std::strerror(static_cast<int>(transport.error().offset)));
@@ -79,7 +95,7 @@ int main(int argc, char** argv) {
   if ((*transport)->features().fixed_buffers)
     log_line(kProg, "fan-out from %zu MiB of registered send buffers (zero-copy sends)",
              (*transport)->pool()->size() >> 20);
-  auto bind_addr = bind_address(cfg->bind_host, cfg->bind_port);
+  auto bind_addr = detail::bind_address(cfg->bind_host, cfg->bind_port);
   if (!bind_addr) {
     log_line(kProg, "cannot resolve the p2p bind address %s", cfg->bind_host.c_str());
     return 2;
@@ -91,7 +107,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  dp::DpOptions o{*key, config::network_params(*cfg)};
+  DpOptions o{*key, config::network_params(*cfg)};
   o.addrbytes = config::any_network_addr();
   o.port = *port;
   o.relay_2x = cfg->relay_2x;
@@ -102,29 +118,27 @@ int main(int argc, char** argv) {
   // receive pool (8 + 32 + 16 MiB) while they are read.
   o.rx_own_bytes = 64 * 1024;
   o.rx_pool = {{256 * 1024, 32}, {2 * 1024 * 1024, 16}, {codec::kMaxMessageLen, 1}};
-  o.reference_algorithm = cfg->bench_reference_relay;
-  if (o.reference_algorithm)
-    log_line(kProg, "REFERENCE ALGORITHM (bench.reference_relay, a benchmark baseline): every forward is hashed and "
-                    "signed per recipient after the whole push arrived, as stacks-core does; not for production");
+  if (flavour.tune != nullptr) flavour.tune(o);
+  if (flavour.banner != nullptr) log_line(kProg, "%s", flavour.banner);
   // p2p.cpus: the second thread on the second CPU (pinned as the engine starts it), then
   // this thread on the first — after the second thread exists, so that with one CPU
   // given it keeps the process's CPUs instead of inheriting this thread's.
-  if (cfg->dataplane_cpus.size() > 1) o.second_thread_cpu = cfg->dataplane_cpus[1];
-  dp::RelayEngine<dp::UringTransport> engine(**transport, *ends, o);
+  if (cfg->dataplane_cpus.size() > 1 && o.stream_thread) o.second_thread_cpu = cfg->dataplane_cpus[1];
+  RelayEngine<UringTransport, F> engine(**transport, *ends, o);
   if (int e = engine.second_thread_pin_error(); e != 0) {
     log_line(kProg, "error: p2p.cpus: cannot run the second thread on CPU %u: %s", cfg->dataplane_cpus[1],
              std::strerror(e));
     return 1;
   }
   if (!cfg->dataplane_cpus.empty()) {
-    if (int e = dp::pin_thread(::pthread_self(), cfg->dataplane_cpus[0]); e != 0) {
+    if (int e = pin_thread(::pthread_self(), cfg->dataplane_cpus[0]); e != 0) {
       log_line(kProg, "error: p2p.cpus: cannot run on CPU %u: %s", cfg->dataplane_cpus[0], std::strerror(e));
       return 1;
     }
   }
   if (!cfg->dataplane_cpus.empty())
     log_line(kProg, "threads pinned: run loop on CPU %u%s", cfg->dataplane_cpus[0],
-             cfg->dataplane_cpus.size() > 1 ? (", second thread on CPU " + std::to_string(cfg->dataplane_cpus[1])).c_str() : "");
+             o.second_thread_cpu ? (", second thread on CPU " + std::to_string(cfg->dataplane_cpus[1])).c_str() : "");
   lk->counters->p2p_port.store(*port, std::memory_order_release);  // the control plane advertises it
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
@@ -143,8 +157,8 @@ int main(int argc, char** argv) {
     return mallctl("thread.allocated", &v, &sz, nullptr, 0) == 0 ? v : 0;
   };
 
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  signal(SIGINT, detail::on_signal);
+  signal(SIGTERM, detail::on_signal);
   signal(SIGPIPE, SIG_IGN);
   const std::uint64_t every = static_cast<std::uint64_t>(args.stats_interval_s) * std::uint64_t{1000000000};
   std::uint64_t next_stats = shm::monotonic_ns() + every;
@@ -169,3 +183,5 @@ int main(int argc, char** argv) {
   log_line(kProg, "stopping");
   return 0;
 }
+
+}  // namespace relay::dp

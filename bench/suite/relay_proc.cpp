@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -61,6 +62,32 @@ ProcUsage proc_usage(pid_t pid) {
   return u;
 }
 
+namespace {
+
+// install_with_dataplane: a copy of the relay's programs in <work_dir>/bin with
+// l.dataplane_bin as its stacks-relay-dataplane (`stacks-relay run` starts the programs
+// beside itself, found through /proc/self/exe, so links would lead back to the build
+// directory). Returns the copy's stacks-relay, or "" with `err` set.
+std::string install_with_dataplane(const RelayLaunch& l, std::string& err) {
+  namespace fs = std::filesystem;
+  const fs::path from = fs::path(l.bin).parent_path(), to = fs::path(l.work_dir) / "bin";
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  const std::pair<fs::path, const char*> files[] = {{l.bin, "stacks-relay"},
+                                                    {from / "stacks-relay-control", "stacks-relay-control"},
+                                                    {l.dataplane_bin, "stacks-relay-dataplane"}};
+  for (const auto& [src, name] : files) {
+    if (!ec) fs::copy_file(src, to / name, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      err = "cannot install " + src.string() + " as " + (to / name).string() + ": " + ec.message();
+      return "";
+    }
+  }
+  return (to / "stacks-relay").string();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::string& err) {
   std::unique_ptr<RelayProc> r(new RelayProc());
   const std::string cfg = l.work_dir + "/relay.toml";
@@ -81,7 +108,9 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
   }
   r->shm_ = "/dev/shm/stacks-relay-bench-" + std::to_string(::getpid()) + "-" +
             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
-  std::vector<std::string> argv = {l.bin, "run", "--config", cfg, "--shm", r->shm_, "--stats-interval", "0"};
+  std::string bin = l.bin;
+  if (!l.dataplane_bin.empty() && !(bin = install_with_dataplane(l, err)).size()) return make_error(Errc::kIo, "install");
+  std::vector<std::string> argv = {bin, "run", "--config", cfg, "--shm", r->shm_, "--stats-interval", "0"};
   int p[2];
   if (::pipe(p) != 0) return make_error(Errc::kIo, "pipe");
   const std::string log = l.work_dir + "/relay.log";

@@ -21,6 +21,9 @@ struct RelayLaunch {
   std::string work_dir;        // data dir, config and logs go under it
   std::string reward_set_file;  // signers blocks are checked against
   std::string extra_toml;      // appended to the generated config
+  // dataplane_bin: run this program as the dataplane (the stacks-core baseline) under
+  // the same `stacks-relay run`; empty: the relay's own stacks-relay-dataplane.
+  std::string dataplane_bin;
   std::string http_bind;       // e.g. "127.0.0.1:0" (empty: no HTTP endpoint)
   std::string p2p_bind = "127.0.0.1:0";
   std::string netns;           // run inside this network namespace (ip netns), empty: here

@@ -239,7 +239,7 @@ std::string to_html(const SuiteResult& r) {
     h += "<h2>Transaction flood</h2><p>" + std::to_string(r.tx.front().k) +
          " peers; one origin pushes 300-byte contract calls at each offered rate; hop = origin's last byte out (through a "
          "relay: the kernel's transmit timestamp; direct: the write's completion) → each recipient's last byte read. <i>direct</i>: the origin writes to every peer itself (no relay); <i>reference</i>: "
-         "the relay running stacks-core's algorithm (store-and-forward, hash and sign per recipient; bench.reference_relay).</p>";
+         "the relay running stacks-core's algorithm (store-and-forward, hash and sign per recipient; bench/reference/).</p>";
     h += "<table><tr><th class=l>topology</th><th>offered/s</th><th>sent/s</th><th>delivered/s</th><th>loss</th><th>Gbit/s</th>"
          "<th>hop p50 µs</th><th>p99</th><th>p99.9</th><th>relay's own p50/p99 µs</th><th>relay CPU µs/msg</th><th>relay drops</th></tr>";
     for (const auto& t : r.tx)

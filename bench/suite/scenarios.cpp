@@ -88,6 +88,12 @@ struct Hist {
 
 // ensure_relay: the relay running with the streaming algorithm, or (reference) with the
 // stacks-core algorithm baseline; one at a time, so they never compete for the cores.
+// reference_dataplane: the stacks-core baseline dataplane, built beside stacks-relay.
+std::string reference_dataplane(const std::string& relay_bin) {
+  const auto slash = relay_bin.rfind('/');
+  return (slash == std::string::npos ? std::string() : relay_bin.substr(0, slash + 1)) + "stacks-relay-bench-reference";
+}
+
 bool ensure_relay(Ctx& c, bool reference) {
   if (c.relay && c.relay_is_reference == reference && !c.relay_in_netns) return true;
   if (c.relay) {
@@ -103,7 +109,7 @@ bool ensure_relay(Ctx& c, bool reference) {
   l.http_bind = "127.0.0.1:0";
   l.busy_poll = c.o.busy_poll;
   l.cpus = c.o.relay_cpus;
-  if (reference) l.extra_toml = "[bench]\nreference_relay = true\n";
+  if (reference) l.dataplane_bin = reference_dataplane(c.o.relay_bin);
   auto r = RelayProc::start(l, err);
   if (!r.ok()) {
     c.note("relay: %s", err.c_str());
@@ -597,7 +603,7 @@ bool start_relay_in(Ctx& c, const NetnsLab& lab, bool reference) {
   l.busy_poll = c.o.busy_poll;
   l.cpus = c.o.relay_cpus;
   l.netns = lab.nr;
-  if (reference) l.extra_toml = "[bench]\nreference_relay = true\n";
+  if (reference) l.dataplane_bin = reference_dataplane(c.o.relay_bin);
   std::string err;
   auto r = RelayProc::start(l, err);
   if (!r.ok()) {

@@ -30,15 +30,7 @@ Bytes encode(auto&& fn) {
 
 }  // namespace
 
-Result<CtlLinkEnds> join_ctl_link(const link::Link& l) noexcept {
-  auto p = shm::RingProducer::join(l.ctl_to_dp, l.ctl_to_dp_sz);
-  if (!p.ok()) return p.error();
-  auto c = shm::RingConsumer::join(l.dp_to_ctl, l.dp_to_ctl_sz);
-  if (!c.ok()) return c.error();
-  return CtlLinkEnds{*p, *c, l.ctl_cnc, l.dp_cnc, l.counters};
-}
-
-ControlEngine::ControlEngine(CtlLinkEnds link, ControlOptions opts) : link_(link), opts_(std::move(opts)) {
+ControlEngine::ControlEngine(link::Ends link, ControlOptions opts) : link_(link), out_(link.out), opts_(std::move(opts)) {
   for (const auto& spec : opts_.peers) {
     Dial d;
     d.spec = spec;
@@ -69,7 +61,7 @@ std::size_t ControlEngine::authenticated_sessions() const noexcept {
 void ControlEngine::start(std::uint64_t incarnation, std::uint64_t now_ns) {
   send(link::CtlMsg::kHello, 0, encode([&](Writer& w) { w.u64(incarnation); }));
   send_state();
-  shm::cnc_beat(*link_.cnc, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
+  shm::cnc_beat(*link_.own_cnc, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
 }
 
 // What the dataplane must hold whatever happened before: the reward set and our view.
@@ -92,20 +84,9 @@ void ControlEngine::originate(ByteSpan payload) {
 }
 
 void ControlEngine::send(link::CtlMsg kind, std::uint32_t sid, Bytes body) {
-  out_.push_back(Out{kind, sid, std::move(body)});
+  out_.queue(static_cast<std::uint16_t>(kind), sid, std::move(body));
 }
 
-// flush: as many queued commands as the ring has credit for, in order.
-bool ControlEngine::flush() {
-  bool any = false;
-  while (!out_.empty()) {
-    const Out& o = out_.front();
-    if (!link_.to_dp.try_send(o.body, static_cast<std::uint16_t>(o.kind), o.sid)) break;
-    out_.pop_front();
-    any = true;
-  }
-  return any;
-}
 
 ControlEngine::Dial* ControlEngine::dial_by_token(std::uint64_t token) {
   for (auto& d : dials_)
@@ -214,7 +195,7 @@ void ControlEngine::on_dp_hello(std::uint64_t now_ns) {
   peers_.clear();
   // Drop what was meant for the old dataplane; keep our own Hello if it has not gone
   // out yet (the new dataplane must still hear of us). The state follows again below.
-  std::erase_if(out_, [](const Out& o) { return o.kind != link::CtlMsg::kHello; });
+  out_.discard_all_but(static_cast<std::uint16_t>(link::CtlMsg::kHello));
   for (auto& d : dials_) {
     if (d.state == Dial::State::kResolving) continue;  // the answer still dials it
     d.state = Dial::State::kIdle;
@@ -483,7 +464,7 @@ bool ControlEngine::poll(std::uint64_t now_ns) {
   bool any = false;
   for (int i = 0; i < 256; ++i) {
     shm::Frag f;
-    auto r = link_.from_dp.poll(f);
+    auto r = link_.in.poll(f);
     if (r == shm::RingConsumer::Poll::kEmpty) break;
     any = true;
     if (r != shm::RingConsumer::Poll::kFrag) {
@@ -491,7 +472,7 @@ bool ControlEngine::poll(std::uint64_t now_ns) {
       continue;
     }
     on_frag(f, now_ns);
-    link_.from_dp.release();
+    link_.in.release();
   }
   if (now_ns >= next_tick_ns_) {
     next_tick_ns_ = now_ns + kTickNs;
@@ -510,8 +491,8 @@ bool ControlEngine::poll(std::uint64_t now_ns) {
     for (std::uint32_t sid : sids)
       if (auto it = peers_.find(sid); it != peers_.end()) ask_neighbors(sid, *it->second, now_ns);
   }
-  any |= flush();
-  shm::cnc_beat(*link_.cnc, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
+  any |= out_.flush();
+  shm::cnc_beat(*link_.own_cnc, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
   return any;
 }
 

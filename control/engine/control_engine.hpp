@@ -24,6 +24,7 @@
 #include "control/session/conversation.hpp"
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
+#include "relay/link/outbox.hpp"
 
 namespace relay::ctl {
 
@@ -73,14 +74,6 @@ struct NeighborsView {
   std::size_t bans_in_force = 0;
 };
 
-struct CtlLinkEnds {
-  shm::RingProducer to_dp;
-  shm::RingConsumer from_dp;
-  shm::Cnc* cnc;
-  const shm::Cnc* dp_cnc;
-  const link::DpCounters* dp_counters;
-};
-Result<CtlLinkEnds> join_ctl_link(const link::Link& l) noexcept;
 
 #define RELAY_CTL_COUNTERS(X)                                                   \
   X(sessions, "sessions the dataplane reported")                              \
@@ -116,7 +109,7 @@ struct ControlStats {
 
 class ControlEngine {
  public:
-  ControlEngine(CtlLinkEnds link, ControlOptions opts);
+  ControlEngine(link::Ends link, ControlOptions opts);
 
   // start: announce this incarnation (the dataplane answers with its sessions and view).
   void start(std::uint64_t incarnation, std::uint64_t now_ns);
@@ -141,8 +134,8 @@ class ControlEngine {
   // dp_stalled: the dataplane has not beaten its heartbeat for `timeout_ns`.
   // (A dataplane that has never beaten is starting, not stalled.)
   bool dp_stalled(std::uint64_t now_ns, std::uint64_t timeout_ns) const noexcept {
-    return link_.dp_cnc->heartbeat_ns.load(std::memory_order_acquire) != 0 &&
-           shm::cnc_stale(*link_.dp_cnc, now_ns, timeout_ns);
+    return link_.peer_cnc->heartbeat_ns.load(std::memory_order_acquire) != 0 &&
+           shm::cnc_stale(*link_.peer_cnc, now_ns, timeout_ns);
   }
 
  private:
@@ -163,11 +156,6 @@ class ControlEngine {
     std::uint32_t sid = 0;
     std::uint64_t next_ns = 0;
     std::optional<codec::Addr16> addr;  // last resolved
-  };
-  struct Out {
-    link::CtlMsg kind;
-    std::uint32_t sid;
-    Bytes body;
   };
 
   void on_frag(const shm::Frag& f, std::uint64_t now_ns);
@@ -193,16 +181,15 @@ class ControlEngine {
   Dial* dial_by_token(std::uint64_t token);
   void send(link::CtlMsg kind, std::uint32_t sid, Bytes body);
   void send_state();
-  bool flush();
 
-  CtlLinkEnds link_;
+  link::Ends link_;
+  link::Outbox out_;  // commands, in order, waiting for ring credit
   ControlOptions opts_;
   BurnView view_;
   bool view_from_trusted_ = false;
   std::unordered_map<std::uint32_t, std::unique_ptr<Peer>> peers_;
   std::vector<Dial> dials_;
   std::uint64_t next_token_ = 1;
-  std::deque<Out> out_;
   std::vector<Action> actions_;
   std::uint64_t next_tick_ns_ = 0;
   ControlStats stats_;

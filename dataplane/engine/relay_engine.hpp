@@ -1,34 +1,37 @@
-// dataplane/engine/relay_engine.hpp — the dataplane's run loop over any Transport:
-// sessions (framing with both digests streamed), the relay path of ARCHITECTURE.md §3
-// (verify, validate, dedup, relayers rules, sign once, identical bytes to every eligible
-// session, paced, blocks before transactions), and its half of the link to the control
-// plane (relay/link): everything that is not a push from an authenticated peer goes to
-// the control plane whole; commands come back (send, close, connect, peer key, burn
-// view, reward set).
+// dataplane/engine/relay_engine.hpp — the dataplane's run loop over any Transport: the
+// only templated piece, a dispatcher between the transport's events, the sessions
+// (sessions.hpp), the relay path (relay_path.hpp: one Verdict per push) and the link to
+// the control plane (control_port.hpp).
+//
+//   bytes in ─▶ framer (both digests streamed; a large block checked as it arrives)
+//            ─▶ push from an authenticated peer? ─▶ RelayPath::examine ─▶ Verdict
+//                 kForward: the Fanout's bytes to every eligible session, paced
+//                 otherwise: its counter, and the sender dropped where a node would
+//            ─▶ anything else: handed whole to the control plane
 //
 // The dataplane never answers a peer itself and never decides who is authenticated: it
 // verifies pushes against the key the control plane installed and checks preambles with
 // the same function the control plane uses (relay/policy/preamble.hpp).
 #pragma once
 
-#include <deque>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
+#include "dataplane/engine/control_port.hpp"
+#include "dataplane/engine/fanout.hpp"
+#include "dataplane/engine/relay_path.hpp"
+#include "dataplane/engine/sessions.hpp"
 #include "dataplane/engine/stream_worker.hpp"
 #include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
-#include "relay/codec/framer.hpp"
-#include "relay/dedup/tag_cache.hpp"
-#include "relay/link/link.hpp"
 #include "relay/policy/preamble.hpp"
-#include "relay/policy/relay_policy.hpp"
-#include "relay/shm/frag_ring.hpp"
-#include "relay/validate/nakamoto_stream.hpp"
-#include "relay/validate/push_check.hpp"
-#include "relay/validate/validate.hpp"
 
 namespace relay::dp {
 
@@ -50,17 +53,14 @@ struct DpOptions {
   // allocation, counted as rx_body_grows; the capacity is then kept).
   std::size_t rx_own_bytes = 64 * 1024;
   std::vector<BufPool::Class> rx_pool = {{256 * 1024, 16}, {2 * 1024 * 1024, 4}, {codec::kMaxMessageLen, 1}};
-  // reference_algorithm: BENCHMARK BASELINE ONLY. Relay as stacks-core does: no streamed
-  // forward digest; once a push has arrived (and passed the same checks), every
-  // recipient gets its own forward, hashed and signed for it alone. Slower by design.
-  bool reference_algorithm = false;
   // NakamotoBlocks pushes of at least stream_min_bytes are checked while they arrive
   // (validate::NakamotoStream), by one of `stream_checkers` made at start-up (~1 MiB
   // each); smaller ones, and any that find none free, are checked whole at the end.
   std::size_t stream_min_bytes = 16 * 1024;
   std::size_t stream_checkers = 4;
-  // stream_thread: run those checks on a second thread (StreamWorker) while this one
-  // keeps receiving and hashing; false: inline, one core.
+  // stream_thread: run those checks, and the signature checks handed over, on a second
+  // thread (StreamWorker) while this one keeps receiving and hashing; false: inline,
+  // one core.
   bool stream_thread = true;
   // second_thread_cpu: pin that thread to this CPU (see second_thread_pin_error()).
   std::optional<unsigned> second_thread_cpu = std::nullopt;
@@ -72,20 +72,29 @@ struct DpOptions {
   std::size_t rx_tail_bytes = 4 * 1024;
 };
 
-// Links in one process (tests, the simulated network): the two ring ends of a region.
-struct DpLinkEnds {
-  shm::RingProducer to_ctl;
-  shm::RingConsumer from_ctl;
-  link::DpCounters* counters;
-  shm::Cnc* cnc;
-};
-Result<DpLinkEnds> join_dp_link(const link::Link& l) noexcept;
+// rx_wake_bytes: how many more bytes a connection should wait for before its next read,
+// while its current message has `due` body bytes still to come: up to `chunk`, at most
+// half of what is due (so the reads shrink towards the end), all of it once no more
+// than `tail` is left — the last read completes at the message's last byte, never
+// later. chunk 0, or nothing due: any byte.
+inline std::size_t rx_wake_bytes(std::size_t due, std::size_t chunk, std::size_t tail) noexcept {
+  if (chunk == 0 || due == 0) return 1;
+  if (due <= tail) return due;
+  return std::min(chunk, std::max(tail, due / 2));
+}
 
-template <Transport T>
-class RelayEngine {
+// payload_type: the payload's type byte of a body (relayers ‖ payload) with `relayers`
+// entries, or kMsgTypes when the body is too short to hold it or the type is unknown.
+inline std::size_t payload_type(ByteSpan body, std::uint32_t relayers) noexcept {
+  const std::size_t at = 4 + std::size_t{relayers} * codec::kRelayDataSize;
+  if (body.size() <= at || body[at] >= link::kMsgTypes) return link::kMsgTypes;
+  return body[at];
+}
+
+template <Transport T, class F = SignOnce>
+class RelayEngine final : private ControlCommands {
  public:
-  RelayEngine(T& transport, DpLinkEnds link, DpOptions opts);
-  ~RelayEngine();
+  RelayEngine(T& transport, link::Ends link, DpOptions opts);
   RelayEngine(const RelayEngine&) = delete;
   RelayEngine& operator=(const RelayEngine&) = delete;
 
@@ -96,116 +105,42 @@ class RelayEngine {
   void run_once(std::uint64_t now_ns, int timeout_ms);
 
   const link::DpCounters& counters() const noexcept { return *c_; }
-  const policy::BurnView& burn_view() const noexcept { return view_; }
+  const policy::BurnView& burn_view() const noexcept { return path_.view(); }
   std::size_t sessions() const noexcept { return sessions_.size(); }
-  std::size_t authenticated_sessions() const noexcept;
-  std::size_t reward_set_size() const noexcept { return push_check_.signer_set().signers().size(); }
+  std::size_t authenticated_sessions() const noexcept { return sessions_.authenticated(); }
+  std::size_t reward_set_size() const noexcept { return path_.reward_set_size(); }
   // 0, or why the second thread could not be pinned to opts.second_thread_cpu (errno).
   int second_thread_pin_error() const noexcept { return pin_error_; }
 
  private:
-  struct Session {
-    ConnId conn = kNoConn;
-    std::uint32_t sid = 0;
-    std::uint32_t slot = 0;      // index in the table (low 16 bits of sid)
-    std::uint32_t live_pos = 0;  // index in the table's live list
-    std::uint16_t gen = 0;       // bumped at every reuse (high 16 bits of sid)
-    link::SessionInfo info;
-    codec::Framer framer;
-    std::optional<crypto::PublicKey> key;  // installed by the control plane
-    codec::Hash20 pkh{};
-    policy::SessionPacer pacer;
-    std::uint32_t inflight = 0;
-    policy::BurnView last_hint;  // the view this peer's preambles last carried
-    bool closing = false;
-    bool misbehaved = false;
-    const char* why = "";
-    std::uint64_t rx_grows = 0;  // the framer's body_grows() already counted
-    StreamWorker::Slot* stream = nullptr;        // checking the current message as it arrives
-    SharedBuf* forward = nullptr;                // and its forward, filled as it arrives (the framer's sink)
-    bool stream_decided = false;                 // whether the current message gets one is settled
-    explicit Session(std::uint32_t budget) : pacer(budget) {}
-  };
-
-  // SessionTable: every session the dataplane can hold, built at start-up (framers,
-  // pacer queues), indexed by connection and by session id; nothing is allocated when a
-  // peer connects or leaves. A session id is (generation << 16 | slot), so a command for
-  // a session that is gone never reaches the next one in its slot.
-  class SessionTable {
+  // ForwardMaker: the forward of one accepted push, as the Fanout asks for it.
+  class ForwardMaker {
    public:
-    SessionTable(std::size_t max_sessions, std::size_t max_conns, std::uint32_t budget,
-                 codec::BodySource* rx, std::size_t rx_own_bytes);
-    Session* open(ConnId c, const link::SessionInfo& info) noexcept;  // nullptr: full, or c out of range
-    void close(Session& s) noexcept;
-    Session* by_conn(ConnId c) noexcept {
-      return c < by_conn_.size() && by_conn_[c] != nullptr ? by_conn_[c] : nullptr;
+    ForwardMaker(RelayEngine& e, Session* from, ByteSpan body, const RelayPath::Decision& d) noexcept
+        : e_(e), from_(from), body_(body), d_(d) {}
+    ~ForwardMaker() {
+      if (shared_ != nullptr) shared_->unref();
     }
-    Session* by_sid(std::uint32_t sid) noexcept {
-      const std::uint32_t slot = sid & 0xffff;
-      if (slot >= slots_.size()) return nullptr;
-      Session* s = slots_[slot].get();
-      return s->conn != kNoConn && s->sid == sid ? s : nullptr;
+    ForwardMaker(const ForwardMaker&) = delete;
+    ForwardMaker& operator=(const ForwardMaker&) = delete;
+    // make_shared: the one signed buffer every recipient shares: written while it
+    // arrived (only our signature is missing), else from the framer's streamed digest,
+    // else built and hashed now. False when no buffer can be had.
+    bool make_shared() noexcept;
+    SharedBuf* shared() noexcept {
+      if (shared_ != nullptr) shared_->ref();
+      return shared_;
     }
-    std::size_t size() const noexcept { return live_.size(); }
-    auto begin() noexcept { return live_.begin(); }
-    auto end() noexcept { return live_.end(); }
-    auto begin() const noexcept { return live_.cbegin(); }
-    auto end() const noexcept { return live_.cend(); }
+    // fresh: a forward of its own, hashed and signed now (a new reference).
+    SharedBuf* fresh() noexcept;
 
    private:
-    std::vector<std::unique_ptr<Session>> slots_;
-    std::vector<std::uint32_t> free_;
-    std::vector<Session*> by_conn_;
-    std::vector<Session*> live_;
+    RelayEngine& e_;
+    Session* from_;
+    ByteSpan body_;
+    const RelayPath::Decision& d_;
+    SharedBuf* shared_ = nullptr;
   };
-
-  // transport side
-  void on_event(const Event& e, std::uint64_t now_ns);
-  void new_session(ConnId c, const link::SessionInfo& info);
-  void on_data(Session& s, ByteSpan d);
-  void on_message(Session& s);
-  void stream_step(Session& s);
-  void stream_release(Session& s) noexcept;
-  void arm_forward(Session& s);
-  void close_session(Session& s, const char* why, bool misbehaved);
-  void forget_session(ConnId c, int err);
-  void drain(Session& s);
-  void send_now(Session& s, ByteSpan bytes);
-  SharedBuf* copy_to_buf(ByteSpan bytes);
-
-  // A message signature being checked (maybe on the second thread) while the relay path
-  // reads the payload.
-  struct SigCheck {
-    const codec::Hash32& digest;
-    const codec::Sig65& sig;
-    const crypto::PublicKey& key;
-    TaskBoard::Job* job = nullptr;  // posted, not joined yet
-    bool ok = false;
-  };
-  bool signature_ok(Session& s, SigCheck& sig);  // joins; a bad signature drops the sender
-  void view_hint(Session& s, const policy::BurnView& seen);
-
-  // relay path (no allocation: decode scratch, relayers and re-sign lists are sized at
-  // start-up, forwards are written into transport buffers)
-  // streamed: the framer's forward digest belongs to `body` (false for a push the control
-  // plane handed back, which is hashed here). sig: the sender's signature, checked beside
-  // this; nothing is acted on before its verdict.
-  void relay(Session* from, ByteSpan body, bool streamed, SigCheck* sig = nullptr);
-  codec::Preamble our_preamble() const noexcept;  // fresh random seq, our burn view
-  SharedBuf* forward_into_buf(ByteSpan body, std::uint32_t relayer_count);
-  void sign_in_place(std::span<std::uint8_t> msg) const;
-  void resign_queued();
-
-  // link side
-  void poll_control(std::uint64_t now_ns);
-  void on_command(const shm::Frag& f, std::uint64_t now_ns);
-  bool to_control(link::DpMsg kind, std::uint32_t sid, ByteSpan head, ByteSpan a = {}, ByteSpan b = {});
-  void event_to_control(link::DpMsg kind, std::uint32_t sid, const Bytes& body);
-  void flush_pending();
-  void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  void count_out(ByteSpan msg) noexcept;  // per-type traffic counters of a message written
 
   // Receive-pool slots lent to framers for large bodies.
   struct RxSource final : codec::BodySource {
@@ -218,32 +153,57 @@ class RelayEngine {
     void release(const codec::BodyLease& l) noexcept override { static_cast<SharedBuf*>(l.handle)->unref(); }
   };
 
+  // transport side
+  void on_event(const Event& e);
+  void new_session(ConnId c, link::SessionInfo info);
+  void on_data(Session& s, ByteSpan d);
+  void on_message(Session& s, std::size_t type);
+  void stream_step(Session& s);
+  void close_session(Session& s, const char* why, bool misbehaved);
+  void forget_session(ConnId c, int err);
+  void drain(Session& s);
+  void send_now(Session& s, ByteSpan bytes);
+  void view_hint(Session& s, const policy::BurnView& seen);
+
+  // relay side. from: the session the push came from (nullptr: one we originate);
+  // sender: its signature, being checked beside this; digest: our forward's, streamed.
+  void relay(Session* from, ByteSpan body, const validate::NakamotoStream* stream, const codec::Hash32* digest,
+             SenderSignature* sender);
+  void fan_out(Session* from, ForwardMaker& m, policy::Priority prio);
+  void resign_queued();
+
+  // ControlCommands
+  void on_control_hello() override;
+  bool on_connect(std::uint64_t token, const codec::Addr16& addr, std::uint16_t port) override;
+  void on_send(std::uint32_t sid, ByteSpan message) override;
+  void on_close(std::uint32_t sid, bool misbehaved) override;
+  bool on_authenticated(std::uint32_t sid, ByteSpan key33) override;
+  void on_burn_view(const policy::BurnView& v) override;
+  void on_reward_sets(const link::RewardSets& sets) override;
+  bool on_relay(std::uint32_t sid, ByteSpan message) override;
+  void on_originate(ByteSpan body) override;
+
+  void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void count_out(ByteSpan msg) noexcept;  // per-type traffic counters of a message written
+  void count_sessions() noexcept {
+    c_->sessions_live.store(sessions_.size(), std::memory_order_relaxed);
+    c_->sessions_auth_live.store(sessions_.authenticated(), std::memory_order_relaxed);
+  }
+
   T& t_;
   DpOptions opts_;
-  shm::RingProducer to_ctl_;
-  shm::RingConsumer from_ctl_;
+  ControlPort port_;
   link::DpCounters* c_;
-  shm::Cnc* cnc_;
-  codec::Hash20 our_pkh_{};
-  codec::RelayData self_{};
-  policy::BurnView view_;
-  validate::PushCheck push_check_;
+  RelayPath path_;
   StreamWorker streams_;
-  std::vector<codec::RelayData> relayers_;  // of the push being relayed (≤ 16)
   std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
   std::vector<SharedBuf*> resign_new_;  // their re-signed replacements
-  dedup::TagCache dedup_;
   std::unique_ptr<BufPool> rx_pool_;
   RxSource rx_source_;
   SessionTable sessions_;
   std::unordered_map<ConnId, std::uint64_t> dialing_;  // conn → the control plane's dial token
-  struct Pending {
-    link::DpMsg kind;
-    std::uint32_t sid;
-    Bytes body;
-  };
-  std::deque<Pending> pending_;  // events waiting for ring credit (kept in order)
-  std::size_t pending_bytes_ = 0;
   bool ctl_seen_ = false;
   std::uint64_t rx_ns_ = 0;  // when the current batch of receives was reaped (relay latency)
   int pin_error_ = 0;

@@ -239,7 +239,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "bench", "shm"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -355,10 +355,6 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
       return config_error(err, std::string(origin) + ": frontier.ban_max_s must be at least frontier.ban_s");
     if (c.target_outbound > c.max_outbound)
       return config_error(err, std::string(origin) + ": frontier.target_outbound exceeds p2p.max_outbound");
-  }
-  {
-    TableReader t(section("bench") ? *section("bench") : kEmpty, origin, "bench.", err);
-    if (!t.boolean("reference_relay", c.bench_reference_relay) || !t.check_unknown()) return fail();
   }
   {
     TableReader t(section("shm") ? *section("shm") : kEmpty, origin, "shm.", err);

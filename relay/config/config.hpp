@@ -87,8 +87,6 @@ struct RelayConfig {
   std::uint32_t ban_s = 600;
   std::uint32_t ban_max_s = 86400;
   std::string peers_path;  // empty: <data_dir>/peers
-  // [bench]
-  bool bench_reference_relay = false;  // benchmark baseline only: relay with stacks-core's algorithm
   // [shm]
   std::string shm_path;  // empty: /dev/shm/stacks-relay-<hash of data_dir>
 

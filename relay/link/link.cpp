@@ -117,6 +117,15 @@ Result<Link> link_join(void* mem, std::size_t mem_sz) noexcept {
   return l;
 }
 
+Result<Ends> join_ends(const Link& l, Side side) noexcept {
+  const bool dp = side == Side::kDataplane;
+  auto out = dp ? shm::RingProducer::join(l.dp_to_ctl, l.dp_to_ctl_sz) : shm::RingProducer::join(l.ctl_to_dp, l.ctl_to_dp_sz);
+  if (!out.ok()) return out.error();
+  auto in = dp ? shm::RingConsumer::join(l.ctl_to_dp, l.ctl_to_dp_sz) : shm::RingConsumer::join(l.dp_to_ctl, l.dp_to_ctl_sz);
+  if (!in.ok()) return in.error();
+  return Ends{*out, *in, dp ? l.dp_cnc : l.ctl_cnc, dp ? l.ctl_cnc : l.dp_cnc, l.counters};
+}
+
 void put_session_info(Writer& w, const SessionInfo& s) {
   w.u8(s.outbound ? 1 : 0);
   w.u64(s.dial_token);

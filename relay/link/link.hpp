@@ -135,6 +135,19 @@ struct Link {
 };
 Result<Link> link_join(void* mem, std::size_t mem_sz) noexcept;
 
+// Ends: one process's side of a joined link: the ring it produces on, the ring it
+// consumes, its own heartbeat and the other process's, and the dataplane's counters
+// (written by the dataplane, read by everyone else).
+enum class Side : std::uint8_t { kDataplane, kControl };
+struct Ends {
+  shm::RingProducer out;
+  shm::RingConsumer in;
+  shm::Cnc* own_cnc = nullptr;
+  const shm::Cnc* peer_cnc = nullptr;
+  DpCounters* counters = nullptr;
+};
+Result<Ends> join_ends(const Link& l, Side side) noexcept;
+
 // ---- messages --------------------------------------------------------------------
 // frag.kind is one of these; frag.session carries the session id where one applies.
 

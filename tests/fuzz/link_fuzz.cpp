@@ -49,12 +49,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   dp::MemNetwork net;
   dp::MemTransport t(net, 1);
   dp::DpOptions o{local.key, local.net()};
-  dp::RelayEngine<dp::MemTransport> dpe(t, dp::join_dp_link(*la).value(), o);
+  dp::RelayEngine<dp::MemTransport> dpe(t, link::join_ends(*la, link::Side::kDataplane).value(), o);
   auto to_dp = shm::RingProducer::join(la->ctl_to_dp, la->ctl_to_dp_sz).value();
   // The control plane under test (region b), fed by a producer standing in for the dataplane.
   ctl::ControlOptions co;
   co.local = &local;
-  ctl::ControlEngine ce(ctl::join_ctl_link(*lb).value(), co);
+  ctl::ControlEngine ce(link::join_ends(*lb, link::Side::kControl).value(), co);
   auto to_ctl = shm::RingProducer::join(lb->dp_to_ctl, lb->dp_to_ctl_sz).value();
 
   ByteSpan in(data, size);

@@ -19,13 +19,13 @@ inline dp::DpOptions dp_options_for(const ctl::LocalPeer& l) {
   return o;
 }
 
-template <typename T>
+template <typename T, class F = dp::SignOnce>
 struct RelayHarness {
   shm::Region region;
   link::Link link;
   ctl::LocalPeer id;
   ctl::ControlOptions ctl_opts;
-  std::unique_ptr<dp::RelayEngine<T>> dp;
+  std::unique_ptr<dp::RelayEngine<T, F>> dp;
   std::unique_ptr<ctl::ControlEngine> ctl;
   std::uint64_t incarnation = 1;
 
@@ -36,7 +36,7 @@ struct RelayHarness {
     EXPECT_TRUE(link::link_format(region.data(), region.size(), params).ok());
     link = link::link_join(region.data(), region.size()).value();
     dp::DpOptions o = dpo != nullptr ? *dpo : dp_options_for(id);
-    dp = std::make_unique<dp::RelayEngine<T>>(t, dp::join_dp_link(link).value(), o);
+    dp = std::make_unique<dp::RelayEngine<T, F>>(t, link::join_ends(link, link::Side::kDataplane).value(), o);
     dp->start(incarnation);
     start_control(0);
   }
@@ -46,7 +46,7 @@ struct RelayHarness {
   void start_control(std::uint64_t now) {
     ctl_opts.local = &id;
     ctl.reset();
-    ctl = std::make_unique<ctl::ControlEngine>(ctl::join_ctl_link(link).value(), ctl_opts);
+    ctl = std::make_unique<ctl::ControlEngine>(link::join_ends(link, link::Side::kControl).value(), ctl_opts);
     ctl->start(++incarnation, now);
   }
   void run_once(std::uint64_t now, int timeout_ms = 0) {

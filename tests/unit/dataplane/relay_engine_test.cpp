@@ -5,6 +5,7 @@
 
 #include <functional>
 
+#include "bench/reference/stacks_core_fanout.hpp"
 #include "dataplane/transport/mem/mem_transport.hpp"
 #include "relay/shm/region.hpp"
 #include "tests/support/relay_harness.hpp"
@@ -33,21 +34,25 @@ struct TestNode {
   TestNode(MemNetwork& net, std::uint8_t key) : t(net), peer(t, key) {}
 };
 
-struct Net {
+// BasicNet: a relay and n stock test nodes over the in-memory transport; F is the
+// engine's fanout (the shipped SignOnce, or the benchmark's stacks-core baseline).
+template <class F = SignOnce>
+struct BasicNet {
   MemNetwork net;
   std::unique_ptr<MemTransport> rt;
-  std::unique_ptr<test::RelayHarness<MemTransport>> relay;
+  std::unique_ptr<test::RelayHarness<MemTransport, F>> relay;
   std::vector<std::unique_ptr<TestNode>> nodes;
   std::uint64_t now = 1;
 
-  explicit Net(std::size_t n, std::size_t chunk = 0, std::vector<Hash20> trusted = {},
-               std::function<void(DpOptions&)> tweak = {}, ctl::ControlOptions co = {}) {
+  explicit BasicNet(std::size_t n, std::size_t chunk = 0, std::vector<Hash20> trusted = {},
+                    std::function<void(DpOptions&)> tweak = {}, ctl::ControlOptions co = {}) {
     net.faults.max_chunk = chunk;
     rt = std::make_unique<MemTransport>(net, 1);
     co.trusted_pkhs = std::move(trusted);
     DpOptions dpo = test::dp_options_for(make_local(7));
+    if constexpr (std::is_same_v<F, bench::StacksCoreFanout>) bench::reference_options(dpo);
     if (tweak) tweak(dpo);
-    relay = std::make_unique<test::RelayHarness<MemTransport>>(*rt, make_local(7), co, &dpo);
+    relay = std::make_unique<test::RelayHarness<MemTransport, F>>(*rt, make_local(7), co, &dpo);
     for (std::size_t i = 0; i < n; ++i) add_node(static_cast<std::uint8_t>(20 + i));
     settle();
   }
@@ -66,6 +71,8 @@ struct Net {
   const link::DpCounters& c() const { return relay->c(); }
   ctl::LocalPeer& relay_id() { return relay->id; }
 };
+using Net = BasicNet<>;
+using ReferenceNet = BasicNet<bench::StacksCoreFanout>;
 
 TEST(RelayEngine, HandshakesWithEveryNode) {
   Net n(3);
@@ -138,10 +145,11 @@ TEST(RelayLink, LatencyBucketsArePowersOfTwoMicroseconds) {
   EXPECT_EQ(link::latency_quantile_us(c, 1.0), UINT64_MAX);
 }
 
-// The benchmark's reference-algorithm mode: the same checks and recipients, but every
-// recipient gets a forward of its own (its own seq, hashed and signed for it).
-TEST(RelayEngine, ReferenceAlgorithmSignsAForwardPerRecipient) {
-  Net n(3, 0, {}, [](DpOptions& o) { o.reference_algorithm = true; });
+// The benchmark's stacks-core baseline plugged into the engine: the same checks and
+// recipients, but every recipient gets a forward of its own (its own seq, hashed and
+// signed for it).
+TEST(RelayEngine, StacksCoreFanoutSignsAForwardPerRecipient) {
+  ReferenceNet n(3);
   auto& a = n.nodes[0]->peer;
   a.send(a.conv->sign(0x77, Transaction{test::signed_test_tx(3)}));
   n.settle();
@@ -220,9 +228,10 @@ TEST(RelayEngine, InvalidObjectsAreNotForwarded) {
 // forwarded, even when its content is valid on its own (here a validly signed
 // transaction), nor passed to the control plane: the sender is dropped, as a node would,
 // and counted — in both relay modes.
-TEST(RelayEngine, BadMessageSignatureDropsTheSenderAndNothingGoesOn) {
-  for (bool reference : {false, true}) {
-    Net n(3, 0, {}, [reference](DpOptions& o) { o.reference_algorithm = reference; });
+template <class N>
+void bad_signature_drops_the_sender(bool reference) {
+  {
+    N n(3);
     auto& a = n.nodes[0]->peer;
     auto& b = n.nodes[1]->peer;
     Bytes forged = a.conv->sign(1, Transaction{test::signed_test_tx(2)});
@@ -245,6 +254,10 @@ TEST(RelayEngine, BadMessageSignatureDropsTheSenderAndNothingGoesOn) {
     EXPECT_EQ(n.c().msgs_to_control.load(), to_ctl);
   }
 }
+TEST(RelayEngine, BadMessageSignatureDropsTheSenderAndNothingGoesOn) {
+  bad_signature_drops_the_sender<Net>(false);
+  bad_signature_drops_the_sender<ReferenceNet>(true);
+}
 
 // The sender's signature is checked beside the payload checks (on the dataplane's
 // second thread) but decides first: a push whose bytes were changed after signing is
@@ -252,9 +265,10 @@ TEST(RelayEngine, BadMessageSignatureDropsTheSenderAndNothingGoesOn) {
 // byte that is no push, a transaction that no longer decodes or whose own signature
 // fails, a changed last byte. (A relayers count above 16 is a framing error, found
 // before the message is whole.)
-TEST(RelayEngine, TheMessageSignatureDecidesBeforeTheContent) {
-  for (bool reference : {false, true}) {
-    Net n(6, 0, {}, [reference](DpOptions& o) { o.reference_algorithm = reference; });
+template <class N>
+void the_message_signature_decides_first(bool reference) {
+  {
+    N n(6);
     const Bytes good = n.nodes[0]->peer.conv->sign(1, Transaction{test::signed_test_tx(2)});
     const std::size_t body = codec::kPreambleSize;
     const std::size_t offsets[] = {body + 4, body + 5, body + 4 + 60, good.size() - 1};
@@ -279,6 +293,10 @@ TEST(RelayEngine, TheMessageSignatureDecidesBeforeTheContent) {
     EXPECT_EQ(n.c().relayed.load(), 1u) << reference;
     EXPECT_EQ(n.nodes[5]->peer.pushes.size(), 1u) << reference;
   }
+}
+TEST(RelayEngine, TheMessageSignatureDecidesBeforeTheContent) {
+  the_message_signature_decides_first<Net>(false);
+  the_message_signature_decides_first<ReferenceNet>(true);
 }
 
 TEST(RelayEngine, GarbageFramingDropsOnlyThatPeer) {
@@ -497,7 +515,7 @@ TEST(RelayEngine, MalformedCommandsFromTheControlPlaneAreSkippedAndCounted) {
   auto region = std::move(shm::Region::anonymous(link::link_footprint(params)).value());
   ASSERT_TRUE(link::link_format(region.data(), region.size(), params).ok());
   auto lk = link::link_join(region.data(), region.size()).value();
-  RelayEngine<MemTransport> dp(rt, join_dp_link(lk).value(), test::dp_options_for(make_local(7)));
+  RelayEngine<MemTransport> dp(rt, link::join_ends(lk, link::Side::kDataplane).value(), test::dp_options_for(make_local(7)));
   dp.start(1);
   auto to_dp = shm::RingProducer::join(lk.ctl_to_dp, lk.ctl_to_dp_sz).value();
   const std::uint8_t junk[3] = {1, 2, 3};
@@ -804,7 +822,7 @@ TEST(RelayEngine, SessionTableRefusesBeyondItsSizeAndNeverReusesASessionId) {
   RawLink raw;
   DpOptions o = test::dp_options_for(make_local(7));
   o.max_sessions = 2;
-  RelayEngine<MemTransport> dp(rt, join_dp_link(raw.lk).value(), o);
+  RelayEngine<MemTransport> dp(rt, link::join_ends(raw.lk, link::Side::kDataplane).value(), o);
   dp.start(1);
   std::vector<std::unique_ptr<TestNode>> nodes;
   std::uint64_t now = 1;

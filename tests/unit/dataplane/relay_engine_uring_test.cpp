@@ -168,22 +168,22 @@ TEST(RelayEngineUring, LargeBodiesAreReadInChunksAndWhatFollowsIsNotHeldBack) {
 // The wake-up marks: never above what is due, never above the chunk, all of it at the
 // end; a 2 MiB body takes a few dozen reads, the last of at most the tail.
 TEST(RxWakeBytes, NeverAboveWhatIsDueAndShrinkingToTheEnd) {
-  EXPECT_EQ(detail::rx_wake_bytes(0, 65536, 4096), 1u);
-  EXPECT_EQ(detail::rx_wake_bytes(1 << 20, 0, 4096), 1u);  // off
-  EXPECT_EQ(detail::rx_wake_bytes(300, 65536, 4096), 300u);
-  EXPECT_EQ(detail::rx_wake_bytes(4096, 65536, 4096), 4096u);
-  EXPECT_EQ(detail::rx_wake_bytes(6000, 65536, 4096), 4096u);
-  EXPECT_EQ(detail::rx_wake_bytes(100000, 65536, 4096), 50000u);
-  EXPECT_EQ(detail::rx_wake_bytes(2 << 20, 65536, 4096), 65536u);
+  EXPECT_EQ(rx_wake_bytes(0, 65536, 4096), 1u);
+  EXPECT_EQ(rx_wake_bytes(1 << 20, 0, 4096), 1u);  // off
+  EXPECT_EQ(rx_wake_bytes(300, 65536, 4096), 300u);
+  EXPECT_EQ(rx_wake_bytes(4096, 65536, 4096), 4096u);
+  EXPECT_EQ(rx_wake_bytes(6000, 65536, 4096), 4096u);
+  EXPECT_EQ(rx_wake_bytes(100000, 65536, 4096), 50000u);
+  EXPECT_EQ(rx_wake_bytes(2 << 20, 65536, 4096), 65536u);
   for (std::size_t due = 1; due < 300000; due += 997) {
-    const std::size_t w = detail::rx_wake_bytes(due, 65536, 4096);
+    const std::size_t w = rx_wake_bytes(due, 65536, 4096);
     ASSERT_GE(w, 1u);
     ASSERT_LE(w, due);
     ASSERT_LE(w, 65536u);
   }
   std::size_t due = 2 << 20, reads = 0, last = 0;
   while (due != 0) {
-    last = detail::rx_wake_bytes(due, 65536, 4096);
+    last = rx_wake_bytes(due, 65536, 4096);
     due -= last;  // each read brings exactly the mark (the fewest bytes it can)
     ++reads;
   }
