@@ -1,6 +1,7 @@
 // Hash and signature costs: the per-hop budget of ARCHITECTURE.md §8.
 #include <benchmark/benchmark.h>
 
+#include "relay/crypto/fast_random.hpp"
 #include "relay/crypto/hash.hpp"
 #include "relay/crypto/hash_many.hpp"
 #include "relay/crypto/secp256k1.hpp"
@@ -42,6 +43,18 @@ void BM_Sha512_256Many(benchmark::State& state) {
 }
 BENCHMARK(BM_Sha512_256Many<false>)->Name("BM_Sha512_256Many/scalar")->Arg(0)->Arg(1);
 BENCHMARK(BM_Sha512_256Many<true>)->Name("BM_Sha512_256Many/avx2")->Arg(0)->Arg(1);
+
+// A message's seq: the OS CSPRNG (a getrandom syscall per draw) against the thread's
+// generator seeded once (what the relay draws per forward now).
+void BM_SeqDraw(benchmark::State& state) {
+  std::uint32_t seq = 0;
+  for (auto _ : state) {
+    if (state.range(0) == 0) crypto::fill_random(reinterpret_cast<std::uint8_t*>(&seq), sizeof seq);
+    else seq = crypto::thread_random_u32();
+    benchmark::DoNotOptimize(seq);
+  }
+}
+BENCHMARK(BM_SeqDraw)->Arg(0)->Arg(1)->ArgName("thread_generator");
 
 void BM_Sign(benchmark::State& state) {
   auto key = crypto::SecretKey::generate();

@@ -1,5 +1,6 @@
 #include "control/session/conversation.hpp"
 
+#include "relay/crypto/fast_random.hpp"
 #include "relay/validate/validate.hpp"
 
 namespace relay::ctl {
@@ -17,11 +18,7 @@ Conversation::Conversation(const LocalPeer* local, bool outbound, std::uint64_t 
       last_recv_ns_(now_ns),
       last_send_ns_(now_ns) {}
 
-std::uint32_t Conversation::random_u32() const {
-  std::uint8_t b[4];
-  if (!crypto::fill_random(b, sizeof b)) return 0x9e3779b9u;  // never reached on Linux ≥ 3.17
-  return load_be32(b);
-}
+std::uint32_t Conversation::random_u32() const { return crypto::thread_random_u32(); }
 
 HandshakeData Conversation::our_handshake() const {
   HandshakeData h;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "relay/crypto/fast_random.hpp"
 #include "relay/crypto/hash.hpp"
 
 namespace relay::dp {
@@ -60,7 +61,7 @@ codec::Preamble RelayPath::our_preamble() const noexcept {
   codec::Preamble p;
   p.peer_version = id_.net.peer_version;
   p.network_id = id_.net.network_id;
-  crypto::fill_random(reinterpret_cast<std::uint8_t*>(&p.seq), sizeof p.seq);
+  p.seq = crypto::thread_random_u32();  // a fresh seq per message, no syscall
   p.burn_block_height = view_.height;
   p.burn_block_hash = view_.hash;
   p.burn_stable_block_height = view_.stable_height;
