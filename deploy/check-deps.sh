@@ -4,6 +4,8 @@
 #   relay/      includes and links nothing of dataplane/ or control/
 #   dataplane/  includes and links nothing of control/
 #   control/    includes and links nothing of dataplane/
+#   liburing and DPDK headers are included only by the .cpp files of their backends
+#   (dataplane/transport/uring/, dataplane/transport/dpdk/): no user sees them
 # Usage: check-deps.sh [ROOT] (default: this checkout). Exit 1 with every offending
 # line listed, 0 when the tree keeps them.
 set -uo pipefail
@@ -25,5 +27,11 @@ forbid() {
 forbid relay     '#include "(control|dataplane)/|\b(relay_ctl_[a-z_]+|relay_cli|relay_dp)\b' 'dataplane/ or control/'
 forbid dataplane '#include "control/|\b(relay_ctl_[a-z_]+|relay_cli)\b'                     'control/'
 forbid control   '#include "dataplane/|\brelay_dp\b'                                         'dataplane/'
+hits=$(grep -rnE '#include <(liburing|rte_)' relay dataplane control --include='*.cpp' --include='*.hpp' --include='*.h' |
+       grep -vE '^dataplane/transport/(uring|dpdk)/[^:]*\.cpp:' || true)
+if [[ -n $hits ]]; then
+  printf 'liburing/DPDK headers outside their backends'"'"' .cpp files:\n%s\n' "$hits"
+  fail=1
+fi
 if [[ $fail -eq 0 ]]; then echo "dependency rules hold"; fi
 exit $fail

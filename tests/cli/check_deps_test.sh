@@ -22,4 +22,6 @@ expect_fail control/main.cpp '#include "dataplane/engine/relay_engine.hpp"'
 expect_fail control/CMakeLists.txt 'target_link_libraries(relay_cli PUBLIC relay_dp)'
 expect_fail relay/link/link.hpp '#include "control/session/conversation.hpp"'
 expect_fail relay/CMakeLists.txt 'target_link_libraries(relay_core PUBLIC relay_cli)'
+expect_fail dataplane/transport/uring/uring_transport.hpp '#include <liburing.h>'
+expect_fail dataplane/engine/relay_engine.hpp '#include <rte_mbuf.h>'
 echo "dependency rules: enforced"

@@ -1,6 +1,7 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
 
 #include <arpa/inet.h>
+#include <liburing.h>
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -37,7 +38,7 @@ Error sys_error(const char* what) { return make_error(Errc::kIo, what, static_ca
 
 }  // namespace
 
-UringTransport::UringTransport(const UringConfig& cfg) : cfg_(cfg) {}
+UringTransport::UringTransport(const UringConfig& cfg) : cfg_(cfg), ring_(std::make_unique<io_uring>()) {}
 
 Result<std::unique_ptr<UringTransport>> UringTransport::create(const UringConfig& cfg) {
   if (cfg.max_conns == 0 || cfg.buf_count == 0 || (cfg.buf_count & (cfg.buf_count - 1)) != 0 ||
@@ -56,7 +57,7 @@ Status UringTransport::init() {
   for (unsigned flags : attempts) {
     io_uring_params p{};
     p.flags = flags;
-    rc = io_uring_queue_init_params(cfg_.sq_entries, &ring_, &p);
+    rc = io_uring_queue_init_params(cfg_.sq_entries, ring_.get(), &p);
     if (rc == 0) {
       features_.single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
       features_.defer_taskrun = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
@@ -72,7 +73,7 @@ Status UringTransport::init() {
   if (!features_.defer_taskrun) features_.missing += "IORING_SETUP_DEFER_TASKRUN ";
   if (!features_.single_issuer) features_.missing += "IORING_SETUP_SINGLE_ISSUER ";
 
-  rc = io_uring_register_files_sparse(&ring_, cfg_.max_conns);
+  rc = io_uring_register_files_sparse(ring_.get(), cfg_.max_conns);
   if (rc != 0) {
     errno = -rc;
     return sys_error("cannot register the file table");
@@ -88,7 +89,7 @@ Status UringTransport::init() {
   reg.ring_addr = reinterpret_cast<std::uint64_t>(br_);
   reg.ring_entries = cfg_.buf_count;
   reg.bgid = kBufGroup;
-  rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  rc = io_uring_register_buf_ring(ring_.get(), &reg, 0);
   if (rc != 0) {
     errno = -rc;
     return sys_error("cannot register the provided-buffer ring");
@@ -120,7 +121,7 @@ UringTransport::~UringTransport() {
     for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
   }
   if (listen_fd_ >= 0) ::close(listen_fd_);
-  if (ring_ok_) io_uring_queue_exit(&ring_);
+  if (ring_ok_) io_uring_queue_exit(ring_.get());
   for (auto& r : zc_recs_)  // the ring is gone: the kernel has let go of every buffer
     if (r.buf != nullptr) r.buf->unref();
   if (br_ != nullptr) ::munmap(br_, br_map_sz_);
@@ -128,10 +129,10 @@ UringTransport::~UringTransport() {
 }
 
 io_uring_sqe* UringTransport::sqe() {
-  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  io_uring_sqe* s = io_uring_get_sqe(ring_.get());
   if (s == nullptr) {  // queue full: flush it and retry once
-    io_uring_submit(&ring_);
-    s = io_uring_get_sqe(&ring_);
+    io_uring_submit(ring_.get());
+    s = io_uring_get_sqe(ring_.get());
   }
   return s;
 }
@@ -183,7 +184,7 @@ Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6
   if (peer != nullptr) k.peer = *peer;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  int rc = io_uring_register_files_update(&ring_, c, &fd, 1);
+  int rc = io_uring_register_files_update(ring_.get(), c, &fd, 1);
   if (rc != 1) {
     k.in_use = false;
     ::close(fd);
@@ -229,7 +230,7 @@ Result<ConnId> UringTransport::connect(const sockaddr_in6& addr) {
 }
 
 void UringTransport::flush() noexcept {
-  if (io_uring_sq_ready(&ring_) != 0) io_uring_submit(&ring_);
+  if (io_uring_sq_ready(ring_.get()) != 0) io_uring_submit(ring_.get());
 }
 
 Status UringTransport::set_option(ConnId c, int level, int name, const void* value, socklen_t len) {
@@ -269,7 +270,7 @@ void UringTransport::setup_send_pool() {
   }
   pool_ = std::move(*pool);
   iovec iov{pool_->base(), pool_->size()};
-  if (io_uring_register_buffers(&ring_, &iov, 1) != 0) {
+  if (io_uring_register_buffers(ring_.get(), &iov, 1) != 0) {
     features_.missing += "registered-buffers(RLIMIT_MEMLOCK?) ";
     return;
   }
@@ -328,7 +329,7 @@ void UringTransport::begin_close(ConnId c, int err) {
 void UringTransport::finish_close(ConnId c) {
   Conn& k = conns_[c];
   int minus_one = -1;
-  io_uring_register_files_update(&ring_, c, &minus_one, 1);
+  io_uring_register_files_update(ring_.get(), c, &minus_one, 1);
   ::close(k.fd);
   k.fd = -1;
   for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
@@ -529,26 +530,26 @@ std::size_t UringTransport::poll(std::span<Event> evs, int timeout_ms) {
     ts.tv_sec = timeout_ms / 1000;
     ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000;
     io_uring_cqe* first = nullptr;
-    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    io_uring_submit_and_wait_timeout(ring_.get(), &first, 1, &ts, nullptr);
   } else {
-    io_uring_submit(&ring_);
-    if (features_.defer_taskrun) io_uring_get_events(&ring_);
+    io_uring_submit(ring_.get());
+    if (features_.defer_taskrun) io_uring_get_events(ring_.get());
   }
   for (int round = 0; round < 2 && n < evs.size(); ++round) {
     unsigned head;
     unsigned seen = 0;
     io_uring_cqe* cqe;
     bool full = false;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
+    io_uring_for_each_cqe(ring_.get(), head, cqe) {
       if (!handle_cqe(cqe, evs, n)) {
         full = true;
         break;
       }
       ++seen;
     }
-    io_uring_cq_advance(&ring_, seen);
+    io_uring_cq_advance(ring_.get(), seen);
     if (full || seen == 0) break;
-    io_uring_submit(&ring_);  // re-arms and sends queued while handling
+    io_uring_submit(ring_.get());  // re-arms and sends queued while handling
   }
   while (!backlog_.empty() && n < evs.size()) {
     evs[n++] = backlog_.front();

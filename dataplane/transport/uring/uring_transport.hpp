@@ -12,14 +12,18 @@
 // release) makes one io_uring_enter per poll and no allocation.
 #pragma once
 
-#include <liburing.h>
-
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
+
+// liburing's types, kept out of this header: users see the Transport, not the ring.
+struct io_uring;
+struct io_uring_sqe;
+struct io_uring_cqe;
+struct io_uring_buf_ring;
 
 namespace relay::dp {
 
@@ -128,7 +132,7 @@ class UringTransport {
 
   UringConfig cfg_;
   UringFeatures features_;
-  io_uring ring_{};
+  std::unique_ptr<io_uring> ring_;
   bool ring_ok_ = false;
   int listen_fd_ = -1;
   io_uring_buf_ring* br_ = nullptr;
