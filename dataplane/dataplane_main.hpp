@@ -77,13 +77,8 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   // Room for every session the configuration allows, and a few being refused.
   const std::size_t max_sessions = std::size_t{cfg->max_inbound} + cfg->max_outbound;
   ucfg.max_conns = static_cast<std::uint32_t>(std::max<std::size_t>(1024, max_sessions + 64));
-  // Send buffers (registered with the kernel): every relayed message is written once into
-  // one of these and sent from it to every peer. Only when a class runs out does a
-  // message go to the heap.
-  ucfg.pool_small = 4096;  // 16 MiB of 4 KiB slots: transactions and small messages
-  ucfg.pool_medium = 256;  // 16 MiB of 64 KiB slots
-  ucfg.pool_large = 16;    // 32 MiB of 2 MiB slots: blocks
-  ucfg.pool_huge = 2;      // 32 MiB of 16 MiB slots: the largest messages a node accepts
+  const MemoryPlan plan = MemoryPlan::relay();
+  ucfg.send_pool = plan.send;
   auto transport = UringTransport::create(ucfg);
   if (!transport.ok()) {
     log_line(kProg, "io_uring: %s (%s)", transport.error().reason,
@@ -114,10 +109,8 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   o.pacer_budget = cfg->max_queued_per_peer;
   o.max_conns = ucfg.max_conns;  // the transport's connection ids index the session table
   o.max_sessions = max_sessions;
-  // Receiving: 64 KiB of each session's own (reserved now), larger bodies in slots of a
-  // receive pool (8 + 32 + 16 MiB) while they are read.
-  o.rx_own_bytes = 64 * 1024;
-  o.rx_pool = {{256 * 1024, 32}, {2 * 1024 * 1024, 16}, {codec::kMaxMessageLen, 1}};
+  o.rx_own_bytes = plan.rx_own_bytes;
+  o.rx_pool = plan.rx;
   if (flavour.tune != nullptr) flavour.tune(o);
   if (flavour.banner != nullptr) log_line(kProg, "%s", flavour.banner);
   // p2p.cpus: the second thread on the second CPU (pinned as the engine starts it), then

@@ -25,10 +25,7 @@ Result<std::unique_ptr<Swarm>> Swarm::create(std::size_t peers, std::uint8_t tag
   c.buf_count = 4096;  // 64 MiB of 16 KiB receive buffers, recycled as they are read
   c.buf_size = 16 * 1024;
   c.max_queued_sends = 4096;
-  c.pool_small = 8192;  // pushes are written from registered buffers, like the relay's
-  c.pool_medium = 256;
-  c.pool_large = 32;
-  c.pool_huge = 0;
+  c.send_pool = {{4096, 8192}, {64 * 1024, 256}, {2 * 1024 * 1024, 32}};  // registered, like the relay's
   auto t = dp::UringTransport::create(c);
   if (!t.ok()) return t.error();
   s->t_ = std::move(*t);

@@ -29,6 +29,7 @@
 #include "dataplane/engine/relay_path.hpp"
 #include "dataplane/engine/sessions.hpp"
 #include "dataplane/engine/stream_worker.hpp"
+#include "dataplane/memory_plan.hpp"
 #include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
 #include "relay/policy/preamble.hpp"
@@ -51,8 +52,8 @@ struct DpOptions {
   // at start-up); larger ones borrow a slot of the receive pool for as long as they are
   // read. Only when no slot that large is free does a session's buffer grow (a heap
   // allocation, counted as rx_body_grows; the capacity is then kept).
-  std::size_t rx_own_bytes = 64 * 1024;
-  std::vector<BufPool::Class> rx_pool = {{256 * 1024, 16}, {2 * 1024 * 1024, 4}, {codec::kMaxMessageLen, 1}};
+  std::size_t rx_own_bytes = MemoryPlan::small().rx_own_bytes;
+  std::vector<BufPool::Class> rx_pool = MemoryPlan::small().rx;
   // NakamotoBlocks pushes of at least stream_min_bytes are checked while they arrive
   // (validate::NakamotoStream), by one of `stream_checkers` made at start-up (~1 MiB
   // each); smaller ones, and any that find none free, are checked whole at the end.

@@ -258,12 +258,8 @@ Status UringTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
 // (RLIMIT_MEMLOCK) or the first zero-copy send, the pool is still used — no allocation per
 // message — and sends are plain.
 void UringTransport::setup_send_pool() {
-  const BufPool::Class classes[] = {{4096, cfg_.pool_small},
-                                    {64 * 1024, cfg_.pool_medium},
-                                    {2 * 1024 * 1024, cfg_.pool_large},
-                                    {16 * 1024 * 1024 + 64 * 1024, cfg_.pool_huge}};
-  if (cfg_.pool_small + cfg_.pool_medium + cfg_.pool_large + cfg_.pool_huge == 0) return;
-  auto pool = BufPool::create(classes);
+  if (cfg_.send_pool.empty()) return;
+  auto pool = BufPool::create(cfg_.send_pool);
   if (!pool.ok()) {
     features_.missing += "send-buffer-pool ";
     return;

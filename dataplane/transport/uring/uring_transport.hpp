@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/memory_plan.hpp"
 #include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
 
@@ -33,13 +34,9 @@ struct UringConfig {
   std::uint32_t buf_count = 1024;        // provided receive buffers (power of two)
   std::uint32_t buf_size = 16 * 1024;    // bytes per receive buffer
   std::uint32_t max_queued_sends = 256;  // per connection, before send() refuses (backpressure)
-  // Send buffers registered with the kernel (alloc()): slots of 4 KiB, 64 KiB, 2 MiB and
-  // 16 MiB + 64 KiB (the largest message a node accepts, with our preamble and relayer
-  // entry). All zero: no pool, alloc() uses the heap.
-  std::uint32_t pool_small = 256;
-  std::uint32_t pool_medium = 16;
-  std::uint32_t pool_large = 2;
-  std::uint32_t pool_huge = 0;
+  // Send buffers registered with the kernel (alloc()), by slot size (the largest must
+  // hold the largest message sent). Empty: no pool, alloc() uses the heap.
+  std::vector<BufPool::Class> send_pool = MemoryPlan::small().send;
   // Pool buffers at least this big go out as zero-copy sends; smaller ones are copied by
   // the kernel (for a transaction, pinning pages and waiting for the notification costs
   // more than copying 300 bytes; on loopback the kernel copies zero-copy sends anyway).
