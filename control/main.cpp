@@ -40,8 +40,9 @@ int main(int argc, char** argv) {
   const link::Link* lk = &start->link;
   std::string err;
   ctl::ControlOptions o;
+  o.outbound = cfg->outbound;
   for (const auto& p : cfg->peers) {
-    ctl::DialSpec d{p.host, p.port, std::nullopt};
+    ctl::DialSpec d{p.addr, std::nullopt};
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
     o.peers.push_back(std::move(d));
   }
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
   }
   o.frontier = table->get();
   for (const auto& p : cfg->bootstrap_peers()) {
-    ctl::DialSpec d{p.host, p.port, std::nullopt};
+    ctl::DialSpec d{p.addr, std::nullopt};
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
     o.bootstrap.push_back(std::move(d));
   }

@@ -36,7 +36,7 @@ struct SimPeer {
 
   SimPeer(T& transport, std::uint8_t key, std::uint8_t tag = 0) : id(make_local_peer(key, tag)), t(transport) {}
   void dial(const sockaddr_in6& a) {
-    auto c = t.connect(a);
+    auto c = t.connect(net::from_sockaddr(a), {});
     conn = c.ok() ? *c : dp::kNoConn;
   }
   void send(const Bytes& b) {

@@ -45,7 +45,7 @@ Swarm::~Swarm() {
 
 void Swarm::dial_all(const sockaddr_in6& relay) {
   for (std::uint32_t p = 0; p < peers_.size(); ++p) {
-    auto c = t_->connect(relay);
+    auto c = t_->connect(net::from_sockaddr(relay), {});
     if (c.ok()) dialing_[*c] = p;
     else ++errors_;
   }
@@ -61,7 +61,7 @@ Status Swarm::connect_direct() {
   a.sin6_port = htons(listen_port_);
   for (std::uint32_t p = 1; p < peers_.size(); ++p) {
     accept_order_.push_back(p);
-    auto c = t_->connect(a);
+    auto c = t_->connect(net::from_sockaddr(a), {});
     if (!c.ok()) return c.error();
     dialing_[*c] = 0;
   }

@@ -94,37 +94,39 @@ ControlEngine::Dial* ControlEngine::dial_by_token(std::uint64_t token) {
   return nullptr;
 }
 
-void ControlEngine::connect(std::uint64_t token, const codec::Addr16& addr, std::uint16_t port) {
+// connect: the dataplane dials `addr` with the configured connection options.
+void ControlEngine::connect(std::uint64_t token, const net::PeerAddress& addr) {
   send(link::CtlMsg::kConnect, 0, encode([&](Writer& w) {
          w.u64(token);
-         w.array(addr);
-         w.u16(port);
+         addr.put(w);
+         opts_.outbound.put(w);
        }));
 }
 
-// The configured peers: dialed while down, every redial_ns. Names are resolved off this
-// thread; the dial goes out when the answer comes back (on_resolved).
+// The configured peers: dialed while down, every redial_ns. DNS names are resolved off
+// this thread (the table and the address policies need the address) and the dial goes
+// out when the answer comes back (on_resolved); onion and I2P names are never resolved
+// here: they go to the dataplane as they are, for the proxy that can reach them.
 void ControlEngine::dial_peers(std::uint64_t now_ns) {
   for (auto& d : dials_) {
     if (d.state != Dial::State::kIdle || now_ns < d.next_ns) continue;
     d.next_ns = now_ns + opts_.redial_ns;
-    if (auto lit = net::parse_addr(d.spec.host)) {
-      d.addr = lit;
-    } else {
+    if (d.spec.addr.kind() == net::HostKind::kName) {
       d.state = Dial::State::kResolving;
-      resolver_.request(d.spec.host);
+      resolver_.request(d.spec.addr.name());
       continue;
     }
+    if (d.spec.addr.is_ip()) d.addr = d.spec.addr.addr();
     d.token = next_token_++;
     d.state = Dial::State::kDialing;
     ++stats_.dials;
-    connect(d.token, *d.addr, d.spec.port);
+    connect(d.token, d.spec.addr);
   }
 }
 
 void ControlEngine::on_resolved(const Resolver::Answer& a, std::uint64_t now_ns) {
   for (auto& d : dials_) {
-    if (d.state != Dial::State::kResolving || d.spec.host != a.host) continue;
+    if (d.state != Dial::State::kResolving || d.spec.addr.name() != a.host) continue;
     if (!a.addr) {
       ++stats_.dial_failures;
       d.state = Dial::State::kIdle;
@@ -135,17 +137,17 @@ void ControlEngine::on_resolved(const Resolver::Answer& a, std::uint64_t now_ns)
     d.token = next_token_++;
     d.state = Dial::State::kDialing;
     ++stats_.dials;
-    connect(d.token, *d.addr, d.spec.port);
+    connect(d.token, net::PeerAddress::ip(*d.addr, d.spec.addr.port()));
   }
   if (opts_.frontier == nullptr || !a.addr) return;
   for (const auto& b : opts_.bootstrap) {
-    if (b.host != a.host) continue;
+    if (b.addr.host() != a.host) continue;
     codec::Hash20 pkh{};
     if (b.pinned) {
       auto pk = b.pinned->compressed();
       pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
     }
-    opts_.frontier->learn(frontier::PeerKey{opts_.local->network_id, *a.addr, b.port}, pkh, wall(), true);
+    opts_.frontier->learn(frontier::PeerKey{opts_.local->network_id, *a.addr, b.addr.port()}, pkh, wall(), true);
     fill_due_ = true;
   }
 }
@@ -554,7 +556,8 @@ void ControlEngine::walk(std::uint64_t now_ns) {
   }
   if (now_ns >= next_bootstrap_ns_) {
     next_bootstrap_ns_ = now_ns + kBootstrapNs;
-    for (const auto& b : opts_.bootstrap) resolver_.request(b.host);
+    for (const auto& b : opts_.bootstrap)
+      if (!b.addr.needs_proxy()) resolver_.request(b.addr.host());  // an IP literal is answered at once
   }
   if (!opts_.walk) return;
   if (now_ns >= next_ask_ns_) {
@@ -593,7 +596,7 @@ void ControlEngine::fill_outbound() {
   }
   for (const auto& [token, key] : walk_dialing_) busy_keys.insert(key);
   for (const auto& d : dials_)
-    if (d.addr) busy_keys.insert(frontier::PeerKey{net, *d.addr, d.spec.port});
+    if (d.addr) busy_keys.insert(frontier::PeerKey{net, *d.addr, d.spec.addr.port()});
   auto busy = [&](const frontier::PeerRow& r) {
     return busy_keys.count(r.key) != 0 || (r.pkh != codec::Hash20{} && busy_pkhs.count(r.pkh) != 0) ||
            (r.key.addr == opts_.local->addrbytes && r.key.port == opts_.local->port);
@@ -603,7 +606,7 @@ void ControlEngine::fill_outbound() {
     const std::uint64_t token = next_token_++;
     walk_dialing_[token] = r.key;
     ++stats_.walk_dials;
-    connect(token, r.key.addr, r.key.port);
+    connect(token, net::PeerAddress::ip(r.key.addr, r.key.port));
   }
 }
 

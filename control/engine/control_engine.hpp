@@ -25,18 +25,19 @@
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
 #include "relay/link/outbox.hpp"
+#include "relay/net/peer_address.hpp"
 
 namespace relay::ctl {
 
 struct DialSpec {
-  std::string host;  // IP literal or name (resolved at each dial)
-  std::uint16_t port = 0;
+  net::PeerAddress addr;  // a DNS name is resolved at each dial
   std::optional<crypto::PublicKey> pinned;
 };
 
 struct ControlOptions {
   const LocalPeer* local = nullptr;
   std::vector<DialSpec> peers;
+  net::ConnectOptions outbound;  // how every connection is made (MPTCP, bound device or source)
   // Nodes whose preambles' burn view we adopt when it moves forward. With none trusted
   // (or before any trusted node spoke) the first authenticated peer's view bootstraps ours.
   std::vector<codec::Hash20> trusted_pkhs;
@@ -167,7 +168,7 @@ class ControlEngine {
   void on_authenticated(std::uint32_t sid, Peer& p);
   void on_neighbors(const std::vector<codec::NeighborAddress>& n);
   void on_resolved(const Resolver::Answer& a, std::uint64_t now_ns);
-  void connect(std::uint64_t token, const codec::Addr16& addr, std::uint16_t port);
+  void connect(std::uint64_t token, const net::PeerAddress& addr);
   void walk(std::uint64_t now_ns);
   void ask_neighbors(std::uint32_t sid, Peer& p, std::uint64_t now_ns);
   void fill_outbound();

@@ -92,9 +92,9 @@ bool ControlPort::command(ControlCommands& h, const shm::Frag& f) {
     case link::CtlMsg::kHello: h.on_control_hello(); return true;
     case link::CtlMsg::kConnect: {
       const std::uint64_t token = r.u64();
-      const auto addr = r.array<16>();
-      const std::uint16_t port = r.u16();
-      return r.ok() && h.on_connect(token, addr, port);
+      const auto addr = net::PeerAddress::get(r);
+      const auto how = addr ? net::ConnectOptions::get(r) : std::nullopt;
+      return r.ok() && how && r.at_end() && h.on_connect(token, *addr, *how);
     }
     case link::CtlMsg::kSend: h.on_send(f.session, f.payload); return true;
     case link::CtlMsg::kClose: h.on_close(f.session, r.u8() == 1); return true;

@@ -14,6 +14,7 @@
 
 #include "relay/link/link.hpp"
 #include "relay/link/outbox.hpp"
+#include "relay/net/peer_address.hpp"
 
 namespace relay::dp {
 
@@ -22,7 +23,7 @@ namespace relay::dp {
 class ControlCommands {
  public:
   virtual void on_control_hello() = 0;
-  virtual bool on_connect(std::uint64_t token, const codec::Addr16& addr, std::uint16_t port) = 0;
+  virtual bool on_connect(std::uint64_t token, const net::PeerAddress& addr, const net::ConnectOptions& how) = 0;
   virtual void on_send(std::uint32_t sid, ByteSpan message) = 0;
   virtual void on_close(std::uint32_t sid, bool misbehaved) = 0;
   virtual bool on_authenticated(std::uint32_t sid, ByteSpan key33) = 0;

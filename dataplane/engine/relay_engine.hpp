@@ -175,7 +175,7 @@ class RelayEngine final : private ControlCommands {
 
   // ControlCommands
   void on_control_hello() override;
-  bool on_connect(std::uint64_t token, const codec::Addr16& addr, std::uint16_t port) override;
+  bool on_connect(std::uint64_t token, const net::PeerAddress& addr, const net::ConnectOptions& how) override;
   void on_send(std::uint32_t sid, ByteSpan message) override;
   void on_close(std::uint32_t sid, bool misbehaved) override;
   bool on_authenticated(std::uint32_t sid, ByteSpan key33) override;

@@ -64,9 +64,9 @@ void RelayEngine<T, F>::on_event(const Event& e) {
     case EventKind::kConnected: {
       link::SessionInfo info;
       info.outbound = e.kind == EventKind::kConnected;
-      const sockaddr_in6 a = t_.remote(e.conn);
-      std::memcpy(info.addr.data(), &a.sin6_addr, 16);
-      info.port = ntohs(a.sin6_port);
+      const net::PeerAddress a = t_.remote(e.conn);
+      info.addr = a.addr();
+      info.port = a.port();
       if (auto it = dialing_.find(e.conn); info.outbound && it != dialing_.end()) {
         info.dial_token = it->second;
         dialing_.erase(it);
@@ -426,12 +426,8 @@ void RelayEngine<T, F>::on_control_hello() {
 }
 
 template <Transport T, class F>
-bool RelayEngine<T, F>::on_connect(std::uint64_t token, const codec::Addr16& addr, std::uint16_t port) {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  std::memcpy(&a.sin6_addr, addr.data(), 16);
-  a.sin6_port = htons(port);
-  auto c = t_.connect(a);
+bool RelayEngine<T, F>::on_connect(std::uint64_t token, const net::PeerAddress& addr, const net::ConnectOptions& how) {
+  auto c = t_.connect(addr, how);
   if (c.ok()) dialing_[*c] = token;
   else port_.connect_failed(token, c.error().offset);
   return true;

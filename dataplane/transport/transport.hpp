@@ -14,6 +14,7 @@
 
 #include "relay/base/bytes.hpp"
 #include "relay/base/result.hpp"
+#include "relay/net/peer_address.hpp"
 
 namespace relay::dp {
 
@@ -79,15 +80,18 @@ static_assert(sizeof(SharedBuf) == SharedBuf::header_size() + 16);
 
 template <typename T>
 concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId c, SharedBuf* buf,
-                             const sockaddr_in6& addr, std::uint64_t tag, int timeout_ms) {
+                             const net::PeerAddress& addr, const net::ConnectOptions& how, std::uint64_t tag,
+                             int timeout_ms) {
   // poll: fill `evs` with what happened (waits up to timeout_ms when nothing did).
   { t.poll(evs, timeout_ms) } -> std::same_as<std::size_t>;
   // release: hand a kData event's buffer back.
   { t.release(ev) } -> std::same_as<void>;
   // send: queue all of `buf` on `c` (takes a reference; kSent with `tag` when done).
   { t.send(c, buf, tag) } -> std::same_as<Status>;
-  // connect: start an outbound connection (kConnected / kConnectFailed follow).
-  { t.connect(addr) } -> std::same_as<Result<ConnId>>;
+  // connect: start an outbound connection to `addr`, made as `how` says (kConnected /
+  // kConnectFailed follow). An error (its errno in the offset) when it cannot even start:
+  // EDESTADDRREQ for a name this transport cannot reach (it never resolves one).
+  { t.connect(addr, how) } -> std::same_as<Result<ConnId>>;
   // flush: hand the sends queued so far to the kernel now (otherwise they go with the
   // next poll).
   { t.flush() } -> std::same_as<void>;
@@ -98,7 +102,7 @@ concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId 
   // close: drop a connection (kClosed follows).
   { t.close(c) } -> std::same_as<void>;
   // remote: the other end of a connection (the accepted peer's address, or the one dialed).
-  { t.remote(c) } -> std::same_as<sockaddr_in6>;
+  { t.remote(c) } -> std::same_as<net::PeerAddress>;
   // alloc: an unshared buffer of `tag` bytes for send(), from the transport's registered
   // pool when it has one (no allocation on the hot path), else the heap; nullptr if out
   // of memory.

@@ -15,6 +15,7 @@
 #include <toml++/toml.h>
 
 #include "relay/base/hex.hpp"
+#include "relay/net/peer_address.hpp"
 
 namespace relay::config {
 
@@ -135,58 +136,7 @@ bool parse_peers(const std::vector<std::string>& in, std::vector<PeerSpec>& out,
 
 std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view s, std::string& err,
                                                                       bool allow_zero) {
-  std::string host;
-  std::string_view port;
-  if (!s.empty() && s.front() == '[') {
-    std::size_t close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
-      err = "expected [IPV6]:PORT";
-      return std::nullopt;
-    }
-    host = std::string(s.substr(1, close - 1));
-    port = s.substr(close + 2);
-    in6_addr a{};
-    if (inet_pton(AF_INET6, host.c_str(), &a) != 1) {
-      err = "not an IPv6 address: " + host;
-      return std::nullopt;
-    }
-  } else {
-    std::size_t colon = s.rfind(':');
-    if (colon == std::string_view::npos || s.find(':') != colon) {
-      err = "expected HOST:PORT (IPv6 in brackets)";
-      return std::nullopt;
-    }
-    host = std::string(s.substr(0, colon));
-    port = s.substr(colon + 1);
-    if (host.empty()) {
-      err = "empty host";
-      return std::nullopt;
-    }
-    for (char c : host) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
-      if (!ok) {
-        err = "invalid host name: " + host;
-        return std::nullopt;
-      }
-    }
-  }
-  unsigned v = 0;
-  if (port.empty() || port.size() > 5) {
-    err = "invalid port";
-    return std::nullopt;
-  }
-  for (char c : port) {
-    if (c < '0' || c > '9') {
-      err = "invalid port";
-      return std::nullopt;
-    }
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  if ((v == 0 && !allow_zero) || v > 65535) {
-    err = "port out of range";
-    return std::nullopt;
-  }
-  return std::make_pair(host, static_cast<std::uint16_t>(v));
+  return net::split_host_port(s, err, allow_zero);
 }
 
 std::optional<PeerSpec> parse_peer(std::string_view s, std::string& err) {
@@ -201,10 +151,15 @@ std::optional<PeerSpec> parse_peer(std::string_view s, std::string& err) {
     p.public_key = *key;
     s.remove_prefix(at + 1);
   }
-  auto hp = parse_host_port(s, err);
-  if (!hp) return std::nullopt;
-  p.host = hp->first;
-  p.port = hp->second;
+  auto addr = net::PeerAddress::parse(s, err);
+  if (!addr) return std::nullopt;
+  if (addr->needs_proxy()) {
+    err = std::string(addr->kind() == net::HostKind::kOnion ? "an onion address needs Tor's SOCKS5 proxy"
+                                                             : "an I2P address needs an I2P SAM bridge") +
+          ", which this relay cannot use yet";
+    return std::nullopt;
+  }
+  p.addr = *addr;
   return p;
 }
 
@@ -275,14 +230,20 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   {
     TableReader t(section("p2p") ? *section("p2p") : kEmpty, origin, "p2p.", err);
-    std::string bind;
+    std::string bind, source;
     std::vector<std::string> peers, trusted;
     if (!t.str("bind", bind) || !t.strings("peers", peers) || !t.strings("trusted_peers", trusted) ||
+        !t.boolean("mptcp", c.outbound.mptcp) || !t.str("bind_device", c.outbound.bind_device) ||
+        !t.str("bind_source", source) ||
         !t.integer("max_inbound", c.max_inbound, 0, 100000) || !t.integer("max_outbound", c.max_outbound, 0, 10000) ||
         !t.integer("max_queued_per_peer", c.max_queued_per_peer, 1, 100) ||
         !t.integer("max_message_len", c.max_message_len, 170, 16778053) || !t.boolean("busy_poll", c.busy_poll) ||
         !t.integers("cpus", c.dataplane_cpus, 0, CPU_SETSIZE - 1, 2) || !t.check_unknown())
       return fail();
+    if (c.outbound.bind_device.size() > net::kMaxDeviceName)
+      return config_error(err, std::string(origin) + ": p2p.bind_device: an interface name has at most 15 characters");
+    if (!source.empty() && !(c.outbound.bind_source = net::parse_addr(source)))
+      return config_error(err, std::string(origin) + ": p2p.bind_source: not an IP address: " + source);
     if (c.dataplane_cpus.size() == 2 && c.dataplane_cpus[0] == c.dataplane_cpus[1])
       return config_error(err, std::string(origin) + ": p2p.cpus: the dataplane's two threads need two different CPUs");
     if (!bind.empty()) {

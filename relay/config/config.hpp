@@ -12,17 +12,18 @@
 #include <vector>
 
 #include "relay/net/address.hpp"
+#include "relay/net/peer_address.hpp"
 #include "relay/base/result.hpp"
 #include "relay/codec/types.hpp"
 #include "relay/policy/preamble.hpp"
 
 namespace relay::config {
 
-// A peer to dial: optional pinned public key, host (IP literal or DNS name), port.
+// A peer to dial: optional pinned public key, and its address (an IP literal or a DNS
+// name: onion and I2P names are refused until the relay can reach them through a proxy).
 struct PeerSpec {
   std::optional<codec::PubKey33> public_key;
-  std::string host;
-  std::uint16_t port = 0;
+  net::PeerAddress addr;
   bool operator==(const PeerSpec&) const = default;
 };
 
@@ -51,6 +52,7 @@ struct RelayConfig {
   std::uint16_t bind_port = 20444;
   std::vector<PeerSpec> peers;
   std::vector<PeerSpec> trusted_peers;
+  net::ConnectOptions outbound;  // how the relay connects to peers: mptcp, bind_device, bind_source
   std::uint32_t max_inbound = 750;
   std::uint32_t max_outbound = 32;
   std::uint32_t max_queued_per_peer = 50;  // our messages a node may have unprocessed

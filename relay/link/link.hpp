@@ -33,7 +33,7 @@
 namespace relay::link {
 
 inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1"
-inline constexpr std::uint32_t kLinkAbiVersion = 4;  // 2: relay latency histogram; 3: streamed block checks; 4: helped
+inline constexpr std::uint32_t kLinkAbiVersion = 5;  // 2: relay latency histogram; 3: streamed block checks; 4: helped; 5: kConnect carries a PeerAddress and ConnectOptions
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -164,7 +164,7 @@ enum class DpMsg : std::uint16_t {
 
 enum class CtlMsg : std::uint16_t {
   kHello = 1,          // u64 incarnation: the control plane (re)started; resend state
-  kConnect = 2,        // u64 dial token, address
+  kConnect = 2,        // u64 dial token, net::PeerAddress, net::ConnectOptions
   kSend = 3,           // signed message bytes for the session
   kClose = 4,          // u8 misbehaved
   kAuthenticated = 5,  // 33-byte key: the session's peer is authenticated with it

@@ -19,7 +19,15 @@ inline std::vector<codec::StacksMicroblock> signed_test_microblocks(std::size_t 
   return sim::signed_microblocks(n, key_byte, first_nonce);
 }
 
-// loopback_addr: 127.0.0.1:port as the IPv4-mapped IPv6 address the transports take.
+// peer_addr: HOST (an IP literal or a name) and PORT as a net::PeerAddress.
+inline net::PeerAddress peer_addr(const char* host, std::uint16_t port) {
+  std::string err;
+  auto a = net::PeerAddress::from_host(host, port, err);
+  EXPECT_TRUE(a.has_value()) << host << ": " << err;
+  return a.value_or(net::PeerAddress{});
+}
+
+// loopback_addr: 127.0.0.1:port as an IPv4-mapped IPv6 socket address.
 inline sockaddr_in6 loopback_addr(std::uint16_t port) {
   sockaddr_in6 a{};
   a.sin6_family = AF_INET6;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace relay::dp {
 
@@ -27,22 +28,22 @@ ConnId MemTransport::add_conn() {
   return static_cast<ConnId>(conns_.size() - 1);
 }
 
-sockaddr_in6 MemTransport::remote(ConnId c) const noexcept {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  if (c >= conns_.size() || conns_[c].peer == nullptr) return a;
-  a.sin6_addr = conns_[c].peer->addr_;
-  a.sin6_port = htons(conns_[c].remote_port);
-  return a;
+net::PeerAddress MemTransport::remote(ConnId c) const noexcept {
+  if (c >= conns_.size() || conns_[c].peer == nullptr) return {};
+  codec::Addr16 a{};
+  std::memcpy(a.data(), &conns_[c].peer->addr_, 16);
+  return net::PeerAddress::ip(a, conns_[c].remote_port);
 }
 
 std::uint32_t MemTransport::open_conns() const noexcept {
   return static_cast<std::uint32_t>(std::count_if(conns_.begin(), conns_.end(), [](const Conn& c) { return c.open; }));
 }
 
-Result<ConnId> MemTransport::connect(const sockaddr_in6& addr) {
+Result<ConnId> MemTransport::connect(const net::PeerAddress& addr, const net::ConnectOptions& how) {
+  if (!addr.is_ip()) return make_error(Errc::kBadValue, "cannot connect to a name", EDESTADDRREQ);
+  dials_.push_back({addr, how});
   ConnId c = add_conn();
-  auto it = net_.listeners_.find(ntohs(addr.sin6_port));
+  auto it = net_.listeners_.find(addr.port());
   if (net_.faults.refuse_connects || it == net_.listeners_.end()) {
     conns_[c] = Conn{};
     events_.push_back(Event{EventKind::kConnectFailed, c, ECONNREFUSED, {}, 0, 0});

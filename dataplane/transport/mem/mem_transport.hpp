@@ -50,13 +50,20 @@ class MemTransport {
   std::size_t poll(std::span<Event> evs, int timeout_ms);
   void release(const Event& ev);
   Status send(ConnId c, SharedBuf* buf, std::uint64_t tag);
-  Result<ConnId> connect(const sockaddr_in6& addr);
+  Result<ConnId> connect(const net::PeerAddress& addr, const net::ConnectOptions& how = {});
+  // dials: every connect() asked of this endpoint, with its options (tests check what
+  // reached the transport).
+  struct Dial {
+    net::PeerAddress addr;
+    net::ConnectOptions how;
+  };
+  const std::vector<Dial>& dials() const noexcept { return dials_; }
   void close(ConnId c);
   SharedBuf* alloc(std::size_t n) { return SharedBuf::make_uninit(n); }
   void flush() noexcept {}  // sends are delivered by the network's pump
   void wake_after(ConnId, std::size_t) noexcept {}  // reads are delivered whole by the pump
 
-  sockaddr_in6 remote(ConnId c) const noexcept;
+  net::PeerAddress remote(ConnId c) const noexcept;
   // set_address: this endpoint's IP as its peers see it (an IPv4-mapped or IPv6 address).
   void set_address(const in6_addr& a) noexcept { addr_ = a; }
 
@@ -90,6 +97,7 @@ class MemTransport {
   std::uint16_t port_;
   in6_addr addr_{};
   std::vector<Conn> conns_;
+  std::vector<Dial> dials_;
   std::deque<Event> events_;
   std::map<std::uint32_t, Bytes> held_;  // data of kData events until release()
   std::uint32_t next_buf_ = 1;

@@ -209,12 +209,36 @@ void UringTransport::arm_recv(ConnId c) {
   ++k.inflight;
 }
 
-Result<ConnId> UringTransport::connect(const sockaddr_in6& addr) {
-  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// connect: a socket made as `how` says — MPTCP (plain TCP when the kernel has no MPTCP:
+// noted in features().missing), bound to a device and/or a source address — then an
+// asynchronous connect. Names are refused: this transport resolves nothing.
+Result<ConnId> UringTransport::connect(const net::PeerAddress& to, const net::ConnectOptions& how) {
+  const auto addr = net::to_sockaddr(to);
+  if (!addr) return make_error(Errc::kBadValue, "cannot connect to a name without a proxy", EDESTADDRREQ);
+  int fd = -1;
+  if (how.mptcp) {
+    fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+    if (fd < 0 && features_.missing.find("mptcp ") == std::string::npos) features_.missing += "mptcp ";
+  }
+  if (fd < 0) fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error("socket() failed");
   int zero = 0;
   ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  auto c = adopt(fd, true, &addr);
+  if (!how.bind_device.empty() &&
+      ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, how.bind_device.c_str(), static_cast<socklen_t>(how.bind_device.size())) != 0) {
+    const Error e = sys_error("cannot bind to the device (SO_BINDTODEVICE)");
+    ::close(fd);
+    return e;
+  }
+  if (how.bind_source) {
+    const auto src = net::to_sockaddr(net::PeerAddress::ip(*how.bind_source, 0));
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&*src), sizeof *src) != 0) {
+      const Error e = sys_error("cannot bind to the source address");
+      ::close(fd);
+      return e;
+    }
+  }
+  auto c = adopt(fd, true, &*addr);
   if (!c.ok()) return c;
   Conn& k = conns_[*c];
   io_uring_sqe* s = sqe();

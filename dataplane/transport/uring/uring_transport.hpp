@@ -64,7 +64,7 @@ class UringTransport {
   std::size_t poll(std::span<Event> evs, int timeout_ms);
   void release(const Event& ev);
   Status send(ConnId c, SharedBuf* buf, std::uint64_t tag);
-  Result<ConnId> connect(const sockaddr_in6& addr);
+  Result<ConnId> connect(const net::PeerAddress& addr, const net::ConnectOptions& how = {});
   void close(ConnId c);
   SharedBuf* alloc(std::size_t n);
   void flush() noexcept;
@@ -77,7 +77,7 @@ class UringTransport {
   const UringFeatures& features() const noexcept { return features_; }
   std::uint32_t open_conns() const noexcept { return open_; }
   // remote: the connection's other end (the accepted peer, or the address dialed).
-  sockaddr_in6 remote(ConnId c) const noexcept { return c < conns_.size() ? conns_[c].peer : sockaddr_in6{}; }
+  net::PeerAddress remote(ConnId c) const noexcept { return net::from_sockaddr(c < conns_.size() ? conns_[c].peer : sockaddr_in6{}); }
   // set_option: setsockopt on the connection's socket (e.g. SO_MAX_PACING_RATE, which the
   // benchmark models a node's uplink with).
   Status set_option(ConnId c, int level, int name, const void* value, socklen_t len);

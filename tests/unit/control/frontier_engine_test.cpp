@@ -222,7 +222,7 @@ TEST(FrontierEngine, WalkDialsFromBootstrapThroughNeighborsToTheTarget) {
             {"203.0.113.5", 105, 84}};
   {
     auto seed = test::make_local_peer(80);
-    co.bootstrap.push_back(DialSpec{"203.0.113.1", 101, seed.key.public_key()});
+    co.bootstrap.push_back(DialSpec{test::peer_addr("203.0.113.1", 101), seed.key.public_key()});
   }
   FNet n(fo, co);
   std::vector<Node*> nodes;
@@ -270,7 +270,7 @@ TEST(FrontierEngine, UnreachableTablePeersBackOffInsteadOfBeingRedialedInALoop) 
   ControlOptions co;
   co.target_outbound = 4;
   co.walk_interval_ns = 3'600'000'000'000ull;
-  co.bootstrap.push_back(DialSpec{"203.0.113.1", 101, std::nullopt});
+  co.bootstrap.push_back(DialSpec{test::peer_addr("203.0.113.1", 101), std::nullopt});
   FNet n(fo, co);
   Node& seed = n.make("203.0.113.1", 80, 101);
   codec::Hash20 ghost{};

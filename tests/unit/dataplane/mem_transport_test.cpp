@@ -25,7 +25,7 @@ TEST(MemTransport, ConnectSendChunkedAndClose) {
   net.faults.max_chunk = 7;
   MemTransport server(net, 20444);
   MemTransport client(net);
-  auto c = client.connect(port_addr(20444));
+  auto c = client.connect(net::from_sockaddr(port_addr(20444)));
   ASSERT_TRUE(c.ok());
   Bytes msg(1000);
   for (std::size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<std::uint8_t>(i);
@@ -60,7 +60,7 @@ TEST(MemTransport, FaultsRefuseAndReset) {
   MemNetwork net;
   MemTransport server(net, 1);
   MemTransport client(net);
-  auto none = client.connect(port_addr(2));  // nobody listens
+  auto none = client.connect(net::from_sockaddr(port_addr(2)));  // nobody listens
   ASSERT_TRUE(none.ok());
   auto ev = drain(client);
   ASSERT_EQ(ev.size(), 1u);
@@ -68,7 +68,7 @@ TEST(MemTransport, FaultsRefuseAndReset) {
   EXPECT_EQ(ev[0].err, ECONNREFUSED);
 
   net.faults.reset_after_bytes = 10;
-  auto c = client.connect(port_addr(1));
+  auto c = client.connect(net::from_sockaddr(port_addr(1)));
   drain(client);
   SharedBuf* b = SharedBuf::make(Bytes(25, 0xab));
   ASSERT_TRUE(client.send(*c, b, 1).ok());

@@ -7,6 +7,7 @@
 
 #include "bench/reference/stacks_core_fanout.hpp"
 #include "dataplane/transport/mem/mem_transport.hpp"
+#include "relay/net/address.hpp"
 #include "relay/shm/region.hpp"
 #include "tests/support/relay_harness.hpp"
 #include "tests/support/test_data.hpp"
@@ -452,7 +453,11 @@ TEST(RelayEngine, DialsConfiguredPeersAndRelaysTheirEarlyPushes) {
   // accepted our handshake, before the dataplane can have learnt its key: the control
   // plane hands that push back and it is relayed like any other.
   ctl::ControlOptions co;
-  co.peers.push_back(ctl::DialSpec{"127.0.0.1", 2, std::nullopt});
+  co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 2), std::nullopt});
+  // How to connect travels with the dial, through the link, to the transport.
+  co.outbound.mptcp = true;
+  co.outbound.bind_device = "wg0";
+  co.outbound.bind_source = *net::parse_addr("198.18.0.2");
   Net n(1, 0, {}, {}, co);
   MemTransport lt(n.net, 2);
   test::TestPeer<MemTransport> listener(lt, 70);
@@ -470,6 +475,9 @@ TEST(RelayEngine, DialsConfiguredPeersAndRelaysTheirEarlyPushes) {
   }
   EXPECT_TRUE(listener.authenticated());
   EXPECT_GE(n.relay->ctl->stats().dials, 1u);  // the first may precede the listener
+  ASSERT_FALSE(n.rt->dials().empty());
+  EXPECT_EQ(n.rt->dials().back().addr, test::peer_addr("127.0.0.1", 2));
+  EXPECT_EQ(n.rt->dials().back().how, co.outbound);
   EXPECT_EQ(n.relay->ctl->stats().relays_handed_back, 1u);
   ASSERT_EQ(n.nodes[0]->peer.pushes.size(), 1u);
   auto m = decode_message(n.nodes[0]->peer.pushes[0]);
@@ -480,7 +488,7 @@ TEST(RelayEngine, DialsConfiguredPeersAndRelaysTheirEarlyPushes) {
 
 TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
   ctl::ControlOptions co;
-  co.peers.push_back(ctl::DialSpec{"127.0.0.1", 3, std::nullopt});
+  co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 3), std::nullopt});
   co.redial_ns = 1'000'000'000;
   Net n(0, 0, {}, {}, co);
   auto lt = std::make_unique<MemTransport>(n.net, 3);

@@ -1,9 +1,11 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/support/test_peer.hpp"
+#include "relay/net/address.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -118,7 +120,7 @@ TEST(UringTransport, OutboundConnectSendAndPeerClose) {
 
   auto t = UringTransport::create({});
   ASSERT_TRUE(t.ok());
-  auto c = (*t)->connect(test::loopback_addr(ntohs(a.sin_port)));
+  auto c = (*t)->connect(net::from_sockaddr(test::loopback_addr(ntohs(a.sin_port))));
   ASSERT_TRUE(c.ok());
   SharedBuf* early = SharedBuf::make(ByteSpan(reinterpret_cast<const std::uint8_t*>("queued-before-connect"), 21));
   ASSERT_TRUE((*t)->send(*c, early, 7).ok());  // queued until the connect completes
@@ -145,13 +147,67 @@ TEST(UringTransport, OutboundConnectSendAndPeerClose) {
 
 TEST(UringTransport, ConnectRefused) {
   auto t = UringTransport::create({});
-  auto c = (*t)->connect(test::loopback_addr(test::free_port()));  // nobody listens there
+  auto c = (*t)->connect(net::from_sockaddr(test::loopback_addr(test::free_port())));  // nobody listens there
   ASSERT_TRUE(c.ok());
   int err = 0;
   ASSERT_TRUE(pump(**t, [&](const Event& e) { if (e.kind == EventKind::kConnectFailed) err = e.err; },
                    [&] { return err != 0; }));
   EXPECT_EQ(err, ECONNREFUSED);
   EXPECT_EQ((*t)->open_conns(), 0u);
+}
+
+// Connection options reach the socket: MPTCP, the source address and the device it is
+// bound to; a name is refused without a syscall (the transport resolves nothing); a
+// device that does not exist is an error at once.
+TEST(UringTransport, ConnectOptionsShapeTheSocket) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 4), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  const net::PeerAddress to = net::from_sockaddr(test::loopback_addr(ntohs(a.sin_port)));
+
+  auto t = UringTransport::create({});
+  ASSERT_TRUE(t.ok());
+  net::ConnectOptions how;
+  how.mptcp = true;
+  how.bind_device = "lo";
+  how.bind_source = *net::parse_addr("127.0.0.2");
+  auto c = (*t)->connect(to, how);
+  ASSERT_TRUE(c.ok()) << c.error().reason;
+  bool connected = false;
+  ASSERT_TRUE(pump(**t, [&](const Event& e) { connected |= e.kind == EventKind::kConnected; }, [&] { return connected; }));
+  sockaddr_in from{};
+  socklen_t from_len = sizeof from;
+  const int peer = ::accept(lfd, reinterpret_cast<sockaddr*>(&from), &from_len);
+  ASSERT_GE(peer, 0);
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &from.sin_addr, text, sizeof text);
+  EXPECT_STREQ(text, "127.0.0.2");  // bind_source
+  int proto = 0;
+  socklen_t plen = sizeof proto;
+  ASSERT_EQ(::getsockopt((*t)->native_fd(*c), SOL_SOCKET, SO_PROTOCOL, &proto, &plen), 0);
+  if ((*t)->features().missing.find("mptcp") == std::string::npos) {
+    EXPECT_EQ(proto, IPPROTO_MPTCP);  // (over a plain-TCP listener it runs as TCP; the socket is MPTCP's)
+  }
+  char dev[IFNAMSIZ] = {};
+  socklen_t dlen = sizeof dev;
+  ASSERT_EQ(::getsockopt((*t)->native_fd(*c), SOL_SOCKET, SO_BINDTODEVICE, dev, &dlen), 0);
+  EXPECT_STREQ(dev, "lo");
+  ::close(peer);
+
+  auto name = (*t)->connect(test::peer_addr("node.example.org", 20444), {});
+  ASSERT_FALSE(name.ok());
+  EXPECT_EQ(name.error().offset, static_cast<std::uint32_t>(EDESTADDRREQ));
+  net::ConnectOptions nodev;
+  nodev.bind_device = "nosuchdev0";
+  auto bad = (*t)->connect(to, nodev);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().offset, static_cast<std::uint32_t>(ENODEV));
+  ::close(lfd);
 }
 
 TEST(UringTransport, ReceiveBufferStarvationLosesNothing) {

@@ -112,8 +112,8 @@ TEST(Config, FrontierSection) {
   // Mainnet starts from the node's four seeds, each with its key; testnet from none.
   const auto seeds = d->bootstrap_peers();
   ASSERT_EQ(seeds.size(), 4u);
-  EXPECT_EQ(seeds[0].host, "seed.mainnet.hiro.so");
-  EXPECT_EQ(seeds[0].port, 20444);
+  EXPECT_EQ(seeds[0].addr.host(), "seed.mainnet.hiro.so");
+  EXPECT_EQ(seeds[0].addr.port(), 20444);
   for (const auto& s : seeds) EXPECT_TRUE(s.public_key.has_value());
   EXPECT_TRUE(load_config("[network]\nname = \"testnet\"\n", {}, err)->bootstrap_peers().empty());
   EXPECT_TRUE(load_config("[frontier]\nbootstrap = []\n", {}, err)->bootstrap_peers().empty());  // none, on purpose
@@ -135,7 +135,7 @@ path = "/var/lib/relay-peers"
 )", {}, err, "f.toml");
   ASSERT_TRUE(c.ok()) << err;
   ASSERT_EQ(c->bootstrap_peers().size(), 1u);
-  EXPECT_EQ(c->bootstrap_peers()[0].host, "198.51.100.1");
+  EXPECT_EQ(c->bootstrap_peers()[0].addr.host(), "198.51.100.1");
   EXPECT_FALSE(c->walk);
   EXPECT_EQ(c->walk_interval_ms, 5000u);
   EXPECT_EQ(c->target_outbound, 8u);
@@ -194,7 +194,7 @@ max_queued_per_peer = 40
   EXPECT_EQ(c->bind_port, 30444);
   ASSERT_EQ(c->peers.size(), 2u);
   EXPECT_TRUE(c->peers[0].public_key.has_value());
-  EXPECT_EQ(c->peers[0].host, "seed.mainnet.hiro.so");
+  EXPECT_EQ(c->peers[0].addr.host(), "seed.mainnet.hiro.so");
   EXPECT_FALSE(c->peers[1].public_key.has_value());
   EXPECT_EQ(c->max_queued_per_peer, 40u);
   EXPECT_FALSE(c->busy_poll);
@@ -258,6 +258,39 @@ TEST(Config, PeerAndAddressSyntax) {
   EXPECT_FALSE(parse_peer("04" + std::string(64, 'a') + "@h:1", err).has_value());  // not compressed
   EXPECT_FALSE(parse_peer("zz@h:1", err).has_value());
   EXPECT_FALSE(parse_peer("ho st:1", err).has_value());
+}
+
+// Onion and I2P peers are refused, with the reason, until the relay can reach them
+// through their proxies: dialing one directly would resolve its name (a leak) and fail.
+TEST(Config, OnionAndI2pPeersAreRefusedUntilAProxyCanReachThem) {
+  std::string err;
+  auto p = parse_peer("aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion:20444", err);
+  EXPECT_FALSE(p.has_value());
+  EXPECT_NE(err.find("Tor's SOCKS5 proxy"), std::string::npos) << err;
+  EXPECT_FALSE(parse_peer("aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq.b32.i2p:20444", err).has_value());
+  EXPECT_NE(err.find("I2P SAM bridge"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[p2p]\npeers = [\"x.i2p:1\"]\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("p2p.peers: 'x.i2p:1'"), std::string::npos) << err;
+  auto dns = parse_peer("Node.Example.org:20444", err);
+  ASSERT_TRUE(dns.has_value()) << err;
+  EXPECT_EQ(dns->addr.kind(), net::HostKind::kName);
+}
+
+TEST(Config, OutboundConnectionOptions) {
+  std::string err;
+  auto d = load_config("", {}, err);
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_EQ(d->outbound, net::ConnectOptions{});  // plain TCP, the kernel's choice of source
+  auto c = load_config("[p2p]\nmptcp = true\nbind_device = \"wg0\"\nbind_source = \"198.18.0.2\"\n", {}, err);
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_TRUE(c->outbound.mptcp);
+  EXPECT_EQ(c->outbound.bind_device, "wg0");
+  EXPECT_EQ(c->outbound.bind_source, net::parse_addr("198.18.0.2"));
+  EXPECT_FALSE(load_config("[p2p]\nbind_source = \"wg0\"\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("p2p.bind_source"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[p2p]\nbind_device = \"a-name-too-long-for-linux\"\n", {}, err).ok());
+  EXPECT_NE(err.find("p2p.bind_device"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[p2p]\nmptcp = 1\n", {}, err).ok());
 }
 
 }  // namespace
