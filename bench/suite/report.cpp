@@ -3,23 +3,49 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "bench/suite/format.hpp"
-#include "control/cli/json.hpp"
 
 namespace relay::bench {
 
 namespace {
 
-void dist_json(cli::Json& j, const char* name, const Dist& d, bool with_cdf = false) {
-  j.key(name).begin_object().kv("n", std::uint64_t{d.n}).kv_real("p50_us", d.p50).kv_real("p99_us", d.p99)
-      .kv_real("p999_us", d.p999).kv_real("max_us", d.max).kv_real("mean_us", d.mean);
+using Json = nlohmann::ordered_json;
+
+// real: a measurement rounded to six significant digits, as result.json has always held
+// them (printf's %.6g; NaN and infinities as null). Every number parses to the same double
+// as the %.6g text did; most are spelled the same too. nlohmann spells some differently:
+// from 10^6 up to 10^15 in full ("1181430.0" for "1.18143e+06"), and now and then a
+// round-trip form longer than six digits ("0.5494560000000001" for "0.549456"; its
+// Grisu2 is not always shortest). Whole numbers below 10^6 stay integers ("42"); -0 is 0.
+Json real(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  const double r = std::strtod(buf, nullptr);
+  if (std::fabs(r) < 1e6 && r == std::trunc(r)) return static_cast<std::int64_t>(r);
+  return r;
+}
+
+Json dist_json(const Dist& d, bool with_cdf = false) {
+  Json o = {{"n", std::uint64_t{d.n}}, {"p50_us", real(d.p50)}, {"p99_us", real(d.p99)},
+            {"p999_us", real(d.p999)}, {"max_us", real(d.max)}, {"mean_us", real(d.mean)}};
   if (with_cdf) {
-    j.key("cdf").begin_array();
-    for (const auto& [x, y] : d.cdf) j.begin_array().real(x).real(y).end_array();
-    j.end_array();
+    Json cdf = Json::array();
+    for (const auto& [x, y] : d.cdf) cdf.push_back(Json::array({real(x), real(y)}));
+    o["cdf"] = std::move(cdf);
   }
-  j.end_object();
+  return o;
+}
+
+// array_of: a JSON array holding one(x) for each x of `items`.
+template <typename T, typename F>
+Json array_of(const std::vector<T>& items, F&& one) {
+  Json a = Json::array();
+  for (const auto& x : items) a.push_back(one(x));
+  return a;
 }
 
 std::string esc(const std::string& s) {
@@ -131,82 +157,49 @@ std::string chart(const std::string& title, const std::string& xlab, const std::
 }  // namespace
 
 std::string to_json(const SuiteResult& r) {
-  cli::Json j;
-  j.begin_object().kv("date", r.date).kv("machine", r.machine).kv("cores", std::uint64_t{r.cores}).kv("kernel", r.kernel)
-      .kv("commit", r.commit).kv_bool("smoke", r.smoke).kv_bool("busy_poll", r.busy_poll).kv_real("seconds", r.seconds);
-  j.key("relay_cpus").begin_array();
-  for (unsigned c : r.relay_cpus) j.num(std::uint64_t{c});
-  j.end_array();
-  j.key("baselines").begin_object().kv_real("sha512_256_mb_s", r.base.sha512_256_mb_s).kv_real("recover_us", r.base.recover_us)
-      .kv_real("sign_us", r.base.sign_us).kv_real("iperf3_gbps", r.base.iperf3_gbps).kv("iperf3_note", r.base.iperf3_note)
-      .end_object();
-  j.key("targets").begin_array();
-  for (const auto& t : r.targets) {
-    j.begin_object().kv("name", t.name).kv("measured", t.measured).kv("limit", t.limit);
-    j.key("pass");
-    if (t.pass < 0) j.null();
-    else j.boolean(t.pass == 1);
-    j.kv("note", t.note).end_object();
-  }
-  j.end_array();
-  j.key("tx_flood").begin_array();
-  for (const auto& t : r.tx) {
-    j.begin_object().kv("topology", t.topology).kv("k", std::uint64_t{t.k}).kv_real("target_rate", t.target_rate)
-        .kv_real("sent_rate", t.sent_rate).kv_real("delivered_per_s", t.delivered_per_s).kv_real("loss", t.loss)
-        .kv_real("gbit_s", t.gbps).kv_real("relay_cpu_us_per_msg", t.relay_cpu_us_per_msg).kv("relay_rss", t.relay_rss)
-        .kv("relay_histogram_p50_us", t.relay_hist_p50_us).kv("relay_histogram_p99_us", t.relay_hist_p99_us)
-        .kv("relay_drops", t.relay_drops);
-    dist_json(j, "hop", t.hop, true);
-    j.end_object();
-  }
-  j.end_array();
-  j.key("block_bursts").begin_array();
-  for (const auto& b : r.blocks) {
-    j.begin_object().kv("topology", b.topology).kv("k", std::uint64_t{b.k}).kv("bytes", std::uint64_t{b.bytes}).kv("link_mbps", std::uint64_t{b.link_mbps}).kv("streamed", b.streamed)
-        .kv("relay_histogram_p50_us", b.relay_latency_p50_us);
-    dist_json(j, "hop", b.hop);
-    dist_json(j, "first_byte_out", b.first_out);
-    dist_json(j, "last_peer", b.last_peer);
-    j.end_object();
-  }
-  j.end_array();
-  j.key("mixed").begin_array();
-  for (const auto& m : r.mixed) {
-    j.begin_object().kv("k", std::uint64_t{m.k}).kv("block_bytes", std::uint64_t{m.block_bytes}).kv_real("tx_rate", m.tx_rate)
-        .kv_real("tx_loss", m.tx_loss);
-    dist_json(j, "block_last_peer_idle", m.block_idle);
-    dist_json(j, "block_last_peer_loaded", m.block_loaded);
-    dist_json(j, "tx_hop_loaded", m.tx_loaded);
-    j.end_object();
-  }
-  j.end_array();
-  j.key("fanout").begin_array();
-  for (const auto& f : r.fanout) {
-    j.begin_object().kv("k", std::uint64_t{f.k}).kv_real("relay_cpu_us_per_msg", f.cpu_us_per_msg)
-        .kv_real("relay_path_us_per_msg", f.user_us_per_msg)
-        .kv_real("relay_cpu_us_per_copy", f.cpu_us_per_copy);
-    dist_json(j, "tx_hop", f.tx_hop);
-    dist_json(j, "block_first_byte_out", f.block_first_out);
-    dist_json(j, "block_last_peer", f.block_last_peer);
-    dist_json(j, "block_last_peer_direct", f.block_last_peer_direct);
-    dist_json(j, "block_last_peer_reference", f.block_last_peer_reference);
-    j.end_object();
-  }
-  j.end_array();
-  j.key("http").begin_array();
-  for (const auto& h : r.http) {
-    j.begin_object().kv("server", h.server).kv("clients", std::uint64_t{h.conns}).kv("bytes", std::uint64_t{h.bytes})
-        .kv_real("requests_per_s", h.req_per_s).kv_real("gbit_s", h.gbps).kv("errors", h.errors);
-    dist_json(j, "latency", h.latency);
-    j.end_object();
-  }
-  j.end_array();
-  j.kv("http_note", r.http_note);
-  j.key("log").begin_array();
-  for (const auto& l : r.log) j.str(l);
-  j.end_array();
-  j.end_object();
-  return j.text() + "\n";
+  Json j = {{"date", r.date}, {"machine", r.machine}, {"cores", std::uint64_t{r.cores}}, {"kernel", r.kernel},
+            {"commit", r.commit}, {"smoke", r.smoke}, {"busy_poll", r.busy_poll}, {"seconds", real(r.seconds)},
+            {"relay_cpus", r.relay_cpus}};
+  j["baselines"] = {{"sha512_256_mb_s", real(r.base.sha512_256_mb_s)}, {"recover_us", real(r.base.recover_us)},
+                    {"sign_us", real(r.base.sign_us)}, {"iperf3_gbps", real(r.base.iperf3_gbps)},
+                    {"iperf3_note", r.base.iperf3_note}};
+  j["targets"] = array_of(r.targets, [](const Target& t) -> Json {
+    return {{"name", t.name}, {"measured", t.measured}, {"limit", t.limit},
+            {"pass", t.pass < 0 ? Json(nullptr) : Json(t.pass == 1)}, {"note", t.note}};
+  });
+  j["tx_flood"] = array_of(r.tx, [](const TxStep& t) -> Json {
+    return {{"topology", t.topology}, {"k", std::uint64_t{t.k}}, {"target_rate", real(t.target_rate)},
+            {"sent_rate", real(t.sent_rate)}, {"delivered_per_s", real(t.delivered_per_s)}, {"loss", real(t.loss)},
+            {"gbit_s", real(t.gbps)}, {"relay_cpu_us_per_msg", real(t.relay_cpu_us_per_msg)}, {"relay_rss", t.relay_rss},
+            {"relay_histogram_p50_us", t.relay_hist_p50_us}, {"relay_histogram_p99_us", t.relay_hist_p99_us},
+            {"relay_drops", t.relay_drops}, {"hop", dist_json(t.hop, true)}};
+  });
+  j["block_bursts"] = array_of(r.blocks, [](const BlockStep& b) -> Json {
+    return {{"topology", b.topology}, {"k", std::uint64_t{b.k}}, {"bytes", std::uint64_t{b.bytes}},
+            {"link_mbps", std::uint64_t{b.link_mbps}}, {"streamed", b.streamed},
+            {"relay_histogram_p50_us", b.relay_latency_p50_us}, {"hop", dist_json(b.hop)},
+            {"first_byte_out", dist_json(b.first_out)}, {"last_peer", dist_json(b.last_peer)}};
+  });
+  j["mixed"] = array_of(r.mixed, [](const Mixed& m) -> Json {
+    return {{"k", std::uint64_t{m.k}}, {"block_bytes", std::uint64_t{m.block_bytes}}, {"tx_rate", real(m.tx_rate)},
+            {"tx_loss", real(m.tx_loss)}, {"block_last_peer_idle", dist_json(m.block_idle)},
+            {"block_last_peer_loaded", dist_json(m.block_loaded)}, {"tx_hop_loaded", dist_json(m.tx_loaded)}};
+  });
+  j["fanout"] = array_of(r.fanout, [](const FanoutStep& f) -> Json {
+    return {{"k", std::uint64_t{f.k}}, {"relay_cpu_us_per_msg", real(f.cpu_us_per_msg)},
+            {"relay_path_us_per_msg", real(f.user_us_per_msg)}, {"relay_cpu_us_per_copy", real(f.cpu_us_per_copy)},
+            {"tx_hop", dist_json(f.tx_hop)}, {"block_first_byte_out", dist_json(f.block_first_out)},
+            {"block_last_peer", dist_json(f.block_last_peer)}, {"block_last_peer_direct", dist_json(f.block_last_peer_direct)},
+            {"block_last_peer_reference", dist_json(f.block_last_peer_reference)}};
+  });
+  j["http"] = array_of(r.http, [](const HttpServe& h) -> Json {
+    return {{"server", h.server}, {"clients", std::uint64_t{h.conns}}, {"bytes", std::uint64_t{h.bytes}},
+            {"requests_per_s", real(h.req_per_s)}, {"gbit_s", real(h.gbps)}, {"errors", h.errors},
+            {"latency", dist_json(h.latency)}};
+  });
+  j["http_note"] = r.http_note;
+  j["log"] = r.log;
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 std::string to_html(const SuiteResult& r) {

@@ -2,15 +2,17 @@
 
 #include <arpa/inet.h>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "control/cli/json.hpp"
+#include "relay/base/hex.hpp"
 #include "relay/codec/message.hpp"
 #include "relay/crypto/merkle.hpp"
 
 namespace relay::cli {
 
 using namespace relay::codec;
+using Json = nlohmann::ordered_json;
 
 namespace {
 
@@ -25,391 +27,420 @@ std::string ip_string(const Addr16& a) {
   return buf;
 }
 
-void key_hash_fields(Json& j, const char* prefix, const crypto::PublicKey& k) {
+// One line of JSON. Every string decode prints is valid UTF-8 (the codec checks names,
+// URLs and Clarity strings); `replace` only keeps a broken one from throwing.
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+void key_hash_fields(Json& o, const char* prefix, const crypto::PublicKey& k) {
   auto c = k.compressed();
   std::string p(prefix);
-  j.kv_hex(p + "public_key", c);
-  j.kv_hex(p + "public_key_hash", crypto::hash160(ByteSpan(c.data(), c.size())));
+  o[p + "public_key"] = to_hex(c);
+  o[p + "public_key_hash"] = to_hex(crypto::hash160(ByteSpan(c.data(), c.size())));
 }
 
-void address_json(Json& j, std::string_view k, const StacksAddress& a) {
-  j.key(k).begin_object().kv("version", a.version).kv_hex("hash160", a.hash).end_object();
+Json address_json(const StacksAddress& a) { return {{"version", a.version}, {"hash160", to_hex(a.hash)}}; }
+
+Json principal_json(const Principal& p) {
+  Json o = Json::object();
+  o["type"] = p.is_contract ? "contract" : "standard";
+  o["address"] = address_json(p.address);
+  if (p.is_contract) o["contract_name"] = p.contract_name;
+  return o;
 }
 
-void principal_json(Json& j, std::string_view k, const Principal& p) {
-  j.key(k).begin_object();
-  j.kv("type", p.is_contract ? "contract" : "standard");
-  address_json(j, "address", p.address);
-  if (p.is_contract) j.kv("contract_name", p.contract_name);
-  j.end_object();
-}
-
-void condition_json(Json& j, const SpendingCondition& c) {
-  j.begin_object();
-  j.kv("hash_mode", c.hash_mode).kv_hex("signer", c.signer).kv("nonce", c.nonce).kv("fee", c.tx_fee);
+Json condition_json(const SpendingCondition& c) {
+  Json o = {{"hash_mode", c.hash_mode}, {"signer", to_hex(c.signer)}, {"nonce", c.nonce}, {"fee", c.tx_fee}};
   if (is_singlesig(c.hash_mode)) {
-    j.kv("key_encoding", c.key_encoding).kv_hex("signature", c.signature);
+    o["key_encoding"] = c.key_encoding;
+    o["signature"] = to_hex(c.signature);
   } else {
-    j.kv("signatures_required", c.signatures_required);
-    j.key("fields").begin_array();
+    o["signatures_required"] = c.signatures_required;
+    Json fields = Json::array();
     for (const auto& f : c.fields) {
-      j.begin_object().kv("type", f.is_signature() ? "signature" : "public_key").kv_bool("compressed", f.compressed());
-      if (f.is_signature()) j.kv_hex("signature", f.signature);
-      else j.kv_hex("public_key", f.public_key);
-      j.end_object();
+      Json e = {{"type", f.is_signature() ? "signature" : "public_key"}, {"compressed", f.compressed()}};
+      if (f.is_signature()) e["signature"] = to_hex(f.signature);
+      else e["public_key"] = to_hex(f.public_key);
+      fields.push_back(std::move(e));
     }
-    j.end_array();
+    o["fields"] = std::move(fields);
   }
-  j.end_object();
+  return o;
 }
 
-void post_condition_json(Json& j, const PostCondition& pc) {
+Json post_condition_json(const PostCondition& pc) {
   static constexpr const char* kKinds[] = {"stx", "fungible", "nonfungible", "staking", "pox"};
-  j.begin_object().kv("type", pc.kind).kv("kind", pc.kind < 5 ? kKinds[pc.kind] : "unknown");
-  j.key("principal").begin_object().kv("type", pc.principal.id);
-  if (pc.principal.id >= 2) address_json(j, "address", pc.principal.address);
-  if (pc.principal.id == 3) j.kv("contract_name", pc.principal.contract_name);
-  j.end_object();
+  Json o = {{"type", pc.kind}, {"kind", pc.kind < 5 ? kKinds[pc.kind] : "unknown"}};
+  Json principal = {{"type", pc.principal.id}};
+  if (pc.principal.id >= 2) principal["address"] = address_json(pc.principal.address);
+  if (pc.principal.id == 3) principal["contract_name"] = pc.principal.contract_name;
+  o["principal"] = std::move(principal);
   if (pc.kind == 1 || pc.kind == 2) {
-    j.key("asset").begin_object();
-    address_json(j, "address", pc.asset.address);
-    j.kv("contract_name", pc.asset.contract_name).kv("asset_name", pc.asset.asset_name).end_object();
+    o["asset"] = {{"address", address_json(pc.asset.address)},
+                  {"contract_name", pc.asset.contract_name},
+                  {"asset_name", pc.asset.asset_name}};
   }
-  if (pc.kind == 2) j.kv("asset_value", clarity_repr(pc.asset_value.raw));
-  j.kv("condition_code", pc.code);
-  if (pc.kind == 0 || pc.kind == 1 || pc.kind == 3) j.kv("amount", pc.amount);
-  j.end_object();
+  if (pc.kind == 2) o["asset_value"] = clarity_repr(pc.asset_value.raw);
+  o["condition_code"] = pc.code;
+  if (pc.kind == 0 || pc.kind == 1 || pc.kind == 3) o["amount"] = pc.amount;
+  return o;
 }
 
-void microblock_header_json(Json& j, const MicroblockHeader& h) {
-  j.begin_object()
-      .kv("version", h.version)
-      .kv("sequence", h.sequence)
-      .kv_hex("prev_block", h.prev_block)
-      .kv_hex("tx_merkle_root", h.tx_merkle_root)
-      .kv_hex("signature", h.signature);
+Json microblock_header_json(const MicroblockHeader& h) {
+  Json o = {{"version", h.version},
+            {"sequence", h.sequence},
+            {"prev_block", to_hex(h.prev_block)},
+            {"tx_merkle_root", to_hex(h.tx_merkle_root)},
+            {"signature", to_hex(h.signature)}};
   StacksMicroblock m;
   m.header = h;
   compute_ids(m);
-  j.kv_hex("microblock_hash", m.block_hash);
-  if (auto s = validate::microblock_signer_hash(h)) j.kv_hex("signer_public_key_hash", *s);
-  else j.key("signer_public_key_hash").null();
-  j.end_object();
+  o["microblock_hash"] = to_hex(m.block_hash);
+  if (auto s = validate::microblock_signer_hash(h)) o["signer_public_key_hash"] = to_hex(*s);
+  else o["signer_public_key_hash"] = nullptr;
+  return o;
 }
 
-void payload_json(Json& j, const TxPayload& p) {
-  j.begin_object().kv("type", p.id).kv("name", payload_name(p.id));
+Json payload_json(const TxPayload& p) {
+  Json o = {{"type", p.id}, {"name", payload_name(p.id)}};
   switch (static_cast<PayloadId>(p.id)) {
     case PayloadId::kTokenTransfer:
-      principal_json(j, "recipient", p.recipient);
-      j.kv("amount", p.amount).kv_hex("memo", p.memo);
+      o["recipient"] = principal_json(p.recipient);
+      o["amount"] = p.amount;
+      o["memo"] = to_hex(p.memo);
       break;
     case PayloadId::kSmartContract:
     case PayloadId::kVersionedSmartContract:
-      if (p.id == 6) j.kv("clarity_version", p.clarity_version);
-      j.kv("contract_name", p.contract_name).kv("code_length", p.code_body.size());
+      if (p.id == 6) o["clarity_version"] = p.clarity_version;
+      o["contract_name"] = p.contract_name;
+      o["code_length"] = p.code_body.size();
       break;
-    case PayloadId::kContractCall:
-      address_json(j, "contract_address", p.contract_address);
-      j.kv("contract_name", p.contract_name).kv("function_name", p.function_name);
-      j.key("args").begin_array();
-      for (const auto& a : p.args) j.str(clarity_repr(a.raw));
-      j.end_array();
+    case PayloadId::kContractCall: {
+      o["contract_address"] = address_json(p.contract_address);
+      o["contract_name"] = p.contract_name;
+      o["function_name"] = p.function_name;
+      Json args = Json::array();
+      for (const auto& a : p.args) args.push_back(clarity_repr(a.raw));
+      o["args"] = std::move(args);
       break;
+    }
     case PayloadId::kPoisonMicroblock:
-      j.key("header_1");
-      microblock_header_json(j, p.poison_h1);
-      j.key("header_2");
-      microblock_header_json(j, p.poison_h2);
+      o["header_1"] = microblock_header_json(p.poison_h1);
+      o["header_2"] = microblock_header_json(p.poison_h2);
       break;
-    case PayloadId::kCoinbase: j.kv_hex("coinbase_payload", p.coinbase_payload); break;
+    case PayloadId::kCoinbase: o["coinbase_payload"] = to_hex(p.coinbase_payload); break;
     case PayloadId::kCoinbaseToAltRecipient:
-      j.kv_hex("coinbase_payload", p.coinbase_payload);
-      if (p.alt_recipient) principal_json(j, "recipient", *p.alt_recipient);
+      o["coinbase_payload"] = to_hex(p.coinbase_payload);
+      if (p.alt_recipient) o["recipient"] = principal_json(*p.alt_recipient);
       break;
     case PayloadId::kTenureChange: {
       const TenureChange& t = p.tenure_change;
-      j.kv_hex("tenure_consensus_hash", t.tenure_consensus_hash)
-          .kv_hex("prev_tenure_consensus_hash", t.prev_tenure_consensus_hash)
-          .kv_hex("burn_view_consensus_hash", t.burn_view_consensus_hash)
-          .kv_hex("previous_tenure_end", t.previous_tenure_end)
-          .kv("previous_tenure_blocks", t.previous_tenure_blocks)
-          .kv("cause", t.cause)
-          .kv_hex("pubkey_hash", t.pubkey_hash);
+      o["tenure_consensus_hash"] = to_hex(t.tenure_consensus_hash);
+      o["prev_tenure_consensus_hash"] = to_hex(t.prev_tenure_consensus_hash);
+      o["burn_view_consensus_hash"] = to_hex(t.burn_view_consensus_hash);
+      o["previous_tenure_end"] = to_hex(t.previous_tenure_end);
+      o["previous_tenure_blocks"] = t.previous_tenure_blocks;
+      o["cause"] = t.cause;
+      o["pubkey_hash"] = to_hex(t.pubkey_hash);
       break;
     }
     case PayloadId::kNakamotoCoinbase:
-      j.kv_hex("coinbase_payload", p.coinbase_payload);
-      if (p.alt_recipient) principal_json(j, "recipient", *p.alt_recipient);
-      else j.key("recipient").null();
-      j.kv_hex("vrf_proof", p.vrf_proof);
+      o["coinbase_payload"] = to_hex(p.coinbase_payload);
+      if (p.alt_recipient) o["recipient"] = principal_json(*p.alt_recipient);
+      else o["recipient"] = nullptr;
+      o["vrf_proof"] = to_hex(p.vrf_proof);
       break;
   }
-  j.end_object();
+  return o;
 }
 
-// tx_fields: the transaction's fields into the object being written.
-void tx_fields(Json& j, const StacksTransaction& tx, bool brief) {
-  j.kv_hex("txid", tx.txid).kv("size", tx.encoded_size);
+// tx_fields: the transaction's fields into the object `o`.
+void tx_fields(Json& o, const StacksTransaction& tx, bool brief) {
+  o["txid"] = to_hex(tx.txid);
+  o["size"] = tx.encoded_size;
   auto check = validate::verify_origin(tx);
   if (!brief) {
-    j.kv("version", tx.version).kv("network", tx.mainnet() ? "mainnet" : "testnet").kv("chain_id", tx.chain_id);
-    j.key("auth").begin_object().kv("type", tx.auth.sponsored() ? "sponsored" : "standard");
-    j.key("origin");
-    condition_json(j, tx.auth.origin);
-    if (tx.auth.sponsored()) {
-      j.key("sponsor");
-      condition_json(j, tx.auth.sponsor);
-    }
-    j.end_object();
-    j.kv("anchor_mode", tx.anchor_mode).kv("post_condition_mode", tx.post_condition_mode);
-    j.key("post_conditions").begin_array();
-    for (const auto& pc : tx.post_conditions) post_condition_json(j, pc);
-    j.end_array();
-    j.key("payload");
-    payload_json(j, tx.payload);
+    o["version"] = tx.version;
+    o["network"] = tx.mainnet() ? "mainnet" : "testnet";
+    o["chain_id"] = tx.chain_id;
+    Json auth = Json::object();
+    auth["type"] = tx.auth.sponsored() ? "sponsored" : "standard";
+    auth["origin"] = condition_json(tx.auth.origin);
+    if (tx.auth.sponsored()) auth["sponsor"] = condition_json(tx.auth.sponsor);
+    o["auth"] = std::move(auth);
+    o["anchor_mode"] = tx.anchor_mode;
+    o["post_condition_mode"] = tx.post_condition_mode;
+    Json pcs = Json::array();
+    for (const auto& pc : tx.post_conditions) pcs.push_back(post_condition_json(pc));
+    o["post_conditions"] = std::move(pcs);
+    o["payload"] = payload_json(tx.payload);
   } else {
-    j.kv("payload_type", tx.payload.id).kv("payload_name", payload_name(tx.payload.id));
+    o["payload_type"] = tx.payload.id;
+    o["payload_name"] = payload_name(tx.payload.id);
   }
-  j.kv_bool("origin_signature_valid", check.ok);
-  if (!check.ok) j.kv("origin_signature_error", check.reason);
+  o["origin_signature_valid"] = check.ok;
+  if (!check.ok) o["origin_signature_error"] = check.reason;
   if (tx.auth.sponsored()) {
     auto s = check.ok ? validate::verify_sponsor(tx, check.next_sighash) : validate::AuthCheck{};
-    j.kv_bool("sponsor_signature_valid", s.ok);
-    if (!s.ok) j.kv("sponsor_signature_error", check.ok ? s.reason : "origin signature invalid");
+    o["sponsor_signature_valid"] = s.ok;
+    if (!s.ok) o["sponsor_signature_error"] = check.ok ? s.reason : "origin signature invalid";
   }
 }
 
-void tx_json(Json& j, const StacksTransaction& tx, bool brief = false) {
-  j.begin_object();
-  tx_fields(j, tx, brief);
-  j.end_object();
+Json tx_json(const StacksTransaction& tx, bool brief = false) {
+  Json o = Json::object();
+  tx_fields(o, tx, brief);
+  return o;
 }
 
-void txs_json(Json& j, const std::vector<StacksTransaction>& txs, const Hash32& header_root) {
+void txs_json(Json& o, const std::vector<StacksTransaction>& txs, const Hash32& header_root) {
   std::vector<Hash32> ids;
   for (const auto& tx : txs) ids.push_back(tx.txid);
   Hash32 root = crypto::merkle_root(ids);
-  j.kv_hex("computed_tx_merkle_root", root).kv_bool("tx_merkle_root_matches", root == header_root);
-  j.kv("tx_count", txs.size());
-  j.key("txs").begin_array();
-  for (const auto& tx : txs) tx_json(j, tx, true);
-  j.end_array();
+  o["computed_tx_merkle_root"] = to_hex(root);
+  o["tx_merkle_root_matches"] = root == header_root;
+  o["tx_count"] = txs.size();
+  Json list = Json::array();
+  for (const auto& tx : txs) list.push_back(tx_json(tx, true));
+  o["txs"] = std::move(list);
 }
 
-void stacks_block_json(Json& j, const StacksBlock& b, const std::optional<Hash20>& ch) {
+void stacks_block_json(Json& o, const StacksBlock& b, const std::optional<Hash20>& ch) {
   const StacksBlockHeader& h = b.header;
-  j.kv_hex("block_hash", b.block_hash);
-  if (ch) j.kv_hex("index_block_hash", block_index_hash(b.block_hash, *ch));
-  j.key("header").begin_object()
-      .kv("version", h.version).kv("total_burn", h.total_burn).kv("total_work", h.total_work)
-      .kv_hex("vrf_proof", h.proof).kv_hex("parent_block", h.parent_block)
-      .kv_hex("parent_microblock", h.parent_microblock)
-      .kv("parent_microblock_sequence", h.parent_microblock_sequence)
-      .kv_hex("tx_merkle_root", h.tx_merkle_root).kv_hex("state_index_root", h.state_index_root)
-      .kv_hex("microblock_pubkey_hash", h.microblock_pubkey_hash)
-      .end_object();
-  txs_json(j, b.txs, h.tx_merkle_root);
+  o["block_hash"] = to_hex(b.block_hash);
+  if (ch) o["index_block_hash"] = to_hex(block_index_hash(b.block_hash, *ch));
+  o["header"] = {{"version", h.version},
+                 {"total_burn", h.total_burn},
+                 {"total_work", h.total_work},
+                 {"vrf_proof", to_hex(h.proof)},
+                 {"parent_block", to_hex(h.parent_block)},
+                 {"parent_microblock", to_hex(h.parent_microblock)},
+                 {"parent_microblock_sequence", h.parent_microblock_sequence},
+                 {"tx_merkle_root", to_hex(h.tx_merkle_root)},
+                 {"state_index_root", to_hex(h.state_index_root)},
+                 {"microblock_pubkey_hash", to_hex(h.microblock_pubkey_hash)}};
+  txs_json(o, b.txs, h.tx_merkle_root);
 }
 
-void microblock_json(Json& j, const StacksMicroblock& m) {
-  j.kv_hex("microblock_hash", m.block_hash);
-  j.key("header");
-  microblock_header_json(j, m.header);
-  txs_json(j, m.txs, m.header.tx_merkle_root);
+void microblock_json(Json& o, const StacksMicroblock& m) {
+  o["microblock_hash"] = to_hex(m.block_hash);
+  o["header"] = microblock_header_json(m.header);
+  txs_json(o, m.txs, m.header.tx_merkle_root);
 }
 
-void nakamoto_json(Json& j, const NakamotoBlock& b, const DecodeOptions& opts) {
+void nakamoto_json(Json& o, const NakamotoBlock& b, const DecodeOptions& opts) {
   const NakamotoBlockHeader& h = b.header;
-  j.kv_hex("block_id", b.block_id).kv_hex("block_hash", b.block_hash).kv_hex("miner_signature_hash", b.miner_sighash);
-  j.kv("size", b.encoded_size);
-  j.key("header").begin_object()
-      .kv("version", h.version).kv_bool("shadow", (h.version & 0x80) != 0)
-      .kv("chain_length", h.chain_length).kv("burn_spent", h.burn_spent)
-      .kv_hex("consensus_hash", h.consensus_hash).kv_hex("parent_block_id", h.parent_block_id)
-      .kv_hex("tx_merkle_root", h.tx_merkle_root).kv_hex("state_index_root", h.state_index_root)
-      .kv("timestamp", h.timestamp).kv_hex("miner_signature", h.miner_signature)
-      .kv("signer_signature_count", h.signer_signature.size())
-      .kv("pox_treatment_bits", h.pox_treatment.len);
+  o["block_id"] = to_hex(b.block_id);
+  o["block_hash"] = to_hex(b.block_hash);
+  o["miner_signature_hash"] = to_hex(b.miner_sighash);
+  o["size"] = b.encoded_size;
+  Json hdr = {{"version", h.version},
+              {"shadow", (h.version & 0x80) != 0},
+              {"chain_length", h.chain_length},
+              {"burn_spent", h.burn_spent},
+              {"consensus_hash", to_hex(h.consensus_hash)},
+              {"parent_block_id", to_hex(h.parent_block_id)},
+              {"tx_merkle_root", to_hex(h.tx_merkle_root)},
+              {"state_index_root", to_hex(h.state_index_root)},
+              {"timestamp", h.timestamp},
+              {"miner_signature", to_hex(h.miner_signature)},
+              {"signer_signature_count", h.signer_signature.size()},
+              {"pox_treatment_bits", h.pox_treatment.len}};
   if (h.has_problematic_txs()) {
-    j.key("problematic_txs").begin_array();
-    for (const auto& p : h.problematic_txs) j.begin_object().kv("tx_index", p.tx_index).kv("category", p.category).end_object();
-    j.end_array();
+    Json list = Json::array();
+    for (const auto& p : h.problematic_txs) list.push_back({{"tx_index", p.tx_index}, {"category", p.category}});
+    hdr["problematic_txs"] = std::move(list);
   }
-  j.end_object();
-  if (auto k = validate::nakamoto_miner_key(b)) key_hash_fields(j, "miner_", *k);
-  else j.key("miner_public_key").null();
-  j.key("signer_public_keys").begin_array();
+  o["header"] = std::move(hdr);
+  if (auto k = validate::nakamoto_miner_key(b)) key_hash_fields(o, "miner_", *k);
+  else o["miner_public_key"] = nullptr;
+  Json keys = Json::array();
   for (const auto& sig : h.signer_signature) {
-    if (auto k = crypto::recover(b.block_hash, sig, crypto::LowS::kIgnore)) j.hex(k->compressed());
-    else j.null();
+    if (auto k = crypto::recover(b.block_hash, sig, crypto::LowS::kIgnore)) keys.push_back(to_hex(k->compressed()));
+    else keys.push_back(nullptr);
   }
-  j.end_array();
+  o["signer_public_keys"] = std::move(keys);
   if (opts.reward_set) {
     auto r = validate::verify_signer_signatures(b, *opts.reward_set);
-    j.key("signer_check").begin_object()
-        .kv_bool("valid", r.ok).kv("weight_signed", r.weight_signed).kv("total_weight", r.total_weight)
-        .kv("threshold", r.threshold);
-    if (!r.ok) j.kv("error", r.reason);
-    j.end_object();
+    Json sc = {{"valid", r.ok}, {"weight_signed", r.weight_signed}, {"total_weight", r.total_weight},
+               {"threshold", r.threshold}};
+    if (!r.ok) sc["error"] = r.reason;
+    o["signer_check"] = std::move(sc);
   }
-  txs_json(j, b.txs, h.tx_merkle_root);
+  txs_json(o, b.txs, h.tx_merkle_root);
 }
 
-void handshake_json(Json& j, const HandshakeData& h) {
-  j.kv_hex("addrbytes", h.addrbytes).kv("ip", ip_string(h.addrbytes)).kv("port", h.port)
-      .kv("services", h.services).kv_hex("node_public_key", h.node_public_key)
-      .kv("expire_block_height", h.expire_block_height).kv("data_url", h.data_url);
+void handshake_json(Json& o, const HandshakeData& h) {
+  o["addrbytes"] = to_hex(h.addrbytes);
+  o["ip"] = ip_string(h.addrbytes);
+  o["port"] = h.port;
+  o["services"] = h.services;
+  o["node_public_key"] = to_hex(h.node_public_key);
+  o["expire_block_height"] = h.expire_block_height;
+  o["data_url"] = h.data_url;
   auto c = h.node_public_key;
-  j.kv_hex("node_public_key_hash", crypto::hash160(ByteSpan(c.data(), c.size())));
+  o["node_public_key_hash"] = to_hex(crypto::hash160(ByteSpan(c.data(), c.size())));
 }
 
-void neighbor_json(Json& j, const NeighborAddress& a) {
-  j.begin_object().kv("ip", ip_string(a.addrbytes)).kv("port", a.port).kv_hex("public_key_hash", a.public_key_hash).end_object();
+Json neighbor_json(const NeighborAddress& a) {
+  return {{"ip", ip_string(a.addrbytes)}, {"port", a.port}, {"public_key_hash", to_hex(a.public_key_hash)}};
 }
 
-void contract_id_json(Json& j, std::string_view k, const ContractId& c) {
-  j.key(k).begin_object();
-  address_json(j, "address", c.address);
-  j.kv("name", c.name).end_object();
-}
+Json contract_id_json(const ContractId& c) { return {{"address", address_json(c.address)}, {"name", c.name}}; }
 
-void chunk_json(Json& j, const StackerDBChunkData& c, const std::optional<Hash20>& owner) {
-  j.kv("slot_id", c.slot_id).kv("slot_version", c.slot_version).kv_hex("signature", c.sig)
-      .kv("data_length", c.data.size()).kv_hex("data_hash", crypto::sha512_256(c.data))
-      .kv_hex("signed_digest", validate::stackerdb_chunk_digest(c));
+void chunk_json(Json& o, const StackerDBChunkData& c, const std::optional<Hash20>& owner) {
+  o["slot_id"] = c.slot_id;
+  o["slot_version"] = c.slot_version;
+  o["signature"] = to_hex(c.sig);
+  o["data_length"] = c.data.size();
+  o["data_hash"] = to_hex(crypto::sha512_256(c.data));
+  o["signed_digest"] = to_hex(validate::stackerdb_chunk_digest(c));
   auto signer = validate::stackerdb_chunk_signer_hash(c);
-  if (signer) j.kv_hex("signer_public_key_hash", *signer);
-  else j.key("signer_public_key_hash").null();
-  if (owner) j.kv_bool("signature_valid", signer && *signer == *owner);
+  if (signer) o["signer_public_key_hash"] = to_hex(*signer);
+  else o["signer_public_key_hash"] = nullptr;
+  if (owner) o["signature_valid"] = signer && *signer == *owner;
 }
 
-void message_payload_json(Json& j, const Payload& p, const DecodeOptions& opts) {
+void message_payload_json(Json& o, const Payload& p, const DecodeOptions& opts) {
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, Handshake>) {
-          handshake_json(j, m.data);
+          handshake_json(o, m.data);
         } else if constexpr (std::is_same_v<T, HandshakeAccept>) {
-          handshake_json(j, m.data.handshake);
-          j.kv("heartbeat_interval", m.data.heartbeat_interval);
+          handshake_json(o, m.data.handshake);
+          o["heartbeat_interval"] = m.data.heartbeat_interval;
         } else if constexpr (std::is_same_v<T, StackerDBHandshakeAccept>) {
-          handshake_json(j, m.accept.handshake);
-          j.kv("heartbeat_interval", m.accept.heartbeat_interval).kv_hex("rc_consensus_hash", m.db.rc_consensus_hash);
-          j.key("smart_contracts").begin_array();
-          for (const auto& c : m.db.smart_contracts) {
-            j.begin_object();
-            address_json(j, "address", c.address);
-            j.kv("name", c.name).end_object();
-          }
-          j.end_array();
+          handshake_json(o, m.accept.handshake);
+          o["heartbeat_interval"] = m.accept.heartbeat_interval;
+          o["rc_consensus_hash"] = to_hex(m.db.rc_consensus_hash);
+          Json list = Json::array();
+          for (const auto& c : m.db.smart_contracts) list.push_back(contract_id_json(c));
+          o["smart_contracts"] = std::move(list);
         } else if constexpr (std::is_same_v<T, Neighbors>) {
-          j.key("neighbors").begin_array();
-          for (const auto& a : m.neighbors) neighbor_json(j, a);
-          j.end_array();
+          Json list = Json::array();
+          for (const auto& a : m.neighbors) list.push_back(neighbor_json(a));
+          o["neighbors"] = std::move(list);
         } else if constexpr (std::is_same_v<T, GetBlocksInv>) {
-          j.kv_hex("consensus_hash", m.consensus_hash).kv("num_blocks", m.num_blocks);
+          o["consensus_hash"] = to_hex(m.consensus_hash);
+          o["num_blocks"] = m.num_blocks;
         } else if constexpr (std::is_same_v<T, BlocksInv>) {
-          j.kv("bitlen", m.bitlen).kv_hex("block_bitvec", m.block_bitvec).kv_hex("microblocks_bitvec", m.microblocks_bitvec);
+          o["bitlen"] = m.bitlen;
+          o["block_bitvec"] = to_hex(m.block_bitvec);
+          o["microblocks_bitvec"] = to_hex(m.microblocks_bitvec);
         } else if constexpr (std::is_same_v<T, GetPoxInv>) {
-          j.kv_hex("consensus_hash", m.consensus_hash).kv("num_cycles", m.num_cycles);
+          o["consensus_hash"] = to_hex(m.consensus_hash);
+          o["num_cycles"] = m.num_cycles;
         } else if constexpr (std::is_same_v<T, PoxInv>) {
-          j.kv("bitlen", m.bitlen).kv_hex("pox_bitvec", m.pox_bitvec);
+          o["bitlen"] = m.bitlen;
+          o["pox_bitvec"] = to_hex(m.pox_bitvec);
         } else if constexpr (std::is_same_v<T, BlocksAvailable> || std::is_same_v<T, MicroblocksAvailable>) {
-          j.key("available").begin_array();
+          Json list = Json::array();
           for (const auto& a : m.available)
-            j.begin_object().kv_hex("consensus_hash", a.consensus_hash).kv_hex("burn_header_hash", a.burn_header_hash).end_object();
-          j.end_array();
+            list.push_back({{"consensus_hash", to_hex(a.consensus_hash)}, {"burn_header_hash", to_hex(a.burn_header_hash)}});
+          o["available"] = std::move(list);
         } else if constexpr (std::is_same_v<T, Blocks>) {
-          j.key("blocks").begin_array();
+          Json list = Json::array();
           for (const auto& b : m.blocks) {
-            j.begin_object().kv_hex("consensus_hash", b.consensus_hash);
-            stacks_block_json(j, b.block, b.consensus_hash);
-            j.end_object();
+            Json e = Json::object();
+            e["consensus_hash"] = to_hex(b.consensus_hash);
+            stacks_block_json(e, b.block, b.consensus_hash);
+            list.push_back(std::move(e));
           }
-          j.end_array();
+          o["blocks"] = std::move(list);
         } else if constexpr (std::is_same_v<T, Microblocks>) {
-          j.kv_hex("index_anchor_block", m.index_anchor_block);
-          j.key("microblocks").begin_array();
+          o["index_anchor_block"] = to_hex(m.index_anchor_block);
+          Json list = Json::array();
           for (const auto& mb : m.microblocks) {
-            j.begin_object();
-            microblock_json(j, mb);
-            j.end_object();
+            Json e = Json::object();
+            microblock_json(e, mb);
+            list.push_back(std::move(e));
           }
-          j.end_array();
+          o["microblocks"] = std::move(list);
         } else if constexpr (std::is_same_v<T, Transaction>) {
-          j.key("transaction");
-          tx_json(j, m.tx);
+          o["transaction"] = tx_json(m.tx);
         } else if constexpr (std::is_same_v<T, Nack>) {
-          j.kv("error_code", m.error_code);
+          o["error_code"] = m.error_code;
         } else if constexpr (std::is_same_v<T, Ping> || std::is_same_v<T, Pong> ||
                              std::is_same_v<T, NatPunchRequest>) {
-          j.kv("nonce", m.nonce);
+          o["nonce"] = m.nonce;
         } else if constexpr (std::is_same_v<T, NatPunchReply>) {
-          j.kv("ip", ip_string(m.addrbytes)).kv("port", m.port).kv("nonce", m.nonce);
+          o["ip"] = ip_string(m.addrbytes);
+          o["port"] = m.port;
+          o["nonce"] = m.nonce;
         } else if constexpr (std::is_same_v<T, StackerDBGetChunkInv>) {
-          contract_id_json(j, "contract_id", m.contract_id);
-          j.kv_hex("rc_consensus_hash", m.rc_consensus_hash);
+          o["contract_id"] = contract_id_json(m.contract_id);
+          o["rc_consensus_hash"] = to_hex(m.rc_consensus_hash);
         } else if constexpr (std::is_same_v<T, StackerDBChunkInv>) {
-          j.key("slot_versions").begin_array();
-          for (auto v : m.slot_versions) j.num(v);
-          j.end_array().kv("num_outbound_replicas", m.num_outbound_replicas);
+          o["slot_versions"] = m.slot_versions;
+          o["num_outbound_replicas"] = m.num_outbound_replicas;
         } else if constexpr (std::is_same_v<T, StackerDBGetChunk>) {
-          contract_id_json(j, "contract_id", m.contract_id);
-          j.kv_hex("rc_consensus_hash", m.rc_consensus_hash).kv("slot_id", m.slot_id).kv("slot_version", m.slot_version);
+          o["contract_id"] = contract_id_json(m.contract_id);
+          o["rc_consensus_hash"] = to_hex(m.rc_consensus_hash);
+          o["slot_id"] = m.slot_id;
+          o["slot_version"] = m.slot_version;
         } else if constexpr (std::is_same_v<T, StackerDBChunk>) {
-          chunk_json(j, m.chunk, std::nullopt);
+          chunk_json(o, m.chunk, std::nullopt);
         } else if constexpr (std::is_same_v<T, StackerDBPushChunk>) {
-          contract_id_json(j, "contract_id", m.contract_id);
-          j.kv_hex("rc_consensus_hash", m.rc_consensus_hash);
-          j.key("chunk").begin_object();
-          chunk_json(j, m.chunk, std::nullopt);
-          j.end_object();
+          o["contract_id"] = contract_id_json(m.contract_id);
+          o["rc_consensus_hash"] = to_hex(m.rc_consensus_hash);
+          Json chunk = Json::object();
+          chunk_json(chunk, m.chunk, std::nullopt);
+          o["chunk"] = std::move(chunk);
         } else if constexpr (std::is_same_v<T, GetNakamotoInv>) {
-          j.kv_hex("consensus_hash", m.consensus_hash);
+          o["consensus_hash"] = to_hex(m.consensus_hash);
         } else if constexpr (std::is_same_v<T, NakamotoInv>) {
-          j.kv("bitlen", m.tenures.len).kv_hex("bitvec", m.tenures.data);
+          o["bitlen"] = m.tenures.len;
+          o["bitvec"] = to_hex(m.tenures.data);
         } else if constexpr (std::is_same_v<T, NakamotoBlocks>) {
-          j.key("blocks").begin_array();
+          Json list = Json::array();
           for (const auto& b : m.blocks) {
-            j.begin_object();
-            nakamoto_json(j, b, opts);
-            j.end_object();
+            Json e = Json::object();
+            nakamoto_json(e, b, opts);
+            list.push_back(std::move(e));
           }
-          j.end_array();
+          o["blocks"] = std::move(list);
         }
       },
       p);
 }
 
-void message_json(Json& j, ByteSpan raw, const Message& m, const DecodeOptions& opts) {
+void message_json(Json& o, ByteSpan raw, const Message& m, const DecodeOptions& opts) {
   const Preamble& p = m.preamble;
-  j.kv("size", raw.size());
-  j.key("preamble").begin_object()
-      .kv("peer_version", p.peer_version).kv("network_id", p.network_id).kv("seq", p.seq)
-      .kv("burn_block_height", p.burn_block_height).kv_hex("burn_block_hash", p.burn_block_hash)
-      .kv("burn_stable_block_height", p.burn_stable_block_height).kv_hex("burn_stable_block_hash", p.burn_stable_block_hash)
-      .kv("additional_data", p.additional_data).kv_hex("signature", p.signature).kv("payload_len", p.payload_len)
-      .end_object();
-  j.key("relayers").begin_array();
+  o["size"] = raw.size();
+  o["preamble"] = {{"peer_version", p.peer_version},
+                   {"network_id", p.network_id},
+                   {"seq", p.seq},
+                   {"burn_block_height", p.burn_block_height},
+                   {"burn_block_hash", to_hex(p.burn_block_hash)},
+                   {"burn_stable_block_height", p.burn_stable_block_height},
+                   {"burn_stable_block_hash", to_hex(p.burn_stable_block_hash)},
+                   {"additional_data", p.additional_data},
+                   {"signature", to_hex(p.signature)},
+                   {"payload_len", p.payload_len}};
+  Json relayers = Json::array();
   for (const auto& r : m.relayers) {
-    j.begin_object().kv("ip", ip_string(r.peer.addrbytes)).kv("port", r.peer.port)
-        .kv_hex("public_key_hash", r.peer.public_key_hash).kv("seq", r.seq).end_object();
+    relayers.push_back({{"ip", ip_string(r.peer.addrbytes)},
+                        {"port", r.peer.port},
+                        {"public_key_hash", to_hex(r.peer.public_key_hash)},
+                        {"seq", r.seq}});
   }
-  j.end_array();
+  o["relayers"] = std::move(relayers);
   auto signer = validate::recover_message_signer(raw);
   if (!signer) {
     // Distinguish a high-S signature (recovers, but a node refuses it) from garbage.
     Hash32 d = validate::message_digest(raw.first(kPreambleSize), raw.subspan(kPreambleSize));
     if (auto k = crypto::recover(d, p.signature, crypto::LowS::kIgnore)) {
-      key_hash_fields(j, "signer_", *k);
-      j.kv_bool("signature_valid", false).kv("signature_error", "high-S signature");
+      key_hash_fields(o, "signer_", *k);
+      o["signature_valid"] = false;
+      o["signature_error"] = "high-S signature";
     } else {
-      j.key("signer_public_key").null().kv_bool("signature_valid", false).kv("signature_error", "signature does not recover");
+      o["signer_public_key"] = nullptr;
+      o["signature_valid"] = false;
+      o["signature_error"] = "signature does not recover";
     }
   } else {
-    key_hash_fields(j, "signer_", *signer);
-    j.kv_bool("signature_valid", true);
+    key_hash_fields(o, "signer_", *signer);
+    o["signature_valid"] = true;
   }
   if (m.relayers.size() > 0 && signer) {
     auto c = signer->compressed();
@@ -418,13 +449,13 @@ void message_json(Json& j, ByteSpan raw, const Message& m, const DecodeOptions& 
     for (std::size_t i = 0; i < m.relayers.size(); ++i)
       for (std::size_t k = i + 1; k < m.relayers.size(); ++k)
         cycle |= m.relayers[i].peer.public_key_hash == m.relayers[k].peer.public_key_hash;
-    j.kv_bool("relayers_have_cycle", cycle);
-    j.kv_bool("signer_is_last_relayer", m.relayers.back().peer.public_key_hash == me);
+    o["relayers_have_cycle"] = cycle;
+    o["signer_is_last_relayer"] = m.relayers.back().peer.public_key_hash == me;
   }
   auto id = static_cast<std::uint8_t>(payload_id(m.payload));
-  j.key("payload").begin_object().kv("type", id).kv("name", msg_name(id));
-  message_payload_json(j, m.payload, opts);
-  j.end_object();
+  Json payload = {{"type", id}, {"name", msg_name(id)}};
+  message_payload_json(payload, m.payload, opts);
+  o["payload"] = std::move(payload);
 }
 
 DecodeResult invalid(const Error& e) {
@@ -438,11 +469,10 @@ template <typename T, typename Fn>
 DecodeResult decode_with(ByteSpan in, void (*read)(Reader&, T&), const char* kind, Fn&& render) {
   auto v = decode_exact<T>(in, read);
   if (!v.ok()) return invalid(v.error());
-  Json j;
-  j.begin_object().kv("kind", kind);
-  render(j, *v);
-  j.end_object();
-  return DecodeResult{0, j.text(), {}};
+  Json o = Json::object();
+  o["kind"] = kind;
+  render(o, *v);
+  return DecodeResult{0, dump(o), {}};
 }
 
 }  // namespace
@@ -462,33 +492,31 @@ DecodeResult decode_to_json(DecodeKind kind, ByteSpan in, const DecodeOptions& o
     case DecodeKind::kMessage: {
       auto m = decode_message(in);
       if (!m.ok()) return invalid(m.error());
-      Json j;
-      j.begin_object().kv("kind", "message");
-      message_json(j, in, *m, opts);
-      j.end_object();
-      return DecodeResult{0, j.text(), {}};
+      Json o = Json::object();
+      o["kind"] = "message";
+      message_json(o, in, *m, opts);
+      return DecodeResult{0, dump(o), {}};
     }
     case DecodeKind::kTx:
       return decode_with<StacksTransaction>(in, read_transaction, "tx",
-                                            [](Json& j, const StacksTransaction& tx) { tx_fields(j, tx, false); });
+                                            [](Json& o, const StacksTransaction& tx) { tx_fields(o, tx, false); });
     case DecodeKind::kBlock:
       if (in.size() > kMaxBlockLen)  // the node reads a 2.x block through a 2 MiB bound
         return invalid(Error{Errc::kLimit, static_cast<std::uint32_t>(kMaxBlockLen), "block larger than 2 MiB"});
       return decode_with<StacksBlock>(in, read_stacks_block, "block",
-                                      [&](Json& j, const StacksBlock& b) { stacks_block_json(j, b, opts.consensus_hash); });
+                                      [&](Json& o, const StacksBlock& b) { stacks_block_json(o, b, opts.consensus_hash); });
     case DecodeKind::kMicroblock:
       return decode_with<StacksMicroblock>(in, read_microblock, "microblock",
-                                           [](Json& j, const StacksMicroblock& m) { microblock_json(j, m); });
+                                           [](Json& o, const StacksMicroblock& m) { microblock_json(o, m); });
     case DecodeKind::kNakamotoBlock:
       return decode_with<NakamotoBlock>(in, read_nakamoto_block, "nakamoto-block",
-                                        [&](Json& j, const NakamotoBlock& b) { nakamoto_json(j, b, opts); });
+                                        [&](Json& o, const NakamotoBlock& b) { nakamoto_json(o, b, opts); });
     case DecodeKind::kStackerDbChunk:
       return decode_with<StackerDBChunkData>(in, read_stackerdb_chunk, "stackerdb-chunk",
-                                             [&](Json& j, const StackerDBChunkData& c) { chunk_json(j, c, opts.slot_owner); });
+                                             [&](Json& o, const StackerDBChunkData& c) { chunk_json(o, c, opts.slot_owner); });
   }
   return DecodeResult{1, {}, "unknown kind"};
 }
-
 namespace {
 
 bool parse_weight(std::string_view s, std::uint32_t& out) {

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "control/cli/decode.hpp"
-#include "control/cli/json.hpp"
 #include "control/cli/supervisor.hpp"
 #include "relay/config/process_start.hpp"
 #include "relay/base/hex.hpp"
@@ -96,14 +96,12 @@ int cmd_keygen(const std::string& out_file) {
     ok &= ::close(fd) == 0;
     if (!ok) return fail_usage("keygen: write to " + out_file + " failed");
   }
-  relay::cli::Json j;
-  j.begin_object();
-  if (out_file.empty()) j.kv("private_key", priv);  // with --out the key only goes to the file
-  j.kv("public_key", relay::to_hex(pub));
-  j.kv_hex("public_key_hash", relay::crypto::hash160(relay::ByteSpan(pub.data(), pub.size())));
-  if (!out_file.empty()) j.kv("written_to", out_file);
-  j.end_object();
-  std::cout << j.text() << "\n";
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  if (out_file.empty()) j["private_key"] = priv;  // with --out the key only goes to the file
+  j["public_key"] = relay::to_hex(pub);
+  j["public_key_hash"] = relay::to_hex(relay::crypto::hash160(relay::ByteSpan(pub.data(), pub.size())));
+  if (!out_file.empty()) j["written_to"] = out_file;  // a path that is not UTF-8: U+FFFD for its bad bytes
+  std::cout << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   return 0;
 }
 

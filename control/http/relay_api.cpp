@@ -1,8 +1,8 @@
 #include "control/http/relay_api.hpp"
 
-#include "control/cli/json.hpp"
-
 #include <cstring>
+#include <nlohmann/json.hpp>
+
 #include "relay/base/hex.hpp"
 #include "relay/codec/limits.hpp"
 #include "relay/crypto/hash.hpp"
@@ -13,6 +13,11 @@ namespace relay::http {
 namespace {
 
 constexpr const char* kVersion = "stacks-relay 0.3";
+
+using Json = nlohmann::ordered_json;
+
+// A JSON response body: one line and a newline.
+std::string json_body(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n"; }
 
 std::optional<store::Hash32> parse_id(std::string_view s) {
   if (s.size() != 64) return std::nullopt;
@@ -182,102 +187,115 @@ void serve_microblocks_unconfirmed(const ApiContext& c, Response& r, const store
 
 void serve_info(const ApiContext& c, Response& r) {
   const auto s = c.board->read();
-  cli::Json j;
-  j.begin_object()
-      .kv("peer_version", std::uint64_t{c.peer_version})
-      .kv("burn_block_height", s.view.height)
-      .kv_hex("burn_block_hash", s.view.hash)
-      .kv("stable_burn_block_height", s.view.stable_height)
-      .kv_hex("stable_burn_block_hash", s.view.stable_hash)
-      .kv("server_version", kVersion)
-      .kv("network_id", std::uint64_t{c.network_id})
-      .kv("p2p_port", std::uint64_t{c.p2p_port})
-      .kv_hex("node_public_key", c.public_key)
-      .kv_hex("node_public_key_hash", crypto::hash160(ByteSpan(c.public_key.data(), c.public_key.size())))
-      .kv("sessions", std::uint64_t{s.sessions})
-      .kv("authenticated_sessions", std::uint64_t{s.authenticated})
-      .end_object();
-  r.set_text(200, j.text() + "\n", "application/json");
+  Json j = Json::object();
+  j["peer_version"] = std::uint64_t{c.peer_version};
+  j["burn_block_height"] = s.view.height;
+  j["burn_block_hash"] = to_hex(s.view.hash);
+  j["stable_burn_block_height"] = s.view.stable_height;
+  j["stable_burn_block_hash"] = to_hex(s.view.stable_hash);
+  j["server_version"] = kVersion;
+  j["network_id"] = std::uint64_t{c.network_id};
+  j["p2p_port"] = std::uint64_t{c.p2p_port};
+  j["node_public_key"] = to_hex(c.public_key);
+  j["node_public_key_hash"] = to_hex(crypto::hash160(ByteSpan(c.public_key.data(), c.public_key.size())));
+  j["sessions"] = std::uint64_t{s.sessions};
+  j["authenticated_sessions"] = std::uint64_t{s.authenticated};
+  r.set_text(200, json_body(j), "application/json");
 }
 
 // GET /v2/neighbors: a node's layout (PROTOCOL.md §8), from what the control loop last
 // published.
 void serve_neighbors(const ApiContext& c, Response& r) {
   const ctl::NeighborsView v = c.board->neighbors();
-  cli::Json j;
-  j.begin_object();
-  auto list = [&](const char* name, const std::vector<ctl::NeighborEntry>& es) {
-    j.key(name).begin_array();
+  auto list = [](const std::vector<ctl::NeighborEntry>& es) {
+    Json a = Json::array();
     for (const auto& e : es) {
-      j.begin_object()
-          .kv("network_id", std::uint64_t{e.network_id})
-          .kv("peer_version", std::uint64_t{e.peer_version})
-          .kv("ip", net::addr_to_string(e.addr))
-          .kv("port", std::uint64_t{e.port})
-          .kv_hex("public_key_hash", e.pkh)
-          .kv_bool("authenticated", e.authenticated);
-      if (e.age_s >= 0) j.kv("age", static_cast<std::uint64_t>(e.age_s));
-      j.end_object();
+      Json o = Json::object();
+      o["network_id"] = std::uint64_t{e.network_id};
+      o["peer_version"] = std::uint64_t{e.peer_version};
+      o["ip"] = net::addr_to_string(e.addr);
+      o["port"] = std::uint64_t{e.port};
+      o["public_key_hash"] = to_hex(e.pkh);
+      o["authenticated"] = e.authenticated;
+      if (e.age_s >= 0) o["age"] = static_cast<std::uint64_t>(e.age_s);
+      a.push_back(std::move(o));
     }
-    j.end_array();
+    return a;
   };
-  list("bootstrap", v.bootstrap);
-  list("sample", v.sample);
-  list("inbound", v.inbound);
-  list("outbound", v.outbound);
-  j.end_object();
-  r.set_text(200, j.text() + "\n", "application/json");
+  Json j = Json::object();
+  j["bootstrap"] = list(v.bootstrap);
+  j["sample"] = list(v.sample);
+  j["inbound"] = list(v.inbound);
+  j["outbound"] = list(v.outbound);
+  r.set_text(200, json_body(j), "application/json");
 }
 
 void serve_status(const ApiContext& c, Response& r) {
   const auto s = c.board->read();
-  cli::Json j;
-  j.begin_object().kv("server_version", kVersion).kv("network_id", std::uint64_t{c.network_id});
-  j.key("burn_view").begin_object().kv("height", s.view.height).kv_hex("hash", s.view.hash)
-      .kv("stable_height", s.view.stable_height).kv_hex("stable_hash", s.view.stable_hash).end_object();
-  j.key("sessions").begin_object().kv("live", std::uint64_t{s.sessions})
-      .kv("authenticated", std::uint64_t{s.authenticated}).end_object();
+  Json j = Json::object();
+  j["server_version"] = kVersion;
+  j["network_id"] = std::uint64_t{c.network_id};
+  Json view = Json::object();
+  view["height"] = s.view.height;
+  view["hash"] = to_hex(s.view.hash);
+  view["stable_height"] = s.view.stable_height;
+  view["stable_hash"] = to_hex(s.view.stable_hash);
+  j["burn_view"] = std::move(view);
+  Json sessions = Json::object();
+  sessions["live"] = std::uint64_t{s.sessions};
+  sessions["authenticated"] = std::uint64_t{s.authenticated};
+  j["sessions"] = std::move(sessions);
   if (c.store != nullptr) {
     const auto t = c.store->totals();
-    j.key("block_store").begin_object().kv("blocks", t.blocks).kv("bytes", t.bytes).kv("evicted", t.evicted).end_object();
+    Json st = Json::object();
+    st["blocks"] = t.blocks;
+    st["bytes"] = t.bytes;
+    st["evicted"] = t.evicted;
+    j["block_store"] = std::move(st);
   }
-  j.key("control").begin_object();
-#define RELAY_X(name, help) j.kv(#name, s.stats.name);
+  Json control = Json::object();
+#define RELAY_X(name, help) control[#name] = s.stats.name;
   RELAY_CTL_COUNTERS(RELAY_X)
 #undef RELAY_X
-  j.end_object();
+  j["control"] = std::move(control);
   {
     const ctl::NeighborsView n = c.board->neighbors();
-    j.key("frontier").begin_object().kv("peers", std::uint64_t{n.table_size})
-        .kv("bans_in_force", std::uint64_t{n.bans_in_force}).kv("outbound", std::uint64_t{n.outbound.size()})
-        .kv("inbound", std::uint64_t{n.inbound.size()});
-#define RELAY_X(name, help) j.kv(#name, s.frontier.name);
+    Json fr = Json::object();
+    fr["peers"] = std::uint64_t{n.table_size};
+    fr["bans_in_force"] = std::uint64_t{n.bans_in_force};
+    fr["outbound"] = std::uint64_t{n.outbound.size()};
+    fr["inbound"] = std::uint64_t{n.inbound.size()};
+#define RELAY_X(name, help) fr[#name] = s.frontier.name;
     RELAY_FRONTIER_COUNTERS(RELAY_X)
 #undef RELAY_X
-    j.end_object();
+    j["frontier"] = std::move(fr);
   }
   if (c.dp != nullptr) {
-    j.key("dataplane").begin_object();
-#define RELAY_X(name, help) j.kv(#name, c.dp->name.load(std::memory_order_relaxed));
+    Json dp = Json::object();
+#define RELAY_X(name, help) dp[#name] = c.dp->name.load(std::memory_order_relaxed);
     RELAY_DP_COUNTERS(RELAY_X)
 #undef RELAY_X
-    j.kv("heap_allocated", c.dp->heap_allocated.load(std::memory_order_relaxed));
-    j.key("relay_latency_us").begin_object()
-        .kv("p50", link::latency_quantile_us(*c.dp, 0.5))
-        .kv("p99", link::latency_quantile_us(*c.dp, 0.99))
-        .kv("p999", link::latency_quantile_us(*c.dp, 0.999))
-        .end_object();
-    j.end_object();
+    dp["heap_allocated"] = c.dp->heap_allocated.load(std::memory_order_relaxed);
+    Json lat = Json::object();
+    lat["p50"] = link::latency_quantile_us(*c.dp, 0.5);
+    lat["p99"] = link::latency_quantile_us(*c.dp, 0.99);
+    lat["p999"] = link::latency_quantile_us(*c.dp, 0.999);
+    dp["relay_latency_us"] = std::move(lat);
+    j["dataplane"] = std::move(dp);
   }
-  j.key("rings").begin_object();
+  Json rings = Json::object();
   for (const auto& [name, mem] : {std::pair{"dp_to_ctl", c.ring_dp_to_ctl}, std::pair{"ctl_to_dp", c.ring_ctl_to_dp}}) {
-    if (auto o = shm::ring_occupancy(mem))
-      j.key(name).begin_object().kv("fragments", o->frags).kv("depth", o->depth).kv("bytes", o->bytes)
-          .kv("arena_bytes", o->arena_sz).end_object();
+    if (auto o = shm::ring_occupancy(mem)) {
+      Json ring = Json::object();
+      ring["fragments"] = o->frags;
+      ring["depth"] = o->depth;
+      ring["bytes"] = o->bytes;
+      ring["arena_bytes"] = o->arena_sz;
+      rings[name] = std::move(ring);
+    }
   }
-  j.end_object();
-  j.end_object();
-  r.set_text(200, j.text() + "\n", "application/json");
+  j["rings"] = std::move(rings);
+  r.set_text(200, json_body(j), "application/json");
 }
 
 void metric(std::string& out, const char* name, const char* type, const char* help, std::uint64_t v) {
@@ -402,12 +420,14 @@ void serve_metrics(const ApiContext& c, Response& r) {
 
 // A mempool-style rejection, as a node words it (PROTOCOL.md §8).
 void reject_tx(Response& r, const char* reason, const std::string& message, const std::string& txid) {
-  cli::Json j;
-  j.begin_object().kv("error", "transaction rejected").kv("reason", reason);
-  j.key("reason_data").begin_object().kv("message", message).end_object();
-  if (!txid.empty()) j.kv("txid", txid);
-  j.end_object();
-  r.set_text(400, j.text() + "\n", "application/json");
+  Json j = Json::object();
+  j["error"] = "transaction rejected";
+  j["reason"] = reason;
+  Json data = Json::object();
+  data["message"] = message;
+  j["reason_data"] = std::move(data);
+  if (!txid.empty()) j["txid"] = txid;
+  r.set_text(400, json_body(j), "application/json");
 }
 
 // The hex of "tx" in a flat JSON object ({"tx":"…","attachment":…}), or nullopt.
@@ -464,10 +484,10 @@ void post_block(const ApiContext& c, const Request& q, Response& r) {
   validate::SignerCheck signers;
   signers.reason = "no reward set to check signer signatures";
   if (c.check_signers) signers = c.check_signers(*b);
-  cli::Json j;
-  j.begin_object().kv_hex("stacks_block_id", b->block_id).kv_bool("accepted", signers.ok);
-  if (!signers.ok) j.kv("reason", signers.reason);
-  j.end_object();
+  Json j = Json::object();
+  j["stacks_block_id"] = to_hex(b->block_id);
+  j["accepted"] = signers.ok;
+  if (!signers.ok) j["reason"] = signers.reason;
   if (signers.ok && c.originate) {
     Bytes payload(5 + q.body.size(), 0);  // NakamotoBlocks holding this one block
     payload[0] = static_cast<std::uint8_t>(codec::MsgId::kNakamotoBlocks);
@@ -475,7 +495,7 @@ void post_block(const ApiContext& c, const Request& q, Response& r) {
     std::copy(q.body.begin(), q.body.end(), payload.begin() + 5);
     c.originate(std::move(payload));
   }
-  r.set_text(signers.ok ? 200 : 400, j.text() + "\n", "application/json");
+  r.set_text(signers.ok ? 200 : 400, json_body(j), "application/json");
 }
 
 }  // namespace
