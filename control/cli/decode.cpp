@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "control/rewards/stacker_set.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/codec/message.hpp"
 #include "relay/crypto/merkle.hpp"
@@ -531,68 +532,32 @@ bool parse_weight(std::string_view s, std::uint32_t& out) {
   return true;
 }
 
-// The value after `"key":` inside `obj` (string contents or bare number), or "".
-std::string_view json_field(std::string_view obj, std::string_view key) {
-  std::string quoted = "\"" + std::string(key) + "\"";
-  std::size_t at = obj.find(quoted);
-  if (at == std::string_view::npos) return {};
-  at = obj.find(':', at + quoted.size());
-  if (at == std::string_view::npos) return {};
-  ++at;
-  while (at < obj.size() && (obj[at] == ' ' || obj[at] == '\n' || obj[at] == '\t' || obj[at] == '\r')) ++at;
-  if (at < obj.size() && obj[at] == '"') {
-    std::size_t end = obj.find('"', at + 1);
-    return end == std::string_view::npos ? std::string_view{} : obj.substr(at + 1, end - at - 1);
-  }
-  std::size_t end = at;
-  while (end < obj.size() && obj[end] >= '0' && obj[end] <= '9') ++end;
-  return obj.substr(at, end - at);
-}
-
 }  // namespace
 
 std::optional<std::vector<validate::RewardSetSigner>> parse_reward_set(std::string_view text, std::string& err) {
+  // The node's JSON, read as the reward fetcher reads it.
+  if (text.find('{') != std::string_view::npos) return rewards::parse_stacker_set(text, err);
   std::vector<validate::RewardSetSigner> out;
-  if (text.find('{') != std::string_view::npos) {
-    // The node's JSON: every innermost object carrying "signing_key" is one signer.
-    std::size_t pos = 0;
-    while ((pos = text.find("\"signing_key\"", pos)) != std::string_view::npos) {
-      std::size_t open = text.rfind('{', pos);
-      std::size_t close = text.find('}', pos);
-      if (open == std::string_view::npos || close == std::string_view::npos) break;
-      std::string_view obj = text.substr(open, close - open + 1);
-      std::string_view key = json_field(obj, "signing_key");
-      if (key.substr(0, 2) == "0x") key.remove_prefix(2);
-      auto k = array_from_hex<33>(key);
-      std::uint32_t w = 0;
-      if (!k || !parse_weight(json_field(obj, "weight"), w)) {
-        err = "bad signer entry: " + std::string(obj.substr(0, 100));
-        return std::nullopt;
-      }
-      out.push_back({*k, w});
-      pos = close;
+  // Otherwise "PUBKEYHEX WEIGHT" lines (# comments, blank lines skipped).
+  std::size_t line_no = 0;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('\n', start);
+    std::string_view line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    start = end == std::string_view::npos ? text.size() + 1 : end + 1;
+    ++line_no;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty() || line[0] == '#') continue;
+    std::size_t sp = line.find_first_of(" \t");
+    std::string_view k = line.substr(0, sp);
+    std::string_view w = sp == std::string_view::npos ? std::string_view{} : line.substr(line.find_first_not_of(" \t", sp));
+    auto key33 = array_from_hex<33>(k);
+    std::uint32_t weight = 0;
+    if (!key33 || !parse_weight(w, weight)) {
+      err = "line " + std::to_string(line_no) + ": expected PUBKEYHEX(33 bytes) WEIGHT";
+      return std::nullopt;
     }
-  } else {
-    std::size_t line_no = 0;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-      std::size_t end = text.find('\n', start);
-      std::string_view line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-      start = end == std::string_view::npos ? text.size() + 1 : end + 1;
-      ++line_no;
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
-      if (line.empty() || line[0] == '#') continue;
-      std::size_t sp = line.find_first_of(" \t");
-      std::string_view k = line.substr(0, sp);
-      std::string_view w = sp == std::string_view::npos ? std::string_view{} : line.substr(line.find_first_not_of(" \t", sp));
-      auto key33 = array_from_hex<33>(k);
-      std::uint32_t weight = 0;
-      if (!key33 || !parse_weight(w, weight)) {
-        err = "line " + std::to_string(line_no) + ": expected PUBKEYHEX(33 bytes) WEIGHT";
-        return std::nullopt;
-      }
-      out.push_back({*key33, weight});
-    }
+    out.push_back({*key33, weight});
   }
   if (out.empty()) {
     err = "no signers found";

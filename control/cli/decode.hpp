@@ -33,9 +33,9 @@ struct DecodeResult {
 
 DecodeResult decode_to_json(DecodeKind kind, ByteSpan input, const DecodeOptions& opts);
 
-// parse_reward_set: either the node's /v3/stacker_set JSON
-// ({"stacker_set":{"signers":[{"signing_key":"hex","weight":n},…]}}) or plain lines
-// "PUBKEYHEX WEIGHT". nullopt (and `err`) when nothing valid is found.
+// parse_reward_set: either the node's /v3/stacker_set JSON (any text holding a '{'),
+// read by rewards::parse_stacker_set as the reward fetcher reads it, or plain lines
+// "PUBKEYHEX WEIGHT". nullopt (and `err`) when it is not valid or holds no signer.
 std::optional<std::vector<validate::RewardSetSigner>> parse_reward_set(std::string_view text,
                                                                         std::string& err);
 

@@ -16,11 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "relay/validate/validate.hpp"
+#include "control/rewards/stacker_set.hpp"
 
 namespace relay::rewards {
-
-using Signers = std::vector<validate::RewardSetSigner>;
 
 struct CycleSets {
   std::uint64_t cycle = 0;
@@ -28,9 +26,9 @@ struct CycleSets {
   Signers previous;  // empty when unknown
 };
 
-// Parsers for the node's JSON (exposed for tests): nullopt and `err` on bad input.
+// The current cycle in a node's /v2/pox JSON (exposed for tests): nullopt and `err` on
+// bad input. Its /v3/stacker_set JSON is read by parse_stacker_set (stacker_set.hpp).
 std::optional<std::uint64_t> parse_pox_current_cycle(std::string_view json, std::string& err);
-std::optional<Signers> parse_stacker_set(std::string_view json, std::string& err);
 
 struct FetcherOptions {
   std::vector<std::string> node_urls;  // e.g. "http://10.0.0.5:20443"

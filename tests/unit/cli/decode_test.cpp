@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "control/rewards/stacker_set.hpp"
 #include "tests/support/test_data.hpp"
 
 namespace relay::cli {
@@ -86,6 +87,54 @@ TEST(Decode, RewardSetParsing) {
   ASSERT_EQ(json->size(), 2u);
   EXPECT_EQ((*json)[1].weight, 4u);
   EXPECT_FALSE(parse_reward_set("", err));
+}
+
+// `decode --reward-set` reads the node's JSON with the reward fetcher's parser: the same
+// signers from the same text, and the same text refused (what the old brace scanner let
+// through included).
+TEST(Decode, RewardSetJsonIsReadAsTheRewardFetcherReadsIt) {
+  const std::string k1 = std::string(66, 'b'), k2 = "03" + std::string(64, 'c');
+  auto signer = [](const std::string& key, const std::string& weight) {
+    return "{\"signing_key\":\"" + key + "\",\"weight\":" + weight + ",\"stacked_amt\":5}";
+  };
+  auto set = [](const std::string& signers) { return "{\"stacker_set\":{\"signers\":[" + signers + "]}}"; };
+  const std::string node = "{\"stacker_set\":{\"rewarded_addresses\":[],\"start_cycle_state\":{\"missed_reward_slots\":[]},"
+                           "\"signers\":[" + signer("0x" + k1, "3") + "," + signer(k2, "4294967295") +
+                           "],\"pox_ticket_hash\":\"00\"}}";
+  for (const std::string& good : {node, set(signer("0x" + k1, "1"))}) {
+    std::string e1, e2;
+    auto a = parse_reward_set(good, e1);
+    auto b = rewards::parse_stacker_set(good, e2);
+    ASSERT_TRUE(a) << e1;
+    ASSERT_TRUE(b) << e2;
+    EXPECT_EQ(*a, *b);
+  }
+  std::string err;
+  ASSERT_EQ(parse_reward_set(node, err)->size(), 2u);
+  EXPECT_EQ((*parse_reward_set(node, err))[1].weight, 4294967295u);
+
+  const std::vector<std::string> bad = {
+      node.substr(0, node.size() - 2),                                          // truncated
+      "{\"signers\":[" + signer(k1, "3") + "]}",                                 // not under stacker_set
+      "[" + signer(k1, "3") + "]",                                              // not an object
+      "{\"stacker_set\":{\"signers\":[]}}",                                     // no signers
+      "{\"stacker_set\":{\"signers\":null}}",                                   // (a pre-Nakamoto cycle)
+      set(signer(k1, "0")),                                                     // weight 0
+      set(signer(k1, "\"3\"")),                                                 // weight as a string
+      set(signer(k1, "3.5")),                                                   // not an integer
+      set(signer(k1, "-3")),                                                    // negative
+      set(signer(k1, "4294967296")),                                            // over 32 bits
+      set(signer("0x00", "3")),                                                 // short key
+      set("{\"signing_key\":7,\"weight\":3}"),                                  // key not a string
+      set("{\"signing_key\":\"" + k1 + "\"}"),                                  // no weight
+      set(signer(k1, "3") + ",7"),                                              // a signer not an object
+  };
+  for (const auto& text : bad) {
+    std::string e1, e2;
+    EXPECT_FALSE(parse_reward_set(text, e1)) << text;
+    EXPECT_FALSE(rewards::parse_stacker_set(text, e2)) << text;
+    EXPECT_EQ(e1, e2) << text;
+  }
 }
 
 }  // namespace
