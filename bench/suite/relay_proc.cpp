@@ -1,11 +1,6 @@
 #include "bench/suite/relay_proc.hpp"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -110,46 +105,20 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
   std::string bin = l.bin;
   if (!l.dataplane_bin.empty() && !(bin = install_with_dataplane(l, err)).size()) return make_error(Errc::kIo, "install");
-  std::vector<std::string> argv = {bin, "run", "--config", cfg, "--shm", r->shm_, "--stats-interval", "0"};
-  int p[2];
-  if (::pipe(p) != 0) return make_error(Errc::kIo, "pipe");
   const std::string log = l.work_dir + "/relay.log";
-  r->sup_ = ::fork();
-  if (r->sup_ == 0) {
-    if (!l.netns.empty()) {
-      const int fd = ::open(("/var/run/netns/" + l.netns).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) ::_exit(126);
-      ::close(fd);
-    }
-    ::dup2(p[1], 1);
-    ::close(p[0]);
-    if (FILE* lf = std::fopen(log.c_str(), "w")) ::dup2(fileno(lf), 2);
-    std::vector<char*> av;
-    for (auto& a : argv) av.push_back(a.data());
-    av.push_back(nullptr);
-    ::execv(av[0], av.data());
-    ::_exit(127);
-  }
-  ::close(p[1]);
-  r->out_ = p[0];
+  launch::ChildOptions o;
+  o.argv = {bin, "run", "--config", cfg, "--shm", r->shm_, "--stats-interval", "0"};
+  o.netns = l.netns;
+  o.stderr_file = log;
+  if (!r->child_.start(o)) return make_error(Errc::kIo, "pipe or fork");
   // READY <port> <pid> from the dataplane; HTTP <port> from the control process.
-  std::string line;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   const bool want_http = !l.http_bind.empty();
-  while (std::chrono::steady_clock::now() < deadline && (r->port_ == 0 || (want_http && r->http_port_ == 0))) {
-    pollfd pf{r->out_, POLLIN, 0};
-    if (::poll(&pf, 1, 50) <= 0) continue;
-    char c;
-    if (::read(r->out_, &c, 1) != 1) break;
-    if (c != '\n') {
-      line += c;
-      continue;
-    }
-    unsigned port = 0;
-    int pid = 0;
-    if (std::sscanf(line.c_str(), "READY %u %d", &port, &pid) == 2) r->port_ = static_cast<std::uint16_t>(port);
-    if (std::sscanf(line.c_str(), "HTTP %u", &port) == 1) r->http_port_ = static_cast<std::uint16_t>(port);
-    line.clear();
+  while (r->port_ == 0 || (want_http && r->http_port_ == 0)) {
+    const auto line = r->child_.read_line(deadline);
+    if (!line) break;  // the deadline, or the relay closed its stdout
+    if (auto ready = launch::parse_ready_line(*line)) r->port_ = ready->port;
+    if (auto http = launch::parse_http_line(*line)) r->http_port_ = *http;
   }
   if (r->port_ == 0 || (want_http && r->http_port_ == 0)) {
     err = "the relay did not start (log: " + log + ")";
@@ -181,18 +150,10 @@ ProcUsage RelayProc::usage() const {
   return u;
 }
 
-int RelayProc::stop() {
-  if (sup_ <= 0) return 0;
-  ::kill(sup_, SIGTERM);
-  int status = 0;
-  ::waitpid(sup_, &status, 0);
-  sup_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+int RelayProc::stop() { return child_.terminate(); }
 
 RelayProc::~RelayProc() {
   (void)stop();
-  if (out_ >= 0) ::close(out_);
   ::unlink(shm_.c_str());
 }
 

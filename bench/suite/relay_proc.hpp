@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "launch/relay_child.hpp"
 #include "relay/base/result.hpp"
 #include "relay/link/link.hpp"
 #include "relay/shm/region.hpp"
@@ -55,8 +56,7 @@ class RelayProc {
 
  private:
   RelayProc() = default;
-  pid_t sup_ = -1;
-  int out_ = -1;
+  launch::Child child_;  // the supervisor, `stacks-relay run`
   std::string shm_;
   std::uint16_t port_ = 0, http_port_ = 0;
   shm::Region region_;

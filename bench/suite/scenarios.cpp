@@ -17,6 +17,7 @@
 
 #include "bench/suite/format.hpp"
 #include "bench/suite/http_load.hpp"
+#include "launch/relay_child.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/crypto/hash.hpp"
 #include "relay/shm/cnc.hpp"
@@ -550,14 +551,6 @@ void http_serving(Ctx& c) {
 
 bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
 
-bool enter_ns(const std::string& name) {
-  const int fd = ::open(("/var/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::setns(fd, CLONE_NEWNET) == 0;
-  ::close(fd);
-  return ok;
-}
-
 // NetnsLab: the relay's namespace and the nodes', joined by a veth pair (198.18.5.1 on
 // the relay's side, .2 on the nodes'); removed again when it goes. With `real_packets`
 // the nodes' side sends what an Ethernet link carries — one 1 500-byte-MTU segment per
@@ -627,7 +620,7 @@ std::unique_ptr<Swarm> lab_swarm(Ctx& c, const NetnsLab& lab, std::size_t k, boo
     return nullptr;
   }
   const int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home < 0 || !enter_ns(lab.np)) {
+  if (home < 0 || !launch::enter_netns(lab.np)) {
     if (home >= 0) ::close(home);
     c.note("cannot enter %s", lab.np.c_str());
     return nullptr;

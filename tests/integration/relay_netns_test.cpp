@@ -29,13 +29,7 @@ using ctl::LocalPeer;
 
 bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
 
-bool enter_netns(const std::string& name) {
-  int fd = ::open(("/var/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::setns(fd, CLONE_NEWNET) == 0;
-  ::close(fd);
-  return ok;
-}
+using launch::enter_netns;
 
 // A relay namespace and a peers namespace on one veth pair, with the given addresses
 // (CIDR form; the peers' side may have several, one per listening test node).
@@ -96,7 +90,7 @@ TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
   Netns ns("10.231.7.1/24", {"10.231.7.2/24"});
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
-  test::RelayRun relay({}, "10.231.7.1:20444", [&] { return enter_netns(ns.r); });
+  test::RelayRun relay({}, "10.231.7.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
 
   // Peers' sockets are created inside the other namespace, then this thread returns.
@@ -197,7 +191,7 @@ TEST(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
 
   std::vector<std::uint32_t> first(kNodes);
   {
-    test::RelayRun relay({"--config", config(true)}, "198.18.0.1:20444", [&] { return enter_netns(ns.r); });
+    test::RelayRun relay({"--config", config(true)}, "198.18.0.1:20444", ns.r);
     ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
     const bool walked = pump_until(20, [&] { return up() == 3; });
     pump_until(1, [] { return false; });  // no fourth dial follows
@@ -210,7 +204,7 @@ TEST(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
   pump_until(2, [&] { return up() == 0; });  // the nodes see the connections go
 
   {
-    test::RelayRun relay({"--config", config(false)}, "198.18.0.1:20444", [&] { return enter_netns(ns.r); });
+    test::RelayRun relay({"--config", config(false)}, "198.18.0.1:20444", ns.r);
     ASSERT_EQ(relay.port, 20444);
     const bool redialed = pump_until(20, [&] {
       for (int i = 0; i < kNodes; ++i)
@@ -236,8 +230,7 @@ TEST(RelayNetns, MisbehavingPeerIsBannedByAddress) {
   const std::string dir = ::mkdtemp(tmpl);
   const std::string cfg =
       write_file(dir, "relay.toml", "[frontier]\nbootstrap = []\nban_s = 3600\npath = \"" + dir + "/peers\"\n");
-  auto relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444",
-                                                [&] { return enter_netns(ns.r); });
+  auto relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444", ns.r);
   ASSERT_EQ(relay->port, 20444) << "the relay did not report READY inside its namespace";
 
   std::vector<std::unique_ptr<UringTransport>> ts;
@@ -280,8 +273,7 @@ TEST(RelayNetns, MisbehavingPeerIsBannedByAddress) {
   EXPECT_GE(relay->counters().sessions_closed.load(), 3u);
   EXPECT_EQ(relay->stop(), 0);
   // The ban is kept with the peer table: a restarted relay still refuses the address.
-  relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444",
-                                           [&] { return enter_netns(ns.r); });
+  relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444", ns.r);
   ASSERT_EQ(relay->port, 20444);
   auto& still = connect(94);
   EXPECT_TRUE(pump_until(10, [&] { return still.closed; })) << "the ban did not survive a restart";

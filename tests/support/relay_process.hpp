@@ -1,14 +1,12 @@
 // tests/support/relay_process.hpp — `stacks-relay run` as a child of the test: its own
 // data directory and shared region, stdout read for the dataplane's READY lines, the
 // two processes' pids and the dataplane's counters read from the shared region (as
-// `stacks-relay status` does), and a clean or forced stop.
+// `stacks-relay status` does), and a clean or forced stop. The process itself is a
+// launch::Child (launch/relay_child.hpp, shared with the benchmark suite).
 #pragma once
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "launch/relay_child.hpp"
 #include "relay/link/link.hpp"
 #include "relay/shm/region.hpp"
 #include "tests/support/test_peer.hpp"
@@ -32,8 +31,6 @@ inline constexpr const char* kTestFrontierToml =
     "[frontier]\nbootstrap = []\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n";
 
 struct RelayRun {
-  pid_t sup = -1;
-  int out = -1;
   std::string dir, shm;
   std::uint16_t http_port = 0;
   std::uint16_t port = 0;
@@ -41,9 +38,8 @@ struct RelayRun {
 
   // args: extra arguments after `run` (the p2p bind, data dir, shm and stats interval
   // are set here unless given; without a --config, one holding kTestFrontierToml is).
-  // `before_exec` runs in the child (e.g. enter a netns).
-  explicit RelayRun(std::vector<std::string> args, std::string bind = "127.0.0.1:0",
-                    std::function<bool()> before_exec = {}) {
+  // `netns`: run it inside this network namespace (`ip netns` name; "": here).
+  explicit RelayRun(std::vector<std::string> args, std::string bind = "127.0.0.1:0", std::string netns = "") {
     char tmpl[] = "/tmp/stacks-relay-it-XXXXXX";
     dir = ::mkdtemp(tmpl);
     shm = "/dev/shm/stacks-relay-test-" + dir.substr(dir.rfind('-') + 1);
@@ -61,50 +57,27 @@ struct RelayRun {
       argv.push_back("--config");
       argv.push_back(cfg);
     }
-    int p[2];
-    EXPECT_EQ(::pipe(p), 0);
-    sup = ::fork();
-    if (sup == 0) {
-      if (before_exec && !before_exec()) ::_exit(126);
-      ::dup2(p[1], 1);
-      ::close(p[0]);
-      std::vector<char*> av;
-      for (auto& a : argv) av.push_back(a.data());
-      av.push_back(nullptr);
-      ::execv(av[0], av.data());
-      ::_exit(127);
-    }
-    ::close(p[1]);
-    out = p[0];
+    launch::ChildOptions o;
+    o.argv = std::move(argv);
+    o.netns = std::move(netns);
+    EXPECT_TRUE(child_.start(o));
     wait_ready(15000);
   }
   RelayRun(const RelayRun&) = delete;
   RelayRun& operator=(const RelayRun&) = delete;
   ~RelayRun() {
-    if (sup > 0) {  // a failed assertion left it running: take the children down too
+    if (child_.running()) {  // a failed assertion left it running: take the children down too
       for (pid_t c : {dataplane_pid(), control_pid()})
         if (c > 0) ::kill(c, SIGKILL);
-      ::kill(sup, SIGKILL);
-      ::waitpid(sup, nullptr, 0);
+      child_.kill();
       ::unlink(shm.c_str());
     }
-    if (out >= 0) ::close(out);
     (void)std::system(("rm -rf " + dir).c_str());
   }
 
   // read_line: one line of the relay's stdout within `ms` ("" on timeout or EOF).
   std::string read_line(int ms) {
-    std::string line;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd pf{out, POLLIN, 0};
-      if (::poll(&pf, 1, 50) <= 0) continue;
-      char c;
-      if (::read(out, &c, 1) != 1) break;
-      if (c == '\n') return line;
-      line += c;
-    }
-    return "";
+    return child_.read_line(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms)).value_or("");
   }
   // wait_ready: the next "READY <port> <pid>" from a (re)started dataplane. The control
   // process's "HTTP <port>" line (when the endpoint is on) may come before it.
@@ -112,15 +85,14 @@ struct RelayRun {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
     while (std::chrono::steady_clock::now() < deadline) {
       const std::string line = read_line(ms);
-      unsigned p = 0;
-      int pid = 0;
-      if (std::sscanf(line.c_str(), "HTTP %u", &p) == 1) {
-        http_port = static_cast<std::uint16_t>(p);
+      if (auto h = launch::parse_http_line(line)) {
+        http_port = *h;
         continue;
       }
-      if (std::sscanf(line.c_str(), "READY %u %d", &p, &pid) != 2) return false;
-      port = static_cast<std::uint16_t>(p);
-      dp_pid = pid;
+      auto ready = launch::parse_ready_line(line);
+      if (!ready) return false;
+      port = ready->port;
+      dp_pid = ready->pid;
       return true;
     }
     return false;
@@ -128,10 +100,8 @@ struct RelayRun {
   // wait_http: the port of the HTTP endpoint, once the control process reported it.
   std::uint16_t wait_http(int ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (http_port == 0 && std::chrono::steady_clock::now() < deadline) {
-      unsigned p = 0;
-      if (std::sscanf(read_line(100).c_str(), "HTTP %u", &p) == 1) http_port = static_cast<std::uint16_t>(p);
-    }
+    while (http_port == 0 && std::chrono::steady_clock::now() < deadline)
+      if (auto h = launch::parse_http_line(read_line(100))) http_port = *h;
     return http_port;
   }
 
@@ -164,17 +134,15 @@ struct RelayRun {
   // stop: SIGTERM; the supervisor's exit status (both children must be gone).
   int stop() {
     pid_t d = dataplane_pid(), c = control_pid();
-    ::kill(sup, SIGTERM);
-    int status = 0;
-    ::waitpid(sup, &status, 0);
-    sup = -1;
+    const int status = child_.terminate();
     EXPECT_NE(::kill(d, 0), 0) << "the dataplane outlived the supervisor";
     EXPECT_NE(::kill(c, 0), 0) << "the control process outlived the supervisor";
     EXPECT_NE(::access(shm.c_str(), F_OK), 0) << "the shared region was not removed";
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status;
   }
 
  private:
+  launch::Child child_;  // the supervisor
   shm::Region region_;
   link::Link link_;
 };
