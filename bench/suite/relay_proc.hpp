@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "launch/relay_child.hpp"
+#include "tests/support/launch/relay_child.hpp"
 #include "relay/base/result.hpp"
 #include "relay/link/link.hpp"
 #include "relay/shm/region.hpp"

@@ -17,7 +17,7 @@
 
 #include "bench/suite/format.hpp"
 #include "bench/suite/http_load.hpp"
-#include "launch/relay_child.hpp"
+#include "tests/support/launch/relay_child.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/crypto/hash.hpp"
 #include "relay/shm/cnc.hpp"

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "launch/relay_child.hpp"
+#include "tests/support/launch/relay_child.hpp"
 #include "relay/link/link.hpp"
 #include "relay/shm/region.hpp"
 #include "tests/support/test_peer.hpp"

@@ -1,4 +1,4 @@
-// launch/relay_child.hpp — a program (in practice `stacks-relay run`) as a child process
+// tests/support/launch/relay_child.hpp — a program (in practice `stacks-relay run`) as a child process
 // of the integration tests and of the benchmark suite: forked, moved into a network
 // namespace if asked, its stdout on a pipe read line by line against a deadline, its
 // stderr into a file if asked, stopped with SIGTERM or SIGKILL and reaped. Only tests and

@@ -1,4 +1,4 @@
-#include "launch/relay_child.hpp"
+#include "tests/support/launch/relay_child.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
