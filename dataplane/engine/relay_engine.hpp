@@ -167,8 +167,9 @@ class RelayEngine final : private ControlCommands {
   void view_hint(Session& s, const policy::BurnView& seen);
 
   // relay side. from: the session the push came from (nullptr: one we originate);
-  // sender: its signature, being checked beside this; digest: our forward's, streamed.
-  void relay(Session* from, ByteSpan body, const validate::NakamotoStream* stream, const codec::Hash32* digest,
+  // checked: its stream checker, if it was checked while it arrived; digest: our
+  // forward's, streamed; sender: its signature, being checked beside this.
+  void relay(Session* from, ByteSpan body, StreamWorker::Slot* checked, const codec::Hash32* digest,
              SenderSignature* sender);
   void fan_out(Session* from, ForwardMaker& m, policy::Priority prio);
   void resign_queued();

@@ -251,12 +251,11 @@ void RelayEngine<T, F>::on_message(Session& s, std::size_t type) {
     SenderSignature sig(streams_.board(), s.framer.verify_digest(), p.signature, *s.key);
     if (type != link::kMsgTypes && policy::is_push(static_cast<codec::MsgId>(type))) {
       sig.post();
-      const validate::NakamotoStream* stream = s.arrival.stream != nullptr ? &streams_.finish(s.arrival.stream) : nullptr;
       // The forward digest streamed with it holds unless our burn view moved since.
       const auto& digest = s.framer.forward_digest();
       const codec::Preamble& used = s.framer.forward_template().preamble;
       const bool current = digest && used.burn_block_height == path_.view().height && used.burn_block_hash == path_.view().hash;
-      relay(&s, body, stream, current ? &*digest : nullptr, &sig);
+      relay(&s, body, s.arrival.stream, current ? &*digest : nullptr, &sig);
       if (sig.verdict()) view_hint(s, policy::burn_view_of(p));
       return;
     }
@@ -299,8 +298,8 @@ SharedBuf* RelayEngine<T, F>::ForwardMaker::fresh() noexcept {
 }
 
 template <Transport T, class F>
-void RelayEngine<T, F>::relay(Session* from, ByteSpan body, const validate::NakamotoStream* stream,
-                              const codec::Hash32* digest, SenderSignature* sender) {
+void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* checked, const codec::Hash32* digest,
+                              SenderSignature* sender) {
   // Time spent here (checks, signing, queueing; whatever the outcome) is counted: the
   // relay path's own CPU, apart from the kernel's per-copy send work.
   struct WorkClock {
@@ -314,6 +313,8 @@ void RelayEngine<T, F>::relay(Session* from, ByteSpan body, const validate::Naka
     }
     ~WorkClock() { stop(); }
   } work_clock{c_->relay_work_ns};
+  // A block checked while it arrived: what the checker has not read yet is read now.
+  const validate::NakamotoStream* stream = checked != nullptr ? &streams_.finish(checked) : nullptr;
   const RelayPath::Decision d = path_.examine({body, stream, digest, sender});
   if (d.stream != RelayPath::Decision::Stream::kNone && d.verdict != Verdict::kBadSignature)
     bump(d.stream == RelayPath::Decision::Stream::kPassed ? c_->blocks_streamed : c_->stream_gave_up);

@@ -1,5 +1,6 @@
 #include "relay/link/outbox.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 #include "relay/shm/cnc.hpp"
@@ -8,6 +9,7 @@ namespace relay::link {
 
 bool Outbox::try_send_now(std::uint16_t kind, std::uint32_t sid, ByteSpan head, ByteSpan a, ByteSpan b) noexcept {
   const std::size_t sz = head.size() + a.size() + b.size();
+  if (sz > UINT32_MAX) return false;  // no ring takes it (the MTU is far below)
   auto dst = ring_.prepare(static_cast<std::uint32_t>(sz));
   if (dst.empty() && sz != 0) return false;
   std::uint8_t* p = dst.data();
