@@ -96,6 +96,7 @@ template <Transport T, class F = SignOnce>
 class RelayEngine final : private ControlCommands {
  public:
   RelayEngine(T& transport, link::Ends link, DpOptions opts);
+  ~RelayEngine();
   RelayEngine(const RelayEngine&) = delete;
   RelayEngine& operator=(const RelayEngine&) = delete;
 

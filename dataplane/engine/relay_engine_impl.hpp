@@ -34,6 +34,14 @@ RelayEngine<T, F>::RelayEngine(T& transport, link::Ends link, DpOptions opts)
   resign_new_.reserve(opts_.max_sessions * opts_.pacer_budget);
 }
 
+// Messages still arriving let go of their stream checkers (the second thread leaves each
+// first) and of the forwards being written as they land, before the session table and
+// the receive pool those point into are gone.
+template <Transport T, class F>
+RelayEngine<T, F>::~RelayEngine() {
+  for (Session* s : sessions_) s->arrival.end(streams_);
+}
+
 template <Transport T, class F>
 void RelayEngine<T, F>::start(std::uint64_t incarnation) {
   port_.hello(incarnation);

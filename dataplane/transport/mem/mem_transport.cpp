@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 namespace relay::dp {
@@ -76,6 +78,20 @@ void MemTransport::deliver(ConnId c, ByteSpan bytes) {
     events_.push_back(Event{EventKind::kData, c, 0, ByteSpan(held.data(), held.size()), id, 0});
     off += n;
   }
+}
+
+SharedBuf* MemTransport::alloc(std::size_t n) {
+  if (n > UINT32_MAX) return nullptr;
+  void* mem = std::malloc(SharedBuf::header_size() + std::max<std::size_t>(n, 16));
+  if (mem == nullptr) return nullptr;
+  ++live_bufs_;
+  return SharedBuf::place(
+      mem, n,
+      [](void* ctx, SharedBuf* b) noexcept {
+        --static_cast<MemTransport*>(ctx)->live_bufs_;
+        std::free(b);
+      },
+      this);
 }
 
 Status MemTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {

@@ -59,7 +59,10 @@ class MemTransport {
   };
   const std::vector<Dial>& dials() const noexcept { return dials_; }
   void close(ConnId c);
-  SharedBuf* alloc(std::size_t n) { return SharedBuf::make_uninit(n); }
+  // alloc: heap buffers, counted until their last reference goes (live_buffers()), so a
+  // test can tell that whoever took one let go of it. They must not outlive this endpoint.
+  SharedBuf* alloc(std::size_t n);
+  std::size_t live_buffers() const noexcept { return live_bufs_; }
   void flush() noexcept {}  // sends are delivered by the network's pump
   void wake_after(ConnId, std::size_t) noexcept {}  // reads are delivered whole by the pump
 
@@ -98,6 +101,7 @@ class MemTransport {
   in6_addr addr_{};
   std::vector<Conn> conns_;
   std::vector<Dial> dials_;
+  std::size_t live_bufs_ = 0;
   std::deque<Event> events_;
   std::map<std::uint32_t, Bytes> held_;  // data of kData events until release()
   std::uint32_t next_buf_ = 1;

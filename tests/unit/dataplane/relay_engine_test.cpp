@@ -824,6 +824,25 @@ void large_blocks_checked_while_arriving(bool threaded) {
 TEST(RelayEngine, LargeBlocksAreCheckedWhileTheyArriveOnASecondThread) { large_blocks_checked_while_arriving(true); }
 TEST(RelayEngine, LargeBlocksAreCheckedWhileTheyArriveInline) { large_blocks_checked_while_arriving(false); }
 
+// An engine stopped while a large block is still arriving lets go of what it took for
+// it: the stream checker (the second thread leaves it first) and the forward being
+// written as the bytes land.
+TEST(RelayEngine, StoppingMidBlockLetsGoOfItsBuffers) {
+  sim::SignerSet signers(4);
+  ctl::ControlOptions co;
+  co.reward_set = signers.reward_set;
+  Net n(2, 1500, {}, [](DpOptions& o) { o.stream_checkers = 1; }, co);
+  auto& a = n.nodes[0]->peer;
+  NakamotoBlocks nb;
+  nb.blocks.push_back(sim::nakamoto_block(50, signers, sim::key_from_byte(9, 1), 64 * 1024));
+  const Bytes push = a.conv->sign(1, nb);
+  a.send(Bytes(push.begin(), push.begin() + static_cast<long>(push.size() / 2)));
+  n.settle();
+  EXPECT_GE(n.rt->live_buffers(), 1u);  // the forward, half written
+  n.relay.reset();
+  EXPECT_EQ(n.rt->live_buffers(), 0u);
+}
+
 TEST(RelayEngine, SessionTableRefusesBeyondItsSizeAndNeverReusesASessionId) {
   MemNetwork net;
   MemTransport rt(net, 1);
