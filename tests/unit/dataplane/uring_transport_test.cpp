@@ -108,19 +108,26 @@ TEST(UringTransport, AcceptReceiveAndFanOutOneBuffer) {
   ASSERT_TRUE(pump(**t, [](const Event&) {}, [&] { return (*t)->open_conns() == 0; }));
 }
 
-TEST(UringTransport, OutboundConnectSendAndPeerClose) {
-  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+// listen_loopback: a plain kernel listener on 127.0.0.1 (any port), and its port.
+int listen_loopback(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(lfd, 4), 0);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::listen(fd, 4), 0);
   socklen_t len = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
 
+TEST(UringTransport, OutboundConnectSendAndPeerClose) {
+  std::uint16_t port = 0;
+  const int lfd = listen_loopback(port);
   auto t = UringTransport::create({});
   ASSERT_TRUE(t.ok());
-  auto c = (*t)->connect(net::from_sockaddr(test::loopback_addr(ntohs(a.sin_port))));
+  auto c = (*t)->connect(net::from_sockaddr(test::loopback_addr(port)));
   ASSERT_TRUE(c.ok());
   SharedBuf* early = SharedBuf::make(ByteSpan(reinterpret_cast<const std::uint8_t*>("queued-before-connect"), 21));
   ASSERT_TRUE((*t)->send(*c, early, 7).ok());  // queued until the connect completes
@@ -160,15 +167,9 @@ TEST(UringTransport, ConnectRefused) {
 // bound to; a name is refused without a syscall (the transport resolves nothing); a
 // device that does not exist is an error at once.
 TEST(UringTransport, ConnectOptionsShapeTheSocket) {
-  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(lfd, 4), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
-  const net::PeerAddress to = net::from_sockaddr(test::loopback_addr(ntohs(a.sin_port)));
+  std::uint16_t port = 0;
+  const int lfd = listen_loopback(port);
+  const net::PeerAddress to = net::from_sockaddr(test::loopback_addr(port));
 
   auto t = UringTransport::create({});
   ASSERT_TRUE(t.ok());
