@@ -53,8 +53,13 @@ struct Session {
   codec::Framer framer;
   std::optional<crypto::PublicKey> key;  // installed by the control plane
   codec::Hash20 pkh{};
+  // What goes out to this peer passes two bounded stages. The pacer is where relayed
+  // pushes wait under policy (blocks first, transactions dropped oldest-first, at most
+  // pacer_budget). The transport's queue is the send window: at most
+  // max_inflight_sends pushes the kernel is being handed, in order, plus the control
+  // plane's own messages (send_now), which are not paced.
   policy::SessionPacer pacer;  // handles are SharedBuf*, one reference each
-  std::uint32_t inflight = 0;  // sends handed to the transport, not yet completed
+  std::uint32_t inflight = 0;  // pushes handed to the transport, not yet completed
   policy::BurnView last_hint;  // the view this peer's preambles last carried
   bool closing = false;
   bool misbehaved = false;
