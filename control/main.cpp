@@ -171,7 +171,9 @@ int main(int argc, char** argv) {
   api.store = blocks.get();
   api.dp = lk->counters;
   api.ring_dp_to_ctl = lk->dp_to_ctl;
+  api.ring_dp_to_ctl_sz = lk->dp_to_ctl_sz;
   api.ring_ctl_to_dp = lk->ctl_to_dp;
+  api.ring_ctl_to_dp_sz = lk->ctl_to_dp_sz;
   api.board = &board;
   api.check_signers = [&](const codec::NakamotoBlock& b) {
     std::lock_guard<std::mutex> g(sets_mu);

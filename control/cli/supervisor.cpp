@@ -273,8 +273,13 @@ int cmd_status(const CommonArgs& args, bool watch) {
     };
     std::printf("  relay latency (receive reaped → copies queued): p50 %s, p99 %s, p99.9 %s\n", us(0.5).c_str(),
                 us(0.99).c_str(), us(0.999).c_str());
-    for (const auto& [name, mem] : {std::pair{"dp→ctl", lk->dp_to_ctl}, std::pair{"ctl→dp", lk->ctl_to_dp}})
-      if (auto o = shm::ring_occupancy(mem))
+    const struct {
+      const char* name;
+      const void* mem;
+      std::size_t sz;
+    } rings[] = {{"dp→ctl", lk->dp_to_ctl, lk->dp_to_ctl_sz}, {"ctl→dp", lk->ctl_to_dp, lk->ctl_to_dp_sz}};
+    for (const auto& [name, mem, sz] : rings)
+      if (auto o = shm::ring_occupancy(mem, sz))
         std::printf("  ring %s: %llu of %llu fragments, %llu of %llu bytes\n", name, static_cast<unsigned long long>(o->frags),
                     static_cast<unsigned long long>(o->depth), static_cast<unsigned long long>(o->bytes),
                     static_cast<unsigned long long>(o->arena_sz));

@@ -284,8 +284,15 @@ void serve_status(const ApiContext& c, Response& r) {
     j["dataplane"] = std::move(dp);
   }
   Json rings = Json::object();
-  for (const auto& [name, mem] : {std::pair{"dp_to_ctl", c.ring_dp_to_ctl}, std::pair{"ctl_to_dp", c.ring_ctl_to_dp}}) {
-    if (auto o = shm::ring_occupancy(mem)) {
+  struct RingRef {
+    const char* name;
+    const void* mem;
+    std::size_t sz;
+  };
+  for (const RingRef& ring_ref : {RingRef{"dp_to_ctl", c.ring_dp_to_ctl, c.ring_dp_to_ctl_sz},
+                                  RingRef{"ctl_to_dp", c.ring_ctl_to_dp, c.ring_ctl_to_dp_sz}}) {
+    const char* name = ring_ref.name;
+    if (auto o = shm::ring_occupancy(ring_ref.mem, ring_ref.sz)) {
       Json ring = Json::object();
       ring["fragments"] = o->frags;
       ring["depth"] = o->depth;
@@ -366,7 +373,11 @@ void serve_metrics(const ApiContext& c, Response& r) {
   }
   // The shared-memory rings between the processes: how much is waiting in each.
   {
-    const std::pair<const char*, const void*> rings[] = {{"dp_to_ctl", c.ring_dp_to_ctl}, {"ctl_to_dp", c.ring_ctl_to_dp}};
+    const struct {
+      const char* name;
+      const void* mem;
+      std::size_t sz;
+    } rings[] = {{"dp_to_ctl", c.ring_dp_to_ctl, c.ring_dp_to_ctl_sz}, {"ctl_to_dp", c.ring_ctl_to_dp, c.ring_ctl_to_dp_sz}};
     const struct {
       const char* name;
       const char* help;
@@ -377,8 +388,8 @@ void serve_metrics(const ApiContext& c, Response& r) {
                 {"ring_arena_bytes", "the ring's payload capacity", &shm::RingOccupancy::arena_sz}};
     for (const auto& f : fams) {
       bool head = false;
-      for (const auto& [name, mem] : rings) {
-        auto o = shm::ring_occupancy(mem);
+      for (const auto& [name, mem, sz] : rings) {
+        auto o = shm::ring_occupancy(mem, sz);
         if (!o) continue;
         if (!head) {
           out += std::string("# HELP stacks_relay_") + f.name + " " + f.help + "\n# TYPE stacks_relay_" + f.name + " gauge\n";

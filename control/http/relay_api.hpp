@@ -75,7 +75,9 @@ struct ApiContext {
   store::BlockStore* store = nullptr;       // may be null (store disabled)
   const link::DpCounters* dp = nullptr;     // the dataplane's counters (shared region)
   const void* ring_dp_to_ctl = nullptr;     // the link's rings (occupancy in /metrics and /status)
+  std::size_t ring_dp_to_ctl_sz = 0;        // and their mapped sizes
   const void* ring_ctl_to_dp = nullptr;
+  std::size_t ring_ctl_to_dp_sz = 0;
   const StatusBoard* board = nullptr;
   const ServerStats* server = nullptr;      // set once the server runs
   // check_signers: an uploaded block's signer signatures against the reward sets the

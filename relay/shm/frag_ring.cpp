@@ -65,6 +65,11 @@ Status validate_header(const void* mem, std::size_t mem_sz) noexcept {
   return Ok{};
 }
 
+// geometry_of: the shape of a ring whose header validate_header() accepted.
+detail::RingGeometry geometry_of(RingHeader* h) noexcept {
+  return {h->depth, h->arena_sz, static_cast<std::uint32_t>(h->mtu), h->lossless != 0, h->meta(), h->arena()};
+}
+
 }  // namespace
 
 std::size_t ring_footprint(const RingParams& p) noexcept {
@@ -106,21 +111,21 @@ void ring_unformat(void* mem) noexcept {
   if (mem != nullptr) static_cast<RingHeader*>(mem)->magic.store(0, std::memory_order_release);
 }
 
-std::optional<RingOccupancy> ring_occupancy(const void* mem) noexcept {
+std::optional<RingOccupancy> ring_occupancy(const void* mem, std::size_t mem_sz) noexcept {
+  if (!validate_header(mem, mem_sz).ok()) return std::nullopt;
   const auto* h = static_cast<const RingHeader*>(mem);
-  if (h == nullptr || h->magic.load(std::memory_order_acquire) != kRingMagic || h->depth == 0) return std::nullopt;
+  const detail::RingGeometry g = geometry_of(const_cast<RingHeader*>(h));
   RingOccupancy o;
-  o.depth = h->depth;
-  o.arena_sz = h->arena_sz;
+  o.depth = g.depth;
+  o.arena_sz = g.arena_sz;
   const std::uint64_t fseq = h->fseq.load(std::memory_order_acquire);
   const std::uint64_t seq = h->pub_seq.load(std::memory_order_acquire);
   const std::uint64_t pos = h->pub_pos.load(std::memory_order_acquire);
-  if (seq <= fseq || seq - fseq > h->depth) return o;  // empty (or a torn read: report empty)
+  if (seq <= fseq || seq - fseq > g.depth) return o;  // empty (or a torn read: report empty)
   o.frags = seq - fseq;
   // The oldest unreleased fragment's payload start bounds the bytes in use.
-  const FragMeta& oldest = h->meta()[fseq & (h->depth - 1)];
-  const std::uint64_t start = oldest.pos;
-  if (start <= pos && pos - start <= h->arena_sz) o.bytes = pos - start;
+  const std::uint64_t start = g.meta[fseq & (g.depth - 1)].pos;
+  if (start <= pos && pos - start <= g.arena_sz) o.bytes = pos - start;
   return o;
 }
 
@@ -130,37 +135,38 @@ Result<RingProducer> RingProducer::join(void* mem, std::size_t mem_sz) noexcept 
   RELAY_TRY(validate_header(mem, mem_sz));
   RingProducer p;
   p.hdr_ = static_cast<RingHeader*>(mem);
+  p.g_ = geometry_of(p.hdr_);
   p.seq_ = p.hdr_->pub_seq.load(std::memory_order_acquire);
   p.pos_ = p.hdr_->pub_pos.load(std::memory_order_acquire);
   return p;
 }
 
 std::uint64_t RingProducer::credits() noexcept {
-  if (!hdr_->lossless) return hdr_->depth;
+  if (!g_.lossless) return g_.depth;
   std::uint64_t fseq = hdr_->fseq.load(std::memory_order_acquire);
-  if (fseq > seq_ || seq_ - fseq > hdr_->depth) [[unlikely]] {  // impossible: ignore it
+  if (fseq > seq_ || seq_ - fseq > g_.depth) [[unlikely]] {  // impossible: ignore it
     ++bad_fseq_;
     return 0;
   }
-  return hdr_->depth - (seq_ - fseq);
+  return g_.depth - (seq_ - fseq);
 }
 
 std::span<std::uint8_t> RingProducer::prepare(std::uint32_t sz) noexcept {
   RingHeader* h = hdr_;
-  if (sz > h->mtu || credits() == 0) return {};
+  if (sz > g_.mtu || credits() == 0) return {};
   // Payloads are contiguous: skip the arena's tail when the fragment would wrap.
   std::uint64_t start = pos_;
-  std::uint64_t off = start % h->arena_sz;
-  if (off + sz > h->arena_sz) start += h->arena_sz - off;
-  if (h->lossless) {
+  std::uint64_t off = start % g_.arena_sz;
+  if (off + sz > g_.arena_sz) start += g_.arena_sz - off;
+  if (g_.lossless) {
     // Bytes still in use: from the payload of the oldest unreleased fragment. That
     // fragment's descriptor is still in the ring (credits > 0), and descriptors are
     // not trusted for safety here: a bogus pos only costs credit, never memory.
     std::uint64_t fseq = h->fseq.load(std::memory_order_acquire);
     if (fseq < seq_) {
-      const FragMeta& oldest = h->meta()[fseq & (h->depth - 1)];
+      const FragMeta& oldest = g_.meta[fseq & (g_.depth - 1)];
       std::uint64_t used_from = oldest.pos;
-      if (used_from > start || start + sz - used_from > h->arena_sz) return {};
+      if (used_from > start || start + sz - used_from > g_.arena_sz) return {};
     }
   }
   prepared_pos_ = start;
@@ -168,13 +174,13 @@ std::span<std::uint8_t> RingProducer::prepare(std::uint32_t sz) noexcept {
   // lossy reader that copied from them sees the claim in still_valid().
   h->claim_pos.store(start + sz, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  return {h->arena() + (start % h->arena_sz), sz};
+  return {g_.arena + (start % g_.arena_sz), sz};
 }
 
 std::uint64_t RingProducer::publish(std::uint32_t sz, std::uint16_t kind, std::uint32_t session,
                                     std::uint16_t flags, std::uint32_t ts) noexcept {
   RingHeader* h = hdr_;
-  FragMeta& m = h->meta()[seq_ & (h->depth - 1)];
+  FragMeta& m = g_.meta[seq_ & (g_.depth - 1)];
   // Mark the slot as in flux (an older seq) so a racing reader never accepts a
   // half-written descriptor, then fill it and publish the seq last.
   m.seq.store(seq_ - 1, std::memory_order_relaxed);
@@ -210,6 +216,7 @@ Result<RingConsumer> RingConsumer::join(void* mem, std::size_t mem_sz) noexcept 
   RELAY_TRY(validate_header(mem, mem_sz));
   RingConsumer c;
   c.hdr_ = static_cast<RingHeader*>(mem);
+  c.g_ = geometry_of(c.hdr_);
   c.seq_ = c.hdr_->fseq.load(std::memory_order_acquire);
   if (c.seq_ == 0) c.seq_ = 1;
   return c;
@@ -217,17 +224,17 @@ Result<RingConsumer> RingConsumer::join(void* mem, std::size_t mem_sz) noexcept 
 
 RingConsumer::Poll RingConsumer::poll(Frag& out) noexcept {
   RingHeader* h = hdr_;
-  const FragMeta& m = h->meta()[seq_ & (h->depth - 1)];
+  const FragMeta& m = g_.meta[seq_ & (g_.depth - 1)];
   std::uint64_t found = m.seq.load(std::memory_order_acquire);
   if (found < seq_) return Poll::kEmpty;
   if (found > seq_) {
     // Lapped: everything from seq_ up to the producer's oldest live fragment is gone.
     std::uint64_t pub = h->pub_seq.load(std::memory_order_acquire);
-    std::uint64_t resume = pub > h->depth ? pub - h->depth : 1;
+    std::uint64_t resume = pub > g_.depth ? pub - g_.depth : 1;
     if (resume <= seq_) resume = seq_ + 1;  // the descriptor lied; step past it
     lost_ += resume - seq_;
     seq_ = resume;
-    if (h->lossless) h->fseq.store(seq_, std::memory_order_release);
+    if (g_.lossless) h->fseq.store(seq_, std::memory_order_release);
     return Poll::kOverrun;
   }
   out.seq = found;
@@ -243,29 +250,29 @@ RingConsumer::Poll RingConsumer::poll(Frag& out) noexcept {
     ++seq_;
     return Poll::kOverrun;
   }
-  std::uint64_t off = out.pos % h->arena_sz;
-  if (sz > h->mtu || off + sz > h->arena_sz) [[unlikely]] {
+  std::uint64_t off = out.pos % g_.arena_sz;
+  if (sz > g_.mtu || off + sz > g_.arena_sz) [[unlikely]] {
     ++corrupt_;
     release();
     return Poll::kCorrupt;
   }
-  out.payload = ByteSpan(h->arena() + off, sz);
+  out.payload = ByteSpan(g_.arena + off, sz);
   return Poll::kFrag;
 }
 
 bool RingConsumer::still_valid(const Frag& f) const noexcept {
   std::atomic_thread_fence(std::memory_order_acquire);
   const RingHeader* h = hdr_;
-  if (h->meta()[f.seq & (h->depth - 1)].seq.load(std::memory_order_relaxed) != f.seq) return false;
+  if (g_.meta[f.seq & (g_.depth - 1)].seq.load(std::memory_order_relaxed) != f.seq) return false;
   // No byte the producer has claimed (published or being written) may have come round
   // over the payload.
   std::uint64_t claim = h->claim_pos.load(std::memory_order_relaxed);
-  return claim >= f.pos && claim - f.pos <= h->arena_sz;
+  return claim >= f.pos && claim - f.pos <= g_.arena_sz;
 }
 
 void RingConsumer::release() noexcept {
   ++seq_;
-  if (hdr_->lossless) hdr_->fseq.store(seq_, std::memory_order_release);
+  if (g_.lossless) hdr_->fseq.store(seq_, std::memory_order_release);
 }
 
 }  // namespace relay::shm

@@ -74,8 +74,9 @@ struct RingOccupancy {
   std::uint64_t frags = 0, depth = 0;     // descriptors published and not yet released
   std::uint64_t bytes = 0, arena_sz = 0;  // payload bytes they hold (with wrap padding)
 };
-// ring_occupancy: nullopt if `mem` holds no formatted ring.
-std::optional<RingOccupancy> ring_occupancy(const void* mem) noexcept;
+// ring_occupancy: nullopt if [mem, mem + mem_sz) holds no valid ring (every header field
+// is checked against the mapping, as a join does).
+std::optional<RingOccupancy> ring_occupancy(const void* mem, std::size_t mem_sz) noexcept;
 
 // A consumer's view of one fragment. `payload` points into the shared arena.
 struct Frag {
@@ -90,7 +91,19 @@ struct Frag {
 
 namespace detail {
 struct RingHeader;
-}
+// RingGeometry: the ring's shape, copied from its header once, when a process joins
+// (after every field was checked against the mapping). Nothing about the shape is read
+// from shared memory after that: another process scribbling on the header can make the
+// ring's contents wrong, never make this one read or write outside it.
+struct RingGeometry {
+  std::uint64_t depth = 0;     // descriptors (a power of two)
+  std::uint64_t arena_sz = 0;  // payload bytes
+  std::uint32_t mtu = 0;
+  bool lossless = false;
+  FragMeta* meta = nullptr;
+  std::uint8_t* arena = nullptr;
+};
+}  // namespace detail
 
 class RingProducer {
  public:
@@ -116,7 +129,8 @@ class RingProducer {
   std::uint64_t bad_fseq() const noexcept { return bad_fseq_; }
 
  private:
-  detail::RingHeader* hdr_ = nullptr;
+  detail::RingHeader* hdr_ = nullptr;  // only its live counters are read after join
+  detail::RingGeometry g_;
   std::uint64_t seq_ = 0;  // next seq to publish
   std::uint64_t pos_ = 0;  // next monotonic payload position
   std::uint64_t prepared_pos_ = 0;
@@ -149,7 +163,8 @@ class RingConsumer {
   std::uint64_t corrupt() const noexcept { return corrupt_; }
 
  private:
-  detail::RingHeader* hdr_ = nullptr;
+  detail::RingHeader* hdr_ = nullptr;  // only its live counters are read after join
+  detail::RingGeometry g_;
   std::uint64_t seq_ = 0;
   std::uint64_t lost_ = 0;
   std::uint64_t corrupt_ = 0;

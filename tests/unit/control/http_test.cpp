@@ -241,6 +241,7 @@ TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
   auto prod = shm::RingProducer::join(ring_mem.data(), ring_mem.size()).value();
   ASSERT_TRUE(prod.try_send(Bytes(100, 1), 1, 1));
   api.ctx.ring_dp_to_ctl = ring_mem.data();
+  api.ctx.ring_dp_to_ctl_sz = ring_mem.size();
   const std::string metrics = run("curl -sf " + api.url("/metrics"));
   const std::string status_rings = run("curl -sf " + api.url("/status"));
   api.ctx.dp = nullptr;

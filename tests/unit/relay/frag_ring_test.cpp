@@ -94,7 +94,7 @@ TEST(FragRing, OccupancyIsWhatWaitsForTheConsumer) {
   Ring r({16, 1000, 400, true});
   auto prod = RingProducer::join(r.region.data(), r.region.size());
   auto cons = RingConsumer::join(r.region.data(), r.region.size());
-  auto o = ring_occupancy(r.region.data());
+  auto o = ring_occupancy(r.region.data(), r.region.size());
   ASSERT_TRUE(o);
   EXPECT_EQ(o->frags, 0u);
   EXPECT_EQ(o->bytes, 0u);
@@ -102,24 +102,53 @@ TEST(FragRing, OccupancyIsWhatWaitsForTheConsumer) {
   EXPECT_EQ(o->arena_sz, 1000u);
   ASSERT_TRUE(prod->try_send(Bytes(300, 1), 1, 1));
   ASSERT_TRUE(prod->try_send(Bytes(100, 2), 1, 1));
-  o = ring_occupancy(r.region.data());
+  o = ring_occupancy(r.region.data(), r.region.size());
   EXPECT_EQ(o->frags, 2u);
   EXPECT_GE(o->bytes, 400u);
   Frag f;
   ASSERT_EQ(cons->poll(f), RingConsumer::Poll::kFrag);
-  EXPECT_EQ(ring_occupancy(r.region.data())->frags, 2u);  // polled is not released
+  EXPECT_EQ(ring_occupancy(r.region.data(), r.region.size())->frags, 2u);  // polled is not released
   cons->release();
-  o = ring_occupancy(r.region.data());
+  o = ring_occupancy(r.region.data(), r.region.size());
   EXPECT_EQ(o->frags, 1u);
   EXPECT_GE(o->bytes, 100u);
   EXPECT_LT(o->bytes, 300u);
   ASSERT_EQ(cons->poll(f), RingConsumer::Poll::kFrag);
   cons->release();
-  EXPECT_EQ(ring_occupancy(r.region.data())->frags, 0u);
-  EXPECT_EQ(ring_occupancy(r.region.data())->bytes, 0u);
+  EXPECT_EQ(ring_occupancy(r.region.data(), r.region.size())->frags, 0u);
+  EXPECT_EQ(ring_occupancy(r.region.data(), r.region.size())->bytes, 0u);
   Bytes junk(4096, 0x5a);
-  EXPECT_FALSE(ring_occupancy(junk.data()));
-  EXPECT_FALSE(ring_occupancy(nullptr));
+  EXPECT_FALSE(ring_occupancy(junk.data(), junk.size()));
+  EXPECT_FALSE(ring_occupancy(nullptr, 0));
+  EXPECT_FALSE(ring_occupancy(r.region.data(), 1024));  // the ring is larger than that
+}
+
+// The other process is trusted for liveness, never for memory safety: once joined, a
+// ring's shape is its own copy, so a header scribbled over afterwards (an arena of 0
+// bytes, a huge depth and MTU, bogus offsets) cannot make either end read or write
+// outside the ring, nor divide by zero. Fragments keep flowing; a third party reading
+// the occupancy sees an invalid ring.
+TEST(FragRing, AHeaderScribbledAfterJoinChangesNothingAboutWhereItReadsAndWrites) {
+  Ring r({8, 4096, 512, true});
+  auto prod = RingProducer::join(r.region.data(), r.region.size());
+  auto cons = RingConsumer::join(r.region.data(), r.region.size());
+  ASSERT_TRUE(prod.ok() && cons.ok());
+  // The header's shape fields, as frag_ring.cpp lays them out: magic (8 bytes), abi (4),
+  // lossless (4), then depth, arena_sz, mtu, meta_off, arena_off (8 bytes each).
+  auto* h = static_cast<std::uint8_t*>(r.region.data());
+  const std::uint64_t junk[] = {std::uint64_t{1} << 40, 0, std::uint64_t{1} << 31, 1u << 30, 7};
+  std::memcpy(h + 16, junk, sizeof junk);
+  for (std::uint8_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(prod->try_send(Bytes(300, i), 1, i)) << int{i};
+    Frag f;
+    ASSERT_EQ(cons->poll(f), RingConsumer::Poll::kFrag);
+    ASSERT_EQ(f.payload.size(), 300u);
+    EXPECT_EQ(f.payload[0], i);
+    EXPECT_GE(f.payload.data(), h);
+    EXPECT_LE(f.payload.data() + f.payload.size(), h + r.region.size());
+    cons->release();
+  }
+  EXPECT_FALSE(ring_occupancy(r.region.data(), r.region.size()));
 }
 
 TEST(FragRing, JoinValidatesEverything) {
