@@ -108,7 +108,10 @@ template <Transport T, class F>
 void RelayEngine<T, F>::new_session(ConnId c, link::SessionInfo info) {
   Session* s = sessions_.open(c, info);
   if (s == nullptr) {  // the table is full (or the transport's id is out of range)
+    bump(c_->sessions_refused_full);
     t_.close(c);
+    // A dial of the control plane's failed: it must hear so, or it waits for it forever.
+    if (info.outbound) port_.connect_failed(info.dial_token, ENOBUFS);
     return;
   }
   F::arm(s->framer, path_);

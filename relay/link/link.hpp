@@ -33,7 +33,7 @@
 namespace relay::link {
 
 inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1"
-inline constexpr std::uint32_t kLinkAbiVersion = 5;  // 2: relay latency histogram; 3: streamed block checks; 4: helped; 5: kConnect carries a PeerAddress and ConnectOptions
+inline constexpr std::uint32_t kLinkAbiVersion = 6;  // 2: relay latency histogram; 3: streamed block checks; 4: helped; 5: kConnect carries a PeerAddress and ConnectOptions; 6: sessions_refused_full
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -69,7 +69,8 @@ inline constexpr std::uint32_t kLinkAbiVersion = 5;  // 2: relay latency histogr
   X(blocks_streamed, "Nakamoto block pushes checked while they arrived (passed before the last byte)") \
   X(stream_gave_up, "large Nakamoto block pushes checked whole after the last byte (stream gave up)")  \
   X(stream_none_free, "large Nakamoto block pushes checked whole: every stream checker was busy")         \
-  X(sig_checks_helped, "signature checks the dataplane's second thread ran beside the relay path")
+  X(sig_checks_helped, "signature checks the dataplane's second thread ran beside the relay path")           \
+  X(sessions_refused_full, "connections closed at once: the session table was full")
 
 // Message type ids 0..28 (PROTOCOL.md §1.6): per-type traffic counters are indexed by them.
 inline constexpr std::size_t kMsgTypes = 29;

@@ -486,6 +486,30 @@ TEST(RelayEngine, DialsConfiguredPeersAndRelaysTheirEarlyPushes) {
   EXPECT_TRUE(validate::verify_message(n.nodes[0]->peer.pushes[0], n.relay_id().key.public_key()));
 }
 
+// A dial that connects while the session table is full is refused like an inbound
+// connection, and the control plane hears that it failed (it redials later) instead of
+// waiting for it forever.
+TEST(RelayEngine, ADialCompletingIntoAFullTableIsReportedFailed) {
+  ctl::ControlOptions co;
+  co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 4), std::nullopt});
+  co.redial_ns = 1'000'000'000;
+  Net n(1, 0, {}, [](DpOptions& o) { o.max_sessions = 1; }, co);  // the one node fills the table
+  MemTransport lt(n.net, 4);
+  test::TestPeer<MemTransport> listener(lt, 72);
+  for (int round = 0; round < 30; ++round) {
+    n.now += 200'000'000;
+    n.relay->run_once(n.now);
+    listener.pump(n.now);
+    for (auto& node : n.nodes) node->peer.pump(n.now);
+  }
+  // Every dial was heard back from, and redialed (the first may precede the listener).
+  EXPECT_GE(n.relay->ctl->stats().dials, 3u);
+  EXPECT_EQ(n.relay->ctl->stats().dial_failures, n.relay->ctl->stats().dials);
+  EXPECT_GE(n.c().sessions_refused_full.load(), 2u);
+  EXPECT_FALSE(listener.authenticated());
+  EXPECT_TRUE(n.nodes[0]->peer.authenticated());  // the session that holds the slot is untouched
+}
+
 TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
   ctl::ControlOptions co;
   co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 3), std::nullopt});
