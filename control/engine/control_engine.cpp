@@ -169,6 +169,7 @@ const char* ControlEngine::refuse_inbound(const link::SessionInfo& info) {
       case frontier::Frontier::Verdict::kDenied: ++stats_.refused_denied; return "address on the deny list";
       case frontier::Frontier::Verdict::kBanned: ++stats_.refused_banned; return "address banned";
       case frontier::Frontier::Verdict::kPrivate: ++stats_.refused_private; return "private address";
+      case frontier::Frontier::Verdict::kUnroutable: ++stats_.refused_unroutable; return "unroutable address";
     }
     exempt |= opts_.frontier->allowed(info.addr);
   }

@@ -93,6 +93,7 @@ struct NeighborsView {
   X(refused_denied, "inbound sessions refused: address on the deny list")    \
   X(refused_banned, "inbound sessions refused: address banned")              \
   X(refused_private, "inbound sessions refused: private address")            \
+  X(refused_unroutable, "inbound sessions refused: link-local, shared, multicast or reserved address") \
   X(refused_full, "inbound sessions refused: max_inbound reached")           \
   X(refused_per_ip, "inbound sessions refused: max_inbound_per_ip reached")  \
   X(walk_asks, "GetNeighbors sent")                                           \

@@ -133,6 +133,7 @@ const char* Frontier::verdict_name(Verdict v) noexcept {
     case Verdict::kDenied: return "denied by the deny list";
     case Verdict::kBanned: return "banned";
     case Verdict::kPrivate: return "private address (frontier.private_neighbors is off)";
+    case Verdict::kUnroutable: return "unroutable address (link-local, shared, multicast or reserved)";
   }
   return "?";
 }
@@ -297,6 +298,7 @@ Frontier::Verdict Frontier::judge(const Addr16& a, std::int64_t now_s, bool conf
   if (allowed(a)) return Verdict::kOk;
   if (banned_until(a, now_s)) return Verdict::kBanned;
   if (!configured && !opts_.private_neighbors && net::is_private(a)) return Verdict::kPrivate;
+  if (!configured && net::is_unroutable(a)) return Verdict::kUnroutable;
   return Verdict::kOk;
 }
 
@@ -377,7 +379,7 @@ std::vector<codec::NeighborAddress> Frontier::sample(std::size_t n, std::int64_t
     if (k.network_id != opts_.network_id || !fresh(r, now_s) || !r.public_key) continue;
     if (r.expire_block_height <= burn_height || (r.peer_version & 0xff) < min_epoch) continue;
     if (net::any_contains(opts_.deny, k.addr) || banned_until(k.addr, now_s)) continue;
-    if (!opts_.private_neighbors && net::is_private(k.addr)) continue;
+    if ((!opts_.private_neighbors && net::is_private(k.addr)) || (!r.initial && net::is_unroutable(k.addr))) continue;
     out.push_back(codec::NeighborAddress{k.addr, k.port, r.pkh});
   }
   std::shuffle(out.begin(), out.end(), rng_);

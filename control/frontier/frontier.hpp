@@ -106,11 +106,12 @@ class Frontier {
   const FrontierOptions& options() const noexcept { return opts_; }
 
   // ---- address policy
-  enum class Verdict : std::uint8_t { kOk, kDenied, kBanned, kPrivate };
+  enum class Verdict : std::uint8_t { kOk, kDenied, kBanned, kPrivate, kUnroutable };
   static const char* verdict_name(Verdict v) noexcept;
   bool allowed(const Addr16& a) const noexcept { return net::any_contains(opts_.allow, a); }
   // judge: may we talk to `a` (inbound or dial)? `configured`: the operator named this
-  // peer ([p2p] peers / bootstrap), which lifts the private-address rule.
+  // peer ([p2p] peers / bootstrap), which lifts the private-address and unroutable rules
+  // (as the allow list does).
   Verdict judge(const Addr16& a, std::int64_t now_s, bool configured = false) const;
 
   // ---- the table

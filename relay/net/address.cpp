@@ -22,6 +22,14 @@ bool is_private(const Addr16& a) noexcept {
   return a == kLoop6;
 }
 
+bool is_unroutable(const Addr16& a) noexcept {
+  if (is_ipv4(a)) {
+    const std::uint8_t b0 = a[12], b1 = a[13];
+    return b0 == 0 || (b0 == 169 && b1 == 254) || (b0 == 100 && (b1 & 0xc0) == 64) || b0 >= 224;
+  }
+  return (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || a[0] == 0xff;  // fe80::/10, ff00::/8
+}
+
 bool is_unspecified(const Addr16& a) noexcept {
   static constexpr Addr16 kZero{};
   if (a == kZero) return true;

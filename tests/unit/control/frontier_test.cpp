@@ -61,6 +61,25 @@ TEST(Frontier, LearnsOnlyUsableAddressesOfItsNetwork) {
   EXPECT_EQ(g->learn({1, ip("10.0.0.2"), 20444}, pkh_of(2), kNow), Frontier::Learn::kAdded);
 }
 
+// What a Neighbors reply may steer the relay at: never a link-local address (a cloud's
+// metadata service at 169.254.169.254), shared (100.64/10), multicast or reserved
+// space, whatever private_neighbors says; the operator's own peers and allow list may.
+TEST(Frontier, UnroutableAddressesAreNeverLearntFromPeers) {
+  std::string err;
+  FrontierOptions o;
+  o.private_neighbors = true;
+  o.allow.push_back(*net::Cidr::parse("100.64.1.0/24", err));
+  auto f = open_table(o);
+  for (const char* a : {"169.254.169.254", "100.64.0.1", "224.0.0.1", "255.255.255.255", "240.0.0.1", "fe80::1", "ff02::1"}) {
+    EXPECT_EQ(f->learn({1, ip(a), 20444}, pkh_of(3), kNow), Frontier::Learn::kRefused) << a;
+    EXPECT_EQ(f->judge(ip(a), kNow), Frontier::Verdict::kUnroutable) << a;  // nor admitted inbound
+  }
+  EXPECT_EQ(f->learn({1, ip("100.64.0.2"), 20444}, pkh_of(4), kNow, true), Frontier::Learn::kAdded);  // configured
+  EXPECT_EQ(f->judge(ip("100.64.1.7"), kNow), Frontier::Verdict::kOk);  // allowed
+  EXPECT_EQ(f->judge(ip("100.63.255.255"), kNow), Frontier::Verdict::kOk);
+  EXPECT_EQ(f->size(), 1u);
+}
+
 TEST(Frontier, GetNeighborsSampleIsFreshPublicUndeniedAndCurrent) {
   FrontierOptions o;
   auto f = open_table(o);

@@ -26,6 +26,15 @@ TEST(Address, PrivateRangesAreTheNodes) {
   EXPECT_FALSE(parse_addr("").has_value());
 }
 
+TEST(Address, UnroutableIsWhatNoInternetPeerHas) {
+  for (const char* p : {"0.1.2.3", "169.254.169.254", "100.64.0.0", "100.127.255.255", "224.0.0.1", "239.255.255.250",
+                        "240.0.0.1", "255.255.255.255", "fe80::1", "febf::1", "ff02::1"})
+    EXPECT_TRUE(is_unroutable(ip(p))) << p;
+  for (const char* p : {"1.1.1.1", "100.63.255.255", "100.128.0.0", "169.253.0.1", "223.255.255.255", "10.0.0.1",
+                        "2001:db8::1", "fec0::1", "fc00::1", "::1"})
+    EXPECT_FALSE(is_unroutable(ip(p))) << p;
+}
+
 TEST(Address, CidrBlocks) {
   std::string err;
   auto c = Cidr::parse("203.0.113.0/24", err);
