@@ -62,6 +62,19 @@ std::optional<RelayConfig> load_config(const CommonArgs& a, std::string& err) {
 namespace {
 
 std::optional<crypto::SecretKey> read_key(const std::string& path, std::string& err) {
+  // The relay's identity: a key others could read is a key others may hold (as ssh
+  // refuses a private key file that group or others can read).
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    err = path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    err = path + ": the identity key's file mode is " + mode + ": group and others must have no access (chmod 600 " + path + ")";
+    return std::nullopt;
+  }
   std::ifstream f(path);
   std::string hex;
   f >> hex;
@@ -111,10 +124,18 @@ std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool
     return std::nullopt;
   }
   int linked = ::link(tmp.c_str(), path.c_str());
+  const int link_errno = errno;
   ::unlink(tmp.c_str());
-  if (linked != 0 && errno != EEXIST) {
-    err = path + ": cannot create: " + std::strerror(errno);
+  if (linked != 0 && link_errno != EEXIST) {
+    err = path + ": cannot create: " + std::strerror(link_errno);
     return std::nullopt;
+  }
+  // The new name is durable only once its directory is: a crash now must not lose the
+  // identity peers already know us by.
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
   }
   return read_key(path, err);
 }

@@ -1,0 +1,58 @@
+// The processes' shared start-up (relay/config/process_start.hpp): the identity key is
+// created once, privately, and a key file others can read is refused with the fix.
+#include "relay/config/process_start.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace relay::config {
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/stacks-relay-start-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+TEST(IdentityKey, CreatedOncePrivatelyAndReadBack) {
+  TempDir d;
+  const std::string path = d.path + "/state/keys/identity.key";  // its directories too
+  std::string err;
+  EXPECT_FALSE(load_identity_key(path, false, err).has_value());
+  EXPECT_NE(err.find("no identity key"), std::string::npos) << err;
+  auto k = load_identity_key(path, true, err);
+  ASSERT_TRUE(k.has_value()) << err;
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((d.path + "/state/keys").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  auto again = load_identity_key(path, true, err);  // the same key, not a new one
+  ASSERT_TRUE(again.has_value()) << err;
+  EXPECT_EQ(again->bytes(), k->bytes());
+}
+
+TEST(IdentityKey, AKeyOthersCanReadIsRefusedWithTheFix) {
+  TempDir d;
+  const std::string path = d.path + "/identity.key";
+  std::string err;
+  ASSERT_TRUE(load_identity_key(path, true, err).has_value()) << err;
+  for (mode_t m : {0644u, 0640u, 0604u, 0660u}) {
+    ASSERT_EQ(::chmod(path.c_str(), m), 0);
+    EXPECT_FALSE(load_identity_key(path, true, err).has_value()) << std::oct << m;
+    EXPECT_NE(err.find("chmod 600"), std::string::npos) << err;
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0400), 0);  // owner-only, read-only: fine
+  EXPECT_TRUE(load_identity_key(path, true, err).has_value()) << err;
+}
+
+}  // namespace
+}  // namespace relay::config
