@@ -178,7 +178,7 @@ const char* ControlEngine::refuse_inbound(const link::SessionInfo& info) {
   for (const auto& [sid, p] : peers_) {
     if (p->info.outbound || p->closing) continue;
     ++inbound;
-    same_ip += p->info.addr == info.addr;
+    same_ip += net::host_block(p->info.addr) == net::host_block(info.addr);  // an IPv6 /64 counts as one address
   }
   if (opts_.max_inbound != 0 && inbound >= opts_.max_inbound) {
     ++stats_.refused_full;

@@ -203,6 +203,7 @@ Status Frontier::load() {
       if (!b || ck.mv_size != 16) continue;
       Addr16 a;
       std::memcpy(a.data(), ck.mv_data, 16);
+      if (net::host_block(a) != a) continue;  // a record of one IPv6 address (before bans keyed on /64s)
       bans_[a] = *b;
     }
     mdb_cursor_close(cur);
@@ -392,16 +393,17 @@ double Frontier::decayed(const BanRecord& b, std::int64_t now_s) const {
   return b.score * std::exp2(-static_cast<double>(now_s - b.score_at_s) / kScoreHalfLifeS);
 }
 
-bool Frontier::misbehaved(const Addr16& a, std::uint32_t points, std::int64_t now_s) {
-  if (allowed(a)) {
+bool Frontier::misbehaved(const Addr16& addr, std::uint32_t points, std::int64_t now_s) {
+  if (allowed(addr)) {
     ++stats_.ban_exempt;
     return false;
   }
   for (const auto& [k, s] : index_)  // bootstrap peers are never banned (as a node's always-allowed)
-    if (k.addr == a && slots_[s]->initial) {
+    if (k.addr == addr && slots_[s]->initial) {
       ++stats_.ban_exempt;
       return false;
     }
+  const Addr16 a = net::host_block(addr);  // bans cover the sender's /64 (IPv6)
   if (bans_.size() >= kMaxBanRecords && bans_.find(a) == bans_.end()) {
     // Make room: forget records that no longer matter (no ban in force, score faded).
     for (auto it = bans_.begin(); it != bans_.end();) {
@@ -433,7 +435,7 @@ bool Frontier::misbehaved(const Addr16& a, std::uint32_t points, std::int64_t no
 }
 
 std::optional<std::int64_t> Frontier::banned_until(const Addr16& a, std::int64_t now_s) const {
-  auto it = bans_.find(a);
+  auto it = bans_.find(net::host_block(a));
   if (it == bans_.end() || it->second.denied_until_s <= now_s) return std::nullopt;
   return it->second.denied_until_s;
 }

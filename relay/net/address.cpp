@@ -30,6 +30,13 @@ bool is_unroutable(const Addr16& a) noexcept {
   return (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || a[0] == 0xff;  // fe80::/10, ff00::/8
 }
 
+Addr16 host_block(const Addr16& a) noexcept {
+  if (is_ipv4(a)) return a;
+  Addr16 b = a;
+  std::memset(b.data() + 8, 0, 8);
+  return b;
+}
+
 bool is_unspecified(const Addr16& a) noexcept {
   static constexpr Addr16 kZero{};
   if (a == kZero) return true;

@@ -24,6 +24,10 @@ bool is_private(const Addr16& a) noexcept;
 // ff00::/8) and reserved (240/4, broadcast included). Not part of a node's rule: the
 // relay never learns or dials these from what peers tell it.
 bool is_unroutable(const Addr16& a) noexcept;
+// host_block: the block one host (or one attacker) is reasonably given: an IPv4 address
+// itself, an IPv6 address's /64 (a home or a cloud VM gets a whole /64, so counting full
+// IPv6 addresses would let one host fill every slot). Per-address limits and bans key on it.
+Addr16 host_block(const Addr16& a) noexcept;
 // is_unspecified: 0.0.0.0 or :: ("any network" in a handshake).
 bool is_unspecified(const Addr16& a) noexcept;
 

@@ -54,7 +54,8 @@ struct FNet {
     auto n = std::make_unique<Node>();
     n->t = std::make_unique<MemTransport>(net, listen_port);
     in6_addr a{};
-    EXPECT_EQ(::inet_pton(AF_INET6, (std::string("::ffff:") + addr).c_str(), &a), 1) << addr;
+    const std::string text = std::string(addr).find(':') != std::string::npos ? addr : std::string("::ffff:") + addr;
+    EXPECT_EQ(::inet_pton(AF_INET6, text.c_str(), &a), 1) << addr;
     n->t->set_address(a);
     n->peer = std::make_unique<test::TestPeer<MemTransport>>(*n->t, key);
     nodes.push_back(std::move(n));
@@ -78,6 +79,28 @@ struct FNet {
 };
 
 codec::Hash20 pkh_of(const test::TestPeer<MemTransport>& p) { return p.pkh(); }
+
+// An IPv6 host is given a whole /64: every address in it counts as one for the
+// per-address limit, or one machine could fill every inbound slot.
+TEST(FrontierEngine, AnIpv6Slash64CountsAsOneAddress) {
+  frontier::FrontierOptions fo;
+  ControlOptions co;
+  co.walk = false;
+  co.max_inbound_per_ip = 2;
+  FNet n(fo, co);
+  Node& a = n.dial_from("2001:db8:1::1", 20);
+  Node& b = n.dial_from("2001:db8:1::2", 21);
+  n.run(5);
+  Node& c = n.dial_from("2001:db8:1:0:ffff::3", 22);  // a third in the same /64
+  Node& other = n.dial_from("2001:db8:1:1::1", 23);   // the next /64
+  n.run(5);
+  EXPECT_TRUE(a.peer->authenticated());
+  EXPECT_TRUE(b.peer->authenticated());
+  EXPECT_FALSE(c.peer->authenticated());
+  EXPECT_TRUE(c.peer->closed);
+  EXPECT_TRUE(other.peer->authenticated());
+  EXPECT_EQ(n.stats().refused_per_ip, 1u);
+}
 
 TEST(FrontierEngine, InboundSessionsAreAdmittedByPolicyAndLimits) {
   std::string err;

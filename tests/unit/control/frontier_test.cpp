@@ -246,6 +246,20 @@ TEST(Frontier, BansFollowTheScoreAndDoubleForRepeatOffenders) {
   EXPECT_FALSE(f->banned_until(friendly, kNow));
 }
 
+// A ban covers the offender's IPv6 /64 (a host is given a whole /64 and may use any
+// address in it), and an IPv4 address alone.
+TEST(Frontier, BansCoverAnIpv6Slash64) {
+  FrontierOptions o;
+  auto f = open_table(o);
+  EXPECT_FALSE(f->misbehaved(ip("2001:db8:5::1"), kPointsMisbehaviour, kNow));
+  EXPECT_TRUE(f->misbehaved(ip("2001:db8:5::2"), kPointsMisbehaviour, kNow));  // the same /64: one score
+  EXPECT_EQ(f->judge(ip("2001:db8:5:0:1234::9"), kNow + 1), Frontier::Verdict::kBanned);
+  EXPECT_EQ(f->judge(ip("2001:db8:5:1::1"), kNow + 1), Frontier::Verdict::kOk);
+  EXPECT_TRUE(f->misbehaved(ip("203.0.113.66"), kBanThreshold, kNow));
+  EXPECT_EQ(f->judge(ip("203.0.113.67"), kNow + 1), Frontier::Verdict::kOk);
+  EXPECT_EQ(f->bans_in_force(kNow + 1), 2u);
+}
+
 TEST(Frontier, TableAndBansSurviveARestart) {
   char tmpl[] = "/tmp/stacks-relay-frontier-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);

@@ -35,6 +35,12 @@ TEST(Address, UnroutableIsWhatNoInternetPeerHas) {
     EXPECT_FALSE(is_unroutable(ip(p))) << p;
 }
 
+TEST(Address, HostBlockIsTheIpv4AddressOrTheIpv6Slash64) {
+  EXPECT_EQ(host_block(ip("203.0.113.7")), ip("203.0.113.7"));
+  EXPECT_EQ(host_block(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
+  EXPECT_NE(host_block(ip("2001:db8:1:2::1")), host_block(ip("2001:db8:1:3::1")));
+}
+
 TEST(Address, CidrBlocks) {
   std::string err;
   auto c = Cidr::parse("203.0.113.0/24", err);
