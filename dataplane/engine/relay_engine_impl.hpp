@@ -341,6 +341,7 @@ void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* 
     fan_out(from, m, d.priority);
   }
   bump(c_->*counter_of(Verdict::kForward));
+  if (from == nullptr) bump(c_->originated);  // one of ours (an HTTP upload): counted before the copies leave
   if (from != nullptr) {
     const std::uint64_t took = shm::monotonic_ns() - rx_ns_;
     bump(c_->relay_latency_buckets[link::latency_bucket(took)]);
@@ -496,9 +497,7 @@ bool RelayEngine<T, F>::on_relay(std::uint32_t sid, ByteSpan message) {
 
 template <Transport T, class F>
 void RelayEngine<T, F>::on_originate(ByteSpan body) {
-  const std::uint64_t before = c_->relayed.load(std::memory_order_relaxed);
   relay(nullptr, body, nullptr, nullptr, nullptr);
-  if (c_->relayed.load(std::memory_order_relaxed) != before) bump(c_->originated);
 }
 
 }  // namespace relay::dp
