@@ -67,7 +67,7 @@ bool ControlPort::message(std::uint32_t sid, std::uint8_t flags, const codec::Ha
   // No credit: the control plane is behind or restarting. Small messages wait in order
   // behind the events already waiting; past the bound the caller refuses the session.
   if (out_.queued_bytes() + body.size() > kMaxQueuedBytes) return false;
-  out_.send(kind, sid, ByteSpan(head, sizeof head), preamble, body);
+  out_.queue(kind, sid, ByteSpan(head, sizeof head), preamble, body);
   return true;
 }
 

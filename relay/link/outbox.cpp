@@ -23,6 +23,10 @@ bool Outbox::try_send_now(std::uint16_t kind, std::uint32_t sid, ByteSpan head, 
 
 void Outbox::send(std::uint16_t kind, std::uint32_t sid, ByteSpan head, ByteSpan a, ByteSpan b) {
   if (q_.empty() && try_send_now(kind, sid, head, a, b)) return;
+  queue(kind, sid, head, a, b);
+}
+
+void Outbox::queue(std::uint16_t kind, std::uint32_t sid, ByteSpan head, ByteSpan a, ByteSpan b) {
   Bytes body;
   body.reserve(head.size() + a.size() + b.size());
   for (ByteSpan part : {head, a, b}) body.insert(body.end(), part.begin(), part.end());

@@ -27,6 +27,7 @@ class Outbox {
   void send(std::uint16_t kind, std::uint32_t sid, ByteSpan head, ByteSpan a = {}, ByteSpan b = {});
   // queue: behind what waits, whatever the ring's credit (sent by the next flush()).
   void queue(std::uint16_t kind, std::uint32_t sid, Bytes body);
+  void queue(std::uint16_t kind, std::uint32_t sid, ByteSpan head, ByteSpan a, ByteSpan b);
   // try_send_now: into the ring now if it has credit, ahead of anything queued; false
   // (nothing kept) otherwise. For fragments whose order against the queue does not
   // matter and that the caller would rather lose than hold.
