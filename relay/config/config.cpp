@@ -134,11 +134,6 @@ bool parse_peers(const std::vector<std::string>& in, std::vector<PeerSpec>& out,
 
 }  // namespace
 
-std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view s, std::string& err,
-                                                                      bool allow_zero) {
-  return net::split_host_port(s, err, allow_zero);
-}
-
 std::optional<PeerSpec> parse_peer(std::string_view s, std::string& err) {
   PeerSpec p;
   std::size_t at = s.find('@');
@@ -247,7 +242,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     if (c.dataplane_cpus.size() == 2 && c.dataplane_cpus[0] == c.dataplane_cpus[1])
       return config_error(err, std::string(origin) + ": p2p.cpus: the dataplane's two threads need two different CPUs");
     if (!bind.empty()) {
-      auto hp = parse_host_port(bind, err, true);
+      auto hp = net::split_host_port(bind, err, true);
       if (!hp) return config_error(err, std::string(origin) + ": p2p.bind: " + err);
       c.bind_host = hp->first;
       c.bind_port = hp->second;
@@ -275,7 +270,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     if (const char* why = codec::validate_url(c.http_public_url))
       return config_error(err, std::string(origin) + ": http.public_url: " + why);
     if (!bind.empty()) {
-      auto hp = parse_host_port(bind, err, true);
+      auto hp = net::split_host_port(bind, err, true);
       if (!hp) return config_error(err, std::string(origin) + ": http.bind: " + err);
       c.http_bind_host = hp->first;
       c.http_bind_port = hp->second;
@@ -329,13 +324,13 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   if (ov.data_dir) c.data_dir = *ov.data_dir;
   if (ov.identity_key_file) c.identity_key_file = *ov.identity_key_file;
   if (ov.p2p_bind) {
-    auto hp = parse_host_port(*ov.p2p_bind, err, true);
+    auto hp = net::split_host_port(*ov.p2p_bind, err, true);
     if (!hp) return config_error(err, "--p2p-bind: " + err);
     c.bind_host = hp->first;
     c.bind_port = hp->second;
   }
   if (ov.http_bind) {
-    auto hp = parse_host_port(*ov.http_bind, err, true);
+    auto hp = net::split_host_port(*ov.http_bind, err, true);
     if (!hp) return config_error(err, "--http-bind: " + err);
     c.http_bind_host = hp->first;
     c.http_bind_port = hp->second;

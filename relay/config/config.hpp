@@ -31,10 +31,6 @@ struct PeerSpec {
 // On failure returns nullopt and sets `err`.
 std::optional<PeerSpec> parse_peer(std::string_view s, std::string& err);
 
-// parse_host_port: "HOST:PORT" / "[V6]:PORT". Port 0 (any free port) only if `allow_zero`.
-std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view s, std::string& err,
-                                                                      bool allow_zero = false);
-
 enum class Network { kMainnet, kTestnet, kCustom };
 
 struct RelayConfig {
