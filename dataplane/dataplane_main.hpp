@@ -111,6 +111,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   o.max_sessions = max_sessions;
   o.rx_own_bytes = plan.rx_own_bytes;
   o.rx_pool = plan.rx;
+  o.rx_budget = cfg->receive_budget;
   if (flavour.tune != nullptr) flavour.tune(o);
   if (flavour.banner != nullptr) log_line(kProg, "%s", flavour.banner);
   // p2p.cpus: the second thread on the second CPU (pinned as the engine starts it), then

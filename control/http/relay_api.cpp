@@ -276,6 +276,7 @@ void serve_status(const ApiContext& c, Response& r) {
     RELAY_DP_COUNTERS(RELAY_X)
 #undef RELAY_X
     dp["heap_allocated"] = c.dp->heap_allocated.load(std::memory_order_relaxed);
+    dp["rx_heap_bytes"] = c.dp->rx_heap_bytes.load(std::memory_order_relaxed);
     Json lat = Json::object();
     lat["p50"] = link::latency_quantile_us(*c.dp, 0.5);
     lat["p99"] = link::latency_quantile_us(*c.dp, 0.99);
@@ -330,6 +331,8 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "dp_sessions", "gauge", "sessions the dataplane holds", c.dp->sessions_live.load());
     metric(out, "dp_sessions_authenticated", "gauge", "authenticated sessions", c.dp->sessions_auth_live.load());
     metric(out, "dp_heap_allocated_bytes", "counter", "heap bytes the dataplane thread allocated", c.dp->heap_allocated.load());
+    metric(out, "dp_rx_heap_bytes", "gauge", "heap bytes of message bodies being received (within the receive budget)",
+           c.dp->rx_heap_bytes.load());
     // Relay latency: last byte of a push reaped → its copies queued to every recipient.
     {
       const char* h = "stacks_relay_dp_relay_latency_seconds";

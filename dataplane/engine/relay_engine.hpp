@@ -27,6 +27,7 @@
 #include "dataplane/engine/control_port.hpp"
 #include "dataplane/engine/fanout.hpp"
 #include "dataplane/engine/relay_path.hpp"
+#include "dataplane/engine/rx_bodies.hpp"
 #include "dataplane/engine/sessions.hpp"
 #include "dataplane/engine/stream_worker.hpp"
 #include "dataplane/memory_plan.hpp"
@@ -50,10 +51,15 @@ struct DpOptions {
   std::size_t max_conns = 1024;          // connection ids the transport hands out are below this
   // Receiving: each session keeps bodies up to rx_own_bytes in its own buffer (reserved
   // at start-up); larger ones borrow a slot of the receive pool for as long as they are
-  // read. Only when no slot that large is free does a session's buffer grow (a heap
-  // allocation, counted as rx_body_grows; the capacity is then kept).
+  // read, or, when no slot that large is free, heap within rx_budget (bytes of bodies
+  // being read at once, the pool's included). A body that fits in neither waits, its
+  // connection unread, until memory comes back (rx_waits_budget). A session the control
+  // plane has not authenticated yet reads only handshake-sized bodies (up to
+  // rx_preauth_bytes); a larger one waits for the key (rx_waits_key).
   std::size_t rx_own_bytes = MemoryPlan::small().rx_own_bytes;
   std::vector<BufPool::Class> rx_pool = MemoryPlan::small().rx;
+  std::size_t rx_budget = std::size_t{512} << 20;
+  std::size_t rx_preauth_bytes = codec::kMaxHandshakeBody;
   // NakamotoBlocks pushes of at least stream_min_bytes are checked while they arrive
   // (validate::NakamotoStream), by one of `stream_checkers` made at start-up (~1 MiB
   // each); smaller ones, and any that find none free, are checked whole at the end.
@@ -144,21 +150,13 @@ class RelayEngine final : private ControlCommands {
     SharedBuf* shared_ = nullptr;
   };
 
-  // Receive-pool slots lent to framers for large bodies.
-  struct RxSource final : codec::BodySource {
-    BufPool* pool = nullptr;
-    codec::BodyLease lease(std::size_t n) noexcept override {
-      SharedBuf* b = pool != nullptr ? pool->alloc(n) : nullptr;
-      if (b == nullptr) return {};
-      return {b->fill(), b};
-    }
-    void release(const codec::BodyLease& l) noexcept override { static_cast<SharedBuf*>(l.handle)->unref(); }
-  };
-
-  // transport side
-  void on_event(const Event& e);
+  // transport side. on_event/on_data: true when the event's buffer was kept (hold()).
+  bool on_event(const Event& e);
   void new_session(ConnId c, link::SessionInfo info);
-  void on_data(Session& s, ByteSpan d);
+  bool on_data(Session& s, const Event& e);
+  void wait_for_body(Session& s, const Event& e, std::size_t used);
+  void try_resume(Session& s);
+  void resume_waiting();
   void on_message(Session& s, std::size_t type);
   void stream_step(Session& s);
   void close_session(Session& s, const char* why, bool misbehaved);
@@ -204,8 +202,9 @@ class RelayEngine final : private ControlCommands {
   std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
   std::vector<SharedBuf*> resign_new_;  // their re-signed replacements
   std::unique_ptr<BufPool> rx_pool_;
-  RxSource rx_source_;
+  RxBodies rx_bodies_;
   SessionTable sessions_;
+  std::vector<std::uint32_t> waiting_;  // sids whose bodies wait for memory, oldest first
   std::unordered_map<ConnId, std::uint64_t> dialing_;  // conn → the control plane's dial token
   bool ctl_seen_ = false;
   std::uint64_t rx_ns_ = 0;  // when the current batch of receives was reaped (relay latency)

@@ -25,8 +25,9 @@ RelayEngine<T, F>::RelayEngine(T& transport, link::Ends link, DpOptions opts)
         auto p = BufPool::create(opts_.rx_pool);
         return p.ok() ? std::move(*p) : nullptr;  // without it large bodies grow session buffers
       }()),
-      sessions_(opts_.max_sessions, opts_.max_conns, opts_.pacer_budget, &rx_source_, opts_.rx_own_bytes) {
-  rx_source_.pool = rx_pool_.get();
+      rx_bodies_(rx_pool_.get(), opts_.rx_budget),
+      sessions_(opts_.max_sessions, opts_.max_conns, opts_.pacer_budget, &rx_bodies_, opts_.rx_own_bytes) {
+  waiting_.reserve(opts_.max_sessions);
   // A block's signer signatures are recovered on both threads (in order without one).
   path_.set_parallel(&streams_.board());
   if (opts_.second_thread_cpu) pin_error_ = streams_.pin(*opts_.second_thread_cpu);
@@ -55,10 +56,13 @@ void RelayEngine<T, F>::run_once(std::uint64_t now_ns, int timeout_ms) {
   const std::size_t n = t_.poll(evs, timeout_ms);
   if (n != 0) rx_ns_ = shm::monotonic_ns();  // what arrived in this batch arrived by now
   for (std::size_t i = 0; i < n; ++i) {
-    on_event(evs[i]);
-    if (evs[i].kind == EventKind::kData) t_.release(evs[i]);
+    const bool kept = on_event(evs[i]);
+    if (evs[i].kind == EventKind::kData && !kept) t_.release(evs[i]);
   }
   port_.poll(*this);
+  if (rx_bodies_.freed()) resume_waiting();
+  c_->rx_heap_bodies.store(rx_bodies_.heap_bodies(), std::memory_order_relaxed);
+  c_->rx_heap_bytes.store(rx_bodies_.heap_bytes(), std::memory_order_relaxed);
   c_->sig_checks_helped.store(streams_.board().helped_items(), std::memory_order_relaxed);
   port_.beat(now_ns);
 }
@@ -66,7 +70,7 @@ void RelayEngine<T, F>::run_once(std::uint64_t now_ns, int timeout_ms) {
 // ---- transport side ------------------------------------------------------------------
 
 template <Transport T, class F>
-void RelayEngine<T, F>::on_event(const Event& e) {
+bool RelayEngine<T, F>::on_event(const Event& e) {
   switch (e.kind) {
     case EventKind::kAccepted:
     case EventKind::kConnected: {
@@ -99,9 +103,10 @@ void RelayEngine<T, F>::on_event(const Event& e) {
       }
       break;
     case EventKind::kData:
-      if (Session* s = sessions_.by_conn(e.conn); s != nullptr) on_data(*s, e.data);
+      if (Session* s = sessions_.by_conn(e.conn); s != nullptr) return on_data(*s, e);
       break;
   }
+  return false;
 }
 
 template <Transport T, class F>
@@ -114,6 +119,7 @@ void RelayEngine<T, F>::new_session(ConnId c, link::SessionInfo info) {
     if (info.outbound) port_.connect_failed(info.dial_token, ENOBUFS);
     return;
   }
+  s->framer.set_body_limit(opts_.rx_preauth_bytes);  // until the control plane knows the peer
   F::arm(s->framer, path_);
   bump(c_->sessions_opened);
   count_sessions();
@@ -179,18 +185,23 @@ void RelayEngine<T, F>::drain(Session& s) {
 }
 
 template <Transport T, class F>
-void RelayEngine<T, F>::on_data(Session& s, ByteSpan d) {
-  bump(c_->bytes_in, d.size());
+bool RelayEngine<T, F>::on_data(Session& s, const Event& e) {
+  if (s.held) {  // the connection is paused: bytes polled with the ones held wait too
+    t_.hold(e, 0);
+    return true;
+  }
+  ByteSpan d = e.data;
   while (!d.empty() && !s.closing) {
     d = d.subspan(s.framer.feed(d));
-    if (s.framer.body_grows() != s.rx_grows) {
-      bump(c_->rx_body_grows, s.framer.body_grows() - s.rx_grows);
-      s.rx_grows = s.framer.body_grows();
+    if (s.framer.state() == codec::Framer::State::kWaiting) {
+      bump(c_->bytes_in, e.data.size() - d.size());
+      wait_for_body(s, e, e.data.size() - d.size());
+      return true;
     }
     if (s.framer.state() == codec::Framer::State::kError) {
       bump(c_->drop_framing);
       close_session(s, s.framer.error().reason, true);
-      return;
+      break;
     }
     if (s.key) stream_step(s);
     if (s.framer.state() != codec::Framer::State::kDone) continue;
@@ -205,10 +216,49 @@ void RelayEngine<T, F>::on_data(Session& s, ByteSpan d) {
     s.framer.next();
     F::arm(s.framer, path_);  // a fresh random seq for the next message we may forward
   }
-  if (s.closing) return;
+  bump(c_->bytes_in, e.data.size() - d.size());
+  if (s.closing) return false;
   std::size_t due = 0;
   if (s.framer.state() == codec::Framer::State::kBody) due = s.framer.preamble().payload_len - s.framer.body().size();
   t_.wake_after(s.conn, rx_wake_bytes(due, opts_.rx_chunk_bytes, opts_.rx_tail_bytes));
+  return false;
+}
+
+// wait_for_body: the message's body has no home yet: the connection pauses with what was
+// not read of this event kept by the transport, until the control plane authenticates the
+// session (a body larger than a handshake before that) or memory comes back.
+template <Transport T, class F>
+void RelayEngine<T, F>::wait_for_body(Session& s, const Event& e, std::size_t used) {
+  s.held = true;
+  t_.hold(e, used);
+  if (!s.key && s.framer.preamble().payload_len > s.framer.body_limit()) return bump(c_->rx_waits_key);
+  bump(c_->rx_waits_budget);
+  if (!s.in_waiting) {
+    s.in_waiting = true;
+    waiting_.push_back(s.sid);
+  }
+}
+
+// try_resume: a paused session whose body now has a home reads on.
+template <Transport T, class F>
+void RelayEngine<T, F>::try_resume(Session& s) {
+  if (!s.held || s.closing || !s.framer.find_body_home()) return;
+  s.held = false;
+  t_.resume(s.conn);
+}
+
+// resume_waiting: memory came back: the sessions waiting for it try again, oldest first.
+template <Transport T, class F>
+void RelayEngine<T, F>::resume_waiting() {
+  std::size_t keep = 0;
+  for (const std::uint32_t sid : waiting_) {
+    Session* s = sessions_.by_sid(sid);
+    if (s == nullptr || !s->in_waiting) continue;
+    try_resume(*s);
+    if (s->held && !s->closing) waiting_[keep++] = sid;
+    else s->in_waiting = false;
+  }
+  waiting_.resize(keep);
 }
 
 // stream_step: a large NakamotoBlocks push from an authenticated peer is checked as its
@@ -466,6 +516,17 @@ bool RelayEngine<T, F>::on_authenticated(std::uint32_t sid, ByteSpan key33) {
   s->key = *key;
   s->pkh = crypto::hash160(key33);
   count_sessions();
+  // Any message size from now on; one that waited for the key is read now, or waits for
+  // memory like any other.
+  s->framer.set_body_limit(SIZE_MAX);
+  if (s->held) {
+    try_resume(*s);
+    if (s->held && !s->in_waiting) {
+      bump(c_->rx_waits_budget);
+      s->in_waiting = true;
+      waiting_.push_back(s->sid);
+    }
+  }
   return true;
 }
 

@@ -44,6 +44,8 @@ Session* SessionTable::open(ConnId c, const link::SessionInfo& info) noexcept {
   s->misbehaved = false;
   s->why = "";
   s->arrival = {};
+  s->held = false;
+  s->in_waiting = false;
   s->live_pos = static_cast<std::uint32_t>(live_.size());
   live_.push_back(s);
   by_conn_[c] = s;

@@ -64,7 +64,8 @@ struct Session {
   bool closing = false;
   bool misbehaved = false;
   const char* why = "";
-  std::uint64_t rx_grows = 0;  // the framer's body_grows() already counted
+  bool held = false;           // its connection is paused: the current body waits for a home
+  bool in_waiting = false;     // in the engine's list of sessions waiting for memory
   Arrival arrival;
   explicit Session(std::uint32_t budget) : pacer(budget) {}
 };

@@ -99,6 +99,14 @@ concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId 
   // (1: any byte). A large message's body then comes in a few large reads instead of one
   // per packet. Never more than the bytes still due, or the rest would wait.
   { t.wake_after(c, tag) } -> std::same_as<void>;
+  // hold: instead of release(): keep a kData event's bytes from offset `tag` on, and read
+  // nothing more on its connection until resume(c), which hands the kept bytes back
+  // first (kData events, in order) and then reads on. Meanwhile what the peer sends
+  // waits in the kernel, and TCP's window holds the sender back: a session that cannot
+  // take its next bytes yet costs no memory here. Later events of the connection already
+  // polled are held too (hold(ev, 0)). close() drops what is kept.
+  { t.hold(ev, tag) } -> std::same_as<void>;
+  { t.resume(c) } -> std::same_as<void>;
   // close: drop a connection (kClosed follows).
   { t.close(c) } -> std::same_as<void>;
   // remote: the other end of a connection (the accepted peer's address, or the one dialed).

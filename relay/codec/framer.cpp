@@ -100,25 +100,32 @@ void Framer::on_preamble() noexcept {
   verify_.update(pre_raw_, kPreambleSignatureOffset);
   verify_.update(kZeroSig, sizeof kZeroSig);
   verify_.update(pre_raw_ + kPreamblePayloadLenOffset, 4);
-  // The body's home: the own buffer when it fits (no allocation: its capacity is kept),
-  // else a lease, else the own buffer grown.
+  if (!place_body()) state_ = State::kWaiting;
+}
+
+// place_body: the body's home: the own buffer when it fits (no allocation: its capacity
+// is kept), else a lease; without a source, the own buffer grown. False: none yet.
+bool Framer::place_body() noexcept {
   const std::size_t len = pre_.payload_len;
-  if (len > own_.capacity() && source_ != nullptr) {
-    lease_ = source_->lease(len);
-    if (lease_.bytes.size() < len && lease_.handle != nullptr) {
-      source_->release(lease_);
-      lease_ = BodyLease{};
-    }
-  }
-  if (lease_.handle != nullptr) {
-    buf_ = lease_.bytes.data();
-  } else {
+  if (len > body_limit_) return false;
+  if (len <= own_.capacity() || source_ == nullptr) {
     if (len > own_.capacity()) ++grows_;
     own_.resize(len);  // no allocation once the capacity is there
     buf_ = own_.data();
+  } else {
+    lease_ = source_->lease(len);
+    if (lease_.bytes.size() < len) {
+      if (lease_.handle != nullptr) source_->release(lease_);
+      lease_ = BodyLease{};
+      return false;
+    }
+    buf_ = lease_.bytes.data();
   }
   state_ = State::kBody;
+  return true;
 }
+
+bool Framer::find_body_home() noexcept { return state_ == State::kWaiting && place_body(); }
 
 // The relayers vector is complete: start the forward digest with our preamble, the
 // grown count, the upstream entries and our own.

@@ -13,6 +13,7 @@
 // (it keeps its capacity across messages); no syscalls.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "relay/base/bytes.hpp"
@@ -39,8 +40,9 @@ void write_forward_to(std::span<std::uint8_t> out, ByteSpan preamble165, ByteSpa
                       std::uint32_t relayer_count, const RelayData& self) noexcept;
 
 // BodySource: where a framer keeps bodies larger than its own buffer (the dataplane
-// lends slots of a receive pool made at start-up). lease() returns empty bytes when it
-// has nothing that large free; the framer then grows its own buffer (and counts it).
+// lends slots of a receive pool made at start-up, or heap within its receive budget).
+// lease() returns empty bytes when it has nothing that large to give; the framer then
+// waits (State::kWaiting) until its owner finds it a home (find_body_home()).
 struct BodyLease {
   std::span<std::uint8_t> bytes;
   void* handle = nullptr;
@@ -56,7 +58,10 @@ class BodySource {
 
 class Framer {
  public:
-  enum class State : std::uint8_t { kPreamble, kBody, kDone, kError };
+  // kWaiting: the preamble is in, but the body has no home yet (larger than the body
+  // limit, or the source had nothing that large): feed() takes nothing until
+  // find_body_home() succeeds.
+  enum class State : std::uint8_t { kPreamble, kWaiting, kBody, kDone, kError };
 
   // max_payload_len: refuse larger messages before buffering them (≤ MAX_MESSAGE_LEN-1).
   explicit Framer(std::uint32_t max_payload_len = kMaxMessageLen - 1) noexcept;
@@ -69,9 +74,19 @@ class Framer {
   void set_forward(const ForwardTemplate& tmpl) noexcept;
   void clear_forward() noexcept { fwd_enabled_ = false; }
   // set_body_source: keep bodies up to `own_capacity` bytes in the framer's own buffer
-  // (reserved now) and larger ones in leases from `src` (nullptr: grow the own buffer).
+  // (reserved now, never grown) and larger ones in leases from `src`; a body neither can
+  // hold waits. nullptr: no source, the own buffer grows to fit (tools and tests).
   void set_body_source(BodySource* src, std::size_t own_capacity);
-  // body_grows: messages for which the own buffer had to grow (a heap allocation).
+  // set_body_limit: bodies longer than `n` wait (kWaiting) instead of being read, until
+  // the limit is raised and find_body_home() called — e.g. a session that has not shown
+  // who it is gets handshake-sized messages only. Applies from the next preamble, and
+  // to a waiting one at find_body_home().
+  void set_body_limit(std::size_t n) noexcept { body_limit_ = n; }
+  std::size_t body_limit() const noexcept { return body_limit_; }
+  // find_body_home: in kWaiting, try again (the limit was raised, or the source may have
+  // room now); true once the body can be read (kBody).
+  bool find_body_home() noexcept;
+  // body_grows: messages for which the own buffer had to grow (only without a source).
   std::uint64_t body_grows() const noexcept { return grows_; }
   // forward_template: the template the current message's forward digest was started with.
   const ForwardTemplate& forward_template() const noexcept { return fwd_used_; }
@@ -125,10 +140,12 @@ class Framer {
  private:
   void fail(Errc c, std::uint32_t off, const char* why) noexcept;
   void on_preamble() noexcept;
+  bool place_body() noexcept;
   void on_relayers_known() noexcept;
   void write_self(std::uint8_t* out) const noexcept;
 
   std::uint32_t max_payload_len_;
+  std::size_t body_limit_ = SIZE_MAX;
   State state_ = State::kPreamble;
   Error err_{};
   std::uint8_t pre_raw_[kPreambleSize];

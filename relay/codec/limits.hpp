@@ -35,6 +35,13 @@ inline constexpr std::size_t kMaxClarityNameLen = 128;
 inline constexpr std::size_t kMaxContractNameLen = 40;            // tx / p2p codec
 inline constexpr std::size_t kMaxContractNameLenInValue = 128;    // inside Clarity principals
 
+// The largest handshake body (relayers ‖ payload): a StackerDBHandshakeAccept with 16
+// relayers, the longest data_url and 255 contracts with the longest names
+// (PROTOCOL.md §2: HandshakeAcceptData ‖ rc_consensus_hash ‖ count ‖ ContractId…).
+inline constexpr std::size_t kMaxHandshakeBody =
+    4 + kMaxRelayersLen * kRelayDataSize + 1 + (16 + 2 + 2 + 33 + 8 + 1 + kMaxUrlLen) + 4 + 20 + 1 +
+    255 * (1 + 20 + 1 + kMaxContractNameLen);
+
 // The reference decoder (read_next_vec) refuses a vector whose count × size_of::<T>()
 // exceeds MAX_MESSAGE_LEN, with Rust's in-memory sizes. We cannot know those exactly,
 // so we use sizes at least as large as the reference's (estimated from its type

@@ -232,7 +232,9 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
         !t.str("bind_source", source) ||
         !t.integer("max_inbound", c.max_inbound, 0, 100000) || !t.integer("max_outbound", c.max_outbound, 0, 10000) ||
         !t.integer("max_queued_per_peer", c.max_queued_per_peer, 1, 100) ||
-        !t.integer("max_message_len", c.max_message_len, 170, 16778053) || !t.boolean("busy_poll", c.busy_poll) ||
+        !t.integer("max_message_len", c.max_message_len, 170, 16778053) ||
+        !t.integer("receive_budget", c.receive_budget, std::uint64_t{64} << 20, std::uint64_t{1} << 40) ||
+        !t.boolean("busy_poll", c.busy_poll) ||
         !t.integers("cpus", c.dataplane_cpus, 0, CPU_SETSIZE - 1, 2) || !t.check_unknown())
       return fail();
     if (c.outbound.bind_device.size() > net::kMaxDeviceName)

@@ -53,6 +53,9 @@ struct RelayConfig {
   std::uint32_t max_outbound = 32;
   std::uint32_t max_queued_per_peer = 50;  // our messages a node may have unprocessed
   std::uint32_t max_message_len = 16778053;
+  // Bytes of message bodies the dataplane reads at once, across every session (its
+  // receive pool included): a body that does not fit waits, its connection unread.
+  std::uint64_t receive_budget = std::uint64_t{512} << 20;
   bool busy_poll = false;  // the dataplane spins instead of sleeping in the kernel: lower latency, one core busy
   // The dataplane's threads pinned to these CPUs: [run loop] or [run loop, second thread
   // (block checks, signature help)]; empty: the kernel places them.

@@ -33,7 +33,9 @@
 namespace relay::link {
 
 inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1"
-inline constexpr std::uint32_t kLinkAbiVersion = 6;  // 2: relay latency histogram; 3: streamed block checks; 4: helped; 5: kConnect carries a PeerAddress and ConnectOptions; 6: sessions_refused_full
+// 2: relay latency histogram; 3: streamed block checks; 4: helped; 5: kConnect carries a
+// PeerAddress and ConnectOptions; 6: sessions_refused_full; 7: the receive budget's counters.
+inline constexpr std::uint32_t kLinkAbiVersion = 7;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -61,7 +63,9 @@ inline constexpr std::uint32_t kLinkAbiVersion = 6;  // 2: relay latency histogr
   X(drop_framing, "framing or decode errors (session dropped)")                                    \
   X(drop_ctl_ring_full, "sessions closed because the control ring was full")                       \
   X(link_corrupt, "malformed fragments from the control plane (skipped)")                          \
-  X(rx_body_grows, "large messages read into a grown session buffer (no receive-pool slot free)")  \
+  X(rx_heap_bodies, "large messages read into heap within the receive budget (no receive-pool slot free)") \
+  X(rx_waits_key, "messages larger than a handshake that waited for their session's handshake, unread") \
+  X(rx_waits_budget, "messages that waited, unread, for the receive budget to have room")               \
   X(store_feed_dropped, "relayed blocks not handed to the block store (control ring full)")        \
   X(originated, "pushes we originated (HTTP uploads) relayed to peers")                            \
   X(relay_work_ns, "nanoseconds spent on the relay path (checks, signing, queueing), all pushes")   \
@@ -93,6 +97,7 @@ struct alignas(shm::kRingAlign) DpCounters {
   std::atomic<std::uint64_t> sessions_live;       // gauges
   std::atomic<std::uint64_t> sessions_auth_live;
   std::atomic<std::uint64_t> p2p_port;            // the port the dataplane listens on (0: not yet)
+  std::atomic<std::uint64_t> rx_heap_bytes;       // heap bytes of bodies being received now
   std::atomic<std::uint64_t> heap_allocated;      // heap bytes the dataplane thread allocated (jemalloc
                                                   // thread.allocated, refreshed every 100 ms)
   // Whole messages and their bytes by type: received from peers, and written to them

@@ -324,7 +324,7 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
     return s.payload[0] == static_cast<std::uint8_t>(MsgId::kTransaction);
   }));
   EXPECT_EQ(k.relayed.load() - relayed_before, 10u + txs - 40);
-  EXPECT_EQ(k.rx_body_grows.load(), 0u);  // every large body fitted a receive-pool slot
+  EXPECT_EQ(k.rx_heap_bodies.load(), 0u);  // every large body fitted a receive-pool slot
   EXPECT_EQ(k.drop_invalid.load(), 0u);
   EXPECT_EQ(after - before, 0u) << "heap bytes the dataplane allocated relaying "
                                 << k.relayed.load() - relayed_before << " pushes";

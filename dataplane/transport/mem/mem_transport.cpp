@@ -25,7 +25,7 @@ MemTransport::~MemTransport() {
 
 ConnId MemTransport::add_conn() {
   for (ConnId c = 0; c < conns_.size(); ++c)
-    if (!conns_[c].open && conns_[c].peer == nullptr) return c;
+    if (!conns_[c].open && conns_[c].peer == nullptr && !conns_[c].paused) return c;
   conns_.emplace_back();
   return static_cast<ConnId>(conns_.size() - 1);
 }
@@ -54,8 +54,8 @@ Result<ConnId> MemTransport::connect(const net::PeerAddress& addr, const net::Co
   MemTransport* srv = it->second;
   ConnId s = srv->add_conn();
   // The dialer's port as the listener sees it: ephemeral-looking, unique per connection.
-  srv->conns_[s] = Conn{true, this, c, 0, static_cast<std::uint16_t>(40000 + c % 20000)};
-  conns_[c] = Conn{true, srv, s, 0, srv->port_};
+  srv->conns_[s] = Conn{true, this, c, 0, static_cast<std::uint16_t>(40000 + c % 20000), false, {}};
+  conns_[c] = Conn{true, srv, s, 0, srv->port_, false, {}};
   srv->events_.push_back(Event{EventKind::kAccepted, s, 0, {}, 0, 0});
   events_.push_back(Event{EventKind::kConnected, c, 0, {}, 0, 0});
   return c;
@@ -140,7 +140,43 @@ void MemTransport::reset(ConnId c) {
   if (peer != nullptr) peer->remote_closed(pc, ECONNRESET);
 }
 
+// drop_backlog: a paused connection is being closed: what it kept is dropped, a close
+// that was waiting in it is delivered.
+void MemTransport::drop_backlog(ConnId c) {
+  Conn& k = conns_[c];
+  for (const Event& e : k.backlog) {
+    if (e.kind == EventKind::kData) held_.erase(e.buf_id);
+    else events_.push_back(e);
+  }
+  k.backlog.clear();
+  k.paused = false;
+}
+
+void MemTransport::hold(const Event& ev, std::size_t from) {
+  if (ev.kind != EventKind::kData) return;
+  if (ev.conn >= conns_.size() || !conns_[ev.conn].open || from >= ev.data.size()) {
+    release(ev);
+    if (ev.conn < conns_.size() && conns_[ev.conn].open) conns_[ev.conn].paused = true;
+    return;
+  }
+  Conn& k = conns_[ev.conn];
+  k.paused = true;
+  Event kept = ev;
+  kept.data = ev.data.subspan(from);
+  k.backlog.push_back(kept);
+}
+
+void MemTransport::resume(ConnId c) {
+  if (c >= conns_.size() || !conns_[c].paused) return;
+  Conn& k = conns_[c];
+  k.paused = false;
+  // Ahead of everything not yet polled, in their order.
+  for (auto it = k.backlog.rbegin(); it != k.backlog.rend(); ++it) events_.push_front(*it);
+  k.backlog.clear();
+}
+
 void MemTransport::close(ConnId c) {
+  if (c < conns_.size() && conns_[c].paused) drop_backlog(c);
   if (c >= conns_.size() || !conns_[c].open) return;
   Conn& k = conns_[c];
   MemTransport* peer = k.peer;
@@ -160,8 +196,13 @@ std::size_t MemTransport::poll(std::span<Event> evs, int /*timeout_ms*/) {
   }
   std::size_t n = 0;
   while (n < evs.size() && !events_.empty()) {
-    evs[n++] = events_.front();
+    const Event e = events_.front();
     events_.pop_front();
+    if (e.conn < conns_.size() && conns_[e.conn].paused && (e.kind == EventKind::kData || e.kind == EventKind::kClosed)) {
+      conns_[e.conn].backlog.push_back(e);  // a paused connection reads nothing, EOF included
+      continue;
+    }
+    evs[n++] = e;
   }
   return n;
 }

@@ -59,6 +59,9 @@ class MemTransport {
   };
   const std::vector<Dial>& dials() const noexcept { return dials_; }
   void close(ConnId c);
+  void hold(const Event& ev, std::size_t from);
+  void resume(ConnId c);
+  bool paused(ConnId c) const noexcept { return c < conns_.size() && conns_[c].paused; }
   // alloc: heap buffers, counted until their last reference goes (live_buffers()), so a
   // test can tell that whoever took one let go of it. They must not outlive this endpoint.
   SharedBuf* alloc(std::size_t n);
@@ -82,11 +85,14 @@ class MemTransport {
     ConnId peer_conn = kNoConn;
     std::uint64_t crossed = 0;  // bytes sent + received
     std::uint16_t remote_port = 0;
+    bool paused = false;         // hold(): no kData or kClosed until resume()
+    std::deque<Event> backlog;   // its events meanwhile, in order
   };
   ConnId add_conn();
   void deliver(ConnId c, ByteSpan bytes);
   void remote_closed(ConnId c, int err);
   void reset(ConnId c);
+  void drop_backlog(ConnId c);
   void transmit(ConnId c, ByteSpan b, std::uint64_t tag);
   struct Stalled {
     ConnId conn;

@@ -23,7 +23,7 @@ namespace {
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
-enum Op : std::uint64_t { kOpAccept = 1, kOpRecv = 2, kOpSend = 3, kOpConnect = 4, kOpSendZc = 5 };
+enum Op : std::uint64_t { kOpAccept = 1, kOpRecv = 2, kOpSend = 3, kOpConnect = 4, kOpSendZc = 5, kOpCancel = 6 };
 constexpr std::uint16_t kBufGroup = 0;
 
 // user_data: op (8 bits) | generation (24 bits) | connection (32 bits)
@@ -105,7 +105,10 @@ Status UringTransport::init() {
   io_uring_buf_ring_advance(br_, static_cast<int>(cfg_.buf_count));
 
   conns_.resize(cfg_.max_conns);
-  for (auto& c : conns_) c.sendq.resize(cfg_.max_queued_sends);
+  for (auto& c : conns_) {
+    c.sendq.resize(cfg_.max_queued_sends);
+    c.held.reserve(8);
+  }
   free_.reserve(cfg_.max_conns);
   for (std::uint32_t i = cfg_.max_conns; i > 0; --i) free_.push_back(i - 1);
   backlog_.reserve(64);
@@ -181,6 +184,9 @@ Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6
   k.sq_head = k.sq_len = 0;
   k.sent_off = 0;
   k.lowat = k.lowat_want = 1;  // a fresh socket's SO_RCVLOWAT
+  k.paused = false;
+  k.eof_held = false;
+  k.held.clear();
   if (peer != nullptr) k.peer = *peer;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -354,6 +360,9 @@ void UringTransport::finish_close(ConnId c) {
   k.fd = -1;
   for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
   k.sq_len = 0;
+  for (const Held& h : k.held) release_buf(h.bid);
+  k.held.clear();
+  k.paused = false;
   k.in_use = false;
   ++k.gen;  // stale completions for this slot are ignored
   --open_;
@@ -370,10 +379,50 @@ void UringTransport::close(ConnId c) {
 }
 
 void UringTransport::release(const Event& ev) {
-  if (ev.kind != EventKind::kData) return;
-  io_uring_buf_ring_add(br_, bufs_ + std::size_t{ev.buf_id} * cfg_.buf_size, cfg_.buf_size,
-                        static_cast<unsigned short>(ev.buf_id), io_uring_buf_ring_mask(cfg_.buf_count), 0);
+  if (ev.kind == EventKind::kData) release_buf(ev.buf_id);
+}
+
+void UringTransport::release_buf(std::uint32_t bid) noexcept {
+  io_uring_buf_ring_add(br_, bufs_ + std::size_t{bid} * cfg_.buf_size, cfg_.buf_size, static_cast<unsigned short>(bid),
+                        io_uring_buf_ring_mask(cfg_.buf_count), 0);
   io_uring_buf_ring_advance(br_, 1);
+}
+
+// keep: bytes of a provided buffer a paused connection received, kept for resume().
+// The list's capacity is reserved at start-up; it grows only if more buffers complete
+// between hold() and the cancel than that (each one a buffer of received bytes).
+void UringTransport::keep(Conn& k, std::uint32_t bid, std::uint32_t off, std::uint32_t len) {
+  if (len == 0) return release_buf(bid);
+  k.held.push_back(Held{bid, off, len});
+}
+
+void UringTransport::hold(const Event& ev, std::size_t from) {
+  if (ev.kind != EventKind::kData) return;
+  if (ev.conn >= conns_.size() || !conns_[ev.conn].in_use || conns_[ev.conn].closing) return release(ev);
+  Conn& k = conns_[ev.conn];
+  const auto off = static_cast<std::uint32_t>(ev.data.data() - (bufs_ + std::size_t{ev.buf_id} * cfg_.buf_size));
+  from = std::min(from, ev.data.size());
+  keep(k, ev.buf_id, off + static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(ev.data.size() - from));
+  if (k.paused) return;
+  k.paused = true;
+  if (!k.recv_armed) return;
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return begin_close(ev.conn, ENOMEM);
+  io_uring_prep_cancel64(s, pack(kOpRecv, k.gen, ev.conn), 0);
+  io_uring_sqe_set_data64(s, pack(kOpCancel, k.gen, ev.conn));
+  ++k.inflight;
+}
+
+void UringTransport::resume(ConnId c) {
+  if (c >= conns_.size() || !conns_[c].in_use || !conns_[c].paused) return;
+  Conn& k = conns_[c];
+  k.paused = false;
+  // What was kept goes out first (the backlog leads every poll), then reading resumes.
+  for (const Held& h : k.held)
+    push_event(Event{EventKind::kData, c, 0, ByteSpan(bufs_ + std::size_t{h.bid} * cfg_.buf_size + h.off, h.len), h.bid, 0});
+  k.held.clear();
+  if (k.eof_held) return begin_close(c, 0);
+  if (!k.recv_armed && !k.closing) arm_recv(c);
 }
 
 // handle_cqe: translate one completion; returns false when `evs` is full and the
@@ -458,16 +507,23 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
         Event e{EventKind::kData, c, 0, ByteSpan(bufs_ + std::size_t{bid} * cfg_.buf_size, static_cast<std::size_t>(res)),
                 bid, 0};
         if (k.closing) release(e);
+        else if (k.paused) keep(k, bid, 0, static_cast<std::uint32_t>(res));  // completed before the cancel
         else evs[n++] = e;
-        if (!more && !k.closing) arm_recv(c);
+        if (!more && !k.closing && !k.paused) arm_recv(c);
       } else if (res == -ENOBUFS) {
         ++recv_nobufs_;  // every buffer is with the application: re-arm and wait
-        if (!more && !k.closing) arm_recv(c);
+        if (!more && !k.closing && !k.paused) arm_recv(c);
+      } else if (res == -ECANCELED) {
+        // hold() cancelled it; resumed meanwhile: read on.
+        if (!more && !k.closing && !k.paused) arm_recv(c);
+      } else if (res == 0 && k.paused) {
+        k.eof_held = true;  // the peer's close comes after what is kept, at resume()
       } else {
         begin_close(c, res < 0 ? -res : 0);  // 0 = orderly EOF
       }
       break;
     }
+    case kOpCancel: --k.inflight; break;
     case kOpConnect: {
       --k.inflight;
       if (res < 0) {

@@ -66,6 +66,10 @@ class UringTransport {
   Status send(ConnId c, SharedBuf* buf, std::uint64_t tag);
   Result<ConnId> connect(const net::PeerAddress& addr, const net::ConnectOptions& how = {});
   void close(ConnId c);
+  // hold/resume (the Transport concept): the connection's multishot receive is
+  // cancelled; buffers it still completes are kept with the held ones, in order.
+  void hold(const Event& ev, std::size_t from);
+  void resume(ConnId c);
   SharedBuf* alloc(std::size_t n);
   void flush() noexcept;
   // wake_after: SO_RCVLOWAT on the connection's socket, so its receives complete only
@@ -95,6 +99,11 @@ class UringTransport {
     SharedBuf* buf;
     std::uint64_t tag;
   };
+  struct Held {  // received bytes kept for a paused connection: part of a provided buffer
+    std::uint32_t bid;
+    std::uint32_t off;
+    std::uint32_t len;
+  };
   struct Conn {
     int fd = -1;
     std::uint32_t gen = 0;
@@ -111,6 +120,9 @@ class UringTransport {
     std::uint32_t lowat = 1;         // SO_RCVLOWAT on the socket
     std::uint32_t lowat_want = 1;    // what wake_after asked for
     bool lowat_queued = false;       // in lowat_dirty_
+    bool paused = false;             // hold(): not reading until resume()
+    bool eof_held = false;           // the peer closed while paused
+    std::vector<Held> held;          // what arrived and waits for resume() (capacity reserved)
   };
 
   explicit UringTransport(const UringConfig& cfg);
@@ -118,6 +130,8 @@ class UringTransport {
   io_uring_sqe* sqe();
   Result<ConnId> adopt(int fd, bool connecting, const sockaddr_in6* peer);
   void arm_recv(ConnId c);
+  void keep(Conn& k, std::uint32_t bid, std::uint32_t off, std::uint32_t len);
+  void release_buf(std::uint32_t bid) noexcept;
   void arm_accept();
   void submit_send(ConnId c);
   void setup_send_pool();

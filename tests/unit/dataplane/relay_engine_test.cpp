@@ -731,49 +731,128 @@ TEST(RelayEngine, OriginatedPushesGoToEveryPeerWithUsAsTheOnlyRelayer) {
   }
 }
 
-TEST(RelayEngine, LargeBodiesBorrowReceivePoolSlotsAndGrowOnlyWhenNoneIsFree) {
-  Net n(3, 700, {}, [](DpOptions& o) {
-    o.rx_own_bytes = 1024;
-    o.rx_pool = {{64 * 1024, 1}};
-  });
-  Bytes contract;  // the 39 kB mainnet contract deploy
+// The 39 kB mainnet contract deploy (larger than any handshake) and variants of it.
+StacksTransaction big_contract() {
+  Bytes contract;
   for (auto& r : test::read_tsv_records("real-data/mainnet-txs.tsv"))
     if (r["payload_name"] == "smart-contract") contract = test::hex(r["raw_tx_hex"]);
   auto big = decode_exact<StacksTransaction>(contract, read_transaction);
-  ASSERT_TRUE(big.ok());
-  ASSERT_GT(contract.size(), 30000u);
+  EXPECT_TRUE(big.ok());
+  EXPECT_GT(contract.size(), kMaxHandshakeBody + 1000);
+  return big.ok() ? *big : StacksTransaction{};
+}
+// variant: a different object of the same size (not validly signed: dropped as invalid).
+StacksTransaction variant(const StacksTransaction& t, std::uint64_t bump) {
+  StacksTransaction v = t;
+  v.auth.origin.nonce += bump;
+  compute_ids(v);
+  return v;
+}
+Bytes half(const Bytes& m, bool first) {
+  const auto mid = static_cast<long>(m.size() / 2);
+  return first ? Bytes(m.begin(), m.begin() + mid) : Bytes(m.begin() + mid, m.end());
+}
+
+TEST(RelayEngine, LargeBodiesBorrowReceivePoolSlotsThenHeapWithinTheBudgetThenWait) {
+  const StacksTransaction big = big_contract();
+  const std::size_t pool = 64 * 1024;
+  Net n(3, 700, {}, [&](DpOptions& o) {
+    o.rx_own_bytes = 1024;
+    o.rx_pool = {{pool, 1}};
+    o.rx_budget = pool + 48 * 1024;  // room for one heap body of the contract's size, not two
+  });
   auto& a = n.nodes[0]->peer;
   auto& b = n.nodes[1]->peer;
   auto& c = n.nodes[2]->peer;
   // One at a time: each borrows the slot and gives it back.
-  a.send(a.conv->sign(1, Transaction{*big}));
+  a.send(a.conv->sign(1, Transaction{big}));
   n.settle();
   ASSERT_EQ(c.pushes.size(), 1u);
-  EXPECT_EQ(n.c().rx_body_grows.load(), 0u);
-  // Two at once: one gets the slot, the other session's buffer grows.
-  const Bytes from_a = a.conv->sign(2, Transaction{*big});
-  StacksTransaction other = *big;
-  other.auth.origin.nonce += 1;  // a different object of the same size (not validly signed: dropped as invalid)
-  compute_ids(other);
-  const Bytes from_b = b.conv->sign(3, Transaction{other});
-  auto half = [](const Bytes& m, bool first) {
-    const auto mid = static_cast<long>(m.size() / 2);
-    return first ? Bytes(m.begin(), m.begin() + mid) : Bytes(m.begin() + mid, m.end());
-  };
-  a.send(half(from_a, true));  // both bodies are half read when the second one starts
+  EXPECT_EQ(n.c().rx_heap_bodies.load(), 0u);
+  // Three at once: one gets the slot, one heap, the third waits unread until one of the
+  // others is done, then is read like the rest.
+  const Bytes from_a = a.conv->sign(2, Transaction{big});
+  const Bytes from_b = b.conv->sign(3, Transaction{variant(big, 1)});
+  const Bytes from_c = c.conv->sign(4, Transaction{variant(big, 2)});
+  a.send(half(from_a, true));  // every body is started before any ends
   b.send(half(from_b, true));
+  c.send(half(from_c, true));
+  n.settle();
+  EXPECT_EQ(n.c().rx_heap_bodies.load(), 1u);
+  EXPECT_EQ(n.c().rx_heap_bytes.load(), from_b.size() - kPreambleSize);
+  EXPECT_EQ(n.c().rx_waits_budget.load(), 1u);
+  EXPECT_TRUE(n.rt->paused(0) || n.rt->paused(1) || n.rt->paused(2));  // c's connection is not read
   a.send(half(from_a, false));
   b.send(half(from_b, false));
+  c.send(half(from_c, false));
   n.settle();
-  EXPECT_EQ(n.c().rx_body_grows.load(), 1u);
   EXPECT_EQ(n.c().drop_dup.load(), 1u);      // a's second copy of the contract
-  EXPECT_EQ(n.c().drop_invalid.load(), 1u);  // b's altered one, read whole all the same
-  EXPECT_FALSE(a.closed || b.closed);
-  // The grown buffer keeps its capacity: the same size again does not grow it.
-  b.send(b.conv->sign(4, Transaction{other}));
-  a.send(a.conv->sign(5, Transaction{*big}));
+  EXPECT_EQ(n.c().drop_invalid.load(), 2u);  // b's and c's altered ones, read whole all the same
+  EXPECT_EQ(n.c().rx_heap_bytes.load(), 0u);  // the heap body was freed with its message
+  EXPECT_EQ(n.c().rx_waits_budget.load(), 1u);
+  EXPECT_FALSE(a.closed || b.closed || c.closed);
+  EXPECT_FALSE(n.rt->paused(0) || n.rt->paused(1) || n.rt->paused(2));
+  // Everything came back: the next large body takes the slot again.
+  a.send(half(a.conv->sign(5, Transaction{variant(big, 3)}), true));
   n.settle();
-  EXPECT_EQ(n.c().rx_body_grows.load(), 1u);
+  EXPECT_EQ(n.c().rx_heap_bodies.load(), 1u);
+  EXPECT_EQ(n.c().rx_heap_bytes.load(), 0u);
+}
+
+// A session the control plane has not authenticated reads handshake-sized messages
+// only: a larger one waits, unread, for the key. Sent right behind the handshake (before
+// the relay could have answered), a push is read and relayed once the key is in.
+TEST(RelayEngine, LargeMessagesBeforeTheHandshakeWaitForTheKey) {
+  const StacksTransaction big = big_contract();
+  Net n(2);
+  TestNode& x = n.add_node(40);
+  x.peer.pump(n.now);  // connected: its Handshake is on its way
+  ASSERT_TRUE(x.peer.conv != nullptr);
+  x.peer.send(x.peer.conv->sign(9, Transaction{big}));  // behind it, before any answer
+  n.settle();
+  EXPECT_EQ(n.c().rx_waits_key.load(), 1u);
+  EXPECT_EQ(n.c().rx_waits_budget.load(), 0u);
+  ASSERT_EQ(n.nodes[0]->peer.pushes.size(), 1u);  // read once the key was in, and relayed
+  EXPECT_EQ(n.c().drop_framing.load(), 0u);
+  EXPECT_FALSE(x.peer.closed);
+}
+
+// A connection that claims a 16 MB message and never shakes hands costs its preamble:
+// nothing is leased or allocated for its body, its further bytes stay unread, and the
+// control plane drops it when the handshake time is up.
+TEST(RelayEngine, APreambleClaimingAHugeBodyBeforeAnyHandshakeCostsNothing) {
+  Net n(2);
+  MemTransport raw(n.net);
+  auto conn = raw.connect(net::from_sockaddr(port_addr(1)), {});
+  ASSERT_TRUE(conn.ok());
+  Preamble p;
+  p.peer_version = 0x18000010;
+  p.network_id = 1;
+  p.payload_len = kMaxMessageLen - 1;
+  p.burn_block_height = 900107;  // a well-formed preamble: only its claim is hostile
+  p.burn_stable_block_height = 900100;
+  Bytes junk;
+  Writer w(junk);
+  write_preamble(w, p);
+  junk.resize(junk.size() + 100000, 0x5a);  // and 100 kB of the claimed body
+  SharedBuf* b = SharedBuf::make(junk);
+  ASSERT_TRUE(raw.send(*conn, b, 0).ok());
+  b->unref();
+  const std::uint64_t before = n.c().bytes_in.load();
+  n.settle();
+  EXPECT_EQ(n.c().rx_waits_key.load(), 1u);
+  EXPECT_EQ(n.c().bytes_in.load() - before, kPreambleSize);  // the rest is not read
+  EXPECT_EQ(n.c().rx_heap_bodies.load(), 0u);
+  EXPECT_EQ(n.c().sessions_closed.load(), 0u);
+  // The honest nodes are served meanwhile.
+  n.nodes[0]->peer.send(n.nodes[0]->peer.conv->sign(1, Transaction{big_contract()}));
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
+  n.now += 6'000'000'000ull;  // past the handshake timeout
+  n.settle();
+  EXPECT_EQ(n.c().sessions_closed.load(), 1u);
+  EXPECT_EQ(n.relay->dp->sessions(), 2u);
+  EXPECT_EQ(n.c().drop_framing.load(), 0u);
 }
 
 // Large Nakamoto block pushes are checked while their bytes arrive (here in reads of at

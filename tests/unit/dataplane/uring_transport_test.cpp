@@ -243,6 +243,131 @@ TEST(UringTransport, ReceiveBufferStarvationLosesNothing) {
   ::close(fd);
 }
 
+// hold() pauses a connection: nothing more is read (TCP's window fills and holds the
+// sender back), what was kept comes back first at resume(), every byte in order, and
+// a close from the peer meanwhile comes after them. close() of a held connection gives
+// its buffers back (a few buffers only: a leak would starve the next connection).
+TEST(UringTransport, HoldPausesReadingAndResumeDeliversEveryByteInOrder) {
+  UringConfig cfg;
+  cfg.buf_count = 8;
+  cfg.buf_size = 4096;
+  auto t = UringTransport::create(cfg);
+  ASSERT_TRUE(t.ok());
+  auto port = (*t)->listen(test::loopback_addr(0));
+  ASSERT_TRUE(port.ok());
+  for (int round = 0; round < 2; ++round) {
+    const bool close_while_held = round == 1;
+    int fd = client_connect(*port);
+    const int sndbuf = 64 * 1024;  // so the socket buffers fill well before the data ends
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    Bytes data(16 * 1024 * 1024);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 31 + i / 977 + static_cast<std::size_t>(round));
+    ASSERT_EQ(::send(fd, data.data(), 1000, 0), 1000);
+    ConnId c = kNoConn;
+    Bytes got;
+    bool held = false, closed = false;
+    std::size_t data_events_while_held = 0;
+    auto on = [&](const Event& e) {
+      if (e.kind == EventKind::kAccepted) c = e.conn;
+      if (e.kind == EventKind::kClosed && e.conn == c) closed = true;
+      if (e.kind != EventKind::kData) return;
+      if (held) {
+        ++data_events_while_held;
+        return (*t)->hold(e, 0);
+      }
+      if (got.empty()) {  // the first read: keep all but its first 300 bytes
+        got.insert(got.end(), e.data.begin(), e.data.begin() + 300);
+        held = true;
+        return (*t)->hold(e, 300);
+      }
+      got.insert(got.end(), e.data.begin(), e.data.end());
+      (*t)->release(e);
+    };
+    ASSERT_TRUE(pump(**t, on, [&] { return held; }));
+    // The rest cannot all be written: nobody reads it.
+    std::size_t sent = 1000;
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (sent < data.size() && Clock::now() < deadline) {
+      ssize_t r = ::send(fd, data.data() + sent, data.size() - sent, MSG_DONTWAIT);
+      if (r > 0) sent += static_cast<std::size_t>(r);
+      else if (errno == EAGAIN) {
+        Event evs[16];
+        for (std::size_t i = 0, n = (*t)->poll(evs, 20); i < n; ++i) on(evs[i]);
+        if (::send(fd, data.data() + sent, data.size() - sent, MSG_DONTWAIT) < 0 && errno == EAGAIN) break;
+      }
+    }
+    EXPECT_LT(sent, data.size()) << "the paused connection was read";
+    // A while later, still nothing delivered.
+    pump(**t, on, [&, until = Clock::now() + std::chrono::milliseconds(200)] { return Clock::now() > until; });
+    EXPECT_EQ(got.size(), 300u);
+    if (close_while_held) {
+      (*t)->close(c);
+      ASSERT_TRUE(pump(**t, on, [&] { return closed; }));
+      ::close(fd);
+      continue;
+    }
+    held = false;
+    (*t)->resume(c);
+    std::thread rest([&] {
+      ::send(fd, data.data() + sent, data.size() - sent, 0);
+      ::shutdown(fd, SHUT_WR);
+    });
+    ASSERT_TRUE(pump(**t, on, [&] { return closed; }));
+    rest.join();
+    EXPECT_EQ(got.size(), data.size());
+    EXPECT_TRUE(got == data);
+    ::close(fd);
+  }
+  // Every buffer came back: a new connection reads 1 MiB through the 8 buffers.
+  int fd = client_connect(*port);
+  Bytes more(1 << 20, 0x42);
+  std::thread writer([&] { ::send(fd, more.data(), more.size(), 0); });
+  std::size_t n = 0;
+  ASSERT_TRUE(pump(**t, [&](const Event& e) {
+    if (e.kind != EventKind::kData) return;
+    n += e.data.size();
+    (*t)->release(e);
+  }, [&] { return n == more.size(); }));
+  writer.join();
+  ::close(fd);
+}
+
+// A peer that sends its last bytes and closes while its connection is held: the bytes
+// come first at resume(), then the close.
+TEST(UringTransport, APeerCloseWhileHeldComesAfterTheKeptBytes) {
+  auto t = UringTransport::create({});
+  ASSERT_TRUE(t.ok());
+  auto port = (*t)->listen(test::loopback_addr(0));
+  int fd = client_connect(*port);
+  ASSERT_EQ(::send(fd, "abcdef", 6, 0), 6);
+  ConnId c = kNoConn;
+  std::string got;
+  bool held = false, closed = false;
+  auto on = [&](const Event& e) {
+    if (e.kind == EventKind::kAccepted) c = e.conn;
+    if (e.kind == EventKind::kClosed && e.conn == c) closed = true;
+    if (e.kind != EventKind::kData) return;
+    if (held) return (*t)->hold(e, 0);
+    if (got.empty()) {
+      got.push_back(static_cast<char>(e.data[0]));
+      held = true;
+      return (*t)->hold(e, 1);
+    }
+    got.append(reinterpret_cast<const char*>(e.data.data()), e.data.size());
+    (*t)->release(e);
+  };
+  ASSERT_TRUE(pump(**t, on, [&] { return held; }));
+  ASSERT_EQ(::send(fd, "ghij", 4, 0), 4);
+  ::shutdown(fd, SHUT_WR);
+  pump(**t, on, [&, until = Clock::now() + std::chrono::milliseconds(100)] { return Clock::now() > until || closed; });
+  EXPECT_FALSE(closed);  // not while held
+  held = false;
+  (*t)->resume(c);
+  ASSERT_TRUE(pump(**t, on, [&] { return closed; }));
+  EXPECT_EQ(got, "abcdefghij");
+  ::close(fd);
+}
+
 TEST(UringTransport, LocalCloseReachesThePeer) {
   auto t = UringTransport::create({});
   auto port = (*t)->listen(test::loopback_addr(0));

@@ -53,6 +53,20 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(c->ban_max_s, d->ban_max_s);
   EXPECT_EQ(c->peer_table_path(), d->peer_table_path());
   EXPECT_EQ(c->busy_poll, d->busy_poll);
+  EXPECT_EQ(c->receive_budget, d->receive_budget);
+}
+
+TEST(Config, ReceiveBudget) {
+  std::string err;
+  auto d = load_config("", {}, err);
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_EQ(d->receive_budget, std::uint64_t{512} << 20);
+  auto c = load_config("[p2p]\nreceive_budget = 1073741824\n", {}, err);
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->receive_budget, std::uint64_t{1} << 30);
+  // Below what the receive pool and one largest message need: refused, with the key named.
+  EXPECT_FALSE(load_config("[p2p]\nreceive_budget = 1000000\n", {}, err, "r.toml").ok());
+  EXPECT_NE(err.find("'p2p.receive_budget' must be an integer in"), std::string::npos) << err;
 }
 
 TEST(Config, HttpAndRewardsSections) {

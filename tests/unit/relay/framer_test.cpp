@@ -117,57 +117,120 @@ TEST(Framer, ForwardSinkFillsTheForwardAsTheBytesArrive) {
 // Bodies larger than the framer's own buffer go into leases from its body source (each
 // returned when the next message starts); without a free lease the own buffer grows,
 // counted. The digests and the forward are the same wherever the body lives.
-TEST(Framer, LargeBodiesLiveInLeasesAndTheOwnBufferGrowsOnlyWithout) {
-  struct Source final : BodySource {
-    std::vector<Bytes> slots;
-    std::vector<bool> out;
-    int leased = 0, returned = 0;
-    BodyLease lease(std::size_t n) noexcept override {
-      for (std::size_t i = 0; i < slots.size(); ++i)
-        if (!out[i] && slots[i].size() >= n) {
-          out[i] = true;
-          ++leased;
-          return {std::span<std::uint8_t>(slots[i].data(), n), &slots[i]};
-        }
-      return {};
-    }
-    void release(const BodyLease& l) noexcept override {
-      for (std::size_t i = 0; i < slots.size(); ++i)
-        if (&slots[i] == l.handle) out[i] = false;
-      ++returned;
-    }
-  } src;
+// A lending source with `slots` to give; counts what it lent and got back.
+struct SlotSource final : BodySource {
+  std::vector<Bytes> slots;
+  std::vector<bool> out;
+  int leased = 0, returned = 0, refused = 0;
+  void reset(std::size_t n, std::size_t size) {
+    slots.assign(n, Bytes(size));
+    out.assign(n, false);
+    leased = returned = refused = 0;
+  }
+  BodyLease lease(std::size_t n) noexcept override {
+    for (std::size_t i = 0; i < slots.size(); ++i)
+      if (!out[i] && slots[i].size() >= n) {
+        out[i] = true;
+        ++leased;
+        return {std::span<std::uint8_t>(slots[i].data(), n), &slots[i]};
+      }
+    ++refused;
+    return {};
+  }
+  void release(const BodyLease& l) noexcept override {
+    for (std::size_t i = 0; i < slots.size(); ++i)
+      if (&slots[i] == l.handle) out[i] = false;
+    ++returned;
+  }
+};
+
+// Feeds `m` whole and checks the digests, the body and the forward.
+void expect_framed(Framer& f, const Bytes& m, const ForwardTemplate& t) {
+  ASSERT_EQ(f.state(), Framer::State::kDone) << f.error().reason;
+  EXPECT_EQ(hx(f.body()), hx(ByteSpan(m).subspan(kPreambleSize)));
+  EXPECT_EQ(f.verify_digest(), validate::message_digest(ByteSpan(m).first(kPreambleSize), ByteSpan(m).subspan(kPreambleSize)));
+  Bytes fwd;
+  f.write_forward(fwd, relay_key().sign(*f.forward_digest()));
+  EXPECT_EQ(hx(fwd), hx(forward_slow(m, t)));
+}
+
+TEST(Framer, LargeBodiesLiveInLeasesAndWaitWhenNoneCanBeHad) {
+  SlotSource src;
   Bytes small = vec("M1");  // a few hundred bytes
   Bytes large = vec("M3");
   ASSERT_GT(large.size(), small.size() + 64);
   const std::size_t own = small.size() - kPreambleSize;  // exactly the small body
   ForwardTemplate t = make_template(7);
-  for (bool with_slot : {true, false}) {
-    src.slots.assign(with_slot ? 1 : 0, Bytes(large.size()));
-    src.out.assign(src.slots.size(), false);
-    src.leased = src.returned = 0;
-    Framer f;
-    f.set_body_source(&src, own);
-    for (const Bytes* m : {&small, &large, &small, &large}) {
-      f.set_forward(t);
-      ASSERT_EQ(f.feed(*m), m->size());
-      ASSERT_EQ(f.state(), Framer::State::kDone) << f.error().reason;
-      EXPECT_EQ(hx(f.body()), hx(ByteSpan(*m).subspan(kPreambleSize)));
-      EXPECT_EQ(f.verify_digest(), validate::message_digest(ByteSpan(*m).first(kPreambleSize), ByteSpan(*m).subspan(kPreambleSize)));
-      Bytes fwd;
-      f.write_forward(fwd, relay_key().sign(*f.forward_digest()));
-      EXPECT_EQ(hx(fwd), hx(forward_slow(*m, t)));
-      f.next();
-    }
-    if (with_slot) {
-      EXPECT_EQ(src.leased, 2);  // both large bodies, the slot returned in between
-      EXPECT_EQ(src.returned, 2);
-      EXPECT_EQ(f.body_grows(), 0u);
-    } else {
-      EXPECT_EQ(src.leased, 0);
-      EXPECT_EQ(f.body_grows(), 1u);  // grown once, then the capacity is kept
-    }
+  src.reset(1, large.size());
+  Framer f;
+  f.set_body_source(&src, own);
+  for (const Bytes* m : {&small, &large, &small, &large}) {
+    f.set_forward(t);
+    ASSERT_EQ(f.feed(*m), m->size());
+    expect_framed(f, *m, t);
+    f.next();
   }
+  EXPECT_EQ(src.leased, 2);  // both large bodies, the slot returned in between
+  EXPECT_EQ(src.returned, 2);
+  EXPECT_EQ(f.body_grows(), 0u);
+
+  // No slot free: the large body waits after its preamble, taking no byte of it, and
+  // the own buffer does not grow; once the source has room it is read as usual.
+  src.reset(0, 0);
+  f.set_forward(t);
+  ASSERT_EQ(f.feed(large), kPreambleSize);
+  EXPECT_EQ(f.state(), Framer::State::kWaiting);
+  EXPECT_EQ(f.feed(ByteSpan(large).subspan(kPreambleSize)), 0u);
+  EXPECT_FALSE(f.find_body_home());  // still nothing
+  EXPECT_EQ(src.refused, 2);
+  src.reset(1, large.size());
+  ASSERT_TRUE(f.find_body_home());
+  EXPECT_EQ(f.state(), Framer::State::kBody);
+  ASSERT_EQ(f.feed(ByteSpan(large).subspan(kPreambleSize)), large.size() - kPreambleSize);
+  expect_framed(f, large, t);
+  EXPECT_EQ(f.body_grows(), 0u);
+  f.next();
+  EXPECT_EQ(src.returned, 1);
+
+  // Without a source the own buffer grows once and keeps its capacity (tools and tests).
+  Framer g;
+  for (const Bytes* m : {&small, &large, &large}) {
+    g.set_forward(t);
+    ASSERT_EQ(g.feed(*m), m->size());
+    expect_framed(g, *m, t);
+    g.next();
+  }
+  EXPECT_EQ(g.body_grows(), 2u);  // the default buffer is empty: small, then large
+}
+
+TEST(Framer, BodiesAboveTheLimitWaitUntilItIsRaised) {
+  Bytes small = vec("M1");
+  Bytes large = vec("M3");
+  ForwardTemplate t = make_template(9);
+  Framer f;
+  f.set_body_limit(small.size() - kPreambleSize);
+  f.set_forward(t);
+  ASSERT_EQ(f.feed(small), small.size());  // at the limit: read
+  expect_framed(f, small, t);
+  f.next();
+  f.set_forward(t);
+  ASSERT_EQ(f.feed(large), kPreambleSize);
+  EXPECT_EQ(f.state(), Framer::State::kWaiting);
+  EXPECT_EQ(f.preamble().payload_len, large.size() - kPreambleSize);  // the claim is known
+  EXPECT_FALSE(f.find_body_home());
+  EXPECT_EQ(f.body_grows(), 1u);  // only for the small one (no source, empty own buffer)
+  f.set_body_limit(SIZE_MAX);
+  ASSERT_TRUE(f.find_body_home());
+  ASSERT_EQ(f.feed(ByteSpan(large).subspan(kPreambleSize)), large.size() - kPreambleSize);
+  expect_framed(f, large, t);
+  // next() from kWaiting drops the waiting message: the framer starts afresh.
+  f.next();
+  f.set_body_limit(small.size() - kPreambleSize - 1);
+  ASSERT_EQ(f.feed(small), kPreambleSize);
+  EXPECT_EQ(f.state(), Framer::State::kWaiting);
+  f.next();
+  EXPECT_EQ(f.state(), Framer::State::kPreamble);
+  EXPECT_FALSE(f.find_body_home());  // nothing waits
 }
 
 TEST(Framer, StopsAtMessageBoundary) {
