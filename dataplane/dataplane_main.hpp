@@ -79,6 +79,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   ucfg.max_conns = static_cast<std::uint32_t>(std::max<std::size_t>(1024, max_sessions + 64));
   const MemoryPlan plan = MemoryPlan::relay();
   ucfg.send_pool = plan.send;
+  ucfg.cautious_reads = true;  // a connection's reads are greedy once the control plane authenticated it
   auto transport = UringTransport::create(ucfg);
   if (!transport.ok()) {
     log_line(kProg, "io_uring: %s (%s)", transport.error().reason,

@@ -519,6 +519,7 @@ bool RelayEngine<T, F>::on_authenticated(std::uint32_t sid, ByteSpan key33) {
   // Any message size from now on; one that waited for the key is read now, or waits for
   // memory like any other.
   s->framer.set_body_limit(SIZE_MAX);
+  t_.trust_reads(s->conn);
   if (s->held) {
     try_resume(*s);
     if (s->held && !s->in_waiting) {

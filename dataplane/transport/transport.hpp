@@ -107,6 +107,10 @@ concept Transport = requires(T t, std::span<Event> evs, const Event& ev, ConnId 
   // polled are held too (hold(ev, 0)). close() drops what is kept.
   { t.hold(ev, tag) } -> std::same_as<void>;
   { t.resume(c) } -> std::same_as<void>;
+  // trust_reads: the peer on `c` has shown who it is: its reads may take as much as the
+  // socket has at once. Before, a backend may read an unproven connection one buffer at a
+  // time, so that a pause costs at most that much.
+  { t.trust_reads(c) } -> std::same_as<void>;
   // close: drop a connection (kClosed follows).
   { t.close(c) } -> std::same_as<void>;
   // remote: the other end of a connection (the accepted peer's address, or the one dialed).

@@ -61,6 +61,7 @@ class MemTransport {
   void close(ConnId c);
   void hold(const Event& ev, std::size_t from);
   void resume(ConnId c);
+  void trust_reads(ConnId) noexcept {}  // deliveries are whole sends or fault-injected chunks
   bool paused(ConnId c) const noexcept { return c < conns_.size() && conns_[c].paused; }
   // alloc: heap buffers, counted until their last reference goes (live_buffers()), so a
   // test can tell that whoever took one let go of it. They must not outlive this endpoint.

@@ -25,6 +25,7 @@ namespace {
 
 enum Op : std::uint64_t { kOpAccept = 1, kOpRecv = 2, kOpSend = 3, kOpConnect = 4, kOpSendZc = 5, kOpCancel = 6 };
 constexpr std::uint16_t kBufGroup = 0;
+constexpr std::uint32_t kStashBuf = ~std::uint32_t{0};  // buf_id of a kData event made from a stash
 
 // user_data: op (8 bits) | generation (24 bits) | connection (32 bits)
 std::uint64_t pack(Op op, std::uint32_t gen, ConnId c) {
@@ -94,8 +95,11 @@ Status UringTransport::init() {
     errno = -rc;
     return sys_error("cannot register the provided-buffer ring");
   }
+  // Populated now, like the send pool: no page fault on a receive, and the memory the
+  // receive buffers take is resident from the start (a fixed part of the footprint, not
+  // something that grows as more connections bring more bytes).
   void* b = ::mmap(nullptr, std::size_t{cfg_.buf_count} * cfg_.buf_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (b == MAP_FAILED) return sys_error("cannot map the receive buffers");
   bufs_ = static_cast<std::uint8_t*>(b);
   const int mask = io_uring_buf_ring_mask(cfg_.buf_count);
@@ -107,7 +111,7 @@ Status UringTransport::init() {
   conns_.resize(cfg_.max_conns);
   for (auto& c : conns_) {
     c.sendq.resize(cfg_.max_queued_sends);
-    c.held.reserve(8);
+    c.stash.reserve(cfg_.buf_size);
   }
   free_.reserve(cfg_.max_conns);
   for (std::uint32_t i = cfg_.max_conns; i > 0; --i) free_.push_back(i - 1);
@@ -186,7 +190,9 @@ Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6
   k.lowat = k.lowat_want = 1;  // a fresh socket's SO_RCVLOWAT
   k.paused = false;
   k.eof_held = false;
-  k.held.clear();
+  k.one_read = cfg_.cautious_reads;
+  k.stash_out = k.close_after_stash = false;
+  drop_stash(k);
   if (peer != nullptr) k.peer = *peer;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -207,7 +213,8 @@ void UringTransport::arm_recv(ConnId c) {
   Conn& k = conns_[c];
   io_uring_sqe* s = sqe();
   if (s == nullptr) return begin_close(c, ENOMEM);
-  io_uring_prep_recv_multishot(s, static_cast<int>(c), nullptr, 0, 0);
+  if (k.one_read) io_uring_prep_recv(s, static_cast<int>(c), nullptr, cfg_.buf_size, 0);  // one buffer, then stop
+  else io_uring_prep_recv_multishot(s, static_cast<int>(c), nullptr, 0, 0);
   s->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
   s->buf_group = kBufGroup;
   io_uring_sqe_set_data64(s, pack(kOpRecv, k.gen, c));
@@ -360,9 +367,17 @@ void UringTransport::finish_close(ConnId c) {
   k.fd = -1;
   for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
   k.sq_len = 0;
-  for (const Held& h : k.held) release_buf(h.bid);
-  k.held.clear();
+  // A stash not yet handed out goes with the connection; one the application holds as an
+  // event's data stays until that event is released (before the next poll reuses the slot).
+  for (auto it = backlog_.begin(); it != backlog_.end(); ++it)
+    if (it->conn == c && it->kind == EventKind::kData && it->buf_id == kStashBuf) {
+      backlog_.erase(it);
+      k.stash_out = false;
+      break;
+    }
+  if (!k.stash_out) drop_stash(k);
   k.paused = false;
+  k.close_after_stash = false;
   k.in_use = false;
   ++k.gen;  // stale completions for this slot are ignored
   --open_;
@@ -379,7 +394,22 @@ void UringTransport::close(ConnId c) {
 }
 
 void UringTransport::release(const Event& ev) {
-  if (ev.kind == EventKind::kData) release_buf(ev.buf_id);
+  if (ev.kind != EventKind::kData) return;
+  if (ev.conn >= conns_.size()) return;
+  Conn& k = conns_[ev.conn];
+  if (ev.buf_id == kStashBuf) {
+    if (!k.stash_out) return;
+    k.stash_out = false;
+    drop_stash(k);
+    if (k.close_after_stash && k.in_use) {
+      k.close_after_stash = false;
+      return begin_close(ev.conn, 0);
+    }
+  } else {
+    release_buf(ev.buf_id);
+  }
+  // A cautious connection reads its next buffer once this one is dealt with.
+  if (k.in_use && !k.closing && !k.paused && !k.recv_armed) arm_recv(ev.conn);
 }
 
 void UringTransport::release_buf(std::uint32_t bid) noexcept {
@@ -388,21 +418,44 @@ void UringTransport::release_buf(std::uint32_t bid) noexcept {
   io_uring_buf_ring_advance(br_, 1);
 }
 
-// keep: bytes of a provided buffer a paused connection received, kept for resume().
-// The list's capacity is reserved at start-up; it grows only if more buffers complete
-// between hold() and the cancel than that (each one a buffer of received bytes).
-void UringTransport::keep(Conn& k, std::uint32_t bid, std::uint32_t off, std::uint32_t len) {
-  if (len == 0) return release_buf(bid);
-  k.held.push_back(Held{bid, off, len});
+// The stash: a paused connection's kept bytes, copied out of the provided buffers (which
+// go back to the ring at once). Its capacity (one buffer) is reserved at start-up; more
+// is allocated only for what a greedy receive completed before its cancel, and given
+// back when the stash empties.
+void UringTransport::keep(Conn& k, ByteSpan bytes) {
+  k.stash.insert(k.stash.end(), bytes.begin(), bytes.end());
+  held_bytes_ += bytes.size();
+}
+
+void UringTransport::drop_stash(Conn& k) noexcept {
+  held_bytes_ -= k.stash.size();
+  k.stash.clear();
+  if (k.stash.capacity() > cfg_.buf_size) {
+    Bytes fresh;
+    fresh.reserve(cfg_.buf_size);
+    k.stash.swap(fresh);
+  }
 }
 
 void UringTransport::hold(const Event& ev, std::size_t from) {
   if (ev.kind != EventKind::kData) return;
   if (ev.conn >= conns_.size() || !conns_[ev.conn].in_use || conns_[ev.conn].closing) return release(ev);
   Conn& k = conns_[ev.conn];
-  const auto off = static_cast<std::uint32_t>(ev.data.data() - (bufs_ + std::size_t{ev.buf_id} * cfg_.buf_size));
   from = std::min(from, ev.data.size());
-  keep(k, ev.buf_id, off + static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(ev.data.size() - from));
+  if (ev.buf_id == kStashBuf) {
+    // Held again from the stash it came from: keep its tail in place.
+    const auto start = static_cast<std::size_t>(ev.data.data() - k.stash.data()) + from;
+    held_bytes_ -= start;
+    k.stash.erase(k.stash.begin(), k.stash.begin() + static_cast<long>(start));
+    k.stash_out = false;
+    if (k.close_after_stash) {
+      k.close_after_stash = false;
+      k.eof_held = true;
+    }
+  } else {
+    keep(k, ev.data.subspan(from));
+    release_buf(ev.buf_id);
+  }
   if (k.paused) return;
   k.paused = true;
   if (!k.recv_armed) return;
@@ -417,12 +470,24 @@ void UringTransport::resume(ConnId c) {
   if (c >= conns_.size() || !conns_[c].in_use || !conns_[c].paused) return;
   Conn& k = conns_[c];
   k.paused = false;
-  // What was kept goes out first (the backlog leads every poll), then reading resumes.
-  for (const Held& h : k.held)
-    push_event(Event{EventKind::kData, c, 0, ByteSpan(bufs_ + std::size_t{h.bid} * cfg_.buf_size + h.off, h.len), h.bid, 0});
-  k.held.clear();
+  // What was kept goes out first (the backlog leads every poll), then reading resumes;
+  // the stash is let go when that event is released.
+  if (!k.stash.empty()) {
+    k.stash_out = true;
+    push_event(Event{EventKind::kData, c, 0, ByteSpan(k.stash.data(), k.stash.size()), kStashBuf, 0});
+    if (k.eof_held) {  // the peer's close follows its bytes
+      k.eof_held = false;
+      k.close_after_stash = true;
+      return;
+    }
+  }
   if (k.eof_held) return begin_close(c, 0);
-  if (!k.recv_armed && !k.closing) arm_recv(c);
+  if (!k.recv_armed && !k.closing && (!k.one_read || k.stash.empty())) arm_recv(c);
+}
+
+void UringTransport::trust_reads(ConnId c) {
+  if (c >= conns_.size() || !conns_[c].in_use) return;
+  conns_[c].one_read = false;  // the next arm is multishot
 }
 
 // handle_cqe: translate one completion; returns false when `evs` is full and the
@@ -506,10 +571,16 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
         std::uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         Event e{EventKind::kData, c, 0, ByteSpan(bufs_ + std::size_t{bid} * cfg_.buf_size, static_cast<std::size_t>(res)),
                 bid, 0};
-        if (k.closing) release(e);
-        else if (k.paused) keep(k, bid, 0, static_cast<std::uint32_t>(res));  // completed before the cancel
-        else evs[n++] = e;
-        if (!more && !k.closing && !k.paused) arm_recv(c);
+        if (k.closing) {
+          release_buf(bid);
+        } else if (k.paused) {  // completed before the cancel
+          keep(k, e.data);
+          release_buf(bid);
+        } else {
+          evs[n++] = e;
+        }
+        // A cautious connection's next read is armed when this buffer is released.
+        if (!more && !k.closing && !k.paused && !k.one_read) arm_recv(c);
       } else if (res == -ENOBUFS) {
         ++recv_nobufs_;  // every buffer is with the application: re-arm and wait
         if (!more && !k.closing && !k.paused) arm_recv(c);

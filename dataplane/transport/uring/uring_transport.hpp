@@ -34,6 +34,7 @@ struct UringConfig {
   std::uint32_t buf_count = 1024;        // provided receive buffers (power of two)
   std::uint32_t buf_size = 16 * 1024;    // bytes per receive buffer
   std::uint32_t max_queued_sends = 256;  // per connection, before send() refuses (backpressure)
+  bool cautious_reads = false;           // new connections read one buffer at a time until trust_reads()
   // Send buffers registered with the kernel (alloc()), by slot size (the largest must
   // hold the largest message sent). Empty: no pool, alloc() uses the heap.
   std::vector<BufPool::Class> send_pool = MemoryPlan::small().send;
@@ -67,9 +68,18 @@ class UringTransport {
   Result<ConnId> connect(const net::PeerAddress& addr, const net::ConnectOptions& how = {});
   void close(ConnId c);
   // hold/resume (the Transport concept): the connection's multishot receive is
-  // cancelled; buffers it still completes are kept with the held ones, in order.
+  // cancelled. What is kept is copied out of the provided buffers at once (they go back
+  // to the ring, so paused connections never starve the others of receive buffers), with
+  // whatever the receive still completes before the cancel; resume() hands it back as
+  // one kData event.
   void hold(const Event& ev, std::size_t from);
   void resume(ConnId c);
+  // trust_reads: with UringConfig::cautious_reads, a new connection reads one buffer at a
+  // time (the next read is made once the last one was released or held), so one that has
+  // not shown who it is can put at most one buffer's worth ahead of a pause; from this
+  // call on it reads everything the socket has at once (multishot).
+  void trust_reads(ConnId c);
+  std::size_t held_bytes() const noexcept { return held_bytes_; }  // in every paused connection's stash
   SharedBuf* alloc(std::size_t n);
   void flush() noexcept;
   // wake_after: SO_RCVLOWAT on the connection's socket, so its receives complete only
@@ -99,11 +109,7 @@ class UringTransport {
     SharedBuf* buf;
     std::uint64_t tag;
   };
-  struct Held {  // received bytes kept for a paused connection: part of a provided buffer
-    std::uint32_t bid;
-    std::uint32_t off;
-    std::uint32_t len;
-  };
+
   struct Conn {
     int fd = -1;
     std::uint32_t gen = 0;
@@ -122,7 +128,10 @@ class UringTransport {
     bool lowat_queued = false;       // in lowat_dirty_
     bool paused = false;             // hold(): not reading until resume()
     bool eof_held = false;           // the peer closed while paused
-    std::vector<Held> held;          // what arrived and waits for resume() (capacity reserved)
+    bool one_read = false;           // cautious: one buffer per read until trust_reads()
+    bool stash_out = false;          // the stash is an event's data (resume()) until it is released
+    bool close_after_stash = false;  // the peer closed: kClosed once the stash's event is released
+    Bytes stash;                     // bytes kept while paused, then until their event is released
   };
 
   explicit UringTransport(const UringConfig& cfg);
@@ -130,8 +139,9 @@ class UringTransport {
   io_uring_sqe* sqe();
   Result<ConnId> adopt(int fd, bool connecting, const sockaddr_in6* peer);
   void arm_recv(ConnId c);
-  void keep(Conn& k, std::uint32_t bid, std::uint32_t off, std::uint32_t len);
+  void keep(Conn& k, ByteSpan bytes);
   void release_buf(std::uint32_t bid) noexcept;
+  void drop_stash(Conn& k) noexcept;
   void arm_accept();
   void submit_send(ConnId c);
   void setup_send_pool();
@@ -154,6 +164,7 @@ class UringTransport {
   std::vector<Event> backlog_;  // events not tied to a completion (e.g. immediate close)
   std::uint32_t open_ = 0;
   std::uint64_t recv_nobufs_ = 0;
+  std::size_t held_bytes_ = 0;
   std::vector<ConnId> lowat_dirty_;  // connections whose wake_after changed
   std::uint64_t lowat_sets_ = 0;
   std::unique_ptr<BufPool> pool_;

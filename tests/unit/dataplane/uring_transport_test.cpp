@@ -332,6 +332,80 @@ TEST(UringTransport, HoldPausesReadingAndResumeDeliversEveryByteInOrder) {
   ::close(fd);
 }
 
+// Paused connections hold no receive buffers: what they keep is copied out. With
+// cautious reads an unproven connection reads one buffer at a time, so a pause keeps at
+// most one buffer's worth however much it sent. 64 such connections, each pushing
+// 256 kB and held at its first byte, leave an 8-buffer ring free for the next
+// connection; trust_reads() then lets a connection read greedily again.
+TEST(UringTransport, HeldConnectionsKeepNoReceiveBuffersAndCautiousReadsBoundWhatTheyKeep) {
+  UringConfig cfg;
+  cfg.buf_count = 8;
+  cfg.buf_size = 4096;
+  cfg.cautious_reads = true;
+  cfg.max_conns = 128;
+  auto t = UringTransport::create(cfg);
+  ASSERT_TRUE(t.ok());
+  auto port = (*t)->listen(test::loopback_addr(0));
+  ASSERT_TRUE(port.ok());
+  constexpr int kHeld = 64;
+  const Bytes junk(256 * 1024, 0x61);
+  std::vector<int> fds;
+  std::map<ConnId, bool> held;
+  auto on = [&](const Event& e) {
+    if (e.kind == EventKind::kAccepted) held[e.conn] = false;
+    if (e.kind != EventKind::kData) return;
+    held[e.conn] = true;
+    (*t)->hold(e, 1);
+  };
+  for (int i = 0; i < kHeld; ++i) {
+    const int fd = client_connect(*port);
+    for (std::size_t off = 0; off < junk.size();) {
+      const ssize_t r = ::send(fd, junk.data() + off, junk.size() - off, MSG_DONTWAIT);
+      if (r <= 0) break;
+      off += static_cast<std::size_t>(r);
+    }
+    fds.push_back(fd);
+  }
+  ASSERT_TRUE(pump(**t, on, [&] {
+    std::size_t n = 0;
+    for (auto& [c, h] : held) n += h;
+    return n == kHeld;
+  }));
+  pump(**t, on, [&, until = Clock::now() + std::chrono::milliseconds(100)] { return Clock::now() > until; });
+  EXPECT_LE((*t)->held_bytes(), std::size_t{kHeld} * cfg.buf_size);
+  EXPECT_GT((*t)->held_bytes(), 0u);
+  // The ring is free: a new connection, trusted, reads 1 MiB through it.
+  int fd = client_connect(*port);
+  Bytes more(1 << 20, 0x42);
+  std::thread writer([&] { ::send(fd, more.data(), more.size(), 0); });
+  std::size_t n = 0;
+  ConnId fresh = kNoConn;
+  ASSERT_TRUE(pump(**t, [&](const Event& e) {
+    if (e.kind == EventKind::kAccepted) {
+      fresh = e.conn;
+      (*t)->trust_reads(e.conn);
+    }
+    if (e.kind != EventKind::kData) return;
+    if (e.conn != fresh) return (*t)->hold(e, 0);
+    n += e.data.size();
+    (*t)->release(e);
+  }, [&] { return n == more.size(); }));
+  writer.join();  // (with buffers kept by the held connections it could never have)
+  // Resumed, a held connection delivers what it kept and then the rest, in order.
+  const ConnId first = held.begin()->first;
+  (*t)->resume(first);
+  std::size_t got = 1;  // its first byte was consumed before the hold
+  ASSERT_TRUE(pump(**t, [&](const Event& e) {
+    if (e.kind != EventKind::kData) return;
+    if (e.conn != first) return (*t)->hold(e, 0);
+    for (std::uint8_t b : e.data) EXPECT_EQ(b, 0x61);
+    got += e.data.size();
+    (*t)->release(e);
+  }, [&] { return got >= 128 * 1024; }));
+  for (int f : fds) ::close(f);
+  ::close(fd);
+}
+
 // A peer that sends its last bytes and closes while its connection is held: the bytes
 // come first at resume(), then the close.
 TEST(UringTransport, APeerCloseWhileHeldComesAfterTheKeptBytes) {
