@@ -25,42 +25,14 @@
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_data.hpp"
 #include "tests/support/test_peer.hpp"
+#include "tests/support/uring_peers.hpp"
 
 namespace relay::dp {
 namespace {
 
 using namespace relay::codec;
-using Peer = test::TestPeer<UringTransport>;
-
-// Stock-node peers, each with its own io_uring transport.
-struct Peers {
-  std::vector<std::unique_ptr<UringTransport>> ts;
-  std::vector<std::unique_ptr<Peer>> ps;
-  std::uint64_t now = 1;
-
-  Peer& add(std::uint8_t key, std::uint16_t relay_port) {
-    ts.push_back(std::move(UringTransport::create({}).value()));
-    ps.push_back(std::make_unique<Peer>(*ts.back(), key));
-    ps.back()->dial(test::loopback_addr(relay_port));
-    return *ps.back();
-  }
-  // pump_until: step every peer until `done` (false after `secs` seconds).
-  bool pump_until(const std::function<bool()>& done, int secs = 20) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      for (auto& p : ps) p->pump(++now, 1);
-    }
-    return true;
-  }
-  bool all_authenticated() {
-    return pump_until([&] {
-      for (auto& p : ps)
-        if (!p->authenticated() && !p->closed) return false;
-      return true;
-    });
-  }
-};
+using test::Peer;
+using test::Peers;
 
 Hash20 pkh_of(const crypto::PublicKey& k) {
   auto c = k.compressed();

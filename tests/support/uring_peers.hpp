@@ -1,0 +1,48 @@
+// tests/support/uring_peers.hpp — stock-node test peers over real TCP (each with its own
+// io_uring transport), stepped together until a condition holds or time is up.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "dataplane/transport/uring/uring_transport.hpp"
+#include "tests/support/loopback.hpp"
+#include "tests/support/test_peer.hpp"
+
+namespace relay::test {
+
+using Peer = TestPeer<dp::UringTransport>;
+
+// Stock-node peers, each with its own io_uring transport.
+struct Peers {
+  std::vector<std::unique_ptr<dp::UringTransport>> ts;
+  std::vector<std::unique_ptr<Peer>> ps;
+  std::uint64_t now = 1;
+
+  Peer& add(std::uint8_t key, std::uint16_t relay_port) {
+    ts.push_back(std::move(dp::UringTransport::create({}).value()));
+    ps.push_back(std::make_unique<Peer>(*ts.back(), key));
+    ps.back()->dial(loopback_addr(relay_port));
+    return *ps.back();
+  }
+  // pump_until: step every peer until `done` (false after `secs` seconds).
+  bool pump_until(const std::function<bool()>& done, int secs = 20) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      for (auto& p : ps) p->pump(++now, 1);
+    }
+    return true;
+  }
+  bool all_authenticated() {
+    return pump_until([&] {
+      for (auto& p : ps)
+        if (!p->authenticated() && !p->closed) return false;
+      return true;
+    });
+  }
+};
+
+}  // namespace relay::test
