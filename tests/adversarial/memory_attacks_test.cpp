@@ -1,0 +1,174 @@
+// Memory attacks against the real relay (`stacks-relay run`, both processes) over
+// loopback TCP, while stock-node test peers keep relaying through it (issue 15, item 1):
+// - connections that send a preamble claiming a 16 MB message and never shake hands;
+// - authenticated peers that send most of a 16 MB message and then stall.
+// Each asserts the dataplane's memory stays under its budget plus a fixed margin, that
+// honest pushes still arrive within a bounded time while the attack runs, and that the
+// attack is counted (and, where a node would, the attackers dropped).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "relay/codec/message.hpp"
+#include "tests/support/loopback.hpp"
+#include "tests/support/relay_process.hpp"
+#include "tests/support/test_data.hpp"
+#include "tests/support/uring_peers.hpp"
+
+namespace relay::test {
+namespace {
+
+using namespace relay::codec;
+using Clock = std::chrono::steady_clock;
+
+// rss_bytes: the resident set of process `pid` (VmRSS), 0 if unreadable.
+std::uint64_t rss_bytes(pid_t pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(st, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+// A well-formed preamble for the test network whose only hostile part is its claim.
+Bytes claiming_preamble(std::uint32_t payload_len) {
+  Preamble p;
+  p.peer_version = 0x18000010;
+  p.network_id = 1;
+  p.payload_len = payload_len;
+  p.burn_block_height = 900107;
+  p.burn_stable_block_height = 900100;
+  Bytes out;
+  Writer w(out);
+  write_preamble(w, p);
+  return out;
+}
+
+// relays_transactions: `from` pushes `n` transactions; every one reaches `to` within
+// `secs` seconds (the relay keeps serving honest peers).
+bool relays_transactions(Peers& net, Peer& from, Peer& to, std::uint32_t first_seq, int n, int secs) {
+  const std::size_t want = to.pushes.size() + static_cast<std::size_t>(n);
+  for (int i = 0; i < n; ++i)
+    from.send(from.conv->sign(first_seq + static_cast<std::uint32_t>(i), Transaction{signed_test_tx(first_seq + static_cast<std::uint32_t>(i))}));
+  return net.pump_until([&] { return to.pushes.size() >= want; }, secs);
+}
+
+// Connections that claim a 16 MB message before any handshake: each costs the relay its
+// 165-byte preamble. The rest of what they send is not read (TCP holds them back), and
+// the control plane drops them when the 5 s handshake time is up, as a node would.
+TEST(MemoryAttack, PreHandshakeClaimsOfHugeMessagesCostNothing) {
+  RelayRun relay({});
+  ASSERT_GT(relay.port, 0);
+  Peers net;
+  Peer& a = net.add(60, relay.port);
+  Peer& b = net.add(61, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  ASSERT_TRUE(relays_transactions(net, a, b, 1, 5, 10));
+  const std::uint64_t rss0 = rss_bytes(relay.dp_pid);
+  ASSERT_GT(rss0, 0u);
+
+  constexpr int kAttackers = 64;
+  const Bytes pre = claiming_preamble(kMaxMessageLen - 1);
+  const Bytes junk(256 * 1024, 0x5a);
+  std::vector<int> fds;
+  std::uint64_t junk_sent = 0;
+  for (int i = 0; i < kAttackers; ++i) {
+    const int fd = connect_loopback(relay.port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::send(fd, pre.data(), pre.size(), 0), static_cast<ssize_t>(pre.size()));
+    for (std::size_t off = 0; off < junk.size();) {  // as much of the "body" as TCP takes
+      const ssize_t r = ::send(fd, junk.data() + off, junk.size() - off, MSG_DONTWAIT);
+      if (r <= 0) break;
+      off += static_cast<std::size_t>(r);
+      junk_sent += static_cast<std::uint64_t>(r);
+    }
+    fds.push_back(fd);
+  }
+  // Honest pushes keep flowing while the attackers wait.
+  EXPECT_TRUE(relays_transactions(net, a, b, 100, 20, 10));
+  const auto& k = relay.counters();
+  ASSERT_TRUE(net.pump_until([&] { return k.rx_waits_key.load() >= kAttackers; }, 10)) << k.rx_waits_key.load();
+  const std::uint64_t rss1 = rss_bytes(relay.dp_pid);
+  std::printf("dataplane RSS %llu -> %llu kB with %d attackers (%llu kB of their bodies sent)\n",
+              static_cast<unsigned long long>(rss0 >> 10), static_cast<unsigned long long>(rss1 >> 10), kAttackers,
+              static_cast<unsigned long long>(junk_sent >> 10));
+  EXPECT_LT(rss1, rss0 + (std::uint64_t{16} << 20));  // each would have cost 16 MB before
+  EXPECT_EQ(k.rx_heap_bodies.load(), 0u);
+  EXPECT_GT(junk_sent, std::uint64_t{kAttackers} * 4096);  // they did send bodies
+
+  // Dropped when the handshake time is up (5 s), every one of them.
+  int dropped = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  for (int fd : fds) {
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    char c;
+    while (Clock::now() < deadline) {
+      const ssize_t r = ::recv(fd, &c, 1, 0);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        ++dropped;
+        break;
+      }
+      net.pump_until([] { return false; }, 0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ::close(fd);
+  }
+  EXPECT_EQ(dropped, kAttackers);
+  EXPECT_FALSE(a.closed || b.closed);
+  EXPECT_TRUE(relays_transactions(net, b, a, 200, 5, 10));
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+// Authenticated peers that send most of a 16 MB message and stall: bodies take the
+// receive pool, then heap up to p2p.receive_budget, then wait unread; the dataplane's
+// memory stays within the budget and small pushes keep flowing.
+TEST(MemoryAttack, StalledLargeBodiesStayWithinTheReceiveBudget) {
+  char tmpl[] = "/tmp/stacks-relay-adv-XXXXXX";
+  const std::string cfg_dir = ::mkdtemp(tmpl);
+  const std::uint64_t budget = std::uint64_t{96} << 20;  // the 56 MiB pool and 40 MiB of heap
+  {
+    std::ofstream cfg(cfg_dir + "/relay.toml");
+    cfg << kTestFrontierToml << "[p2p]\nreceive_budget = " << budget << "\n";
+  }
+  RelayRun relay({"--config", cfg_dir + "/relay.toml"});
+  ASSERT_GT(relay.port, 0);
+  Peers net;
+  Peer& a = net.add(70, relay.port);
+  Peer& b = net.add(71, relay.port);
+  constexpr int kAttackers = 8;
+  std::vector<Peer*> bad;
+  for (int i = 0; i < kAttackers; ++i) bad.push_back(&net.add(static_cast<std::uint8_t>(80 + i), relay.port));
+  ASSERT_TRUE(net.all_authenticated());
+  ASSERT_TRUE(relays_transactions(net, a, b, 1, 5, 10));
+  const std::uint64_t rss0 = rss_bytes(relay.dp_pid);
+
+  // 12 MB of a claimed 16 MB message each: no relayers, a transaction type byte, junk.
+  const std::uint32_t claim = 16 * 1024 * 1024;
+  Bytes msg = claiming_preamble(claim);
+  msg.insert(msg.end(), {0, 0, 0, 0, static_cast<std::uint8_t>(MsgId::kTransaction)});
+  msg.resize(msg.size() + 12 * 1024 * 1024, 0x77);
+  for (Peer* p : bad) p->send(msg);
+  const auto& k = relay.counters();
+  // 1 in the pool's 16 MiB slot, 2 in heap (40 MiB), 5 waiting.
+  EXPECT_TRUE(net.pump_until([&] { return k.rx_waits_budget.load() >= kAttackers - 3; }, 15)) << k.rx_waits_budget.load();
+  EXPECT_TRUE(relays_transactions(net, a, b, 100, 20, 10));
+  // Let what they sent land.
+  net.pump_until([] { return false; }, 2);
+  const std::uint64_t rss1 = rss_bytes(relay.dp_pid);
+  std::printf("dataplane RSS %llu -> %llu kB; heap bodies %llu kB\n", static_cast<unsigned long long>(rss0 >> 10),
+              static_cast<unsigned long long>(rss1 >> 10), static_cast<unsigned long long>(k.rx_heap_bytes.load() >> 10));
+  EXPECT_LE(k.rx_heap_bytes.load(), budget - (std::uint64_t{56} << 20));
+  EXPECT_LT(rss1, rss0 + (std::uint64_t{40} << 20) + (std::uint64_t{16} << 20));  // the heap share + margin
+  EXPECT_FALSE(a.closed || b.closed);
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + cfg_dir).c_str());
+}
+
+}  // namespace
+}  // namespace relay::test
