@@ -8,6 +8,7 @@
 #include <atomic>
 #include <mutex>
 #include <vector>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -199,7 +200,10 @@ int main(int argc, char** argv) {
     if (!srv.ok()) {
       log_line(kProg, "HTTP endpoint %s:%u: %s (%s)", so.host.c_str(), so.port, srv.error().reason,
                std::strerror(static_cast<int>(srv.error().offset)));
-      return 2;
+      // A port in use or an address not (yet) up may clear: restarted. A bad address or
+      // a port we may not bind cannot.
+      const auto e = static_cast<int>(srv.error().offset);
+      return e == 0 || e == EACCES || e == EINVAL || e == EAFNOSUPPORT ? config::kExitConfig : config::kExitFailure;
     }
     http_server = std::move(*srv);
     api.server = &http_server->stats();

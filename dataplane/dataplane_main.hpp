@@ -38,14 +38,19 @@ namespace detail {
 inline std::atomic<bool> g_stop{false};
 inline void on_signal(int) { g_stop.store(true); }
 
-// bind_address: an IP literal or a name (resolved once, at start-up) and a port.
-inline std::optional<sockaddr_in6> bind_address(const std::string& host, std::uint16_t port) {
+// bind_address: an IP literal or a name (resolved once, at start-up) and a port;
+// nullopt with getaddrinfo's error in `gai_error` when it cannot be resolved.
+inline std::optional<sockaddr_in6> bind_address(const std::string& host, std::uint16_t port, int& gai_error) {
   addrinfo hints{};
   hints.ai_family = AF_INET6;
   hints.ai_flags = AI_V4MAPPED | AI_ALL | AI_PASSIVE;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return std::nullopt;
+  gai_error = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (gai_error != 0 || res == nullptr) {
+    if (gai_error == 0) gai_error = EAI_NONAME;
+    return std::nullopt;
+  }
   sockaddr_in6 a{};
   std::memcpy(&a, res->ai_addr, sizeof a);
   a.sin6_port = htons(port);
@@ -91,10 +96,12 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   if ((*transport)->features().fixed_buffers)
     log_line(kProg, "fan-out from %zu MiB of registered send buffers (zero-copy sends)",
              (*transport)->pool()->size() >> 20);
-  auto bind_addr = detail::bind_address(cfg->bind_host, cfg->bind_port);
+  int gai_error = 0;
+  auto bind_addr = detail::bind_address(cfg->bind_host, cfg->bind_port, gai_error);
   if (!bind_addr) {
-    log_line(kProg, "cannot resolve the p2p bind address %s", cfg->bind_host.c_str());
-    return 2;
+    const auto f = config::resolve_failure(gai_error);
+    log_line(kProg, "cannot resolve the p2p bind address %s: %s", cfg->bind_host.c_str(), f.why);
+    return f.status;
   }
   auto port = (*transport)->listen(*bind_addr);
   if (!port.ok()) {

@@ -1,6 +1,7 @@
 #include "relay/config/process_start.hpp"
 
 #include <fcntl.h>
+#include <netdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -194,6 +195,21 @@ void log_line(const char* program, const char* fmt, ...) {
   std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   std::fprintf(stderr, "%s: %s\n", program, buf);
+}
+
+ResolveFailure resolve_failure(int gai_error) noexcept {
+  switch (gai_error) {
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY:
+#endif
+      return {kExitConfig, "no such host name (no address for it)"};
+    case EAI_AGAIN: return {kExitFailure, "the name server did not answer (temporary; will be retried)"};
+    default: return {kExitFailure, ::gai_strerror(gai_error)};
+  }
 }
 
 }  // namespace relay::config

@@ -53,6 +53,20 @@ struct ProcessStart {
 // a process that exits 2).
 std::optional<ProcessStart> start_process(int argc, char** argv, const char* program, const char* description, int& rc);
 
+// Exit statuses of the two processes. The supervisor (`stacks-relay run`) and the
+// systemd units restart a process that exits, except with kExitConfig.
+inline constexpr int kExitFailure = 1;  // a failure a restart may cure (a busy port, a name server down)
+inline constexpr int kExitConfig = 2;   // the configuration is refused: restarting cannot help
+
+// resolve_failure: how a getaddrinfo() error at start-up ends the process: a name that
+// does not exist is a configuration problem (kExitConfig); a name server that did not
+// answer, or any other failure, is temporary (kExitFailure: restarted, tried again).
+struct ResolveFailure {
+  int status;
+  const char* why;
+};
+ResolveFailure resolve_failure(int gai_error) noexcept;
+
 // log_line: "PROGRAM: message" on stderr.
 void log_line(const char* program, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -3,6 +3,7 @@
 #include "relay/config/process_start.hpp"
 
 #include <gtest/gtest.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +53,19 @@ TEST(IdentityKey, AKeyOthersCanReadIsRefusedWithTheFix) {
   }
   ASSERT_EQ(::chmod(path.c_str(), 0400), 0);  // owner-only, read-only: fine
   EXPECT_TRUE(load_identity_key(path, true, err).has_value()) << err;
+}
+
+// A start-up name lookup that failed: a name that does not exist is a configuration
+// error (not restarted); a name server that did not answer is temporary (restarted).
+TEST(ExitStatus, NameLookupFailuresTellTemporaryFromPermanent) {
+  EXPECT_EQ(resolve_failure(EAI_AGAIN).status, kExitFailure);
+  EXPECT_EQ(resolve_failure(EAI_FAIL).status, kExitFailure);
+  EXPECT_EQ(resolve_failure(EAI_SYSTEM).status, kExitFailure);
+  EXPECT_EQ(resolve_failure(EAI_MEMORY).status, kExitFailure);
+  EXPECT_EQ(resolve_failure(EAI_NONAME).status, kExitConfig);
+  EXPECT_NE(std::string(resolve_failure(EAI_AGAIN).why).find("temporary"), std::string::npos);
+  EXPECT_NE(std::string(resolve_failure(EAI_NONAME).why).find("no such host"), std::string::npos);
+  EXPECT_NE(kExitFailure, kExitConfig);
 }
 
 }  // namespace
