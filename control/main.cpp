@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
     o.peers.push_back(std::move(d));
   }
+  o.burn_view_quorum = cfg->burn_view_quorum;
+  o.view_path = cfg->data_dir + "/burn-view";
   for (const auto& p : cfg->trusted_peers)
     if (p.public_key) o.trusted_pkhs.push_back(crypto::hash160(ByteSpan(p.public_key->data(), 33)));
   if (!cfg->reward_set_file.empty()) {

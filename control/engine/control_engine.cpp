@@ -30,7 +30,16 @@ Bytes encode(auto&& fn) {
 
 }  // namespace
 
-ControlEngine::ControlEngine(link::Ends link, ControlOptions opts) : link_(link), out_(link.out), opts_(std::move(opts)) {
+ControlEngine::ControlEngine(link::Ends link, ControlOptions opts)
+    : link_(link),
+      out_(link.out),
+      opts_(std::move(opts)),
+      vote_(opts_.burn_view_quorum, opts_.local != nullptr ? opts_.local->stable_confirmations : 7) {
+  // The view we last used: a real, if old, view passes every node's check (hashes are
+  // compared only for heights a node holds), so a restart never starts from whichever
+  // peer happens to connect first.
+  if (!opts_.view_path.empty())
+    if (auto v = load_burn_view(opts_.view_path)) view_ = *v;
   for (const auto& spec : opts_.peers) {
     Dial d;
     d.spec = spec;
@@ -267,6 +276,8 @@ void ControlEngine::on_closed(std::uint32_t sid, bool misbehaved, std::uint64_t 
     }
     if (p.table_key) fill_due_ = true;
     peers_.erase(it);
+    vote_.forget(sid);
+    reconsider_view();
   }
   for (auto& d : dials_) {
     if (d.state == Dial::State::kUp && d.sid == sid) {
@@ -326,7 +337,7 @@ void ControlEngine::apply(std::uint32_t sid, Peer& p, std::vector<Action>& actio
         ++stats_.relays_handed_back;
         send(link::CtlMsg::kRelay, sid, std::move(a.bytes));
         break;
-      case Action::Kind::kBurnView: adopt_view(p, a.view); break;
+      case Action::Kind::kBurnView: adopt_view(sid, p, a.view); break;
     }
   }
 }
@@ -334,22 +345,22 @@ void ControlEngine::apply(std::uint32_t sid, Peer& p, std::vector<Action>& actio
 void ControlEngine::set_view(const BurnView& v) {
   view_ = v;
   ++stats_.view_updates;
+  if (!opts_.view_path.empty() && !save_burn_view(opts_.view_path, v)) ++stats_.view_save_failures;
   for (auto& [sid, p] : peers_) p->conv.set_burn_view(v);
   send(link::CtlMsg::kBurnView, 0, encode([&](Writer& w) { link::put_view(w, v); }));
 }
 
-// Our preambles carry the newest burn view a trusted node reported; until one has, the
-// first authenticated peer's view is better than none (a zero view fails every node's
-// preamble check).
-void ControlEngine::adopt_view(const Peer& p, const BurnView& v) {
-  if (!p.pkh || v == view_) return;
+// A peer's preambles carry `v`: its vote (BurnViewVote decides which view we use).
+void ControlEngine::adopt_view(std::uint32_t sid, const Peer& p, const BurnView& v) {
+  if (!p.pkh) return;
   bool trusted = false;
   for (const auto& t : opts_.trusted_pkhs) trusted |= t == *p.pkh;
-  const bool bootstrap = view_.height == 0 && !view_from_trusted_;
-  const bool newer_trusted = trusted && (v.height > view_.height || !view_from_trusted_);
-  if (!bootstrap && !newer_trusted) return;
-  view_from_trusted_ |= trusted;
-  set_view(v);
+  vote_.report(sid, p.info.addr, v, trusted);
+  reconsider_view();
+}
+
+void ControlEngine::reconsider_view() {
+  if (auto v = vote_.decide(view_.height != 0); v && *v != view_) set_view(*v);
 }
 
 namespace {
@@ -456,7 +467,7 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
         }
         return;
       }
-      if (auto it = peers_.find(f.session); it != peers_.end()) adopt_view(*it->second, *v);
+      if (auto it = peers_.find(f.session); it != peers_.end()) adopt_view(f.session, *it->second, *v);
       return;
     }
   }

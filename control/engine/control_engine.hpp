@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "control/engine/burn_view_vote.hpp"
 #include "control/engine/resolver.hpp"
 #include "control/frontier/frontier.hpp"
 #include "control/session/conversation.hpp"
@@ -38,9 +39,11 @@ struct ControlOptions {
   const LocalPeer* local = nullptr;
   std::vector<DialSpec> peers;
   net::ConnectOptions outbound;  // how every connection is made (MPTCP, bound device or source)
-  // Nodes whose preambles' burn view we adopt when it moves forward. With none trusted
-  // (or before any trusted node spoke) the first authenticated peer's view bootstraps ours.
+  // Nodes whose preambles' burn view we adopt when it moves forward. Without one, a view
+  // is adopted once burn_view_quorum peers in distinct netgroups carry it (BurnViewVote).
   std::vector<codec::Hash20> trusted_pkhs;
+  std::uint32_t burn_view_quorum = 3;
+  std::string view_path;  // where the view is kept across restarts ("": not kept)
   std::vector<validate::RewardSetSigner> reward_set;  // empty: Nakamoto blocks are not relayed
   std::uint64_t redial_ns = 5'000'000'000ull;
   store::BlockStore* store = nullptr;  // where relayed blocks are kept (nullptr: not kept)
@@ -85,6 +88,7 @@ struct NeighborsView {
   X(dials, "outbound connections attempted")                                  \
   X(dial_failures, "outbound connections that failed")                        \
   X(view_updates, "burn view changes adopted")                                \
+  X(view_save_failures, "burn view changes that could not be kept in the data dir") \
   X(relays_handed_back, "pushes received before the dataplane had the key")   \
   X(dp_restarts, "dataplane restarts seen")                                   \
   X(link_corrupt, "malformed fragments from the dataplane (skipped)")          \
@@ -177,7 +181,8 @@ class ControlEngine {
   void on_message(std::uint32_t sid, Reader& r, std::uint64_t now_ns);
   void on_relayed(ByteSpan payload);
   void apply(std::uint32_t sid, Peer& p, std::vector<Action>& actions);
-  void adopt_view(const Peer& p, const BurnView& v);
+  void adopt_view(std::uint32_t sid, const Peer& p, const BurnView& v);
+  void reconsider_view();
   void set_view(const BurnView& v);
   void dial_peers(std::uint64_t now_ns);
   Dial* dial_by_token(std::uint64_t token);
@@ -188,7 +193,7 @@ class ControlEngine {
   link::Outbox out_;  // commands, in order, waiting for ring credit
   ControlOptions opts_;
   BurnView view_;
-  bool view_from_trusted_ = false;
+  BurnViewVote vote_;
   std::unordered_map<std::uint32_t, std::unique_ptr<Peer>> peers_;
   std::vector<Dial> dials_;
   std::uint64_t next_token_ = 1;

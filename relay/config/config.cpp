@@ -230,6 +230,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     if (!t.str("bind", bind) || !t.strings("peers", peers) || !t.strings("trusted_peers", trusted) ||
         !t.boolean("mptcp", c.outbound.mptcp) || !t.str("bind_device", c.outbound.bind_device) ||
         !t.str("bind_source", source) ||
+        !t.integer("burn_view_quorum", c.burn_view_quorum, 1, 64) ||
         !t.integer("max_inbound", c.max_inbound, 0, 100000) || !t.integer("max_outbound", c.max_outbound, 0, 10000) ||
         !t.integer("max_queued_per_peer", c.max_queued_per_peer, 1, 100) ||
         !t.integer("max_message_len", c.max_message_len, 170, 16778053) ||

@@ -48,6 +48,7 @@ struct RelayConfig {
   std::uint16_t bind_port = 20444;
   std::vector<PeerSpec> peers;
   std::vector<PeerSpec> trusted_peers;
+  std::uint32_t burn_view_quorum = 3;  // peers in distinct netgroups that must agree on a view (no trusted peer)
   net::ConnectOptions outbound;  // how the relay connects to peers: mptcp, bind_device, bind_source
   std::uint32_t max_inbound = 750;
   std::uint32_t max_outbound = 32;

@@ -37,6 +37,13 @@ Addr16 host_block(const Addr16& a) noexcept {
   return b;
 }
 
+Addr16 netgroup(const Addr16& a) noexcept {
+  Addr16 b = a;
+  if (is_ipv4(a)) std::memset(b.data() + 14, 0, 2);
+  else std::memset(b.data() + 4, 0, 12);
+  return b;
+}
+
 bool is_unspecified(const Addr16& a) noexcept {
   static constexpr Addr16 kZero{};
   if (a == kZero) return true;

@@ -28,6 +28,10 @@ bool is_unroutable(const Addr16& a) noexcept;
 // itself, an IPv6 address's /64 (a home or a cloud VM gets a whole /64, so counting full
 // IPv6 addresses would let one host fill every slot). Per-address limits and bans key on it.
 Addr16 host_block(const Addr16& a) noexcept;
+// netgroup: the block one operator plausibly holds many addresses in (an IPv4 /16, an
+// IPv6 /32, as Bitcoin Core groups peers): peers in different netgroups count as
+// independent witnesses (the burn view vote).
+Addr16 netgroup(const Addr16& a) noexcept;
 // is_unspecified: 0.0.0.0 or :: ("any network" in a handshake).
 bool is_unspecified(const Addr16& a) noexcept;
 

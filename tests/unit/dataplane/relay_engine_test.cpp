@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "bench/reference/stacks_core_fanout.hpp"
+#include "control/engine/burn_view_vote.hpp"
 #include "dataplane/transport/mem/mem_transport.hpp"
 #include "relay/net/address.hpp"
 #include "relay/shm/region.hpp"
@@ -353,6 +354,55 @@ TEST(RelayEngine, TrustedNodeMovesTheBurnView) {
   auto m = decode_message(n.nodes[1]->peer.pushes[0]);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->preamble.burn_block_height, newer.height);
+}
+
+// After a restart the relay uses the view it kept, not the first peer's: a peer that
+// connects first with a poisoned view (a stable hash nodes would drop us for) does not
+// move it; three peers in distinct netgroups carrying the next real view do. Issue 15.5.
+TEST(RelayEngine, TheBurnViewMovesOnlyWithAQuorumOfIndependentPeers) {
+  char tmpl[] = "/tmp/relay-view-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ASSERT_TRUE(ctl::save_burn_view(dir + "/burn-view", view()));
+  ctl::ControlOptions co;
+  co.view_path = dir + "/burn-view";
+  Net n(0, 0, {}, {}, co);
+  EXPECT_EQ(n.relay->ctl->burn_view(), view());  // from the file, before any peer
+  auto add_at = [&](std::uint8_t key, const char* addr) -> TestNode& {
+    n.nodes.push_back(std::make_unique<TestNode>(n.net, key));
+    in6_addr a{};
+    ::inet_pton(AF_INET6, addr, &a);
+    n.nodes.back()->t.set_address(a);
+    n.nodes.back()->peer.dial(port_addr(1));
+    return *n.nodes.back();
+  };
+  ctl::BurnView poisoned = view();
+  poisoned.height += 3;
+  poisoned.stable_height += 3;
+  poisoned.stable_hash.fill(0xee);
+  TestNode& attacker = add_at(60, "::ffff:203.0.113.9");
+  n.settle();
+  attacker.peer.conv->set_burn_view(poisoned);
+  attacker.peer.send(attacker.peer.conv->sign(1, Ping{1}));
+  n.settle();
+  EXPECT_EQ(n.relay->ctl->burn_view(), view());
+  EXPECT_EQ(n.relay->dp->burn_view(), view());
+  ctl::BurnView next = view();
+  next.height += 1;
+  next.stable_height += 1;
+  next.hash.fill(0x21);
+  std::vector<TestNode*> honest = {&add_at(61, "::ffff:198.51.100.7"), &add_at(62, "::ffff:192.0.2.7"),
+                                   &add_at(63, "2001:db8::7")};
+  n.settle();
+  for (std::size_t i = 0; i < honest.size(); ++i) {
+    EXPECT_EQ(n.relay->ctl->burn_view(), view()) << i << " witnesses are not a quorum";
+    honest[i]->peer.conv->set_burn_view(next);
+    honest[i]->peer.send(honest[i]->peer.conv->sign(2, Ping{2}));
+    n.settle();
+  }
+  EXPECT_EQ(n.relay->ctl->burn_view(), next);
+  EXPECT_EQ(n.relay->dp->burn_view(), next);
+  EXPECT_EQ(ctl::load_burn_view(dir + "/burn-view").value_or(ctl::BurnView{}), next);  // kept for the next start
+  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 TEST(RelayEngine, MicroblocksAreRelayedOnA2xNetworkOnly) {
