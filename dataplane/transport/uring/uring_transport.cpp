@@ -348,6 +348,17 @@ void UringTransport::submit_send(ConnId c) {
 
 void UringTransport::push_event(const Event& e) { backlog_.push_back(e); }
 
+Event UringTransport::pop_backlog() {
+  const Event e = backlog_.front();
+  backlog_.erase(backlog_.begin());
+  if ((e.kind == EventKind::kClosed || e.kind == EventKind::kConnectFailed) && e.conn < conns_.size() &&
+      conns_[e.conn].close_pending) {
+    conns_[e.conn].close_pending = false;
+    free_.push_back(e.conn);
+  }
+  return e;
+}
+
 // begin_close: shut the socket down so in-flight operations complete; the connection is
 // finished (and kClosed emitted) when the last one has.
 void UringTransport::begin_close(ConnId c, int err) {
@@ -381,7 +392,10 @@ void UringTransport::finish_close(ConnId c) {
   k.in_use = false;
   ++k.gen;  // stale completions for this slot are ignored
   --open_;
-  free_.push_back(c);
+  // The id is free for a new connection only once this close has been handed out: an
+  // accept reusing it in the same poll would otherwise come before the close of the old
+  // one, and the application would close the new connection.
+  k.close_pending = true;
   Event e;
   e.kind = k.connecting ? EventKind::kConnectFailed : EventKind::kClosed;
   e.conn = c;
@@ -667,10 +681,7 @@ std::size_t UringTransport::poll(std::span<Event> evs, int timeout_ms) {
   std::size_t n = 0;
   apply_wake_hints();
   // Events not tied to a completion go first.
-  while (!backlog_.empty() && n < evs.size()) {
-    evs[n++] = backlog_.front();
-    backlog_.erase(backlog_.begin());
-  }
+  while (!backlog_.empty() && n < evs.size()) evs[n++] = pop_backlog();
   if (n == evs.size()) return n;
   if (n == 0 && timeout_ms > 0) {
     __kernel_timespec ts{};
@@ -698,10 +709,7 @@ std::size_t UringTransport::poll(std::span<Event> evs, int timeout_ms) {
     if (full || seen == 0) break;
     io_uring_submit(ring_.get());  // re-arms and sends queued while handling
   }
-  while (!backlog_.empty() && n < evs.size()) {
-    evs[n++] = backlog_.front();
-    backlog_.erase(backlog_.begin());
-  }
+  while (!backlog_.empty() && n < evs.size()) evs[n++] = pop_backlog();
   return n;
 }
 

@@ -129,6 +129,7 @@ class UringTransport {
     bool paused = false;             // hold(): not reading until resume()
     bool eof_held = false;           // the peer closed while paused
     bool one_read = false;           // cautious: one buffer per read until trust_reads()
+    bool close_pending = false;      // closed; the id is reused once its kClosed was handed out
     bool stash_out = false;          // the stash is an event's data (resume()) until it is released
     bool close_after_stash = false;  // the peer closed: kClosed once the stash's event is released
     Bytes stash;                     // bytes kept while paused, then until their event is released
@@ -148,6 +149,7 @@ class UringTransport {
   void finish_close(ConnId c);
   void begin_close(ConnId c, int err);
   void push_event(const Event& e);
+  Event pop_backlog();
   void apply_wake_hints() noexcept;
   bool handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, std::size_t& n);
 

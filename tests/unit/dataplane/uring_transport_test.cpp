@@ -442,6 +442,45 @@ TEST(UringTransport, APeerCloseWhileHeldComesAfterTheKeptBytes) {
   ::close(fd);
 }
 
+// A connection id is reused only after its kClosed was handed out: with a close and a
+// new accept completing in the same poll, a new connection must never get an id whose
+// old connection's close comes after it (the application would then close the new one).
+TEST(UringTransport, AnIdIsNotReusedBeforeItsCloseIsHandedOut) {
+  UringConfig cfg;
+  cfg.max_conns = 3;  // one held throughout, one closing, one spare
+  auto t = UringTransport::create(cfg);
+  ASSERT_TRUE(t.ok());
+  auto port = (*t)->listen(test::loopback_addr(0));
+  ASSERT_TRUE(port.ok());
+  std::map<ConnId, bool> open;  // id → an accepted connection not yet closed
+  int violations = 0, accepts = 0;
+  ConnId newest = kNoConn;
+  auto on = [&](const Event& e) {
+    if (e.kind == EventKind::kAccepted) {
+      if (open[e.conn]) ++violations;  // the old one's close has not come yet
+      open[e.conn] = true;
+      newest = e.conn;
+      ++accepts;
+    }
+    if (e.kind == EventKind::kClosed) open[e.conn] = false;
+    if (e.kind == EventKind::kData) (*t)->release(e);
+  };
+  const int keep = client_connect(*port);
+  ASSERT_TRUE(pump(**t, on, [&] { return accepts == 1; }));
+  std::vector<int> fds;
+  fds.push_back(client_connect(*port));
+  for (int round = 0; round < 30; ++round) {
+    ASSERT_TRUE(pump(**t, on, [&] { return accepts == round + 2; })) << round;
+    // Close the newest from our side; the next client connects before we poll again, so
+    // the close and the accept complete together.
+    (*t)->close(newest);
+    fds.push_back(client_connect(*port));
+  }
+  EXPECT_EQ(violations, 0);
+  for (int fd : fds) ::close(fd);
+  ::close(keep);
+}
+
 TEST(UringTransport, LocalCloseReachesThePeer) {
   auto t = UringTransport::create({});
   auto port = (*t)->listen(test::loopback_addr(0));
