@@ -117,6 +117,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   o.pacer_budget = cfg->max_queued_per_peer;
   o.max_conns = ucfg.max_conns;  // the transport's connection ids index the session table
   o.max_sessions = max_sessions;
+  o.max_inbound = cfg->max_inbound;  // the rest stays free for outbound dials
   o.rx_own_bytes = plan.rx_own_bytes;
   o.rx_pool = plan.rx;
   o.rx_budget = cfg->receive_budget;

@@ -48,6 +48,17 @@ struct DpOptions {
   std::uint32_t pacer_budget = 50;    // our messages queued per node (a node drops at 100)
   std::uint32_t max_inflight_sends = 8;  // per session, handed to the transport
   std::size_t max_sessions = 1024;       // more are refused at accept (at most 65536)
+  // Inbound sessions beyond this are refused at accept, so the rest of the table stays
+  // free for the control plane's dials (a flood of inbound connections cannot take the
+  // slots outbound sessions need). SIZE_MAX: no reservation.
+  std::size_t max_inbound = SIZE_MAX;
+  // Liveness (PROTOCOL.md §4.5): an authenticated session that sends nothing for longer
+  // than the heartbeat plus 30 s is closed, as a node does (the control plane pings
+  // every peer every 30 min, so a live one always answers within that); a session with
+  // sends outstanding that completes none for write_timeout_ns is a peer that stopped
+  // reading, and is closed too.
+  std::uint64_t silence_ns = (3600ull + 30) * 1'000'000'000ull;
+  std::uint64_t write_timeout_ns = 180ull * 1'000'000'000ull;
   std::size_t max_conns = 1024;          // connection ids the transport hands out are below this
   // Receiving: each session keeps bodies up to rx_own_bytes in its own buffer (reserved
   // at start-up); larger ones borrow a slot of the receive pool for as long as they are
@@ -162,6 +173,7 @@ class RelayEngine final : private ControlCommands {
   void close_session(Session& s, const char* why, bool misbehaved);
   void forget_session(ConnId c, int err);
   void drain(Session& s);
+  void sweep(std::uint64_t now_ns);
   void send_now(Session& s, ByteSpan bytes);
   void view_hint(Session& s, const policy::BurnView& seen);
 
@@ -207,6 +219,9 @@ class RelayEngine final : private ControlCommands {
   std::vector<std::uint32_t> waiting_;  // sids whose bodies wait for memory, oldest first
   std::unordered_map<ConnId, std::uint64_t> dialing_;  // conn → the control plane's dial token
   bool ctl_seen_ = false;
+  std::size_t inbound_live_ = 0;
+  std::uint64_t now_ns_ = 0;        // the current run_once's time (liveness clocks)
+  std::uint64_t next_sweep_ns_ = 0;
   std::uint64_t rx_ns_ = 0;  // when the current batch of receives was reaped (relay latency)
   int pin_error_ = 0;
 };

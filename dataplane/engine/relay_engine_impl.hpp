@@ -51,6 +51,7 @@ void RelayEngine<T, F>::start(std::uint64_t incarnation) {
 
 template <Transport T, class F>
 void RelayEngine<T, F>::run_once(std::uint64_t now_ns, int timeout_ms) {
+  now_ns_ = now_ns;
   port_.poll(*this);
   Event evs[64];
   const std::size_t n = t_.poll(evs, timeout_ms);
@@ -63,6 +64,10 @@ void RelayEngine<T, F>::run_once(std::uint64_t now_ns, int timeout_ms) {
   if (rx_bodies_.freed()) resume_waiting();
   c_->rx_heap_bodies.store(rx_bodies_.heap_bodies(), std::memory_order_relaxed);
   c_->rx_heap_bytes.store(rx_bodies_.heap_bytes(), std::memory_order_relaxed);
+  if (now_ns >= next_sweep_ns_) {
+    next_sweep_ns_ = now_ns + 1'000'000'000ull;
+    sweep(now_ns);
+  }
   c_->sig_checks_helped.store(streams_.board().helped_items(), std::memory_order_relaxed);
   port_.beat(now_ns);
 }
@@ -99,11 +104,15 @@ bool RelayEngine<T, F>::on_event(const Event& e) {
     case EventKind::kSent:
       if (Session* s = sessions_.by_conn(e.conn); s != nullptr && e.user != 0) {
         --s->inflight;
+        s->last_tx_ns = now_ns_;
         drain(*s);
       }
       break;
     case EventKind::kData:
-      if (Session* s = sessions_.by_conn(e.conn); s != nullptr) return on_data(*s, e);
+      if (Session* s = sessions_.by_conn(e.conn); s != nullptr) {
+        s->last_rx_ns = now_ns_;
+        return on_data(*s, e);
+      }
       break;
   }
   return false;
@@ -111,15 +120,18 @@ bool RelayEngine<T, F>::on_event(const Event& e) {
 
 template <Transport T, class F>
 void RelayEngine<T, F>::new_session(ConnId c, link::SessionInfo info) {
-  Session* s = sessions_.open(c, info);
+  // Inbound sessions stop short of the slots kept for the control plane's dials.
+  Session* s = !info.outbound && inbound_live_ >= opts_.max_inbound ? nullptr : sessions_.open(c, info);
   if (s == nullptr) {  // the table is full (or the transport's id is out of range)
-    bump(c_->sessions_refused_full);
+    bump(info.outbound || inbound_live_ < opts_.max_inbound ? c_->sessions_refused_full : c_->inbound_refused_reserved);
     t_.close(c);
     // A dial of the control plane's failed: it must hear so, or it waits for it forever.
     if (info.outbound) port_.connect_failed(info.dial_token, ENOBUFS);
     return;
   }
   s->framer.set_body_limit(opts_.rx_preauth_bytes);  // until the control plane knows the peer
+  s->last_rx_ns = s->last_tx_ns = now_ns_;
+  inbound_live_ += !info.outbound;
   F::arm(s->framer, path_);
   bump(c_->sessions_opened);
   count_sessions();
@@ -141,6 +153,7 @@ void RelayEngine<T, F>::forget_session(ConnId c, int err) {
   if (s == nullptr) return;
   const char* why = s->closing ? s->why : (err == 0 ? "peer closed the connection" : std::strerror(err));
   port_.closed(s->sid, s->misbehaved, why);
+  inbound_live_ -= !s->info.outbound;
   s->arrival.end(streams_);
   sessions_.close(*s);
   bump(c_->sessions_closed);
@@ -171,6 +184,7 @@ void RelayEngine<T, F>::send_now(Session& s, ByteSpan bytes) {
 // max_inflight_sends at a time.
 template <Transport T, class F>
 void RelayEngine<T, F>::drain(Session& s) {
+  if (s.inflight == 0) s.last_tx_ns = now_ns_;  // the write clock runs while something is outstanding
   while (s.inflight < opts_.max_inflight_sends) {
     auto p = s.pacer.next();
     if (!p) break;
@@ -181,6 +195,21 @@ void RelayEngine<T, F>::drain(Session& s) {
       count_out(buf->bytes());
     }
     buf->unref();  // the transport holds its own reference now
+  }
+}
+
+// sweep (once a second): sessions that stopped talking or stopped reading are closed.
+template <Transport T, class F>
+void RelayEngine<T, F>::sweep(std::uint64_t now_ns) {
+  for (Session* s : sessions_) {
+    if (s->closing) continue;
+    if (s->key && now_ns - s->last_rx_ns > opts_.silence_ns) {
+      bump(c_->closed_silent);
+      close_session(*s, "silent for longer than the heartbeat allows", false);
+    } else if (s->inflight > 0 && now_ns - s->last_tx_ns > opts_.write_timeout_ns) {
+      bump(c_->closed_write_timeout);
+      close_session(*s, "not reading what we send (write timeout)", false);
+    }
   }
 }
 

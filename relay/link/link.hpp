@@ -74,7 +74,10 @@ inline constexpr std::uint32_t kLinkAbiVersion = 7;
   X(stream_gave_up, "large Nakamoto block pushes checked whole after the last byte (stream gave up)")  \
   X(stream_none_free, "large Nakamoto block pushes checked whole: every stream checker was busy")         \
   X(sig_checks_helped, "signature checks the dataplane's second thread ran beside the relay path")           \
-  X(sessions_refused_full, "connections closed at once: the session table was full")
+  X(sessions_refused_full, "connections closed at once: the session table was full")                   \
+  X(inbound_refused_reserved, "inbound connections closed at once: the rest of the table is kept for dials") \
+  X(closed_silent, "authenticated sessions closed for silence (nothing for heartbeat + 30 s)")                \
+  X(closed_write_timeout, "sessions closed for not reading what we send (write timeout)")
 
 // Message type ids 0..28 (PROTOCOL.md §1.6): per-type traffic counters are indexed by them.
 inline constexpr std::size_t kMsgTypes = 29;

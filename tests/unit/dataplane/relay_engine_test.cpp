@@ -560,6 +560,83 @@ TEST(RelayEngine, ADialCompletingIntoAFullTableIsReportedFailed) {
   EXPECT_TRUE(n.nodes[0]->peer.authenticated());  // the session that holds the slot is untouched
 }
 
+// Inbound connections cannot take the slots kept for dials (issue 15.6): with room for
+// 3 sessions of which 2 inbound, a third inbound connection is refused at once and the
+// configured peer is still dialed into the slot left.
+TEST(RelayEngine, InboundConnectionsLeaveTheOutboundSlotsFree) {
+  ctl::ControlOptions co;
+  co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 4), std::nullopt});
+  co.redial_ns = 1'000'000'000;
+  Net n(3, 0, {}, [](DpOptions& o) {
+    o.max_sessions = 3;
+    o.max_inbound = 2;
+  }, co);
+  MemTransport lt(n.net, 4);
+  test::TestPeer<MemTransport> listener(lt, 72);
+  for (int round = 0; round < 30; ++round) {
+    n.now += 200'000'000;
+    n.relay->run_once(n.now);
+    listener.pump(n.now);
+    for (auto& node : n.nodes) node->peer.pump(n.now);
+  }
+  EXPECT_GE(n.c().inbound_refused_reserved.load(), 1u);
+  EXPECT_EQ(n.c().sessions_refused_full.load(), 0u);
+  EXPECT_TRUE(listener.authenticated());  // the dial got the kept slot
+  EXPECT_EQ(n.relay->dp->authenticated_sessions(), 3u);
+}
+
+// A session that stops talking is closed after the heartbeat plus 30 s, as a node does
+// (PROTOCOL.md §4.5); one that answers the relay's pings stays, however long.
+TEST(RelayEngine, SilentSessionsAreClosedAfterTheHeartbeat) {
+  Net n(1);
+  TestNode mute(n.net, 50);
+  mute.peer.dial(port_addr(1));
+  for (int i = 0; i < 40 && !mute.peer.authenticated(); ++i) {
+    n.now += 1000;
+    n.relay->run_once(n.now);
+    mute.peer.pump(n.now);
+  }
+  ASSERT_TRUE(mute.peer.authenticated());
+  ASSERT_EQ(n.relay->dp->authenticated_sessions(), 2u);
+  for (int step = 0; step < 6; ++step) {  // an hour: nobody is silent for longer than that yet
+    n.now += 600'000'000'000ull;
+    n.settle();
+  }
+  EXPECT_EQ(n.c().closed_silent.load(), 0u);
+  for (int step = 0; step < 6; ++step) {  // another hour: the mute one has said nothing for two
+    n.now += 600'000'000'000ull;
+    n.settle();
+  }
+  EXPECT_EQ(n.c().closed_silent.load(), 1u);
+  EXPECT_EQ(n.relay->dp->sessions(), 1u);
+  EXPECT_TRUE(n.nodes[0]->peer.authenticated());  // pinged every 30 min, answered
+  EXPECT_FALSE(n.nodes[0]->peer.closed);
+}
+
+// A peer that stops reading: its sends stop completing, and after the write timeout its
+// session is closed (not counted as misbehaviour); the sender, owed nothing, stays.
+TEST(RelayEngine, PeersThatStopReadingAreClosedAfterTheWriteTimeout) {
+  Net n(3);
+  auto& a = n.nodes[0]->peer;
+  n.rt->stall_sends(true);
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(5)}));
+  for (int step = 0; step < 5; ++step) {  // 150 s
+    n.now += 30'000'000'000ull;
+    n.settle();
+  }
+  EXPECT_EQ(n.c().closed_write_timeout.load(), 0u);
+  for (int step = 0; step < 2; ++step) {  // 210 s
+    n.now += 30'000'000'000ull;
+    n.settle();
+  }
+  EXPECT_EQ(n.c().closed_write_timeout.load(), 2u);  // b and c: a push each, never taken
+  EXPECT_EQ(n.relay->dp->sessions(), 1u);
+  EXPECT_EQ(n.relay->ctl->stats().closed_misbehaved, 0u);
+  n.rt->stall_sends(false);
+  n.settle();
+  EXPECT_FALSE(a.closed);
+}
+
 TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
   ctl::ControlOptions co;
   co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 3), std::nullopt});
