@@ -197,6 +197,8 @@ int main(int argc, char** argv) {
     so.host = cfg->http_bind_host;
     so.port = cfg->http_bind_port;
     so.max_conns = cfg->http_max_clients;
+    so.max_conns_per_ip = cfg->http_max_clients_per_ip;
+    so.response_budget = cfg->http_response_budget;
     so.limits.max_body = cfg->max_message_len;
     auto srv = http::Server::start(so, http::make_relay_api(&api));
     if (!srv.ok()) {

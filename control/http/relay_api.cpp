@@ -428,6 +428,10 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "http_server_errors_total", "counter", "HTTP 5xx responses", c.server->server_errors.load());
     metric(out, "http_timeouts_total", "counter", "HTTP connections closed for slowness or idleness", c.server->timeouts.load());
     metric(out, "http_refused_total", "counter", "HTTP connections refused (too many)", c.server->refused.load());
+    metric(out, "http_refused_per_ip_total", "counter", "HTTP connections refused: max_clients_per_ip from one address",
+           c.server->refused_per_ip.load());
+    metric(out, "http_budget_waits_total", "counter", "HTTP requests that waited for response memory (response_budget)",
+           c.server->budget_waits.load());
   }
   r.set_text(200, std::move(out), "text/plain; version=0.0.4");
 }

@@ -15,7 +15,12 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <map>
+#include <optional>
 #include <unordered_map>
+
+#include "relay/codec/types.hpp"
+#include "relay/net/address.hpp"
 
 namespace relay::http {
 
@@ -68,11 +73,17 @@ struct Out {
 
 struct Conn {
   int fd = -1;
+  codec::Addr16 block{};  // the client's address block (per-address limit)
   RequestParser parser;
-  std::deque<Out> out;
-  std::uint64_t last_activity = 0;  // ms
+  std::deque<Request> pending;  // parsed, not answered yet (served one at a time)
+  std::deque<Out> out;          // at most one response (the one being written)
+  std::uint64_t last_activity = 0;  // ms: bytes read or written
+  std::uint64_t last_write = 0;     // ms: bytes written, or the response queued
   std::uint64_t request_started = 0;  // ms, 0: between requests
+  std::uint32_t events = 0;  // the epoll interest set now
   bool close_after = false;  // close once `out` is written
+  bool waiting = false;      // in the list of connections waiting for response memory
+  std::optional<Response> error_reply;  // a bad request: answered after those before it, then closed
   explicit Conn(const ParserLimits& l) : parser(l) {}
 };
 
@@ -156,17 +167,38 @@ Server::~Server() {
     if (fd >= 0) ::close(fd);
 }
 
+// The loop serves each connection one response at a time: its next request is
+// answered only once the last response is written, and nothing more is read from it
+// while requests wait. A client that pipelines and never reads thus holds one response
+// (and at most one store snapshot), not a growing queue. Responses built in memory (a
+// tenure is a copy of its blocks) come out of one budget for all connections
+// (response_budget); a request that finds it spent waits until responses drain.
 void Server::run() {
   std::unordered_map<int, std::unique_ptr<Conn>> conns;
+  std::map<codec::Addr16, std::uint32_t> per_block;  // connections per client address block
+  std::vector<int> waiting;                          // fds waiting for response memory, oldest first
+  std::size_t owned_bytes = 0;                       // bodies built in memory, not yet written
   auto close_conn = [&](int fd) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;
+    for (const Out& o : it->second->out) owned_bytes -= o.owned.size();
+    stats_.response_bytes.store(owned_bytes, std::memory_order_relaxed);
+    if (auto b = per_block.find(it->second->block); b != per_block.end() && --b->second == 0) per_block.erase(b);
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
-    conns.erase(fd);
+    conns.erase(it);
     conns_.store(conns.size(), std::memory_order_relaxed);
   };
-  auto want_write = [&](Conn& c, bool on) {
+  // interest: read only while nothing waits to be answered or written; write while a
+  // response is queued.
+  auto interest = [&](Conn& c) {
+    std::uint32_t want = 0;
+    if (c.pending.empty() && c.out.empty() && !c.close_after && !c.error_reply) want |= EPOLLIN | EPOLLRDHUP;
+    if (!c.out.empty()) want |= EPOLLOUT;
+    if (want == c.events) return;
+    c.events = want;
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
+    ev.events = want;
     ev.data.fd = c.fd;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
   };
@@ -181,19 +213,15 @@ void Server::run() {
       const ByteSpan body = o.body();
       if (body_done < body.size()) iov[n++] = {const_cast<std::uint8_t*>(body.data()) + body_done, body.size() - body_done};
       const ssize_t w = n == 0 ? 0 : ::writev(c.fd, iov, n);
-      if (w < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          want_write(c, true);
-          return true;
-        }
-        return false;
-      }
+      if (w < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
       stats_.bytes_out.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
-      c.last_activity = now_ms();
+      c.last_activity = c.last_write = now_ms();
       o.done += static_cast<std::size_t>(w);
-      if (o.done >= o.size()) c.out.pop_front();
+      if (o.done < o.size()) return true;  // the socket is full: EPOLLOUT says when to go on
+      owned_bytes -= o.owned.size();
+      stats_.response_bytes.store(owned_bytes, std::memory_order_relaxed);
+      c.out.pop_front();  // (a snapshot it kept is let go here)
     }
-    want_write(c, false);
     return !c.close_after;
   };
   auto respond = [&](Conn& c, Response& r, bool close) {
@@ -210,8 +238,52 @@ void Server::run() {
     }
     if (r.status >= 500) stats_.server_errors.fetch_add(1, std::memory_order_relaxed);
     else if (r.status >= 400) stats_.client_errors.fetch_add(1, std::memory_order_relaxed);
+    owned_bytes += o.owned.size();
+    stats_.response_bytes.store(owned_bytes, std::memory_order_relaxed);
     c.out.push_back(std::move(o));
+    c.last_write = now_ms();
     if (close) c.close_after = true;
+  };
+  // serve: answer the next waiting request once the last response is written; false when
+  // the connection is to be closed now.
+  auto serve = [&](Conn& c) -> bool {
+    for (;;) {
+      if (!flush(c)) return false;
+      if (!c.out.empty() || c.close_after) return true;
+      if (c.pending.empty()) {
+        if (c.error_reply) {
+          respond(c, *c.error_reply, true);
+          c.error_reply.reset();
+          continue;
+        }
+        return true;
+      }
+      if (owned_bytes >= opts_.response_budget) {  // memory for responses is spent: wait
+        if (!c.waiting) {
+          c.waiting = true;
+          waiting.push_back(c.fd);
+          stats_.budget_waits.fetch_add(1, std::memory_order_relaxed);
+        }
+        return true;
+      }
+      Request q = std::move(c.pending.front());
+      c.pending.pop_front();
+      stats_.requests.fetch_add(1, std::memory_order_relaxed);
+      Response resp;
+      try {
+        handler_(q, resp);
+      } catch (const std::exception&) {
+        resp = Response{};
+        resp.set_text(500, "internal error\n");
+      }
+      if (q.method == "HEAD") resp.no_body = true;
+      respond(c, resp, !q.keep_alive);
+    }
+  };
+  auto refuse = [&](int cfd, std::atomic<std::uint64_t>& counter) {
+    ::close(cfd);
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    counter.fetch_add(1, std::memory_order_relaxed);
   };
 
   std::vector<Request> reqs;
@@ -225,20 +297,38 @@ void Server::run() {
       if (fd == wake_fd_) continue;
       if (fd == listen_fd_) {
         for (;;) {
-          const int cfd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          sockaddr_storage peer{};
+          socklen_t plen = sizeof peer;
+          const int cfd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
           if (cfd < 0) break;
           if (conns.size() >= opts_.max_conns) {  // full: refuse at once
-            ::close(cfd);
-            stats_.refused.fetch_add(1, std::memory_order_relaxed);
+            refuse(cfd, stats_.refused_full);
             continue;
           }
+          codec::Addr16 addr{};
+          if (peer.ss_family == AF_INET6) {
+            std::memcpy(addr.data(), &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, 16);
+          } else if (peer.ss_family == AF_INET) {
+            addr[10] = addr[11] = 0xff;
+            std::memcpy(addr.data() + 12, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, 4);
+          }
+          const codec::Addr16 block = net::host_block(addr);
+          std::uint32_t& from_here = per_block[block];
+          if (opts_.max_conns_per_ip != 0 && from_here >= opts_.max_conns_per_ip) {
+            if (from_here == 0) per_block.erase(block);
+            refuse(cfd, stats_.refused_per_ip);
+            continue;
+          }
+          ++from_here;
           int one = 1;
           ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           auto c = std::make_unique<Conn>(opts_.limits);
           c->fd = cfd;
+          c->block = block;
           c->last_activity = now_ms();
+          c->events = EPOLLIN | EPOLLRDHUP;
           epoll_event ev{};
-          ev.events = EPOLLIN | EPOLLRDHUP;
+          ev.events = c->events;
           ev.data.fd = cfd;
           ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, cfd, &ev);
           conns.emplace(cfd, std::move(c));
@@ -251,45 +341,46 @@ void Server::run() {
       if (it == conns.end()) continue;
       Conn& c = *it->second;
       bool alive = true;
-      if (evs[i].events & EPOLLOUT) alive = flush(c);
-      if (alive && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        for (;;) {
-          const ssize_t r = ::read(fd, buf, sizeof buf);
-          if (r == 0) {
-            alive = false;
-            break;
-          }
-          if (r < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) alive = false;
-            break;
-          }
+      if (evs[i].events & EPOLLOUT) alive = serve(c);
+      // Read only when nothing waits (the interest set says so; a hang-up may still come).
+      const bool may_read = c.pending.empty() && c.out.empty() && !c.close_after && !c.error_reply;
+      if (alive && may_read && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        const ssize_t r = ::read(fd, buf, sizeof buf);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+          alive = false;
+        } else if (r > 0) {
           c.last_activity = now_ms();
-          if (c.close_after) continue;  // answering an error: the rest is ignored
           reqs.clear();
           const bool ok = c.parser.feed(ByteSpan(buf, static_cast<std::size_t>(r)), reqs);
           for (auto& q : reqs) {
-            stats_.requests.fetch_add(1, std::memory_order_relaxed);
-            Response resp;
-            try {
-              handler_(q, resp);
-            } catch (const std::exception&) {
-              resp = Response{};
-              resp.set_text(500, "internal error\n");
-            }
-            if (q.method == "HEAD") resp.no_body = true;
-            respond(c, resp, !q.keep_alive);
-            if (!q.keep_alive) break;
+            const bool last = !q.keep_alive;
+            c.pending.push_back(std::move(q));
+            if (last) break;  // nothing after a request that closes the connection
           }
-          if (!ok) {
-            Response resp;
-            resp.set_text(c.parser.error().status, c.parser.error().reason + "\n");
-            respond(c, resp, true);
+          // (The parser takes at most 32 requests from one read and fails with 429 past
+          // that, so `pending` stays small: nothing more is read until it is empty.)
+          if (!ok) {  // the requests before the bad one are answered first, then the error
+            c.error_reply.emplace();
+            c.error_reply->set_text(c.parser.error().status, c.parser.error().reason + "\n");
           }
           c.request_started = c.parser.mid_request() ? (c.request_started != 0 ? c.request_started : now_ms()) : 0;
+          if (alive) alive = serve(c);
         }
-        if (alive) alive = flush(c);  // a peer that is gone gets nothing more written
+      } else if (alive && (evs[i].events & (EPOLLHUP | EPOLLERR)) && c.out.empty()) {
+        alive = false;
       }
-      if (!alive) close_conn(fd);
+      if (alive) interest(c);
+      else close_conn(fd);
+    }
+    // Connections waiting for response memory, oldest first, while there is some.
+    for (std::size_t w = 0; w < waiting.size() && owned_bytes < opts_.response_budget;) {
+      auto it = conns.find(waiting[w]);
+      waiting.erase(waiting.begin() + static_cast<long>(w));
+      if (it == conns.end() || !it->second->waiting) continue;
+      Conn& c = *it->second;
+      c.waiting = false;
+      if (serve(c)) interest(c);
+      else close_conn(c.fd);
     }
     // Timeouts.
     const std::uint64_t now = now_ms();
@@ -299,8 +390,9 @@ void Server::run() {
     for (auto& [fd, c] : conns) {
       const bool writing = !c->out.empty();
       const bool slow_request = c->request_started != 0 && now - c->request_started > opts_.header_timeout_ms;
-      const bool idle = !writing && c->request_started == 0 && now - c->last_activity > opts_.idle_timeout_ms;
-      const bool stalled = writing && now - c->last_activity > opts_.write_timeout_ms;
+      const bool idle = !writing && c->pending.empty() && c->request_started == 0 &&
+                        now - c->last_activity > opts_.idle_timeout_ms;
+      const bool stalled = writing && now - c->last_write > opts_.write_timeout_ms;  // reads do not count
       if (slow_request || idle || stalled) expired.push_back(fd);
     }
     for (int fd : expired) {

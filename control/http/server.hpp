@@ -1,8 +1,10 @@
 // control/http/server.hpp — the relay's HTTP/1.1 server: one thread of its own in the
 // control process (so neither the dataplane nor the control loop ever waits on a
-// client), epoll over non-blocking sockets, keep-alive and pipelining, the request
-// limits of RequestParser, and timeouts for clients that are slow to send a request
-// (10 s), idle between requests (30 s) or slow to read a response (30 s).
+// client), epoll over non-blocking sockets, keep-alive and pipelining (answered one
+// response at a time, nothing more read meanwhile), the request limits of RequestParser,
+// a per-address connection limit, one memory budget for responses built in memory, and
+// timeouts for clients that are slow to send a request (10 s), idle between requests
+// (30 s) or slow to read a response (30 s without a byte taken).
 //
 // A response body can be a view into memory the handler keeps alive (`keep`), e.g. a
 // block in a store snapshot: it is written from there, never copied.
@@ -44,6 +46,11 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: any free port
   std::size_t max_conns = 1024;
+  std::uint32_t max_conns_per_ip = 16;  // per client address (an IPv6 /64 counts as one); 0: no limit
+  // Memory for response bodies built in memory (tenures are copies of their blocks),
+  // across every connection; past it, requests wait for responses to drain. Blocks by
+  // id are written from the store's map and do not count.
+  std::size_t response_budget = std::size_t{128} << 20;
   std::uint64_t header_timeout_ms = 10'000;
   std::uint64_t idle_timeout_ms = 30'000;
   std::uint64_t write_timeout_ms = 30'000;
@@ -53,6 +60,9 @@ struct ServerOptions {
 struct ServerStats {
   std::atomic<std::uint64_t> accepted{0}, refused{0}, requests{0}, client_errors{0}, server_errors{0},
       timeouts{0}, bytes_out{0};
+  std::atomic<std::uint64_t> refused_full{0}, refused_per_ip{0};  // refused: max_conns, max_conns_per_ip
+  std::atomic<std::uint64_t> budget_waits{0};                     // requests that waited for response memory
+  std::atomic<std::uint64_t> response_bytes{0};                   // gauge: bodies built in memory, not yet written
 };
 
 class Server {

@@ -268,6 +268,8 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     TableReader t(section("http") ? *section("http") : kEmpty, origin, "http.", err);
     std::string bind;
     if (!t.str("bind", bind) || !t.integer("max_clients", c.http_max_clients, 1, 4096) ||
+        !t.integer("max_clients_per_ip", c.http_max_clients_per_ip, 0, 4096) ||
+        !t.integer("response_budget", c.http_response_budget, std::int64_t{32} << 20, std::int64_t{1} << 40) ||
         !t.str("public_url", c.http_public_url) || !t.check_unknown())
       return fail();
     if (const char* why = codec::validate_url(c.http_public_url))

@@ -69,6 +69,8 @@ struct RelayConfig {
   std::string http_bind_host;  // empty: no HTTP endpoint
   std::uint16_t http_bind_port = 0;
   std::uint32_t http_max_clients = 1024;
+  std::uint32_t http_max_clients_per_ip = 16;  // 0: no limit (e.g. a caching proxy in front)
+  std::uint64_t http_response_budget = std::uint64_t{128} << 20;
   std::string http_public_url;  // advertised as data_url; empty: http://<bind> unless bound to any address
   // [store]
   bool store_enabled = true;

@@ -486,8 +486,121 @@ TEST(HttpServer, SlowIdleAndExcessClientsAreCutOff) {
   ::close(bad);
 }
 
-TEST(HttpServer, ManyClientsAtOnce) {
+// A tenure of four 1 MiB blocks (ids 20..23, consensus hash 0x88): a 4 MiB response
+// built in memory.
+std::string add_big_tenure(Api& api) {
+  store::BlockMeta m;
+  m.consensus_hash.fill(0x88);
+  for (std::uint8_t i = 20; i <= 23; ++i) {
+    m.height = i;
+    m.parent = id_of(static_cast<std::uint8_t>(i - 1));
+    EXPECT_TRUE(api.st.s->put(id_of(i), m, payload(i, 1 << 20)).ok());
+  }
+  return "GET /v3/tenures/" + to_hex(id_of(23)) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
+
+// read_responses: reads until `n` responses of `body` bytes each have arrived.
+bool read_responses(int fd, int n, std::size_t body) {
+  std::size_t want = 0, got = 0;
+  std::string head;
+  char buf[1 << 16];
+  for (int i = 0; i < n; ++i) want += body;
+  std::size_t heads = 0;
+  while (got < want + heads) {
+    pollfd pf{fd, POLLIN, 0};
+    if (::poll(&pf, 1, 5000) <= 0) return false;
+    const ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r <= 0) return false;
+    got += static_cast<std::size_t>(r);
+    if (heads == 0) {  // every head is the same size: learn it from the first
+      head.append(buf, static_cast<std::size_t>(std::min<ssize_t>(r, 4096)));
+      if (auto e = head.find("\r\n\r\n"); e != std::string::npos) heads = (e + 4) * static_cast<std::size_t>(n);
+    }
+  }
+  return got == want + heads;
+}
+
+// A client that pipelines heavy requests and does not read holds one response: the
+// next is built only once the last is written, and nothing more is read meanwhile.
+// When it reads, every answer comes, in order. Issue 15.3.
+TEST(HttpServer, PipelinedRequestsAreAnsweredOneAtATime) {
   Api api;
+  const std::string req = add_big_tenure(api);
+  const int fd = connect_to(api.server->port());
+  std::string many;
+  for (int i = 0; i < 30; ++i) many += req;
+  send_str(fd, many);
+  ::usleep(500'000);
+  EXPECT_LE(api.server->stats().response_bytes.load(), std::uint64_t{4} << 20);
+  EXPECT_LE(api.server->stats().requests.load(), 4u);  // the socket buffers hold a few MiB at most
+  EXPECT_TRUE(read_responses(fd, 30, std::size_t{4} << 20));
+  EXPECT_EQ(api.server->stats().requests.load(), 30u);
+  EXPECT_EQ(api.server->stats().response_bytes.load(), 0u);
+  ::close(fd);
+}
+
+// Per-address connection limit, the cap on pipelined requests (answered in order, then
+// 429), and a write timeout that a client sending more bytes cannot reset.
+TEST(HttpServer, PerAddressLimitPipelineCapAndWriteTimeout) {
+  ServerOptions so;
+  so.max_conns_per_ip = 2;
+  so.write_timeout_ms = 500;
+  Api api(so);
+  const std::string req = add_big_tenure(api);
+  const int a = connect_to(api.server->port());
+  const int b = connect_to(api.server->port());
+  const int c = connect_to(api.server->port());  // a third from 127.0.0.1
+  EXPECT_TRUE(closed_by_server(c, 1000));
+  EXPECT_EQ(api.server->stats().refused_per_ip.load(), 1u);
+  std::string flood;
+  for (int i = 0; i < 40; ++i) flood += "GET /v2/info HTTP/1.1\r\nHost: t\r\n\r\n";
+  send_str(a, flood);  // 32 are answered, then 429 and the connection is closed
+  const std::string answers = read_all(a, 1000);
+  std::size_t oks = 0;
+  for (std::size_t at = 0; (at = answers.find("HTTP/1.1 200 OK", at)) != std::string::npos; ++at) ++oks;
+  EXPECT_EQ(oks, 32u);
+  EXPECT_NE(answers.find("HTTP/1.1 429 Too Many Requests"), std::string::npos);
+  // b asks for 4 MiB and never reads, but keeps sending: cut off at the write timeout.
+  send_str(b, req);
+  const auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5)) {
+    (void)::send(b, "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    pollfd pf{b, POLLRDHUP, 0};
+    closed = ::poll(&pf, 1, 100) > 0 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_GE(api.server->stats().timeouts.load(), 1u);
+  for (int fd : {a, b, c}) ::close(fd);
+}
+
+// Responses built in memory share one budget: past it, a request waits (its client is
+// not refused) until another response has been written.
+TEST(HttpServer, ResponseMemoryHasABudget) {
+  ServerOptions so;
+  so.response_budget = 5 << 20;
+  Api api(so);
+  const std::string req = add_big_tenure(api);
+  const int a = connect_to(api.server->port());
+  const int b = connect_to(api.server->port());
+  const int c = connect_to(api.server->port());
+  send_str(a, req);
+  send_str(b, req);
+  ::usleep(200'000);
+  send_str(c, req);
+  ::usleep(300'000);
+  EXPECT_EQ(api.server->stats().budget_waits.load(), 1u);  // c: 8 MiB are out, past the 5 MiB
+  EXPECT_LE(api.server->stats().response_bytes.load(), std::uint64_t{8} << 20);
+  EXPECT_TRUE(read_responses(a, 1, std::size_t{4} << 20));  // a drains: c's turn
+  EXPECT_TRUE(read_responses(c, 1, std::size_t{4} << 20));
+  EXPECT_TRUE(read_responses(b, 1, std::size_t{4} << 20));
+  for (int fd : {a, b, c}) ::close(fd);
+}
+
+TEST(HttpServer, ManyClientsAtOnce) {
+  ServerOptions so;
+  so.max_conns_per_ip = 0;  // all of them from 127.0.0.1
+  Api api(so);
   const std::string id3 = to_hex(id_of(3));
   std::atomic<int> ok{0};
   std::vector<std::thread> ts;
