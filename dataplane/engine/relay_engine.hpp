@@ -59,6 +59,12 @@ struct DpOptions {
   // reading, and is closed too.
   std::uint64_t silence_ns = (3600ull + 30) * 1'000'000'000ull;
   std::uint64_t write_timeout_ns = 180ull * 1'000'000'000ull;
+  // Invalid pushes (that a node drops without dropping the sender) cost their sender a
+  // point each; points halve every minute, and a sender reaching invalid_push_limit is
+  // closed as misbehaving (the control plane's ban score does the rest). An honest node
+  // that relays the odd invalid transaction never gets near it; one that sends nothing
+  // else is cut off within seconds.
+  std::uint32_t invalid_push_limit = 64;
   std::size_t max_conns = 1024;          // connection ids the transport hands out are below this
   // Receiving: each session keeps bodies up to rx_own_bytes in its own buffer (reserved
   // at start-up); larger ones borrow a slot of the receive pool for as long as they are
@@ -222,6 +228,7 @@ class RelayEngine final : private ControlCommands {
   std::size_t inbound_live_ = 0;
   std::uint64_t now_ns_ = 0;        // the current run_once's time (liveness clocks)
   std::uint64_t next_sweep_ns_ = 0;
+  std::uint64_t sweeps_ = 0;
   std::uint64_t rx_ns_ = 0;  // when the current batch of receives was reaped (relay latency)
   int pin_error_ = 0;
 };

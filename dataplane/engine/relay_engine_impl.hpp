@@ -59,6 +59,9 @@ void RelayEngine<T, F>::run_once(std::uint64_t now_ns, int timeout_ms) {
   for (std::size_t i = 0; i < n; ++i) {
     const bool kept = on_event(evs[i]);
     if (evs[i].kind == EventKind::kData && !kept) t_.release(evs[i]);
+    // The heartbeat says the loop is alive, message by message: a batch of heavy
+    // messages is throughput, not a hang (the supervisor kills a loop that stops).
+    if (i + 1 < n) port_.beat(now_ns + (shm::monotonic_ns() - rx_ns_));  // on the caller's clock
   }
   port_.poll(*this);
   if (rx_bodies_.freed()) resume_waiting();
@@ -201,7 +204,9 @@ void RelayEngine<T, F>::drain(Session& s) {
 // sweep (once a second): sessions that stopped talking or stopped reading are closed.
 template <Transport T, class F>
 void RelayEngine<T, F>::sweep(std::uint64_t now_ns) {
+  const bool decay = ++sweeps_ % 60 == 0;  // once a minute
   for (Session* s : sessions_) {
+    if (decay) s->invalid_points /= 2;
     if (s->closing) continue;
     if (s->key && now_ns - s->last_rx_ns > opts_.silence_ns) {
       bump(c_->closed_silent);
@@ -412,6 +417,11 @@ void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* 
     bump(c_->*counter_of(d.verdict));
     // A peer that sends what a node would drop it for is dropped (not ourselves).
     if (const char* why = sender_drop_reason(d.verdict); why != nullptr && from != nullptr) close_session(*from, why, true);
+    // One that keeps sending invalid pushes is dropped too, and scored for it.
+    if (d.verdict == Verdict::kInvalid && from != nullptr && ++from->invalid_points >= opts_.invalid_push_limit) {
+      bump(c_->closed_invalid_pushes);
+      close_session(*from, "too many invalid pushes", true);
+    }
     return;
   }
   {

@@ -46,6 +46,7 @@ Session* SessionTable::open(ConnId c, const link::SessionInfo& info) noexcept {
   s->arrival = {};
   s->held = false;
   s->in_waiting = false;
+  s->invalid_points = 0;
   s->live_pos = static_cast<std::uint32_t>(live_.size());
   live_.push_back(s);
   by_conn_[c] = s;

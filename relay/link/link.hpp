@@ -77,7 +77,8 @@ inline constexpr std::uint32_t kLinkAbiVersion = 7;
   X(sessions_refused_full, "connections closed at once: the session table was full")                   \
   X(inbound_refused_reserved, "inbound connections closed at once: the rest of the table is kept for dials") \
   X(closed_silent, "authenticated sessions closed for silence (nothing for heartbeat + 30 s)")                \
-  X(closed_write_timeout, "sessions closed for not reading what we send (write timeout)")
+  X(closed_write_timeout, "sessions closed for not reading what we send (write timeout)")                \
+  X(closed_invalid_pushes, "sessions closed for sending invalid pushes again and again (misbehaviour)")
 
 // Message type ids 0..28 (PROTOCOL.md §1.6): per-type traffic counters are indexed by them.
 inline constexpr std::size_t kMsgTypes = 29;

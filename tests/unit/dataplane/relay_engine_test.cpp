@@ -637,6 +637,38 @@ TEST(RelayEngine, PeersThatStopReadingAreClosedAfterTheWriteTimeout) {
   EXPECT_FALSE(a.closed);
 }
 
+// Invalid pushes cost their sender: one that sends nothing else is closed as misbehaving
+// once it reaches the limit; a sender of the odd invalid one is not (points halve every
+// minute). Issue 15.4.
+TEST(RelayEngine, SendersOfInvalidPushesAgainAndAgainAreDropped) {
+  Net n(3);
+  auto& a = n.nodes[0]->peer;
+  auto& b = n.nodes[1]->peer;
+  auto bad_tx = [](std::uint32_t i) {
+    StacksTransaction t = test::signed_test_tx(1000 + i);
+    t.auth.origin.nonce += 1;  // no longer what was signed
+    compute_ids(t);
+    return Transaction{t};
+  };
+  for (std::uint32_t i = 0; i < 10; ++i) b.send(b.conv->sign(i, bad_tx(i)));
+  n.settle();
+  for (int minute = 0; minute < 3; ++minute) {  // b's points decay
+    n.now += 61'000'000'000ull;
+    n.settle();
+  }
+  for (std::uint32_t i = 0; i < 63; ++i) a.send(a.conv->sign(i, bad_tx(100 + i)));
+  n.settle();
+  EXPECT_EQ(n.c().closed_invalid_pushes.load(), 0u);
+  for (std::uint32_t i = 63; i < 70; ++i) a.send(a.conv->sign(i, bad_tx(100 + i)));
+  n.settle();
+  EXPECT_EQ(n.c().closed_invalid_pushes.load(), 1u);  // a, at its 64th
+  EXPECT_EQ(n.c().drop_invalid.load(), 10u + 64u);
+  EXPECT_TRUE(a.closed);
+  for (std::uint32_t i = 10; i < 20; ++i) b.send(b.conv->sign(i, bad_tx(i)));
+  n.settle();
+  EXPECT_FALSE(b.closed);  // 10 now and 10 halved thrice before: far from the limit
+}
+
 TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
   ctl::ControlOptions co;
   co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 3), std::nullopt});
