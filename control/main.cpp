@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "control/cli/decode.hpp"
+#include "relay/config/privilege.hpp"
 #include "relay/config/process_start.hpp"
 #include "control/engine/control_engine.hpp"
 #include "control/http/relay_api.hpp"
@@ -199,6 +200,7 @@ int main(int argc, char** argv) {
     so.max_conns = cfg->http_max_clients;
     so.max_conns_per_ip = cfg->http_max_clients_per_ip;
     so.response_budget = cfg->http_response_budget;
+    so.serve_now = false;  // bound now (the port may be privileged), served once root is dropped
     so.limits.max_body = cfg->max_message_len;
     auto srv = http::Server::start(so, http::make_relay_api(&api));
     if (!srv.ok()) {
@@ -219,6 +221,10 @@ int main(int argc, char** argv) {
 
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
+  // Everything that needed root is done: nothing from a peer, a client or a node has
+  // been read yet. From here on this process is unprivileged.
+  if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;
+  if (http_server) http_server->serve();
   engine.start(incarnation, shm::monotonic_ns());
   if (fetcher) fetcher->start();
   log_line(kProg, "running (%zu peers to dial, %zu trusted, reward set of %zu signers)", o.peers.size(),

@@ -20,6 +20,7 @@
 #include "dataplane/engine/relay_engine.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
+#include "relay/config/privilege.hpp"
 #include "relay/config/process_start.hpp"
 #include "relay/shm/region.hpp"
 
@@ -143,6 +144,9 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
     log_line(kProg, "threads pinned: run loop on CPU %u%s", cfg->dataplane_cpus[0],
              o.second_thread_cpu ? (", second thread on CPU " + std::to_string(cfg->dataplane_cpus[1])).c_str() : "");
   lk->counters->p2p_port.store(*port, std::memory_order_release);  // the control plane advertises it
+  // Set up (listening, the ring and its buffers registered, the region mapped): from here
+  // on, before a byte from a peer is read, this process is unprivileged.
+  if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
   engine.start(incarnation);

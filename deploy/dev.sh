@@ -145,6 +145,7 @@ cmd_demo() {
   # Globals: the EXIT trap runs after this function has returned.
   b=build/release port=${DEMO_PORT:-20444}
   work=$(mktemp -d /tmp/stacks-relay-demo-XXXXXX)
+  chmod 711 "$work"  # the relay drops root to an unprivileged user: its data dir must be reachable
   shm="/dev/shm/stacks-relay-demo-$$" relay_pid=""
   stop_demo() {
     if [ -n "$relay_pid" ] && kill -0 "$relay_pid" 2>/dev/null; then

@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   o.work_dir = tmpl;
+  ::chmod(tmpl, 0711);  // the relay drops root to an unprivileged user: its data dir must be reachable
   if (::mkdir(out.c_str(), 0755) != 0 && errno != EEXIST) {
     std::fprintf(stderr, "stacks-relay-bench: cannot create %s\n", out.c_str());
     return 1;

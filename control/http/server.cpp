@@ -152,8 +152,12 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& opts, Handler
   ::epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, s->listen_fd_, &ev);
   ev.data.fd = s->wake_fd_;
   ::epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, s->wake_fd_, &ev);
-  s->thread_ = std::thread([p = s.get()] { p->run(); });
+  if (opts.serve_now) s->serve();
   return s;
+}
+
+void Server::serve() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
 }
 
 Server::~Server() {

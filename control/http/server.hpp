@@ -51,6 +51,9 @@ struct ServerOptions {
   // across every connection; past it, requests wait for responses to drain. Blocks by
   // id are written from the store's map and do not count.
   std::size_t response_budget = std::size_t{128} << 20;
+  // serve_now: start serving at once; false: bound and listening, but nothing accepted
+  // or read until serve() (e.g. once the process has dropped root).
+  bool serve_now = true;
   std::uint64_t header_timeout_ms = 10'000;
   std::uint64_t idle_timeout_ms = 30'000;
   std::uint64_t write_timeout_ms = 30'000;
@@ -68,8 +71,9 @@ struct ServerStats {
 class Server {
  public:
   // start: bind and listen (errors are returned, with errno in the offset), then serve
-  // on a thread of its own until destroyed.
+  // on a thread of its own until destroyed (from serve() when !opts.serve_now).
   static Result<std::unique_ptr<Server>> start(const ServerOptions& opts, Handler handler);
+  void serve();
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

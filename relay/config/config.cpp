@@ -189,7 +189,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -316,6 +316,12 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
       return config_error(err, std::string(origin) + ": frontier.ban_max_s must be at least frontier.ban_s");
     if (c.target_outbound > c.max_outbound)
       return config_error(err, std::string(origin) + ": frontier.target_outbound exceeds p2p.max_outbound");
+  }
+  {
+    TableReader t(section("process") ? *section("process") : kEmpty, origin, "process.", err);
+    std::string user = "\x01";  // not set
+    if (!t.str("user", user) || !t.check_unknown()) return fail();
+    if (user != "\x01") c.process_user = user;
   }
   {
     TableReader t(section("shm") ? *section("shm") : kEmpty, origin, "shm.", err);

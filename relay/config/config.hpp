@@ -36,6 +36,9 @@ enum class Network { kMainnet, kTestnet, kCustom };
 struct RelayConfig {
   // [node]
   std::string data_dir = "/var/lib/stacks-relay";
+  // [process] user: who the processes become once set up, when started as root (unset:
+  // `stacks-relay` if it exists, else `nobody`; "": stay root). See privilege.hpp.
+  std::optional<std::string> process_user;
   std::string identity_key_file;  // empty: <data_dir>/identity.key, created on first start
   // [network]
   Network network = Network::kMainnet;

@@ -6,7 +6,9 @@
 // either process survived; clean stop on SIGTERM.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <sched.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -374,6 +376,72 @@ struct ListeningNode {
   void pump(std::uint64_t now) { peer.pump(now, 1); }
   std::uint32_t handshakes() const { return peer.handshakes; }
 };
+
+// proc_status: a line's value from /proc/PID/status ("" if none), e.g. "Uid", "CapEff".
+std::string proc_status(pid_t pid, const std::string& key) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(st, line);)
+    if (line.rfind(key + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", key.size() + 1));
+  return "";
+}
+// unprivileged: every uid of the process is `uid` and it holds no capability.
+void expect_unprivileged(pid_t pid, uid_t uid, const char* who) {
+  const std::string u = std::to_string(uid);
+  EXPECT_EQ(proc_status(pid, "Uid"), u + "\t" + u + "\t" + u + "\t" + u) << who;
+  EXPECT_EQ(proc_status(pid, "CapEff"), "0000000000000000") << who;
+  EXPECT_EQ(proc_status(pid, "CapPrm"), "0000000000000000") << who;
+  EXPECT_EQ(proc_status(pid, "NoNewPrivs"), "1") << who;
+}
+
+// Started as root, both processes set up and then become an unprivileged user (here
+// `nobody`: no `stacks-relay` user on the test machine) with no capabilities, before
+// reading from any peer; the data directory is theirs; relaying works; a restarted
+// dataplane drops again. `[process] user = ""` keeps root; an unknown user is refused.
+TEST(RelayProcess, DropsRootAfterSettingUp) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  const uid_t uid = nobody->pw_uid;
+  test::RelayRun relay({"--http-bind", "127.0.0.1:0"});
+  ASSERT_GT(relay.port, 0);
+  ASSERT_TRUE(relay.wait_control() > 0);
+  Peers net;
+  Peer& a = net.add(95, relay.port);
+  Peer& b = net.add(96, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  expect_unprivileged(relay.dataplane_pid(), uid, "dataplane");
+  expect_unprivileged(relay.control_pid(), uid, "control");
+  struct stat st{};
+  ASSERT_EQ(::stat((relay.dir + "/data/identity.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, uid);
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 1; }));
+  // A restarted dataplane drops root again.
+  const pid_t dp1 = relay.dp_pid;
+  ASSERT_EQ(::kill(dp1, SIGKILL), 0);
+  ASSERT_TRUE(relay.wait_ready(15000));
+  expect_unprivileged(relay.dp_pid, uid, "restarted dataplane");
+  EXPECT_EQ(relay.stop(), 0);
+
+  char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
+  const std::string cfg_dir = ::mkdtemp(tmpl);
+  {
+    std::ofstream(cfg_dir + "/root.toml") << test::kTestFrontierToml << "[process]\nuser = \"\"\n";
+    std::ofstream(cfg_dir + "/unknown.toml") << test::kTestFrontierToml << "[process]\nuser = \"no-such-user-here\"\n";
+  }
+  {
+    test::RelayRun as_root({"--config", cfg_dir + "/root.toml"});
+    ASSERT_GT(as_root.port, 0);
+    EXPECT_EQ(proc_status(as_root.dp_pid, "Uid").substr(0, 2), "0\t");
+    EXPECT_EQ(as_root.stop(), 0);
+  }
+  {
+    test::RelayRun refused({"--config", cfg_dir + "/unknown.toml"});
+    EXPECT_EQ(refused.port, 0);  // never ready
+    EXPECT_EQ(refused.exit_status(), 2);  // the configuration is refused: not restarted
+  }
+  (void)std::system(("rm -rf " + cfg_dir).c_str());
+}
 
 TEST(RelaySupervisor, SurvivesKill9OfTheDataplaneAndRedialsItsPeers) {
   ListeningNode node;

@@ -411,6 +411,7 @@ def main() -> int:
     log("stacks_peer self-test against VECTORS.md passed")
 
     tmpdir = tempfile.mkdtemp(prefix="stacks-relay-interop-")
+    os.chmod(tmpdir, 0o711)  # the relay drops root to an unprivileged user: its data dir must be reachable
     relay = Relay(binary, tmpdir)
 
     def watchdog() -> None:  # never hang, whatever happens

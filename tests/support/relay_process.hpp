@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,6 +43,7 @@ struct RelayRun {
   explicit RelayRun(std::vector<std::string> args, std::string bind = "127.0.0.1:0", std::string netns = "") {
     char tmpl[] = "/tmp/stacks-relay-it-XXXXXX";
     dir = ::mkdtemp(tmpl);
+    ::chmod(dir.c_str(), 0711);  // the relay drops root to `nobody`: its data dir below must be reachable
     shm = "/dev/shm/stacks-relay-test-" + dir.substr(dir.rfind('-') + 1);
     std::vector<std::string> argv = {RELAY_CLI_BIN, "run", "--p2p-bind", bind, "--data-dir", dir + "/data",
                                      "--shm", shm, "--stats-interval", "0"};
@@ -130,6 +132,10 @@ struct RelayRun {
     }
     return 0;
   }
+
+  // exit_status: the supervisor's exit status, for a relay that stopped on its own (e.g.
+  // a refused configuration); SIGTERM first if it is still running.
+  int exit_status() { return child_.terminate(); }
 
   // stop: SIGTERM; the supervisor's exit status (both children must be gone).
   int stop() {

@@ -1,15 +1,18 @@
 // The processes' shared start-up (relay/config/process_start.hpp): the identity key is
 // created once, privately, and a key file others can read is refused with the fix.
 #include "relay/config/process_start.hpp"
+#include "relay/config/privilege.hpp"
 
 #include <gtest/gtest.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 namespace relay::config {
 namespace {
@@ -66,6 +69,33 @@ TEST(ExitStatus, NameLookupFailuresTellTemporaryFromPermanent) {
   EXPECT_NE(std::string(resolve_failure(EAI_AGAIN).why).find("temporary"), std::string::npos);
   EXPECT_NE(std::string(resolve_failure(EAI_NONAME).why).find("no such host"), std::string::npos);
   EXPECT_NE(kExitFailure, kExitConfig);
+}
+
+// A data directory the unprivileged user could not reach once root is dropped is refused
+// before anything is dropped, with the directory that stands in the way named; a
+// reachable one (created if missing) is handed over, everything in it.
+TEST(Privilege, TheDataDirIsHandedOverOnlyWhenReachable) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  const RunAs who{"nobody", nobody->pw_uid, nobody->pw_gid};
+  char tmpl[] = "/tmp/relay-priv-XXXXXX";
+  const std::string base = ::mkdtemp(tmpl);  // mode 0700, root's
+  auto s = give_data_dir(base + "/data", who);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(std::string(s.error().reason).find("out of reach of user nobody: " + base + " (mode 0700)"), std::string::npos)
+      << s.error().reason;
+  ::chmod(base.c_str(), 0711);
+  ASSERT_TRUE(give_data_dir(base + "/data", who).ok());
+  std::ofstream(base + "/data/file") << "x";
+  ::mkdir((base + "/data/sub").c_str(), 0700);
+  ASSERT_TRUE(give_data_dir(base + "/data", who).ok());
+  for (const char* p : {"/data", "/data/file", "/data/sub"}) {
+    struct stat st{};
+    ASSERT_EQ(::stat((base + p).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, who.uid) << p;
+  }
+  (void)std::system(("rm -rf " + base).c_str());
 }
 
 }  // namespace
