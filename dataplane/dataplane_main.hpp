@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "dataplane/engine/relay_engine.hpp"
+#include "dataplane/sandbox.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/config/privilege.hpp"
@@ -147,6 +148,13 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   // Set up (listening, the ring and its buffers registered, the region mapped): from here
   // on, before a byte from a peer is read, this process is unprivileged.
   if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;
+  if (cfg->seccomp && !kSyscallFilterInThisBuild) log_line(kProg, "system-call filter off: a sanitizer build");
+  if (cfg->seccomp && kSyscallFilterInThisBuild) {
+    if (auto s = install_syscall_filter(); !s.ok()) {
+      log_line(kProg, "%s: %s", s.error().reason, std::strerror(static_cast<int>(s.error().offset)));
+      return config::kExitFailure;
+    }
+  }
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
   engine.start(incarnation);

@@ -6,8 +6,11 @@
 
 namespace relay::dp {
 
+ControlPort::ControlPort(link::Ends ends) noexcept
+    : ends_(ends), pid_(static_cast<std::uint32_t>(::getpid())), out_(ends.out) {}
+
 void ControlPort::beat(std::uint64_t now_ns) noexcept {
-  shm::cnc_beat(*ends_.own_cnc, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
+  shm::cnc_beat(*ends_.own_cnc, shm::CncState::kRun, pid_, now_ns);
 }
 
 void ControlPort::hello(std::uint64_t incarnation) {

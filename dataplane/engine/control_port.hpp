@@ -40,7 +40,7 @@ class ControlPort {
  public:
   static constexpr std::size_t kMaxQueuedBytes = std::size_t{32} << 20;
 
-  explicit ControlPort(link::Ends ends) noexcept : ends_(ends), out_(ends.out) {}
+  explicit ControlPort(link::Ends ends) noexcept;
 
   link::DpCounters& counters() noexcept { return *ends_.counters; }
   // beat: our heartbeat (the supervisor and the control plane watch it).
@@ -70,6 +70,7 @@ class ControlPort {
   bool command(ControlCommands& h, const shm::Frag& f);
 
   link::Ends ends_;
+  std::uint32_t pid_;  // getpid() once: beat() runs for every event
   link::Outbox out_;
 };
 

@@ -320,7 +320,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   {
     TableReader t(section("process") ? *section("process") : kEmpty, origin, "process.", err);
     std::string user = "\x01";  // not set
-    if (!t.str("user", user) || !t.check_unknown()) return fail();
+    if (!t.str("user", user) || !t.boolean("seccomp", c.seccomp) || !t.check_unknown()) return fail();
     if (user != "\x01") c.process_user = user;
   }
   {

@@ -39,6 +39,7 @@ struct RelayConfig {
   // [process] user: who the processes become once set up, when started as root (unset:
   // `stacks-relay` if it exists, else `nobody`; "": stay root). See privilege.hpp.
   std::optional<std::string> process_user;
+  bool seccomp = true;  // [process] seccomp: the dataplane's system-call filter (dataplane/sandbox.hpp)
   std::string identity_key_file;  // empty: <data_dir>/identity.key, created on first start
   // [network]
   Network network = Network::kMainnet;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "control/store/block_store.hpp"
+#include "dataplane/sandbox.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
@@ -395,8 +396,8 @@ void expect_unprivileged(pid_t pid, uid_t uid, const char* who) {
 
 // Started as root, both processes set up and then become an unprivileged user (here
 // `nobody`: no `stacks-relay` user on the test machine) with no capabilities, before
-// reading from any peer; the data directory is theirs; relaying works; a restarted
-// dataplane drops again. `[process] user = ""` keeps root; an unknown user is refused.
+// reading from any peer, and the dataplane runs under its system-call filter; the data
+// directory is theirs; relaying works; a restarted dataplane drops again. `[process] user = ""` keeps root; an unknown user is refused.
 TEST(RelayProcess, DropsRootAfterSettingUp) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   passwd* nobody = ::getpwnam("nobody");
@@ -411,6 +412,10 @@ TEST(RelayProcess, DropsRootAfterSettingUp) {
   ASSERT_TRUE(net.all_authenticated());
   expect_unprivileged(relay.dataplane_pid(), uid, "dataplane");
   expect_unprivileged(relay.control_pid(), uid, "control");
+  if (kSyscallFilterInThisBuild) {
+    EXPECT_EQ(proc_status(relay.dataplane_pid(), "Seccomp"), "2");  // the system-call filter is on
+    EXPECT_EQ(proc_status(relay.dataplane_pid(), "Seccomp_filters"), "1");
+  }
   struct stat st{};
   ASSERT_EQ(::stat((relay.dir + "/data/identity.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, uid);
@@ -421,6 +426,9 @@ TEST(RelayProcess, DropsRootAfterSettingUp) {
   ASSERT_EQ(::kill(dp1, SIGKILL), 0);
   ASSERT_TRUE(relay.wait_ready(15000));
   expect_unprivileged(relay.dp_pid, uid, "restarted dataplane");
+  if (kSyscallFilterInThisBuild) {
+    EXPECT_EQ(proc_status(relay.dp_pid, "Seccomp"), "2");
+  }
   EXPECT_EQ(relay.stop(), 0);
 
   char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
