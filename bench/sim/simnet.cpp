@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
         std::printf(" | relay: %llu/s relayed, dup %llu, invalid %llu, pacer drops %llu, sessions %llu",
                     static_cast<unsigned long long>(static_cast<double>(r - last_relayed) / interval),
                     static_cast<unsigned long long>(c.drop_dup.load()), static_cast<unsigned long long>(c.drop_invalid.load()),
-                    static_cast<unsigned long long>(c.drop_pacer_tx.load() + c.drop_pacer_refused.load()),
+                    static_cast<unsigned long long>(c.drop_pacer_tx.load() + c.drop_pacer_chunk.load() + c.drop_pacer_refused.load()),
                     static_cast<unsigned long long>(c.sessions_auth_live.load()));
         last_relayed = r;
       }

@@ -57,7 +57,7 @@ struct Ctx {
 
 std::uint64_t drops(const link::DpCounters& c) {
   return c.drop_invalid.load() + c.drop_no_reward_set.load() + c.drop_relayers.load() + c.drop_not_relayed_type.load() +
-         c.drop_no_burn_view.load() + c.drop_pacer_tx.load() + c.drop_pacer_refused.load() + c.drop_bad_signature.load() +
+         c.drop_no_burn_view.load() + c.drop_pacer_tx.load() + c.drop_pacer_chunk.load() + c.drop_pacer_refused.load() + c.drop_bad_signature.load() +
          c.drop_bad_preamble.load() + c.drop_framing.load() + c.drop_ctl_ring_full.load();
 }
 

@@ -65,6 +65,14 @@ struct DpOptions {
   // that relays the odd invalid transaction never gets near it; one that sends nothing
   // else is cut off within seconds.
   std::uint32_t invalid_push_limit = 64;
+  // StackerDB chunks a sender may have relayed: chunk_bytes_per_s on average (a node's
+  // max_stackerdb_push_bandwidth, PROTOCOL.md §4.6: past it a node Nacks the push), in
+  // bursts of up to chunk_burst_bytes (one chunk of the largest size). Past it a chunk is
+  // not relayed (drop_chunk_throttled); the sender is not punished, as on a node. Until
+  // chunks are checked against their slot's signer, this is what keeps one sender's
+  // junk chunks (each a new dedup id) from filling every peer's queue.
+  std::uint64_t chunk_bytes_per_s = 4ull << 20;
+  std::uint64_t chunk_burst_bytes = (16ull << 20) + (64ull << 10);
   std::size_t max_conns = 1024;          // connection ids the transport hands out are below this
   // Receiving: each session keeps bodies up to rx_own_bytes in its own buffer (reserved
   // at start-up); larger ones borrow a slot of the receive pool for as long as they are
@@ -182,6 +190,7 @@ class RelayEngine final : private ControlCommands {
   void sweep(std::uint64_t now_ns);
   void send_now(Session& s, ByteSpan bytes);
   void view_hint(Session& s, const policy::BurnView& seen);
+  bool take_chunk_bytes(Session& s, std::size_t n) noexcept;
 
   // relay side. from: the session the push came from (nullptr: one we originate);
   // checked: its stream checker, if it was checked while it arrived; digest: our

@@ -320,6 +320,23 @@ void RelayEngine<T, F>::stream_step(Session& s) {
   streams_.publish(a.stream, s.framer.body().size() - at);
 }
 
+// take_chunk_bytes: a token bucket per sender for StackerDB chunk bytes (full at the
+// first chunk, refilled at chunk_bytes_per_s up to chunk_burst_bytes).
+template <Transport T, class F>
+bool RelayEngine<T, F>::take_chunk_bytes(Session& s, std::size_t n) noexcept {
+  if (s.chunk_refill_ns == 0) {
+    s.chunk_tokens = opts_.chunk_burst_bytes;
+  } else if (now_ns_ > s.chunk_refill_ns) {
+    const std::uint64_t us = std::min<std::uint64_t>((now_ns_ - s.chunk_refill_ns) / 1000, 60'000'000);  // no overflow
+    const std::uint64_t earned = us * opts_.chunk_bytes_per_s / 1'000'000;
+    s.chunk_tokens = std::min(opts_.chunk_burst_bytes, s.chunk_tokens + earned);
+  }
+  s.chunk_refill_ns = now_ns_;
+  if (n > s.chunk_tokens) return false;
+  s.chunk_tokens -= n;
+  return true;
+}
+
 // view_hint: an authenticated peer's preamble carries a burn view we do not use: the
 // control plane decides on adoption (told once per view a peer moves to).
 template <Transport T, class F>
@@ -346,6 +363,13 @@ void RelayEngine<T, F>::on_message(Session& s, std::size_t type) {
     SenderSignature sig(streams_.board(), s.framer.verify_digest(), p.signature, *s.key);
     if (type != link::kMsgTypes && policy::is_push(static_cast<codec::MsgId>(type))) {
       sig.post();
+      if (static_cast<codec::MsgId>(type) == codec::MsgId::kStackerDBPushChunk && !take_chunk_bytes(s, body.size())) {
+        if (!sig.verdict()) {
+          bump(c_->*counter_of(Verdict::kBadSignature));
+          return close_session(s, sender_drop_reason(Verdict::kBadSignature), true);
+        }
+        return bump(c_->drop_chunk_throttled);
+      }
       // The forward digest streamed with it holds unless our burn view moved since.
       const auto& digest = s.framer.forward_digest();
       const codec::Preamble& used = s.framer.forward_template().preamble;
@@ -462,7 +486,7 @@ void RelayEngine<T, F>::fan_out(Session* from, ForwardMaker& m, policy::Priority
     auto r = s->pacer.admit({handle_of(b), prio});
     if (r.dropped) {
       buf_of(*r.dropped)->unref();
-      bump(c_->drop_pacer_tx);
+      bump(r.dropped->priority == policy::Priority::kTransaction ? c_->drop_pacer_tx : c_->drop_pacer_chunk);
     }
     if (r.result == policy::SessionPacer::Admit::kRefused) {
       b->unref();

@@ -66,6 +66,8 @@ struct Session {
   const char* why = "";
   std::uint64_t last_rx_ns = 0;    // when bytes last arrived (silence)
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute
+  std::uint64_t chunk_tokens = 0;    // StackerDB chunk bytes it may still have relayed now
+  std::uint64_t chunk_refill_ns = 0;  // when chunk_tokens was last topped up
   std::uint64_t last_tx_ns = 0;    // when a send last completed, or the first was queued (write timeout)
   bool held = false;           // its connection is paused: the current body waits for a home
   bool in_waiting = false;     // in the engine's list of sessions waiting for memory

@@ -57,6 +57,8 @@ inline constexpr std::uint32_t kLinkAbiVersion = 7;
   X(drop_not_relayed_type, "pushes of a kind this network does not relay")                         \
   X(drop_no_burn_view, "pushes held back: no burn view yet")                                       \
   X(drop_pacer_tx, "queued transactions dropped under pacing pressure")                            \
+  X(drop_pacer_chunk, "queued StackerDB chunks dropped under pacing pressure (for a block, or a newer chunk)") \
+  X(drop_chunk_throttled, "StackerDB chunks not relayed: their sender is past its chunk bandwidth (4 MiB/s)")  \
   X(drop_pacer_refused, "pushes refused by a full session queue")                                  \
   X(drop_bad_signature, "messages whose signature does not verify (session dropped)")              \
   X(drop_bad_preamble, "messages with an invalid preamble (session dropped)")                      \

@@ -47,12 +47,15 @@ SessionPacer::AdmitResult SessionPacer::admit(const QueuedPush& p) {
     q_[idx].push_back(p);
     return {Admit::kQueued, std::nullopt};
   }
-  auto& txs = q_[static_cast<std::size_t>(Priority::kTransaction)];
-  if (!txs.empty()) {  // anything outranks or equals a waiting transaction: the oldest goes
-    QueuedPush victim = txs.pop_front();
-    ++dropped_tx_;
+  // The classes that may make room, lowest first; never one that outranks the newcomer.
+  for (Priority victim_class : {Priority::kTransaction, Priority::kStackerDb}) {
+    if (static_cast<std::size_t>(victim_class) < idx) break;
+    auto& q = q_[static_cast<std::size_t>(victim_class)];
+    if (q.empty()) continue;
+    QueuedPush victim = q.pop_front();
+    ++(victim_class == Priority::kTransaction ? dropped_tx_ : dropped_chunks_);
     q_[idx].push_back(p);
-    return {Admit::kQueuedDroppedTx, victim};
+    return {Admit::kQueuedDropped, victim};
   }
   ++refused_;
   return {Admit::kRefused, std::nullopt};

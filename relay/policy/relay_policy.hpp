@@ -60,10 +60,12 @@ struct QueuedPush {
 };
 
 // SessionPacer: the messages waiting to go to one node, at most `budget` of them.
-// When full, a new transaction replaces the oldest waiting transaction (counted as a
-// drop); a new block replaces the oldest waiting transaction, or — when only blocks and
-// chunks wait — is refused (counted; the caller keeps it for the next budget). Blocks
-// are never dropped to make room for transactions.
+// When full, a new push makes room by dropping the oldest waiting push of the lowest
+// class that may go for it: transactions first, then StackerDB chunks (a chunk makes room
+// only by dropping a transaction or an older chunk; a transaction only another
+// transaction). Blocks and microblocks are never dropped, and never refused because of
+// transactions or chunks: a block is refused (counted; the caller lets it go) only when
+// nothing but blocks and microblocks wait.
 class SessionPacer {
  public:
   // All the queue memory is taken here, at session start: admit/next never allocate.
@@ -71,10 +73,10 @@ class SessionPacer {
     for (auto& q : q_) q.init(budget_);
   }
 
-  enum class Admit : std::uint8_t { kQueued, kQueuedDroppedTx, kRefused };
+  enum class Admit : std::uint8_t { kQueued, kQueuedDropped, kRefused };
   struct AdmitResult {
     Admit result;
-    std::optional<QueuedPush> dropped;  // the transaction that made room
+    std::optional<QueuedPush> dropped;  // the push that made room (a transaction or a chunk)
   };
   AdmitResult admit(const QueuedPush& p);
   // next: the highest-priority waiting push (oldest first within a priority), or nullopt.
@@ -91,6 +93,7 @@ class SessionPacer {
       for (std::uint32_t i = 0; i < q.size(); ++i) f(q.at(i));
   }
   std::uint64_t dropped_tx() const noexcept { return dropped_tx_; }
+  std::uint64_t dropped_chunks() const noexcept { return dropped_chunks_; }
   std::uint64_t refused() const noexcept { return refused_; }
 
  private:
@@ -119,6 +122,7 @@ class SessionPacer {
   std::uint32_t budget_;
   Fifo q_[kPriorityCount];
   std::uint64_t dropped_tx_ = 0;
+  std::uint64_t dropped_chunks_ = 0;
   std::uint64_t refused_ = 0;
 };
 

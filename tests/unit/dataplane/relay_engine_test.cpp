@@ -669,6 +669,37 @@ TEST(RelayEngine, SendersOfInvalidPushesAgainAndAgainAreDropped) {
   EXPECT_FALSE(b.closed);  // 10 now and 10 halved thrice before: far from the limit
 }
 
+// StackerDB chunks a sender may have relayed are bounded in bytes per second (a node's
+// max_stackerdb_push_bandwidth): past it a chunk is not relayed, counted, and the sender
+// is not punished. Issue 15.2.
+TEST(RelayEngine, ASendersChunkBandwidthIsBounded) {
+  Net n(2, 0, {}, [](DpOptions& o) {
+    o.chunk_bytes_per_s = 100'000;
+    o.chunk_burst_bytes = 300'000;
+  });
+  auto& a = n.nodes[0]->peer;
+  auto chunk = [](std::uint32_t slot) {
+    StackerDBPushChunk ch;
+    ch.contract_id.address.hash.fill(0x22);
+    ch.contract_id.name = "signers-1-0";
+    ch.chunk.slot_id = slot;
+    ch.chunk.slot_version = 1;
+    ch.chunk.data.assign(99'000, static_cast<std::uint8_t>(slot));
+    return ch;
+  };
+  for (std::uint32_t i = 0; i < 5; ++i) a.send(a.conv->sign(i, chunk(i)));
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 3u);  // the burst
+  EXPECT_EQ(n.c().drop_chunk_throttled.load(), 2u);
+  n.now += 1'000'000'000ull;  // a second later: 100 kB more
+  for (std::uint32_t i = 5; i < 7; ++i) a.send(a.conv->sign(i, chunk(i)));
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 4u);
+  EXPECT_EQ(n.c().drop_chunk_throttled.load(), 3u);
+  EXPECT_FALSE(a.closed);
+  EXPECT_EQ(n.c().closed_invalid_pushes.load(), 0u);
+}
+
 TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
   ctl::ControlOptions co;
   co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 3), std::nullopt});

@@ -65,7 +65,7 @@ TEST(Pacer, BlocksFirstTransactionsDroppedOldestFirst) {
   EXPECT_EQ(p.admit({3, Priority::kBlock}).result, SessionPacer::Admit::kQueued);
   // Full: a new transaction pushes out the oldest transaction.
   auto r = p.admit({4, Priority::kTransaction});
-  EXPECT_EQ(r.result, SessionPacer::Admit::kQueuedDroppedTx);
+  EXPECT_EQ(r.result, SessionPacer::Admit::kQueuedDropped);
   ASSERT_TRUE(r.dropped);
   EXPECT_EQ(r.dropped->handle, 1u);
   // A block also makes room by dropping a transaction, never a block.
@@ -82,6 +82,28 @@ TEST(Pacer, BlocksFirstTransactionsDroppedOldestFirst) {
   EXPECT_EQ(p.next()->handle, 5u);
   EXPECT_EQ(p.next()->handle, 6u);
   EXPECT_FALSE(p.next());
+}
+
+// Chunks never hold a block back (issue 15.2): a queue full of chunks makes room for a
+// block by dropping the oldest chunk; a chunk makes room by dropping a transaction, then
+// an older chunk; a transaction cannot push out a chunk.
+TEST(Pacer, ChunksNeverHoldABlockBack) {
+  SessionPacer p(3);
+  for (std::uint64_t h = 1; h <= 3; ++h) EXPECT_EQ(p.admit({h, Priority::kStackerDb}).result, SessionPacer::Admit::kQueued);
+  auto r = p.admit({4, Priority::kBlock});
+  EXPECT_EQ(r.result, SessionPacer::Admit::kQueuedDropped);
+  ASSERT_TRUE(r.dropped);
+  EXPECT_EQ(r.dropped->handle, 1u);
+  EXPECT_EQ(p.admit({5, Priority::kTransaction}).result, SessionPacer::Admit::kRefused);  // not for a chunk
+  r = p.admit({6, Priority::kStackerDb});  // the oldest chunk goes for a newer one
+  EXPECT_EQ(r.dropped->handle, 2u);
+  EXPECT_EQ(p.admit({7, Priority::kBlock}).dropped->handle, 3u);
+  EXPECT_EQ(p.admit({8, Priority::kBlock}).dropped->handle, 6u);
+  EXPECT_EQ(p.admit({9, Priority::kBlock}).result, SessionPacer::Admit::kRefused);  // only blocks wait
+  EXPECT_EQ(p.dropped_chunks(), 4u);
+  EXPECT_EQ(p.next()->handle, 4u);
+  EXPECT_EQ(p.next()->handle, 7u);
+  EXPECT_EQ(p.next()->handle, 8u);
 }
 
 TEST(Pacer, PriorityOrder) {
