@@ -33,9 +33,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const ctl::LocalPeer local = local_peer();
   // Two regions: one per engine under test, so every ring keeps its single producer (the
   // fuzzer stands in for the other process on each).
+  // Sized for the fuzzer (a record carries at most 64 KiB), not for a relay: the engines'
+  // code is the same, and every input builds them afresh (so a crash reproduces from its
+  // input alone), so what each one maps, populates and reserves decides the speed.
   link::LinkParams params;
-  params.dp_to_ctl = {64, 1 << 20, 1 << 16, true};
-  params.ctl_to_dp = {64, 1 << 20, 1 << 16, true};
+  params.dp_to_ctl = {64, 1 << 18, 1 << 16, true};
+  params.ctl_to_dp = {64, 1 << 18, 1 << 16, true};
   auto region_a = shm::Region::anonymous(link::link_footprint(params));
   auto region_b = shm::Region::anonymous(link::link_footprint(params));
   FUZZ_CHECK(region_a.ok() && region_b.ok());
@@ -49,6 +52,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   dp::MemNetwork net;
   dp::MemTransport t(net, 1);
   dp::DpOptions o{local.key, local.net()};
+  o.max_sessions = 16;
+  o.max_conns = 16;
+  o.dedup_depth = 1024;
+  o.rx_own_bytes = 4096;
+  o.rx_pool = {{1 << 16, 2}};  // larger bodies take heap within the budget: the same code
+  o.stream_thread = false;  // no thread started and joined per input
+  o.stream_checkers = 1;
   dp::RelayEngine<dp::MemTransport> dpe(t, link::join_ends(*la, link::Side::kDataplane).value(), o);
   auto to_dp = shm::RingProducer::join(la->ctl_to_dp, la->ctl_to_dp_sz).value();
   // The control plane under test (region b), fed by a producer standing in for the dataplane.
