@@ -536,6 +536,17 @@ TEST(RelayEngine, DialsConfiguredPeersAndRelaysTheirEarlyPushes) {
   EXPECT_TRUE(validate::verify_message(n.nodes[0]->peer.pushes[0], n.relay_id().key.public_key()));
 }
 
+// step_with_listener: `rounds` steps of 200 ms for the relay, a node it dials and its
+// inbound nodes.
+void step_with_listener(Net& n, test::TestPeer<MemTransport>& listener, int rounds) {
+  for (int round = 0; round < rounds; ++round) {
+    n.now += 200'000'000;
+    n.relay->run_once(n.now);
+    listener.pump(n.now);
+    for (auto& node : n.nodes) node->peer.pump(n.now);
+  }
+}
+
 // A dial that connects while the session table is full is refused like an inbound
 // connection, and the control plane hears that it failed (it redials later) instead of
 // waiting for it forever.
@@ -546,12 +557,7 @@ TEST(RelayEngine, ADialCompletingIntoAFullTableIsReportedFailed) {
   Net n(1, 0, {}, [](DpOptions& o) { o.max_sessions = 1; }, co);  // the one node fills the table
   MemTransport lt(n.net, 4);
   test::TestPeer<MemTransport> listener(lt, 72);
-  for (int round = 0; round < 30; ++round) {
-    n.now += 200'000'000;
-    n.relay->run_once(n.now);
-    listener.pump(n.now);
-    for (auto& node : n.nodes) node->peer.pump(n.now);
-  }
+  step_with_listener(n, listener, 30);
   // Every dial was heard back from, and redialed (the first may precede the listener).
   EXPECT_GE(n.relay->ctl->stats().dials, 3u);
   EXPECT_EQ(n.relay->ctl->stats().dial_failures, n.relay->ctl->stats().dials);
@@ -573,12 +579,7 @@ TEST(RelayEngine, InboundConnectionsLeaveTheOutboundSlotsFree) {
   }, co);
   MemTransport lt(n.net, 4);
   test::TestPeer<MemTransport> listener(lt, 72);
-  for (int round = 0; round < 30; ++round) {
-    n.now += 200'000'000;
-    n.relay->run_once(n.now);
-    listener.pump(n.now);
-    for (auto& node : n.nodes) node->peer.pump(n.now);
-  }
+  step_with_listener(n, listener, 30);
   EXPECT_GE(n.c().inbound_refused_reserved.load(), 1u);
   EXPECT_EQ(n.c().sessions_refused_full.load(), 0u);
   EXPECT_TRUE(listener.authenticated());  // the dial got the kept slot
