@@ -1,0 +1,87 @@
+// Authenticated peers attacking the real relay (`stacks-relay run`) over loopback while
+// honest test peers keep relaying through it (issue 15, items 2 and 4):
+// - a peer that sends invalid pushes over and over is dropped as misbehaving;
+// - a peer that floods StackerDB chunks (each a new object) has them throttled to a
+//   node's 4 MiB/s, and transactions keep flowing meanwhile.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "relay/codec/message.hpp"
+#include "tests/support/relay_process.hpp"
+#include "tests/support/test_data.hpp"
+#include "tests/support/uring_peers.hpp"
+
+namespace relay::test {
+namespace {
+
+using namespace relay::codec;
+
+// delivers: `from` pushes `n` transactions; all reach `to` within `secs` seconds.
+bool delivers(Peers& net, Peer& from, Peer& to, std::uint32_t first, int n, int secs) {
+  const std::size_t want = to.pushes.size() + static_cast<std::size_t>(n);
+  for (int i = 0; i < n; ++i) {
+    const std::uint32_t k = first + static_cast<std::uint32_t>(i);
+    from.send(from.conv->sign(k, Transaction{signed_test_tx(k)}));
+  }
+  return net.pump_until([&] { return to.pushes.size() >= want; }, secs);
+}
+
+TEST(PeerAttack, RepeatedInvalidPushesGetTheSenderDropped) {
+  RelayRun relay({});
+  ASSERT_GT(relay.port, 0);
+  Peers net;
+  Peer& a = net.add(100, relay.port);
+  Peer& b = net.add(101, relay.port);
+  Peer& x = net.add(102, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  for (std::uint32_t i = 0; i < 80; ++i) {
+    StacksTransaction t = signed_test_tx(5000 + i);
+    t.auth.origin.nonce += 1;  // no longer what was signed: invalid
+    compute_ids(t);
+    x.send(x.conv->sign(i, Transaction{t}));
+  }
+  EXPECT_TRUE(delivers(net, a, b, 1, 20, 10));  // served meanwhile
+  ASSERT_TRUE(net.pump_until([&] { return x.closed; }, 10));
+  const auto& k = relay.counters();
+  EXPECT_EQ(k.closed_invalid_pushes.load(), 1u);
+  EXPECT_GE(k.drop_invalid.load(), 64u);
+  EXPECT_TRUE(b.pushes.size() >= 20u && !a.closed && !b.closed);
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+TEST(PeerAttack, AChunkFloodIsThrottledAndTransactionsKeepFlowing) {
+  RelayRun relay({});
+  ASSERT_GT(relay.port, 0);
+  Peers net;
+  Peer& a = net.add(110, relay.port);
+  Peer& b = net.add(111, relay.port);
+  Peer& x = net.add(112, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  // 48 distinct 1 MB chunks at once: far past a 16 MiB burst at 4 MiB/s.
+  for (std::uint32_t i = 0; i < 48; ++i) {
+    StackerDBPushChunk ch;
+    ch.contract_id.address.hash.fill(0x22);
+    ch.contract_id.name = "signers-1-0";
+    ch.chunk.slot_id = i;
+    ch.chunk.slot_version = 1;
+    ch.chunk.data.assign(1'000'000, static_cast<std::uint8_t>(i));
+    x.send(x.conv->sign(i, ch));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(delivers(net, a, b, 1, 20, 10));
+  const auto& k = relay.counters();
+  ASSERT_TRUE(net.pump_until([&] { return k.drop_chunk_throttled.load() > 0; }, 15));
+  net.pump_until([&] { return false; }, 2);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // What was relayed of the flood: the burst plus 4 MiB/s since, not all of it.
+  const std::uint64_t relayed_chunks = 48 - k.drop_chunk_throttled.load();
+  EXPECT_LE(relayed_chunks * 1'000'000, (std::uint64_t{16} << 20) + static_cast<std::uint64_t>(secs * (4 << 20)) + 2'000'000);
+  EXPECT_GE(k.drop_chunk_throttled.load(), 10u);
+  EXPECT_FALSE(x.closed);  // throttled, not punished (as on a node)
+  EXPECT_FALSE(a.closed || b.closed);
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+}  // namespace
+}  // namespace relay::test
