@@ -65,6 +65,13 @@ struct DpOptions {
   // that relays the odd invalid transaction never gets near it; one that sends nothing
   // else is cut off within seconds.
   std::uint32_t invalid_push_limit = 64;
+  // A body read into the receive pool or heap (larger than the session's own buffer)
+  // must arrive within body_grace_ns plus its size at body_min_bytes_per_s, or the
+  // session is closed (closed_slow_body; not misbehaviour): a peer cannot trickle bytes
+  // to hold a share of the receive budget for long. A 2 MiB block gets 74 s, the
+  // largest message 9 min.
+  std::uint64_t body_grace_ns = 10ull * 1'000'000'000ull;
+  std::uint64_t body_min_bytes_per_s = 32ull << 10;
   // StackerDB chunks a sender may have relayed: chunk_bytes_per_s on average (a node's
   // max_stackerdb_push_bandwidth, PROTOCOL.md §4.6: past it a node Nacks the push), in
   // bursts of up to chunk_burst_bytes (one chunk of the largest size). Past it a chunk is

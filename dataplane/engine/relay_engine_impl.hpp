@@ -214,6 +214,9 @@ void RelayEngine<T, F>::sweep(std::uint64_t now_ns) {
     } else if (s->inflight > 0 && now_ns - s->last_tx_ns > opts_.write_timeout_ns) {
       bump(c_->closed_write_timeout);
       close_session(*s, "not reading what we send (write timeout)", false);
+    } else if (s->body_deadline_ns != 0 && now_ns > s->body_deadline_ns && !s->held) {
+      bump(c_->closed_slow_body);
+      close_session(*s, "a large message arriving too slowly", false);
     }
   }
 }
@@ -238,7 +241,13 @@ bool RelayEngine<T, F>::on_data(Session& s, const Event& e) {
       break;
     }
     if (s.key) stream_step(s);
+    if (s.framer.state() == codec::Framer::State::kBody && s.body_deadline_ns == 0 &&
+        s.framer.preamble().payload_len > opts_.rx_own_bytes) {  // a large body: its clock starts
+      s.body_deadline_ns = now_ns_ + opts_.body_grace_ns +
+                           std::uint64_t{s.framer.preamble().payload_len} * 1'000'000'000ull / opts_.body_min_bytes_per_s;
+    }
     if (s.framer.state() != codec::Framer::State::kDone) continue;
+    s.body_deadline_ns = 0;
     bump(c_->msgs_in);
     const std::size_t type = payload_type(s.framer.body(), s.framer.relayer_count());
     if (type != link::kMsgTypes) {

@@ -66,6 +66,7 @@ struct Session {
   const char* why = "";
   std::uint64_t last_rx_ns = 0;    // when bytes last arrived (silence)
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute
+  std::uint64_t body_deadline_ns = 0;  // a large body being read must be in by then (0: none)
   std::uint64_t chunk_tokens = 0;    // StackerDB chunk bytes it may still have relayed now
   std::uint64_t chunk_refill_ns = 0;  // when chunk_tokens was last topped up
   std::uint64_t last_tx_ns = 0;    // when a send last completed, or the first was queued (write timeout)

@@ -80,7 +80,8 @@ inline constexpr std::uint32_t kLinkAbiVersion = 7;
   X(inbound_refused_reserved, "inbound connections closed at once: the rest of the table is kept for dials") \
   X(closed_silent, "authenticated sessions closed for silence (nothing for heartbeat + 30 s)")                \
   X(closed_write_timeout, "sessions closed for not reading what we send (write timeout)")                \
-  X(closed_invalid_pushes, "sessions closed for sending invalid pushes again and again (misbehaviour)")
+  X(closed_invalid_pushes, "sessions closed for sending invalid pushes again and again (misbehaviour)") \
+  X(closed_slow_body, "sessions closed: a large message (read into the receive budget) arriving too slowly")
 
 // Message type ids 0..28 (PROTOCOL.md §1.6): per-type traffic counters are indexed by them.
 inline constexpr std::size_t kMsgTypes = 29;

@@ -1046,6 +1046,31 @@ TEST(RelayEngine, APreambleClaimingAHugeBodyBeforeAnyHandshakeCostsNothing) {
   EXPECT_EQ(n.c().drop_framing.load(), 0u);
 }
 
+// A large body (read into the receive budget) must keep arriving: one that stalls is
+// closed after the grace time plus its size at the minimum rate, not as misbehaviour; a
+// body that arrives, however it is split, is untouched. Issue 15.1.
+TEST(RelayEngine, ALargeBodyThatStopsArrivingIsClosed) {
+  const StacksTransaction big = big_contract();
+  Net n(3, 0, {}, [](DpOptions& o) { o.rx_own_bytes = 1024; });
+  auto& a = n.nodes[0]->peer;
+  auto& b = n.nodes[1]->peer;
+  const Bytes from_a = a.conv->sign(1, Transaction{big});
+  const Bytes from_b = b.conv->sign(2, Transaction{variant(big, 1)});
+  a.send(half(from_a, true));  // and nothing more
+  b.send(half(from_b, true));
+  n.settle();  // both bodies started: their clocks run from here
+  n.now += 5'000'000'000ull;
+  n.settle();
+  b.send(half(from_b, false));  // late, but in time
+  n.now += 8'000'000'000ull;    // 13 s: past a's 10 s + 1.2 s
+  n.settle();
+  EXPECT_EQ(n.c().closed_slow_body.load(), 1u);
+  EXPECT_TRUE(a.closed);
+  EXPECT_FALSE(b.closed);
+  EXPECT_EQ(n.c().drop_invalid.load(), 1u);  // b's whole (altered) message was read
+  EXPECT_EQ(n.relay->ctl->stats().closed_misbehaved, 0u);
+}
+
 // Large Nakamoto block pushes are checked while their bytes arrive (here in reads of at
 // most 1 500 bytes); when no checker is free, or the stream gives up, the whole payload
 // is checked after the last byte exactly as before: the verdicts do not change.
