@@ -285,9 +285,9 @@ void Server::run() {
     }
   };
   auto refuse = [&](int cfd, std::atomic<std::uint64_t>& counter) {
-    ::close(cfd);
-    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);  // counted before the client can see the close
     counter.fetch_add(1, std::memory_order_relaxed);
+    ::close(cfd);
   };
 
   std::vector<Request> reqs;
