@@ -50,15 +50,6 @@ Bytes claiming_preamble(std::uint32_t payload_len) {
   return out;
 }
 
-// relays_transactions: `from` pushes `n` transactions; every one reaches `to` within
-// `secs` seconds (the relay keeps serving honest peers).
-bool relays_transactions(Peers& net, Peer& from, Peer& to, std::uint32_t first_seq, int n, int secs) {
-  const std::size_t want = to.pushes.size() + static_cast<std::size_t>(n);
-  for (int i = 0; i < n; ++i)
-    from.send(from.conv->sign(first_seq + static_cast<std::uint32_t>(i), Transaction{signed_test_tx(first_seq + static_cast<std::uint32_t>(i))}));
-  return net.pump_until([&] { return to.pushes.size() >= want; }, secs);
-}
-
 // Connections that claim a 16 MB message before any handshake: each costs the relay its
 // 165-byte preamble. The rest of what they send is not read (TCP holds them back), and
 // the control plane drops them when the 5 s handshake time is up, as a node would.
@@ -69,7 +60,7 @@ TEST(MemoryAttack, PreHandshakeClaimsOfHugeMessagesCostNothing) {
   Peer& a = net.add(60, relay.port);
   Peer& b = net.add(61, relay.port);
   ASSERT_TRUE(net.all_authenticated());
-  ASSERT_TRUE(relays_transactions(net, a, b, 1, 5, 10));
+  ASSERT_TRUE(net.relays_transactions(a, b, 1, 5, 10));
   const std::uint64_t rss0 = rss_bytes(relay.dp_pid);
   ASSERT_GT(rss0, 0u);
 
@@ -91,7 +82,7 @@ TEST(MemoryAttack, PreHandshakeClaimsOfHugeMessagesCostNothing) {
     fds.push_back(fd);
   }
   // Honest pushes keep flowing while the attackers wait.
-  EXPECT_TRUE(relays_transactions(net, a, b, 100, 20, 10));
+  EXPECT_TRUE(net.relays_transactions(a, b, 100, 20, 10));
   const auto& k = relay.counters();
   ASSERT_TRUE(net.pump_until([&] { return k.rx_waits_key.load() >= kAttackers; }, 10)) << k.rx_waits_key.load();
   const std::uint64_t rss1 = rss_bytes(relay.dp_pid);
@@ -121,7 +112,7 @@ TEST(MemoryAttack, PreHandshakeClaimsOfHugeMessagesCostNothing) {
   }
   EXPECT_EQ(dropped, kAttackers);
   EXPECT_FALSE(a.closed || b.closed);
-  EXPECT_TRUE(relays_transactions(net, b, a, 200, 5, 10));
+  EXPECT_TRUE(net.relays_transactions(b, a, 200, 5, 10));
   EXPECT_EQ(relay.stop(), 0);
 }
 
@@ -145,7 +136,7 @@ TEST(MemoryAttack, StalledLargeBodiesStayWithinTheReceiveBudget) {
   std::vector<Peer*> bad;
   for (int i = 0; i < kAttackers; ++i) bad.push_back(&net.add(static_cast<std::uint8_t>(80 + i), relay.port));
   ASSERT_TRUE(net.all_authenticated());
-  ASSERT_TRUE(relays_transactions(net, a, b, 1, 5, 10));
+  ASSERT_TRUE(net.relays_transactions(a, b, 1, 5, 10));
   const std::uint64_t rss0 = rss_bytes(relay.dp_pid);
 
   // 12 MB of a claimed 16 MB message each: no relayers, a transaction type byte, junk.
@@ -157,7 +148,7 @@ TEST(MemoryAttack, StalledLargeBodiesStayWithinTheReceiveBudget) {
   const auto& k = relay.counters();
   // 1 in the pool's 16 MiB slot, 2 in heap (40 MiB), 5 waiting.
   EXPECT_TRUE(net.pump_until([&] { return k.rx_waits_budget.load() >= kAttackers - 3; }, 15)) << k.rx_waits_budget.load();
-  EXPECT_TRUE(relays_transactions(net, a, b, 100, 20, 10));
+  EXPECT_TRUE(net.relays_transactions(a, b, 100, 20, 10));
   // Let what they sent land.
   net.pump_until([] { return false; }, 2);
   const std::uint64_t rss1 = rss_bytes(relay.dp_pid);

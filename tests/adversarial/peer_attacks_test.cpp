@@ -17,31 +17,28 @@ namespace {
 
 using namespace relay::codec;
 
-// delivers: `from` pushes `n` transactions; all reach `to` within `secs` seconds.
-bool delivers(Peers& net, Peer& from, Peer& to, std::uint32_t first, int n, int secs) {
-  const std::size_t want = to.pushes.size() + static_cast<std::size_t>(n);
-  for (int i = 0; i < n; ++i) {
-    const std::uint32_t k = first + static_cast<std::uint32_t>(i);
-    from.send(from.conv->sign(k, Transaction{signed_test_tx(k)}));
+// A relay with honest peers a and b and an attacker x, all authenticated.
+class PeerAttack : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_GT(relay.port, 0);
+    ASSERT_TRUE(net.all_authenticated());
   }
-  return net.pump_until([&] { return to.pushes.size() >= want; }, secs);
-}
-
-TEST(PeerAttack, RepeatedInvalidPushesGetTheSenderDropped) {
-  RelayRun relay({});
-  ASSERT_GT(relay.port, 0);
+  RelayRun relay{std::vector<std::string>{}};
   Peers net;
   Peer& a = net.add(100, relay.port);
   Peer& b = net.add(101, relay.port);
   Peer& x = net.add(102, relay.port);
-  ASSERT_TRUE(net.all_authenticated());
+};
+
+TEST_F(PeerAttack, RepeatedInvalidPushesGetTheSenderDropped) {
   for (std::uint32_t i = 0; i < 80; ++i) {
     StacksTransaction t = signed_test_tx(5000 + i);
     t.auth.origin.nonce += 1;  // no longer what was signed: invalid
     compute_ids(t);
     x.send(x.conv->sign(i, Transaction{t}));
   }
-  EXPECT_TRUE(delivers(net, a, b, 1, 20, 10));  // served meanwhile
+  EXPECT_TRUE(net.relays_transactions(a, b, 1, 20, 10));  // served meanwhile
   ASSERT_TRUE(net.pump_until([&] { return x.closed; }, 10));
   const auto& k = relay.counters();
   EXPECT_EQ(k.closed_invalid_pushes.load(), 1u);
@@ -50,26 +47,11 @@ TEST(PeerAttack, RepeatedInvalidPushesGetTheSenderDropped) {
   EXPECT_EQ(relay.stop(), 0);
 }
 
-TEST(PeerAttack, AChunkFloodIsThrottledAndTransactionsKeepFlowing) {
-  RelayRun relay({});
-  ASSERT_GT(relay.port, 0);
-  Peers net;
-  Peer& a = net.add(110, relay.port);
-  Peer& b = net.add(111, relay.port);
-  Peer& x = net.add(112, relay.port);
-  ASSERT_TRUE(net.all_authenticated());
+TEST_F(PeerAttack, AChunkFloodIsThrottledAndTransactionsKeepFlowing) {
   // 48 distinct 1 MB chunks at once: far past a 16 MiB burst at 4 MiB/s.
-  for (std::uint32_t i = 0; i < 48; ++i) {
-    StackerDBPushChunk ch;
-    ch.contract_id.address.hash.fill(0x22);
-    ch.contract_id.name = "signers-1-0";
-    ch.chunk.slot_id = i;
-    ch.chunk.slot_version = 1;
-    ch.chunk.data.assign(1'000'000, static_cast<std::uint8_t>(i));
-    x.send(x.conv->sign(i, ch));
-  }
+  for (std::uint32_t i = 0; i < 48; ++i) x.send(x.conv->sign(i, test_chunk(i, 1'000'000)));
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE(delivers(net, a, b, 1, 20, 10));
+  EXPECT_TRUE(net.relays_transactions(a, b, 1, 20, 10));
   const auto& k = relay.counters();
   ASSERT_TRUE(net.pump_until([&] { return k.drop_chunk_throttled.load() > 0; }, 15));
   net.pump_until([&] { return false; }, 2);

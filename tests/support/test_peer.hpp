@@ -14,6 +14,17 @@ namespace relay::test {
 using sim::make_local_peer;
 inline ctl::BurnView test_burn_view() { return sim::sim_burn_view(); }
 inline codec::StacksTransaction signed_test_tx(std::uint64_t nonce) { return sim::signed_tx(nonce); }
+// test_chunk: a StackerDB chunk push for slot `slot` of the signers contract, `size` bytes
+// of data (a byte that depends on the slot).
+inline codec::StackerDBPushChunk test_chunk(std::uint32_t slot, std::size_t size) {
+  codec::StackerDBPushChunk ch;
+  ch.contract_id.address.hash.fill(0x22);
+  ch.contract_id.name = "signers-1-0";
+  ch.chunk.slot_id = slot;
+  ch.chunk.slot_version = 1;
+  ch.chunk.data.assign(size, static_cast<std::uint8_t>(slot));
+  return ch;
+}
 inline std::vector<codec::StacksMicroblock> signed_test_microblocks(std::size_t n, std::uint8_t key_byte,
                                                                     std::uint64_t first_nonce = 100) {
   return sim::signed_microblocks(n, key_byte, first_nonce);

@@ -36,6 +36,16 @@ struct Peers {
     }
     return true;
   }
+  // relays_transactions: `from` pushes `n` transactions (seq and nonce from `first`);
+  // true once every one has reached `to`, false after `secs` seconds.
+  bool relays_transactions(Peer& from, Peer& to, std::uint32_t first, int n, int secs) {
+    const std::size_t want = to.pushes.size() + static_cast<std::size_t>(n);
+    for (int i = 0; i < n; ++i) {
+      const std::uint32_t k = first + static_cast<std::uint32_t>(i);
+      from.send(from.conv->sign(k, codec::Transaction{signed_test_tx(k)}));
+    }
+    return pump_until([&] { return to.pushes.size() >= want; }, secs);
+  }
   bool all_authenticated() {
     return pump_until([&] {
       for (auto& p : ps)

@@ -679,15 +679,7 @@ TEST(RelayEngine, ASendersChunkBandwidthIsBounded) {
     o.chunk_burst_bytes = 300'000;
   });
   auto& a = n.nodes[0]->peer;
-  auto chunk = [](std::uint32_t slot) {
-    StackerDBPushChunk ch;
-    ch.contract_id.address.hash.fill(0x22);
-    ch.contract_id.name = "signers-1-0";
-    ch.chunk.slot_id = slot;
-    ch.chunk.slot_version = 1;
-    ch.chunk.data.assign(99'000, static_cast<std::uint8_t>(slot));
-    return ch;
-  };
+  auto chunk = [](std::uint32_t slot) { return test::test_chunk(slot, 99'000); };
   for (std::uint32_t i = 0; i < 5; ++i) a.send(a.conv->sign(i, chunk(i)));
   n.settle();
   EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 3u);  // the burst
