@@ -33,7 +33,6 @@ class RxBodies final : public codec::BodySource {
     return f;
   }
   std::size_t heap_bytes() const noexcept { return heap_used_; }  // heap bodies now
-  std::size_t heap_allowed() const noexcept { return heap_allow_; }
   std::uint64_t heap_bodies() const noexcept { return heap_bodies_; }  // taken from the heap, ever
   std::uint64_t refused() const noexcept { return refused_; }          // leases that found no room
 
