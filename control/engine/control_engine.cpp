@@ -371,6 +371,8 @@ class StoreFeeder final : public codec::PushVisitor {
   void transaction(const codec::StacksTransaction&, ByteSpan) override {}
   void chunk(const codec::StackerDBPushChunk&) override {}
   void available(codec::MsgId, std::span<const codec::BlockAvailable>) override {}
+  // The dataplane relayed it under the same limits, so this is not reached.
+  void beyond_policy(const char*) override {}
   void nakamoto_block(const codec::NakamotoBlock& b, ByteSpan raw) override {
     store::BlockMeta m;
     m.kind = store::BlockKind::kNakamoto;

@@ -86,6 +86,7 @@ class RelayPath {
     // What the stream's checks came to (kNone: not streamed; counted only when the
     // sender's signature held).
     enum class Stream : std::uint8_t { kNone, kPassed, kGaveUp } stream = Stream::kNone;
+    std::size_t signature_checks = 0;  // transaction signatures and multisig keys verified (its cost)
   };
   // examine: the verdict on `p`. On kForward its objects are remembered (dedup) and,
   // when p.forward_digest was given, our forward is signed.

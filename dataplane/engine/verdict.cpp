@@ -23,6 +23,7 @@ Verdict decide(const PushFacts& f) noexcept {
   if (f.header != Verdict::kForward) return f.header;
   if (f.new_ids == 0) return Verdict::kDuplicate;
   if (f.check == Check::kNoRewardSet) return Verdict::kNoRewardSet;
+  if (f.check == Check::kBeyondPolicy) return Verdict::kBeyondPolicy;
   if (f.check != Check::kValid) return Verdict::kInvalid;
   return Verdict::kForward;
 }
@@ -40,6 +41,7 @@ std::atomic<std::uint64_t> link::DpCounters::*counter_of(Verdict v) noexcept {
     case Verdict::kNoBurnView: return &C::drop_no_burn_view;
     case Verdict::kDuplicate: return &C::drop_dup;
     case Verdict::kNoRewardSet: return &C::drop_no_reward_set;
+    case Verdict::kBeyondPolicy: return &C::drop_beyond_policy;
     case Verdict::kInvalid: return &C::drop_invalid;
   }
   return &C::drop_invalid;
@@ -66,6 +68,7 @@ const char* verdict_name(Verdict v) noexcept {
     case Verdict::kNoBurnView: return "no_burn_view";
     case Verdict::kDuplicate: return "duplicate";
     case Verdict::kNoRewardSet: return "no_reward_set";
+    case Verdict::kBeyondPolicy: return "beyond_policy";
     case Verdict::kInvalid: return "invalid";
   }
   return "?";

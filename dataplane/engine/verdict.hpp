@@ -30,6 +30,7 @@ enum class Verdict : std::uint8_t {
   kNoBurnView,       // no burn view yet: every node would refuse our preamble
   kDuplicate,        // every object in it was relayed already
   kNoRewardSet,      // a Nakamoto block, and no reward set to check its signers against
+  kBeyondPolicy,     // checking it would cost more than the relay's own limits allow
   kInvalid,          // fails validation
 };
 

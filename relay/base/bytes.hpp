@@ -38,7 +38,7 @@ class Reader {
   // A sub-reader (a bounded view of a parent's input) that draws on the parent's budget
   // and reads in the parent's mode.
   Reader(ByteSpan in, std::uint32_t base_off, Reader& parent) noexcept
-      : in_(in), base_off_(base_off), shared_budget_(&parent.budget()), skim_(parent.skim_) {}
+      : in_(in), base_off_(base_off), shared_(&parent.limits()), skim_(parent.skim_) {}
 
   // Skim mode: the decode checks everything a full decode checks and computes every
   // derived id, but does not copy variable-length contents (strings, Clarity values,
@@ -138,9 +138,27 @@ class Reader {
     b -= bytes;
     return true;
   }
-  std::size_t& budget() noexcept { return shared_budget_ != nullptr ? *shared_budget_ : own_budget_; }
+  std::size_t& budget() noexcept { return limits().memory; }
   // set_budget: a tighter (or looser) budget for this decode, before reading.
   void set_budget(std::size_t bytes) noexcept { budget() = bytes; }
+
+  // Point checks: a node parses each multisig public key while decoding (an invalid
+  // point is a decode error), at ~6 us a key. A decode parses keys while its point
+  // budget lasts (unlimited unless set; shared with sub-readers); past it, keys are read
+  // but not parsed, and points_skipped() says so: the decoded object was not checked as
+  // a node would check it, so it must not be passed on as checked.
+  bool take_point_check() noexcept {
+    Limits& l = limits();
+    if (l.points == 0) {
+      l.points_skipped = true;
+      return false;
+    }
+    --l.points;
+    return true;
+  }
+  std::size_t point_budget() noexcept { return limits().points; }
+  void set_point_budget(std::size_t keys) noexcept { limits().points = keys; }
+  bool points_skipped() noexcept { return limits().points_skipped; }
 
   // bounded: run fn(sub) on a sub-reader that sees at most `bound` more bytes (the
   // reference node's BoundReader), shares this reader's memory budget and reports
@@ -169,8 +187,14 @@ class Reader {
   std::size_t pos_ = 0;
   std::uint32_t base_off_ = 0;
   Error err_{};
-  std::size_t own_budget_ = kDecodeMemoryBudget;
-  std::size_t* shared_budget_ = nullptr;
+  struct Limits {
+    std::size_t memory = kDecodeMemoryBudget;
+    std::size_t points = SIZE_MAX;
+    bool points_skipped = false;
+  };
+  Limits& limits() noexcept { return shared_ != nullptr ? *shared_ : own_; }
+  Limits own_;
+  Limits* shared_ = nullptr;
   bool skim_ = false;
 };
 

@@ -84,8 +84,9 @@ void read_spending_condition(Reader& r, SpendingCondition& c) {
     } else {
       r.array(f.public_key);
       f.signature.fill(0);
-      // The node parses the key while decoding: an invalid point is a decode error.
-      if (r.ok() && !crypto::parse_public_key(ByteSpan(f.public_key.data(), f.public_key.size())))
+      // The node parses the key while decoding: an invalid point is a decode error
+      // (within the decode's point budget: Reader::take_point_check).
+      if (r.ok() && r.take_point_check() && !crypto::parse_public_key(ByteSpan(f.public_key.data(), f.public_key.size())))
         return r.fail_at(fat, Errc::kBadValue, "multisig public key is not a valid point");
     }
     uncompressed |= !f.compressed();

@@ -54,6 +54,17 @@ inline constexpr std::uint32_t kMaxVecPostConditions = kMaxMessageLen / 320;  //
 inline constexpr std::uint32_t kMaxVecMicroblocks = kMaxMessageLen / 256;     // StacksMicroblock ≲ 160 B
 inline constexpr std::uint32_t kMaxVecSignatures = kMaxMessageLen / 65;       // MessageSignature = 65 B
 
+// Our own policy, not the reference node's (it has no such limits; PROTOCOL.md §7.5): the
+// work one push may cost before it is judged. Past either, the push is not relayed and
+// its sender is not punished (it may be valid: a node still takes it).
+//  - kMaxPushKeyChecks: multisig public keys parsed while decoding one push (~6 us each:
+//    25 ms). A 16 MiB push could otherwise carry ~490 000 (3 s of one core).
+//  - kMaxTxAuthFields: fields (keys and signatures) of one multisig spending condition
+//    that the relay verifies (~45 us per signature). Multisig accounts in use have a
+//    handful; a 2 MiB transaction could carry ~31 000 signatures.
+inline constexpr std::size_t kMaxPushKeyChecks = 4096;
+inline constexpr std::size_t kMaxTxAuthFields = 128;
+
 // Highest Clarity version a VersionedSmartContract may name (stacks-core 4.0.2: 1..=6).
 // Version-sensitive: raise it with the node release that activates the next version.
 inline constexpr std::uint8_t kMaxClarityVersion = 6;

@@ -569,6 +569,7 @@ void PushScratch::reserve() {
 Status read_push(ByteSpan payload, std::uint32_t base_off, PushScratch& sc, PushVisitor& v) {
   Reader r(payload, base_off);
   r.set_skim(true);
+  r.set_point_budget(kMaxPushKeyChecks);
   const std::size_t at = r.pos();
   const auto id = static_cast<MsgId>(r.u8());
   if (!r.ok()) return r.error();
@@ -604,6 +605,7 @@ Status read_push(ByteSpan payload, std::uint32_t base_off, PushScratch& sc, Push
   }
   r.expect_end("trailing bytes inside payload_len");
   if (!r.ok()) return r.error();
+  if (r.points_skipped()) v.beyond_policy("more multisig keys than the relay parses per push");
   return Ok{};
 }
 

@@ -237,6 +237,10 @@ class PushVisitor {
   virtual void microblock(const Hash32& index_anchor_block, const StacksMicroblock& mb, ByteSpan raw) = 0;
   virtual void chunk(const StackerDBPushChunk& c) = 0;  // without its data
   virtual void available(MsgId id, std::span<const BlockAvailable> entries) = 0;
+  // beyond_policy: the push decodes, but more multisig keys than kMaxPushKeyChecks were
+  // left unparsed (Reader::take_point_check): its objects were not checked as a node
+  // checks them. Called once, after the last object.
+  virtual void beyond_policy(const char* why) = 0;
 
  protected:
   ~PushVisitor() = default;

@@ -34,8 +34,9 @@ namespace relay::link {
 
 inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1"
 // 2: relay latency histogram; 3: streamed block checks; 4: helped; 5: kConnect carries a
-// PeerAddress and ConnectOptions; 6: sessions_refused_full; 7: the receive budget's counters.
-inline constexpr std::uint32_t kLinkAbiVersion = 7;
+// PeerAddress and ConnectOptions; 6: sessions_refused_full; 7: the receive budget's counters;
+// 8: per-sender transaction budgets and the relay's own verification limits.
+inline constexpr std::uint32_t kLinkAbiVersion = 8;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -59,6 +60,8 @@ inline constexpr std::uint32_t kLinkAbiVersion = 7;
   X(drop_pacer_tx, "queued transactions dropped under pacing pressure")                            \
   X(drop_pacer_chunk, "queued StackerDB chunks dropped under pacing pressure (for a block, or a newer chunk)") \
   X(drop_chunk_throttled, "StackerDB chunks not relayed: their sender is past its chunk bandwidth (4 MiB/s)")  \
+  X(drop_tx_throttled, "transactions not relayed: their sender is past its transaction bytes or signature checks per second") \
+  X(drop_beyond_policy, "pushes not relayed: checking them would cost more than the relay's own limits (multisig keys and fields)") \
   X(drop_pacer_refused, "pushes refused by a full session queue")                                  \
   X(drop_bad_signature, "messages whose signature does not verify (session dropped)")              \
   X(drop_bad_preamble, "messages with an invalid preamble (session dropped)")                      \

@@ -53,6 +53,7 @@ void NakamotoStream::begin(std::size_t size, bool validate) noexcept {
   pos_ = 0;
   retry_at_ = 0;
   budget_ = kDecodeMemoryBudget;
+  points_ = codec::kMaxPushKeyChecks;
   blocks_ = 0;
   txs_left_ = 0;
   held_n_ = 0;
@@ -143,9 +144,13 @@ void NakamotoStream::advance(ByteSpan have, PushCheck& check) noexcept {
         Reader r(rest);
         r.set_skim(true);
         r.set_budget(budget_ - kTxCharge);
+        r.set_point_budget(points_);
         codec::read_transaction(r, scratch_.tx, codec::TxidMode::kDefer);
         if (!r.ok()) return stalled(r.error(), rest.size(), all_in);
+        // Past the budget the whole-payload check judges it (beyond policy, unless worse).
+        if (r.points_skipped()) return give_up("more multisig keys than the relay parses per push");
         budget_ = r.budget();
+        points_ = r.point_budget();
         held_[held_n_++] = TxSpan{pos_, scratch_.tx.encoded_size};
         if (held_n_ == kTxBatch && !hash_txs(have)) return;
         pos_ += r.pos();

@@ -99,6 +99,7 @@ class NakamotoStream {
   std::size_t pos_ = 0;       // payload bytes read so far (pieces complete)
   std::size_t retry_at_ = 0;  // bytes after pos_ needed before the current piece is tried again
   std::size_t budget_ = 0;    // the decode's memory budget, as one whole decode spends it
+  std::size_t points_ = 0;    // multisig keys it may still parse (codec::kMaxPushKeyChecks per push)
   std::uint32_t blocks_ = 0;
   std::uint32_t txs_left_ = 0;
   codec::PushScratch scratch_;  // the header and each transaction in turn

@@ -1,5 +1,7 @@
 #include "relay/validate/push_check.hpp"
 
+#include <algorithm>
+
 #include "relay/codec/limits.hpp"
 
 namespace relay::validate {
@@ -16,6 +18,7 @@ const char* verdict_name(PushCheck::Verdict v) noexcept {
     case PushCheck::Verdict::kUndecodable: return "undecodable";
     case PushCheck::Verdict::kInvalid: return "invalid";
     case PushCheck::Verdict::kNoRewardSet: return "no reward set";
+    case PushCheck::Verdict::kBeyondPolicy: return "beyond relay policy";
   }
   return "?";
 }
@@ -61,6 +64,12 @@ void PushCheck::invalid(Verdict v, const char* why) {
 
 void PushCheck::transaction(const codec::StacksTransaction& tx, ByteSpan raw) {
   if (!add(tx.txid)) return;
+  // Each field costs a recovery (signatures) or a parse (keys); counted before any is done.
+  const std::size_t origin = tx.auth.origin.fields.size();
+  const std::size_t sponsor = tx.auth.sponsored() ? tx.auth.sponsor.fields.size() : 0;
+  if (origin > codec::kMaxTxAuthFields || sponsor > codec::kMaxTxAuthFields)
+    return invalid(Verdict::kBeyondPolicy, "more multisig fields than the relay verifies per transaction");
+  out_.signature_checks += std::max<std::size_t>(origin, 1) + (tx.auth.sponsored() ? std::max<std::size_t>(sponsor, 1) : 0);
   AuthCheck a = verify_transaction(tx, raw);
   if (!a.ok) invalid(Verdict::kInvalid, a.reason);
 }
@@ -118,5 +127,7 @@ void PushCheck::chunk(const codec::StackerDBPushChunk&) { add(crypto::sha512_256
 void PushCheck::available(codec::MsgId, std::span<const codec::BlockAvailable>) {
   add(crypto::sha512_256(payload_));
 }
+
+void PushCheck::beyond_policy(const char* why) { invalid(Verdict::kBeyondPolicy, why); }
 
 }  // namespace relay::validate

@@ -4,6 +4,7 @@
 // copied) and each object is checked as it completes:
 //
 //   Transaction          origin (and sponsor) signatures, from the bytes as received
+//                        (up to codec::kMaxTxAuthFields fields per multisig condition)
 //   NakamotoBlocks       signer signatures against the reward set, ≥ 70 % of its weight
 //   Blocks (2.x)         decode only (Merkle root, coinbase rules); no signatures exist
 //   Microblocks (2.x)    one signer, consecutive sequence numbers, each linked to the last
@@ -27,12 +28,16 @@ namespace relay::validate {
 
 class PushCheck final : private codec::PushVisitor {
  public:
-  enum class Verdict : std::uint8_t { kValid, kUndecodable, kInvalid, kNoRewardSet };
+  // kBeyondPolicy: it decodes, but checking it would cost more than the relay's own
+  // limits allow (codec::kMaxPushKeyChecks, kMaxTxAuthFields): not relayed, and not held
+  // against the sender (a node has no such limit).
+  enum class Verdict : std::uint8_t { kValid, kUndecodable, kInvalid, kNoRewardSet, kBeyondPolicy };
   struct Outcome {
     Verdict verdict = Verdict::kValid;
     const char* reason = "";
     Error error{};             // kUndecodable: where and why
     std::size_t new_ids = 0;   // ids not `known`
+    std::size_t signature_checks = 0;  // transaction signatures (and multisig keys) verified
   };
 
   // Reserves everything a push can need (the ids of the largest microblock stream, the
@@ -74,6 +79,7 @@ class PushCheck final : private codec::PushVisitor {
   void microblock(const Hash32& index_anchor_block, const codec::StacksMicroblock& mb, ByteSpan raw) override;
   void chunk(const codec::StackerDBPushChunk& c) override;
   void available(codec::MsgId id, std::span<const codec::BlockAvailable> entries) override;
+  void beyond_policy(const char* why) override;
 
   // add: record an id; true when it still has to be checked.
   bool add(const Hash32& id);

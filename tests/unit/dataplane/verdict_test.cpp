@@ -26,7 +26,8 @@ TEST(Verdict, TheHeaderAloneInItsOrder) {
 TEST(Verdict, EveryCombinationHasOneVerdictInTheDocumentedOrder) {
   const Verdict headers[] = {Verdict::kForward,     Verdict::kNotRelayedType, Verdict::kCameBack,
                              Verdict::kRelayersCycle, Verdict::kRelayersFull, Verdict::kNoBurnView};
-  const Check checks[] = {Check::kValid, Check::kUndecodable, Check::kInvalid, Check::kNoRewardSet};
+  const Check checks[] = {Check::kValid, Check::kUndecodable, Check::kInvalid, Check::kNoRewardSet,
+                          Check::kBeyondPolicy};
   int forwards = 0;
   for (bool sig : {true, false})
     for (bool rel : {true, false})
@@ -44,6 +45,8 @@ TEST(Verdict, EveryCombinationHasOneVerdictInTheDocumentedOrder) {
               EXPECT_EQ(v, Verdict::kDuplicate);
             } else if (c == Check::kNoRewardSet) {
               EXPECT_EQ(v, Verdict::kNoRewardSet);
+            } else if (c == Check::kBeyondPolicy) {
+              EXPECT_EQ(v, Verdict::kBeyondPolicy);  // not relayed, and not invalid
             } else if (c == Check::kInvalid) {
               EXPECT_EQ(v, Verdict::kInvalid);
             } else {
@@ -57,7 +60,8 @@ TEST(Verdict, EveryCombinationHasOneVerdictInTheDocumentedOrder) {
 TEST(Verdict, EachHasOneCounterAndOnlyThreeDropTheSender) {
   const Verdict all[] = {Verdict::kForward,      Verdict::kBadSignature, Verdict::kUndecodable, Verdict::kNotRelayedType,
                          Verdict::kCameBack,     Verdict::kRelayersCycle, Verdict::kRelayersFull, Verdict::kNoBurnView,
-                         Verdict::kDuplicate,    Verdict::kNoRewardSet,  Verdict::kInvalid};
+                         Verdict::kDuplicate,    Verdict::kNoRewardSet,  Verdict::kInvalid,
+                         Verdict::kBeyondPolicy};
   link::DpCounters c{};
   std::set<std::string> names;
   for (Verdict v : all) {
@@ -76,6 +80,7 @@ TEST(Verdict, EachHasOneCounterAndOnlyThreeDropTheSender) {
   EXPECT_EQ(c.drop_dup.load(), 1u);
   EXPECT_EQ(c.drop_no_reward_set.load(), 1u);
   EXPECT_EQ(c.drop_invalid.load(), 1u);
+  EXPECT_EQ(c.drop_beyond_policy.load(), 1u);
 }
 
 }  // namespace

@@ -372,6 +372,57 @@ TEST(Transaction, ReviewRegressions) {
   EXPECT_EQ(sc.error().code, Errc::kBadValue);
 }
 
+// A multisig condition of `keys` public-key fields (the last one `last_valid` or not a
+// curve point) and no signatures (0-of-n).
+Bytes multisig_keys_condition(std::size_t keys, bool last_valid) {
+  const auto pk = crypto::SecretKey::generate()->public_key().compressed();
+  Bytes b{0x01};
+  b.resize(1 + 20 + 8 + 8, 0);
+  for (int i = 3; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(keys >> (8 * i)));
+  for (std::size_t i = 0; i < keys; ++i) {
+    b.push_back(0x00);
+    if (i + 1 == keys && !last_valid) b.insert(b.end(), 33, 0xff);
+    else b.insert(b.end(), pk.begin(), pk.end());
+  }
+  b.push_back(0);
+  b.push_back(0);
+  return b;
+}
+
+// The decode parses multisig keys while its point budget lasts (as a node does: an
+// invalid point is a decode error), and says when it stopped parsing.
+TEST(SpendingCondition, PublicKeysAreParsedWithinTheDecodesPointBudget) {
+  auto decode = [](const Bytes& b, std::size_t budget, bool& skipped) {
+    Reader r(b);
+    r.set_point_budget(budget);
+    SpendingCondition sc;
+    read_spending_condition(r, sc);
+    r.expect_end();
+    skipped = r.points_skipped();
+    return r.ok() ? Errc::kOk : r.error().code;
+  };
+  bool skipped = true;
+  const Bytes good = multisig_keys_condition(8, true);
+  const Bytes bad = multisig_keys_condition(8, false);
+  EXPECT_EQ(decode(good, SIZE_MAX, skipped), Errc::kOk);
+  EXPECT_FALSE(skipped);
+  EXPECT_EQ(decode(bad, SIZE_MAX, skipped), Errc::kBadValue);  // unlimited: every key parsed
+  EXPECT_EQ(decode(bad, 8, skipped), Errc::kBadValue);         // the budget reaches the bad key
+  EXPECT_FALSE(skipped);
+  EXPECT_EQ(decode(bad, 7, skipped), Errc::kOk);  // it does not: read, not parsed, and said so
+  EXPECT_TRUE(skipped);
+  // A sub-reader spends its parent's budget.
+  Reader parent(bad);
+  parent.set_point_budget(7);
+  parent.bounded(bad.size(), [](Reader& sub) {
+    SpendingCondition sc;
+    read_spending_condition(sub, sc);
+  });
+  EXPECT_TRUE(parent.ok());
+  EXPECT_TRUE(parent.points_skipped());
+  EXPECT_EQ(parent.point_budget(), 0u);
+}
+
 TEST(Transaction, SponsoredSignAndVerify) {
   auto origin_key = crypto::SecretKey::generate();
   auto sponsor_key = crypto::SecretKey::generate();

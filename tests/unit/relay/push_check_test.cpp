@@ -221,5 +221,48 @@ TEST(PushCheck, TwoRewardSetsCostAboutOneRecoveryPerSignature) {
   EXPECT_GT(par.items, 0u);  // the pieces went through the ParallelFor
 }
 
+
+// A Transaction push whose origin is an n-key multisig (0 of n: no signature), the last
+// key valid or not a curve point.
+Bytes multisig_tx_push(std::size_t keys, bool last_key_valid = true) {
+  const auto pk = crypto::SecretKey::generate()->public_key().compressed();
+  StacksTransaction tx;
+  tx.chain_id = 1;
+  tx.auth.origin.hash_mode = 0x01;
+  tx.auth.origin.fields.resize(keys);
+  for (auto& f : tx.auth.origin.fields) std::copy(pk.begin(), pk.end(), f.public_key.begin());
+  if (!last_key_valid) tx.auth.origin.fields.back().public_key.fill(0xff);
+  tx.payload.id = 0;
+  tx.payload.recipient.address.version = 22;
+  Bytes out{static_cast<std::uint8_t>(MsgId::kTransaction)};
+  const Bytes raw = encode_with(write_transaction, tx);
+  out.insert(out.end(), raw.begin(), raw.end());
+  return out;
+}
+
+// The relay's own limits on what it verifies: past them a push is not relayed, but it is
+// not invalid either (a node has no such limits and may take it).
+TEST(PushCheck, TransactionsPastTheRelaysVerificationLimitsAreBeyondPolicy) {
+  PushCheck check;
+  // Within the field limit: verified (and, unsigned, invalid), each field counted.
+  auto small = check.check(multisig_tx_push(kMaxTxAuthFields), 0, true, nullptr);
+  EXPECT_EQ(small.verdict, PushCheck::Verdict::kInvalid) << small.reason;
+  EXPECT_EQ(small.signature_checks, kMaxTxAuthFields);
+  // One field more: not verified at all.
+  auto big = check.check(multisig_tx_push(kMaxTxAuthFields + 1), 0, true, nullptr);
+  EXPECT_EQ(big.verdict, PushCheck::Verdict::kBeyondPolicy) << big.reason;
+  EXPECT_EQ(big.signature_checks, 0u);
+  // A bad key within the push's key budget is a decode error, as on a node...
+  auto bad = check.check(multisig_tx_push(kMaxPushKeyChecks, false), 0, true, nullptr);
+  EXPECT_EQ(bad.verdict, PushCheck::Verdict::kUndecodable);
+  // ...past it, the key is not parsed: beyond policy, not undecodable (the full decode,
+  // which parses every key, refuses it).
+  const Bytes past = multisig_tx_push(kMaxPushKeyChecks + 1, false);
+  auto skipped = check.check(past, 0, false, nullptr);
+  EXPECT_EQ(skipped.verdict, PushCheck::Verdict::kBeyondPolicy) << skipped.reason;
+  EXPECT_STREQ(skipped.reason, "more multisig keys than the relay parses per push");
+  EXPECT_EQ(full_decode(past).status.error().code, Errc::kBadValue);
+}
+
 }  // namespace
 }  // namespace relay::validate
