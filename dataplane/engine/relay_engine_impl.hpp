@@ -333,17 +333,7 @@ void RelayEngine<T, F>::stream_step(Session& s) {
 // first chunk, refilled at chunk_bytes_per_s up to chunk_burst_bytes).
 template <Transport T, class F>
 bool RelayEngine<T, F>::take_chunk_bytes(Session& s, std::size_t n) noexcept {
-  if (s.chunk_refill_ns == 0) {
-    s.chunk_tokens = opts_.chunk_burst_bytes;
-  } else if (now_ns_ > s.chunk_refill_ns) {
-    const std::uint64_t us = std::min<std::uint64_t>((now_ns_ - s.chunk_refill_ns) / 1000, 60'000'000);  // no overflow
-    const std::uint64_t earned = us * opts_.chunk_bytes_per_s / 1'000'000;
-    s.chunk_tokens = std::min(opts_.chunk_burst_bytes, s.chunk_tokens + earned);
-  }
-  s.chunk_refill_ns = now_ns_;
-  if (n > s.chunk_tokens) return false;
-  s.chunk_tokens -= n;
-  return true;
+  return s.chunk_bytes.take(now_ns_, n, {opts_.chunk_bytes_per_s, opts_.chunk_burst_bytes});
 }
 
 // view_hint: an authenticated peer's preamble carries a burn view we do not use: the

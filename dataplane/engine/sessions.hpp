@@ -16,6 +16,7 @@
 #include "dataplane/transport/transport.hpp"
 #include "relay/codec/framer.hpp"
 #include "relay/link/link.hpp"
+#include "relay/policy/allowance.hpp"
 #include "relay/policy/relay_policy.hpp"
 
 namespace relay::dp {
@@ -67,8 +68,7 @@ struct Session {
   std::uint64_t last_rx_ns = 0;    // when bytes last arrived (silence)
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute
   std::uint64_t body_deadline_ns = 0;  // a large body being read must be in by then (0: none)
-  std::uint64_t chunk_tokens = 0;    // StackerDB chunk bytes it may still have relayed now
-  std::uint64_t chunk_refill_ns = 0;  // when chunk_tokens was last topped up
+  policy::Allowance chunk_bytes;    // StackerDB chunk bytes it may have relayed
   std::uint64_t last_tx_ns = 0;    // when a send last completed, or the first was queued (write timeout)
   bool held = false;           // its connection is paused: the current body waits for a home
   bool in_waiting = false;     // in the engine's list of sessions waiting for memory

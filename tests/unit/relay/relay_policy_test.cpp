@@ -1,4 +1,5 @@
 #include "relay/policy/relay_policy.hpp"
+#include "relay/policy/allowance.hpp"
 
 #include <gtest/gtest.h>
 
@@ -117,6 +118,37 @@ TEST(Pacer, PriorityOrder) {
   EXPECT_EQ(p.next()->handle, 1u);
   EXPECT_EQ(p.next()->handle, 4u);
   EXPECT_EQ(p.waiting(), 0u);
+}
+
+
+// A sender's allowance: full at first use, refilled at its rate up to its burst; take()
+// is all or nothing; charge() may run into debt (down to -burst), and nothing is taken
+// until the debt is paid back by time.
+TEST(Allowance, RefillsAtItsRateUpToItsBurstAndPaysBackDebt) {
+  constexpr std::uint64_t kSec = 1'000'000'000;
+  const Rate r{1000, 3000};  // 1000 a second, at most 3000 at once
+  Allowance a;
+  const std::uint64_t t0 = 5 * kSec;
+  EXPECT_TRUE(a.take(t0, 3000, r));  // full at first use
+  EXPECT_FALSE(a.take(t0, 1, r));
+  EXPECT_FALSE(a.take(t0 + kSec / 2, 501, r));  // half a second earns 500: all or nothing
+  EXPECT_TRUE(a.take(t0 + kSec / 2, 500, r));
+  EXPECT_TRUE(a.take(t0 + 100 * kSec, 3000, r));  // a long pause refills to the burst only
+  EXPECT_FALSE(a.take(t0 + 100 * kSec, 1, r));
+  // Debt: charged after the fact, floored at -burst.
+  Allowance d;
+  EXPECT_TRUE(d.in_credit(t0, r));
+  d.charge(t0, 10'000, r);
+  EXPECT_EQ(d.tokens(), -3000);
+  EXPECT_FALSE(d.in_credit(t0 + 2 * kSec, r));     // -1000
+  EXPECT_FALSE(d.take(t0 + 2 * kSec, 0, r));       // nothing while in debt
+  EXPECT_FALSE(d.in_credit(t0 + 3 * kSec, r));     // 0: paid back, nothing to spend yet
+  EXPECT_TRUE(d.in_credit(t0 + 3 * kSec + kSec / 1000, r));
+  // A clock that steps back earns nothing and takes nothing away.
+  Allowance b;
+  EXPECT_TRUE(b.take(t0, 3000, r));
+  EXPECT_FALSE(b.take(t0 - kSec, 1, r));
+  EXPECT_FALSE(b.take(t0, 1, r));
 }
 
 }  // namespace
