@@ -123,6 +123,10 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   o.rx_own_bytes = plan.rx_own_bytes;
   o.rx_pool = plan.rx;
   o.rx_budget = cfg->receive_budget;
+  o.tx_bytes_per_s = cfg->tx_bytes_per_s;
+  o.tx_burst_bytes = std::max<std::uint64_t>(4 * cfg->tx_bytes_per_s, 2 * std::uint64_t{codec::kMaxTransactionLen});
+  o.tx_checks_per_s = cfg->tx_checks_per_s;
+  o.tx_checks_burst = std::max<std::uint64_t>(4 * cfg->tx_checks_per_s, 2 * codec::kMaxTxAuthFields + 2);
   if (flavour.tune != nullptr) flavour.tune(o);
   if (flavour.banner != nullptr) log_line(kProg, "%s", flavour.banner);
   // p2p.cpus: the second thread on the second CPU (pinned as the engine starts it), then

@@ -80,6 +80,18 @@ struct DpOptions {
   // junk chunks (each a new dedup id) from filling every peer's queue.
   std::uint64_t chunk_bytes_per_s = 4ull << 20;
   std::uint64_t chunk_burst_bytes = (16ull << 20) + (64ull << 10);
+  // Transactions a sender may have relayed: tx_bytes_per_s on average, in bursts of up to
+  // tx_burst_bytes (two of the largest transactions), and tx_checks_per_s signature
+  // checks (each signature recovered, each multisig key parsed; charged once done, so a
+  // sender in debt waits), in bursts of tx_checks_burst. Past either its transactions
+  // are not relayed (drop_tx_throttled); it is not punished: a node sets no such limit
+  // (max_transaction_push_bandwidth = 0), and these are far above an honest node's share
+  // of the network's transactions. They bound what one sender's valid-looking junk costs
+  // the relay's core (~45 us a check) and every peer's queue.
+  std::uint64_t tx_bytes_per_s = 1ull << 20;
+  std::uint64_t tx_burst_bytes = 4ull << 20;
+  std::uint64_t tx_checks_per_s = 2000;
+  std::uint64_t tx_checks_burst = 8000;
   std::size_t max_conns = 1024;          // connection ids the transport hands out are below this
   // Receiving: each session keeps bodies up to rx_own_bytes in its own buffer (reserved
   // at start-up); larger ones borrow a slot of the receive pool for as long as they are
@@ -197,7 +209,9 @@ class RelayEngine final : private ControlCommands {
   void sweep(std::uint64_t now_ns);
   void send_now(Session& s, ByteSpan bytes);
   void view_hint(Session& s, const policy::BurnView& seen);
-  bool take_chunk_bytes(Session& s, std::size_t n) noexcept;
+  // over_allowance: nullptr when a push of `type` and `size` bytes from `s` is within
+  // the sender's allowances (and takes from them); otherwise the counter of its refusal.
+  std::atomic<std::uint64_t>* over_allowance(Session& s, codec::MsgId type, std::size_t size) noexcept;
 
   // relay side. from: the session the push came from (nullptr: one we originate);
   // checked: its stream checker, if it was checked while it arrived; digest: our

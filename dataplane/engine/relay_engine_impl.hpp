@@ -329,11 +329,22 @@ void RelayEngine<T, F>::stream_step(Session& s) {
   streams_.publish(a.stream, s.framer.body().size() - at);
 }
 
-// take_chunk_bytes: a token bucket per sender for StackerDB chunk bytes (full at the
-// first chunk, refilled at chunk_bytes_per_s up to chunk_burst_bytes).
+// over_allowance: the sender's token buckets (full at first use, refilled at their rates
+// up to their bursts): chunk bytes; transaction bytes and signature checks.
 template <Transport T, class F>
-bool RelayEngine<T, F>::take_chunk_bytes(Session& s, std::size_t n) noexcept {
-  return s.chunk_bytes.take(now_ns_, n, {opts_.chunk_bytes_per_s, opts_.chunk_burst_bytes});
+std::atomic<std::uint64_t>* RelayEngine<T, F>::over_allowance(Session& s, codec::MsgId type, std::size_t size) noexcept {
+  switch (type) {
+    case codec::MsgId::kStackerDBPushChunk:
+      return s.chunk_bytes.take(now_ns_, size, {opts_.chunk_bytes_per_s, opts_.chunk_burst_bytes})
+                 ? nullptr
+                 : &c_->drop_chunk_throttled;
+    case codec::MsgId::kTransaction:
+      return s.tx_checks.in_credit(now_ns_, {opts_.tx_checks_per_s, opts_.tx_checks_burst}) &&
+                     s.tx_bytes.take(now_ns_, size, {opts_.tx_bytes_per_s, opts_.tx_burst_bytes})
+                 ? nullptr
+                 : &c_->drop_tx_throttled;
+    default: return nullptr;
+  }
 }
 
 // view_hint: an authenticated peer's preamble carries a burn view we do not use: the
@@ -362,12 +373,12 @@ void RelayEngine<T, F>::on_message(Session& s, std::size_t type) {
     SenderSignature sig(streams_.board(), s.framer.verify_digest(), p.signature, *s.key);
     if (type != link::kMsgTypes && policy::is_push(static_cast<codec::MsgId>(type))) {
       sig.post();
-      if (static_cast<codec::MsgId>(type) == codec::MsgId::kStackerDBPushChunk && !take_chunk_bytes(s, body.size())) {
+      if (auto* refused = over_allowance(s, static_cast<codec::MsgId>(type), body.size())) {
         if (!sig.verdict()) {
           bump(c_->*counter_of(Verdict::kBadSignature));
           return close_session(s, sender_drop_reason(Verdict::kBadSignature), true);
         }
-        return bump(c_->drop_chunk_throttled);
+        return bump(*refused);
       }
       // The forward digest streamed with it holds unless our burn view moved since.
       const auto& digest = s.framer.forward_digest();
@@ -434,6 +445,8 @@ void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* 
   // A block checked while it arrived: what the checker has not read yet is read now.
   const validate::NakamotoStream* stream = checked != nullptr ? &streams_.finish(checked) : nullptr;
   const RelayPath::Decision d = path_.examine({body, stream, digest, sender});
+  if (from != nullptr && d.signature_checks != 0)  // what checking it cost the sender's allowance
+    from->tx_checks.charge(now_ns_, d.signature_checks, {opts_.tx_checks_per_s, opts_.tx_checks_burst});
   if (d.stream != RelayPath::Decision::Stream::kNone && d.verdict != Verdict::kBadSignature)
     bump(d.stream == RelayPath::Decision::Stream::kPassed ? c_->blocks_streamed : c_->stream_gave_up);
   if (d.verdict != Verdict::kForward) {

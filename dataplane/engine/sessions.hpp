@@ -69,6 +69,8 @@ struct Session {
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute
   std::uint64_t body_deadline_ns = 0;  // a large body being read must be in by then (0: none)
   policy::Allowance chunk_bytes;    // StackerDB chunk bytes it may have relayed
+  policy::Allowance tx_bytes;       // transaction bytes it may have relayed
+  policy::Allowance tx_checks;      // transaction signature checks it may cost
   std::uint64_t last_tx_ns = 0;    // when a send last completed, or the first was queued (write timeout)
   bool held = false;           // its connection is paused: the current body waits for a home
   bool in_waiting = false;     // in the engine's list of sessions waiting for memory

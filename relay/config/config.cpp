@@ -235,6 +235,8 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
         !t.integer("max_queued_per_peer", c.max_queued_per_peer, 1, 100) ||
         !t.integer("max_message_len", c.max_message_len, 170, 16778053) ||
         !t.integer("receive_budget", c.receive_budget, std::uint64_t{64} << 20, std::uint64_t{1} << 40) ||
+        !t.integer("tx_bytes_per_s", c.tx_bytes_per_s, std::uint64_t{1024}, std::uint64_t{1} << 34) ||
+        !t.integer("tx_checks_per_s", c.tx_checks_per_s, std::uint64_t{1}, std::uint64_t{1} << 24) ||
         !t.boolean("busy_poll", c.busy_poll) ||
         !t.integers("cpus", c.dataplane_cpus, 0, CPU_SETSIZE - 1, 2) || !t.check_unknown())
       return fail();

@@ -61,6 +61,11 @@ struct RelayConfig {
   // Bytes of message bodies the dataplane reads at once, across every session (its
   // receive pool included): a body that does not fit waits, its connection unread.
   std::uint64_t receive_budget = std::uint64_t{512} << 20;
+  // Per sender: transaction bytes relayed per second (bursts of 4 s, at least two of the
+  // largest transactions) and signature checks its transactions may cost per second
+  // (bursts of 4 s). Past either its transactions are not relayed; it is not punished.
+  std::uint64_t tx_bytes_per_s = std::uint64_t{1} << 20;
+  std::uint64_t tx_checks_per_s = 2000;
   bool busy_poll = false;  // the dataplane spins instead of sleeping in the kernel: lower latency, one core busy
   // The dataplane's threads pinned to these CPUs: [run loop] or [run loop, second thread
   // (block checks, signature help)]; empty: the kernel places them.

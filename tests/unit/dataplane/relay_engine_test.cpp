@@ -693,6 +693,73 @@ TEST(RelayEngine, ASendersChunkBandwidthIsBounded) {
   EXPECT_EQ(n.c().closed_invalid_pushes.load(), 0u);
 }
 
+// Transactions a sender may have relayed are bounded in signature checks per second
+// (charged once done: a sender in debt waits) and in bytes per second; past either a
+// transaction is not relayed, counted, and the sender is not punished. Issue 15.2/15.4.
+TEST(RelayEngine, ASendersTransactionChecksAndBytesAreBounded) {
+  const std::size_t body = codec::encode_body({}, Transaction{test::signed_test_tx(1)}).size();  // each the same
+  Net n(3, 0, {}, [&](DpOptions& o) {
+    o.tx_checks_per_s = 10;
+    o.tx_checks_burst = 3;  // three plain transactions at once
+    o.tx_bytes_per_s = body;
+    o.tx_burst_bytes = 20 * body;
+  });
+  auto& a = n.nodes[0]->peer;
+  for (std::uint32_t i = 0; i < 5; ++i) a.send(a.conv->sign(i, Transaction{test::signed_test_tx(100 + i)}));
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 3u);  // the burst of checks
+  EXPECT_EQ(n.c().drop_tx_throttled.load(), 2u);
+  n.now += 1'000'000'000ull;  // a second earns 10 checks, capped at the burst of 3
+  for (std::uint32_t i = 5; i < 10; ++i) a.send(a.conv->sign(i, Transaction{test::signed_test_tx(100 + i)}));
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 6u);
+  EXPECT_EQ(n.c().drop_tx_throttled.load(), 4u);
+  EXPECT_FALSE(a.closed);
+  // Another sender has its own allowance; its bytes run out first: 20 at once, then
+  // one a second.
+  auto& b = n.nodes[2]->peer;
+  for (int sec = 0; sec < 40; ++sec) {
+    n.now += 1'000'000'000ull;
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      const std::uint32_t k = 1000 + static_cast<std::uint32_t>(sec) * 3 + i;
+      b.send(b.conv->sign(k, Transaction{test::signed_test_tx(k)}));
+    }
+    n.settle();
+  }
+  // 120 sent: 20 in the byte burst plus one a second after the first (the checks would
+  // allow all three a second).
+  EXPECT_EQ(n.c().drop_tx_throttled.load(), 4u + (120u - 20u - 39u));
+  EXPECT_FALSE(b.closed);
+  EXPECT_EQ(n.c().closed_invalid_pushes.load(), 0u);
+  EXPECT_EQ(n.c().drop_invalid.load(), 0u);
+}
+
+// A transaction past the relay's own verification limits (more multisig fields than it
+// verifies) is not relayed, counted apart from invalid ones, and not held against its
+// sender however often it comes.
+TEST(RelayEngine, TransactionsBeyondTheRelaysLimitsAreNotRelayedNorPunished) {
+  Net n(2, 0, {}, [](DpOptions& o) { o.tx_checks_per_s = o.tx_checks_burst = 1'000'000; });
+  auto& a = n.nodes[0]->peer;
+  const auto pk = crypto::SecretKey::generate()->public_key().compressed();
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    StacksTransaction t = test::signed_test_tx(5000 + i);
+    t.auth.origin.hash_mode = 0x01;  // a 0-of-129 multisig
+    t.auth.origin.fields.resize(codec::kMaxTxAuthFields + 1);
+    for (auto& f : t.auth.origin.fields) std::copy(pk.begin(), pk.end(), f.public_key.begin());
+    t.auth.origin.signatures_required = 0;
+    compute_ids(t);
+    a.send(a.conv->sign(i, Transaction{t}));
+  }
+  n.settle();
+  EXPECT_EQ(n.c().drop_beyond_policy.load(), 100u);
+  EXPECT_EQ(n.c().drop_invalid.load(), 0u);
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 0u);
+  EXPECT_FALSE(a.closed);
+  a.send(a.conv->sign(200, Transaction{test::signed_test_tx(6000)}));  // and its next good one is relayed
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
+}
+
 TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
   ctl::ControlOptions co;
   co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 3), std::nullopt});

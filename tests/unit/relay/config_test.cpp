@@ -54,6 +54,8 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(c->peer_table_path(), d->peer_table_path());
   EXPECT_EQ(c->busy_poll, d->busy_poll);
   EXPECT_EQ(c->receive_budget, d->receive_budget);
+  EXPECT_EQ(c->tx_bytes_per_s, d->tx_bytes_per_s);
+  EXPECT_EQ(c->tx_checks_per_s, d->tx_checks_per_s);
 }
 
 TEST(Config, ReceiveBudget) {
@@ -67,6 +69,20 @@ TEST(Config, ReceiveBudget) {
   // Below what the receive pool and one largest message need: refused, with the key named.
   EXPECT_FALSE(load_config("[p2p]\nreceive_budget = 1000000\n", {}, err, "r.toml").ok());
   EXPECT_NE(err.find("'p2p.receive_budget' must be an integer in"), std::string::npos) << err;
+}
+
+TEST(Config, TransactionAllowances) {
+  std::string err;
+  auto d = load_config("", {}, err);
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_EQ(d->tx_bytes_per_s, std::uint64_t{1} << 20);
+  EXPECT_EQ(d->tx_checks_per_s, 2000u);
+  auto c = load_config("[p2p]\ntx_bytes_per_s = 65536\ntx_checks_per_s = 50\n", {}, err);
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->tx_bytes_per_s, 65536u);
+  EXPECT_EQ(c->tx_checks_per_s, 50u);
+  EXPECT_FALSE(load_config("[p2p]\ntx_checks_per_s = 0\n", {}, err, "r.toml").ok());
+  EXPECT_NE(err.find("'p2p.tx_checks_per_s' must be an integer in"), std::string::npos) << err;
 }
 
 TEST(Config, HttpAndRewardsSections) {
