@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   // Signer sets from trusted nodes' RPC: what the cache has now, fresh ones as they come.
   std::unique_ptr<rewards::RewardFetcher> fetcher;
   std::vector<validate::RewardSetSigner> previous_set;
+  std::uint64_t cached_cycle = 0;
   if (!cfg->node_rpc.empty()) {
     rewards::FetcherOptions fo;
     fo.node_urls = cfg->node_rpc;
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
     if (auto cached = fetcher->load_cache()) {
       o.reward_set = cached->current;
       previous_set = cached->previous;
+      cached_cycle = cached->cycle;
       log_line(kProg, "reward cycle %llu from the cache: %zu signers (previous cycle: %zu)",
                static_cast<unsigned long long>(cached->cycle), cached->current.size(), cached->previous.size());
     }
@@ -159,7 +161,7 @@ int main(int argc, char** argv) {
   // We advertise the port the dataplane really listens on (--p2p-bind may ask for any).
   if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
   ctl::ControlEngine engine(*ends, o);
-  if (!previous_set.empty()) engine.set_reward_sets(o.reward_set, previous_set);
+  if (!previous_set.empty() || cached_cycle != 0) engine.set_reward_sets(o.reward_set, previous_set, cached_cycle);
   // The sets uploaded blocks are checked against (read on the HTTP thread).
   std::mutex sets_mu;
   std::vector<validate::RewardSetSigner> sets_current = o.reward_set, sets_previous = previous_set;
@@ -249,14 +251,15 @@ int main(int argc, char** argv) {
     }
     if (fetcher) {
       if (auto sets = fetcher->take()) {
-        log_line(kProg, "reward cycle %llu: %zu signers (previous cycle: %zu)", static_cast<unsigned long long>(sets->cycle),
-                 sets->current.size(), sets->previous.size());
+        log_line(kProg, "reward cycle %llu: %zu signers (previous cycle: %zu, next: %zu)",
+                 static_cast<unsigned long long>(sets->cycle), sets->current.size(), sets->previous.size(),
+                 sets->next.size());
         {
           std::lock_guard<std::mutex> g(sets_mu);
           sets_current = sets->current;
           sets_previous = sets->previous;
         }
-        engine.set_reward_sets(std::move(sets->current), std::move(sets->previous));
+        engine.set_reward_sets(std::move(sets->current), std::move(sets->previous), sets->cycle, std::move(sets->next));
       }
     }
     if (!engine.poll(now)) ::usleep(200);

@@ -75,15 +75,24 @@ void ControlEngine::start(std::uint64_t incarnation, std::uint64_t now_ns) {
 
 // What the dataplane must hold whatever happened before: the reward set and our view.
 void ControlEngine::send_state() {
-  send(link::CtlMsg::kRewardSet, 0, encode([&](Writer& w) { link::put_reward_sets(w, {opts_.reward_set, previous_reward_set_}); }));
+  send_reward_sets();
   if (view_.height != 0) send(link::CtlMsg::kBurnView, 0, encode([&](Writer& w) { link::put_view(w, view_); }));
 }
 
 void ControlEngine::set_reward_sets(std::vector<validate::RewardSetSigner> current,
-                                    std::vector<validate::RewardSetSigner> previous) {
+                                    std::vector<validate::RewardSetSigner> previous, std::uint64_t cycle,
+                                    std::vector<validate::RewardSetSigner> next) {
   opts_.reward_set = std::move(current);
   previous_reward_set_ = std::move(previous);
-  send(link::CtlMsg::kRewardSet, 0, encode([&](Writer& w) { link::put_reward_sets(w, {opts_.reward_set, previous_reward_set_}); }));
+  reward_cycle_ = cycle;
+  next_reward_set_ = std::move(next);
+  send_reward_sets();
+}
+
+void ControlEngine::send_reward_sets() {
+  send(link::CtlMsg::kRewardSet, 0, encode([&](Writer& w) {
+         link::put_reward_sets(w, {opts_.reward_set, previous_reward_set_, reward_cycle_, next_reward_set_});
+       }));
 }
 
 void ControlEngine::originate(ByteSpan payload) {

@@ -127,7 +127,10 @@ class ControlEngine {
   void originate(ByteSpan payload);
   // set_reward_sets: signers fetched for the current and previous reward cycles, handed
   // to the dataplane at once (and again whenever it restarts).
-  void set_reward_sets(std::vector<validate::RewardSetSigner> current, std::vector<validate::RewardSetSigner> previous);
+  // `cycle` (0: not known) and the next cycle's set (empty until known) tell the
+  // dataplane who owns the signers' StackerDB slots.
+  void set_reward_sets(std::vector<validate::RewardSetSigner> current, std::vector<validate::RewardSetSigner> previous,
+                       std::uint64_t cycle = 0, std::vector<validate::RewardSetSigner> next = {});
   const std::vector<validate::RewardSetSigner>& reward_set() const noexcept { return opts_.reward_set; }
 
   const ControlStats& stats() const noexcept { return stats_; }
@@ -202,6 +205,9 @@ class ControlEngine {
   ControlStats stats_;
   codec::PushScratch push_scratch_;
   std::vector<validate::RewardSetSigner> previous_reward_set_;
+  std::vector<validate::RewardSetSigner> next_reward_set_;
+  std::uint64_t reward_cycle_ = 0;
+  void send_reward_sets();
 
   // The frontier's side of the loop.
   codec::Hash20 our_pkh_{};

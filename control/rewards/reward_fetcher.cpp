@@ -56,7 +56,7 @@ void RewardFetcher::run() {
   }
 }
 
-std::optional<std::string> RewardFetcher::get(const std::string& url) {
+std::optional<std::string> RewardFetcher::get(const std::string& url, bool quiet) {
   stats_.requests.fetch_add(1, std::memory_order_relaxed);
   CURL* c = curl_easy_init();
   if (c == nullptr) return std::nullopt;
@@ -80,15 +80,15 @@ std::optional<std::string> RewardFetcher::get(const std::string& url) {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(c);
   if (rc != CURLE_OK || status != 200) {
-    stats_.failures.fetch_add(1, std::memory_order_relaxed);
+    if (!quiet || rc != CURLE_OK) stats_.failures.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
   return body;
 }
 
-std::optional<Signers> RewardFetcher::fetch_set(std::uint64_t cycle) {
+std::optional<Signers> RewardFetcher::fetch_set(std::uint64_t cycle, bool quiet) {
   for (const auto& base : opts_.node_urls) {
-    auto body = get(base + "/v3/stacker_set/" + std::to_string(cycle));
+    auto body = get(base + "/v3/stacker_set/" + std::to_string(cycle), quiet);
     if (!body) continue;
     std::string err;
     if (auto s = parse_stacker_set(*body, err)) {
@@ -101,7 +101,7 @@ std::optional<Signers> RewardFetcher::fetch_set(std::uint64_t cycle) {
 }
 
 // One round: the current cycle from the first node that answers; when it is new, its
-// set and the previous cycle's.
+// set and the previous cycle's; and the next cycle's until it is known.
 bool RewardFetcher::poll_once() {
   std::optional<std::uint64_t> cycle;
   for (const auto& base : opts_.node_urls) {
@@ -111,20 +111,39 @@ bool RewardFetcher::poll_once() {
     if ((cycle = parse_pox_current_cycle(*body, err))) break;
     stats_.failures.fetch_add(1, std::memory_order_relaxed);
   }
-  if (!cycle || *cycle == known_cycle_) return false;
-  auto cur = fetch_set(*cycle);
-  if (!cur) return false;
+  if (!cycle) return false;
+  if (*cycle == known_cycle_) {
+    if (!known_next_.empty()) return false;
+    auto next = fetch_set(*cycle + 1, true);
+    if (!next || next->empty()) return false;
+    known_next_ = std::move(*next);
+    publish({known_cycle_, known_current_, known_previous_, known_next_});
+    return true;
+  }
   CycleSets sets;
   sets.cycle = *cycle;
-  sets.current = std::move(*cur);
+  if (known_cycle_ + 1 == *cycle && !known_next_.empty()) {
+    sets.current = known_next_;
+  } else {
+    auto cur = fetch_set(*cycle);
+    if (!cur) return false;
+    sets.current = std::move(*cur);
+  }
   if (known_cycle_ + 1 == *cycle && !known_current_.empty()) sets.previous = known_current_;
   else if (*cycle > 0) sets.previous = fetch_set(*cycle - 1).value_or(Signers{});
+  sets.next = fetch_set(*cycle + 1, true).value_or(Signers{});
   known_cycle_ = *cycle;
   known_current_ = sets.current;
+  known_previous_ = sets.previous;
+  known_next_ = sets.next;
   stats_.cycles.fetch_add(1, std::memory_order_relaxed);
+  publish(std::move(sets));
+  return true;
+}
+
+void RewardFetcher::publish(CycleSets sets) {
   std::lock_guard<std::mutex> g(mu_);
   fresh_ = std::move(sets);
-  return true;
 }
 
 void RewardFetcher::save(std::uint64_t cycle, const std::string& json) const {

@@ -1,6 +1,7 @@
 // control/rewards/reward_fetcher.hpp — Nakamoto signer sets, fetched from trusted nodes'
 // RPC (PROTOCOL.md §8): `GET /v2/pox` for the current reward cycle, then
-// `GET /v3/stacker_set/{cycle}` for its signers and the previous cycle's. Runs on a
+// `GET /v3/stacker_set/{cycle}` for its signers, the previous cycle's and, once the
+// node has it (from the prepare phase on), the next cycle's. Runs on a
 // thread of its own (a node that is slow to answer never holds up the control loop),
 // asks the configured nodes in order until one answers, and polls so that a new cycle is
 // picked up at its boundary. Every set fetched is kept in the cache directory, so a
@@ -24,6 +25,7 @@ struct CycleSets {
   std::uint64_t cycle = 0;
   Signers current;
   Signers previous;  // empty when unknown
+  Signers next;      // empty until the node has it (the prepare phase before the cycle)
 };
 
 // The current cycle in a node's /v2/pox JSON (exposed for tests): nullopt and `err` on
@@ -59,14 +61,18 @@ class RewardFetcher {
  private:
   void run();
   bool poll_once();
-  std::optional<std::string> get(const std::string& url);
-  std::optional<Signers> fetch_set(std::uint64_t cycle);
+  // quiet: a missing answer is expected (the next cycle's set before it exists), not a failure.
+  std::optional<std::string> get(const std::string& url, bool quiet = false);
+  std::optional<Signers> fetch_set(std::uint64_t cycle, bool quiet = false);
+  void publish(CycleSets sets);
   void save(std::uint64_t cycle, const std::string& json) const;
 
   FetcherOptions opts_;
   FetcherStats stats_;
   std::uint64_t known_cycle_ = 0;
   Signers known_current_;
+  Signers known_previous_;
+  Signers known_next_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<CycleSets> fresh_;

@@ -445,6 +445,7 @@ void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* 
   // A block checked while it arrived: what the checker has not read yet is read now.
   const validate::NakamotoStream* stream = checked != nullptr ? &streams_.finish(checked) : nullptr;
   const RelayPath::Decision d = path_.examine({body, stream, digest, sender});
+  if (d.chunk_signer_checked) bump(c_->chunks_signer_checked);
   if (from != nullptr && d.signature_checks != 0)  // what checking it cost the sender's allowance
     from->tx_checks.charge(now_ns_, d.signature_checks, {opts_.tx_checks_per_s, opts_.tx_checks_burst});
   if (d.stream != RelayPath::Decision::Stream::kNone && d.verdict != Verdict::kBadSignature)
@@ -617,6 +618,7 @@ void RelayEngine<T, F>::on_burn_view(const policy::BurnView& v) {
 template <Transport T, class F>
 void RelayEngine<T, F>::on_reward_sets(const link::RewardSets& sets) {
   path_.set_reward_set(sets.current, sets.previous);
+  path_.set_slot_signers(validate::slot_signers(sets.cycle, sets.current, sets.previous, sets.next));
   streams_.set_reward_set(sets.current, sets.previous);
 }
 

@@ -45,6 +45,7 @@ RelayPath::Decision RelayPath::examine(const Push& p) {
   f.check = out.verdict;
   f.new_ids = out.new_ids;
   d.signature_checks = out.signature_checks;
+  d.chunk_signer_checked = out.chunk_signer_checked;
   // Sign once, while the sender's signature may still be being checked (a signature
   // nobody receives costs nothing but its time).
   const bool will_forward = f.header == Verdict::kForward && out.verdict == Check::kValid && out.new_ids != 0;

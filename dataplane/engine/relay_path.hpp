@@ -87,6 +87,7 @@ class RelayPath {
     // sender's signature held).
     enum class Stream : std::uint8_t { kNone, kPassed, kGaveUp } stream = Stream::kNone;
     std::size_t signature_checks = 0;  // transaction signatures and multisig keys verified (its cost)
+    bool chunk_signer_checked = false;  // a chunk checked against its slot's signer
   };
   // examine: the verdict on `p`. On kForward its objects are remembered (dedup) and,
   // when p.forward_digest was given, our forward is signed.
@@ -111,6 +112,7 @@ class RelayPath {
   void set_reward_set(std::span<const validate::RewardSetSigner> current, std::span<const validate::RewardSetSigner> previous) {
     check_.set_reward_set(current, previous);
   }
+  void set_slot_signers(validate::SlotSigners s) { check_.set_slot_signers(std::move(s)); }
   std::size_t reward_set_size() const noexcept { return check_.signer_set().signers().size(); }
   // set_parallel: where a block's signer signatures may be recovered side by side.
   void set_parallel(ParallelFor* par) noexcept { check_.set_parallel(par); }

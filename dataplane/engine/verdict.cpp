@@ -24,6 +24,7 @@ Verdict decide(const PushFacts& f) noexcept {
   if (f.new_ids == 0) return Verdict::kDuplicate;
   if (f.check == Check::kNoRewardSet) return Verdict::kNoRewardSet;
   if (f.check == Check::kBeyondPolicy) return Verdict::kBeyondPolicy;
+  if (f.check == Check::kWrongSigner) return Verdict::kChunkSigner;
   if (f.check != Check::kValid) return Verdict::kInvalid;
   return Verdict::kForward;
 }
@@ -42,6 +43,7 @@ std::atomic<std::uint64_t> link::DpCounters::*counter_of(Verdict v) noexcept {
     case Verdict::kDuplicate: return &C::drop_dup;
     case Verdict::kNoRewardSet: return &C::drop_no_reward_set;
     case Verdict::kBeyondPolicy: return &C::drop_beyond_policy;
+    case Verdict::kChunkSigner: return &C::drop_chunk_signer;
     case Verdict::kInvalid: return &C::drop_invalid;
   }
   return &C::drop_invalid;
@@ -69,6 +71,7 @@ const char* verdict_name(Verdict v) noexcept {
     case Verdict::kDuplicate: return "duplicate";
     case Verdict::kNoRewardSet: return "no_reward_set";
     case Verdict::kBeyondPolicy: return "beyond_policy";
+    case Verdict::kChunkSigner: return "chunk_signer";
     case Verdict::kInvalid: return "invalid";
   }
   return "?";

@@ -31,6 +31,7 @@ enum class Verdict : std::uint8_t {
   kDuplicate,        // every object in it was relayed already
   kNoRewardSet,      // a Nakamoto block, and no reward set to check its signers against
   kBeyondPolicy,     // checking it would cost more than the relay's own limits allow
+  kChunkSigner,      // a signers' StackerDB chunk not signed by its slot's signer
   kInvalid,          // fails validation
 };
 

@@ -203,6 +203,8 @@ std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r) 
 void put_reward_sets(Writer& w, const RewardSets& s) {
   put_reward_set(w, s.current);
   put_reward_set(w, s.previous);
+  w.u64(s.cycle);
+  put_reward_set(w, s.next);
 }
 
 std::optional<RewardSets> get_reward_sets(Reader& r) {
@@ -212,8 +214,14 @@ std::optional<RewardSets> get_reward_sets(Reader& r) {
   out.current = std::move(*cur);
   if (!r.at_end()) {  // the previous cycle's set (absent: none)
     auto prev = read_one_set(r);
-    if (!prev || !r.at_end()) return std::nullopt;
+    if (!prev) return std::nullopt;
     out.previous = std::move(*prev);
+  }
+  if (!r.at_end()) {  // the cycle and the next cycle's set (absent: not known)
+    out.cycle = r.u64();
+    auto next = read_one_set(r);
+    if (!r.ok() || !next || !r.at_end()) return std::nullopt;
+    out.next = std::move(*next);
   }
   return out;
 }

@@ -35,7 +35,8 @@ namespace relay::link {
 inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1"
 // 2: relay latency histogram; 3: streamed block checks; 4: helped; 5: kConnect carries a
 // PeerAddress and ConnectOptions; 6: sessions_refused_full; 7: the receive budget's counters;
-// 8: per-sender transaction budgets and the relay's own verification limits.
+// 8: per-sender transaction budgets, the relay's own verification limits, chunk signers
+// (kRewardSet carries the cycle and the next cycle's set).
 inline constexpr std::uint32_t kLinkAbiVersion = 8;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
@@ -61,6 +62,8 @@ inline constexpr std::uint32_t kLinkAbiVersion = 8;
   X(drop_pacer_chunk, "queued StackerDB chunks dropped under pacing pressure (for a block, or a newer chunk)") \
   X(drop_chunk_throttled, "StackerDB chunks not relayed: their sender is past its chunk bandwidth (4 MiB/s)")  \
   X(drop_tx_throttled, "transactions not relayed: their sender is past its transaction bytes or signature checks per second") \
+  X(drop_chunk_signer, "StackerDB chunks of the signers' contracts not signed by their slot's signer (not relayed; no node stores them)") \
+  X(chunks_signer_checked, "StackerDB chunks whose signature was checked against their slot's signer") \
   X(drop_beyond_policy, "pushes not relayed: checking them would cost more than the relay's own limits (multisig keys and fields)") \
   X(drop_pacer_refused, "pushes refused by a full session queue")                                  \
   X(drop_bad_signature, "messages whose signature does not verify (session dropped)")              \
@@ -207,10 +210,15 @@ std::optional<policy::BurnView> get_view(Reader& r);
 void put_reward_set(Writer& w, const std::vector<validate::RewardSetSigner>& s);
 std::optional<std::vector<validate::RewardSetSigner>> get_reward_set(Reader& r);
 // kRewardSet carries the current reward cycle's signers and the previous cycle's
-// (empty when unknown): a Nakamoto block is checked against either.
+// (empty when unknown): a Nakamoto block is checked against either. Then the current
+// cycle's number (0: not known, e.g. a set from a file) and the next cycle's signers
+// (empty until known, in the prepare phase): with those, the owners of the signers'
+// StackerDB slots (validate::slot_signers).
 struct RewardSets {
   std::vector<validate::RewardSetSigner> current;
   std::vector<validate::RewardSetSigner> previous;
+  std::uint64_t cycle = 0;
+  std::vector<validate::RewardSetSigner> next;
 };
 void put_reward_sets(Writer& w, const RewardSets& s);
 std::optional<RewardSets> get_reward_sets(Reader& r);

@@ -19,6 +19,7 @@ const char* verdict_name(PushCheck::Verdict v) noexcept {
     case PushCheck::Verdict::kInvalid: return "invalid";
     case PushCheck::Verdict::kNoRewardSet: return "no reward set";
     case PushCheck::Verdict::kBeyondPolicy: return "beyond relay policy";
+    case PushCheck::Verdict::kWrongSigner: return "not signed by its slot's signer";
   }
   return "?";
 }
@@ -122,7 +123,25 @@ void PushCheck::microblock(const Hash32&, const codec::StacksMicroblock& mb, Byt
   if (validate_) stream_.add(mb);
 }
 
-void PushCheck::chunk(const codec::StackerDBPushChunk&) { add(crypto::sha512_256(payload_)); }
+void PushCheck::chunk(const codec::StackerDBPushChunk& c) {
+  if (!add(crypto::sha512_256(payload_))) return;
+  // A skimmed contract id keeps no name: it is read from the payload (type, address
+  // version and hash, name length, name), which decoded already.
+  const std::size_t name_len = payload_[22];
+  const auto name = std::string_view(reinterpret_cast<const char*>(payload_.data()) + 23, name_len);
+  const int parity = signers_contract_parity(c.contract_id.address, name);
+  if (parity < 0) return;
+  const auto& owners = slots_.by_parity[parity];
+  if (owners.empty()) return;  // not known: the sender's chunk bandwidth bounds it
+  out_.chunk_signer_checked = true;
+  if (c.chunk.slot_id >= owners.size()) return invalid(Verdict::kWrongSigner, "chunk slot beyond the signer set");
+  // The data is the payload's tail: type, contract id, rc_consensus_hash, slot id and
+  // version, signature, data length (a skimmed chunk keeps no copy).
+  const std::size_t at = 1 + 21 + 1 + name_len + 20 + 4 + 4 + 65 + 4;
+  if (at > payload_.size()) return invalid(Verdict::kWrongSigner, "chunk data not where expected");
+  const auto key = stackerdb_chunk_key(c.chunk.slot_id, c.chunk.slot_version, c.chunk.sig, payload_.subspan(at));
+  if (!key || *key != owners[c.chunk.slot_id]) invalid(Verdict::kWrongSigner, "chunk not signed by its slot's signer");
+}
 
 void PushCheck::available(codec::MsgId, std::span<const codec::BlockAvailable>) {
   add(crypto::sha512_256(payload_));

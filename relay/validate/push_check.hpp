@@ -8,8 +8,9 @@
 //   NakamotoBlocks       signer signatures against the reward set, ≥ 70 % of its weight
 //   Blocks (2.x)         decode only (Merkle root, coinbase rules); no signatures exist
 //   Microblocks (2.x)    one signer, consecutive sequence numbers, each linked to the last
-//   StackerDBPushChunk,
-//   (Micro)BlocksAvailable  decode only (slot owners are the control plane's business)
+//   StackerDBPushChunk   of the signers' contracts: signed by its slot's signer, when the
+//                        reward sets say who that is (slot_signers); others decode only
+//   (Micro)BlocksAvailable  decode only
 //
 // Objects the caller already relayed (`known`) are not checked again: an id is only
 // remembered after its object passed these checks, and the ids cover what the checks
@@ -31,13 +32,17 @@ class PushCheck final : private codec::PushVisitor {
   // kBeyondPolicy: it decodes, but checking it would cost more than the relay's own
   // limits allow (codec::kMaxPushKeyChecks, kMaxTxAuthFields): not relayed, and not held
   // against the sender (a node has no such limit).
-  enum class Verdict : std::uint8_t { kValid, kUndecodable, kInvalid, kNoRewardSet, kBeyondPolicy };
+  // kWrongSigner: a signers' StackerDB chunk not signed by its slot's signer in the sets
+  // we know: no node stores it (BadSlotSigner), so it is not relayed; not held against the
+  // sender either (a node does not punish it, and our sets may be a cycle behind).
+  enum class Verdict : std::uint8_t { kValid, kUndecodable, kInvalid, kNoRewardSet, kBeyondPolicy, kWrongSigner };
   struct Outcome {
     Verdict verdict = Verdict::kValid;
     const char* reason = "";
     Error error{};             // kUndecodable: where and why
     std::size_t new_ids = 0;   // ids not `known`
     std::size_t signature_checks = 0;  // transaction signatures (and multisig keys) verified
+    bool chunk_signer_checked = false;  // a chunk's signature was checked against its slot's signer
   };
 
   // Reserves everything a push can need (the ids of the largest microblock stream, the
@@ -55,6 +60,8 @@ class PushCheck final : private codec::PushVisitor {
   // (nullptr: one after another on the caller's thread, the default).
   void set_parallel(ParallelFor* par) noexcept { par_ = par; }
   const SignerSet& previous_signer_set() const noexcept { return previous_; }
+  // set_slot_signers: who owns each slot of the signers' StackerDBs (validate::slot_signers).
+  void set_slot_signers(SlotSigners s) { slots_ = std::move(s); }
 
   // check: decode `payload` (from its type byte; `base_off` places errors in the whole
   // message) and, when `validate`, run the checks above on each object not in `known`.
@@ -88,6 +95,7 @@ class PushCheck final : private codec::PushVisitor {
   codec::PushScratch scratch_;
   SignerSet signers_;
   SignerSet previous_;
+  SlotSigners slots_;
   ParallelFor* par_ = nullptr;
   std::uint64_t recoveries_ = 0;
   MicroblockStream stream_;

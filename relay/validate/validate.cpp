@@ -479,6 +479,45 @@ bool verify_stackerdb_chunk(const codec::StackerDBChunkData& c, const Hash20& sl
   return signer && *signer == slot_owner;
 }
 
+std::optional<codec::PubKey33> stackerdb_chunk_key(std::uint32_t slot_id, std::uint32_t slot_version,
+                                                   const codec::Sig65& sig, ByteSpan data) {
+  const Hash32 data_hash = crypto::sha512_256(data);
+  crypto::Sha512_256 h;
+  h.update_u32(slot_id);
+  h.update_u32(slot_version);
+  h.update(data_hash.data(), 32);
+  auto key = crypto::recover(h.finish(), sig, LowS::kIgnore);
+  if (!key) return std::nullopt;
+  return key->compressed();
+}
+
+int signers_contract_parity(const codec::StacksAddress& address, std::string_view n) noexcept {
+  static constexpr Hash20 kBoot{};
+  if (address.hash != kBoot || (address.version != 22 && address.version != 26)) return -1;
+  constexpr std::string_view kPrefix = "signers-";
+  if (n.size() < kPrefix.size() + 3 || n.substr(0, kPrefix.size()) != kPrefix) return -1;
+  const char p = n[kPrefix.size()];
+  if ((p != '0' && p != '1') || n[kPrefix.size() + 1] != '-') return -1;
+  for (char ch : n.substr(kPrefix.size() + 2))
+    if (ch < '0' || ch > '9') return -1;
+  return p - '0';
+}
+
+SlotSigners slot_signers(std::uint64_t cycle, std::span<const RewardSetSigner> current,
+                         std::span<const RewardSetSigner> previous, std::span<const RewardSetSigner> next) {
+  SlotSigners s;
+  if (cycle == 0) return s;
+  auto keys = [](std::span<const RewardSetSigner> set) {
+    std::vector<codec::PubKey33> k;
+    k.reserve(set.size());
+    for (const auto& sg : set) k.push_back(sg.signing_key);
+    return k;
+  };
+  s.by_parity[cycle % 2] = keys(current);
+  s.by_parity[(cycle + 1) % 2] = keys(next.empty() ? previous : next);
+  return s;
+}
+
 bool MicroblockStream::add(const codec::StacksMicroblock& mb) {
   if (broken_ != nullptr) return false;
   auto signer = microblock_signer_hash(mb.header);

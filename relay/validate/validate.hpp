@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "relay/base/parallel.hpp"
@@ -182,5 +183,29 @@ std::optional<Hash20> stackerdb_chunk_signer_hash(const codec::StackerDBChunkDat
 // verify_stackerdb_chunk: the chunk is signed by the slot owner (address bytes; the
 // address version is not part of the check, as in StackerDBChunkData::verify).
 bool verify_stackerdb_chunk(const codec::StackerDBChunkData& c, const Hash20& slot_owner);
+// stackerdb_chunk_key: the key recovered from a chunk's signature (no low-S check, as the
+// node's SlotMetadata::verify), its data given apart (a skimmed chunk holds none).
+std::optional<codec::PubKey33> stackerdb_chunk_key(std::uint32_t slot_id, std::uint32_t slot_version,
+                                                   const codec::Sig65& sig, ByteSpan data);
+
+// The signers' StackerDBs: `signers-P-M` (P 0 or 1, M a message id) at the boot address.
+// The node fills slot i of every signers-P-* with the i-th signer of the reward set of
+// the cycle whose parity is P (NakamotoSigners::update_signers: one slot per signer, in
+// reward-set order, the signer's address the hash of its signing key), written at the
+// start of the prepare phase before that cycle. signers_contract_parity: P, or -1 when
+// `id` is not such a contract.
+int signers_contract_parity(const codec::StacksAddress& address, std::string_view name) noexcept;
+inline int signers_contract_parity(const codec::ContractId& id) noexcept {
+  return signers_contract_parity(id.address, id.name);
+}
+// SlotSigners: each parity's slot owners (empty: not known, nothing checked).
+struct SlotSigners {
+  std::vector<codec::PubKey33> by_parity[2];
+};
+// slot_signers: from the current cycle's number (0: not known) and its set, the
+// previous and the next (empty when not known yet): the current cycle's parity holds the
+// current set; the other parity the next cycle's once it is known, else the previous.
+SlotSigners slot_signers(std::uint64_t cycle, std::span<const RewardSetSigner> current,
+                         std::span<const RewardSetSigner> previous, std::span<const RewardSetSigner> next);
 
 }  // namespace relay::validate

@@ -760,6 +760,38 @@ TEST(RelayEngine, TransactionsBeyondTheRelaysLimitsAreNotRelayedNorPunished) {
   EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
 }
 
+// Chunks of the signers' StackerDBs reach peers only when signed by their slot's signer
+// (from the reward sets the control plane hands over with their cycle); others are
+// counted and dropped, and their sender is not punished. Issue 15.2.
+TEST(RelayEngine, SignersChunksAreRelayedOnlyWhenSignedByTheirSlotsSigner) {
+  sim::SignerSet signers(4);
+  Net n(2, 0);
+  n.relay->ctl->set_reward_sets(signers.reward_set, {}, 91);  // odd: signers-1-* are this cycle's
+  n.settle();
+  auto chunk = [&](std::uint32_t slot, const crypto::SecretKey& key, const char* contract = "signers-1-0") {
+    StackerDBPushChunk ch;
+    ch.contract_id.address.version = 22;  // the boot address: hash all zero
+    ch.contract_id.name = contract;
+    ch.chunk.slot_id = slot;
+    ch.chunk.slot_version = 3;
+    ch.chunk.data.assign(500 + slot, 0x5a);
+    ch.chunk.sig = key.sign(validate::stackerdb_chunk_digest(ch.chunk));
+    return ch;
+  };
+  auto& a = n.nodes[0]->peer;
+  a.send(a.conv->sign(1, chunk(2, signers.keys[2])));
+  a.send(a.conv->sign(2, chunk(1, signers.keys[2])));  // another signer's slot
+  for (std::uint32_t i = 0; i < 20; ++i)                // junk, each a new dedup id
+    a.send(a.conv->sign(10 + i, chunk(i % 4, *crypto::SecretKey::generate())));
+  a.send(a.conv->sign(3, chunk(0, signers.keys[1], "signers-0-0")));  // the other parity: not known
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 2u);
+  EXPECT_EQ(n.c().chunks_signer_checked.load(), 22u);
+  EXPECT_EQ(n.c().drop_chunk_signer.load(), 21u);
+  EXPECT_EQ(n.c().drop_invalid.load(), 0u);
+  EXPECT_FALSE(a.closed);
+}
+
 TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
   ctl::ControlOptions co;
   co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 3), std::nullopt});

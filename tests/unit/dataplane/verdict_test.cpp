@@ -27,7 +27,7 @@ TEST(Verdict, EveryCombinationHasOneVerdictInTheDocumentedOrder) {
   const Verdict headers[] = {Verdict::kForward,     Verdict::kNotRelayedType, Verdict::kCameBack,
                              Verdict::kRelayersCycle, Verdict::kRelayersFull, Verdict::kNoBurnView};
   const Check checks[] = {Check::kValid, Check::kUndecodable, Check::kInvalid, Check::kNoRewardSet,
-                          Check::kBeyondPolicy};
+                          Check::kBeyondPolicy, Check::kWrongSigner};
   int forwards = 0;
   for (bool sig : {true, false})
     for (bool rel : {true, false})
@@ -47,6 +47,8 @@ TEST(Verdict, EveryCombinationHasOneVerdictInTheDocumentedOrder) {
               EXPECT_EQ(v, Verdict::kNoRewardSet);
             } else if (c == Check::kBeyondPolicy) {
               EXPECT_EQ(v, Verdict::kBeyondPolicy);  // not relayed, and not invalid
+            } else if (c == Check::kWrongSigner) {
+              EXPECT_EQ(v, Verdict::kChunkSigner);  // not relayed, and not invalid
             } else if (c == Check::kInvalid) {
               EXPECT_EQ(v, Verdict::kInvalid);
             } else {
@@ -61,7 +63,7 @@ TEST(Verdict, EachHasOneCounterAndOnlyThreeDropTheSender) {
   const Verdict all[] = {Verdict::kForward,      Verdict::kBadSignature, Verdict::kUndecodable, Verdict::kNotRelayedType,
                          Verdict::kCameBack,     Verdict::kRelayersCycle, Verdict::kRelayersFull, Verdict::kNoBurnView,
                          Verdict::kDuplicate,    Verdict::kNoRewardSet,  Verdict::kInvalid,
-                         Verdict::kBeyondPolicy};
+                         Verdict::kBeyondPolicy, Verdict::kChunkSigner};
   link::DpCounters c{};
   std::set<std::string> names;
   for (Verdict v : all) {
@@ -81,6 +83,7 @@ TEST(Verdict, EachHasOneCounterAndOnlyThreeDropTheSender) {
   EXPECT_EQ(c.drop_no_reward_set.load(), 1u);
   EXPECT_EQ(c.drop_invalid.load(), 1u);
   EXPECT_EQ(c.drop_beyond_policy.load(), 1u);
+  EXPECT_EQ(c.drop_chunk_signer.load(), 1u);
 }
 
 }  // namespace

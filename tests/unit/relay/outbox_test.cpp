@@ -1,6 +1,7 @@
 // link::Outbox: nothing sent is lost or reordered when the ring has no credit; what
 // bypasses the queue does so only when asked; a restart's discard keeps what it must.
 #include "relay/link/outbox.hpp"
+#include "relay/link/link.hpp"
 
 #include <gtest/gtest.h>
 
@@ -95,6 +96,52 @@ TEST(Outbox, DiscardAllButKeepsOneKindInOrder) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], (std::pair<std::uint16_t, std::uint8_t>{1, 1}));
   EXPECT_EQ(got[1], (std::pair<std::uint16_t, std::uint8_t>{1, 3}));
+}
+
+
+// kRewardSet's body: the sets, the cycle and the next set round-trip; a body of the
+// current set alone (or with the previous one) still reads; anything after the next set,
+// or a cut one, is refused.
+TEST(LinkMessages, RewardSetsRoundTripWithTheirCycleAndTheNextSet) {
+  auto signer = [](std::uint8_t b, std::uint32_t w) {
+    validate::RewardSetSigner s;
+    s.signing_key.fill(b);
+    s.weight = w;
+    return s;
+  };
+  RewardSets in{{signer(2, 5), signer(3, 6)}, {signer(4, 1)}, 91, {signer(7, 2), signer(8, 3), signer(9, 4)}};
+  Bytes body;
+  {
+    Writer w(body);
+    put_reward_sets(w, in);
+  }
+  Reader r(body);
+  auto out = get_reward_sets(r);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->current, in.current);
+  EXPECT_EQ(out->previous, in.previous);
+  EXPECT_EQ(out->cycle, 91u);
+  EXPECT_EQ(out->next, in.next);
+  Bytes only;
+  {
+    Writer w(only);
+    put_reward_set(w, in.current);
+  }
+  Reader r1(only);
+  auto cur = get_reward_sets(r1);
+  ASSERT_TRUE(cur);
+  EXPECT_EQ(cur->current, in.current);
+  EXPECT_EQ(cur->cycle, 0u);
+  EXPECT_TRUE(cur->next.empty());
+  Bytes longer = body;
+  longer.push_back(0);
+  Reader r2(longer);
+  EXPECT_FALSE(get_reward_sets(r2));
+  for (std::size_t cut = body.size() - 1; cut + 40 > body.size(); --cut) {
+    Reader r3(ByteSpan(body.data(), cut));
+    auto got = get_reward_sets(r3);
+    EXPECT_FALSE(got && got->next == in.next) << cut;
+  }
 }
 
 }  // namespace

@@ -264,5 +264,89 @@ TEST(PushCheck, TransactionsPastTheRelaysVerificationLimitsAreBeyondPolicy) {
   EXPECT_EQ(full_decode(past).status.error().code, Errc::kBadValue);
 }
 
+
+// A push of a StackerDB chunk of `contract` (at the boot address when `boot`), signed by `key`.
+Bytes chunk_push(const std::string& contract, std::uint32_t slot, const crypto::SecretKey& key, bool boot = true) {
+  StackerDBPushChunk ch;
+  ch.contract_id.address.version = 22;
+  if (!boot) ch.contract_id.address.hash.fill(0x22);
+  ch.contract_id.name = contract;
+  ch.chunk.slot_id = slot;
+  ch.chunk.slot_version = 7;
+  ch.chunk.data.assign(3000, static_cast<std::uint8_t>(slot + 1));
+  ch.chunk.sig = key.sign(stackerdb_chunk_digest(ch.chunk));
+  const Bytes body = encode_body({}, Payload{ch});
+  return Bytes(body.begin() + 4, body.end());  // from the type byte (no relayers)
+}
+
+TEST(PushCheck, SignersContractsAreKnownByNameAtTheBootAddress) {
+  auto id = [](const char* name, std::uint8_t version = 22, std::uint8_t hash = 0) {
+    ContractId c;
+    c.address.version = version;
+    c.address.hash.fill(hash);
+    c.name = name;
+    return c;
+  };
+  EXPECT_EQ(signers_contract_parity(id("signers-0-0")), 0);
+  EXPECT_EQ(signers_contract_parity(id("signers-1-12", 26)), 1);  // testnet
+  EXPECT_EQ(signers_contract_parity(id("signers-1-12", 21)), -1);
+  EXPECT_EQ(signers_contract_parity(id("signers-1-0", 22, 0x22)), -1);  // not the boot address
+  EXPECT_EQ(signers_contract_parity(id("signers-2-0")), -1);
+  EXPECT_EQ(signers_contract_parity(id("signers-1-")), -1);
+  EXPECT_EQ(signers_contract_parity(id("signers-1-1x")), -1);
+  EXPECT_EQ(signers_contract_parity(id("signers")), -1);
+  EXPECT_EQ(signers_contract_parity(id("miners")), -1);
+}
+
+// Slot i of signers-P-* belongs to the i-th signer of the cycle of parity P: the current
+// cycle's, and the other parity's the next cycle's once known, else the previous one's.
+// A chunk signed by another key is not relayed (no node stores it) nor held against its
+// sender; chunks of other contracts, or with no sets known, are not checked.
+TEST(PushCheck, SignersChunksAreCheckedAgainstTheirSlotsSigner) {
+  auto keys = [](int n) {
+    std::vector<crypto::SecretKey> k;
+    for (int i = 0; i < n; ++i) k.push_back(*crypto::SecretKey::generate());
+    return k;
+  };
+  auto set_of = [](const std::vector<crypto::SecretKey>& k) {
+    std::vector<RewardSetSigner> s;
+    for (const auto& sk : k) s.push_back({sk.public_key().compressed(), 1});
+    return s;
+  };
+  const auto cur = keys(3), prev = keys(2), next = keys(4);
+  PushCheck check;
+  auto verdict = [&](const Bytes& p) {
+    auto out = check.check(p, 0, true, nullptr);
+    return std::make_pair(out.verdict, out.chunk_signer_checked);
+  };
+  using V = PushCheck::Verdict;
+  // Not known yet: nothing checked.
+  EXPECT_EQ(verdict(chunk_push("signers-1-0", 0, prev[0])), std::make_pair(V::kValid, false));
+  // Cycle 91: odd slots are the current set's, even ones the previous set's.
+  check.set_slot_signers(slot_signers(91, set_of(cur), set_of(prev), {}));
+  EXPECT_EQ(verdict(chunk_push("signers-1-0", 1, cur[1])), std::make_pair(V::kValid, true));
+  EXPECT_EQ(verdict(chunk_push("signers-1-5", 2, cur[2])), std::make_pair(V::kValid, true));
+  EXPECT_EQ(verdict(chunk_push("signers-0-3", 1, prev[1])), std::make_pair(V::kValid, true));
+  EXPECT_EQ(verdict(chunk_push("signers-1-0", 2, cur[1])), std::make_pair(V::kWrongSigner, true));   // another's slot
+  EXPECT_EQ(verdict(chunk_push("signers-0-0", 1, cur[1])), std::make_pair(V::kWrongSigner, true));   // the wrong cycle
+  EXPECT_EQ(verdict(chunk_push("signers-1-0", 3, cur[0])), std::make_pair(V::kWrongSigner, true));   // past the set
+  EXPECT_EQ(verdict(chunk_push("signers-1-0", 0, *crypto::SecretKey::generate())), std::make_pair(V::kWrongSigner, true));
+  EXPECT_EQ(verdict(chunk_push("signers-1-0", 0, cur[0], false)), std::make_pair(V::kValid, false));  // not the boot address
+  EXPECT_EQ(verdict(chunk_push("miners", 0, cur[0])), std::make_pair(V::kValid, false));
+  // Once the next cycle's set is known (the prepare phase), the even slots are its.
+  check.set_slot_signers(slot_signers(91, set_of(cur), set_of(prev), set_of(next)));
+  EXPECT_EQ(verdict(chunk_push("signers-0-3", 3, next[3])), std::make_pair(V::kValid, true));
+  EXPECT_EQ(verdict(chunk_push("signers-0-3", 1, prev[1])), std::make_pair(V::kWrongSigner, true));
+  EXPECT_EQ(verdict(chunk_push("signers-1-3", 1, cur[1])), std::make_pair(V::kValid, true));
+  // A cycle not known (a set from a file): nothing checked.
+  check.set_slot_signers(slot_signers(0, set_of(cur), set_of(prev), {}));
+  EXPECT_EQ(verdict(chunk_push("signers-1-0", 2, cur[1])), std::make_pair(V::kValid, false));
+  // Corrupting the data after signing breaks the signature.
+  check.set_slot_signers(slot_signers(91, set_of(cur), set_of(prev), {}));
+  Bytes bad = chunk_push("signers-1-0", 1, cur[1]);
+  bad.back() ^= 1;
+  EXPECT_EQ(verdict(bad), std::make_pair(V::kWrongSigner, true));
+}
+
 }  // namespace
 }  // namespace relay::validate
