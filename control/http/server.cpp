@@ -216,7 +216,12 @@ void Server::run() {
       const std::size_t body_done = o.done > o.head.size() ? o.done - o.head.size() : 0;
       const ByteSpan body = o.body();
       if (body_done < body.size()) iov[n++] = {const_cast<std::uint8_t*>(body.data()) + body_done, body.size() - body_done};
-      const ssize_t w = n == 0 ? 0 : ::writev(c.fd, iov, n);
+      // sendmsg, not writev: a client gone meanwhile is EPIPE, never a SIGPIPE that kills
+      // whatever process the server runs in.
+      msghdr mh{};
+      mh.msg_iov = iov;
+      mh.msg_iovlen = static_cast<std::size_t>(n);
+      const ssize_t w = n == 0 ? 0 : ::sendmsg(c.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
       stats_.bytes_out.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
       c.last_activity = c.last_write = now_ms();

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <cstring>
 
 #include "relay/shm/frag_ring.hpp"
@@ -628,6 +630,34 @@ TEST(HttpServer, ManyClientsAtOnce) {
     });
   for (auto& t : ts) t.join();
   EXPECT_EQ(ok.load(), 32 * 20);
+}
+
+
+// A client that goes away while its answer is being written costs the server an EPIPE,
+// never a SIGPIPE that would kill the process it runs in (this one does not ignore it).
+TEST(HttpServer, AClientGoneMidAnswerDoesNotKillTheProcess) {
+  ::signal(SIGPIPE, SIG_DFL);
+  Api api(ServerOptions{});
+  const std::string req = add_big_tenure(api);
+  for (int i = 0; i < 6; ++i) {
+    const int fd = connect_to(api.server->port());
+    send_str(fd, req);
+    ::usleep(50'000);  // the server is writing 4 MiB into a socket nobody reads
+    if (i % 2 == 0) {
+      linger l{1, 0};  // a reset: the server's next write fails with ECONNRESET
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    } else {
+      char buf[65536];  // a FIN (nothing left unread): the server's next write draws a
+      while (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {  // reset, then EPIPE
+      }
+    }
+    ::close(fd);
+  }
+  ::usleep(200'000);
+  const int fd = connect_to(api.server->port());
+  send_str(fd, "GET /v2/info HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_NE(read_all(fd, 1000).find("HTTP/1.1 200 OK"), std::string::npos);
+  ::close(fd);
 }
 
 }  // namespace
