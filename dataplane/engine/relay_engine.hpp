@@ -113,6 +113,10 @@ struct DpOptions {
   // thread (StreamWorker) while this one keeps receiving and hashing; false: inline,
   // one core.
   bool stream_thread = true;
+  // reserve_largest_push: the relay path's checkers reserve what the largest push needs
+  // at start-up (~3 MiB), so checking never allocates; false (tests, fuzzing): the same
+  // code, buffers grown on demand.
+  bool reserve_largest_push = true;
   // second_thread_cpu: pin that thread to this CPU (see second_thread_pin_error()).
   std::optional<unsigned> second_thread_cpu = std::nullopt;
   // A large message's body is read in chunks of up to rx_chunk_bytes (the transport's

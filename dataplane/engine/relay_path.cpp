@@ -8,8 +8,9 @@
 
 namespace relay::dp {
 
-RelayPath::RelayPath(Identity id, std::size_t dedup_depth, std::uint64_t dedup_seed)
-    : id_(std::move(id)), dedup_(dedup_depth, dedup_seed) {
+RelayPath::RelayPath(Identity id, std::size_t dedup_depth, std::uint64_t dedup_seed,
+                     validate::PushCheck::Reserve reserve)
+    : id_(std::move(id)), check_(reserve), dedup_(dedup_depth, dedup_seed) {
   auto pk = id_.key.public_key().compressed();
   our_pkh_ = crypto::hash160(ByteSpan(pk.data(), pk.size()));
   self_.peer.addrbytes = id_.addrbytes;

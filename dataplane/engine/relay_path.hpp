@@ -63,7 +63,8 @@ class RelayPath {
     std::uint16_t port = 20444;    // and port
     bool relay_2x = false;         // relay 2.x blocks and microblocks (a 2.x network)
   };
-  RelayPath(Identity id, std::size_t dedup_depth, std::uint64_t dedup_seed);
+  RelayPath(Identity id, std::size_t dedup_depth, std::uint64_t dedup_seed,
+            validate::PushCheck::Reserve reserve = validate::PushCheck::Reserve::kLargestPush);
 
   // One push as it reaches the relay path.
   struct Push {

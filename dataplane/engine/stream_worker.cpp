@@ -11,7 +11,9 @@ namespace {
 inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
 }  // namespace
 
-StreamWorker::StreamWorker(std::size_t slots, bool threaded) : board_(threaded ? &epoch_ : nullptr) {
+StreamWorker::StreamWorker(std::size_t slots, bool threaded, bool reserve)
+    : check_(reserve ? validate::PushCheck::Reserve::kSignerChecks : validate::PushCheck::Reserve::kOnDemand),
+      board_(threaded ? &epoch_ : nullptr) {
   for (std::size_t i = 0; i < slots; ++i) slots_.push_back(std::make_unique<Slot>());
   if (threaded) {
     worker_ = std::thread([this] { run(); });

@@ -52,7 +52,8 @@ class StreamWorker {
     bool in_use = false;               // dataplane thread only
   };
 
-  StreamWorker(std::size_t slots, bool threaded);
+  // reserve: whether its checker reserves its scratch up front (false: on demand).
+  StreamWorker(std::size_t slots, bool threaded, bool reserve = true);
   ~StreamWorker();
   StreamWorker(const StreamWorker&) = delete;
   StreamWorker& operator=(const StreamWorker&) = delete;

@@ -6,10 +6,11 @@
 
 namespace relay::validate {
 
-PushCheck::PushCheck() {
+PushCheck::PushCheck(Reserve r) {
+  if (r == Reserve::kOnDemand) return;
   scratch_.reserve();
-  ids_.reserve(codec::kMaxVecMicroblocks);  // the longest list of objects one push holds
   codec::reserve_decode_scratch();
+  if (r == Reserve::kLargestPush) ids_.reserve(codec::kMaxVecMicroblocks);  // the longest list of objects one push holds
 }
 
 const char* verdict_name(PushCheck::Verdict v) noexcept {

@@ -45,9 +45,13 @@ class PushCheck final : private codec::PushVisitor {
     bool chunk_signer_checked = false;  // a chunk's signature was checked against its slot's signer
   };
 
-  // Reserves everything a push can need (the ids of the largest microblock stream, the
-  // decode scratch of this thread), so check() never allocates.
-  PushCheck();
+  // What is reserved up front. kLargestPush: everything a push can need (the ids of the
+  // largest microblock stream, 2 MiB; the decode scratch of this thread), so check()
+  // never allocates. kSignerChecks: all but the ids (a checker that only runs
+  // verify_signers). kOnDemand: nothing (tests and fuzzing: the same code, buffers
+  // grown as needed).
+  enum class Reserve : std::uint8_t { kLargestPush, kSignerChecks, kOnDemand };
+  explicit PushCheck(Reserve r = Reserve::kLargestPush);
 
   // The signers Nakamoto blocks are checked against: the current reward cycle's and,
   // optionally, the previous one's (a block passes with either).

@@ -59,6 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.rx_pool = {{1 << 16, 2}};  // larger bodies take heap within the budget: the same code
   o.stream_thread = false;  // no thread started and joined per input
   o.stream_checkers = 0;  // (large blocks checked whole: the same verdicts, no 1 MiB checker each input)
+  o.reserve_largest_push = false;  // (the checkers grow what an input needs, not 3 MiB each)
   dp::RelayEngine<dp::MemTransport> dpe(t, link::join_ends(*la, link::Side::kDataplane).value(), o);
   auto to_dp = shm::RingProducer::join(la->ctl_to_dp, la->ctl_to_dp_sz).value();
   // The control plane under test (region b), fed by a producer standing in for the dataplane.
