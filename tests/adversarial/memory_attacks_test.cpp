@@ -28,14 +28,6 @@ namespace {
 using namespace relay::codec;
 using Clock = std::chrono::steady_clock;
 
-// rss_bytes: the resident set of process `pid` (VmRSS), 0 if unreadable.
-std::uint64_t rss_bytes(pid_t pid) {
-  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(st, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  return 0;
-}
-
 // A well-formed preamble for the test network whose only hostile part is its claim.
 Bytes claiming_preamble(std::uint32_t payload_len) {
   Preamble p;

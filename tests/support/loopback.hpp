@@ -13,9 +13,16 @@
 
 namespace relay::test {
 
-// connect_loopback: a connected socket to 127.0.0.1:port (reads time out after 10 s).
-inline int connect_loopback(std::uint16_t port) {
+// connect_loopback: a connected socket to 127.0.0.1:port (reads time out after 10 s),
+// from another loopback address (`from`, e.g. "127.0.0.2") when given.
+inline int connect_loopback(std::uint16_t port, const char* from = nullptr) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (from != nullptr) {
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    EXPECT_EQ(::inet_pton(AF_INET, from, &src.sin_addr), 1) << from;
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src), 0) << "bind " << from;
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -28,6 +29,14 @@ namespace relay::test {
 // The [frontier] every test relay runs with unless its config says otherwise: no mainnet
 // seeds (tests never reach beyond the machine), loopback peers admitted, and any number
 // of them from one address.
+// rss_bytes: the resident set of process `pid` (VmRSS), 0 if unreadable.
+inline std::uint64_t rss_bytes(pid_t pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(st, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
 inline constexpr const char* kTestFrontierToml =
     "[frontier]\nbootstrap = []\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n";
 
