@@ -88,11 +88,14 @@ int main(int argc, char** argv) {
     c->add_option("--link-mbps", o.link_mbps, "the link scenario's origin uplink, Mbit/s")
         ->check(CLI::Range(1, 100000))
         ->capture_default_str();
+    c->add_option("--soak-seconds", o.soak_seconds, "the soak scenario's length, seconds (hours are fine; the smoke run takes 12)")
+        ->check(CLI::Range(10.0, 7.0 * 86400))
+        ->capture_default_str();
   };
   auto* run = app.add_subcommand("run", "the full suite (several minutes)");
   common(run);
-  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link (repeatable)")
-      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link"}));
+  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link, soak (repeatable)")
+      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link", "soak"}));
   auto* smoke = app.add_subcommand("smoke", "a reduced run of every scenario that finishes in under a minute");
   common(smoke);
   CLI11_PARSE(app, argc, argv);

@@ -147,6 +147,7 @@ ProcUsage RelayProc::usage() const {
   u.user_s = d.user_s + c.user_s;
   u.dp_cpu_s = d.cpu_s;
   u.rss = d.rss + c.rss;
+  u.dp_rss = d.rss;
   return u;
 }
 

@@ -38,6 +38,7 @@ struct ProcUsage {
   double user_s = 0;       // of which in user space (our code: decode, hashing, signatures)
   double dp_cpu_s = 0;
   std::uint64_t rss = 0;   // bytes, dataplane + control
+  std::uint64_t dp_rss = 0;  // of which the dataplane's
 };
 
 class RelayProc {

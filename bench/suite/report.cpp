@@ -198,6 +198,21 @@ std::string to_json(const SuiteResult& r) {
             {"latency", dist_json(h.latency)}};
   });
   j["http_note"] = r.http_note;
+  j["soak"] = array_of(r.soak, [](const SoakResult& s) -> Json {
+    const SoakParams& p = s.params;
+    return {{"seconds", real(p.seconds)}, {"interval_s", real(p.interval_s)}, {"honest_peers", std::uint64_t{p.honest_peers}},
+            {"tx_rate", real(p.tx_rate)}, {"block_bytes", std::uint64_t{p.block_bytes}},
+            {"claimants", std::uint64_t{p.claimants}}, {"junk_peers", std::uint64_t{p.junk_peers}},
+            {"junk_rate", real(p.junk_rate)}, {"junk_chunk_bytes", std::uint64_t{p.junk_chunk_bytes}}, {"pipeliners", std::uint64_t{p.pipeliners}},
+            {"slow_clients", std::uint64_t{p.slow_clients}}, {"junk_peers_dropped", s.junk_peers_dropped},
+            {"note", s.note},
+            {"samples", array_of(s.samples, [](const SoakSample& x) -> Json {
+               return {{"t_s", real(x.t_s)}, {"dataplane_rss", x.dp_rss}, {"rss", x.rss}, {"dataplane_cpu", real(x.dp_cpu)},
+                       {"cpu", real(x.cpu)}, {"pushes", std::uint64_t{x.pushes}}, {"delivered", real(x.delivered)},
+                       {"hop", dist_json(x.hop)}, {"claimants_dropped", x.claimants_dropped},
+                       {"junk_sent", x.junk_sent}, {"junk_dropped", x.junk_dropped}, {"http_cut", x.http_cut}};
+             })}};
+  });
   j["log"] = r.log;
   return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
@@ -344,6 +359,33 @@ std::string to_html(const SuiteResult& r) {
       s.push_back(g);
     }
     h += chart("HTTP block serving throughput vs clients", "clients", "Gbit/s", s, true, false);
+  }
+  for (const auto& s : r.soak) {
+    const SoakParams& p = s.params;
+    h += "<h2>Soak</h2><p>" + num(p.tx_rate) + " tx/s and a " + bytes_str(p.block_bytes) + " block every 2 s from one of " +
+         std::to_string(p.honest_peers) + " honest peers, while " + std::to_string(p.claimants) +
+         " connections claim 16 MB messages before any handshake, " + std::to_string(p.junk_peers) +
+         " authenticated peers push invalid transactions and junk chunks (" + num(p.junk_rate) + "/s each; new identities "
+         "whenever the relay has dropped them: " + std::to_string(s.junk_peers_dropped) + " dropped), " +
+         std::to_string(p.pipeliners) + " HTTP clients pipeline tenure requests and never read, and " +
+         std::to_string(p.slow_clients) + " never finish their headers. " + esc(s.note) +
+         "</p><table><tr><th>t s</th><th>dataplane RSS MiB</th><th>both MiB</th><th>dataplane CPU</th><th>both</th>"
+         "<th>honest pushes</th><th>delivered</th><th>hop p50 µs</th><th>p99</th><th>p99.9</th><th>claimants dropped</th>"
+         "<th>junk sent</th><th>junk dropped</th><th>HTTP cut</th></tr>";
+    Series rss{"both processes, MiB", {}}, drss{"dataplane, MiB", {}}, p99{"honest hop p99, ms", {}};
+    for (const auto& x : s.samples) {
+      h += "<tr><td>" + num(x.t_s) + "</td><td>" + num(static_cast<double>(x.dp_rss) / (1 << 20)) + "</td><td>" +
+           num(static_cast<double>(x.rss) / (1 << 20)) + "</td><td>" + num(x.dp_cpu, "%.2f") + "</td><td>" +
+           num(x.cpu, "%.2f") + "</td><td>" + std::to_string(x.pushes) + "</td><td>" + num(x.delivered * 100, "%.2f%%") +
+           "</td>" + dist_cells(x.hop) + "<td>" + std::to_string(x.claimants_dropped) + "</td><td>" +
+           std::to_string(x.junk_sent) + "</td><td>" + std::to_string(x.junk_dropped) + "</td><td>" +
+           std::to_string(x.http_cut) + "</td></tr>";
+      rss.pts.emplace_back(x.t_s, static_cast<double>(x.rss) / (1 << 20));
+      drss.pts.emplace_back(x.t_s, static_cast<double>(x.dp_rss) / (1 << 20));
+      p99.pts.emplace_back(x.t_s, x.hop.p99 / 1e3);
+    }
+    h += "</table>";
+    if (s.samples.size() >= 2) h += chart("Soak: memory and honest latency over time", "seconds", "MiB / ms", {rss, drss, p99}, false, false);
   }
   h += "<h2>Log</h2><pre>";
   for (const auto& l : r.log) h += esc(l) + "\n";

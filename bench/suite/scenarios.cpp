@@ -717,6 +717,26 @@ void origin_link(Ctx& c) {
 
 // ---- targets -------------------------------------------------------------------------
 
+// ---- soak: honest traffic among every attack, over time ----------------------------------
+
+void soak(Ctx& c) {
+  if (!ensure_relay(c, false)) return;
+  SoakParams p;
+  p.seconds = c.o.smoke ? 12 : c.o.soak_seconds;
+  p.interval_s = c.o.smoke ? 3 : (p.seconds >= 1800 ? 60 : 10);
+  p.tx_rate = c.o.smoke ? 200 : 500;
+  if (c.o.smoke) {
+    p.claimants = 16;
+    p.pipeliners = 4;
+  }
+  c.note("soak: %.0f s, %zu honest peers, %.0f tx/s and a %zu KiB block every 2 s; attackers: %zu claimants, %zu junk "
+         "peers at %.0f/s each, %zu HTTP pipeliners, %zu slow HTTP clients",
+         p.seconds, p.honest_peers, p.tx_rate, p.block_bytes >> 10, p.claimants, p.junk_peers, p.junk_rate, p.pipeliners,
+         p.slow_clients);
+  c.res.soak.push_back(run_soak(*c.relay, p, c.signers, c.miner, [&](const std::string& s) { c.note("%s", s.c_str()); }));
+  if (!c.res.soak.back().note.empty()) c.note("soak: %s", c.res.soak.back().note.c_str());
+}
+
 void targets(Ctx& c) {
   SuiteResult& r = c.res;
   // Transaction hop: the relay's p50 at the lowest rate vs direct's, plus one recover,
@@ -821,6 +841,25 @@ void targets(Ctx& c) {
               fmt(" → %.0f us/msg", hi.cpu_us_per_msg);
   }
   r.targets.push_back(t5);
+  // The soak: honest delivery in its worst interval, and whether memory grew between its
+  // first and last samples (a leak or an attack that holds memory shows as growth).
+  Target t6{"soak: honest pushes delivered while every attack runs, worst interval", "", ">= 99.9 %", -1, ""};
+  Target t7{"soak: relay RSS growth, first to last sample", "", "<= 16 MiB", -1, ""};
+  if (!r.soak.empty() && r.soak.front().samples.size() >= 2) {
+    const auto& sm = r.soak.front().samples;
+    double worst = 1;
+    for (const auto& x : sm) worst = std::min(worst, x.delivered);
+    t6.measured = fmt("%.3f %%", worst * 100);
+    t6.pass = worst >= 0.999;
+    t6.note = fmt("over %.0f s", sm.back().t_s);
+    const double grew = (static_cast<double>(sm.back().rss) - static_cast<double>(sm.front().rss)) / (1 << 20);
+    t7.measured = fmt("%+.1f MiB", grew);
+    t7.pass = grew <= 16;
+    t7.note = fmt("%.0f MiB", static_cast<double>(sm.front().rss) / (1 << 20)) +
+              fmt(" → %.0f MiB (both processes)", static_cast<double>(sm.back().rss) / (1 << 20));
+  }
+  r.targets.push_back(t6);
+  r.targets.push_back(t7);
 }
 
 std::string read_first_line(const std::string& cmd) {
@@ -872,6 +911,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   if (want("http")) http_serving(c);
   if (want("veth")) veth(c);
   if (want("link")) origin_link(c);
+  if (want("soak")) soak(c);
   targets(c);
   if (c.relay) {
     const int rc = c.relay->stop();

@@ -8,6 +8,7 @@
 
 #include "bench/sim/sim_data.hpp"
 #include "bench/suite/relay_proc.hpp"
+#include "bench/suite/soak.hpp"
 #include "bench/suite/trial.hpp"
 
 namespace relay::bench {
@@ -22,6 +23,7 @@ struct SuiteOptions {
   bool busy_poll = false;         // run the relay with p2p.busy_poll
   std::vector<unsigned> relay_cpus;  // p2p.cpus of the relay under test (empty: not pinned)
   std::uint32_t link_mbps = 1000;  // the `link` scenario's origin uplink
+  double soak_seconds = 300;       // the `soak` scenario's length (smoke: 12 s)
 };
 
 struct Baselines {
@@ -95,6 +97,7 @@ struct SuiteResult {
   std::vector<FanoutStep> fanout;
   std::vector<HttpServe> http;
   std::string http_note;
+  std::vector<SoakResult> soak;
   std::vector<Target> targets;
   std::vector<std::string> log;  // what happened, in order (warnings included)
 };

@@ -22,7 +22,11 @@ if not r["mixed"] or r["mixed"][0]["block_last_peer_loaded"]["n"] == 0: problems
 if len(r["fanout"]) < 2 or any(f["tx_hop"]["n"] == 0 for f in r["fanout"]): problems.append("fan-out not measured")
 if not any(h["server"] == "relay" and h["requests_per_s"] > 0 and h["errors"] == 0 for h in r["http"]):
     problems.append("HTTP block serving not measured (or had errors)")
-if len(r["targets"]) != 8: problems.append(f"{len(r['targets'])} targets stated, expected 8")
+if len(r["targets"]) != 10: problems.append(f"{len(r['targets'])} targets stated, expected 10")
+if not r["soak"] or len(r["soak"][0]["samples"]) < 2 or any(x["pushes"] == 0 or x["rss"] == 0 for x in r["soak"][0]["samples"]):
+    problems.append("the soak took no samples (or sent nothing)")
+elif sum(x["junk_sent"] for x in r["soak"][0]["samples"]) == 0:
+    problems.append("the soak's attackers sent nothing")
 # Large blocks are checked while they arrive in the real process too.
 if not any(b["topology"] == "relay" and b["bytes"] >= 65536 and b["streamed"] > 0 for b in r["block_bursts"]):
     problems.append("no relayed block was checked while it arrived (blocks_streamed stayed 0)")
@@ -32,7 +36,7 @@ if os.geteuid() == 0 and not any(b["link_mbps"] > 0 and b["topology"].startswith
     problems.append("the link scenario measured no relayed block")
 if r["baselines"]["recover_us"] <= 0 or r["baselines"]["sha512_256_mb_s"] <= 0: problems.append("baselines missing")
 html = open(f"{d}/report.html").read()
-for needle in ("<svg", "Targets", "Transaction flood", "Block bursts", "Fan-out", "HTTP block serving"):
+for needle in ("<svg", "Targets", "Transaction flood", "Block bursts", "Fan-out", "HTTP block serving", "Soak"):
     if needle not in html: problems.append(f"report.html lacks {needle!r}")
 if problems:
     print("smoke report incomplete:\n  " + "\n  ".join(problems)); sys.exit(1)

@@ -43,9 +43,9 @@ Swarm::~Swarm() {
     if (l.hash != nullptr) XXH3_freeState(l.hash);
 }
 
-void Swarm::dial_all(const sockaddr_in6& relay) {
+void Swarm::dial_all(const sockaddr_in6& relay, const net::ConnectOptions& how) {
   for (std::uint32_t p = 0; p < peers_.size(); ++p) {
-    auto c = t_->connect(net::from_sockaddr(relay), {});
+    auto c = t_->connect(net::from_sockaddr(relay), how);
     if (c.ok()) dialing_[*c] = p;
     else ++errors_;
   }

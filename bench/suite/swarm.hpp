@@ -42,8 +42,8 @@ class Swarm {
   std::size_t size() const noexcept { return peers_.size(); }
   const ctl::LocalPeer& identity(std::size_t p) const { return *peers_[p].id; }
 
-  // Relay topology: every peer dials `relay`.
-  void dial_all(const sockaddr_in6& relay);
+  // Relay topology: every peer dials `relay` (`how`: e.g. from another source address).
+  void dial_all(const sockaddr_in6& relay, const net::ConnectOptions& how = {});
   // Direct topology: listen on loopback; peer 0 dials every other peer (they accept).
   Status connect_direct();
   // wait_up: pump until every link has authenticated (false on timeout or a failure).
