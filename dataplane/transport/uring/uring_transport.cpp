@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,16 +54,22 @@ Result<std::unique_ptr<UringTransport>> UringTransport::create(const UringConfig
 Status UringTransport::init() {
   // Prefer SINGLE_ISSUER|DEFER_TASKRUN (completions run in our poll, not in interrupts);
   // fall back one flag at a time and say what the kernel lacked.
+  // The ring starts disabled (R_DISABLED): it is registered and restricted before any
+  // operation can be submitted, then enabled (end of init).
   const unsigned attempts[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER, 0};
   int rc = -EINVAL;
-  for (unsigned flags : attempts) {
-    io_uring_params p{};
-    p.flags = flags;
-    rc = io_uring_queue_init_params(cfg_.sq_entries, ring_.get(), &p);
-    if (rc == 0) {
-      features_.single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
-      features_.defer_taskrun = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
-      break;
+  for (unsigned disabled : {unsigned{IORING_SETUP_R_DISABLED}, 0u}) {
+    for (unsigned flags : attempts) {
+      io_uring_params p{};
+      p.flags = flags | disabled;
+      rc = io_uring_queue_init_params(cfg_.sq_entries, ring_.get(), &p);
+      if (rc == 0) {
+        features_.single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+        features_.defer_taskrun = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+        ring_disabled_ = disabled != 0;
+        break;
+      }
+      if (rc != -EINVAL) break;
     }
     if (rc != -EINVAL) break;
   }
@@ -117,7 +124,48 @@ Status UringTransport::init() {
   for (std::uint32_t i = cfg_.max_conns; i > 0; --i) free_.push_back(i - 1);
   backlog_.reserve(64);
   setup_send_pool();
+  return restrict_and_enable();
+}
+
+// restrict_and_enable: allow only what the transport submits, then start the ring.
+Status UringTransport::restrict_and_enable() {
+  if (!ring_disabled_) {  // a kernel without R_DISABLED (before 5.10): no restrictions either
+    features_.missing += "io_uring-restrictions ";
+    return Ok{};
+  }
+  io_uring_restriction r[16] = {};
+  unsigned n = 0;
+  for (std::uint8_t op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_CONNECT, IORING_OP_SEND, IORING_OP_SEND_ZC,
+                          IORING_OP_ASYNC_CANCEL}) {
+    r[n].opcode = IORING_RESTRICTION_SQE_OP;
+    r[n++].sqe_op = op;
+  }
+  for (std::uint8_t op : {IORING_REGISTER_FILES_UPDATE, IORING_REGISTER_FILES_UPDATE2}) {
+    r[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+    r[n++].register_op = op;
+  }
+  r[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+  r[n++].sqe_flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  // (The raw system call: Debian's liburing 2.3 does not export its wrappers for these.)
+  const int fd = ring_->ring_fd;
+  if (::syscall(__NR_io_uring_register, fd, IORING_REGISTER_RESTRICTIONS, r, n) == 0) features_.restricted = true;
+  else features_.missing += "io_uring-restrictions ";
+  if (::syscall(__NR_io_uring_register, fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) != 0)
+    return sys_error("cannot enable the io_uring ring");
   return Ok{};
+}
+
+int UringTransport::submit_op_for_test(std::uint8_t opcode) {
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return -EBUSY;
+  io_uring_prep_rw(opcode, s, -1, nullptr, 0, 0);
+  s->user_data = ~0ull;
+  io_uring_submit(ring_.get());
+  io_uring_cqe* cqe = nullptr;
+  if (io_uring_wait_cqe(ring_.get(), &cqe) != 0 || cqe == nullptr) return -EIO;
+  const int res = cqe->user_data == ~0ull ? cqe->res : -EPROTO;
+  io_uring_cqe_seen(ring_.get(), cqe);
+  return res;
 }
 
 UringTransport::~UringTransport() {

@@ -48,6 +48,11 @@ struct UringFeatures {
   bool single_issuer = false;
   bool defer_taskrun = false;
   bool fixed_buffers = false;  // the send pool is registered; its buffers go out as zero-copy sends
+  // restricted: the ring accepts only the operations the transport submits (receive,
+  // send, accept, connect, cancel) and the one registration it makes after start-up
+  // (the file table's updates): with io_uring_enter allowed by the system-call filter, a
+  // compromised process could otherwise open files or run anything else through the ring.
+  bool restricted = false;
   std::string missing;  // human-readable list of what the kernel lacked
 };
 
@@ -89,6 +94,10 @@ class UringTransport {
   void wake_after(ConnId c, std::size_t bytes) noexcept;
 
   const UringFeatures& features() const noexcept { return features_; }
+  // submit_op_for_test: submit one bare operation `opcode` and wait for its result (the
+  // CQE's res; -EACCES when the ring's restrictions refuse it). Tests only, on a
+  // transport with nothing else in flight.
+  int submit_op_for_test(std::uint8_t opcode);
   std::uint32_t open_conns() const noexcept { return open_; }
   // remote: the connection's other end (the accepted peer, or the address dialed).
   net::PeerAddress remote(ConnId c) const noexcept { return net::from_sockaddr(c < conns_.size() ? conns_[c].peer : sockaddr_in6{}); }
@@ -154,6 +163,8 @@ class UringTransport {
   bool handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, std::size_t& n);
 
   UringConfig cfg_;
+  Status restrict_and_enable();
+  bool ring_disabled_ = false;  // created with R_DISABLED: enabled once restricted
   UringFeatures features_;
   std::unique_ptr<io_uring> ring_;
   bool ring_ok_ = false;

@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <liburing.h>
+#include <sys/utsname.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,6 +47,36 @@ bool pump(UringTransport& t, On&& on, Pred&& pred) {
     for (std::size_t i = 0; i < n; ++i) on(evs[i]);
   }
   return true;
+}
+
+// The ring takes only what the transport submits: anything else (opening a file, a
+// read or write of an arbitrary fd, even a no-op) is refused by the kernel, so a
+// compromised dataplane cannot use io_uring to get round its system-call filter. The
+// transport keeps working after the refusals.
+TEST(UringTransport, TheRingRefusesOperationsItDoesNotUse) {
+  UringConfig cfg;
+  cfg.max_conns = 8;
+  cfg.buf_count = 64;
+  auto t = UringTransport::create(cfg);
+  ASSERT_TRUE(t.ok()) << t.error().reason;
+  utsname u{};
+  ::uname(&u);
+  unsigned major = 0, minor = 0;
+  std::sscanf(u.release, "%u.%u", &major, &minor);
+  if (major < 5 || (major == 5 && minor < 10)) GTEST_SKIP() << "io_uring restrictions need Linux 5.10: " << u.release;
+  ASSERT_TRUE((*t)->features().restricted) << (*t)->features().missing;
+  for (std::uint8_t op : {IORING_OP_NOP, IORING_OP_OPENAT, IORING_OP_READ, IORING_OP_WRITE, IORING_OP_SENDMSG,
+                          IORING_OP_SOCKET, IORING_OP_UNLINKAT})
+    EXPECT_EQ((*t)->submit_op_for_test(op), -EACCES) << "opcode " << int{op};
+  // An operation it uses passes the restrictions (and then fails on its bare arguments).
+  EXPECT_NE((*t)->submit_op_for_test(IORING_OP_ASYNC_CANCEL), -EACCES);
+  sockaddr_in6 a = test::loopback_addr(0);
+  auto port = (*t)->listen(a);
+  ASSERT_TRUE(port.ok()) << port.error().reason;
+  const int fd = client_connect(*port);
+  bool accepted = false;
+  EXPECT_TRUE(pump(**t, [&](const Event& e) { accepted |= e.kind == EventKind::kAccepted; }, [&] { return accepted; }));
+  ::close(fd);
 }
 
 TEST(UringTransport, AcceptReceiveAndFanOutOneBuffer) {
