@@ -72,6 +72,13 @@ struct DpOptions {
   // largest message 9 min.
   std::uint64_t body_grace_ns = 10ull * 1'000'000'000ull;
   std::uint64_t body_min_bytes_per_s = 32ull << 10;
+  // Under memory pressure (a body waits for the receive budget), attackers pay first:
+  // once a second, the session whose large body has arrived slowest, below
+  // evict_min_bytes_per_s since it began at least evict_after_ns ago, is closed
+  // (closed_evicted; not misbehaviour), and its memory goes to those waiting. An honest
+  // node's block arrives far faster (2 Mbit/s is a poor home uplink).
+  std::uint64_t evict_min_bytes_per_s = 256ull << 10;
+  std::uint64_t evict_after_ns = 4ull * 1'000'000'000ull;
   // StackerDB chunks a sender may have relayed: chunk_bytes_per_s on average (a node's
   // max_stackerdb_push_bandwidth, PROTOCOL.md §4.6: past it a node Nacks the push), in
   // bursts of up to chunk_burst_bytes (one chunk of the largest size). Past it a chunk is
@@ -210,6 +217,7 @@ class RelayEngine final : private ControlCommands {
   void close_session(Session& s, const char* why, bool misbehaved);
   void forget_session(ConnId c, int err);
   void drain(Session& s);
+  void evict_slowest(std::uint64_t now_ns);
   void sweep(std::uint64_t now_ns);
   void send_now(Session& s, ByteSpan bytes);
   void view_hint(Session& s, const policy::BurnView& seen);

@@ -220,6 +220,27 @@ void RelayEngine<T, F>::sweep(std::uint64_t now_ns) {
       close_session(*s, "a large message arriving too slowly", false);
     }
   }
+  if (!waiting_.empty()) evict_slowest(now_ns);
+}
+
+// evict_slowest: someone waits for the receive budget: the session whose large body
+// arrives slowest (below evict_min_bytes_per_s, begun at least evict_after_ns ago)
+// makes room. One a second, so an honest burst is never cut down in one go.
+template <Transport T, class F>
+void RelayEngine<T, F>::evict_slowest(std::uint64_t now_ns) {
+  Session* slowest = nullptr;
+  double slowest_rate = static_cast<double>(opts_.evict_min_bytes_per_s);
+  for (Session* s : sessions_) {
+    if (s->closing || s->held || s->body_start_ns == 0 || now_ns - s->body_start_ns < opts_.evict_after_ns) continue;
+    const double rate = static_cast<double>(s->framer.body().size()) * 1e9 / static_cast<double>(now_ns - s->body_start_ns);
+    if (rate < slowest_rate) {
+      slowest = s;
+      slowest_rate = rate;
+    }
+  }
+  if (slowest == nullptr) return;
+  bump(c_->closed_evicted);
+  close_session(*slowest, "a large message arriving too slowly while others wait for memory", false);
 }
 
 template <Transport T, class F>
@@ -246,9 +267,10 @@ bool RelayEngine<T, F>::on_data(Session& s, const Event& e) {
         s.framer.preamble().payload_len > opts_.rx_own_bytes) {  // a large body: its clock starts
       s.body_deadline_ns = now_ns_ + opts_.body_grace_ns +
                            std::uint64_t{s.framer.preamble().payload_len} * 1'000'000'000ull / opts_.body_min_bytes_per_s;
+      s.body_start_ns = now_ns_;
     }
     if (s.framer.state() != codec::Framer::State::kDone) continue;
-    s.body_deadline_ns = 0;
+    s.body_deadline_ns = s.body_start_ns = 0;
     bump(c_->msgs_in);
     const std::size_t type = payload_type(s.framer.body(), s.framer.relayer_count());
     if (type != link::kMsgTypes) {

@@ -68,6 +68,7 @@ struct Session {
   std::uint64_t last_rx_ns = 0;    // when bytes last arrived (silence)
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute
   std::uint64_t body_deadline_ns = 0;  // a large body being read must be in by then (0: none)
+  std::uint64_t body_start_ns = 0;     // when that body began (its rate, under memory pressure)
   policy::Allowance chunk_bytes;    // StackerDB chunk bytes it may have relayed
   policy::Allowance tx_bytes;       // transaction bytes it may have relayed
   policy::Allowance tx_checks;      // transaction signature checks it may cost

@@ -74,6 +74,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 8;
   X(rx_heap_bodies, "large messages read into heap within the receive budget (no receive-pool slot free)") \
   X(rx_waits_key, "messages larger than a handshake that waited for their session's handshake, unread") \
   X(rx_waits_budget, "messages that waited, unread, for the receive budget to have room")               \
+  X(closed_evicted, "sessions closed under memory pressure: their large message arrived slowest, below 256 KiB/s") \
   X(store_feed_dropped, "relayed blocks not handed to the block store (control ring full)")        \
   X(originated, "pushes we originated (HTTP uploads) relayed to peers")                            \
   X(relay_work_ns, "nanoseconds spent on the relay path (checks, signing, queueing), all pushes")   \

@@ -1162,6 +1162,51 @@ TEST(RelayEngine, ALargeBodyThatStopsArrivingIsClosed) {
   EXPECT_EQ(n.relay->ctl->stats().closed_misbehaved, 0u);
 }
 
+// Under memory pressure attackers pay first: while a body waits for the receive budget,
+// the session whose large body arrives slowest (below 256 KiB/s after 4 s) is closed and
+// its memory goes to the one waiting; without pressure a slow body only meets its own
+// deadline. Issue 15.1.
+TEST(RelayEngine, UnderMemoryPressureTheSlowestLargeBodyIsEvicted) {
+  const StacksTransaction big = big_contract();
+  const std::size_t pool = 64 * 1024;
+  Net n(3, 0, {}, [&](DpOptions& o) {
+    o.rx_own_bytes = 1024;
+    o.rx_pool = {{pool, 1}};
+    o.rx_budget = pool + 48 * 1024;  // the slot and one heap body: a third waits
+  });
+  auto& a = n.nodes[0]->peer;
+  auto& b = n.nodes[1]->peer;
+  auto& c = n.nodes[2]->peer;
+  const Bytes from_a = a.conv->sign(1, Transaction{big});
+  const Bytes from_b = b.conv->sign(2, Transaction{variant(big, 1)});
+  const Bytes from_c = c.conv->sign(3, Transaction{variant(big, 2)});
+  a.send(half(from_a, true));  // and then stalls
+  b.send(half(from_b, true));
+  n.settle();
+  n.now += 5'000'000'000ull;  // both slow now, but nobody waits: nothing happens
+  n.settle();
+  EXPECT_EQ(n.c().closed_evicted.load(), 0u);
+  b.send(half(from_b, false));  // b is done; a still holds its share
+  c.send(half(from_c, true));
+  n.settle();
+  // c's body found room in b's share; a new one from b now waits behind a's stall.
+  const Bytes again_b = b.conv->sign(4, Transaction{variant(big, 3)});
+  b.send(half(again_b, true));
+  n.settle();
+  EXPECT_EQ(n.c().rx_waits_budget.load(), 1u);
+  n.now += 1'000'000'000ull;  // the next sweep: a (5 s, ~7 KB/s) makes room, not c (just begun)
+  n.settle();
+  EXPECT_EQ(n.c().closed_evicted.load(), 1u);
+  EXPECT_TRUE(a.closed);
+  EXPECT_FALSE(b.closed || c.closed);
+  b.send(half(again_b, false));
+  c.send(half(from_c, false));
+  n.settle();
+  EXPECT_EQ(n.c().drop_invalid.load(), 3u);  // b's two and c's (altered, read whole)
+  EXPECT_EQ(n.c().closed_slow_body.load(), 0u);
+  EXPECT_EQ(n.relay->ctl->stats().closed_misbehaved, 0u);
+}
+
 // Large Nakamoto block pushes are checked while their bytes arrive (here in reads of at
 // most 1 500 bytes); when no checker is free, or the stream gives up, the whole payload
 // is checked after the last byte exactly as before: the verdicts do not change.
