@@ -95,7 +95,9 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
       << "[rewards]\nreward_set_file = \"" << l.reward_set_file << "\"\n"
       << "[frontier]\nbootstrap = []\nwalk = false\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n"
       << l.extra_toml;
-    if (!l.http_bind.empty()) f << "[http]\nbind = \"" << l.http_bind << "\"\n";
+    // Every benchmark client comes from 127.0.0.1: no per-address limit (the scenario
+    // measures serving with 16 to 256 clients).
+    if (!l.http_bind.empty()) f << "[http]\nbind = \"" << l.http_bind << "\"\nmax_clients_per_ip = 0\n";
     if (!f) {
       err = "cannot write " + cfg;
       return make_error(Errc::kIo, "config");
