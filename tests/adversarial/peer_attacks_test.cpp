@@ -2,12 +2,18 @@
 // honest test peers keep relaying through it (issue 15, items 2 and 4):
 // - a peer that sends invalid pushes over and over is dropped as misbehaving;
 // - a peer that floods StackerDB chunks (each a new object) has them throttled to a
-//   node's 4 MiB/s, and transactions keep flowing meanwhile.
+//   node's 4 MiB/s, and transactions keep flowing meanwhile;
+// - a peer that floods transactions built to cost the most signature checks (128-field
+//   multisig, every field a signature) gets a bounded share of the relay's CPU, and one
+//   past the relay's limits costs no checks at all;
+// - a peer that floods valid transactions has them relayed at its allowance only.
 #include <gtest/gtest.h>
 
 #include <chrono>
 
 #include "relay/codec/message.hpp"
+#include "relay/crypto/hash.hpp"
+#include "relay/crypto/secp256k1.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_data.hpp"
 #include "tests/support/uring_peers.hpp"
@@ -61,6 +67,88 @@ TEST_F(PeerAttack, AChunkFloodIsThrottledAndTransactionsKeepFlowing) {
   EXPECT_LE(relayed_chunks * 1'000'000, (std::uint64_t{16} << 20) + static_cast<std::uint64_t>(secs * (4 << 20)) + 2'000'000);
   EXPECT_GE(k.drop_chunk_throttled.load(), 10u);
   EXPECT_FALSE(x.closed);  // throttled, not punished (as on a node)
+  EXPECT_FALSE(a.closed || b.closed);
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+
+// A transaction whose origin is a multisig of `fields` signature fields, each a copy of
+// one real signature (over something else): every one recovers to a key, so the check
+// fails only once all are recovered and the keys hashed.
+StacksTransaction costly_tx(std::uint64_t nonce, std::size_t fields) {
+  static const codec::Sig65 sig = crypto::SecretKey::generate()->sign(crypto::sha512_256(ByteSpan()));
+  StacksTransaction t = signed_test_tx(nonce);
+  t.auth.origin.hash_mode = 0x05;  // order-independent: each signature checked on its own
+  t.auth.origin.fields.resize(fields);
+  for (auto& f : t.auth.origin.fields) {
+    f.id = 0x02;
+    f.signature = sig;
+  }
+  t.auth.origin.signatures_required = static_cast<std::uint16_t>(fields);
+  compute_ids(t);
+  return t;
+}
+
+TEST_F(PeerAttack, SignatureHeavyTransactionsGetABoundedShareOfTheCpu) {
+  const auto& k = relay.counters();
+  const std::uint64_t work0 = k.relay_work_ns.load();
+  // One write of everything (more than the test transport queues one message at a time):
+  // 100 past the field limit, refused before any check and not held against x; then 300
+  // at 128 fields, 38 400 recoveries (~1.7 s of a core) if all were checked.
+  Bytes all;
+  auto add = [&](const Bytes& m) { all.insert(all.end(), m.begin(), m.end()); };
+  for (std::uint32_t i = 0; i < 100; ++i) add(x.conv->sign(i, Transaction{costly_tx(8000 + i, 129)}));
+  for (std::uint32_t i = 0; i < 300; ++i) add(x.conv->sign(1000 + i, Transaction{costly_tx(7000 + i, 128)}));
+  x.send(all);
+  EXPECT_TRUE(net.relays_transactions(a, b, 1, 20, 10));  // served meanwhile
+  ASSERT_TRUE(net.pump_until([&] {
+    return k.drop_beyond_policy.load() + k.drop_invalid.load() + k.drop_tx_throttled.load() >= 400 || x.closed;
+  }, 15)) << "beyond " << k.drop_beyond_policy.load() << " invalid " << k.drop_invalid.load() << " throttled "
+          << k.drop_tx_throttled.load();
+  const double work_s = static_cast<double>(k.relay_work_ns.load() - work0) / 1e9;
+  std::printf("%.2f s of relay-path work; %llu beyond policy, %llu checked (invalid), %llu throttled\n", work_s,
+              static_cast<unsigned long long>(k.drop_beyond_policy.load()),
+              static_cast<unsigned long long>(k.drop_invalid.load()),
+              static_cast<unsigned long long>(k.drop_tx_throttled.load()));
+  EXPECT_EQ(k.drop_beyond_policy.load(), 100u);
+  // Checked: its burst of 8 000 checks (62 transactions) and what it earns back while
+  // they run (2 000 a second), and never past its 64th invalid one, when it is dropped as
+  // misbehaving; whatever else it sent is not checked (throttled, or never read). At most
+  // 64 × 128 recoveries, where 300 × 128 were asked for.
+  EXPECT_LE(k.drop_invalid.load(), 64u);
+  EXPECT_TRUE(x.closed || k.drop_tx_throttled.load() >= 300u - 64u) << k.drop_tx_throttled.load();
+  EXPECT_EQ(k.closed_invalid_pushes.load(), x.closed ? 1u : 0u);
+  EXPECT_FALSE(a.closed || b.closed);
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+// Valid transactions are bounded per sender too: a flood of them from one peer is
+// relayed at its allowance (a burst of 8 000 checks, then 2 000 a second), the rest
+// dropped unrelayed; the sender is not punished and another peer's are relayed as ever.
+TEST_F(PeerAttack, AValidTransactionFloodIsBoundedPerSender) {
+  const auto& k = relay.counters();
+  constexpr std::uint32_t kFlood = 14000;
+  const auto t0 = std::chrono::steady_clock::now();
+  Bytes all;  // one write (more than the test transport queues one message at a time)
+  for (std::uint32_t i = 0; i < kFlood; ++i) {
+    const Bytes m = x.conv->sign(i, Transaction{signed_test_tx(100000 + i)});
+    all.insert(all.end(), m.begin(), m.end());
+  }
+  x.send(all);
+  EXPECT_TRUE(net.relays_transactions(a, b, 1, 20, 10));  // served meanwhile
+  ASSERT_TRUE(net.pump_until([&] { return k.drop_tx_throttled.load() + k.relayed.load() >= kFlood + 20; }, 20))
+      << "throttled " << k.drop_tx_throttled.load() << " relayed " << k.relayed.load() << " msgs " << k.msgs_in.load()
+      << " dup " << k.drop_dup.load() << " invalid " << k.drop_invalid.load() << " pacer " << k.drop_pacer_tx.load();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::uint64_t relayed_x = k.relayed.load() - 20;
+  std::printf("of %u from one sender in %.1f s: %llu relayed, %llu throttled\n", kFlood, secs,
+              static_cast<unsigned long long>(relayed_x), static_cast<unsigned long long>(k.drop_tx_throttled.load()));
+  const double allowed = 8000 + 2000 * secs;  // at most, over the whole run
+  EXPECT_LE(static_cast<double>(relayed_x), allowed + 1);
+  EXPECT_GE(static_cast<double>(k.drop_tx_throttled.load()), kFlood - allowed - 1);
+  EXPECT_GT(k.drop_tx_throttled.load(), 0u);
+  EXPECT_FALSE(x.closed);  // not punished
+  EXPECT_EQ(k.closed_invalid_pushes.load(), 0u);
   EXPECT_FALSE(a.closed || b.closed);
   EXPECT_EQ(relay.stop(), 0);
 }
