@@ -144,7 +144,11 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
       case MsgId::kNatPunchRequest:
         reply(m, NatPunchReply{peer_addr_, peer_port_, std::get<NatPunchRequest>(m.payload).nonce}, out);
         break;
-      default: reply(m, Nack{kNackHandshakeRequired}, out); break;
+      default:
+        if (++nacks_before_handshake_ > kMaxNacksBeforeHandshake)
+          return close("too many messages before a handshake", false, out);
+        reply(m, Nack{kNackHandshakeRequired}, out);
+        break;
     }
     if (peer_key_) {
       last_recv_ns_ = now_ns;

@@ -41,6 +41,10 @@ struct LocalPeer {
 inline constexpr std::uint64_t kHandshakeTimeoutNs = 5'000'000'000ull;  // node drops unauthenticated after 5 s
 inline constexpr std::uint64_t kPingIntervalNs = 1'800'000'000'000ull;  // well inside heartbeat + 30 s
 inline constexpr std::uint64_t kRequestTimeoutNs = 30'000'000'000ull;   // a node's neighbor_request_timeout
+// A peer that has not shaken hands gets a signed Nack(HandshakeRequired) for anything
+// else it sends, as from a node, but at most this many: each costs a signature, and a
+// stock node sends its Handshake first. Past them it is closed (not as misbehaviour).
+inline constexpr std::uint32_t kMaxNacksBeforeHandshake = 16;
 
 // Nack codes (PROTOCOL.md §1.7).
 inline constexpr std::uint32_t kNackHandshakeRequired = 1;
@@ -168,6 +172,7 @@ class Conversation {
   std::optional<crypto::PublicKey> peer_key_;
   std::optional<codec::HandshakeData> peer_hs_;
   std::optional<std::uint32_t> handshake_seq_;  // our outstanding Handshake
+  std::uint32_t nacks_before_handshake_ = 0;
   codec::Hash32 digest_{};                      // signing digest of the message being handled
   std::uint64_t started_ns_;
   std::uint64_t last_recv_ns_;

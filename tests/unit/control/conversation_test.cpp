@@ -111,6 +111,28 @@ TEST(Conversation, UnauthenticatedRequestsGetNack1) {
   EXPECT_EQ(std::get<NatPunchReply>(decode(out[0].bytes).payload).nonce, 0xabcdu);
 }
 
+// Each Nack costs a signature: a peer that keeps sending before any handshake gets 16 of
+// them, then is closed (not as misbehaviour: it may be slow, not hostile).
+TEST(Conversation, APeerThatNeverShakesHandsGetsABoundedNumberOfNacks) {
+  Pair p;
+  std::vector<Action> out;
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    Bytes ping = p.node.sign(i, Ping{i});
+    p.relay.on_message(ping, decode(ping), 1, out);
+  }
+  std::size_t nacks = 0, closes = 0;
+  for (const auto& a : out) {
+    nacks += a.kind == Action::Kind::kSend;
+    if (a.kind == Action::Kind::kClose) {
+      ++closes;
+      EXPECT_FALSE(a.misbehaved);
+      EXPECT_STREQ(a.reason, "too many messages before a handshake");
+    }
+  }
+  EXPECT_EQ(nacks, kMaxNacksBeforeHandshake);
+  EXPECT_EQ(closes, 1u);
+}
+
 TEST(Conversation, AuthenticatedReplies) {
   Pair p;
   p.handshake();
