@@ -87,6 +87,11 @@ struct DpOptions {
   // junk chunks (each a new dedup id) from filling every peer's queue.
   std::uint64_t chunk_bytes_per_s = 4ull << 20;
   std::uint64_t chunk_burst_bytes = (16ull << 20) + (64ull << 10);
+  // And chunk_msgs_per_s chunks (bursts of chunk_msgs_burst), however small: each costs a
+  // hash and, for the signers' contracts, a signature recovery. Signers write a few
+  // chunks per block each; a peer relaying all of them stays far below.
+  std::uint64_t chunk_msgs_per_s = 500;
+  std::uint64_t chunk_msgs_burst = 2000;
   // Transactions a sender may have relayed: tx_bytes_per_s on average, in bursts of up to
   // tx_burst_bytes (two of the largest transactions), and tx_checks_per_s signature
   // checks (each signature recovered, each multisig key parsed; charged once done, so a

@@ -358,7 +358,8 @@ template <Transport T, class F>
 std::atomic<std::uint64_t>* RelayEngine<T, F>::over_allowance(Session& s, codec::MsgId type, std::size_t size) noexcept {
   switch (type) {
     case codec::MsgId::kStackerDBPushChunk:
-      return s.chunk_bytes.take(now_ns_, size, {opts_.chunk_bytes_per_s, opts_.chunk_burst_bytes})
+      return s.chunk_bytes.take(now_ns_, size, {opts_.chunk_bytes_per_s, opts_.chunk_burst_bytes}) &&
+                     s.chunk_msgs.take(now_ns_, 1, {opts_.chunk_msgs_per_s, opts_.chunk_msgs_burst})
                  ? nullptr
                  : &c_->drop_chunk_throttled;
     case codec::MsgId::kTransaction:

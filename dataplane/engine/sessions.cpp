@@ -48,7 +48,7 @@ Session* SessionTable::open(ConnId c, const link::SessionInfo& info) noexcept {
   s->in_waiting = false;
   s->invalid_points = 0;
   s->body_deadline_ns = s->body_start_ns = 0;
-  s->chunk_bytes = s->tx_bytes = s->tx_checks = {};  // (each full at first use)
+  s->chunk_bytes = s->chunk_msgs = s->tx_bytes = s->tx_checks = {};  // (each full at first use)
   s->live_pos = static_cast<std::uint32_t>(live_.size());
   live_.push_back(s);
   by_conn_[c] = s;

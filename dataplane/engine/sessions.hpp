@@ -70,6 +70,7 @@ struct Session {
   std::uint64_t body_deadline_ns = 0;  // a large body being read must be in by then (0: none)
   std::uint64_t body_start_ns = 0;     // when that body began (its rate, under memory pressure)
   policy::Allowance chunk_bytes;    // StackerDB chunk bytes it may have relayed
+  policy::Allowance chunk_msgs;     // and chunks
   policy::Allowance tx_bytes;       // transaction bytes it may have relayed
   policy::Allowance tx_checks;      // transaction signature checks it may cost
   std::uint64_t last_tx_ns = 0;    // when a send last completed, or the first was queued (write timeout)

@@ -60,7 +60,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 8;
   X(drop_no_burn_view, "pushes held back: no burn view yet")                                       \
   X(drop_pacer_tx, "queued transactions dropped under pacing pressure")                            \
   X(drop_pacer_chunk, "queued StackerDB chunks dropped under pacing pressure (for a block, or a newer chunk)") \
-  X(drop_chunk_throttled, "StackerDB chunks not relayed: their sender is past its chunk bandwidth (4 MiB/s)")  \
+  X(drop_chunk_throttled, "StackerDB chunks not relayed: their sender is past its chunk bandwidth (4 MiB/s, 500 chunks/s)")  \
   X(drop_tx_throttled, "transactions not relayed: their sender is past its transaction bytes or signature checks per second") \
   X(drop_chunk_signer, "StackerDB chunks of the signers' contracts not signed by their slot's signer (not relayed; no node stores them)") \
   X(chunks_signer_checked, "StackerDB chunks whose signature was checked against their slot's signer") \

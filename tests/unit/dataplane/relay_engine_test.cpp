@@ -792,6 +792,27 @@ TEST(RelayEngine, SignersChunksAreRelayedOnlyWhenSignedByTheirSlotsSigner) {
   EXPECT_FALSE(a.closed);
 }
 
+// However small, a sender's chunks are bounded in number too (each costs a hash and, for
+// the signers' contracts, a recovery): past its allowance they are not relayed, and it
+// is not punished.
+TEST(RelayEngine, ASendersChunkCountIsBounded) {
+  Net n(2, 0, {}, [](DpOptions& o) {
+    o.chunk_msgs_per_s = 10;
+    o.chunk_msgs_burst = 20;
+  });
+  auto& a = n.nodes[0]->peer;
+  for (std::uint32_t i = 0; i < 30; ++i) a.send(a.conv->sign(i, test::test_chunk(i, 100)));
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 20u);  // the burst
+  EXPECT_EQ(n.c().drop_chunk_throttled.load(), 10u);
+  n.now += 1'000'000'000ull;  // a second: 10 more
+  for (std::uint32_t i = 30; i < 45; ++i) a.send(a.conv->sign(i, test::test_chunk(i, 100)));
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 30u);
+  EXPECT_EQ(n.c().drop_chunk_throttled.load(), 15u);
+  EXPECT_FALSE(a.closed);
+}
+
 TEST(RelayEngine, DialedPeerIsRedialedAfterItDrops) {
   ctl::ControlOptions co;
   co.peers.push_back(ctl::DialSpec{test::peer_addr("127.0.0.1", 3), std::nullopt});
