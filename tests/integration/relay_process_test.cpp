@@ -37,6 +37,7 @@ namespace {
 using namespace relay::codec;
 using test::Peer;
 using test::Peers;
+using test::ListeningNode;
 
 Hash20 pkh_of(const crypto::PublicKey& k) {
   auto c = k.compressed();
@@ -371,15 +372,6 @@ TEST(RelayProcess, FetchesRewardSetsFromANodesRpc) {
 
 // A node listening for the relay (a configured --peer); each relay connection is a new
 // conversation, and `handshakes` counts them.
-struct ListeningNode {
-  std::unique_ptr<UringTransport> t = std::move(UringTransport::create({}).value());
-  Peer peer{*t, 80};
-  std::uint16_t port = 0;
-  ListeningNode() { port = t->listen(test::loopback_addr(0)).value(); }
-  void pump(std::uint64_t now) { peer.pump(now, 1); }
-  std::uint32_t handshakes() const { return peer.handshakes; }
-};
-
 // proc_status: a line's value from /proc/PID/status ("" if none), e.g. "Uid", "CapEff".
 std::string proc_status(pid_t pid, const std::string& key) {
   std::ifstream st("/proc/" + std::to_string(pid) + "/status");

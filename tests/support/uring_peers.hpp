@@ -55,4 +55,14 @@ struct Peers {
   }
 };
 
+// ListeningNode: a stock node that listens on loopback for the relay to dial it.
+struct ListeningNode {
+  std::unique_ptr<dp::UringTransport> t = std::move(dp::UringTransport::create({}).value());
+  Peer peer{*t, 80};
+  std::uint16_t port = 0;
+  ListeningNode() { port = t->listen(loopback_addr(0)).value(); }
+  void pump(std::uint64_t now) { peer.pump(now, 1); }
+  std::uint32_t handshakes() const { return peer.handshakes; }
+};
+
 }  // namespace relay::test
