@@ -6,14 +6,21 @@
 // - a peer that floods transactions built to cost the most signature checks (128-field
 //   multisig, every field a signature) gets a bounded share of the relay's CPU, and one
 //   past the relay's limits costs no checks at all;
-// - a peer that floods valid transactions has them relayed at its allowance only.
+// - a peer that floods valid transactions has them relayed at its allowance only;
+// - a flood of inbound connections cannot take the slots kept for the relay's dials.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
+#include <functional>
 
 #include "relay/codec/message.hpp"
 #include "relay/crypto/hash.hpp"
 #include "relay/crypto/secp256k1.hpp"
+#include "tests/support/loopback.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_data.hpp"
 #include "tests/support/uring_peers.hpp"
@@ -151,6 +158,51 @@ TEST_F(PeerAttack, AValidTransactionFloodIsBoundedPerSender) {
   EXPECT_EQ(k.closed_invalid_pushes.load(), 0u);
   EXPECT_FALSE(a.closed || b.closed);
   EXPECT_EQ(relay.stop(), 0);
+}
+
+
+// Inbound connections cannot take the slots kept for the relay's own dials (issue 15,
+// item 6): with max_inbound = 4, a flood of connections fills the inbound slots and the
+// rest are refused at once and counted; the node the relay dials stays connected and
+// served, and when it drops, the relay dials it again into the slot kept for it.
+TEST(SlotAttack, AnInboundFloodCannotTakeTheSlotsKeptForDials) {
+  ListeningNode node;
+  char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
+  const std::string cfg_dir = ::mkdtemp(tmpl);
+  ::chmod(cfg_dir.c_str(), 0711);
+  {
+    std::ofstream cfg(cfg_dir + "/relay.toml");
+    cfg << kTestFrontierToml << "target_outbound = 2\n[p2p]\nmax_inbound = 4\nmax_outbound = 4\n";
+  }
+  ::chmod((cfg_dir + "/relay.toml").c_str(), 0644);
+  RelayRun relay({"--config", cfg_dir + "/relay.toml", "--peer", "127.0.0.1:" + std::to_string(node.port)});
+  ASSERT_GT(relay.port, 0);
+  Peers net;
+  Peer& a = net.add(110, relay.port);  // one honest inbound peer
+  auto step = [&](const std::function<bool()>& done, int secs = 15) {
+    return net.pump_until([&] {
+      node.pump(++net.now);
+      return done();
+    }, secs);
+  };
+  ASSERT_TRUE(step([&] { return a.authenticated() && node.handshakes() == 1; }));
+  const auto& k = relay.counters();
+  // 20 more inbound connections: 3 fit beside a, the rest are refused.
+  std::vector<int> flood;
+  for (int i = 0; i < 20; ++i) flood.push_back(connect_loopback(relay.port));
+  ASSERT_TRUE(step([&] { return k.inbound_refused_reserved.load() >= 17; })) << k.inbound_refused_reserved.load();
+  // The dialed node is still connected and served.
+  a.send(a.conv->sign(1, Transaction{signed_test_tx(1)}));
+  ASSERT_TRUE(step([&] { return node.peer.pushes.size() == 1; }));
+  // It drops; the relay dials it again while the inbound slots are still full.
+  node.t->close(node.peer.conn);
+  ASSERT_TRUE(step([&] { return node.handshakes() == 2; }, 20));
+  a.send(a.conv->sign(2, Transaction{signed_test_tx(2)}));
+  ASSERT_TRUE(step([&] { return node.peer.pushes.size() == 2; }));
+  EXPECT_FALSE(a.closed);
+  for (int fd : flood) ::close(fd);
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + cfg_dir).c_str());
 }
 
 }  // namespace
