@@ -33,10 +33,11 @@ struct SimPeer {
   bool closed = false;
   std::uint32_t handshakes = 0;  // completed (a listening node counts each relay connection)
   std::uint64_t errors = 0;
+  ctl::BurnView view = sim_burn_view();  // the view its preambles carry (set before it connects)
 
   SimPeer(T& transport, std::uint8_t key, std::uint8_t tag = 0) : id(make_local_peer(key, tag)), t(transport) {}
-  void dial(const sockaddr_in6& a) {
-    auto c = t.connect(net::from_sockaddr(a), {});
+  void dial(const sockaddr_in6& a, const net::ConnectOptions& how = {}) {
+    auto c = t.connect(net::from_sockaddr(a), how);
     conn = c.ok() ? *c : dp::kNoConn;
   }
   void send(const Bytes& b) {
@@ -81,7 +82,7 @@ struct SimPeer {
           closed = false;
           framer.reset();  // nothing of an earlier connection carries over
           conv = std::make_unique<ctl::Conversation>(&id, e.kind == dp::EventKind::kConnected, now);
-          conv->set_burn_view(sim_burn_view());
+          conv->set_burn_view(view);
           conv->set_neighbors(neighbors);
           conv->start(now, acts);
         } else if (e.kind == dp::EventKind::kClosed || e.kind == dp::EventKind::kConnectFailed) {

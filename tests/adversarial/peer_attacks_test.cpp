@@ -7,7 +7,8 @@
 //   multisig, every field a signature) gets a bounded share of the relay's CPU, and one
 //   past the relay's limits costs no checks at all;
 // - a peer that floods valid transactions has them relayed at its allowance only;
-// - a flood of inbound connections cannot take the slots kept for the relay's dials.
+// - a flood of inbound connections cannot take the slots kept for the relay's dials;
+// - peers of one netgroup cannot move the relay's burn view.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -203,6 +204,65 @@ TEST(SlotAttack, AnInboundFloodCannotTakeTheSlotsKeptForDials) {
   for (int fd : flood) ::close(fd);
   EXPECT_EQ(relay.stop(), 0);
   (void)std::system(("rm -rf " + cfg_dir).c_str());
+}
+
+
+// The burn view in the relay's preambles (nodes drop a peer whose view they disagree with)
+// cannot be moved by peers of one netgroup (issue 15, item 5): three attackers in
+// 127.3/16 claiming a view 100 blocks ahead leave the relay on the view of the honest
+// peers in three netgroups; when those move on, the relay follows (never frozen).
+TEST(BurnViewAttack, PeersOfOneNetgroupCannotMoveTheRelaysView) {
+  RelayRun relay({});  // p2p.burn_view_quorum = 3
+  ASSERT_GT(relay.port, 0);
+  Peers net;
+  Peer& a = net.add(120, relay.port, "127.0.0.1");
+  Peer& b = net.add(121, relay.port, "127.1.0.1");
+  Peer& c = net.add(122, relay.port, "127.2.0.1");
+  ASSERT_TRUE(net.all_authenticated());
+  // relayed_height: the burn height in the relay's preamble of what b received last.
+  auto relayed_height = [&] { return decode_message(b.pushes.back())->preamble.burn_block_height; };
+  ASSERT_TRUE(net.relays_transactions(a, b, 1, 2, 10));
+  const std::uint64_t honest = relayed_height();
+  EXPECT_EQ(honest, sim::sim_burn_view().height);
+  ctl::BurnView bad;
+  bad.height = honest + 100;
+  bad.hash.fill(0x66);
+  bad.stable_height = bad.height - 7;
+  bad.stable_hash.fill(0x77);
+  std::vector<Peer*> xs;
+  for (int i = 0; i < 3; ++i) {
+    const std::string from = "127.3.0." + std::to_string(i + 1);
+    Peer& x = net.add(static_cast<std::uint8_t>(130 + i), relay.port, from.c_str());
+    x.view = bad;
+    xs.push_back(&x);
+  }
+  ASSERT_TRUE(net.all_authenticated());
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    xs[i]->send(xs[i]->conv->sign(static_cast<std::uint32_t>(i), Transaction{signed_test_tx(300 + i)}));
+  ASSERT_TRUE(net.relays_transactions(a, b, 10, 3, 10));
+  net.pump_until([] { return false; }, 1);
+  ASSERT_TRUE(net.relays_transactions(c, b, 20, 1, 10));
+  EXPECT_EQ(relayed_height(), honest);  // not the attackers' view
+  // The honest peers move one block on: the relay follows.
+  ctl::BurnView next = sim::sim_burn_view();
+  next.height += 1;
+  next.stable_height += 1;
+  for (Peer* p : {&a, &b, &c}) {
+    p->view = next;
+    p->conv->set_burn_view(next);
+  }
+  // Each of the three says so (a vote is a peer's latest preamble), then a's pushes
+  // reach b under the new view.
+  std::uint32_t seq = 40;
+  for (Peer* p : {&a, &b, &c}) p->send(p->conv->sign(++seq, Transaction{signed_test_tx(seq)}));
+  net.pump_until([] { return false; }, 1);
+  ASSERT_TRUE(net.pump_until([&] {
+    a.send(a.conv->sign(++seq, Transaction{signed_test_tx(seq)}));
+    net.pump_until([] { return false; }, 0);
+    return relayed_height() == next.height;
+  }, 15)) << relayed_height();
+  EXPECT_FALSE(a.closed || b.closed || c.closed);
+  EXPECT_EQ(relay.stop(), 0);
 }
 
 }  // namespace

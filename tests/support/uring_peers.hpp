@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane/transport/uring/uring_transport.hpp"
+#include "relay/net/address.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/support/test_peer.hpp"
 
@@ -21,10 +22,14 @@ struct Peers {
   std::vector<std::unique_ptr<Peer>> ps;
   std::uint64_t now = 1;
 
-  Peer& add(std::uint8_t key, std::uint16_t relay_port) {
+  // add: a peer dialing the relay, from loopback address `from` when given (e.g.
+  // "127.1.0.1": another /16, another netgroup).
+  Peer& add(std::uint8_t key, std::uint16_t relay_port, const char* from = nullptr) {
     ts.push_back(std::move(dp::UringTransport::create({}).value()));
     ps.push_back(std::make_unique<Peer>(*ts.back(), key));
-    ps.back()->dial(loopback_addr(relay_port));
+    net::ConnectOptions how;
+    if (from != nullptr) how.bind_source = net::parse_addr(from);
+    ps.back()->dial(loopback_addr(relay_port), how);
     return *ps.back();
   }
   // pump_until: step every peer until `done` (false after `secs` seconds).
