@@ -353,7 +353,8 @@ void RelayEngine<T, F>::stream_step(Session& s) {
 }
 
 // over_allowance: the sender's token buckets (full at first use, refilled at their rates
-// up to their bursts): chunk bytes; transaction bytes and signature checks.
+// up to their bursts): chunk bytes and chunks; transaction bytes and signature checks
+// (those charged after each check, in relay()).
 template <Transport T, class F>
 std::atomic<std::uint64_t>* RelayEngine<T, F>::over_allowance(Session& s, codec::MsgId type, std::size_t size) noexcept {
   switch (type) {
