@@ -186,8 +186,8 @@ TEST(SlotAttack, AnInboundFloodCannotTakeTheSlotsKeptForDials) {
       return done();
     }, secs);
   };
-  ASSERT_TRUE(step([&] { return a.authenticated() && node.handshakes() == 1; }));
   const auto& k = relay.counters();
+  ASSERT_TRUE(step([&] { return a.authenticated() && node.handshakes() == 1 && k.sessions_auth_live.load() == 2; }));
   // 20 more inbound connections: 3 fit beside a, the rest are refused.
   std::vector<int> flood;
   for (int i = 0; i < 20; ++i) flood.push_back(connect_loopback(relay.port));
@@ -197,7 +197,9 @@ TEST(SlotAttack, AnInboundFloodCannotTakeTheSlotsKeptForDials) {
   ASSERT_TRUE(step([&] { return node.peer.pushes.size() == 1; }));
   // It drops; the relay dials it again while the inbound slots are still full.
   node.t->close(node.peer.conn);
-  ASSERT_TRUE(step([&] { return node.handshakes() == 2; }, 20));
+  // (Authenticated on the relay's side too before a's push: only then is it a recipient.)
+  ASSERT_TRUE(step([&] { return node.handshakes() == 2 && k.sessions_auth_live.load() == 2; }, 20))
+      << k.sessions_auth_live.load();
   a.send(a.conv->sign(2, Transaction{signed_test_tx(2)}));
   ASSERT_TRUE(step([&] { return node.peer.pushes.size() == 2; }));
   EXPECT_FALSE(a.closed);
