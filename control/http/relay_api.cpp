@@ -432,6 +432,8 @@ void serve_metrics(const ApiContext& c, Response& r) {
            c.server->refused_per_ip.load());
     metric(out, "http_budget_waits_total", "counter", "HTTP requests that waited for response memory (response_budget)",
            c.server->budget_waits.load());
+    metric(out, "http_response_bytes", "gauge", "HTTP response bodies built in memory and not yet written (within response_budget)",
+           c.server->response_bytes.load());
   }
   r.set_text(200, std::move(out), "text/plain; version=0.0.4");
 }
