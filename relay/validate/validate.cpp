@@ -458,20 +458,23 @@ SignerCheck verify_signer_signatures(const codec::NakamotoBlock& b,
   return set.verify(b.header, b.block_hash);
 }
 
-Hash32 stackerdb_chunk_digest(const codec::StackerDBChunkData& c) noexcept {
-  Hash32 data_hash = crypto::sha512_256(c.data);
+Hash32 stackerdb_chunk_digest(std::uint32_t slot_id, std::uint32_t slot_version, ByteSpan data) noexcept {
+  const Hash32 data_hash = crypto::sha512_256(data);
   crypto::Sha512_256 h;
-  h.update_u32(c.slot_id);
-  h.update_u32(c.slot_version);
+  h.update_u32(slot_id);
+  h.update_u32(slot_version);
   h.update(data_hash.data(), 32);
   return h.finish();
 }
 
+Hash32 stackerdb_chunk_digest(const codec::StackerDBChunkData& c) noexcept {
+  return stackerdb_chunk_digest(c.slot_id, c.slot_version, c.data);
+}
+
 std::optional<Hash20> stackerdb_chunk_signer_hash(const codec::StackerDBChunkData& c) {
-  auto key = crypto::recover(stackerdb_chunk_digest(c), c.sig, LowS::kIgnore);
-  if (!key) return std::nullopt;
-  auto k = key->compressed();
-  return crypto::hash160(ByteSpan(k.data(), k.size()));
+  auto k = stackerdb_chunk_key(c.slot_id, c.slot_version, c.sig, c.data);
+  if (!k) return std::nullopt;
+  return crypto::hash160(ByteSpan(k->data(), k->size()));
 }
 
 bool verify_stackerdb_chunk(const codec::StackerDBChunkData& c, const Hash20& slot_owner) {
@@ -481,12 +484,7 @@ bool verify_stackerdb_chunk(const codec::StackerDBChunkData& c, const Hash20& sl
 
 std::optional<codec::PubKey33> stackerdb_chunk_key(std::uint32_t slot_id, std::uint32_t slot_version,
                                                    const codec::Sig65& sig, ByteSpan data) {
-  const Hash32 data_hash = crypto::sha512_256(data);
-  crypto::Sha512_256 h;
-  h.update_u32(slot_id);
-  h.update_u32(slot_version);
-  h.update(data_hash.data(), 32);
-  auto key = crypto::recover(h.finish(), sig, LowS::kIgnore);
+  auto key = crypto::recover(stackerdb_chunk_digest(slot_id, slot_version, data), sig, LowS::kIgnore);
   if (!key) return std::nullopt;
   return key->compressed();
 }

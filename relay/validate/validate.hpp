@@ -176,7 +176,9 @@ class SignerSet {
   SignerCheck refuse(const codec::NakamotoBlockHeader& h) const;  // the checks before any recovery
 };
 
-// stackerdb_chunk_digest: H(slot_id ‖ slot_version ‖ H(data)).
+// stackerdb_chunk_digest: H(slot_id ‖ slot_version ‖ H(data)) (the data given apart: a
+// skimmed chunk holds none).
+Hash32 stackerdb_chunk_digest(std::uint32_t slot_id, std::uint32_t slot_version, ByteSpan data) noexcept;
 Hash32 stackerdb_chunk_digest(const codec::StackerDBChunkData& c) noexcept;
 // stackerdb_chunk_signer_hash: hash160(compressed key) recovered from the chunk signature.
 std::optional<Hash20> stackerdb_chunk_signer_hash(const codec::StackerDBChunkData& c);
