@@ -37,6 +37,17 @@ bool valid_name(std::string_view s) noexcept {
   return true;
 }
 
+// A string of at most 255 bytes on the link: u8 length, then the bytes.
+void put_short_string(Writer& w, const std::string& s) {
+  const std::size_t n = std::min<std::size_t>(s.size(), 255);
+  w.u8(static_cast<std::uint8_t>(n));
+  w.bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), n));
+}
+std::string get_short_string(Reader& r) {
+  const ByteSpan b = r.take(r.u8());
+  return r.ok() ? std::string(reinterpret_cast<const char*>(b.data()), b.size()) : std::string();
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
@@ -209,21 +220,41 @@ std::optional<sockaddr_in6> to_sockaddr(const PeerAddress& p) noexcept {
 }
 
 void ConnectOptions::put(Writer& w) const {
-  w.u8(static_cast<std::uint8_t>((mptcp ? 1 : 0) | (bind_source ? 2 : 0)));
-  w.u8(static_cast<std::uint8_t>(bind_device.size()));
-  w.bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(bind_device.data()), bind_device.size()));
+  w.u8(static_cast<std::uint8_t>((mptcp ? 1 : 0) | (bind_source ? 2 : 0) | (socks5 ? 4 : 0)));
+  put_short_string(w, bind_device);
   if (bind_source) w.array(*bind_source);
+  if (socks5) {
+    w.array(socks5->addr);
+    w.u16(socks5->port);
+    w.u8(socks5->login ? 1 : 0);
+    if (socks5->login) {
+      put_short_string(w, socks5->login->user);
+      put_short_string(w, socks5->login->pass);
+    }
+  }
 }
 
 std::optional<ConnectOptions> ConnectOptions::get(Reader& r) {
   ConnectOptions o;
   const std::uint8_t flags = r.u8();
-  const std::uint8_t dev_len = r.u8();
-  if (!r.ok() || (flags & ~3u) != 0 || dev_len > kMaxDeviceName) return std::nullopt;
-  const ByteSpan dev = r.take(dev_len);
+  if (!r.ok() || (flags & ~7u) != 0) return std::nullopt;
   o.mptcp = (flags & 1) != 0;
-  o.bind_device.assign(reinterpret_cast<const char*>(dev.data()), dev.size());
+  o.bind_device = get_short_string(r);
+  if (o.bind_device.size() > kMaxDeviceName) return std::nullopt;
   if ((flags & 2) != 0) o.bind_source = r.array<16>();
+  if ((flags & 4) != 0) {
+    Socks5Proxy p;
+    p.addr = r.array<16>();
+    p.port = r.u16();
+    const std::uint8_t has_login = r.u8();
+    if (has_login > 1) return std::nullopt;
+    if (has_login == 1) {
+      ProxyLogin l{get_short_string(r), get_short_string(r)};
+      if (l.user.empty() || l.pass.empty()) return std::nullopt;  // RFC 1929: 1..255 bytes each
+      p.login = std::move(l);
+    }
+    o.socks5 = std::move(p);
+  }
   if (!r.ok()) return std::nullopt;
   return o;
 }

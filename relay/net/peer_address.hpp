@@ -74,10 +74,27 @@ std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string
 // an IP literal nor a valid host name.
 std::optional<HostKind> host_kind(std::string_view host, std::string& err);
 
+// A SOCKS5 proxy (relay/net/socks5.hpp): where it listens, and the login it is given
+// (none: the "no authentication" method).
+struct ProxyLogin {
+  std::string user;  // 1..255 bytes
+  std::string pass;  // 1..255 bytes
+  bool operator==(const ProxyLogin&) const = default;
+};
+struct Socks5Proxy {
+  codec::Addr16 addr{};
+  std::uint16_t port = 0;
+  std::optional<ProxyLogin> login;
+  bool operator==(const Socks5Proxy&) const = default;
+};
+
 struct ConnectOptions {
   bool mptcp = false;                     // an MPTCP socket (plain TCP where the path or peer lacks it)
   std::string bind_device;                // SO_BINDTODEVICE (e.g. a WireGuard interface); empty: none
   std::optional<codec::Addr16> bind_source;  // connect from this address; nullopt: the kernel's choice
+  // Through this SOCKS5 proxy: the socket connects to the proxy (made as the options above
+  // say), which connects to the peer; a name goes to the proxy unresolved.
+  std::optional<Socks5Proxy> socks5;
 
   void put(Writer& w) const;
   static std::optional<ConnectOptions> get(Reader& r);

@@ -42,6 +42,10 @@ std::uint32_t MemTransport::open_conns() const noexcept {
 }
 
 Result<ConnId> MemTransport::connect(const net::PeerAddress& addr, const net::ConnectOptions& how) {
+  if (how.socks5) {  // recorded (what the engine asked for), but there are no proxies here
+    dials_.push_back({addr, how});
+    return make_error(Errc::kBadValue, "the in-memory transport has no proxies", EPROTONOSUPPORT);
+  }
   if (!addr.is_ip()) return make_error(Errc::kBadValue, "cannot connect to a name", EDESTADDRREQ);
   dials_.push_back({addr, how});
   ConnId c = add_conn();

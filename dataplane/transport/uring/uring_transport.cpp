@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+
+#include "relay/net/socks5.hpp"
 
 namespace relay::dp {
 
@@ -24,7 +27,7 @@ namespace {
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
-enum Op : std::uint64_t { kOpAccept = 1, kOpRecv = 2, kOpSend = 3, kOpConnect = 4, kOpSendZc = 5, kOpCancel = 6 };
+enum Op : std::uint64_t { kOpAccept = 1, kOpRecv = 2, kOpSend = 3, kOpConnect = 4, kOpSendZc = 5, kOpCancel = 6, kOpDlgSend = 7 };
 constexpr std::uint16_t kBufGroup = 0;
 constexpr std::uint32_t kStashBuf = ~std::uint32_t{0};  // buf_id of a kData event made from a stash
 
@@ -37,6 +40,12 @@ std::uint32_t gen_of(std::uint64_t u) { return static_cast<std::uint32_t>((u >> 
 ConnId conn_of(std::uint64_t u) { return static_cast<ConnId>(u); }
 
 Error sys_error(const char* what) { return make_error(Errc::kIo, what, static_cast<std::uint32_t>(errno)); }
+
+std::uint64_t mono_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 }  // namespace
 
@@ -241,6 +250,12 @@ Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6
   k.one_read = cfg_.cautious_reads;
   k.stash_out = k.close_after_stash = false;
   drop_stash(k);
+  k.dlg.reset();
+  k.dlg_in.clear();
+  k.dlg_out.clear();
+  k.dlg_out_off = 0;
+  k.target.reset();
+  k.dlg_since_ns = 0;
   if (peer != nullptr) k.peer = *peer;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -272,9 +287,11 @@ void UringTransport::arm_recv(ConnId c) {
 
 // connect: a socket made as `how` says — MPTCP (plain TCP when the kernel has no MPTCP:
 // noted in features().missing), bound to a device and/or a source address — then an
-// asynchronous connect. Names are refused: this transport resolves nothing.
+// asynchronous connect, to the peer or to the SOCKS5 proxy that reaches it. Names are
+// refused without a proxy: this transport resolves nothing.
 Result<ConnId> UringTransport::connect(const net::PeerAddress& to, const net::ConnectOptions& how) {
-  const auto addr = net::to_sockaddr(to);
+  const auto addr = how.socks5 ? net::to_sockaddr(net::PeerAddress::ip(how.socks5->addr, how.socks5->port))
+                               : net::to_sockaddr(to);
   if (!addr) return make_error(Errc::kBadValue, "cannot connect to a name without a proxy", EDESTADDRREQ);
   int fd = -1;
   if (how.mptcp) {
@@ -302,6 +319,12 @@ Result<ConnId> UringTransport::connect(const net::PeerAddress& to, const net::Co
   auto c = adopt(fd, true, &*addr);
   if (!c.ok()) return c;
   Conn& k = conns_[*c];
+  if (how.socks5) {
+    k.target = to;
+    k.dlg = std::make_unique<net::socks5::Client>(to, how.socks5->login);
+    k.dlg_since_ns = mono_ns();
+    dialoguing_.push_back(*c);
+  }
   io_uring_sqe* s = sqe();
   if (s == nullptr) {
     begin_close(*c, ENOMEM);
@@ -437,6 +460,7 @@ void UringTransport::finish_close(ConnId c) {
   if (!k.stash_out) drop_stash(k);
   k.paused = false;
   k.close_after_stash = false;
+  k.dlg.reset();
   k.in_use = false;
   ++k.gen;  // stale completions for this slot are ignored
   --open_;
@@ -623,13 +647,24 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
     return true;
   }
 
+  // The end of a proxy's handshake reports the connection and the peer's first bytes.
+  if (kind == kOpRecv && k.dlg && n + 2 > evs.size()) return false;
+
   switch (kind) {
     case kOpRecv: {
       if (!more) {
         k.recv_armed = false;
         --k.inflight;
       }
-      if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+      if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER) && k.dlg && !k.closing) {
+        // The proxy's answer: kept until the dialogue has used it, the buffer goes back.
+        const std::uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        dialogue_bytes(c, ByteSpan(bufs_ + std::size_t{bid} * cfg_.buf_size, static_cast<std::size_t>(res)), evs, n);
+        release_buf(bid);
+        if (!more && !k.closing && !k.paused && !k.recv_armed) arm_recv(c);
+      } else if (res == 0 && k.dlg) {
+        begin_close(c, net::dial_error(net::DialErrSource::kDialogue, static_cast<int>(net::DialogueFail::kClosed)));
+      } else if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
         std::uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         Event e{EventKind::kData, c, 0, ByteSpan(bufs_ + std::size_t{bid} * cfg_.buf_size, static_cast<std::size_t>(res)),
                 bid, 0};
@@ -663,11 +698,26 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
         begin_close(c, -res);
         break;
       }
-      k.connecting = false;
       if (k.closing) break;
       arm_recv(c);
+      if (k.dlg) {  // connected to the proxy: its handshake first
+        if (Bytes first = k.dlg->opening(); !first.empty()) dialogue_send(c, std::move(first));
+        break;
+      }
+      k.connecting = false;
       evs[n++] = Event{EventKind::kConnected, c, 0, {}, 0, 0};
       if (k.sq_len > 0) submit_send(c);
+      break;
+    }
+    case kOpDlgSend: {
+      --k.inflight;
+      if (k.closing) break;
+      if (res < 0) {
+        begin_close(c, -res);
+        break;
+      }
+      k.dlg_out_off += static_cast<std::size_t>(res);
+      if (k.dlg_out_off < k.dlg_out.size()) dialogue_send(c, {});  // short write: the rest
       break;
     }
     case kOpSend: {
@@ -695,6 +745,82 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
   }
   if (k.in_use && k.closing && k.inflight == 0) finish_close(c);
   return true;
+}
+
+// dialogue_send: write `bytes` for the connection's dialogue (empty: the rest of what is
+// being written). One write at a time: a dialogue waits for each answer.
+void UringTransport::dialogue_send(ConnId c, Bytes bytes) {
+  Conn& k = conns_[c];
+  if (!bytes.empty()) {
+    k.dlg_out = std::move(bytes);
+    k.dlg_out_off = 0;
+  }
+  io_uring_sqe* s = sqe();
+  if (s == nullptr) return begin_close(c, ENOMEM);
+  io_uring_prep_send(s, static_cast<int>(c), k.dlg_out.data() + k.dlg_out_off, k.dlg_out.size() - k.dlg_out_off,
+                     MSG_NOSIGNAL);
+  s->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(s, pack(kOpDlgSend, k.gen, c));
+  ++k.inflight;
+}
+
+// dialogue_bytes: the middleman's answer, as far as it has come.
+void UringTransport::dialogue_bytes(ConnId c, ByteSpan in, std::span<Event> evs, std::size_t& n) {
+  Conn& k = conns_[c];
+  k.dlg_in.insert(k.dlg_in.end(), in.begin(), in.end());
+  for (;;) {
+    net::Dialogue::Step st = k.dlg->on_bytes(k.dlg_in);
+    k.dlg_in.erase(k.dlg_in.begin(), k.dlg_in.begin() + static_cast<long>(std::min(st.consumed, k.dlg_in.size())));
+    if (st.state == net::Dialogue::State::kFailed) {
+      ++dialogues_failed_;
+      return begin_close(c, st.err);
+    }
+    if (!st.send.empty()) dialogue_send(c, std::move(st.send));
+    if (st.state == net::Dialogue::State::kDone) return connection_ready(c, evs, n);
+    if (st.consumed == 0 || k.dlg_in.empty()) break;
+  }
+  if (k.dlg_in.size() > k.dlg->max_input()) {
+    ++dialogues_failed_;
+    begin_close(c, net::dial_error(net::DialErrSource::kDialogue, static_cast<int>(net::DialogueFail::kTooLong)));
+  }
+}
+
+// connection_ready: the dialogue is over; the connection is the peer's from here on
+// (two event slots are free: the report, and the peer's bytes that came with the end).
+void UringTransport::connection_ready(ConnId c, std::span<Event> evs, std::size_t& n) {
+  Conn& k = conns_[c];
+  const std::unique_ptr<net::Dialogue> d = std::move(k.dlg);
+  if (auto p = d->peer()) k.target = *p;
+  k.connecting = false;
+  evs[n++] = Event{d->inbound() ? EventKind::kAccepted : EventKind::kConnected, c, 0, {}, 0, 0};
+  if (!k.dlg_in.empty()) {
+    keep(k, k.dlg_in);
+    k.dlg_in.clear();
+    k.stash_out = true;
+    evs[n++] = Event{EventKind::kData, c, 0, ByteSpan(k.stash.data(), k.stash.size()), kStashBuf, 0};
+  }
+  Bytes().swap(k.dlg_in);
+  Bytes().swap(k.dlg_out);
+  if (k.sq_len > 0) submit_send(c);
+}
+
+// expire_dialogues: a middleman that has not finished its handshake in time fails the
+// connection (a proxy that accepted and went silent would otherwise hold it forever).
+void UringTransport::expire_dialogues() {
+  const std::uint64_t now = mono_ns();
+  std::size_t keep_n = 0;
+  for (const ConnId c : dialoguing_) {
+    Conn& k = conns_[c];
+    if (!k.in_use || !k.dlg) continue;  // done, or closed
+    const std::uint64_t limit = k.dlg->timeout_ms();
+    if (limit != 0 && now - k.dlg_since_ns > limit * 1000000ull && !k.closing) {
+      ++dialogues_failed_;
+      begin_close(c, net::dial_error(net::DialErrSource::kDialogue, static_cast<int>(net::DialogueFail::kTimedOut)));
+      continue;
+    }
+    dialoguing_[keep_n++] = c;
+  }
+  dialoguing_.resize(keep_n);
 }
 
 void UringTransport::wake_after(ConnId c, std::size_t bytes) noexcept {
@@ -728,6 +854,7 @@ void UringTransport::apply_wake_hints() noexcept {
 std::size_t UringTransport::poll(std::span<Event> evs, int timeout_ms) {
   std::size_t n = 0;
   apply_wake_hints();
+  if (!dialoguing_.empty()) expire_dialogues();
   // Events not tied to a completion go first.
   while (!backlog_.empty() && n < evs.size()) evs[n++] = pop_backlog();
   if (n == evs.size()) return n;

@@ -19,6 +19,7 @@
 #include "dataplane/memory_plan.hpp"
 #include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
+#include "relay/net/dialogue.hpp"
 
 // liburing's types, kept out of this header: users see the Transport, not the ring.
 struct io_uring;
@@ -100,7 +101,11 @@ class UringTransport {
   int submit_op_for_test(std::uint8_t opcode);
   std::uint32_t open_conns() const noexcept { return open_; }
   // remote: the connection's other end (the accepted peer, or the address dialed).
-  net::PeerAddress remote(ConnId c) const noexcept { return net::from_sockaddr(c < conns_.size() ? conns_[c].peer : sockaddr_in6{}); }
+  // (Through a proxy: the peer the proxy was asked for, not the proxy.)
+  net::PeerAddress remote(ConnId c) const noexcept {
+    if (c < conns_.size() && conns_[c].target) return *conns_[c].target;
+    return net::from_sockaddr(c < conns_.size() ? conns_[c].peer : sockaddr_in6{});
+  }
   // set_option: setsockopt on the connection's socket (e.g. SO_MAX_PACING_RATE, which the
   // benchmark models a node's uplink with).
   Status set_option(ConnId c, int level, int name, const void* value, socklen_t len);
@@ -108,6 +113,7 @@ class UringTransport {
   // queue, e.g. send timestamps); -1 when there is no such connection.
   int native_fd(ConnId c) const noexcept { return c < conns_.size() && conns_[c].in_use ? conns_[c].fd : -1; }
   // counters
+  std::uint64_t dialogues_failed() const noexcept { return dialogues_failed_; }  // proxy handshakes that failed
   std::uint64_t recv_nobufs() const noexcept { return recv_nobufs_; }
   std::uint64_t lowat_sets() const noexcept { return lowat_sets_; }
   std::uint64_t fixed_sends() const noexcept { return fixed_sends_; }
@@ -142,6 +148,15 @@ class UringTransport {
     bool stash_out = false;          // the stash is an event's data (resume()) until it is released
     bool close_after_stash = false;  // the peer closed: kClosed once the stash's event is released
     Bytes stash;                     // bytes kept while paused, then until their event is released
+    // A proxy's handshake before the peer's bytes (net::Dialogue): while it runs, what
+    // arrives is its answer (dlg_in) and the connection is not yet reported to the
+    // application; its failure is a failed connect.
+    std::unique_ptr<net::Dialogue> dlg;
+    Bytes dlg_in;                     // received, not yet consumed by the dialogue
+    Bytes dlg_out;                    // being written for it
+    std::size_t dlg_out_off = 0;
+    std::optional<net::PeerAddress> target;  // the peer behind the proxy (remote())
+    std::uint64_t dlg_since_ns = 0;   // when the dialogue began (its timeout)
   };
 
   explicit UringTransport(const UringConfig& cfg);
@@ -161,6 +176,10 @@ class UringTransport {
   Event pop_backlog();
   void apply_wake_hints() noexcept;
   bool handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, std::size_t& n);
+  void dialogue_send(ConnId c, Bytes bytes);
+  void dialogue_bytes(ConnId c, ByteSpan in, std::span<Event> evs, std::size_t& n);
+  void connection_ready(ConnId c, std::span<Event> evs, std::size_t& n);
+  void expire_dialogues();
 
   UringConfig cfg_;
   Status restrict_and_enable();
@@ -177,6 +196,8 @@ class UringTransport {
   std::vector<Event> backlog_;  // events not tied to a completion (e.g. immediate close)
   std::uint32_t open_ = 0;
   std::uint64_t recv_nobufs_ = 0;
+  std::uint64_t dialogues_failed_ = 0;
+  std::vector<ConnId> dialoguing_;  // connections whose dialogue may still be running
   std::size_t held_bytes_ = 0;
   std::vector<ConnId> lowat_dirty_;  // connections whose wake_after changed
   std::uint64_t lowat_sets_ = 0;
