@@ -32,6 +32,12 @@ packages=(
   clang-14 libclang-rt-14-dev
 )
 
+# The real programs the privacy tests run (issue 16): Tor, I2P, WireGuard in user space, two
+# SOCKS5 servers, and tcpdump to look at the wire. Their daemons must never start on
+# their own: a packaged tor would reach the public Tor network. The tests start each one
+# with a configuration of their own, offline.
+privacy_packages=(tor microsocks dante-server i2pd wireguard-go wireguard-tools tcpdump)
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 as_root() {
@@ -52,13 +58,47 @@ cmd_deps() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     missing+=(nodejs npm)
   fi
-  if [ ${#missing[@]} -eq 0 ]; then
-    log "all ${#packages[@]} packages already installed"
+  local daemons=()
+  for p in "${privacy_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || daemons+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ] && [ ${#daemons[@]} -eq 0 ]; then
+    log "all $(( ${#packages[@]} + ${#privacy_packages[@]} )) packages already installed"
     return
   fi
-  log "installing: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [ ${#missing[@]} -ne 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+  if [ ${#daemons[@]} -ne 0 ]; then
+    log "installing (services not started): ${daemons[*]}"
+    install_without_services "${daemons[@]}"
+  fi
+}
+
+# install_without_services: apt-get install with every service start refused (a
+# policy-rc.d that says no, which invoke-rc.d and deb-systemd-invoke both ask), then the
+# units disabled, so nothing runs until a test starts it with its own configuration.
+install_without_services() {
+  local guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# stacks-relay deploy/dev.sh: no service starts while installing\nexit 101\n' |
+      as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d
+    guard=1
+  fi
+  local rc=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" || rc=$?
+  if [ -n "$guard" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  if command -v systemctl >/dev/null 2>&1; then
+    as_root systemctl disable --now tor.service tor@default.service i2pd.service danted.service >/dev/null 2>&1 || true
+  fi
+  # Without systemd (a container), a daemon an init script started anyway is stopped.
+  as_root pkill -x tor >/dev/null 2>&1 || true
+  as_root pkill -x i2pd >/dev/null 2>&1 || true
+  as_root pkill -x danted >/dev/null 2>&1 || true
+  return $rc
 }
 
 jobs() { nproc 2>/dev/null || echo 2; }

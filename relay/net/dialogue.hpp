@@ -70,9 +70,9 @@ class Dialogue {
   virtual Step on_bytes(ByteSpan in) = 0;
   // max_input: how many unconsumed bytes the exchange may need at once; more is kTooLong.
   virtual std::size_t max_input() const noexcept { return 1024; }
-  // timeout_ms: how long the whole exchange may take, from the connection (0: no limit).
-  // Tor gives an onion connection up to two minutes itself (SocksTimeout).
-  virtual std::uint64_t timeout_ms() const noexcept { return 120'000; }
+  // waits: the exchange may wait for as long as it takes (a SAM STREAM ACCEPT waits for a
+  // peer to connect); otherwise the transport gives it a deadline.
+  virtual bool waits() const noexcept { return false; }
   // peer: who the other end is, when the exchange tells (an I2P destination that
   // connected to us, a circuit Tor named); nullopt when it does not.
   virtual std::optional<PeerAddress> peer() const { return std::nullopt; }

@@ -812,8 +812,7 @@ void UringTransport::expire_dialogues() {
   for (const ConnId c : dialoguing_) {
     Conn& k = conns_[c];
     if (!k.in_use || !k.dlg) continue;  // done, or closed
-    const std::uint64_t limit = k.dlg->timeout_ms();
-    if (limit != 0 && now - k.dlg_since_ns > limit * 1000000ull && !k.closing) {
+    if (!k.dlg->waits() && now - k.dlg_since_ns > cfg_.dialogue_timeout_ms * 1000000ull && !k.closing) {
       ++dialogues_failed_;
       begin_close(c, net::dial_error(net::DialErrSource::kDialogue, static_cast<int>(net::DialogueFail::kTimedOut)));
       continue;

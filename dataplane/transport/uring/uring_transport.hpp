@@ -43,6 +43,9 @@ struct UringConfig {
   // the kernel (for a transaction, pinning pages and waiting for the notification costs
   // more than copying 300 bytes; on loopback the kernel copies zero-copy sends anyway).
   std::uint32_t zc_min_bytes = 16 * 1024;
+  // How long a proxy's handshake may take (SOCKS5: to the end of its CONNECT reply). Tor
+  // gives an onion connection two minutes itself (SocksTimeout).
+  std::uint64_t dialogue_timeout_ms = 120'000;
 };
 
 struct UringFeatures {

@@ -1,0 +1,113 @@
+// tests/privacy/privacy_support.hpp — what the privacy tests share: a network namespace
+// of the test's own (only loopback, unless the test adds more; deleted at the end), a
+// thread that works inside one for a while, free ports there, and waiting for a server
+// started by the test to listen.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "tests/support/launch/relay_child.hpp"
+
+namespace relay::test::privacy {
+
+inline bool have(const char* path) { return ::access(path, X_OK) == 0; }
+
+inline bool run_quiet(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+inline sockaddr_in6 sockaddr_of(const char* ipv4, std::uint16_t port) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  inet_pton(AF_INET6, (std::string("::ffff:") + ipv4).c_str(), &a.sin6_addr);
+  return a;
+}
+
+struct Namespace {
+  std::string name;
+  bool ok = false;
+  explicit Namespace(const std::string& tag) : name("srl-" + tag + "-" + std::to_string(::getpid())) {
+    ok = run_quiet("ip netns add " + name) && sh("link set lo up");
+  }
+  ~Namespace() {
+    if (!name.empty()) run_quiet("ip netns del " + name);
+  }
+  Namespace(const Namespace&) = delete;
+  Namespace& operator=(const Namespace&) = delete;
+  // sh: `ip -n NAME <args>`.
+  bool sh(const std::string& args) const { return run_quiet("ip -n " + name + " " + args); }
+
+  // in: run `fn` on a thread inside the namespace and wait for it.
+  template <typename F>
+  void in(F&& fn) const {
+    std::thread t([&] {
+      if (launch::enter_netns(name)) fn();
+    });
+    t.join();
+  }
+  // wait_listening: true once something accepts on 127.0.0.1:`port` here (10 s at most).
+  bool wait_listening(std::uint16_t port, const char* ip = "127.0.0.1") const {
+    bool up = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!up && std::chrono::steady_clock::now() < deadline) {
+      in([&] {
+        const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const sockaddr_in6 a = sockaddr_of(ip, port);
+        up = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+        ::close(fd);
+      });
+      if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return up;
+  }
+};
+
+// free_port: a TCP port nothing uses in `ns` now (and not `other`).
+inline std::uint16_t free_port(const Namespace& ns, std::uint16_t other = 0) {
+  std::uint16_t port = 0;
+  while (port == 0 || port == other) {
+    ns.in([&] {
+      const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in6 a = sockaddr_of("127.0.0.1", 0);
+      socklen_t len = sizeof a;
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+          ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+        port = ntohs(a.sin6_port);
+      ::close(fd);
+    });
+  }
+  return port;
+}
+
+// InsideNamespace: this thread works inside a namespace until the object goes (sockets
+// it made stay where they were made).
+class InsideNamespace {
+ public:
+  InsideNamespace() = default;
+  ~InsideNamespace() {
+    if (home_ >= 0) {
+      (void)::setns(home_, CLONE_NEWNET);
+      ::close(home_);
+    }
+  }
+  InsideNamespace(const InsideNamespace&) = delete;
+  InsideNamespace& operator=(const InsideNamespace&) = delete;
+  bool enter(const Namespace& ns) {
+    if (home_ < 0) home_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    return home_ >= 0 && launch::enter_netns(ns.name);
+  }
+
+ private:
+  int home_ = -1;
+};
+
+}  // namespace relay::test::privacy
