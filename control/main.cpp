@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
   std::string err;
   ctl::ControlOptions o;
   o.outbound = cfg->outbound;
+  o.proxy = cfg->proxy;
+  o.onion_proxy = cfg->onion_proxy;
+  o.isolate = cfg->proxy_isolate;
+  crypto::fill_random(reinterpret_cast<std::uint8_t*>(&o.isolation_salt), sizeof o.isolation_salt);
+  o.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
   for (const auto& p : cfg->peers) {
     ctl::DialSpec d{p.addr, std::nullopt};
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
@@ -77,6 +82,10 @@ int main(int argc, char** argv) {
     fo.node_urls = cfg->node_rpc;
     fo.cache_dir = cfg->data_dir + "/reward-sets";
     fo.poll_s = cfg->reward_poll_s;
+    fo.proxy = cfg->proxy;
+    fo.onion_proxy = cfg->onion_proxy;
+    fo.isolate = cfg->proxy_isolate;
+    crypto::fill_random(reinterpret_cast<std::uint8_t*>(&fo.isolation_salt), sizeof fo.isolation_salt);
     fetcher = std::make_unique<rewards::RewardFetcher>(fo);
     if (auto cached = fetcher->load_cache()) {
       o.reward_set = cached->current;

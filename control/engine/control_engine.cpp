@@ -7,6 +7,9 @@
 #include <ctime>
 #include <set>
 
+#include "relay/net/dialogue.hpp"
+#include "relay/net/socks5.hpp"
+
 namespace relay::ctl {
 
 namespace {
@@ -112,24 +115,38 @@ ControlEngine::Dial* ControlEngine::dial_by_token(std::uint64_t token) {
   return nullptr;
 }
 
-// connect: the dataplane dials `addr` with the configured connection options.
+// how_to_reach: the configured connection options, and the proxy for this peer: the
+// onion proxy for an onion address, else the proxy for everything (if any); with its
+// own isolation login unless the proxy has a login of its own.
+net::ConnectOptions ControlEngine::how_to_reach(const net::PeerAddress& addr) const {
+  net::ConnectOptions how = opts_.outbound;
+  const auto& proxy = addr.kind() == net::HostKind::kOnion ? opts_.onion_proxy : opts_.proxy;
+  if (proxy) {
+    how.socks5 = *proxy;
+    if (opts_.isolate && !how.socks5->login) how.socks5->login = net::socks5::isolation_login(addr, opts_.isolation_salt);
+  }
+  return how;
+}
+
+// connect: the dataplane dials `addr` as how_to_reach says.
 void ControlEngine::connect(std::uint64_t token, const net::PeerAddress& addr) {
   send(link::CtlMsg::kConnect, 0, encode([&](Writer& w) {
          w.u64(token);
          addr.put(w);
-         opts_.outbound.put(w);
+         how_to_reach(addr).put(w);
        }));
 }
 
 // The configured peers: dialed while down, every redial_ns. DNS names are resolved off
 // this thread (the table and the address policies need the address) and the dial goes
-// out when the answer comes back (on_resolved); onion and I2P names are never resolved
-// here: they go to the dataplane as they are, for the proxy that can reach them.
+// out when the answer comes back (on_resolved) — unless a proxy is set: then the name
+// goes to the proxy, as onion and I2P names always do (asking the local resolver would
+// tell it, and whoever watches it, who the relay talks to).
 void ControlEngine::dial_peers(std::uint64_t now_ns) {
   for (auto& d : dials_) {
     if (d.state != Dial::State::kIdle || now_ns < d.next_ns) continue;
     d.next_ns = now_ns + opts_.redial_ns;
-    if (d.spec.addr.kind() == net::HostKind::kName) {
+    if (d.spec.addr.kind() == net::HostKind::kName && !opts_.proxy) {
       d.state = Dial::State::kResolving;
       resolver_.request(d.spec.addr.name());
       continue;
@@ -243,6 +260,8 @@ void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, b
     d->state = Dial::State::kUp;
     d->sid = sid;
     pinned = d->spec.pinned;
+    if (d->last_err != 0 && opts_.log) opts_.log("dial " + d->spec.addr.to_string() + " connected");
+    d->last_err = 0;
   }
   auto p = std::make_unique<Peer>(opts_.local, info, now_ns, pinned);
   p->configured = d != nullptr;
@@ -450,7 +469,7 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
     }
     case link::DpMsg::kConnectFailed: {
       std::uint64_t token = r.u64();
-      (void)r.u32();
+      const std::uint32_t err = r.u32();
       if (!r.ok()) break;
       if (auto it = walk_dialing_.find(token); it != walk_dialing_.end()) {
         ++stats_.walk_dial_failures;
@@ -463,6 +482,15 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
       if (Dial* d = dial_by_token(token); d != nullptr && d->state == Dial::State::kDialing) {
         d->state = Dial::State::kIdle;
         d->next_ns = now_ns + opts_.redial_ns;
+        // The operator hears of a configured peer's failure once, and again if it changes.
+        if (static_cast<int>(err) != d->last_err && opts_.log) {
+          const auto how = how_to_reach(d->spec.addr);
+          std::string via;
+          if (how.socks5) via = " via SOCKS5 proxy " + net::PeerAddress::ip(how.socks5->addr, how.socks5->port).to_string();
+          opts_.log("dial " + d->spec.addr.to_string() + via + " failed: " + net::describe_dial_error(static_cast<int>(err)) +
+                    "; retrying every " + std::to_string(opts_.redial_ns / 1'000'000'000ull) + " s");
+        }
+        d->last_err = static_cast<int>(err);
       }
       return;
     }
@@ -579,8 +607,10 @@ void ControlEngine::walk(std::uint64_t now_ns) {
   }
   if (now_ns >= next_bootstrap_ns_) {
     next_bootstrap_ns_ = now_ns + kBootstrapNs;
+    // (Not with a proxy: a name would be resolved outside it. Bootstrap IPs still count.)
     for (const auto& b : opts_.bootstrap)
-      if (!b.addr.needs_proxy()) resolver_.request(b.addr.host());  // an IP literal is answered at once
+      if (b.addr.is_ip() || (b.addr.kind() == net::HostKind::kName && !opts_.proxy))
+        resolver_.request(b.addr.host());  // an IP literal is answered at once
   }
   if (!opts_.walk) return;
   if (now_ns >= next_ask_ns_) {

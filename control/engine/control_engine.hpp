@@ -13,6 +13,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,16 @@ struct ControlOptions {
   const LocalPeer* local = nullptr;
   std::vector<DialSpec> peers;
   net::ConnectOptions outbound;  // how every connection is made (MPTCP, bound device or source)
+  // Proxies (relay/net/socks5.hpp): `proxy` for every dial (a DNS name is then handed to
+  // it, never resolved here), `onion_proxy` for onion peers. With `isolate`, each peer
+  // gets a login of its own (Tor's stream isolation), drawn from `isolation_salt`.
+  std::optional<net::Socks5Proxy> proxy;
+  std::optional<net::Socks5Proxy> onion_proxy;
+  bool isolate = true;
+  std::uint64_t isolation_salt = 0;
+  // log: a line for the operator (a configured peer's dial failing, with the proxy's own
+  // answer; and when it connects again). Empty: quiet.
+  std::function<void(const std::string&)> log;
   // Nodes whose preambles' burn view we adopt when it moves forward. Without one, a view
   // is adopted once burn_view_quorum peers in distinct netgroups carry it (BurnViewVote).
   std::vector<codec::Hash20> trusted_pkhs;
@@ -165,6 +176,7 @@ class ControlEngine {
     std::uint32_t sid = 0;
     std::uint64_t next_ns = 0;
     std::optional<codec::Addr16> addr;  // last resolved
+    int last_err = 0;                   // the last dial's failure (0: none), logged when it changes
   };
 
   void on_frag(const shm::Frag& f, std::uint64_t now_ns);
@@ -177,6 +189,7 @@ class ControlEngine {
   void on_neighbors(const std::vector<codec::NeighborAddress>& n);
   void on_resolved(const Resolver::Answer& a, std::uint64_t now_ns);
   void connect(std::uint64_t token, const net::PeerAddress& addr);
+  net::ConnectOptions how_to_reach(const net::PeerAddress& addr) const;
   void walk(std::uint64_t now_ns);
   void ask_neighbors(std::uint32_t sid, Peer& p, std::uint64_t now_ns);
   void fill_outbound();

@@ -19,6 +19,8 @@
 
 #include "control/rewards/stacker_set.hpp"
 
+#include "relay/net/peer_address.hpp"
+
 namespace relay::rewards {
 
 struct CycleSets {
@@ -37,6 +39,13 @@ struct FetcherOptions {
   std::string cache_dir;               // "" : no cache
   std::uint32_t poll_s = 60;
   std::uint32_t timeout_s = 10;
+  // Through a SOCKS5 proxy ([proxy]): `proxy` for every URL, `onion_proxy` for .onion
+  // ones; the host name goes to the proxy unresolved (curl's socks5h). With `isolate`, a
+  // login of its own per node (Tor's stream isolation), drawn from `isolation_salt`.
+  std::optional<net::Socks5Proxy> proxy;
+  std::optional<net::Socks5Proxy> onion_proxy;
+  bool isolate = true;
+  std::uint64_t isolation_salt = 0;
 };
 
 struct FetcherStats {
@@ -63,6 +72,7 @@ class RewardFetcher {
   bool poll_once();
   // quiet: a missing answer is expected (the next cycle's set before it exists), not a failure.
   std::optional<std::string> get(const std::string& url, bool quiet = false);
+  bool use_proxy(void* curl, const std::string& url) const;
   std::optional<Signers> fetch_set(std::uint64_t cycle, bool quiet = false);
   void publish(CycleSets sets);
   void save(std::uint64_t cycle, const std::string& json) const;

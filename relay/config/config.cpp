@@ -148,15 +148,42 @@ std::optional<PeerSpec> parse_peer(std::string_view s, std::string& err) {
   }
   auto addr = net::PeerAddress::parse(s, err);
   if (!addr) return std::nullopt;
-  if (addr->needs_proxy()) {
-    err = std::string(addr->kind() == net::HostKind::kOnion ? "an onion address needs Tor's SOCKS5 proxy"
-                                                             : "an I2P address needs an I2P SAM bridge") +
-          ", which this relay cannot use yet";
-    return std::nullopt;
-  }
   p.addr = *addr;
   return p;
 }
+
+namespace {
+
+// parse_proxy: "IP:PORT" (a name would itself have to be resolved, outside the proxy).
+bool parse_proxy(const std::string& s, std::optional<net::Socks5Proxy>& out, const std::string& key, std::string& err) {
+  if (s.empty()) return true;
+  std::string e;
+  auto a = net::PeerAddress::parse(s, e);
+  if (!a || !a->is_ip()) {
+    err = key + ": '" + s + "': give the proxy as IP:PORT" + (a ? " (a name would be resolved outside the proxy)" : ": " + e);
+    return false;
+  }
+  out = net::Socks5Proxy{a->addr(), a->port(), std::nullopt};
+  return true;
+}
+
+// check_reachable: every peer named in the configuration can be reached as it is
+// configured: an onion address through a SOCKS5 proxy for onions.
+bool check_reachable(const RelayConfig& c, const std::vector<PeerSpec>& peers, const std::string& key, std::string& err) {
+  for (const auto& p : peers) {
+    if (p.addr.kind() == net::HostKind::kOnion && !c.onion_proxy) {
+      err = key + ": '" + p.addr.to_string() + "': an onion address needs Tor's SOCKS5 proxy: set proxy.onion (or proxy.socks5)";
+      return false;
+    }
+    if (p.addr.kind() == net::HostKind::kI2p) {
+      err = key + ": '" + p.addr.to_string() + "': an I2P address needs an I2P SAM bridge, which this relay cannot use yet";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 bool apply_network(RelayConfig& c, std::string_view name, std::string& err) {
   if (name == "mainnet") {
@@ -189,7 +216,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -329,6 +356,30 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     TableReader t(section("shm") ? *section("shm") : kEmpty, origin, "shm.", err);
     if (!t.str("path", c.shm_path) || !t.check_unknown()) return fail();
   }
+  {
+    TableReader t(section("proxy") ? *section("proxy") : kEmpty, origin, "proxy.", err);
+    std::string all, onion, user, pass;
+    const bool isolate_set = t.lookup("isolate") != nullptr;
+    if (!t.str("socks5", all) || !t.str("onion", onion) || !t.str("username", user) || !t.str("password", pass) ||
+        !t.boolean("isolate", c.proxy_isolate) || !t.check_unknown())
+      return fail();
+    const std::string at = std::string(origin) + ": ";
+    if (!parse_proxy(all, c.proxy, at + "proxy.socks5", err) || !parse_proxy(onion, c.onion_proxy, at + "proxy.onion", err))
+      return fail();
+    if (user.empty() != pass.empty())
+      return config_error(err, at + "proxy.username and proxy.password go together (RFC 1929 needs both)");
+    if (user.size() > 255 || pass.size() > 255)
+      return config_error(err, at + "proxy.username and proxy.password have at most 255 bytes each");
+    if (!user.empty()) {
+      if (!c.proxy) return config_error(err, at + "proxy.username: there is no proxy.socks5 to log in to");
+      // A login of our own would replace the per-peer isolation logins.
+      if (isolate_set && c.proxy_isolate)
+        return config_error(err, at + "proxy.isolate needs per-peer logins, which proxy.username replaces: drop one of them");
+      c.proxy_isolate = false;
+      c.proxy->login = net::ProxyLogin{user, pass};
+    }
+    if (!c.onion_proxy) c.onion_proxy = c.proxy;  // as Bitcoin Core's -onion defaults to -proxy
+  }
 
   // Command-line overrides.
   if (ov.network && !apply_network(c, *ov.network, err)) return fail();
@@ -349,6 +400,12 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     c.http_bind_port = hp->second;
   }
   if (!parse_peers(ov.peers, c.peers, "--peer", err)) return fail();
+  if (!check_reachable(c, c.peers, "p2p.peers", err) || !check_reachable(c, c.trusted_peers, "p2p.trusted_peers", err) ||
+      (c.bootstrap && !check_reachable(c, *c.bootstrap, "frontier.bootstrap", err)))
+    return fail();
+  for (const auto& u : c.node_rpc)
+    if (u.find(".onion") != std::string::npos && !c.onion_proxy)
+      return config_error(err, std::string(origin) + ": rewards.node_rpc: '" + u + "': an onion URL needs proxy.onion (or proxy.socks5)");
   return c;
 }
 

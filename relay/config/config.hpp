@@ -19,8 +19,8 @@
 
 namespace relay::config {
 
-// A peer to dial: optional pinned public key, and its address (an IP literal or a DNS
-// name: onion and I2P names are refused until the relay can reach them through a proxy).
+// A peer to dial: optional pinned public key, and its address (an IP literal, a DNS name,
+// an onion address (needs [proxy]), an I2P address (refused until the relay speaks SAM)).
 struct PeerSpec {
   std::optional<codec::PubKey33> public_key;
   net::PeerAddress addr;
@@ -100,6 +100,13 @@ struct RelayConfig {
   std::uint32_t ban_s = 600;
   std::uint32_t ban_max_s = 86400;
   std::string peers_path;  // empty: <data_dir>/peers
+  // [proxy]: SOCKS5 (relay/net/socks5.hpp). `proxy`: every outbound connection, p2p dials
+  // and the control plane's HTTP fetches, names handed to it unresolved; `onion_proxy`:
+  // onion peers and URLs (defaults to `proxy`). Each peer gets its own login for Tor's
+  // stream isolation unless the proxy needs a login of its own (proxy.username).
+  std::optional<net::Socks5Proxy> proxy;
+  std::optional<net::Socks5Proxy> onion_proxy;
+  bool proxy_isolate = true;
   // [shm]
   std::string shm_path;  // empty: /dev/shm/stacks-relay-<hash of data_dir>
 

@@ -80,9 +80,11 @@ Login isolation_login(const PeerAddress& target, std::uint64_t salt) {
 Client::Client(PeerAddress target, std::optional<Login> login) : target_(std::move(target)), login_(std::move(login)) {}
 
 Bytes Client::opening() {
-  // One method only: with a login (even an isolation one) offering "none" as well would
-  // let the proxy choose it and lose the isolation.
-  return Bytes{kVersion, 1, login_ ? kMethodLogin : kMethodNone};
+  // With a login, both methods are offered and the proxy chooses: Tor takes the login
+  // (its stream isolation depends on it) unless its SocksPort prefers no auth; a proxy
+  // without logins takes "none"; one that needs a login takes it.
+  if (login_) return Bytes{kVersion, 2, kMethodNone, kMethodLogin};
+  return Bytes{kVersion, 1, kMethodNone};
 }
 
 Bytes Client::connect_request() const {
@@ -113,8 +115,9 @@ Dialogue::Step Client::on_bytes(ByteSpan in) {
       if (in[0] != kVersion) return fail(static_cast<int>(Fail::kNotSocks5));
       s.consumed = 2;
       if (in[1] == kMethodRefused) return fail(static_cast<int>(Fail::kNoAcceptableMethod));
-      if (in[1] != (login_ ? kMethodLogin : kMethodNone)) return fail(static_cast<int>(Fail::kMethodNotOffered));
-      if (login_) {
+      if (in[1] != kMethodNone && !(login_ && in[1] == kMethodLogin))
+        return fail(static_cast<int>(Fail::kMethodNotOffered));
+      if (in[1] == kMethodLogin) {
         s.send = {kLoginVersion};
         put_string(s.send, login_->user);
         put_string(s.send, login_->pass);

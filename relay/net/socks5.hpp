@@ -6,9 +6,10 @@
 // name locally would tell the local resolver, and whoever watches it, who we talk to.
 //
 // Stream isolation: Tor puts streams that log in with different credentials on different
-// circuits (IsolateSOCKSAuth, on by default). The relay logs in with a name of its own
-// per peer, so two peers never share a circuit, and a peer that could see both could not
-// link them to one relay by timing on a shared circuit.
+// circuits (IsolateSOCKSAuth, on by default). The relay offers a login of its own per
+// peer, so two peers never share a circuit, and a peer that could see both could not
+// link them to one relay by timing on a shared circuit. (A login is offered beside "no
+// authentication": a proxy without logins still works; Tor takes the login.)
 #pragma once
 
 #include <cstdint>

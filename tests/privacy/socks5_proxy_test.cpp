@@ -206,6 +206,13 @@ TEST_F(Socks5Proxy, LoginIsAcceptedAndAWrongOneIsNamed) {
   EXPECT_EQ(none, net::dial_error(net::DialErrSource::kSocks5, static_cast<int>(net::socks5::Fail::kNoAcceptableMethod)))
       << sock_err(none);
   EXPECT_EQ(client_->dialogues_failed(), 2u);
+  // An isolation login offered to a proxy that has no logins: it chooses "none", and the
+  // connection is made all the same.
+  client_events_.clear();
+  server_events_.clear();
+  const auto target = peer("127.0.0.1:" + std::to_string(listen_port_));
+  ASSERT_TRUE(client_->connect(target, via(g_proxies->open_port, net::socks5::isolation_login(target, 1))).ok());
+  EXPECT_TRUE(pump([&] { return find(client_events_, EventKind::kConnected) && find(server_events_, EventKind::kAccepted); }));
 }
 
 // The replies real proxies give, each with the text an operator reads in the log.

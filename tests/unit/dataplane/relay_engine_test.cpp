@@ -3,6 +3,10 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "relay/net/socks5.hpp"
+
 #include <functional>
 
 #include "bench/reference/stacks_core_fanout.hpp"
@@ -534,6 +538,43 @@ TEST(RelayEngine, DialsConfiguredPeersAndRelaysTheirEarlyPushes) {
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(std::get<Transaction>(m->payload).tx.txid, test::signed_test_tx(61).txid);
   EXPECT_TRUE(validate::verify_message(n.nodes[0]->peer.pushes[0], n.relay_id().key.public_key()));
+}
+
+// With a proxy, every dial goes through it: a DNS name handed over unresolved, an onion
+// address through the onion proxy, each peer with a login of its own (Tor's stream
+// isolation); a failing dial is logged once with the reason, not at every retry.
+TEST(RelayEngine, DialsGoThroughTheProxyForTheirNetworkWithOneLoginPerPeer) {
+  std::string err;
+  const auto name = net::PeerAddress::parse("node.example.org:20444", err).value();
+  const auto onion = net::PeerAddress::parse("aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion:20444", err).value();
+  const auto ip = test::peer_addr("198.18.0.9", 20444);
+  ctl::ControlOptions co;
+  for (const auto& a : {name, onion, ip}) co.peers.push_back(ctl::DialSpec{a, std::nullopt});
+  co.outbound.bind_device = "wg0";
+  co.proxy = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), 1080, std::nullopt};
+  co.onion_proxy = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), 9050, std::nullopt};
+  co.isolation_salt = 42;
+  std::vector<std::string> log;
+  co.log = [&](const std::string& line) { log.push_back(line); };
+  Net n(1, 0, {}, {}, co);
+  for (int round = 0; round < 60; ++round) {  // 12 s: the peers are redialed twice
+    n.now += 200'000'000;
+    n.relay->run_once(n.now);
+  }
+  std::map<std::string, net::ConnectOptions> how;
+  for (const auto& d : n.rt->dials()) how[d.addr.to_string()] = d.how;
+  ASSERT_EQ(how.size(), 3u);  // the name was dialed as a name: never resolved here
+  ASSERT_TRUE(how.count(name.to_string()) && how.count(onion.to_string()) && how.count(ip.to_string()));
+  EXPECT_EQ(how[name.to_string()].socks5->port, 1080);
+  EXPECT_EQ(how[ip.to_string()].socks5->port, 1080);
+  EXPECT_EQ(how[onion.to_string()].socks5->port, 9050);
+  EXPECT_EQ(how[onion.to_string()].bind_device, "wg0");  // the socket to the proxy is made as configured
+  EXPECT_EQ(how[name.to_string()].socks5->login, net::socks5::isolation_login(name, 42));
+  EXPECT_NE(how[name.to_string()].socks5->login, how[ip.to_string()].socks5->login);
+  EXPECT_NE(how[onion.to_string()].socks5->login, how[ip.to_string()].socks5->login);
+  EXPECT_GE(n.rt->dials().size(), 6u);  // redialed
+  ASSERT_EQ(log.size(), 3u) << "one line per peer, not one per retry";
+  for (const auto& line : log) EXPECT_NE(line.find("via SOCKS5 proxy 127.0.0.1:"), std::string::npos) << line;
 }
 
 // step_with_listener: `rounds` steps of 200 ms for the relay, a node it dials and its

@@ -292,18 +292,65 @@ TEST(Config, PeerAndAddressSyntax) {
 
 // Onion and I2P peers are refused, with the reason, until the relay can reach them
 // through their proxies: dialing one directly would resolve its name (a leak) and fail.
-TEST(Config, OnionAndI2pPeersAreRefusedUntilAProxyCanReachThem) {
+TEST(Config, OnionPeersNeedAProxyAndI2pPeersAreRefusedUntilTheRelaySpeaksSam) {
   std::string err;
-  auto p = parse_peer("aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion:20444", err);
-  EXPECT_FALSE(p.has_value());
-  EXPECT_NE(err.find("Tor's SOCKS5 proxy"), std::string::npos) << err;
-  EXPECT_FALSE(parse_peer("aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq.b32.i2p:20444", err).has_value());
-  EXPECT_NE(err.find("I2P SAM bridge"), std::string::npos) << err;
+  const std::string onion = "aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion:20444";
+  auto p = parse_peer("02" + std::string(64, 'a') + "@" + onion, err);
+  ASSERT_TRUE(p.has_value()) << err;  // the syntax is fine; reaching it needs a proxy
+  EXPECT_EQ(p->addr.kind(), net::HostKind::kOnion);
+  EXPECT_FALSE(load_config("[p2p]\npeers = [\"" + onion + "\"]\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("needs Tor's SOCKS5 proxy: set proxy.onion"), std::string::npos) << err;
+  ConfigOverrides ov;
+  ov.peers = {onion};
+  EXPECT_FALSE(load_config("", ov, err, "c.toml").ok());  // --peer too
+  auto c = load_config("[proxy]\nonion = \"127.0.0.1:9050\"\n", ov, err, "c.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->peers.at(0).addr.to_string(), onion);
+  EXPECT_FALSE(c->proxy.has_value());  // clearnet peers stay direct
+  ASSERT_TRUE(c->onion_proxy.has_value());
+  EXPECT_EQ(c->onion_proxy->port, 9050);
   EXPECT_FALSE(load_config("[p2p]\npeers = [\"x.i2p:1\"]\n", {}, err, "c.toml").ok());
   EXPECT_NE(err.find("p2p.peers: 'x.i2p:1'"), std::string::npos) << err;
+  EXPECT_NE(err.find("I2P SAM bridge"), std::string::npos) << err;
   auto dns = parse_peer("Node.Example.org:20444", err);
   ASSERT_TRUE(dns.has_value()) << err;
   EXPECT_EQ(dns->addr.kind(), net::HostKind::kName);
+}
+
+TEST(Config, ProxySectionSetsBothProxiesTheLoginAndIsolation) {
+  std::string err;
+  auto c = load_config("[proxy]\nsocks5 = \"127.0.0.1:9050\"\n", {}, err, "c.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  ASSERT_TRUE(c->proxy && c->onion_proxy);
+  EXPECT_EQ(*c->onion_proxy, *c->proxy);  // onions go the same way unless told otherwise
+  EXPECT_TRUE(c->proxy_isolate);
+  EXPECT_FALSE(c->proxy->login.has_value());
+  c = load_config("[proxy]\nsocks5 = \"[::1]:1080\"\nonion = \"127.0.0.1:9050\"\nusername = \"u\"\npassword = \"p\"\n", {}, err,
+                  "c.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->proxy->port, 1080);
+  EXPECT_EQ(c->proxy->login, (net::ProxyLogin{"u", "p"}));
+  EXPECT_FALSE(c->onion_proxy->login.has_value());
+  EXPECT_FALSE(c->proxy_isolate);  // the proxy's own login replaces per-peer logins
+  struct Bad {
+    const char* toml;
+    const char* says;
+  };
+  const Bad bad[] = {
+      {"[proxy]\nsocks5 = \"localhost:9050\"\n", "give the proxy as IP:PORT"},
+      {"[proxy]\nsocks5 = \"127.0.0.1\"\n", "proxy.socks5"},
+      {"[proxy]\nsocks5 = \"127.0.0.1:1\"\nusername = \"u\"\n", "go together"},
+      {"[proxy]\nonion = \"127.0.0.1:1\"\nusername = \"u\"\npassword = \"p\"\n", "no proxy.socks5"},
+      {"[proxy]\nsocks5 = \"127.0.0.1:1\"\nusername = \"u\"\npassword = \"p\"\nisolate = true\n", "drop one of them"},
+      {"[proxy]\nsock5 = \"127.0.0.1:1\"\n", "sock5"},
+      {"[rewards]\nnode_rpc = [\"http://aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion:20443\"]\n",
+       "an onion URL needs proxy.onion"},
+  };
+  for (const auto& b : bad) {
+    err.clear();
+    EXPECT_FALSE(load_config(b.toml, {}, err, "c.toml").ok()) << b.toml;
+    EXPECT_NE(err.find(b.says), std::string::npos) << b.toml << " -> " << err;
+  }
 }
 
 TEST(Config, OutboundConnectionOptions) {

@@ -84,14 +84,20 @@ TEST(Socks5, NamesAndOnionAddressesGoToTheProxyUnresolved) {
   }
 }
 
-TEST(Socks5, LoginOffersOnlyUsernamePasswordAndSendsItAsRfc1929Says) {
+TEST(Socks5, ALoginIsOfferedBesideNoneAndSentAsRfc1929SaysWhenChosen) {
   Client c(addr("198.18.0.7:1"), Login{"alice", "s3cret"});
   const Exchange r = run(c, {B({5, 2}), B({1, 0}), kIpv4Ok});
   ASSERT_EQ(r.sent.size(), 3u);
-  EXPECT_EQ(r.sent[0], B({5, 1, 2}));  // only the login method: "none" could defeat isolation
+  EXPECT_EQ(r.sent[0], B({5, 2, 0, 2}));  // the proxy chooses (Tor: the login)
   EXPECT_EQ(r.sent[1], B({1, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e', 't'}));
   EXPECT_EQ(r.sent[2], B({5, 1, 0, 1, 198, 18, 0, 7, 0, 1}));
   EXPECT_EQ(r.last.state, State::kDone);
+  // A proxy without logins chooses "none": straight to the CONNECT.
+  Client plain(addr("198.18.0.7:1"), Login{"alice", "s3cret"});
+  const Exchange p = run(plain, {B({5, 0}), kIpv4Ok});
+  ASSERT_EQ(p.sent.size(), 2u);
+  EXPECT_EQ(p.sent[1], B({5, 1, 0, 1, 198, 18, 0, 7, 0, 1}));
+  EXPECT_EQ(p.last.state, State::kDone);
 }
 
 // The reply's bound address decides its length: every form is read whole, and what
@@ -145,7 +151,7 @@ TEST(Socks5, RefusalsBeforeTheConnectAreNamed) {
       {Login{"u", "p"}, {B({5, 2}), B({1, 1})}, socks5::Fail::kLoginRefused},
       {std::nullopt, {B({4, 0})}, socks5::Fail::kNotSocks5},
       {std::nullopt, {B({5, 2})}, socks5::Fail::kMethodNotOffered},
-      {Login{"u", "p"}, {B({5, 0})}, socks5::Fail::kMethodNotOffered},
+      {Login{"u", "p"}, {B({5, 1})}, socks5::Fail::kMethodNotOffered},  // GSSAPI
   };
   for (const auto& k : cases) {
     Client c(addr("198.18.0.7:1"), k.login);
