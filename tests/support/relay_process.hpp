@@ -49,7 +49,9 @@ struct RelayRun {
   // args: extra arguments after `run` (the p2p bind, data dir, shm and stats interval
   // are set here unless given; without a --config, one holding kTestFrontierToml is).
   // `netns`: run it inside this network namespace (`ip netns` name; "": here).
-  explicit RelayRun(std::vector<std::string> args, std::string bind = "127.0.0.1:0", std::string netns = "") {
+  // `keep_log`: its stderr goes to a file (log()) instead of the test's.
+  explicit RelayRun(std::vector<std::string> args, std::string bind = "127.0.0.1:0", std::string netns = "",
+                    bool keep_log = false) {
     char tmpl[] = "/tmp/stacks-relay-it-XXXXXX";
     dir = ::mkdtemp(tmpl);
     ::chmod(dir.c_str(), 0711);  // the relay drops root to `nobody`: its data dir below must be reachable
@@ -71,6 +73,7 @@ struct RelayRun {
     launch::ChildOptions o;
     o.argv = std::move(argv);
     o.netns = std::move(netns);
+    if (keep_log) o.stderr_file = dir + "/relay.log";
     EXPECT_TRUE(child_.start(o));
     wait_ready(15000);
   }
@@ -86,6 +89,11 @@ struct RelayRun {
     (void)std::system(("rm -rf " + dir).c_str());
   }
 
+  // log: what the relay wrote to stderr so far (with keep_log).
+  std::string log() const {
+    std::ifstream f(dir + "/relay.log");
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
   // read_line: one line of the relay's stdout within `ms` ("" on timeout or EOF).
   std::string read_line(int ms) {
     return child_.read_line(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms)).value_or("");
