@@ -112,6 +112,25 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
     return 1;
   }
 
+  // The onion service's own listener: Tor connects here for every onion peer, from
+  // loopback; its sessions are marked (link::Via::kOnion) so the control plane does not
+  // take them for loopback peers.
+  std::uint16_t onion_port = 0;
+  if (cfg->tor_listener) {
+    auto onion_addr = detail::bind_address(cfg->tor_bind_host, cfg->tor_bind_port, gai_error);
+    if (!onion_addr) {
+      log_line(kProg, "cannot resolve tor.bind %s: %s", cfg->tor_bind_host.c_str(), config::resolve_failure(gai_error).why);
+      return config::resolve_failure(gai_error).status;
+    }
+    auto op = (*transport)->listen(*onion_addr, 1024, static_cast<std::uint8_t>(link::Via::kOnion));
+    if (!op.ok()) {
+      log_line(kProg, "onion listener on %s:%u: %s (%s)", cfg->tor_bind_host.c_str(), cfg->tor_bind_port, op.error().reason,
+               std::strerror(static_cast<int>(op.error().offset)));
+      return 1;
+    }
+    onion_port = *op;
+  }
+
   DpOptions o{*key, config::network_params(*cfg)};
   o.addrbytes = config::any_network_addr();
   o.port = *port;
@@ -149,6 +168,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
     log_line(kProg, "threads pinned: run loop on CPU %u%s", cfg->dataplane_cpus[0],
              o.second_thread_cpu ? (", second thread on CPU " + std::to_string(cfg->dataplane_cpus[1])).c_str() : "");
   lk->counters->p2p_port.store(*port, std::memory_order_release);  // the control plane advertises it
+  lk->counters->onion_port.store(onion_port, std::memory_order_release);  // and publishes this one
   // Set up (listening, the ring and its buffers registered, the region mapped): from here
   // on, before a byte from a peer is read, this process is unprivileged.
   if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;

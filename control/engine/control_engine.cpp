@@ -196,9 +196,14 @@ bool ControlEngine::configured_addr(const codec::Addr16& a) const noexcept {
 // refuse_inbound: why a new inbound session may not stay (nullptr: it may), as a node's
 // register_peer decides (PROTOCOL.md §4.1), with the operator's lists and limits.
 const char* ControlEngine::refuse_inbound(const link::SessionInfo& info) {
-  const bool configured = configured_addr(info.addr);
+  // An onion (or I2P) session comes from Tor's (the bridge's) own loopback connection:
+  // its address is not the peer's, so neither the address rules nor the per-address
+  // limit apply (they would refuse every onion peer, or lump them all together). The
+  // table's limit does.
+  const bool hidden = info.via != link::Via::kDirect;
+  const bool configured = !hidden && configured_addr(info.addr);
   bool exempt = configured;
-  if (opts_.frontier != nullptr) {
+  if (opts_.frontier != nullptr && !hidden) {
     switch (opts_.frontier->judge(info.addr, wall(), configured)) {
       case frontier::Frontier::Verdict::kOk: break;
       case frontier::Frontier::Verdict::kDenied: ++stats_.refused_denied; return "address on the deny list";
@@ -219,7 +224,7 @@ const char* ControlEngine::refuse_inbound(const link::SessionInfo& info) {
     ++stats_.refused_full;
     return "max_inbound reached";
   }
-  if (opts_.max_inbound_per_ip != 0 && same_ip >= opts_.max_inbound_per_ip) {
+  if (!hidden && opts_.max_inbound_per_ip != 0 && same_ip >= opts_.max_inbound_per_ip) {
     ++stats_.refused_per_ip;
     return "max_inbound_per_ip reached";
   }
@@ -296,7 +301,8 @@ void ControlEngine::on_closed(std::uint32_t sid, bool misbehaved, std::uint64_t 
     Peer& p = *it->second;
     // Misbehaviour counts against the address (the dataplane's verdicts and ours both
     // arrive here, once); the operator's own peers are never banned.
-    if (misbehaved && opts_.frontier != nullptr && !p.configured)
+    if (misbehaved && opts_.frontier != nullptr && !p.configured && p.info.via == link::Via::kDirect &&
+        !net::is_unspecified(p.info.addr))
       (void)opts_.frontier->misbehaved(p.info.addr, frontier::kPointsMisbehaviour, wall());
     if (p.table_key && !p.pkh && opts_.frontier != nullptr) {  // a walk dial that never handshook
       ++stats_.walk_dial_failures;
@@ -553,6 +559,9 @@ bool ControlEngine::poll(std::uint64_t now_ns) {
 
 void ControlEngine::on_authenticated(std::uint32_t sid, Peer& p) {
   if (opts_.frontier == nullptr || !p.conv.peer_key()) return;
+  // The table holds IP peers: not an onion or I2P session, nor a peer dialed by name
+  // through a proxy (its address is not known here).
+  const bool ip_peer = p.info.via == link::Via::kDirect && !net::is_unspecified(p.info.addr);
   const auto pk = p.conv.peer_key()->compressed();
   const auto& hs = p.conv.peer_handshake();
   const std::uint32_t net = opts_.local->network_id;
@@ -560,11 +569,13 @@ void ControlEngine::on_authenticated(std::uint32_t sid, Peer& p) {
     // We reached it: the row (the one the walk dialed, or the address a configured
     // peer resolved to) is fresh, with the key it proved.
     const frontier::PeerKey key = p.table_key ? *p.table_key : frontier::PeerKey{net, p.info.addr, p.info.port};
-    opts_.frontier->contacted(key, pk, p.conv.peer_version(), hs ? hs->services : 0,
-                              hs ? hs->expire_block_height : 0, wall());
+    if (ip_peer)
+      opts_.frontier->contacted(key, pk, p.conv.peer_version(), hs ? hs->services : 0,
+                                hs ? hs->expire_block_height : 0, wall());
     if (opts_.walk) to_ask_.push_back(sid);  // a walk step: what does it know?
     return;
   }
+  if (!ip_peer) return;
   // An inbound peer told us where it listens: worth dialing later (it becomes fresh,
   // and is advertised, only once we have reached it ourselves).
   if (!hs || hs->port == 0) return;

@@ -86,8 +86,12 @@ bool RelayEngine<T, F>::on_event(const Event& e) {
       link::SessionInfo info;
       info.outbound = e.kind == EventKind::kConnected;
       const net::PeerAddress a = t_.remote(e.conn);
-      info.addr = a.addr();
+      info.addr = a.addr();  // zero for a name (a peer reached through a proxy)
       info.port = a.port();
+      if (info.outbound) info.via = a.kind() == net::HostKind::kOnion ? link::Via::kOnion
+                                    : a.kind() == net::HostKind::kI2p ? link::Via::kI2p
+                                                                      : link::Via::kDirect;
+      else info.via = e.user <= link::kMaxVia ? static_cast<link::Via>(e.user) : link::Via::kDirect;
       if (auto it = dialing_.find(e.conn); info.outbound && it != dialing_.end()) {
         info.dial_token = it->second;
         dialing_.erase(it);

@@ -36,7 +36,7 @@ struct Event {
   int err = 0;
   ByteSpan data;            // kData only; valid until release(event)
   std::uint32_t buf_id = 0;  // backend's handle for release()
-  std::uint64_t user = 0;    // kSent: the caller's tag from send()
+  std::uint64_t user = 0;    // kSent: the caller's tag from send(); kAccepted: the listener's tag
 };
 
 // SharedBuf: one immutable, reference-counted payload that many sends can reference

@@ -216,7 +216,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -379,6 +379,27 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
       c.proxy->login = net::ProxyLogin{user, pass};
     }
     if (!c.onion_proxy) c.onion_proxy = c.proxy;  // as Bitcoin Core's -onion defaults to -proxy
+  }
+  {
+    TableReader t(section("tor") ? *section("tor") : kEmpty, origin, "tor.", err);
+    std::string bind;
+    if (!t.str("control", c.tor_control) || !t.str("password", c.tor_password) || !t.str("bind", bind) ||
+        !t.boolean("publish_http", c.tor_publish_http) || !t.check_unknown())
+      return fail();
+    const std::string at = std::string(origin) + ": ";
+    if (!c.tor_control.empty()) {
+      std::string e;
+      auto a = net::PeerAddress::parse(c.tor_control, e);
+      if (!a || !a->is_ip())
+        return config_error(err, at + "tor.control: '" + c.tor_control + "': give Tor's ControlPort as IP:PORT" + (a ? "" : ": " + e));
+    }
+    if (!bind.empty()) {
+      auto hp = net::split_host_port(bind, err, true);
+      if (!hp) return config_error(err, at + "tor.bind: " + err);
+      c.tor_bind_host = hp->first;
+      c.tor_bind_port = hp->second;
+    }
+    c.tor_listener = !c.tor_control.empty() || !bind.empty();
   }
 
   // Command-line overrides.

@@ -107,6 +107,18 @@ struct RelayConfig {
   std::optional<net::Socks5Proxy> proxy;
   std::optional<net::Socks5Proxy> onion_proxy;
   bool proxy_isolate = true;
+  // [tor]: an onion service for the relay. `tor_control`: Tor's ControlPort ("IP:PORT";
+  // empty: none), logged in to with SAFECOOKIE or COOKIE (the cookie file Tor names), else
+  // `tor_password`; the service is published with ADD_ONION and its key kept in the data
+  // dir. Onion inbound arrives on a listener of its own, `tor_bind` (set alone: Tor's own
+  // HiddenServicePort points at it).
+  std::string tor_control;
+  std::string tor_password;
+  bool tor_listener = false;  // the onion listener is on (tor.control or tor.bind set)
+  std::string tor_bind_host = "127.0.0.1";
+  std::uint16_t tor_bind_port = 0;  // 0: any free port (re-published if it changes)
+  bool tor_publish_http = true;     // the HTTP endpoint's port on the onion service too
+  std::string onion_key_path() const { return data_dir + "/onion_v3_private_key"; }
   // [shm]
   std::string shm_path;  // empty: /dev/shm/stacks-relay-<hash of data_dir>
 

@@ -133,6 +133,7 @@ void put_session_info(Writer& w, const SessionInfo& s) {
   w.u16(s.port);
   w.u8(s.key ? 1 : 0);
   if (s.key) w.array(s.key->compressed());
+  w.u8(static_cast<std::uint8_t>(s.via));
 }
 
 std::optional<SessionInfo> get_session_info(Reader& r) {
@@ -149,7 +150,9 @@ std::optional<SessionInfo> get_session_info(Reader& r) {
     s.key = crypto::parse_public_key(ByteSpan(k.data(), k.size()));
     if (!s.key) return std::nullopt;
   }
-  if (!r.ok() || ob > 1 || has_key > 1) return std::nullopt;
+  const std::uint8_t via = r.u8();
+  if (!r.ok() || ob > 1 || has_key > 1 || via > kMaxVia) return std::nullopt;
+  s.via = static_cast<Via>(via);
   return s;
 }
 

@@ -36,8 +36,9 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // 2: relay latency histogram; 3: streamed block checks; 4: helped; 5: kConnect carries a
 // PeerAddress and ConnectOptions; 6: sessions_refused_full; 7: the receive budget's counters;
 // 8: per-sender transaction budgets, the relay's own verification limits, chunk signers
-// (kRewardSet carries the cycle and the next cycle's set).
-inline constexpr std::uint32_t kLinkAbiVersion = 8;
+// (kRewardSet carries the cycle and the next cycle's set); 9: SessionInfo says which network
+// a session came over (onion, I2P), the onion listener's port.
+inline constexpr std::uint32_t kLinkAbiVersion = 9;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -111,6 +112,7 @@ struct alignas(shm::kRingAlign) DpCounters {
   std::atomic<std::uint64_t> sessions_live;       // gauges
   std::atomic<std::uint64_t> sessions_auth_live;
   std::atomic<std::uint64_t> p2p_port;            // the port the dataplane listens on (0: not yet)
+  std::atomic<std::uint64_t> onion_port;          // its onion service's own listener (0: none)
   std::atomic<std::uint64_t> rx_heap_bytes;       // heap bytes of bodies being received now
   std::atomic<std::uint64_t> heap_allocated;      // heap bytes the dataplane thread allocated (jemalloc
                                                   // thread.allocated, refreshed every 100 ms)
@@ -196,8 +198,19 @@ enum class CtlMsg : std::uint16_t {
 
 inline constexpr std::uint8_t kMsgVerified = 1;  // kMessage flag: signature checked with the session key
 
+// Via: the network a session came over. Onion and I2P sessions all arrive from loopback
+// (Tor's or the SAM bridge's own connection), so their address says nothing about the
+// peer: they are admitted, limited and punished by other rules than clearnet ones.
+enum class Via : std::uint8_t {
+  kDirect = 0,  // TCP/IP (possibly through a SOCKS5 proxy to a clearnet peer)
+  kOnion = 1,   // a Tor onion service: our onion listener, or an onion peer we dialed
+  kI2p = 2,     // I2P, through a SAM bridge
+};
+inline constexpr std::uint8_t kMaxVia = 2;
+
 struct SessionInfo {
   bool outbound = false;
+  Via via = Via::kDirect;
   std::uint64_t dial_token = 0;  // outbound: the kConnect token
   codec::Addr16 addr{};
   std::uint16_t port = 0;

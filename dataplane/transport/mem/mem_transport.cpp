@@ -16,8 +16,20 @@ MemTransport::MemTransport(MemNetwork& net, std::uint16_t listen_port)
   if (port_ != 0) net_.listeners_[port_] = this;
 }
 
+void MemTransport::listen_also(std::uint16_t port, std::uint8_t tag) {
+  net_.listeners_[port] = this;
+  net_.listener_tags_[port] = tag;
+}
+
 MemTransport::~MemTransport() {
-  if (port_ != 0) net_.listeners_.erase(port_);
+  for (auto it = net_.listeners_.begin(); it != net_.listeners_.end();) {
+    if (it->second == this) {
+      net_.listener_tags_.erase(it->first);
+      it = net_.listeners_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   for (auto& h : stalled_) h.buf->unref();
   for (ConnId c = 0; c < conns_.size(); ++c)
     if (conns_[c].open) reset(c);
@@ -60,7 +72,8 @@ Result<ConnId> MemTransport::connect(const net::PeerAddress& addr, const net::Co
   // The dialer's port as the listener sees it: ephemeral-looking, unique per connection.
   srv->conns_[s] = Conn{true, this, c, 0, static_cast<std::uint16_t>(40000 + c % 20000), false, {}};
   conns_[c] = Conn{true, srv, s, 0, srv->port_, false, {}};
-  srv->events_.push_back(Event{EventKind::kAccepted, s, 0, {}, 0, 0});
+  const auto tag = net_.listener_tags_.find(addr.port());
+  srv->events_.push_back(Event{EventKind::kAccepted, s, 0, {}, 0, tag == net_.listener_tags_.end() ? 0u : tag->second});
   events_.push_back(Event{EventKind::kConnected, c, 0, {}, 0, 0});
   return c;
 }

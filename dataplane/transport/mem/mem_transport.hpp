@@ -36,6 +36,7 @@ class MemNetwork {
   friend class MemTransport;
   struct Pipe;  // one direction of a connection
   std::map<std::uint16_t, MemTransport*> listeners_;
+  std::map<std::uint16_t, std::uint8_t> listener_tags_;
 };
 
 class MemTransport {
@@ -46,6 +47,10 @@ class MemTransport {
   ~MemTransport();
   MemTransport(const MemTransport&) = delete;
   MemTransport& operator=(const MemTransport&) = delete;
+
+  // listen_also: accept connections to `port` as well, their kAccepted events carrying
+  // `tag` (as UringTransport::listen's tag: e.g. the onion listener's).
+  void listen_also(std::uint16_t port, std::uint8_t tag);
 
   std::size_t poll(std::span<Event> evs, int timeout_ms);
   void release(const Event& ev);

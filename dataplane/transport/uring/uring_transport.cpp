@@ -184,7 +184,7 @@ UringTransport::~UringTransport() {
     if (k.fd >= 0) ::close(k.fd);
     for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
   }
-  if (listen_fd_ >= 0) ::close(listen_fd_);
+  for (const int fd : listen_fds_) ::close(fd);
   if (ring_ok_) io_uring_queue_exit(ring_.get());
   for (auto& r : zc_recs_)  // the ring is gone: the kernel has let go of every buffer
     if (r.buf != nullptr) r.buf->unref();
@@ -201,7 +201,7 @@ io_uring_sqe* UringTransport::sqe() {
   return s;
 }
 
-Result<std::uint16_t> UringTransport::listen(const sockaddr_in6& addr, int backlog) {
+Result<std::uint16_t> UringTransport::listen(const sockaddr_in6& addr, int backlog, std::uint8_t tag) {
   int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error("socket() failed");
   int one = 1, zero = 0;
@@ -215,16 +215,17 @@ Result<std::uint16_t> UringTransport::listen(const sockaddr_in6& addr, int backl
   sockaddr_in6 bound{};
   socklen_t len = sizeof bound;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  listen_fd_ = fd;
-  arm_accept();
+  listen_fds_.push_back(fd);
+  listen_tags_.push_back(tag);
+  arm_accept(static_cast<std::uint32_t>(listen_fds_.size() - 1));
   return static_cast<std::uint16_t>(ntohs(bound.sin6_port));
 }
 
-void UringTransport::arm_accept() {
+void UringTransport::arm_accept(std::uint32_t listener) {
   io_uring_sqe* s = sqe();
   if (s == nullptr) return;
-  io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  io_uring_sqe_set_data64(s, pack(kOpAccept, 0, 0));
+  io_uring_prep_multishot_accept(s, listen_fds_[listener], nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(s, pack(kOpAccept, 0, listener));
 }
 
 Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6* peer) {
@@ -586,6 +587,8 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
   const Op op = op_of(ud);
 
   if (op == kOpAccept) {
+    const std::uint32_t listener = conn_of(ud);
+    if (listener >= listen_fds_.size()) return true;
     if (res >= 0) {
       sockaddr_in6 peer{};
       socklen_t len = sizeof peer;
@@ -593,10 +596,10 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
       auto c = adopt(res, false, &peer);
       if (c.ok()) {
         arm_recv(*c);
-        evs[n++] = Event{EventKind::kAccepted, *c, 0, {}, 0, 0};
+        evs[n++] = Event{EventKind::kAccepted, *c, 0, {}, 0, listen_tags_[listener]};
       }
     }
-    if (!more && listen_fd_ >= 0) arm_accept();
+    if (!more) arm_accept(listener);
     return true;
   }
 

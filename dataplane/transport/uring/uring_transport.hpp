@@ -68,8 +68,10 @@ class UringTransport {
   UringTransport(const UringTransport&) = delete;
   UringTransport& operator=(const UringTransport&) = delete;
 
-  // listen: bind (port 0 = any free port) and accept; returns the bound port.
-  Result<std::uint16_t> listen(const sockaddr_in6& addr, int backlog = 1024);
+  // listen: bind (port 0 = any free port) and accept; returns the bound port. There may
+  // be several listeners: each accepted connection's kAccepted event carries its
+  // listener's `tag` in `user` (e.g. the onion service's own listener).
+  Result<std::uint16_t> listen(const sockaddr_in6& addr, int backlog = 1024, std::uint8_t tag = 0);
 
   std::size_t poll(std::span<Event> evs, int timeout_ms);
   void release(const Event& ev);
@@ -170,7 +172,7 @@ class UringTransport {
   void keep(Conn& k, ByteSpan bytes);
   void release_buf(std::uint32_t bid) noexcept;
   void drop_stash(Conn& k) noexcept;
-  void arm_accept();
+  void arm_accept(std::uint32_t listener);
   void submit_send(ConnId c);
   void setup_send_pool();
   void finish_close(ConnId c);
@@ -190,7 +192,8 @@ class UringTransport {
   UringFeatures features_;
   std::unique_ptr<io_uring> ring_;
   bool ring_ok_ = false;
-  int listen_fd_ = -1;
+  std::vector<int> listen_fds_;
+  std::vector<std::uint8_t> listen_tags_;
   io_uring_buf_ring* br_ = nullptr;
   std::size_t br_map_sz_ = 0;
   std::uint8_t* bufs_ = nullptr;

@@ -141,6 +141,46 @@ TEST(FrontierEngine, InboundSessionsAreAdmittedByPolicyAndLimits) {
   EXPECT_EQ(n.relay->dp->authenticated_sessions(), 5u);
 }
 
+// Onion sessions arrive from Tor's loopback connection, on the onion listener: the
+// private-address rule and the per-address limit would refuse them or lump them all
+// together, so they do not apply; the table's limit does; misbehaviour closes the
+// session but bans no address (it would ban every onion peer).
+TEST(FrontierEngine, OnionSessionsAreNotJudgedByTheirLoopbackAddress) {
+  frontier::FrontierOptions fo;  // loopback is a private address: refused as such
+  ControlOptions co;
+  co.walk = false;
+  co.max_inbound_per_ip = 1;
+  co.max_inbound = 4;
+  FNet n(fo, co);
+  n.rt->listen_also(2, static_cast<std::uint8_t>(link::Via::kOnion));
+  Node& clear = n.dial_from("127.0.0.1", 20);
+  std::vector<Node*> onion;
+  for (std::uint8_t k = 21; k < 25; ++k) {
+    onion.push_back(&n.make("127.0.0.1", k));
+    onion.back()->peer->dial(sock(2));
+  }
+  n.run(5);
+  EXPECT_FALSE(clear.peer->authenticated());  // loopback on the p2p port: a private address
+  EXPECT_EQ(n.stats().refused_private, 1u);
+  for (Node* o : onion) EXPECT_TRUE(o->peer->authenticated());  // four from one address
+  EXPECT_EQ(n.stats().refused_per_ip, 0u);
+  Node& fifth = n.make("127.0.0.1", 25);
+  fifth.peer->dial(sock(2));
+  n.run(5);
+  EXPECT_FALSE(fifth.peer->authenticated());
+  EXPECT_EQ(n.stats().refused_full, 1u);  // max_inbound still holds
+  // One of them misbehaves: it goes, and nothing is banned.
+  onion[0]->peer->send(Bytes(200, 0xee));
+  n.run(5);
+  EXPECT_TRUE(onion[0]->peer->closed);
+  EXPECT_EQ(n.table->bans_in_force(test_wall()), 0u);
+  Node& later = n.make("127.0.0.1", 26);
+  later.peer->dial(sock(2));
+  n.run(5);
+  EXPECT_TRUE(later.peer->authenticated());
+  EXPECT_EQ(n.table->size(), 0u);  // and the table learnt no loopback "peer"
+}
+
 TEST(FrontierEngine, MisbehavingAddressIsBannedUntilTheBanEnds) {
   std::string err;
   frontier::FrontierOptions fo;
