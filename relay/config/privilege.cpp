@@ -93,7 +93,9 @@ Status give_data_dir(const std::string& dir, const RunAs& who) {
 }
 
 Status drop_privileges(const RunAs& who) {
-  if (::setgroups(1, &who.gid) != 0) return sys_error("setgroups");
+  // The user's own supplementary groups come along (e.g. debian-tor, to read Tor's
+  // control cookie), and nothing of root's.
+  if (::initgroups(who.name.c_str(), who.gid) != 0 && ::setgroups(1, &who.gid) != 0) return sys_error("setgroups");
   if (::setgid(who.gid) != 0) return sys_error("setgid");
   if (::setuid(who.uid) != 0) return sys_error("setuid");  // glibc applies it to every thread
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return sys_error("no_new_privs");

@@ -6,6 +6,7 @@
 // either process survived; clean stop on SIGTERM.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -397,6 +398,17 @@ TEST(RelayProcess, DropsRootAfterSettingUp) {
   passwd* nobody = ::getpwnam("nobody");
   ASSERT_NE(nobody, nullptr);
   const uid_t uid = nobody->pw_uid;
+  // The user's own supplementary groups come along (an operator adds the relay's user to
+  // debian-tor to read Tor's control cookie): a group of the test's, with nobody in it.
+  const std::string grp_name = "srl-grp-" + std::to_string(::getpid());
+  struct GroupGuard {
+    std::string name;
+    ~GroupGuard() { (void)std::system(("groupdel " + name + " >/dev/null 2>&1").c_str()); }
+  } guard{grp_name};
+  ASSERT_EQ(std::system(("groupadd " + grp_name + " && usermod -a -G " + grp_name + " nobody").c_str()), 0);
+  const ::group* extra = ::getgrnam(grp_name.c_str());
+  ASSERT_NE(extra, nullptr);
+  const std::string extra_gid = std::to_string(extra->gr_gid);
   test::RelayRun relay({"--http-bind", "127.0.0.1:0"});
   ASSERT_GT(relay.port, 0);
   ASSERT_TRUE(relay.wait_control() > 0);
@@ -406,6 +418,11 @@ TEST(RelayProcess, DropsRootAfterSettingUp) {
   ASSERT_TRUE(net.all_authenticated());
   expect_unprivileged(relay.dataplane_pid(), uid, "dataplane");
   expect_unprivileged(relay.control_pid(), uid, "control");
+  for (pid_t p : {relay.dataplane_pid(), relay.control_pid()}) {
+    const std::string groups = " " + proc_status(p, "Groups") + " ";
+    EXPECT_NE(groups.find(" " + extra_gid + " "), std::string::npos) << groups;
+    EXPECT_EQ(groups.find(" 0 "), std::string::npos) << groups;  // nothing of root's
+  }
   if (kSyscallFilterInThisBuild) {
     EXPECT_EQ(proc_status(relay.dataplane_pid(), "Seccomp"), "2");  // the system-call filter is on
     EXPECT_EQ(proc_status(relay.dataplane_pid(), "Seccomp_filters"), "1");
