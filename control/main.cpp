@@ -20,6 +20,7 @@
 #include "control/engine/control_engine.hpp"
 #include "control/http/relay_api.hpp"
 #include "control/rewards/reward_fetcher.hpp"
+#include "control/tor/tor_control.hpp"
 #include "relay/shm/region.hpp"
 
 namespace {
@@ -228,6 +229,30 @@ int main(int argc, char** argv) {
     std::printf("HTTP %u\n", http_server->port());  // for whoever started us with port 0
     std::fflush(stdout);
   }
+  // The onion service, published through Tor's control port (its own thread; started
+  // once this process is unprivileged, as the key it keeps is in the data dir).
+  std::unique_ptr<tor::TorController> tor_ctl;
+  const std::string onion_address_path = cfg->data_dir + "/onion_address";
+  if (cfg->tor_control.empty()) {
+    ::unlink(onion_address_path.c_str());  // no service: nothing stale for `stacks-relay status`
+  } else {
+    tor::TorOptions to;
+    std::string e;
+    to.control = net::PeerAddress::parse(cfg->tor_control, e).value_or(net::PeerAddress{});
+    to.password = cfg->tor_password;
+    to.key_path = cfg->onion_key_path();
+    to.address_path = onion_address_path;
+    to.p2p_virtual = [lk] { return static_cast<std::uint16_t>(lk->counters->p2p_port.load(std::memory_order_acquire)); };
+    to.p2p_target = [lk] { return static_cast<std::uint16_t>(lk->counters->onion_port.load(std::memory_order_acquire)); };
+    if (http_server && cfg->tor_publish_http) {
+      to.http_virtual = to.http_target = http_server->port();
+      const bool any = cfg->http_bind_host == "0.0.0.0" || cfg->http_bind_host == "::";
+      to.http_target_host = any ? "127.0.0.1" : cfg->http_bind_host;
+      if (to.http_target_host.find(':') != std::string::npos) to.http_target_host = "[" + to.http_target_host + "]";
+    }
+    to.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
+    tor_ctl = std::make_unique<tor::TorController>(std::move(to));
+  }
   std::uint64_t next_board = 0, next_neighbors = 0;
 
   std::uint64_t incarnation = 0;
@@ -236,6 +261,7 @@ int main(int argc, char** argv) {
   // been read yet. From here on this process is unprivileged.
   if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;
   if (http_server) http_server->serve();
+  if (tor_ctl) tor_ctl->start();
   engine.start(incarnation, shm::monotonic_ns());
   if (fetcher) fetcher->start();
   log_line(kProg, "running (%zu peers to dial, %zu trusted, reward set of %zu signers)", o.peers.size(),

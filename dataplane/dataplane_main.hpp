@@ -186,6 +186,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   auto pk = key->public_key().compressed();
   log_line(kProg, "listening on %s:%u as %s (network_id 0x%08x)", cfg->bind_host.c_str(), *port, to_hex(pk).c_str(),
            cfg->network_id);
+  if (onion_port != 0) log_line(kProg, "onion listener on %s:%u", cfg->tor_bind_host.c_str(), onion_port);
   std::printf("READY %u %d\n", *port, static_cast<int>(::getpid()));
   std::fflush(stdout);
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 
 #include "relay/link/link.hpp"
 #include "relay/shm/region.hpp"
@@ -263,6 +264,14 @@ int cmd_status(const CommonArgs& args, bool watch) {
                 static_cast<unsigned long long>(c->sessions_live.load()),
                 static_cast<unsigned long long>(c->sessions_auth_live.load()),
                 static_cast<unsigned long long>(c->heap_allocated.load()));
+    // The onion service's address, as the control process last published it.
+    if (std::ifstream f(cfg->data_dir + "/onion_address"); f) {
+      std::string onion;
+      std::getline(f, onion);
+      if (!onion.empty())
+        std::printf("onion service %s:%llu (Tor connects to 127.0.0.1:%llu)\n", onion.c_str(),
+                    static_cast<unsigned long long>(c->p2p_port.load()), static_cast<unsigned long long>(c->onion_port.load()));
+    }
 #define RELAY_X(name, help) \
   std::printf("  %-24s %14llu  %s\n", #name, static_cast<unsigned long long>(c->name.load()), help);
     RELAY_DP_COUNTERS(RELAY_X)
