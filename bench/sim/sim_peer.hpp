@@ -36,8 +36,10 @@ struct SimPeer {
   ctl::BurnView view = sim_burn_view();  // the view its preambles carry (set before it connects)
 
   SimPeer(T& transport, std::uint8_t key, std::uint8_t tag = 0) : id(make_local_peer(key, tag)), t(transport) {}
-  void dial(const sockaddr_in6& a, const net::ConnectOptions& how = {}) {
-    auto c = t.connect(net::from_sockaddr(a), how);
+  void dial(const sockaddr_in6& a, const net::ConnectOptions& how = {}) { dial(net::from_sockaddr(a), how); }
+  // (A name, e.g. an onion address, needs `how` to name a proxy.)
+  void dial(const net::PeerAddress& a, const net::ConnectOptions& how = {}) {
+    auto c = t.connect(a, how);
     conn = c.ok() ? *c : dp::kNoConn;
   }
   void send(const Bytes& b) {

@@ -37,7 +37,11 @@ class TorNet {
 
   // TorNet: set up and start the network; `far_service_port` is where the far tor's
   // onion service (virtual port 20444) forwards to on loopback (0: no such service).
-  explicit TorNet(std::uint16_t far_service_port) : far_service_port_(far_service_port) {
+  // The near tor runs as `near_user` (its cookie file is then that user's: the relay,
+  // which drops root to `nobody`, reads it as an operator's relay user in Tor's group
+  // would).
+  explicit TorNet(std::uint16_t far_service_port, std::string near_user = "nobody")
+      : far_service_port_(far_service_port), near_user_(std::move(near_user)) {
     char tmpl[] = "/tmp/srl-tor-XXXXXX";
     dir = ::mkdtemp(tmpl);
     ::chmod(dir.c_str(), 0755);
@@ -143,11 +147,12 @@ class TorNet {
            "/notice.log\nSafeLogging 0\n%include " + dir + "/authorities\n";
   }
 
-  bool start(const std::string& name, const std::string& torrc) {
+  bool start(const std::string& name, const std::string& torrc, const std::string& user = "") {
     const std::string d = dir + "/" + name;
     ::mkdir(d.c_str(), 0700);
     ::chmod(d.c_str(), 0700);
-    if (!write(d + "/torrc", torrc)) return false;
+    if (!write(d + "/torrc", user.empty() ? torrc : torrc + "User " + user + "\n")) return false;
+    if (!user.empty() && !run_quiet("chown -R " + user + " " + d)) return false;
     names_.push_back(name);
     children_.push_back(std::make_unique<launch::Child>());
     return children_.back()->start({{"/usr/sbin/tor", "-f", d + "/torrc"}, ns.name, d + "/stderr"});
@@ -170,16 +175,17 @@ class TorNet {
                                 std::to_string(7000 + k) + "\nAddress 127.0.0.1\nExitPolicy reject *:*\n";
       if (!start(n, torrc)) return fail("starting " + n);
     }
-    const auto client = [&](const std::string& n, std::uint16_t socks, std::uint16_t control, const std::string& extra) {
+    const auto client = [&](const std::string& n, std::uint16_t socks, std::uint16_t control, const std::string& extra,
+                            const std::string& user) {
       const std::string d = dir + "/" + n;
       return start(n, common(d, n) + "SocksPort 127.0.0.1:" + std::to_string(socks) + "\nControlPort 127.0.0.1:" +
-                          std::to_string(control) + "\nCookieAuthentication 1\n" + extra);
+                          std::to_string(control) + "\nCookieAuthentication 1\n" + extra, user);
     };
     std::string far_extra;
     if (far_service_port_ != 0)
       far_extra = "HiddenServiceDir " + dir + "/far/hs\nHiddenServicePort 20444 127.0.0.1:" + std::to_string(far_service_port_) + "\n";
-    if (!client("near", kNearSocks, kNearControl, "")) return fail("starting the near client");
-    if (!client("far", kFarSocks, kFarControl, far_extra)) return fail("starting the far client");
+    if (!client("near", kNearSocks, kNearControl, "", near_user_)) return fail("starting the near client");
+    if (!client("far", kFarSocks, kFarControl, far_extra, "")) return fail("starting the far client");
     return true;
   }
   bool fail(const std::string& w) {
@@ -188,6 +194,7 @@ class TorNet {
   }
 
   std::uint16_t far_service_port_ = 0;
+  std::string near_user_;
   bool ok_ = false;
   std::vector<std::string> names_;
   std::vector<std::unique_ptr<launch::Child>> children_;

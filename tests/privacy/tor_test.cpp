@@ -8,18 +8,22 @@
 
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/net/address.hpp"
 #include "relay/net/socks5.hpp"
 #include "tests/privacy/tor_net.hpp"
+#include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
 
 namespace relay::test {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace relay::codec;
 using privacy::TorNet;
+using UPeer = TestPeer<dp::UringTransport>;
 
 // The suite's network and the stock node behind the far onion service.
 struct TorWorld {
@@ -100,6 +104,102 @@ TEST_F(Tor, TheTransportReachesAnOnionServiceThroughTorsSocksPort) {
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), failed);
   EXPECT_TRUE(connected);
   EXPECT_TRUE(accepted);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// step: pump the peers until `done` or `secs`.
+template <typename F>
+bool step(std::vector<UPeer*> peers, F&& done, int secs) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+  static std::uint64_t now = 1;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    for (auto* p : peers) p->pump(++now, 5);
+  }
+  return true;
+}
+
+// connect_through_tor: a test peer dialing `onion` through the far tor until it is
+// authenticated (a fresh descriptor may take a few tries to be found).
+bool connect_through_tor(UPeer& p, const net::PeerAddress& onion, std::vector<UPeer*> others, int secs) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    p.closed = false;
+    net::ConnectOptions how;
+    how.socks5 = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), TorNet::kFarSocks, std::nullopt};
+    p.dial(onion, how);
+    others.push_back(&p);
+    if (step(others, [&] { return p.authenticated() || p.closed; }, 60) && p.authenticated()) return true;
+    others.pop_back();
+    std::this_thread::sleep_for(1s);
+  }
+  return false;
+}
+
+// The whole path: the relay (in the namespace, dropping root to nobody like a deployed
+// one) dials a stock node behind the far onion service through the near tor's SOCKS
+// port; publishes its own onion service on the near tor through the control port
+// (cookie login); a test peer reaches it through the far tor; pushes cross both ways.
+// Restarted on the same data dir, the relay publishes the same address again.
+TEST_F(Tor, TheRelayDialsAnOnionNodeAndIsReachedAtItsOwnOnionServiceRelayingBothWays) {
+  auto nt = dp::UringTransport::create({}).value();
+  ASSERT_TRUE(nt->listen(privacy::sockaddr_of("127.0.0.1", g_tor->node_port)).ok());
+  UPeer node(*nt, 80);
+  char tmpl[] = "/tmp/srl-tor-relay-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0711);
+  const std::string data = dir + "/data", cfg = dir + "/relay.toml";
+  std::ofstream(cfg) << kTestFrontierToml << "[proxy]\nonion = \"127.0.0.1:" << TorNet::kNearSocks << "\"\n"
+                     << "[tor]\ncontrol = \"127.0.0.1:" << TorNet::kNearControl << "\"\n"
+                     << "[p2p]\npeers = [\"" << g_tor->net->far_onion() << ":20444\"]\n";
+  std::string relay_onion;
+  {
+    RelayRun relay({"--config", cfg, "--data-dir", data}, "127.0.0.1:20444", g_tor->net->ns.name, true);
+    ASSERT_EQ(relay.port, 20444) << relay.log();
+    // Out through Tor: the node behind the far onion service gets the relay's handshake.
+    ASSERT_TRUE(step({&node}, [&] { return node.handshakes >= 1; }, 120)) << relay.log();
+    // In through Tor: the relay's own service, published through the control port.
+    ASSERT_TRUE(step({&node}, [&] { return !read_file(data + "/onion_address").empty(); }, 60)) << relay.log();
+    relay_onion = read_file(data + "/onion_address");
+    relay_onion.erase(relay_onion.find_last_not_of("\n") + 1);
+    ASSERT_EQ(relay_onion.size(), 62u) << relay_onion;
+    std::string err;
+    const auto onion = net::PeerAddress::parse(relay_onion + ":20444", err).value();
+    auto pt = dp::UringTransport::create({}).value();
+    UPeer a(*pt, 57);
+    ASSERT_TRUE(connect_through_tor(a, onion, {&node}, 120)) << relay.log();
+    ASSERT_TRUE(step({&node, &a}, [&] { return relay.counters().sessions_auth_live.load() == 2; }, 30));
+    a.send(a.conv->sign(1, Transaction{signed_test_tx(1)}));
+    ASSERT_TRUE(step({&node, &a}, [&] { return node.pushes.size() == 1; }, 60));
+    node.send(node.conv->sign(2, Transaction{signed_test_tx(2)}));
+    ASSERT_TRUE(step({&node, &a}, [&] { return a.pushes.size() == 1; }, 60));
+    EXPECT_EQ(std::get<Transaction>(decode_message(a.pushes[0])->payload).tx.txid, signed_test_tx(2).txid);
+    // The onion session was admitted though it came from loopback.
+    const std::string log = relay.log();
+    EXPECT_NE(log.find("onion service " + relay_onion + ":20444 published"), std::string::npos) << log;
+    // stacks-relay status shows the address.
+    const std::string status = dir + "/status.txt";
+    (void)std::system((std::string(RELAY_CLI_BIN) + " status --data-dir " + data + " --shm " + relay.shm + " > " + status +
+                       " 2>&1").c_str());
+    EXPECT_NE(read_file(status).find("onion service " + relay_onion + ":20444"), std::string::npos) << read_file(status);
+    EXPECT_EQ(relay.stop(), 0);
+  }
+  // Restarted on the same data dir: the same address, published again.
+  RelayRun again({"--config", cfg, "--data-dir", data}, "127.0.0.1:20444", g_tor->net->ns.name, true);
+  ASSERT_EQ(again.port, 20444) << again.log();
+  ASSERT_TRUE(step({&node}, [&] { return again.log().find(" published") != std::string::npos; }, 60)) << again.log();
+  EXPECT_NE(again.log().find("onion service " + relay_onion + ":20444 published"), std::string::npos) << again.log();
+  std::string err;
+  auto pt2 = dp::UringTransport::create({}).value();
+  UPeer b(*pt2, 58);
+  EXPECT_TRUE(connect_through_tor(b, net::PeerAddress::parse(relay_onion + ":20444", err).value(), {&node}, 120))
+      << again.log();
+  EXPECT_EQ(again.stop(), 0);
+  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace

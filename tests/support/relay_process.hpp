@@ -56,8 +56,11 @@ struct RelayRun {
     dir = ::mkdtemp(tmpl);
     ::chmod(dir.c_str(), 0711);  // the relay drops root to `nobody`: its data dir below must be reachable
     shm = "/dev/shm/stacks-relay-test-" + dir.substr(dir.rfind('-') + 1);
-    std::vector<std::string> argv = {RELAY_CLI_BIN, "run", "--p2p-bind", bind, "--data-dir", dir + "/data",
-                                     "--shm", shm, "--stats-interval", "0"};
+    std::vector<std::string> argv = {RELAY_CLI_BIN, "run", "--p2p-bind", bind, "--shm", shm, "--stats-interval", "0"};
+    if (std::find(args.begin(), args.end(), "--data-dir") == args.end()) {  // else the caller's (kept across runs)
+      argv.push_back("--data-dir");
+      argv.push_back(dir + "/data");
+    }
     argv.insert(argv.end(), args.begin(), args.end());
     if (std::find(args.begin(), args.end(), "--config") == args.end()) {
       const std::string cfg = dir + "/test-relay.toml";
