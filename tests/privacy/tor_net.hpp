@@ -30,6 +30,7 @@ class TorNet {
   static constexpr int kRelays = 5;
   static constexpr std::uint16_t kNearSocks = 9050, kNearControl = 9051;
   static constexpr std::uint16_t kFarSocks = 9060, kFarControl = 9061;
+  static constexpr const char* kFarPassword = "s3cret";
 
   Namespace ns{"tor"};
   std::string dir;  // everything: keys, data directories, logs
@@ -181,9 +182,12 @@ class TorNet {
       return start(n, common(d, n) + "SocksPort 127.0.0.1:" + std::to_string(socks) + "\nControlPort 127.0.0.1:" +
                           std::to_string(control) + "\nCookieAuthentication 1\n" + extra, user);
     };
-    std::string far_extra;
+    // The far tor's control port also takes a password (HASHEDPASSWORD).
+    const std::string hashed = capture("tor --hash-password " + std::string(kFarPassword) + " 2>/dev/null | tail -1");
+    if (hashed.rfind("16:", 0) != 0) return fail("tor --hash-password");
+    std::string far_extra = "HashedControlPassword " + hashed + "\n";
     if (far_service_port_ != 0)
-      far_extra = "HiddenServiceDir " + dir + "/far/hs\nHiddenServicePort 20444 127.0.0.1:" + std::to_string(far_service_port_) + "\n";
+      far_extra += "HiddenServiceDir " + dir + "/far/hs\nHiddenServicePort 20444 127.0.0.1:" + std::to_string(far_service_port_) + "\n";
     if (!client("near", kNearSocks, kNearControl, "", near_user_)) return fail("starting the near client");
     if (!client("far", kFarSocks, kFarControl, far_extra, "")) return fail("starting the far client");
     return true;

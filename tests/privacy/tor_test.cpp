@@ -202,5 +202,67 @@ TEST_F(Tor, TheRelayDialsAnOnionNodeAndIsReachedAtItsOwnOnionServiceRelayingBoth
   (void)std::system(("rm -rf " + dir).c_str());
 }
 
+// Tor restarts under a running relay: its ephemeral service is gone with the control
+// connection; the relay logs in again when Tor is back and publishes the same address;
+// a peer reaches it again.
+TEST_F(Tor, WhenTorRestartsTheRelayPublishesTheSameServiceAgain) {
+  char tmpl[] = "/tmp/srl-tor-restart-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0711);
+  const std::string data = dir + "/data", cfg = dir + "/relay.toml";
+  std::ofstream(cfg) << kTestFrontierToml << "[tor]\ncontrol = \"127.0.0.1:" << TorNet::kNearControl << "\"\n";
+  RelayRun relay({"--config", cfg, "--data-dir", data}, "127.0.0.1:20446", g_tor->net->ns.name, true);
+  ASSERT_EQ(relay.port, 20446) << relay.log();
+  auto published = [&](int times) {
+    const std::string log = relay.log();
+    std::size_t n = 0;
+    for (std::size_t at = log.find(" published"); at != std::string::npos; at = log.find(" published", at + 1)) ++n;
+    return n >= static_cast<std::size_t>(times);
+  };
+  ASSERT_TRUE(step({}, [&] { return published(1); }, 60)) << relay.log();
+  std::string onion = read_file(data + "/onion_address");
+  onion.erase(onion.find_last_not_of("\n") + 1);
+  ASSERT_TRUE(g_tor->net->restart("near"));
+  ASSERT_TRUE(step({}, [&] { return relay.log().find("connection lost") != std::string::npos; }, 30)) << relay.log();
+  ASSERT_TRUE(step({}, [&] { return published(2); }, 120)) << relay.log();
+  EXPECT_NE(relay.log().rfind("onion service " + onion + ":20446 published"), std::string::npos) << relay.log();
+  std::string err;
+  auto pt = dp::UringTransport::create({}).value();
+  UPeer a(*pt, 59);
+  EXPECT_TRUE(connect_through_tor(a, net::PeerAddress::parse(onion + ":20446", err).value(), {}, 150)) << relay.log();
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
+// Logins: the far tor's cookie is root's (unreadable to the relay, which runs as
+// nobody), so only its password works: without one, and with a wrong one, the relay
+// says why in its log; with the right one, it publishes.
+TEST_F(Tor, PasswordLoginAndWhyALoginFails) {
+  struct Case {
+    std::string password;
+    std::string says;
+  };
+  const Case cases[] = {
+      {"", "cannot be read by this user (add it to Tor's group, e.g. debian-tor): set tor.password for HASHEDPASSWORD"},
+      {"wrong", "Tor refused the login: 515"},
+      {TorNet::kFarPassword, " published"},
+  };
+  std::uint16_t port = 20450;
+  for (const auto& k : cases) {
+    char tmpl[] = "/tmp/srl-tor-login-XXXXXX";
+    const std::string dir = ::mkdtemp(tmpl);
+    ::chmod(dir.c_str(), 0711);
+    std::ofstream(dir + "/relay.toml") << kTestFrontierToml << "[tor]\ncontrol = \"127.0.0.1:" << TorNet::kFarControl
+                                       << "\"\npassword = \"" << k.password << "\"\n";
+    RelayRun relay({"--config", dir + "/relay.toml", "--data-dir", dir + "/data"}, "127.0.0.1:" + std::to_string(++port),
+                   g_tor->net->ns.name, true);
+    ASSERT_GT(relay.port, 0) << relay.log();
+    EXPECT_TRUE(step({}, [&] { return relay.log().find(k.says) != std::string::npos; }, 30))
+        << "password '" << k.password << "': " << relay.log();
+    EXPECT_EQ(relay.stop(), 0);
+    (void)std::system(("rm -rf " + dir).c_str());
+  }
+}
+
 }  // namespace
 }  // namespace relay::test
