@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&o.isolation_salt), sizeof o.isolation_salt);
   o.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
   for (const auto& p : cfg->peers) {
-    ctl::DialSpec d{p.addr, std::nullopt};
+    ctl::DialSpec d{p.addr, std::nullopt, p.via_device, p.via_source};
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
     o.peers.push_back(std::move(d));
   }
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   }
   o.frontier = table->get();
   for (const auto& p : cfg->bootstrap_peers()) {
-    ctl::DialSpec d{p.addr, std::nullopt};
+    ctl::DialSpec d{p.addr, std::nullopt, {}, std::nullopt};
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
     o.bootstrap.push_back(std::move(d));
   }

@@ -118,8 +118,10 @@ ControlEngine::Dial* ControlEngine::dial_by_token(std::uint64_t token) {
 // how_to_reach: the configured connection options, and the proxy for this peer: the
 // onion proxy for an onion address, else the proxy for everything (if any); with its
 // own isolation login unless the proxy has a login of its own.
-net::ConnectOptions ControlEngine::how_to_reach(const net::PeerAddress& addr) const {
+net::ConnectOptions ControlEngine::how_to_reach(const net::PeerAddress& addr, const DialSpec* spec) const {
   net::ConnectOptions how = opts_.outbound;
+  if (spec != nullptr && !spec->via_device.empty()) how.bind_device = spec->via_device;
+  if (spec != nullptr && spec->via_source) how.bind_source = spec->via_source;
   const auto& proxy = addr.kind() == net::HostKind::kOnion ? opts_.onion_proxy : opts_.proxy;
   if (proxy) {
     how.socks5 = *proxy;
@@ -128,12 +130,13 @@ net::ConnectOptions ControlEngine::how_to_reach(const net::PeerAddress& addr) co
   return how;
 }
 
-// connect: the dataplane dials `addr` as how_to_reach says.
-void ControlEngine::connect(std::uint64_t token, const net::PeerAddress& addr) {
+// connect: the dataplane dials `addr` as how_to_reach says (for a configured peer, with
+// its own way in, `spec`).
+void ControlEngine::connect(std::uint64_t token, const net::PeerAddress& addr, const DialSpec* spec) {
   send(link::CtlMsg::kConnect, 0, encode([&](Writer& w) {
          w.u64(token);
          addr.put(w);
-         how_to_reach(addr).put(w);
+         how_to_reach(addr, spec).put(w);
        }));
 }
 
@@ -155,7 +158,7 @@ void ControlEngine::dial_peers(std::uint64_t now_ns) {
     d.token = next_token_++;
     d.state = Dial::State::kDialing;
     ++stats_.dials;
-    connect(d.token, d.spec.addr);
+    connect(d.token, d.spec.addr, &d.spec);
   }
 }
 
@@ -172,7 +175,7 @@ void ControlEngine::on_resolved(const Resolver::Answer& a, std::uint64_t now_ns)
     d.token = next_token_++;
     d.state = Dial::State::kDialing;
     ++stats_.dials;
-    connect(d.token, net::PeerAddress::ip(*d.addr, d.spec.addr.port()));
+    connect(d.token, net::PeerAddress::ip(*d.addr, d.spec.addr.port()), &d.spec);
   }
   if (opts_.frontier == nullptr || !a.addr) return;
   for (const auto& b : opts_.bootstrap) {
@@ -490,7 +493,7 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
         d->next_ns = now_ns + opts_.redial_ns;
         // The operator hears of a configured peer's failure once, and again if it changes.
         if (static_cast<int>(err) != d->last_err && opts_.log) {
-          const auto how = how_to_reach(d->spec.addr);
+          const auto how = how_to_reach(d->spec.addr, &d->spec);
           std::string via;
           if (how.socks5) via = " via SOCKS5 proxy " + net::PeerAddress::ip(how.socks5->addr, how.socks5->port).to_string();
           opts_.log("dial " + d->spec.addr.to_string() + via + " failed: " + net::describe_dial_error(static_cast<int>(err)) +

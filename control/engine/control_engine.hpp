@@ -32,8 +32,14 @@
 namespace relay::ctl {
 
 struct DialSpec {
+  DialSpec() = default;
+  DialSpec(net::PeerAddress a, std::optional<crypto::PublicKey> key, std::string device = {},
+           std::optional<codec::Addr16> source = std::nullopt)
+      : addr(std::move(a)), pinned(std::move(key)), via_device(std::move(device)), via_source(source) {}
   net::PeerAddress addr;  // a DNS name is resolved at each dial
   std::optional<crypto::PublicKey> pinned;
+  std::string via_device;                    // this peer only through this interface ("": as every dial)
+  std::optional<codec::Addr16> via_source;   // this peer only from this local address
 };
 
 struct ControlOptions {
@@ -188,8 +194,8 @@ class ControlEngine {
   void on_authenticated(std::uint32_t sid, Peer& p);
   void on_neighbors(const std::vector<codec::NeighborAddress>& n);
   void on_resolved(const Resolver::Answer& a, std::uint64_t now_ns);
-  void connect(std::uint64_t token, const net::PeerAddress& addr);
-  net::ConnectOptions how_to_reach(const net::PeerAddress& addr) const;
+  void connect(std::uint64_t token, const net::PeerAddress& addr, const DialSpec* spec = nullptr);
+  net::ConnectOptions how_to_reach(const net::PeerAddress& addr, const DialSpec* spec = nullptr) const;
   void walk(std::uint64_t now_ns);
   void ask_neighbors(std::uint32_t sid, Peer& p, std::uint64_t now_ns);
   void fill_outbound();

@@ -74,6 +74,55 @@ class TableReader {
     }
     return true;
   }
+  // peers: an array whose entries are "PUBKEY@HOST:PORT" strings, or tables with that
+  // `address` and how to reach it: `via` (an interface, e.g. a WireGuard tunnel) and
+  // `source` (a local address).
+  bool peers(const char* key, std::vector<PeerSpec>& out) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    const toml::array* a = n->as_array();
+    const std::string want = "an array of peers: \"PUBKEY@HOST:PORT\" or { address = \"...\", via = \"wg0\", source = \"IP\" }";
+    if (a == nullptr) return bad(*n, key, want);
+    for (const auto& e : *a) {
+      std::string text, via, source;
+      if (auto v = e.value<std::string>()) {
+        text = *v;
+      } else if (const toml::table* t = e.as_table()) {
+        for (auto&& [k, val] : *t) {
+          const std::string name(k.str());
+          auto sv = val.value<std::string>();
+          if (!sv || (name != "address" && name != "via" && name != "source")) {
+            err_ = where(origin_, val) + ": " + prefix_ + key + ": a peer's keys are address, via and source (strings)";
+            return false;
+          }
+          (name == "address" ? text : name == "via" ? via : source) = *sv;
+        }
+        if (text.empty()) {
+          err_ = where(origin_, e) + ": " + prefix_ + key + ": a peer needs its address";
+          return false;
+        }
+      } else {
+        return bad(e, key, want);
+      }
+      std::string why;
+      auto p = parse_peer(text, why);
+      if (!p) {
+        err_ = where(origin_, e) + ": " + prefix_ + key + ": '" + text + "': " + why;
+        return false;
+      }
+      if (via.size() > net::kMaxDeviceName) {
+        err_ = where(origin_, e) + ": " + prefix_ + key + ": '" + text + "': via: an interface name has at most 15 characters";
+        return false;
+      }
+      p->via_device = via;
+      if (!source.empty() && !(p->via_source = net::parse_addr(source))) {
+        err_ = where(origin_, e) + ": " + prefix_ + key + ": '" + text + "': source: not an IP address: " + source;
+        return false;
+      }
+      out.push_back(std::move(*p));
+    }
+    return true;
+  }
   // integers: an array of integers, each in [lo, hi], at most max_n of them.
   bool integers(const char* key, std::vector<std::uint32_t>& out, std::int64_t lo, std::int64_t hi, std::size_t max_n) {
     const toml::node* n = find(key);
@@ -253,8 +302,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   {
     TableReader t(section("p2p") ? *section("p2p") : kEmpty, origin, "p2p.", err);
     std::string bind, source;
-    std::vector<std::string> peers, trusted;
-    if (!t.str("bind", bind) || !t.strings("peers", peers) || !t.strings("trusted_peers", trusted) ||
+    if (!t.str("bind", bind) || !t.peers("peers", c.peers) || !t.peers("trusted_peers", c.trusted_peers) ||
         !t.boolean("mptcp", c.outbound.mptcp) || !t.str("bind_device", c.outbound.bind_device) ||
         !t.str("bind_source", source) ||
         !t.integer("burn_view_quorum", c.burn_view_quorum, 1, 64) ||
@@ -279,8 +327,6 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
       c.bind_host = hp->first;
       c.bind_port = hp->second;
     }
-    if (!parse_peers(peers, c.peers, "p2p.peers", err) || !parse_peers(trusted, c.trusted_peers, "p2p.trusted_peers", err))
-      return fail();
   }
   {
     TableReader t(section("rewards") ? *section("rewards") : kEmpty, origin, "rewards.", err);

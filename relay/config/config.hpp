@@ -24,6 +24,10 @@ namespace relay::config {
 struct PeerSpec {
   std::optional<codec::PubKey33> public_key;
   net::PeerAddress addr;
+  // How to reach this one peer, over p2p.bind_device / bind_source ({ via = "wg0" } in
+  // p2p.peers: e.g. only through a WireGuard tunnel). Empty / nullopt: as every dial.
+  std::string via_device;
+  std::optional<codec::Addr16> via_source;
   bool operator==(const PeerSpec&) const = default;
 };
 

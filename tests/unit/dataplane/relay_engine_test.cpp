@@ -550,6 +550,8 @@ TEST(RelayEngine, DialsGoThroughTheProxyForTheirNetworkWithOneLoginPerPeer) {
   const auto ip = test::peer_addr("198.18.0.9", 20444);
   ctl::ControlOptions co;
   for (const auto& a : {name, onion, ip}) co.peers.push_back(ctl::DialSpec{a, std::nullopt});
+  co.peers.back().via_device = "wg1";  // this one only through its own tunnel, from its own address
+  co.peers.back().via_source = *net::parse_addr("198.19.0.1");
   co.outbound.bind_device = "wg0";
   co.proxy = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), 1080, std::nullopt};
   co.onion_proxy = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), 9050, std::nullopt};
@@ -569,6 +571,9 @@ TEST(RelayEngine, DialsGoThroughTheProxyForTheirNetworkWithOneLoginPerPeer) {
   EXPECT_EQ(how[ip.to_string()].socks5->port, 1080);
   EXPECT_EQ(how[onion.to_string()].socks5->port, 9050);
   EXPECT_EQ(how[onion.to_string()].bind_device, "wg0");  // the socket to the proxy is made as configured
+  EXPECT_EQ(how[ip.to_string()].bind_device, "wg1");     // a peer's own way in wins
+  EXPECT_EQ(how[ip.to_string()].bind_source, net::parse_addr("198.19.0.1"));
+  EXPECT_FALSE(how[name.to_string()].bind_source.has_value());
   EXPECT_EQ(how[name.to_string()].socks5->login, net::socks5::isolation_login(name, 42));
   EXPECT_NE(how[name.to_string()].socks5->login, how[ip.to_string()].socks5->login);
   EXPECT_NE(how[onion.to_string()].socks5->login, how[ip.to_string()].socks5->login);

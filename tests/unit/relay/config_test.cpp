@@ -317,6 +317,39 @@ TEST(Config, OnionPeersNeedAProxyAndI2pPeersAreRefusedUntilTheRelaySpeaksSam) {
   EXPECT_EQ(dns->addr.kind(), net::HostKind::kName);
 }
 
+// A peer may be a table saying how to reach it: only through a WireGuard tunnel's
+// interface, or from a given local address.
+TEST(Config, PeersMayNameTheInterfaceOrSourceTheyAreReachedThrough) {
+  std::string err;
+  auto c = load_config(
+      "[p2p]\npeers = [\"198.18.0.1:20444\", { address = \"02" + std::string(64, 'b') +
+          "@198.19.0.2:20444\", via = \"wg0\", source = \"198.19.0.1\" }]\n",
+      {}, err, "c.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  ASSERT_EQ(c->peers.size(), 2u);
+  EXPECT_TRUE(c->peers[0].via_device.empty());
+  EXPECT_EQ(c->peers[1].via_device, "wg0");
+  EXPECT_EQ(c->peers[1].via_source, net::parse_addr("198.19.0.1"));
+  EXPECT_TRUE(c->peers[1].public_key.has_value());
+  struct Bad {
+    const char* toml;
+    const char* says;
+  };
+  const Bad bad[] = {
+      {"[p2p]\npeers = [{ via = \"wg0\" }]\n", "c.toml:2: p2p.peers: a peer needs its address"},
+      {"[p2p]\npeers = [{ address = \"198.18.0.1:1\", device = \"wg0\" }]\n", "keys are address, via and source"},
+      {"[p2p]\npeers = [{ address = \"198.18.0.1:1\", via = \"a-very-long-name-0\" }]\n", "at most 15 characters"},
+      {"[p2p]\npeers = [{ address = \"198.18.0.1:1\", source = \"nope\" }]\n", "source: not an IP address"},
+      {"[p2p]\npeers = [{ address = \"198.18.0.1\" }]\n", "'198.18.0.1'"},
+      {"[p2p]\npeers = [7]\n", "an array of peers"},
+  };
+  for (const auto& b : bad) {
+    err.clear();
+    EXPECT_FALSE(load_config(b.toml, {}, err, "c.toml").ok()) << b.toml;
+    EXPECT_NE(err.find(b.says), std::string::npos) << b.toml << " -> " << err;
+  }
+}
+
 TEST(Config, ProxySectionSetsBothProxiesTheLoginAndIsolation) {
   std::string err;
   auto c = load_config("[proxy]\nsocks5 = \"127.0.0.1:9050\"\n", {}, err, "c.toml");
