@@ -92,8 +92,11 @@ bool RelayEngine<T, F>::on_event(const Event& e) {
                                     : a.kind() == net::HostKind::kI2p ? link::Via::kI2p
                                                                       : link::Via::kDirect;
       else info.via = e.user <= link::kMaxVia ? static_cast<link::Via>(e.user) : link::Via::kDirect;
-      if (auto it = dialing_.find(e.conn); info.outbound && it != dialing_.end()) {
+      if (auto it = dialing_.find(e.conn); it != dialing_.end()) {
+        // Accepted on a connection we made: a peer that came through an I2P SAM bridge's
+        // STREAM ACCEPT (the control plane asked for it with that token).
         info.dial_token = it->second;
+        if (!info.outbound) info.via = link::Via::kI2p;
         dialing_.erase(it);
       }
       new_session(e.conn, info);

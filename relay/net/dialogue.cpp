@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "relay/net/sam.hpp"
 #include "relay/net/socks5.hpp"
 
 namespace relay::net {
@@ -11,7 +12,7 @@ std::string describe_dial_error(int err) {
   const int source = (err - kDialErrBase) / 0x1000, code = (err - kDialErrBase) % 0x1000;
   switch (static_cast<DialErrSource>(source)) {
     case DialErrSource::kSocks5: return "SOCKS5 proxy: " + socks5::describe(code);
-    case DialErrSource::kSam: return "I2P SAM bridge: failure " + std::to_string(code);
+    case DialErrSource::kSam: return "I2P SAM bridge: " + sam::describe(code);
     case DialErrSource::kDialogue:
       switch (static_cast<DialogueFail>(code)) {
         case DialogueFail::kClosed: return "the proxy closed the connection during its handshake";

@@ -220,7 +220,7 @@ std::optional<sockaddr_in6> to_sockaddr(const PeerAddress& p) noexcept {
 }
 
 void ConnectOptions::put(Writer& w) const {
-  w.u8(static_cast<std::uint8_t>((mptcp ? 1 : 0) | (bind_source ? 2 : 0) | (socks5 ? 4 : 0)));
+  w.u8(static_cast<std::uint8_t>((mptcp ? 1 : 0) | (bind_source ? 2 : 0) | (socks5 ? 4 : 0) | (sam ? 8 : 0)));
   put_short_string(w, bind_device);
   if (bind_source) w.array(*bind_source);
   if (socks5) {
@@ -232,12 +232,18 @@ void ConnectOptions::put(Writer& w) const {
       put_short_string(w, socks5->login->pass);
     }
   }
+  if (sam) {
+    w.array(sam->addr);
+    w.u16(sam->port);
+    put_short_string(w, sam->session);
+    w.u8(sam->accept ? 1 : 0);
+  }
 }
 
 std::optional<ConnectOptions> ConnectOptions::get(Reader& r) {
   ConnectOptions o;
   const std::uint8_t flags = r.u8();
-  if (!r.ok() || (flags & ~7u) != 0) return std::nullopt;
+  if (!r.ok() || (flags & ~15u) != 0) return std::nullopt;
   o.mptcp = (flags & 1) != 0;
   o.bind_device = get_short_string(r);
   if (o.bind_device.size() > kMaxDeviceName) return std::nullopt;
@@ -254,6 +260,19 @@ std::optional<ConnectOptions> ConnectOptions::get(Reader& r) {
       p.login = std::move(l);
     }
     o.socks5 = std::move(p);
+  }
+  if ((flags & 8) != 0) {
+    SamBridge b;
+    b.addr = r.array<16>();
+    b.port = r.u16();
+    b.session = get_short_string(r);
+    const std::uint8_t accept = r.u8();
+    // The session ID goes into the bridge's command lines: no spaces or line ends.
+    if (accept > 1 || b.session.empty() || b.session.size() > 64 ||
+        b.session.find_first_of(" \t\r\n=\"") != std::string::npos)
+      return std::nullopt;
+    b.accept = accept == 1;
+    o.sam = std::move(b);
   }
   if (!r.ok()) return std::nullopt;
   return o;

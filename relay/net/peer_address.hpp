@@ -88,6 +88,16 @@ struct Socks5Proxy {
   bool operator==(const Socks5Proxy&) const = default;
 };
 
+// An I2P SAM bridge (relay/net/sam.hpp) and the session (SESSION CREATE, held by the
+// control plane) a connection uses: to reach an I2P peer, or (accept) to wait for one.
+struct SamBridge {
+  codec::Addr16 addr{};
+  std::uint16_t port = 0;
+  std::string session;  // its ID (1..64 characters, no spaces)
+  bool accept = false;  // STREAM ACCEPT instead of CONNECT: the connection is inbound
+  bool operator==(const SamBridge&) const = default;
+};
+
 struct ConnectOptions {
   bool mptcp = false;                     // an MPTCP socket (plain TCP where the path or peer lacks it)
   std::string bind_device;                // SO_BINDTODEVICE (e.g. a WireGuard interface); empty: none
@@ -95,6 +105,9 @@ struct ConnectOptions {
   // Through this SOCKS5 proxy: the socket connects to the proxy (made as the options above
   // say), which connects to the peer; a name goes to the proxy unresolved.
   std::optional<Socks5Proxy> socks5;
+  // Through this I2P SAM bridge (for an I2P peer; the options above apply to the socket
+  // to the bridge).
+  std::optional<SamBridge> sam;
 
   void put(Writer& w) const;
   static std::optional<ConnectOptions> get(Reader& r);

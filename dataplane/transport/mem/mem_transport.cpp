@@ -54,7 +54,7 @@ std::uint32_t MemTransport::open_conns() const noexcept {
 }
 
 Result<ConnId> MemTransport::connect(const net::PeerAddress& addr, const net::ConnectOptions& how) {
-  if (how.socks5) {  // recorded (what the engine asked for), but there are no proxies here
+  if (how.socks5 || how.sam) {  // recorded (what the engine asked for), but there are no proxies here
     dials_.push_back({addr, how});
     return make_error(Errc::kBadValue, "the in-memory transport has no proxies", EPROTONOSUPPORT);
   }

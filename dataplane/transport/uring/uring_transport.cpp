@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "relay/net/sam.hpp"
 #include "relay/net/socks5.hpp"
 
 namespace relay::dp {
@@ -291,8 +292,9 @@ void UringTransport::arm_recv(ConnId c) {
 // asynchronous connect, to the peer or to the SOCKS5 proxy that reaches it. Names are
 // refused without a proxy: this transport resolves nothing.
 Result<ConnId> UringTransport::connect(const net::PeerAddress& to, const net::ConnectOptions& how) {
-  const auto addr = how.socks5 ? net::to_sockaddr(net::PeerAddress::ip(how.socks5->addr, how.socks5->port))
-                               : net::to_sockaddr(to);
+  const auto addr = how.sam      ? net::to_sockaddr(net::PeerAddress::ip(how.sam->addr, how.sam->port))
+                    : how.socks5 ? net::to_sockaddr(net::PeerAddress::ip(how.socks5->addr, how.socks5->port))
+                                 : net::to_sockaddr(to);
   if (!addr) return make_error(Errc::kBadValue, "cannot connect to a name without a proxy", EDESTADDRREQ);
   int fd = -1;
   if (how.mptcp) {
@@ -320,9 +322,18 @@ Result<ConnId> UringTransport::connect(const net::PeerAddress& to, const net::Co
   auto c = adopt(fd, true, &*addr);
   if (!c.ok()) return c;
   Conn& k = conns_[*c];
-  if (how.socks5) {
+  if (how.sam) {  // an I2P peer, or (accept) a wait for one, through the SAM bridge
+    if (!how.sam->accept) {
+      k.target = to;
+      k.dlg = std::make_unique<net::sam::Connect>(how.sam->session, to);
+    } else {
+      k.dlg = std::make_unique<net::sam::Accept>(how.sam->session);
+    }
+  } else if (how.socks5) {
     k.target = to;
     k.dlg = std::make_unique<net::socks5::Client>(to, how.socks5->login);
+  }
+  if (k.dlg) {
     k.dlg_since_ns = mono_ns();
     dialoguing_.push_back(*c);
   }
