@@ -20,6 +20,7 @@
 #include "control/engine/control_engine.hpp"
 #include "control/http/relay_api.hpp"
 #include "control/rewards/reward_fetcher.hpp"
+#include "control/i2p/sam_session.hpp"
 #include "control/tor/tor_control.hpp"
 #include "relay/shm/region.hpp"
 
@@ -253,6 +254,20 @@ int main(int argc, char** argv) {
     to.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
     tor_ctl = std::make_unique<tor::TorController>(std::move(to));
   }
+  // The I2P session on the SAM bridge (its own thread; SESSION CREATE takes a while).
+  std::unique_ptr<i2p::SamSession> sam;
+  const std::string i2p_address_path = cfg->data_dir + "/i2p_address";
+  if (!cfg->i2p_sam) {
+    ::unlink(i2p_address_path.c_str());
+  } else {
+    i2p::SamOptions so;
+    so.bridge = *cfg->i2p_sam;
+    so.key_path = cfg->i2p_key_path();
+    so.address_path = i2p_address_path;
+    so.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
+    sam = std::make_unique<i2p::SamSession>(std::move(so));
+  }
+  std::uint64_t sam_generation = 0;
   std::uint64_t next_board = 0, next_neighbors = 0;
 
   std::uint64_t incarnation = 0;
@@ -262,6 +277,7 @@ int main(int argc, char** argv) {
   if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;
   if (http_server) http_server->serve();
   if (tor_ctl) tor_ctl->start();
+  if (sam) sam->start();
   engine.start(incarnation, shm::monotonic_ns());
   if (fetcher) fetcher->start();
   log_line(kProg, "running (%zu peers to dial, %zu trusted, reward set of %zu signers)", o.peers.size(),
@@ -295,6 +311,14 @@ int main(int argc, char** argv) {
           sets_previous = sets->previous;
         }
         engine.set_reward_sets(std::move(sets->current), std::move(sets->previous), sets->cycle, std::move(sets->next));
+      }
+    }
+    if (sam) {
+      if (const auto st = sam->state(); st.generation != sam_generation) {
+        sam_generation = st.generation;
+        std::optional<net::SamBridge> b;
+        if (st.up) b = net::SamBridge{cfg->i2p_sam->addr(), cfg->i2p_sam->port(), st.id, false};
+        engine.set_i2p(std::move(b), now);
       }
     }
     if (!engine.poll(now)) ::usleep(200);

@@ -272,6 +272,11 @@ int cmd_status(const CommonArgs& args, bool watch) {
         std::printf("onion service %s:%llu (Tor connects to 127.0.0.1:%llu)\n", onion.c_str(),
                     static_cast<unsigned long long>(c->p2p_port.load()), static_cast<unsigned long long>(c->onion_port.load()));
     }
+    if (std::ifstream f(cfg->data_dir + "/i2p_address"); f) {
+      std::string b32;
+      std::getline(f, b32);
+      if (!b32.empty()) std::printf("I2P destination %s:0\n", b32.c_str());
+    }
 #define RELAY_X(name, help) \
   std::printf("  %-24s %14llu  %s\n", #name, static_cast<unsigned long long>(c->name.load()), help);
     RELAY_DP_COUNTERS(RELAY_X)

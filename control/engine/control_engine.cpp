@@ -122,6 +122,10 @@ net::ConnectOptions ControlEngine::how_to_reach(const net::PeerAddress& addr, co
   net::ConnectOptions how = opts_.outbound;
   if (spec != nullptr && !spec->via_device.empty()) how.bind_device = spec->via_device;
   if (spec != nullptr && spec->via_source) how.bind_source = spec->via_source;
+  if (addr.kind() == net::HostKind::kI2p) {
+    how.sam = i2p_;  // dialed only while the session is up (dial_peers)
+    return how;
+  }
   const auto& proxy = addr.kind() == net::HostKind::kOnion ? opts_.onion_proxy : opts_.proxy;
   if (proxy) {
     how.socks5 = *proxy;
@@ -148,6 +152,7 @@ void ControlEngine::connect(std::uint64_t token, const net::PeerAddress& addr, c
 void ControlEngine::dial_peers(std::uint64_t now_ns) {
   for (auto& d : dials_) {
     if (d.state != Dial::State::kIdle || now_ns < d.next_ns) continue;
+    if (d.spec.addr.kind() == net::HostKind::kI2p && !i2p_) continue;  // once the I2P session is up
     d.next_ns = now_ns + opts_.redial_ns;
     if (d.spec.addr.kind() == net::HostKind::kName && !opts_.proxy) {
       d.state = Dial::State::kResolving;
@@ -249,6 +254,8 @@ void ControlEngine::on_dp_hello(std::uint64_t now_ns) {
     d.next_ns = now_ns;
   }
   walk_dialing_.clear();
+  i2p_accepts_.clear();  // they died with the old dataplane: new ones at the next tick
+  next_i2p_accept_ns_ = now_ns;
   to_ask_.clear();
   fill_due_ = true;
   send_state();
@@ -263,6 +270,8 @@ void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, b
     }
   }
   std::optional<crypto::PublicKey> pinned;
+  // An inbound I2P peer on one of our STREAM ACCEPTs: wait for the next one at once.
+  if (!info.outbound && info.dial_token != 0 && i2p_accepts_.erase(info.dial_token) != 0) i2p_accept_more(now_ns);
   Dial* d = info.outbound ? dial_by_token(info.dial_token) : nullptr;
   if (d != nullptr) {
     d->state = Dial::State::kUp;
@@ -480,6 +489,10 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
       std::uint64_t token = r.u64();
       const std::uint32_t err = r.u32();
       if (!r.ok()) break;
+      if (i2p_accepts_.erase(token) != 0) {  // a STREAM ACCEPT that failed: another, a little later
+        next_i2p_accept_ns_ = now_ns + 1'000'000'000ull;
+        return;
+      }
       if (auto it = walk_dialing_.find(token); it != walk_dialing_.end()) {
         ++stats_.walk_dial_failures;
         if (opts_.frontier != nullptr) opts_.frontier->dial_failed(it->second, wall());
@@ -546,6 +559,7 @@ bool ControlEngine::poll(std::uint64_t now_ns) {
     for (const auto& a : resolver_.take()) on_resolved(a, now_ns);
     dial_peers(now_ns);
     walk(now_ns);
+    i2p_accept_more(now_ns);
   }
   if (!to_ask_.empty()) {
     std::vector<std::uint32_t> sids;
@@ -556,6 +570,39 @@ bool ControlEngine::poll(std::uint64_t now_ns) {
   any |= out_.flush();
   shm::cnc_beat(*link_.own_cnc, shm::CncState::kRun, static_cast<std::uint32_t>(::getpid()), now_ns);
   return any;
+}
+
+// ---- I2P ----------------------------------------------------------------------------
+
+void ControlEngine::set_i2p(std::optional<net::SamBridge> session, std::uint64_t now_ns) {
+  if (session) session->accept = false;
+  if (session == i2p_) return;
+  i2p_ = std::move(session);
+  // Accepts on the old session end with it (the bridge closes them); new ones follow.
+  i2p_accepts_.clear();
+  next_i2p_accept_ns_ = now_ns;
+  i2p_accept_more(now_ns);
+  for (auto& d : dials_)  // I2P peers: dialed now
+    if (d.spec.addr.kind() == net::HostKind::kI2p && d.state == Dial::State::kIdle) d.next_ns = now_ns;
+}
+
+// i2p_accept_more: keep kI2pAccepts STREAM ACCEPTs waiting on the session. Each is a
+// connection the dataplane makes to the bridge; when a peer comes through one, the
+// session it becomes carries the accept's token.
+void ControlEngine::i2p_accept_more(std::uint64_t now_ns) {
+  if (!i2p_ || now_ns < next_i2p_accept_ns_) return;
+  while (i2p_accepts_.size() < kI2pAccepts) {
+    net::ConnectOptions how = opts_.outbound;
+    how.sam = i2p_;
+    how.sam->accept = true;
+    const std::uint64_t token = next_token_++;
+    i2p_accepts_.insert(token);
+    send(link::CtlMsg::kConnect, 0, encode([&](Writer& w) {
+           w.u64(token);
+           net::PeerAddress::ip(i2p_->addr, i2p_->port).put(w);  // the bridge: what the connection goes to
+           how.put(w);
+         }));
+  }
 }
 
 // ---- the frontier -------------------------------------------------------------------

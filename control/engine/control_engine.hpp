@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -149,6 +150,11 @@ class ControlEngine {
   void set_reward_sets(std::vector<validate::RewardSetSigner> current, std::vector<validate::RewardSetSigner> previous,
                        std::uint64_t cycle = 0, std::vector<validate::RewardSetSigner> next = {});
   const std::vector<validate::RewardSetSigner>& reward_set() const noexcept { return opts_.reward_set; }
+  // set_i2p: the relay's I2P session on a SAM bridge is up (`session`: the bridge and the
+  // session's ID) or gone (nullopt). While it is up, I2P peers are dialed through it and
+  // the dataplane keeps kI2pAccepts streams waiting for inbound I2P peers.
+  void set_i2p(std::optional<net::SamBridge> session, std::uint64_t now_ns);
+  static constexpr std::size_t kI2pAccepts = 2;
 
   const ControlStats& stats() const noexcept { return stats_; }
   // neighbors_view: the table's bootstrap rows and sample, and the sessions.
@@ -232,6 +238,10 @@ class ControlEngine {
   codec::Hash20 our_pkh_{};
   Resolver resolver_;
   std::unordered_map<std::uint64_t, frontier::PeerKey> walk_dialing_;  // token → row
+  std::optional<net::SamBridge> i2p_;           // the I2P session, while up
+  std::set<std::uint64_t> i2p_accepts_;         // tokens of the STREAM ACCEPTs waiting
+  std::uint64_t next_i2p_accept_ns_ = 0;
+  void i2p_accept_more(std::uint64_t now_ns);
   std::vector<std::uint32_t> to_ask_;  // newly authenticated outbound sessions: ask for neighbors
   std::vector<codec::NeighborAddress> neighbor_sample_;  // what GetNeighbors is answered with
   bool fill_due_ = true;

@@ -1,11 +1,8 @@
 #include "control/tor/tor_control.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <poll.h>
-#include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "control/netio/small_files.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/crypto/secp256k1.hpp"
 
@@ -45,30 +43,6 @@ bool digits3(std::string_view s) {
 std::uint64_t ms_since(std::chrono::steady_clock::time_point t) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count());
-}
-
-std::string read_small_file(const std::string& path, std::size_t max, bool& ok) {
-  ok = false;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return {};
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (s.size() > max) return {};
-  ok = true;
-  return s;
-}
-
-// write_private: `text` into `path` (mode 0600), whole or not at all.
-bool write_private(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  const bool wrote = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!wrote || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -228,20 +202,9 @@ void TorController::run() {
   }
 }
 
-bool TorController::send_line(int fd, const std::string& line) {
-  const std::string out = line + "\r\n";
-  std::size_t off = 0;
-  while (off < out.size()) {
-    const ssize_t n = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 // read_reply: the next reply that is not an asynchronous event; nullopt on a timeout, a
 // closed connection or a garbled stream.
-std::optional<Reply> TorController::read_reply(int fd, ReplyReader& rr, std::uint32_t timeout_ms) {
+std::optional<Reply> TorController::read_reply(netio::BlockingConn& c, ReplyReader& rr, std::uint32_t timeout_ms) {
   const auto t0 = std::chrono::steady_clock::now();
   for (;;) {
     while (auto r = rr.next()) {
@@ -249,27 +212,20 @@ std::optional<Reply> TorController::read_reply(int fd, ReplyReader& rr, std::uin
     }
     if (rr.bad()) return std::nullopt;
     const std::uint64_t spent = ms_since(t0);
-    if (spent >= timeout_ms) return std::nullopt;
-    pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(std::min<std::uint64_t>(timeout_ms - spent, 1000)));
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (stop_) return std::nullopt;
-    }
-    if (ready <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return std::nullopt;
-    rr.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    std::string got;
+    if (spent >= timeout_ms || c.read_some(got, static_cast<std::uint32_t>(timeout_ms - spent), stopping()) != 1)
+      return std::nullopt;
+    rr.feed(got);
   }
 }
 
-std::optional<Reply> TorController::command(int fd, ReplyReader& rr, const std::string& line, std::string& why) {
-  if (!send_line(fd, line)) {
+std::optional<Reply> TorController::command(netio::BlockingConn& c, ReplyReader& rr, const std::string& line,
+                                            std::string& why) {
+  if (!c.send_all(line + "\r\n")) {
     why = "the connection closed";
     return std::nullopt;
   }
-  auto r = read_reply(fd, rr, opts_.io_timeout_ms);
+  auto r = read_reply(c, rr, opts_.io_timeout_ms);
   if (!r) {
     why = rr.bad() ? "not Tor's control protocol" : "no answer (connection closed or timed out)";
     return std::nullopt;
@@ -281,8 +237,8 @@ std::optional<Reply> TorController::command(int fd, ReplyReader& rr, const std::
   return r;
 }
 
-bool TorController::authenticate(int fd, ReplyReader& rr, std::string& why) {
-  auto info = command(fd, rr, "PROTOCOLINFO 1", why);
+bool TorController::authenticate(netio::BlockingConn& conn, ReplyReader& rr, std::string& why) {
+  auto info = command(conn, rr, "PROTOCOLINFO 1", why);
   if (!info) {
     why = "PROTOCOLINFO: " + why;
     return false;
@@ -298,14 +254,14 @@ bool TorController::authenticate(int fd, ReplyReader& rr, std::string& why) {
   }
   bool cookie_ok = false;
   std::string cookie;
-  if (!cookie_file.empty()) cookie = read_small_file(cookie_file, 64, cookie_ok);
+  if (!cookie_file.empty()) cookie = netio::read_small_file(cookie_file, 64, cookie_ok);
   cookie_ok = cookie_ok && cookie.size() == 32;
   const ByteSpan ck(reinterpret_cast<const std::uint8_t*>(cookie.data()), cookie.size());
   std::string proof;
   if (methods.count("SAFECOOKIE") && cookie_ok) {
     std::uint8_t cnonce[32];
     (void)crypto::fill_random(cnonce, sizeof cnonce);
-    auto ch = command(fd, rr, "AUTHCHALLENGE SAFECOOKIE " + to_hex(ByteSpan(cnonce, 32)), why);
+    auto ch = command(conn, rr, "AUTHCHALLENGE SAFECOOKIE " + to_hex(ByteSpan(cnonce, 32)), why);
     if (!ch || ch->lines.empty()) {
       why = "AUTHCHALLENGE: " + why;
       return false;
@@ -334,16 +290,16 @@ bool TorController::authenticate(int fd, ReplyReader& rr, std::string& why) {
     if (methods.count("HASHEDPASSWORD") && opts_.password.empty()) why += ": set tor.password for HASHEDPASSWORD";
     return false;
   }
-  if (!command(fd, rr, proof.empty() ? "AUTHENTICATE" : "AUTHENTICATE " + proof, why)) {
+  if (!command(conn, rr, proof.empty() ? "AUTHENTICATE" : "AUTHENTICATE " + proof, why)) {
     why = "Tor refused the login: " + why;
     return false;
   }
   return true;
 }
 
-bool TorController::publish(int fd, ReplyReader& rr, std::uint16_t target, std::string& why) {
+bool TorController::publish(netio::BlockingConn& conn, ReplyReader& rr, std::uint16_t target, std::string& why) {
   bool have = false;
-  std::string key = read_small_file(opts_.key_path, 1024, have);
+  std::string key = netio::read_small_file(opts_.key_path, 1024, have);
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
   have = have && !key.empty();
   std::string cmd = "ADD_ONION " + (have ? key + " Flags=DiscardPK" : std::string("NEW:ED25519-V3"));
@@ -351,7 +307,7 @@ bool TorController::publish(int fd, ReplyReader& rr, std::uint16_t target, std::
   cmd += " Port=" + std::to_string(virt) + ",127.0.0.1:" + std::to_string(target);
   if (opts_.http_virtual != 0 && opts_.http_target != 0)
     cmd += " Port=" + std::to_string(opts_.http_virtual) + "," + opts_.http_target_host + ":" + std::to_string(opts_.http_target);
-  auto r = command(fd, rr, cmd, why);
+  auto r = command(conn, rr, cmd, why);
   if (!r) {
     why = "ADD_ONION: " + why + (have ? " (the key in " + opts_.key_path + ")" : "");
     return false;
@@ -366,11 +322,11 @@ bool TorController::publish(int fd, ReplyReader& rr, std::uint16_t target, std::
     return false;
   }
   if (!have) {
-    if (private_key.empty() || !write_private(opts_.key_path, private_key + "\n"))
+    if (private_key.empty() || !netio::write_private_file(opts_.key_path, private_key + "\n"))
       say("onion service key not kept in " + opts_.key_path + ": the address will change at the next start");
   }
   const std::string onion = id + ".onion";
-  if (!opts_.address_path.empty()) (void)write_private(opts_.address_path, onion + "\n");
+  if (!opts_.address_path.empty()) (void)netio::write_private_file(opts_.address_path, onion + "\n");
   {
     std::lock_guard<std::mutex> g(mu_);
     onion_ = onion;
@@ -383,37 +339,26 @@ bool TorController::publish(int fd, ReplyReader& rr, std::uint16_t target, std::
   return true;
 }
 
+std::function<bool()> TorController::stopping() {
+  return [this] {
+    std::lock_guard<std::mutex> g(mu_);
+    return stop_;
+  };
+}
+
 bool TorController::session(std::string& why) {
-  const auto sa = net::to_sockaddr(opts_.control);
-  if (!sa) {
-    why = "not an IP address";
-    return false;
-  }
-  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    why = std::string("socket: ") + std::strerror(errno);
-    return false;
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  int zero = 0;
-  ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&*sa), sizeof *sa) != 0) {
-    why = std::string("cannot connect: ") + std::strerror(errno);
-    return false;
-  }
+  netio::BlockingConn conn;
+  if (!conn.connect(opts_.control, why)) return false;
   stats_.connects.fetch_add(1, std::memory_order_relaxed);
   ReplyReader rr;
-  if (!authenticate(fd, rr, why)) return false;
+  if (!authenticate(conn, rr, why)) return false;
   // The dataplane's onion listener: its port is known once the dataplane is up.
   std::uint16_t target = 0;
   while ((target = opts_.p2p_target ? opts_.p2p_target() : 0) == 0) {
     std::unique_lock<std::mutex> lk(mu_);
     if (cv_.wait_for(lk, std::chrono::milliseconds(200), [&] { return stop_; })) return true;
   }
-  if (!publish(fd, rr, target, why)) return false;
+  if (!publish(conn, rr, target, why)) return false;
   // Up: the service lives as long as this connection. Watch it (Tor's events are read
   // and dropped) and the listener's port.
   for (;;) {
@@ -421,15 +366,14 @@ bool TorController::session(std::string& why) {
       std::lock_guard<std::mutex> g(mu_);
       if (stop_) return true;
     }
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 500) > 0) {
-      char buf[4096];
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) {
-        say("Tor control connection lost: the onion service is down until Tor is back");
-        return true;
-      }
-      rr.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    std::string got;
+    const int r = conn.read_some(got, 500, stopping());
+    if (r < 0) {
+      say("Tor control connection lost: the onion service is down until Tor is back");
+      return true;
+    }
+    if (r > 0) {
+      rr.feed(got);
       while (rr.next()) {
       }
       if (rr.bad()) return true;
@@ -441,9 +385,9 @@ bool TorController::session(std::string& why) {
         std::lock_guard<std::mutex> g(mu_);
         id = service_id_;
       }
-      (void)command(fd, rr, "DEL_ONION " + id, why);
+      (void)command(conn, rr, "DEL_ONION " + id, why);
       target = now_target;
-      if (!publish(fd, rr, target, why)) return true;  // the next session tries again
+      if (!publish(conn, rr, target, why)) return true;  // the next session tries again
     }
   }
 }

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "control/netio/blocking_conn.hpp"
 #include "relay/base/bytes.hpp"
 #include "relay/net/peer_address.hpp"
 
@@ -111,11 +112,11 @@ class TorController {
   // session: one control connection, from connect to its end; false with `why` set when
   // it failed before the service was up (else it ended with Tor going away, or stop).
   bool session(std::string& why);
-  bool send_line(int fd, const std::string& line);
-  std::optional<Reply> read_reply(int fd, ReplyReader& rr, std::uint32_t timeout_ms);
-  std::optional<Reply> command(int fd, ReplyReader& rr, const std::string& line, std::string& why);
-  bool authenticate(int fd, ReplyReader& rr, std::string& why);
-  bool publish(int fd, ReplyReader& rr, std::uint16_t target, std::string& why);
+  std::function<bool()> stopping();
+  std::optional<Reply> read_reply(netio::BlockingConn& c, ReplyReader& rr, std::uint32_t timeout_ms);
+  std::optional<Reply> command(netio::BlockingConn& c, ReplyReader& rr, const std::string& line, std::string& why);
+  bool authenticate(netio::BlockingConn& c, ReplyReader& rr, std::string& why);
+  bool publish(netio::BlockingConn& c, ReplyReader& rr, std::uint16_t target, std::string& why);
   void say(const std::string& line);
 
   TorOptions opts_;

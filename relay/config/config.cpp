@@ -195,8 +195,12 @@ std::optional<PeerSpec> parse_peer(std::string_view s, std::string& err) {
     p.public_key = *key;
     s.remove_prefix(at + 1);
   }
-  auto addr = net::PeerAddress::parse(s, err);
+  auto addr = net::PeerAddress::parse(s, err, true);
   if (!addr) return std::nullopt;
+  if (addr->port() == 0 && addr->kind() != net::HostKind::kI2p) {  // I2P has no ports: 0 is its convention
+    err = "port 0: give the peer's port";
+    return std::nullopt;
+  }
   p.addr = *addr;
   return p;
 }
@@ -224,8 +228,8 @@ bool check_reachable(const RelayConfig& c, const std::vector<PeerSpec>& peers, c
       err = key + ": '" + p.addr.to_string() + "': an onion address needs Tor's SOCKS5 proxy: set proxy.onion (or proxy.socks5)";
       return false;
     }
-    if (p.addr.kind() == net::HostKind::kI2p) {
-      err = key + ": '" + p.addr.to_string() + "': an I2P address needs an I2P SAM bridge, which this relay cannot use yet";
+    if (p.addr.kind() == net::HostKind::kI2p && !c.i2p_sam) {
+      err = key + ": '" + p.addr.to_string() + "': an I2P address needs an I2P SAM bridge: set i2p.sam";
       return false;
     }
   }
@@ -265,7 +269,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -446,6 +450,18 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
       c.tor_bind_port = hp->second;
     }
     c.tor_listener = !c.tor_control.empty() || !bind.empty();
+  }
+  {
+    TableReader t(section("i2p") ? *section("i2p") : kEmpty, origin, "i2p.", err);
+    std::string sam;
+    if (!t.str("sam", sam) || !t.check_unknown()) return fail();
+    if (!sam.empty()) {
+      std::string e;
+      auto a = net::PeerAddress::parse(sam, e);
+      if (!a || !a->is_ip())
+        return config_error(err, std::string(origin) + ": i2p.sam: '" + sam + "': give the SAM bridge as IP:PORT" + (a ? "" : ": " + e));
+      c.i2p_sam = *a;
+    }
   }
 
   // Command-line overrides.

@@ -20,7 +20,7 @@
 namespace relay::config {
 
 // A peer to dial: optional pinned public key, and its address (an IP literal, a DNS name,
-// an onion address (needs [proxy]), an I2P address (refused until the relay speaks SAM)).
+// an onion address (needs [proxy]), an I2P address NAME.b32.i2p:0 (needs [i2p] sam)).
 struct PeerSpec {
   std::optional<codec::PubKey33> public_key;
   net::PeerAddress addr;
@@ -123,6 +123,11 @@ struct RelayConfig {
   std::uint16_t tor_bind_port = 0;  // 0: any free port (re-published if it changes)
   bool tor_publish_http = true;     // the HTTP endpoint's port on the onion service too
   std::string onion_key_path() const { return data_dir + "/onion_v3_private_key"; }
+  // [i2p]: an I2P SAM v3.1 bridge ("IP:PORT", e.g. i2pd's 127.0.0.1:7656): the relay makes
+  // its I2P session there (its destination kept in the data dir), dials I2P peers
+  // (NAME.b32.i2p:0) and accepts inbound I2P streams through it.
+  std::optional<net::PeerAddress> i2p_sam;
+  std::string i2p_key_path() const { return data_dir + "/i2p_private_key"; }
   // [shm]
   std::string shm_path;  // empty: /dev/shm/stacks-relay-<hash of data_dir>
 

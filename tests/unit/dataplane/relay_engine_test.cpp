@@ -582,6 +582,52 @@ TEST(RelayEngine, DialsGoThroughTheProxyForTheirNetworkWithOneLoginPerPeer) {
   for (const auto& line : log) EXPECT_NE(line.find("via SOCKS5 proxy 127.0.0.1:"), std::string::npos) << line;
 }
 
+// I2P: nothing is dialed until the session on the SAM bridge is up; then the I2P peer
+// is dialed through it (STREAM CONNECT) and kI2pAccepts streams wait for inbound peers
+// (STREAM ACCEPT), made again when they fail; a new session replaces them.
+TEST(RelayEngine, I2pPeersAndAcceptsGoThroughTheSamSessionOnceItIsUp) {
+  std::string err;
+  const auto i2p = net::PeerAddress::parse("aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq.b32.i2p:0", err, true).value();
+  ctl::ControlOptions co;
+  co.peers.push_back(ctl::DialSpec{i2p, std::nullopt});
+  Net n(1, 0, {}, {}, co);
+  auto run = [&](int rounds) {
+    for (int r = 0; r < rounds; ++r) {
+      n.now += 200'000'000;
+      n.relay->run_once(n.now);
+    }
+  };
+  run(10);
+  EXPECT_TRUE(n.rt->dials().empty());  // no session yet: not even tried
+  const net::SamBridge session{*net::parse_addr("127.0.0.1"), 7656, "srl0a0b", false};
+  n.relay->ctl->set_i2p(session, n.now);
+  run(2);
+  std::size_t connects = 0, accepts = 0;
+  for (const auto& d : n.rt->dials()) {
+    ASSERT_TRUE(d.how.sam.has_value());
+    EXPECT_EQ(d.how.sam->session, "srl0a0b");
+    if (d.how.sam->accept) {
+      ++accepts;
+    } else {
+      ++connects;
+      EXPECT_EQ(d.addr, i2p);
+    }
+  }
+  EXPECT_EQ(connects, 1u);
+  EXPECT_GE(accepts, ctl::ControlEngine::kI2pAccepts);  // (they fail at once here, and come again)
+  const std::size_t before = n.rt->dials().size();
+  run(25);  // 5 s: failing accepts are made again once a second, not in a loop
+  const std::size_t again = n.rt->dials().size() - before;
+  EXPECT_GE(again, 4u);
+  EXPECT_LE(again, 16u);
+  // The session goes: nothing more through it.
+  n.relay->ctl->set_i2p(std::nullopt, n.now);
+  run(2);
+  const std::size_t gone = n.rt->dials().size();
+  run(30);
+  EXPECT_EQ(n.rt->dials().size(), gone);
+}
+
 // step_with_listener: `rounds` steps of 200 ms for the relay, a node it dials and its
 // inbound nodes.
 void step_with_listener(Net& n, test::TestPeer<MemTransport>& listener, int rounds) {

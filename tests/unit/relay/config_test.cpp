@@ -292,7 +292,7 @@ TEST(Config, PeerAndAddressSyntax) {
 
 // Onion and I2P peers are refused, with the reason, until the relay can reach them
 // through their proxies: dialing one directly would resolve its name (a leak) and fail.
-TEST(Config, OnionPeersNeedAProxyAndI2pPeersAreRefusedUntilTheRelaySpeaksSam) {
+TEST(Config, OnionPeersNeedAProxyAndI2pPeersASamBridge) {
   std::string err;
   const std::string onion = "aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion:20444";
   auto p = parse_peer("02" + std::string(64, 'a') + "@" + onion, err);
@@ -311,7 +311,16 @@ TEST(Config, OnionPeersNeedAProxyAndI2pPeersAreRefusedUntilTheRelaySpeaksSam) {
   EXPECT_EQ(c->onion_proxy->port, 9050);
   EXPECT_FALSE(load_config("[p2p]\npeers = [\"x.i2p:1\"]\n", {}, err, "c.toml").ok());
   EXPECT_NE(err.find("p2p.peers: 'x.i2p:1'"), std::string::npos) << err;
-  EXPECT_NE(err.find("I2P SAM bridge"), std::string::npos) << err;
+  EXPECT_NE(err.find("I2P SAM bridge: set i2p.sam"), std::string::npos) << err;
+  const std::string i2p = "aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq.b32.i2p:0";  // I2P: port 0
+  auto with_sam = load_config("[i2p]\nsam = \"127.0.0.1:7656\"\n[p2p]\npeers = [\"" + i2p + "\"]\n", {}, err, "c.toml");
+  ASSERT_TRUE(with_sam.ok()) << err;
+  EXPECT_EQ(with_sam->peers.at(0).addr.kind(), net::HostKind::kI2p);
+  EXPECT_EQ(with_sam->i2p_sam->port(), 7656);
+  EXPECT_FALSE(parse_peer("198.18.0.1:0", err).has_value());  // port 0 is I2P's only
+  EXPECT_NE(err.find("port 0"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[i2p]\nsam = \"localhost:7656\"\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("give the SAM bridge as IP:PORT"), std::string::npos) << err;
   auto dns = parse_peer("Node.Example.org:20444", err);
   ASSERT_TRUE(dns.has_value()) << err;
   EXPECT_EQ(dns->addr.kind(), net::HostKind::kName);
