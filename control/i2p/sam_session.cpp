@@ -92,9 +92,10 @@ bool SamSession::session(std::string& why) {
       why = std::string(topic) + ": unexpected answer: " + line->substr(0, 120);
       return std::nullopt;
     }
-    const auto r = net::sam::parse_result(l->kv["RESULT"]);
+    // (DEST REPLY carries no RESULT: its keys are the answer.)
+    const auto r = l->kv.count("RESULT") ? net::sam::parse_result(l->kv["RESULT"]) : net::sam::Result::kOk;
     if (r != net::sam::Result::kOk) {
-      why = std::string(topic) + ": " + net::sam::describe(static_cast<int>(r)) +
+      why = std::string(topic) + ": " + net::sam::describe(static_cast<int>(r)) + " RESULT=" + l->kv["RESULT"] +
             (l->kv.count("MESSAGE") ? " (" + l->kv["MESSAGE"] + ")" : "");
       return std::nullopt;
     }
