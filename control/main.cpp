@@ -134,13 +134,19 @@ int main(int argc, char** argv) {
     log_line(kProg, "peer table %s: %s", fo.path.c_str(), table.error().reason);
     return 2;
   }
-  o.frontier = table->get();
-  for (const auto& p : cfg->bootstrap_peers()) {
+  o.ipv4 = cfg->net_allowed("ipv4");
+  o.ipv6 = cfg->net_allowed("ipv6");
+  // Private mode: the peer table holds clearnet addresses only, so there is none: no
+  // walk, no bootstrap, GetNeighbors answered with nobody.
+  const bool private_mode = cfg->private_mode();
+  o.frontier = private_mode ? nullptr : table->get();
+  if (private_mode) log_line(kProg, "private mode (privacy.onlynet): no clearnet dials, sessions, walk or neighbors");
+  for (const auto& p : private_mode ? std::vector<config::PeerSpec>{} : cfg->bootstrap_peers()) {
     ctl::DialSpec d{p.addr, std::nullopt, {}, std::nullopt};
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
     o.bootstrap.push_back(std::move(d));
   }
-  o.walk = cfg->walk;
+  o.walk = cfg->walk && !private_mode;
   o.walk_interval_ns = std::uint64_t{cfg->walk_interval_ms} * 1'000'000;
   o.target_outbound = cfg->target_outbound;
   o.max_outbound = cfg->max_outbound;
@@ -158,7 +164,7 @@ int main(int argc, char** argv) {
   if (!cfg->http_bind_host.empty()) {
     std::string url = cfg->http_public_url;
     const bool wildcard = cfg->http_bind_host == "0.0.0.0" || cfg->http_bind_host == "::";
-    if (url.empty() && !wildcard && cfg->http_bind_port != 0) {
+    if (url.empty() && !wildcard && cfg->http_bind_port != 0 && !cfg->private_mode()) {
       const bool v6 = cfg->http_bind_host.find(':') != std::string::npos;
       url = "http://" + (v6 ? "[" + cfg->http_bind_host + "]" : cfg->http_bind_host) + ":" + std::to_string(cfg->http_bind_port);
     }

@@ -27,6 +27,7 @@ struct SimPeer {
   std::uint64_t push_count = 0;                      // every push received
   std::function<void(const Bytes&)> on_push;         // every push, as received
   std::function<void(const char* why)> on_error;     // bytes from the relay that do not parse
+  std::function<void(ByteSpan)> on_message;          // every whole message received, as it came
   std::vector<Bytes> on_auth;  // sent the moment the handshake completes (before anything else is read)
   std::vector<codec::NeighborAddress> neighbors;               // what it answers GetNeighbors with
   std::vector<std::vector<codec::NeighborAddress>> neighbor_replies;  // Neighbors it asked for and got
@@ -110,6 +111,7 @@ struct SimPeer {
       if (framer.state() != codec::Framer::State::kDone) continue;
       Bytes raw(framer.preamble_bytes().begin(), framer.preamble_bytes().end());
       raw.insert(raw.end(), framer.body().begin(), framer.body().end());
+      if (on_message) on_message(raw);
       auto m = codec::decode_message(raw);
       if (!m.ok()) fail(m.error().reason);
       else if (conv) conv->on_message(raw, *m, now, acts);

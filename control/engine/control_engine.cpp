@@ -176,6 +176,12 @@ void ControlEngine::on_resolved(const Resolver::Answer& a, std::uint64_t now_ns)
       d.next_ns = now_ns + opts_.redial_ns;
       continue;
     }
+    if (!family_allowed(*a.addr)) {  // resolved to a family privacy.onlynet leaves out
+      ++stats_.dial_failures;
+      d.state = Dial::State::kIdle;
+      d.next_ns = now_ns + opts_.redial_ns;
+      continue;
+    }
     d.addr = a.addr;
     d.token = next_token_++;
     d.state = Dial::State::kDialing;
@@ -209,6 +215,10 @@ const char* ControlEngine::refuse_inbound(const link::SessionInfo& info) {
   // limit apply (they would refuse every onion peer, or lump them all together). The
   // table's limit does.
   const bool hidden = info.via != link::Via::kDirect;
+  if (!hidden && !family_allowed(info.addr)) {
+    ++stats_.refused_network;
+    return "a network privacy.onlynet leaves out";
+  }
   const bool configured = !hidden && configured_addr(info.addr);
   bool exempt = configured;
   if (opts_.frontier != nullptr && !hidden) {
@@ -661,6 +671,7 @@ void ControlEngine::walk(std::uint64_t now_ns) {
     next_sample_ns_ = now_ns + kSampleNs;
     neighbor_sample_ = opts_.frontier->sample(kMaxNeighbors, wall(), view_.height,
                                               frontier::network_epoch_at(opts_.local->network_id, view_.height));
+    std::erase_if(neighbor_sample_, [&](const codec::NeighborAddress& n) { return !family_allowed(n.addrbytes); });
   }
   if (now_ns >= next_flush_ns_) {
     next_flush_ns_ = now_ns + kFlushNs;
@@ -713,6 +724,7 @@ void ControlEngine::fill_outbound() {
     if (d.addr) busy_keys.insert(frontier::PeerKey{net, *d.addr, d.spec.addr.port()});
   auto busy = [&](const frontier::PeerRow& r) {
     return busy_keys.count(r.key) != 0 || (r.pkh != codec::Hash20{} && busy_pkhs.count(r.pkh) != 0) ||
+           !family_allowed(r.key.addr) ||
            (r.key.addr == opts_.local->addrbytes && r.key.port == opts_.local->port);
   };
   const auto picks = opts_.frontier->dial_candidates(std::min(target - outbound, kMaxDialsPerFill), wall(), our_pkh_, busy);

@@ -78,6 +78,11 @@ struct ControlOptions {
   std::uint32_t max_inbound = 0;         // 0: no limit
   std::uint32_t max_inbound_per_ip = 0;  // 0: no limit (allowed and configured peers are exempt)
   std::int64_t (*wall_clock)() = nullptr;  // unix seconds for the table (nullptr: time())
+  // privacy.onlynet: the IP families the relay may use. A clearnet session of another
+  // family is refused; the walk neither dials nor advertises one. (Private mode: both
+  // off, and no frontier.)
+  bool ipv4 = true;
+  bool ipv6 = true;
 };
 
 // What GET /v2/neighbors shows (PROTOCOL.md §8).
@@ -118,6 +123,7 @@ struct NeighborsView {
   X(refused_unroutable, "inbound sessions refused: link-local, shared, multicast or reserved address") \
   X(refused_full, "inbound sessions refused: max_inbound reached")           \
   X(refused_per_ip, "inbound sessions refused: max_inbound_per_ip reached")  \
+  X(refused_network, "inbound sessions refused: a network privacy.onlynet leaves out") \
   X(walk_asks, "GetNeighbors sent")                                           \
   X(walk_replies, "Neighbors replies received")                               \
   X(walk_failures, "GetNeighbors answered with a Nack or not at all")         \
@@ -197,6 +203,11 @@ class ControlEngine {
   void on_closed(std::uint32_t sid, bool misbehaved, std::uint64_t now_ns);
   const char* refuse_inbound(const link::SessionInfo& info);
   bool configured_addr(const codec::Addr16& a) const noexcept;
+  // family_allowed: an IP the relay may talk to (loopback always: it is this machine).
+  bool family_allowed(const codec::Addr16& a) const noexcept {
+    if (net::is_ipv4(a) ? a[12] == 127 : a == codec::Addr16{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}) return true;
+    return net::is_ipv4(a) ? opts_.ipv4 : opts_.ipv6;
+  }
   void on_authenticated(std::uint32_t sid, Peer& p);
   void on_neighbors(const std::vector<codec::NeighborAddress>& n);
   void on_resolved(const Resolver::Answer& a, std::uint64_t now_ns);

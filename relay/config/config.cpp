@@ -236,6 +236,86 @@ bool check_reachable(const RelayConfig& c, const std::vector<PeerSpec>& peers, c
   return true;
 }
 
+// network_of: the onlynet name of a peer's network ("" for a DNS name: either family).
+std::string network_of(const net::PeerAddress& a) {
+  switch (a.kind()) {
+    case net::HostKind::kIp: return net::is_ipv4(a.addr()) ? "ipv4" : "ipv6";
+    case net::HostKind::kOnion: return "onion";
+    case net::HostKind::kI2p: return "i2p";
+    case net::HostKind::kName: break;
+  }
+  return "";
+}
+
+bool is_loopback_host(const std::string& h) {
+  if (h == "localhost" || h == "::1") return true;
+  auto a = net::parse_addr(h);
+  return a && net::is_ipv4(*a) && (*a)[12] == 127;
+}
+
+// url_host: the host of "scheme://host[:port][/...]" (brackets kept off an IPv6 host).
+std::string url_host(std::string_view u) {
+  const std::size_t s = u.find("://");
+  if (s == std::string_view::npos) return "";
+  std::string_view rest = u.substr(s + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (!rest.empty() && rest.front() == '[') return std::string(rest.substr(1, rest.find(']') - 1));
+  return std::string(rest.substr(0, rest.rfind(':') == std::string_view::npos ? rest.size() : rest.rfind(':')));
+}
+
+bool hidden_host(const std::string& h) {
+  auto ends = [&](std::string_view t) { return h.size() > t.size() && h.compare(h.size() - t.size(), t.size(), t) == 0; };
+  return ends(".onion") || ends(".i2p");
+}
+
+// check_private: with privacy.onlynet, every peer is on an allowed network; in private
+// mode (no clearnet), nothing listens on or advertises a clearnet address, and nothing
+// is fetched from one.
+bool check_private(const RelayConfig& c, std::string& err) {
+  if (c.onlynet.empty()) return true;
+  std::string nets;
+  for (const auto& n : c.onlynet) nets += (nets.empty() ? "" : ", ") + n;
+  const std::string why = "privacy.onlynet = [" + nets + "]: ";
+  auto check_peers = [&](const std::vector<PeerSpec>& peers, const char* key) {
+    for (const auto& p : peers) {
+      if (p.addr.is_ip() && is_loopback_host(p.addr.host())) continue;  // this machine: no network at all
+      const std::string n = network_of(p.addr);
+      if (n.empty() ? c.private_mode() : !c.net_allowed(n)) {
+        err = why + key + ": '" + p.addr.to_string() + "' is on " + (n.empty() ? "clearnet (a DNS name)" : n) +
+              ", which onlynet leaves out";
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!check_peers(c.peers, "p2p.peers") || !check_peers(c.trusted_peers, "p2p.trusted_peers") ||
+      (c.bootstrap && !check_peers(*c.bootstrap, "frontier.bootstrap")))
+    return false;
+  if (!c.private_mode()) return true;
+  if (!is_loopback_host(c.bind_host)) {
+    err = why + "p2p.bind " + c.bind_host + " would accept clearnet peers: bind it to 127.0.0.1 (onion peers arrive on " +
+          "tor.bind, I2P peers through the SAM bridge)";
+    return false;
+  }
+  if (!c.http_bind_host.empty() && !is_loopback_host(c.http_bind_host)) {
+    err = why + "http.bind " + c.http_bind_host + " would serve clearnet clients: bind it to 127.0.0.1 (tor.publish_http " +
+          "puts it on the onion service)";
+    return false;
+  }
+  if (!c.http_public_url.empty() && !hidden_host(url_host(c.http_public_url))) {
+    err = why + "http.public_url '" + c.http_public_url + "' is a clearnet data_url: give the onion (or I2P) URL, or none";
+    return false;
+  }
+  for (const auto& u : c.node_rpc) {
+    const std::string h = url_host(u);
+    if (!hidden_host(h) && !is_loopback_host(h)) {
+      err = why + "rewards.node_rpc '" + u + "' is a clearnet node: give an onion URL or a node on this machine";
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool apply_network(RelayConfig& c, std::string_view name, std::string& err) {
@@ -269,7 +349,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p", "privacy"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -452,6 +532,13 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     c.tor_listener = !c.tor_control.empty() || !bind.empty();
   }
   {
+    TableReader t(section("privacy") ? *section("privacy") : kEmpty, origin, "privacy.", err);
+    if (!t.strings("onlynet", c.onlynet) || !t.check_unknown()) return fail();
+    for (const auto& n : c.onlynet)
+      if (n != "ipv4" && n != "ipv6" && n != "onion" && n != "i2p")
+        return config_error(err, std::string(origin) + ": privacy.onlynet: '" + n + "': the networks are ipv4, ipv6, onion and i2p");
+  }
+  {
     TableReader t(section("i2p") ? *section("i2p") : kEmpty, origin, "i2p.", err);
     std::string sam;
     if (!t.str("sam", sam) || !t.check_unknown()) return fail();
@@ -489,6 +576,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   for (const auto& u : c.node_rpc)
     if (u.find(".onion") != std::string::npos && !c.onion_proxy)
       return config_error(err, std::string(origin) + ": rewards.node_rpc: '" + u + "': an onion URL needs proxy.onion (or proxy.socks5)");
+  if (!check_private(c, err)) return fail();
   return c;
 }
 

@@ -128,6 +128,19 @@ struct RelayConfig {
   // (NAME.b32.i2p:0) and accepts inbound I2P streams through it.
   std::optional<net::PeerAddress> i2p_sam;
   std::string i2p_key_path() const { return data_dir + "/i2p_private_key"; }
+  // [privacy] onlynet: the networks the relay may use ("ipv4", "ipv6", "onion", "i2p"), as
+  // Bitcoin Core's -onlynet; empty: all. Without ipv4 and ipv6 the relay is in private
+  // mode: it never dials or accepts clearnet, advertises no clearnet address or
+  // data_url, answers GetNeighbors with nobody and does not walk (checked at load: a
+  // configuration that would leak is refused, saying why).
+  std::vector<std::string> onlynet;
+  bool net_allowed(std::string_view n) const {
+    if (onlynet.empty()) return true;
+    for (const auto& o : onlynet)
+      if (o == n) return true;
+    return false;
+  }
+  bool private_mode() const { return !net_allowed("ipv4") && !net_allowed("ipv6"); }
   // [shm]
   std::string shm_path;  // empty: /dev/shm/stacks-relay-<hash of data_dir>
 

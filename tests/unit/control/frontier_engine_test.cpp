@@ -181,6 +181,29 @@ TEST(FrontierEngine, OnionSessionsAreNotJudgedByTheirLoopbackAddress) {
   EXPECT_EQ(n.table->size(), 0u);  // and the table learnt no loopback "peer"
 }
 
+// privacy.onlynet without ipv6: an IPv6 session is refused, an IPv4 one and loopback
+// are not, and the walk dials no IPv6 row nor advertises one.
+TEST(FrontierEngine, OnlynetRefusesAndNeverDialsTheFamilyItLeavesOut) {
+  frontier::FrontierOptions fo;
+  ControlOptions co;
+  co.walk = true;
+  co.target_outbound = 4;
+  co.ipv6 = false;
+  FNet n(fo, co, [](Frontier& t) {
+    t.learn(frontier::PeerKey{1, *net::parse_addr("2001:db8:5::1"), 20444}, codec::Hash20{}, test_wall(), true);
+    t.learn(frontier::PeerKey{1, *net::parse_addr("2001:db8:6::1"), 20444}, codec::Hash20{}, test_wall(), true);
+  });
+  Node& v6 = n.dial_from("2001:db8:1::1", 20);
+  Node& v4 = n.dial_from("203.0.113.1", 21);
+  n.run(10);
+  EXPECT_FALSE(v6.peer->authenticated());
+  EXPECT_TRUE(v6.peer->closed);
+  EXPECT_TRUE(v4.peer->authenticated());
+  EXPECT_EQ(n.stats().refused_network, 1u);
+  for (const auto& d : n.rt->dials()) EXPECT_TRUE(net::is_ipv4(d.addr.addr())) << d.addr.to_string();
+  EXPECT_EQ(n.stats().walk_dials, 0u);
+}
+
 TEST(FrontierEngine, MisbehavingAddressIsBannedUntilTheBanEnds) {
   std::string err;
   frontier::FrontierOptions fo;

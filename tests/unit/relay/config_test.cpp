@@ -359,6 +359,49 @@ TEST(Config, PeersMayNameTheInterfaceOrSourceTheyAreReachedThrough) {
   }
 }
 
+// privacy.onlynet: every peer on an allowed network; without clearnet (private mode),
+// nothing may listen on, advertise or fetch from a clearnet address: each leak is
+// refused at load, saying which key and why.
+TEST(Config, PrivateModeRefusesEveryConfigurationThatWouldLeak) {
+  const std::string onion = "aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion";
+  const std::string good = "[privacy]\nonlynet = [\"onion\"]\n[proxy]\nonion = \"127.0.0.1:9050\"\n"
+                           "[p2p]\nbind = \"127.0.0.1:20444\"\npeers = [\"" + onion + ":20444\", \"127.0.0.1:20555\"]\n";
+  std::string err;
+  auto c = load_config(good + "[http]\nbind = \"127.0.0.1:20443\"\npublic_url = \"http://" + onion + ":20443\"\n", {}, err, "c.toml");
+  ASSERT_TRUE(c.ok()) << err;  // loopback peers are this machine: no network
+  EXPECT_TRUE(c->private_mode());
+  EXPECT_TRUE(c->net_allowed("onion"));
+  EXPECT_FALSE(c->net_allowed("ipv4"));
+  struct Bad {
+    std::string toml;
+    const char* says;
+  };
+  const Bad bad[] = {
+      {"[privacy]\nonlynet = [\"tor\"]\n", "the networks are ipv4, ipv6, onion and i2p"},
+      {"[privacy]\nonlynet = [\"onion\"]\n", "p2p.bind 0.0.0.0 would accept clearnet peers"},  // the default bind
+      {good + "[http]\nbind = \"0.0.0.0:20443\"\n", "http.bind 0.0.0.0 would serve clearnet clients"},
+      {good + "[http]\nbind = \"127.0.0.1:20443\"\npublic_url = \"http://relay.example.org:20443\"\n",
+       "is a clearnet data_url"},
+      {good + "[rewards]\nnode_rpc = [\"http://198.51.100.4:20443\"]\n", "is a clearnet node"},
+      {"[privacy]\nonlynet = [\"onion\"]\n[p2p]\nbind = \"127.0.0.1:1\"\npeers = [\"198.51.100.4:20444\"]\n",
+       "p2p.peers: '198.51.100.4:20444' is on ipv4, which onlynet leaves out"},
+      {"[privacy]\nonlynet = [\"onion\"]\n[p2p]\nbind = \"127.0.0.1:1\"\npeers = [\"seed.example.org:20444\"]\n",
+       "is on clearnet (a DNS name)"},
+      {"[privacy]\nonlynet = [\"ipv4\"]\n[p2p]\npeers = [\"[2001:db8::1]:20444\"]\n", "is on ipv6"},
+      {"[privacy]\nonlynet = [\"onion\"]\n[p2p]\nbind = \"127.0.0.1:1\"\n[frontier]\nbootstrap = [\"198.51.100.4:20444\"]\n",
+       "frontier.bootstrap"},
+  };
+  for (const auto& b : bad) {
+    err.clear();
+    EXPECT_FALSE(load_config(b.toml, {}, err, "c.toml").ok()) << b.toml;
+    EXPECT_NE(err.find(b.says), std::string::npos) << b.toml << " -> " << err;
+  }
+  // Some clearnet is not private mode: the other family's peers are refused, no more.
+  auto v4 = load_config("[privacy]\nonlynet = [\"ipv4\", \"onion\"]\n[proxy]\nonion = \"127.0.0.1:9050\"\n", {}, err, "c.toml");
+  ASSERT_TRUE(v4.ok()) << err;
+  EXPECT_FALSE(v4->private_mode());
+}
+
 TEST(Config, ProxySectionSetsBothProxiesTheLoginAndIsolation) {
   std::string err;
   auto c = load_config("[proxy]\nsocks5 = \"127.0.0.1:9050\"\n", {}, err, "c.toml");
