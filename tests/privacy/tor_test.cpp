@@ -264,5 +264,66 @@ TEST_F(Tor, PasswordLoginAndWhyALoginFails) {
   }
 }
 
+// Private mode on the wire: a relay with privacy.onlynet = ["onion"] reached by two
+// onion peers. Every message it sends them is decoded: no address field (handshake,
+// relayers of a relayed push, Neighbors reply) holds a clearnet address, no data_url
+// is clearnet, and GetNeighbors is answered with nobody.
+TEST_F(Tor, InPrivateModeNothingTheRelaySendsNamesAClearnetAddress) {
+  char tmpl[] = "/tmp/srl-tor-private-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0711);
+  std::ofstream(dir + "/relay.toml") << kTestFrontierToml << "[privacy]\nonlynet = [\"onion\"]\n"
+                                     << "[proxy]\nonion = \"127.0.0.1:" << TorNet::kNearSocks << "\"\n"
+                                     << "[tor]\ncontrol = \"127.0.0.1:" << TorNet::kNearControl << "\"\n"
+                                     << "[http]\nbind = \"127.0.0.1:0\"\n";
+  RelayRun relay({"--config", dir + "/relay.toml", "--data-dir", dir + "/data"}, "127.0.0.1:20448", g_tor->net->ns.name, true);
+  ASSERT_EQ(relay.port, 20448) << relay.log();
+  ASSERT_TRUE(step({}, [&] { return !read_file(dir + "/data/onion_address").empty(); }, 60)) << relay.log();
+  std::string onion = read_file(dir + "/data/onion_address");
+  onion.erase(onion.find_last_not_of("\n") + 1);
+  std::string err;
+  const auto at = net::PeerAddress::parse(onion + ":20448", err).value();
+  auto ta = dp::UringTransport::create({}).value();
+  auto tb = dp::UringTransport::create({}).value();
+  UPeer a(*ta, 61), b(*tb, 62);
+  std::vector<Bytes> heard;  // everything the relay sent b
+  b.on_message = [&](ByteSpan m) { heard.emplace_back(m.begin(), m.end()); };
+  ASSERT_TRUE(connect_through_tor(a, at, {}, 120)) << relay.log();
+  ASSERT_TRUE(connect_through_tor(b, at, {&a}, 120)) << relay.log();
+  ASSERT_TRUE(step({&a, &b}, [&] { return relay.counters().sessions_auth_live.load() == 2; }, 30));
+  a.send(a.conv->sign(1, Transaction{signed_test_tx(1)}));
+  ASSERT_TRUE(step({&a, &b}, [&] { return b.pushes.size() == 1; }, 60));
+  std::vector<ctl::Action> acts;
+  ASSERT_TRUE(b.conv->request_neighbors(2, acts));
+  b.apply(acts);
+  ASSERT_TRUE(step({&a, &b}, [&] { return b.neighbor_replies.size() == 1; }, 60));
+  EXPECT_TRUE(b.neighbor_replies[0].empty()) << b.neighbor_replies[0].size() << " neighbors";
+  // Every message: its address fields.
+  auto clearnet = [](const Addr16& x) { return !net::is_unspecified(x) && !(net::is_ipv4(x) && x[12] == 127); };
+  std::size_t handshakes = 0, relayed = 0, neighbor_msgs = 0;
+  for (const auto& raw : heard) {
+    auto m = decode_message(raw);
+    ASSERT_TRUE(m.ok());
+    for (const auto& r : m->relayers) EXPECT_FALSE(clearnet(r.peer.addrbytes)) << net::addr_to_string(r.peer.addrbytes);
+    if (const auto* h = std::get_if<HandshakeAccept>(&m->payload)) {
+      ++handshakes;
+      EXPECT_FALSE(clearnet(h->data.handshake.addrbytes)) << net::addr_to_string(h->data.handshake.addrbytes);
+      EXPECT_TRUE(h->data.handshake.data_url.empty() || h->data.handshake.data_url.find(".onion") != std::string::npos)
+          << h->data.handshake.data_url;
+    }
+    if (const auto* n = std::get_if<Neighbors>(&m->payload)) {
+      ++neighbor_msgs;
+      for (const auto& e : n->neighbors) EXPECT_FALSE(clearnet(e.addrbytes)) << net::addr_to_string(e.addrbytes);
+    }
+    relayed += std::holds_alternative<Transaction>(m->payload);
+  }
+  EXPECT_EQ(handshakes, 1u);
+  EXPECT_EQ(relayed, 1u);
+  EXPECT_EQ(neighbor_msgs, 1u);
+  EXPECT_NE(relay.log().find("private mode"), std::string::npos) << relay.log();
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
 }  // namespace
 }  // namespace relay::test
