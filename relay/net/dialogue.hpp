@@ -61,6 +61,16 @@ class Dialogue {
     int err = 0;
   };
 
+  // failed: a step that ends the exchange with dial error `err`; garbled: with the
+  // middleman's answer not following its protocol.
+  static Step failed(int err) {
+    Step s;
+    s.state = State::kFailed;
+    s.err = err;
+    return s;
+  }
+  static Step garbled() { return failed(dial_error(DialErrSource::kDialogue, static_cast<int>(DialogueFail::kGarbled))); }
+
   // opening: what to write as soon as the connection is up (may be empty: the other
   // side speaks first).
   virtual Bytes opening() = 0;

@@ -11,18 +11,7 @@ constexpr char kB32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
 Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-Dialogue::Step fail(Result r) {
-  Dialogue::Step s;
-  s.state = Dialogue::State::kFailed;
-  s.err = dial_error(DialErrSource::kSam, static_cast<int>(r));
-  return s;
-}
-Dialogue::Step garbled() {
-  Dialogue::Step s;
-  s.state = Dialogue::State::kFailed;
-  s.err = dial_error(DialErrSource::kDialogue, static_cast<int>(DialogueFail::kGarbled));
-  return s;
-}
+Dialogue::Step fail(Result r) { return Dialogue::failed(dial_error(DialErrSource::kSam, static_cast<int>(r))); }
 
 // next_line: the first whole line of `in` (without its end), and how many bytes it took.
 std::optional<std::string> next_line(ByteSpan in, std::size_t& used) {
@@ -39,7 +28,7 @@ std::optional<std::string> next_line(ByteSpan in, std::size_t& used) {
 // expect: the line is `topic kind` with RESULT=OK; else the failure to report.
 std::optional<Dialogue::Step> expect(const std::string& line, const char* topic, const char* kind) {
   auto l = parse_line(line);
-  if (!l || l->topic != topic || l->kind != kind) return garbled();
+  if (!l || l->topic != topic || l->kind != kind) return Dialogue::garbled();
   const Result r = parse_result(l->kv.count("RESULT") ? l->kv["RESULT"] : "");
   if (r != Result::kOk) return fail(r);
   return std::nullopt;
@@ -213,7 +202,7 @@ Dialogue::Step Connect::on_bytes(ByteSpan in) {
       if (auto f = expect(*line, "NAMING", "REPLY")) return *f;
       auto l = parse_line(*line);
       const std::string dest = l->kv["VALUE"];
-      if (dest.empty() || !base64_decode(dest)) return garbled();
+      if (dest.empty() || !base64_decode(dest)) return Dialogue::garbled();
       phase_ = Phase::kConnect;
       s.send = text("STREAM CONNECT ID=" + session_ + " DESTINATION=" + dest + " SILENT=false\n");
       return s;
@@ -223,7 +212,7 @@ Dialogue::Step Connect::on_bytes(ByteSpan in) {
       s.state = State::kDone;
       return s;
   }
-  return garbled();
+  return Dialogue::garbled();
 }
 
 Bytes Accept::opening() { return text(kHello); }
@@ -249,15 +238,15 @@ Dialogue::Step Accept::on_bytes(ByteSpan in) {
       const std::string dest = line->substr(0, line->find(' '));
       const auto raw = base64_decode(dest);
       const auto pub = raw ? public_destination(*raw) : std::nullopt;
-      if (!pub) return garbled();
+      if (!pub) return Dialogue::garbled();
       std::string err;
       peer_ = PeerAddress::from_host(b32_address(*pub), 0, err);
-      if (!peer_) return garbled();
+      if (!peer_) return Dialogue::garbled();
       s.state = State::kDone;
       return s;
     }
   }
-  return garbled();
+  return Dialogue::garbled();
 }
 
 }  // namespace relay::net::sam

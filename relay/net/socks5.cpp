@@ -18,18 +18,7 @@ constexpr std::uint8_t kLoginVersion = 1;
 constexpr std::uint8_t kCmdConnect = 1;
 constexpr std::uint8_t kAtypIpv4 = 1, kAtypName = 3, kAtypIpv6 = 4;
 
-Dialogue::Step fail(int code) {
-  Dialogue::Step s;
-  s.state = Dialogue::State::kFailed;
-  s.err = dial_error(DialErrSource::kSocks5, code);
-  return s;
-}
-Dialogue::Step garbled() {
-  Dialogue::Step s;
-  s.state = Dialogue::State::kFailed;
-  s.err = dial_error(DialErrSource::kDialogue, static_cast<int>(DialogueFail::kGarbled));
-  return s;
-}
+Dialogue::Step fail(int code) { return Dialogue::failed(dial_error(DialErrSource::kSocks5, code)); }
 
 void put_string(Bytes& b, const std::string& s) {
   b.push_back(static_cast<std::uint8_t>(s.size()));
@@ -131,7 +120,7 @@ Dialogue::Step Client::on_bytes(ByteSpan in) {
     case Phase::kLogin: {
       if (in.size() < 2) return s;
       // RFC 1929's answer starts with its own version (1); some servers echo 5.
-      if (in[0] != kLoginVersion && in[0] != kVersion) return garbled();
+      if (in[0] != kLoginVersion && in[0] != kVersion) return Dialogue::garbled();
       if (in[1] != 0) return fail(static_cast<int>(Fail::kLoginRefused));
       s.consumed = 2;
       s.send = connect_request();
@@ -148,7 +137,7 @@ Dialogue::Step Client::on_bytes(ByteSpan in) {
         case kAtypIpv4: addr_len = 4; break;
         case kAtypIpv6: addr_len = 16; break;
         case kAtypName: addr_len = 1 + std::size_t{in[4]}; break;
-        default: return garbled();
+        default: return Dialogue::garbled();
       }
       const std::size_t total = 4 + addr_len + 2;
       if (in.size() < total) return s;
