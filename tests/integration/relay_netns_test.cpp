@@ -88,9 +88,9 @@ std::string write_file(const std::string& dir, const std::string& name, const st
 
 TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  Netns ns("10.231.7.1/24", {"10.231.7.2/24"});
+  Netns ns("198.18.2.1/24", {"198.18.2.2/24"});
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
-  test::RelayRun relay({}, "10.231.7.1:20444", ns.r);
+  test::RelayRun relay({}, "198.18.2.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
 
   // Peers' sockets are created inside the other namespace, then this thread returns.
@@ -103,7 +103,7 @@ TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   sockaddr_in6 relay_addr{};
   relay_addr.sin6_family = AF_INET6;
   relay_addr.sin6_port = htons(20444);
-  inet_pton(AF_INET6, "::ffff:10.231.7.1", &relay_addr.sin6_addr);
+  inet_pton(AF_INET6, "::ffff:198.18.2.1", &relay_addr.sin6_addr);
   for (int i = 0; i < kPeers; ++i) {
     ts.push_back(std::move(UringTransport::create({}).value()));
     peers.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), static_cast<std::uint8_t>(70 + i)));
