@@ -137,7 +137,7 @@ cmd_fuzz() {
   work=$(mktemp -d)
   trap 'rm -rf "$work"' RETURN
   local status=0
-  for t in message tx nakamoto_block stacks_block clarity link push http_request http_server; do
+  for t in message tx nakamoto_block stacks_block clarity link push http_request http_server dialogue; do
     cp -r "tests/fuzz/corpus/$t" "$work/$t"
     log "fuzzing $t for ${secs}s"
     if ! "build/fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
