@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 #include "relay/net/sam.hpp"
 #include "relay/net/socks5.hpp"
+#include "relay/shm/cnc.hpp"
 
 namespace relay::dp {
 
@@ -41,12 +41,6 @@ std::uint32_t gen_of(std::uint64_t u) { return static_cast<std::uint32_t>((u >> 
 ConnId conn_of(std::uint64_t u) { return static_cast<ConnId>(u); }
 
 Error sys_error(const char* what) { return make_error(Errc::kIo, what, static_cast<std::uint32_t>(errno)); }
-
-std::uint64_t mono_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -334,7 +328,7 @@ Result<ConnId> UringTransport::connect(const net::PeerAddress& to, const net::Co
     k.dlg = std::make_unique<net::socks5::Client>(to, how.socks5->login);
   }
   if (k.dlg) {
-    k.dlg_since_ns = mono_ns();
+    k.dlg_since_ns = shm::monotonic_ns();
     dialoguing_.push_back(*c);
   }
   io_uring_sqe* s = sqe();
@@ -821,7 +815,7 @@ void UringTransport::connection_ready(ConnId c, std::span<Event> evs, std::size_
 // expire_dialogues: a middleman that has not finished its handshake in time fails the
 // connection (a proxy that accepted and went silent would otherwise hold it forever).
 void UringTransport::expire_dialogues() {
-  const std::uint64_t now = mono_ns();
+  const std::uint64_t now = shm::monotonic_ns();
   std::size_t keep_n = 0;
   for (const ConnId c : dialoguing_) {
     Conn& k = conns_[c];
