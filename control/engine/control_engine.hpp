@@ -28,6 +28,7 @@
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
 #include "relay/link/outbox.hpp"
+#include "relay/net/address.hpp"
 #include "relay/net/peer_address.hpp"
 
 namespace relay::ctl {
@@ -205,13 +206,13 @@ class ControlEngine {
   bool configured_addr(const codec::Addr16& a) const noexcept;
   // family_allowed: an IP the relay may talk to (loopback always: it is this machine).
   bool family_allowed(const codec::Addr16& a) const noexcept {
-    if (net::is_ipv4(a) ? a[12] == 127 : a == codec::Addr16{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}) return true;
-    return net::is_ipv4(a) ? opts_.ipv4 : opts_.ipv6;
+    return net::is_loopback(a) || (net::is_ipv4(a) ? opts_.ipv4 : opts_.ipv6);
   }
   void on_authenticated(std::uint32_t sid, Peer& p);
   void on_neighbors(const std::vector<codec::NeighborAddress>& n);
   void on_resolved(const Resolver::Answer& a, std::uint64_t now_ns);
   void connect(std::uint64_t token, const net::PeerAddress& addr, const DialSpec* spec = nullptr);
+  void send_connect(std::uint64_t token, const net::PeerAddress& addr, const net::ConnectOptions& how);
   net::ConnectOptions how_to_reach(const net::PeerAddress& addr, const DialSpec* spec = nullptr) const;
   void walk(std::uint64_t now_ns);
   void ask_neighbors(std::uint32_t sid, Peer& p, std::uint64_t now_ns);

@@ -248,9 +248,9 @@ std::string network_of(const net::PeerAddress& a) {
 }
 
 bool is_loopback_host(const std::string& h) {
-  if (h == "localhost" || h == "::1") return true;
+  if (h == "localhost") return true;
   auto a = net::parse_addr(h);
-  return a && net::is_ipv4(*a) && (*a)[12] == 127;
+  return a && net::is_loopback(*a);
 }
 
 // url_host: the host of "scheme://host[:port][/...]" (brackets kept off an IPv6 host).

@@ -18,8 +18,12 @@ bool is_private(const Addr16& a) noexcept {
     return b0 == 10 || (b0 == 172 && (b1 & 0xf0) == 16) || (b0 == 192 && b1 == 168) || b0 == 127;
   }
   if ((a[0] & 0xfe) == 0xfc) return true;  // fc00::/7
+  return is_loopback(a);
+}
+
+bool is_loopback(const Addr16& a) noexcept {
   static constexpr Addr16 kLoop6 = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-  return a == kLoop6;
+  return is_ipv4(a) ? a[12] == 127 : a == kLoop6;
 }
 
 bool is_unroutable(const Addr16& a) noexcept {

@@ -18,6 +18,8 @@ using codec::Addr16;
 bool is_ipv4(const Addr16& a) noexcept;
 // is_private: 10/8, 172.16/12, 192.168/16, 127/8, fc00::/7, ::1 (as a node counts them).
 bool is_private(const Addr16& a) noexcept;
+// is_loopback: 127/8 or ::1 (this machine).
+bool is_loopback(const Addr16& a) noexcept;
 // is_unroutable: addresses no peer on the internet has, which a node's rule above lets
 // through: link-local (169.254/16, fe80::/10; cloud metadata services live there),
 // shared address space (100.64/10, carrier-grade NAT), 0/8, multicast (224/4,
