@@ -137,10 +137,14 @@ net::ConnectOptions ControlEngine::how_to_reach(const net::PeerAddress& addr, co
 // connect: the dataplane dials `addr` as how_to_reach says (for a configured peer, with
 // its own way in, `spec`).
 void ControlEngine::connect(std::uint64_t token, const net::PeerAddress& addr, const DialSpec* spec) {
+  send_connect(token, addr, how_to_reach(addr, spec));
+}
+
+void ControlEngine::send_connect(std::uint64_t token, const net::PeerAddress& addr, const net::ConnectOptions& how) {
   send(link::CtlMsg::kConnect, 0, encode([&](Writer& w) {
          w.u64(token);
          addr.put(w);
-         how_to_reach(addr, spec).put(w);
+         how.put(w);
        }));
 }
 
@@ -607,11 +611,7 @@ void ControlEngine::i2p_accept_more(std::uint64_t now_ns) {
     how.sam->accept = true;
     const std::uint64_t token = next_token_++;
     i2p_accepts_.insert(token);
-    send(link::CtlMsg::kConnect, 0, encode([&](Writer& w) {
-           w.u64(token);
-           net::PeerAddress::ip(i2p_->addr, i2p_->port).put(w);  // the bridge: what the connection goes to
-           how.put(w);
-         }));
+    send_connect(token, net::PeerAddress::ip(i2p_->addr, i2p_->port), how);  // to the bridge itself
   }
 }
 
