@@ -55,11 +55,6 @@ class I2p : public ::testing::Test {
   privacy::InsideNamespace inside_;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
 TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays) {
   std::printf("I2P network up in %.1f s\n", std::chrono::duration<double>(g_i2p->setup).count());
   const auto t0 = std::chrono::steady_clock::now();
@@ -110,7 +105,7 @@ TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays
   ASSERT_TRUE(step({&node}, [&] { return node.handshakes >= 1; }, 150)) << relay.log();
   std::printf("relay reached the node's destination after %.1f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  std::string relay_b32 = slurp(dir + "/data/i2p_address");
+  std::string relay_b32 = privacy::file_text(dir + "/data/i2p_address");
   relay_b32.erase(relay_b32.find_last_not_of("\n") + 1);
   ASSERT_NE(relay_b32.find(".b32.i2p"), std::string::npos) << relay.log();
   EXPECT_NE(relay.log().find("reachable at " + relay_b32), std::string::npos) << relay.log();
@@ -140,7 +135,7 @@ TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays
   // stacks-relay status names the destination.
   (void)std::system((std::string(RELAY_CLI_BIN) + " status --data-dir " + dir + "/data --shm " + relay.shm + " > " + dir +
                      "/status.txt 2>&1").c_str());
-  EXPECT_NE(slurp(dir + "/status.txt").find("I2P destination " + relay_b32 + ":0"), std::string::npos) << slurp(dir + "/status.txt");
+  EXPECT_NE(privacy::file_text(dir + "/status.txt").find("I2P destination " + relay_b32 + ":0"), std::string::npos) << privacy::file_text(dir + "/status.txt");
   EXPECT_EQ(relay.stop(), 0);
   (void)std::system(("rm -rf " + dir).c_str());
 }

@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -23,6 +26,24 @@ namespace relay::test::privacy {
 inline bool have(const char* path) { return ::access(path, X_OK) == 0; }
 
 inline bool run_quiet(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+// command_output: what `cmd` (a shell command) prints, without its trailing newlines.
+inline std::string command_output(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    ::pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// file_text: a file's whole contents ("" if it cannot be read).
+inline std::string file_text(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
 
 inline sockaddr_in6 sockaddr_of(const char* ipv4, std::uint16_t port) {
   sockaddr_in6 a{};

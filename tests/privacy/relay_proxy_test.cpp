@@ -31,10 +31,7 @@ struct Microsocks {
     child.kill();
     ::unlink(log_path.c_str());
   }
-  std::string log() const {
-    std::ifstream f(log_path);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  }
+  std::string log() const { return privacy::file_text(log_path); }
   bool saw(const std::string& s) const { return log().find(s) != std::string::npos; }
 };
 

@@ -118,8 +118,8 @@ class TorNet {
       }
       const std::string fp_cmd = "tor --ignore-missing-torrc -f /dev/null --list-fingerprint --orport 1 --datadirectory " + d +
                                  " 2>/dev/null | tail -1 | cut -d' ' -f2- | tr -d ' '";
-      const std::string fp = capture(fp_cmd);
-      const std::string v3 = capture("awk '/^fingerprint/{print $2}' " + d + "/keys/authority_certificate");
+      const std::string fp = command_output(fp_cmd);
+      const std::string v3 = command_output("awk '/^fingerprint/{print $2}' " + d + "/keys/authority_certificate");
       if (fp.size() != 40 || v3.size() != 40) {
         why = "authority fingerprints (" + fp + ", " + v3 + ")";
         return false;
@@ -128,17 +128,6 @@ class TorNet {
                " " + fp + "\n";
     }
     return write(dir + "/authorities", lines);
-  }
-
-  static std::string capture(const std::string& cmd) {
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-      char buf[256];
-      while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-      ::pclose(p);
-    }
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
   }
 
   std::string common(const std::string& d, const std::string& nick) const {
@@ -183,7 +172,7 @@ class TorNet {
                           std::to_string(control) + "\nCookieAuthentication 1\n" + extra, user);
     };
     // The far tor's control port also takes a password (HASHEDPASSWORD).
-    const std::string hashed = capture("tor --hash-password " + std::string(kFarPassword) + " 2>/dev/null | tail -1");
+    const std::string hashed = command_output("tor --hash-password " + std::string(kFarPassword) + " 2>/dev/null | tail -1");
     if (hashed.rfind("16:", 0) != 0) return fail("tor --hash-password");
     std::string far_extra = "HashedControlPassword " + hashed + "\n";
     if (far_service_port_ != 0)

@@ -106,11 +106,6 @@ TEST_F(Tor, TheTransportReachesAnOnionServiceThroughTorsSocksPort) {
   EXPECT_TRUE(accepted);
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
 // step: pump the peers until `done` or `secs`.
 template <typename F>
 bool step(std::vector<UPeer*> peers, F&& done, int secs) {
@@ -163,8 +158,8 @@ TEST_F(Tor, TheRelayDialsAnOnionNodeAndIsReachedAtItsOwnOnionServiceRelayingBoth
     // Out through Tor: the node behind the far onion service gets the relay's handshake.
     ASSERT_TRUE(step({&node}, [&] { return node.handshakes >= 1; }, 120)) << relay.log();
     // In through Tor: the relay's own service, published through the control port.
-    ASSERT_TRUE(step({&node}, [&] { return !read_file(data + "/onion_address").empty(); }, 60)) << relay.log();
-    relay_onion = read_file(data + "/onion_address");
+    ASSERT_TRUE(step({&node}, [&] { return !privacy::file_text(data + "/onion_address").empty(); }, 60)) << relay.log();
+    relay_onion = privacy::file_text(data + "/onion_address");
     relay_onion.erase(relay_onion.find_last_not_of("\n") + 1);
     ASSERT_EQ(relay_onion.size(), 62u) << relay_onion;
     std::string err;
@@ -185,7 +180,7 @@ TEST_F(Tor, TheRelayDialsAnOnionNodeAndIsReachedAtItsOwnOnionServiceRelayingBoth
     const std::string status = dir + "/status.txt";
     (void)std::system((std::string(RELAY_CLI_BIN) + " status --data-dir " + data + " --shm " + relay.shm + " > " + status +
                        " 2>&1").c_str());
-    EXPECT_NE(read_file(status).find("onion service " + relay_onion + ":20444"), std::string::npos) << read_file(status);
+    EXPECT_NE(privacy::file_text(status).find("onion service " + relay_onion + ":20444"), std::string::npos) << privacy::file_text(status);
     EXPECT_EQ(relay.stop(), 0);
   }
   // Restarted on the same data dir: the same address, published again.
@@ -220,7 +215,7 @@ TEST_F(Tor, WhenTorRestartsTheRelayPublishesTheSameServiceAgain) {
     return n >= static_cast<std::size_t>(times);
   };
   ASSERT_TRUE(step({}, [&] { return published(1); }, 60)) << relay.log();
-  std::string onion = read_file(data + "/onion_address");
+  std::string onion = privacy::file_text(data + "/onion_address");
   onion.erase(onion.find_last_not_of("\n") + 1);
   ASSERT_TRUE(g_tor->net->restart("near"));
   ASSERT_TRUE(step({}, [&] { return relay.log().find("connection lost") != std::string::npos; }, 30)) << relay.log();
@@ -278,8 +273,8 @@ TEST_F(Tor, InPrivateModeNothingTheRelaySendsNamesAClearnetAddress) {
                                      << "[http]\nbind = \"127.0.0.1:0\"\n";
   RelayRun relay({"--config", dir + "/relay.toml", "--data-dir", dir + "/data"}, "127.0.0.1:20448", g_tor->net->ns.name, true);
   ASSERT_EQ(relay.port, 20448) << relay.log();
-  ASSERT_TRUE(step({}, [&] { return !read_file(dir + "/data/onion_address").empty(); }, 60)) << relay.log();
-  std::string onion = read_file(dir + "/data/onion_address");
+  ASSERT_TRUE(step({}, [&] { return !privacy::file_text(dir + "/data/onion_address").empty(); }, 60)) << relay.log();
+  std::string onion = privacy::file_text(dir + "/data/onion_address");
   onion.erase(onion.find_last_not_of("\n") + 1);
   std::string err;
   const auto at = net::PeerAddress::parse(onion + ":20448", err).value();

@@ -25,17 +25,6 @@ using namespace std::chrono_literals;
 using namespace relay::codec;
 using UPeer = TestPeer<dp::UringTransport>;
 
-std::string capture_cmd(const std::string& cmd) {
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[256];
-    while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-    ::pclose(p);
-  }
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
 // One side of the tunnel: a namespace, its wireguard-go, its keys.
 struct WgSide {
   privacy::Namespace ns;
@@ -46,7 +35,7 @@ struct WgSide {
       // namespace: the names must differ.
       : ns(tag), ifname("wg" + tag.substr(0, 1) + std::to_string(::getpid() % 1000000)), key_file(dir + "/" + tag + ".key") {
     (void)std::system(("umask 077; wg genkey > " + key_file).c_str());
-    pub = capture_cmd("wg pubkey < " + key_file);
+    pub = privacy::command_output("wg pubkey < " + key_file);
   }
 };
 
