@@ -18,9 +18,12 @@
 #include <thread>
 #include <vector>
 
-#include "tests/privacy/privacy_support.hpp"
+#include "tests/support/launch/netns.hpp"
 
 namespace relay::test::privacy {
+
+using launch::Namespace;
+using launch::run_quiet;
 
 class I2pNet {
  public:

@@ -39,7 +39,7 @@ I2pWorld* g_i2p = nullptr;
 class I2p : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (::geteuid() != 0 || !privacy::have("/usr/sbin/i2pd")) return;
+    if (::geteuid() != 0 || !launch::have("/usr/sbin/i2pd")) return;
     g_i2p = new I2pWorld();
   }
   static void TearDownTestSuite() {
@@ -52,7 +52,7 @@ class I2p : public ::testing::Test {
     ASSERT_TRUE(g_i2p->net->up()) << g_i2p->net->why;
     ASSERT_TRUE(inside_.enter(g_i2p->net->ns));
   }
-  privacy::InsideNamespace inside_;
+  launch::InsideNamespace inside_;
 };
 
 TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays) {
@@ -105,7 +105,7 @@ TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays
   ASSERT_TRUE(step({&node}, [&] { return node.handshakes >= 1; }, 150)) << relay.log();
   std::printf("relay reached the node's destination after %.1f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  std::string relay_b32 = privacy::file_text(dir + "/data/i2p_address");
+  std::string relay_b32 = launch::file_text(dir + "/data/i2p_address");
   relay_b32.erase(relay_b32.find_last_not_of("\n") + 1);
   ASSERT_NE(relay_b32.find(".b32.i2p"), std::string::npos) << relay.log();
   EXPECT_NE(relay.log().find("reachable at " + relay_b32), std::string::npos) << relay.log();
@@ -135,7 +135,7 @@ TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays
   // stacks-relay status names the destination.
   (void)std::system((std::string(RELAY_CLI_BIN) + " status --data-dir " + dir + "/data --shm " + relay.shm + " > " + dir +
                      "/status.txt 2>&1").c_str());
-  EXPECT_NE(privacy::file_text(dir + "/status.txt").find("I2P destination " + relay_b32 + ":0"), std::string::npos) << privacy::file_text(dir + "/status.txt");
+  EXPECT_NE(launch::file_text(dir + "/status.txt").find("I2P destination " + relay_b32 + ":0"), std::string::npos) << launch::file_text(dir + "/status.txt");
   EXPECT_EQ(relay.stop(), 0);
   (void)std::system(("rm -rf " + dir).c_str());
 }

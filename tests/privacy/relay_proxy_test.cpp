@@ -8,7 +8,7 @@
 
 #include <fstream>
 
-#include "tests/privacy/privacy_support.hpp"
+#include "tests/support/launch/netns.hpp"
 #include "tests/support/fake_node_rpc.hpp"
 #include "tests/support/push_corpus.hpp"
 #include "tests/support/relay_process.hpp"
@@ -31,13 +31,13 @@ struct Microsocks {
     child.kill();
     ::unlink(log_path.c_str());
   }
-  std::string log() const { return privacy::file_text(log_path); }
+  std::string log() const { return launch::file_text(log_path); }
   bool saw(const std::string& s) const { return log().find(s) != std::string::npos; }
 };
 
 TEST(Socks5Relay, DialsANamedPeerThroughTheProxyRelaysBothWaysAndFetchesTheRewardSetThroughIt) {
   if (::geteuid() != 0) GTEST_SKIP() << "the relay drops root; run as root";
-  ASSERT_TRUE(privacy::have("/usr/bin/microsocks")) << "installed by ./deploy/dev.sh deps";
+  ASSERT_TRUE(launch::have("/usr/bin/microsocks")) << "installed by ./deploy/dev.sh deps";
   Microsocks proxy(free_port());
   ListeningNode node;
   FakeNodeRpc rpc;

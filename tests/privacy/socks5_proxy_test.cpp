@@ -18,16 +18,16 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/net/address.hpp"
 #include "relay/net/socks5.hpp"
-#include "tests/privacy/privacy_support.hpp"
+#include "tests/support/launch/netns.hpp"
 
 namespace relay::dp {
 namespace {
 
 using namespace std::chrono_literals;
-using test::privacy::Namespace;
-using test::privacy::free_port;
-using test::privacy::have;
-using test::privacy::sockaddr_of;
+using launch::Namespace;
+using launch::free_port;
+using launch::have;
+using launch::sockaddr_of;
 
 // The proxies, started once for the whole binary in one namespace.
 struct Proxies {
@@ -156,7 +156,7 @@ class Socks5Proxy : public ::testing::Test {
     b->unref();
   }
 
-  test::privacy::InsideNamespace inside_;
+  launch::InsideNamespace inside_;
   std::unique_ptr<UringTransport> server_, client_;
   std::uint16_t listen_port_ = 0;
   std::vector<Event> client_events_, server_events_;

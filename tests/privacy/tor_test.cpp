@@ -1,4 +1,4 @@
-// Tor, for real: a private Tor network (tests/privacy/tor_net.hpp) in a namespace of the
+// Tor, for real: a private Tor network (tests/support/launch/tor_net.hpp) in a namespace of the
 // test's own, brought up once for this suite. The relay reaches a stock test node behind
 // an onion service through Tor's SOCKS port; the relay publishes its own onion service
 // through Tor's control port; test peers reach it through Tor; pushes cross both ways;
@@ -13,7 +13,7 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/net/address.hpp"
 #include "relay/net/socks5.hpp"
-#include "tests/privacy/tor_net.hpp"
+#include "tests/support/launch/tor_net.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
 
@@ -22,7 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace relay::codec;
-using privacy::TorNet;
+using launch::TorNet;
 using UPeer = TestPeer<dp::UringTransport>;
 
 // The suite's network and the stock node behind the far onion service.
@@ -42,7 +42,7 @@ TorWorld* g_tor = nullptr;
 class Tor : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (::geteuid() != 0 || !privacy::have("/usr/sbin/tor")) return;
+    if (::geteuid() != 0 || !launch::have("/usr/sbin/tor")) return;
     g_tor = new TorWorld();
   }
   static void TearDownTestSuite() {
@@ -61,7 +61,7 @@ class Tor : public ::testing::Test {
     o.socks5 = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), socks, std::nullopt};
     return o;
   }
-  privacy::InsideNamespace inside_;
+  launch::InsideNamespace inside_;
 };
 
 // The transport alone: a connection to the far onion service through the near tor.
@@ -71,7 +71,7 @@ TEST_F(Tor, TheTransportReachesAnOnionServiceThroughTorsSocksPort) {
   cfg.send_pool = {};
   auto server = dp::UringTransport::create(cfg).value();
   auto client = dp::UringTransport::create(cfg).value();
-  ASSERT_TRUE(server->listen(privacy::sockaddr_of("127.0.0.1", g_tor->node_port)).ok());
+  ASSERT_TRUE(server->listen(launch::sockaddr_of("127.0.0.1", g_tor->node_port)).ok());
   std::string err;
   const auto onion = net::PeerAddress::parse(g_tor->net->far_onion() + ":20444", err).value();
   bool accepted = false, connected = false;
@@ -142,7 +142,7 @@ bool connect_through_tor(UPeer& p, const net::PeerAddress& onion, std::vector<UP
 // Restarted on the same data dir, the relay publishes the same address again.
 TEST_F(Tor, TheRelayDialsAnOnionNodeAndIsReachedAtItsOwnOnionServiceRelayingBothWays) {
   auto nt = dp::UringTransport::create({}).value();
-  ASSERT_TRUE(nt->listen(privacy::sockaddr_of("127.0.0.1", g_tor->node_port)).ok());
+  ASSERT_TRUE(nt->listen(launch::sockaddr_of("127.0.0.1", g_tor->node_port)).ok());
   UPeer node(*nt, 80);
   char tmpl[] = "/tmp/srl-tor-relay-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
@@ -158,8 +158,8 @@ TEST_F(Tor, TheRelayDialsAnOnionNodeAndIsReachedAtItsOwnOnionServiceRelayingBoth
     // Out through Tor: the node behind the far onion service gets the relay's handshake.
     ASSERT_TRUE(step({&node}, [&] { return node.handshakes >= 1; }, 120)) << relay.log();
     // In through Tor: the relay's own service, published through the control port.
-    ASSERT_TRUE(step({&node}, [&] { return !privacy::file_text(data + "/onion_address").empty(); }, 60)) << relay.log();
-    relay_onion = privacy::file_text(data + "/onion_address");
+    ASSERT_TRUE(step({&node}, [&] { return !launch::file_text(data + "/onion_address").empty(); }, 60)) << relay.log();
+    relay_onion = launch::file_text(data + "/onion_address");
     relay_onion.erase(relay_onion.find_last_not_of("\n") + 1);
     ASSERT_EQ(relay_onion.size(), 62u) << relay_onion;
     std::string err;
@@ -180,7 +180,7 @@ TEST_F(Tor, TheRelayDialsAnOnionNodeAndIsReachedAtItsOwnOnionServiceRelayingBoth
     const std::string status = dir + "/status.txt";
     (void)std::system((std::string(RELAY_CLI_BIN) + " status --data-dir " + data + " --shm " + relay.shm + " > " + status +
                        " 2>&1").c_str());
-    EXPECT_NE(privacy::file_text(status).find("onion service " + relay_onion + ":20444"), std::string::npos) << privacy::file_text(status);
+    EXPECT_NE(launch::file_text(status).find("onion service " + relay_onion + ":20444"), std::string::npos) << launch::file_text(status);
     EXPECT_EQ(relay.stop(), 0);
   }
   // Restarted on the same data dir: the same address, published again.
@@ -215,7 +215,7 @@ TEST_F(Tor, WhenTorRestartsTheRelayPublishesTheSameServiceAgain) {
     return n >= static_cast<std::size_t>(times);
   };
   ASSERT_TRUE(step({}, [&] { return published(1); }, 60)) << relay.log();
-  std::string onion = privacy::file_text(data + "/onion_address");
+  std::string onion = launch::file_text(data + "/onion_address");
   onion.erase(onion.find_last_not_of("\n") + 1);
   ASSERT_TRUE(g_tor->net->restart("near"));
   ASSERT_TRUE(step({}, [&] { return relay.log().find("connection lost") != std::string::npos; }, 30)) << relay.log();
@@ -273,8 +273,8 @@ TEST_F(Tor, InPrivateModeNothingTheRelaySendsNamesAClearnetAddress) {
                                      << "[http]\nbind = \"127.0.0.1:0\"\n";
   RelayRun relay({"--config", dir + "/relay.toml", "--data-dir", dir + "/data"}, "127.0.0.1:20448", g_tor->net->ns.name, true);
   ASSERT_EQ(relay.port, 20448) << relay.log();
-  ASSERT_TRUE(step({}, [&] { return !privacy::file_text(dir + "/data/onion_address").empty(); }, 60)) << relay.log();
-  std::string onion = privacy::file_text(dir + "/data/onion_address");
+  ASSERT_TRUE(step({}, [&] { return !launch::file_text(dir + "/data/onion_address").empty(); }, 60)) << relay.log();
+  std::string onion = launch::file_text(dir + "/data/onion_address");
   onion.erase(onion.find_last_not_of("\n") + 1);
   std::string err;
   const auto at = net::PeerAddress::parse(onion + ":20448", err).value();

@@ -14,7 +14,7 @@
 
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/codec/chain.hpp"
-#include "tests/privacy/privacy_support.hpp"
+#include "tests/support/launch/wg_tunnel.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
 
@@ -24,66 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 using namespace relay::codec;
 using UPeer = TestPeer<dp::UringTransport>;
-
-// One side of the tunnel: a namespace, its wireguard-go, its keys.
-struct WgSide {
-  privacy::Namespace ns;
-  std::string ifname, key_file, pub;
-  launch::Child wg;
-  explicit WgSide(const std::string& tag, const std::string& dir)
-      // wireguard-go's control socket (/var/run/wireguard/<if>.sock) is shared by every
-      // namespace: the names must differ.
-      : ns(tag), ifname("wg" + tag.substr(0, 1) + std::to_string(::getpid() % 1000000)), key_file(dir + "/" + tag + ".key") {
-    (void)std::system(("umask 077; wg genkey > " + key_file).c_str());
-    pub = privacy::command_output("wg pubkey < " + key_file);
-  }
-};
-
-struct Tunnel {
-  std::string dir;
-  std::unique_ptr<WgSide> home, cloud;
-  std::string veth_home, veth_cloud;
-  bool ok = false;
-  std::string why;
-  Tunnel() {
-    char tmpl[] = "/tmp/srl-wg-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    home = std::make_unique<WgSide>("home", dir);
-    cloud = std::make_unique<WgSide>("cloud", dir);
-    const std::string tag = std::to_string(::getpid() % 1000000);
-    veth_home = "vh" + tag;
-    veth_cloud = "vc" + tag;
-    why = "namespaces and veth";
-    if (!home->ns.ok || !cloud->ns.ok || home->pub.size() != 44 || cloud->pub.size() != 44) return;
-    if (!privacy::run_quiet("ip link add " + veth_home + " netns " + home->ns.name + " type veth peer name " + veth_cloud +
-                            " netns " + cloud->ns.name) ||
-        !home->ns.sh("addr add 198.18.1.1/24 dev " + veth_home) || !cloud->ns.sh("addr add 198.18.1.2/24 dev " + veth_cloud) ||
-        !home->ns.sh("link set " + veth_home + " up") || !cloud->ns.sh("link set " + veth_cloud + " up"))
-      return;
-    why = "wireguard-go";
-    if (!up(*home, *cloud, "198.19.0.1", "198.19.0.2", "198.18.1.2") ||
-        !up(*cloud, *home, "198.19.0.2", "198.19.0.1", "198.18.1.1"))
-      return;
-    ok = true;
-  }
-  // up: side `a`'s interface with address `addr`, its peer `b` at `endpoint` allowed
-  // to send from `peer_addr` only.
-  bool up(WgSide& a, WgSide& b, const std::string& addr, const std::string& peer_addr, const std::string& endpoint) {
-    if (!a.wg.start({{"/usr/bin/wireguard-go", "-f", a.ifname}, a.ns.name, dir + "/" + a.ifname + ".log"})) return false;
-    for (int i = 0; i < 100 && !a.ns.sh("link show " + a.ifname); ++i) std::this_thread::sleep_for(50ms);
-    return privacy::run_quiet("ip netns exec " + a.ns.name + " wg set " + a.ifname + " private-key " + a.key_file +
-                              " listen-port 51820 peer " + b.pub + " endpoint " + endpoint + ":51820 allowed-ips " +
-                              peer_addr + "/32") &&
-           a.ns.sh("addr add " + addr + "/24 dev " + a.ifname) && a.ns.sh("link set " + a.ifname + " up");
-  }
-  ~Tunnel() {
-    if (home) home->wg.kill();
-    if (cloud) cloud->wg.kill();
-    home.reset();  // the namespaces go with them (and the veth with its namespace)
-    cloud.reset();
-    if (!dir.empty() && std::getenv("SRL_KEEP_WG") == nullptr) privacy::run_quiet("rm -rf " + dir);
-  }
-};
 
 // pcap: the packets' bytes (link-layer frames) of a capture file.
 std::vector<Bytes> read_pcap(const std::string& path, std::uint32_t& linktype) {
@@ -117,9 +57,9 @@ bool contains(const std::vector<Bytes>& packets, ByteSpan needle) {
 
 TEST(WireGuard, ARelayLinkThroughTheTunnelCarriesPushesAndNothingInClearOnTheWire) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) for the namespaces";
-  ASSERT_TRUE(privacy::have("/usr/bin/wireguard-go") && privacy::have("/usr/bin/wg") && privacy::have("/usr/bin/tcpdump"))
+  ASSERT_TRUE(launch::have("/usr/bin/wireguard-go") && launch::have("/usr/bin/wg") && launch::have("/usr/bin/tcpdump"))
       << "wireguard-go, wireguard-tools and tcpdump are installed by ./deploy/dev.sh deps";
-  Tunnel tun;
+  launch::WgTunnel tun;
   ASSERT_TRUE(tun.ok) << tun.why;
   // Captures on both sides of the encryption, on the relay's side.
   launch::Child wire, clear;
@@ -130,10 +70,10 @@ TEST(WireGuard, ARelayLinkThroughTheTunnelCarriesPushesAndNothingInClearOnTheWir
   std::this_thread::sleep_for(1s);  // tcpdump is listening
 
   // The partner node on the cloud side, listening on its tunnel address only; a peer there.
-  privacy::InsideNamespace inside;
+  launch::InsideNamespace inside;
   ASSERT_TRUE(inside.enter(tun.cloud->ns));
   auto nt = dp::UringTransport::create({}).value();
-  ASSERT_TRUE(nt->listen(privacy::sockaddr_of("198.19.0.2", 20444)).ok());
+  ASSERT_TRUE(nt->listen(launch::sockaddr_of("198.19.0.2", 20444)).ok());
   UPeer node(*nt, 80);
   auto pt = dp::UringTransport::create({}).value();
   UPeer peer(*pt, 57);
@@ -145,7 +85,7 @@ TEST(WireGuard, ARelayLinkThroughTheTunnelCarriesPushesAndNothingInClearOnTheWir
                                      << tun.home->ifname << "\" }]\n";
   RelayRun relay({"--config", dir + "/relay.toml"}, "198.19.0.1:20444", tun.home->ns.name, true);
   ASSERT_EQ(relay.port, 20444) << relay.log();
-  peer.dial(privacy::sockaddr_of("198.19.0.1", 20444));
+  peer.dial(launch::sockaddr_of("198.19.0.1", 20444));
   std::uint64_t now = 1;
   auto step = [&](auto&& done, int secs) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);

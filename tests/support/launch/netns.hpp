@@ -1,7 +1,8 @@
-// tests/privacy/privacy_support.hpp — what the privacy tests share: a network namespace
-// of the test's own (only loopback, unless the test adds more; deleted at the end), a
-// thread that works inside one for a while, free ports there, and waiting for a server
-// started by the test to listen.
+// tests/support/launch/netns.hpp — network namespaces for the privacy tests and the
+// benchmark's privacy scenario: one of the caller's own (only loopback, unless the
+// caller adds more; deleted at the end), a thread that works inside one for a while,
+// free ports there, waiting for a server started there to listen, and the small shell
+// helpers they all use.
 #pragma once
 
 #include <arpa/inet.h>
@@ -21,7 +22,7 @@
 
 #include "tests/support/launch/relay_child.hpp"
 
-namespace relay::test::privacy {
+namespace relay::launch {
 
 inline bool have(const char* path) { return ::access(path, X_OK) == 0; }
 
@@ -131,4 +132,4 @@ class InsideNamespace {
   int home_ = -1;
 };
 
-}  // namespace relay::test::privacy
+}  // namespace relay::launch

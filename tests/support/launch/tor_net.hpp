@@ -1,11 +1,11 @@
-// tests/privacy/tor_net.hpp — a private Tor network for the tests, offline: three
-// directory authorities and five relays (TestingTorNetwork, keys made here with
-// tor-gencert), plus two client instances with SOCKS and control ports: "near" (the
-// relay's Tor: it dials onions through it and publishes its onion service on it) and
-// "far" (the test peers' Tor: it hosts a stock test node's onion service and carries
-// test peers to the relay's). Everything runs in a network namespace with only a
-// loopback, so no tor process can reach anything else; each is a child of the test,
-// stopped by its pid. The layout follows ../shared/MACHINE.md (P2.1).
+// tests/support/launch/tor_net.hpp — a private Tor network, offline, for the privacy
+// tests and the benchmark's privacy scenario: three directory authorities and five
+// relays (TestingTorNetwork, keys made here with tor-gencert), plus two client instances
+// with SOCKS and control ports: "near" (the relay's Tor: it dials onions through it and
+// publishes its onion service on it) and "far" (the peers' Tor: it hosts a stock test
+// node's onion service and carries peers to the relay's). Everything runs in a network
+// namespace with only a loopback, so no tor process can reach anything else; each is a
+// child of the caller, stopped by its pid. The layout follows ../shared/MACHINE.md (P2.1).
 #pragma once
 
 #include <sys/stat.h>
@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include "tests/privacy/privacy_support.hpp"
+#include "tests/support/launch/netns.hpp"
 
-namespace relay::test::privacy {
+namespace relay::launch {
 
 class TorNet {
  public:
@@ -193,4 +193,4 @@ class TorNet {
   std::vector<std::unique_ptr<launch::Child>> children_;
 };
 
-}  // namespace relay::test::privacy
+}  // namespace relay::launch
