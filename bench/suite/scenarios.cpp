@@ -14,9 +14,11 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
 
 #include "bench/suite/format.hpp"
 #include "bench/suite/http_load.hpp"
+#include "tests/support/launch/netns.hpp"
 #include "tests/support/launch/relay_child.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/crypto/hash.hpp"
@@ -581,38 +583,49 @@ struct NetnsLab {
   NetnsLab& operator=(const NetnsLab&) = delete;
 };
 
-// start_relay_in: the relay (or the reference algorithm) inside the lab's relay namespace.
-bool start_relay_in(Ctx& c, const NetnsLab& lab, bool reference) {
+// start_relay_in: the relay (or the reference algorithm) inside network namespace
+// `netns`, listening on `bind`, its files under <work_dir>/ns-<name>, `extra_toml` added
+// to its config. It becomes c.relay (replaced by ensure_relay when a scenario on
+// loopback needs one).
+bool start_relay_in(Ctx& c, const std::string& netns, const std::string& bind, const std::string& name, bool reference,
+                    const std::string& extra_toml = "") {
   if (c.relay) {
     (void)c.relay->stop();
     c.relay.reset();
   }
   RelayLaunch l;
   l.bin = c.o.relay_bin;
-  l.work_dir = c.o.work_dir + "/ns-" + lab.tag + (reference ? "-reference" : "");
+  l.work_dir = c.o.work_dir + "/ns-" + name + (reference ? "-reference" : "");
   (void)std::system(("mkdir -p " + l.work_dir).c_str());
   l.reward_set_file = c.reward_file;
-  l.p2p_bind = "198.18.5.1:20444";
+  l.p2p_bind = bind;
   l.busy_poll = c.o.busy_poll;
   l.cpus = c.o.relay_cpus;
-  l.netns = lab.nr;
+  l.netns = netns;
+  l.extra_toml = extra_toml;
   if (reference) l.dataplane_bin = reference_dataplane(c.o.relay_bin);
   std::string err;
   auto r = RelayProc::start(l, err);
   if (!r.ok()) {
-    c.note("relay in %s: %s", lab.nr.c_str(), err.c_str());
+    c.note("relay in %s: %s", netns.c_str(), err.c_str());
     return false;
   }
   c.relay = std::move(*r);
   c.relay_is_reference = reference;
   c.relay_in_netns = true;
-  c.note("%s up in namespace %s on 198.18.5.1:20444", reference ? "relay (reference algorithm)" : "relay", lab.nr.c_str());
+  c.note("%s up in namespace %s on %s", reference ? "relay (reference algorithm)" : "relay", netns.c_str(), bind.c_str());
   return true;
 }
+bool start_relay_in(Ctx& c, const NetnsLab& lab, bool reference) {
+  return start_relay_in(c, lab.nr, "198.18.5.1:20444", lab.tag, reference);
+}
 
-// lab_swarm: K nodes whose sockets live in the lab's nodes namespace, dialing the relay
-// over the veth, or (direct) connected to each other there.
-std::unique_ptr<Swarm> lab_swarm(Ctx& c, const NetnsLab& lab, std::size_t k, bool direct) {
+// swarm_in: K nodes whose sockets live in network namespace `netns`, linked up there by
+// `link_up` (which dials the relay, or connects the direct topology: nullptr when it
+// went well, else why not), authenticated within `up_ns`; through a relay the origin's
+// sends are stamped by the kernel.
+std::unique_ptr<Swarm> swarm_in(Ctx& c, const std::string& netns, std::size_t k, bool through_relay,
+                                const std::function<const char*(Swarm&)>& link_up, std::uint64_t up_ns = 30 * kSecond) {
   auto sw = Swarm::create(k, c.tag);
   c.tag = static_cast<std::uint8_t>(c.tag + 2);
   if (!sw.ok()) {
@@ -620,22 +633,12 @@ std::unique_ptr<Swarm> lab_swarm(Ctx& c, const NetnsLab& lab, std::size_t k, boo
     return nullptr;
   }
   const int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home < 0 || !launch::enter_netns(lab.np)) {
+  if (home < 0 || !launch::enter_netns(netns)) {
     if (home >= 0) ::close(home);
-    c.note("cannot enter %s", lab.np.c_str());
+    c.note("cannot enter %s", netns.c_str());
     return nullptr;
   }
-  const char* failed = nullptr;
-  if (direct) {
-    auto st = (*sw)->connect_direct();  // the sockets are made here, in the nodes' namespace
-    if (!st.ok()) failed = st.error().reason;
-  } else {
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(20444);
-    ::inet_pton(AF_INET6, "::ffff:198.18.5.1", &a.sin6_addr);
-    (*sw)->dial_all(a);
-  }
+  const char* failed = link_up(**sw);  // the sockets are made here, in that namespace
   const bool back = ::setns(home, CLONE_NEWNET) == 0;
   ::close(home);
   if (!back) {
@@ -643,15 +646,29 @@ std::unique_ptr<Swarm> lab_swarm(Ctx& c, const NetnsLab& lab, std::size_t k, boo
     std::abort();
   }
   if (failed != nullptr) {
-    c.note("swarm in %s: %s", lab.np.c_str(), failed);
+    c.note("swarm in %s: %s", netns.c_str(), failed);
     return nullptr;
   }
-  if (!(*sw)->wait_up(30 * kSecond)) {
-    c.note("swarm in %s: only %zu links up of K=%zu", lab.np.c_str(), (*sw)->links_up(), k);
+  if (!(*sw)->wait_up(up_ns)) {
+    c.note("swarm in %s: only %zu links up of K=%zu (errors %llu)", netns.c_str(), (*sw)->links_up(), k,
+           static_cast<unsigned long long>((*sw)->errors()));
     return nullptr;
   }
-  if (!direct && !stamp_origin(c, **sw)) return nullptr;
+  if (through_relay && !stamp_origin(c, **sw)) return nullptr;
   return std::move(*sw);
+}
+
+// lab_swarm: K nodes in the lab's nodes namespace, dialing the relay over the veth, or
+// (direct) connected to each other there.
+std::unique_ptr<Swarm> lab_swarm(Ctx& c, const NetnsLab& lab, std::size_t k, bool direct) {
+  return swarm_in(c, lab.np, k, !direct, [&](Swarm& s) -> const char* {
+    if (direct) {
+      auto st = s.connect_direct();
+      return st.ok() ? nullptr : st.error().reason;
+    }
+    s.dial_all(launch::sockaddr_of("198.18.5.1", 20444));
+    return nullptr;
+  });
 }
 
 // The relay in one namespace, the nodes in another, a veth pair between: packets cross

@@ -44,11 +44,17 @@ Swarm::~Swarm() {
 }
 
 void Swarm::dial_all(const sockaddr_in6& relay, const net::ConnectOptions& how) {
-  for (std::uint32_t p = 0; p < peers_.size(); ++p) {
-    auto c = t_->connect(net::from_sockaddr(relay), how);
-    if (c.ok()) dialing_[*c] = p;
-    else ++errors_;
+  for (std::size_t p = 0; p < peers_.size(); ++p) (void)dial(p, net::from_sockaddr(relay), how);
+}
+
+bool Swarm::dial(std::size_t p, const net::PeerAddress& relay, const net::ConnectOptions& how) {
+  auto c = t_->connect(relay, how);
+  if (!c.ok()) {
+    ++errors_;
+    return false;
   }
+  dialing_[*c] = static_cast<std::uint32_t>(p);
+  return true;
 }
 
 Status Swarm::connect_direct() {

@@ -44,6 +44,9 @@ class Swarm {
 
   // Relay topology: every peer dials `relay` (`how`: e.g. from another source address).
   void dial_all(const sockaddr_in6& relay, const net::ConnectOptions& how = {});
+  // dial: peer `p` dials `relay` (an IP, or a name such as an onion service reached
+  // through how.socks5); a peer may dial once. False when the transport refused it.
+  bool dial(std::size_t p, const net::PeerAddress& relay, const net::ConnectOptions& how);
   // Direct topology: listen on loopback; peer 0 dials every other peer (they accept).
   Status connect_direct();
   // wait_up: pump until every link has authenticated (false on timeout or a failure).
