@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
   };
   auto* run = app.add_subcommand("run", "the full suite (several minutes)");
   common(run);
-  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link, soak (repeatable)")
-      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link", "soak"}));
+  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link, privacy, soak (repeatable)")
+      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link", "privacy", "soak"}));
   auto* smoke = app.add_subcommand("smoke", "a reduced run of every scenario that finishes in under a minute");
   common(smoke);
   CLI11_PARSE(app, argc, argv);
@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
   }
   // The suite itself failed only when it could not measure (a relay that would not start,
   // nodes that could not connect): then nothing was measured at all.
-  const bool measured_any = !r.tx.empty() || !r.blocks.empty() || !r.mixed.empty() || !r.fanout.empty() || !r.http.empty();
+  const bool measured_any = !r.tx.empty() || !r.blocks.empty() || !r.mixed.empty() || !r.fanout.empty() || !r.http.empty() ||
+                           !r.privacy.empty();
   return measured_any ? 0 : 1;
 }

@@ -198,6 +198,12 @@ std::string to_json(const SuiteResult& r) {
             {"latency", dist_json(h.latency)}};
   });
   j["http_note"] = r.http_note;
+  j["privacy"] = array_of(r.privacy, [](const PrivacyPath& p) -> Json {
+    return {{"lab", p.lab}, {"path", p.path}, {"k", std::uint64_t{p.tx.k}}, {"tx_rate", real(p.tx.target_rate)},
+            {"tx_loss", real(p.tx.loss)}, {"tx_hop", dist_json(p.tx.hop, true)}, {"block_bytes", std::uint64_t{p.block.bytes}},
+            {"block_first_byte_out", dist_json(p.block.first_out)}, {"block_last_peer", dist_json(p.block.last_peer)}};
+  });
+  j["privacy_note"] = r.privacy_note;
   j["soak"] = array_of(r.soak, [](const SoakResult& s) -> Json {
     const SoakParams& p = s.params;
     return {{"seconds", real(p.seconds)}, {"interval_s", real(p.interval_s)}, {"honest_peers", std::uint64_t{p.honest_peers}},
@@ -359,6 +365,33 @@ std::string to_html(const SuiteResult& r) {
       s.push_back(g);
     }
     h += chart("HTTP block serving throughput vs clients", "clients", "Gbit/s", s, true, false);
+  }
+  if (!r.privacy.empty() || !r.privacy_note.empty()) {
+    h += "<h2>Privacy transports: what Tor and WireGuard cost</h2><p>The same relay and nodes, reached directly and "
+         "through the private path, one after the other. <i>tor</i>: a private Tor network in one namespace (3 directory "
+         "authorities, 5 relays); the relay publishes its onion service through its Tor's control port, each node reaches "
+         "it through its own Tor's SOCKS port on a circuit of its own. All on loopback: this is Tor's own cost (cells, "
+         "six relays' work each way, flow control), not the round trips across the Internet a real Tor path adds. "
+         "<i>wireguard</i>: the relay and the nodes in two namespaces joined by a veth, through a userspace WireGuard "
+         "tunnel over it (wireguard-go; a kernel's WireGuard is cheaper). A transaction crosses the private path twice "
+         "(into the relay and out to each peer). " + esc(r.privacy_note) +
+         "</p><table><tr><th class=l>lab</th><th class=l>path</th><th>K</th><th>tx/s</th><th>tx hop p50 µs</th><th>p99</th>"
+         "<th>× direct</th><th>block</th><th>first byte out p50 µs</th><th>last peer p50 µs</th><th>p99</th><th>× direct</th>"
+         "<th>complete</th></tr>";
+    const auto times = [](double v, double base) { return base > 0 && v > 0 ? num(v / base, "%.1f×") : std::string("–"); };
+    for (const auto& p : r.privacy) {
+      const PrivacyPath* direct = nullptr;
+      for (const auto& q : r.privacy)
+        if (q.lab == p.lab && q.path == "direct") direct = &q;
+      h += "<tr><td class=l>" + esc(p.lab) + "</td><td class=l>" + esc(p.path) + "</td><td>" + std::to_string(p.tx.k) +
+           "</td><td>" + num(p.tx.target_rate) + "</td><td>" + num(p.tx.hop.p50) + "</td><td>" + num(p.tx.hop.p99) +
+           "</td><td>" + (direct != nullptr && direct != &p ? times(p.tx.hop.p50, direct->tx.hop.p50) : "–") + "</td><td>" +
+           bytes_str(p.block.bytes) + "</td><td>" + num(p.block.first_out.p50) + "</td><td>" + num(p.block.last_peer.p50) +
+           "</td><td>" + num(p.block.last_peer.p99) + "</td><td>" +
+           (direct != nullptr && direct != &p ? times(p.block.last_peer.p50, direct->block.last_peer.p50) : "–") + "</td><td>" +
+           std::to_string(p.block.last_peer.n) + "</td></tr>";
+    }
+    h += "</table>";
   }
   for (const auto& s : r.soak) {
     const SoakParams& p = s.params;

@@ -20,8 +20,11 @@
 #include "bench/suite/http_load.hpp"
 #include "tests/support/launch/netns.hpp"
 #include "tests/support/launch/relay_child.hpp"
+#include "tests/support/launch/tor_net.hpp"
+#include "tests/support/launch/wg_tunnel.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/crypto/hash.hpp"
+#include "relay/net/address.hpp"
 #include "relay/shm/cnc.hpp"
 
 namespace relay::bench {
@@ -328,12 +331,14 @@ void tx_flood(Ctx& c) {
 
 // ---- block bursts ------------------------------------------------------------------------
 
-BlockStep block_step(Ctx& c, Swarm& s, const std::string& topo, std::size_t bytes, std::size_t reps) {
+// block_step: `reps` blocks of about `bytes` from peer 0, `gap_ns` apart (0: 300 ms for
+// 512 KiB and up, else 100 ms).
+BlockStep block_step(Ctx& c, Swarm& s, const std::string& topo, std::size_t bytes, std::size_t reps, std::uint64_t gap_ns = 0) {
   BlockStep st;
   st.topology = topo;
   st.k = s.size();
   st.bytes = bytes;
-  const std::uint64_t gap = bytes >= (512u << 10) ? 300'000'000ull : 100'000'000ull;
+  const std::uint64_t gap = gap_ns != 0 ? gap_ns : bytes >= (512u << 10) ? 300'000'000ull : 100'000'000ull;
   auto plan = block_plan(c, s, bytes, reps, gap);
   const bool via_relay = topo.rfind("direct", 0) != 0;
   const Hist h0 = via_relay ? Hist::of(c.relay->counters()) : Hist{};
@@ -732,6 +737,130 @@ void origin_link(Ctx& c) {
   c.relay.reset();
 }
 
+// ---- privacy: what Tor and WireGuard cost ----------------------------------------------
+
+// measure_path: the transaction hop and a 512 KiB block's time to the last peer, for a
+// swarm already up through c.relay along `path`. Every path gets the same load: a
+// modest transaction rate (Tor carries each peer on a circuit of its own) and blocks a
+// second apart.
+void measure_path(Ctx& c, Swarm& s, const std::string& lab, const std::string& path) {
+  PrivacyPath p{lab, path, {}, {}};
+  const std::string topo = "relay (" + lab + ": " + path + ")";
+  p.tx = tx_step(c, s, topo, c.o.smoke ? 50 : 200, c.o.smoke ? 1.0 : 3.0);
+  p.block = block_step(c, s, topo, 512 << 10, c.o.smoke ? 2 : 6, kSecond);
+  c.res.privacy.push_back(std::move(p));
+}
+
+// tor_costs: a private Tor network in a namespace of its own (tests/support/launch/
+// tor_net.hpp): the relay there publishes its onion service through the "near" Tor's
+// control port; the nodes reach it through the "far" Tor's SOCKS port, each on a
+// circuit of its own (a SOCKS login per node: Tor's IsolateSOCKSAuth), then directly on
+// the relay's plain listener. The same relay and nodes, one after the other. Everything
+// is on loopback, so this is Tor's own cost (cells, six relays' work each way, flow
+// control), not the Internet's round trips a real Tor path adds.
+void tor_costs(Ctx& c, std::size_t k) {
+  if (!launch::have("/usr/sbin/tor") || !launch::have("/usr/bin/tor-gencert")) {
+    c.res.privacy_note += "Tor: not measured (tor is not installed; ./deploy/dev.sh deps installs it). ";
+    return c.note("privacy: tor is not installed; the Tor lab is skipped");
+  }
+  const std::uint64_t t0 = shm::monotonic_ns();
+  launch::TorNet net(0);
+  if (!net.up() || !net.wait_bootstrapped(120)) {
+    c.res.privacy_note += "Tor: the private network did not come up (" + net.why + "). ";
+    return c.note("privacy: the private Tor network: %s", net.why.c_str());
+  }
+  c.note("privacy: a private Tor network (3 authorities, 5 relays, 2 clients) up in %.0f s",
+         static_cast<double>(shm::monotonic_ns() - t0) / 1e9);
+  if (!start_relay_in(c, net.ns.name, "127.0.0.1:20444", "tor", false,
+                      "[tor]\ncontrol = \"127.0.0.1:" + std::to_string(launch::TorNet::kNearControl) + "\"\n"))
+    return;
+  const std::string onion_file = c.o.work_dir + "/ns-tor/data/onion_address";
+  std::string onion;
+  for (int i = 0; i < 600 && onion.empty(); ++i) {
+    onion = launch::file_text(onion_file);
+    if (onion.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  onion.erase(onion.find_last_not_of("\n") + 1);
+  std::string err;
+  const auto at = net::PeerAddress::parse(onion + ":20444", err);
+  if (!at) {
+    c.res.privacy_note += "Tor: the relay published no onion service. ";
+    return c.note("privacy: no onion service from the relay in 60 s (%s)", err.c_str());
+  }
+  c.note("privacy: the relay's onion service is %s", onion.c_str());
+
+  if (auto s = swarm_in(c, net.ns.name, k, true, [](Swarm& sw) -> const char* {
+        sw.dial_all(launch::sockaddr_of("127.0.0.1", 20444));
+        return nullptr;
+      }))
+    measure_path(c, *s, "tor", "direct");
+  // A fresh onion service's descriptor can take a few tries to be found: a swarm whose
+  // links do not all come up is dropped and made again.
+  std::unique_ptr<Swarm> s;
+  const std::uint64_t t1 = shm::monotonic_ns();
+  for (int attempt = 0; attempt < 4 && !s; ++attempt)
+    s = swarm_in(c, net.ns.name, k, true, [&](Swarm& sw) -> const char* {
+      for (std::size_t p = 0; p < k; ++p) {
+        net::ConnectOptions how;
+        how.socks5 = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), launch::TorNet::kFarSocks,
+                                      net::ProxyLogin{"node-" + std::to_string(p), "bench"}};
+        if (!sw.dial(p, *at, how)) return "the transport refused a dial";
+      }
+      return nullptr;
+    }, 90 * kSecond);
+  if (!s) {
+    c.res.privacy_note += "Tor: the nodes could not reach the relay's onion service. ";
+    return;
+  }
+  c.note("privacy: %zu nodes reached the onion service in %.1f s", k, static_cast<double>(shm::monotonic_ns() - t1) / 1e9);
+  measure_path(c, *s, "tor", "tor");
+  s.reset();
+  (void)c.relay->stop();
+  c.relay.reset();
+}
+
+// wireguard_costs: two namespaces joined by a veth and a userspace WireGuard tunnel over
+// it (tests/support/launch/wg_tunnel.hpp; wireguard-go, as this kernel has no WireGuard
+// module). The relay on the "cloud" side, the nodes on the "home" side: first over the
+// veth in the clear, then through the tunnel (the relay listening on each address in
+// turn).
+void wireguard_costs(Ctx& c, std::size_t k) {
+  if (!launch::have("/usr/bin/wireguard-go") || !launch::have("/usr/bin/wg")) {
+    c.res.privacy_note += "WireGuard: not measured (wireguard-go or wg missing; ./deploy/dev.sh deps installs them). ";
+    return c.note("privacy: wireguard-go is not installed; the WireGuard lab is skipped");
+  }
+  launch::WgTunnel tun;
+  if (!tun.ok) {
+    c.res.privacy_note += "WireGuard: the tunnel did not come up (" + tun.why + "). ";
+    return c.note("privacy: the WireGuard tunnel: %s", tun.why.c_str());
+  }
+  const std::pair<const char*, const char*> paths[] = {{"direct", "198.18.1.2"}, {"wireguard", "198.19.0.2"}};
+  for (const auto& [path, ip] : paths) {
+    if (!start_relay_in(c, tun.cloud->ns.name, std::string(ip) + ":20444", std::string("wg-") + path, false)) return;
+    auto s = swarm_in(c, tun.home->ns.name, k, true, [ip = ip](Swarm& sw) -> const char* {
+      sw.dial_all(launch::sockaddr_of(ip, 20444));
+      return nullptr;
+    });
+    if (!s) return;
+    measure_path(c, *s, "wireguard", path);
+  }
+  (void)c.relay->stop();
+  c.relay.reset();
+}
+
+// What privacy costs: the transaction hop and a 512 KiB block's time to the last peer
+// through Tor and through WireGuard, each next to the direct path in the same lab.
+// Needs root (namespaces) and the programs ./deploy/dev.sh deps installs.
+void privacy(Ctx& c) {
+  if (::geteuid() != 0) {
+    c.res.privacy_note = "not measured: needs root to create network namespaces.";
+    return c.note("privacy: skipped (needs root to create network namespaces)");
+  }
+  const std::size_t k = c.o.smoke ? 4 : 8;
+  tor_costs(c, k);
+  wireguard_costs(c, k);
+}
+
 // ---- targets -------------------------------------------------------------------------
 
 // ---- soak: honest traffic among every attack, over time ----------------------------------
@@ -928,6 +1057,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   if (want("http")) http_serving(c);
   if (want("veth")) veth(c);
   if (want("link")) origin_link(c);
+  if (want("privacy")) privacy(c);
   if (want("soak")) soak(c);
   targets(c);
   if (c.relay) {

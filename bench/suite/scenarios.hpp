@@ -77,6 +77,17 @@ struct HttpServe {
   Dist latency;
 };
 
+// One way for nodes to reach the relay in the privacy scenario, and what it cost. Rows of
+// one lab share the relay's namespace and the nodes': "tor" (a private Tor network in one
+// namespace: "direct" is the relay's plain listener on loopback there, "tor" its onion
+// service reached through the nodes' own Tor client) and "wireguard" (two namespaces
+// and a veth: "direct" over the veth, "wireguard" through wireguard-go's tunnel over it).
+struct PrivacyPath {
+  std::string lab, path;
+  TxStep tx;        // transactions from the origin: hop and loss
+  BlockStep block;  // blocks from the origin: first byte out, last peer
+};
+
 struct Target {
   std::string name, measured, limit;
   int pass = -1;  // 1 pass, 0 fail, -1 not measured
@@ -97,6 +108,8 @@ struct SuiteResult {
   std::vector<FanoutStep> fanout;
   std::vector<HttpServe> http;
   std::string http_note;
+  std::vector<PrivacyPath> privacy;
+  std::string privacy_note;  // why a lab did not run (not root, a program missing)
   std::vector<SoakResult> soak;
   std::vector<Target> targets;
   std::vector<std::string> log;  // what happened, in order (warnings included)

@@ -34,9 +34,15 @@ import os
 if os.geteuid() == 0 and not any(b["link_mbps"] > 0 and b["topology"].startswith("relay") and b["first_byte_out"]["n"] > 0
                                  for b in r["block_bursts"]):
     problems.append("the link scenario measured no relayed block")
+# The privacy scenario, where it can run (root, and the programs ./deploy/dev.sh deps installs).
+if os.geteuid() == 0 and os.access("/usr/sbin/tor", os.X_OK) and os.access("/usr/bin/wireguard-go", os.X_OK):
+    for lab, path in (("tor", "direct"), ("tor", "tor"), ("wireguard", "direct"), ("wireguard", "wireguard")):
+        rows = [p for p in r["privacy"] if p["lab"] == lab and p["path"] == path]
+        if not rows or rows[0]["tx_hop"]["n"] == 0 or rows[0]["block_last_peer"]["n"] == 0:
+            problems.append(f"privacy: {lab} / {path} not measured ({r['privacy_note']})")
 if r["baselines"]["recover_us"] <= 0 or r["baselines"]["sha512_256_mb_s"] <= 0: problems.append("baselines missing")
 html = open(f"{d}/report.html").read()
-for needle in ("<svg", "Targets", "Transaction flood", "Block bursts", "Fan-out", "HTTP block serving", "Soak"):
+for needle in ("<svg", "Targets", "Transaction flood", "Block bursts", "Fan-out", "HTTP block serving", "Soak", "Privacy transports"):
     if needle not in html: problems.append(f"report.html lacks {needle!r}")
 if problems:
     print("smoke report incomplete:\n  " + "\n  ".join(problems)); sys.exit(1)
