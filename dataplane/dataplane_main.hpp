@@ -135,6 +135,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   o.addrbytes = config::any_network_addr();
   o.port = *port;
   o.relay_2x = cfg->relay_2x;
+  o.hide_relayer_addresses = cfg->private_mode();
   o.pacer_budget = cfg->max_queued_per_peer;
   o.max_conns = ucfg.max_conns;  // the transport's connection ids index the session table
   o.max_sessions = max_sessions;

@@ -43,6 +43,10 @@ struct DpOptions {
   codec::Addr16 addrbytes{};          // our relayer entry's address
   std::uint16_t port = 20444;         // and port
   bool relay_2x = false;              // relay 2.x blocks and microblocks (a 2.x network)
+  // private mode ([privacy] onlynet without clearnet): the relayer entries of a push we
+  // forward go on with the any-network address and port 0, so nothing we send names a
+  // clearnet address (their key hashes, which loop detection reads, are kept).
+  bool hide_relayer_addresses = false;
   bool feed_block_store = true;       // hand relayed blocks to the control plane's store
   std::size_t dedup_depth = 1 << 16;  // object ids remembered
   std::uint32_t pacer_budget = 50;    // our messages queued per node (a node drops at 100)

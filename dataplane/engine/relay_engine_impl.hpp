@@ -18,7 +18,7 @@ RelayEngine<T, F>::RelayEngine(T& transport, link::Ends link, DpOptions opts)
       opts_(std::move(opts)),
       port_(link),
       c_(link.counters),
-      path_({opts_.key, opts_.net, opts_.addrbytes, opts_.port, opts_.relay_2x}, opts_.dedup_depth, detail::random_u64(),
+      path_({opts_.key, opts_.net, opts_.addrbytes, opts_.port, opts_.relay_2x, opts_.hide_relayer_addresses}, opts_.dedup_depth, detail::random_u64(),
             opts_.reserve_largest_push ? validate::PushCheck::Reserve::kLargestPush : validate::PushCheck::Reserve::kOnDemand),
       streams_(opts_.stream_checkers, opts_.stream_thread, opts_.reserve_largest_push),
       rx_pool_([&]() -> std::unique_ptr<BufPool> {

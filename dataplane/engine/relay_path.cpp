@@ -76,6 +76,7 @@ codec::ForwardTemplate RelayPath::forward_template() const noexcept {
   codec::ForwardTemplate ft;
   ft.preamble = our_preamble();
   ft.self = self_;
+  ft.hide_addresses = id_.hide_relayer_addresses;
   return ft;
 }
 
@@ -91,7 +92,7 @@ void RelayPath::write_forward_after(std::span<std::uint8_t> out, ByteSpan body, 
   p.payload_len = static_cast<std::uint32_t>(body.size() + codec::kRelayDataSize);
   std::uint8_t pre[codec::kPreambleSize];
   codec::write_preamble_to(pre, p);  // signature zero
-  codec::write_forward_to(out, ByteSpan(pre, sizeof pre), body, relayer_count, self_);
+  codec::write_forward_to(out, ByteSpan(pre, sizeof pre), body, relayer_count, self_, id_.hide_relayer_addresses);
   sign_in_place(out);
 }
 

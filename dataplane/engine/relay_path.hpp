@@ -62,6 +62,7 @@ class RelayPath {
     codec::Addr16 addrbytes{};     // our relayer entry's address
     std::uint16_t port = 20444;    // and port
     bool relay_2x = false;         // relay 2.x blocks and microblocks (a 2.x network)
+    bool hide_relayer_addresses = false;  // private mode: upstream relayer entries lose their addresses
   };
   RelayPath(Identity id, std::size_t dedup_depth, std::uint64_t dedup_seed,
             validate::PushCheck::Reserve reserve = validate::PushCheck::Reserve::kLargestPush);

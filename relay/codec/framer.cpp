@@ -30,8 +30,14 @@ void write_relay_data_to(std::uint8_t* out, const RelayData& d) noexcept {
   sw.w.u32(d.seq);
 }
 
+void hide_relayer_addresses(std::uint8_t* entries, std::uint32_t count) noexcept {
+  // An entry: address (16) ‖ port (2) ‖ key hash (20) ‖ seq (4).
+  static constexpr std::uint8_t kAnyNetwork[18] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0};
+  for (std::uint32_t i = 0; i < count; ++i) std::memcpy(entries + std::size_t{i} * kRelayDataSize, kAnyNetwork, sizeof kAnyNetwork);
+}
+
 void write_forward_to(std::span<std::uint8_t> out, ByteSpan preamble165, ByteSpan body,
-                      std::uint32_t relayer_count, const RelayData& self) noexcept {
+                      std::uint32_t relayer_count, const RelayData& self, bool hide_addresses) noexcept {
   std::uint8_t* p = out.data();
   std::memcpy(p, preamble165.data(), kPreambleSize);
   p += kPreambleSize;
@@ -39,6 +45,7 @@ void write_forward_to(std::span<std::uint8_t> out, ByteSpan preamble165, ByteSpa
   p += 4;
   const std::size_t upstream = std::size_t{relayer_count} * kRelayDataSize;
   std::memcpy(p, body.data() + 4, upstream);
+  if (hide_addresses) hide_relayer_addresses(p, relayer_count);
   p += upstream;
   write_relay_data_to(p, self);
   p += kRelayDataSize;
@@ -139,7 +146,14 @@ void Framer::on_relayers_known() noexcept {
   write_preamble_to(fwd_pre_raw_, p);  // fixed buffers: nothing here allocates
   forward_.update(fwd_pre_raw_, kPreambleSize);
   forward_.update_u32(relayer_cnt_ + 1);
-  forward_.update(buf_ + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
+  if (fwd_used_.hide_addresses) {
+    std::uint8_t upstream[kMaxRelayersLen * kRelayDataSize];  // the received entries, addresses hidden
+    std::memcpy(upstream, buf_ + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
+    hide_relayer_addresses(upstream, relayer_cnt_);
+    forward_.update(upstream, std::size_t{relayer_cnt_} * kRelayDataSize);
+  } else {
+    forward_.update(buf_ + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
+  }
   std::uint8_t self[kRelayDataSize];
   write_self(self);
   forward_.update(self, kRelayDataSize);
@@ -196,14 +210,15 @@ bool Framer::set_forward_sink(std::span<std::uint8_t> out) noexcept {
   // The head and the payload so far (the relayers are in: every byte from here on is
   // payload, which sits one relayer entry further on in the forward).
   write_forward_to(out.first(kPreambleSize + have_ + kRelayDataSize), ByteSpan(fwd_pre_raw_, kPreambleSize),
-                   ByteSpan(buf_, have_), relayer_cnt_, fwd_used_.self);
+                   ByteSpan(buf_, have_), relayer_cnt_, fwd_used_.self, fwd_used_.hide_addresses);
   sink_ = out.data();
   return true;
 }
 
 void Framer::write_forward(std::span<std::uint8_t> out, const Sig65& sig) const {
   // Our preamble (with `sig`) ‖ relayers ++ [us] ‖ the payload, written in place.
-  write_forward_to(out, ByteSpan(fwd_pre_raw_, kPreambleSize), body(), relayer_cnt_, fwd_used_.self);
+  write_forward_to(out, ByteSpan(fwd_pre_raw_, kPreambleSize), body(), relayer_cnt_, fwd_used_.self,
+                   fwd_used_.hide_addresses);
   std::memcpy(out.data() + kPreambleSignatureOffset, sig.data(), sig.size());
 }
 

@@ -27,6 +27,10 @@ namespace relay::codec {
 struct ForwardTemplate {
   Preamble preamble;  // peer_version, network_id, seq, burn view, additional_data
   RelayData self;
+  // hide_addresses: the upstream relayer entries go on with the any-network address and
+  // port 0 (private mode: nothing we send names a clearnet address). Their key hashes,
+  // what loop detection reads, and their seqs stay.
+  bool hide_addresses = false;
 };
 
 // Encoders into caller memory (no allocation), shared by the framer and by the relay's
@@ -35,9 +39,13 @@ void write_preamble_to(std::uint8_t* out, const Preamble& p) noexcept;        //
 void write_relay_data_to(std::uint8_t* out, const RelayData& d) noexcept;     // kRelayDataSize bytes
 // write_forward_to: preamble165 ‖ relayer count + 1 ‖ the body's relayers ‖ self ‖ the
 // body's payload, into exactly kPreambleSize + body.size() + kRelayDataSize bytes.
-// `body` is a received body (relayers ‖ payload) with `relayer_count` relayers.
+// `body` is a received body (relayers ‖ payload) with `relayer_count` relayers; with
+// `hide_addresses` their addresses are hidden (hide_relayer_addresses).
 void write_forward_to(std::span<std::uint8_t> out, ByteSpan preamble165, ByteSpan body,
-                      std::uint32_t relayer_count, const RelayData& self) noexcept;
+                      std::uint32_t relayer_count, const RelayData& self, bool hide_addresses = false) noexcept;
+// hide_relayer_addresses: in `count` encoded relayer entries, each address becomes the
+// any-network address (::ffff:0.0.0.0) and each port 0; key hashes and seqs are kept.
+void hide_relayer_addresses(std::uint8_t* entries, std::uint32_t count) noexcept;
 
 // BodySource: where a framer keeps bodies larger than its own buffer (the dataplane
 // lends slots of a receive pool made at start-up, or heap within its receive budget).

@@ -261,8 +261,9 @@ TEST_F(Tor, PasswordLoginAndWhyALoginFails) {
 
 // Private mode on the wire: a relay with privacy.onlynet = ["onion"] reached by two
 // onion peers. Every message it sends them is decoded: no address field (handshake,
-// relayers of a relayed push, Neighbors reply) holds a clearnet address, no data_url
-// is clearnet, and GetNeighbors is answered with nobody.
+// relayers of a relayed push — an upstream clearnet one included —, Neighbors reply)
+// holds a clearnet address, no data_url is clearnet, and GetNeighbors is answered with
+// nobody.
 TEST_F(Tor, InPrivateModeNothingTheRelaySendsNamesAClearnetAddress) {
   char tmpl[] = "/tmp/srl-tor-private-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
@@ -286,7 +287,13 @@ TEST_F(Tor, InPrivateModeNothingTheRelaySendsNamesAClearnetAddress) {
   ASSERT_TRUE(connect_through_tor(a, at, {}, 120)) << relay.log();
   ASSERT_TRUE(connect_through_tor(b, at, {&a}, 120)) << relay.log();
   ASSERT_TRUE(step({&a, &b}, [&] { return relay.counters().sessions_auth_live.load() == 2; }, 30));
-  a.send(a.conv->sign(1, Transaction{signed_test_tx(1)}));
+  // The push comes in through a clearnet node (an upstream relayer entry with its
+  // address): it goes on without that address.
+  RelayData upstream;
+  upstream.peer.addrbytes = net::parse_addr("203.0.113.9").value();
+  upstream.peer.port = 20444;
+  upstream.peer.public_key_hash.fill(0x5c);
+  a.send(a.conv->sign(1, Transaction{signed_test_tx(1)}, {upstream}));
   ASSERT_TRUE(step({&a, &b}, [&] { return b.pushes.size() == 1; }, 60));
   std::vector<ctl::Action> acts;
   ASSERT_TRUE(b.conv->request_neighbors(2, acts));
@@ -310,7 +317,11 @@ TEST_F(Tor, InPrivateModeNothingTheRelaySendsNamesAClearnetAddress) {
       ++neighbor_msgs;
       for (const auto& e : n->neighbors) EXPECT_FALSE(clearnet(e.addrbytes)) << net::addr_to_string(e.addrbytes);
     }
-    relayed += std::holds_alternative<Transaction>(m->payload);
+    if (std::holds_alternative<Transaction>(m->payload)) {
+      ++relayed;
+      ASSERT_EQ(m->relayers.size(), 2u);
+      EXPECT_EQ(m->relayers[0].peer.public_key_hash, upstream.peer.public_key_hash);  // kept: loops are still seen
+    }
   }
   EXPECT_EQ(handshakes, 1u);
   EXPECT_EQ(relayed, 1u);

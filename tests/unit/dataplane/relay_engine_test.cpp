@@ -208,6 +208,48 @@ TEST(RelayEngine, RelayersDecideTheRecipients) {
   EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
 }
 
+// Private mode: the upstream relayer entries of what the relay forwards carry no
+// address (the any-network address, port 0) but keep their key hashes, so loop
+// detection still works; a transaction (forward built after the verdict) and a large
+// block (forward written while it arrives) alike. Without it, they go on as received.
+TEST(RelayEngine, InPrivateModeForwardedRelayersNameNoAddress) {
+  sim::SignerSet signers(4);
+  const auto miner = sim::key_from_byte(9, 1);
+  ctl::ControlOptions co;
+  co.reward_set = signers.reward_set;
+  RelayData upstream;
+  upstream.peer.addrbytes = net::parse_addr("203.0.113.9").value();
+  upstream.peer.port = 20444;
+  upstream.peer.public_key_hash.fill(0x5c);
+  upstream.seq = 3;
+  for (const bool hide : {true, false}) {
+    Net n(3, 1500, {}, [hide](DpOptions& o) {
+      o.hide_relayer_addresses = hide;
+      o.stream_checkers = 1;
+    }, co);
+    auto& a = n.nodes[0]->peer;
+    NakamotoBlocks nb;
+    nb.blocks.push_back(sim::nakamoto_block(50, signers, miner, 64 * 1024));
+    a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}, {upstream}));
+    a.send(a.conv->sign(2, nb, {upstream}));
+    n.settle();
+    EXPECT_EQ(n.c().blocks_streamed.load(), 1u);
+    auto& b = n.nodes[1]->peer;
+    ASSERT_EQ(b.pushes.size(), 2u);
+    for (const auto& raw : b.pushes) {
+      EXPECT_TRUE(validate::verify_message(raw, n.relay_id().key.public_key()));
+      auto m = decode_message(raw);
+      ASSERT_TRUE(m.ok());
+      ASSERT_EQ(m->relayers.size(), 2u);  // upstream ++ us
+      const auto& up = m->relayers[0].peer;
+      EXPECT_EQ(net::addr_to_string(up.addrbytes), hide ? "0.0.0.0" : "203.0.113.9");
+      EXPECT_EQ(up.port, hide ? 0 : 20444);
+      EXPECT_EQ(up.public_key_hash, upstream.peer.public_key_hash);
+      EXPECT_EQ(m->relayers[0].seq, 3u);
+    }
+  }
+}
+
 TEST(RelayEngine, InvalidObjectsAreNotForwarded) {
   Net n(2);
   auto& a = n.nodes[0]->peer;

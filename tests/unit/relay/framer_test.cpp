@@ -114,6 +114,77 @@ TEST(Framer, ForwardSinkFillsTheForwardAsTheBytesArrive) {
   EXPECT_FALSE(f.set_forward_sink(sink));
 }
 
+// Private mode: the upstream relayer entries go on with the any-network address and port
+// 0, their key hashes and seqs kept; the forward digest covers exactly those bytes, by
+// write_forward and by the sink alike, and the sender's own signature still verifies
+// over what it sent.
+TEST(Framer, HiddenAddressesLeaveOnlyKeyHashesInTheUpstreamRelayers) {
+  const auto sender = *crypto::SecretKey::from_bytes(hex(std::string(63, '0') + "9"));
+  auto m = decode_message(vec("M1"));
+  ASSERT_TRUE(m.ok());
+  Message in = *m;
+  in.relayers.clear();
+  for (std::uint8_t i = 1; i <= 2; ++i) {
+    RelayData r;
+    r.peer.addrbytes = arr<16>("00000000000000000000ffffcb007100");
+    r.peer.addrbytes[15] = i;  // 203.0.113.i
+    r.peer.port = static_cast<std::uint16_t>(20440 + i);
+    r.peer.public_key_hash.fill(static_cast<std::uint8_t>(0x50 + i));
+    r.seq = 7u * i;
+    in.relayers.push_back(r);
+  }
+  const Bytes msg = validate::sign_message(in, sender);
+  ForwardTemplate t = make_template(0x55aa);
+  t.hide_addresses = true;
+  Message hidden = in;
+  for (auto& r : hidden.relayers) {
+    r.peer.addrbytes = arr<16>("00000000000000000000ffff00000000");
+    r.peer.port = 0;
+  }
+  const Bytes expected = forward_slow(validate::sign_message(hidden, sender), t);
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{50}, msg.size()}) {
+    Framer f;
+    f.set_forward(t);
+    Bytes sink;
+    std::size_t off = 0;
+    while (off < msg.size() && f.state() != Framer::State::kError) {
+      if (sink.empty() && f.relayers_known()) {
+        sink.assign(f.forward_total_size(), 0xee);
+        ASSERT_TRUE(f.set_forward_sink(sink));
+      }
+      off += f.feed(ByteSpan(msg).subspan(off, std::min(chunk, msg.size() - off)));
+    }
+    ASSERT_EQ(f.state(), Framer::State::kDone);
+    EXPECT_TRUE(validate::verify_message(msg, sender.public_key()));
+    EXPECT_EQ(f.verify_digest(), validate::message_digest(ByteSpan(msg).first(kPreambleSize), ByteSpan(msg).subspan(kPreambleSize)));
+    const auto sig = relay_key().sign(*f.forward_digest());
+    Bytes fwd;
+    f.write_forward(fwd, sig);
+    EXPECT_EQ(hx(fwd), hx(expected)) << "chunk " << chunk;
+    EXPECT_TRUE(validate::verify_message(fwd, relay_key().public_key()));
+    if (!sink.empty()) {
+      std::memcpy(sink.data() + kPreambleSignatureOffset, sig.data(), sig.size());
+      EXPECT_EQ(hx(sink), hx(expected)) << "sink, chunk " << chunk;
+    }
+    auto out = decode_message(fwd);
+    ASSERT_TRUE(out.ok());
+    ASSERT_EQ(out->relayers.size(), 3u);
+    for (std::size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(hx(out->relayers[i].peer.addrbytes), "00000000000000000000ffff00000000");
+      EXPECT_EQ(out->relayers[i].peer.port, 0);
+      EXPECT_EQ(out->relayers[i].peer.public_key_hash, in.relayers[i].peer.public_key_hash);
+      EXPECT_EQ(out->relayers[i].seq, in.relayers[i].seq);
+    }
+  }
+  // Without the flag the same message goes on with its addresses.
+  Framer plain;
+  plain.set_forward(make_template(0x55aa));
+  ASSERT_EQ(plain.feed(msg), msg.size());
+  Bytes fwd;
+  plain.write_forward(fwd, relay_key().sign(*plain.forward_digest()));
+  EXPECT_EQ(decode_message(fwd)->relayers[0].peer.port, 20441);
+}
+
 // Bodies larger than the framer's own buffer go into leases from its body source (each
 // returned when the next message starts); without a free lease the own buffer grows,
 // counted. The digests and the forward are the same wherever the body lives.
