@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   o.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
   for (const auto& p : cfg->peers) {
     ctl::DialSpec d{p.addr, std::nullopt, p.via_device, p.via_source};
+    d.mptcp = p.mptcp;
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
     o.peers.push_back(std::move(d));
   }

@@ -105,7 +105,12 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
     log_line(kProg, "cannot resolve the p2p bind address %s: %s", cfg->bind_host.c_str(), f.why);
     return f.status;
   }
-  auto port = (*transport)->listen(*bind_addr);
+  // MPTCP (p2p.mptcp, or a peer's own mptcp): probed now, while /proc can still say why
+  // it is off; the p2p listener is an MPTCP socket with p2p.mptcp.
+  bool any_mptcp = cfg->outbound.mptcp;
+  for (const auto& p : cfg->peers) any_mptcp |= p.mptcp.value_or(false);
+  if (any_mptcp) log_line(kProg, "MPTCP: %s", (*transport)->mptcp().describe().c_str());
+  auto port = (*transport)->listen(*bind_addr, 1024, 0, cfg->outbound.mptcp);
   if (!port.ok()) {
     log_line(kProg, "listen on %s:%u: %s (%s)", cfg->bind_host.c_str(), cfg->bind_port, port.error().reason,
              std::strerror(static_cast<int>(port.error().offset)));

@@ -277,6 +277,14 @@ int cmd_status(const CommonArgs& args, bool watch) {
       std::getline(f, b32);
       if (!b32.empty()) std::printf("I2P destination %s:0\n", b32.c_str());
     }
+    bool mptcp = cfg->outbound.mptcp || c->mptcp_sessions.load() != 0 || c->mptcp_fallbacks.load() != 0;
+    for (const auto& p : cfg->peers) mptcp |= p.mptcp.value_or(false);
+    if (mptcp)
+      std::printf("MPTCP: %llu sessions (%llu subflows), %llu fallbacks to plain TCP, %llu subflows opened or closed\n",
+                  static_cast<unsigned long long>(c->mptcp_sessions.load()),
+                  static_cast<unsigned long long>(c->mptcp_subflows.load()),
+                  static_cast<unsigned long long>(c->mptcp_fallbacks.load()),
+                  static_cast<unsigned long long>(c->mptcp_subflow_changes.load()));
 #define RELAY_X(name, help) \
   std::printf("  %-24s %14llu  %s\n", #name, static_cast<unsigned long long>(c->name.load()), help);
     RELAY_DP_COUNTERS(RELAY_X)

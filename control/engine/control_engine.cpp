@@ -122,6 +122,7 @@ net::ConnectOptions ControlEngine::how_to_reach(const net::PeerAddress& addr, co
   net::ConnectOptions how = opts_.outbound;
   if (spec != nullptr && !spec->via_device.empty()) how.bind_device = spec->via_device;
   if (spec != nullptr && spec->via_source) how.bind_source = spec->via_source;
+  if (spec != nullptr && spec->mptcp) how.mptcp = *spec->mptcp;
   if (addr.kind() == net::HostKind::kI2p) {
     how.sam = i2p_;  // dialed only while the session is up (dial_peers)
     return how;

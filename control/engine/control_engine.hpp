@@ -42,6 +42,7 @@ struct DialSpec {
   std::optional<crypto::PublicKey> pinned;
   std::string via_device;                    // this peer only through this interface ("": as every dial)
   std::optional<codec::Addr16> via_source;   // this peer only from this local address
+  std::optional<bool> mptcp;                 // this peer over MPTCP or not (nullopt: as every dial)
 };
 
 struct ControlOptions {

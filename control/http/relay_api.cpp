@@ -277,6 +277,8 @@ void serve_status(const ApiContext& c, Response& r) {
 #undef RELAY_X
     dp["heap_allocated"] = c.dp->heap_allocated.load(std::memory_order_relaxed);
     dp["rx_heap_bytes"] = c.dp->rx_heap_bytes.load(std::memory_order_relaxed);
+    dp["mptcp_sessions"] = c.dp->mptcp_sessions.load(std::memory_order_relaxed);
+    dp["mptcp_subflows"] = c.dp->mptcp_subflows.load(std::memory_order_relaxed);
     Json lat = Json::object();
     lat["p50"] = link::latency_quantile_us(*c.dp, 0.5);
     lat["p99"] = link::latency_quantile_us(*c.dp, 0.99);
@@ -330,6 +332,9 @@ void serve_metrics(const ApiContext& c, Response& r) {
 #undef RELAY_X
     metric(out, "dp_sessions", "gauge", "sessions the dataplane holds", c.dp->sessions_live.load());
     metric(out, "dp_sessions_authenticated", "gauge", "authenticated sessions", c.dp->sessions_auth_live.load());
+    metric(out, "dp_mptcp_sessions", "gauge", "sessions running MPTCP", c.dp->mptcp_sessions.load());
+    metric(out, "dp_mptcp_subflows", "gauge", "TCP subflows of the sessions running MPTCP (sampled each second)",
+           c.dp->mptcp_subflows.load());
     metric(out, "dp_heap_allocated_bytes", "counter", "heap bytes the dataplane thread allocated", c.dp->heap_allocated.load());
     metric(out, "dp_rx_heap_bytes", "gauge", "heap bytes of message bodies being received (within the receive budget)",
            c.dp->rx_heap_bytes.load());

@@ -257,6 +257,9 @@ class RelayEngine final : private ControlCommands {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   void count_out(ByteSpan msg) noexcept;  // per-type traffic counters of a message written
+  // track_path: sample session `s`'s connection (MPTCP, its subflows, a fallback) into
+  // the gauges and counters; `closing`: it is going, take it out of the gauges.
+  void track_path(Session& s, bool closing) noexcept;
   void count_sessions() noexcept {
     c_->sessions_live.store(sessions_.size(), std::memory_order_relaxed);
     c_->sessions_auth_live.store(sessions_.authenticated(), std::memory_order_relaxed);

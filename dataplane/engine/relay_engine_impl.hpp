@@ -145,8 +145,32 @@ void RelayEngine<T, F>::new_session(ConnId c, link::SessionInfo info) {
   inbound_live_ += !info.outbound;
   F::arm(s->framer, path_);
   bump(c_->sessions_opened);
+  track_path(*s, false);
   count_sessions();
   port_.opened(s->sid, info);
+}
+
+template <Transport T, class F>
+void RelayEngine<T, F>::track_path(Session& s, bool closing) noexcept {
+  if constexpr (PathAware<T>) {
+    using Kind = PathState::Kind;
+    const PathState before = s.path;
+    const PathState now = closing ? PathState{} : t_.path_state(s.conn);
+    if (before.kind == Kind::kMptcp) {
+      c_->mptcp_sessions.fetch_sub(1, std::memory_order_relaxed);
+      c_->mptcp_subflows.fetch_sub(before.subflows, std::memory_order_relaxed);
+    }
+    if (now.kind == Kind::kMptcp) {
+      c_->mptcp_sessions.fetch_add(1, std::memory_order_relaxed);
+      c_->mptcp_subflows.fetch_add(now.subflows, std::memory_order_relaxed);
+      // A path came or went: subflows opened or closed since the last sample.
+      if (before.kind == Kind::kMptcp && now.subflows != before.subflows)
+        bump(c_->mptcp_subflow_changes, now.subflows > before.subflows ? now.subflows - before.subflows
+                                                                         : before.subflows - now.subflows);
+    }
+    if (now.kind == Kind::kFallback && before.kind != Kind::kFallback) bump(c_->mptcp_fallbacks);
+    if (!closing) s.path = now;
+  }
 }
 
 template <Transport T, class F>
@@ -165,6 +189,8 @@ void RelayEngine<T, F>::forget_session(ConnId c, int err) {
   const char* why = s->closing ? s->why : (err == 0 ? "peer closed the connection" : std::strerror(err));
   port_.closed(s->sid, s->misbehaved, why);
   inbound_live_ -= !s->info.outbound;
+  track_path(*s, true);
+  s->path = {};
   s->arrival.end(streams_);
   sessions_.close(*s);
   bump(c_->sessions_closed);
@@ -216,6 +242,7 @@ void RelayEngine<T, F>::sweep(std::uint64_t now_ns) {
   for (Session* s : sessions_) {
     if (decay) s->invalid_points /= 2;
     if (s->closing) continue;
+    if (s->path.kind == PathState::Kind::kMptcp) track_path(*s, false);
     if (s->key && now_ns - s->last_rx_ns > opts_.silence_ns) {
       bump(c_->closed_silent);
       close_session(*s, "silent for longer than the heartbeat allows", false);

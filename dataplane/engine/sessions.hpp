@@ -74,6 +74,7 @@ struct Session {
   policy::Allowance tx_bytes;       // transaction bytes it may have relayed
   policy::Allowance tx_checks;      // transaction signature checks it may cost
   std::uint64_t last_tx_ns = 0;    // when a send last completed, or the first was queued (write timeout)
+  PathState path;              // MPTCP or not, and its subflows (as last sampled)
   bool held = false;           // its connection is paused: the current body waits for a home
   bool in_waiting = false;     // in the engine's list of sessions waiting for memory
   Arrival arrival;

@@ -39,6 +39,22 @@ struct Event {
   std::uint64_t user = 0;    // kSent: the caller's tag from send(); kAccepted: the listener's tag
 };
 
+// PathState: how a connection runs, for transports on kernel sockets (path_state(c)):
+// plain TCP, MPTCP with its subflows, or an MPTCP socket that fell back to plain TCP
+// (the peer or a middlebox has no MPTCP).
+struct PathState {
+  enum class Kind : std::uint8_t { kTcp, kMptcp, kFallback };
+  Kind kind = Kind::kTcp;
+  std::uint8_t subflows = 0;  // kMptcp: TCP subflows alive now
+};
+
+// PathAware: a transport that reports each connection's PathState (optional: the
+// in-memory transport has no paths).
+template <class T>
+concept PathAware = requires(const T& t, ConnId c) {
+  { t.path_state(c) } -> std::same_as<PathState>;
+};
+
 // SharedBuf: one immutable, reference-counted payload that many sends can reference
 // without copying (the fan-out of one signed message to every eligible peer). It lives
 // on the heap, or in a transport's pool of registered buffers (see alloc()), in which

@@ -81,18 +81,29 @@ class TableReader {
     const toml::node* n = find(key);
     if (n == nullptr) return true;
     const toml::array* a = n->as_array();
-    const std::string want = "an array of peers: \"PUBKEY@HOST:PORT\" or { address = \"...\", via = \"wg0\", source = \"IP\" }";
+    const std::string want =
+        "an array of peers: \"PUBKEY@HOST:PORT\" or { address = \"...\", via = \"wg0\", source = \"IP\", mptcp = true }";
     if (a == nullptr) return bad(*n, key, want);
     for (const auto& e : *a) {
       std::string text, via, source;
+      std::optional<bool> mptcp;
       if (auto v = e.value<std::string>()) {
         text = *v;
       } else if (const toml::table* t = e.as_table()) {
         for (auto&& [k, val] : *t) {
           const std::string name(k.str());
+          if (name == "mptcp") {
+            if (!val.is_boolean()) {
+              err_ = where(origin_, val) + ": " + prefix_ + key + ": a peer's mptcp is true or false";
+              return false;
+            }
+            mptcp = val.value<bool>();
+            continue;
+          }
           auto sv = val.value<std::string>();
           if (!sv || (name != "address" && name != "via" && name != "source")) {
-            err_ = where(origin_, val) + ": " + prefix_ + key + ": a peer's keys are address, via and source (strings)";
+            err_ = where(origin_, val) + ": " + prefix_ + key +
+                   ": a peer's keys are address, via and source (strings) and mptcp (true or false)";
             return false;
           }
           (name == "address" ? text : name == "via" ? via : source) = *sv;
@@ -115,6 +126,7 @@ class TableReader {
         return false;
       }
       p->via_device = via;
+      p->mptcp = mptcp;
       if (!source.empty() && !(p->via_source = net::parse_addr(source))) {
         err_ = where(origin_, e) + ": " + prefix_ + key + ": '" + text + "': source: not an IP address: " + source;
         return false;

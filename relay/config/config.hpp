@@ -28,6 +28,7 @@ struct PeerSpec {
   // p2p.peers: e.g. only through a WireGuard tunnel). Empty / nullopt: as every dial.
   std::string via_device;
   std::optional<codec::Addr16> via_source;
+  std::optional<bool> mptcp;  // { mptcp = true } : this peer over MPTCP or not (nullopt: p2p.mptcp)
   bool operator==(const PeerSpec&) const = default;
 };
 

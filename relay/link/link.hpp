@@ -38,7 +38,7 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // 8: per-sender transaction budgets, the relay's own verification limits, chunk signers
 // (kRewardSet carries the cycle and the next cycle's set); 9: SessionInfo says which network
 // a session came over (onion, I2P), the onion listener's port.
-inline constexpr std::uint32_t kLinkAbiVersion = 9;
+inline constexpr std::uint32_t kLinkAbiVersion = 10;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -89,7 +89,9 @@ inline constexpr std::uint32_t kLinkAbiVersion = 9;
   X(closed_silent, "authenticated sessions closed for silence (nothing for heartbeat + 30 s)")                \
   X(closed_write_timeout, "sessions closed for not reading what we send (write timeout)")                \
   X(closed_invalid_pushes, "sessions closed for sending invalid pushes again and again (misbehaviour)") \
-  X(closed_slow_body, "sessions closed: a large message (read into the receive budget) arriving too slowly")
+  X(closed_slow_body, "sessions closed: a large message (read into the receive budget) arriving too slowly") \
+  X(mptcp_fallbacks, "sessions on MPTCP sockets running as plain TCP (the peer or the path has no MPTCP)")   \
+  X(mptcp_subflow_changes, "MPTCP subflows opened or closed on live sessions (paths coming and going)")
 
 // Message type ids 0..28 (PROTOCOL.md §1.6): per-type traffic counters are indexed by them.
 inline constexpr std::size_t kMsgTypes = 29;
@@ -113,6 +115,8 @@ struct alignas(shm::kRingAlign) DpCounters {
   std::atomic<std::uint64_t> sessions_auth_live;
   std::atomic<std::uint64_t> p2p_port;            // the port the dataplane listens on (0: not yet)
   std::atomic<std::uint64_t> onion_port;          // its onion service's own listener (0: none)
+  std::atomic<std::uint64_t> mptcp_sessions;      // sessions running MPTCP now
+  std::atomic<std::uint64_t> mptcp_subflows;      // their TCP subflows (sampled each second)
   std::atomic<std::uint64_t> rx_heap_bytes;       // heap bytes of bodies being received now
   std::atomic<std::uint64_t> heap_allocated;      // heap bytes the dataplane thread allocated (jemalloc
                                                   // thread.allocated, refreshed every 100 ms)

@@ -196,8 +196,24 @@ io_uring_sqe* UringTransport::sqe() {
   return s;
 }
 
-Result<std::uint16_t> UringTransport::listen(const sockaddr_in6& addr, int backlog, std::uint8_t tag) {
-  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+const MptcpSupport& UringTransport::mptcp() {
+  if (!mptcp_) {
+    mptcp_ = probe_mptcp();
+    mptcp_zc_ = mptcp_->zerocopy;
+  }
+  return *mptcp_;
+}
+
+int UringTransport::mptcp_socket() {
+  const int fd = mptcp().available ? ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP) : -1;
+  if (fd < 0 && features_.missing.find("mptcp ") == std::string::npos) features_.missing += "mptcp ";
+  return fd;
+}
+
+Result<std::uint16_t> UringTransport::listen(const sockaddr_in6& addr, int backlog, std::uint8_t tag, bool mptcp) {
+  int fd = mptcp ? mptcp_socket() : -1;
+  const bool is_mptcp = fd >= 0;
+  if (fd < 0) fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error("socket() failed");
   int one = 1, zero = 0;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -212,6 +228,7 @@ Result<std::uint16_t> UringTransport::listen(const sockaddr_in6& addr, int backl
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
   listen_fds_.push_back(fd);
   listen_tags_.push_back(tag);
+  listen_mptcp_.push_back(is_mptcp);
   arm_accept(static_cast<std::uint32_t>(listen_fds_.size() - 1));
   return static_cast<std::uint16_t>(ntohs(bound.sin6_port));
 }
@@ -223,7 +240,7 @@ void UringTransport::arm_accept(std::uint32_t listener) {
   io_uring_sqe_set_data64(s, pack(kOpAccept, 0, listener));
 }
 
-Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6* peer) {
+Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6* peer, bool mptcp_asked) {
   if (free_.empty()) {
     ::close(fd);
     return make_error(Errc::kLimit, "connection table full");
@@ -252,6 +269,7 @@ Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6
   k.dlg_out_off = 0;
   k.target.reset();
   k.dlg_since_ns = 0;
+  k.mptcp_asked = mptcp_asked;
   if (peer != nullptr) k.peer = *peer;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -290,11 +308,8 @@ Result<ConnId> UringTransport::connect(const net::PeerAddress& to, const net::Co
                     : how.socks5 ? net::to_sockaddr(net::PeerAddress::ip(how.socks5->addr, how.socks5->port))
                                  : net::to_sockaddr(to);
   if (!addr) return make_error(Errc::kBadValue, "cannot connect to a name without a proxy", EDESTADDRREQ);
-  int fd = -1;
-  if (how.mptcp) {
-    fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
-    if (fd < 0 && features_.missing.find("mptcp ") == std::string::npos) features_.missing += "mptcp ";
-  }
+  int fd = how.mptcp ? mptcp_socket() : -1;
+  const bool is_mptcp = fd >= 0;
   if (fd < 0) fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error("socket() failed");
   int zero = 0;
@@ -313,7 +328,7 @@ Result<ConnId> UringTransport::connect(const net::PeerAddress& to, const net::Co
       return e;
     }
   }
-  auto c = adopt(fd, true, &*addr);
+  auto c = adopt(fd, true, &*addr, is_mptcp);
   if (!c.ok()) return c;
   Conn& k = conns_[*c];
   if (how.sam) {  // an I2P peer, or (accept) a wait for one, through the SAM bridge
@@ -403,7 +418,8 @@ void UringTransport::submit_send(ConnId c) {
   ByteSpan b = p.buf->bytes().subspan(k.sent_off);
   io_uring_sqe* s = sqe();
   if (s == nullptr) return begin_close(c, ENOMEM);
-  if (features_.fixed_buffers && b.size() >= cfg_.zc_min_bytes && pool_->owns(b.data()) && !zc_free_.empty()) {
+  if (features_.fixed_buffers && (mptcp_zc_ || !k.mptcp_asked) && b.size() >= cfg_.zc_min_bytes && pool_->owns(b.data()) &&
+      !zc_free_.empty()) {
     // Zero-copy from registered buffer 0. The buffer must outlive the kernel's use of
     // it, which ends with a notification CQE: the record holds a reference until then.
     const std::uint32_t r = zc_free_.back();
@@ -598,7 +614,7 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
       sockaddr_in6 peer{};
       socklen_t len = sizeof peer;
       ::getpeername(res, reinterpret_cast<sockaddr*>(&peer), &len);
-      auto c = adopt(res, false, &peer);
+      auto c = adopt(res, false, &peer, listen_mptcp_[listener]);
       if (c.ok()) {
         arm_recv(*c);
         evs[n++] = Event{EventKind::kAccepted, *c, 0, {}, 0, listen_tags_[listener]};
@@ -629,10 +645,16 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
     kind = kOpSend;  // the result: handled like any send
     if (!more) done_with_rec();  // no notification follows (e.g. the send failed early)
     if (res == -EOPNOTSUPP || res == -EINVAL) {
-      // This kernel or socket cannot send zero-copy: plain sends from now on, and this
-      // one again (nothing was sent).
-      if (features_.fixed_buffers) features_.missing += "IORING_OP_SEND_ZC(fixed) ";
-      features_.fixed_buffers = false;
+      // This kernel cannot send zero-copy: plain sends from now on, and this one again
+      // (nothing was sent). A socket of MPTCP's refusing it (a fallback included: the
+      // listener's plain TCP subflow refuses it too) says so of MPTCP's sockets only.
+      const bool on_mptcp = c < conns_.size() && conns_[c].in_use && conns_[c].mptcp_asked;
+      if (on_mptcp) {
+        mptcp_zc_ = false;
+      } else {
+        if (features_.fixed_buffers) features_.missing += "IORING_OP_SEND_ZC(fixed) ";
+        features_.fixed_buffers = false;
+      }
       if (c < conns_.size() && conns_[c].in_use && (conns_[c].gen & 0xffffff) == gen) {
         --conns_[c].inflight;
         if (!conns_[c].closing) submit_send(c);

@@ -13,12 +13,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "dataplane/memory_plan.hpp"
 #include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
+#include "dataplane/transport/uring/mptcp.hpp"
 #include "relay/net/dialogue.hpp"
 
 // liburing's types, kept out of this header: users see the Transport, not the ring.
@@ -70,8 +72,19 @@ class UringTransport {
 
   // listen: bind (port 0 = any free port) and accept; returns the bound port. There may
   // be several listeners: each accepted connection's kAccepted event carries its
-  // listener's `tag` in `user` (e.g. the onion service's own listener).
-  Result<std::uint16_t> listen(const sockaddr_in6& addr, int backlog = 1024, std::uint8_t tag = 0);
+  // listener's `tag` in `user` (e.g. the onion service's own listener). With `mptcp` the
+  // listener is an MPTCP socket (plain TCP peers are served as ever; a plain TCP
+  // listener when the kernel has no MPTCP: see mptcp()).
+  Result<std::uint16_t> listen(const sockaddr_in6& addr, int backlog = 1024, std::uint8_t tag = 0, bool mptcp = false);
+
+  // mptcp: what the kernel offers MPTCP sockets, probed on first use (or now). Probe
+  // before a sandbox closes /proc: the reason MPTCP is off is read there.
+  const MptcpSupport& mptcp();
+  // path_state: how connection `c` runs now (plain TCP, MPTCP and its subflows, or an
+  // MPTCP socket fallen back to TCP).
+  PathState path_state(ConnId c) const noexcept {
+    return c < conns_.size() && conns_[c].in_use ? dp::path_state(conns_[c].fd, conns_[c].mptcp_asked) : PathState{};
+  }
 
   std::size_t poll(std::span<Event> evs, int timeout_ms);
   void release(const Event& ev);
@@ -162,12 +175,15 @@ class UringTransport {
     std::size_t dlg_out_off = 0;
     std::optional<net::PeerAddress> target;  // the peer behind the proxy (remote())
     std::uint64_t dlg_since_ns = 0;   // when the dialogue began (its timeout)
+    bool mptcp_asked = false;         // made as an MPTCP socket, or accepted on an MPTCP listener
   };
 
   explicit UringTransport(const UringConfig& cfg);
   Status init();
   io_uring_sqe* sqe();
-  Result<ConnId> adopt(int fd, bool connecting, const sockaddr_in6* peer);
+  Result<ConnId> adopt(int fd, bool connecting, const sockaddr_in6* peer, bool mptcp_asked = false);
+  // mptcp_socket: an MPTCP socket, or -1 (MPTCP unavailable: noted in features().missing).
+  int mptcp_socket();
   void arm_recv(ConnId c);
   void keep(Conn& k, ByteSpan bytes);
   void release_buf(std::uint32_t bid) noexcept;
@@ -194,6 +210,9 @@ class UringTransport {
   bool ring_ok_ = false;
   std::vector<int> listen_fds_;
   std::vector<std::uint8_t> listen_tags_;
+  std::vector<bool> listen_mptcp_;
+  std::optional<MptcpSupport> mptcp_;  // probed on first use
+  bool mptcp_zc_ = true;               // zero-copy sends on MPTCP sockets (until one is refused)
   io_uring_buf_ring* br_ = nullptr;
   std::size_t br_map_sz_ = 0;
   std::uint8_t* bufs_ = nullptr;

@@ -584,7 +584,8 @@ TEST(RelayEngine, DialsConfiguredPeersAndRelaysTheirEarlyPushes) {
 
 // With a proxy, every dial goes through it: a DNS name handed over unresolved, an onion
 // address through the onion proxy, each peer with a login of its own (Tor's stream
-// isolation); a failing dial is logged once with the reason, not at every retry.
+// isolation); a peer's own way in (device, source, MPTCP) wins; a failing dial is
+// logged once with the reason, not at every retry.
 TEST(RelayEngine, DialsGoThroughTheProxyForTheirNetworkWithOneLoginPerPeer) {
   std::string err;
   const auto name = net::PeerAddress::parse("node.example.org:20444", err).value();
@@ -594,6 +595,7 @@ TEST(RelayEngine, DialsGoThroughTheProxyForTheirNetworkWithOneLoginPerPeer) {
   for (const auto& a : {name, onion, ip}) co.peers.push_back(ctl::DialSpec{a, std::nullopt});
   co.peers.back().via_device = "wg1";  // this one only through its own tunnel, from its own address
   co.peers.back().via_source = *net::parse_addr("198.19.0.1");
+  co.peers.back().mptcp = true;  // and over MPTCP, unlike the others
   co.outbound.bind_device = "wg0";
   co.proxy = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), 1080, std::nullopt};
   co.onion_proxy = net::Socks5Proxy{*net::parse_addr("127.0.0.1"), 9050, std::nullopt};
@@ -616,6 +618,8 @@ TEST(RelayEngine, DialsGoThroughTheProxyForTheirNetworkWithOneLoginPerPeer) {
   EXPECT_EQ(how[ip.to_string()].bind_device, "wg1");     // a peer's own way in wins
   EXPECT_EQ(how[ip.to_string()].bind_source, net::parse_addr("198.19.0.1"));
   EXPECT_FALSE(how[name.to_string()].bind_source.has_value());
+  EXPECT_TRUE(how[ip.to_string()].mptcp);
+  EXPECT_FALSE(how[name.to_string()].mptcp);
   EXPECT_EQ(how[name.to_string()].socks5->login, net::socks5::isolation_login(name, 42));
   EXPECT_NE(how[name.to_string()].socks5->login, how[ip.to_string()].socks5->login);
   EXPECT_NE(how[onion.to_string()].socks5->login, how[ip.to_string()].socks5->login);

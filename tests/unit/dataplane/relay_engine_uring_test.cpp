@@ -167,6 +167,44 @@ TEST(RelayEngineUring, LargeBodiesAreReadInChunksAndWhatFollowsIsNotHeldBack) {
 
 // The wake-up marks: never above what is due, never above the chunk, all of it at the
 // end; a 2 MiB body takes a few dozen reads, the last of at most the tail.
+// A relay listening on an MPTCP socket: a peer dialing with MPTCP runs MPTCP (the
+// gauges count its session and its subflow), a stock peer runs plain TCP (a fallback,
+// counted), pushes cross both ways; once they hang up the gauges are back to zero.
+TEST(RelayEngineUring, MptcpAndPlainPeersAreCountedAndRelayed) {
+  auto t = UringTransport::create({});
+  ASSERT_TRUE(t.ok());
+  if (!(*t)->mptcp().available) GTEST_SKIP() << "this kernel: MPTCP " << (*t)->mptcp().describe();
+  LoopbackNet n;
+  n.rt = std::move(*t);
+  auto port = n.rt->listen(test::loopback_addr(0), 64, 0, true);
+  ASSERT_TRUE(port.ok());
+  n.relay = std::make_unique<test::RelayHarness<UringTransport>>(*n.rt, test::make_local_peer(7), ctl::ControlOptions{});
+  for (int i = 0; i < 2; ++i) {
+    Peer p;
+    p.t = std::move(UringTransport::create({}).value());
+    p.p = std::make_unique<test::TestPeer<UringTransport>>(*p.t, static_cast<std::uint8_t>(40 + i));
+    net::ConnectOptions how;
+    how.mptcp = i == 0;
+    p.p->dial(test::loopback_addr(*port), how);
+    n.peers.push_back(std::move(p));
+  }
+  ASSERT_TRUE(n.pump_until([&] { return n.relay->dp->authenticated_sessions() == 2; }));
+  EXPECT_EQ(n.c().mptcp_sessions.load(), 1u);
+  EXPECT_GE(n.c().mptcp_subflows.load(), 1u);
+  EXPECT_EQ(n.c().mptcp_fallbacks.load(), 1u);
+  auto& a = n.peer(0);
+  auto& b = n.peer(1);
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}));
+  ASSERT_TRUE(n.pump_until([&] { return b.pushes.size() == 1; }));
+  b.send(b.conv->sign(2, Transaction{test::signed_test_tx(2)}));
+  ASSERT_TRUE(n.pump_until([&] { return a.pushes.size() == 1; }));
+  for (auto& p : n.peers) p.t->close(p.p->conn);
+  ASSERT_TRUE(n.pump_until([&] { return n.relay->dp->authenticated_sessions() == 0; }));
+  EXPECT_EQ(n.c().mptcp_sessions.load(), 0u);
+  EXPECT_EQ(n.c().mptcp_subflows.load(), 0u);
+  EXPECT_EQ(n.c().mptcp_fallbacks.load(), 1u);
+}
+
 TEST(RxWakeBytes, NeverAboveWhatIsDueAndShrinkingToTheEnd) {
   EXPECT_EQ(rx_wake_bytes(0, 65536, 4096), 1u);
   EXPECT_EQ(rx_wake_bytes(1 << 20, 0, 4096), 1u);  // off

@@ -327,19 +327,23 @@ TEST(Config, OnionPeersNeedAProxyAndI2pPeersASamBridge) {
 }
 
 // A peer may be a table saying how to reach it: only through a WireGuard tunnel's
-// interface, or from a given local address.
+// interface, from a given local address, over MPTCP or not.
 TEST(Config, PeersMayNameTheInterfaceOrSourceTheyAreReachedThrough) {
   std::string err;
   auto c = load_config(
       "[p2p]\npeers = [\"198.18.0.1:20444\", { address = \"02" + std::string(64, 'b') +
-          "@198.19.0.2:20444\", via = \"wg0\", source = \"198.19.0.1\" }]\n",
+          "@198.19.0.2:20444\", via = \"wg0\", source = \"198.19.0.1\" }, { address = \"198.18.0.3:20444\", mptcp = true },"
+          " { address = \"198.18.0.4:20444\", mptcp = false }]\n",
       {}, err, "c.toml");
   ASSERT_TRUE(c.ok()) << err;
-  ASSERT_EQ(c->peers.size(), 2u);
+  ASSERT_EQ(c->peers.size(), 4u);
   EXPECT_TRUE(c->peers[0].via_device.empty());
   EXPECT_EQ(c->peers[1].via_device, "wg0");
   EXPECT_EQ(c->peers[1].via_source, net::parse_addr("198.19.0.1"));
   EXPECT_TRUE(c->peers[1].public_key.has_value());
+  EXPECT_FALSE(c->peers[1].mptcp.has_value());  // as p2p.mptcp says
+  EXPECT_EQ(c->peers[2].mptcp, std::optional<bool>(true));
+  EXPECT_EQ(c->peers[3].mptcp, std::optional<bool>(false));
   struct Bad {
     const char* toml;
     const char* says;
@@ -351,6 +355,7 @@ TEST(Config, PeersMayNameTheInterfaceOrSourceTheyAreReachedThrough) {
       {"[p2p]\npeers = [{ address = \"198.18.0.1:1\", source = \"nope\" }]\n", "source: not an IP address"},
       {"[p2p]\npeers = [{ address = \"198.18.0.1\" }]\n", "'198.18.0.1'"},
       {"[p2p]\npeers = [7]\n", "an array of peers"},
+      {"[p2p]\npeers = [{ address = \"198.18.0.1:1\", mptcp = \"yes\" }]\n", "a peer's mptcp is true or false"},
   };
   for (const auto& b : bad) {
     err.clear();
