@@ -218,6 +218,13 @@ TEST(Mptcp, AStockClientUnderMptcpizeReachesTheRelayOverMptcp) {
     EXPECT_EQ(client.terminate(), 0) << launch::file_text(dir + "/client.err");
     EXPECT_TRUE(step([&] { return c.mptcp_sessions.load() == 0; }, 10s));
   }
+  // stacks-relay status says the same (B and the plain client are the fallbacks).
+  EXPECT_EQ(c.mptcp_fallbacks.load(), 2u);
+  (void)std::system((std::string(RELAY_CLI_BIN) + " status --config " + dir + "/relay.toml --shm " + relay.shm + " > " + dir +
+                     "/status.txt 2>&1").c_str());
+  EXPECT_NE(launch::file_text(dir + "/status.txt").find("MPTCP: 0 sessions (0 subflows), 2 fallbacks to plain TCP"),
+            std::string::npos)
+      << launch::file_text(dir + "/status.txt");
   EXPECT_EQ(relay.stop(), 0);
   (void)std::system(("rm -rf " + dir).c_str());
 }
