@@ -35,10 +35,11 @@ packages=(
 )
 
 # The real programs the privacy tests run (issue 16): Tor, I2P, WireGuard in user space, two
-# SOCKS5 servers, and tcpdump to look at the wire. Their daemons must never start on
-# their own: a packaged tor would reach the public Tor network. The tests start each one
-# with a configuration of their own, offline.
-privacy_packages=(tor microsocks dante-server i2pd wireguard-go wireguard-tools tcpdump)
+# SOCKS5 servers, and tcpdump to look at the wire; and nginx, the caching proxy in front
+# of a relay pair (the HTTP failover test). Their daemons must never start on their own:
+# a packaged tor would reach the public Tor network. The tests start each one with a
+# configuration of their own, offline.
+privacy_packages=(tor microsocks dante-server i2pd wireguard-go wireguard-tools tcpdump nginx)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -157,6 +157,16 @@ struct RelayRun {
   // a refused configuration); SIGTERM first if it is still running.
   int exit_status() { return child_.terminate(); }
 
+  // kill_all: the relay taken down at once, like a machine that dies: SIGKILL to the
+  // supervisor and both processes (the shared region is removed here).
+  void kill_all() {
+    const pid_t d = dataplane_pid(), c = control_pid();
+    child_.kill();
+    for (const pid_t p : {d, c})
+      if (p > 0) ::kill(p, SIGKILL);
+    ::unlink(shm.c_str());
+  }
+
   // stop: SIGTERM; the supervisor's exit status (both children must be gone).
   int stop() {
     // A child that has not reached the region yet has no pid there (0), and kill(0, 0)
