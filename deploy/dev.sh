@@ -95,12 +95,13 @@ install_without_services() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" || rc=$?
   if [ -n "$guard" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
   if command -v systemctl >/dev/null 2>&1; then
-    as_root systemctl disable --now tor.service tor@default.service i2pd.service danted.service >/dev/null 2>&1 || true
+    as_root systemctl disable --now tor.service tor@default.service i2pd.service danted.service nginx.service >/dev/null 2>&1 || true
   fi
   # Without systemd (a container), a daemon an init script started anyway is stopped.
   as_root pkill -x tor >/dev/null 2>&1 || true
   as_root pkill -x i2pd >/dev/null 2>&1 || true
   as_root pkill -x danted >/dev/null 2>&1 || true
+  as_root pkill -x nginx >/dev/null 2>&1 || true
   return $rc
 }
 
