@@ -48,6 +48,20 @@ class I2pNet {
   I2pNet& operator=(const I2pNet&) = delete;
   bool up() const { return ok_; }
 
+  // health: for a failure message: each router that has ended (its status), and the last
+  // lines of the SAM routers' logs. (A run once lost both SAM routers at once; this is
+  // what would say why.)
+  std::string health() {
+    std::string out;
+    for (std::size_t i = 0; i < routers_.size(); ++i)
+      if (const auto st = routers_[i]->ended())
+        out += "router " + std::to_string(i + 1) + " ended with status " + std::to_string(*st) + "\n";
+    for (int i = 3; i < kRouters; ++i)
+      out += "router " + std::to_string(i + 1) + ":\n" +
+             launch::command_output("tail -n 15 " + rdir(i) + "/i2pd.log " + rdir(i) + "/stderr 2>&1") + "\n";
+    return out + "(logs in " + dir + "; SRL_KEEP_I2P=1 keeps them)";
+  }
+
  private:
   std::string rdir(int i) const { return dir + "/r" + std::to_string(i); }
 

@@ -75,7 +75,7 @@ TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays
   // Wait for the node's session: its address goes into the relay's configuration.
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   while (!node_session.state().up && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(200ms);
-  ASSERT_TRUE(node_session.state().up) << "the test node's I2P session did not come up (logs in " << g_i2p->net->dir << ")";
+  ASSERT_TRUE(node_session.state().up) << "the test node's I2P session did not come up\n" << g_i2p->net->health();
   const auto ns = node_session.state();
   std::printf("test node's session up after %.1f s: %s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), ns.address.c_str());
@@ -102,7 +102,7 @@ TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays
     return true;
   };
   // Out through I2P: the relay's session comes up and it reaches the node.
-  ASSERT_TRUE(step({&node}, [&] { return node.handshakes >= 1; }, 150)) << relay.log();
+  ASSERT_TRUE(step({&node}, [&] { return node.handshakes >= 1; }, 150)) << relay.log() << g_i2p->net->health();
   std::printf("relay reached the node's destination after %.1f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   std::string relay_b32 = launch::file_text(dir + "/data/i2p_address");
@@ -124,7 +124,7 @@ TEST_F(I2p, TheRelayReachesANodesDestinationAndIsReachedAtItsOwnRelayingBothWays
     in = step({&node, &peer}, [&] { return peer.authenticated() || peer.closed; }, 60) && peer.authenticated();
     if (!in) std::this_thread::sleep_for(2s);
   }
-  ASSERT_TRUE(in) << relay.log();
+  ASSERT_TRUE(in) << relay.log() << g_i2p->net->health();
   ASSERT_TRUE(step({&node, &peer}, [&] { return relay.counters().sessions_auth_live.load() == 2; }, 30));
   peer.send(peer.conv->sign(1, Transaction{signed_test_tx(1)}));
   ASSERT_TRUE(step({&node, &peer}, [&] { return node.pushes.size() == 1; }, 60));

@@ -96,6 +96,14 @@ int Child::terminate() {
   return wait();
 }
 
+std::optional<int> Child::ended() {
+  if (!running()) return std::nullopt;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 void Child::kill() {
   if (!running()) return;
   ::kill(pid_, SIGKILL);

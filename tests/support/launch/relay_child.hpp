@@ -45,6 +45,10 @@ class Child {
   int terminate();
   // kill: SIGKILL, then reap it (nothing when not running).
   void kill();
+  // ended: the child has exited on its own (reaped now, without waiting): its exit
+  // status, or 128 + the signal that ended it; nullopt while it runs (or was never
+  // started, or was already reaped).
+  std::optional<int> ended();
 
  private:
   int wait();

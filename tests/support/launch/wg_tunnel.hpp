@@ -57,7 +57,22 @@ struct WgTunnel {
     if (!up(*home, *cloud, "198.19.0.1", "198.19.0.2", "198.18.1.2") ||
         !up(*cloud, *home, "198.19.0.2", "198.19.0.1", "198.18.1.1"))
       return;
-    ok = true;
+    // The handshake is done (both sides keep the tunnel alive every second, so it
+    // happens at once) before anyone relies on the tunnel: up to 15 s (a lost handshake
+    // is sent again after 5 s).
+    const auto shaken = [](const WgSide& x) {
+      const std::string out = command_output("ip netns exec " + x.ns.name + " wg show " + x.ifname + " latest-handshakes");
+      const auto tab = out.rfind('\t');
+      return tab != std::string::npos && out.substr(tab + 1) != "0";
+    };
+    for (int i = 0; i < 150 && !ok; ++i) {
+      ok = shaken(*home) && shaken(*cloud);
+      if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!ok)
+      why = "no WireGuard handshake in 15 s; home: " + command_output("ip netns exec " + home->ns.name + " wg show 2>&1") +
+            "; cloud: " + command_output("ip netns exec " + cloud->ns.name + " wg show 2>&1") + " (logs in " + dir +
+            "; SRL_KEEP_WG=1 keeps them)";
   }
   // up: side `a`'s interface with address `addr`, its peer `b` at `endpoint` allowed
   // to send from `peer_addr` only.
@@ -66,12 +81,14 @@ struct WgTunnel {
     for (int i = 0; i < 100 && !a.ns.sh("link show " + a.ifname); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     return run_quiet("ip netns exec " + a.ns.name + " wg set " + a.ifname + " private-key " + a.key_file +
                               " listen-port 51820 peer " + b.pub + " endpoint " + endpoint + ":51820 allowed-ips " +
-                              peer_addr + "/32") &&
+                              peer_addr + "/32 persistent-keepalive 1") &&
            a.ns.sh("addr add " + addr + "/24 dev " + a.ifname) && a.ns.sh("link set " + a.ifname + " up");
   }
   ~WgTunnel() {
-    if (home) home->wg.kill();
-    if (cloud) cloud->wg.kill();
+    // SIGTERM: wireguard-go removes its control socket (/var/run/wireguard/<if>.sock);
+    // killed, it leaves the file behind for a later tunnel of the same name.
+    if (home) home->wg.terminate();
+    if (cloud) cloud->wg.terminate();
     home.reset();  // the namespaces go with them (and the veth with its namespace)
     cloud.reset();
     if (!dir.empty() && std::getenv("SRL_KEEP_WG") == nullptr) run_quiet("rm -rf " + dir);
