@@ -6,6 +6,7 @@
 // - a stock node's side: a plain TCP client (the spec-written peer of tests/interop)
 //   run under `mptcpize run` reaches the relay over MPTCP; run plainly it is served as
 //   plain TCP, counted as a fallback.
+// - a kernel with MPTCP switched off: the relay starts, says why, and runs plain TCP.
 // Root only (namespaces); mptcpize comes with ./deploy/dev.sh deps.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -153,6 +154,44 @@ TEST(Mptcp, ARelayLinkSurvivesLosingEitherPathInTheMiddleOfABlock) {
   send_and_cut(61, lab.p2);
   EXPECT_EQ(c.sessions_opened.load(), 2u) << "a session was made again: MPTCP did not carry it";
   EXPECT_EQ(c.sessions_closed.load(), 0u);
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
+// A kernel with MPTCP switched off (net.mptcp.enabled = 0, here in a namespace of the
+// test's own): the relay configured for MPTCP starts anyway, says why it runs plain TCP,
+// and relays as ever.
+TEST(Mptcp, WithMptcpSwitchedOffTheRelaySaysWhyAndRunsOnPlainTcp) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) for the namespace";
+  launch::Namespace ns("nomp");
+  ASSERT_TRUE(ns.ok);
+  ASSERT_TRUE(launch::run_quiet("ip netns exec " + ns.name + " sysctl -qw net.mptcp.enabled=0"));
+  sim::SignerSet signers(4);
+  const std::string dir = mptcp_config(signers);
+  RelayRun relay({"--config", dir + "/relay.toml"}, "127.0.0.1:20444", ns.name, true);
+  ASSERT_EQ(relay.port, 20444) << relay.log();
+  EXPECT_NE(relay.log().find("MPTCP: unavailable (net.mptcp.enabled = 0"), std::string::npos) << relay.log();
+  launch::InsideNamespace inside;
+  ASSERT_TRUE(inside.enter(ns));
+  auto ta = dp::UringTransport::create({}).value();
+  auto tb = dp::UringTransport::create({}).value();
+  UPeer a(*ta, 97), b(*tb, 98);
+  a.dial(launch::sockaddr_of("127.0.0.1", 20444));
+  b.dial(launch::sockaddr_of("127.0.0.1", 20444));
+  std::uint64_t now = 1;
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  auto pump_until = [&](auto&& done) {
+    while (!done() && std::chrono::steady_clock::now() < until) {
+      a.pump(++now, 2);
+      b.pump(++now, 2);
+    }
+    return done();
+  };
+  ASSERT_TRUE(pump_until([&] { return a.authenticated() && b.authenticated(); })) << relay.log();
+  a.send(a.conv->sign(1, Transaction{signed_test_tx(7)}));
+  EXPECT_TRUE(pump_until([&] { return b.pushes.size() == 1; }));
+  EXPECT_EQ(relay.counters().mptcp_sessions.load(), 0u);
+  EXPECT_EQ(relay.counters().mptcp_fallbacks.load(), 0u);  // plain TCP sockets, not fallbacks
   EXPECT_EQ(relay.stop(), 0);
   (void)std::system(("rm -rf " + dir).c_str());
 }
