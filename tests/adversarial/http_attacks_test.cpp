@@ -68,17 +68,8 @@ std::uint64_t metric(const std::string& metrics, const std::string& name) {
 TEST(HttpAttack, PipelinersSlowClientsAndExcessConnectionsCannotStarveTheEndpoint) {
   char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
   const std::string cfg_dir = ::mkdtemp(tmpl);
-  ::chmod(cfg_dir.c_str(), 0711);
   sim::SignerSet signers(8);
-  {
-    std::ofstream rs(cfg_dir + "/reward-set.txt");
-    for (const auto& s : signers.reward_set) rs << to_hex(s.signing_key) << " " << s.weight << "\n";
-    std::ofstream cfg(cfg_dir + "/relay.toml");
-    cfg << kTestFrontierToml << "[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n"
-        << "[http]\nresponse_budget = " << (48 << 20) << "\n";
-  }
-  ::chmod((cfg_dir + "/reward-set.txt").c_str(), 0644);
-  ::chmod((cfg_dir + "/relay.toml").c_str(), 0644);
+  write_reward_set_config(cfg_dir, signers, "[http]\nresponse_budget = " + std::to_string(48 << 20) + "\n");
   RelayRun relay({"--config", cfg_dir + "/relay.toml", "--http-bind", "127.0.0.1:0"});
   ASSERT_GT(relay.port, 0);
   const std::uint16_t http = relay.wait_http(5000);

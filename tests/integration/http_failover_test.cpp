@@ -63,15 +63,8 @@ TEST(HttpFailover, NginxKeepsTheDataUrlAnsweringWhenThePrimaryRelayDies) {
   ASSERT_TRUE(launch::have("/usr/sbin/nginx")) << "nginx is installed by ./deploy/dev.sh deps";
   char tmpl[] = "/tmp/srl-failover-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
-  ::chmod(dir.c_str(), 0711);
   sim::SignerSet signers(4);
-  {
-    std::ofstream rs(dir + "/reward-set.txt");
-    for (const auto& s : signers.reward_set) rs << to_hex(s.signing_key) << " " << s.weight << "\n";
-    std::ofstream(dir + "/relay.toml") << kTestFrontierToml << "[rewards]\nreward_set_file = \"" << dir << "/reward-set.txt\"\n";
-  }
-  ::chmod((dir + "/reward-set.txt").c_str(), 0644);
-  ::chmod((dir + "/relay.toml").c_str(), 0644);
+  write_reward_set_config(dir, signers);
   auto primary = std::make_unique<RelayRun>(std::vector<std::string>{"--config", dir + "/relay.toml", "--http-bind", "127.0.0.1:0"});
   RelayRun mirror({"--config", dir + "/relay.toml", "--http-bind", "127.0.0.1:0"});
   ASSERT_GT(primary->port, 0);

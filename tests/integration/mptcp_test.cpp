@@ -58,19 +58,11 @@ struct TwoPaths {
   }
 };
 
-// reward_set: a config directory with the simulated signers' reward set and p2p.mptcp.
+// mptcp_config: a config directory with the simulated signers' reward set and p2p.mptcp.
 std::string mptcp_config(const sim::SignerSet& signers) {
   char tmpl[] = "/tmp/srl-mptcp-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
-  ::chmod(dir.c_str(), 0711);
-  {
-    std::ofstream rs(dir + "/reward-set.txt");
-    for (const auto& s : signers.reward_set) rs << to_hex(s.signing_key) << " " << s.weight << "\n";
-    std::ofstream cfg(dir + "/relay.toml");
-    cfg << kTestFrontierToml << "[rewards]\nreward_set_file = \"" << dir << "/reward-set.txt\"\n[p2p]\nmptcp = true\n";
-  }
-  ::chmod((dir + "/reward-set.txt").c_str(), 0644);
-  ::chmod((dir + "/relay.toml").c_str(), 0644);
+  write_reward_set_config(dir, signers, "[p2p]\nmptcp = true\n");
   return dir;
 }
 

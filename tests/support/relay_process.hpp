@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/launch/relay_child.hpp"
+#include "relay/base/hex.hpp"
 #include "relay/link/link.hpp"
 #include "relay/shm/region.hpp"
 #include "tests/support/test_peer.hpp"
@@ -39,6 +40,23 @@ inline std::uint64_t rss_bytes(pid_t pid) {
 
 inline constexpr const char* kTestFrontierToml =
     "[frontier]\nbootstrap = []\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n";
+
+// write_reward_set_config: into `dir` (made reachable for the relay, which drops root to
+// `nobody`), reward-set.txt for `signers` (a sim::SignerSet) and relay.toml holding
+// kTestFrontierToml, that reward set and `extra_toml`; returns relay.toml's path.
+template <class Signers>
+std::string write_reward_set_config(const std::string& dir, const Signers& signers, const std::string& extra_toml = "") {
+  ::chmod(dir.c_str(), 0711);
+  {
+    std::ofstream rs(dir + "/reward-set.txt");
+    for (const auto& s : signers.reward_set) rs << to_hex(s.signing_key) << " " << s.weight << "\n";
+    std::ofstream(dir + "/relay.toml") << kTestFrontierToml << "[rewards]\nreward_set_file = \"" << dir
+                                       << "/reward-set.txt\"\n" << extra_toml;
+  }
+  ::chmod((dir + "/reward-set.txt").c_str(), 0644);
+  ::chmod((dir + "/relay.toml").c_str(), 0644);
+  return dir + "/relay.toml";
+}
 
 struct RelayRun {
   std::string dir, shm;
