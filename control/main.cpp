@@ -270,6 +270,7 @@ int main(int argc, char** argv) {
     i2p::SamOptions so;
     so.bridge = *cfg->i2p_sam;
     so.key_path = cfg->i2p_key_path();
+    so.tunnel_length = cfg->i2p_tunnel_length;
     so.address_path = i2p_address_path;
     so.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
     sam = std::make_unique<i2p::SamSession>(std::move(so));

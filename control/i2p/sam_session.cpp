@@ -129,7 +129,8 @@ bool SamSession::session(std::string& why) {
   const std::string id = "srl" + to_hex(ByteSpan(rnd, sizeof rnd));
   say("I2P session " + id + " being created on " + opts_.bridge.to_string() + " for " + address + " (takes a while)");
   if (!ask("SESSION CREATE STYLE=STREAM ID=" + id + " DESTINATION=" + priv +
-               " SIGNATURE_TYPE=7 i2cp.leaseSetEncType=4,0 inbound.quantity=3 outbound.quantity=3",
+               " SIGNATURE_TYPE=7 i2cp.leaseSetEncType=4,0 inbound.quantity=3 outbound.quantity=3 inbound.length=" +
+               std::to_string(opts_.tunnel_length) + " outbound.length=" + std::to_string(opts_.tunnel_length),
            "SESSION", "STATUS", opts_.create_timeout_ms))
     return false;
   if (!opts_.address_path.empty()) (void)netio::write_private_file(opts_.address_path, address + "\n");

@@ -27,6 +27,7 @@ struct SamOptions {
   std::string key_path;         // the destination's private key (I2P base64)
   std::string address_path;     // its .b32.i2p address, for `stacks-relay status` ("": nowhere)
   std::function<void(const std::string&)> log;
+  std::uint32_t tunnel_length = 3;            // hops, inbound and outbound (1..7)
   std::uint32_t io_timeout_ms = 15'000;       // a reply to HELLO, DEST GENERATE
   std::uint32_t create_timeout_ms = 180'000;  // SESSION CREATE (i2pd 2.45: 20 s at least)
   std::uint32_t retry_max_ms = 60'000;

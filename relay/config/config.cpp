@@ -553,7 +553,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   {
     TableReader t(section("i2p") ? *section("i2p") : kEmpty, origin, "i2p.", err);
     std::string sam;
-    if (!t.str("sam", sam) || !t.check_unknown()) return fail();
+    if (!t.str("sam", sam) || !t.integer("tunnel_length", c.i2p_tunnel_length, 1, 7) || !t.check_unknown()) return fail();
     if (!sam.empty()) {
       std::string e;
       auto a = net::PeerAddress::parse(sam, e);

@@ -128,6 +128,10 @@ struct RelayConfig {
   // its I2P session there (its destination kept in the data dir), dials I2P peers
   // (NAME.b32.i2p:0) and accepts inbound I2P streams through it.
   std::optional<net::PeerAddress> i2p_sam;
+  // i2p.tunnel_length: hops in each of the session's inbound and outbound tunnels (I2P's
+  // inbound.length / outbound.length; 3, I2P's default). Fewer hops cost less latency and
+  // hide the relay from fewer routers; 1 still keeps its IP from the peers it talks to.
+  std::uint32_t i2p_tunnel_length = 3;
   std::string i2p_key_path() const { return data_dir + "/i2p_private_key"; }
   // [privacy] onlynet: the networks the relay may use ("ipv4", "ipv6", "onion", "i2p"), as
   // Bitcoin Core's -onlynet; empty: all. Without ipv4 and ipv6 the relay is in private

@@ -317,6 +317,12 @@ TEST(Config, OnionPeersNeedAProxyAndI2pPeersASamBridge) {
   ASSERT_TRUE(with_sam.ok()) << err;
   EXPECT_EQ(with_sam->peers.at(0).addr.kind(), net::HostKind::kI2p);
   EXPECT_EQ(with_sam->i2p_sam->port(), 7656);
+  EXPECT_EQ(with_sam->i2p_tunnel_length, 3u);  // I2P's default
+  auto short_tunnels = load_config("[i2p]\nsam = \"127.0.0.1:7656\"\ntunnel_length = 1\n", {}, err, "c.toml");
+  ASSERT_TRUE(short_tunnels.ok()) << err;
+  EXPECT_EQ(short_tunnels->i2p_tunnel_length, 1u);
+  EXPECT_FALSE(load_config("[i2p]\ntunnel_length = 0\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("i2p.tunnel_length"), std::string::npos) << err;
   EXPECT_FALSE(parse_peer("198.18.0.1:0", err).has_value());  // port 0 is I2P's only
   EXPECT_NE(err.find("port 0"), std::string::npos) << err;
   EXPECT_FALSE(load_config("[i2p]\nsam = \"localhost:7656\"\n", {}, err, "c.toml").ok());
