@@ -50,12 +50,22 @@ int main(int argc, char** argv) {
   o.isolate = cfg->proxy_isolate;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&o.isolation_salt), sizeof o.isolation_salt);
   o.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
-  for (const auto& p : cfg->peers) {
+  auto dial_spec = [](const config::PeerSpec& p) {
     ctl::DialSpec d{p.addr, std::nullopt, p.via_device, p.via_source};
     d.mptcp = p.mptcp;
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
-    o.peers.push_back(std::move(d));
+    return d;
+  };
+  for (const auto& p : cfg->peers) o.peers.push_back(dial_spec(p));
+  for (const auto& p : cfg->pair_peers) {
+    o.pairs.push_back(dial_spec(p));
+    if (!o.pairs.back().pinned) {
+      log_line(kProg, "pair.peers: %s: not a valid public key", p.addr.to_string().c_str());
+      return 2;
+    }
   }
+  o.pair_ping_interval_ns = std::uint64_t{cfg->pair_ping_interval_ms} * 1'000'000ull;
+  o.pair_ping_timeout_ns = std::uint64_t{cfg->pair_ping_timeout_ms} * 1'000'000ull;
   o.burn_view_quorum = cfg->burn_view_quorum;
   o.view_path = cfg->data_dir + "/burn-view";
   for (const auto& p : cfg->trusted_peers)
@@ -288,8 +298,8 @@ int main(int argc, char** argv) {
   if (sam) sam->start();
   engine.start(incarnation, shm::monotonic_ns());
   if (fetcher) fetcher->start();
-  log_line(kProg, "running (%zu peers to dial, %zu trusted, reward set of %zu signers)", o.peers.size(),
-           o.trusted_pkhs.size(), o.reward_set.size());
+  log_line(kProg, "running (%zu peers to dial, %zu trusted, %zu pair partner paths, reward set of %zu signers)",
+           o.peers.size(), o.trusted_pkhs.size(), o.pairs.size(), o.reward_set.size());
 
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
@@ -332,7 +342,7 @@ int main(int argc, char** argv) {
     if (!engine.poll(now)) ::usleep(200);
     if (now >= next_board) {
       board.publish({engine.burn_view(), engine.sessions(), engine.authenticated_sessions(), engine.stats(),
-                     (*table)->stats()});
+                     (*table)->stats(), engine.pairs_view(now)});
       next_board = now + 100'000'000;
     }
     if (now >= next_neighbors) {

@@ -48,6 +48,22 @@ ControlEngine::ControlEngine(link::Ends link, ControlOptions opts)
     d.spec = spec;
     dials_.push_back(std::move(d));
   }
+  // A pair partner: one dial, over each of its paths in turn.
+  for (const auto& spec : opts_.pairs) {
+    if (!spec.pinned) continue;  // (the configuration requires the key)
+    const auto pk = spec.pinned->compressed();
+    const codec::Hash20 pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+    if (Dial* d = pair_dial(pkh)) {
+      d->paths.push_back(spec);
+      continue;
+    }
+    Dial d;
+    d.spec = spec;
+    d.pair = true;
+    d.paths = {spec};
+    d.pkh = pkh;
+    dials_.push_back(std::move(d));
+  }
   if (opts_.local != nullptr) {
     auto pk = opts_.local->key.public_key().compressed();
     our_pkh_ = crypto::hash160(ByteSpan(pk.data(), pk.size()));
@@ -157,6 +173,10 @@ void ControlEngine::send_connect(std::uint64_t token, const net::PeerAddress& ad
 void ControlEngine::dial_peers(std::uint64_t now_ns) {
   for (auto& d : dials_) {
     if (d.state != Dial::State::kIdle || now_ns < d.next_ns) continue;
+    if (d.pair) {
+      if (pair_session(d.pkh) != nullptr) continue;  // it dialed us
+      d.spec = d.paths[d.path];
+    }
     if (d.spec.addr.kind() == net::HostKind::kI2p && !i2p_) continue;  // once the I2P session is up
     d.next_ns = now_ns + opts_.redial_ns;
     if (d.spec.addr.kind() == net::HostKind::kName && !opts_.proxy) {
@@ -175,16 +195,11 @@ void ControlEngine::dial_peers(std::uint64_t now_ns) {
 void ControlEngine::on_resolved(const Resolver::Answer& a, std::uint64_t now_ns) {
   for (auto& d : dials_) {
     if (d.state != Dial::State::kResolving || d.spec.addr.name() != a.host) continue;
-    if (!a.addr) {
+    if (!a.addr || !family_allowed(*a.addr)) {  // no address, or of a family privacy.onlynet leaves out
       ++stats_.dial_failures;
       d.state = Dial::State::kIdle;
       d.next_ns = now_ns + opts_.redial_ns;
-      continue;
-    }
-    if (!family_allowed(*a.addr)) {  // resolved to a family privacy.onlynet leaves out
-      ++stats_.dial_failures;
-      d.state = Dial::State::kIdle;
-      d.next_ns = now_ns + opts_.redial_ns;
+      if (d.pair) pair_next_path(d, now_ns);
       continue;
     }
     d.addr = a.addr;
@@ -207,8 +222,11 @@ void ControlEngine::on_resolved(const Resolver::Answer& a, std::uint64_t now_ns)
 }
 
 bool ControlEngine::configured_addr(const codec::Addr16& a) const noexcept {
-  for (const auto& d : dials_)
+  for (const auto& d : dials_) {
     if (d.addr && *d.addr == a) return true;
+    for (const auto& p : d.paths)
+      if (p.addr.is_ip() && p.addr.addr() == a) return true;
+  }
   return false;
 }
 
@@ -239,7 +257,7 @@ const char* ControlEngine::refuse_inbound(const link::SessionInfo& info) {
   if (exempt) return nullptr;
   std::size_t inbound = 0, same_ip = 0;
   for (const auto& [sid, p] : peers_) {
-    if (p->info.outbound || p->closing) continue;
+    if (p->info.outbound || p->closing || p->pair) continue;  // a pair partner is not counted
     ++inbound;
     same_ip += net::host_block(p->info.addr) == net::host_block(info.addr);  // an IPv6 /64 counts as one address
   }
@@ -336,6 +354,14 @@ void ControlEngine::on_closed(std::uint32_t sid, bool misbehaved, std::uint64_t 
       opts_.frontier->dial_failed(*p.table_key, wall());
     }
     if (p.table_key) fill_due_ = true;
+    if (p.pair && !p.superseded) {
+      ++stats_.pair_lost;
+      if (Dial* d = pair_dial(*p.pkh)) {
+        ++d->lost;
+        d->was_up = false;
+        d->since_ns = now_ns;
+      }
+    }
     peers_.erase(it);
     vote_.forget(sid);
     reconsider_view();
@@ -345,6 +371,7 @@ void ControlEngine::on_closed(std::uint32_t sid, bool misbehaved, std::uint64_t 
       d.state = Dial::State::kIdle;
       d.sid = 0;
       d.next_ns = now_ns + opts_.redial_ns;
+      if (d.pair) pair_next_path(d, now_ns);  // at once, over the next path
     }
   }
 }
@@ -380,10 +407,16 @@ void ControlEngine::apply(std::uint32_t sid, Peer& p, std::vector<Action>& actio
         ++stats_.authenticated;
         send(link::CtlMsg::kAuthenticated, sid, Bytes(pk.begin(), pk.end()));
         on_authenticated(sid, p);
+        pair_authenticated(sid, p, now_ns_);
         break;
       }
       case Action::Kind::kClose:
         if (a.misbehaved) ++stats_.closed_misbehaved;
+        if (p.pair && std::strcmp(a.reason, kNoPongReason) == 0) {
+          ++stats_.pair_ping_timeouts;
+          if (Dial* d = pair_dial(*p.pkh)) ++d->ping_timeouts;
+          if (opts_.log) opts_.log("pair partner " + net::PeerAddress::ip(p.info.addr, p.info.port).to_string() + ": no Pong in time; dialing it again");
+        }
         p.closing = true;
         send(link::CtlMsg::kClose, sid, encode([&](Writer& w) { w.u8(a.misbehaved ? 1 : 0); }));
         break;
@@ -414,7 +447,7 @@ void ControlEngine::set_view(const BurnView& v) {
 // A peer's preambles carry `v`: its vote (BurnViewVote decides which view we use).
 void ControlEngine::adopt_view(std::uint32_t sid, const Peer& p, const BurnView& v) {
   if (!p.pkh) return;
-  bool trusted = false;
+  bool trusted = p.pair;  // a pair partner is as trusted as a trusted node
   for (const auto& t : opts_.trusted_pkhs) trusted |= t == *p.pkh;
   vote_.report(sid, p.info.addr, v, trusted);
   reconsider_view();
@@ -519,13 +552,19 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
       if (Dial* d = dial_by_token(token); d != nullptr && d->state == Dial::State::kDialing) {
         d->state = Dial::State::kIdle;
         d->next_ns = now_ns + opts_.redial_ns;
+        if (d->pair) {
+          ++d->dial_failures;
+          pair_next_path(*d, now_ns);
+        }
         // The operator hears of a configured peer's failure once, and again if it changes.
         if (static_cast<int>(err) != d->last_err && opts_.log) {
           const auto how = how_to_reach(d->spec.addr, &d->spec);
           std::string via;
           if (how.socks5) via = " via SOCKS5 proxy " + net::PeerAddress::ip(how.socks5->addr, how.socks5->port).to_string();
-          opts_.log("dial " + d->spec.addr.to_string() + via + " failed: " + net::describe_dial_error(static_cast<int>(err)) +
-                    "; retrying every " + std::to_string(opts_.redial_ns / 1'000'000'000ull) + " s");
+          opts_.log(std::string(d->pair ? "pair partner: dial " : "dial ") + d->spec.addr.to_string() + via + " failed: " +
+                    net::describe_dial_error(static_cast<int>(err)) +
+                    (d->pair ? std::string("; dialing it again (over its next path, if it has one)")
+                             : "; retrying every " + std::to_string(opts_.redial_ns / 1'000'000'000ull) + " s"));
         }
         d->last_err = static_cast<int>(err);
       }
@@ -552,6 +591,7 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
 
 bool ControlEngine::poll(std::uint64_t now_ns) {
   bool any = false;
+  now_ns_ = now_ns;
   for (int i = 0; i < 256; ++i) {
     shm::Frag f;
     auto r = link_.in.poll(f);
@@ -572,6 +612,7 @@ bool ControlEngine::poll(std::uint64_t now_ns) {
       if (!actions_.empty()) apply(sid, *p, actions_);
     }
     for (const auto& a : resolver_.take()) on_resolved(a, now_ns);
+    pair_tick(now_ns);
     dial_peers(now_ns);
     walk(now_ns);
     i2p_accept_more(now_ns);
@@ -708,7 +749,8 @@ void ControlEngine::walk(std::uint64_t now_ns) {
 // fill_outbound: dial table peers until target_outbound sessions are up or being dialed.
 void ControlEngine::fill_outbound() {
   std::size_t outbound = outbound_sessions() + walk_dialing_.size();
-  for (const auto& d : dials_) outbound += d.state == Dial::State::kDialing || d.state == Dial::State::kResolving;
+  for (const auto& [sid, p] : peers_) outbound -= p->pair && p->info.outbound && !p->closing;  // not counted
+  for (const auto& d : dials_) outbound += !d.pair && (d.state == Dial::State::kDialing || d.state == Dial::State::kResolving);
   const std::size_t target = std::min(opts_.target_outbound, opts_.max_outbound);
   if (outbound >= target) return;
   // Already talking to it (either direction), or about to.
@@ -735,6 +777,96 @@ void ControlEngine::fill_outbound() {
     ++stats_.walk_dials;
     connect(token, net::PeerAddress::ip(r.key.addr, r.key.port));
   }
+}
+
+// ---- the pair -----------------------------------------------------------------------
+
+const ControlEngine::Peer* ControlEngine::pair_session(const codec::Hash20& pkh) const {
+  for (const auto& [sid, p] : peers_)
+    if (p->pair && !p->closing && *p->pkh == pkh) return p.get();
+  return nullptr;
+}
+
+ControlEngine::Dial* ControlEngine::pair_dial(const codec::Hash20& pkh) {
+  for (auto& d : dials_)
+    if (d.pair && d.pkh == pkh) return &d;
+  return nullptr;
+}
+
+// pair_next_path: the partner's session failed or ended: dial it again at once over its
+// next path; once every path has failed in a row, wait pair_redial_ns first.
+void ControlEngine::pair_next_path(Dial& d, std::uint64_t now_ns) {
+  d.path = (d.path + 1) % d.paths.size();
+  d.next_ns = d.path == 0 ? now_ns + opts_.pair_redial_ns : now_ns;
+}
+
+// pair_authenticated: a session proved it is a pair partner (whichever side dialed). It
+// is kept alive with pings, trusted, and never banned; of two sessions with the same
+// partner, the one dialed by the smaller key stays (both relays decide the same).
+void ControlEngine::pair_authenticated(std::uint32_t sid, Peer& p, std::uint64_t now_ns) {
+  Dial* d = p.pkh ? pair_dial(*p.pkh) : nullptr;
+  if (d == nullptr) return;
+  p.pair = true;
+  p.configured = true;
+  p.conv.set_liveness(opts_.pair_ping_interval_ns, opts_.pair_ping_timeout_ns);
+  ++stats_.pair_sessions;
+  ++d->sessions;
+  for (auto& [other_sid, o] : peers_) {
+    if (other_sid == sid || !o->pair || o->closing || *o->pkh != *p.pkh) continue;
+    bool keep_new;
+    if (o->info.outbound == p.info.outbound) {
+      keep_new = true;  // the same direction twice: the older one is stale
+    } else {
+      const auto ours = opts_.local->key.public_key().compressed();
+      const auto theirs = p.conv.peer_key()->compressed();
+      const bool we_are_smaller = std::lexicographical_compare(ours.begin(), ours.end(), theirs.begin(), theirs.end());
+      keep_new = p.info.outbound == we_are_smaller;  // the new one was dialed by the smaller key
+    }
+    Peer& loser = keep_new ? *o : p;
+    const std::uint32_t loser_sid = keep_new ? other_sid : sid;
+    loser.superseded = true;
+    loser.closing = true;
+    ++stats_.pair_duplicates;
+    send(link::CtlMsg::kClose, loser_sid, encode([](Writer& w) { w.u8(0); }));
+    if (!keep_new) return;  // the partner was already up
+  }
+  if (!d->was_up && opts_.log)
+    opts_.log("pair partner " + net::PeerAddress::ip(p.info.addr, p.info.port).to_string() + " up (" + (p.info.outbound ? "we dialed" : "it dialed") + ")");
+  d->was_up = true;
+  d->since_ns = now_ns;
+}
+
+// pair_tick: each partner is asked for its neighbors every pair_neighbors_ns, so the
+// survivor of a pair knows (and its walk can reach) the peers the other had.
+void ControlEngine::pair_tick(std::uint64_t now_ns) {
+  if (opts_.pairs.empty() || now_ns < next_pair_ask_ns_) return;
+  next_pair_ask_ns_ = now_ns + opts_.pair_neighbors_ns;
+  for (auto& [sid, p] : peers_)
+    if (p->pair && !p->closing && !p->conv.neighbors_pending()) ask_neighbors(sid, *p, now_ns);
+}
+
+std::vector<PairView> ControlEngine::pairs_view(std::uint64_t now_ns) const {
+  std::vector<PairView> out;
+  for (const auto& d : dials_) {
+    if (!d.pair) continue;
+    PairView v;
+    v.key = d.spec.pinned->compressed();
+    v.paths = d.paths.size();
+    v.path = d.paths[d.path].addr.to_string();
+    if (const Peer* p = pair_session(d.pkh)) {
+      v.up = true;
+      v.outbound = p->info.outbound;
+      v.rtt_ns = p->conv.last_rtt_ns();
+      if (p->info.outbound) v.path = d.spec.addr.to_string();
+    }
+    v.since_ns = d.since_ns != 0 && now_ns > d.since_ns ? now_ns - d.since_ns : 0;
+    v.sessions = d.sessions;
+    v.lost = d.lost;
+    v.ping_timeouts = d.ping_timeouts;
+    v.dial_failures = d.dial_failures;
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 NeighborsView ControlEngine::neighbors_view() const {

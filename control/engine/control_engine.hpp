@@ -66,6 +66,18 @@ struct ControlOptions {
   std::string view_path;  // where the view is kept across restarts ("": not kept)
   std::vector<validate::RewardSetSigner> reward_set;  // empty: Nakamoto blocks are not relayed
   std::uint64_t redial_ns = 5'000'000'000ull;
+  // The partner relays of a pair ([pair] peers): one entry per path, the key required;
+  // entries with the same key are one partner. Always dialed while no session with it is
+  // up (at once when one ends, over the next path; after every path failed, every
+  // pair_redial_ns), never banned, not counted against the limits, trusted for the burn
+  // view, asked for neighbors every pair_neighbors_ns, and pinged every
+  // pair_ping_interval_ns (a Pong later than pair_ping_timeout_ns ends the session).
+  // Both relays dial: when two sessions meet, the one dialed by the smaller key stays.
+  std::vector<DialSpec> pairs;
+  std::uint64_t pair_ping_interval_ns = 1'000'000'000ull;
+  std::uint64_t pair_ping_timeout_ns = 3'000'000'000ull;
+  std::uint64_t pair_redial_ns = 1'000'000'000ull;
+  std::uint64_t pair_neighbors_ns = 10'000'000'000ull;
   store::BlockStore* store = nullptr;  // where relayed blocks are kept (nullptr: not kept)
 
   // The frontier: the peer table, bans and address policy (nullptr: every inbound session
@@ -85,6 +97,18 @@ struct ControlOptions {
   // off, and no frontier.)
   bool ipv4 = true;
   bool ipv6 = true;
+};
+
+// A pair partner, for /status and /metrics.
+struct PairView {
+  codec::PubKey33 key{};
+  bool up = false;
+  bool outbound = false;       // the session up is the one we dialed
+  std::string path;            // the address being (or last) dialed
+  std::size_t paths = 0;
+  std::uint64_t since_ns = 0;  // up (or down) since
+  std::uint64_t rtt_ns = 0;    // the last liveness ping's round trip
+  std::uint64_t sessions = 0, lost = 0, ping_timeouts = 0, dial_failures = 0;
 };
 
 // What GET /v2/neighbors shows (PROTOCOL.md §8).
@@ -131,7 +155,11 @@ struct NeighborsView {
   X(walk_failures, "GetNeighbors answered with a Nack or not at all")         \
   X(walk_learned, "peers added to the table from Neighbors replies")          \
   X(walk_dials, "peers from the table dialed")                                \
-  X(walk_dial_failures, "table peers that could not be dialed or handshaken")
+  X(walk_dial_failures, "table peers that could not be dialed or handshaken") \
+  X(pair_sessions, "sessions with a pair partner authenticated")              \
+  X(pair_lost, "sessions with a pair partner that ended")                     \
+  X(pair_ping_timeouts, "pair sessions ended by a late Pong")                 \
+  X(pair_duplicates, "second sessions with a pair partner closed (one stays)")
 
 struct ControlStats {
 #define RELAY_X(name, help) std::uint64_t name = 0;
@@ -168,6 +196,7 @@ class ControlEngine {
   // neighbors_view: the table's bootstrap rows and sample, and the sessions.
   NeighborsView neighbors_view() const;
   std::size_t outbound_sessions() const noexcept;
+  std::vector<PairView> pairs_view(std::uint64_t now_ns) const;
   const BurnView& burn_view() const noexcept { return view_; }
   std::size_t sessions() const noexcept { return peers_.size(); }
   std::size_t authenticated_sessions() const noexcept;
@@ -184,7 +213,9 @@ class ControlEngine {
     link::SessionInfo info;
     std::optional<codec::Hash20> pkh;
     std::optional<frontier::PeerKey> table_key;  // dialed by the walk: this table row
-    bool configured = false;                     // one of the operator's [p2p] peers
+    bool configured = false;                     // one of the operator's [p2p] peers (or a pair partner)
+    bool pair = false;                           // a pair partner, authenticated
+    bool superseded = false;                     // closed: another session with the same partner stays
     bool closing = false;                        // we asked the dataplane to close it
     Peer(const LocalPeer* l, const link::SessionInfo& i, std::uint64_t now, std::optional<crypto::PublicKey> pinned)
         : conv(l, i.outbound, now, pinned, i.addr, i.port), info(i) {}
@@ -197,6 +228,14 @@ class ControlEngine {
     std::uint64_t next_ns = 0;
     std::optional<codec::Addr16> addr;  // last resolved
     int last_err = 0;                   // the last dial's failure (0: none), logged when it changes
+    // A pair partner: its paths (spec is the one in use) and what /status shows.
+    bool pair = false;
+    std::vector<DialSpec> paths;
+    std::size_t path = 0;
+    codec::Hash20 pkh{};
+    bool was_up = false;
+    std::uint64_t since_ns = 0;
+    std::uint64_t sessions = 0, lost = 0, ping_timeouts = 0, dial_failures = 0;
   };
 
   void on_frag(const shm::Frag& f, std::uint64_t now_ns);
@@ -226,6 +265,15 @@ class ControlEngine {
   void reconsider_view();
   void set_view(const BurnView& v);
   void dial_peers(std::uint64_t now_ns);
+  // The pair: its partner's session (nullptr: none up), the next path after a failure,
+  // and one session per partner.
+  const Peer* pair_session(const codec::Hash20& pkh) const;
+  Dial* pair_dial(const codec::Hash20& pkh);
+  void pair_next_path(Dial& d, std::uint64_t now_ns);
+  void pair_authenticated(std::uint32_t sid, Peer& p, std::uint64_t now_ns);
+  void pair_tick(std::uint64_t now_ns);
+  std::uint64_t next_pair_ask_ns_ = 0;
+  std::uint64_t now_ns_ = 0;  // the time poll() was called with (for what apply() does)
   Dial* dial_by_token(std::uint64_t token);
   void send(link::CtlMsg kind, std::uint32_t sid, Bytes body);
   void send_state();

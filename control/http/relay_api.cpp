@@ -253,6 +253,25 @@ void serve_status(const ApiContext& c, Response& r) {
     st["evicted"] = t.evicted;
     j["block_store"] = std::move(st);
   }
+  if (!s.pairs.empty()) {
+    Json pairs = Json::array();
+    for (const auto& pv : s.pairs) {
+      Json e = Json::object();
+      e["public_key"] = to_hex(pv.key);
+      e["up"] = pv.up;
+      e["direction"] = !pv.up ? "" : pv.outbound ? "outbound" : "inbound";
+      e["path"] = pv.path;
+      e["paths"] = std::uint64_t{pv.paths};
+      e["for_s"] = pv.since_ns / 1'000'000'000ull;  // up (or down) this long
+      e["rtt_us"] = pv.rtt_ns / 1000;
+      e["sessions"] = pv.sessions;
+      e["lost"] = pv.lost;
+      e["ping_timeouts"] = pv.ping_timeouts;
+      e["dial_failures"] = pv.dial_failures;
+      pairs.push_back(std::move(e));
+    }
+    j["pair"] = std::move(pairs);
+  }
   Json control = Json::object();
 #define RELAY_X(name, help) control[#name] = s.stats.name;
   RELAY_CTL_COUNTERS(RELAY_X)
@@ -411,6 +430,12 @@ void serve_metrics(const ApiContext& c, Response& r) {
   RELAY_CTL_COUNTERS(RELAY_X)
 #undef RELAY_X
   metric(out, "burn_block_height", "gauge", "the burn block height our preambles carry", s.view.height);
+  if (!s.pairs.empty()) {
+    std::uint64_t up = 0;
+    for (const auto& pv : s.pairs) up += pv.up;
+    metric(out, "pair_partners", "gauge", "pair partners configured", s.pairs.size());
+    metric(out, "pair_partners_up", "gauge", "pair partners with a session up", up);
+  }
   {
     const ctl::NeighborsView n = c.board->neighbors();
     metric(out, "frontier_peers", "gauge", "peers in the table", n.table_size);

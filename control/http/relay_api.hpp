@@ -42,6 +42,7 @@ class StatusBoard {
     std::size_t authenticated = 0;
     ctl::ControlStats stats;
     frontier::FrontierStats frontier;
+    std::vector<ctl::PairView> pairs;
   };
   void publish(const Snapshot& s) {
     std::lock_guard<std::mutex> g(mu_);

@@ -162,6 +162,12 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
   peer_version_ = m.preamble.peer_version;
   if (!handle_handshake_family(m, out)) switch (id) {
     case MsgId::kPing: reply(m, Pong{std::get<Ping>(m.payload).nonce}, out); break;
+    case MsgId::kPong:
+      if (live_nonce_ && std::get<Pong>(m.payload).nonce == *live_nonce_) {
+        live_nonce_.reset();
+        last_rtt_ns_ = now_ns - live_sent_ns_;
+      }
+      break;
     case MsgId::kNatPunchRequest:
       reply(m, NatPunchReply{peer_addr_, peer_port_, std::get<NatPunchRequest>(m.payload).nonce}, out);
       break;
@@ -208,6 +214,16 @@ void Conversation::on_tick(std::uint64_t now_ns, std::vector<Action>& out) {
   if (neighbors_seq_ && now_ns >= neighbors_deadline_ns_) {
     neighbors_seq_.reset();
     out.push_back(Action::request_failed("GetNeighbors not answered in time"));
+  }
+  if (live_interval_ns_ != 0) {
+    if (live_nonce_ && now_ns - live_sent_ns_ > live_timeout_ns_) return close(kNoPongReason, false, out);
+    if (!live_nonce_ && now_ns - live_sent_ns_ >= live_interval_ns_) {
+      live_nonce_ = random_u32();
+      live_sent_ns_ = now_ns;
+      out.push_back(Action::send(sign(random_u32(), Ping{*live_nonce_})));
+      last_send_ns_ = now_ns;
+    }
+    return;
   }
   if (now_ns - last_send_ns_ >= kPingIntervalNs) {
     out.push_back(Action::send(sign(random_u32(), Ping{random_u32()})));

@@ -46,6 +46,9 @@ inline constexpr std::uint64_t kRequestTimeoutNs = 30'000'000'000ull;   // a nod
 // stock node sends its Handshake first. Past them it is closed (not as misbehaviour).
 inline constexpr std::uint32_t kMaxNacksBeforeHandshake = 16;
 
+// The reason a session kept alive with set_liveness ends when a Pong is late.
+inline constexpr const char* kNoPongReason = "no Pong to a liveness ping in time";
+
 // Nack codes (PROTOCOL.md §1.7).
 inline constexpr std::uint32_t kNackHandshakeRequired = 1;
 inline constexpr std::uint32_t kNackNoSuchBurnchainBlock = 2;
@@ -114,6 +117,15 @@ class Conversation {
   // kRequestFailed. False if not authenticated or a request is outstanding.
   bool request_neighbors(std::uint64_t now_ns, std::vector<Action>& out);
   bool neighbors_pending() const noexcept { return neighbors_seq_.has_value(); }
+  // set_liveness: ping the (authenticated) peer every `interval_ns` and close the session
+  // when a Pong does not come back within `timeout_ns` (a relay pair's link: the relay's
+  // own liveness, quicker than TCP's or MPTCP's). 0: the node's 30-minute keep-alive.
+  void set_liveness(std::uint64_t interval_ns, std::uint64_t timeout_ns) noexcept {
+    live_interval_ns_ = interval_ns;
+    live_timeout_ns_ = timeout_ns;
+  }
+  // last_rtt_ns: the round trip of the last liveness ping answered (0: none yet).
+  std::uint64_t last_rtt_ns() const noexcept { return last_rtt_ns_; }
 
   // start: the connection is up; an outbound conversation sends its Handshake.
   void start(std::uint64_t now_ns, std::vector<Action>& out);
@@ -175,6 +187,10 @@ class Conversation {
   std::uint32_t nacks_before_handshake_ = 0;
   codec::Hash32 digest_{};                      // signing digest of the message being handled
   std::uint64_t started_ns_;
+  std::uint64_t live_interval_ns_ = 0, live_timeout_ns_ = 0;
+  std::optional<std::uint32_t> live_nonce_;  // the liveness ping waiting for its Pong
+  std::uint64_t live_sent_ns_ = 0;
+  std::uint64_t last_rtt_ns_ = 0;
   std::uint64_t last_recv_ns_;
   std::uint64_t last_send_ns_;
 };

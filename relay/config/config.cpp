@@ -301,6 +301,7 @@ bool check_private(const RelayConfig& c, std::string& err) {
     return true;
   };
   if (!check_peers(c.peers, "p2p.peers") || !check_peers(c.trusted_peers, "p2p.trusted_peers") ||
+      !check_peers(c.pair_peers, "pair.peers") ||
       (c.bootstrap && !check_peers(*c.bootstrap, "frontier.bootstrap")))
     return false;
   if (!c.private_mode()) return true;
@@ -361,7 +362,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p", "privacy"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p", "privacy", "pair"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -563,6 +564,17 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     }
   }
 
+  {
+    TableReader t(section("pair") ? *section("pair") : kEmpty, origin, "pair.", err);
+    if (!t.peers("peers", c.pair_peers) || !t.integer("ping_interval_ms", c.pair_ping_interval_ms, 100, 60'000) ||
+        !t.integer("ping_timeout_ms", c.pair_ping_timeout_ms, 100, 60'000) || !t.check_unknown())
+      return fail();
+    for (const auto& p : c.pair_peers)
+      if (!p.public_key)
+        return config_error(err, std::string(origin) + ": pair.peers: '" + p.addr.to_string() +
+                                     "': a partner relay is named by its public key: PUBKEY@HOST:PORT");
+  }
+
   // Command-line overrides.
   if (ov.network && !apply_network(c, *ov.network, err)) return fail();
   if (ov.network && c.network == Network::kCustom)
@@ -583,6 +595,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   if (!parse_peers(ov.peers, c.peers, "--peer", err)) return fail();
   if (!check_reachable(c, c.peers, "p2p.peers", err) || !check_reachable(c, c.trusted_peers, "p2p.trusted_peers", err) ||
+      !check_reachable(c, c.pair_peers, "pair.peers", err) ||
       (c.bootstrap && !check_reachable(c, *c.bootstrap, "frontier.bootstrap", err)))
     return fail();
   for (const auto& u : c.node_rpc)

@@ -57,6 +57,15 @@ struct RelayConfig {
   std::uint16_t bind_port = 20444;
   std::vector<PeerSpec> peers;
   std::vector<PeerSpec> trusted_peers;
+  // [pair] peers: the partner relays of a pair (PUBKEY@HOST:PORT, the key required; the
+  // same key more than once: other paths to the same partner, tried in turn). Always
+  // dialed (at once when a session ends), never banned, not counted against the inbound
+  // limits, trusted for the burn view, asked for their neighbors often, and kept alive
+  // with pings every ping_interval_ms (closed and dialed again over the next path when a
+  // Pong is ping_timeout_ms late).
+  std::vector<PeerSpec> pair_peers;
+  std::uint32_t pair_ping_interval_ms = 1000;
+  std::uint32_t pair_ping_timeout_ms = 3000;
   std::uint32_t burn_view_quorum = 3;  // peers in distinct netgroups that must agree on a view (no trusted peer)
   net::ConnectOptions outbound;  // how the relay connects to peers: mptcp, bind_device, bind_source
   std::uint32_t max_inbound = 750;

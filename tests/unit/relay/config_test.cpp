@@ -466,5 +466,30 @@ TEST(Config, OutboundConnectionOptions) {
   EXPECT_FALSE(load_config("[p2p]\nmptcp = 1\n", {}, err).ok());
 }
 
+TEST(Config, PairPeersNeedTheirKeyAndMayHaveSeveralPaths) {
+  std::string err;
+  const std::string key = "02196f005965cebe6ddc3901b7b1cc1aa7a88f305bb8c5893456b8f9a605923893";
+  auto c = load_config("[pair]\npeers = [\"" + key + "@198.51.100.1:20444\", { address = \"" + key +
+                           "@10.7.0.2:20444\", via = \"wg0\" }]\nping_interval_ms = 500\nping_timeout_ms = 2000\n",
+                       {}, err, "c.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  ASSERT_EQ(c->pair_peers.size(), 2u);
+  EXPECT_EQ(c->pair_peers[1].via_device, "wg0");
+  EXPECT_EQ(c->pair_peers[0].public_key, c->pair_peers[1].public_key);
+  EXPECT_EQ(c->pair_ping_interval_ms, 500u);
+  EXPECT_EQ(c->pair_ping_timeout_ms, 2000u);
+  auto d = load_config("", {}, err, "c.toml");
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_TRUE(d->pair_peers.empty());
+  EXPECT_EQ(d->pair_ping_interval_ms, 1000u);
+  EXPECT_EQ(d->pair_ping_timeout_ms, 3000u);
+  EXPECT_FALSE(load_config("[pair]\npeers = [\"198.51.100.1:20444\"]\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("a partner relay is named by its public key"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[pair]\nping_timeout_ms = 10\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("pair.ping_timeout_ms"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[pair]\npeers = [\"" + key + "@x.b32.i2p:0\"]\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("pair.peers"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace relay::config
