@@ -169,6 +169,12 @@ std::optional<shm::Region> prepare_region(const CommonArgs& args, const char* pr
     log_line(prog, "configuration: %s", why.c_str());
     return std::nullopt;
   }
+  // The data directory, before anything needs it (the block store and the peer table are
+  // opened in it; an identity key kept elsewhere does not make it).
+  if (!config::make_dirs(cfg->data_dir)) {
+    log_line(prog, "the data directory %s: cannot create it: %s", cfg->data_dir.c_str(), std::strerror(errno));
+    return std::nullopt;
+  }
   if (!load_identity_key(cfg->identity_key_path(), true, err)) {
     log_line(prog, "%s", err.c_str());
     return std::nullopt;

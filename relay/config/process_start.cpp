@@ -91,6 +91,12 @@ std::optional<crypto::SecretKey> read_key(const std::string& path, std::string& 
 
 }  // namespace
 
+bool make_dirs(const std::string& dir) {
+  for (std::size_t at = dir.find('/', 1); at != std::string::npos; at = dir.find('/', at + 1))
+    ::mkdir(dir.substr(0, at).c_str(), 0711);  // (those that exist stay as they are)
+  return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
+}
+
 std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool create, std::string& err) {
   if (::access(path.c_str(), F_OK) == 0) return read_key(path, err);
   if (!create) {
@@ -102,12 +108,9 @@ std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool
     err = "cannot generate a key (no randomness)";
     return std::nullopt;
   }
-  // The key's directory (and its parents, as mkdir -p), private to the relay's user.
+  // The key's directory (and its parents), private to the relay's user.
   const std::size_t slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) {
-    for (std::size_t at = path.find('/', 1); at != std::string::npos && at <= slash; at = path.find('/', at + 1))
-      ::mkdir(path.substr(0, at).c_str(), 0700);
-  }
+  if (slash != std::string::npos && slash > 0) (void)make_dirs(path.substr(0, slash));
   // Written under a temporary name and linked into place: a reader never sees half a
   // key, and when two processes race the first link wins and both use its key.
   std::string tmp = path + ".tmp." + std::to_string(::getpid());

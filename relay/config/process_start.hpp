@@ -29,6 +29,11 @@ std::vector<std::string> common_argv(const CommonArgs& a);
 // load_config: the file (or the defaults) with the command-line overrides applied.
 std::optional<RelayConfig> load_config(const CommonArgs& a, std::string& err);
 
+// make_dirs: `dir` and the directories above it that are missing (as mkdir -p): `dir`
+// private (0700), those above it only to pass through (0711, so the relay's user reaches
+// it); false (errno set) if `dir` cannot be made.
+bool make_dirs(const std::string& dir);
+
 // load_identity_key: read the hex key file; create it (mode 0600, its directory 0700)
 // when missing and `create` is set. Concurrent creators agree: the loser reads the winner's.
 std::optional<crypto::SecretKey> load_identity_key(const std::string& path, bool create, std::string& err);

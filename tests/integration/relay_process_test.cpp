@@ -340,6 +340,29 @@ TEST(RelayProcess, AdvertisesItsHttpEndpointAndRelaysUploads) {
   EXPECT_EQ(relay.stop(), 0);
 }
 
+// An identity key kept outside the data directory, and a data directory that does not
+// exist yet (three levels of it): the relay makes it and starts. (It used not to: the
+// key's creation was what made the directory, so the block store had nowhere to go.)
+TEST(RelayProcess, StartsWithAKeyKeptElsewhereAndADataDirectoryNotYetMade) {
+  char tmpl[] = "/tmp/srl-keyelsewhere-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0711);
+  const std::string key = dir + "/relay.key";
+  std::ofstream(key) << to_hex(test::make_local_peer(33).key.bytes()) << "\n";
+  ::chmod(key.c_str(), 0600);
+  const std::string data = dir + "/a/b/data";
+  test::RelayRun relay({"--identity-key-file", key, "--data-dir", data});
+  ASSERT_GT(relay.port, 0) << "the relay did not start";
+  struct stat st{};
+  ASSERT_EQ(::stat((data + "/blocks").c_str(), &st), 0) << "no block store in the new data directory";
+  Peers net;
+  Peer& a = net.add(57, relay.port);
+  ASSERT_TRUE(net.all_authenticated());
+  EXPECT_EQ(*a.conv->peer_key(), test::make_local_peer(33).key.public_key());  // the key from the file
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
 // Signer sets come from a trusted node's RPC: the relay learns the cycle and its signers,
 // and relays a block those signers signed.
 TEST(RelayProcess, FetchesRewardSetsFromANodesRpc) {
