@@ -1,6 +1,5 @@
 #include "control/rewards/reward_fetcher.hpp"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -9,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "relay/net/socks5.hpp"
+#include "control/netio/http_get.hpp"
 
 namespace relay::rewards {
 
@@ -27,10 +26,7 @@ std::optional<std::uint64_t> parse_pox_current_cycle(std::string_view json, std:
   return id->get<std::uint64_t>();
 }
 
-RewardFetcher::RewardFetcher(FetcherOptions o) : opts_(std::move(o)) {
-  static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == 0;
-  (void)curl_ready;
-}
+RewardFetcher::RewardFetcher(FetcherOptions o) : opts_(std::move(o)) {}
 
 RewardFetcher::~RewardFetcher() {
   {
@@ -58,75 +54,21 @@ void RewardFetcher::run() {
   }
 }
 
-// use_proxy: set the transfer of `url` to go through the proxy configured for its host
-// (none: direct). False when the URL's host cannot be read.
-bool RewardFetcher::use_proxy(void* curl, const std::string& url) const {
-  if (!opts_.proxy && !opts_.onion_proxy) return true;
-  CURLU* u = curl_url();
-  char* host = nullptr;
-  char* port = nullptr;
-  const bool parsed = u != nullptr && curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-                      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-                      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
-  std::string h = parsed ? host : "", p = parsed ? port : "";
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(u);
-  if (!parsed) return false;
-  const bool onion = h.size() > 6 && h.compare(h.size() - 6, 6, ".onion") == 0;
-  const auto& proxy = onion ? opts_.onion_proxy : opts_.proxy;
-  if (!proxy) return true;
-  CURL* c = static_cast<CURL*>(curl);
-  const auto at = net::PeerAddress::ip(proxy->addr, proxy->port);
-  // socks5h: the name goes to the proxy; curl resolves nothing itself.
-  const std::string proxy_url = "socks5h://" + at.to_string();
-  curl_easy_setopt(c, CURLOPT_PROXY, proxy_url.c_str());
-  std::optional<net::ProxyLogin> login = proxy->login;
-  if (!login && opts_.isolate) {
-    std::string e;
-    const auto target = net::PeerAddress::from_host(h, static_cast<std::uint16_t>(std::atoi(p.c_str())), e);
-    if (target) login = net::socks5::isolation_login(*target, opts_.isolation_salt);
-  }
-  if (login) {
-    curl_easy_setopt(c, CURLOPT_PROXYUSERNAME, login->user.c_str());
-    curl_easy_setopt(c, CURLOPT_PROXYPASSWORD, login->pass.c_str());
-  }
-  return true;
-}
-
 std::optional<std::string> RewardFetcher::get(const std::string& url, bool quiet) {
   stats_.requests.fetch_add(1, std::memory_order_relaxed);
-  CURL* c = curl_easy_init();
-  if (c == nullptr) return std::nullopt;
-  std::string body;
-  auto write = +[](char* p, std::size_t sz, std::size_t n, void* ud) -> std::size_t {
-    auto* b = static_cast<std::string*>(ud);
-    if (b->size() + sz * n > kMaxResponse) return 0;  // too large: abort the transfer
-    b->append(p, sz * n);
-    return sz * n;
-  };
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(opts_.timeout_s));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(opts_.timeout_s));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "stacks/3.0 (stacks-relay)");
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!use_proxy(c, url)) {
-    curl_easy_cleanup(c);
-    stats_.failures.fetch_add(1, std::memory_order_relaxed);
+  netio::HttpGetOptions o;
+  o.timeout_s = opts_.timeout_s;
+  o.max_body = kMaxResponse;
+  o.proxy = opts_.proxy;
+  o.onion_proxy = opts_.onion_proxy;
+  o.isolate = opts_.isolate;
+  o.isolation_salt = opts_.isolation_salt;
+  auto r = netio::http_get(o, url);
+  if (r.status != 200) {
+    if (!quiet || r.status == 0) stats_.failures.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
-  const CURLcode rc = curl_easy_perform(c);
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK || status != 200) {
-    if (!quiet || rc != CURLE_OK) stats_.failures.fetch_add(1, std::memory_order_relaxed);
-    return std::nullopt;
-  }
-  return body;
+  return std::move(r.body);
 }
 
 std::optional<Signers> RewardFetcher::fetch_set(std::uint64_t cycle, bool quiet) {

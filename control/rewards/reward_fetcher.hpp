@@ -72,7 +72,6 @@ class RewardFetcher {
   bool poll_once();
   // quiet: a missing answer is expected (the next cycle's set before it exists), not a failure.
   std::optional<std::string> get(const std::string& url, bool quiet = false);
-  bool use_proxy(void* curl, const std::string& url) const;
   std::optional<Signers> fetch_set(std::uint64_t cycle, bool quiet = false);
   void publish(CycleSets sets);
   void save(std::uint64_t cycle, const std::string& json) const;
