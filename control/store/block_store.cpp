@@ -317,6 +317,25 @@ std::optional<BlockStore::Snapshot::Block> BlockStore::Snapshot::microblock_at(c
   return get(id);
 }
 
+std::vector<LogEntry> BlockStore::Snapshot::log_from(std::uint64_t seq, std::size_t max) const {
+  std::vector<LogEntry> out;
+  MDB_cursor* cur = nullptr;
+  if (max == 0 || mdb_cursor_open(static_cast<MDB_txn*>(txn_), store_->order_, &cur) != 0) return out;
+  std::uint8_t from[8];
+  put_u64(from, seq);
+  MDB_val k = val(from, sizeof from), v;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && out.size() < max;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8 || v.mv_size != 32) continue;
+    LogEntry e;
+    e.seq = get_u64(static_cast<const std::uint8_t*>(k.mv_data));
+    std::memcpy(e.id.data(), v.mv_data, 32);
+    out.push_back(e);
+  }
+  mdb_cursor_close(cur);
+  return out;
+}
+
 StoreTotals BlockStore::totals() const {
   StoreTotals out;
   MDB_txn* txn = nullptr;
@@ -326,6 +345,7 @@ StoreTotals BlockStore::totals() const {
   out.blocks = t.blocks;
   out.bytes = t.bytes;
   out.evicted = t.evicted;
+  out.next_seq = t.next_seq;
   return out;
 }
 

@@ -10,7 +10,8 @@
 //
 // Layout (four named databases in one environment):
 //   blocks  id[32]            → Entry header ‖ block bytes
-//   order   seq (u64 BE)      → id[32]           insertion order, for eviction
+//   order   seq (u64 BE)      → id[32]           insertion order: the log a partner catches
+//                                                up from (Snapshot::log_from), and eviction
 //   meta    "totals"          → count, bytes, evicted, next seq (u64 BE each)
 //   index   'S' anchor[32] seq (u16 BE) → microblock hash   a 2.x stream, by position
 //           'A' alias[32]     → id[32]           a microblock's index hash H(hash ‖ anchor's consensus hash)
@@ -23,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "relay/base/bytes.hpp"
 #include "relay/base/result.hpp"
@@ -60,6 +62,14 @@ struct StoreTotals {
   std::uint64_t blocks = 0;
   std::uint64_t bytes = 0;
   std::uint64_t evicted = 0;
+  std::uint64_t next_seq = 0;  // the seq the next block stored gets (the log's end)
+};
+
+// One entry of the store's log: the block stored as the seq-th (seqs count from 1 and
+// only grow; an evicted block leaves the log with it).
+struct LogEntry {
+  std::uint64_t seq = 0;
+  Hash32 id{};
 };
 
 class BlockStore {
@@ -90,6 +100,8 @@ class BlockStore {
     std::optional<Block> by_alias(const Hash32& alias) const;
     // microblock_at: the microblock at `seq` of the stream building on `anchor`.
     std::optional<Block> microblock_at(const Hash32& anchor, std::uint16_t seq) const;
+    // log_from: the log's entries from `seq` on (oldest first), at most `max`.
+    std::vector<LogEntry> log_from(std::uint64_t seq, std::size_t max) const;
 
    private:
     friend class BlockStore;

@@ -150,6 +150,43 @@ TEST(BlockStore, EvictsTheOldestBeyondItsLimits) {
   EXPECT_EQ(s->totals().blocks, before.blocks);
 }
 
+// The log a partner catches up from: every block in the order it was stored, from any
+// point on, in pages; a block stored twice is one entry; evicted blocks leave it; seqs
+// carry on across a reopen.
+TEST(BlockStore, ItsLogListsWhatWasStoredInOrderFromAnyPoint) {
+  TempDir d;
+  StoreLimits lim;
+  lim.max_blocks = 5;
+  {
+    auto s = BlockStore::open(d.path + "/blocks", lim).value();
+    EXPECT_EQ(s->totals().next_seq, 1u);  // seqs count from 1
+    for (std::uint32_t i = 1; i <= 3; ++i) ASSERT_TRUE(s->put(id_of(i), meta_of(i), block_bytes(i, 100)).value());
+    EXPECT_FALSE(s->put(id_of(2), meta_of(2), block_bytes(2, 100)).value());
+    auto snap = s->snapshot().value();
+    auto all = snap.log_from(0, 100);
+    ASSERT_EQ(all.size(), 3u);
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(all[i].seq, i + 1);
+      EXPECT_EQ(all[i].id, id_of(i + 1));
+    }
+    auto page = snap.log_from(2, 1);
+    ASSERT_EQ(page.size(), 1u);
+    EXPECT_EQ(page[0].id, id_of(2));
+    EXPECT_TRUE(snap.log_from(4, 10).empty());
+    EXPECT_EQ(s->totals().next_seq, 4u);
+  }
+  auto s = BlockStore::open(d.path + "/blocks", lim).value();
+  for (std::uint32_t i = 4; i <= 7; ++i) ASSERT_TRUE(s->put(id_of(i), meta_of(i), block_bytes(i, 100)).value());
+  auto snap = s->snapshot().value();
+  auto all = snap.log_from(0, 100);  // 1 and 2 evicted (five kept)
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all.front().seq, 3u);
+  EXPECT_EQ(all.front().id, id_of(3));
+  EXPECT_EQ(all.back().seq, 7u);
+  EXPECT_EQ(all.back().id, id_of(7));
+  EXPECT_EQ(s->totals().next_seq, 8u);
+}
+
 TEST(BlockStore, SnapshotsStayValidWhileTheStoreMovesOn) {
   TempDir d;
   auto s = BlockStore::open(d.path, StoreLimits{1 << 20, 3}).value();
