@@ -7,6 +7,7 @@
 #include <ctime>
 #include <set>
 
+#include "control/store/store_push.hpp"
 #include "relay/net/dialogue.hpp"
 #include "relay/net/socks5.hpp"
 
@@ -457,61 +458,14 @@ void ControlEngine::reconsider_view() {
   if (auto v = vote_.decide(view_.height != 0); v && *v != view_) set_view(*v);
 }
 
-namespace {
-// Puts every block of a relayed push into the store, by the id the relay keys it on.
-class StoreFeeder final : public codec::PushVisitor {
- public:
-  StoreFeeder(store::BlockStore& s, ControlStats& st) : store_(s), stats_(st) {}
-  void transaction(const codec::StacksTransaction&, ByteSpan) override {}
-  void chunk(const codec::StackerDBPushChunk&) override {}
-  void available(codec::MsgId, std::span<const codec::BlockAvailable>) override {}
-  // The dataplane relayed it under the same limits, so this is not reached.
-  void beyond_policy(const char*) override {}
-  void nakamoto_block(const codec::NakamotoBlock& b, ByteSpan raw) override {
-    store::BlockMeta m;
-    m.kind = store::BlockKind::kNakamoto;
-    m.height = b.header.chain_length;
-    m.consensus_hash = b.header.consensus_hash;
-    m.parent = b.header.parent_block_id;
-    put(b.block_id, m, raw);
-  }
-  void block(const codec::Hash20& consensus_hash, const codec::StacksBlock& b, ByteSpan raw) override {
-    store::BlockMeta m;
-    m.kind = store::BlockKind::kStacks;
-    m.consensus_hash = consensus_hash;
-    m.parent = b.header.parent_block;
-    put(codec::block_index_hash(b.block_hash, consensus_hash), m, raw);
-  }
-  void microblock(const codec::Hash32& anchor, const codec::StacksMicroblock& mb, ByteSpan raw) override {
-    store::BlockMeta m;
-    m.kind = store::BlockKind::kMicroblock;
-    m.height = mb.header.sequence;
-    m.parent = mb.header.prev_block;
-    m.anchor = anchor;
-    // The anchor's consensus hash names the microblock for /v2/microblocks/{id}; known
-    // when the anchored block was relayed (and kept) before its stream.
-    if (auto snap = store_.snapshot(); snap.ok())
-      if (auto a = snap->get(anchor); a && a->meta.kind == store::BlockKind::kStacks) m.consensus_hash = a->meta.consensus_hash;
-    put(mb.block_hash, m, raw);
-  }
-
- private:
-  void put(const codec::Hash32& id, const store::BlockMeta& m, ByteSpan raw) {
-    auto r = store_.put(id, m, raw);
-    if (!r.ok()) ++stats_.store_errors;
-    else if (*r) ++stats_.blocks_stored;
-  }
-  store::BlockStore& store_;
-  ControlStats& stats_;
-};
-}  // namespace
-
 // A block push the dataplane relayed: keep its blocks (off the relay path: the
 // dataplane has already forwarded it).
 void ControlEngine::on_relayed(ByteSpan payload) {
   if (opts_.store == nullptr) return;
-  StoreFeeder feeder(*opts_.store, stats_);
-  if (!codec::read_push(payload, 0, push_scratch_, feeder).ok()) ++stats_.link_corrupt;
+  const auto fed = store::store_push(*opts_.store, payload, push_scratch_);
+  if (!fed.decoded) ++stats_.link_corrupt;
+  stats_.blocks_stored += fed.stored;
+  stats_.store_errors += fed.errors;
 }
 
 void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
