@@ -21,6 +21,7 @@
 #include "control/http/relay_api.hpp"
 #include "control/rewards/reward_fetcher.hpp"
 #include "control/i2p/sam_session.hpp"
+#include "control/pair/catch_up.hpp"
 #include "control/tor/tor_control.hpp"
 #include "relay/shm/region.hpp"
 
@@ -209,6 +210,7 @@ int main(int argc, char** argv) {
   api.ring_ctl_to_dp = lk->ctl_to_dp;
   api.ring_ctl_to_dp_sz = lk->ctl_to_dp_sz;
   api.board = &board;
+  for (const auto& pp : o.pairs) api.pair_keys.push_back(pp.pinned->compressed());
   api.check_signers = [&](const codec::NakamotoBlock& b) {
     std::lock_guard<std::mutex> g(sets_mu);
     auto r = validate::verify_signer_signatures(b, sets_current);
@@ -246,6 +248,22 @@ int main(int argc, char** argv) {
     log_line(kProg, "HTTP endpoint on %s:%u", so.host.c_str(), http_server->port());
     std::printf("HTTP %u\n", http_server->port());  // for whoever started us with port 0
     std::fflush(stdout);
+  }
+  // The pair's store catch-up (its own thread, started once this process is unprivileged:
+  // it writes its cursors into the data dir): from each partner's data_url.
+  std::unique_ptr<pair::CatchUp> catch_up;
+  if (!o.pairs.empty() && blocks) {
+    pair::CatchUpOptions co;
+    co.key = key;
+    co.store = blocks.get();
+    co.cursor_dir = cfg->data_dir;
+    co.http.proxy = cfg->proxy;
+    co.http.onion_proxy = cfg->onion_proxy;
+    co.http.isolate = cfg->proxy_isolate;
+    crypto::fill_random(reinterpret_cast<std::uint8_t*>(&co.http.isolation_salt), sizeof co.http.isolation_salt);
+    co.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
+    catch_up = std::make_unique<pair::CatchUp>(std::move(co));
+    catch_up->set_reward_sets(sets_current, sets_previous);
   }
   // The onion service, published through Tor's control port (its own thread; started
   // once this process is unprivileged, as the key it keeps is in the data dir).
@@ -286,7 +304,7 @@ int main(int argc, char** argv) {
     sam = std::make_unique<i2p::SamSession>(std::move(so));
   }
   std::uint64_t sam_generation = 0;
-  std::uint64_t next_board = 0, next_neighbors = 0;
+  std::uint64_t next_board = 0, next_neighbors = 0, next_partners = 0;
 
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
@@ -296,6 +314,7 @@ int main(int argc, char** argv) {
   if (http_server) http_server->serve();
   if (tor_ctl) tor_ctl->start();
   if (sam) sam->start();
+  if (catch_up) catch_up->start();
   engine.start(incarnation, shm::monotonic_ns());
   if (fetcher) fetcher->start();
   log_line(kProg, "running (%zu peers to dial, %zu trusted, %zu pair partner paths, reward set of %zu signers)",
@@ -328,6 +347,7 @@ int main(int argc, char** argv) {
           sets_current = sets->current;
           sets_previous = sets->previous;
         }
+        if (catch_up) catch_up->set_reward_sets(sets->current, sets->previous);
         engine.set_reward_sets(std::move(sets->current), std::move(sets->previous), sets->cycle, std::move(sets->next));
       }
     }
@@ -341,8 +361,15 @@ int main(int argc, char** argv) {
     }
     if (!engine.poll(now)) ::usleep(200);
     if (now >= next_board) {
+      auto pairs = engine.pairs_view(now);
+      if (catch_up && now >= next_partners) {  // whom to catch up from: the partners' data_urls
+        std::vector<pair::Partner> ps;
+        for (const auto& pv : pairs) ps.push_back(pair::Partner{pv.key, pv.data_url});
+        catch_up->set_partners(std::move(ps));
+        next_partners = now + 1'000'000'000;
+      }
       board.publish({engine.burn_view(), engine.sessions(), engine.authenticated_sessions(), engine.stats(),
-                     (*table)->stats(), engine.pairs_view(now)});
+                     (*table)->stats(), std::move(pairs), catch_up ? catch_up->view() : std::vector<pair::CatchUpView>{}});
       next_board = now + 100'000'000;
     }
     if (now >= next_neighbors) {

@@ -763,6 +763,7 @@ void ControlEngine::pair_authenticated(std::uint32_t sid, Peer& p, std::uint64_t
   p.pair = true;
   p.configured = true;
   p.conv.set_liveness(opts_.pair_ping_interval_ns, opts_.pair_ping_timeout_ns);
+  if (const auto& hs = p.conv.peer_handshake(); hs && !hs->data_url.empty()) d->data_url = hs->data_url;
   ++stats_.pair_sessions;
   ++d->sessions;
   for (auto& [other_sid, o] : peers_) {
@@ -807,6 +808,7 @@ std::vector<PairView> ControlEngine::pairs_view(std::uint64_t now_ns) const {
     v.key = d.spec.pinned->compressed();
     v.paths = d.paths.size();
     v.path = d.paths[d.path].addr.to_string();
+    v.data_url = d.data_url;
     if (const Peer* p = pair_session(d.pkh)) {
       v.up = true;
       v.outbound = p->info.outbound;

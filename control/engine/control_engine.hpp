@@ -105,6 +105,7 @@ struct PairView {
   bool up = false;
   bool outbound = false;       // the session up is the one we dialed
   std::string path;            // the address being (or last) dialed
+  std::string data_url;        // its HTTP endpoint, from its last handshake ("": none yet)
   std::size_t paths = 0;
   std::uint64_t since_ns = 0;  // up (or down) since
   std::uint64_t rtt_ns = 0;    // the last liveness ping's round trip
@@ -233,6 +234,7 @@ class ControlEngine {
     std::vector<DialSpec> paths;
     std::size_t path = 0;
     codec::Hash20 pkh{};
+    std::string data_url;  // from its last handshake
     bool was_up = false;
     std::uint64_t since_ns = 0;
     std::uint64_t sessions = 0, lost = 0, ping_timeouts = 0, dial_failures = 0;

@@ -1,8 +1,12 @@
 #include "control/http/relay_api.hpp"
 
+#include <charconv>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "control/pair/pair_auth.hpp"
+#include "control/store/store_push.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/codec/limits.hpp"
 #include "relay/crypto/hash.hpp"
@@ -75,6 +79,57 @@ void serve_block(const ApiContext& c, const Request& q, Response& r, const store
   }
   r.view = b->bytes;
   r.keep = std::move(holder);  // the snapshot stays open until the body is written
+}
+
+// The catch-up routes: a partner's signed request, else 401 (403: a key that is not a
+// partner's). False when the request was answered here.
+bool partner_request(const ApiContext& c, const Request& q, Response& r) {
+  const std::int64_t now = c.wall != nullptr ? c.wall() : static_cast<std::int64_t>(::time(nullptr));
+  const std::string target = q.query.empty() ? q.path : q.path + "?" + q.query;
+  const auto a = pair::check_auth(q.header("authorization"), q.method, target, now, c.public_key, c.pair_keys);
+  if (a == pair::AuthResult::kOk) return true;
+  r.set_text(a == pair::AuthResult::kNotAPartner ? 403 : 401, std::string("pair partners only: ") + pair::describe(a) + "\n");
+  if (a != pair::AuthResult::kNotAPartner) r.headers.emplace_back("WWW-Authenticate", "StacksRelay");
+  return false;
+}
+
+// /relay/v1/log?from=SEQ&limit=N: the store's log (the ids in the order they were stored),
+// from SEQ on, at most N (default and ceiling 1000) entries, and where it ends now.
+void serve_log(const ApiContext& c, const Request& q, Response& r) {
+  if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
+  std::uint64_t from = 1, limit = 1000;
+  const std::string f = query_param(q.query, "from"), l = query_param(q.query, "limit");
+  const auto number = [](const std::string& t, std::uint64_t& v) {
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    return ec == std::errc{} && end == t.data() + t.size();
+  };
+  if ((!f.empty() && !number(f, from)) || (!l.empty() && (!number(l, limit) || limit == 0)))
+    return r.set_text(400, "from and limit are positive numbers\n");
+  limit = std::min<std::uint64_t>(limit, 1000);
+  auto snap = c.store->snapshot();
+  if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
+  Json entries = Json::array();
+  for (const auto& e : snap->log_from(from, static_cast<std::size_t>(limit))) {
+    Json o = Json::object();
+    o["seq"] = e.seq;
+    o["id"] = to_hex(e.id);
+    entries.push_back(std::move(o));
+  }
+  Json j = Json::object();
+  j["next_seq"] = c.store->totals().next_seq;
+  j["entries"] = std::move(entries);
+  r.set_text(200, json_body(j), "application/json");
+}
+
+// /relay/v1/push/{id}: the stored block as the push that carries it alone.
+void serve_push(const ApiContext& c, Response& r, const store::Hash32& id) {
+  if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
+  auto snap = c.store->snapshot();
+  if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
+  auto b = snap->get(id);
+  if (!b) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
+  const Bytes push = store::push_of(b->meta, b->bytes);
+  r.set_text(200, std::string(push.begin(), push.end()), "application/octet-stream");
 }
 
 // /v3/tenures/{id}[?stop=id]: from `id` back through parents of the same tenure
@@ -272,6 +327,27 @@ void serve_status(const ApiContext& c, Response& r) {
     }
     j["pair"] = std::move(pairs);
   }
+  if (!s.catch_up.empty()) {  // the store catch-up from each partner: where it is in its log
+    Json cu = Json::array();
+    for (const auto& v : s.catch_up) {
+      Json e = Json::object();
+      e["public_key"] = to_hex(v.key);
+      e["url"] = v.url;
+      e["caught_up"] = v.caught_up();
+      e["cursor"] = v.cursor;
+      e["partner_next_seq"] = v.partner_next;
+      e["behind"] = v.partner_next > v.cursor ? v.partner_next - v.cursor : 0;
+      e["fetched"] = v.fetched;
+      e["stored"] = v.stored;
+      e["already_had"] = v.already_had;
+      e["refused"] = v.refused;
+      e["unverifiable"] = v.unverifiable;
+      e["failures"] = v.failures;
+      e["last_error"] = v.last_error;
+      cu.push_back(std::move(e));
+    }
+    j["catch_up"] = std::move(cu);
+  }
   Json control = Json::object();
 #define RELAY_X(name, help) control[#name] = s.stats.name;
   RELAY_CTL_COUNTERS(RELAY_X)
@@ -436,6 +512,19 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "pair_partners", "gauge", "pair partners configured", s.pairs.size());
     metric(out, "pair_partners_up", "gauge", "pair partners with a session up", up);
   }
+  if (!s.catch_up.empty()) {
+    std::uint64_t behind = 0, stored = 0, refused = 0, failures = 0;
+    for (const auto& v : s.catch_up) {
+      behind += v.partner_next > v.cursor ? v.partner_next - v.cursor : 0;
+      stored += v.stored;
+      refused += v.refused;
+      failures += v.failures;
+    }
+    metric(out, "catch_up_behind", "gauge", "entries of the partners' store logs not read yet", behind);
+    metric(out, "catch_up_stored_total", "counter", "blocks stored from a partner's log", stored);
+    metric(out, "catch_up_refused_total", "counter", "blocks from a partner that failed the checks (refused)", refused);
+    metric(out, "catch_up_failures_total", "counter", "catch-up requests that failed", failures);
+  }
   {
     const ctl::NeighborsView n = c.board->neighbors();
     metric(out, "frontier_peers", "gauge", "peers in the table", n.table_size);
@@ -594,6 +683,16 @@ Handler make_relay_api(const ApiContext* ctx) {
       auto id = id_after(q.path, "/v2/microblocks/", under);
       if (!id) return r.set_text(400, "a microblock index hash is 64 hex digits\n");
       return serve_microblocks_indexed(c, q, r, *id);
+    }
+    if (q.path.rfind("/relay/v1/", 0) == 0 && !c.pair_keys.empty()) {
+      if (!get) return r.set_text(405, "use GET\n");
+      if (!partner_request(c, q, r)) return;
+      if (q.path == "/relay/v1/log") return serve_log(c, q, r);
+      if (auto id = id_after(q.path, "/relay/v1/push/", under); under) {
+        if (!id) return r.set_text(400, "a block id is 64 hex digits\n");
+        return serve_push(c, r, *id);
+      }
+      return r.set_text(404, "no such route\n");
     }
     if (q.path == "/v2/transactions") {
       if (q.method != "POST") return r.set_text(405, "use POST\n");

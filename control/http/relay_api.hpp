@@ -17,6 +17,10 @@
 //                                          decoded, signatures checked, then relayed to peers
 //   POST /v3/blocks/upload[/]               a Nakamoto block (octet-stream): decoded, signer
 //                                          signatures checked, then relayed (and stored)
+//   GET /relay/v1/log?from=SEQ[&limit=N]    the store's log from SEQ on (JSON), and
+//   GET /relay/v1/push/{id}                 a stored block as the push that carries it: for
+//                                          a pair partner's catch-up only (control/pair/
+//                                          catch_up.hpp), signed by its key (pair_auth.hpp)
 // Blocks by id never change: strong ETag (the id), a year of Cache-Control, 304 on a
 // matching If-None-Match, so a CDN can front the endpoint.
 #pragma once
@@ -28,6 +32,7 @@
 
 #include "control/engine/control_engine.hpp"
 #include "control/http/server.hpp"
+#include "control/pair/catch_up.hpp"
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
 
@@ -43,6 +48,7 @@ class StatusBoard {
     ctl::ControlStats stats;
     frontier::FrontierStats frontier;
     std::vector<ctl::PairView> pairs;
+    std::vector<pair::CatchUpView> catch_up;
   };
   void publish(const Snapshot& s) {
     std::lock_guard<std::mutex> g(mu_);
@@ -87,6 +93,10 @@ struct ApiContext {
   // originate: hand a validated push (type byte + body) to the control loop, which has
   // the dataplane relay it. Called on the HTTP thread; must be thread-safe.
   std::function<void(Bytes payload)> originate;
+  // The relay's pair partners ([pair] peers): the keys the catch-up routes (/relay/v1/*)
+  // answer (none: those routes do not exist). `wall`: unix seconds (nullptr: time()).
+  std::vector<codec::PubKey33> pair_keys;
+  std::int64_t (*wall)() = nullptr;
 };
 
 Handler make_relay_api(const ApiContext* ctx);
