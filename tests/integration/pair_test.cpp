@@ -1,10 +1,13 @@
 // A relay pair against the real processes (issue 17): "home" and "cloud" network
 // namespaces joined by a veth (cloud 198.18.9.1, home 198.18.9.2), a relay in each
-// naming the other in [pair] peers, and three stock test nodes (in "home") each
-// connected to both relays, as a node configured with both is. The nodes push
-// transactions to both of their relays, as a node does; the cloud relay is killed
-// (-9, every process) while they flow and started again later. Every push must reach
-// every other node throughout, and the pair must come back up by itself.
+// naming the other in [pair] peers (HTTP endpoints on, so each announces its data_url),
+// and three stock test nodes (in "home") each connected to both relays, as a node
+// configured with both is. The nodes push transactions, and Nakamoto blocks now and
+// then, to both of their relays, as a node does; the cloud relay is killed (-9, every
+// process) while they flow and started again later. Every push must reach every other
+// node throughout; the pair must come back up by itself; and cloud's block store must
+// catch up from home's every block home stored while it was down (ids and count equal:
+// nothing missing, nothing twice).
 // Root only (namespaces).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -21,6 +24,7 @@
 #include "relay/base/hex.hpp"
 #include "relay/codec/message.hpp"
 #include "tests/support/launch/netns.hpp"
+#include "tests/support/loopback.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
 
@@ -104,7 +108,8 @@ TEST(Pair, StockNodesOnBothRelaysGetEveryPushWhileOneIsKilledAndItComesBack) {
     const bool home = std::string(side) == "home";
     return std::make_unique<RelayRun>(
         std::vector<std::string>{"--config", dir + "/" + side + "/relay.toml", "--identity-key-file", home ? home_key : cloud_key,
-                                 "--data-dir", dir + "/" + side + "/data"},
+                                 "--data-dir", dir + "/" + side + "/data", "--http-bind",
+                                 std::string(home ? "198.18.9.2" : "198.18.9.1") + ":20480"},
         home ? "198.18.9.2:20444" : "198.18.9.1:20444", home ? lab.home.name : lab.cloud.name, true);
   };
   auto home = start("home");
@@ -149,14 +154,23 @@ TEST(Pair, StockNodesOnBothRelaysGetEveryPushWhileOneIsKilledAndItComesBack) {
   ASSERT_TRUE(step([&] { return all_up() && pair_ups(*home) >= 1 && pair_ups(*cloud) >= 1; }, 20s))
       << "home:\n" << home->log() << "cloud:\n" << cloud->log();
 
-  // Pushes flow: each node in turn, every 50 ms; cloud dies after the 20th and is back
-  // (the nodes dial it again, as nodes do) after the 60th.
+  // Pushes flow: each node in turn, every 50 ms, and a block every 5th; cloud dies after
+  // the 20th and is back (the nodes dial it again, as nodes do) after the 60th.
   std::vector<StacksTransaction> sent;
+  std::vector<Hash32> blocks;
+  const auto miner = sim::key_from_byte(9, 1);
   bool killed = false, restarted = false;
   for (std::uint64_t i = 0; i < 100; ++i) {
     const auto tx = signed_test_tx(1000 + i);
     sent.push_back(tx);
     nodes[i % nodes.size()]->push(static_cast<std::uint32_t>(i + 1), tx);
+    if (i % 5 == 0) {
+      NakamotoBlocks nb;
+      nb.blocks.push_back(sim::nakamoto_block(300 + i, signers, miner, 4000));
+      blocks.push_back(nb.blocks[0].block_id);
+      for (UPeer* p : {nodes[0]->to_home.get(), nodes[0]->to_cloud.get()})
+        if (p->authenticated() && !p->closed) p->send(p->conv->sign(static_cast<std::uint32_t>(10'000 + i), nb));
+    }
     const auto t0 = std::chrono::steady_clock::now();
     step([&] { return std::chrono::steady_clock::now() - t0 > 50ms; }, 1s);
     if (i == 20) {
@@ -185,6 +199,31 @@ TEST(Pair, StockNodesOnBothRelaysGetEveryPushWhileOneIsKilledAndItComesBack) {
   EXPECT_TRUE(step([&] { return pair_ups(*cloud) >= 1 && pair_ups(*home) >= 2; }, 10s)) << "home:\n"
                                                                                           << home->log() << "cloud:\n"
                                                                                           << cloud->log();
+  // Cloud's store catches up from home's log: every block, each once.
+  auto http_get = [](const char* host, const std::string& path) {
+    return http_exchange(20480, "GET " + path + " HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n", host);
+  };
+  auto has_block = [&](const char* host, const Hash32& id) {
+    return http_get(host, "/v3/blocks/" + to_hex(id)).rfind("HTTP/1.1 200", 0) == 0;
+  };
+  for (const auto& id : blocks) ASSERT_TRUE(has_block("198.18.9.2", id)) << "home lacks a pushed block";
+  std::string status;
+  const bool caught_up = step(
+      [&] {
+        status = http_get("198.18.9.1", "/status");
+        return status.find("\"caught_up\":true") != std::string::npos;
+      },
+      20s);
+  EXPECT_TRUE(caught_up) << status << "\ncloud:\n" << cloud->log();
+  for (const auto& id : blocks) EXPECT_TRUE(has_block("198.18.9.1", id)) << to_hex(id) << " missing at cloud\n" << status;
+  const std::string count = "\"block_store\":{\"blocks\":" + std::to_string(blocks.size()) + ",";
+  EXPECT_NE(http_get("198.18.9.1", "/status").find(count), std::string::npos) << status;  // each once
+  EXPECT_NE(status.find("\"refused\":0"), std::string::npos) << status;
+  const auto stored_at = status.find("\"stored\":");
+  ASSERT_NE(stored_at, std::string::npos) << status;
+  std::printf("cloud's catch-up: %s\n", status.substr(status.find("\"catch_up\"")).substr(0, 400).c_str());
+  EXPECT_NE(status.substr(stored_at, 12), "\"stored\":0,") << "nothing came through the catch-up: the test proves nothing";
+
   // After the restart, pushes cross the pair again: a node with a session to cloud only.
   auto tc = dp::UringTransport::create({}).value();
   UPeer only_cloud(*tc, 90);

@@ -1,4 +1,4 @@
-// tests/support/loopback.hpp — plain blocking TCP clients on 127.0.0.1 for tests that
+// tests/support/loopback.hpp — plain blocking TCP clients (127.0.0.1 unless told) for tests that
 // talk to a server (the io_uring transport, the HTTP endpoint) from outside it.
 #pragma once
 
@@ -13,9 +13,9 @@
 
 namespace relay::test {
 
-// connect_loopback: a connected socket to 127.0.0.1:port (reads time out after 10 s),
-// from another loopback address (`from`, e.g. "127.0.0.2") when given.
-inline int connect_loopback(std::uint16_t port, const char* from = nullptr) {
+// connect_tcp: a connected socket to `to`:port (IPv4; reads time out after 10 s), from
+// the local address `from` when given.
+inline int connect_tcp(const char* to, std::uint16_t port, const char* from = nullptr) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (from != nullptr) {
     sockaddr_in src{};
@@ -26,17 +26,21 @@ inline int connect_loopback(std::uint16_t port, const char* from = nullptr) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::inet_pton(AF_INET, to, &a.sin_addr), 1) << to;
   timeval tv{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << "connect to port " << port;
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << "connect to " << to << " port " << port;
   return fd;
 }
 
-// http_exchange: send one request (which should ask for Connection: close) and return
-// everything the server answers until it closes.
-inline std::string http_exchange(std::uint16_t port, const std::string& request) {
-  const int fd = connect_loopback(port);
+// connect_loopback: a connected socket to 127.0.0.1:port, from another loopback address
+// (`from`, e.g. "127.0.0.2") when given.
+inline int connect_loopback(std::uint16_t port, const char* from = nullptr) { return connect_tcp("127.0.0.1", port, from); }
+
+// http_exchange: send one request (which should ask for Connection: close) to `to`:port
+// and return everything the server answers until it closes.
+inline std::string http_exchange(std::uint16_t port, const std::string& request, const char* to = "127.0.0.1") {
+  const int fd = connect_tcp(to, port);
   // (MSG_NOSIGNAL: a server that is not there fails the test, not the test process.)
   EXPECT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
   std::string got;
