@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   auto dial_spec = [](const config::PeerSpec& p) {
     ctl::DialSpec d{p.addr, std::nullopt, p.via_device, p.via_source};
     d.mptcp = p.mptcp;
+    d.http = p.http;
     if (p.public_key) d.pinned = crypto::parse_public_key(ByteSpan(p.public_key->data(), 33));
     return d;
   };

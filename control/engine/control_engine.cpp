@@ -809,6 +809,8 @@ std::vector<PairView> ControlEngine::pairs_view(std::uint64_t now_ns) const {
     v.paths = d.paths.size();
     v.path = d.paths[d.path].addr.to_string();
     v.data_url = d.data_url;
+    for (const auto& path : d.paths)
+      if (!path.http.empty()) v.data_url = path.http;  // the operator's word over the handshake's
     if (const Peer* p = pair_session(d.pkh)) {
       v.up = true;
       v.outbound = p->info.outbound;

@@ -43,6 +43,7 @@ struct DialSpec {
   std::string via_device;                    // this peer only through this interface ("": as every dial)
   std::optional<codec::Addr16> via_source;   // this peer only from this local address
   std::optional<bool> mptcp;                 // this peer over MPTCP or not (nullopt: as every dial)
+  std::string http;                          // a pair partner's own HTTP endpoint ("": its data_url)
 };
 
 struct ControlOptions {
@@ -105,7 +106,7 @@ struct PairView {
   bool up = false;
   bool outbound = false;       // the session up is the one we dialed
   std::string path;            // the address being (or last) dialed
-  std::string data_url;        // its HTTP endpoint, from its last handshake ("": none yet)
+  std::string data_url;        // where its store is read: the configured http, else its handshake's data_url
   std::size_t paths = 0;
   std::uint64_t since_ns = 0;  // up (or down) since
   std::uint64_t rtt_ns = 0;    // the last liveness ping's round trip

@@ -77,7 +77,7 @@ class TableReader {
   // peers: an array whose entries are "PUBKEY@HOST:PORT" strings, or tables with that
   // `address` and how to reach it: `via` (an interface, e.g. a WireGuard tunnel) and
   // `source` (a local address).
-  bool peers(const char* key, std::vector<PeerSpec>& out) {
+  bool peers(const char* key, std::vector<PeerSpec>& out, bool with_http = false) {
     const toml::node* n = find(key);
     if (n == nullptr) return true;
     const toml::array* a = n->as_array();
@@ -85,7 +85,7 @@ class TableReader {
         "an array of peers: \"PUBKEY@HOST:PORT\" or { address = \"...\", via = \"wg0\", source = \"IP\", mptcp = true }";
     if (a == nullptr) return bad(*n, key, want);
     for (const auto& e : *a) {
-      std::string text, via, source;
+      std::string text, via, source, http;
       std::optional<bool> mptcp;
       if (auto v = e.value<std::string>()) {
         text = *v;
@@ -101,12 +101,12 @@ class TableReader {
             continue;
           }
           auto sv = val.value<std::string>();
-          if (!sv || (name != "address" && name != "via" && name != "source")) {
-            err_ = where(origin_, val) + ": " + prefix_ + key +
-                   ": a peer's keys are address, via and source (strings) and mptcp (true or false)";
+          if (!sv || (name != "address" && name != "via" && name != "source" && !(with_http && name == "http"))) {
+            err_ = where(origin_, val) + ": " + prefix_ + key + ": a peer's keys are address, via and source" +
+                   (with_http ? ", http" : "") + " (strings) and mptcp (true or false)";
             return false;
           }
-          (name == "address" ? text : name == "via" ? via : source) = *sv;
+          (name == "address" ? text : name == "via" ? via : name == "source" ? source : http) = *sv;
         }
         if (text.empty()) {
           err_ = where(origin_, e) + ": " + prefix_ + key + ": a peer needs its address";
@@ -127,6 +127,11 @@ class TableReader {
       }
       p->via_device = via;
       p->mptcp = mptcp;
+      if (!http.empty() && http.rfind("http://", 0) != 0 && http.rfind("https://", 0) != 0) {
+        err_ = where(origin_, e) + ": " + prefix_ + key + ": '" + text + "': http: a URL (http://HOST:PORT)";
+        return false;
+      }
+      p->http = http;
       if (!source.empty() && !(p->via_source = net::parse_addr(source))) {
         err_ = where(origin_, e) + ": " + prefix_ + key + ": '" + text + "': source: not an IP address: " + source;
         return false;
@@ -566,7 +571,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
 
   {
     TableReader t(section("pair") ? *section("pair") : kEmpty, origin, "pair.", err);
-    if (!t.peers("peers", c.pair_peers) || !t.integer("ping_interval_ms", c.pair_ping_interval_ms, 100, 60'000) ||
+    if (!t.peers("peers", c.pair_peers, true) || !t.integer("ping_interval_ms", c.pair_ping_interval_ms, 100, 60'000) ||
         !t.integer("ping_timeout_ms", c.pair_ping_timeout_ms, 100, 60'000) || !t.check_unknown())
       return fail();
     for (const auto& p : c.pair_peers)

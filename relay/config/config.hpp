@@ -29,6 +29,10 @@ struct PeerSpec {
   std::string via_device;
   std::optional<codec::Addr16> via_source;
   std::optional<bool> mptcp;  // { mptcp = true } : this peer over MPTCP or not (nullopt: p2p.mptcp)
+  // pair.peers only: the partner's own HTTP endpoint for the store catch-up ({ http =
+  // "http://10.7.0.2:20443" }; "": the data_url it announces, which is not the partner
+  // itself when both relays announce one proxy or CDN).
+  std::string http;
   bool operator==(const PeerSpec&) const = default;
 };
 

@@ -122,6 +122,7 @@ TEST(PairEngine, APartnerIsTrustedPingedAndRedialedOverItsNextPath) {
   World w;
   ControlOptions ca;
   ca.pairs = {DialSpec{at("198.18.0.9", 9), key_of(8)}, DialSpec{at("198.18.0.2", 2), key_of(8)}};
+  ca.pairs[1].http = "http://198.18.0.2:20443";  // its own endpoint for the catch-up
   ca.burn_view_quorum = 3;
   char tmpl[] = "/tmp/srl-pair-view-XXXXXX";
   const int fd = ::mkstemp(tmpl);
@@ -146,6 +147,7 @@ TEST(PairEngine, APartnerIsTrustedPingedAndRedialedOverItsNextPath) {
   EXPECT_EQ(v[0].paths, 2u);
   EXPECT_EQ(v[0].path, at("198.18.0.2", 2).to_string());
   EXPECT_GE(v[0].dial_failures, 1u);  // port 9: nobody listens
+  EXPECT_EQ(v[0].data_url, "http://198.18.0.2:20443");
   EXPECT_EQ(a.ctl().burn_view().height, partner.view.height);  // one trusted voice is enough
 
   // The partner goes silent (not pumped): no Pong within 3 s ends the session.

@@ -470,11 +470,13 @@ TEST(Config, PairPeersNeedTheirKeyAndMayHaveSeveralPaths) {
   std::string err;
   const std::string key = "02196f005965cebe6ddc3901b7b1cc1aa7a88f305bb8c5893456b8f9a605923893";
   auto c = load_config("[pair]\npeers = [\"" + key + "@198.51.100.1:20444\", { address = \"" + key +
-                           "@10.7.0.2:20444\", via = \"wg0\" }]\nping_interval_ms = 500\nping_timeout_ms = 2000\n",
+                           "@10.7.0.2:20444\", via = \"wg0\", http = \"http://10.7.0.2:20443\" }]\nping_interval_ms = 500\nping_timeout_ms = 2000\n",
                        {}, err, "c.toml");
   ASSERT_TRUE(c.ok()) << err;
   ASSERT_EQ(c->pair_peers.size(), 2u);
   EXPECT_EQ(c->pair_peers[1].via_device, "wg0");
+  EXPECT_EQ(c->pair_peers[1].http, "http://10.7.0.2:20443");
+  EXPECT_EQ(c->pair_peers[0].http, "");
   EXPECT_EQ(c->pair_peers[0].public_key, c->pair_peers[1].public_key);
   EXPECT_EQ(c->pair_ping_interval_ms, 500u);
   EXPECT_EQ(c->pair_ping_timeout_ms, 2000u);
@@ -485,6 +487,11 @@ TEST(Config, PairPeersNeedTheirKeyAndMayHaveSeveralPaths) {
   EXPECT_EQ(d->pair_ping_timeout_ms, 3000u);
   EXPECT_FALSE(load_config("[pair]\npeers = [\"198.51.100.1:20444\"]\n", {}, err, "c.toml").ok());
   EXPECT_NE(err.find("a partner relay is named by its public key"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[pair]\npeers = [{ address = \"" + key + "@10.7.0.2:1\", http = \"10.7.0.2:20443\" }]\n", {}, err,
+                           "c.toml").ok());
+  EXPECT_NE(err.find("http: a URL"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[p2p]\npeers = [{ address = \"10.7.0.2:1\", http = \"http://10.7.0.2:2\" }]\n", {}, err,
+                           "c.toml").ok());  // p2p peers have no catch-up
   EXPECT_FALSE(load_config("[pair]\nping_timeout_ms = 10\n", {}, err, "c.toml").ok());
   EXPECT_NE(err.find("pair.ping_timeout_ms"), std::string::npos) << err;
   EXPECT_FALSE(load_config("[pair]\npeers = [\"" + key + "@x.b32.i2p:0\"]\n", {}, err, "c.toml").ok());
