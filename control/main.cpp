@@ -305,7 +305,7 @@ int main(int argc, char** argv) {
     sam = std::make_unique<i2p::SamSession>(std::move(so));
   }
   std::uint64_t sam_generation = 0;
-  std::uint64_t next_board = 0, next_neighbors = 0, next_partners = 0;
+  std::uint64_t next_board = 0, next_neighbors = 0;
 
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
@@ -363,11 +363,10 @@ int main(int argc, char** argv) {
     if (!engine.poll(now)) ::usleep(200);
     if (now >= next_board) {
       auto pairs = engine.pairs_view(now);
-      if (catch_up && now >= next_partners) {  // whom to catch up from: the partners' data_urls
+      if (catch_up) {  // whom to catch up from: the partners' data_urls
         std::vector<pair::Partner> ps;
         for (const auto& pv : pairs) ps.push_back(pair::Partner{pv.key, pv.data_url});
         catch_up->set_partners(std::move(ps));
-        next_partners = now + 1'000'000'000;
       }
       board.publish({engine.burn_view(), engine.sessions(), engine.authenticated_sessions(), engine.stats(),
                      (*table)->stats(), std::move(pairs), catch_up ? catch_up->view() : std::vector<pair::CatchUpView>{}});

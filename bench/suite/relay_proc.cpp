@@ -1,5 +1,7 @@
 #include "bench/suite/relay_proc.hpp"
 
+#include <csignal>
+
 #include <dirent.h>
 #include <unistd.h>
 
@@ -89,6 +91,7 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
   {
     std::ofstream f(cfg);
     f << "[node]\ndata_dir = \"" << l.work_dir << "/data\"\n"
+      << (l.identity_key_file.empty() ? "" : "identity_key_file = \"" + l.identity_key_file + "\"\n")
       << "[p2p]\nbind = \"" << l.p2p_bind << "\"\nmax_inbound = 2000\nbusy_poll = " << (l.busy_poll ? "true" : "false") << "\n"
       << "cpus = [" << (l.cpus.empty() ? "" : std::to_string(l.cpus[0])) << (l.cpus.size() > 1 ? ", " + std::to_string(l.cpus[1]) : "")
       << "]\n"
@@ -154,6 +157,13 @@ ProcUsage RelayProc::usage() const {
 }
 
 int RelayProc::stop() { return child_.terminate(); }
+
+void RelayProc::kill_all() {
+  const auto d = static_cast<pid_t>(link_.dp_cnc->pid.load()), c = static_cast<pid_t>(link_.ctl_cnc->pid.load());
+  child_.kill();
+  for (const pid_t p : {d, c})
+    if (p > 0) ::kill(p, SIGKILL);
+}
 
 RelayProc::~RelayProc() {
   (void)stop();

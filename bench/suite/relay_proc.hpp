@@ -26,6 +26,7 @@ struct RelayLaunch {
   // the same `stacks-relay run`; empty: the relay's own stacks-relay-dataplane.
   std::string dataplane_bin;
   std::string http_bind;       // e.g. "127.0.0.1:0" (empty: no HTTP endpoint)
+  std::string identity_key_file;  // the relay's key (empty: made in its data dir)
   std::string p2p_bind = "127.0.0.1:0";
   std::string netns;           // run inside this network namespace (ip netns), empty: here
   bool busy_poll = false;      // p2p.busy_poll: the dataplane spins instead of sleeping
@@ -54,6 +55,9 @@ class RelayProc {
   ProcUsage usage() const;
   // stop: SIGTERM and wait; the supervisor's exit status.
   int stop();
+  // kill_all: the relay taken down at once, as a machine that dies: SIGKILL to the
+  // supervisor and both its processes.
+  void kill_all();
 
  private:
   RelayProc() = default;

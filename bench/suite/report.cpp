@@ -204,6 +204,15 @@ std::string to_json(const SuiteResult& r) {
             {"block_first_byte_out", dist_json(p.block.first_out)}, {"block_last_peer", dist_json(p.block.last_peer)}};
   });
   j["privacy_note"] = r.privacy_note;
+  j["failover"] = array_of(r.failover, [](const Failover& f) -> Json {
+    return {{"k", std::uint64_t{f.k}}, {"tx_rate", real(f.tx_rate)}, {"seconds", real(f.seconds)},
+            {"kill_at_s", real(f.kill_at_s)}, {"restart_at_s", real(f.restart_at_s)}, {"sent", f.sent},
+            {"expected_deliveries", f.expected}, {"delivered", f.delivered}, {"longest_gap_ms_before", real(f.gap_ms_before)},
+            {"longest_gap_ms_outage", real(f.gap_ms_outage)}, {"send_interval_ms", real(f.gap_ms_send)},
+            {"blocks_pushed", f.blocks_pushed}, {"blocks_missed", f.blocks_missed}, {"restart_ready_s", real(f.restart_ready_s)},
+            {"catch_up_s", real(f.catch_up_s)}, {"catch_up_stored", f.catch_up_stored}, {"note", f.note}};
+  });
+  j["failover_note"] = r.failover_note;
   j["soak"] = array_of(r.soak, [](const SoakResult& s) -> Json {
     const SoakParams& p = s.params;
     return {{"seconds", real(p.seconds)}, {"interval_s", real(p.interval_s)}, {"honest_peers", std::uint64_t{p.honest_peers}},
@@ -391,6 +400,26 @@ std::string to_html(const SuiteResult& r) {
            (direct != nullptr && direct != &p ? times(p.block.last_peer.p50, direct->block.last_peer.p50) : "–") + "</td><td>" +
            std::to_string(p.block.last_peer.n) + "</td></tr>";
     }
+    h += "</table>";
+  }
+  if (!r.failover.empty() || !r.failover_note.empty()) {
+    h += "<h2>Failover: a relay pair losing one relay</h2><p>Two relays of a pair in two namespaces (home and cloud) "
+         "joined by a veth, K nodes in home each with a session to both (as nodes configured with both relays), pushing "
+         "transactions in turn at a steady rate and a 64 KiB block every 0.5 s. A third of the way in, cloud is killed "
+         "(-9, every process); two thirds in, it is started again and the nodes dial it again. <i>Longest gap</i>: the "
+         "longest time a node went without a new transaction, before the kill and from the kill until 2 s after the "
+         "restart; the sender's own interval is the floor. <i>Catch-up</i>: from the restart until cloud's store holds "
+         "every block pushed (those it missed fetched from home's store log). " + esc(r.failover_note) +
+         "</p><table><tr><th>K</th><th>tx/s</th><th>delivered</th><th>of</th><th>send interval ms</th><th>longest gap before "
+         "ms</th><th>around the outage ms</th><th>blocks missed</th><th>listening again s</th><th>caught up s</th>"
+         "<th>fetched from partner</th></tr>";
+    for (const auto& f : r.failover)
+      h += "<tr><td>" + std::to_string(f.k) + "</td><td>" + num(f.tx_rate) + "</td><td>" + std::to_string(f.delivered) +
+           "</td><td>" + std::to_string(f.expected) + "</td><td>" + num(f.gap_ms_send, "%.1f") + "</td><td>" +
+           num(f.gap_ms_before, "%.1f") + "</td><td>" + num(f.gap_ms_outage, "%.1f") + "</td><td>" +
+           std::to_string(f.blocks_missed) + "</td><td>" + num(f.restart_ready_s, "%.2f") + "</td><td>" +
+           (f.catch_up_s >= 0 ? num(f.catch_up_s, "%.2f") : std::string("not within 20 s")) + "</td><td>" +
+           std::to_string(f.catch_up_stored) + "</td></tr>";
     h += "</table>";
   }
   for (const auto& s : r.soak) {

@@ -9,12 +9,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "bench/suite/format.hpp"
 #include "bench/suite/http_load.hpp"
@@ -625,6 +629,26 @@ bool start_relay_in(Ctx& c, const NetnsLab& lab, bool reference) {
   return start_relay_in(c, lab.nr, "198.18.5.1:20444", lab.tag, reference);
 }
 
+// in_netns: run `fn` on this thread inside network namespace `netns` (the sockets it
+// makes live there; the swarm's io_uring may only be driven from this thread), then come
+// back. False (and `fn` not run) when the namespace cannot be entered.
+bool in_netns(Ctx& c, const std::string& netns, const std::function<void()>& fn) {
+  const int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0 || !launch::enter_netns(netns)) {
+    if (home >= 0) ::close(home);
+    c.note("cannot enter %s", netns.c_str());
+    return false;
+  }
+  fn();
+  const bool back = ::setns(home, CLONE_NEWNET) == 0;
+  ::close(home);
+  if (!back) {
+    c.note("cannot return to the original namespace");  // nothing after this can be trusted
+    std::abort();
+  }
+  return true;
+}
+
 // swarm_in: K nodes whose sockets live in network namespace `netns`, linked up there by
 // `link_up` (which dials the relay, or connects the direct topology: nullptr when it
 // went well, else why not), authenticated within `up_ns`; through a relay the origin's
@@ -637,19 +661,8 @@ std::unique_ptr<Swarm> swarm_in(Ctx& c, const std::string& netns, std::size_t k,
     c.note("swarm: %s", sw.error().reason);
     return nullptr;
   }
-  const int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home < 0 || !launch::enter_netns(netns)) {
-    if (home >= 0) ::close(home);
-    c.note("cannot enter %s", netns.c_str());
-    return nullptr;
-  }
-  const char* failed = link_up(**sw);  // the sockets are made here, in that namespace
-  const bool back = ::setns(home, CLONE_NEWNET) == 0;
-  ::close(home);
-  if (!back) {
-    c.note("cannot return to the original namespace");  // nothing after this can be trusted
-    std::abort();
-  }
+  const char* failed = "cannot enter the namespace";
+  if (!in_netns(c, netns, [&] { failed = link_up(**sw); })) return nullptr;  // the sockets are made in there
   if (failed != nullptr) {
     c.note("swarm in %s: %s", netns.c_str(), failed);
     return nullptr;
@@ -861,6 +874,199 @@ void privacy(Ctx& c) {
   wireguard_costs(c, k);
 }
 
+// ---- failover: a relay pair losing one relay under load ------------------------------------
+
+// status_json: GET /status of a relay listening at `ip`:`port` inside `netns` (the socket
+// is made in there); an empty object when it does not answer.
+nlohmann::json status_json(Ctx& c, const std::string& netns, const char* ip, std::uint16_t port) {
+  int fd = -1;
+  (void)in_netns(c, netns, [&] { fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+  if (fd < 0) return nlohmann::json::object();
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const sockaddr_in6 a = launch::sockaddr_of(ip, port);
+  std::string got;
+  const std::string req = "GET /status HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n";
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 &&
+      ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+    char buf[16384];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto body = got.find("\r\n\r\n");
+  auto j = nlohmann::json::parse(body == std::string::npos ? std::string("{}") : got.substr(body + 4), nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+// A relay pair under load losing one relay: "cloud" (the lab's relay namespace,
+// 198.18.5.1) and "home" (the nodes' namespace, 198.18.5.2), each naming the other in
+// [pair] peers, with HTTP endpoints (their data_urls, for the store catch-up). K nodes
+// in "home" each keep a session with both relays, as nodes configured with both do, and
+// push transactions in turn at a steady rate, and a 64 KiB block now and then. A third
+// of the way in, cloud is killed (-9, all its processes); two thirds in, it is started
+// again and the nodes dial it again. Reported: the longest time a node went without a
+// new transaction before the kill and around the outage (next to the sender's own
+// interval), deliveries lost, and how long cloud took to listen again and to hold every
+// block home stored meanwhile (its store catch-up).
+void failover(Ctx& c) {
+  if (::geteuid() != 0) {
+    c.res.failover_note = "not measured: needs root to create network namespaces.";
+    return c.note("failover: skipped (needs root to create network namespaces)");
+  }
+  NetnsLab lab("f", false);
+  if (!lab.ok) return c.note("failover: could not make the namespaces");
+  Failover f;
+  f.k = c.o.smoke ? 4 : 8;
+  f.tx_rate = c.o.smoke ? 100 : 200;
+  f.seconds = c.o.smoke ? 9 : 30;
+  f.block_every_s = 0.5;
+  f.kill_at_s = f.seconds / 3;
+  f.restart_at_s = 2 * f.seconds / 3;
+  const auto key_home = sim::key_from_byte(1, 0x71), key_cloud = sim::key_from_byte(2, 0x71);
+  auto launch_of = [&](bool home) {
+    RelayLaunch l;
+    l.bin = c.o.relay_bin;
+    l.work_dir = c.o.work_dir + (home ? "/pair-home" : "/pair-cloud");
+    (void)std::system(("mkdir -p " + l.work_dir).c_str());
+    l.reward_set_file = c.reward_file;
+    l.netns = home ? lab.np : lab.nr;
+    l.p2p_bind = home ? "198.18.5.2:20444" : "198.18.5.1:20444";
+    l.http_bind = home ? "198.18.5.2:20480" : "198.18.5.1:20480";
+    l.identity_key_file = l.work_dir + "/identity.key";
+    const auto& own = home ? key_home : key_cloud;
+    std::ofstream(l.identity_key_file) << to_hex(own.bytes()) << "\n";
+    ::chmod(l.identity_key_file.c_str(), 0600);
+    const auto other = (home ? key_cloud : key_home).public_key().compressed();
+    l.extra_toml = "[pair]\npeers = [\"" + to_hex(ByteSpan(other.data(), other.size())) + "@" +
+                   (home ? "198.18.5.1" : "198.18.5.2") + ":20444\"]\n";
+    return l;
+  };
+  std::string err;
+  auto home = RelayProc::start(launch_of(true), err);
+  auto cloud = RelayProc::start(launch_of(false), err);
+  if (!home.ok() || !cloud.ok()) return c.note("failover: a relay did not start: %s", err.c_str());
+  const auto home_at = launch::sockaddr_of("198.18.5.2", 20444), cloud_at = launch::sockaddr_of("198.18.5.1", 20444);
+  auto s = swarm_in(c, lab.np, f.k, false, [&](Swarm& sw) -> const char* {
+    sw.dial_all(home_at);
+    return nullptr;
+  });
+  if (!s || !in_netns(c, lab.np, [&] { s->dial_all(cloud_at); })) return;
+  if (!s->wait_links(2 * f.k, 20 * kSecond))
+    return c.note("failover: the nodes did not reach both relays (%zu links of %zu up, %llu errors)", s->links_up(), 2 * f.k,
+                  static_cast<unsigned long long>(s->errors()));
+  // Each node's first arrival of each transaction (it may come through both relays).
+  std::vector<std::unordered_map<std::uint64_t, std::uint64_t>> seen(f.k);
+  std::unordered_map<std::uint64_t, std::size_t> origin_of;  // transaction key → its origin
+  s->on_arrival = [&](const Arrival& a) {
+    if (origin_of.count(a.key) != 0) seen[a.peer].emplace(a.key, a.last_ns);
+  };
+  const std::uint64_t t0 = shm::monotonic_ns();
+  const auto at = [&](double sec) { return t0 + static_cast<std::uint64_t>(sec * 1e9); };
+  const auto count = static_cast<std::uint64_t>(f.tx_rate * f.seconds);
+  std::uint64_t restart_ns = 0, ready_ns = 0, caught_ns = 0, next_block_ns = t0, next_status_ns = 0;
+  bool killed = false;
+  std::future<std::pair<Result<std::unique_ptr<RelayProc>>, std::string>> restarting;
+  auto [txs, root] = sim::block_txs(64 << 10, 70'000'000 + c.nonce);
+  c.nonce += txs.size();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t due = t0 + static_cast<std::uint64_t>(static_cast<double>(i) * 1e9 / f.tx_rate);
+    while (shm::monotonic_ns() < due) s->pump(0);
+    const std::size_t p = i % f.k;
+    const Bytes payload = payload_of(codec::Transaction{sim::signed_contract_call(c.nonce++, c.pad)});
+    origin_of[Swarm::payload_key(payload)] = p;
+    s->push(p, payload, i);
+    ++f.sent;
+    const std::uint64_t now = shm::monotonic_ns();
+    if (now >= next_block_ns) {  // a block, from the next node
+      codec::NakamotoBlocks nb;
+      nb.blocks.push_back(sim::nakamoto_block_of(txs, root, c.height++, c.signers, c.miner));
+      s->push((p + 1) % f.k, payload_of(nb), ~i);
+      ++f.blocks_pushed;
+      if (killed && restart_ns == 0) ++f.blocks_missed;
+      next_block_ns = now + static_cast<std::uint64_t>(f.block_every_s * 1e9);
+    }
+    if (!killed && now >= at(f.kill_at_s)) {
+      (*cloud)->kill_all();
+      killed = true;
+      c.note("failover: cloud killed (-9) at %.1f s", static_cast<double>(now - t0) / 1e9);
+    }
+    if (killed && restart_ns == 0 && now >= at(f.restart_at_s)) {
+      // Started on a thread of its own: the nodes go on pushing and reading meanwhile.
+      restart_ns = now;
+      cloud->reset();
+      restarting = std::async(std::launch::async, [&, l = launch_of(false)] {
+        std::string e;
+        auto r = RelayProc::start(l, e);
+        return std::make_pair(std::move(r), e);
+      });
+    }
+    if (restarting.valid() && restarting.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      auto [r, e] = restarting.get();
+      if (!r.ok()) return c.note("failover: cloud did not start again: %s", e.c_str());
+      cloud = std::move(r);
+      ready_ns = shm::monotonic_ns();
+      (void)in_netns(c, lab.np, [&] { s->dial_all(cloud_at); });
+      c.note("failover: cloud listening again %.2f s after its restart began", static_cast<double>(ready_ns - restart_ns) / 1e9);
+    }
+    if (ready_ns != 0 && caught_ns == 0 && now >= next_status_ns) {  // has cloud every block home has?
+      next_status_ns = now + 100'000'000;
+      const auto st = status_json(c, lab.nr, "198.18.5.1", 20480);
+      const auto blocks = st.value("block_store", nlohmann::json::object()).value("blocks", std::uint64_t{0});
+      if (blocks >= f.blocks_pushed) caught_ns = shm::monotonic_ns();
+    }
+  }
+  if (restarting.valid()) {  // the run ended before cloud was back
+    auto [r, e] = restarting.get();
+    if (!r.ok()) return c.note("failover: cloud did not start again: %s", e.c_str());
+    cloud = std::move(r);
+    ready_ns = shm::monotonic_ns();
+  }
+  // Stragglers, and the catch-up if it is still going.
+  const std::uint64_t end_wait = shm::monotonic_ns() + 20 * kSecond;
+  std::uint64_t settle = shm::monotonic_ns() + 2 * kSecond;
+  while (shm::monotonic_ns() < std::max(settle, caught_ns == 0 ? end_wait : settle)) {
+    s->pump(1);
+    if (caught_ns == 0 && shm::monotonic_ns() >= next_status_ns) {
+      next_status_ns = shm::monotonic_ns() + 100'000'000;
+      const auto st = status_json(c, lab.nr, "198.18.5.1", 20480);
+      if (st.value("block_store", nlohmann::json::object()).value("blocks", std::uint64_t{0}) >= f.blocks_pushed)
+        caught_ns = shm::monotonic_ns();
+    }
+    if (caught_ns != 0 && shm::monotonic_ns() >= settle) break;
+  }
+  const auto st = status_json(c, lab.nr, "198.18.5.1", 20480);
+  for (const auto& cu : st.value("catch_up", nlohmann::json::array())) f.catch_up_stored += cu.value("stored", std::uint64_t{0});
+  f.restart_ready_s = static_cast<double>(ready_ns - restart_ns) / 1e9;
+  f.catch_up_s = caught_ns != 0 ? static_cast<double>(caught_ns - restart_ns) / 1e9 : -1;
+  // Deliveries, and each node's longest stretch without a new transaction.
+  f.expected = f.sent * (f.k - 1);
+  f.gap_ms_send = 1e3 / f.tx_rate;
+  const std::uint64_t kill_ns = at(f.kill_at_s), outage_end = restart_ns + 2 * kSecond;
+  for (std::size_t p = 0; p < f.k; ++p) {
+    std::vector<std::uint64_t> times;
+    for (const auto& [key, ns] : seen[p])
+      if (origin_of[key] != p) times.push_back(ns);
+    f.delivered += times.size();
+    std::sort(times.begin(), times.end());
+    for (std::size_t i = 1; i < times.size(); ++i) {
+      const double gap = static_cast<double>(times[i] - times[i - 1]) / 1e6;
+      if (times[i] <= kill_ns) f.gap_ms_before = std::max(f.gap_ms_before, gap);
+      else if (times[i - 1] < outage_end) f.gap_ms_outage = std::max(f.gap_ms_outage, gap);
+    }
+  }
+  if (f.catch_up_s < 0) f.note = "cloud's store did not hold every block within 20 s of the end of the run";
+  c.note("failover: home dropped %llu pushes (%llu by the transaction pacer)", static_cast<unsigned long long>(drops((*home)->counters())),
+         static_cast<unsigned long long>((*home)->counters().drop_pacer_tx.load()));
+  c.note("failover K=%zu %.0f tx/s: delivered %llu of %llu; longest gap %.1f ms before the kill, %.1f ms around the "
+         "outage (sender interval %.1f ms); cloud listening %.2f s after its restart began, store caught up (%llu of %llu "
+         "blocks missed, %llu fetched from home) after %.2f s",
+         f.k, f.tx_rate, static_cast<unsigned long long>(f.delivered), static_cast<unsigned long long>(f.expected),
+         f.gap_ms_before, f.gap_ms_outage, f.gap_ms_send, f.restart_ready_s, static_cast<unsigned long long>(f.blocks_missed),
+         static_cast<unsigned long long>(f.blocks_pushed), static_cast<unsigned long long>(f.catch_up_stored), f.catch_up_s);
+  c.res.failover.push_back(std::move(f));
+  s.reset();
+}
+
 // ---- targets -------------------------------------------------------------------------
 
 // ---- soak: honest traffic among every attack, over time ----------------------------------
@@ -1058,6 +1264,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   if (want("veth")) veth(c);
   if (want("link")) origin_link(c);
   if (want("privacy")) privacy(c);
+  if (want("failover")) failover(c);
   if (want("soak")) soak(c);
   targets(c);
   if (c.relay) {

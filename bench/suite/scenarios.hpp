@@ -88,6 +88,24 @@ struct PrivacyPath {
   BlockStep block;  // blocks from the origin: first byte out, last peer
 };
 
+// The failover scenario: a relay pair ("home" and "cloud" namespaces) with K nodes on
+// both; transactions flow and blocks now and then; cloud is killed (-9) and started again.
+struct Failover {
+  std::size_t k = 0;
+  double tx_rate = 0, seconds = 0, block_every_s = 0;
+  double kill_at_s = 0, restart_at_s = 0;  // from the start of the flow
+  std::uint64_t sent = 0;                  // transactions pushed
+  std::uint64_t expected = 0, delivered = 0;  // deliveries (each transaction to every other node)
+  double gap_ms_before = 0;  // the longest stretch a node went without a new transaction, before the kill
+  double gap_ms_outage = 0;  // the same from the kill until 2 s after the restart
+  double gap_ms_send = 0;    // the sender's own interval (what a gap cannot be shorter than)
+  std::uint64_t blocks_pushed = 0, blocks_missed = 0;  // blocks missed: pushed while cloud was down
+  double restart_ready_s = -1;  // restart to cloud listening again
+  double catch_up_s = -1;       // restart to cloud's store holding every block (-1: not within the wait)
+  std::uint64_t catch_up_stored = 0;  // blocks cloud stored from home's log
+  std::string note;
+};
+
 struct Target {
   std::string name, measured, limit;
   int pass = -1;  // 1 pass, 0 fail, -1 not measured
@@ -110,6 +128,8 @@ struct SuiteResult {
   std::string http_note;
   std::vector<PrivacyPath> privacy;
   std::string privacy_note;  // why a lab did not run (not root, a program missing)
+  std::vector<Failover> failover;
+  std::string failover_note;  // why it did not run
   std::vector<SoakResult> soak;
   std::vector<Target> targets;
   std::vector<std::string> log;  // what happened, in order (warnings included)

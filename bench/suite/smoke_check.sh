@@ -40,9 +40,15 @@ if os.geteuid() == 0 and os.access("/usr/sbin/tor", os.X_OK) and os.access("/usr
         rows = [p for p in r["privacy"] if p["lab"] == lab and p["path"] == path]
         if not rows or rows[0]["tx_hop"]["n"] == 0 or rows[0]["block_last_peer"]["n"] == 0:
             problems.append(f"privacy: {lab} / {path} not measured ({r['privacy_note']})")
+# The failover scenario (root): a pair lost one relay and got it back; its store caught up.
+if os.geteuid() == 0:
+    rows = r["failover"]
+    if not rows or rows[0]["delivered"] == 0 or rows[0]["blocks_missed"] == 0 or rows[0]["catch_up_stored"] == 0:
+        problems.append(f"failover: not measured ({r['failover_note']}; {rows[0]['note'] if rows else 'no row'})")
 if r["baselines"]["recover_us"] <= 0 or r["baselines"]["sha512_256_mb_s"] <= 0: problems.append("baselines missing")
 html = open(f"{d}/report.html").read()
-for needle in ("<svg", "Targets", "Transaction flood", "Block bursts", "Fan-out", "HTTP block serving", "Soak", "Privacy transports"):
+for needle in ("<svg", "Targets", "Transaction flood", "Block bursts", "Fan-out", "HTTP block serving", "Soak", "Privacy transports",
+               "Failover"):
     if needle not in html: problems.append(f"report.html lacks {needle!r}")
 if problems:
     print("smoke report incomplete:\n  " + "\n  ".join(problems)); sys.exit(1)

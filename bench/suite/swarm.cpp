@@ -169,6 +169,15 @@ bool Swarm::wait_up(std::uint64_t timeout_ns) {
   return false;
 }
 
+bool Swarm::wait_links(std::size_t want, std::uint64_t timeout_ns) {
+  const std::uint64_t deadline = shm::monotonic_ns() + timeout_ns;
+  while (shm::monotonic_ns() < deadline) {
+    pump(1);
+    if (links_up() >= want) return true;
+  }
+  return false;
+}
+
 void Swarm::pump(int timeout_ms) {
   dp::Event evs[256];
   for (std::size_t n; (n = t_->poll(evs, timeout_ms)) > 0; timeout_ms = 0) {
@@ -238,6 +247,7 @@ void Swarm::on_event(const dp::Event& e, std::uint64_t now) {
       if (auto it = links_.find(e.conn); it != links_.end() && !it->second.failed) {
         it->second.failed = true;
         ++errors_;
+        std::erase(peers_[it->second.peer].links, e.conn);  // nothing more is sent on it
       }
       return;
     case dp::EventKind::kSent: {

@@ -51,6 +51,9 @@ class Swarm {
   Status connect_direct();
   // wait_up: pump until every link has authenticated (false on timeout or a failure).
   bool wait_up(std::uint64_t timeout_ns);
+  // wait_links: until `want` links are up (peers may have several: one per relay they
+  // dialed), whatever failed before; false at the deadline.
+  bool wait_links(std::size_t want, std::uint64_t timeout_ns);
   std::size_t links_up() const noexcept;
 
   // pump: handle what the transport has; waits up to timeout_ms when idle.

@@ -48,11 +48,13 @@ void CatchUp::set_partners(std::vector<Partner> ps) {
       s.v.key = p.key;
       s.v.cursor = load_cursor(p.key);
     }
+    wake_ |= !known || s.partner.url != p.url;  // someone new to read from: at once
     s.partner = p;
     s.v.url = p.url;
     next.push_back(std::move(s));
   }
   states_ = std::move(next);
+  if (wake_) cv_.notify_all();
 }
 
 void CatchUp::set_reward_sets(std::vector<validate::RewardSetSigner> current, std::vector<validate::RewardSetSigner> previous) {
@@ -66,7 +68,8 @@ void CatchUp::start() {
     for (;;) {
       round();
       std::unique_lock<std::mutex> lk(mu_);
-      if (cv_.wait_for(lk, std::chrono::milliseconds(opts_.idle_ms), [&] { return stop_; })) return;
+      if (cv_.wait_for(lk, std::chrono::milliseconds(opts_.idle_ms), [&] { return stop_ || wake_; }) && stop_) return;
+      wake_ = false;
     }
   });
 }

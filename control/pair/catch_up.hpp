@@ -67,6 +67,7 @@ class CatchUp {
   CatchUp& operator=(const CatchUp&) = delete;
 
   // set_partners: whom to catch up from (thread-safe; a partner without a URL is left out).
+  // A partner new to it (or at a new URL) is read from at once.
   void set_partners(std::vector<Partner> p);
   // set_reward_sets: the signers Nakamoto blocks are checked against (thread-safe).
   void set_reward_sets(std::vector<validate::RewardSetSigner> current, std::vector<validate::RewardSetSigner> previous);
@@ -90,6 +91,7 @@ class CatchUp {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool wake_ = false;  // a partner (or its URL) is new: the next round now, not after idle_ms
   std::vector<State> states_;  // guarded by mu_ (copied out for a round)
   std::vector<validate::RewardSetSigner> current_, previous_;
   std::thread thread_;
