@@ -5,7 +5,7 @@
 // self-contained HTML report.
 //
 //   stacks-relay-bench run   [--out DIR] [--scenario NAME]...   the full suite
-//   stacks-relay-bench smoke [--out DIR]                        a reduced run, about 90 s
+//   stacks-relay-bench smoke [--out DIR]                        a reduced run, about 100 s
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   common(run);
   run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link, privacy, failover, soak (repeatable)")
       ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link", "privacy", "failover", "soak"}));
-  auto* smoke = app.add_subcommand("smoke", "a reduced run of every scenario (about 90 s as root, half of it the private Tor network starting)");
+  auto* smoke = app.add_subcommand("smoke", "a reduced run of every scenario (about 100 s as root, a third of it the private Tor network starting)");
   common(smoke);
   CLI11_PARSE(app, argc, argv);
   o.smoke = smoke->parsed();

@@ -14,7 +14,7 @@
 namespace relay::bench {
 
 struct SuiteOptions {
-  bool smoke = false;       // a reduced run of every scenario (about 90 s as root)
+  bool smoke = false;       // a reduced run of every scenario (about 100 s as root)
   std::string relay_bin;    // stacks-relay
   std::string work_dir;     // scratch (relay data, logs)
   std::size_t signers = 16;  // signers in the simulated reward set (each block carries all)

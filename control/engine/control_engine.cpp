@@ -406,7 +406,9 @@ void ControlEngine::apply(std::uint32_t sid, Peer& p, std::vector<Action>& actio
         auto pk = a.key->compressed();
         p.pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
         ++stats_.authenticated;
-        send(link::CtlMsg::kAuthenticated, sid, Bytes(pk.begin(), pk.end()));
+        Bytes body(pk.begin(), pk.end());
+        if (pair_dial(*p.pkh) != nullptr) body.push_back(link::kAuthPairPartner);  // no per-sender allowances
+        send(link::CtlMsg::kAuthenticated, sid, std::move(body));
         on_authenticated(sid, p);
         pair_authenticated(sid, p, now_ns_);
         break;

@@ -103,7 +103,8 @@ bool ControlPort::command(ControlCommands& h, const shm::Frag& f) {
     case link::CtlMsg::kClose: h.on_close(f.session, r.u8() == 1); return true;
     case link::CtlMsg::kAuthenticated: {
       const auto k = r.array<33>();
-      return r.ok() && h.on_authenticated(f.session, ByteSpan(k.data(), k.size()));
+      const std::uint8_t flags = r.ok() && !r.at_end() ? r.u8() : 0;
+      return r.ok() && r.at_end() && h.on_authenticated(f.session, ByteSpan(k.data(), k.size()), flags);
     }
     case link::CtlMsg::kBurnView: {
       auto v = link::get_view(r);

@@ -26,7 +26,7 @@ class ControlCommands {
   virtual bool on_connect(std::uint64_t token, const net::PeerAddress& addr, const net::ConnectOptions& how) = 0;
   virtual void on_send(std::uint32_t sid, ByteSpan message) = 0;
   virtual void on_close(std::uint32_t sid, bool misbehaved) = 0;
-  virtual bool on_authenticated(std::uint32_t sid, ByteSpan key33) = 0;
+  virtual bool on_authenticated(std::uint32_t sid, ByteSpan key33, std::uint8_t flags) = 0;
   virtual void on_burn_view(const policy::BurnView& v) = 0;
   virtual void on_reward_sets(const link::RewardSets& sets) = 0;
   virtual bool on_relay(std::uint32_t sid, ByteSpan message) = 0;  // a whole message, before the key was known

@@ -247,7 +247,7 @@ class RelayEngine final : private ControlCommands {
   bool on_connect(std::uint64_t token, const net::PeerAddress& addr, const net::ConnectOptions& how) override;
   void on_send(std::uint32_t sid, ByteSpan message) override;
   void on_close(std::uint32_t sid, bool misbehaved) override;
-  bool on_authenticated(std::uint32_t sid, ByteSpan key33) override;
+  bool on_authenticated(std::uint32_t sid, ByteSpan key33, std::uint8_t flags) override;
   void on_burn_view(const policy::BurnView& v) override;
   void on_reward_sets(const link::RewardSets& sets) override;
   bool on_relay(std::uint32_t sid, ByteSpan message) override;

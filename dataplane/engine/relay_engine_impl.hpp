@@ -391,6 +391,7 @@ void RelayEngine<T, F>::stream_step(Session& s) {
 // (those charged after each check, in relay()).
 template <Transport T, class F>
 std::atomic<std::uint64_t>* RelayEngine<T, F>::over_allowance(Session& s, codec::MsgId type, std::size_t size) noexcept {
+  if (s.pair_partner) return nullptr;  // a partner relay carries all its peers' pushes
   switch (type) {
     case codec::MsgId::kStackerDBPushChunk:
       return s.chunk_bytes.take(now_ns_, size, {opts_.chunk_bytes_per_s, opts_.chunk_burst_bytes}) &&
@@ -642,7 +643,7 @@ void RelayEngine<T, F>::on_close(std::uint32_t sid, bool misbehaved) {
 }
 
 template <Transport T, class F>
-bool RelayEngine<T, F>::on_authenticated(std::uint32_t sid, ByteSpan key33) {
+bool RelayEngine<T, F>::on_authenticated(std::uint32_t sid, ByteSpan key33, std::uint8_t flags) {
   auto key = crypto::parse_public_key(key33);
   if (!key) return false;
   Session* s = sessions_.by_sid(sid);
@@ -650,6 +651,7 @@ bool RelayEngine<T, F>::on_authenticated(std::uint32_t sid, ByteSpan key33) {
   if (!s->key) bump(c_->sessions_authenticated);
   s->key = *key;
   s->pkh = crypto::hash160(key33);
+  s->pair_partner = (flags & link::kAuthPairPartner) != 0;
   count_sessions();
   // Any message size from now on; one that waited for the key is read now, or waits for
   // memory like any other.

@@ -64,6 +64,7 @@ struct Session {
   policy::BurnView last_hint;  // the view this peer's preambles last carried
   bool closing = false;
   bool misbehaved = false;
+  bool pair_partner = false;  // a partner relay of a pair: no per-sender allowances
   const char* why = "";
   std::uint64_t last_rx_ns = 0;    // when bytes last arrived (silence)
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute

@@ -37,8 +37,9 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // PeerAddress and ConnectOptions; 6: sessions_refused_full; 7: the receive budget's counters;
 // 8: per-sender transaction budgets, the relay's own verification limits, chunk signers
 // (kRewardSet carries the cycle and the next cycle's set); 9: SessionInfo says which network
-// a session came over (onion, I2P), the onion listener's port.
-inline constexpr std::uint32_t kLinkAbiVersion = 10;
+// a session came over (onion, I2P), the onion listener's port. 10: MPTCP gauges and counters.
+// 11: kAuthenticated may carry flags (kAuthPairPartner).
+inline constexpr std::uint32_t kLinkAbiVersion = 11;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -193,12 +194,16 @@ enum class CtlMsg : std::uint16_t {
   kConnect = 2,        // u64 dial token, net::PeerAddress, net::ConnectOptions
   kSend = 3,           // signed message bytes for the session
   kClose = 4,          // u8 misbehaved
-  kAuthenticated = 5,  // 33-byte key: the session's peer is authenticated with it
+  kAuthenticated = 5,  // 33-byte key: the session's peer is authenticated with it; then a flags byte (kAuth*)
   kBurnView = 6,       // the view our preambles carry
   kRewardSet = 7,      // signers for Nakamoto block checks
   kRelay = 8,          // a push the control plane received before the dataplane knew the key
   kOriginate = 9,      // relayers ‖ payload of a push we originate (an HTTP upload): relayed as any push, from no one
 };
+// kAuthenticated's flags. kAuthPairPartner: a partner relay of a pair ([pair] peers): it
+// carries the pushes of all its own peers, so no per-sender allowance applies to it.
+inline constexpr std::uint8_t kAuthPairPartner = 1;
+
 
 inline constexpr std::uint8_t kMsgVerified = 1;  // kMessage flag: signature checked with the session key
 

@@ -4,6 +4,8 @@
 // path, its burn view is trusted at once, and it is admitted past full inbound limits.
 #include <arpa/inet.h>
 #include <unistd.h>
+
+#include <functional>
 #include <gtest/gtest.h>
 
 #include "control/frontier/frontier.hpp"
@@ -36,12 +38,15 @@ sockaddr_in6 sock(std::uint16_t port) {
 struct Relay {
   std::unique_ptr<MemTransport> t;
   std::unique_ptr<test::RelayHarness<MemTransport>> h;
-  Relay(MemNetwork& net, std::uint16_t port, const char* addr, std::uint8_t key, ControlOptions co) {
+  Relay(MemNetwork& net, std::uint16_t port, const char* addr, std::uint8_t key, ControlOptions co,
+        const std::function<void(dp::DpOptions&)>& tune = {}) {
     t = std::make_unique<MemTransport>(net, port);
     t->set_address(in6(addr));
     auto id = test::make_local_peer(key);
     id.port = port;
-    h = std::make_unique<test::RelayHarness<MemTransport>>(*t, std::move(id), std::move(co));
+    dp::DpOptions dpo = test::dp_options_for(id);
+    if (tune) tune(dpo);
+    h = std::make_unique<test::RelayHarness<MemTransport>>(*t, std::move(id), std::move(co), &dpo);
   }
   ControlEngine& ctl() { return *h->ctl; }
   std::size_t sessions_with(const codec::Hash20& pkh) const {
@@ -209,6 +214,33 @@ TEST(PairEngine, APartnerIsAdmittedPastTheInboundLimitsAndNeverBanned) {
     EXPECT_TRUE(partner.authenticated()) << "strike " << int{strike};
   }
   EXPECT_GE(a.ctl().stats().closed_misbehaved, 2u);
+}
+
+// A partner relays the pushes of all its own peers: the per-sender allowances that bound
+// one node's transactions (tx_checks_per_s …) do not apply to it; they still do to a node.
+TEST(PairEngine, APartnersPushesAreNotHeldToOneSendersAllowance) {
+  World w;
+  ControlOptions ca;
+  ca.pairs = {DialSpec{at("198.18.0.2", 2), key_of(8)}};
+  Relay a(w.net, 1, "198.18.0.1", 7, ca, [](dp::DpOptions& o) {
+    o.tx_checks_per_s = 1;
+    o.tx_checks_burst = 3;  // three transactions, then one a second
+  });
+  w.relays = {&a};
+  MemTransport tp(w.net, 2), tn(w.net), tr(w.net);
+  MemPeer partner(tp, 8), node(tn, 20), reader(tr, 21);
+  w.peers = {&partner, &node, &reader};
+  node.dial(sock(1));
+  reader.dial(sock(1));
+  w.run(20);
+  ASSERT_TRUE(partner.authenticated() && node.authenticated() && reader.authenticated());
+  for (std::uint32_t i = 0; i < 10; ++i) partner.send(partner.conv->sign(i, codec::Transaction{test::signed_test_tx(200 + i)}));
+  w.run(5);
+  EXPECT_EQ(reader.pushes.size(), 10u);  // all ten
+  for (std::uint32_t i = 0; i < 10; ++i) node.send(node.conv->sign(i, codec::Transaction{test::signed_test_tx(300 + i)}));
+  w.run(5);
+  EXPECT_EQ(reader.pushes.size(), 13u);  // the node's burst of three
+  EXPECT_EQ(a.h->c().drop_tx_throttled.load(), 7u);
 }
 
 }  // namespace
