@@ -183,12 +183,17 @@ TEST(PairEngine, APartnerIsAdmittedPastTheInboundLimitsAndNeverBanned) {
   ca.max_inbound = 1;
   ca.max_inbound_per_ip = 1;
   ca.pairs = {DialSpec{at("203.0.113.2", 2), key_of(8)}};  // its listener is not up: it dials in
+  ca.pair_neighbors_ns = 1'000'000'000;
   Relay a(w.net, 1, "203.0.113.1", 7, ca);
   w.relays = {&a};
   MemTransport tn(w.net), tp(w.net);
   tn.set_address(in6("203.0.113.9"));
   tp.set_address(in6("203.0.113.2"));
   MemPeer node(tn, 20), partner(tp, 8);
+  // What the partner knows: a peer of its own, which the relay learns from it (so it can
+  // reach that peer should the partner go down).
+  const codec::NeighborAddress theirs{*net::parse_addr("198.51.100.77"), 20444, pkh_of(40)};
+  partner.neighbors = {theirs};
   w.peers = {&node, &partner};
   node.dial(sock(1));
   w.run(5);
@@ -198,6 +203,8 @@ TEST(PairEngine, APartnerIsAdmittedPastTheInboundLimitsAndNeverBanned) {
   EXPECT_TRUE(partner.authenticated());
   EXPECT_TRUE(a.ctl().pairs_view(w.now)[0].up);
   EXPECT_EQ(a.ctl().stats().refused_full, 0u);
+  w.run(15);  // the partner is asked for its neighbors (every second here, 10 s by default)
+  EXPECT_NE(table->find(frontier::PeerKey{1, theirs.addrbytes, theirs.port}), nullptr) << "the partner's peer was not learnt";
   // It misbehaves twice (a message signed with another key: a node drops the sender;
   // two strikes ban any other address): each session ends, its address is not banned.
   for (std::uint8_t strike = 0; strike < 2; ++strike) {
