@@ -172,6 +172,9 @@ void ControlEngine::send_connect(std::uint64_t token, const net::PeerAddress& ad
 // goes to the proxy, as onion and I2P names always do (asking the local resolver would
 // tell it, and whoever watches it, who the relay talks to).
 void ControlEngine::dial_peers(std::uint64_t now_ns) {
+  // Not before the dataplane has answered our Hello: the sessions it hands back (after
+  // this process restarted) include peers we would otherwise dial a second time.
+  if (!dp_answered_) return;
   for (auto& d : dials_) {
     if (d.state != Dial::State::kIdle || now_ns < d.next_ns) continue;
     if (d.pair) {
@@ -278,6 +281,7 @@ void ControlEngine::on_dp_hello(std::uint64_t now_ns) {
   // for those sessions; the state it needs is sent again.
   ++stats_.dp_restarts;
   peers_.clear();
+  dp_answered_ = true;  // a new dataplane has no sessions to hand back
   // Drop what was meant for the old dataplane; keep our own Hello if it has not gone
   // out yet (the new dataplane must still hear of us). The state follows again below.
   out_.discard_all_but(static_cast<std::uint16_t>(link::CtlMsg::kHello));
@@ -333,6 +337,7 @@ void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, b
     ref.conv.restore(*info.key);
     auto pk = info.key->compressed();
     ref.pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+    pair_authenticated(sid, ref, now_ns);  // a partner's session stays the pair's
     return;
   }
   // New, or handed back mid-handshake: an outbound session (re)sends our Handshake (an
@@ -531,7 +536,8 @@ void ControlEngine::on_frag(const shm::Frag& f, std::uint64_t now_ns) {
     case link::DpMsg::kView: {
       auto v = link::get_view(r);
       if (!v) break;
-      if (f.session == 0) {  // the dataplane's own view, after we restarted
+      if (f.session == 0) {  // the dataplane's own view: its answer to our Hello (its sessions follow)
+        dp_answered_ = true;
         if (view_.height == 0 && v->height != 0) {
           view_ = *v;
           for (auto& [sid, p] : peers_) p->conv.set_burn_view(*v);

@@ -277,6 +277,7 @@ class ControlEngine {
   void pair_tick(std::uint64_t now_ns);
   std::uint64_t next_pair_ask_ns_ = 0;
   std::uint64_t now_ns_ = 0;  // the time poll() was called with (for what apply() does)
+  bool dp_answered_ = false;  // the dataplane answered our Hello (its view, then its sessions)
   Dial* dial_by_token(std::uint64_t token);
   void send(link::CtlMsg kind, std::uint32_t sid, Bytes body);
   void send_state();

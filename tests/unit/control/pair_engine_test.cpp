@@ -155,6 +155,14 @@ TEST(PairEngine, APartnerIsTrustedPingedAndRedialedOverItsNextPath) {
   EXPECT_EQ(v[0].data_url, "http://198.18.0.2:20443");
   EXPECT_EQ(a.ctl().burn_view().height, partner.view.height);  // one trusted voice is enough
 
+  // A new control process (the old one died): the session the dataplane hands back is
+  // still the pair's, kept alive by its pings, and not dialed twice.
+  a.h->start_control(w.now);
+  w.run(20);
+  ASSERT_TRUE(a.ctl().pairs_view(w.now)[0].up);
+  EXPECT_EQ(a.ctl().stats().restored, 1u);
+  EXPECT_EQ(a.ctl().stats().dials, 0u);
+  EXPECT_GT(a.ctl().pairs_view(w.now)[0].rtt_ns, 0u);  // pinged, and answered
   // The partner goes silent (not pumped): no Pong within 3 s ends the session.
   w.peers.clear();
   w.run(45);
