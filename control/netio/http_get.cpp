@@ -76,10 +76,20 @@ HttpReply http_get(const HttpGetOptions& o, const std::string& url, const std::v
   curl_easy_setopt(c, CURLOPT_USERAGENT, "stacks/3.0 (stacks-relay)");
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   if (list != nullptr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  if (o.cancel != nullptr) {  // curl asks about once a second, and at every chunk received
+    auto progress = +[](void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+      return static_cast<const std::atomic<bool>*>(ud)->load(std::memory_order_relaxed) ? 1 : 0;
+    };
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(o.cancel));
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  }
   if (!use_proxy(o, c, url)) {
     r.error = "the URL's host cannot be read";
   } else if (const CURLcode rc = curl_easy_perform(c); rc != CURLE_OK) {
-    r.error = rc == CURLE_WRITE_ERROR ? "the answer is larger than " + std::to_string(o.max_body) + " bytes" : curl_easy_strerror(rc);
+    r.error = rc == CURLE_WRITE_ERROR            ? "the answer is larger than " + std::to_string(o.max_body) + " bytes"
+              : rc == CURLE_ABORTED_BY_CALLBACK ? std::string("abandoned: stopping")
+                                                : std::string(curl_easy_strerror(rc));
     r.body.clear();
   } else {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);

@@ -6,6 +6,7 @@
 // isolation). The body is bounded: a larger answer fails.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -23,6 +24,9 @@ struct HttpGetOptions {
   std::optional<net::Socks5Proxy> onion_proxy;
   bool isolate = true;
   std::uint64_t isolation_salt = 0;
+  // cancel: when set and it turns true, the transfer under way is abandoned (within about
+  // a second): a helper thread being stopped does not wait out a slow server.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct HttpReply {

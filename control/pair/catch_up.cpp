@@ -20,6 +20,7 @@ constexpr std::size_t kMaxPushBody = 17u << 20;  // a push is at most MAX_MESSAG
 CatchUp::CatchUp(CatchUpOptions o) : opts_(std::move(o)) {}
 
 CatchUp::~CatchUp() {
+  stopping_ = true;  // a transfer under way is abandoned, the round ends at its next step
   {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
@@ -99,6 +100,7 @@ void CatchUp::round() {
 std::string CatchUp::get(const State& s, const std::string& target, const char* what, bool binary, bool& ok) {
   netio::HttpGetOptions o = opts_.http;
   o.max_body = binary ? kMaxPushBody : kMaxLogBody;
+  o.cancel = &stopping_;
   const auto r = netio::http_get(o, s.partner.url + target,
                                  {"Authorization: " + auth_header(*opts_.key, "GET", target, wall(), s.partner.key)});
   ok = r.status == 200;
@@ -123,7 +125,7 @@ void CatchUp::catch_up(State& s) {
   validate::PushCheck check(validate::PushCheck::Reserve::kOnDemand);
   check.set_reward_set(current, previous);
   codec::PushScratch scratch;
-  for (std::size_t page = 0; page < kMaxPagesPerRound; ++page) {
+  for (std::size_t page = 0; page < kMaxPagesPerRound && !stopping_; ++page) {
     bool ok = false;
     const std::string body =
         get(s, "/relay/v1/log?from=" + std::to_string(s.v.cursor) + "&limit=" + std::to_string(opts_.page), "its log", false, ok);
@@ -147,6 +149,7 @@ void CatchUp::catch_up(State& s) {
     }
     std::size_t n = 0;
     for (const auto& e : *entries) {
+      if (stopping_) break;
       ++n;
       const auto seq = e.is_object() ? e.find("seq") : e.end();
       const auto idv = e.is_object() ? e.find("id") : e.end();
@@ -199,7 +202,7 @@ void CatchUp::catch_up(State& s) {
       s.v.cursor = at + 1;
     }
     save_cursor(s);
-    if (!ok || n < opts_.page) return;  // caught up (or the partner failed mid-page)
+    if (!ok || n < opts_.page || stopping_) return;  // caught up (or the partner failed mid-page, or we stop)
   }
 }
 

@@ -91,6 +91,7 @@ class CatchUp {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::atomic<bool> stopping_{false};  // stop_, for the transfer and the loops to see without the lock
   bool wake_ = false;  // a partner (or its URL) is new: the next round now, not after idle_ms
   std::vector<State> states_;  // guarded by mu_ (copied out for a round)
   std::vector<validate::RewardSetSigner> current_, previous_;

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "bench/sim/sim_data.hpp"
 #include "control/http/relay_api.hpp"
@@ -230,6 +233,27 @@ TEST(PairCatchUp, ACorruptedBlockFromThePartnerIsRefusedAndCounted) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_NE(lines[0].find("block " + corrupt_id + " refused"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("it is not the block asked for"), std::string::npos) << lines[1];
+}
+
+// Stopping never waits out a slow partner: a request under way is abandoned.
+TEST(PairCatchUp, StopsAtOnceWhileAPartnerIsSlowToAnswer) {
+  Us us;
+  std::atomic<bool> asked{false};
+  PartnerRelay p(us.key.public_key().compressed(), [&](const http::Request& q, http::Response& r) {
+    r.status = 0;
+    if (q.path == "/relay/v1/log") {
+      asked = true;
+      std::this_thread::sleep_for(std::chrono::seconds(3));  // (the server's one thread, held)
+    }
+  });
+  auto c = std::make_unique<CatchUp>(us.options());
+  c->set_partners({Partner{p.ctx.public_key, p.url()}});
+  c->start();
+  for (int i = 0; i < 200 && !asked; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(asked.load());
+  const auto t0 = std::chrono::steady_clock::now();
+  c.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2000));
 }
 
 }  // namespace
