@@ -97,7 +97,7 @@ void CatchUp::round() {
   }
 }
 
-std::string CatchUp::get(const State& s, const std::string& target, const char* what, bool binary, bool& ok) {
+std::string CatchUp::get(State& s, const std::string& target, const char* what, bool binary, bool& ok) {
   netio::HttpGetOptions o = opts_.http;
   o.max_body = binary ? kMaxPushBody : kMaxLogBody;
   o.cancel = &stopping_;
@@ -107,7 +107,7 @@ std::string CatchUp::get(const State& s, const std::string& target, const char* 
   if (!ok) {
     const std::string why = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
     const std::string line = "pair catch-up from " + s.partner.url + ": " + what + ": " + why;
-    auto& v = const_cast<State&>(s).v;
+    auto& v = s.v;
     ++v.failures;
     if (line != v.last_error && opts_.log) opts_.log(line);
     v.last_error = line;

@@ -82,7 +82,8 @@ class CatchUp {
     CatchUpView v;
   };
   void catch_up(State& s);
-  std::string get(const State& s, const std::string& target, const char* what, bool binary, bool& ok);
+  // get: `target` from the partner; on failure `ok` is false and the failure is counted in s.v.
+  std::string get(State& s, const std::string& target, const char* what, bool binary, bool& ok);
   std::int64_t wall() const;
   void save_cursor(const State& s) const;
   std::uint64_t load_cursor(const codec::PubKey33& key) const;
