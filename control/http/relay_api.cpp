@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/pair/pair_auth.hpp"
+#include "control/store/routes.hpp"
 #include "control/store/store_push.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/codec/limits.hpp"
@@ -160,23 +161,6 @@ void serve_tenure(const ApiContext& c, const Request& q, Response& r, const stor
 
 // ---- 2.x microblock streams (PROTOCOL.md §8) --------------------------------------
 
-// stream_back: the stream from `tail` back to sequence 0 as a node serves it — a
-// Vec<StacksMicroblock>: u32 count, then the microblocks newest first. nullopt when the
-// store lacks one of them (a partial stream would not decode as what was asked for).
-std::optional<std::string> stream_back(const store::BlockStore::Snapshot& snap, store::BlockStore::Snapshot::Block tail) {
-  std::string body(4, '\0');
-  store_be32(reinterpret_cast<std::uint8_t*>(body.data()), static_cast<std::uint32_t>(tail.meta.height + 1));
-  auto cur = tail;
-  for (;;) {
-    if (body.size() + cur.bytes.size() > codec::kMaxMessageLen) return std::nullopt;
-    body.append(reinterpret_cast<const char*>(cur.bytes.data()), cur.bytes.size());
-    if (cur.meta.height == 0) return body;
-    auto prev = snap.get(cur.meta.parent);
-    if (!prev || prev->meta.kind != store::BlockKind::kMicroblock || prev->meta.height + 1 != cur.meta.height) return std::nullopt;
-    cur = *prev;
-  }
-}
-
 void serve_stream(const Request& q, Response& r, const store::Hash32& etag, std::string body) {
   immutable_headers(r, etag);
   if (etag_matches(q, etag)) {
@@ -194,7 +178,7 @@ void serve_microblocks_indexed(const ApiContext& c, const Request& q, Response& 
   if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto t = snap->by_alias(tail);
   if (!t) return r.set_text(404, "no such microblock: " + to_hex(tail) + "\n");
-  auto body = stream_back(*snap, *t);
+  auto body = store::microblock_stream(*snap, *t);
   if (!body) return r.set_text(404, "microblock stream incomplete here: " + to_hex(tail) + "\n");
   serve_stream(q, r, tail, std::move(*body));
 }
@@ -207,18 +191,15 @@ void serve_microblocks_confirmed(const ApiContext& c, const Request& q, Response
   if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto b = snap->get(child);
   if (!b || b->meta.kind != store::BlockKind::kStacks) return r.set_text(404, "no such block: " + to_hex(child) + "\n");
-  // StacksBlockHeader: version 1, total_work 16, proof 80, parent_block 32, then
-  // parent_microblock 32 and parent_microblock_sequence u16 (PROTOCOL.md §7.2).
-  constexpr std::size_t kParentMicroblock = 1 + 16 + 80 + 32;
-  if (b->bytes.size() < kParentMicroblock + 34) return r.set_text(500, "stored block too short\n");
-  store::Hash32 tail;
-  std::memcpy(tail.data(), b->bytes.data() + kParentMicroblock, 32);
-  const std::uint16_t seq = static_cast<std::uint16_t>(b->bytes[kParentMicroblock + 32] << 8 | b->bytes[kParentMicroblock + 33]);
+  const auto ct = store::confirmed_tail(b->bytes);
+  if (!ct) return r.set_text(500, "stored block too short\n");
+  const store::Hash32 tail = ct->microblock;
+  const std::uint16_t seq = ct->seq;
   if (tail == store::Hash32{}) return r.set_text(404, "that block confirms no microblocks\n");
   auto t = snap->get(tail);
   if (!t || t->meta.kind != store::BlockKind::kMicroblock || t->meta.height != seq)
     return r.set_text(404, "the confirmed microblocks are not here: " + to_hex(tail) + "\n");
-  auto body = stream_back(*snap, *t);
+  auto body = store::microblock_stream(*snap, *t);
   if (!body) return r.set_text(404, "microblock stream incomplete here: " + to_hex(tail) + "\n");
   serve_stream(q, r, child, std::move(*body));
 }
