@@ -22,6 +22,7 @@
 #include "control/rewards/reward_fetcher.hpp"
 #include "control/i2p/sam_session.hpp"
 #include "control/pair/catch_up.hpp"
+#include "control/gaia/mirror.hpp"
 #include "control/tor/tor_control.hpp"
 #include "relay/shm/region.hpp"
 
@@ -266,6 +267,36 @@ int main(int argc, char** argv) {
     catch_up = std::make_unique<pair::CatchUp>(std::move(co));
     catch_up->set_reward_sets(sets_current, sets_previous);
   }
+  // The Gaia mirror (its own thread, started once this process is unprivileged): every
+  // stored block written into the hub, from a durable outbox in the data dir.
+  std::unique_ptr<gaia::GaiaMirror> mirror;
+  if (!cfg->gaia_hub_url.empty() && blocks) {
+    gaia::MirrorOptions mo;
+    mo.hub_url = cfg->gaia_hub_url;
+    mo.key = config::load_identity_key(cfg->gaia_key_path(), true, err);
+    if (!mo.key) {
+      log_line(kProg, "gaia.key_file: %s", err.c_str());
+      return config::kExitConfig;
+    }
+    mo.prefix = cfg->gaia_prefix;
+    mo.store = blocks.get();
+    mo.outbox_dir = cfg->gaia_outbox_path();
+    mo.outbox_max_bytes = cfg->gaia_outbox_max_bytes;
+    mo.http.timeout_s = cfg->gaia_timeout_s;
+    mo.http.proxy = cfg->proxy;
+    mo.http.onion_proxy = cfg->onion_proxy;
+    mo.http.isolate = cfg->proxy_isolate;
+    crypto::fill_random(reinterpret_cast<std::uint8_t*>(&mo.http.isolation_salt), sizeof mo.http.isolation_salt);
+    mo.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
+    auto m = gaia::GaiaMirror::open(std::move(mo));
+    if (!m.ok()) {
+      log_line(kProg, "gaia outbox %s: %s", cfg->gaia_outbox_path().c_str(), m.error().reason);
+      return 2;
+    }
+    mirror = std::move(*m);
+    log_line(kProg, "gaia: mirroring the block store into %s, bucket %s%s%s", cfg->gaia_hub_url.c_str(), mirror->bucket().c_str(),
+             cfg->gaia_prefix.empty() ? "" : ", under ", cfg->gaia_prefix.c_str());
+  }
   // The onion service, published through Tor's control port (its own thread; started
   // once this process is unprivileged, as the key it keeps is in the data dir).
   std::unique_ptr<tor::TorController> tor_ctl;
@@ -305,7 +336,7 @@ int main(int argc, char** argv) {
     sam = std::make_unique<i2p::SamSession>(std::move(so));
   }
   std::uint64_t sam_generation = 0;
-  std::uint64_t next_board = 0, next_neighbors = 0;
+  std::uint64_t next_board = 0, next_neighbors = 0, stored_seen = 0;
 
   std::uint64_t incarnation = 0;
   crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
@@ -316,6 +347,7 @@ int main(int argc, char** argv) {
   if (tor_ctl) tor_ctl->start();
   if (sam) sam->start();
   if (catch_up) catch_up->start();
+  if (mirror) mirror->start();
   engine.start(incarnation, shm::monotonic_ns());
   if (fetcher) fetcher->start();
   log_line(kProg, "running (%zu peers to dial, %zu trusted, %zu pair partner paths, reward set of %zu signers)",
@@ -361,6 +393,10 @@ int main(int argc, char** argv) {
       }
     }
     if (!engine.poll(now)) ::usleep(200);
+    if (mirror && engine.stats().blocks_stored != stored_seen) {  // new blocks for the hub
+      stored_seen = engine.stats().blocks_stored;
+      mirror->wake();
+    }
     if (now >= next_board) {
       auto pairs = engine.pairs_view(now);
       if (catch_up) {  // whom to catch up from: the partners' data_urls
@@ -369,7 +405,8 @@ int main(int argc, char** argv) {
         catch_up->set_partners(std::move(ps));
       }
       board.publish({engine.burn_view(), engine.sessions(), engine.authenticated_sessions(), engine.stats(),
-                     (*table)->stats(), std::move(pairs), catch_up ? catch_up->view() : std::vector<pair::CatchUpView>{}});
+                     (*table)->stats(), std::move(pairs), catch_up ? catch_up->view() : std::vector<pair::CatchUpView>{},
+                     mirror ? std::optional<gaia::MirrorView>(mirror->view()) : std::nullopt});
       next_board = now + 100'000'000;
     }
     if (now >= next_neighbors) {
@@ -392,6 +429,7 @@ int main(int argc, char** argv) {
       next_stats = now + every;
     }
   }
+  if (mirror) mirror->stop();
   if (auto f = (*table)->flush(); !f.ok()) log_line(kProg, "peer table %s: %s", fo.path.c_str(), f.error().reason);
   shm::cnc_beat(*lk->ctl_cnc, shm::CncState::kHalt, static_cast<std::uint32_t>(::getpid()), shm::monotonic_ns());
   log_line(kProg, "stopping");

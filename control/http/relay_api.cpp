@@ -329,6 +329,27 @@ void serve_status(const ApiContext& c, Response& r) {
     }
     j["catch_up"] = std::move(cu);
   }
+  if (s.gaia) {  // the Gaia mirror: the hub, the outbox, what became of the files
+    const auto& g = *s.gaia;
+    Json e = Json::object();
+    e["hub_url"] = g.hub_url;
+    e["bucket"] = g.bucket;
+    e["read_url"] = g.read_url;
+    e["state"] = g.state;
+    e["outbox_files"] = g.outbox_files;
+    e["outbox_bytes"] = g.outbox_bytes;
+    e["outbox_full"] = g.outbox_full;
+    e["written"] = g.written;
+    e["written_bytes"] = g.written_bytes;
+    e["already_there"] = g.already;
+    e["refused"] = g.refused;
+    e["retries"] = g.retries;
+    e["missed"] = g.missed;
+    e["skipped"] = g.skipped;
+    e["outbox_errors"] = g.outbox_errors;
+    e["last_error"] = g.last_error;
+    j["gaia"] = std::move(e);
+  }
   Json control = Json::object();
 #define RELAY_X(name, help) control[#name] = s.stats.name;
   RELAY_CTL_COUNTERS(RELAY_X)
@@ -505,6 +526,20 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "catch_up_stored_total", "counter", "blocks stored from a partner's log", stored);
     metric(out, "catch_up_refused_total", "counter", "blocks from a partner that failed the checks (refused)", refused);
     metric(out, "catch_up_failures_total", "counter", "catch-up requests that failed", failures);
+  }
+  if (s.gaia) {
+    const auto& g = *s.gaia;
+    metric(out, "gaia_hub_up", "gauge", "1 when the Gaia hub took the last write", g.state == "up" ? 1 : 0);
+    metric(out, "gaia_outbox_files", "gauge", "files waiting in the Gaia outbox", g.outbox_files);
+    metric(out, "gaia_outbox_bytes", "gauge", "bytes waiting in the Gaia outbox", g.outbox_bytes);
+    metric(out, "gaia_written_total", "counter", "files written into the Gaia hub", g.written);
+    metric(out, "gaia_written_bytes_total", "counter", "bytes written into the Gaia hub", g.written_bytes);
+    metric(out, "gaia_already_there_total", "counter", "files the hub already had (412)", g.already);
+    metric(out, "gaia_refused_total", "counter", "files the hub refused for good (4xx), not retried", g.refused);
+    metric(out, "gaia_retries_total", "counter", "back-offs after a failed write or hub_info", g.retries);
+    metric(out, "gaia_missed_total", "counter", "blocks evicted from the store before the outbox took them", g.missed);
+    metric(out, "gaia_skipped_total", "counter", "microblocks with no file (their stream is not whole here)", g.skipped);
+    metric(out, "gaia_outbox_errors_total", "counter", "outbox reads or writes that failed (disk full)", g.outbox_errors);
   }
   {
     const ctl::NeighborsView n = c.board->neighbors();

@@ -32,6 +32,7 @@
 
 #include "control/engine/control_engine.hpp"
 #include "control/http/server.hpp"
+#include "control/gaia/mirror.hpp"
 #include "control/pair/catch_up.hpp"
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
@@ -49,6 +50,7 @@ class StatusBoard {
     frontier::FrontierStats frontier;
     std::vector<ctl::PairView> pairs;
     std::vector<pair::CatchUpView> catch_up;
+    std::optional<gaia::MirrorView> gaia;  // the Gaia mirror, when [gaia] is set
   };
   void publish(const Snapshot& s) {
     std::lock_guard<std::mutex> g(mu_);

@@ -50,14 +50,25 @@ struct Sink {
 
 }  // namespace
 
-HttpReply http_get(const HttpGetOptions& o, const std::string& url, const std::vector<std::string>& headers) {
+HttpClient::HttpClient(HttpGetOptions o) : o_(std::move(o)) {
   static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == 0;
+  if (curl_ready) curl_ = curl_easy_init();
+}
+
+HttpClient::~HttpClient() {
+  if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+HttpReply HttpClient::request(const char* method, const std::string& url, const std::vector<std::string>& headers,
+                              ByteSpan body) {
   HttpReply r;
-  CURL* c = curl_ready ? curl_easy_init() : nullptr;
+  auto* c = static_cast<CURL*>(curl_);
   if (c == nullptr) {
     r.error = "libcurl could not be set up";
     return r;
   }
+  curl_easy_reset(c);  // (the connections it keeps stay)
+  const HttpGetOptions& o = o_;
   Sink sink{&r.body, o.max_body};
   auto write = +[](char* p, std::size_t sz, std::size_t n, void* ud) -> std::size_t {
     auto* s = static_cast<Sink*>(ud);
@@ -67,6 +78,18 @@ HttpReply http_get(const HttpGetOptions& o, const std::string& url, const std::v
   };
   curl_slist* list = nullptr;
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  const std::string m = method;
+  if (m == "POST" || m == "PUT") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.empty() ? "" : reinterpret_cast<const char*>(body.data()));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    list = curl_slist_append(list, "Expect:");  // the body at once, without waiting for a 100 Continue
+    if (m != "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  } else if (m == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (m != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  }
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
@@ -95,8 +118,11 @@ HttpReply http_get(const HttpGetOptions& o, const std::string& url, const std::v
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   }
   curl_slist_free_all(list);
-  curl_easy_cleanup(c);
   return r;
+}
+
+HttpReply http_get(const HttpGetOptions& o, const std::string& url, const std::vector<std::string>& headers) {
+  return HttpClient(o).request("GET", url, headers);
 }
 
 }  // namespace relay::netio

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 
+#include "control/store/lmdb_support.hpp"
 #include "relay/crypto/hash.hpp"
 
 namespace relay::store {
@@ -20,26 +21,11 @@ constexpr std::size_t kEntryHeaderSize = 112;
 constexpr std::uint8_t kEntryVersion = 2;
 constexpr char kTotalsKey[] = "totals";
 
-Error lmdb_error(int rc, const char* what) {
-  (void)what;
-  return make_error(Errc::kIo, mdb_strerror(rc), static_cast<std::uint32_t>(rc));
-}
-
-MDB_val val(const void* p, std::size_t n) {
-  MDB_val v;
-  v.mv_size = n;
-  v.mv_data = const_cast<void*>(p);
-  return v;
-}
-
-void put_u64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
-}
-std::uint64_t get_u64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
+Error lmdb_error(int rc, const char*) { return lmdb::error(rc); }
+using lmdb::get_u64;
+using lmdb::put_u64;
+using lmdb::TxnGuard;
+using lmdb::val;
 
 // Entry header: version, kind, 2 reserved, size (u32 BE), seq, height (u64 BE),
 // consensus hash, parent, 4 reserved; version 2: anchor, 4 reserved.
@@ -115,19 +101,6 @@ int write_totals(MDB_txn* txn, MDB_dbi meta, const Totals& t) {
   MDB_val k = val(kTotalsKey, sizeof kTotalsKey - 1), v = val(b, sizeof b);
   return mdb_put(txn, meta, &k, &v, 0);
 }
-
-// Aborts a write transaction unless committed.
-struct TxnGuard {
-  MDB_txn* txn = nullptr;
-  ~TxnGuard() {
-    if (txn != nullptr) mdb_txn_abort(txn);
-  }
-  int commit() {
-    int rc = mdb_txn_commit(txn);
-    txn = nullptr;
-    return rc;
-  }
-};
 
 }  // namespace
 

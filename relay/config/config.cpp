@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -324,6 +326,11 @@ bool check_private(const RelayConfig& c, std::string& err) {
     err = why + "http.public_url '" + c.http_public_url + "' is a clearnet data_url: give the onion (or I2P) URL, or none";
     return false;
   }
+  if (const std::string h = url_host(c.gaia_hub_url); !c.gaia_hub_url.empty() && !hidden_host(h) && !is_loopback_host(h) && !c.proxy) {
+    err = why + "gaia.hub_url '" + c.gaia_hub_url + "' is a clearnet hub reached directly: give an onion URL, or write to it " +
+          "through proxy.socks5";
+    return false;
+  }
   for (const auto& u : c.node_rpc) {
     const std::string h = url_host(u);
     if (!hidden_host(h) && !is_loopback_host(h)) {
@@ -367,7 +374,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p", "privacy", "pair"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p", "privacy", "pair", "gaia"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -580,6 +587,39 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
                                      "': a partner relay is named by its public key: PUBKEY@HOST:PORT");
   }
 
+  {
+    TableReader t(section("gaia") ? *section("gaia") : kEmpty, origin, "gaia.", err);
+    if (!t.str("hub_url", c.gaia_hub_url) || !t.str("key_file", c.gaia_key_file) || !t.str("path_prefix", c.gaia_prefix) ||
+        !t.integer("outbox_max_bytes", c.gaia_outbox_max_bytes, 1 << 20, std::int64_t{1} << 44) ||
+        !t.integer("timeout_s", c.gaia_timeout_s, 1, 3600) || !t.check_unknown())
+      return fail();
+    const std::string at = std::string(origin) + ": gaia.";
+    if (!c.gaia_hub_url.empty()) {
+      while (c.gaia_hub_url.size() > 1 && c.gaia_hub_url.back() == '/') c.gaia_hub_url.pop_back();
+      if (c.gaia_hub_url.rfind("http://", 0) != 0 && c.gaia_hub_url.rfind("https://", 0) != 0)
+        return config_error(err, at + "hub_url: '" + c.gaia_hub_url + "': give the hub's http:// or https:// URL");
+      if (!c.store_enabled)
+        return config_error(err, at + "hub_url: the mirror writes the block store's blocks: it needs store.enabled = true");
+    }
+    // The prefix: path segments of [A-Za-z0-9._-], none empty, "." or "..".
+    std::string pre = c.gaia_prefix;
+    while (!pre.empty() && pre.back() == '/') pre.pop_back();
+    std::size_t from = 0;
+    while (!pre.empty() && from <= pre.size()) {
+      std::size_t end = pre.find('/', from);
+      if (end == std::string::npos) end = pre.size();
+      const std::string seg = pre.substr(from, end - from);
+      const bool chars_ok = std::all_of(seg.begin(), seg.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '_' || ch == '-';
+      });
+      if (seg.empty() || seg == "." || seg == ".." || !chars_ok)
+        return config_error(err, at + "path_prefix: '" + c.gaia_prefix +
+                                     "': path segments of letters, digits, '.', '_' and '-', separated by '/'");
+      from = end + 1;
+    }
+    c.gaia_prefix = pre.empty() ? "" : pre + "/";
+  }
+
   // Command-line overrides.
   if (ov.network && !apply_network(c, *ov.network, err)) return fail();
   if (ov.network && c.network == Network::kCustom)
@@ -606,6 +646,8 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   for (const auto& u : c.node_rpc)
     if (u.find(".onion") != std::string::npos && !c.onion_proxy)
       return config_error(err, std::string(origin) + ": rewards.node_rpc: '" + u + "': an onion URL needs proxy.onion (or proxy.socks5)");
+  if (c.gaia_hub_url.find(".onion") != std::string::npos && !c.onion_proxy)
+    return config_error(err, std::string(origin) + ": gaia.hub_url: '" + c.gaia_hub_url + "': an onion URL needs proxy.onion (or proxy.socks5)");
   if (!check_private(c, err)) return fail();
   return c;
 }

@@ -146,6 +146,18 @@ struct RelayConfig {
   // hide the relay from fewer routers; 1 still keeps its IP from the peers it talks to.
   std::uint32_t i2p_tunnel_length = 3;
   std::string i2p_key_path() const { return data_dir + "/i2p_private_key"; }
+  // [gaia]: every stored block also written into a Gaia hub (control/gaia/mirror.hpp).
+  // `gaia_hub_url`: the hub's write endpoint (empty: no mirror); the bucket is the key's
+  // address (`gaia_key_file`, created if missing; relays sharing a bucket share the file);
+  // files under `gaia_prefix` ("" or "a/b/"); a durable outbox of at most
+  // `gaia_outbox_max_bytes`; `gaia_timeout_s` per write.
+  std::string gaia_hub_url;
+  std::string gaia_key_file;
+  std::string gaia_prefix;
+  std::uint64_t gaia_outbox_max_bytes = std::uint64_t{4} << 30;
+  std::uint32_t gaia_timeout_s = 30;
+  std::string gaia_key_path() const { return gaia_key_file.empty() ? data_dir + "/gaia.key" : gaia_key_file; }
+  std::string gaia_outbox_path() const { return data_dir + "/gaia-outbox"; }
   // [privacy] onlynet: the networks the relay may use ("ipv4", "ipv6", "onion", "i2p"), as
   // Bitcoin Core's -onlynet; empty: all. Without ipv4 and ipv6 the relay is in private
   // mode: it never dials or accepts clearnet, advertises no clearnet address or

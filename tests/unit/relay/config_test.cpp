@@ -498,5 +498,43 @@ TEST(Config, PairPeersNeedTheirKeyAndMayHaveSeveralPaths) {
   EXPECT_NE(err.find("pair.peers"), std::string::npos) << err;
 }
 
+TEST(Config, GaiaMirrorKeysAreCheckedAndDefaulted) {
+  std::string err;
+  auto d = load_config("[node]\ndata_dir = \"/srv/relay\"\n", {}, err, "c.toml");
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_TRUE(d->gaia_hub_url.empty());  // no mirror unless asked
+  EXPECT_EQ(d->gaia_key_path(), "/srv/relay/gaia.key");
+  EXPECT_EQ(d->gaia_outbox_path(), "/srv/relay/gaia-outbox");
+  auto c = load_config("[gaia]\nhub_url = \"https://hub.example.com/\"\nkey_file = \"/etc/relay/gaia.key\"\npath_prefix = "
+                       "\"stacks/mainnet/\"\noutbox_max_bytes = 1073741824\ntimeout_s = 10\n",
+                       {}, err, "c.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->gaia_hub_url, "https://hub.example.com");  // the trailing '/' goes
+  EXPECT_EQ(c->gaia_key_path(), "/etc/relay/gaia.key");
+  EXPECT_EQ(c->gaia_prefix, "stacks/mainnet/");
+  EXPECT_EQ(c->gaia_outbox_max_bytes, std::uint64_t{1} << 30);
+  EXPECT_EQ(c->gaia_timeout_s, 10u);
+  auto p = load_config("[gaia]\nhub_url = \"http://127.0.0.1:4000\"\npath_prefix = \"net\"\n", {}, err, "c.toml");
+  ASSERT_TRUE(p.ok()) << err;
+  EXPECT_EQ(p->gaia_prefix, "net/");
+  for (const char* bad : {"a//b", "../up", "a/./b", "sp ace", "q?x"}) {
+    EXPECT_FALSE(load_config(std::string("[gaia]\nhub_url = \"http://127.0.0.1:4000\"\npath_prefix = \"") + bad + "\"\n", {}, err, "c.toml").ok()) << bad;
+    EXPECT_NE(err.find("gaia.path_prefix"), std::string::npos) << err;
+  }
+  EXPECT_FALSE(load_config("[gaia]\nhub_url = \"ftp://hub\"\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("http:// or https://"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[gaia]\nhub_url = \"http://127.0.0.1:4000\"\n[store]\nenabled = false\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("store.enabled"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[gaia]\nhub = \"http://127.0.0.1:4000\"\n", {}, err, "c.toml").ok());  // a typo is an error
+  EXPECT_FALSE(load_config("[gaia]\nhub_url = \"http://abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcd.onion\"\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("needs proxy.onion"), std::string::npos) << err;
+  // Private mode: a clearnet hub only through the proxy.
+  const std::string priv = "[privacy]\nonlynet = [\"onion\"]\n[p2p]\nbind = \"127.0.0.1:20444\"\n";
+  EXPECT_FALSE(load_config(priv + "[gaia]\nhub_url = \"https://hub.example.com\"\n", {}, err, "c.toml").ok());
+  EXPECT_NE(err.find("gaia.hub_url"), std::string::npos) << err;
+  auto via_tor = load_config(priv + "[proxy]\nsocks5 = \"127.0.0.1:9050\"\n[gaia]\nhub_url = \"https://hub.example.com\"\n", {}, err, "c.toml");
+  EXPECT_TRUE(via_tor.ok()) << err;
+}
+
 }  // namespace
 }  // namespace relay::config
