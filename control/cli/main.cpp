@@ -12,6 +12,8 @@
 
 #include "control/cli/decode.hpp"
 #include "control/cli/supervisor.hpp"
+#include "control/gaia/token.hpp"
+#include "control/netio/http_get.hpp"
 #include "relay/config/process_start.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/codec/limits.hpp"
@@ -105,6 +107,61 @@ int cmd_keygen(const std::string& out_file) {
   return 0;
 }
 
+// stacks-relay gaia: the Gaia mirror's bucket (the address a hub's whitelist names) and,
+// with --token, a write token from the hub's hub_info (to try the hub by hand with curl).
+// The key is the one the relay uses: gaia.key_file, else <data_dir>/gaia.key (made here
+// when missing, as the relay would).
+int cmd_gaia(const relay::config::CommonArgs& args, bool want_token) {
+  using namespace relay;
+  std::string err;
+  auto cfg = config::load_config(args, err);
+  if (!cfg) {
+    std::fprintf(stderr, "stacks-relay gaia: configuration: %s\n", err.c_str());
+    return 2;
+  }
+  if (cfg->gaia_key_file.empty()) (void)config::make_dirs(cfg->data_dir);
+  auto key = config::load_identity_key(cfg->gaia_key_path(), true, err);
+  if (!key) {
+    std::fprintf(stderr, "stacks-relay gaia: %s\n", err.c_str());
+    return 2;
+  }
+  nlohmann::ordered_json j;
+  j["hub_url"] = cfg->gaia_hub_url;
+  j["key_file"] = cfg->gaia_key_path();
+  j["public_key"] = to_hex(key->public_key().compressed());
+  j["bucket"] = gaia::bucket_address(key->public_key());
+  j["path_prefix"] = cfg->gaia_prefix;
+  if (want_token) {
+    if (cfg->gaia_hub_url.empty()) {
+      std::fprintf(stderr, "stacks-relay gaia: --token needs gaia.hub_url\n");
+      return 2;
+    }
+    netio::HttpGetOptions o;
+    o.proxy = cfg->proxy;
+    o.onion_proxy = cfg->onion_proxy;
+    o.timeout_s = cfg->gaia_timeout_s;
+    const auto r = netio::http_get(o, cfg->gaia_hub_url + "/hub_info");
+    const auto info = nlohmann::json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !info.is_object() || !info.contains("challenge_text") || !info["challenge_text"].is_string()) {
+      std::fprintf(stderr, "stacks-relay gaia: %s/hub_info: %s\n", cfg->gaia_hub_url.c_str(),
+                   r.status == 0 ? r.error.c_str() : ("HTTP " + std::to_string(r.status) + ", no challenge_text").c_str());
+      return 1;
+    }
+    gaia::TokenClaims c;
+    c.challenge = info["challenge_text"].get<std::string>();
+    c.hub_url = cfg->gaia_hub_url;
+    c.iat = static_cast<std::int64_t>(::time(nullptr));
+    c.exp = c.iat + 3600;
+    crypto::fill_random(c.salt.data(), c.salt.size());
+    if (info.contains("read_url_prefix") && info["read_url_prefix"].is_string())
+      j["read_url"] = info["read_url_prefix"].get<std::string>() + j["bucket"].get<std::string>() + "/";
+    j["token"] = gaia::make_token(*key, c);
+    j["expires"] = c.exp;
+  }
+  std::cout << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,6 +200,12 @@ int main(int argc, char** argv) {
   relay::config::add_common_options(*status, status_args);
   status->add_flag("--watch", status_watch, "print them again every --stats-interval seconds (default 10)");
 
+  relay::config::CommonArgs gaia_args;
+  bool gaia_token = false;
+  auto* gaia_cmd = app.add_subcommand("gaia", "Print the Gaia mirror's bucket address (and with --token, a write token for the hub)");
+  relay::config::add_common_options(*gaia_cmd, gaia_args);
+  gaia_cmd->add_flag("--token", gaia_token, "ask the hub (gaia.hub_url) for its challenge and print a token valid for an hour");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -153,5 +216,6 @@ int main(int argc, char** argv) {
   if (*run) return relay::cli::cmd_run(run_args);
   if (*shm_cmd) return relay::cli::cmd_shm(shm_args, shm_action == "create");
   if (*status) return relay::cli::cmd_status(status_args, status_watch);
+  if (*gaia_cmd) return cmd_gaia(gaia_args, gaia_token);
   return 1;
 }

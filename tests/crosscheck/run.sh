@@ -15,23 +15,9 @@ if [[ -n "${STACKS_RELAY:-}" && "${STACKS_RELAY}" != /* ]]; then
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-skip() {
-  echo "crosscheck: skipped (npm unavailable)"
-  exit 77
-}
-
-command -v node >/dev/null 2>&1 || skip
-command -v npm >/dev/null 2>&1 || skip
-
-if [[ ! -d node_modules/@stacks/transactions ]]; then
-  log=$(mktemp)
-  if ! npm ci --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-timeout=60000 >"$log" 2>&1; then
-    tail -n 8 "$log" >&2
-    rm -f "$log"
-    skip
-  fi
-  rm -f "$log"
-fi
+# shellcheck source=modules.sh
+source ./modules.sh
+need_modules @stacks/transactions
 
 txs=$(mktemp)
 trap 'rm -f "$txs"' EXIT
