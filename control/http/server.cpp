@@ -73,6 +73,9 @@ struct Out {
 
 struct Conn {
   int fd = -1;
+  std::uint64_t id = 0;   // unique for the server's life (fds are reused)
+  bool parked = false;    // a deferred response is awaited
+  bool parked_head = false, parked_close = false;
   codec::Addr16 block{};  // the client's address block (per-address limit)
   RequestParser parser;
   std::deque<Request> pending;  // parsed, not answered yet (served one at a time)
@@ -107,6 +110,31 @@ std::string render_head(const Response& r, std::size_t body_len, bool close) {
 
 
 }  // namespace
+
+struct Later::Queue {
+  std::mutex mu;
+  std::vector<std::pair<std::uint64_t, Response>> done;  // (connection id, response)
+  int wake_fd = -1;
+  bool closed = false;  // the server is gone: nothing is taken any more
+};
+
+void Later::finish(Response r) {
+  if (done_) return;
+  done_ = true;
+  std::lock_guard<std::mutex> g(q_->mu);
+  if (q_->closed) return;
+  q_->done.emplace_back(conn_, std::move(r));
+  std::uint64_t one = 1;
+  (void)::write(q_->wake_fd, &one, sizeof one);
+}
+
+Later::~Later() {
+  if (!done_) {
+    Response r;
+    r.set_text(503, "the answer was abandoned\n");
+    finish(std::move(r));
+  }
+}
 
 Result<std::unique_ptr<Server>> Server::start(const ServerOptions& opts, Handler handler) {
   std::unique_ptr<Server> s(new Server());
@@ -146,6 +174,8 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& opts, Handler
   s->epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   s->wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (s->epoll_fd_ < 0 || s->wake_fd_ < 0) return make_error(Errc::kIo, "epoll", static_cast<std::uint32_t>(errno));
+  s->later_ = std::make_shared<Later::Queue>();
+  s->later_->wake_fd = s->wake_fd_;
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = s->listen_fd_;
@@ -161,6 +191,11 @@ void Server::serve() {
 }
 
 Server::~Server() {
+  if (later_) {
+    std::lock_guard<std::mutex> g(later_->mu);
+    later_->closed = true;  // (the wake fd is closed below: no Later writes to it after this)
+    later_->done.clear();
+  }
   stop_.store(true);
   if (wake_fd_ >= 0) {
     std::uint64_t one = 1;
@@ -182,12 +217,15 @@ void Server::run() {
   std::map<codec::Addr16, std::uint32_t> per_block;  // connections per client address block
   std::vector<int> waiting;                          // fds waiting for response memory, oldest first
   std::size_t owned_bytes = 0;                       // bodies built in memory, not yet written
+  std::unordered_map<std::uint64_t, int> by_id;      // connection id → fd
+  std::uint64_t next_id = 1;
   auto close_conn = [&](int fd) {
     auto it = conns.find(fd);
     if (it == conns.end()) return;
     for (const Out& o : it->second->out) owned_bytes -= o.owned.size();
     stats_.response_bytes.store(owned_bytes, std::memory_order_relaxed);
     if (auto b = per_block.find(it->second->block); b != per_block.end() && --b->second == 0) per_block.erase(b);
+    by_id.erase(it->second->id);
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
     conns.erase(it);
@@ -197,8 +235,9 @@ void Server::run() {
   // response is queued.
   auto interest = [&](Conn& c) {
     std::uint32_t want = 0;
-    if (c.pending.empty() && c.out.empty() && !c.close_after && !c.error_reply) want |= EPOLLIN | EPOLLRDHUP;
+    if (c.pending.empty() && c.out.empty() && !c.close_after && !c.error_reply && !c.parked) want |= EPOLLIN | EPOLLRDHUP;
     if (!c.out.empty()) want |= EPOLLOUT;
+    if (c.parked) want |= EPOLLRDHUP;  // awaiting a deferred answer: only a hang-up is news
     if (want == c.events) return;
     c.events = want;
     epoll_event ev{};
@@ -258,7 +297,7 @@ void Server::run() {
   auto serve = [&](Conn& c) -> bool {
     for (;;) {
       if (!flush(c)) return false;
-      if (!c.out.empty() || c.close_after) return true;
+      if (!c.out.empty() || c.close_after || c.parked) return true;
       if (c.pending.empty()) {
         if (c.error_reply) {
           respond(c, *c.error_reply, true);
@@ -279,11 +318,21 @@ void Server::run() {
       c.pending.pop_front();
       stats_.requests.fetch_add(1, std::memory_order_relaxed);
       Response resp;
+      const std::uint64_t conn_id = c.id;
+      auto queue = later_;
+      resp.make_later = [queue, conn_id] { return std::make_shared<Later>(queue, conn_id); };
       try {
         handler_(q, resp);
       } catch (const std::exception&) {
         resp = Response{};
         resp.set_text(500, "internal error\n");
+      }
+      if (resp.deferred) {  // answered when its Later finishes (taken in the loop below)
+        stats_.deferred.fetch_add(1, std::memory_order_relaxed);
+        c.parked = true;
+        c.parked_head = q.method == "HEAD";
+        c.parked_close = !q.keep_alive;
+        return true;
       }
       if (q.method == "HEAD") resp.no_body = true;
       respond(c, resp, !q.keep_alive);
@@ -303,7 +352,31 @@ void Server::run() {
     const int n = ::epoll_wait(epoll_fd_, evs, 64, 250);
     for (int i = 0; i < n; ++i) {
       const int fd = evs[i].data.fd;
-      if (fd == wake_fd_) continue;
+      if (fd == wake_fd_) {  // deferred responses finished elsewhere
+        std::uint64_t v;
+        (void)::read(wake_fd_, &v, sizeof v);
+        std::vector<std::pair<std::uint64_t, Response>> done;
+        {
+          std::lock_guard<std::mutex> g(later_->mu);
+          done.swap(later_->done);
+        }
+        for (auto& [id, resp] : done) {
+          auto at = by_id.find(id);
+          auto cit = at == by_id.end() ? conns.end() : conns.find(at->second);
+          if (cit == conns.end() || !cit->second->parked) {
+            stats_.deferred_dropped.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
+          Conn& c = *cit->second;
+          c.parked = false;
+          if (c.parked_head) resp.no_body = true;
+          respond(c, resp, c.parked_close);
+          c.last_activity = now_ms();
+          if (serve(c)) interest(c);
+          else close_conn(c.fd);
+        }
+        continue;
+      }
       if (fd == listen_fd_) {
         for (;;) {
           sockaddr_storage peer{};
@@ -333,6 +406,8 @@ void Server::run() {
           ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           auto c = std::make_unique<Conn>(opts_.limits);
           c->fd = cfd;
+          c->id = next_id++;
+          by_id[c->id] = cfd;
           c->block = block;
           c->last_activity = now_ms();
           c->events = EPOLLIN | EPOLLRDHUP;
@@ -352,7 +427,7 @@ void Server::run() {
       bool alive = true;
       if (evs[i].events & EPOLLOUT) alive = serve(c);
       // Read only when nothing waits (the interest set says so; a hang-up may still come).
-      const bool may_read = c.pending.empty() && c.out.empty() && !c.close_after && !c.error_reply;
+      const bool may_read = c.pending.empty() && c.out.empty() && !c.close_after && !c.error_reply && !c.parked;
       if (alive && may_read && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         const ssize_t r = ::read(fd, buf, sizeof buf);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
@@ -375,6 +450,8 @@ void Server::run() {
           c.request_started = c.parser.mid_request() ? (c.request_started != 0 ? c.request_started : now_ms()) : 0;
           if (alive) alive = serve(c);
         }
+      } else if (alive && c.parked && (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        alive = false;  // the client left before its deferred answer (which is dropped)
       } else if (alive && (evs[i].events & (EPOLLHUP | EPOLLERR)) && c.out.empty()) {
         alive = false;
       }
@@ -400,7 +477,7 @@ void Server::run() {
       const bool writing = !c->out.empty();
       const bool slow_request = c->request_started != 0 && now - c->request_started > opts_.header_timeout_ms;
       const bool idle = !writing && c->pending.empty() && c->request_started == 0 &&
-                        now - c->last_activity > opts_.idle_timeout_ms;
+                        now - c->last_activity > opts_.idle_timeout_ms;  // (a parked one too: within the idle timeout)
       const bool stalled = writing && now - c->last_write > opts_.write_timeout_ms;  // reads do not count
       if (slow_request || idle || stalled) expired.push_back(fd);
     }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,6 +25,26 @@
 
 namespace relay::http {
 
+struct Response;
+
+// Later: a response the handler gives later, from any thread (e.g. once a fetch from
+// elsewhere is done). finish() once; a Later dropped unfinished answers 503. The
+// connection waits meanwhile (nothing read from it), within the idle timeout.
+class Later {
+ public:
+  struct Queue;  // the server's: where finished responses wait for its thread
+  Later(std::shared_ptr<Queue> q, std::uint64_t conn) : q_(std::move(q)), conn_(conn) {}
+  ~Later();
+  Later(const Later&) = delete;
+  Later& operator=(const Later&) = delete;
+  void finish(Response r);
+
+ private:
+  std::shared_ptr<Queue> q_;
+  std::uint64_t conn_;
+  bool done_ = false;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "text/plain";
@@ -32,6 +53,16 @@ struct Response {
   ByteSpan view;                // or a view (used when `text` is empty)
   std::shared_ptr<void> keep;   // keeps `view` valid until it is written
   bool no_body = false;         // HEAD and 304: headers (with the body's length) only
+
+  // defer: the handler answers later, through the Later returned (set by the server;
+  // nullptr when this response cannot be deferred, e.g. outside a server).
+  std::shared_ptr<Later> defer() {
+    if (!make_later) return nullptr;
+    deferred = true;
+    return make_later();
+  }
+  bool deferred = false;
+  std::function<std::shared_ptr<Later>()> make_later;
 
   void set_text(int st, std::string body, std::string type = "text/plain") {
     status = st;
@@ -66,6 +97,7 @@ struct ServerStats {
   std::atomic<std::uint64_t> refused_full{0}, refused_per_ip{0};  // refused: max_conns, max_conns_per_ip
   std::atomic<std::uint64_t> budget_waits{0};                     // requests that waited for response memory
   std::atomic<std::uint64_t> response_bytes{0};                   // gauge: bodies built in memory, not yet written
+  std::atomic<std::uint64_t> deferred{0}, deferred_dropped{0};     // answered later; of those, the client gone meanwhile
 };
 
 class Server {
@@ -94,6 +126,7 @@ class Server {
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> conns_{0};
+  std::shared_ptr<Later::Queue> later_;
   ServerStats stats_;
   std::thread thread_;
 };

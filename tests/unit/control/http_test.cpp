@@ -662,3 +662,79 @@ TEST(HttpServer, AClientGoneMidAnswerDoesNotKillTheProcess) {
 
 }  // namespace
 }  // namespace relay::http
+
+namespace relay::http {
+namespace {
+
+// A deferred response: the handler answers later from another thread; other clients are
+// served meanwhile; HEAD and Connection: close are kept for the late answer; a Later
+// dropped unfinished answers 503; a client gone before the answer costs nothing.
+TEST(HttpServer, DeferredResponsesComeFromAnotherThreadWhileOthersAreServed) {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Later>> parked;
+  auto srv = Server::start({}, [&](const Request& q, Response& r) {
+               if (q.path == "/later" || q.path == "/drop") {
+                 auto l = r.defer();
+                 ASSERT_NE(l, nullptr);
+                 if (q.path == "/drop") return;  // dropped at once: 503
+                 std::lock_guard<std::mutex> g(mu);
+                 parked.push_back(std::move(l));
+                 return;
+               }
+               r.set_text(200, "now\n");
+             }).value();
+  const int slow = connect_to(srv->port());
+  send_str(slow, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  const int head = connect_to(srv->port());
+  send_str(head, "HEAD /later HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard<std::mutex> g(mu);
+      if (parked.size() == 2) break;
+    }
+    ::usleep(10'000);
+  }
+  // Meanwhile another client is answered at once.
+  EXPECT_NE(test::http_exchange(srv->port(), "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").find("now"), std::string::npos);
+  EXPECT_NE(test::http_exchange(srv->port(), "GET /drop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").find("HTTP/1.1 503"),
+            std::string::npos);
+  std::thread finisher([&] {
+    std::lock_guard<std::mutex> g(mu);
+    for (auto& l : parked) {
+      Response r;
+      r.set_text(200, "later body\n");
+      l->finish(std::move(r));
+    }
+  });
+  finisher.join();
+  const std::string got = read_all(slow);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_NE(got.find("later body"), std::string::npos) << got;
+  send_str(slow, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");  // the connection goes on after a late answer
+  EXPECT_NE(read_all(slow).find("now"), std::string::npos);
+  const std::string h = read_all(head);
+  EXPECT_NE(h.find("Content-Length: 11"), std::string::npos) << h;
+  EXPECT_EQ(h.find("later body"), std::string::npos) << h;  // HEAD: no body
+  EXPECT_NE(h.find("Connection: close"), std::string::npos) << h;
+  ::close(slow);
+  ::close(head);
+  // A client gone before its answer: the answer is dropped (counted), nothing breaks.
+  const int gone = connect_to(srv->port());
+  send_str(gone, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (int i = 0; i < 200 && srv->stats().deferred.load() < 4; ++i) ::usleep(10'000);
+  ::close(gone);
+  ::usleep(50'000);
+  {
+    std::lock_guard<std::mutex> g(mu);
+    Response r;
+    r.set_text(200, "too late\n");
+    parked.back()->finish(std::move(r));
+  }
+  EXPECT_NE(test::http_exchange(srv->port(), "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").find("now"), std::string::npos);
+  EXPECT_EQ(srv->stats().deferred.load(), 4u);
+  for (int i = 0; i < 100 && srv->stats().deferred_dropped.load() == 0; ++i) ::usleep(10'000);
+  EXPECT_EQ(srv->stats().deferred_dropped.load(), 1u);
+}
+
+}  // namespace
+}  // namespace relay::http
