@@ -270,6 +270,7 @@ int main(int argc, char** argv) {
   // The Gaia mirror (its own thread, started once this process is unprivileged): every
   // stored block written into the hub, from a durable outbox in the data dir.
   std::unique_ptr<gaia::GaiaMirror> mirror;
+  std::unique_ptr<gaia::GaiaReader> reader;
   if (!cfg->gaia_hub_url.empty() && blocks) {
     gaia::MirrorOptions mo;
     mo.hub_url = cfg->gaia_hub_url;
@@ -287,6 +288,7 @@ int main(int argc, char** argv) {
     mo.http.onion_proxy = cfg->onion_proxy;
     mo.http.isolate = cfg->proxy_isolate;
     crypto::fill_random(reinterpret_cast<std::uint8_t*>(&mo.http.isolation_salt), sizeof mo.http.isolation_salt);
+    const std::uint64_t mo_salt = mo.http.isolation_salt;
     mo.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
     auto m = gaia::GaiaMirror::open(std::move(mo));
     if (!m.ok()) {
@@ -296,6 +298,23 @@ int main(int argc, char** argv) {
     mirror = std::move(*m);
     log_line(kProg, "gaia: mirroring the block store into %s, bucket %s%s%s", cfg->gaia_hub_url.c_str(), mirror->bucket().c_str(),
              cfg->gaia_prefix.empty() ? "" : ", under ", cfg->gaia_prefix.c_str());
+    // Blocks the store lacks, read back from the bucket for the HTTP endpoint.
+    gaia::ReaderOptions ro;
+    ro.read_url = cfg->gaia_read_url;
+    ro.read_url_now = [m = mirror.get()] { return m->view().read_url; };
+    ro.hub_url = cfg->gaia_hub_url;
+    ro.bucket = mirror->bucket();
+    ro.prefix = cfg->gaia_prefix;
+    ro.store = blocks.get();
+    ro.http.timeout_s = cfg->gaia_timeout_s;
+    ro.http.proxy = cfg->proxy;
+    ro.http.onion_proxy = cfg->onion_proxy;
+    ro.http.isolate = cfg->proxy_isolate;
+    ro.http.isolation_salt = mo_salt;
+    ro.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
+    reader = std::make_unique<gaia::GaiaReader>(std::move(ro));
+    reader->set_reward_sets(sets_current, sets_previous);
+    api.reader = reader.get();
   }
   // The onion service, published through Tor's control port (its own thread; started
   // once this process is unprivileged, as the key it keeps is in the data dir).
@@ -348,6 +367,7 @@ int main(int argc, char** argv) {
   if (sam) sam->start();
   if (catch_up) catch_up->start();
   if (mirror) mirror->start();
+  if (reader) reader->start();
   engine.start(incarnation, shm::monotonic_ns());
   if (fetcher) fetcher->start();
   log_line(kProg, "running (%zu peers to dial, %zu trusted, %zu pair partner paths, reward set of %zu signers)",
@@ -381,6 +401,7 @@ int main(int argc, char** argv) {
           sets_previous = sets->previous;
         }
         if (catch_up) catch_up->set_reward_sets(sets->current, sets->previous);
+        if (reader) reader->set_reward_sets(sets->current, sets->previous);
         engine.set_reward_sets(std::move(sets->current), std::move(sets->previous), sets->cycle, std::move(sets->next));
       }
     }
@@ -429,6 +450,8 @@ int main(int argc, char** argv) {
       next_stats = now + every;
     }
   }
+  http_server.reset();  // no more requests: the reader and the store may go
+  if (reader) reader->stop();
   if (mirror) mirror->stop();
   if (auto f = (*table)->flush(); !f.ok()) log_line(kProg, "peer table %s: %s", fo.path.c_str(), f.error().reason);
   shm::cnc_beat(*lk->ctl_cnc, shm::CncState::kHalt, static_cast<std::uint32_t>(::getpid()), shm::monotonic_ns());

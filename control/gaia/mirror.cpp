@@ -165,6 +165,7 @@ void GaiaMirror::run() {
                              " (they wait in the block store)"
                        : "gaia: outbox takes new blocks again");
     }
+    if (fr.ok() && fr->store_replaced) say("gaia: the block store is newer than the outbox (made again?): following it from its start");
     const auto t = outbox_->totals();
     {
       std::lock_guard<std::mutex> g(mu_);

@@ -135,6 +135,12 @@ Result<FillResult> Outbox::fill(const store::BlockStore& st, const std::string& 
   int rc = mdb_txn_begin(env_, nullptr, 0, &g.txn);
   if (rc != 0) return lmdb::error(rc);
   State s = read_state(g.txn, meta_);
+  // A store newer than the outbox (its disk lost and the store made again): its seqs
+  // start over, so the cursor does too (what the hub has already is answered 412).
+  if (s.t.store_cursor > st.totals().next_seq) {
+    s.t.store_cursor = 0;
+    r.store_replaced = true;
+  }
   if (s.t.store_cursor == 0) {  // a new outbox: from the log's oldest entry on
     const auto first = snap->log_from(0, 1);
     s.t.store_cursor = first.empty() ? st.totals().next_seq : first.front().seq;
@@ -174,7 +180,7 @@ Result<FillResult> Outbox::fill(const store::BlockStore& st, const std::string& 
     s.t.store_cursor = e.seq + 1;
     r.blocks += 1;
   }
-  if (r.blocks == 0) return r;  // nothing new: no write
+  if (r.blocks == 0 && !r.store_replaced) return r;  // nothing new: no write
   if ((rc = write_state(g.txn, meta_, s)) != 0) return lmdb::error(rc);
   if ((rc = g.commit()) != 0) return lmdb::error(rc);
   return r;

@@ -50,6 +50,7 @@ struct FillResult {
   std::size_t blocks = 0;  // store log entries taken
   std::size_t files = 0;   // files added
   bool full = false;       // stopped at the byte limit
+  bool store_replaced = false;  // the store's log is behind the cursor: a new store, followed from its start
 };
 
 class Outbox {

@@ -63,13 +63,37 @@ bool etag_matches(const Request& q, const store::Hash32& id) {
   return inm->find(tag) != std::string::npos;
 }
 
-// One stored block by id, of the given kind.
+// read_back: a Nakamoto block the store lacks, asked of the Gaia reader; the answer comes
+// later (true), or now when the reader will not look for it (false: a 404).
+bool read_back(const ApiContext& c, Response& r, const store::Hash32& id) {
+  auto later = r.defer();
+  if (!later) return false;
+  const bool queued = c.reader->fetch(id, [later, id](std::optional<Bytes> got) {
+    Response resp;
+    if (!got) {
+      resp.set_text(404, "no such block: " + to_hex(id) + "\n");
+    } else {
+      immutable_headers(resp, id);
+      resp.set_text(200, std::string(got->begin(), got->end()), "application/octet-stream");
+    }
+    later->finish(std::move(resp));
+  });
+  if (!queued) {
+    later->withdraw();
+    r.deferred = false;
+  }
+  return queued;
+}
+
+// One stored block by id, of the given kind (a Nakamoto block the store lacks may be read
+// back from the Gaia bucket).
 void serve_block(const ApiContext& c, const Request& q, Response& r, const store::Hash32& id, store::BlockKind kind) {
   if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
   auto snap = c.store->snapshot();
   if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto holder = std::make_shared<store::BlockStore::Snapshot>(std::move(*snap));
   auto b = holder->get(id);
+  if (!b && kind == store::BlockKind::kNakamoto && c.reader != nullptr && read_back(c, r, id)) return;
   if (!b || b->meta.kind != kind) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
   immutable_headers(r, id);
   r.content_type = "application/octet-stream";
@@ -348,6 +372,19 @@ void serve_status(const ApiContext& c, Response& r) {
     e["skipped"] = g.skipped;
     e["outbox_errors"] = g.outbox_errors;
     e["last_error"] = g.last_error;
+    if (c.reader != nullptr) {  // blocks the store lacked, read back from the bucket
+      const auto rv = c.reader->view();
+      Json rb = Json::object();
+      rb["asked"] = rv.asked;
+      rb["served"] = rv.served;
+      rb["not_found"] = rv.not_found + rv.remembered;
+      rb["refused"] = rv.refused;
+      rb["unverifiable"] = rv.unverifiable;
+      rb["failures"] = rv.failures;
+      rb["busy"] = rv.busy;
+      rb["last_error"] = rv.last_error;
+      e["read_back"] = std::move(rb);
+    }
     j["gaia"] = std::move(e);
   }
   Json control = Json::object();
@@ -540,6 +577,13 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "gaia_missed_total", "counter", "blocks evicted from the store before the outbox took them", g.missed);
     metric(out, "gaia_skipped_total", "counter", "microblocks with no file (their stream is not whole here)", g.skipped);
     metric(out, "gaia_outbox_errors_total", "counter", "outbox reads or writes that failed (disk full)", g.outbox_errors);
+    if (c.reader != nullptr) {
+      const auto rv = c.reader->view();
+      metric(out, "gaia_read_back_served_total", "counter", "blocks the store lacked, read back from the bucket and served", rv.served);
+      metric(out, "gaia_read_back_not_found_total", "counter", "misses the bucket did not have either", rv.not_found + rv.remembered);
+      metric(out, "gaia_read_back_refused_total", "counter", "blocks read back that failed the checks", rv.refused);
+      metric(out, "gaia_read_back_busy_total", "counter", "misses answered 404 at once: too many waiting", rv.busy);
+    }
   }
   {
     const ctl::NeighborsView n = c.board->neighbors();

@@ -1,6 +1,8 @@
 // control/http/relay_api.hpp — the relay's HTTP endpoints (PROTOCOL.md §8 where they
 // overlap with a node's):
-//   GET|HEAD /v3/blocks/{block_id}          a stored Nakamoto block (octet-stream)
+//   GET|HEAD /v3/blocks/{block_id}          a stored Nakamoto block (octet-stream); one the
+//                                          store lacks is read back from the Gaia bucket
+//                                          when [gaia] is set (control/gaia/read_back.hpp)
 //   GET|HEAD /v3/tenures/{block_id}[?stop=] stored blocks of that tenure, newest first,
 //                                          concatenated, as a node serves them
 //   GET|HEAD /v2/blocks/{index_block_hash}  a stored 2.x block
@@ -33,6 +35,7 @@
 #include "control/engine/control_engine.hpp"
 #include "control/http/server.hpp"
 #include "control/gaia/mirror.hpp"
+#include "control/gaia/read_back.hpp"
 #include "control/pair/catch_up.hpp"
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
@@ -99,6 +102,9 @@ struct ApiContext {
   // answer (none: those routes do not exist). `wall`: unix seconds (nullptr: time()).
   std::vector<codec::PubKey33> pair_keys;
   std::int64_t (*wall)() = nullptr;
+  // reader: Nakamoto blocks the store lacks, read back from the Gaia bucket ([gaia]); the
+  // request is answered when the reader is done (null: a miss is a 404).
+  gaia::GaiaReader* reader = nullptr;
 };
 
 Handler make_relay_api(const ApiContext* ctx);

@@ -38,6 +38,8 @@ class Later {
   Later(const Later&) = delete;
   Later& operator=(const Later&) = delete;
   void finish(Response r);
+  // withdraw: the handler answers now after all (with Response::deferred set false).
+  void withdraw() { done_ = true; }
 
  private:
   std::shared_ptr<Queue> q_;

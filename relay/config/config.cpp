@@ -326,10 +326,12 @@ bool check_private(const RelayConfig& c, std::string& err) {
     err = why + "http.public_url '" + c.http_public_url + "' is a clearnet data_url: give the onion (or I2P) URL, or none";
     return false;
   }
-  if (const std::string h = url_host(c.gaia_hub_url); !c.gaia_hub_url.empty() && !hidden_host(h) && !is_loopback_host(h) && !c.proxy) {
-    err = why + "gaia.hub_url '" + c.gaia_hub_url + "' is a clearnet hub reached directly: give an onion URL, or write to it " +
-          "through proxy.socks5";
-    return false;
+  for (const std::string* u : {&c.gaia_hub_url, &c.gaia_read_url}) {
+    if (const std::string h = url_host(*u); !u->empty() && !hidden_host(h) && !is_loopback_host(h) && !c.proxy) {
+      err = why + (u == &c.gaia_hub_url ? "gaia.hub_url '" : "gaia.read_url '") + *u +
+            "' is a clearnet hub reached directly: give an onion URL, or reach it through proxy.socks5";
+      return false;
+    }
   }
   for (const auto& u : c.node_rpc) {
     const std::string h = url_host(u);
@@ -590,6 +592,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   {
     TableReader t(section("gaia") ? *section("gaia") : kEmpty, origin, "gaia.", err);
     if (!t.str("hub_url", c.gaia_hub_url) || !t.str("key_file", c.gaia_key_file) || !t.str("path_prefix", c.gaia_prefix) ||
+        !t.str("read_url", c.gaia_read_url) ||
         !t.integer("outbox_max_bytes", c.gaia_outbox_max_bytes, 1 << 20, std::int64_t{1} << 44) ||
         !t.integer("timeout_s", c.gaia_timeout_s, 1, 3600) || !t.check_unknown())
       return fail();
@@ -600,6 +603,11 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
         return config_error(err, at + "hub_url: '" + c.gaia_hub_url + "': give the hub's http:// or https:// URL");
       if (!c.store_enabled)
         return config_error(err, at + "hub_url: the mirror writes the block store's blocks: it needs store.enabled = true");
+    }
+    if (!c.gaia_read_url.empty()) {
+      if (c.gaia_read_url.rfind("http://", 0) != 0 && c.gaia_read_url.rfind("https://", 0) != 0)
+        return config_error(err, at + "read_url: '" + c.gaia_read_url + "': give the bucket's http:// or https:// read URL");
+      if (c.gaia_read_url.back() != '/') c.gaia_read_url.push_back('/');
     }
     // The prefix: path segments of [A-Za-z0-9._-], none empty, "." or "..".
     std::string pre = c.gaia_prefix;

@@ -154,6 +154,9 @@ struct RelayConfig {
   std::string gaia_hub_url;
   std::string gaia_key_file;
   std::string gaia_prefix;
+  // `gaia_read_url`: the bucket's read side, for reading blocks back (a CDN in front of
+  // it; ends in '/'); empty: the hub's read_url_prefix + bucket.
+  std::string gaia_read_url;
   std::uint64_t gaia_outbox_max_bytes = std::uint64_t{4} << 30;
   std::uint32_t gaia_timeout_s = 30;
   std::string gaia_key_path() const { return gaia_key_file.empty() ? data_dir + "/gaia.key" : gaia_key_file; }

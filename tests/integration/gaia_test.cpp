@@ -4,7 +4,9 @@
 // process) in the middle of writing and started again on the same data dir. Every block
 // must be on the hub exactly once (one create per file) with the bytes the relay serves,
 // /status must show the outbox empty, and the official client (@stacks/storage, through
-// tests/crosscheck/gaia.sh) must read every file back from the relay's bucket.
+// tests/crosscheck/gaia.sh) must read every file back from the relay's bucket. Then the
+// relay loses its block store: it must serve a block it no longer holds by reading it back
+// from the bucket (checked, and kept), and still mirror the blocks relayed afterwards.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -132,6 +134,36 @@ TEST(GaiaMirror, EveryBlockReachesTheHubOnceThroughAKillAndTheOfficialClientRead
     EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << read_log;
     EXPECT_NE(read_log.find("all good"), std::string::npos) << read_log;
   }
+  EXPECT_EQ(relay->stop(), 0);
+
+  // The relay loses its disk's block store: it serves a block it no longer holds by
+  // reading it back from the bucket (and keeps it), and new blocks still reach the hub.
+  (void)std::system(("rm -rf " + dir + "/data/blocks").c_str());
+  relay = std::make_unique<RelayRun>(args, "127.0.0.1:0", "", true);
+  ASSERT_GT(relay->port, 0) << relay->log();
+  const std::uint16_t http2 = relay->wait_http(5000);
+  ASSERT_NE(http2, 0);
+  const std::string again = get(http2, "/v3/blocks/" + to_hex(blocks[3].first));
+  ASSERT_EQ(again.rfind("HTTP/1.1 200", 0), 0u) << again.substr(0, 300) << get(http2, "/status");
+  EXPECT_EQ(again.substr(again.find("\r\n\r\n") + 4), std::string(blocks[3].second.begin(), blocks[3].second.end()));
+  status = get(http2, "/status");
+  EXPECT_NE(status.find("\"block_store\":{\"blocks\":1,"), std::string::npos) << status;  // kept
+  EXPECT_NE(status.find("\"served\":1"), std::string::npos) << status;
+  EXPECT_EQ(get(http2, "/v3/blocks/" + std::string(64, 'e')).rfind("HTTP/1.1 404", 0), 0u);  // in no bucket either
+  auto t2 = dp::UringTransport::create({}).value();  // (a transport per peer: it takes every event)
+  UPeer node2(*t2, 98);
+  node2.dial(launch::sockaddr_of("127.0.0.1", relay->port));
+  ASSERT_TRUE(step([&] { node2.pump(++now, 2); return node2.authenticated(); }, 10s)) << relay->log();
+  NakamotoBlocks late;
+  late.blocks.push_back(sim::nakamoto_block(600, signers, miner, 20'000));
+  node2.send(node2.conv->sign(1, late));
+  EXPECT_TRUE(step(
+      [&] {
+        node2.pump(++now, 2);
+        return hub.files().count(bucket + "/" + path_of(late.blocks[0].block_id)) == 1;
+      },
+      20s))
+      << "a block relayed after the store was made again did not reach the hub\n" << get(http2, "/status") << relay->log();
   EXPECT_EQ(relay->stop(), 0);
   (void)std::system(("rm -rf " + dir).c_str());
 }

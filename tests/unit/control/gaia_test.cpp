@@ -12,7 +12,12 @@
 #include "control/gaia/mirror.hpp"
 #include "control/gaia/outbox.hpp"
 #include "control/gaia/token.hpp"
+#include "bench/sim/sim_data.hpp"
+#include "control/gaia/read_back.hpp"
+#include "control/http/relay_api.hpp"
 #include "control/store/block_store.hpp"
+#include "relay/codec/message.hpp"
+#include "tests/support/loopback.hpp"
 #include "relay/base/hex.hpp"
 #include "tests/support/gaia_hub.hpp"
 
@@ -194,6 +199,16 @@ TEST(GaiaOutbox, FollowsTheStoreLogDurablyWithinItsLimit) {
   for (const auto& x : small->front(10)) ASSERT_TRUE(small->remove(x.seq).ok());
   EXPECT_EQ(small->fill(*st, "", 1).value().blocks, 1u);
   EXPECT_GT(small->totals().missed, 0u);
+
+  // The store lost and made again (its seqs start over): the outbox follows it from its
+  // start instead of waiting for seqs it passed long ago.
+  auto fresh = store::BlockStore::open(d.path + "/blocks-again", {}).value();
+  put_nakamoto(*fresh, 50);
+  const auto again = box->fill(*fresh, "net/", 100).value();
+  EXPECT_TRUE(again.store_replaced);
+  EXPECT_EQ(again.blocks, 1u);
+  EXPECT_EQ(box->front(100).back().path, "net/v3/blocks/" + to_hex(id_of(50)));
+  EXPECT_FALSE(box->fill(*fresh, "net/", 100).value().store_replaced);
 }
 
 struct MirrorRig {
@@ -314,6 +329,106 @@ TEST(GaiaMirror, ASlowHubAndARestartedMirrorStillGiveEveryFileOnce) {
   rig.expect_all_once(hub, 30);
   EXPECT_GE(m->view().already, 1u);
   EXPECT_EQ(hub.count("stored"), 30u);
+}
+
+// Read-back: a relay whose store lacks a Nakamoto block fetches it from the bucket, checks
+// it as a push (decode, Merkle root, signer signatures, the id asked for), keeps it and
+// serves it; a wrong, corrupted or absent file is a 404 (absent ones not asked again at
+// once); without a reward set nothing is served.
+TEST(GaiaReadBack, AMissIsFetchedCheckedKeptAndServed) {
+  test::GaiaHubStandIn hub;
+  sim::SignerSet signers(3);
+  const auto miner = sim::key_from_byte(9, 1);
+  const auto b1 = sim::nakamoto_block(11, signers, miner, 3000), b2 = sim::nakamoto_block(12, signers, miner, 3000);
+  const Bytes bytes1 = codec::encode_with(codec::write_nakamoto_block, b1), bytes2 = codec::encode_with(codec::write_nakamoto_block, b2);
+  const std::string bucket = "1BucketOfTheRelay";
+  auto path = [](const store::Hash32& id) { return "net/v3/blocks/" + to_hex(id); };
+  hub.put(bucket, path(b1.block_id), bytes1);
+  hub.put(bucket, path(id_of(2)), bytes2);  // a valid block under another block's name
+  Bytes broken = bytes1;
+  broken[broken.size() / 2] ^= 0x40;  // a transaction byte: the Merkle root no longer matches
+  hub.put(bucket, path(id_of(3)), broken);
+  hub.put(bucket, path(b2.block_id), Bytes(bytes2.begin(), bytes2.end() - 1));
+
+  TempDir d;
+  auto st = store::BlockStore::open(d.path + "/blocks", {}).value();
+  ReaderOptions ro;
+  ro.read_url_now = [&] { return hub.read_prefix() + bucket + "/"; };
+  ro.prefix = "net/";
+  ro.store = st.get();
+  GaiaReader reader(ro);
+  reader.set_reward_sets(signers.reward_set, {});
+  reader.start();
+  http::StatusBoard board;
+  http::ApiContext ctx;
+  ctx.store = st.get();
+  ctx.board = &board;
+  ctx.reader = &reader;
+  auto server = http::Server::start({}, http::make_relay_api(&ctx)).value();
+  auto get = [&](const store::Hash32& id) {
+    return test::http_exchange(server->port(), "GET /v3/blocks/" + to_hex(id) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  };
+  const std::string got = get(b1.block_id);
+  ASSERT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got.substr(0, 300) << reader.view().last_error;
+  EXPECT_EQ(got.substr(got.find("\r\n\r\n") + 4), std::string(bytes1.begin(), bytes1.end()));
+  EXPECT_NE(got.find("immutable"), std::string::npos);
+  {
+    auto snap = st->snapshot().value();
+    auto kept = snap.get(b1.block_id);
+    ASSERT_TRUE(kept.has_value()) << "read back, but not kept";
+    EXPECT_EQ(kept->meta.height, 11u);
+  }
+  const auto reads = hub.count("reads");
+  EXPECT_EQ(get(b1.block_id).rfind("HTTP/1.1 200", 0), 0u);  // now from the store
+  EXPECT_EQ(hub.count("reads"), reads);
+  EXPECT_EQ(get(id_of(2)).rfind("HTTP/1.1 404", 0), 0u);     // another block's bytes
+  EXPECT_EQ(get(id_of(3)).rfind("HTTP/1.1 404", 0), 0u);     // corrupted
+  EXPECT_EQ(get(b2.block_id).rfind("HTTP/1.1 404", 0), 0u);  // truncated
+  EXPECT_EQ(reader.view().refused, 3u) << reader.view().last_error;
+  EXPECT_EQ(get(id_of(4)).rfind("HTTP/1.1 404", 0), 0u);     // nowhere
+  EXPECT_EQ(reader.view().not_found, 1u);
+  const auto reads2 = hub.count("reads");
+  EXPECT_EQ(get(id_of(4)).rfind("HTTP/1.1 404", 0), 0u);     // remembered: the bucket is not asked again
+  EXPECT_EQ(hub.count("reads"), reads2);
+  EXPECT_EQ(reader.view().remembered, 1u);
+  {
+    auto snap = st->snapshot().value();
+    EXPECT_FALSE(snap.get(id_of(2)).has_value());
+    EXPECT_FALSE(snap.get(id_of(3)).has_value());
+  }
+  // No reward set: nothing can be checked, nothing is served.
+  reader.set_reward_sets({}, {});
+  hub.put(bucket, path(b2.block_id), bytes2);
+  EXPECT_EQ(get(b2.block_id).rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(reader.view().unverifiable, 1u);
+  reader.set_reward_sets(signers.reward_set, {});
+  EXPECT_EQ(get(b2.block_id).rfind("HTTP/1.1 200", 0), 0u) << reader.view().last_error;
+}
+
+// Many misses at once: at most max_waiting distinct ids wait; the rest are answered at
+// once; requests for one id share one fetch.
+TEST(GaiaReadBack, MissesAreBoundedAndShareFetches) {
+  test::GaiaHubStandIn hub;
+  TempDir d;
+  auto st = store::BlockStore::open(d.path + "/blocks", {}).value();
+  ReaderOptions ro;
+  ro.read_url = hub.read_prefix() + "1B/";
+  ro.store = st.get();
+  ro.max_waiting = 4;
+  GaiaReader reader(ro);  // not started: everything stays waiting
+  std::atomic<int> answered{0};
+  auto done = [&](std::optional<Bytes> b) {
+    EXPECT_FALSE(b.has_value());
+    ++answered;
+  };
+  for (std::uint32_t i = 1; i <= 4; ++i) EXPECT_TRUE(reader.fetch(id_of(i), done));
+  EXPECT_TRUE(reader.fetch(id_of(1), done));   // shares the first's fetch
+  EXPECT_FALSE(reader.fetch(id_of(5), done));  // a fifth distinct id: answered at once
+  EXPECT_EQ(reader.view().busy, 1u);
+  reader.start();
+  for (int i = 0; i < 200 && answered.load() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(answered.load(), 5);
+  EXPECT_EQ(hub.count("reads"), 4u);
 }
 
 }  // namespace
