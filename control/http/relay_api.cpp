@@ -63,6 +63,13 @@ bool etag_matches(const Request& q, const store::Hash32& id) {
   return inm->find(tag) != std::string::npos;
 }
 
+// not_here: a 404 for a block route. A block may arrive any moment: a cache (a CDN in
+// front) may keep the answer only briefly.
+void not_here(Response& r, std::string text) {
+  r.set_text(404, std::move(text));
+  r.headers.emplace_back("Cache-Control", "public, max-age=2");
+}
+
 // read_back: a Nakamoto block the store lacks, asked of the Gaia reader; the answer comes
 // later (true), or now when the reader will not look for it (false: a 404).
 bool read_back(const ApiContext& c, Response& r, const store::Hash32& id) {
@@ -71,7 +78,7 @@ bool read_back(const ApiContext& c, Response& r, const store::Hash32& id) {
   const bool queued = c.reader->fetch(id, [later, id](std::optional<Bytes> got) {
     Response resp;
     if (!got) {
-      resp.set_text(404, "no such block: " + to_hex(id) + "\n");
+      not_here(resp, "no such block: " + to_hex(id) + "\n");
     } else {
       immutable_headers(resp, id);
       resp.set_text(200, std::string(got->begin(), got->end()), "application/octet-stream");
@@ -94,7 +101,7 @@ void serve_block(const ApiContext& c, const Request& q, Response& r, const store
   auto holder = std::make_shared<store::BlockStore::Snapshot>(std::move(*snap));
   auto b = holder->get(id);
   if (!b && kind == store::BlockKind::kNakamoto && c.reader != nullptr && read_back(c, r, id)) return;
-  if (!b || b->meta.kind != kind) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
+  if (!b || b->meta.kind != kind) return not_here(r, "no such block: " + to_hex(id) + "\n");
   immutable_headers(r, id);
   r.content_type = "application/octet-stream";
   if (etag_matches(q, id)) {
@@ -152,7 +159,7 @@ void serve_push(const ApiContext& c, Response& r, const store::Hash32& id) {
   auto snap = c.store->snapshot();
   if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto b = snap->get(id);
-  if (!b) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
+  if (!b) return not_here(r, "no such block: " + to_hex(id) + "\n");
   const Bytes push = store::push_of(b->meta, b->bytes);
   r.set_text(200, std::string(push.begin(), push.end()), "application/octet-stream");
 }
@@ -170,17 +177,22 @@ void serve_tenure(const ApiContext& c, const Request& q, Response& r, const stor
   auto snap = c.store->snapshot();
   if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto first = snap->get(id);
-  if (!first || first->meta.kind != store::BlockKind::kNakamoto) return r.set_text(404, "no such block: " + to_hex(id) + "\n");
+  if (!first || first->meta.kind != store::BlockKind::kNakamoto) return not_here(r, "no such block: " + to_hex(id) + "\n");
   std::string body;
   const store::Hash20 tenure = first->meta.consensus_hash;
   std::optional<store::BlockStore::Snapshot::Block> b = first;
+  bool whole = true;  // the walk ended where a node's would: at `stop`, the tenure's start or the size limit
   while (b && b->meta.kind == store::BlockKind::kNakamoto && b->meta.consensus_hash == tenure) {
     if (!body.empty() && body.size() + b->bytes.size() > codec::kMaxPayloadLen) break;
     body.append(reinterpret_cast<const char*>(b->bytes.data()), b->bytes.size());
     if (stop && b->meta.parent == *stop) break;
     b = snap->get(b->meta.parent);
+    whole = b.has_value();  // a parent this store lacks: the answer may grow once it arrives
   }
   r.set_text(200, std::move(body), "application/octet-stream");
+  // The same URL always gets these bytes once whole: a cache may keep them; a walk cut
+  // short by a missing parent is kept only briefly.
+  r.headers.emplace_back("Cache-Control", whole ? "public, max-age=31536000, immutable" : "public, max-age=5");
 }
 
 // ---- 2.x microblock streams (PROTOCOL.md §8) --------------------------------------
@@ -201,9 +213,9 @@ void serve_microblocks_indexed(const ApiContext& c, const Request& q, Response& 
   auto snap = c.store->snapshot();
   if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto t = snap->by_alias(tail);
-  if (!t) return r.set_text(404, "no such microblock: " + to_hex(tail) + "\n");
+  if (!t) return not_here(r, "no such microblock: " + to_hex(tail) + "\n");
   auto body = store::microblock_stream(*snap, *t);
-  if (!body) return r.set_text(404, "microblock stream incomplete here: " + to_hex(tail) + "\n");
+  if (!body) return not_here(r, "microblock stream incomplete here: " + to_hex(tail) + "\n");
   serve_stream(q, r, tail, std::move(*body));
 }
 
@@ -214,17 +226,17 @@ void serve_microblocks_confirmed(const ApiContext& c, const Request& q, Response
   auto snap = c.store->snapshot();
   if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
   auto b = snap->get(child);
-  if (!b || b->meta.kind != store::BlockKind::kStacks) return r.set_text(404, "no such block: " + to_hex(child) + "\n");
+  if (!b || b->meta.kind != store::BlockKind::kStacks) return not_here(r, "no such block: " + to_hex(child) + "\n");
   const auto ct = store::confirmed_tail(b->bytes);
   if (!ct) return r.set_text(500, "stored block too short\n");
   const store::Hash32 tail = ct->microblock;
   const std::uint16_t seq = ct->seq;
-  if (tail == store::Hash32{}) return r.set_text(404, "that block confirms no microblocks\n");
+  if (tail == store::Hash32{}) return not_here(r, "that block confirms no microblocks\n");
   auto t = snap->get(tail);
   if (!t || t->meta.kind != store::BlockKind::kMicroblock || t->meta.height != seq)
-    return r.set_text(404, "the confirmed microblocks are not here: " + to_hex(tail) + "\n");
+    return not_here(r, "the confirmed microblocks are not here: " + to_hex(tail) + "\n");
   auto body = store::microblock_stream(*snap, *t);
-  if (!body) return r.set_text(404, "microblock stream incomplete here: " + to_hex(tail) + "\n");
+  if (!body) return not_here(r, "microblock stream incomplete here: " + to_hex(tail) + "\n");
   serve_stream(q, r, child, std::move(*body));
 }
 

@@ -209,6 +209,22 @@ TEST(HttpServer, TenuresWalkParentsWithinTheTenure) {
   send_str(fd, "GET /v3/tenures/" + to_hex(id_of(3)) + "?stop=" + to_hex(id_of(1)) + " HTTP/1.1\r\nHost: t\r\n\r\n");
   got = read_all(fd);
   EXPECT_EQ(got.substr(got.find("\r\n\r\n") + 4), want.substr(0, 5000));  // stops before block 1
+  EXPECT_NE(got.find("Cache-Control: public, max-age=31536000, immutable"), std::string::npos) << got.substr(0, 400);
+  // A tenure whose walk meets a parent this store lacks: the answer may grow, so a cache
+  // keeps it briefly; a missing block's 404 too.
+  store::BlockMeta m;
+  m.consensus_hash.fill(0x88);
+  m.parent = id_of(40);  // not stored
+  ASSERT_TRUE(api.st.s->put(id_of(41), m, payload(0xc1, 700)).ok());
+  send_str(fd, "GET /v3/tenures/" + to_hex(id_of(41)) + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  got = read_all(fd);
+  EXPECT_EQ(got.substr(got.find("\r\n\r\n") + 4), std::string(700, static_cast<char>(0xc1)));
+  EXPECT_NE(got.find("Cache-Control: public, max-age=5\r\n"), std::string::npos) << got.substr(0, 400);
+  send_str(fd, "GET /v3/blocks/" + to_hex(id_of(40)) + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  got = read_all(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_NE(got.find("Cache-Control: public, max-age=2\r\n"), std::string::npos) << got.substr(0, 400);
+  EXPECT_EQ(got.find("immutable"), std::string::npos);
   ::close(fd);
 }
 
