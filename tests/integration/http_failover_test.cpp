@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -21,6 +20,7 @@
 #include "relay/codec/message.hpp"
 #include "tests/support/launch/netns.hpp"
 #include "tests/support/loopback.hpp"
+#include "tests/support/nginx.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
 
@@ -31,33 +31,8 @@ using namespace std::chrono_literals;
 using namespace relay::codec;
 using UPeer = TestPeer<dp::UringTransport>;
 
-std::string get(std::uint16_t port, const std::string& path) {
-  return http_exchange(port, "GET " + path + " HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
-}
-std::string header(const std::string& response, const std::string& name) {
-  const auto at = response.find("\r\n" + name + ": ");
-  if (at == std::string::npos) return "";
-  const auto from = at + name.size() + 4;
-  return response.substr(from, response.find("\r\n", from) - from);
-}
-std::string body_of(const std::string& response) {
-  const auto at = response.find("\r\n\r\n");
-  return at == std::string::npos ? std::string() : response.substr(at + 4);
-}
-
-// free_loopback_port: a port nothing listens on now.
-std::uint16_t free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+std::string get(std::uint16_t port, const std::string& path) { return http_get_close(port, path); }
+std::string header(const std::string& response, const std::string& name) { return header_of(response, name); }
 
 TEST(HttpFailover, NginxKeepsTheDataUrlAnsweringWhenThePrimaryRelayDies) {
   ASSERT_TRUE(launch::have("/usr/sbin/nginx")) << "nginx is installed by ./deploy/dev.sh deps";
@@ -105,36 +80,11 @@ TEST(HttpFailover, NginxKeepsTheDataUrlAnsweringWhenThePrimaryRelayDies) {
   const auto [second, second_bytes] = push_to_both(71);
 
   // nginx with the documented configuration.
-  const std::uint16_t listen = free_loopback_port();
-  std::ifstream tf(std::string(RELAY_TEST_DATA_DIR) + "/../../deploy/failover/nginx-data-url.conf");
-  std::string snippet((std::istreambuf_iterator<char>(tf)), std::istreambuf_iterator<char>());
-  ASSERT_FALSE(snippet.empty());
-  snippet = std::regex_replace(snippet, std::regex("@LISTEN@"), "127.0.0.1:" + std::to_string(listen));
-  snippet = std::regex_replace(snippet, std::regex("@PRIMARY@"), "127.0.0.1:" + std::to_string(http_p));
-  snippet = std::regex_replace(snippet, std::regex("@MIRROR@"), "127.0.0.1:" + std::to_string(http_m));
-  snippet = std::regex_replace(snippet, std::regex("@CACHE@"), dir + "/cache");
-  ASSERT_EQ(snippet.find('@'), std::string::npos) << "a placeholder left: " << snippet;
-  (void)std::system(("mkdir -p " + dir + "/cache " + dir + "/tmp && chmod 0777 " + dir + "/cache " + dir + "/tmp").c_str());
-  std::ofstream(dir + "/snippet.conf") << snippet;
-  std::ofstream(dir + "/nginx.conf") << "daemon off;\nworker_processes 1;\npid " << dir << "/nginx.pid;\nerror_log " << dir
-                                     << "/error.log;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n"
-                                     << "  client_body_temp_path " << dir << "/tmp; proxy_temp_path " << dir << "/tmp;\n"
-                                     << "  include " << dir << "/snippet.conf;\n}\n";
-  launch::Child nginx;
-  ASSERT_TRUE(nginx.start({{"/usr/sbin/nginx", "-c", dir + "/nginx.conf", "-p", dir}, "", dir + "/nginx.stderr"}));
-  auto listening = [&] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(listen);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return up;
-  };
-  ASSERT_TRUE(step(listening, 10s)) << launch::file_text(dir + "/nginx.stderr") << launch::file_text(dir + "/error.log");
-  ASSERT_TRUE(step([&] { return get(listen, "/v2/info").rfind("HTTP/1.1 200", 0) == 0; }, 10s))
-      << launch::file_text(dir + "/nginx.stderr") << launch::file_text(dir + "/error.log");
+  Nginx nginx(dir, std::string(RELAY_TEST_DATA_DIR) + "/../../deploy/failover/nginx-data-url.conf",
+              {{"PRIMARY", "127.0.0.1:" + std::to_string(http_p)}, {"MIRROR", "127.0.0.1:" + std::to_string(http_m)}});
+  const std::uint16_t listen = nginx.port();
+  ASSERT_TRUE(nginx.wait_listening(10000)) << nginx.logs();
+  ASSERT_TRUE(step([&] { return get(listen, "/v2/info").rfind("HTTP/1.1 200", 0) == 0; }, 10s)) << nginx.logs();
 
   // Both up: the primary answers, and the first block is cached on the way.
   const std::string via_primary = get(listen, first);
@@ -148,7 +98,7 @@ TEST(HttpFailover, NginxKeepsTheDataUrlAnsweringWhenThePrimaryRelayDies) {
   // A block nginx never fetched: from the mirror (the primary tried first, or not at all
   // once marked down).
   const std::string failed_over = get(listen, second);
-  EXPECT_EQ(failed_over.rfind("HTTP/1.1 200", 0), 0u) << failed_over.substr(0, 300) << launch::file_text(dir + "/error.log");
+  EXPECT_EQ(failed_over.rfind("HTTP/1.1 200", 0), 0u) << failed_over.substr(0, 300) << nginx.logs();
   const std::string upstream = header(failed_over, "X-Stacks-Relay-Upstream");
   EXPECT_NE(upstream.find("127.0.0.1:" + std::to_string(http_m)), std::string::npos) << upstream;
   EXPECT_TRUE(body_of(failed_over) == std::string(second_bytes.begin(), second_bytes.end()));
@@ -162,7 +112,7 @@ TEST(HttpFailover, NginxKeepsTheDataUrlAnsweringWhenThePrimaryRelayDies) {
   EXPECT_EQ(header(cached, "X-Cache-Status"), "HIT");
   EXPECT_TRUE(body_of(cached) == std::string(first_bytes.begin(), first_bytes.end()));
 
-  EXPECT_EQ(nginx.terminate(), 0);
+  EXPECT_EQ(nginx.stop(), 0);
   EXPECT_EQ(mirror.stop(), 0);
   (void)std::system(("rm -rf " + dir).c_str());
 }
