@@ -124,15 +124,19 @@ struct SignerSet {
 // nakamoto_block_of: a version-1 Nakamoto block at `height` carrying `txs` (whose Merkle
 // root is `root`), signed by the miner `miner` and by every signer of `signers` in
 // reward-set order.
+// `tenure` and `parent`, when given, are its consensus hash and parent block id.
 inline codec::NakamotoBlock nakamoto_block_of(std::vector<codec::StacksTransaction> txs, const codec::Hash32& root,
                                               std::uint64_t height, const SignerSet& signers,
-                                              const crypto::SecretKey& miner) {
+                                              const crypto::SecretKey& miner, const codec::Hash20* tenure = nullptr,
+                                              const codec::Hash32* parent = nullptr) {
   codec::NakamotoBlock b;
   b.header.version = 1;
   b.header.chain_length = height;
   b.header.burn_spent = 1000;
   b.header.consensus_hash[0] = static_cast<std::uint8_t>(height);
   b.header.parent_block_id[0] = static_cast<std::uint8_t>(height >> 8);
+  if (tenure != nullptr) b.header.consensus_hash = *tenure;
+  if (parent != nullptr) b.header.parent_block_id = *parent;
   b.header.timestamp = 1'700'000'000 + height;
   b.header.pox_treatment.len = 1;
   b.header.pox_treatment.data = {0};
@@ -166,6 +170,20 @@ inline codec::NakamotoBlock nakamoto_block(std::uint64_t height, const SignerSet
                                            std::uint64_t nonce_base = 1'000'000) {
   auto [txs, root] = block_txs(min_bytes, nonce_base + height * 100'000);
   return nakamoto_block_of(std::move(txs), root, height, signers, miner);
+}
+
+// tenure_chain: `n` blocks of one tenure (consensus hash `tenure`), from `height` up, each
+// the parent of the next; the first's parent is `parent`.
+inline std::vector<codec::NakamotoBlock> tenure_chain(std::uint64_t height, std::size_t n, const codec::Hash20& tenure,
+                                                      codec::Hash32 parent, const SignerSet& signers,
+                                                      const crypto::SecretKey& miner, std::size_t min_bytes = 0) {
+  std::vector<codec::NakamotoBlock> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto [txs, root] = block_txs(min_bytes, 2'000'000 + (height + i) * 100'000);
+    out.push_back(nakamoto_block_of(std::move(txs), root, height + i, signers, miner, &tenure, &parent));
+    parent = out.back().block_id;
+  }
+  return out;
 }
 
 }  // namespace relay::sim
