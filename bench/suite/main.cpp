@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
   };
   auto* run = app.add_subcommand("run", "the full suite (several minutes)");
   common(run);
-  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link, privacy, failover, soak (repeatable)")
-      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link", "privacy", "failover", "soak"}));
+  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link, privacy, failover, gaia, soak (repeatable)")
+      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link", "privacy", "failover", "gaia", "soak"}));
   auto* smoke = app.add_subcommand("smoke", "a reduced run of every scenario (about 100 s as root, a third of it the private Tor network starting)");
   common(smoke);
   CLI11_PARSE(app, argc, argv);
@@ -139,6 +139,6 @@ int main(int argc, char** argv) {
   // The suite itself failed only when it could not measure (a relay that would not start,
   // nodes that could not connect): then nothing was measured at all.
   const bool measured_any = !r.tx.empty() || !r.blocks.empty() || !r.mixed.empty() || !r.fanout.empty() || !r.http.empty() ||
-                           !r.privacy.empty() || !r.failover.empty();
+                           !r.privacy.empty() || !r.failover.empty() || !r.gaia.empty();
   return measured_any ? 0 : 1;
 }

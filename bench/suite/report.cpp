@@ -213,6 +213,10 @@ std::string to_json(const SuiteResult& r) {
             {"catch_up_s", real(f.catch_up_s)}, {"catch_up_stored", f.catch_up_stored}, {"note", f.note}};
   });
   j["failover_note"] = r.failover_note;
+  j["gaia"] = array_of(r.gaia, [](const GaiaRun& g) -> Json {
+    return {{"file_bytes", std::uint64_t{g.file_bytes}}, {"files", std::uint64_t{g.files}}, {"seconds", real(g.seconds)},
+            {"files_per_s", real(g.files_per_s)}, {"mb_per_s", real(g.mb_per_s)}, {"retries", g.retries}};
+  });
   j["soak"] = array_of(r.soak, [](const SoakResult& s) -> Json {
     const SoakParams& p = s.params;
     return {{"seconds", real(p.seconds)}, {"interval_s", real(p.interval_s)}, {"honest_peers", std::uint64_t{p.honest_peers}},
@@ -420,6 +424,18 @@ std::string to_html(const SuiteResult& r) {
            std::to_string(f.blocks_missed) + "</td><td>" + num(f.restart_ready_s, "%.2f") + "</td><td>" +
            (f.catch_up_s >= 0 ? num(f.catch_up_s, "%.2f") : std::string("not within 20 s")) + "</td><td>" +
            std::to_string(f.catch_up_stored) + "</td></tr>";
+    h += "</table>";
+  }
+  if (!r.gaia.empty()) {
+    h += "<h2>Gaia mirror: the outbox's throughput</h2><p>A block store of N blocks of one size mirrored from an empty "
+         "outbox into the Gaia hub stand-in on loopback (each file: copied into the durable outbox, POSTed with a v1 token "
+         "and If-None-Match, removed once the hub has it), mirror, stand-in and store in one process on this machine's "
+         "cores. A real hub behind its storage driver is slower; this is the relay's own ceiling.</p><table><tr><th>file "
+         "bytes</th><th>files</th><th>s</th><th>files/s</th><th>MB/s</th><th>retries</th></tr>";
+    for (const auto& g : r.gaia)
+      h += "<tr><td>" + bytes_str(g.file_bytes) + "</td><td>" + std::to_string(g.files) + "</td><td>" + num(g.seconds, "%.2f") +
+           "</td><td>" + num(g.files_per_s) + "</td><td>" + num(g.mb_per_s, "%.1f") + "</td><td>" + std::to_string(g.retries) +
+           "</td></tr>";
     h += "</table>";
   }
   for (const auto& s : r.soak) {

@@ -22,6 +22,8 @@
 
 #include "bench/suite/format.hpp"
 #include "bench/suite/http_load.hpp"
+#include "control/gaia/mirror.hpp"
+#include "tests/support/gaia_hub.hpp"
 #include "tests/support/launch/netns.hpp"
 #include "tests/support/launch/relay_child.hpp"
 #include "tests/support/launch/tor_net.hpp"
@@ -470,6 +472,66 @@ void fanout(Ctx& c) {
 
 // ---- HTTP block serving --------------------------------------------------------------
 
+// BenchNginx: one nginx (one worker, as the relay serves from one thread) in a directory
+// of its own, serving an http{}-level snippet (@LISTEN@ replaced by a free loopback
+// port); stopped (by its PID) when it goes.
+struct BenchNginx {
+  std::string dir;
+  std::uint16_t port = 0;
+  pid_t pid = -1;
+  bool make_dir() {
+    char t[] = "/tmp/stacks-relay-bench-nginx-XXXXXX";
+    if (::mkdtemp(t) == nullptr) return false;
+    dir = t;
+    (void)std::system(("mkdir -p " + dir + "/tmp && chmod -R a+rX " + dir + " && chmod 0777 " + dir + "/tmp").c_str());
+    return true;
+  }
+  bool start(std::string snippet) {
+    if (int fd = ::socket(AF_INET, SOCK_STREAM, 0); fd >= 0) {  // a free loopback port, as the kernel picks one
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t len = sizeof a;
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+        port = ntohs(a.sin_port);
+      ::close(fd);
+    }
+    const std::string listen = snippet.find("listen @LISTEN@") != std::string::npos ? "127.0.0.1:" + std::to_string(port)
+                                                                                   : std::to_string(port);
+    for (auto at = snippet.find("@LISTEN@"); at != std::string::npos; at = snippet.find("@LISTEN@"))
+      snippet.replace(at, 8, listen);
+    std::ofstream f(dir + "/nginx.conf");
+    f << "daemon off;\nworker_processes 1;\npid " << dir << "/nginx.pid;\nerror_log " << dir << "/error.log;\n"
+      << "events { worker_connections 4096; }\n"
+      << "http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000000; keepalive_timeout 60;\n"
+      << "  client_body_temp_path " << dir << "/tmp; proxy_temp_path " << dir << "/tmp; fastcgi_temp_path " << dir
+      << "/tmp; uwsgi_temp_path " << dir << "/tmp; scgi_temp_path " << dir << "/tmp;\n"
+      << snippet << "\n}\n";
+    f.close();
+    pid = ::fork();
+    if (pid == 0) {
+      ::execlp("nginx", "nginx", "-c", (dir + "/nginx.conf").c_str(), "-p", dir.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    return pid > 0;
+  }
+  // wait: it answers `path` with `len` bytes (within 5 s).
+  bool wait(const std::string& path, std::size_t len) const {
+    for (int i = 0; i < 100; ++i) {
+      ::usleep(50'000);
+      if (http_load(port, path, 1, 0.05, len).requests > 0) return true;
+    }
+    return false;
+  }
+  ~BenchNginx() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (!dir.empty()) (void)std::system(("rm -rf " + dir).c_str());
+  }
+};
+
 // A fresh block, relayed (so the relay has it in its store), fetched by many keep-alive
 // clients from the relay's HTTP endpoint; then the same bytes from a file by nginx
 // (one worker, as the relay serves from one thread), under the same load.
@@ -503,59 +565,99 @@ void http_serving(Ctx& c) {
   };
   for (std::size_t n : conns) record("relay", c.relay->http_port(), n);
 
-  // nginx, when installed, serving the same bytes from a file at the same path.
+  // nginx, when installed: serving the same bytes from a file at the same path; and as
+  // the caching proxy of deploy/cdn/ in front of the relay (its cache warm: what a CDN
+  // edge does once a block was asked for).
   if (std::system("command -v nginx >/dev/null 2>&1") != 0) {
     c.res.http_note = "nginx not installed (apt-get install nginx): no comparison";
     return c.note("%s", c.res.http_note.c_str());
   }
-  // Its own directory, readable by the unprivileged user nginx's worker runs as.
-  char ntmpl[] = "/tmp/stacks-relay-bench-nginx-XXXXXX";
-  if (::mkdtemp(ntmpl) == nullptr) return c.note("http: cannot create a directory for nginx");
-  const std::string dir = ntmpl;
-  (void)std::system(("mkdir -p " + dir + "/www/v3/blocks " + dir + "/tmp && chmod -R a+rX " + dir).c_str());
   {
-    std::ofstream f(dir + "/www" + path, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(block.size()));
-  }
-  ::chmod((dir + "/www" + path).c_str(), 0644);
-  std::uint16_t port = 0;  // a free loopback port, as the kernel picks one
-  if (int fd = ::socket(AF_INET, SOCK_STREAM, 0); fd >= 0) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-      port = ntohs(a.sin_port);
-    ::close(fd);
+    BenchNginx ng;
+    if (!ng.make_dir()) return c.note("http: cannot create a directory for nginx");
+    (void)std::system(("mkdir -p " + ng.dir + "/www/v3/blocks && chmod -R a+rX " + ng.dir).c_str());
+    {
+      std::ofstream f(ng.dir + "/www" + path, std::ios::binary);
+      f.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(block.size()));
+    }
+    ::chmod((ng.dir + "/www" + path).c_str(), 0644);
+    if (ng.start("server { listen 127.0.0.1:@LISTEN@; root " + ng.dir + "/www; default_type application/octet-stream; }\n") &&
+        ng.wait(path, block.size())) {
+      for (std::size_t n : conns) record("nginx", ng.port, n);
+    } else {
+      c.res.http_note = "nginx did not start";
+      c.note("%s", c.res.http_note.c_str());
+    }
   }
   {
-    std::ofstream f(dir + "/nginx.conf");
-    f << "daemon off;\nworker_processes 1;\npid " << dir << "/nginx.pid;\nerror_log " << dir << "/error.log;\n"
-      << "events { worker_connections 4096; }\n"
-      << "http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000000; keepalive_timeout 60;\n"
-      << "  client_body_temp_path " << dir << "/tmp; proxy_temp_path " << dir << "/tmp; fastcgi_temp_path " << dir
-      << "/tmp; uwsgi_temp_path " << dir << "/tmp; scgi_temp_path " << dir << "/tmp;\n"
-      << "  server { listen 127.0.0.1:" << port << "; root " << dir << "/www; default_type application/octet-stream; } }\n";
+    BenchNginx cdn;
+    std::ifstream tf(std::string(RELAY_SOURCE_DIR) + "/deploy/cdn/nginx-cdn.conf");
+    std::string snippet((std::istreambuf_iterator<char>(tf)), std::istreambuf_iterator<char>());
+    if (snippet.empty() || !cdn.make_dir()) return c.note("http: deploy/cdn/nginx-cdn.conf not found");
+    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+             {"@ORIGIN@", "127.0.0.1:" + std::to_string(c.relay->http_port())}, {"@CACHE@", cdn.dir + "/cache"}})
+      for (auto at = snippet.find(k); at != std::string::npos; at = snippet.find(k)) snippet.replace(at, k.size(), v);
+    (void)std::system(("mkdir -p " + cdn.dir + "/cache && chmod 0777 " + cdn.dir + "/cache").c_str());
+    if (cdn.start(snippet) && cdn.wait(path, block.size())) {
+      for (std::size_t n : conns) record("relay via nginx cache", cdn.port, n);
+    } else {
+      c.note("http: the caching proxy (deploy/cdn/nginx-cdn.conf) did not start");
+    }
   }
-  const pid_t ng = ::fork();
-  if (ng == 0) {
-    ::execlp("nginx", "nginx", "-c", (dir + "/nginx.conf").c_str(), "-p", dir.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
+}
+
+// ---- gaia: the mirror's outbox against the hub stand-in ---------------------------------
+
+// A block store of N blocks of one size, mirrored from an empty outbox into the hub
+// stand-in (tests/support/gaia_hub.hpp) on loopback: files written per second, and bytes.
+// Mirror, stand-in and store share this process and the machine's cores.
+void gaia_outbox(Ctx& c) {
+  const std::vector<std::pair<std::size_t, std::size_t>> sizes =
+      c.o.smoke ? std::vector<std::pair<std::size_t, std::size_t>>{{4096, 200}, {256 << 10, 20}}
+                : std::vector<std::pair<std::size_t, std::size_t>>{{4096, 3000}, {256 << 10, 300}, {2 << 20, 40}};
+  for (const auto& [size, count] : sizes) {
+    char t[] = "/tmp/stacks-relay-bench-gaia-XXXXXX";
+    if (::mkdtemp(t) == nullptr) return c.note("gaia: cannot create a directory");
+    const std::string dir = t;
+    {
+      auto st = store::BlockStore::open(dir + "/blocks", {}).value();
+      Bytes body(size);
+      for (std::size_t i = 0; i < count; ++i) {
+        store::Hash32 id{};
+        store_be32(id.data(), static_cast<std::uint32_t>(i));
+        id[31] = 0x6a;
+        for (std::size_t k = 0; k < body.size(); k += 64) body[k] = static_cast<std::uint8_t>(i + k);
+        store::BlockMeta m;
+        m.height = i;
+        (void)st->put(id, m, body);
+      }
+      test::GaiaHubOptions ho;
+      ho.max_bytes = std::uint64_t{32} << 20;
+      test::GaiaHubStandIn hub(ho);
+      gaia::MirrorOptions mo;
+      mo.hub_url = hub.url();
+      mo.key = crypto::SecretKey::generate();
+      mo.store = st.get();
+      mo.outbox_dir = dir + "/outbox";
+      auto m = gaia::GaiaMirror::open(std::move(mo));
+      if (!m.ok()) {
+        (void)std::system(("rm -rf " + dir).c_str());
+        return c.note("gaia: the outbox did not open: %s", m.error().reason);
+      }
+      const std::uint64_t t0 = shm::monotonic_ns();
+      (*m)->start();
+      while ((*m)->view().written < count && shm::monotonic_ns() - t0 < 120 * kSecond) ::usleep(2000);
+      const double secs = static_cast<double>(shm::monotonic_ns() - t0) / 1e9;
+      const auto v = (*m)->view();
+      (*m)->stop();
+      GaiaRun g{size, static_cast<std::size_t>(v.written), secs, static_cast<double>(v.written) / secs,
+                static_cast<double>(v.written_bytes) / secs / 1e6, v.retries};
+      c.note("gaia: %zu files of %zu bytes written in %.2f s: %.0f files/s, %.1f MB/s (%llu retries)%s", g.files, size, secs,
+             g.files_per_s, g.mb_per_s, static_cast<unsigned long long>(g.retries), g.files < count ? " - NOT ALL" : "");
+      c.res.gaia.push_back(g);
+    }
+    (void)std::system(("rm -rf " + dir).c_str());
   }
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    ::usleep(50'000);
-    up = http_load(port, path, 1, 0.05, block.size()).requests > 0;
-  }
-  if (up) {
-    for (std::size_t n : conns) record("nginx", port, n);
-  } else {
-    c.res.http_note = "nginx did not start";
-    c.note("%s", c.res.http_note.c_str());
-  }
-  ::kill(ng, SIGTERM);
-  ::waitpid(ng, nullptr, 0);
-  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 // ---- over veth, between network namespaces ----------------------------------------
@@ -1265,6 +1367,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   if (want("link")) origin_link(c);
   if (want("privacy")) privacy(c);
   if (want("failover")) failover(c);
+  if (want("gaia")) gaia_outbox(c);
   if (want("soak")) soak(c);
   targets(c);
   if (c.relay) {

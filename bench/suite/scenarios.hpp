@@ -106,6 +106,14 @@ struct Failover {
   std::string note;
 };
 
+// The Gaia scenario: the mirror's outbox (control/gaia/) writing a store's blocks into the
+// hub stand-in on loopback, in this process.
+struct GaiaRun {
+  std::size_t file_bytes = 0, files = 0;
+  double seconds = 0, files_per_s = 0, mb_per_s = 0;
+  std::uint64_t retries = 0;
+};
+
 struct Target {
   std::string name, measured, limit;
   int pass = -1;  // 1 pass, 0 fail, -1 not measured
@@ -130,6 +138,7 @@ struct SuiteResult {
   std::string privacy_note;  // why a lab did not run (not root, a program missing)
   std::vector<Failover> failover;
   std::string failover_note;  // why it did not run
+  std::vector<GaiaRun> gaia;
   std::vector<SoakResult> soak;
   std::vector<Target> targets;
   std::vector<std::string> log;  // what happened, in order (warnings included)

@@ -45,10 +45,13 @@ if os.geteuid() == 0:
     rows = r["failover"]
     if not rows or rows[0]["delivered"] == 0 or rows[0]["blocks_missed"] == 0 or rows[0]["catch_up_stored"] == 0:
         problems.append(f"failover: not measured ({r['failover_note']}; {rows[0]['note'] if rows else 'no row'})")
+if not any(h["server"] == "relay via nginx cache" and h["requests_per_s"] > 0 and h["errors"] == 0 for h in r["http"]):
+    problems.append("HTTP through the caching proxy (deploy/cdn) not measured (or had errors)")
+if len(r["gaia"]) < 2 or any(g["files"] == 0 for g in r["gaia"]): problems.append("the Gaia outbox was not measured")
 if r["baselines"]["recover_us"] <= 0 or r["baselines"]["sha512_256_mb_s"] <= 0: problems.append("baselines missing")
 html = open(f"{d}/report.html").read()
 for needle in ("<svg", "Targets", "Transaction flood", "Block bursts", "Fan-out", "HTTP block serving", "Soak", "Privacy transports",
-               "Failover"):
+               "Failover", "Gaia mirror"):
     if needle not in html: problems.append(f"report.html lacks {needle!r}")
 if problems:
     print("smoke report incomplete:\n  " + "\n  ".join(problems)); sys.exit(1)
