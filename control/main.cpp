@@ -212,6 +212,8 @@ int main(int argc, char** argv) {
   api.ring_ctl_to_dp = lk->ctl_to_dp;
   api.ring_ctl_to_dp_sz = lk->ctl_to_dp_sz;
   api.board = &board;
+  std::atomic<std::uint64_t> reward_cycle{cached_cycle};
+  api.reward_cycle = &reward_cycle;
   for (const auto& pp : o.pairs) api.pair_keys.push_back(pp.pinned->compressed());
   api.check_signers = [&](const codec::NakamotoBlock& b) {
     std::lock_guard<std::mutex> g(sets_mu);
@@ -402,6 +404,7 @@ int main(int argc, char** argv) {
         }
         if (catch_up) catch_up->set_reward_sets(sets->current, sets->previous);
         if (reader) reader->set_reward_sets(sets->current, sets->previous);
+        reward_cycle.store(sets->cycle, std::memory_order_relaxed);
         engine.set_reward_sets(std::move(sets->current), std::move(sets->previous), sets->cycle, std::move(sets->next));
       }
     }

@@ -174,12 +174,33 @@ inline codec::NakamotoBlock nakamoto_block(std::uint64_t height, const SignerSet
 
 // tenure_chain: `n` blocks of one tenure (consensus hash `tenure`), from `height` up, each
 // the parent of the next; the first's parent is `parent`.
+// With `prev_tenure`, the first block starts the tenure: its first transaction is the
+// miner's BlockFound tenure change naming that parent tenure and `parent` as its last block.
 inline std::vector<codec::NakamotoBlock> tenure_chain(std::uint64_t height, std::size_t n, const codec::Hash20& tenure,
                                                       codec::Hash32 parent, const SignerSet& signers,
-                                                      const crypto::SecretKey& miner, std::size_t min_bytes = 0) {
+                                                      const crypto::SecretKey& miner, std::size_t min_bytes = 0,
+                                                      const codec::Hash20* prev_tenure = nullptr) {
   std::vector<codec::NakamotoBlock> out;
   for (std::size_t i = 0; i < n; ++i) {
     auto [txs, root] = block_txs(min_bytes, 2'000'000 + (height + i) * 100'000);
+    if (i == 0 && prev_tenure != nullptr) {
+      codec::StacksTransaction tc = mainnet_tx(miner, height, 0);
+      tc.anchor_mode = 1;
+      tc.payload.id = static_cast<std::uint8_t>(codec::PayloadId::kTenureChange);
+      tc.payload.tenure_change.tenure_consensus_hash = tenure;
+      tc.payload.tenure_change.prev_tenure_consensus_hash = *prev_tenure;
+      tc.payload.tenure_change.burn_view_consensus_hash = tenure;
+      tc.payload.tenure_change.previous_tenure_end = parent;
+      tc.payload.tenure_change.previous_tenure_blocks = 1;
+      tc.payload.tenure_change.cause = 0;  // BlockFound
+      const auto pk = miner.public_key().compressed();
+      tc.payload.tenure_change.pubkey_hash = crypto::hash160(ByteSpan(pk.data(), pk.size()));
+      validate::sign_singlesig_origin(tc, miner);
+      txs.insert(txs.begin(), std::move(tc));
+      std::vector<codec::Hash32> ids;
+      for (const auto& tx : txs) ids.push_back(tx.txid);
+      root = crypto::merkle_root(ids);
+    }
     out.push_back(nakamoto_block_of(std::move(txs), root, height + i, signers, miner, &tenure, &parent));
     parent = out.back().block_id;
   }

@@ -195,6 +195,41 @@ void serve_tenure(const ApiContext& c, const Request& q, Response& r, const stor
   r.headers.emplace_back("Cache-Control", whole ? "public, max-age=31536000, immutable" : "public, max-age=5");
 }
 
+// /v3/tenures/info: the newest tenure the store can describe whole (store::tenure_info),
+// as a node answers it: lowercase hex without 0x. Its tip block is among the store's
+// newest log entries; the answer is kept per tip (working it out decodes two blocks).
+struct TenureInfoCache {
+  std::uint64_t next_seq = 0;  // the store's log end when it was worked out
+  std::optional<store::TenureInfo> info;
+  std::string why;
+};
+
+void serve_tenure_info(const ApiContext& c, Response& r, TenureInfoCache& cache) {
+  if (c.store == nullptr) return r.set_text(404, "this relay keeps no blocks (store disabled)\n");
+  const std::uint64_t end = c.store->totals().next_seq;
+  if (end != cache.next_seq || end == 0) {
+    auto snap = c.store->snapshot();
+    if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
+    cache.info = store::tenure_info(*snap, snap->log_from(end > 64 ? end - 64 : 0, 64), cache.why);
+    cache.next_seq = end;
+  }
+  if (!cache.info) {
+    not_here(r, "no tenure this relay can describe whole: " + cache.why + "\n");
+    return;
+  }
+  const auto& t = *cache.info;
+  Json j = Json::object();
+  j["consensus_hash"] = to_hex(t.consensus_hash);
+  j["tenure_start_block_id"] = to_hex(t.tenure_start_block_id);
+  j["parent_consensus_hash"] = to_hex(t.parent_consensus_hash);
+  j["parent_tenure_start_block_id"] = to_hex(t.parent_tenure_start_block_id);
+  j["tip_block_id"] = to_hex(t.tip_block_id);
+  j["tip_height"] = t.tip_height;
+  j["reward_cycle"] = c.reward_cycle != nullptr ? c.reward_cycle->load(std::memory_order_relaxed) : std::uint64_t{0};
+  r.set_text(200, json_body(j), "application/json");
+  r.headers.emplace_back("Cache-Control", "no-cache");
+}
+
 // ---- 2.x microblock streams (PROTOCOL.md §8) --------------------------------------
 
 void serve_stream(const Request& q, Response& r, const store::Hash32& etag, std::string body) {
@@ -712,10 +747,15 @@ void post_block(const ApiContext& c, const Request& q, Response& r) {
 }  // namespace
 
 Handler make_relay_api(const ApiContext* ctx) {
-  return [ctx](const Request& q, Response& r) {
+  auto tenure_cache = std::make_shared<TenureInfoCache>();  // (the handler runs on the server's one thread)
+  return [ctx, tenure_cache](const Request& q, Response& r) {
     const ApiContext& c = *ctx;
     const bool get = q.method == "GET" || q.method == "HEAD";
     bool under = false;
+    if (q.path == "/v3/tenures/info" || q.path == "/v3/tenures/info/") {
+      if (!get) return r.set_text(405, "use GET or HEAD\n");
+      return serve_tenure_info(c, r, *tenure_cache);
+    }
     if (q.path == "/v3/blocks/upload" || q.path == "/v3/blocks/upload/") {
       if (q.method != "POST") return r.set_text(405, "use POST\n");
       return post_block(c, q, r);

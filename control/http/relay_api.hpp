@@ -5,6 +5,8 @@
 //                                          when [gaia] is set (control/gaia/read_back.hpp)
 //   GET|HEAD /v3/tenures/{block_id}[?stop=] stored blocks of that tenure, newest first,
 //                                          concatenated, as a node serves them
+//   GET /v3/tenures/info                    the newest tenure the store holds whole from its
+//                                          start, and its parent's start (JSON, as a node's)
 //   GET|HEAD /v2/blocks/{index_block_hash}  a stored 2.x block
 //   GET|HEAD /v2/microblocks/{tail_index_hash}, /v2/microblocks/confirmed/{child_index_block_hash}
 //                                          a stored 2.x microblock stream (u32 count, newest first)
@@ -27,6 +29,7 @@
 // matching If-None-Match, so a CDN can front the endpoint.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -105,6 +108,8 @@ struct ApiContext {
   // reader: Nakamoto blocks the store lacks, read back from the Gaia bucket ([gaia]); the
   // request is answered when the reader is done (null: a miss is a 404).
   gaia::GaiaReader* reader = nullptr;
+  // The reward cycle of the signer set the relay holds (for /v3/tenures/info; null: 0).
+  const std::atomic<std::uint64_t>* reward_cycle = nullptr;
 };
 
 Handler make_relay_api(const ApiContext* ctx);

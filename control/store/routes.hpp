@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "control/store/block_store.hpp"
 
@@ -26,5 +27,22 @@ struct ConfirmedTail {
 };
 // confirmed_tail: nullopt when the block is too short to hold the header fields.
 std::optional<ConfirmedTail> confirmed_tail(ByteSpan stacks_block);
+
+// TenureInfo: GET /v3/tenures/info as a node answers it, for the newest tenure this store
+// can describe: its tip block (the highest Nakamoto block among the `recent` log entries),
+// the tenure's start block (the one carrying its BlockFound tenure change), and the parent
+// tenure (from that tenure change) with its own start block, every one of them held here.
+// A node downloading the ongoing tenure from a peer asks this first and drops a peer that
+// answers 404 or wrongly (PROTOCOL.md §8, as corrected in issue 18's note).
+struct TenureInfo {
+  Hash20 consensus_hash{};
+  Hash32 tenure_start_block_id{};
+  Hash20 parent_consensus_hash{};
+  Hash32 parent_tenure_start_block_id{};
+  Hash32 tip_block_id{};
+  std::uint64_t tip_height = 0;
+};
+// tenure_info: nullopt (with `why`) when the store cannot describe it whole.
+std::optional<TenureInfo> tenure_info(const BlockStore::Snapshot& snap, const std::vector<LogEntry>& recent, std::string& why);
 
 }  // namespace relay::store

@@ -25,6 +25,8 @@
 #include "control/http/relay_api.hpp"
 #include "control/http/request_parser.hpp"
 #include "control/http/server.hpp"
+#include "control/store/store_push.hpp"
+#include <nlohmann/json.hpp>
 #include "bench/sim/sim_data.hpp"
 #include "relay/base/hex.hpp"
 #include "tests/support/loopback.hpp"
@@ -681,6 +683,55 @@ TEST(HttpServer, AClientGoneMidAnswerDoesNotKillTheProcess) {
 
 namespace relay::http {
 namespace {
+
+// /v3/tenures/info from the store: the newest tenure held whole from its start (the block
+// carrying its BlockFound tenure change) and its parent's start, in a node's JSON; 404 when
+// the parent tenure's start is not held.
+TEST(HttpServer, TenureInfoDescribesTheNewestTenureHeldWhole) {
+  sim::SignerSet signers(2);
+  const auto miner = sim::key_from_byte(9, 1);
+  codec::Hash20 t0{}, tp{}, ta{};
+  t0.fill(0x10);
+  tp.fill(0x20);
+  ta.fill(0x30);
+  const auto p = sim::tenure_chain(50, 2, tp, codec::Hash32{}, signers, miner, 500, &t0);
+  const auto a = sim::tenure_chain(52, 3, ta, p[1].block_id, signers, miner, 500, &tp);
+  TempStore ts;
+  store::BlockStore* st = ts.s.get();
+  auto put = [&](const codec::NakamotoBlock& b) {
+    store::BlockMeta m;
+    m.kind = store::BlockKind::kNakamoto;
+    const Bytes payload = store::push_of(m, codec::encode_with(codec::write_nakamoto_block, b));
+    codec::PushScratch scratch;
+    ASSERT_EQ(store::store_push(*st, payload, scratch).stored, 1u);
+  };
+  StatusBoard board;
+  ApiContext ctx;
+  ctx.store = st;
+  ctx.board = &board;
+  std::atomic<std::uint64_t> cycle{140};
+  ctx.reward_cycle = &cycle;
+  auto server = Server::start({}, make_relay_api(&ctx)).value();
+  auto info = [&] { return test::http_exchange(server->port(), "GET /v3/tenures/info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); };
+  for (const auto& b : a) put(b);
+  put(p[1]);  // the parent tenure's start (p[0]) is not held yet
+  std::string got = info();
+  EXPECT_EQ(got.rfind("HTTP/1.1 404", 0), 0u) << got;
+  EXPECT_NE(got.find("is not held here"), std::string::npos) << got;
+  put(p[0]);
+  got = info();
+  ASSERT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_NE(got.find("Content-Type: application/json"), std::string::npos);
+  const auto j = nlohmann::json::parse(got.substr(got.find("\r\n\r\n") + 4));
+  EXPECT_EQ(j["consensus_hash"], to_hex(ta));
+  EXPECT_EQ(j["tenure_start_block_id"], to_hex(a[0].block_id));
+  EXPECT_EQ(j["parent_consensus_hash"], to_hex(tp));
+  EXPECT_EQ(j["parent_tenure_start_block_id"], to_hex(p[0].block_id));
+  EXPECT_EQ(j["tip_block_id"], to_hex(a[2].block_id));
+  EXPECT_EQ(j["tip_height"], 54u);
+  EXPECT_EQ(j["reward_cycle"], 140u);
+  EXPECT_EQ(j.size(), 7u);
+}
 
 // A deferred response: the handler answers later from another thread; other clients are
 // served meanwhile; HEAD and Connection: close are kept for the late answer; a Later
