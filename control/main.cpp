@@ -23,6 +23,7 @@
 #include "control/i2p/sam_session.hpp"
 #include "control/pair/catch_up.hpp"
 #include "control/gaia/mirror.hpp"
+#include "control/inv/sortition_fetcher.hpp"
 #include "control/tor/tor_control.hpp"
 #include "relay/shm/region.hpp"
 
@@ -318,6 +319,23 @@ int main(int argc, char** argv) {
     reader->set_reward_sets(sets_current, sets_previous);
     api.reader = reader.get();
   }
+  // The Nakamoto inventory (its own thread): built from a trusted node's sortitions over
+  // the block store, and only when nodes can download what it claims (a data_url).
+  std::unique_ptr<inv::SortitionFetcher> inventory;
+  if (!cfg->node_rpc.empty() && blocks && !local.data_url.empty()) {
+    inv::SortitionFetcherOptions io;
+    io.node_urls = cfg->node_rpc;
+    io.store = blocks.get();
+    io.http.proxy = cfg->proxy;
+    io.http.onion_proxy = cfg->onion_proxy;
+    io.http.isolate = cfg->proxy_isolate;
+    crypto::fill_random(reinterpret_cast<std::uint8_t*>(&io.http.isolation_salt), sizeof io.http.isolation_salt);
+    io.log = [](const std::string& line) { log_line(kProg, "%s", line.c_str()); };
+    inventory = std::make_unique<inv::SortitionFetcher>(std::move(io));
+    api.inventory = inventory.get();
+  } else {
+    log_line(kProg, "GetNakamotoInv answered Nack 2 (an inventory needs rewards.node_rpc, the block store and a data_url)");
+  }
   // The onion service, published through Tor's control port (its own thread; started
   // once this process is unprivileged, as the key it keeps is in the data dir).
   std::unique_ptr<tor::TorController> tor_ctl;
@@ -370,6 +388,7 @@ int main(int argc, char** argv) {
   if (catch_up) catch_up->start();
   if (mirror) mirror->start();
   if (reader) reader->start();
+  if (inventory) inventory->start();
   engine.start(incarnation, shm::monotonic_ns());
   if (fetcher) fetcher->start();
   log_line(kProg, "running (%zu peers to dial, %zu trusted, %zu pair partner paths, reward set of %zu signers)",
@@ -416,6 +435,8 @@ int main(int argc, char** argv) {
         engine.set_i2p(std::move(b), now);
       }
     }
+    if (inventory)
+      if (auto t = inventory->take()) engine.set_inventory(std::move(t));
     if (!engine.poll(now)) ::usleep(200);
     if (mirror && engine.stats().blocks_stored != stored_seen) {  // new blocks for the hub
       stored_seen = engine.stats().blocks_stored;
@@ -454,6 +475,7 @@ int main(int argc, char** argv) {
     }
   }
   http_server.reset();  // no more requests: the reader and the store may go
+  if (inventory) inventory->stop();
   if (reader) reader->stop();
   if (mirror) mirror->stop();
   if (auto f = (*table)->flush(); !f.ok()) log_line(kProg, "peer table %s: %s", fo.path.c_str(), f.error().reason);

@@ -328,6 +328,11 @@ void ControlEngine::add_peer(std::uint32_t sid, const link::SessionInfo& info, b
   }
   p->conv.set_burn_view(view_);
   if (opts_.frontier != nullptr) p->conv.set_neighbor_source(&neighbor_sample_);
+  if (!inv_answer_)
+    inv_answer_ = [this](const codec::Hash20& ch) -> std::optional<codec::BitVec> {
+      return inv_ ? inv::answer(*inv_, ch) : std::nullopt;
+    };
+  p->conv.set_inventory(&inv_answer_);
   Peer& ref = *p;
   peers_[sid] = std::move(p);
   ++stats_.sessions;

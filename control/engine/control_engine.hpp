@@ -24,6 +24,7 @@
 #include "control/engine/burn_view_vote.hpp"
 #include "control/engine/resolver.hpp"
 #include "control/frontier/frontier.hpp"
+#include "control/inv/inventory.hpp"
 #include "control/session/conversation.hpp"
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
@@ -185,6 +186,9 @@ class ControlEngine {
   // to the dataplane at once (and again whenever it restarts).
   // `cycle` (0: not known) and the next cycle's set (empty until known) tell the
   // dataplane who owns the signers' StackerDB slots.
+  // set_inventory: the Nakamoto inventory sessions answer GetNakamotoInv with from now on
+  // (control/inv; null: Nack 2 to all).
+  void set_inventory(std::shared_ptr<const inv::InvTable> t) { inv_ = std::move(t); }
   void set_reward_sets(std::vector<validate::RewardSetSigner> current, std::vector<validate::RewardSetSigner> previous,
                        std::uint64_t cycle = 0, std::vector<validate::RewardSetSigner> next = {});
   const std::vector<validate::RewardSetSigner>& reward_set() const noexcept { return opts_.reward_set; }
@@ -309,6 +313,8 @@ class ControlEngine {
   void i2p_accept_more(std::uint64_t now_ns);
   std::vector<std::uint32_t> to_ask_;  // newly authenticated outbound sessions: ask for neighbors
   std::vector<codec::NeighborAddress> neighbor_sample_;  // what GetNeighbors is answered with
+  std::shared_ptr<const inv::InvTable> inv_;             // what GetNakamotoInv is answered with
+  Conversation::InvAnswer inv_answer_;
   bool fill_due_ = true;
   std::uint64_t next_ask_ns_ = 0, next_fill_ns_ = 0, next_sample_ns_ = 0, next_flush_ns_ = 0, next_bootstrap_ns_ = 0;
 };

@@ -400,6 +400,18 @@ void serve_status(const ApiContext& c, Response& r) {
     }
     j["catch_up"] = std::move(cu);
   }
+  if (c.inventory != nullptr) {  // what GetNakamotoInv is answered with
+    const auto v = c.inventory->view();
+    Json e = Json::object();
+    e["state"] = v.state;
+    e["sortitions"] = v.sortitions;
+    e["canonical_tenures"] = std::uint64_t{v.canonical};
+    e["claimed_tenures"] = std::uint64_t{v.claimed};
+    e["stopped"] = v.stopped;
+    e["requests"] = v.requests;
+    e["failures"] = v.failures;
+    j["inventory"] = std::move(e);
+  }
   if (s.gaia) {  // the Gaia mirror: the hub, the outbox, what became of the files
     const auto& g = *s.gaia;
     Json e = Json::object();
@@ -610,6 +622,12 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "catch_up_stored_total", "counter", "blocks stored from a partner's log", stored);
     metric(out, "catch_up_refused_total", "counter", "blocks from a partner that failed the checks (refused)", refused);
     metric(out, "catch_up_failures_total", "counter", "catch-up requests that failed", failures);
+  }
+  if (c.inventory != nullptr) {
+    const auto v = c.inventory->view();
+    metric(out, "inv_canonical_tenures", "gauge", "canonical tenures in the inventory's window", v.canonical);
+    metric(out, "inv_claimed_tenures", "gauge", "tenures the inventory claims (bits set)", v.claimed);
+    metric(out, "inv_rpc_failures_total", "counter", "trusted-node RPC requests for sortitions that failed", v.failures);
   }
   if (s.gaia) {
     const auto& g = *s.gaia;

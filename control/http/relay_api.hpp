@@ -39,6 +39,7 @@
 #include "control/http/server.hpp"
 #include "control/gaia/mirror.hpp"
 #include "control/gaia/read_back.hpp"
+#include "control/inv/sortition_fetcher.hpp"
 #include "control/pair/catch_up.hpp"
 #include "control/store/block_store.hpp"
 #include "relay/link/link.hpp"
@@ -110,6 +111,8 @@ struct ApiContext {
   gaia::GaiaReader* reader = nullptr;
   // The reward cycle of the signer set the relay holds (for /v3/tenures/info; null: 0).
   const std::atomic<std::uint64_t>* reward_cycle = nullptr;
+  // The Nakamoto inventory's source, for /status and /metrics (null: none).
+  const inv::SortitionFetcher* inventory = nullptr;
 };
 
 Handler make_relay_api(const ApiContext* ctx);

@@ -187,8 +187,16 @@ void Conversation::on_message(ByteSpan raw, const Message& m, std::uint64_t now_
       }
       break;
     case MsgId::kGetBlocksInv:
-    case MsgId::kGetPoxInv:
-    case MsgId::kGetNakamotoInv: reply(m, Nack{kNackNoSuchBurnchainBlock}, out); break;
+    case MsgId::kGetPoxInv: reply(m, Nack{kNackNoSuchBurnchainBlock}, out); break;
+    case MsgId::kGetNakamotoInv: {
+      // A node never sends a wrong type to this request (it would drop us): the cycle's
+      // bits, or Nack 2 for a hash we do not know.
+      std::optional<codec::BitVec> bits;
+      if (inv_ != nullptr && *inv_) bits = (*inv_)(std::get<GetNakamotoInv>(m.payload).consensus_hash);
+      if (bits) reply(m, NakamotoInv{std::move(*bits)}, out);
+      else reply(m, Nack{kNackNoSuchBurnchainBlock}, out);
+      break;
+    }
     case MsgId::kStackerDBGetChunkInv:
     case MsgId::kStackerDBGetChunk: reply(m, Nack{kNackNoSuchDb}, out); break;
     case MsgId::kTransaction:

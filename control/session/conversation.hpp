@@ -9,6 +9,7 @@
 // key K, close with a reason, a push to relay). No I/O, no threads; one per session.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -112,6 +113,11 @@ class Conversation {
   // set_neighbor_source: answer GetNeighbors with whatever `*src` holds at the time (the
   // owner's sample of its peer table, refreshed as it changes); outlives the conversation.
   void set_neighbor_source(const std::vector<codec::NeighborAddress>* src) noexcept { neighbor_src_ = src; }
+  // set_inventory: answer GetNakamotoInv with what `*inv` gives for the named consensus
+  // hash at the time: the cycle's bits, or nullopt for a hash it does not know (Nack 2,
+  // as a node answers). Unset: every GetNakamotoInv gets Nack 2.
+  using InvAnswer = std::function<std::optional<codec::BitVec>(const codec::Hash20&)>;
+  void set_inventory(const InvAnswer* inv) noexcept { inv_ = inv; }
   // request_neighbors: ask the (authenticated) peer for its neighbors; the reply comes
   // back as a kNeighbors action, a Nack or silence past kRequestTimeoutNs as
   // kRequestFailed. False if not authenticated or a request is outstanding.
@@ -178,6 +184,7 @@ class Conversation {
   BurnView view_;
   std::vector<codec::NeighborAddress> neighbors_;
   const std::vector<codec::NeighborAddress>* neighbor_src_ = nullptr;
+  const InvAnswer* inv_ = nullptr;
   std::optional<std::uint32_t> neighbors_seq_;  // our outstanding GetNeighbors
   std::uint64_t neighbors_deadline_ns_ = 0;
   std::uint32_t peer_version_ = 0;

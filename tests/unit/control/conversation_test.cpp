@@ -172,6 +172,40 @@ TEST(Conversation, AuthenticatedReplies) {
   }
 }
 
+// GetNakamotoInv with an inventory: the cycle's bits for a hash it knows (with the
+// request's seq, so the node takes it as the reply), Nack 2 for one it does not.
+TEST(Conversation, NakamotoInventoryAnswersWithTheCyclesBits) {
+  Pair p;
+  p.handshake();
+  Hash20 known{};
+  known.fill(0x41);
+  BitVec bits;
+  bits.len = 10;
+  bits.data = {0x5a, 0x01};
+  Conversation::InvAnswer inv = [&](const Hash20& ch) -> std::optional<BitVec> {
+    if (ch == known) return bits;
+    return std::nullopt;
+  };
+  p.relay.set_inventory(&inv);
+  auto ask = [&](const Hash20& ch, std::uint32_t seq) {
+    Bytes req = p.node.sign(seq, GetNakamotoInv{ch});
+    std::vector<Action> out;
+    p.relay.on_message(req, decode(req), 10, out);
+    for (auto& a : out)
+      if (a.kind == Action::Kind::kSend) return decode(a.bytes);
+    return Message{};
+  };
+  const Message r = ask(known, 501);
+  ASSERT_EQ(payload_id(r.payload), MsgId::kNakamotoInv);
+  EXPECT_EQ(r.preamble.seq, 501u);
+  EXPECT_EQ(std::get<NakamotoInv>(r.payload).tenures, bits);
+  Hash20 other{};
+  other.fill(0x42);
+  const Message n = ask(other, 502);
+  ASSERT_EQ(payload_id(n.payload), MsgId::kNack);
+  EXPECT_EQ(std::get<Nack>(n.payload).error_code, kNackNoSuchBurnchainBlock);
+}
+
 // Our GetNeighbors: the reply with its seq comes back as kNeighbors; a Nack, or silence
 // past the request timeout, as kRequestFailed; replies we did not ask for are ignored.
 TEST(Conversation, NeighborRequestsMatchTheirReplies) {
