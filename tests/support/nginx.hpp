@@ -54,8 +54,10 @@ inline std::string body_of(const std::string& response) {
 // filled in here). Stopped (SIGTERM, by its PID) when destroyed.
 class Nginx {
  public:
-  Nginx(const std::string& dir, const std::string& snippet_path, std::map<std::string, std::string> fill) : dir_(dir) {
-    port_ = free_loopback_port();
+  // (`port`: where it listens; 0: a free one.)
+  Nginx(const std::string& dir, const std::string& snippet_path, std::map<std::string, std::string> fill, std::uint16_t port = 0)
+      : dir_(dir) {
+    port_ = port != 0 ? port : free_loopback_port();
     std::ifstream tf(snippet_path);
     std::string snippet((std::istreambuf_iterator<char>(tf)), std::istreambuf_iterator<char>());
     EXPECT_FALSE(snippet.empty()) << snippet_path;

@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "bench/sim/sim_data.hpp"
+#include "tests/support/tenure_lab.hpp"
 #include "control/inv/inventory.hpp"
 #include "control/inv/sortition_fetcher.hpp"
 #include "control/store/store_push.hpp"
@@ -25,49 +25,10 @@ struct TempDir {
   ~TempDir() { (void)std::system(("rm -rf " + path).c_str()); }
 };
 
-Hash20 ch_of(std::uint8_t tag) {
-  Hash20 h{};
-  h.fill(tag);
-  return h;
-}
+Hash20 ch_of(std::uint8_t tag) { return test::TenureLab::ch_of(tag); }
 
-// A chain: first height 100, cycles of 10; tenures T0 (height 105, before the window) and
-// T1..T7 at heights 111 113 114 116 118 121 123 (tip 125); every other height no winner.
-struct Lab {
-  sim::SignerSet signers{2};
-  crypto::SecretKey miner = sim::key_from_byte(9, 1);
-  std::vector<std::uint64_t> heights = {105, 111, 113, 114, 116, 118, 121, 123};
-  std::vector<std::vector<codec::NakamotoBlock>> tenures;
-  ChainView v;
-  Lab() {
-    codec::Hash32 parent{};
-    Hash20 prev = ch_of(0x01);
-    for (std::size_t t = 0; t < heights.size(); ++t) {
-      const Hash20 ch = ch_of(static_cast<std::uint8_t>(0x40 + t));
-      tenures.push_back(sim::tenure_chain(1000 + 3 * t, 3, ch, parent, signers, miner, 200, &prev));
-      parent = tenures.back().back().block_id;
-      prev = ch;
-    }
-    v.first_height = 100;
-    v.cycle_length = 10;
-    v.tip_height = 125;
-    v.tip_tenure = ch_of(0x47);
-    v.tip_tenure_start = tenures[7][0].block_id;
-    for (std::uint64_t h = 101; h <= 125; ++h) {
-      if (h > 101 && h < 110) continue;  // (the fetcher keeps the window and older mod-1 blocks)
-      Sortition s;
-      s.height = h;
-      s.consensus_hash = ch_of(static_cast<std::uint8_t>(0x80 + h - 100));
-      v.sortitions[h] = s;
-    }
-    for (std::size_t t = 1; t < heights.size(); ++t) {  // winners: each builds on the tenure before
-      Sortition& s = v.sortitions[heights[t]];
-      s.consensus_hash = ch_of(static_cast<std::uint8_t>(0x40 + t));
-      s.winner = true;
-      s.parent_tenure = ch_of(static_cast<std::uint8_t>(0x40 + t - 1));
-      s.committed = tenures[t - 1][0].block_id;
-    }
-  }
+// The chain of tests/support/tenure_lab.hpp, put into a store.
+struct Lab : test::TenureLab {
   void store_all(store::BlockStore& st, std::size_t skip_tenure = 99, std::size_t skip_block = 99) const {
     codec::PushScratch scratch;
     for (std::size_t t = 0; t < tenures.size(); ++t)
