@@ -158,7 +158,10 @@ void GaiaMirror::run() {
   bool outbox_error = false;
   while (!stop_.load()) {
     // The store's new blocks into the outbox.
-    auto fr = outbox_->fill(*opts_.store, opts_.prefix, kFillBlocks);
+    // Blocks copied per transaction: halved while the outbox's disk refuses them (a smaller
+    // batch may still fit), grown back once they go in.
+    auto fr = outbox_->fill(*opts_.store, opts_.prefix, fill_batch_);
+    fill_batch_ = fr.ok() ? std::min(fill_batch_ * 2, kFillBlocks) : std::max<std::size_t>(fill_batch_ / 2, 1);
     if (!fr.ok() != outbox_error) {
       outbox_error = !fr.ok();
       say(outbox_error ? std::string("gaia: outbox ") + opts_.outbox_dir + ": cannot take new blocks: " + fr.error().reason +
@@ -179,7 +182,7 @@ void GaiaMirror::run() {
     }
     const auto files = outbox_->front(kFrontFiles);
     if (files.empty()) {
-      if (!fr.ok() || fr->blocks < kFillBlocks) wait_ms(outbox_error ? 1000 : 200);
+      if (!fr.ok() || fr->blocks < fill_batch_) wait_ms(outbox_error ? 1000 : 200);
       continue;
     }
     Fate fate = Fate::kDone;

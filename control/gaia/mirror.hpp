@@ -93,6 +93,7 @@ class GaiaMirror {
   std::string bucket_;
   std::string token_;
   std::int64_t token_made_ = 0;
+  std::size_t fill_batch_ = 256;
   bool fresh_token_ = false;  // no file written with the token yet
   std::uint32_t backoff_ms_ = 0;
 

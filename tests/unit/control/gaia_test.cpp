@@ -4,6 +4,9 @@
 // files the hub refuses: every file arrives exactly once.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <set>
@@ -329,6 +332,41 @@ TEST(GaiaMirror, ASlowHubAndARestartedMirrorStillGiveEveryFileOnce) {
   rig.expect_all_once(hub, 30);
   EXPECT_GE(m->view().already, 1u);
   EXPECT_EQ(hub.count("stored"), 30u);
+}
+
+// A full disk under the outbox (a 1 MiB tmpfs; root only): the outbox cannot take the
+// store's blocks, the mirror says so, and nothing is lost: once there is room, every block
+// reaches the hub, once.
+TEST(GaiaMirror, AFullDiskUnderTheOutboxLosesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  MirrorRig rig;
+  const std::string mnt = rig.d.path + "/small";
+  ::mkdir(mnt.c_str(), 0700);
+  ASSERT_EQ(std::system(("mount -t tmpfs -o size=1m tmpfs " + mnt).c_str()), 0);
+  struct Unmount {
+    std::string at;
+    ~Unmount() { (void)std::system(("umount " + at).c_str()); }
+  } unmount{mnt};
+  for (std::uint32_t i = 1; i <= 20; ++i) put_nakamoto(*rig.st, i, 100'000);  // 2 MB: more than the disk
+  test::GaiaHubStandIn hub;
+  hub.set_delay_ms(5);
+  MirrorOptions o;
+  o.hub_url = hub.url();
+  o.key = rig.key;
+  o.prefix = "mainnet/";
+  o.store = rig.st.get();
+  o.outbox_dir = mnt + "/outbox";
+  o.retry_min_ms = 50;
+  auto m = GaiaMirror::open(std::move(o)).value();
+  hub.down();  // nothing leaves: the outbox fills the disk
+  m->start();
+  ASSERT_TRUE(wait_for([&] { return m->view().outbox_errors > 0; }, 10000)) << m->view().last_error;
+  EXPECT_NE(m->view().last_error.find("outbox"), std::string::npos) << m->view().last_error;
+  hub.up();  // files leave, the disk frees up, the rest of the store's blocks follow
+  ASSERT_TRUE(wait_for([&] { return m->view().written == 20; }, 30000))
+      << m->view().written << " written; " << m->view().last_error;
+  rig.expect_all_once(hub, 20, 100'000);
+  EXPECT_EQ(m->view().missed, 0u);
 }
 
 // Read-back: a relay whose store lacks a Nakamoto block fetches it from the bucket, checks
