@@ -190,6 +190,11 @@ int main(int argc, char** argv) {
       log_line(kProg, "HTTP endpoint not advertised to nodes: set http.public_url");
     }
   }
+  // A node that dialed us and shares our burn view asks our data_url for the ongoing tenure
+  // (stackslib's unconfirmed tenure downloader) and drops the session when there is none.
+  if (local.data_url.empty())
+    log_line(kProg, "no data_url: nodes that dial this relay will drop their sessions now and then (their tenure "
+             "downloader asks every peer with their burn view for /v3/tenures/info); enable [http] with a public_url");
   // We advertise the port the dataplane really listens on (--p2p-bind may ask for any).
   if (auto p = lk->counters->p2p_port.load(std::memory_order_acquire); p != 0 && p <= 65535) local.port = static_cast<std::uint16_t>(p);
   ctl::ControlEngine engine(*ends, o);
