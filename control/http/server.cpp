@@ -38,6 +38,7 @@ const char* status_text(int status) noexcept {
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     default: return "Unknown";
   }
 }
@@ -76,6 +77,7 @@ struct Conn {
   std::uint64_t id = 0;   // unique for the server's life (fds are reused)
   bool parked = false;    // a deferred response is awaited
   bool parked_head = false, parked_close = false;
+  std::uint64_t parked_at = 0;  // ms
   codec::Addr16 block{};  // the client's address block (per-address limit)
   RequestParser parser;
   std::deque<Request> pending;  // parsed, not answered yet (served one at a time)
@@ -330,6 +332,7 @@ void Server::run() {
       if (resp.deferred) {  // answered when its Later finishes (taken in the loop below)
         stats_.deferred.fetch_add(1, std::memory_order_relaxed);
         c.parked = true;
+        c.parked_at = now_ms();
         c.parked_head = q.method == "HEAD";
         c.parked_close = !q.keep_alive;
         return true;
@@ -472,8 +475,12 @@ void Server::run() {
     const std::uint64_t now = now_ms();
     if (now < next_sweep) continue;
     next_sweep = now + 250;
-    std::vector<int> expired;
+    std::vector<int> expired, overdue;
     for (auto& [fd, c] : conns) {
+      if (c->parked) {  // awaiting a deferred answer: its own deadline, not the idle one
+        if (now - c->parked_at > opts_.deferred_timeout_ms) overdue.push_back(fd);
+        continue;
+      }
       const bool writing = !c->out.empty();
       const bool slow_request = c->request_started != 0 && now - c->request_started > opts_.header_timeout_ms;
       const bool idle = !writing && c->pending.empty() && c->request_started == 0 &&
@@ -484,6 +491,18 @@ void Server::run() {
     for (int fd : expired) {
       stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
       close_conn(fd);
+    }
+    for (int fd : overdue) {  // 504 now; the answer, if it still comes, is dropped
+      Conn& c = *conns.at(fd);
+      c.parked = false;
+      stats_.deferred_timeouts.fetch_add(1, std::memory_order_relaxed);
+      Response r;
+      r.set_text(504, "no answer in time from where this is fetched\n");
+      if (c.parked_head) r.no_body = true;
+      respond(c, r, c.parked_close);
+      c.last_activity = now;
+      if (serve(c)) interest(c);
+      else close_conn(fd);
     }
   }
   for (auto& [fd, c] : conns) ::close(fd);

@@ -29,7 +29,8 @@ struct Response;
 
 // Later: a response the handler gives later, from any thread (e.g. once a fetch from
 // elsewhere is done). finish() once; a Later dropped unfinished answers 503. The
-// connection waits meanwhile (nothing read from it), within the idle timeout.
+// connection waits meanwhile (nothing read from it); past deferred_timeout_ms it is
+// answered 504 and the late answer dropped.
 class Later {
  public:
   struct Queue;  // the server's: where finished responses wait for its thread
@@ -90,6 +91,9 @@ struct ServerOptions {
   std::uint64_t header_timeout_ms = 10'000;
   std::uint64_t idle_timeout_ms = 30'000;
   std::uint64_t write_timeout_ms = 30'000;
+  // A deferred answer not finished within this long: 504 (the connection goes on; the late
+  // answer is dropped). Below the usual 30 s of a client or a CDN's origin timeout.
+  std::uint64_t deferred_timeout_ms = 25'000;
   ParserLimits limits;
 };
 
@@ -100,6 +104,7 @@ struct ServerStats {
   std::atomic<std::uint64_t> budget_waits{0};                     // requests that waited for response memory
   std::atomic<std::uint64_t> response_bytes{0};                   // gauge: bodies built in memory, not yet written
   std::atomic<std::uint64_t> deferred{0}, deferred_dropped{0};     // answered later; of those, the client gone meanwhile
+  std::atomic<std::uint64_t> deferred_timeouts{0};                  // deferred answers given up on (504)
 };
 
 class Server {

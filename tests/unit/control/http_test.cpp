@@ -733,6 +733,34 @@ TEST(HttpServer, TenureInfoDescribesTheNewestTenureHeldWhole) {
   EXPECT_EQ(j.size(), 7u);
 }
 
+// A deferred answer that does not come in time: 504, and the connection goes on; the late
+// answer is dropped.
+TEST(HttpServer, ADeferredAnswerTooLateIsA504) {
+  std::shared_ptr<Later> parked;
+  ServerOptions so;
+  so.deferred_timeout_ms = 300;
+  auto srv = Server::start(so, [&](const Request& q, Response& r) {
+               if (q.path == "/later") {
+                 parked = r.defer();
+                 return;
+               }
+               r.set_text(200, "now\n");
+             }).value();
+  const int fd = connect_to(srv->port());
+  send_str(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string got = read_all(fd, 1500);
+  EXPECT_EQ(got.rfind("HTTP/1.1 504", 0), 0u) << got;
+  send_str(fd, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(read_all(fd).find("now"), std::string::npos);
+  Response late;
+  late.set_text(200, "too late\n");
+  parked->finish(std::move(late));
+  for (int i = 0; i < 100 && srv->stats().deferred_dropped.load() == 0; ++i) ::usleep(10'000);
+  EXPECT_EQ(srv->stats().deferred_dropped.load(), 1u);
+  EXPECT_EQ(srv->stats().deferred_timeouts.load(), 1u);
+  ::close(fd);
+}
+
 // A deferred response: the handler answers later from another thread; other clients are
 // served meanwhile; HEAD and Connection: close are kept for the late answer; a Later
 // dropped unfinished answers 503; a client gone before the answer costs nothing.
