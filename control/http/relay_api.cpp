@@ -210,7 +210,12 @@ void serve_tenure_info(const ApiContext& c, Response& r, TenureInfoCache& cache)
   if (end != cache.next_seq || end == 0) {
     auto snap = c.store->snapshot();
     if (!snap.ok()) return r.set_text(503, std::string("block store busy: ") + snap.error().reason + "\n");
-    cache.info = store::tenure_info(*snap, snap->log_from(end > 64 ? end - 64 : 0, 64), cache.why);
+    // The tip: the highest block among the newest log entries, or the tip answered before
+    // if it is higher (old blocks read back from Gaia or caught up from a partner land in
+    // the log too, and must not make an old tenure look like the ongoing one).
+    auto recent = snap->log_from(end > 64 ? end - 64 : 0, 64);
+    if (cache.info) recent.push_back(store::LogEntry{0, cache.info->tip_block_id});
+    cache.info = store::tenure_info(*snap, recent, cache.why);
     cache.next_seq = end;
   }
   if (!cache.info) {

@@ -731,6 +731,14 @@ TEST(HttpServer, TenureInfoDescribesTheNewestTenureHeldWhole) {
   EXPECT_EQ(j["tip_height"], 54u);
   EXPECT_EQ(j["reward_cycle"], 140u);
   EXPECT_EQ(j.size(), 7u);
+  // Old blocks landing in the log later (read back from Gaia, caught up from a partner)
+  // do not make an old tenure the ongoing one.
+  codec::Hash20 t9{};
+  t9.fill(0x09);
+  for (const auto* ch : {&t0, &t9})  // 80 blocks lower than the tip: more than the 64 newest log entries it looks at
+    for (const auto& b : sim::tenure_chain(1, 40, *ch, codec::Hash32{}, signers, miner, 0, &tp)) put(b);
+  got = info();
+  EXPECT_EQ(nlohmann::json::parse(got.substr(got.find("\r\n\r\n") + 4))["tip_block_id"], to_hex(a[2].block_id)) << got;
 }
 
 // A deferred answer that does not come in time: 504, and the connection goes on; the late
