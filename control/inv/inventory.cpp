@@ -44,10 +44,10 @@ InvTable build(const ChainView& v, const store::BlockStore::Snapshot& snap, std:
   auto start_of = [&](std::size_t i) { return i == 0 ? v.tip_tenure_start : chain[i - 1]->committed; };
   auto servable = [&](std::size_t i) {
     if (i < 2) return snap.get(start_of(i)).has_value();  // no download can target them yet
-    const Hash20& ch = chain[i]->consensus_hash;
-    if (auto w = cache.whole_at.find(ch); w != cache.whole_at.end() && w->second == evicted) return true;
-    const bool whole = tenure_whole(snap, ch, start_of(i), start_of(i - 1));
-    if (whole) cache.whole_at[ch] = evicted;
+    const auto key = std::make_tuple(chain[i]->consensus_hash, start_of(i), start_of(i - 1));
+    if (auto w = cache.whole_at.find(key); w != cache.whole_at.end() && w->second == evicted) return true;
+    const bool whole = tenure_whole(snap, chain[i]->consensus_hash, start_of(i), start_of(i - 1));
+    if (whole) cache.whole_at[key] = evicted;
     return whole;
   };
   // The newest run: from the newest servable tenure back while each is servable.

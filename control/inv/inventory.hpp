@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "control/store/block_store.hpp"
@@ -61,10 +62,12 @@ struct InvTable {
 // Servable tenures stay servable while the store evicts nothing: remembered per tenure
 // with the store's eviction count at the time.
 struct ServableCache {
-  std::map<Hash20, std::uint64_t> whole_at;  // tenure → StoreTotals::evicted when found whole
+  // (tenure, its start block, its end block) → StoreTotals::evicted when found whole
+  std::map<std::tuple<Hash20, Hash32, Hash32>, std::uint64_t> whole_at;
 };
 
-// build: the table for `v` over the store's snapshot (`evicted`: its eviction count).
+// build: the table for `v` over the store's snapshot (`evicted`: its eviction count, read
+// before the snapshot was taken, so that a block evicted since is never counted as held).
 InvTable build(const ChainView& v, const store::BlockStore::Snapshot& snap, std::uint64_t evicted, ServableCache& cache);
 
 // answer: the bits for a GetNakamotoInv naming `ch`, or nullopt (a hash we do not know:

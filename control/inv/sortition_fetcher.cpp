@@ -160,9 +160,14 @@ bool SortitionFetcher::round() {
     v.sortitions[h] = *s;
   }
   if (opts_.store == nullptr) return fail("no block store");
+  const std::uint64_t evicted = opts_.store->totals().evicted;  // (before the snapshot: see build)
   auto snap = opts_.store->snapshot();
   if (!snap.ok()) return fail(std::string("block store: ") + snap.error().reason);
-  auto table = std::make_shared<InvTable>(build(v, *snap, opts_.store->totals().evicted, servable_));
+  auto table = std::make_shared<InvTable>(build(v, *snap, evicted, servable_));
+  // A round whose answers did not fit together (the tip tenure not among the sortitions,
+  // e.g. two nodes answering at different tips) keeps the last good table.
+  if (table->canonical == 0 && last_canonical_ > 0) return fail("the tip tenure is not among the sortitions (kept the last table)");
+  last_canonical_ = table->canonical;
   std::lock_guard<std::mutex> g(mu_);
   if (view_.state != "up" && opts_.log) opts_.log("inventory: the trusted node's chain view is up");
   view_.state = "up";

@@ -71,6 +71,7 @@ class SortitionFetcher {
   SortitionFetcherOptions opts_;
   ChainView chain_;
   ServableCache servable_;
+  std::size_t last_canonical_ = 0;
   std::unique_ptr<netio::HttpClient> http_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 
+#include "tests/support/fake_node_rpc.hpp"
 #include "tests/support/tenure_lab.hpp"
 #include "control/inv/inventory.hpp"
 #include "control/inv/sortition_fetcher.hpp"
@@ -102,6 +103,38 @@ TEST(Inventory, ATenureNotHeldWholeEndsTheRunAndIsNeverAGap) {
   // No chain view: nothing known, every request a Nack.
   ServableCache cache3;
   EXPECT_FALSE(answer(build(ChainView{}, st2->snapshot().value(), 0, cache3), ch_of(0x41)).has_value());
+}
+
+// The fetcher against a fake node RPC serving the lab's chain: the table it builds; then
+// the node's tip tenure not among its sortitions (answers that do not fit together): the
+// last good table stays.
+TEST(Inventory, TheFetcherBuildsTheTableFromTheNodesRpcAndKeepsItThroughABadRound) {
+  Lab lab;
+  TempDir d;
+  auto st = store::BlockStore::open(d.path + "/blocks", {}).value();
+  lab.store_all(*st);
+  test::FakeNodeRpc rpc;
+  rpc.set_chain(100, 10, 125);
+  rpc.set_tenure_info(lab.tenure_info_json());
+  for (const auto& [h, s] : lab.v.sortitions) rpc.set_sortition(h, lab.sortition_json(h));
+  SortitionFetcherOptions o;
+  o.node_urls = {rpc.url()};
+  o.store = st.get();
+  SortitionFetcher f(o);
+  ASSERT_TRUE(f.round()) << f.view().state;
+  auto t = f.take();
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->claimed, 7u);
+  EXPECT_EQ(set_bits(*answer(*t, ch_of(0x41))), (std::vector<std::size_t>{1, 3, 4, 6, 8}));
+  EXPECT_EQ(f.view().state, "up");
+  const auto asked = rpc.requests("/v3/sortitions/burn_height/111");
+  ASSERT_TRUE(f.round());  // kept sortitions are not asked again (111 is not among the newest 12)
+  EXPECT_EQ(rpc.requests("/v3/sortitions/burn_height/111"), asked);
+  EXPECT_NE(f.take(), nullptr);
+  rpc.set_tenure_info("{\"consensus_hash\":\"" + std::string(40, '9') + "\",\"tenure_start_block_id\":\"" + std::string(64, '9') + "\"}");
+  EXPECT_FALSE(f.round());
+  EXPECT_EQ(f.take(), nullptr);  // the engine keeps answering with the last good table
+  EXPECT_NE(f.view().state.find("kept the last table"), std::string::npos) << f.view().state;
 }
 
 TEST(Inventory, TheNodesJsonAsTheFetcherReadsIt) {
