@@ -80,7 +80,7 @@ class GaiaHubStandIn {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
-    if (server_) o_.port = server_->port();
+    if (server_ && o_.port != server_->port()) o_.port = server_->port();  // (set once: the first start)
   }
   std::uint16_t port() const { return o_.port; }
   std::string url() const { return "http://" + o_.host + ":" + std::to_string(o_.port); }
