@@ -46,7 +46,7 @@ TEST(Inventory, ANodeFollowingTheRelaysInventoryDownloadsEveryTenureThroughThePr
   char tmpl[] = "/tmp/srl-inv-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
   ::chmod(dir.c_str(), 0711);
-  const std::uint16_t http_port = free_loopback_port(), cdn_port = free_loopback_port();
+  const std::uint16_t http_port = free_port(), cdn_port = free_port();
   std::ofstream(dir + "/relay.toml") << kTestFrontierToml << "[rewards]\nnode_rpc = [\"" << rpc.url() << "\"]\npoll_s = 1\n"
                                      << "[http]\nbind = \"127.0.0.1:" << http_port << "\"\npublic_url = \"http://127.0.0.1:"
                                      << cdn_port << "\"\n";

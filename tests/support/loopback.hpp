@@ -13,6 +13,19 @@
 
 namespace relay::test {
 
+// free_port: a loopback port nobody listens on right now.
+inline std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 // connect_tcp: a connected socket to `to`:port (IPv4; reads time out after 10 s), from
 // the local address `from` when given.
 inline int connect_tcp(const char* to, std::uint16_t port, const char* from = nullptr) {

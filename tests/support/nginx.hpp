@@ -21,20 +21,6 @@
 
 namespace relay::test {
 
-// free_loopback_port: a port nothing listens on now.
-inline std::uint16_t free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
 inline std::string http_get_close(std::uint16_t port, const std::string& path) {
   return http_exchange(port, "GET " + path + " HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
 }
@@ -57,7 +43,7 @@ class Nginx {
   // (`port`: where it listens; 0: a free one.)
   Nginx(const std::string& dir, const std::string& snippet_path, std::map<std::string, std::string> fill, std::uint16_t port = 0)
       : dir_(dir) {
-    port_ = port != 0 ? port : free_loopback_port();
+    port_ = port != 0 ? port : free_port();
     std::ifstream tf(snippet_path);
     std::string snippet((std::istreambuf_iterator<char>(tf)), std::istreambuf_iterator<char>());
     EXPECT_FALSE(snippet.empty()) << snippet_path;

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "tests/support/loopback.hpp"
 #include <gtest/gtest.h>
 
 #include "bench/sim/sim_peer.hpp"
@@ -45,19 +47,6 @@ inline sockaddr_in6 loopback_addr(std::uint16_t port) {
   a.sin6_port = htons(port);
   inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr);
   return a;
-}
-
-// free_port: a loopback port nobody listens on right now.
-inline std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 template <typename T>
