@@ -31,7 +31,7 @@ packages=(
   libcurl4-openssl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  mptcpize
+  mptcpize ethtool iputils-ping
 )
 
 # The real programs the privacy tests run (issue 16): Tor, I2P, WireGuard in user space, two
@@ -50,7 +50,7 @@ as_root() {
   fi
 }
 
-cmd_deps() {
+install_packages() {
   local missing=()
   for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -78,6 +78,47 @@ cmd_deps() {
     log "installing (services not started): ${daemons[*]}"
     install_without_services "${daemons[@]}"
   fi
+}
+
+# lwIP, the DPDK backend's TCP (issue 19), is built from Debian's *source* package with
+# the project's own lwipopts.h (the binary package is the Hurd's build: threads, core
+# locking, small windows). Fetched once into a cache outside the tree, never committed:
+# apt-get source through a deb-src list and package lists of its own, so the machine's
+# apt sources stay as they are. CMake finds it at the same place (RELAY_LWIP_DIR).
+lwip_version=2.1.3+dfsg1-2
+cache_dir() { echo "${RELAY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stacks-relay}"; }
+
+fetch_lwip() {
+  local cache dest
+  cache=$(cache_dir)
+  dest="$cache/lwip-$lwip_version"
+  if [ -f "$dest/src/core/tcp.c" ]; then return; fi
+  for p in dpkg-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$p"
+  done
+  log "fetching lwIP $lwip_version (Debian source package) into $dest"
+  local work
+  work=$(mktemp -d)
+  mkdir -p "$work/lists/partial" "$cache"
+  # The suites of the machine's own Debian sources, as deb-src.
+  echo "deb-src http://deb.debian.org/debian bookworm main" > "$work/sources.list"
+  local apt_opts=(-q -o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                  -o "Dir::State::Lists=$work/lists" -o APT::Sandbox::User=root)
+  if ! apt-get "${apt_opts[@]}" update >"$work/log" 2>&1 ||
+     ! (cd "$work" && apt-get "${apt_opts[@]}" source --download-only "lwip=$lwip_version" >>"$work/log" 2>&1) ||
+     ! (cd "$work" && dpkg-source -x "lwip_${lwip_version}.dsc" lwip >>"$work/log" 2>&1); then
+    log "could not fetch lwIP's source package (the DPDK backend needs it):"; cat "$work/log" >&2
+    rm -rf "$work"; exit 1
+  fi
+  rm -rf "$dest"
+  mv "$work/lwip" "$dest"
+  rm -rf "$work"
+}
+
+cmd_deps() {
+  install_packages
+  fetch_lwip
 }
 
 # install_without_services: apt-get install with every service start refused (a

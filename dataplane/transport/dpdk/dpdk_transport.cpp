@@ -1,0 +1,1001 @@
+// dataplane/transport/dpdk/dpdk_transport.cpp — see dpdk_transport.hpp.
+#include "dataplane/transport/dpdk/dpdk_transport.hpp"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+extern "C" {
+#include "lwip/etharp.h"
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/stats.h"
+#include "lwip/sys.h"
+#include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+}
+
+namespace relay::dp {
+
+namespace {
+
+constexpr std::uint16_t kBurst = 32;
+constexpr std::uint32_t kMaxRxBurstsPerPoll = 8;
+constexpr std::uint32_t kTxQueueMax = 4096;   // frames waiting for the device before new ones are dropped
+constexpr std::uint32_t kCautiousWindow = 0xFFFF;  // what a SYN can offer: the window until trust_reads()
+constexpr std::uint32_t kWriteChunk = 44 * TCP_MSS;  // tcp_write takes a u16 length
+constexpr std::uint16_t kMbufDataRoom = RTE_PKTMBUF_HEADROOM + 2048;
+
+std::uint64_t now_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// The custom pbuf that wraps a received frame, in the mbuf's private area (the pool is
+// made with room for it): the pbuf's free hands the mbuf back.
+struct RxPbuf {
+  pbuf_custom pc;
+};
+constexpr std::uint16_t kPrivSize =
+    static_cast<std::uint16_t>((sizeof(RxPbuf) + RTE_MBUF_PRIV_ALIGN - 1) & ~std::size_t{RTE_MBUF_PRIV_ALIGN - 1});
+
+rte_mbuf* mbuf_of(pbuf_custom* pc) noexcept {
+  return reinterpret_cast<rte_mbuf*>(reinterpret_cast<std::uint8_t*>(pc) - sizeof(rte_mbuf));
+}
+
+void rx_pbuf_free(pbuf* p) noexcept { rte_pktmbuf_free(mbuf_of(reinterpret_cast<pbuf_custom*>(p))); }
+
+int errno_of(err_t e) noexcept {
+  switch (e) {
+    case ERR_OK: return 0;
+    case ERR_MEM: return ENOMEM;
+    case ERR_BUF: return ENOBUFS;
+    case ERR_TIMEOUT: return ETIMEDOUT;
+    case ERR_RTE: return EHOSTUNREACH;
+    case ERR_INPROGRESS: return EINPROGRESS;
+    case ERR_VAL: return EINVAL;
+    case ERR_WOULDBLOCK: return EWOULDBLOCK;
+    case ERR_USE: return EADDRINUSE;
+    case ERR_ALREADY: return EALREADY;
+    case ERR_ISCONN: return EISCONN;
+    case ERR_CONN: return ENOTCONN;
+    case ERR_IF: return ENETDOWN;
+    case ERR_ABRT: return ECONNABORTED;
+    case ERR_RST: return ECONNRESET;
+    case ERR_CLSD: return ENOTCONN;
+    case ERR_ARG: return EINVAL;
+    default: return EIO;
+  }
+}
+
+// The process's one transport: lwIP's callbacks find it here (lwIP is process-wide).
+DpdkTransport* g_self = nullptr;
+bool g_eal_up = false;
+bool g_lwip_up = false;
+unsigned g_pool_seq = 0;
+
+// tcp_arg values: a connection id, or a lingering close's index with the top bit set.
+constexpr std::uintptr_t kLingerBit = std::uintptr_t{1} << (sizeof(std::uintptr_t) * 8 - 1);
+void* conn_arg(ConnId c) noexcept { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(c) + 1); }
+void* linger_arg(std::uint32_t i) noexcept { return reinterpret_cast<void*>((static_cast<std::uintptr_t>(i) + 1) | kLingerBit); }
+
+}  // namespace
+
+std::uint32_t mbufs_for(std::uint32_t max_conns) noexcept {
+  const std::uint64_t per_conn = kCautiousWindow / TCP_MSS + 2;  // a cautious window of frames
+  const std::uint64_t n = 16384 + per_conn * max_conns;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(n, 1u << 20));
+}
+
+struct DpdkTransport::Hooks {
+  static ConnId conn_of(void* arg) noexcept {
+    const auto v = reinterpret_cast<std::uintptr_t>(arg);
+    return (v == 0 || (v & kLingerBit) != 0) ? kNoConn : static_cast<ConnId>(v - 1);
+  }
+  static std::uint32_t linger_of(void* arg) noexcept {
+    const auto v = reinterpret_cast<std::uintptr_t>(arg);
+    return (v & kLingerBit) != 0 ? static_cast<std::uint32_t>((v & ~kLingerBit) - 1) : ~0u;
+  }
+
+  static err_t netif_output(netif*, pbuf* p) {
+    DpdkTransport& t = *g_self;
+    rte_mbuf* m = rte_pktmbuf_alloc(static_cast<rte_mempool*>(t.pool_mb_));
+    if (m == nullptr) {
+      ++t.st_.no_mbuf;
+      ++t.st_.tx_dropped;
+      return ERR_MEM;
+    }
+    char* dst = rte_pktmbuf_append(m, p->tot_len);
+    if (dst == nullptr) {  // larger than a frame: never made by TCP at our MSS
+      rte_pktmbuf_free(m);
+      ++t.st_.tx_dropped;
+      return ERR_BUF;
+    }
+    pbuf_copy_partial(p, dst, p->tot_len, 0);
+    t.st_.copied_tx_bytes += p->tot_len;
+    if (t.tx_.size() >= kTxQueueMax) {
+      rte_pktmbuf_free(m);
+      ++t.st_.tx_dropped;
+      return ERR_MEM;
+    }
+    t.tx_.push_back(m);
+    if (t.tx_.size() >= kBurst) t.tx_flush();
+    return ERR_OK;
+  }
+
+  static err_t netif_init(netif* nif) {
+    DpdkTransport& t = *g_self;
+    nif->name[0] = 'd';
+    nif->name[1] = 'p';
+    nif->output = etharp_output;
+    nif->linkoutput = netif_output;
+    nif->mtu = t.cfg_.mtu;
+    nif->hwaddr_len = ETH_HWADDR_LEN;
+    rte_ether_addr mac{};
+    rte_eth_macaddr_get(t.port_id_, &mac);
+    std::memcpy(nif->hwaddr, mac.addr_bytes, ETH_HWADDR_LEN);
+    nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+    return ERR_OK;
+  }
+
+  static err_t accepted(void* arg, tcp_pcb* pcb, err_t err) {
+    DpdkTransport& t = *g_self;
+    if (err != ERR_OK || pcb == nullptr) return ERR_VAL;
+    if (t.free_.empty()) {  // the table is full: refuse (RST) rather than queue
+      tcp_abort(pcb);
+      return ERR_ABRT;
+    }
+    const ConnId c = t.free_.back();
+    t.free_.pop_back();
+    Conn& k = t.conns_[c];
+    k.pcb = pcb;
+    k.state = State::kOpen;
+    k.remote = net::PeerAddress::ip(addr16_of(pcb->remote_ip), pcb->remote_port);
+    t.setup_pcb(c, pcb);
+    ++t.open_;
+    Event e;
+    e.kind = EventKind::kAccepted;
+    e.conn = c;
+    e.user = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
+    t.push(e);
+    return ERR_OK;
+  }
+
+  static err_t connected(void* arg, tcp_pcb* pcb, err_t) {
+    DpdkTransport& t = *g_self;
+    const ConnId c = conn_of(arg);
+    if (c == kNoConn) return ERR_OK;
+    Conn& k = t.conns_[c];
+    k.state = State::kOpen;
+    t.cautious(pcb);
+    Event e;
+    e.kind = EventKind::kConnected;
+    e.conn = c;
+    t.push(e);
+    t.pump(c);
+    return ERR_OK;
+  }
+
+  static err_t recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
+    DpdkTransport& t = *g_self;
+    const ConnId c = conn_of(arg);
+    if (c == kNoConn) {  // a lingering close: what still arrives is read and dropped
+      if (p != nullptr) {
+        tcp_recved_all(pcb, p->tot_len);
+        pbuf_free(p);
+      }
+      return ERR_OK;
+    }
+    if (p == nullptr || err != ERR_OK) {  // the peer's FIN
+      if (p != nullptr) pbuf_free(p);
+      Conn& k = t.conns_[c];
+      if (k.paused) {
+        k.eof_held = true;
+        return ERR_OK;
+      }
+      t.linger_or_close(c);
+      t.finish(c, 0, false);
+      return ERR_OK;
+    }
+    t.take_data(c, p);
+    return ERR_OK;
+  }
+
+  static err_t sent(void* arg, tcp_pcb*, u16_t len) {
+    DpdkTransport& t = *g_self;
+    if (const ConnId c = conn_of(arg); c != kNoConn) {
+      t.on_acked(c, len);
+      return ERR_OK;
+    }
+    const std::uint32_t i = linger_of(arg);
+    if (i >= t.lingers_.size()) return ERR_OK;
+    Linger& l = t.lingers_[i];
+    std::uint32_t n = len;
+    while (n > 0 && l.len > 0) {
+      PendingSend& s = l.bufs[l.head];
+      const std::uint32_t take = std::min(static_cast<std::uint32_t>(s.buf->bytes().size()) - s.acked, n);
+      s.acked += take;
+      n -= take;
+      if (s.acked == s.buf->bytes().size()) {
+        s.buf->unref();
+        l.head = (l.head + 1) % static_cast<std::uint32_t>(l.bufs.size());
+        --l.len;
+      }
+    }
+    if (l.len == 0) t.end_linger(i, false);
+    return ERR_OK;
+  }
+
+  static void error(void* arg, err_t err) {  // the pcb is gone already
+    DpdkTransport& t = *g_self;
+    if (const ConnId c = conn_of(arg); c != kNoConn) {
+      Conn& k = t.conns_[c];
+      k.pcb = nullptr;
+      const bool connecting = k.state == State::kConnecting;
+      // A reset answering our SYN is a refusal, as connect(2) reports it.
+      t.finish(c, connecting && err == ERR_RST ? ECONNREFUSED : errno_of(err), connecting);
+      return;
+    }
+    const std::uint32_t i = linger_of(arg);
+    if (i < t.lingers_.size() && t.lingers_[i].in_use) {
+      t.lingers_[i].pcb = nullptr;
+      t.end_linger(i, false);
+    }
+  }
+
+  static void tcp_recved_all(tcp_pcb* pcb, std::uint32_t n) noexcept {
+    while (n > 0) {
+      const auto step = static_cast<u16_t>(std::min<std::uint32_t>(n, 0xFFFF));
+      tcp_recved(pcb, step);
+      n -= step;
+    }
+  }
+
+  static codec::Addr16 addr16_of(const ip_addr_t& a) noexcept {
+    codec::Addr16 out{};
+    out[10] = 0xFF;
+    out[11] = 0xFF;
+    std::memcpy(out.data() + 12, &ip_2_ip4(&a)->addr, 4);
+    return out;
+  }
+};
+
+DpdkTransport::DpdkTransport(const DpdkConfig& cfg) : cfg_(cfg) {}
+
+Result<std::unique_ptr<DpdkTransport>> DpdkTransport::create(const DpdkConfig& cfg) {
+  if (g_self != nullptr) return make_error(Errc::kIo, "a DPDK transport exists in this process already", EBUSY);
+  if (cfg.max_conns == 0 || cfg.max_conns > MEMP_NUM_TCP_PCB)
+    return make_error(Errc::kIo, "max_conns must be 1..4096 (lwIP's connection pool)", EINVAL);
+  if (cfg.ipv4 == 0) return make_error(Errc::kIo, "the DPDK port needs the relay's own IPv4 address", EINVAL);
+  std::unique_ptr<DpdkTransport> t(new DpdkTransport(cfg));
+  g_self = t.get();
+  if (auto s = t->init(); !s.ok()) {
+    t.reset();  // the destructor undoes what init() did
+    return s.error();
+  }
+  return t;
+}
+
+Status DpdkTransport::init() {
+  if (!g_eal_up) {
+    // The EAL pins the calling thread to its main lcore; the relay pins its threads
+    // itself (p2p.cpus), so the thread's own CPUs are put back.
+    cpu_set_t before;
+    CPU_ZERO(&before);
+    const bool had = ::pthread_getaffinity_np(::pthread_self(), sizeof before, &before) == 0;
+    std::vector<std::string> args{"stacks-relay-dataplane"};
+    args.insert(args.end(), cfg_.eal_args.begin(), cfg_.eal_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+      const int e = rte_errno;
+      if (e == ENOMEM) return make_error(Errc::kIo, "EAL: not enough memory (reserve hugepages, or give dpdk.eal_args --no-huge -m MB)", ENOMEM);
+      if (e == EACCES) return make_error(Errc::kIo, "EAL: permission denied (DPDK needs root or CAP_SYS_ADMIN/CAP_NET_RAW at start)", EACCES);
+      if (e == EALREADY) return make_error(Errc::kIo, "EAL: set up already by someone else in this process", EALREADY);
+      return make_error(Errc::kIo, "EAL: cannot initialise (see its messages above; check dpdk.eal_args)", static_cast<std::uint32_t>(e));
+    }
+    g_eal_up = true;
+    if (had) ::pthread_setaffinity_np(::pthread_self(), sizeof before, &before);
+  }
+
+  // The port: created from devargs when it names a virtual device DPDK lacks.
+  std::string name = cfg_.port;
+  std::string args;
+  if (auto comma = name.find(','); comma != std::string::npos) {
+    args = name.substr(comma + 1);
+    name.resize(comma);
+  }
+  if (name.empty()) {
+    if (rte_eth_dev_count_avail() != 1)
+      return make_error(Errc::kIo, "dpdk.port not set and DPDK sees no port or several (bind a NIC with dpdk-devbind.py, or name a vdev)", ENODEV);
+    port_id_ = static_cast<std::uint16_t>(rte_eth_find_next(0));
+  } else if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id_) != 0) {
+    if (name.rfind("net_", 0) != 0)
+      return make_error(Errc::kIo, "dpdk.port: no such port (a NIC must be bound to vfio-pci with dpdk-devbind.py first)", ENODEV);
+    if (int r = rte_vdev_init(name.c_str(), args.c_str()); r != 0)
+      return make_error(Errc::kIo, "dpdk.port: cannot create the virtual device (does its interface exist? see the driver's message above)",
+                        static_cast<std::uint32_t>(r < 0 ? -r : r));
+    probed_ = name;
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id_) != 0)
+      return make_error(Errc::kIo, "dpdk.port: the virtual device made no port", ENODEV);
+  }
+  rte_eth_dev_info info{};
+  if (int r = rte_eth_dev_info_get(port_id_, &info); r != 0)
+    return make_error(Errc::kIo, "dpdk.port: cannot read the device's information", static_cast<std::uint32_t>(-r));
+  driver_ = info.driver_name != nullptr ? info.driver_name : "?";
+
+  // mbufs: received frames (held by TCP until the relay releases them) and frames sent.
+  const std::uint32_t n_mbufs = cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns);
+  char pool_name[RTE_MEMPOOL_NAMESIZE];
+  std::snprintf(pool_name, sizeof pool_name, "relay_mb%u", g_pool_seq++);
+  auto* mp = rte_pktmbuf_pool_create(pool_name, n_mbufs, 256, kPrivSize, kMbufDataRoom, static_cast<int>(rte_socket_id()));
+  if (mp == nullptr)
+    return make_error(Errc::kIo, "cannot make the mbuf pool (more hugepage memory, a larger -m, or fewer dpdk.mbufs)",
+                      static_cast<std::uint32_t>(rte_errno));
+  pool_mb_ = mp;
+
+  rte_eth_conf conf{};
+  if (int r = rte_eth_dev_configure(port_id_, 1, 1, &conf); r != 0)
+    return make_error(Errc::kIo, "dpdk.port: cannot configure one queue pair", static_cast<std::uint32_t>(-r));
+  std::uint16_t rxd = cfg_.rx_desc, txd = cfg_.tx_desc;
+  rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &rxd, &txd);
+  const int socket = rte_eth_dev_socket_id(port_id_);
+  const unsigned sock = socket < 0 ? rte_socket_id() : static_cast<unsigned>(socket);
+  if (int r = rte_eth_rx_queue_setup(port_id_, 0, rxd, sock, nullptr, mp); r != 0)
+    return make_error(Errc::kIo, "dpdk.port: cannot set up its receive queue", static_cast<std::uint32_t>(-r));
+  if (int r = rte_eth_tx_queue_setup(port_id_, 0, txd, sock, nullptr); r != 0)
+    return make_error(Errc::kIo, "dpdk.port: cannot set up its transmit queue", static_cast<std::uint32_t>(-r));
+  if (cfg_.mtu != 1500) {
+    if (int r = rte_eth_dev_set_mtu(port_id_, cfg_.mtu); r != 0)
+      return make_error(Errc::kIo, "dpdk.mtu: the device refuses it", static_cast<std::uint32_t>(-r));
+  }
+  if (int r = rte_eth_dev_start(port_id_); r != 0)
+    return make_error(Errc::kIo, "dpdk.port: cannot start it", static_cast<std::uint32_t>(-r));
+  port_started_ = true;
+  rte_ether_addr mac{};
+  rte_eth_macaddr_get(port_id_, &mac);
+  char macs[RTE_ETHER_ADDR_FMT_SIZE];
+  rte_ether_format_addr(macs, sizeof macs, &mac);
+  mac_ = macs;
+
+  // lwIP: once per process; one interface per transport.
+  if (!g_lwip_up) {
+    lwip_init();
+    g_lwip_up = true;
+  }
+  auto* nif = new (std::nothrow) netif{};
+  if (nif == nullptr) return make_error(Errc::kIo, "out of memory", ENOMEM);
+  netif_ = nif;
+  ip4_addr_t ip, mask, gw;
+  ip.addr = cfg_.ipv4;
+  mask.addr = cfg_.prefix_len == 0 ? 0 : htonl(~std::uint32_t{0} << (32 - std::min<std::uint8_t>(cfg_.prefix_len, 32)));
+  gw.addr = cfg_.gateway;
+  if (netif_add(nif, &ip, &mask, &gw, nullptr, Hooks::netif_init, ethernet_input) == nullptr)
+    return make_error(Errc::kIo, "lwIP: cannot add the interface", EIO);
+  netif_set_default(nif);
+  netif_set_up(nif);
+  netif_set_link_up(nif);
+
+  // Tables, all sized now.
+  conns_.resize(cfg_.max_conns);
+  free_.reserve(cfg_.max_conns);
+  for (ConnId c = cfg_.max_conns; c-- > 0;) {
+    free_.push_back(c);
+    conns_[c].sendq.resize(cfg_.max_queued_sends);
+  }
+  lingers_.resize(cfg_.max_conns);
+  for (std::uint32_t i = cfg_.max_conns; i-- > 0;) linger_free_.push_back(i);
+  rx_slots_.resize(std::size_t{n_mbufs} + PBUF_POOL_SIZE + 1024);
+  rx_free_.reserve(rx_slots_.size());
+  for (std::size_t i = rx_slots_.size(); i-- > 0;) rx_free_.push_back(static_cast<std::uint32_t>(i));
+  q_.reserve(4096);
+  touched_.reserve(cfg_.max_conns);
+  retry_.reserve(cfg_.max_conns);
+  tx_.reserve(kTxQueueMax);
+  if (!cfg_.send_pool.empty()) {
+    auto p = BufPool::create(cfg_.send_pool);
+    if (!p.ok()) return p.error();
+    pool_ = std::move(*p);
+  }
+  last_activity_ns_ = now_ns();
+  return Ok{};
+}
+
+DpdkTransport::~DpdkTransport() {
+  abort_all();
+  tx_flush();
+  for (auto* m : tx_) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  tx_.clear();
+  if (netif_ != nullptr) {
+    netif_remove(static_cast<netif*>(netif_));
+    delete static_cast<netif*>(netif_);
+  }
+  if (port_started_) rte_eth_dev_stop(port_id_);
+  if (port_started_ || !probed_.empty()) rte_eth_dev_close(port_id_);
+  if (!probed_.empty()) rte_vdev_uninit(probed_.c_str());
+  if (pool_mb_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_mb_));
+  if (g_self == this) g_self = nullptr;
+}
+
+void DpdkTransport::abort_all() noexcept {
+  // Every pcb of ours goes (RST), its callbacks cleared first so none runs.
+  for (auto* l : listeners_) tcp_close(l);
+  listeners_.clear();
+  for (ConnId c = 0; c < conns_.size(); ++c) {
+    Conn& k = conns_[c];
+    if (k.pcb != nullptr) {
+      tcp_arg(k.pcb, nullptr);
+      tcp_recv(k.pcb, nullptr);
+      tcp_sent(k.pcb, nullptr);
+      tcp_err(k.pcb, nullptr);
+      tcp_abort(k.pcb);
+      k.pcb = nullptr;
+    }
+    drop_kept(k);
+    unref_sends(k.sendq, k.sq_head, k.sq_len);
+    k.sq_len = 0;
+  }
+  for (std::uint32_t i = 0; i < lingers_.size(); ++i)
+    if (lingers_[i].in_use) end_linger(i, true);
+  for (auto& s : rx_slots_)
+    if (s.p != nullptr) {
+      pbuf_free(s.p);
+      s.p = nullptr;
+    }
+}
+
+// ---- listening and connecting ----------------------------------------------------
+
+Result<std::uint16_t> DpdkTransport::listen(std::uint16_t port, int backlog, std::uint8_t tag) {
+  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  if (pcb == nullptr) return make_error(Errc::kIo, "lwIP: no pcb for a listener", ENOMEM);
+  ip_addr_t any = IPADDR4_INIT(cfg_.ipv4);
+  if (err_t e = tcp_bind(pcb, &any, port); e != ERR_OK) {
+    tcp_close(pcb);
+    return make_error(Errc::kIo, "cannot bind the listener's port", static_cast<std::uint32_t>(errno_of(e)));
+  }
+  err_t e = ERR_OK;
+  tcp_pcb* l = tcp_listen_with_backlog_and_err(pcb, static_cast<u8_t>(std::clamp(backlog, 1, 255)), &e);
+  if (l == nullptr) {
+    tcp_close(pcb);
+    return make_error(Errc::kIo, "cannot listen", static_cast<std::uint32_t>(errno_of(e)));
+  }
+  tcp_arg(l, reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag)));
+  tcp_accept(l, Hooks::accepted);
+  listeners_.push_back(l);
+  listener_tags_.push_back(tag);
+  return l->local_port;
+}
+
+void DpdkTransport::setup_pcb(ConnId c, tcp_pcb* pcb) {
+  Conn& k = conns_[c];
+  tcp_arg(pcb, conn_arg(c));
+  tcp_recv(pcb, Hooks::recv);
+  tcp_sent(pcb, Hooks::sent);
+  tcp_err(pcb, Hooks::error);
+  tcp_nagle_disable(pcb);  // messages go out as they are written, as on the kernel sockets
+  k.paused = k.eof_held = k.close_pending = k.in_retry = false;
+  k.sq_head = k.sq_len = k.sq_write = 0;
+  k.held_err = 0;
+  if (k.state == State::kOpen) cautious(pcb);
+}
+
+// cautious: an unproven connection's window stays at what its SYN exchange offered
+// (64 KiB) until trust_reads(), so a paused one holds at most that much here.
+void DpdkTransport::cautious(tcp_pcb* pcb) noexcept {
+  if (!cfg_.cautious_reads || !(pcb->flags & TF_WND_SCALE)) return;
+  pcb->rcv_wnd = pcb->rcv_ann_wnd = kCautiousWindow;
+  pcb->rcv_ann_right_edge = pcb->rcv_nxt + kCautiousWindow;
+}
+
+void DpdkTransport::trust_reads(ConnId c) {
+  if (c >= conns_.size() || conns_[c].pcb == nullptr || !cfg_.cautious_reads) return;
+  tcp_pcb* pcb = conns_[c].pcb;
+  if (!(pcb->flags & TF_WND_SCALE) || pcb->state != ESTABLISHED) return;
+  Hooks::tcp_recved_all(pcb, TCP_WND - kCautiousWindow);  // capped at TCP_WND by lwIP
+}
+
+Result<ConnId> DpdkTransport::connect(const net::PeerAddress& addr, const net::ConnectOptions& how) {
+  if (!addr.is_ip()) return make_error(Errc::kIo, "the DPDK transport dials IP addresses only", EDESTADDRREQ);
+  if (how.socks5 || how.sam || how.mptcp || !how.bind_device.empty() || how.bind_source)
+    return make_error(Errc::kIo, "proxies, MPTCP and interface binding need the io_uring backend", EOPNOTSUPP);
+  const auto& a = addr.addr();
+  static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  if (std::memcmp(a.data(), kMapped, 12) != 0)
+    return make_error(Errc::kIo, "the DPDK transport speaks IPv4 only", EAFNOSUPPORT);
+  if (free_.empty()) return make_error(Errc::kIo, "connection table full", EMFILE);
+  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  if (pcb == nullptr) return make_error(Errc::kIo, "lwIP: no pcb", ENOMEM);
+  ip_addr_t local = IPADDR4_INIT(cfg_.ipv4);
+  if (err_t e = tcp_bind(pcb, &local, 0); e != ERR_OK) {
+    tcp_abort(pcb);
+    return make_error(Errc::kIo, "no local port free", static_cast<std::uint32_t>(errno_of(e)));
+  }
+  const ConnId c = free_.back();
+  free_.pop_back();
+  Conn& k = conns_[c];
+  k.pcb = pcb;
+  k.state = State::kConnecting;
+  k.remote = addr;
+  setup_pcb(c, pcb);
+  ip_addr_t dst;
+  std::uint32_t v4 = 0;
+  std::memcpy(&v4, a.data() + 12, 4);
+  ip_addr_set_ip4_u32(&dst, v4);
+  if (err_t e = tcp_connect(pcb, &dst, addr.port(), Hooks::connected); e != ERR_OK) {
+    tcp_arg(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+    tcp_abort(pcb);
+    k.pcb = nullptr;
+    k.state = State::kFree;
+    free_.push_back(c);
+    return make_error(Errc::kIo, "cannot start the connection", static_cast<std::uint32_t>(errno_of(e)));
+  }
+  ++open_;
+  return c;
+}
+
+net::PeerAddress DpdkTransport::remote(ConnId c) const noexcept {
+  return c < conns_.size() ? conns_[c].remote : net::PeerAddress{};
+}
+
+// ---- receiving -------------------------------------------------------------------
+
+void DpdkTransport::take_data(ConnId c, pbuf* p) {
+  // One event per pbuf (one frame's payload): each is freed by its own release().
+  Conn& k = conns_[c];
+  touch(c);
+  while (p != nullptr) {
+    pbuf* next = p->next;
+    if (next != nullptr) {  // detach: the chain's reference to `next` becomes ours
+      p->next = nullptr;
+      p->tot_len = p->len;
+    }
+    if (p->len == 0) {
+      pbuf_free(p);
+    } else if (k.paused) {
+      k.kept.push_back(Kept{p, 0});
+      held_bytes_ += p->len;
+    } else {
+      deliver(c, p, 0, p->len);
+    }
+    p = next;
+  }
+}
+
+void DpdkTransport::deliver(ConnId c, pbuf* p, std::uint32_t off, std::uint32_t credit) {
+  if (rx_free_.empty()) {  // cannot happen: there are more slots than mbufs and pbufs
+    Hooks::tcp_recved_all(conns_[c].pcb, credit);
+    pbuf_free(p);
+    ++st_.rx_dropped;
+    return;
+  }
+  const std::uint32_t s = rx_free_.back();
+  rx_free_.pop_back();
+  rx_slots_[s] = RxSlot{p, c, conns_[c].gen, credit};
+  Event e;
+  e.kind = EventKind::kData;
+  e.conn = c;
+  e.data = ByteSpan(static_cast<const std::uint8_t*>(p->payload) + off, p->len - off);
+  e.buf_id = s;
+  push(e);
+}
+
+void DpdkTransport::window_back(ConnId c, std::uint32_t gen, std::uint32_t n) {
+  if (n == 0 || c >= conns_.size()) return;
+  Conn& k = conns_[c];
+  if (k.gen != gen || k.pcb == nullptr || k.state != State::kOpen) return;
+  Hooks::tcp_recved_all(k.pcb, n);
+}
+
+void DpdkTransport::release(const Event& ev) {
+  if (ev.kind != EventKind::kData || ev.buf_id >= rx_slots_.size()) return;
+  RxSlot& s = rx_slots_[ev.buf_id];
+  if (s.p == nullptr) return;
+  pbuf_free(s.p);
+  s.p = nullptr;
+  window_back(s.conn, s.gen, s.credit);
+  rx_free_.push_back(ev.buf_id);
+}
+
+void DpdkTransport::hold(const Event& ev, std::size_t from) {
+  if (ev.conn >= conns_.size()) return;
+  Conn& k = conns_[ev.conn];
+  if (!k.paused) {
+    k.paused = true;
+  }
+  if (ev.kind != EventKind::kData || ev.buf_id >= rx_slots_.size()) return;
+  RxSlot& s = rx_slots_[ev.buf_id];
+  if (s.p == nullptr) return;
+  // The bytes before `from` are consumed: their window comes back now. The rest is kept
+  // (the same pbuf, no copy) and handed back by resume().
+  const std::uint32_t skip = static_cast<std::uint32_t>(std::min<std::size_t>(from, ev.data.size()));
+  const auto base = static_cast<std::uint32_t>(ev.data.data() - static_cast<const std::uint8_t*>(s.p->payload));
+  window_back(s.conn, s.gen, skip);
+  if (s.gen == k.gen && skip < ev.data.size()) {
+    k.kept.push_back(Kept{s.p, base + skip});
+    held_bytes_ += ev.data.size() - skip;
+  } else {
+    pbuf_free(s.p);
+  }
+  s.p = nullptr;
+  rx_free_.push_back(ev.buf_id);
+}
+
+void DpdkTransport::resume(ConnId c) {
+  if (c >= conns_.size()) return;
+  Conn& k = conns_[c];
+  if (!k.paused) return;
+  k.paused = false;
+  for (const Kept& kept : k.kept) {
+    held_bytes_ -= kept.p->len - kept.off;
+    deliver(c, kept.p, kept.off, kept.p->len - kept.off);
+  }
+  k.kept.clear();
+  if (k.eof_held) {
+    k.eof_held = false;
+    linger_or_close(c);
+    finish(c, k.held_err, false);
+  }
+}
+
+void DpdkTransport::drop_kept(Conn& k) noexcept {
+  for (const Kept& kept : k.kept) {
+    held_bytes_ -= kept.p->len - kept.off;
+    pbuf_free(kept.p);
+  }
+  k.kept.clear();
+}
+
+// ---- sending ---------------------------------------------------------------------
+
+SharedBuf* DpdkTransport::alloc(std::size_t n) {
+  if (pool_ != nullptr)
+    if (SharedBuf* b = pool_->alloc(n)) return b;
+  return SharedBuf::make_uninit(n);
+}
+
+Status DpdkTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
+  if (c >= conns_.size() || conns_[c].state == State::kFree || conns_[c].state == State::kClosed)
+    return make_error(Errc::kIo, "no such connection", ENOTCONN);
+  Conn& k = conns_[c];
+  if (k.sq_len == k.sendq.size()) return make_error(Errc::kIo, "send queue full", EAGAIN);
+  buf->ref();
+  const auto cap = static_cast<std::uint32_t>(k.sendq.size());
+  k.sendq[(k.sq_head + k.sq_len) % cap] = PendingSend{buf, tag, 0, 0};
+  ++k.sq_len;
+  if (k.state == State::kOpen) pump(c);
+  return Ok{};
+}
+
+// pump: hand lwIP as much of the queue as its send buffer takes, without copying.
+void DpdkTransport::pump(ConnId c) {
+  Conn& k = conns_[c];
+  if (k.pcb == nullptr || k.state != State::kOpen) return;
+  const auto cap = static_cast<std::uint32_t>(k.sendq.size());
+  bool wrote = false;
+  while (k.sq_write < k.sq_len) {
+    PendingSend& s = k.sendq[(k.sq_head + k.sq_write) % cap];
+    const ByteSpan b = s.buf->bytes();
+    if (s.written == b.size()) {
+      ++k.sq_write;
+      continue;
+    }
+    const std::uint32_t room = tcp_sndbuf(k.pcb);
+    if (room == 0 || tcp_sndqueuelen(k.pcb) + 4 >= TCP_SND_QUEUELEN) break;
+    const auto n = static_cast<u16_t>(std::min<std::size_t>({b.size() - s.written, room, kWriteChunk}));
+    const bool more = s.written + n < b.size() || k.sq_write + 1 < k.sq_len;
+    const err_t e = tcp_write(k.pcb, b.data() + s.written, n, more ? TCP_WRITE_FLAG_MORE : 0);
+    if (e == ERR_MEM) {  // lwIP's segment pool is empty: again after the next ACKs
+      if (!k.in_retry) {
+        k.in_retry = true;
+        retry_.push_back(c);
+      }
+      break;
+    }
+    if (e != ERR_OK) break;  // the connection is closing: its error callback follows
+    s.written += n;
+    wrote = true;
+  }
+  if (wrote) touch(c);  // tcp_output at the end of the poll (or flush())
+}
+
+void DpdkTransport::touch(ConnId c) {
+  Conn& k = conns_[c];
+  if (k.touched) return;
+  k.touched = true;
+  touched_.push_back(c);
+}
+
+void DpdkTransport::on_acked(ConnId c, std::uint32_t n) {
+  Conn& k = conns_[c];
+  const auto cap = static_cast<std::uint32_t>(k.sendq.size());
+  // The peer acknowledges in order, oldest send first: kSent once all of one's bytes are.
+  while (n > 0 && k.sq_len > 0) {
+    PendingSend& s = k.sendq[k.sq_head];
+    const auto size = static_cast<std::uint32_t>(s.buf->bytes().size());
+    const std::uint32_t take = std::min(size - s.acked, n);
+    s.acked += take;
+    n -= take;
+    if (s.acked < size) break;
+    Event e;
+    e.kind = EventKind::kSent;
+    e.conn = c;
+    e.user = s.tag;
+    push(e);
+    s.buf->unref();
+    k.sq_head = (k.sq_head + 1) % cap;
+    --k.sq_len;
+    if (k.sq_write > 0) --k.sq_write;
+  }
+  pump(c);
+}
+
+void DpdkTransport::unref_sends(std::vector<PendingSend>& q, std::uint32_t head, std::uint32_t len) noexcept {
+  const auto cap = static_cast<std::uint32_t>(q.size());
+  for (std::uint32_t i = 0; i < len; ++i) q[(head + i) % cap].buf->unref();
+}
+
+void DpdkTransport::flush() noexcept {
+  for (ConnId c : touched_) {
+    Conn& k = conns_[c];
+    k.touched = false;
+    if (k.pcb != nullptr) {
+      if (k.pcb->flags & TF_ACK_DELAY) tcp_ack_now(k.pcb);  // what this poll received, acknowledged now
+      tcp_output(k.pcb);
+    }
+  }
+  touched_.clear();
+  tx_flush();
+}
+
+void DpdkTransport::tx_flush() noexcept {
+  std::size_t done = 0;
+  while (done < tx_.size()) {
+    const auto want = static_cast<std::uint16_t>(std::min<std::size_t>(tx_.size() - done, kBurst));
+    const std::uint16_t n = rte_eth_tx_burst(port_id_, 0, reinterpret_cast<rte_mbuf**>(tx_.data() + done), want);
+    st_.tx_packets += n;
+    done += n;
+    if (n < want) break;  // the device's ring is full: the rest go at the next poll
+  }
+  tx_.erase(tx_.begin(), tx_.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
+// ---- closing ---------------------------------------------------------------------
+
+// linger_or_close: the connection's pcb leaves it. Sends lwIP holds but the peer has not
+// acknowledged stay referenced by a lingering close until it has (or linger_ms passed);
+// sends never handed to lwIP are dropped now.
+void DpdkTransport::linger_or_close(ConnId c) {
+  Conn& k = conns_[c];
+  drop_kept(k);
+  tcp_pcb* pcb = k.pcb;
+  k.pcb = nullptr;
+  if (k.in_retry) k.in_retry = false;  // left in retry_: skipped there (no pcb)
+  const auto cap = static_cast<std::uint32_t>(k.sendq.size());
+  // Sends with bytes in lwIP: the first sq_write + (the one being written).
+  std::uint32_t in_lwip = k.sq_write;
+  if (in_lwip < k.sq_len && k.sendq[(k.sq_head + in_lwip) % cap].written > 0) ++in_lwip;
+  for (std::uint32_t i = in_lwip; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % cap].buf->unref();
+  k.sq_len = in_lwip;
+  if (pcb == nullptr) {
+    unref_sends(k.sendq, k.sq_head, k.sq_len);
+    k.sq_len = 0;
+    return;
+  }
+  tcp_recv(pcb, Hooks::recv);
+  if (k.sq_len == 0 || linger_free_.empty()) {
+    if (k.sq_len != 0) ++st_.linger_aborted;
+    tcp_arg(pcb, nullptr);
+    tcp_sent(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+    tcp_recv(pcb, nullptr);
+    if (k.sq_len != 0 || tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
+    unref_sends(k.sendq, k.sq_head, k.sq_len);
+    k.sq_len = 0;
+    return;
+  }
+  const std::uint32_t i = linger_free_.back();
+  linger_free_.pop_back();
+  Linger& l = lingers_[i];
+  l.in_use = true;
+  l.pcb = pcb;
+  l.deadline_ns = now_ns() + cfg_.linger_ms * 1'000'000u;
+  if (l.bufs.size() != k.sendq.size()) l.bufs.resize(k.sendq.size());
+  l.head = 0;
+  l.len = 0;
+  for (std::uint32_t j = 0; j < k.sq_len; ++j) {
+    l.bufs[l.len++] = k.sendq[(k.sq_head + j) % cap];
+  }
+  k.sq_len = 0;
+  ++st_.lingering;
+  tcp_arg(pcb, linger_arg(i));
+  if (tcp_close(pcb) != ERR_OK) end_linger(i, true);
+}
+
+void DpdkTransport::end_linger(std::uint32_t i, bool abort) {
+  Linger& l = lingers_[i];
+  if (!l.in_use) return;
+  if (l.pcb != nullptr) {
+    tcp_arg(l.pcb, nullptr);
+    tcp_sent(l.pcb, nullptr);
+    tcp_err(l.pcb, nullptr);
+    tcp_recv(l.pcb, nullptr);
+    if (abort) {
+      ++st_.linger_aborted;
+      tcp_abort(l.pcb);
+    }
+    // otherwise lwIP finishes the close (FIN exchange, TIME-WAIT) on its own
+    l.pcb = nullptr;
+  }
+  unref_sends(l.bufs, l.head, l.len);
+  l.len = 0;
+  l.in_use = false;
+  --st_.lingering;
+  linger_free_.push_back(i);
+}
+
+void DpdkTransport::expire_lingers(std::uint64_t now) {
+  if (st_.lingering == 0) return;
+  for (std::uint32_t i = 0; i < lingers_.size(); ++i)
+    if (lingers_[i].in_use && now >= lingers_[i].deadline_ns) end_linger(i, true);
+}
+
+// finish: the connection is over for the application: kClosed (or kConnectFailed), its
+// id free once that event has been handed out.
+void DpdkTransport::finish(ConnId c, int err, bool connect_failed) {
+  Conn& k = conns_[c];
+  if (k.state == State::kFree || k.state == State::kClosed) return;
+  drop_kept(k);
+  unref_sends(k.sendq, k.sq_head, k.sq_len);
+  k.sq_len = k.sq_write = 0;
+  k.state = State::kClosed;
+  k.close_pending = true;
+  ++k.gen;  // its received buffers no longer give window back
+  --open_;
+  Event e;
+  e.kind = connect_failed ? EventKind::kConnectFailed : EventKind::kClosed;
+  e.conn = c;
+  e.err = err;
+  push(e);
+}
+
+void DpdkTransport::close(ConnId c) {
+  if (c >= conns_.size()) return;
+  Conn& k = conns_[c];
+  if (k.state == State::kFree || k.state == State::kClosed) return;
+  if (k.state == State::kConnecting && k.pcb != nullptr) {
+    tcp_arg(k.pcb, nullptr);
+    tcp_err(k.pcb, nullptr);
+    tcp_abort(k.pcb);
+    k.pcb = nullptr;
+  }
+  linger_or_close(c);
+  finish(c, 0, false);
+}
+
+// ---- the loop --------------------------------------------------------------------
+
+void DpdkTransport::push(const Event& e) { q_.push_back(e); }
+
+void DpdkTransport::input_burst() {
+  auto* nif = static_cast<netif*>(netif_);
+  rte_mbuf* ms[kBurst];
+  for (std::uint32_t round = 0; round < kMaxRxBurstsPerPoll; ++round) {
+    const std::uint16_t n = rte_eth_rx_burst(port_id_, 0, ms, kBurst);
+    st_.rx_packets += n;
+    for (std::uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = ms[i];
+      if (m->nb_segs != 1) {
+        ++st_.rx_dropped;
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      auto* rp = static_cast<RxPbuf*>(rte_mbuf_to_priv(m));
+      rp->pc.custom_free_function = rx_pbuf_free;
+      const auto len = static_cast<u16_t>(m->data_len);
+      pbuf* p = pbuf_alloced_custom(PBUF_RAW, len, PBUF_REF, &rp->pc, rte_pktmbuf_mtod(m, void*), len);
+      if (nif->input(p, nif) != ERR_OK) {
+        ++st_.rx_dropped;
+        pbuf_free(p);
+      }
+    }
+    if (n < kBurst) break;
+  }
+}
+
+std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
+  const std::uint64_t start = now_ns();
+  const std::uint64_t until = start + static_cast<std::uint64_t>(std::max(timeout_ms, 0)) * 1'000'000u;
+  for (;;) {
+    if (q_head_ == q_.size()) {
+      q_.clear();
+      q_head_ = 0;
+      input_burst();
+      const std::uint32_t ms = sys_now();
+      if (ms != last_timer_ms_) {
+        last_timer_ms_ = ms;
+        sys_check_timeouts();
+        expire_lingers(now_ns());
+      }
+      if (!retry_.empty()) {
+        std::vector<ConnId> again;
+        again.swap(retry_);
+        retry_.reserve(again.capacity());
+        for (ConnId c : again) {
+          conns_[c].in_retry = false;
+          pump(c);
+        }
+      }
+      flush();
+    }
+    if (q_head_ < q_.size()) break;
+    const std::uint64_t now = now_ns();
+    if (now >= until) return 0;
+    // Idle: spin a little (packets come in trains), then sleep in growing steps.
+    if (now - last_activity_ns_ < std::uint64_t{cfg_.idle_spin_us} * 1000u) continue;
+    sleep_us_ = sleep_us_ == 0 ? 10 : std::min(sleep_us_ * 2, cfg_.idle_sleep_max_us);
+    const std::uint64_t nap = std::min<std::uint64_t>(std::uint64_t{sleep_us_} * 1000u, until - now);
+    timespec ts{static_cast<time_t>(nap / 1'000'000'000u), static_cast<long>(nap % 1'000'000'000u)};
+    ::nanosleep(&ts, nullptr);
+    ++st_.idle_sleeps;
+  }
+  last_activity_ns_ = now_ns();
+  sleep_us_ = 0;
+  std::size_t n = 0;
+  while (n < evs.size() && q_head_ < q_.size()) {
+    const Event& e = q_[q_head_++];
+    evs[n++] = e;
+    if (e.kind == EventKind::kClosed || e.kind == EventKind::kConnectFailed) {
+      Conn& k = conns_[e.conn];
+      if (k.close_pending) {  // handed out: the id may be used again
+        k.close_pending = false;
+        k.state = State::kFree;
+        free_.push_back(e.conn);
+      }
+    }
+  }
+  return n;
+}
+
+DpdkStats DpdkTransport::stats() const noexcept {
+  DpdkStats s = st_;
+  s.tcp_retransmits = lwip_stats.mib2.tcpretranssegs;
+  s.tcp_checksum_errors = lwip_stats.tcp.chkerr;
+  s.tcp_drops = lwip_stats.tcp.drop;
+  s.ip_drops = lwip_stats.ip.drop;
+  s.arp_requests_answered = lwip_stats.etharp.xmit;
+  s.icmp_echo_answered = lwip_stats.icmp.xmit;
+  return s;
+}
+
+std::string DpdkTransport::describe() const {
+  char ip[INET_ADDRSTRLEN] = "?";
+  ::inet_ntop(AF_INET, &cfg_.ipv4, ip, sizeof ip);
+  char out[256];
+  std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s", port_id_, driver_.c_str(), mac_.c_str(),
+                ip, cfg_.prefix_len, cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns), LWIP_VERSION_STRING);
+  return out;
+}
+
+}  // namespace relay::dp

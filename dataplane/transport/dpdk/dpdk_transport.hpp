@@ -1,0 +1,212 @@
+// dataplane/transport/dpdk/dpdk_transport.hpp — kernel bypass: TCP in user space (lwIP
+// 2.1.3, built from Debian's source with our lwipopts.h) on a DPDK port, behind the same
+// `Transport` concept as the io_uring backend (ARCHITECTURE.md §5, issue 19).
+//
+// One instance per process (DPDK's EAL and lwIP are both process-wide), owned by one
+// poll-mode thread:
+//   receive  rte_eth_rx_burst → each mbuf wrapped as an lwIP custom pbuf (the pbuf lives
+//            in the mbuf's private area) → ethernet_input → TCP → kData events that point
+//            into the mbuf: no copy. release() frees the mbuf and opens the window
+//            (tcp_recved); hold() keeps the pbufs and leaves the window closed, so a
+//            paused peer is held back by TCP itself.
+//   send     tcp_write without a copy: lwIP's segments reference the SharedBuf, which
+//            stays referenced until the peer acknowledged every byte (kSent then), and
+//            after a close until lwIP is done with it (a lingering close).
+//   wire     each outgoing segment is written into one mbuf and sent in bursts. (Copies
+//            are counted: copied_tx_bytes(); a virtual device copies into its own ring
+//            anyway, a NIC could send the SharedBuf as an external buffer.)
+//   time     lwIP's timers run from poll(); when idle, poll() spins briefly, then sleeps in
+//            growing steps (at most `idle_sleep_max_us`, never past the caller's timeout):
+//            an idle relay does not hold a core.
+//
+// Only IPv4 on one port (a NIC, or a vdev: net_af_packet, net_af_xdp, net_tap). Names,
+// proxies, MPTCP and interface binding are the kernel's: connect() refuses them
+// (EDESTADDRREQ / EOPNOTSUPP) and the configuration check says so at start.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/memory_plan.hpp"
+#include "dataplane/transport/buf_pool.hpp"
+#include "dataplane/transport/transport.hpp"
+
+struct tcp_pcb;
+struct pbuf;
+
+namespace relay::dp {
+
+struct DpdkConfig {
+  // EAL's arguments (the program name is added), e.g. {"--in-memory", "--no-huge", "-m",
+  // "512", "--no-pci"}. The EAL is set up once per process: later transports reuse it.
+  std::vector<std::string> eal_args;
+  // port: a device DPDK already has (its name, e.g. "0000:03:00.0" or "net_af_packet0"),
+  // or a virtual device to create ("net_af_packet0,iface=veth0"), removed again when the
+  // transport goes; empty: the only port there is.
+  std::string port;
+  std::uint32_t ipv4 = 0;  // the relay's own address on that port (network byte order)
+  std::uint8_t prefix_len = 24;
+  std::uint32_t gateway = 0;  // network byte order; 0: none (peers on the link only)
+  std::uint16_t mtu = 1500;
+  std::uint32_t mbufs = 0;  // receive and send mbufs; 0: sized from max_conns (mbufs_for())
+  std::uint16_t rx_desc = 1024;
+  std::uint16_t tx_desc = 1024;
+  std::uint32_t max_conns = 1024;        // connection table size (≤ 4096, lwIP's pcb pool)
+  std::uint32_t max_queued_sends = 256;  // per connection, before send() refuses (backpressure)
+  bool cautious_reads = false;           // new connections get a 64 KiB window until trust_reads()
+  std::vector<BufPool::Class> send_pool = MemoryPlan::small().send;
+  std::uint32_t idle_spin_us = 200;       // after the last packet, poll without sleeping this long
+  std::uint32_t idle_sleep_max_us = 1000;  // then sleep in steps doubling up to this
+  std::uint64_t linger_ms = 5000;          // a closed connection's unacknowledged sends, at most
+};
+
+// mbufs_for: the default mbuf count for `max_conns` connections: every window a cautious
+// connection can fill (64 KiB, 45 full frames), the rings, and room for bursts.
+std::uint32_t mbufs_for(std::uint32_t max_conns) noexcept;
+
+struct DpdkStats {
+  std::uint64_t rx_packets = 0, tx_packets = 0;
+  std::uint64_t rx_dropped = 0;      // frames lwIP refused, or multi-segment frames
+  std::uint64_t tx_dropped = 0;      // no mbuf, or the device's ring stayed full
+  std::uint64_t no_mbuf = 0;         // an mbuf was wanted and the pool was empty
+  std::uint64_t copied_tx_bytes = 0;  // bytes written into mbufs to send
+  std::uint64_t tcp_retransmits = 0, tcp_checksum_errors = 0, tcp_drops = 0;
+  std::uint64_t ip_drops = 0, arp_requests_answered = 0, icmp_echo_answered = 0;
+  std::uint64_t lingering = 0;       // closed connections whose sends lwIP still holds
+  std::uint64_t linger_aborted = 0;  // lingering closes cut short (deadline or no room)
+  std::uint64_t idle_sleeps = 0;
+};
+
+class DpdkTransport {
+ public:
+  // create: the EAL (first time), the port, its mbuf pool, lwIP's interface. Errors name
+  // the step; the errno is in the offset.
+  static Result<std::unique_ptr<DpdkTransport>> create(const DpdkConfig& cfg);
+  ~DpdkTransport();
+  DpdkTransport(const DpdkTransport&) = delete;
+  DpdkTransport& operator=(const DpdkTransport&) = delete;
+
+  // listen: accept TCP connections to `port` on the relay's address (0: a free port);
+  // kAccepted events carry `tag`. Returns the port.
+  Result<std::uint16_t> listen(std::uint16_t port, int backlog = 255, std::uint8_t tag = 0);
+
+  std::size_t poll(std::span<Event> evs, int timeout_ms);
+  void release(const Event& ev);
+  Status send(ConnId c, SharedBuf* buf, std::uint64_t tag);
+  Result<ConnId> connect(const net::PeerAddress& addr, const net::ConnectOptions& how = {});
+  void close(ConnId c);
+  void hold(const Event& ev, std::size_t from);
+  void resume(ConnId c);
+  void trust_reads(ConnId c);
+  void flush() noexcept;
+  void wake_after(ConnId, std::size_t) noexcept {}  // lwIP hands over whatever arrived; nothing to tune
+  net::PeerAddress remote(ConnId c) const noexcept;
+  SharedBuf* alloc(std::size_t n);
+
+  std::uint32_t open_conns() const noexcept { return open_; }
+  const BufPool* pool() const noexcept { return pool_.get(); }
+  DpdkStats stats() const noexcept;
+  std::string describe() const;  // the port: driver, MAC, address, queues, mbufs
+  std::size_t held_bytes() const noexcept { return held_bytes_; }
+
+  // lwIP's callbacks (dpdk_transport.cpp), not for callers.
+  struct Hooks;
+
+ private:
+  friend struct Hooks;
+  struct PendingSend {
+    SharedBuf* buf;
+    std::uint64_t tag;
+    std::uint32_t written;  // bytes handed to lwIP
+    std::uint32_t acked;    // bytes the peer acknowledged
+  };
+  struct Kept {  // a received pbuf held (hold()) or waiting in a paused connection
+    pbuf* p;
+    std::uint32_t off;
+  };
+  enum class State : std::uint8_t { kFree, kConnecting, kOpen, kClosed };
+  struct Conn {
+    tcp_pcb* pcb = nullptr;
+    State state = State::kFree;
+    std::uint32_t gen = 0;
+    bool paused = false;
+    bool eof_held = false;       // the peer closed while paused
+    bool close_pending = false;  // kClosed queued; the id is free once it is handed out
+    bool touched = false;        // in touched_: tcp_output at the end of the poll
+    bool in_retry = false;       // sends waiting for lwIP memory
+    net::PeerAddress remote;
+    std::vector<PendingSend> sendq;  // ring, capacity max_queued_sends
+    std::uint32_t sq_head = 0, sq_len = 0, sq_write = 0;  // sq_write: first not fully written (offset from head)
+    std::vector<Kept> kept;
+    int held_err = 0;
+  };
+  struct Linger {  // a closed connection whose sends lwIP has not delivered yet
+    tcp_pcb* pcb = nullptr;
+    std::vector<PendingSend> bufs;
+    std::uint32_t head = 0, len = 0;
+    std::uint64_t deadline_ns = 0;
+    bool in_use = false;
+  };
+  struct RxSlot {
+    pbuf* p = nullptr;
+    ConnId conn = kNoConn;
+    std::uint32_t gen = 0;
+    std::uint32_t credit = 0;  // bytes to give back to the window on release
+  };
+
+  explicit DpdkTransport(const DpdkConfig& cfg);
+  Status init();
+  void push(const Event& e);
+  void input_burst();
+  void pump(ConnId c);
+  void on_acked(ConnId c, std::uint32_t n);
+  void deliver(ConnId c, pbuf* p, std::uint32_t off, std::uint32_t credit);
+  void take_data(ConnId c, pbuf* p);
+  void finish(ConnId c, int err, bool connect_failed);
+  void drop_kept(Conn& k) noexcept;
+  void unref_sends(std::vector<PendingSend>& q, std::uint32_t head, std::uint32_t len) noexcept;
+  void linger_or_close(ConnId c);
+  void end_linger(std::uint32_t i, bool abort);
+  void expire_lingers(std::uint64_t now_ns);
+  void window_back(ConnId c, std::uint32_t gen, std::uint32_t n);
+  void setup_pcb(ConnId c, tcp_pcb* pcb);
+  void cautious(tcp_pcb* pcb) noexcept;
+  void touch(ConnId c);
+  void tx_flush() noexcept;
+  void abort_all() noexcept;
+
+  DpdkConfig cfg_;
+  std::uint16_t port_id_ = 0;
+  bool port_started_ = false;
+  std::string probed_;  // the vdev we created (removed at the end)
+  void* pool_mb_ = nullptr;     // rte_mempool*
+  void* netif_ = nullptr;       // struct netif*
+  std::vector<tcp_pcb*> listeners_;
+  std::vector<std::uint8_t> listener_tags_;
+  std::vector<Conn> conns_;
+  std::vector<ConnId> free_;
+  std::vector<Linger> lingers_;
+  std::vector<std::uint32_t> linger_free_;
+  std::vector<RxSlot> rx_slots_;
+  std::vector<std::uint32_t> rx_free_;
+  std::vector<Event> q_;  // events waiting for poll()
+  std::size_t q_head_ = 0;
+  std::vector<ConnId> touched_;  // connections that received or wrote this poll (ACK and send at its end)
+  std::vector<ConnId> retry_;  // connections whose sends wait for lwIP memory
+  std::vector<void*> tx_;      // mbufs waiting for the device
+  std::unique_ptr<BufPool> pool_;
+  std::uint32_t open_ = 0;
+  std::size_t held_bytes_ = 0;
+  std::uint64_t last_activity_ns_ = 0;
+  std::uint32_t sleep_us_ = 0;
+  std::uint32_t last_timer_ms_ = 0;
+  DpdkStats st_;
+  std::string mac_;
+  std::string driver_;
+};
+
+static_assert(Transport<DpdkTransport>);
+
+}  // namespace relay::dp
