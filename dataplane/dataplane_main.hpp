@@ -1,11 +1,13 @@
-// dataplane/dataplane_main.hpp — the dataplane process: the io_uring transport, framing
-// with streamed digests, and the relay path. It joins the shared region `stacks-relay
-// run` created (--shm) and talks to stacks-relay-control through its rings.
+// dataplane/dataplane_main.hpp — the dataplane process: a transport (io_uring on kernel
+// sockets, or DPDK with lwIP: dataplane.backend), framing with streamed digests, and the
+// relay path. It joins the shared region `stacks-relay run` created (--shm) and talks to
+// stacks-relay-control through its rings.
 //
 // A template over the engine's fanout policy: stacks-relay-dataplane (main.cpp) runs
 // SignOnce; the benchmark builds its stacks-core baseline from the same process.
 #pragma once
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>
 #include <unistd.h>
@@ -20,6 +22,9 @@
 #include "dataplane/engine/relay_engine.hpp"
 #include "dataplane/sandbox.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
+#if RELAY_HAVE_DPDK
+#include "dataplane/transport/dpdk/dpdk_transport.hpp"
+#endif
 #include "relay/base/hex.hpp"
 #include "relay/config/privilege.hpp"
 #include "relay/config/process_start.hpp"
@@ -60,6 +65,130 @@ inline std::optional<sockaddr_in6> bind_address(const std::string& host, std::ui
   return a;
 }
 
+// What both backends hand to serve().
+struct Ctx {
+  const char* prog;
+  const config::CommonArgs* args;
+  const config::RelayConfig* cfg;
+  const crypto::SecretKey* key;
+  const link::Link* lk;
+  link::Ends* ends;
+  const Flavour* flavour;
+};
+struct Opened {
+  std::uint16_t port;        // the p2p listener's
+  std::uint16_t onion_port;  // the onion service's own listener's (0: none)
+  std::uint32_t max_conns;   // the transport's connection table
+};
+
+// serve: the engine over an open transport, privileges dropped, until SIGINT/SIGTERM.
+template <class T, class F>
+int serve(const Ctx& x, T& transport, Opened op, std::size_t max_sessions, const MemoryPlan& plan) {
+  using config::log_line;
+  const char* const kProg = x.prog;
+  const config::RelayConfig* cfg = x.cfg;
+  const crypto::SecretKey* key = x.key;
+  const link::Link* lk = x.lk;
+  const config::CommonArgs& args = *x.args;
+  const Flavour& flavour = *x.flavour;
+  const std::uint16_t port = op.port;
+  const std::uint16_t onion_port = op.onion_port;
+  DpOptions o{*key, config::network_params(*cfg)};
+  o.addrbytes = config::any_network_addr();
+  o.port = port;
+  o.relay_2x = cfg->relay_2x;
+  o.hide_relayer_addresses = cfg->private_mode();
+  o.pacer_budget = cfg->max_queued_per_peer;
+  o.max_conns = op.max_conns;  // the transport's connection ids index the session table
+  o.max_sessions = max_sessions;
+  o.max_inbound = cfg->max_inbound;  // the rest stays free for outbound dials
+  o.rx_own_bytes = plan.rx_own_bytes;
+  o.rx_pool = plan.rx;
+  o.rx_budget = cfg->receive_budget;
+  o.tx_bytes_per_s = cfg->tx_bytes_per_s;
+  o.tx_burst_bytes = std::max<std::uint64_t>(4 * cfg->tx_bytes_per_s, 2 * std::uint64_t{codec::kMaxTransactionLen});
+  o.tx_checks_per_s = cfg->tx_checks_per_s;
+  o.tx_checks_burst = std::max<std::uint64_t>(4 * cfg->tx_checks_per_s, 2 * codec::kMaxTxAuthFields + 2);
+  if (flavour.tune != nullptr) flavour.tune(o);
+  if (flavour.banner != nullptr) log_line(kProg, "%s", flavour.banner);
+  // p2p.cpus: the second thread on the second CPU (pinned as the engine starts it), then
+  // this thread on the first — after the second thread exists, so that with one CPU
+  // given it keeps the process's CPUs instead of inheriting this thread's.
+  if (cfg->dataplane_cpus.size() > 1 && o.stream_thread) o.second_thread_cpu = cfg->dataplane_cpus[1];
+  RelayEngine<T, F> engine(transport, *x.ends, o);
+  if (int e = engine.second_thread_pin_error(); e != 0) {
+    log_line(kProg, "error: p2p.cpus: cannot run the second thread on CPU %u: %s", cfg->dataplane_cpus[1],
+             std::strerror(e));
+    return 1;
+  }
+  if (!cfg->dataplane_cpus.empty()) {
+    if (int e = pin_thread(::pthread_self(), cfg->dataplane_cpus[0]); e != 0) {
+      log_line(kProg, "error: p2p.cpus: cannot run on CPU %u: %s", cfg->dataplane_cpus[0], std::strerror(e));
+      return 1;
+    }
+  }
+  if (!cfg->dataplane_cpus.empty())
+    log_line(kProg, "threads pinned: run loop on CPU %u%s", cfg->dataplane_cpus[0],
+             o.second_thread_cpu ? (", second thread on CPU " + std::to_string(cfg->dataplane_cpus[1])).c_str() : "");
+  lk->counters->p2p_port.store(port, std::memory_order_release);  // the control plane advertises it
+  lk->counters->onion_port.store(onion_port, std::memory_order_release);  // and publishes this one
+  // Set up (listening, the ring and its buffers registered, the region mapped): from here
+  // on, before a byte from a peer is read, this process is unprivileged.
+  if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;
+  if (cfg->seccomp && !kSyscallFilterInThisBuild) log_line(kProg, "system-call filter off: a sanitizer build");
+  if (cfg->seccomp && kSyscallFilterInThisBuild) {
+    if (auto s = install_syscall_filter(cfg->backend == config::RelayConfig::Backend::kDpdk ? FilterFor::kDpdk : FilterFor::kUring); !s.ok()) {
+      log_line(kProg, "%s: %s", s.error().reason, std::strerror(static_cast<int>(s.error().offset)));
+      return config::kExitFailure;
+    }
+  }
+  std::uint64_t incarnation = 0;
+  crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
+  engine.start(incarnation);
+
+  auto pk = key->public_key().compressed();
+  char dpdk_ip[INET_ADDRSTRLEN] = "";
+  if (cfg->backend == config::RelayConfig::Backend::kDpdk) ::inet_ntop(AF_INET, &cfg->dpdk.address, dpdk_ip, sizeof dpdk_ip);
+  log_line(kProg, "listening on %s:%u as %s (network_id 0x%08x)", dpdk_ip[0] != 0 ? dpdk_ip : cfg->bind_host.c_str(), port,
+           to_hex(pk).c_str(), cfg->network_id);
+  if (onion_port != 0) log_line(kProg, "onion listener on %s:%u", cfg->tor_bind_host.c_str(), onion_port);
+  std::printf("READY %u %d\n", port, static_cast<int>(::getpid()));
+  std::fflush(stdout);
+
+  // Heap bytes this (the only) thread allocated: the relay path should add none.
+  auto heap_allocated = [] {
+    std::uint64_t v = 0;
+    std::size_t sz = sizeof v;
+    return mallctl("thread.allocated", &v, &sz, nullptr, 0) == 0 ? v : 0;
+  };
+
+  signal(SIGINT, detail::on_signal);
+  signal(SIGTERM, detail::on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  const std::uint64_t every = static_cast<std::uint64_t>(args.stats_interval_s) * std::uint64_t{1000000000};
+  std::uint64_t next_stats = shm::monotonic_ns() + every;
+  std::uint64_t next_heap = 0;
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    const std::uint64_t now = shm::monotonic_ns();
+    engine.run_once(now, cfg->busy_poll ? 0 : 1);
+    if (now >= next_heap) {
+      lk->counters->heap_allocated.store(heap_allocated(), std::memory_order_relaxed);
+      next_heap = now + 100'000'000;
+    }
+    if (every != 0 && now >= next_stats) {
+      const auto& c = engine.counters();
+      log_line(kProg, "sessions %zu (authenticated %zu) relayed %llu fanout %llu dup %llu invalid %llu heap-allocated %llu B",
+               engine.sessions(), engine.authenticated_sessions(), static_cast<unsigned long long>(c.relayed.load()),
+               static_cast<unsigned long long>(c.fanout_sends.load()), static_cast<unsigned long long>(c.drop_dup.load()),
+               static_cast<unsigned long long>(c.drop_invalid.load()), static_cast<unsigned long long>(heap_allocated()));
+      next_stats = now + every;
+    }
+  }
+  shm::cnc_beat(*lk->dp_cnc, shm::CncState::kHalt, static_cast<std::uint32_t>(::getpid()), shm::monotonic_ns());
+  log_line(kProg, "stopping");
+  return 0;
+}
+
 }  // namespace detail
 
 template <class F>
@@ -79,12 +208,49 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
     log_line(kProg, "shared region %s: %s", start->shm.c_str(), ends.error().reason);
     return 2;
   }
-
-  UringConfig ucfg;
+  detail::Ctx x{kProg, &args, cfg, key, lk, &*ends, &flavour};
   // Room for every session the configuration allows, and a few being refused.
   const std::size_t max_sessions = std::size_t{cfg->max_inbound} + cfg->max_outbound;
-  ucfg.max_conns = static_cast<std::uint32_t>(std::max<std::size_t>(1024, max_sessions + 64));
+  const auto max_conns = static_cast<std::uint32_t>(std::max<std::size_t>(1024, max_sessions + 64));
   const MemoryPlan plan = MemoryPlan::relay();
+  if (cfg->backend == config::RelayConfig::Backend::kDpdk) {
+#if RELAY_HAVE_DPDK
+    DpdkConfig dc;
+    dc.eal_args = cfg->dpdk.eal_args;
+    dc.port = cfg->dpdk.port;
+    dc.ipv4 = cfg->dpdk.address;
+    dc.prefix_len = cfg->dpdk.prefix_len;
+    dc.gateway = cfg->dpdk.gateway;
+    dc.mtu = cfg->dpdk.mtu;
+    dc.mbufs = cfg->dpdk.mbufs;
+    dc.rx_desc = cfg->dpdk.rx_desc;
+    dc.tx_desc = cfg->dpdk.tx_desc;
+    dc.max_conns = std::min<std::uint32_t>(max_conns, 4096);
+    dc.send_pool = plan.send;
+    dc.cautious_reads = true;  // a 64 KiB window until the control plane authenticated the peer
+    if (max_conns > 4096)
+      log_line(kProg, "the DPDK backend has room for 4096 connections: p2p.max_inbound + max_outbound is more");
+    auto dt = DpdkTransport::create(dc);
+    if (!dt.ok()) {
+      log_line(kProg, "DPDK: %s (%s)", dt.error().reason, std::strerror(static_cast<int>(dt.error().offset)));
+      return 1;
+    }
+    log_line(kProg, "kernel bypass: %s", (*dt)->describe().c_str());
+    auto port = (*dt)->listen(cfg->bind_port, 255, 0);
+    if (!port.ok()) {
+      log_line(kProg, "listen on port %u: %s (%s)", cfg->bind_port, port.error().reason,
+               std::strerror(static_cast<int>(port.error().offset)));
+      return 1;
+    }
+    return detail::serve<DpdkTransport, F>(x, **dt, detail::Opened{*port, 0, dc.max_conns}, max_sessions, plan);
+#else
+    log_line(kProg, "dataplane.backend = \"dpdk\": this build has no DPDK backend (built with RELAY_DPDK=OFF)");
+    return 1;
+#endif
+  }
+
+  UringConfig ucfg;
+  ucfg.max_conns = max_conns;
   ucfg.send_pool = plan.send;
   ucfg.cautious_reads = true;  // a connection's reads are greedy once the control plane authenticated it
   auto transport = UringTransport::create(ucfg);
@@ -136,98 +302,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
     onion_port = *op;
   }
 
-  DpOptions o{*key, config::network_params(*cfg)};
-  o.addrbytes = config::any_network_addr();
-  o.port = *port;
-  o.relay_2x = cfg->relay_2x;
-  o.hide_relayer_addresses = cfg->private_mode();
-  o.pacer_budget = cfg->max_queued_per_peer;
-  o.max_conns = ucfg.max_conns;  // the transport's connection ids index the session table
-  o.max_sessions = max_sessions;
-  o.max_inbound = cfg->max_inbound;  // the rest stays free for outbound dials
-  o.rx_own_bytes = plan.rx_own_bytes;
-  o.rx_pool = plan.rx;
-  o.rx_budget = cfg->receive_budget;
-  o.tx_bytes_per_s = cfg->tx_bytes_per_s;
-  o.tx_burst_bytes = std::max<std::uint64_t>(4 * cfg->tx_bytes_per_s, 2 * std::uint64_t{codec::kMaxTransactionLen});
-  o.tx_checks_per_s = cfg->tx_checks_per_s;
-  o.tx_checks_burst = std::max<std::uint64_t>(4 * cfg->tx_checks_per_s, 2 * codec::kMaxTxAuthFields + 2);
-  if (flavour.tune != nullptr) flavour.tune(o);
-  if (flavour.banner != nullptr) log_line(kProg, "%s", flavour.banner);
-  // p2p.cpus: the second thread on the second CPU (pinned as the engine starts it), then
-  // this thread on the first — after the second thread exists, so that with one CPU
-  // given it keeps the process's CPUs instead of inheriting this thread's.
-  if (cfg->dataplane_cpus.size() > 1 && o.stream_thread) o.second_thread_cpu = cfg->dataplane_cpus[1];
-  RelayEngine<UringTransport, F> engine(**transport, *ends, o);
-  if (int e = engine.second_thread_pin_error(); e != 0) {
-    log_line(kProg, "error: p2p.cpus: cannot run the second thread on CPU %u: %s", cfg->dataplane_cpus[1],
-             std::strerror(e));
-    return 1;
-  }
-  if (!cfg->dataplane_cpus.empty()) {
-    if (int e = pin_thread(::pthread_self(), cfg->dataplane_cpus[0]); e != 0) {
-      log_line(kProg, "error: p2p.cpus: cannot run on CPU %u: %s", cfg->dataplane_cpus[0], std::strerror(e));
-      return 1;
-    }
-  }
-  if (!cfg->dataplane_cpus.empty())
-    log_line(kProg, "threads pinned: run loop on CPU %u%s", cfg->dataplane_cpus[0],
-             o.second_thread_cpu ? (", second thread on CPU " + std::to_string(cfg->dataplane_cpus[1])).c_str() : "");
-  lk->counters->p2p_port.store(*port, std::memory_order_release);  // the control plane advertises it
-  lk->counters->onion_port.store(onion_port, std::memory_order_release);  // and publishes this one
-  // Set up (listening, the ring and its buffers registered, the region mapped): from here
-  // on, before a byte from a peer is read, this process is unprivileged.
-  if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;
-  if (cfg->seccomp && !kSyscallFilterInThisBuild) log_line(kProg, "system-call filter off: a sanitizer build");
-  if (cfg->seccomp && kSyscallFilterInThisBuild) {
-    if (auto s = install_syscall_filter(); !s.ok()) {
-      log_line(kProg, "%s: %s", s.error().reason, std::strerror(static_cast<int>(s.error().offset)));
-      return config::kExitFailure;
-    }
-  }
-  std::uint64_t incarnation = 0;
-  crypto::fill_random(reinterpret_cast<std::uint8_t*>(&incarnation), sizeof incarnation);
-  engine.start(incarnation);
-
-  auto pk = key->public_key().compressed();
-  log_line(kProg, "listening on %s:%u as %s (network_id 0x%08x)", cfg->bind_host.c_str(), *port, to_hex(pk).c_str(),
-           cfg->network_id);
-  if (onion_port != 0) log_line(kProg, "onion listener on %s:%u", cfg->tor_bind_host.c_str(), onion_port);
-  std::printf("READY %u %d\n", *port, static_cast<int>(::getpid()));
-  std::fflush(stdout);
-
-  // Heap bytes this (the only) thread allocated: the relay path should add none.
-  auto heap_allocated = [] {
-    std::uint64_t v = 0;
-    std::size_t sz = sizeof v;
-    return mallctl("thread.allocated", &v, &sz, nullptr, 0) == 0 ? v : 0;
-  };
-
-  signal(SIGINT, detail::on_signal);
-  signal(SIGTERM, detail::on_signal);
-  signal(SIGPIPE, SIG_IGN);
-  const std::uint64_t every = static_cast<std::uint64_t>(args.stats_interval_s) * std::uint64_t{1000000000};
-  std::uint64_t next_stats = shm::monotonic_ns() + every;
-  std::uint64_t next_heap = 0;
-  while (!g_stop.load(std::memory_order_relaxed)) {
-    const std::uint64_t now = shm::monotonic_ns();
-    engine.run_once(now, cfg->busy_poll ? 0 : 1);
-    if (now >= next_heap) {
-      lk->counters->heap_allocated.store(heap_allocated(), std::memory_order_relaxed);
-      next_heap = now + 100'000'000;
-    }
-    if (every != 0 && now >= next_stats) {
-      const auto& c = engine.counters();
-      log_line(kProg, "sessions %zu (authenticated %zu) relayed %llu fanout %llu dup %llu invalid %llu heap-allocated %llu B",
-               engine.sessions(), engine.authenticated_sessions(), static_cast<unsigned long long>(c.relayed.load()),
-               static_cast<unsigned long long>(c.fanout_sends.load()), static_cast<unsigned long long>(c.drop_dup.load()),
-               static_cast<unsigned long long>(c.drop_invalid.load()), static_cast<unsigned long long>(heap_allocated()));
-      next_stats = now + every;
-    }
-  }
-  shm::cnc_beat(*lk->dp_cnc, shm::CncState::kHalt, static_cast<std::uint32_t>(::getpid()), shm::monotonic_ns());
-  log_line(kProg, "stopping");
-  return 0;
+  return detail::serve<UringTransport, F>(x, **transport, detail::Opened{*port, onion_port, ucfg.max_conns}, max_sessions, plan);
 }
 
 }  // namespace relay::dp

@@ -40,11 +40,15 @@ constexpr long kAllowed[] = {
     SYS_exit, SYS_exit_group,
 };
 
+// What a DPDK port adds (FilterFor::kDpdk).
+constexpr long kAllowedDpdk[] = {SYS_sendto, SYS_recvfrom, SYS_recvmsg, SYS_poll, SYS_ppoll,
+                                 SYS_epoll_wait, SYS_epoll_pwait};
+
 }  // namespace
 
-Status install_syscall_filter() noexcept {
+Status install_syscall_filter(FilterFor backend) noexcept {
   std::vector<sock_filter> prog;
-  prog.reserve(8 + std::size(kAllowed) * 2);
+  prog.reserve(8 + (std::size(kAllowed) + std::size(kAllowedDpdk)) * 2);
   // The architecture first (a call number means nothing under another ABI), then the
   // x32 numbers (bit 30) refused, then one comparison per allowed call.
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
@@ -53,10 +57,13 @@ Status install_syscall_filter() noexcept {
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
   prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1));
   prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
-  for (long nr : kAllowed) {
+  auto allow = [&](long nr) {
     prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<std::uint32_t>(nr), 0, 1));
     prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-  }
+  };
+  for (long nr : kAllowed) allow(nr);
+  if (backend == FilterFor::kDpdk)
+    for (long nr : kAllowedDpdk) allow(nr);
   prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
   sock_fprog fprog{};
   fprog.len = static_cast<unsigned short>(prog.size());

@@ -22,8 +22,12 @@ inline constexpr bool kSyscallFilterInThisBuild = false;
 inline constexpr bool kSyscallFilterInThisBuild = true;
 #endif
 
+enum class FilterFor : unsigned char { kUring, kDpdk };
+
 // install_syscall_filter: sets no_new_privs (if not yet) and the filter, for every thread
-// of the process (SECCOMP_FILTER_FLAG_TSYNC).
-Status install_syscall_filter() noexcept;
+// of the process (SECCOMP_FILTER_FLAG_TSYNC). kDpdk adds what a DPDK port's driver calls
+// while running: a kick of the kernel's ring (sendto), AF_XDP's wake-ups (recvfrom,
+// poll), and the EAL's interrupt thread (epoll_wait, recvmsg).
+Status install_syscall_filter(FilterFor backend = FilterFor::kUring) noexcept;
 
 }  // namespace relay::dp

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -255,6 +256,40 @@ bool check_reachable(const RelayConfig& c, const std::vector<PeerSpec>& peers, c
   return true;
 }
 
+// check_backend: with the DPDK backend, the dataplane has only its port: no kernel
+// sockets, so nothing that needs one (proxies, Tor, I2P, MPTCP, interface binding).
+bool check_backend(const RelayConfig& c, std::string_view origin, std::string& err) {
+  const std::string at = std::string(origin) + ": ";
+  if (c.backend != RelayConfig::Backend::kDpdk) return true;
+  auto no = [&](const std::string& what) {
+    err = at + what + ": not with dataplane.backend = \"dpdk\" (the DPDK port carries plain TCP over IPv4; use the "
+                      "\"uring\" backend for it)";
+    return false;
+  };
+  if (c.dpdk.address == 0) {
+    err = at + "dataplane.backend = \"dpdk\" needs dpdk.address, the relay's own IPv4 address on the port (IP/PREFIX)";
+    return false;
+  }
+  if (c.bind_host != "0.0.0.0" && c.bind_host != "::") {
+    in_addr a{};
+    if (::inet_pton(AF_INET, c.bind_host.c_str(), &a) != 1 || a.s_addr != c.dpdk.address) {
+      err = at + "p2p.bind: with the DPDK backend the relay listens on dpdk.address (give 0.0.0.0:PORT or that address)";
+      return false;
+    }
+  }
+  if (c.outbound.mptcp) return no("p2p.mptcp");
+  if (!c.outbound.bind_device.empty()) return no("p2p.bind_device");
+  if (c.outbound.bind_source) return no("p2p.bind_source");
+  for (const auto* list : {&c.peers, &c.trusted_peers, &c.pair_peers})
+    for (const auto& p : *list)
+      if (!p.via_device.empty() || p.via_source || p.mptcp.value_or(false))
+        return no("the peer " + p.addr.to_string() + "'s via/mptcp");
+  if (c.proxy || c.onion_proxy) return no("proxy.socks5 / proxy.onion");
+  if (c.tor_listener) return no("tor.control / tor.bind");
+  if (c.i2p_sam) return no("i2p.sam");
+  return true;
+}
+
 // network_of: the onlynet name of a peer's network ("" for a DNS name: either family).
 std::string network_of(const net::PeerAddress& a) {
   switch (a.kind()) {
@@ -376,7 +411,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   }
   const toml::table& root = res.table();
   TableReader top(root, origin, "", err);
-  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p", "privacy", "pair", "gaia"};
+  static const char* kSections[] = {"node", "network", "p2p", "http", "rewards", "store", "frontier", "shm", "process", "proxy", "tor", "i2p", "privacy", "pair", "gaia", "dataplane", "dpdk"};
   for (const char* sec : kSections) {
     const toml::node* n = top.lookup(sec);
     if (n != nullptr && !n->is_table())
@@ -628,6 +663,48 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     c.gaia_prefix = pre.empty() ? "" : pre + "/";
   }
 
+  {
+    TableReader t(section("dataplane") ? *section("dataplane") : kEmpty, origin, "dataplane.", err);
+    std::string backend;
+    if (!t.str("backend", backend) || !t.check_unknown()) return fail();
+    if (backend == "dpdk") c.backend = RelayConfig::Backend::kDpdk;
+    else if (!backend.empty() && backend != "uring")
+      return config_error(err, std::string(origin) + ": dataplane.backend: '" + backend + "': \"uring\" or \"dpdk\"");
+  }
+  {
+    TableReader t(section("dpdk") ? *section("dpdk") : kEmpty, origin, "dpdk.", err);
+    const std::string at = std::string(origin) + ": dpdk.";
+    std::string address, gateway;
+    if (!t.strings("eal_args", c.dpdk.eal_args) || !t.str("port", c.dpdk.port) || !t.str("address", address) ||
+        !t.str("gateway", gateway) || !t.integer("mtu", c.dpdk.mtu, 576, 9000) ||
+        !t.integer("mbufs", c.dpdk.mbufs, 0, 1 << 20) || !t.integer("rx_desc", c.dpdk.rx_desc, 64, 32768) ||
+        !t.integer("tx_desc", c.dpdk.tx_desc, 64, 32768) || !t.check_unknown())
+      return fail();
+    if (c.dpdk.mbufs != 0 && c.dpdk.mbufs < 4096)
+      return config_error(err, at + "mbufs: at least 4096 (0 sizes the pool from the session limits)");
+    if (!address.empty()) {
+      const auto slash = address.find('/');
+      in_addr a{};
+      int len = 24;
+      if (slash != std::string::npos) {
+        const char* b = address.data() + slash + 1;
+        const char* e = address.data() + address.size();
+        auto r = std::from_chars(b, e, len);
+        if (r.ec != std::errc{} || r.ptr != e || b == e) len = -1;
+      }
+      if (::inet_pton(AF_INET, address.substr(0, slash).c_str(), &a) != 1 || len < 1 || len > 32 || a.s_addr == 0)
+        return config_error(err, at + "address: '" + address + "': the relay's own IPv4 address on the port, as IP/PREFIX");
+      c.dpdk.address = a.s_addr;
+      c.dpdk.prefix_len = static_cast<std::uint8_t>(len);
+    }
+    if (!gateway.empty()) {
+      in_addr g{};
+      if (::inet_pton(AF_INET, gateway.c_str(), &g) != 1)
+        return config_error(err, at + "gateway: '" + gateway + "': an IPv4 address");
+      c.dpdk.gateway = g.s_addr;
+    }
+  }
+
   // Command-line overrides.
   if (ov.network && !apply_network(c, *ov.network, err)) return fail();
   if (ov.network && c.network == Network::kCustom)
@@ -657,6 +734,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
   if (c.gaia_hub_url.find(".onion") != std::string::npos && !c.onion_proxy)
     return config_error(err, std::string(origin) + ": gaia.hub_url: '" + c.gaia_hub_url + "': an onion URL needs proxy.onion (or proxy.socks5)");
   if (!check_private(c, err)) return fail();
+  if (!check_backend(c, origin, err)) return fail();
   return c;
 }
 

@@ -88,6 +88,25 @@ struct RelayConfig {
   // The dataplane's threads pinned to these CPUs: [run loop] or [run loop, second thread
   // (block checks, signature help)]; empty: the kernel places them.
   std::vector<std::uint32_t> dataplane_cpus;
+  // [dataplane] backend: how the dataplane reaches the network: "uring" (kernel TCP
+  // through io_uring, the default) or "dpdk" (kernel bypass: lwIP on a DPDK port, [dpdk]).
+  enum class Backend { kUring, kDpdk };
+  Backend backend = Backend::kUring;
+  // [dpdk] (backend = "dpdk"): the EAL's arguments, the port (a NIC bound to vfio-pci, or
+  // a virtual device's devargs, e.g. "net_af_xdp0,iface=eth1"), the relay's own IPv4
+  // address on it (its own: the kernel keeps the host's) and gateway, the MTU, and the
+  // mbuf count (0: sized from the session limits). p2p.bind's port is the listener's.
+  struct Dpdk {
+    std::vector<std::string> eal_args;
+    std::string port;
+    std::uint32_t address = 0;  // network byte order
+    std::uint8_t prefix_len = 24;
+    std::uint32_t gateway = 0;  // network byte order; 0: none
+    std::uint16_t mtu = 1500;
+    std::uint32_t mbufs = 0;
+    std::uint16_t rx_desc = 1024;
+    std::uint16_t tx_desc = 1024;
+  } dpdk;
   // [rewards]
   std::string reward_set_file;        // static reward set (private networks)
   std::vector<std::string> node_rpc;  // trusted nodes' RPC base URLs: signer sets fetched from them

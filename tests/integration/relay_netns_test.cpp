@@ -32,29 +32,49 @@ bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").
 using launch::enter_netns;
 
 // A relay namespace and a peers namespace on one veth pair, with the given addresses
-// (CIDR form; the peers' side may have several, one per listening test node).
+// (CIDR form; the peers' side may have several, one per listening test node). With
+// `dpdk` the relay's end carries no kernel address: the relay's DPDK port (a vdev on
+// that end) owns `relay_cidr` itself, and no end offloads checksums (MACHINE.md P2.7).
 struct Netns {
-  std::string r, p;
+  std::string r, p, tag, relay_cidr;
   bool ok = false;
-  Netns(const std::string& relay_cidr, const std::vector<std::string>& peer_cidrs) {
-    const std::string tag = std::to_string(::getpid()) + std::to_string(++serial());
+  Netns(const std::string& cidr, const std::vector<std::string>& peer_cidrs, bool dpdk = false) : relay_cidr(cidr) {
+    tag = std::to_string(::getpid()) + std::to_string(++serial());
     r = "srl-" + tag + "-r";
     p = "srl-" + tag + "-p";
     ok = sh("ip netns add " + r) && sh("ip netns add " + p) &&
          sh("ip link add vr" + tag + " netns " + r + " type veth peer name vp" + tag + " netns " + p) &&
-         sh("ip -n " + r + " addr add " + relay_cidr + " dev vr" + tag);
+         (dpdk || sh("ip -n " + r + " addr add " + relay_cidr + " dev vr" + tag));
     for (const auto& c : peer_cidrs) ok = ok && sh("ip -n " + p + " addr add " + c + " dev vp" + tag);
     ok = ok && sh("ip -n " + r + " link set vr" + tag + " up") && sh("ip -n " + p + " link set vp" + tag + " up") &&
          sh("ip -n " + r + " link set lo up") && sh("ip -n " + p + " link set lo up");
+    if (dpdk)
+      ok = ok && sh("ip netns exec " + r + " ethtool -K vr" + tag + " tx off tso off gso off gro off") &&
+           sh("ip netns exec " + p + " ethtool -K vp" + tag + " tx off tso off gso off gro off");
   }
   ~Netns() {
     sh("ip netns del " + r);
     sh("ip netns del " + p);
   }
+  // dpdk_toml: the relay's configuration for the DPDK backend on its end of the pair.
+  std::string dpdk_toml(const char* vdev) const {
+    return "[dataplane]\nbackend = \"dpdk\"\n[dpdk]\neal_args = [\"--no-huge\", \"-m\", \"256\", \"--no-pci\", "
+           "\"--no-shconf\", \"--no-telemetry\", \"--log-level=*:warning\"]\nport = \"" + std::string(vdev) +
+           "0,iface=vr" + tag + "\"\naddress = \"" + relay_cidr + "\"\nmbufs = 16384\n";
+  }
   static int& serial() {
     static int n = 0;
     return n;
   }
+};
+
+// Every case runs over both dataplane backends: io_uring on kernel sockets, and DPDK
+// (lwIP on a vdev on the relay's end of the veth: af_xdp or af_packet).
+class RelayNetns : public ::testing::TestWithParam<const char*> {
+ protected:
+  bool dpdk() const { return std::string(GetParam()) != "uring"; }
+  // backend_toml: what the relay's configuration adds for this backend ("" for io_uring).
+  std::string backend_toml(const Netns& ns) const { return dpdk() ? ns.dpdk_toml(GetParam()) : ""; }
 };
 
 // in_netns: run `fn` with this thread in namespace `name` (sockets it creates stay there).
@@ -86,11 +106,15 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   return path;
 }
 
-TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
+TEST_P(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  Netns ns("198.18.2.1/24", {"198.18.2.2/24"});
+  Netns ns("198.18.2.1/24", {"198.18.2.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
-  test::RelayRun relay({}, "198.18.2.1:20444", ns.r);
+  char tmpl[] = "/tmp/stacks-relay-veth-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0755);
+  const std::string cfg = write_file(dir, "relay.toml", test::kTestFrontierToml + backend_toml(ns));
+  test::RelayRun relay({"--config", cfg}, "198.18.2.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
 
   // Peers' sockets are created inside the other namespace, then this thread returns.
@@ -137,16 +161,17 @@ TEST(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   EXPECT_EQ(peers[1]->pushes[0], peers[2]->pushes[0]);
   EXPECT_TRUE(peers[0]->pushes.empty());
   EXPECT_EQ(rc, 0);
+  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 // The walk over real sockets: the relay knows one seed; the seed tells of three more;
 // the relay dials until it has its target of three outbound peers. Restarted without
 // any bootstrap peer, it dials the same three again from its persisted table.
-TEST(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
+TEST_P(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
   // 198.18.0.0/15 (benchmarking) is not in a node's private ranges: the walk may use it
   // with private_neighbors off, as on the real network.
-  Netns ns("198.18.0.1/24", {"198.18.0.2/24", "198.18.0.3/24", "198.18.0.4/24", "198.18.0.5/24"});
+  Netns ns("198.18.0.1/24", {"198.18.0.2/24", "198.18.0.3/24", "198.18.0.4/24", "198.18.0.5/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   constexpr int kNodes = 4;
   const char* addrs[kNodes] = {"198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5"};
@@ -172,7 +197,7 @@ TEST(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
     std::string boot = with_seed ? "\"" + to_hex(seed_key) + "@198.18.0.2:20444\"" : "";
     return write_file(dir, with_seed ? "seeded.toml" : "bare.toml",
                       "[frontier]\nbootstrap = [" + boot + "]\ntarget_outbound = 3\nwalk_interval_ms = 1000\npath = \"" +
-                          dir + "/peers\"\n");
+                          dir + "/peers\"\n" + backend_toml(ns));
   };
   std::uint64_t now = 1;
   auto pump_until = [&](int seconds, auto&& done) {
@@ -222,14 +247,14 @@ TEST(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
 
 // A peer that twice sends what a node drops a peer for is banned: its address cannot
 // connect again (whatever key it brings) until the ban ends.
-TEST(RelayNetns, MisbehavingPeerIsBannedByAddress) {
+TEST_P(RelayNetns, MisbehavingPeerIsBannedByAddress) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  Netns ns("198.18.1.1/24", {"198.18.1.2/24"});
+  Netns ns("198.18.1.1/24", {"198.18.1.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   char tmpl[] = "/tmp/stacks-relay-ban-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
   const std::string cfg =
-      write_file(dir, "relay.toml", "[frontier]\nbootstrap = []\nban_s = 3600\npath = \"" + dir + "/peers\"\n");
+      write_file(dir, "relay.toml", "[frontier]\nbootstrap = []\nban_s = 3600\npath = \"" + dir + "/peers\"\n" + backend_toml(ns));
   auto relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444", ns.r);
   ASSERT_EQ(relay->port, 20444) << "the relay did not report READY inside its namespace";
 
@@ -281,6 +306,9 @@ TEST(RelayNetns, MisbehavingPeerIsBannedByAddress) {
   EXPECT_EQ(relay->stop(), 0);
   (void)std::system(("rm -rf " + dir).c_str());
 }
+
+INSTANTIATE_TEST_SUITE_P(Backend, RelayNetns, ::testing::Values("uring", "net_af_xdp", "net_af_packet"),
+                         [](const auto& p) { return std::string(p.param) == "uring" ? "uring" : std::string(p.param).substr(4); });
 
 }  // namespace
 }  // namespace relay::dp
