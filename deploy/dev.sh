@@ -21,8 +21,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
-# Build and test dependencies (DPDK's development packages are here for the transport
-# that comes later; CMake reports them as optional; mptcpize runs a stock program over MPTCP
+# Build and test dependencies (DPDK's development packages for the DPDK backend, and
+# ethtool, ping and nft for its tests against Linux TCP; mptcpize runs a stock program over MPTCP
 # in the MPTCP tests).
 packages=(
   build-essential cmake ninja-build pkg-config git python3
@@ -31,7 +31,7 @@ packages=(
   libcurl4-openssl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  mptcpize ethtool iputils-ping
+  mptcpize ethtool iputils-ping nftables
 )
 
 # The real programs the privacy tests run (issue 16): Tor, I2P, WireGuard in user space, two

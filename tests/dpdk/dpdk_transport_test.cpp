@@ -109,11 +109,15 @@ struct Side {
   std::vector<ConnId> accepted, connected;
   std::uint64_t sent = 0;
   std::uint64_t send_refused = 0;
+  std::string first_refusal;
   bool echo = false;                // send every byte received back
   bool hold_all = false;            // hold instead of release
   std::vector<Event> held;
 
+  std::string trace;
   void on(const Event& e) {
+    if (trace.size() < 4000 && e.kind != EventKind::kData && e.kind != EventKind::kSent)
+      trace += std::to_string(static_cast<int>(e.kind)) + "@" + std::to_string(e.conn) + "/" + std::to_string(got[e.conn].size()) + " ";
     switch (e.kind) {
       case EventKind::kAccepted: accepted.push_back(e.conn); break;
       case EventKind::kConnected: connected.push_back(e.conn); break;
@@ -130,7 +134,9 @@ struct Side {
         if (echo) {
           SharedBuf* b = t->alloc(e.data.size());
           std::memcpy(b->fill().data(), e.data.data(), e.data.size());
-          if (!t->send(e.conn, b, 0).ok()) ++send_refused;
+          if (auto r = t->send(e.conn, b, 0); !r.ok()) {
+            if (send_refused++ == 0) first_refusal = r.error().reason;
+          }
           b->unref();
         }
         t->release(e);
@@ -165,7 +171,9 @@ class DpdkTcp : public ::testing::TestWithParam<const char*> {
     link_ = std::make_unique<Link>();
     ASSERT_TRUE(link_->ok) << "could not set up the veth pair and namespaces";
     ASSERT_TRUE(inside_.enter(link_->d));  // the device's socket is made in the DPDK namespace
-    auto t = DpdkTransport::create(base_config(std::string(GetParam()) + "0,iface=" + link_->dev));
+    DpdkConfig cfg = base_config(std::string(GetParam()) + "0,iface=" + link_->dev);
+    tune(cfg);
+    auto t = DpdkTransport::create(cfg);
     ASSERT_TRUE(t.ok()) << t.error().reason << " (" << std::strerror(static_cast<int>(t.error().offset)) << ")";
     s_.t = std::move(*t);
     auto port = s_.t->listen(0);
@@ -176,6 +184,9 @@ class DpdkTcp : public ::testing::TestWithParam<const char*> {
     s_.t.reset();
     link_.reset();
   }
+  // tune: a case's own transport settings (an AF_XDP queue is not set up twice in one
+  // process, so each case gets its transport once, made as it needs).
+  virtual void tune(DpdkConfig&) {}
   // kernel_connect: a kernel client to the relay's listener, connected (non-blocking
   // connect driven while the transport polls).
   int kernel_connect() {
@@ -295,8 +306,210 @@ TEST_P(DpdkTcp, RefusedConnectFails) {
   EXPECT_EQ(s_.failed[*c], ECONNREFUSED);
 }
 
-INSTANTIATE_TEST_SUITE_P(Vdev, DpdkTcp, ::testing::Values("net_af_packet", "net_af_xdp"),
-                         [](const auto& p) { return std::string(p.param).substr(4); });
+// kernel_pump: a kernel socket's side of a bulk exchange, non-blocking, one step.
+struct KernelEnd {
+  int fd = -1;
+  const Bytes* out = nullptr;
+  std::size_t off = 0;
+  Bytes in;
+  bool eof = false;
+  int err = 0;
+  void step() {
+    if (fd < 0) return;
+    if (out != nullptr && off < out->size()) {
+      const ssize_t w = ::send(fd, out->data() + off, out->size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (w > 0) off += static_cast<std::size_t>(w);
+    }
+    std::uint8_t buf[65536];
+    for (int i = 0; i < 4 && !eof; ++i) {
+      const ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (r > 0) in.insert(in.end(), buf, buf + r);
+      else if (r == 0) eof = true;
+      else {
+        if (errno != EAGAIN) err = errno;
+        break;
+      }
+    }
+  }
+};
+
+// Loss (3 % each way, dropped by nftables in the kernel's namespace) and reordering (5 %
+// of the kernel's segments held back in a slow htb class, chosen by nftables): 2 MiB each
+// way still arrive whole and in order, by retransmission and lwIP's out-of-order queue.
+TEST_P(DpdkTcp, BulkBothWaysThroughLossAndReordering) {
+  const std::string kdev = link_->kdev;
+  auto in_k = [&](const std::string& cmd) { return run_quiet("ip netns exec " + link_->k.name + " " + cmd); };
+  ASSERT_TRUE(in_k("tc qdisc add dev " + kdev + " root handle 1: htb default 1"));
+  ASSERT_TRUE(in_k("tc class add dev " + kdev + " parent 1: classid 1:1 htb rate 10gbit"));
+  ASSERT_TRUE(in_k("tc class add dev " + kdev + " parent 1: classid 1:2 htb rate 50mbit"));
+  const std::string rules =
+      "table inet impair { chain out { type filter hook output priority 0; oifname \"" + kdev +
+      "\" meta l4proto tcp numgen random mod 100 < 5 meta priority set 0x10002; oifname \"" + kdev +
+      "\" meta l4proto tcp numgen random mod 100 < 3 counter drop; }; chain in { type filter hook input priority 0; "
+      "iifname \"" + kdev + "\" meta l4proto tcp numgen random mod 100 < 3 counter drop; }; }";
+  ASSERT_TRUE(in_k("nft '" + rules + "'")) << "nft refused the rules";
+  s_.echo = true;
+  KernelEnd k;
+  k.fd = kernel_connect();
+  ASSERT_TRUE(s_.run([&] { return !s_.accepted.empty(); }));
+  const Bytes out = pattern(2 << 20, 11);
+  k.out = &out;
+  const bool ok = s_.run([&] { return k.in.size() >= out.size(); }, 60, [&] { k.step(); });
+  EXPECT_TRUE(ok) << "echoed " << k.in.size() << " of " << out.size();
+  EXPECT_TRUE(k.in == out) << "the bytes came back altered or out of order";
+  EXPECT_EQ(s_.send_refused, 0u);
+  EXPECT_GT(s_.t->stats().tcp_retransmits, 0u) << "the relay never retransmitted: was anything dropped?";
+  const std::string dropped = launch::command_output("ip netns exec " + link_->k.name + " nft list table inet impair");
+  EXPECT_NE(dropped.find("packets"), std::string::npos);
+  ::close(k.fd);
+}
+
+// A reset from the peer (SO_LINGER 0) is a close with ECONNRESET.
+TEST_P(DpdkTcp, ResetIsReportedAsSuch) {
+  const int fd = kernel_connect();
+  ASSERT_TRUE(s_.run([&] { return !s_.accepted.empty(); }));
+  const linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  ::close(fd);
+  ASSERT_TRUE(s_.run([&] { return s_.closed.count(s_.accepted[0]) == 1; }));
+  EXPECT_EQ(s_.closed[s_.accepted[0]], ECONNRESET);
+}
+
+// Half-close: the relay writes a 2 MiB block to a kernel client that is not reading; the
+// client sends a request and shuts its side. The relay sees the request, then the close
+// (err 0), and closes too. What it had handed to its stack (as much as the client's
+// window and 256 KiB more) still reaches the client, unaltered, then an orderly FIN —
+// no reset — while the lingering close keeps the buffer; the rest, never written to the
+// stack, is dropped, as a kernel socket's close drops what io_uring had not yet sent.
+TEST_P(DpdkTcp, HalfCloseStillDeliversWhatWasWritten) {
+  KernelEnd k;
+  k.fd = kernel_connect();
+  ASSERT_TRUE(s_.run([&] { return !s_.accepted.empty(); }));
+  const ConnId c = s_.accepted[0];
+  const Bytes block = pattern(2 << 20, 5);
+  ASSERT_TRUE(s_.send(c, block).ok());
+  s_.run([] { return false; }, 1);  // the client's window fills; more waits in lwIP
+  const Bytes request = pattern(1000, 1);
+  ASSERT_EQ(::send(k.fd, request.data(), request.size(), MSG_NOSIGNAL), 1000);
+  ASSERT_EQ(::shutdown(k.fd, SHUT_WR), 0);
+  ASSERT_TRUE(s_.run([&] { return s_.closed.count(c) == 1; }));
+  EXPECT_EQ(s_.closed[c], 0);
+  EXPECT_TRUE(s_.got[c] == request);
+  EXPECT_EQ(s_.t->stats().lingering, 1u) << "nothing was left for the lingering close";
+  EXPECT_TRUE(s_.run([&] { return k.eof || k.err != 0; }, 20, [&] { k.step(); }));
+  EXPECT_EQ(k.err, 0) << std::strerror(k.err) << ": the relay reset the connection instead of closing it";
+  EXPECT_GE(k.in.size(), std::size_t{256} << 10);
+  EXPECT_TRUE(std::equal(k.in.begin(), k.in.end(), block.begin())) << "the bytes before the FIN were altered";
+  EXPECT_TRUE(s_.run([&] { return s_.t->stats().lingering == 0; }, 5));
+  EXPECT_EQ(s_.t->stats().linger_aborted, 0u);
+  ::close(k.fd);
+}
+
+// Zero window: a held connection reads nothing more; the kernel's sender fills the window
+// and stops (its zero-window probes answered); resumed, every byte arrives in order, the
+// window opened to its full size by then (trust_reads came while it was paused). An
+// unproven connection holds at most its first window here.
+class DpdkTcpCautious : public DpdkTcp {
+  void tune(DpdkConfig& c) override { c.cautious_reads = true; }
+};
+TEST_P(DpdkTcpCautious, HeldConnectionClosesTheWindowAndResumes) {
+  KernelEnd k;
+  k.fd = kernel_connect();
+  ASSERT_TRUE(s_.run([&] { return !s_.accepted.empty(); }));
+  const ConnId conn = s_.accepted[0];
+  const Bytes out = pattern(3 << 20, 9);
+  k.out = &out;
+  s_.hold_all = true;
+  s_.run([] { return false; }, 2, [&] { k.step(); });
+  EXPECT_LE(s_.t->held_bytes(), 0xFFFFu + 1460u) << "an unproven connection took more than its first window";
+  const std::size_t sent_while_cautious = k.off;
+  EXPECT_LT(sent_while_cautious, out.size());
+  // Proven while paused: the window opens only when the connection reads again.
+  s_.t->trust_reads(conn);
+  s_.run([] { return false; }, 1, [&] { k.step(); });
+  EXPECT_LE(s_.t->held_bytes(), 0xFFFFu + 1460u) << "trust_reads opened a paused connection's window";
+  // Resumed: everything, in order.
+  // (everything was held from the first byte: resume() hands all of it back)
+  s_.hold_all = false;
+  EXPECT_TRUE(s_.got[conn].empty());
+  s_.held.clear();
+  s_.t->resume(conn);
+  const bool ok = s_.run([&] { return s_.got[conn].size() == out.size(); }, 20, [&] { k.step(); });
+  EXPECT_TRUE(ok) << "got " << s_.got[conn].size() << " of " << out.size();
+  EXPECT_TRUE(s_.got[conn] == out);
+  EXPECT_EQ(s_.t->held_bytes(), 0u);
+  ::close(k.fd);
+}
+
+// Keep-alive: a kernel client probing an idle connection every second (2 unanswered
+// probes and it resets) keeps it: lwIP answers the probes. The relay's own keep-alive
+// finds a peer that vanished (its packets dropped from then on) and closes with an error.
+class DpdkTcpKeepAlive : public DpdkTcp {
+  void tune(DpdkConfig& c) override {
+    c.keepalive_idle_ms = 1500;
+    c.keepalive_interval_ms = 500;
+    c.keepalive_probes = 3;
+  }
+};
+TEST_P(DpdkTcpKeepAlive, KeepAliveBothWays) {
+  const int fd = kernel_connect();
+  const int on = 1, idle = 1, intvl = 1, cnt = 2;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+  ASSERT_TRUE(s_.run([&] { return !s_.accepted.empty(); }));
+  const ConnId conn = s_.accepted[0];
+  s_.run([] { return false; }, 5);  // idle: both sides probe, both answer
+  EXPECT_EQ(s_.closed.count(conn), 0u) << "the idle connection was closed: err " << s_.closed[conn];
+  std::uint8_t probe = 42;
+  ASSERT_EQ(::send(fd, &probe, 1, MSG_NOSIGNAL), 1) << "the kernel gave up on the connection";
+  ASSERT_TRUE(s_.run([&] { return s_.got[conn].size() == 1; }));
+  // Vanish: everything from the kernel side is dropped from now on.
+  ASSERT_TRUE(run_quiet("ip netns exec " + link_->k.name +
+                        " nft 'table inet gone { chain out { type filter hook output priority 0; drop; }; }'"));
+  EXPECT_TRUE(s_.run([&] { return s_.closed.count(conn) == 1; }, 10)) << "the vanished peer was not noticed";
+  EXPECT_NE(s_.closed[conn], 0);
+  ::close(fd);
+}
+
+// 256 connections at once, each echoing 16 KiB: the table, the window updates and the
+// pools hold up; every byte goes back to its own connection.
+TEST_P(DpdkTcp, ManyConnectionsAtOnce) {
+  s_.echo = true;
+  constexpr int kConns = 256;
+  std::vector<KernelEnd> ks(kConns);
+  std::vector<Bytes> outs;
+  for (int i = 0; i < kConns; ++i) outs.push_back(pattern(16 << 10, static_cast<std::uint8_t>(i)));
+  for (int i = 0; i < kConns; ++i) {
+    ks[static_cast<std::size_t>(i)].fd = kernel_socket(link_->k);
+    set_nonblocking(ks[static_cast<std::size_t>(i)].fd);
+    const sockaddr_in a = v4addr(kRelayIp, port_);
+    ::connect(ks[static_cast<std::size_t>(i)].fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+    ks[static_cast<std::size_t>(i)].out = &outs[static_cast<std::size_t>(i)];
+  }
+  const bool ok = s_.run(
+      [&] {
+        for (const auto& k : ks)
+          if (k.in.size() < k.out->size()) return false;
+        return true;
+      },
+      30, [&] {
+        for (auto& k : ks) k.step();
+      });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(s_.accepted.size(), static_cast<std::size_t>(kConns));
+  EXPECT_EQ(s_.t->open_conns(), static_cast<std::uint32_t>(kConns));
+  for (int i = 0; i < kConns; ++i) EXPECT_TRUE(ks[static_cast<std::size_t>(i)].in == outs[static_cast<std::size_t>(i)]) << i;
+  for (auto& k : ks) ::close(k.fd);
+  EXPECT_TRUE(s_.run([&] { return s_.closed.size() == static_cast<std::size_t>(kConns); }));
+  EXPECT_TRUE(s_.run([&] { return s_.t->open_conns() == 0; }));
+}
+
+std::string vdev_name(const ::testing::TestParamInfo<const char*>& p) { return std::string(p.param).substr(4); }
+INSTANTIATE_TEST_SUITE_P(Vdev, DpdkTcp, ::testing::Values("net_af_packet", "net_af_xdp"), vdev_name);
+INSTANTIATE_TEST_SUITE_P(Vdev, DpdkTcpCautious, ::testing::Values("net_af_packet", "net_af_xdp"), vdev_name);
+INSTANTIATE_TEST_SUITE_P(Vdev, DpdkTcpKeepAlive, ::testing::Values("net_af_packet", "net_af_xdp"), vdev_name);
 
 }  // namespace
 }  // namespace relay::dp

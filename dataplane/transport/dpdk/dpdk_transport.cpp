@@ -118,7 +118,7 @@ struct DpdkTransport::Hooks {
 
   static err_t netif_output(netif*, pbuf* p) {
     DpdkTransport& t = *g_self;
-    rte_mbuf* m = rte_pktmbuf_alloc(static_cast<rte_mempool*>(t.pool_mb_));
+    rte_mbuf* m = rte_pktmbuf_alloc(static_cast<rte_mempool*>(t.pool_tx_));
     if (m == nullptr) {
       ++t.st_.no_mbuf;
       ++t.st_.tx_dropped;
@@ -160,7 +160,7 @@ struct DpdkTransport::Hooks {
   static err_t accepted(void* arg, tcp_pcb* pcb, err_t err) {
     DpdkTransport& t = *g_self;
     if (err != ERR_OK || pcb == nullptr) return ERR_VAL;
-    if (t.free_.empty()) {  // the table is full: refuse (RST) rather than queue
+    if (t.free_.empty() || !t.acceptable(pcb)) {  // the table is full, or the peer's MSS unusable: RST
       tcp_abort(pcb);
       return ERR_ABRT;
     }
@@ -185,6 +185,14 @@ struct DpdkTransport::Hooks {
     const ConnId c = conn_of(arg);
     if (c == kNoConn) return ERR_OK;
     Conn& k = t.conns_[c];
+    if (!t.acceptable(pcb)) {
+      tcp_arg(pcb, nullptr);
+      tcp_err(pcb, nullptr);
+      tcp_abort(pcb);
+      k.pcb = nullptr;
+      t.finish(c, EPROTO, true);
+      return ERR_ABRT;
+    }
     k.state = State::kOpen;
     t.cautious(pcb);
     Event e;
@@ -198,7 +206,7 @@ struct DpdkTransport::Hooks {
   static err_t recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
     DpdkTransport& t = *g_self;
     const ConnId c = conn_of(arg);
-    if (c == kNoConn) {  // a lingering close: what still arrives is read and dropped
+    if (c == kNoConn) {  // a lingering close (lwIP resets a closed pcb that gets data; this is the FIN)
       if (p != nullptr) {
         tcp_recved_all(pcb, p->tot_len);
         pbuf_free(p);
@@ -212,9 +220,9 @@ struct DpdkTransport::Hooks {
         k.eof_held = true;
         return ERR_OK;
       }
-      t.linger_or_close(c);
+      const bool aborted = t.linger_or_close(c);
       t.finish(c, 0, false);
-      return ERR_OK;
+      return aborted ? ERR_ABRT : ERR_OK;
     }
     t.take_data(c, p);
     return ERR_OK;
@@ -232,10 +240,11 @@ struct DpdkTransport::Hooks {
     std::uint32_t n = len;
     while (n > 0 && l.len > 0) {
       PendingSend& s = l.bufs[l.head];
-      const std::uint32_t take = std::min(static_cast<std::uint32_t>(s.buf->bytes().size()) - s.acked, n);
+      // A lingering send waits only for what was handed to lwIP (`written`).
+      const std::uint32_t take = std::min(s.written - s.acked, n);
       s.acked += take;
       n -= take;
-      if (s.acked == s.buf->bytes().size()) {
+      if (s.acked == s.written) {
         s.buf->unref();
         l.head = (l.head + 1) % static_cast<std::uint32_t>(l.bufs.size());
         --l.len;
@@ -251,8 +260,13 @@ struct DpdkTransport::Hooks {
       Conn& k = t.conns_[c];
       k.pcb = nullptr;
       const bool connecting = k.state == State::kConnecting;
-      // A reset answering our SYN is a refusal, as connect(2) reports it.
-      t.finish(c, connecting && err == ERR_RST ? ECONNREFUSED : errno_of(err), connecting);
+      // A reset answering our SYN is a refusal, as connect(2) reports it. lwIP aborts a
+      // connection itself only when a timer gives up on it (retransmissions, keep-alive,
+      // the handshake): a timeout, as the kernel reports it (ours clear the callbacks first).
+      int e = errno_of(err);
+      if (err == ERR_RST && connecting) e = ECONNREFUSED;
+      if (err == ERR_ABRT) e = ETIMEDOUT;
+      t.finish(c, e, connecting);
       return;
     }
     const std::uint32_t i = linger_of(arg);
@@ -286,6 +300,7 @@ Result<std::unique_ptr<DpdkTransport>> DpdkTransport::create(const DpdkConfig& c
   if (cfg.max_conns == 0 || cfg.max_conns > MEMP_NUM_TCP_PCB)
     return make_error(Errc::kIo, "max_conns must be 1..4096 (lwIP's connection pool)", EINVAL);
   if (cfg.ipv4 == 0) return make_error(Errc::kIo, "the DPDK port needs the relay's own IPv4 address", EINVAL);
+  if (cfg.max_queued_sends == 0) return make_error(Errc::kIo, "max_queued_sends must be at least 1", EINVAL);
   std::unique_ptr<DpdkTransport> t(new DpdkTransport(cfg));
   g_self = t.get();
   if (auto s = t->init(); !s.ok()) {
@@ -353,6 +368,13 @@ Status DpdkTransport::init() {
     return make_error(Errc::kIo, "cannot make the mbuf pool (more hugepage memory, a larger -m, or fewer dpdk.mbufs)",
                       static_cast<std::uint32_t>(rte_errno));
   pool_mb_ = mp;
+  std::snprintf(pool_name, sizeof pool_name, "relay_tx%u", g_pool_seq++);
+  // Frames being sent: the device's ring, and what waits for it (tx_).
+  const std::uint32_t n_tx = std::uint32_t{cfg_.tx_desc} + kTxQueueMax + 1024;
+  pool_tx_ = rte_pktmbuf_pool_create(pool_name, n_tx, 256, 0, kMbufDataRoom, static_cast<int>(rte_socket_id()));
+  if (pool_tx_ == nullptr)
+    return make_error(Errc::kIo, "cannot make the transmit mbuf pool (more hugepage memory, or a larger -m)",
+                      static_cast<std::uint32_t>(rte_errno));
 
   rte_eth_conf conf{};
   if (int r = rte_eth_dev_configure(port_id_, 1, 1, &conf); r != 0)
@@ -361,8 +383,16 @@ Status DpdkTransport::init() {
   rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &rxd, &txd);
   const int socket = rte_eth_dev_socket_id(port_id_);
   const unsigned sock = socket < 0 ? rte_socket_id() : static_cast<unsigned>(socket);
-  if (int r = rte_eth_rx_queue_setup(port_id_, 0, rxd, sock, nullptr, mp); r != 0)
-    return make_error(Errc::kIo, "dpdk.port: cannot set up its receive queue", static_cast<std::uint32_t>(-r));
+  // An AF_XDP socket of the previous user of the queue (this process's last transport,
+  // or a dataplane that was just killed) is released by the kernel a little later: the
+  // set-up is tried again for up to 3 s.
+  for (int attempt = 0;; ++attempt) {
+    const int r = rte_eth_rx_queue_setup(port_id_, 0, rxd, sock, nullptr, mp);
+    if (r == 0) break;
+    if (attempt == 30) return make_error(Errc::kIo, "dpdk.port: cannot set up its receive queue", static_cast<std::uint32_t>(-r));
+    const timespec pause{0, 100'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
   if (int r = rte_eth_tx_queue_setup(port_id_, 0, txd, sock, nullptr); r != 0)
     return make_error(Errc::kIo, "dpdk.port: cannot set up its transmit queue", static_cast<std::uint32_t>(-r));
   if (cfg_.mtu != 1500) {
@@ -403,8 +433,9 @@ Status DpdkTransport::init() {
     free_.push_back(c);
     conns_[c].sendq.resize(cfg_.max_queued_sends);
   }
-  lingers_.resize(cfg_.max_conns);
-  for (std::uint32_t i = cfg_.max_conns; i-- > 0;) linger_free_.push_back(i);
+  // One lingering close per pcb lwIP can have: the pool never runs out.
+  lingers_.resize(MEMP_NUM_TCP_PCB);
+  for (std::uint32_t i = MEMP_NUM_TCP_PCB; i-- > 0;) linger_free_.push_back(i);
   rx_slots_.resize(std::size_t{n_mbufs} + PBUF_POOL_SIZE + 1024);
   rx_free_.reserve(rx_slots_.size());
   for (std::size_t i = rx_slots_.size(); i-- > 0;) rx_free_.push_back(static_cast<std::uint32_t>(i));
@@ -434,6 +465,7 @@ DpdkTransport::~DpdkTransport() {
   if (port_started_ || !probed_.empty()) rte_eth_dev_close(port_id_);
   if (!probed_.empty()) rte_vdev_uninit(probed_.c_str());
   if (pool_mb_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_mb_));
+  if (pool_tx_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_tx_));
   if (g_self == this) g_self = nullptr;
 }
 
@@ -457,11 +489,8 @@ void DpdkTransport::abort_all() noexcept {
   }
   for (std::uint32_t i = 0; i < lingers_.size(); ++i)
     if (lingers_[i].in_use) end_linger(i, true);
-  for (auto& s : rx_slots_)
-    if (s.p != nullptr) {
-      pbuf_free(s.p);
-      s.p = nullptr;
-    }
+  for (std::uint32_t i = 0; i < rx_slots_.size(); ++i)
+    if (rx_slots_[i].in_use) free_slot(i);
 }
 
 // ---- listening and connecting ----------------------------------------------------
@@ -494,10 +523,26 @@ void DpdkTransport::setup_pcb(ConnId c, tcp_pcb* pcb) {
   tcp_sent(pcb, Hooks::sent);
   tcp_err(pcb, Hooks::error);
   tcp_nagle_disable(pcb);  // messages go out as they are written, as on the kernel sockets
-  k.paused = k.eof_held = k.close_pending = k.in_retry = false;
+  if (cfg_.keepalive_idle_ms != 0) {
+    ip_set_option(pcb, SOF_KEEPALIVE);
+    pcb->keep_idle = cfg_.keepalive_idle_ms;
+    pcb->keep_intvl = cfg_.keepalive_interval_ms;
+    pcb->keep_cnt = cfg_.keepalive_probes;
+  }
+  k.paused = k.eof_held = k.close_pending = k.in_retry = k.trusted = false;
   k.sq_head = k.sq_len = k.sq_write = 0;
-  k.held_err = 0;
+  k.stash.clear();
   if (k.state == State::kOpen) cautious(pcb);
+}
+
+// acceptable: the peer's MSS and first window can carry a data segment with our options.
+// (Smaller ones would make lwIP build segments its own checks refuse: Linux itself never
+// goes below an MSS of 88.)
+bool DpdkTransport::acceptable(tcp_pcb* pcb) noexcept {
+  constexpr u16_t kMinMss = 88;
+  if (pcb->mss >= kMinMss && pcb->snd_wnd_max >= 2u * kMinMss) return true;
+  ++st_.refused_tiny_mss;
+  return false;
 }
 
 // cautious: an unproven connection's window stays at what its SYN exchange offered
@@ -509,10 +554,19 @@ void DpdkTransport::cautious(tcp_pcb* pcb) noexcept {
 }
 
 void DpdkTransport::trust_reads(ConnId c) {
-  if (c >= conns_.size() || conns_[c].pcb == nullptr || !cfg_.cautious_reads) return;
-  tcp_pcb* pcb = conns_[c].pcb;
+  if (c >= conns_.size() || conns_[c].pcb == nullptr || !cfg_.cautious_reads || conns_[c].trusted) return;
+  Conn& k = conns_[c];
+  k.trusted = true;
+  if (!k.paused) open_window(k.pcb);  // else when it resumes: a paused peer stays held back
+}
+
+// open_window: from the cautious window to the full one, as one window update.
+void DpdkTransport::open_window(tcp_pcb* pcb) noexcept {
   if (!(pcb->flags & TF_WND_SCALE) || pcb->state != ESTABLISHED) return;
-  Hooks::tcp_recved_all(pcb, TCP_WND - kCautiousWindow);  // capped at TCP_WND by lwIP
+  const tcpwnd_size_t wider = TCP_WND_MAX(pcb) - kCautiousWindow;
+  pcb->rcv_wnd = static_cast<tcpwnd_size_t>(std::min<std::uint64_t>(std::uint64_t{pcb->rcv_wnd} + wider, TCP_WND_MAX(pcb)));
+  tcp_update_rcv_ann_wnd(pcb);
+  tcp_ack_now(pcb);
 }
 
 Result<ConnId> DpdkTransport::connect(const net::PeerAddress& addr, const net::ConnectOptions& how) {
@@ -562,7 +616,8 @@ net::PeerAddress DpdkTransport::remote(ConnId c) const noexcept {
 // ---- receiving -------------------------------------------------------------------
 
 void DpdkTransport::take_data(ConnId c, pbuf* p) {
-  // One event per pbuf (one frame's payload): each is freed by its own release().
+  // One event per pbuf (one frame's payload): each is freed by its own release(). A
+  // paused connection's bytes are copied aside instead (its window stays closed).
   Conn& k = conns_[c];
   touch(c);
   while (p != nullptr) {
@@ -571,11 +626,11 @@ void DpdkTransport::take_data(ConnId c, pbuf* p) {
       p->next = nullptr;
       p->tot_len = p->len;
     }
-    if (p->len == 0) {
+    if (k.paused) {
+      keep(k, ByteSpan(static_cast<const std::uint8_t*>(p->payload), p->len));
       pbuf_free(p);
-    } else if (k.paused) {
-      k.kept.push_back(Kept{p, 0});
-      held_bytes_ += p->len;
+    } else if (p->len == 0) {
+      pbuf_free(p);
     } else {
       deliver(c, p, 0, p->len);
     }
@@ -583,16 +638,36 @@ void DpdkTransport::take_data(ConnId c, pbuf* p) {
   }
 }
 
+std::uint32_t DpdkTransport::take_slot(ConnId c, pbuf* p, std::uint32_t credit) {
+  if (rx_free_.empty()) return ~0u;  // cannot happen: more slots than mbufs, pbufs and connections
+  const std::uint32_t s = rx_free_.back();
+  rx_free_.pop_back();
+  RxSlot& r = rx_slots_[s];
+  r.p = p;
+  r.conn = c;
+  r.gen = conns_[c].gen;
+  r.credit = credit;
+  r.in_use = true;
+  return s;
+}
+
+void DpdkTransport::free_slot(std::uint32_t s) noexcept {
+  RxSlot& r = rx_slots_[s];
+  if (r.p != nullptr) pbuf_free(r.p);
+  r.p = nullptr;
+  r.owned.clear();  // (its capacity stays: the next stash reuses it)
+  r.in_use = false;
+  rx_free_.push_back(s);
+}
+
 void DpdkTransport::deliver(ConnId c, pbuf* p, std::uint32_t off, std::uint32_t credit) {
-  if (rx_free_.empty()) {  // cannot happen: there are more slots than mbufs and pbufs
+  const std::uint32_t s = take_slot(c, p, credit);
+  if (s == ~0u) {
     Hooks::tcp_recved_all(conns_[c].pcb, credit);
     pbuf_free(p);
     ++st_.rx_dropped;
     return;
   }
-  const std::uint32_t s = rx_free_.back();
-  rx_free_.pop_back();
-  rx_slots_[s] = RxSlot{p, c, conns_[c].gen, credit};
   Event e;
   e.kind = EventKind::kData;
   e.conn = c;
@@ -611,35 +686,32 @@ void DpdkTransport::window_back(ConnId c, std::uint32_t gen, std::uint32_t n) {
 void DpdkTransport::release(const Event& ev) {
   if (ev.kind != EventKind::kData || ev.buf_id >= rx_slots_.size()) return;
   RxSlot& s = rx_slots_[ev.buf_id];
-  if (s.p == nullptr) return;
-  pbuf_free(s.p);
-  s.p = nullptr;
+  if (!s.in_use) return;
   window_back(s.conn, s.gen, s.credit);
-  rx_free_.push_back(ev.buf_id);
+  free_slot(ev.buf_id);
+}
+
+void DpdkTransport::keep(Conn& k, ByteSpan bytes) {
+  k.stash.insert(k.stash.end(), bytes.begin(), bytes.end());
+  held_bytes_ += bytes.size();
 }
 
 void DpdkTransport::hold(const Event& ev, std::size_t from) {
   if (ev.conn >= conns_.size()) return;
   Conn& k = conns_[ev.conn];
-  if (!k.paused) {
-    k.paused = true;
-  }
+  k.paused = true;
   if (ev.kind != EventKind::kData || ev.buf_id >= rx_slots_.size()) return;
   RxSlot& s = rx_slots_[ev.buf_id];
-  if (s.p == nullptr) return;
-  // The bytes before `from` are consumed: their window comes back now. The rest is kept
-  // (the same pbuf, no copy) and handed back by resume().
-  const std::uint32_t skip = static_cast<std::uint32_t>(std::min<std::size_t>(from, ev.data.size()));
-  const auto base = static_cast<std::uint32_t>(ev.data.data() - static_cast<const std::uint8_t*>(s.p->payload));
-  window_back(s.conn, s.gen, skip);
-  if (s.gen == k.gen && skip < ev.data.size()) {
-    k.kept.push_back(Kept{s.p, base + skip});
-    held_bytes_ += ev.data.size() - skip;
-  } else {
-    pbuf_free(s.p);
+  if (!s.in_use) return;
+  // The bytes before `from` are consumed: their window comes back now. The rest is
+  // copied aside, after what was kept before (the mbuf goes back to the pool at once),
+  // and handed back by resume(); its window stays closed until that is released.
+  if (s.gen == k.gen) {
+    const std::size_t skip = std::min(from, ev.data.size());
+    window_back(ev.conn, s.gen, static_cast<std::uint32_t>(skip));
+    keep(k, ev.data.subspan(skip));
   }
-  s.p = nullptr;
-  rx_free_.push_back(ev.buf_id);
+  free_slot(ev.buf_id);
 }
 
 void DpdkTransport::resume(ConnId c) {
@@ -647,24 +719,34 @@ void DpdkTransport::resume(ConnId c) {
   Conn& k = conns_[c];
   if (!k.paused) return;
   k.paused = false;
-  for (const Kept& kept : k.kept) {
-    held_bytes_ -= kept.p->len - kept.off;
-    deliver(c, kept.p, kept.off, kept.p->len - kept.off);
+  if (!k.stash.empty()) {
+    // The kept bytes as one event, ahead of anything of this connection still queued.
+    const auto n = static_cast<std::uint32_t>(k.stash.size());
+    const std::uint32_t s = take_slot(c, nullptr, n);
+    if (s != ~0u) {
+      held_bytes_ -= n;
+      RxSlot& r = rx_slots_[s];
+      r.owned.swap(k.stash);
+      k.stash.clear();
+      Event e;
+      e.kind = EventKind::kData;
+      e.conn = c;
+      e.data = ByteSpan(r.owned.data(), r.owned.size());
+      e.buf_id = s;
+      q_.insert(q_.begin() + static_cast<std::ptrdiff_t>(q_head_), e);
+    }
   }
-  k.kept.clear();
+  if (k.trusted && k.pcb != nullptr) open_window(k.pcb);
   if (k.eof_held) {
     k.eof_held = false;
     linger_or_close(c);
-    finish(c, k.held_err, false);
+    finish(c, 0, false);
   }
 }
 
 void DpdkTransport::drop_kept(Conn& k) noexcept {
-  for (const Kept& kept : k.kept) {
-    held_bytes_ -= kept.p->len - kept.off;
-    pbuf_free(kept.p);
-  }
-  k.kept.clear();
+  held_bytes_ -= k.stash.size();
+  k.stash.clear();
 }
 
 // ---- sending ---------------------------------------------------------------------
@@ -680,6 +762,14 @@ Status DpdkTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
     return make_error(Errc::kIo, "no such connection", ENOTCONN);
   Conn& k = conns_[c];
   if (k.sq_len == k.sendq.size()) return make_error(Errc::kIo, "send queue full", EAGAIN);
+  if (buf->bytes().empty()) {  // nothing for the peer to acknowledge: done now
+    Event e;
+    e.kind = EventKind::kSent;
+    e.conn = c;
+    e.user = tag;
+    push(e);
+    return Ok{};
+  }
   buf->ref();
   const auto cap = static_cast<std::uint32_t>(k.sendq.size());
   k.sendq[(k.sq_head + k.sq_len) % cap] = PendingSend{buf, tag, 0, 0};
@@ -688,10 +778,15 @@ Status DpdkTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
   return Ok{};
 }
 
-// pump: hand lwIP as much of the queue as its send buffer takes, without copying.
+// pump: hand lwIP as much of the queue as it should hold, without copying. Per
+// connection, what lwIP holds unacknowledged stays within the peer's window plus
+// 256 KiB (lwIP's segment pool is shared by every connection: one slow peer must not
+// take it), and the pool always keeps a reserve for handshakes, FINs and other
+// connections; past either, the rest waits here and goes when ACKs come.
 void DpdkTransport::pump(ConnId c) {
   Conn& k = conns_[c];
   if (k.pcb == nullptr || k.state != State::kOpen) return;
+  constexpr std::uint32_t kSegReserve = 4096;
   const auto cap = static_cast<std::uint32_t>(k.sendq.size());
   bool wrote = false;
   while (k.sq_write < k.sq_len) {
@@ -701,12 +796,24 @@ void DpdkTransport::pump(ConnId c) {
       ++k.sq_write;
       continue;
     }
+    const std::uint64_t in_lwip = TCP_SND_BUF - k.pcb->snd_buf;
+    const std::uint64_t allowed = std::max<std::uint64_t>(std::uint64_t{k.pcb->snd_wnd} + (256u << 10), 256u << 10);
     const std::uint32_t room = tcp_sndbuf(k.pcb);
-    if (room == 0 || tcp_sndqueuelen(k.pcb) + 4 >= TCP_SND_QUEUELEN) break;
-    const auto n = static_cast<u16_t>(std::min<std::size_t>({b.size() - s.written, room, kWriteChunk}));
+    if (room == 0 || in_lwip >= allowed) break;  // the next ACK pumps again
+    const auto n = static_cast<u16_t>(std::min<std::uint64_t>({b.size() - s.written, room, kWriteChunk, allowed - in_lwip}));
+    const std::uint32_t segs = n / TCP_MSS + 2;  // each segment: a header pbuf and a payload pbuf
+    const auto* seg_stats = lwip_stats.memp[MEMP_TCP_SEG];
+    if (tcp_sndqueuelen(k.pcb) + 2 * segs >= TCP_SND_QUEUELEN ||
+        seg_stats->used + segs + kSegReserve > MEMP_NUM_TCP_SEG) {
+      if (seg_stats->used + segs + kSegReserve > MEMP_NUM_TCP_SEG && !k.in_retry) {
+        k.in_retry = true;  // the pool is low: again at the next poll
+        retry_.push_back(c);
+      }
+      break;
+    }
     const bool more = s.written + n < b.size() || k.sq_write + 1 < k.sq_len;
     const err_t e = tcp_write(k.pcb, b.data() + s.written, n, more ? TCP_WRITE_FLAG_MORE : 0);
-    if (e == ERR_MEM) {  // lwIP's segment pool is empty: again after the next ACKs
+    if (e == ERR_MEM) {  // lwIP's memory is short: again at the next poll
       if (!k.in_retry) {
         k.in_retry = true;
         retry_.push_back(c);
@@ -785,15 +892,17 @@ void DpdkTransport::tx_flush() noexcept {
 
 // linger_or_close: the connection's pcb leaves it. Sends lwIP holds but the peer has not
 // acknowledged stay referenced by a lingering close until it has (or linger_ms passed);
-// sends never handed to lwIP are dropped now.
-void DpdkTransport::linger_or_close(ConnId c) {
+// sends never handed to lwIP are dropped now. Bytes received and not read count as read
+// (as a kernel socket's close does): otherwise lwIP answers the close with a reset
+// instead of a FIN. Returns true when it had to abort the pcb.
+bool DpdkTransport::linger_or_close(ConnId c) {
   Conn& k = conns_[c];
   drop_kept(k);
   tcp_pcb* pcb = k.pcb;
   k.pcb = nullptr;
-  if (k.in_retry) k.in_retry = false;  // left in retry_: skipped there (no pcb)
+  k.in_retry = false;  // (left in retry_: skipped there, no pcb)
   const auto cap = static_cast<std::uint32_t>(k.sendq.size());
-  // Sends with bytes in lwIP: the first sq_write + (the one being written).
+  // Sends with bytes in lwIP: the first sq_write, and the one being written if begun.
   std::uint32_t in_lwip = k.sq_write;
   if (in_lwip < k.sq_len && k.sendq[(k.sq_head + in_lwip) % cap].written > 0) ++in_lwip;
   for (std::uint32_t i = in_lwip; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % cap].buf->unref();
@@ -801,21 +910,27 @@ void DpdkTransport::linger_or_close(ConnId c) {
   if (pcb == nullptr) {
     unref_sends(k.sendq, k.sq_head, k.sq_len);
     k.sq_len = 0;
-    return;
+    return false;
   }
   tcp_recv(pcb, Hooks::recv);
-  if (k.sq_len == 0 || linger_free_.empty()) {
-    if (k.sq_len != 0) ++st_.linger_aborted;
+  pcb->rcv_wnd = TCP_WND_MAX(pcb);
+  bool all_acked = true;
+  for (std::uint32_t j = 0; j < k.sq_len; ++j) {
+    const PendingSend& s = k.sendq[(k.sq_head + j) % cap];
+    all_acked &= s.acked == s.written;
+  }
+  if (k.sq_len == 0 || all_acked) {
+    unref_sends(k.sendq, k.sq_head, k.sq_len);
+    k.sq_len = 0;
     tcp_arg(pcb, nullptr);
     tcp_sent(pcb, nullptr);
     tcp_err(pcb, nullptr);
     tcp_recv(pcb, nullptr);
-    if (k.sq_len != 0 || tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
-    unref_sends(k.sendq, k.sq_head, k.sq_len);
-    k.sq_len = 0;
-    return;
+    if (tcp_close(pcb) == ERR_OK) return false;
+    tcp_abort(pcb);  // no memory for the FIN
+    return true;
   }
-  const std::uint32_t i = linger_free_.back();
+  const std::uint32_t i = linger_free_.back();  // never empty: one per pcb lwIP can have
   linger_free_.pop_back();
   Linger& l = lingers_[i];
   l.in_use = true;
@@ -824,18 +939,29 @@ void DpdkTransport::linger_or_close(ConnId c) {
   if (l.bufs.size() != k.sendq.size()) l.bufs.resize(k.sendq.size());
   l.head = 0;
   l.len = 0;
-  for (std::uint32_t j = 0; j < k.sq_len; ++j) {
-    l.bufs[l.len++] = k.sendq[(k.sq_head + j) % cap];
-  }
+  for (std::uint32_t j = 0; j < k.sq_len; ++j) l.bufs[l.len++] = k.sendq[(k.sq_head + j) % cap];
   k.sq_len = 0;
   ++st_.lingering;
   tcp_arg(pcb, linger_arg(i));
-  if (tcp_close(pcb) != ERR_OK) end_linger(i, true);
+  if (tcp_close(pcb) == ERR_OK) return false;
+  end_linger(i, true);
+  return true;
+}
+
+// alive: `pcb` is still one of lwIP's (a lingering close's pcb can leave without a callback:
+// the last ACK of a LAST-ACK, or TIME-WAIT's end).
+static bool alive(const tcp_pcb* pcb) noexcept {
+  for (const tcp_pcb* p = tcp_active_pcbs; p != nullptr; p = p->next)
+    if (p == pcb) return true;
+  for (const tcp_pcb* p = tcp_tw_pcbs; p != nullptr; p = p->next)
+    if (p == pcb) return true;
+  return false;
 }
 
 void DpdkTransport::end_linger(std::uint32_t i, bool abort) {
   Linger& l = lingers_[i];
   if (!l.in_use) return;
+  if (l.pcb != nullptr && !alive(l.pcb)) l.pcb = nullptr;
   if (l.pcb != nullptr) {
     tcp_arg(l.pcb, nullptr);
     tcp_sent(l.pcb, nullptr);
@@ -884,14 +1010,15 @@ void DpdkTransport::close(ConnId c) {
   if (c >= conns_.size()) return;
   Conn& k = conns_[c];
   if (k.state == State::kFree || k.state == State::kClosed) return;
-  if (k.state == State::kConnecting && k.pcb != nullptr) {
+  const bool connecting = k.state == State::kConnecting;
+  if (connecting && k.pcb != nullptr) {
     tcp_arg(k.pcb, nullptr);
     tcp_err(k.pcb, nullptr);
     tcp_abort(k.pcb);
     k.pcb = nullptr;
   }
   linger_or_close(c);
-  finish(c, 0, false);
+  finish(c, 0, connecting);  // a dial given up: a failed connect (err 0), as on io_uring
 }
 
 // ---- the loop --------------------------------------------------------------------
@@ -925,6 +1052,7 @@ void DpdkTransport::input_burst() {
 }
 
 std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
+  flush();  // what the caller queued since the last poll goes now
   const std::uint64_t start = now_ns();
   const std::uint64_t until = start + static_cast<std::uint64_t>(std::max(timeout_ms, 0)) * 1'000'000u;
   for (;;) {

@@ -7,8 +7,9 @@
 //   receive  rte_eth_rx_burst → each mbuf wrapped as an lwIP custom pbuf (the pbuf lives
 //            in the mbuf's private area) → ethernet_input → TCP → kData events that point
 //            into the mbuf: no copy. release() frees the mbuf and opens the window
-//            (tcp_recved); hold() keeps the pbufs and leaves the window closed, so a
-//            paused peer is held back by TCP itself.
+//            (tcp_recved). hold() copies what is kept out of the mbufs (a paused
+//            connection pins no packet buffer) and leaves the window closed, so a paused
+//            peer is held back by TCP itself; resume() hands the copy back first.
 //   send     tcp_write without a copy: lwIP's segments reference the SharedBuf, which
 //            stays referenced until the peer acknowledged every byte (kSent then), and
 //            after a close until lwIP is done with it (a lingering close).
@@ -53,13 +54,18 @@ struct DpdkConfig {
   std::uint32_t mbufs = 0;  // receive and send mbufs; 0: sized from max_conns (mbufs_for())
   std::uint16_t rx_desc = 1024;
   std::uint16_t tx_desc = 1024;
-  std::uint32_t max_conns = 1024;        // connection table size (≤ 4096, lwIP's pcb pool)
+  std::uint32_t max_conns = 1024;        // connection table size (≤ 4096; lwIP's pcb pool has room for closing ones too)
   std::uint32_t max_queued_sends = 256;  // per connection, before send() refuses (backpressure)
   bool cautious_reads = false;           // new connections get a 64 KiB window until trust_reads()
   std::vector<BufPool::Class> send_pool = MemoryPlan::small().send;
   std::uint32_t idle_spin_us = 200;       // after the last packet, poll without sleeping this long
   std::uint32_t idle_sleep_max_us = 1000;  // then sleep in steps doubling up to this
   std::uint64_t linger_ms = 5000;          // a closed connection's unacknowledged sends, at most
+  // TCP keep-alive on every connection: a peer that vanished while idle is found after
+  // idle + interval × probes (0: off).
+  std::uint32_t keepalive_idle_ms = 60'000;
+  std::uint32_t keepalive_interval_ms = 10'000;
+  std::uint32_t keepalive_probes = 4;
 };
 
 // mbufs_for: the default mbuf count for `max_conns` connections: every window a cautious
@@ -75,6 +81,7 @@ struct DpdkStats {
   std::uint64_t tcp_retransmits = 0, tcp_checksum_errors = 0, tcp_drops = 0;
   std::uint64_t ip_drops = 0, arp_requests_answered = 0, icmp_echo_answered = 0;
   std::uint64_t lingering = 0;       // closed connections whose sends lwIP still holds
+  std::uint64_t refused_tiny_mss = 0;  // handshakes refused: an MSS or window too small to carry segments
   std::uint64_t linger_aborted = 0;  // lingering closes cut short (deadline or no room)
   std::uint64_t idle_sleeps = 0;
 };
@@ -122,10 +129,6 @@ class DpdkTransport {
     std::uint32_t written;  // bytes handed to lwIP
     std::uint32_t acked;    // bytes the peer acknowledged
   };
-  struct Kept {  // a received pbuf held (hold()) or waiting in a paused connection
-    pbuf* p;
-    std::uint32_t off;
-  };
   enum class State : std::uint8_t { kFree, kConnecting, kOpen, kClosed };
   struct Conn {
     tcp_pcb* pcb = nullptr;
@@ -136,11 +139,11 @@ class DpdkTransport {
     bool close_pending = false;  // kClosed queued; the id is free once it is handed out
     bool touched = false;        // in touched_: tcp_output at the end of the poll
     bool in_retry = false;       // sends waiting for lwIP memory
+    bool trusted = false;        // trust_reads() came: the full window (applied at resume() when paused)
     net::PeerAddress remote;
     std::vector<PendingSend> sendq;  // ring, capacity max_queued_sends
     std::uint32_t sq_head = 0, sq_len = 0, sq_write = 0;  // sq_write: first not fully written (offset from head)
-    std::vector<Kept> kept;
-    int held_err = 0;
+    Bytes stash;  // bytes kept while paused (their window not yet given back)
   };
   struct Linger {  // a closed connection whose sends lwIP has not delivered yet
     tcp_pcb* pcb = nullptr;
@@ -150,10 +153,12 @@ class DpdkTransport {
     bool in_use = false;
   };
   struct RxSlot {
-    pbuf* p = nullptr;
+    pbuf* p = nullptr;  // the frame's pbuf; nullptr: the data is `owned` (a stash resume() handed back)
     ConnId conn = kNoConn;
     std::uint32_t gen = 0;
     std::uint32_t credit = 0;  // bytes to give back to the window on release
+    bool in_use = false;
+    Bytes owned;
   };
 
   explicit DpdkTransport(const DpdkConfig& cfg);
@@ -163,11 +168,16 @@ class DpdkTransport {
   void pump(ConnId c);
   void on_acked(ConnId c, std::uint32_t n);
   void deliver(ConnId c, pbuf* p, std::uint32_t off, std::uint32_t credit);
+  std::uint32_t take_slot(ConnId c, pbuf* p, std::uint32_t credit);  // ~0u: none free
+  void free_slot(std::uint32_t s) noexcept;
+  void open_window(tcp_pcb* pcb) noexcept;
   void take_data(ConnId c, pbuf* p);
   void finish(ConnId c, int err, bool connect_failed);
   void drop_kept(Conn& k) noexcept;
+  void keep(Conn& k, ByteSpan bytes);
+  bool acceptable(tcp_pcb* pcb) noexcept;
   void unref_sends(std::vector<PendingSend>& q, std::uint32_t head, std::uint32_t len) noexcept;
-  void linger_or_close(ConnId c);
+  bool linger_or_close(ConnId c);  // true: it had to abort the pcb (a callback must return ERR_ABRT)
   void end_linger(std::uint32_t i, bool abort);
   void expire_lingers(std::uint64_t now_ns);
   void window_back(ConnId c, std::uint32_t gen, std::uint32_t n);
@@ -181,7 +191,8 @@ class DpdkTransport {
   std::uint16_t port_id_ = 0;
   bool port_started_ = false;
   std::string probed_;  // the vdev we created (removed at the end)
-  void* pool_mb_ = nullptr;     // rte_mempool*
+  void* pool_mb_ = nullptr;     // rte_mempool*: received frames
+  void* pool_tx_ = nullptr;     // rte_mempool*: frames sent (apart, so receiving cannot starve sending)
   void* netif_ = nullptr;       // struct netif*
   std::vector<tcp_pcb*> listeners_;
   std::vector<std::uint8_t> listener_tags_;

@@ -1,5 +1,6 @@
 #include "relay/config/config.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -110,6 +111,49 @@ TEST(Config, HttpAndRewardsSections) {
   ov.http_bind = "nope";
   EXPECT_FALSE(load_config("", ov, err).ok());
   EXPECT_NE(err.find("--http-bind"), std::string::npos);
+}
+
+// [dataplane] backend and [dpdk]: the DPDK port's settings, and what the port cannot
+// carry refused at load with the reason.
+TEST(Config, DpdkBackend) {
+  std::string err;
+  auto d = load_config("", {}, err);
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_EQ(d->backend, RelayConfig::Backend::kUring);
+  const std::string dpdk =
+      "[dataplane]\nbackend = \"dpdk\"\n[dpdk]\neal_args = [\"--no-huge\", \"-m\", \"512\"]\n"
+      "port = \"net_af_xdp0,iface=eth1\"\naddress = \"198.18.5.2/23\"\ngateway = \"198.18.4.1\"\nmbufs = 65536\n";
+  auto c = load_config(dpdk, {}, err, "r.toml");
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->backend, RelayConfig::Backend::kDpdk);
+  EXPECT_EQ(c->dpdk.eal_args, (std::vector<std::string>{"--no-huge", "-m", "512"}));
+  EXPECT_EQ(c->dpdk.port, "net_af_xdp0,iface=eth1");
+  EXPECT_EQ(c->dpdk.address, htonl(0xC6120502u));  // 198.18.5.2
+  EXPECT_EQ(c->dpdk.prefix_len, 23);
+  EXPECT_EQ(c->dpdk.gateway, htonl(0xC6120401u));
+  EXPECT_EQ(c->dpdk.mbufs, 65536u);
+  EXPECT_EQ(c->dpdk.mtu, 1500);
+
+  auto refused = [&](const std::string& text, const char* says) {
+    EXPECT_FALSE(load_config(text, {}, err, "r.toml").ok()) << text;
+    EXPECT_NE(err.find(says), std::string::npos) << err;
+  };
+  refused("[dataplane]\nbackend = \"xdp\"\n", "dataplane.backend");
+  refused("[dataplane]\nbackend = \"dpdk\"\n", "needs dpdk.address");
+  refused("[dpdk]\naddress = \"198.18.5.2/33\"\n", "dpdk.address");
+  refused("[dpdk]\naddress = \"fe80::1/64\"\n", "dpdk.address");
+  refused("[dpdk]\naddress = \"198.18.5.2/\"\n", "dpdk.address");
+  refused("[dpdk]\ngateway = \"nope\"\n", "dpdk.gateway");
+  refused("[dpdk]\nmbufs = 100\n", "dpdk.mbufs");
+  refused("[dpdk]\nqueues = 2\n", "unknown key 'dpdk.queues'");
+  refused(dpdk + "[p2p]\nmptcp = true\n", "p2p.mptcp: not with dataplane.backend");
+  refused(dpdk + "[p2p]\nbind_device = \"wg0\"\n", "p2p.bind_device");
+  refused(dpdk + "[p2p]\nbind = \"10.0.0.1:20444\"\n", "p2p.bind: with the DPDK backend");
+  refused(dpdk + "[proxy]\nsocks5 = \"127.0.0.1:9050\"\n", "proxy.socks5");
+  refused(dpdk + "[i2p]\nsam = \"127.0.0.1:7656\"\n", "i2p.sam");
+  refused(dpdk + "[tor]\nbind = \"127.0.0.1:0\"\n", "tor.control / tor.bind");
+  // The port's own address as the bind host is fine.
+  EXPECT_TRUE(load_config(dpdk + "[p2p]\nbind = \"198.18.5.2:20444\"\n", {}, err).ok()) << err;
 }
 
 TEST(Config, BlockStoreSection) {

@@ -25,23 +25,23 @@
 #define MEMP_MEM_MALLOC                 0
 #define MEM_ALIGNMENT                   8
 #define MEM_SIZE                        (24 * 1024 * 1024)
-#define MEMP_NUM_TCP_PCB                4096   /* connections, the dataplane's max_conns at most */
+#define MEMP_NUM_TCP_PCB                5120   /* connections (max_conns ≤ 4096) and closing ones */
 #define MEMP_NUM_TCP_PCB_LISTEN         8
 #define MEMP_NUM_TCP_SEG                65535  /* segments queued or unacked, every connection (memp counts in u16) */
 #define MEMP_NUM_PBUF                   65535  /* PBUF_REF: the payload of every such segment */
-#define MEMP_NUM_REASSDATA              8
-#define IP_REASS_MAX_PBUFS              64
-#define MEMP_NUM_FRAG_PBUF              64
 #define MEMP_NUM_ARP_QUEUE              1024
 #define MEMP_NUM_UDP_PCB                1
 #define MEMP_NUM_RAW_PCB                1
 #define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 2)
-#define PBUF_POOL_SIZE                  1024   /* lwIP's own pool: reassembly and copies only */
+#define PBUF_POOL_SIZE                  64     /* lwIP's own pool: unused (frames are mbufs) */
 #define PBUF_POOL_BUFSIZE               1536
 /* lwIP checks TCP_WND against its own pbuf pool; received frames live in mbufs here, so
  * that check does not apply (the mbuf pool is sized for the windows: mbufs_for()). */
 #define LWIP_DISABLE_TCP_SANITY_CHECKS  1
 #define LWIP_SUPPORT_CUSTOM_PBUF        1      /* received frames stay in their mbufs */
+/* A frame waiting for ARP is copied unless its bytes are lwIP's own: a send's payload
+ * (a PBUF_ROM over a shared buffer) may be freed while the query is pending. */
+#define PBUF_NEEDS_COPY(p) (((p)->type_internal & PBUF_TYPE_FLAG_STRUCT_DATA_CONTIGUOUS) == 0)
 #define PBUF_LINK_HLEN                  14
 #define ETH_PAD_SIZE                    0
 
@@ -55,7 +55,7 @@
 #define LWIP_IPV4                       1
 #define LWIP_IPV6                       0
 #define IP_FORWARD                      0
-#define IP_REASSEMBLY                   1
+#define IP_REASSEMBLY                   0      /* TCP from Linux sets DF: fragments are an attack surface only */
 #define IP_FRAG                         0      /* TCP never sends more than the MSS */
 #define LWIP_ICMP                       1      /* echo requests to the relay's address are answered */
 #define LWIP_RAW                        0
@@ -91,6 +91,8 @@
 #define TCP_SNDQUEUELOWAT               (TCP_SND_QUEUELEN / 2)
 #define TCP_WND_UPDATE_THRESHOLD        (16 * TCP_MSS)
 #define TCP_QUEUE_OOSEQ                 1      /* keep what arrives past a loss */
+#define TCP_OOSEQ_MAX_PBUFS             512    /* ... up to this much per connection (each is an mbuf) */
+#define TCP_OOSEQ_MAX_BYTES             (512 * TCP_MSS)
 #define LWIP_TCP_SACK_OUT               1      /* and say so (SACK blocks in our ACKs) */
 #define LWIP_TCP_MAX_SACK_NUM           4
 #define LWIP_TCP_TIMESTAMPS             1      /* RTT per segment on large windows (RFC 7323) */
@@ -114,6 +116,7 @@
 /* ---- statistics (the transport reports them), no debugging output ---- */
 #define LWIP_STATS                      1
 #define LWIP_STATS_DISPLAY              0
+#define LWIP_STATS_LARGE                1      /* 32-bit counters: u16 ones wrap within seconds */
 #define LINK_STATS                      1
 #define ETHARP_STATS                    1
 #define IP_STATS                        1
