@@ -27,7 +27,7 @@ cd "$here"
 packages=(
   build-essential cmake ninja-build pkg-config git python3
   libssl-dev libsecp256k1-dev libxxhash-dev libjemalloc-dev liburing-dev
-  libdpdk-dev dpdk-dev libtomlplusplus-dev libcli11-dev liblmdb-dev libisal-dev libhttp-parser-dev curl
+  libdpdk-dev dpdk-dev libbpf-dev libtomlplusplus-dev libcli11-dev liblmdb-dev libisal-dev libhttp-parser-dev curl
   libcurl4-openssl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev

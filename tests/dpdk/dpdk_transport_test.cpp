@@ -100,6 +100,33 @@ Bytes pattern(std::size_t n, std::uint8_t seed) {
   return b;
 }
 
+// KernelEnd: a kernel socket's side of a bulk exchange, non-blocking, one step.
+struct KernelEnd {
+  int fd = -1;
+  const Bytes* out = nullptr;
+  std::size_t off = 0;
+  Bytes in;
+  bool eof = false;
+  int err = 0;
+  void step() {
+    if (fd < 0) return;
+    if (out != nullptr && off < out->size()) {
+      const ssize_t w = ::send(fd, out->data() + off, out->size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (w > 0) off += static_cast<std::size_t>(w);
+    }
+    std::uint8_t buf[65536];
+    for (int i = 0; i < 4 && !eof; ++i) {
+      const ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (r > 0) in.insert(in.end(), buf, buf + r);
+      else if (r == 0) eof = true;
+      else {
+        if (errno != EAGAIN) err = errno;
+        break;
+      }
+    }
+  }
+};
+
 // The relay side under test, with what it saw.
 struct Side {
   std::unique_ptr<DpdkTransport> t;
@@ -231,6 +258,65 @@ TEST_P(DpdkTcp, AnswersArpAndPing) {
   EXPECT_GE(s_.t->stats().icmp_echo_answered, 3u);
 }
 
+// The host keeps its own address on the relay's port: the kernel there owns
+// 198.18.20.3 (ping and a TCP server answer from the kernel) while the relay serves
+// 198.18.20.2 beside it. On AF_XDP the relay's XDP program sends only the relay's
+// frames to DPDK (the driver's own program would take every frame of the queue): the
+// host's traffic never reaches the relay's port at all.
+TEST_P(DpdkTcp, HostKeepsItsOwnAddressOnTheSamePort) {
+  ASSERT_TRUE(link_->d.sh("addr add 198.18.20.3/24 dev " + link_->dev));
+  // A kernel server on the host's address (in the DPDK side's namespace).
+  int lfd = -1;
+  link_->d.in([&] {
+    lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const sockaddr_in a = v4addr("198.18.20.3", 7777);
+    const int one = 1;
+    ::setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(lfd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 4) != 0) {
+      ::close(lfd);
+      lfd = -1;
+    }
+  });
+  ASSERT_GE(lfd, 0);
+  set_nonblocking(lfd);
+  const std::uint64_t rx_before = s_.t->stats().rx_packets;
+  bool done = false;
+  int rc = -1;
+  std::thread ping([&] {
+    rc = std::system(("ip netns exec " + link_->k.name + " ping -c 20 -i 0.05 -W 2 198.18.20.3 >/dev/null 2>&1").c_str());
+    done = true;
+  });
+  s_.run([&] { return done; }, 15);
+  ping.join();
+  EXPECT_EQ(rc, 0) << "the host's own address did not answer ping";
+  // TCP to the host, and to the relay, side by side.
+  const int hfd = kernel_socket(link_->k);
+  const sockaddr_in ha = v4addr("198.18.20.3", 7777);
+  set_nonblocking(hfd);
+  ::connect(hfd, reinterpret_cast<const sockaddr*>(&ha), sizeof ha);
+  int served = -1;
+  EXPECT_TRUE(s_.run([&] { return (served = ::accept(lfd, nullptr, nullptr)) >= 0; }, 10)) << "the host's TCP server got nothing";
+  const std::uint64_t rx_host = s_.t->stats().rx_packets - rx_before;
+  if (std::string(GetParam()) == "net_af_xdp") {
+    // 20 pings and a TCP handshake for the host: none of it came to the relay's port.
+    EXPECT_LE(rx_host, 2u) << "the host's frames reached the relay's AF_XDP socket";
+    EXPECT_NE(s_.t->describe().find("XDP steers only this address"), std::string::npos) << s_.t->describe();
+  } else {
+    EXPECT_GE(rx_host, 20u);  // af_packet sees every frame (and lwIP drops the host's)
+  }
+  s_.echo = true;
+  KernelEnd k;
+  k.fd = kernel_connect();
+  const Bytes out = pattern(64 << 10, 3);
+  k.out = &out;
+  EXPECT_TRUE(s_.run([&] { return k.in.size() == out.size(); }, 10, [&] { k.step(); }));
+  EXPECT_TRUE(k.in == out);
+  if (served >= 0) ::close(served);
+  ::close(hfd);
+  ::close(lfd);
+  ::close(k.fd);
+}
+
 // A kernel client connects; 1 MiB each way (past the 64 KiB of a first window, so
 // window scaling is in play), echoed byte for byte.
 TEST_P(DpdkTcp, KernelClientBulkBothWays) {
@@ -306,32 +392,6 @@ TEST_P(DpdkTcp, RefusedConnectFails) {
   EXPECT_EQ(s_.failed[*c], ECONNREFUSED);
 }
 
-// kernel_pump: a kernel socket's side of a bulk exchange, non-blocking, one step.
-struct KernelEnd {
-  int fd = -1;
-  const Bytes* out = nullptr;
-  std::size_t off = 0;
-  Bytes in;
-  bool eof = false;
-  int err = 0;
-  void step() {
-    if (fd < 0) return;
-    if (out != nullptr && off < out->size()) {
-      const ssize_t w = ::send(fd, out->data() + off, out->size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (w > 0) off += static_cast<std::size_t>(w);
-    }
-    std::uint8_t buf[65536];
-    for (int i = 0; i < 4 && !eof; ++i) {
-      const ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (r > 0) in.insert(in.end(), buf, buf + r);
-      else if (r == 0) eof = true;
-      else {
-        if (errno != EAGAIN) err = errno;
-        break;
-      }
-    }
-  }
-};
 
 // Loss (3 % each way, dropped by nftables in the kernel's namespace) and reordering (5 %
 // of the kernel's segments held back in a slow htb class, chosen by nftables): 2 MiB each

@@ -1,10 +1,12 @@
 // dataplane/transport/dpdk/dpdk_transport.cpp — see dpdk_transport.hpp.
 #include "dataplane/transport/dpdk/dpdk_transport.hpp"
+#include "dataplane/transport/dpdk/xdp_steer.hpp"
 
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
@@ -340,6 +342,27 @@ Status DpdkTransport::init() {
     args = name.substr(comma + 1);
     name.resize(comma);
   }
+  // On an AF_XDP port the relay's own XDP program decides what leaves the kernel: only
+  // frames for the relay's address (xdp/relay_steer.bpf.c). (Unless the devargs name
+  // a program of their own.)
+  struct TempFile {
+    std::string path;
+    ~TempFile() {
+      if (!path.empty()) ::unlink(path.c_str());
+    }
+  } xdp_file;
+  std::string xdp_iface;
+  if (name.rfind("net_af_xdp", 0) == 0 && args.find("xdp_prog=") == std::string::npos && cfg_.steer) {
+    for (std::size_t at = 0; at < args.size();) {
+      std::size_t end = args.find(',', at);
+      if (end == std::string::npos) end = args.size();
+      if (args.compare(at, 6, "iface=") == 0) xdp_iface = args.substr(at + 6, end - at - 6);
+      at = end + 1;
+    }
+    xdp_file.path = xdp::write_program();
+    if (xdp_file.path.empty()) return make_error(Errc::kIo, "cannot write the XDP program out", static_cast<std::uint32_t>(errno));
+    args += ",xdp_prog=" + xdp_file.path;
+  }
   if (name.empty()) {
     if (rte_eth_dev_count_avail() != 1)
       return make_error(Errc::kIo, "dpdk.port not set and DPDK sees no port or several (bind a NIC with dpdk-devbind.py, or name a vdev)", ENODEV);
@@ -392,6 +415,10 @@ Status DpdkTransport::init() {
     if (attempt == 30) return make_error(Errc::kIo, "dpdk.port: cannot set up its receive queue", static_cast<std::uint32_t>(-r));
     const timespec pause{0, 100'000'000};
     ::nanosleep(&pause, nullptr);
+  }
+  if (!xdp_iface.empty()) {  // the driver attached the program with the queue: give it our address
+    if (auto st = xdp::set_address(xdp_iface, cfg_.ipv4); !st.ok()) return st.error();
+    steered_ = true;
   }
   if (int r = rte_eth_tx_queue_setup(port_id_, 0, txd, sock, nullptr); r != 0)
     return make_error(Errc::kIo, "dpdk.port: cannot set up its transmit queue", static_cast<std::uint32_t>(-r));
@@ -1121,8 +1148,9 @@ std::string DpdkTransport::describe() const {
   char ip[INET_ADDRSTRLEN] = "?";
   ::inet_ntop(AF_INET, &cfg_.ipv4, ip, sizeof ip);
   char out[256];
-  std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s", port_id_, driver_.c_str(), mac_.c_str(),
-                ip, cfg_.prefix_len, cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns), LWIP_VERSION_STRING);
+  std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s%s", port_id_, driver_.c_str(), mac_.c_str(),
+                ip, cfg_.prefix_len, cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns), LWIP_VERSION_STRING,
+                steered_ ? "; XDP steers only this address to the relay, the rest stays the kernel's" : "");
   return out;
 }
 

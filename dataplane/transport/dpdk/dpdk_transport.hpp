@@ -61,6 +61,9 @@ struct DpdkConfig {
   std::uint32_t idle_spin_us = 200;       // after the last packet, poll without sleeping this long
   std::uint32_t idle_sleep_max_us = 1000;  // then sleep in steps doubling up to this
   std::uint64_t linger_ms = 5000;          // a closed connection's unacknowledged sends, at most
+  // steer: on a net_af_xdp port, attach the relay's XDP program (only frames for `ipv4`
+  // leave the kernel); false: the driver's own (every frame of the queue).
+  bool steer = true;
   // TCP keep-alive on every connection: a peer that vanished while idle is found after
   // idle + interval × probes (0: off).
   std::uint32_t keepalive_idle_ms = 60'000;
@@ -216,6 +219,7 @@ class DpdkTransport {
   DpdkStats st_;
   std::string mac_;
   std::string driver_;
+  bool steered_ = false;
 };
 
 static_assert(Transport<DpdkTransport>);
