@@ -181,6 +181,16 @@ int serve(const Ctx& x, T& transport, Opened op, std::size_t max_sessions, const
                engine.sessions(), engine.authenticated_sessions(), static_cast<unsigned long long>(c.relayed.load()),
                static_cast<unsigned long long>(c.fanout_sends.load()), static_cast<unsigned long long>(c.drop_dup.load()),
                static_cast<unsigned long long>(c.drop_invalid.load()), static_cast<unsigned long long>(heap_allocated()));
+      if constexpr (requires { transport.stats().tcp_retransmits; }) {  // the DPDK port's own
+        const auto st = transport.stats();
+        log_line(kProg, "port: rx %llu tx %llu frames, dropped rx %llu tx %llu, no mbuf %llu, retransmitted %llu, "
+                 "checksum errors %llu, copied into frames %llu B, lingering closes %llu",
+                 static_cast<unsigned long long>(st.rx_packets), static_cast<unsigned long long>(st.tx_packets),
+                 static_cast<unsigned long long>(st.rx_dropped), static_cast<unsigned long long>(st.tx_dropped),
+                 static_cast<unsigned long long>(st.no_mbuf), static_cast<unsigned long long>(st.tcp_retransmits),
+                 static_cast<unsigned long long>(st.tcp_checksum_errors), static_cast<unsigned long long>(st.copied_tx_bytes),
+                 static_cast<unsigned long long>(st.lingering));
+      }
       next_stats = now + every;
     }
   }

@@ -307,6 +307,61 @@ TEST_P(RelayNetns, MisbehavingPeerIsBannedByAddress) {
   (void)std::system(("rm -rf " + dir).c_str());
 }
 
+// kill -9 of the dataplane: its connections die with it; the supervisor starts a new one
+// on the same port (with DPDK: the port and its AF_XDP socket made again, the old socket
+// released by the kernel), the old peers learn their sessions are gone, and new peers
+// relay through it.
+TEST_P(RelayNetns, DataplaneKilledWithSigkillComesBack) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  Netns ns("198.18.3.1/24", {"198.18.3.2/24"}, dpdk());
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  char tmpl[] = "/tmp/stacks-relay-kill-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0755);
+  const std::string cfg = write_file(dir, "relay.toml", test::kTestFrontierToml + backend_toml(ns));
+  test::RelayRun relay({"--config", cfg}, "198.18.3.1:20444", ns.r);
+  ASSERT_EQ(relay.port, 20444);
+  std::vector<std::unique_ptr<UringTransport>> ts;
+  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> peers;
+  auto connect = [&](std::uint8_t key) {
+    EXPECT_TRUE(in_netns(ns.p, [&] {
+      ts.push_back(std::move(UringTransport::create({}).value()));
+      peers.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), key));
+      peers.back()->dial(v4("198.18.3.1", 20444));
+    }));
+  };
+  std::uint64_t now = 1;
+  auto pump_until = [&](int seconds, auto&& done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      for (auto& p : peers) p->pump(++now, 2);
+    }
+    return true;
+  };
+  connect(60);
+  connect(61);
+  ASSERT_TRUE(pump_until(15, [&] { return peers[0]->authenticated() && peers[1]->authenticated(); }));
+  const pid_t dp1 = relay.dp_pid;
+  ASSERT_EQ(::kill(dp1, SIGKILL), 0);
+  ASSERT_TRUE(relay.wait_ready(20000)) << "no new dataplane";
+  EXPECT_NE(relay.dp_pid, dp1);
+  EXPECT_EQ(relay.port, 20444);
+  // The old connections end: on kernel sockets the kernel closes them with the process;
+  // a user-space stack dies without a word, and the new one resets each at its next
+  // segment (here a Ping; a node's own pings do the same within seconds).
+  for (int i = 0; i < 2; ++i) peers[static_cast<std::size_t>(i)]->send(peers[static_cast<std::size_t>(i)]->conv->sign(8, Ping{1}));
+  EXPECT_TRUE(pump_until(15, [&] { return peers[0]->closed && peers[1]->closed; }))
+      << "the old connections did not end with the old dataplane";
+  connect(62);
+  connect(63);
+  ASSERT_TRUE(pump_until(20, [&] { return peers[2]->authenticated() && peers[3]->authenticated(); }));
+  peers[2]->send(peers[2]->conv->sign(9, Transaction{test::signed_test_tx(4)}));
+  EXPECT_TRUE(pump_until(10, [&] { return peers[3]->pushes.size() == 1; }));
+  EXPECT_EQ(relay.stop(), 0);
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backend, RelayNetns, ::testing::Values("uring", "net_af_xdp", "net_af_packet"),
                          [](const auto& p) { return std::string(p.param) == "uring" ? "uring" : std::string(p.param).substr(4); });
 

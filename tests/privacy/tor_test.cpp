@@ -142,7 +142,10 @@ bool connect_through_tor(UPeer& p, const net::PeerAddress& onion, std::vector<UP
 // Restarted on the same data dir, the relay publishes the same address again.
 TEST_F(Tor, TheRelayDialsAnOnionNodeAndIsReachedAtItsOwnOnionServiceRelayingBothWays) {
   auto nt = dp::UringTransport::create({}).value();
-  ASSERT_TRUE(nt->listen(launch::sockaddr_of("127.0.0.1", g_tor->node_port)).ok());
+  {
+    auto l = nt->listen(launch::sockaddr_of("127.0.0.1", g_tor->node_port));
+    ASSERT_TRUE(l.ok()) << l.error().reason << ": " << std::strerror(static_cast<int>(l.error().offset));
+  }
   UPeer node(*nt, 80);
   char tmpl[] = "/tmp/srl-tor-relay-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
