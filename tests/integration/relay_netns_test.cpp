@@ -72,9 +72,16 @@ struct Netns {
 // (lwIP on a vdev on the relay's end of the veth: af_xdp or af_packet).
 class RelayNetns : public ::testing::TestWithParam<const char*> {
  protected:
+  void TearDown() override {
+    if (!dir_.empty()) (void)std::system(("rm -rf " + dir_).c_str());
+  }
   bool dpdk() const { return std::string(GetParam()) != "uring"; }
   // backend_toml: what the relay's configuration adds for this backend ("" for io_uring).
   std::string backend_toml(const Netns& ns) const { return dpdk() ? ns.dpdk_toml(GetParam()) : ""; }
+  // relay_config: a directory of the case's own (removed at the end) holding relay.toml:
+  // the test frontier and this backend's settings; its path.
+  std::string relay_config(const Netns& ns);
+  std::string dir_;
 };
 
 // in_netns: run `fn` with this thread in namespace `name` (sockets it creates stay there).
@@ -106,15 +113,18 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   return path;
 }
 
+std::string RelayNetns::relay_config(const Netns& ns) {
+  char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+  ::chmod(dir_.c_str(), 0755);  // the relay drops root: its data dir must be reachable
+  return write_file(dir_, "relay.toml", test::kTestFrontierToml + backend_toml(ns));
+}
+
 TEST_P(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
   Netns ns("198.18.2.1/24", {"198.18.2.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
-  char tmpl[] = "/tmp/stacks-relay-veth-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
-  ::chmod(dir.c_str(), 0755);
-  const std::string cfg = write_file(dir, "relay.toml", test::kTestFrontierToml + backend_toml(ns));
-  test::RelayRun relay({"--config", cfg}, "198.18.2.1:20444", ns.r);
+  test::RelayRun relay({"--config", relay_config(ns)}, "198.18.2.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
 
   // Peers' sockets are created inside the other namespace, then this thread returns.
@@ -161,7 +171,6 @@ TEST_P(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   EXPECT_EQ(peers[1]->pushes[0], peers[2]->pushes[0]);
   EXPECT_TRUE(peers[0]->pushes.empty());
   EXPECT_EQ(rc, 0);
-  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 // The walk over real sockets: the relay knows one seed; the seed tells of three more;
@@ -315,11 +324,7 @@ TEST_P(RelayNetns, DataplaneKilledWithSigkillComesBack) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
   Netns ns("198.18.3.1/24", {"198.18.3.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
-  char tmpl[] = "/tmp/stacks-relay-kill-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
-  ::chmod(dir.c_str(), 0755);
-  const std::string cfg = write_file(dir, "relay.toml", test::kTestFrontierToml + backend_toml(ns));
-  test::RelayRun relay({"--config", cfg}, "198.18.3.1:20444", ns.r);
+  test::RelayRun relay({"--config", relay_config(ns)}, "198.18.3.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444);
   std::vector<std::unique_ptr<UringTransport>> ts;
   std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> peers;
@@ -359,7 +364,6 @@ TEST_P(RelayNetns, DataplaneKilledWithSigkillComesBack) {
   peers[2]->send(peers[2]->conv->sign(9, Transaction{test::signed_test_tx(4)}));
   EXPECT_TRUE(pump_until(10, [&] { return peers[3]->pushes.size() == 1; }));
   EXPECT_EQ(relay.stop(), 0);
-  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backend, RelayNetns, ::testing::Values("uring", "net_af_xdp", "net_af_packet"),
