@@ -469,6 +469,7 @@ Status DpdkTransport::init() {
   q_.reserve(4096);
   touched_.reserve(cfg_.max_conns);
   retry_.reserve(cfg_.max_conns);
+  retry_run_.reserve(cfg_.max_conns);
   tx_.reserve(kTxQueueMax);
   if (!cfg_.send_pool.empty()) {
     auto p = BufPool::create(cfg_.send_pool);
@@ -539,7 +540,6 @@ Result<std::uint16_t> DpdkTransport::listen(std::uint16_t port, int backlog, std
   tcp_arg(l, reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag)));
   tcp_accept(l, Hooks::accepted);
   listeners_.push_back(l);
-  listener_tags_.push_back(tag);
   return l->local_port;
 }
 
@@ -1093,14 +1093,13 @@ std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
         sys_check_timeouts();
         expire_lingers(now_ns());
       }
-      if (!retry_.empty()) {
-        std::vector<ConnId> again;
-        again.swap(retry_);
-        retry_.reserve(again.capacity());
-        for (ConnId c : again) {
+      if (!retry_.empty()) {  // (pump() may queue a connection again: into the other list)
+        retry_run_.swap(retry_);
+        for (ConnId c : retry_run_) {
           conns_[c].in_retry = false;
           pump(c);
         }
+        retry_run_.clear();
       }
       flush();
     }

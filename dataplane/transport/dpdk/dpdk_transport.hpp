@@ -198,7 +198,6 @@ class DpdkTransport {
   void* pool_tx_ = nullptr;     // rte_mempool*: frames sent (apart, so receiving cannot starve sending)
   void* netif_ = nullptr;       // struct netif*
   std::vector<tcp_pcb*> listeners_;
-  std::vector<std::uint8_t> listener_tags_;
   std::vector<Conn> conns_;
   std::vector<ConnId> free_;
   std::vector<Linger> lingers_;
@@ -209,6 +208,7 @@ class DpdkTransport {
   std::size_t q_head_ = 0;
   std::vector<ConnId> touched_;  // connections that received or wrote this poll (ACK and send at its end)
   std::vector<ConnId> retry_;  // connections whose sends wait for lwIP memory
+  std::vector<ConnId> retry_run_;  // the list being retried (swapped with retry_: no allocation)
   std::vector<void*> tx_;      // mbufs waiting for the device
   std::unique_ptr<BufPool> pool_;
   std::uint32_t open_ = 0;
