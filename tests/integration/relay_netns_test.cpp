@@ -113,6 +113,33 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   return path;
 }
 
+// NetnsPeers: stock-node test peers made in namespace `netns` (their sockets stay there),
+// each dialing the relay at `relay`, pumped together.
+struct NetnsPeers {
+  std::string netns;
+  sockaddr_in6 relay;
+  std::vector<std::unique_ptr<UringTransport>> ts;
+  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> ps;
+  std::uint64_t now = 1;
+  test::TestPeer<UringTransport>& connect(std::uint8_t key) {
+    EXPECT_TRUE(in_netns(netns, [&] {
+      ts.push_back(std::move(UringTransport::create({}).value()));
+      ps.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), key));
+      ps.back()->dial(relay);
+    }));
+    return *ps.back();
+  }
+  template <typename F>
+  bool pump_until(int seconds, F&& done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      for (auto& p : ps) p->pump(++now, 2);
+    }
+    return true;
+  }
+};
+
 std::string RelayNetns::relay_config(const Netns& ns) {
   char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
@@ -267,25 +294,9 @@ TEST_P(RelayNetns, MisbehavingPeerIsBannedByAddress) {
   auto relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444", ns.r);
   ASSERT_EQ(relay->port, 20444) << "the relay did not report READY inside its namespace";
 
-  std::vector<std::unique_ptr<UringTransport>> ts;
-  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> peers;
-  std::uint64_t now = 1;
-  auto connect = [&](std::uint8_t key) -> test::TestPeer<UringTransport>& {
-    EXPECT_TRUE(in_netns(ns.p, [&] {
-      ts.push_back(std::move(UringTransport::create({}).value()));
-      peers.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), key));
-      peers.back()->dial(v4("198.18.1.1", 20444));
-    }));
-    return *peers.back();
-  };
-  auto pump_until = [&](int seconds, auto&& done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      for (auto& p : peers) p->pump(++now, 2);
-    }
-    return true;
-  };
+  NetnsPeers net{ns.p, v4("198.18.1.1", 20444), {}, {}, 1};
+  auto connect = [&](std::uint8_t key) -> test::TestPeer<UringTransport>& { return net.connect(key); };
+  auto pump_until = [&](int seconds, auto&& done) { return net.pump_until(seconds, done); };
   auto misbehave = [&](std::uint8_t key) {
     auto& p = connect(key);
     EXPECT_TRUE(pump_until(10, [&] { return p.authenticated(); }));
@@ -326,24 +337,10 @@ TEST_P(RelayNetns, DataplaneKilledWithSigkillComesBack) {
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   test::RelayRun relay({"--config", relay_config(ns)}, "198.18.3.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444);
-  std::vector<std::unique_ptr<UringTransport>> ts;
-  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> peers;
-  auto connect = [&](std::uint8_t key) {
-    EXPECT_TRUE(in_netns(ns.p, [&] {
-      ts.push_back(std::move(UringTransport::create({}).value()));
-      peers.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), key));
-      peers.back()->dial(v4("198.18.3.1", 20444));
-    }));
-  };
-  std::uint64_t now = 1;
-  auto pump_until = [&](int seconds, auto&& done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      for (auto& p : peers) p->pump(++now, 2);
-    }
-    return true;
-  };
+  NetnsPeers net{ns.p, v4("198.18.3.1", 20444), {}, {}, 1};
+  auto& peers = net.ps;
+  auto connect = [&](std::uint8_t key) { net.connect(key); };
+  auto pump_until = [&](int seconds, auto&& done) { return net.pump_until(seconds, done); };
   connect(60);
   connect(61);
   ASSERT_TRUE(pump_until(15, [&] { return peers[0]->authenticated() && peers[1]->authenticated(); }));
