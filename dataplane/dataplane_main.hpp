@@ -132,6 +132,28 @@ int serve(const Ctx& x, T& transport, Opened op, std::size_t max_sessions, const
              o.second_thread_cpu ? (", second thread on CPU " + std::to_string(cfg->dataplane_cpus[1])).c_str() : "");
   lk->counters->p2p_port.store(port, std::memory_order_release);  // the control plane advertises it
   lk->counters->onion_port.store(onion_port, std::memory_order_release);  // and publishes this one
+  // The DPDK port's counters: published every 100 ms, added to what an earlier dataplane
+  // of this region counted (its port went with it), so they only grow, as the others do.
+  constexpr bool kHasPort = requires { transport.stats().tcp_retransmits; };
+  lk->counters->backend.store(static_cast<std::uint64_t>(kHasPort ? link::Backend::kDpdk : link::Backend::kUring),
+                              std::memory_order_relaxed);
+  link::PortCounters& pc = lk->counters->port;
+  struct {
+#define RELAY_X(name, kind, help) std::uint64_t name;
+    RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
+  } port_base{};
+#define RELAY_X(name, kind, help) port_base.name = link::CounterKind::kind == link::CounterKind::kGauge ? 0 : pc.name.load(std::memory_order_relaxed);
+  RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
+  auto publish_port = [&] {
+    if constexpr (kHasPort) {
+      const auto st = transport.stats();
+#define RELAY_X(name, kind, help) pc.name.store(port_base.name + st.name, std::memory_order_relaxed);
+      RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
+    }
+  };
   // Set up (listening, the ring and its buffers registered, the region mapped): from here
   // on, before a byte from a peer is read, this process is unprivileged.
   if (const int drop = config::become_unprivileged(*cfg, kProg); drop != 0) return drop;
@@ -173,6 +195,7 @@ int serve(const Ctx& x, T& transport, Opened op, std::size_t max_sessions, const
     engine.run_once(now, cfg->busy_poll ? 0 : 1);
     if (now >= next_heap) {
       lk->counters->heap_allocated.store(heap_allocated(), std::memory_order_relaxed);
+      publish_port();
       next_heap = now + 100'000'000;
     }
     if (every != 0 && now >= next_stats) {

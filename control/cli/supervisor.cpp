@@ -262,9 +262,10 @@ int cmd_status(const CommonArgs& args, bool watch) {
   const auto* c = lk->counters;
   do {
     const std::uint64_t now = shm::monotonic_ns();
-    std::printf("dataplane %s, control %s, p2p port %llu, sessions %llu (authenticated %llu), "
+    std::printf("dataplane %s (%s), control %s, p2p port %llu, sessions %llu (authenticated %llu), "
                 "dataplane heap allocated %llu B\n",
                 shm::cnc_stale(*lk->dp_cnc, now, 5'000'000'000ull) ? "NOT BEATING" : "running",
+                c->backend.load() == static_cast<std::uint64_t>(link::Backend::kDpdk) ? "DPDK" : "io_uring",
                 shm::cnc_stale(*lk->ctl_cnc, now, 5'000'000'000ull) ? "NOT BEATING" : "running",
                 static_cast<unsigned long long>(c->p2p_port.load()),
                 static_cast<unsigned long long>(c->sessions_live.load()),
@@ -295,6 +296,13 @@ int cmd_status(const CommonArgs& args, bool watch) {
   std::printf("  %-24s %14llu  %s\n", #name, static_cast<unsigned long long>(c->name.load()), help);
     RELAY_DP_COUNTERS(RELAY_X)
 #undef RELAY_X
+    if (c->backend.load() == static_cast<std::uint64_t>(link::Backend::kDpdk)) {
+      std::printf("DPDK port (kernel bypass):\n");
+#define RELAY_X(name, kind, help) \
+  std::printf("  %-24s %14llu  %s\n", #name, static_cast<unsigned long long>(c->port.name.load()), help);
+      RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
+    }
     auto us = [&](double q) {
       const std::uint64_t v = link::latency_quantile_us(*c, q);
       return v == UINT64_MAX ? std::string("> 1 s") : "≤ " + std::to_string(v) + " µs";

@@ -477,6 +477,15 @@ void serve_status(const ApiContext& c, Response& r) {
     dp["rx_heap_bytes"] = c.dp->rx_heap_bytes.load(std::memory_order_relaxed);
     dp["mptcp_sessions"] = c.dp->mptcp_sessions.load(std::memory_order_relaxed);
     dp["mptcp_subflows"] = c.dp->mptcp_subflows.load(std::memory_order_relaxed);
+    const bool dpdk = c.dp->backend.load(std::memory_order_relaxed) == static_cast<std::uint64_t>(link::Backend::kDpdk);
+    dp["backend"] = dpdk ? "dpdk" : "io_uring";
+    if (dpdk) {
+      Json port = Json::object();
+#define RELAY_X(name, kind, help) port[#name] = c.dp->port.name.load(std::memory_order_relaxed);
+      RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
+      dp["port"] = std::move(port);
+    }
     Json lat = Json::object();
     lat["p50"] = link::latency_quantile_us(*c.dp, 0.5);
     lat["p99"] = link::latency_quantile_us(*c.dp, 0.99);
@@ -533,6 +542,14 @@ void serve_metrics(const ApiContext& c, Response& r) {
     metric(out, "dp_mptcp_sessions", "gauge", "sessions running MPTCP", c.dp->mptcp_sessions.load());
     metric(out, "dp_mptcp_subflows", "gauge", "TCP subflows of the sessions running MPTCP (sampled each second)",
            c.dp->mptcp_subflows.load());
+    metric(out, "dp_backend", "gauge", "the dataplane's backend: 0 io_uring, 1 DPDK", c.dp->backend.load());
+    if (c.dp->backend.load() == static_cast<std::uint64_t>(link::Backend::kDpdk)) {
+#define RELAY_X(name, kind, help)                                                                           \
+  metric(out, link::CounterKind::kind == link::CounterKind::kGauge ? "dp_port_" #name : "dp_port_" #name "_total", \
+         link::CounterKind::kind == link::CounterKind::kGauge ? "gauge" : "counter", help, c.dp->port.name.load());
+      RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
+    }
     metric(out, "dp_heap_allocated_bytes", "counter", "heap bytes the dataplane thread allocated", c.dp->heap_allocated.load());
     metric(out, "dp_rx_heap_bytes", "gauge", "heap bytes of message bodies being received (within the receive budget)",
            c.dp->rx_heap_bytes.load());

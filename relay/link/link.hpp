@@ -25,6 +25,7 @@
 #include "relay/base/result.hpp"
 #include "relay/codec/types.hpp"
 #include "relay/crypto/secp256k1.hpp"
+#include "relay/link/port_counters.hpp"
 #include "relay/policy/preamble.hpp"
 #include "relay/shm/cnc.hpp"
 #include "relay/shm/frag_ring.hpp"
@@ -38,8 +39,9 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // 8: per-sender transaction budgets, the relay's own verification limits, chunk signers
 // (kRewardSet carries the cycle and the next cycle's set); 9: SessionInfo says which network
 // a session came over (onion, I2P), the onion listener's port. 10: MPTCP gauges and counters.
-// 11: kAuthenticated may carry flags (kAuthPairPartner).
-inline constexpr std::uint32_t kLinkAbiVersion = 11;
+// 11: kAuthenticated may carry flags (kAuthPairPartner). 12: the dataplane's backend and its
+// DPDK port's counters.
+inline constexpr std::uint32_t kLinkAbiVersion = 12;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -108,6 +110,15 @@ constexpr std::size_t latency_bucket(std::uint64_t ns) noexcept {
 }
 constexpr std::uint64_t latency_bucket_le_us(std::size_t b) noexcept { return std::uint64_t{1} << b; }
 
+// The DPDK port's counters, copied from the transport every 100 ms (zero on io_uring).
+struct PortCounters {
+#define RELAY_X(name, kind, help) std::atomic<std::uint64_t> name;
+  RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
+};
+
+enum class Backend : std::uint64_t { kUring = 0, kDpdk = 1 };
+
 struct alignas(shm::kRingAlign) DpCounters {
 #define RELAY_X(name, help) std::atomic<std::uint64_t> name;
   RELAY_DP_COUNTERS(RELAY_X)
@@ -131,6 +142,8 @@ struct alignas(shm::kRingAlign) DpCounters {
   // receive that completed it to the moment its copies were queued to every recipient.
   std::atomic<std::uint64_t> relay_latency_buckets[kLatencyBuckets];
   std::atomic<std::uint64_t> relay_latency_ns_sum;
+  std::atomic<std::uint64_t> backend;  // link::Backend, set when the dataplane starts
+  PortCounters port;
 };
 
 // latency_quantile_us: the upper bound (µs) of the bucket holding quantile q of the

@@ -17,6 +17,7 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
+#include "tests/support/launch/netns.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
 
@@ -48,20 +49,14 @@ struct Netns {
     for (const auto& c : peer_cidrs) ok = ok && sh("ip -n " + p + " addr add " + c + " dev vp" + tag);
     ok = ok && sh("ip -n " + r + " link set vr" + tag + " up") && sh("ip -n " + p + " link set vp" + tag + " up") &&
          sh("ip -n " + r + " link set lo up") && sh("ip -n " + p + " link set lo up");
-    if (dpdk)
-      ok = ok && sh("ip netns exec " + r + " ethtool -K vr" + tag + " tx off tso off gso off gro off") &&
-           sh("ip netns exec " + p + " ethtool -K vp" + tag + " tx off tso off gso off gro off");
+    if (dpdk) ok = ok && launch::offloads_off(r, "vr" + tag) && launch::offloads_off(p, "vp" + tag);
   }
   ~Netns() {
     sh("ip netns del " + r);
     sh("ip netns del " + p);
   }
   // dpdk_toml: the relay's configuration for the DPDK backend on its end of the pair.
-  std::string dpdk_toml(const char* vdev) const {
-    return "[dataplane]\nbackend = \"dpdk\"\n[dpdk]\neal_args = [\"--no-huge\", \"-m\", \"256\", \"--no-pci\", "
-           "\"--no-shconf\", \"--no-telemetry\", \"--log-level=*:warning\"]\nport = \"" + std::string(vdev) +
-           "0,iface=vr" + tag + "\"\naddress = \"" + relay_cidr + "\"\nmbufs = 16384\n";
-  }
+  std::string dpdk_toml(const char* vdev) const { return launch::dpdk_vdev_toml(vdev, "vr" + tag, relay_cidr); }
   static int& serial() {
     static int n = 0;
     return n;
@@ -191,6 +186,20 @@ TEST_P(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (authed) {
     peers[0]->send(peers[0]->conv->sign(5, Transaction{test::signed_test_tx(1)}));
     relayed = pump_until([&] { return peers[1]->pushes.size() == 1 && peers[2]->pushes.size() == 1; });
+  }
+  // The backend, and (DPDK) its port's counters, published in the shared region within
+  // 100 ms: frames both ways, every byte sent copied into frames (virtual devices).
+  const link::DpCounters& c = relay.counters();
+  // (At least the handshakes' replies and the two pushes: 6 frames.)
+  const bool published = pump_until([&] { return !dpdk() || (c.port.tx_packets.load() >= 6 && c.port.rx_packets.load() >= 6); });
+  EXPECT_EQ(c.backend.load(), static_cast<std::uint64_t>(dpdk() ? link::Backend::kDpdk : link::Backend::kUring));
+  EXPECT_TRUE(published) << "the DPDK port's counters were never published";
+  if (dpdk()) {
+    EXPECT_GT(c.port.tx_bytes.load(), 0u);
+    EXPECT_LE(c.port.copied_tx_bytes.load(), c.port.tx_bytes.load());
+    EXPECT_EQ(c.port.tcp_checksum_errors.load(), 0u);
+  } else {
+    EXPECT_EQ(c.port.rx_packets.load(), 0u);
   }
   const int rc = relay.stop();
   ASSERT_TRUE(authed);

@@ -134,6 +134,7 @@ struct DpdkTransport::Hooks {
     }
     pbuf_copy_partial(p, dst, p->tot_len, 0);
     t.st_.copied_tx_bytes += p->tot_len;
+    t.st_.tx_bytes += p->tot_len;
     if (t.tx_.size() >= kTxQueueMax) {
       rte_pktmbuf_free(m);
       ++t.st_.tx_dropped;

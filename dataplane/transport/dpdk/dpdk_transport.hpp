@@ -33,6 +33,7 @@
 #include "dataplane/memory_plan.hpp"
 #include "dataplane/transport/buf_pool.hpp"
 #include "dataplane/transport/transport.hpp"
+#include "relay/link/port_counters.hpp"
 
 struct tcp_pcb;
 struct pbuf;
@@ -75,18 +76,11 @@ struct DpdkConfig {
 // connection can fill (64 KiB, 45 full frames), the rings, and room for bursts.
 std::uint32_t mbufs_for(std::uint32_t max_conns) noexcept;
 
+// The port's counters (relay/link/port_counters.hpp names and explains them).
 struct DpdkStats {
-  std::uint64_t rx_packets = 0, tx_packets = 0;
-  std::uint64_t rx_dropped = 0;      // frames lwIP refused, or multi-segment frames
-  std::uint64_t tx_dropped = 0;      // no mbuf, or the device's ring stayed full
-  std::uint64_t no_mbuf = 0;         // an mbuf was wanted and the pool was empty
-  std::uint64_t copied_tx_bytes = 0;  // bytes written into mbufs to send
-  std::uint64_t tcp_retransmits = 0, tcp_checksum_errors = 0, tcp_drops = 0;
-  std::uint64_t ip_drops = 0, arp_requests_answered = 0, icmp_echo_answered = 0;
-  std::uint64_t lingering = 0;       // closed connections whose sends lwIP still holds
-  std::uint64_t refused_tiny_mss = 0;  // handshakes refused: an MSS or window too small to carry segments
-  std::uint64_t linger_aborted = 0;  // lingering closes cut short (deadline or no room)
-  std::uint64_t idle_sleeps = 0;
+#define RELAY_X(name, kind, help) std::uint64_t name = 0;
+  RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
 };
 
 class DpdkTransport {

@@ -54,6 +54,23 @@ inline sockaddr_in6 sockaddr_of(const char* ipv4, std::uint16_t port) {
   return a;
 }
 
+// dpdk_vdev_toml: a relay configuration's DPDK backend on a virtual device (`vdev`:
+// net_af_xdp or net_af_packet) over interface `iface`, owning `cidr` (IP/prefix) itself,
+// without hugepages (`mem_mb` MB of ordinary memory).
+inline std::string dpdk_vdev_toml(const std::string& vdev, const std::string& iface, const std::string& cidr,
+                                  unsigned mem_mb = 256) {
+  return "[dataplane]\nbackend = \"dpdk\"\n[dpdk]\neal_args = [\"--no-huge\", \"-m\", \"" + std::to_string(mem_mb) +
+         "\", \"--no-pci\", \"--no-shconf\", \"--no-telemetry\", \"--log-level=*:warning\"]\nport = \"" + vdev +
+         "0,iface=" + iface + "\"\naddress = \"" + cidr + "\"\nmbufs = 16384\n";
+}
+
+// offloads_off: checksum and segmentation offloads off on `iface` in namespace `netns`.
+// Needed on both ends of a veth with a user-space TCP on one: the kernel end would send
+// partial checksums that a user-space stack rejects (MACHINE.md P2.7).
+inline bool offloads_off(const std::string& netns, const std::string& iface) {
+  return run_quiet("ip netns exec " + netns + " ethtool -K " + iface + " tx off tso off gso off gro off");
+}
+
 struct Namespace {
   std::string name;
   bool ok = false;

@@ -264,7 +264,26 @@ TEST(HttpServer, InfoStatusAndMetricsThroughCurl) {
   api.ctx.ring_dp_to_ctl_sz = ring_mem.size();
   const std::string metrics = run("curl -sf " + api.url("/metrics"));
   const std::string status_rings = run("curl -sf " + api.url("/status"));
+  // The DPDK backend: its port's counters shown; on io_uring (above) they are left out.
+  dp.backend.store(static_cast<std::uint64_t>(link::Backend::kDpdk));
+  dp.port.tx_bytes.store(4096);
+  dp.port.copied_tx_bytes.store(1500);
+  dp.port.lingering.store(2);
+  const std::string dpdk_metrics = run("curl -sf " + api.url("/metrics"));
+  const std::string dpdk_status = run("curl -sf " + api.url("/status"));
   api.ctx.dp = nullptr;
+  EXPECT_NE(metrics.find("stacks_relay_dp_backend 0\n"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("dp_port_"), std::string::npos);
+  EXPECT_NE(status_rings.find("\"backend\":\"io_uring\""), std::string::npos) << status_rings;
+  EXPECT_EQ(status_rings.find("\"port\":{"), std::string::npos);
+  EXPECT_NE(dpdk_metrics.find("stacks_relay_dp_backend 1\n"), std::string::npos) << dpdk_metrics;
+  EXPECT_NE(dpdk_metrics.find("# TYPE stacks_relay_dp_port_tx_bytes_total counter\nstacks_relay_dp_port_tx_bytes_total 4096\n"),
+            std::string::npos) << dpdk_metrics;
+  EXPECT_NE(dpdk_metrics.find("stacks_relay_dp_port_copied_tx_bytes_total 1500\n"), std::string::npos);
+  EXPECT_NE(dpdk_metrics.find("# TYPE stacks_relay_dp_port_lingering gauge\nstacks_relay_dp_port_lingering 2\n"), std::string::npos);
+  EXPECT_NE(dpdk_status.find("\"backend\":\"dpdk\""), std::string::npos) << dpdk_status;
+  EXPECT_NE(dpdk_status.find("\"copied_tx_bytes\":1500"), std::string::npos) << dpdk_status;
+  EXPECT_NE(dpdk_status.find("\"tx_bytes\":4096"), std::string::npos) << dpdk_status;
   api.ctx.ring_dp_to_ctl = nullptr;
   EXPECT_NE(metrics.find("# TYPE stacks_relay_dp_relay_latency_seconds histogram\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("stacks_relay_dp_relay_latency_seconds_bucket{le=\"2e-06\"} 0\n"), std::string::npos);

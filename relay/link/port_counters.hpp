@@ -1,0 +1,29 @@
+// relay/link/port_counters.hpp — the DPDK port's counters: one list for the transport
+// that counts them (DpdkStats), the region that publishes them (DpCounters::port), and
+// every reader (/status, /metrics, `stacks-relay status`, the benchmark).
+//
+// X(name, kind, help): kind is kCounter (only grows) or kGauge (a level).
+#pragma once
+
+namespace relay::link {
+enum class CounterKind { kCounter, kGauge };
+}  // namespace relay::link
+
+#define RELAY_PORT_COUNTERS(X)                                                                           \
+  X(rx_packets, kCounter, "frames received on the DPDK port")                                          \
+  X(tx_packets, kCounter, "frames handed to the DPDK port's device")                                   \
+  X(tx_bytes, kCounter, "bytes of the frames sent (headers and payload)")                              \
+  X(copied_tx_bytes, kCounter, "bytes the dataplane copied into frames to send (the rest went out by reference)") \
+  X(rx_dropped, kCounter, "frames received and dropped (refused by lwIP, or in several segments)")    \
+  X(tx_dropped, kCounter, "frames not sent (no mbuf, or the device's ring stayed full)")              \
+  X(no_mbuf, kCounter, "times an mbuf was wanted and its pool was empty")                              \
+  X(tcp_retransmits, kCounter, "TCP segments the user-space stack retransmitted")                     \
+  X(tcp_checksum_errors, kCounter, "TCP segments received with a bad checksum")                        \
+  X(tcp_drops, kCounter, "TCP segments the user-space stack dropped")                                  \
+  X(ip_drops, kCounter, "IP packets the user-space stack dropped")                                     \
+  X(arp_requests_answered, kCounter, "ARP frames sent (answers and our own requests)")                \
+  X(icmp_echo_answered, kCounter, "ICMP echo requests answered")                                       \
+  X(refused_tiny_mss, kCounter, "handshakes refused: an MSS or first window too small to carry segments") \
+  X(linger_aborted, kCounter, "lingering closes cut short (deadline, or no room for more)")            \
+  X(idle_sleeps, kCounter, "times the poll loop slept, idle")                                          \
+  X(lingering, kGauge, "closed connections whose unacknowledged sends the stack still holds")
