@@ -198,6 +198,16 @@ std::string to_json(const SuiteResult& r) {
             {"latency", dist_json(h.latency)}};
   });
   j["http_note"] = r.http_note;
+  j["backends"] = array_of(r.backends, [](const BackendRun& b) -> Json {
+    return {{"backend", b.backend}, {"k", std::uint64_t{b.k}}, {"top_rate", real(b.top_rate)},
+            {"relayed_per_s", real(b.relayed_per_s)}, {"dataplane_cores", real(b.dp_cores)},
+            {"relayed_per_s_per_core", real(b.msgs_per_core)}, {"relay_path_us", real(b.relay_path_us)},
+            {"transport_us_per_copy", real(b.transport_us_per_copy)}, {"ramp_end", b.ramp_end}, {"tx_hop", dist_json(b.tx_hop)},
+            {"block_bytes", std::uint64_t{b.block_bytes}}, {"block_first_byte_out", dist_json(b.block_first_out)},
+            {"block_last_peer", dist_json(b.block_last_peer)},
+            {"copied_per_byte", b.copied_per_byte < 0 ? Json(nullptr) : real(b.copied_per_byte)}, {"retransmits", b.retransmits}};
+  });
+  j["backends_note"] = r.backends_note;
   j["privacy"] = array_of(r.privacy, [](const PrivacyPath& p) -> Json {
     return {{"lab", p.lab}, {"path", p.path}, {"k", std::uint64_t{p.tx.k}}, {"tx_rate", real(p.tx.target_rate)},
             {"tx_loss", real(p.tx.loss)}, {"tx_hop", dist_json(p.tx.hop, true)}, {"block_bytes", std::uint64_t{p.block.bytes}},
@@ -378,6 +388,36 @@ std::string to_html(const SuiteResult& r) {
       s.push_back(g);
     }
     h += chart("HTTP block serving throughput vs clients", "clients", "Gbit/s", s, true, false);
+  }
+  if (!r.backends.empty() || !r.backends_note.empty()) {
+    h += "<h2>Dataplane backends side by side (veth)</h2><p>The relay in one namespace, K nodes on the kernel's TCP in "
+         "another, one veth between (offloads off on both ends, the same wire for every row). <i>io_uring</i>: the kernel's "
+         "TCP; <i>dpdk</i>: lwIP on a DPDK virtual device on the relay's end of the veth. The ramp offers transactions at "
+         "rising rates until one is not delivered (loss over 1 %) or the nodes cannot send it; the columns after it are at "
+         "the highest rate delivered. <i>Per core</i>: relayed pushes per second ÷ the dataplane process's CPU seconds per "
+         "second (a polling DPDK loop counts its whole core). <i>Per copy</i>: the dataplane's CPU beyond the relay path "
+         "(checks, one signature, queueing), per copy sent. <i>Copied/byte</i>: bytes the dataplane wrote into frames per "
+         "byte of frames sent (the device then copies once more into the kernel: a veth is no NIC). On io_uring each byte "
+         "sent is copied once by the kernel (not counted here). " + esc(r.backends_note) +
+         "</p><table><tr><th class=l>backend</th><th>K</th><th>top tx/s</th><th>relayed/s</th><th>dataplane cores</th>"
+         "<th>relayed/s per core</th><th>× io_uring</th><th>relay path µs</th><th>µs per copy</th><th>tx hop p50 µs</th>"
+         "<th>p99</th><th>block</th><th>first out p50 µs</th><th>last peer p50 µs</th><th>copied/byte</th>"
+         "<th>retransmits</th><th class=l>ramp ended</th></tr>";
+    const BackendRun* uring = nullptr;
+    for (const auto& b : r.backends)
+      if (b.backend == "io_uring") uring = &b;
+    for (const auto& b : r.backends)
+      h += "<tr><td class=l>" + esc(b.backend) + "</td><td>" + std::to_string(b.k) + "</td><td>" + num(b.top_rate) + "</td><td>" +
+           num(b.relayed_per_s) + "</td><td>" + num(b.dp_cores, "%.2f") + "</td><td>" + num(b.msgs_per_core) + "</td><td>" +
+           (uring != nullptr && uring != &b && uring->msgs_per_core > 0 ? num(b.msgs_per_core / uring->msgs_per_core, "%.2f×")
+                                                                          : std::string("–")) +
+           "</td><td>" + num(b.relay_path_us, "%.1f") + "</td><td>" + num(b.transport_us_per_copy, "%.2f") + "</td><td>" +
+           num(b.tx_hop.p50) + "</td><td>" + num(b.tx_hop.p99) + "</td><td>" + bytes_str(b.block_bytes) + "</td><td>" +
+           num(b.block_first_out.p50) + "</td><td>" + num(b.block_last_peer.p50) + "</td><td>" +
+           (b.copied_per_byte >= 0 ? num(b.copied_per_byte, "%.2f") : std::string("–")) + "</td><td>" +
+           (b.copied_per_byte >= 0 ? std::to_string(b.retransmits) : std::string("–")) + "</td><td class=l>" + esc(b.ramp_end) +
+           "</td></tr>";
+    h += "</table>";
   }
   if (!r.privacy.empty() || !r.privacy_note.empty()) {
     h += "<h2>Privacy transports: what Tor and WireGuard cost</h2><p>The same relay and nodes, reached directly and "

@@ -670,13 +670,14 @@ bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").
 // packet (no segmentation offload), on the veth and on the nodes' own loopback — so a
 // paced sender's bytes arrive spread out as on a real link, not in 64 KiB bursts.
 struct NetnsLab {
-  std::string tag, nr, np;
+  std::string tag, nr, np, vr, vp;  // namespaces (relay's, nodes'), and their ends of the veth
   bool ok = false;
   NetnsLab(const std::string& suffix, bool real_packets) {
     tag = std::to_string(::getpid()) + suffix;
     nr = "srb-" + tag + "-r";
     np = "srb-" + tag + "-p";
-    const std::string vr = "vr" + tag, vp = "vp" + tag;
+    vr = "vr" + tag;
+    vp = "vp" + tag;
     ok = sh("ip netns add " + nr) && sh("ip netns add " + np) &&
          sh("ip link add " + vr + " netns " + nr + " type veth peer name " + vp + " netns " + np) &&
          sh("ip -n " + nr + " addr add 198.18.5.1/24 dev " + vr) && sh("ip -n " + np + " addr add 198.18.5.2/24 dev " + vp) &&
@@ -791,22 +792,129 @@ std::unique_ptr<Swarm> lab_swarm(Ctx& c, const NetnsLab& lab, std::size_t k, boo
   });
 }
 
+// RampStep: one offered transaction rate held for a while through the relay, and what
+// its dataplane process spent on it.
+struct RampStep {
+  double rate = 0, sent_rate = 0, loss = 0;
+  double relayed_per_s = 0, dp_cores = 0;
+  double path_us = 0;      // relay path per relayed push
+  double per_copy_us = 0;  // dataplane CPU beyond the relay path, per copy
+};
+
+RampStep ramp_step(Ctx& c, Swarm& s, double rate, double seconds) {
+  RampStep st;
+  st.rate = rate;
+  const auto count = static_cast<std::size_t>(rate * seconds);
+  auto plan = tx_plan(c, s, count, rate);
+  const link::DpCounters& k = c.relay->counters();
+  const ProcUsage u0 = c.relay->usage();
+  const std::uint64_t relayed0 = k.relayed.load(), copies0 = k.fanout_sends.load(), work0 = k.relay_work_ns.load();
+  auto r = run_trial(s, plan, s.size() - 1, 2 * kSecond);
+  const ProcUsage u1 = c.relay->usage();
+  const double secs = static_cast<double>(r.end_ns - r.start_ns) / 1e9;
+  const double send_s = static_cast<double>(r.sends_done_ns - r.start_ns) / 1e9;
+  std::size_t sent = 0;
+  for (std::uint64_t ns : r.sent_ns) sent += ns != 0;
+  st.sent_rate = send_s > 0 ? static_cast<double>(sent) / send_s : 0;
+  st.loss = 1.0 - static_cast<double>(arrivals(r)) / static_cast<double>(count * (s.size() - 1));
+  const auto relayed = static_cast<double>(k.relayed.load() - relayed0);
+  const auto copies = static_cast<double>(k.fanout_sends.load() - copies0);
+  const double dp = u1.dp_cpu_s - u0.dp_cpu_s, path = static_cast<double>(k.relay_work_ns.load() - work0) / 1e9;
+  st.relayed_per_s = secs > 0 ? relayed / secs : 0;
+  st.dp_cores = secs > 0 ? dp / secs : 0;
+  st.path_us = relayed > 0 ? path * 1e6 / relayed : 0;
+  st.per_copy_us = copies > 0 ? std::max(0.0, dp - path) * 1e6 / copies : 0;
+  return st;
+}
+
 // The relay in one namespace, the nodes in another, a veth pair between: packets cross
-// a (virtual) link with its own queueing instead of loopback's shortcut. Needs root.
+// a (virtual) link with its own queueing instead of loopback's shortcut. The relay runs
+// on each dataplane backend in turn over the same wire: io_uring on the kernel's TCP,
+// then DPDK with lwIP on a vdev on its end of the veth (AF_XDP, then AF_PACKET), the
+// kernel's address taken off that end meanwhile. For each: transactions at a fixed rate
+// (hop), a ramp of rates up to where delivery fails (messages per dataplane core at the
+// top, CPU per copy), blocks to the last peer, and (DPDK) the bytes copied per byte
+// sent. Offloads are off on both ends for every backend: the kernel's partial checksums
+// would fail lwIP's check. Needs root.
 void veth(Ctx& c) {
   if (::geteuid() != 0) return c.note("veth: skipped (needs root to create network namespaces)");
   NetnsLab lab("v", false);
-  if (!lab.ok) return c.note("veth: could not set up the namespaces");
-  if (!start_relay_in(c, lab, false)) return;
+  if (!lab.ok || !launch::offloads_off(lab.nr, lab.vr) || !launch::offloads_off(lab.np, lab.vp))
+    return c.note("veth: could not set up the namespaces");
   const std::size_t k = c.o.smoke ? 8 : 16;
-  auto s = lab_swarm(c, lab, k, false);
-  if (!s) return;
-  c.res.tx.push_back(tx_step(c, *s, "relay (veth)", c.o.smoke ? 500 : 1000, c.o.smoke ? 1.0 : 2.0));
-  for (std::size_t b : c.o.smoke ? std::vector<std::size_t>{512 << 10} : std::vector<std::size_t>{512 << 10, 2 << 20})
-    c.res.blocks.push_back(block_step(c, *s, "relay (veth)", b, c.o.smoke ? 3 : 6));
-  s.reset();
-  (void)c.relay->stop();
-  c.relay.reset();
+  const std::vector<double> rates = c.o.smoke ? std::vector<double>{500, 1500}
+                                              : std::vector<double>{1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000};
+  const std::vector<std::size_t> sizes = c.o.smoke ? std::vector<std::size_t>{512 << 10} : std::vector<std::size_t>{512 << 10, 2 << 20};
+  struct Backend {
+    const char* name;
+    const char* vdev;  // "" for io_uring
+  };
+  for (const Backend& b : {Backend{"io_uring", ""}, Backend{"dpdk net_af_xdp", "net_af_xdp"}, Backend{"dpdk net_af_packet", "net_af_packet"}}) {
+    const bool dpdk = b.vdev[0] != '\0';
+    // On DPDK the port owns the relay's address; the kernel must not answer for it too.
+    sh("ip -n " + lab.nr + " addr " + (dpdk ? "del" : "add") + " 198.18.5.1/24 dev " + lab.vr);
+    const std::string topo = std::string("relay (veth, ") + b.name + ")";
+    if (!start_relay_in(c, lab.nr, "198.18.5.1:20444", lab.tag + (dpdk ? std::string("-") + b.vdev : std::string()), false,
+                        dpdk ? launch::dpdk_vdev_toml(b.vdev, lab.vr, "198.18.5.1/24", 512) : std::string())) {
+      c.res.backends_note += topo + ": the relay did not start (see the log). ";
+      continue;
+    }
+    auto s = lab_swarm(c, lab, k, false);
+    if (!s) {
+      c.res.backends_note += topo + ": the nodes could not connect. ";
+      (void)c.relay->stop();
+      c.relay.reset();
+      continue;
+    }
+    BackendRun run;
+    run.backend = b.name;
+    run.k = k;
+    const link::PortCounters& port = c.relay->counters().port;
+    const std::uint64_t copied0 = port.copied_tx_bytes.load(), sent0 = port.tx_bytes.load(), rexmit0 = port.tcp_retransmits.load();
+    TxStep fixed = tx_step(c, *s, topo, c.o.smoke ? 500 : 1000, c.o.smoke ? 1.0 : 2.0);
+    run.tx_hop = fixed.hop;
+    c.res.tx.push_back(fixed);
+    run.ramp_end = "every rate delivered";
+    for (double rate : rates) {
+      const RampStep st = ramp_step(c, *s, rate, c.o.smoke ? 1.0 : 2.0);
+      c.note("veth %s ramp %.0f/s: sent %.0f/s, loss %.2f%%, relayed %.0f/s on %.2f dataplane cores (relay path %.1f us/push, "
+             "%.2f us/copy beyond it)", b.name, rate, st.sent_rate, st.loss * 100, st.relayed_per_s, st.dp_cores, st.path_us,
+             st.per_copy_us);
+      if (st.sent_rate < 0.9 * rate) {
+        run.ramp_end = fmt("the nodes could not send %.0f/s", rate);
+        break;
+      }
+      if (st.loss > 0.01) {
+        run.ramp_end = fmt("%.1f %% lost", st.loss * 100) + fmt(" at %.0f/s", rate);
+        break;
+      }
+      run.top_rate = rate;
+      run.relayed_per_s = st.relayed_per_s;
+      run.dp_cores = st.dp_cores;
+      run.msgs_per_core = st.dp_cores > 0 ? st.relayed_per_s / st.dp_cores : 0;
+      run.relay_path_us = st.path_us;
+      run.transport_us_per_copy = st.per_copy_us;
+    }
+    for (std::size_t bytes : sizes) {
+      BlockStep bs = block_step(c, *s, topo, bytes, c.o.smoke ? 3 : 6);
+      run.block_bytes = bytes;
+      run.block_first_out = bs.first_out;
+      run.block_last_peer = bs.last_peer;
+      c.res.blocks.push_back(std::move(bs));
+    }
+    if (dpdk) {
+      const std::uint64_t sent = port.tx_bytes.load() - sent0;
+      run.copied_per_byte = sent != 0 ? static_cast<double>(port.copied_tx_bytes.load() - copied0) / static_cast<double>(sent) : -1;
+      run.retransmits = port.tcp_retransmits.load() - rexmit0;
+    }
+    c.note("veth %s: %.0f relayed/s per dataplane core at %.0f tx/s (%s), %.2f us per copy beyond the relay path, 2 MiB "
+           "block to the last of %zu peers p50 %.0f us", b.name, run.msgs_per_core, run.top_rate, run.ramp_end.c_str(),
+           run.transport_us_per_copy, k - 1, run.block_last_peer.p50);
+    c.res.backends.push_back(std::move(run));
+    s.reset();
+    (void)c.relay->stop();
+    c.relay.reset();
+  }
 }
 
 // An origin behind a real link: its uplink paced by the kernel to `link_mbps` in all
@@ -1295,6 +1403,34 @@ void targets(Ctx& c) {
               fmt(" → %.0f us/msg", hi.cpu_us_per_msg);
   }
   r.targets.push_back(t5);
+  // The DPDK backend against io_uring over the veth (the same wire, one run): relayed
+  // transactions per dataplane core at the top of the ramp, and the dataplane's CPU per
+  // copy beyond the relay path (the transport's share: the kernel's TCP, or lwIP and the
+  // port).
+  {
+    const std::string why =
+        "over a veth, every frame still crosses the kernel (AF_XDP: a copy into its ring, a wake-up, the veth's own path; "
+        "AF_PACKET: a copy and a system call per burst), which a NIC's queues do not cost; the nodes, the kernel and the "
+        "relay share this machine's cores";
+    const BackendRun* uring = nullptr;
+    const BackendRun* best = nullptr;
+    for (const auto& b : r.backends) {
+      if (b.backend == "io_uring") uring = &b;
+      else if (b.top_rate > 0 && (best == nullptr || b.msgs_per_core > best->msgs_per_core)) best = &b;
+    }
+    Target t{"DPDK dataplane: relayed transactions per second per dataplane core, K = 16, vs io_uring", "", ">= 2 x", -1, why};
+    Target u{"DPDK dataplane: relay CPU per transaction copy, beyond the relay path", "", "<= 1 us", -1, why};
+    if (uring != nullptr && best != nullptr && uring->msgs_per_core > 0 && best->k == 16) {
+      const double ratio = best->msgs_per_core / uring->msgs_per_core;
+      t.measured = fmt("%.2f x", ratio) + " (" + best->backend + fmt(" %.0f", best->msgs_per_core) +
+                   fmt(" vs %.0f relayed/s per core)", uring->msgs_per_core);
+      t.pass = ratio >= 2;
+      u.measured = fmt("%.2f us", best->transport_us_per_copy) + " (" + best->backend + fmt("; io_uring %.2f us)", uring->transport_us_per_copy);
+      u.pass = best->transport_us_per_copy <= 1;
+    }
+    r.targets.push_back(t);
+    r.targets.push_back(u);
+  }
   // The soak: honest delivery in its worst interval, and whether memory grew between its
   // first and last samples (a leak or an attack that holds memory shows as growth).
   Target t6{"soak: honest pushes delivered while every attack runs, worst interval", "", ">= 99.9 %", -1, ""};

@@ -77,6 +77,26 @@ struct HttpServe {
   Dist latency;
 };
 
+// One dataplane backend in the veth scenario: the relay in one namespace on io_uring, or on
+// DPDK (lwIP on a virtual device on its end of the veth), K nodes on kernel TCP in the
+// other; the same wire (offloads off on both ends) for every backend.
+struct BackendRun {
+  std::string backend;  // "io_uring", "dpdk net_af_xdp", "dpdk net_af_packet"
+  std::size_t k = 0;
+  double top_rate = 0;        // the highest offered tx/s delivered with loss <= 1 %
+  double relayed_per_s = 0;   // pushes relayed per second at that rate
+  double dp_cores = 0;        // the dataplane process's CPU there (CPU seconds per second)
+  double msgs_per_core = 0;   // relayed_per_s / dp_cores
+  double relay_path_us = 0;   // per push: the relay path (checks, one signature, queueing)
+  double transport_us_per_copy = 0;  // per copy: the dataplane's CPU beyond the relay path
+  std::string ramp_end;       // why the ramp stopped there
+  Dist tx_hop;                // transactions at the scenario's fixed rate
+  Dist block_first_out, block_last_peer;  // 2 MiB blocks (512 KiB in a smoke run)
+  std::size_t block_bytes = 0;
+  double copied_per_byte = -1;   // DPDK: bytes the dataplane copied into frames per byte of frames sent
+  std::uint64_t retransmits = 0;  // DPDK: segments the user-space TCP retransmitted
+};
+
 // One way for nodes to reach the relay in the privacy scenario, and what it cost. Rows of
 // one lab share the relay's namespace and the nodes': "tor" (a private Tor network in one
 // namespace: "direct" is the relay's plain listener on loopback there, "tor" its onion
@@ -134,6 +154,8 @@ struct SuiteResult {
   std::vector<FanoutStep> fanout;
   std::vector<HttpServe> http;
   std::string http_note;
+  std::vector<BackendRun> backends;
+  std::string backends_note;  // why a backend did not run
   std::vector<PrivacyPath> privacy;
   std::string privacy_note;  // why a lab did not run (not root, a program missing)
   std::vector<Failover> failover;
