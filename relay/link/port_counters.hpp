@@ -17,7 +17,7 @@ enum class CounterKind { kCounter, kGauge };
   X(rx_dropped, kCounter, "frames received and dropped (refused by lwIP, or in several segments)")    \
   X(tx_dropped, kCounter, "frames not sent (no mbuf, or the device's ring stayed full)")              \
   X(no_mbuf, kCounter, "times an mbuf was wanted and its pool was empty")                              \
-  X(tcp_retransmits, kCounter, "TCP segments the user-space stack retransmitted")                     \
+  X(tcp_retransmits, kCounter, "TCP segments fast-retransmitted on duplicate ACKs (lwIP leaves out those its timer resends)") \
   X(tcp_checksum_errors, kCounter, "TCP segments received with a bad checksum")                        \
   X(tcp_drops, kCounter, "TCP segments the user-space stack dropped")                                  \
   X(ip_drops, kCounter, "IP packets the user-space stack dropped")                                     \

@@ -384,6 +384,49 @@ TEST_P(DpdkTcp, RelayDialsAndSendsABlock) {
   ::close(lfd);
 }
 
+// Fan-out: one 2 MiB shared buffer sent to 15 kernel peers at once (a block relayed to
+// K = 16). Every peer reads every byte; the buffer is referenced by every connection's
+// queue until that peer acknowledged all of it (a kSent each), then only by its owner.
+TEST_P(DpdkTcp, OneBufferFansOutToManyPeers) {
+  constexpr int kPeers = 15;
+  std::vector<KernelEnd> ks(kPeers);
+  for (auto& k : ks) {
+    k.fd = kernel_socket(link_->k);
+    set_nonblocking(k.fd);
+    const sockaddr_in a = v4addr(kRelayIp, port_);
+    ::connect(k.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+  }
+  ASSERT_TRUE(s_.run([&] { return s_.accepted.size() == kPeers; }, 10, [&] {
+    for (auto& k : ks) k.step();
+  }));
+  const Bytes block = pattern(2 << 20, 5);
+  SharedBuf* b = s_.t->alloc(block.size());
+  std::memcpy(b->fill().data(), block.data(), block.size());
+  const auto t0 = Clock::now();
+  for (ConnId c : s_.accepted) ASSERT_TRUE(s_.t->send(c, b, 0).ok());
+  const bool ok = s_.run(
+      [&] {
+        for (const auto& k : ks)
+          if (k.in.size() < block.size()) return false;
+        return s_.sent == kPeers;
+      },
+      30, [&] {
+        for (auto& k : ks) k.step();
+      });
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  const DpdkStats st = s_.t->stats();
+  EXPECT_TRUE(ok) << "kSent " << s_.sent << " of " << kPeers;
+  for (const auto& k : ks) EXPECT_TRUE(k.in == block);
+  EXPECT_EQ(b->refs(), 1u) << "a connection still references the buffer after its peer acknowledged it";
+  b->unref();
+  std::printf("fan-out of 2 MiB to %d kernel peers: %.1f ms (%.0f MB/s), %llu frames, %llu retransmitted, %llu no-mbuf, "
+              "dropped %llu tx %llu rx\n", kPeers, ms, 2.0 * kPeers * 1.048576 / (ms / 1000),
+              static_cast<unsigned long long>(st.tx_packets), static_cast<unsigned long long>(st.tcp_retransmits),
+              static_cast<unsigned long long>(st.no_mbuf), static_cast<unsigned long long>(st.tx_dropped),
+              static_cast<unsigned long long>(st.rx_dropped));
+  for (auto& k : ks) ::close(k.fd);
+}
+
 // A connection to a port nobody listens on fails with ECONNREFUSED (the kernel's RST).
 TEST_P(DpdkTcp, RefusedConnectFails) {
   auto c = s_.t->connect(peer(kKernelIp, 9));

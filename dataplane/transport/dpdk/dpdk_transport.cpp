@@ -383,8 +383,15 @@ Status DpdkTransport::init() {
     return make_error(Errc::kIo, "dpdk.port: cannot read the device's information", static_cast<std::uint32_t>(-r));
   driver_ = info.driver_name != nullptr ? info.driver_name : "?";
 
-  // mbufs: received frames (held by TCP until the relay releases them) and frames sent.
-  const std::uint32_t n_mbufs = cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns);
+  // mbufs: received frames (held by TCP until the relay releases them) and frames sent:
+  // the device's ring, and what waits for it (tx_). Frames sent come from a pool of
+  // their own, so receiving cannot starve sending; except on AF_XDP, whose driver
+  // copies every frame that is not already in its UMEM (the receive pool) into a buffer
+  // of that pool anyway: there frames are written straight into the receive pool (one
+  // copy fewer), and the pool is larger by the transmit share.
+  const std::uint32_t n_tx = std::uint32_t{cfg_.tx_desc} + kTxQueueMax + 1024;
+  umem_tx_ = driver_ == "net_af_xdp";
+  const std::uint32_t n_mbufs = (cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns)) + (umem_tx_ ? n_tx : 0);
   char pool_name[RTE_MEMPOOL_NAMESIZE];
   std::snprintf(pool_name, sizeof pool_name, "relay_mb%u", g_pool_seq++);
   auto* mp = rte_pktmbuf_pool_create(pool_name, n_mbufs, 256, kPrivSize, kMbufDataRoom, static_cast<int>(rte_socket_id()));
@@ -392,13 +399,15 @@ Status DpdkTransport::init() {
     return make_error(Errc::kIo, "cannot make the mbuf pool (more hugepage memory, a larger -m, or fewer dpdk.mbufs)",
                       static_cast<std::uint32_t>(rte_errno));
   pool_mb_ = mp;
-  std::snprintf(pool_name, sizeof pool_name, "relay_tx%u", g_pool_seq++);
-  // Frames being sent: the device's ring, and what waits for it (tx_).
-  const std::uint32_t n_tx = std::uint32_t{cfg_.tx_desc} + kTxQueueMax + 1024;
-  pool_tx_ = rte_pktmbuf_pool_create(pool_name, n_tx, 256, 0, kMbufDataRoom, static_cast<int>(rte_socket_id()));
-  if (pool_tx_ == nullptr)
-    return make_error(Errc::kIo, "cannot make the transmit mbuf pool (more hugepage memory, or a larger -m)",
-                      static_cast<std::uint32_t>(rte_errno));
+  if (umem_tx_) {
+    pool_tx_ = mp;
+  } else {
+    std::snprintf(pool_name, sizeof pool_name, "relay_tx%u", g_pool_seq++);
+    pool_tx_ = rte_pktmbuf_pool_create(pool_name, n_tx, 256, 0, kMbufDataRoom, static_cast<int>(rte_socket_id()));
+    if (pool_tx_ == nullptr)
+      return make_error(Errc::kIo, "cannot make the transmit mbuf pool (more hugepage memory, or a larger -m)",
+                        static_cast<std::uint32_t>(rte_errno));
+  }
 
   rte_eth_conf conf{};
   if (int r = rte_eth_dev_configure(port_id_, 1, 1, &conf); r != 0)
@@ -494,7 +503,7 @@ DpdkTransport::~DpdkTransport() {
   if (port_started_ || !probed_.empty()) rte_eth_dev_close(port_id_);
   if (!probed_.empty()) rte_vdev_uninit(probed_.c_str());
   if (pool_mb_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_mb_));
-  if (pool_tx_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_tx_));
+  if (pool_tx_ != nullptr && pool_tx_ != pool_mb_) rte_mempool_free(static_cast<rte_mempool*>(pool_tx_));
   if (g_self == this) g_self = nullptr;
 }
 
@@ -1147,10 +1156,11 @@ DpdkStats DpdkTransport::stats() const noexcept {
 std::string DpdkTransport::describe() const {
   char ip[INET_ADDRSTRLEN] = "?";
   ::inet_ntop(AF_INET, &cfg_.ipv4, ip, sizeof ip);
-  char out[256];
-  std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s%s", port_id_, driver_.c_str(), mac_.c_str(),
+  char out[384];
+  std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s%s%s", port_id_, driver_.c_str(), mac_.c_str(),
                 ip, cfg_.prefix_len, cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns), LWIP_VERSION_STRING,
-                steered_ ? "; XDP steers only this address to the relay, the rest stays the kernel's" : "");
+                steered_ ? "; XDP steers only this address to the relay, the rest stays the kernel's" : "",
+                umem_tx_ ? "; frames are sent from the UMEM (no copy by the driver)" : "");
   return out;
 }
 

@@ -190,6 +190,7 @@ class DpdkTransport {
   std::string probed_;  // the vdev we created (removed at the end)
   void* pool_mb_ = nullptr;     // rte_mempool*: received frames
   void* pool_tx_ = nullptr;     // rte_mempool*: frames sent (apart, so receiving cannot starve sending)
+  bool umem_tx_ = false;        // AF_XDP: frames sent from pool_mb_, the driver's UMEM (pool_tx_ == pool_mb_)
   void* netif_ = nullptr;       // struct netif*
   std::vector<tcp_pcb*> listeners_;
   std::vector<Conn> conns_;
