@@ -22,7 +22,7 @@ if not r["mixed"] or r["mixed"][0]["block_last_peer_loaded"]["n"] == 0: problems
 if len(r["fanout"]) < 2 or any(f["tx_hop"]["n"] == 0 for f in r["fanout"]): problems.append("fan-out not measured")
 if not any(h["server"] == "relay" and h["requests_per_s"] > 0 and h["errors"] == 0 for h in r["http"]):
     problems.append("HTTP block serving not measured (or had errors)")
-if len(r["targets"]) != 10: problems.append(f"{len(r['targets'])} targets stated, expected 10")
+if len(r["targets"]) != 12: problems.append(f"{len(r['targets'])} targets stated, expected 12")
 if not r["soak"] or len(r["soak"][0]["samples"]) < 2 or any(x["pushes"] == 0 or x["rss"] == 0 for x in r["soak"][0]["samples"]):
     problems.append("the soak took no samples (or sent nothing)")
 elif sum(x["junk_sent"] for x in r["soak"][0]["samples"]) == 0:
@@ -40,6 +40,16 @@ if os.geteuid() == 0 and os.access("/usr/sbin/tor", os.X_OK) and os.access("/usr
         rows = [p for p in r["privacy"] if p["lab"] == lab and p["path"] == path]
         if not rows or rows[0]["tx_hop"]["n"] == 0 or rows[0]["block_last_peer"]["n"] == 0:
             problems.append(f"privacy: {lab} / {path} not measured ({r['privacy_note']})")
+# The veth scenario (root): the relay on each dataplane backend, side by side.
+if os.geteuid() == 0:
+    for backend in ("io_uring", "dpdk net_af_xdp", "dpdk net_af_packet"):
+        rows = [b for b in r["backends"] if b["backend"] == backend]
+        if not rows or rows[0]["tx_hop"]["n"] == 0 or rows[0]["block_last_peer"]["n"] == 0 or rows[0]["top_rate"] <= 0:
+            problems.append(f"backends: {backend} not measured ({r['backends_note']})")
+        elif backend != "io_uring" and not rows[0]["copied_per_byte"]:
+            problems.append(f"backends: {backend} counted no bytes copied into frames (the port's counters)")
+    if "Dataplane backends side by side" not in open(f"{d}/report.html").read():
+        problems.append("report.html lacks the backends table")
 # The failover scenario (root): a pair lost one relay and got it back; its store caught up.
 if os.geteuid() == 0:
     rows = r["failover"]
