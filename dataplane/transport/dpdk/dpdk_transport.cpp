@@ -42,6 +42,7 @@ namespace {
 constexpr std::uint16_t kBurst = 32;
 constexpr std::uint32_t kMaxRxBurstsPerPoll = 8;
 constexpr std::uint32_t kTxQueueMax = 4096;   // frames waiting for the device before new ones are dropped
+constexpr std::uint32_t kRxStashMax = 4096;   // frames read off the device while sending, not yet given to lwIP
 constexpr std::uint32_t kCautiousWindow = 0xFFFF;  // what a SYN can offer: the window until trust_reads()
 constexpr std::uint32_t kWriteChunk = 44 * TCP_MSS;  // tcp_write takes a u16 length
 constexpr std::uint16_t kMbufDataRoom = RTE_PKTMBUF_HEADROOM + 2048;
@@ -481,6 +482,8 @@ Status DpdkTransport::init() {
   retry_.reserve(cfg_.max_conns);
   retry_run_.reserve(cfg_.max_conns);
   tx_.reserve(kTxQueueMax);
+  rx_stash_.reserve(kRxStashMax);
+  rx_run_.reserve(kRxStashMax);
   if (!cfg_.send_pool.empty()) {
     auto p = BufPool::create(cfg_.send_pool);
     if (!p.ok()) return p.error();
@@ -495,6 +498,8 @@ DpdkTransport::~DpdkTransport() {
   tx_flush();
   for (auto* m : tx_) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
   tx_.clear();
+  for (auto* m : rx_stash_) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  rx_stash_.clear();
   if (netif_ != nullptr) {
     netif_remove(static_cast<netif*>(netif_));
     delete static_cast<netif*>(netif_);
@@ -920,6 +925,7 @@ void DpdkTransport::tx_flush() noexcept {
     const std::uint16_t n = rte_eth_tx_burst(port_id_, 0, reinterpret_cast<rte_mbuf**>(tx_.data() + done), want);
     st_.tx_packets += n;
     done += n;
+    if (n != 0) stash_rx();
     if (n < want) break;  // the device's ring is full: the rest go at the next poll
   }
   tx_.erase(tx_.begin(), tx_.begin() + static_cast<std::ptrdiff_t>(done));
@@ -1062,29 +1068,52 @@ void DpdkTransport::close(ConnId c) {
 
 void DpdkTransport::push(const Event& e) { q_.push_back(e); }
 
+// input_burst: frames read while sending first (in the order they came), then the
+// device's ring, a bounded number of bursts per poll.
 void DpdkTransport::input_burst() {
-  auto* nif = static_cast<netif*>(netif_);
+  rx_run_.swap(rx_stash_);  // (lwIP's output, run by these frames, may stash more)
+  for (void* m : rx_run_) input_frame(m);
+  rx_run_.clear();
   rte_mbuf* ms[kBurst];
   for (std::uint32_t round = 0; round < kMaxRxBurstsPerPoll; ++round) {
     const std::uint16_t n = rte_eth_rx_burst(port_id_, 0, ms, kBurst);
     st_.rx_packets += n;
-    for (std::uint16_t i = 0; i < n; ++i) {
-      rte_mbuf* m = ms[i];
-      if (m->nb_segs != 1) {
-        ++st_.rx_dropped;
-        rte_pktmbuf_free(m);
-        continue;
-      }
-      auto* rp = static_cast<RxPbuf*>(rte_mbuf_to_priv(m));
-      rp->pc.custom_free_function = rx_pbuf_free;
-      const auto len = static_cast<u16_t>(m->data_len);
-      pbuf* p = pbuf_alloced_custom(PBUF_RAW, len, PBUF_REF, &rp->pc, rte_pktmbuf_mtod(m, void*), len);
-      if (nif->input(p, nif) != ERR_OK) {
-        ++st_.rx_dropped;
-        pbuf_free(p);
-      }
-    }
+    for (std::uint16_t i = 0; i < n; ++i) input_frame(ms[i]);
     if (n < kBurst) break;
+  }
+}
+
+// stash_rx: frames read off the device without handing them to lwIP (this runs inside
+// lwIP's output). A poll can send thousands of frames (every connection's window, and
+// each ACK lwIP takes lets it send more); meanwhile the peers' ACKs keep arriving, and a
+// device ring left unread for that long overflows (AF_PACKET's 512 frames did: the last
+// ACKs of a connection lost, its sender waited for the retransmission timer). So each
+// burst sent also takes what has arrived.
+void DpdkTransport::stash_rx() noexcept {
+  while (rx_stash_.size() + kBurst <= kRxStashMax) {
+    rte_mbuf* ms[kBurst];
+    const std::uint16_t n = rte_eth_rx_burst(port_id_, 0, ms, kBurst);
+    st_.rx_packets += n;
+    rx_stash_.insert(rx_stash_.end(), ms, ms + n);
+    if (n < kBurst) break;
+  }
+}
+
+void DpdkTransport::input_frame(void* frame) {
+  auto* m = static_cast<rte_mbuf*>(frame);
+  if (m->nb_segs != 1) {
+    ++st_.rx_dropped;
+    rte_pktmbuf_free(m);
+    return;
+  }
+  auto* nif = static_cast<netif*>(netif_);
+  auto* rp = static_cast<RxPbuf*>(rte_mbuf_to_priv(m));
+  rp->pc.custom_free_function = rx_pbuf_free;
+  const auto len = static_cast<u16_t>(m->data_len);
+  pbuf* p = pbuf_alloced_custom(PBUF_RAW, len, PBUF_REF, &rp->pc, rte_pktmbuf_mtod(m, void*), len);
+  if (nif->input(p, nif) != ERR_OK) {
+    ++st_.rx_dropped;
+    pbuf_free(p);
   }
 }
 

@@ -182,6 +182,8 @@ class DpdkTransport {
   void cautious(tcp_pcb* pcb) noexcept;
   void touch(ConnId c);
   void tx_flush() noexcept;
+  void stash_rx() noexcept;
+  void input_frame(void* frame);
   void abort_all() noexcept;
 
   DpdkConfig cfg_;
@@ -205,6 +207,8 @@ class DpdkTransport {
   std::vector<ConnId> retry_;  // connections whose sends wait for lwIP memory
   std::vector<ConnId> retry_run_;  // the list being retried (swapped with retry_: no allocation)
   std::vector<void*> tx_;      // mbufs waiting for the device
+  std::vector<void*> rx_stash_;  // mbufs read while sending, for the next input_burst()
+  std::vector<void*> rx_run_;    // the stash being handed to lwIP
   std::unique_ptr<BufPool> pool_;
   std::uint32_t open_ = 0;
   std::size_t held_bytes_ = 0;
