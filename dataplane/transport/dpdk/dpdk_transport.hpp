@@ -192,7 +192,8 @@ class DpdkTransport {
   std::string probed_;  // the vdev we created (removed at the end)
   void* pool_mb_ = nullptr;     // rte_mempool*: received frames
   void* pool_tx_ = nullptr;     // rte_mempool*: frames sent (apart, so receiving cannot starve sending)
-  bool umem_tx_ = false;        // AF_XDP: frames sent from pool_mb_, the driver's UMEM (pool_tx_ == pool_mb_)
+  bool umem_tx_ = false;
+  bool stash_while_sending_ = false;  // read the device's ring between bursts sent (see stash_rx)        // AF_XDP: frames sent from pool_mb_, the driver's UMEM (pool_tx_ == pool_mb_)
   void* netif_ = nullptr;       // struct netif*
   std::vector<tcp_pcb*> listeners_;
   std::vector<Conn> conns_;
@@ -209,6 +210,7 @@ class DpdkTransport {
   std::vector<void*> tx_;      // mbufs waiting for the device
   std::vector<void*> rx_stash_;  // mbufs read while sending, for the next input_burst()
   std::vector<void*> rx_run_;    // the stash being handed to lwIP
+  std::uint64_t frames_seen_ = 0, frames_sent_seen_ = 0;  // st_.rx/tx_packets when the loop last looked
   std::unique_ptr<BufPool> pool_;
   std::uint32_t open_ = 0;
   std::size_t held_bytes_ = 0;
