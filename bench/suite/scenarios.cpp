@@ -846,10 +846,13 @@ void veth(Ctx& c) {
                                               : std::vector<double>{1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000};
   const std::vector<std::size_t> sizes = c.o.smoke ? std::vector<std::size_t>{512 << 10} : std::vector<std::size_t>{512 << 10, 2 << 20};
   struct Backend {
+    const char* key;   // as --backend names it
     const char* name;
     const char* vdev;  // "" for io_uring
   };
-  for (const Backend& b : {Backend{"io_uring", ""}, Backend{"dpdk net_af_xdp", "net_af_xdp"}, Backend{"dpdk net_af_packet", "net_af_packet"}}) {
+  for (const Backend& b : {Backend{"uring", "io_uring", ""}, Backend{"af_xdp", "dpdk net_af_xdp", "net_af_xdp"},
+                           Backend{"af_packet", "dpdk net_af_packet", "net_af_packet"}}) {
+    if (!c.o.backends.empty() && std::find(c.o.backends.begin(), c.o.backends.end(), b.key) == c.o.backends.end()) continue;
     const bool dpdk = b.vdev[0] != '\0';
     // On DPDK the port owns the relay's address; the kernel must not answer for it too.
     sh("ip -n " + lab.nr + " addr " + (dpdk ? "del" : "add") + " 198.18.5.1/24 dev " + lab.vr);
@@ -907,6 +910,12 @@ void veth(Ctx& c) {
       run.copied_per_byte = sent != 0 ? static_cast<double>(port.copied_tx_bytes.load() - copied0) / static_cast<double>(sent) : -1;
       run.retransmits = port.tcp_retransmits.load() - rexmit0;
     }
+    if (dpdk)
+      c.note("veth %s port: rx %llu tx %llu frames, missed %llu, dropped rx %llu tx %llu, no mbuf %llu, fast retransmits %llu, %llu mbufs free",
+             b.name, static_cast<unsigned long long>(port.rx_packets.load()), static_cast<unsigned long long>(port.tx_packets.load()),
+             static_cast<unsigned long long>(port.rx_missed.load()), static_cast<unsigned long long>(port.rx_dropped.load()), static_cast<unsigned long long>(port.tx_dropped.load()),
+             static_cast<unsigned long long>(port.no_mbuf.load()), static_cast<unsigned long long>(port.tcp_retransmits.load()),
+             static_cast<unsigned long long>(port.mbufs_free.load()));
     c.note("veth %s: %.0f relayed/s per dataplane core at %.0f tx/s (%s), %.2f us per copy beyond the relay path, 2 MiB "
            "block to the last of %zu peers p50 %.0f us", b.name, run.msgs_per_core, run.top_rate, run.ramp_end.c_str(),
            run.transport_us_per_copy, k - 1, run.block_last_peer.p50);

@@ -20,6 +20,7 @@ struct SuiteOptions {
   std::size_t signers = 16;  // signers in the simulated reward set (each block carries all)
   std::size_t tx_bytes = 300;
   std::vector<std::string> only;  // scenario names to run (empty: all)
+  std::vector<std::string> backends;  // the veth scenario's backends: uring, af_xdp, af_packet (empty: all)
   bool busy_poll = false;         // run the relay with p2p.busy_poll
   std::vector<unsigned> relay_cpus;  // p2p.cpus of the relay under test (empty: not pinned)
   std::uint32_t link_mbps = 1000;  // the `link` scenario's origin uplink

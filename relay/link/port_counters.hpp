@@ -15,6 +15,7 @@ enum class CounterKind { kCounter, kGauge };
   X(tx_bytes, kCounter, "bytes of the frames sent (headers and payload)")                              \
   X(copied_tx_bytes, kCounter, "bytes the dataplane copied into frames to send (the rest went out by reference)") \
   X(rx_dropped, kCounter, "frames received and dropped (refused by lwIP, or in several segments)")    \
+  X(rx_missed, kCounter, "frames the device dropped before the relay read them (its receive ring was full)") \
   X(tx_dropped, kCounter, "frames not sent (no mbuf, or the device's ring stayed full)")              \
   X(no_mbuf, kCounter, "times an mbuf was wanted and its pool was empty")                              \
   X(tcp_retransmits, kCounter, "TCP segments fast-retransmitted on duplicate ACKs (lwIP leaves out those its timer resends)") \
@@ -26,4 +27,5 @@ enum class CounterKind { kCounter, kGauge };
   X(refused_tiny_mss, kCounter, "handshakes refused: an MSS or first window too small to carry segments") \
   X(linger_aborted, kCounter, "lingering closes cut short (deadline, or no room for more)")            \
   X(idle_sleeps, kCounter, "times the poll loop slept, idle")                                          \
-  X(lingering, kGauge, "closed connections whose unacknowledged sends the stack still holds")
+  X(lingering, kGauge, "closed connections whose unacknowledged sends the stack still holds")        \
+  X(mbufs_free, kGauge, "mbufs free in the receive pool (frames received and, on AF_XDP, sent come from it)")

@@ -1194,6 +1194,8 @@ DpdkStats DpdkTransport::stats() const noexcept {
   s.ip_drops = lwip_stats.ip.drop;
   s.arp_requests_answered = lwip_stats.etharp.xmit;
   s.icmp_echo_answered = lwip_stats.icmp.xmit;
+  if (rte_eth_stats es{}; port_started_ && rte_eth_stats_get(port_id_, &es) == 0) s.rx_missed = es.imissed;
+  s.mbufs_free = pool_mb_ != nullptr ? rte_mempool_avail_count(static_cast<const rte_mempool*>(pool_mb_)) : 0;
   return s;
 }
 
