@@ -234,6 +234,21 @@ class DpdkTcp : public ::testing::TestWithParam<const char*> {
     return fd;
   }
   static void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+  // kernel_peers: `n` non-blocking kernel clients of the relay's listener, driven until
+  // the relay accepted them all (or 10 s passed).
+  std::vector<KernelEnd> kernel_peers(int n) {
+    std::vector<KernelEnd> ks(static_cast<std::size_t>(n));
+    for (auto& k : ks) {
+      k.fd = kernel_socket(link_->k);
+      set_nonblocking(k.fd);
+      const sockaddr_in a = v4addr(kRelayIp, port_);
+      ::connect(k.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+    }
+    (void)s_.run([&] { return s_.accepted.size() >= ks.size(); }, 10, [&] {
+      for (auto& k : ks) k.step();
+    });
+    return ks;
+  }
 
   std::unique_ptr<Link> link_;
   launch::InsideNamespace inside_;
@@ -389,16 +404,8 @@ TEST_P(DpdkTcp, RelayDialsAndSendsABlock) {
 // queue until that peer acknowledged all of it (a kSent each), then only by its owner.
 TEST_P(DpdkTcp, OneBufferFansOutToManyPeers) {
   constexpr int kPeers = 15;
-  std::vector<KernelEnd> ks(kPeers);
-  for (auto& k : ks) {
-    k.fd = kernel_socket(link_->k);
-    set_nonblocking(k.fd);
-    const sockaddr_in a = v4addr(kRelayIp, port_);
-    ::connect(k.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
-  }
-  ASSERT_TRUE(s_.run([&] { return s_.accepted.size() == kPeers; }, 10, [&] {
-    for (auto& k : ks) k.step();
-  }));
+  std::vector<KernelEnd> ks = kernel_peers(kPeers);
+  ASSERT_EQ(s_.accepted.size(), static_cast<std::size_t>(kPeers));
   const Bytes block = pattern(2 << 20, 5);
   SharedBuf* b = s_.t->alloc(block.size());
   std::memcpy(b->fill().data(), block.data(), block.size());
@@ -438,19 +445,12 @@ TEST_P(DpdkTcp, OneBufferFansOutToManyPeers) {
 
 // A block arriving while blocks go out: one kernel peer sends 2 MiB to the relay while
 // the relay sends 2 MiB to 15 others, three times over. Everything arrives whole on both
-// sides (the relay reads its ring while sending, and must keep the order of what it reads).
+// sides (where the relay reads its ring while sending, AF_PACKET, it keeps the order of
+// what it reads).
 TEST_P(DpdkTcp, BlockComesInWhileBlocksGoOut) {
   constexpr int kPeers = 16;
-  std::vector<KernelEnd> ks(kPeers);
-  for (auto& k : ks) {
-    k.fd = kernel_socket(link_->k);
-    set_nonblocking(k.fd);
-    const sockaddr_in a = v4addr(kRelayIp, port_);
-    ::connect(k.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
-  }
-  ASSERT_TRUE(s_.run([&] { return s_.accepted.size() == kPeers; }, 10, [&] {
-    for (auto& k : ks) k.step();
-  }));
+  std::vector<KernelEnd> ks = kernel_peers(kPeers);
+  ASSERT_EQ(s_.accepted.size(), static_cast<std::size_t>(kPeers));
   // Which accepted connection is which kernel socket: the first to send is the origin.
   const Bytes in_block = pattern(2 << 20, 9);
   const Bytes out_block = pattern(2 << 20, 11);
