@@ -75,7 +75,11 @@ class I2pNet {
         << "[sam]\nenabled = " << (i >= 3 ? "true" : "false") << "\naddress = 127.0.0.1\nport = " << (i == 3 ? kSamNear : kSamFar)
         << "\n[http]\nenabled = false\n[httpproxy]\nenabled = false\n[socksproxy]\nenabled = false\n[upnp]\nenabled = false\n"
         << "[bob]\nenabled = false\n[i2cp]\nenabled = false\n[i2pcontrol]\nenabled = false\n"
-        << "[addressbook]\nenabled = true\ndefaulturl =\nsubscriptions =\n"
+        // The address book stays on (SAM's NAMING LOOKUP of a .b32.i2p goes through it),
+        // subscribed to a destination nobody publishes: with an empty URL i2pd 2.45
+        // aborts (std::out_of_range) when it first tries to update, about 3 min in.
+        << "[addressbook]\nenabled = true\ndefaulturl = http://" << std::string(52, 'a') << ".b32.i2p/hosts.txt\nsubscriptions = http://"
+        << std::string(52, 'a') << ".b32.i2p/hosts.txt\n"
         << "[reseed]\nverify = false\nurls =\nyggurls =\nthreshold = 25\n" << (seeded ? "zipfile = " + dir + "/seed.zip\n" : "")
         << "[exploratory]\ninbound.length = 1\noutbound.length = 1\n";
     std::ofstream(d + "/tunnels.conf") << "";
