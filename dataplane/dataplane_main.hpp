@@ -138,11 +138,7 @@ int serve(const Ctx& x, T& transport, Opened op, std::size_t max_sessions, const
   lk->counters->backend.store(static_cast<std::uint64_t>(kHasPort ? link::Backend::kDpdk : link::Backend::kUring),
                               std::memory_order_relaxed);
   link::PortCounters& pc = lk->counters->port;
-  struct {
-#define RELAY_X(name, kind, help) std::uint64_t name;
-    RELAY_PORT_COUNTERS(RELAY_X)
-#undef RELAY_X
-  } port_base{};
+  link::PortValues port_base;
 #define RELAY_X(name, kind, help) port_base.name = link::CounterKind::kind == link::CounterKind::kGauge ? 0 : pc.name.load(std::memory_order_relaxed);
   RELAY_PORT_COUNTERS(RELAY_X)
 #undef RELAY_X

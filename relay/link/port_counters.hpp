@@ -5,6 +5,8 @@
 // X(name, kind, help): kind is kCounter (only grows) or kGauge (a level).
 #pragma once
 
+#include <cstdint>
+
 namespace relay::link {
 enum class CounterKind { kCounter, kGauge };
 }  // namespace relay::link
@@ -29,3 +31,12 @@ enum class CounterKind { kCounter, kGauge };
   X(idle_sleeps, kCounter, "times the poll loop slept, idle")                                          \
   X(lingering, kGauge, "closed connections whose unacknowledged sends the stack still holds")        \
   X(mbufs_free, kGauge, "mbufs free in the receive pool (frames received and, on AF_XDP, sent come from it)")
+
+namespace relay::link {
+// PortValues: one reading of every port counter.
+struct PortValues {
+#define RELAY_X(name, kind, help) std::uint64_t name = 0;
+  RELAY_PORT_COUNTERS(RELAY_X)
+#undef RELAY_X
+};
+}  // namespace relay::link

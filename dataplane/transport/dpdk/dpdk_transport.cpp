@@ -391,9 +391,9 @@ Status DpdkTransport::init() {
   // of that pool anyway: there frames are written straight into the receive pool (one
   // copy fewer), and the pool is larger by the transmit share.
   const std::uint32_t n_tx = std::uint32_t{cfg_.tx_desc} + kTxQueueMax + 1024;
-  umem_tx_ = driver_ == "net_af_xdp";
-  stash_while_sending_ = driver_ != "net_af_xdp";
-  const std::uint32_t n_mbufs = (cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns)) + (umem_tx_ ? n_tx : 0);
+  const bool umem_tx = driver_ == "net_af_xdp";
+  stash_while_sending_ = !umem_tx;
+  const std::uint32_t n_mbufs = (cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns)) + (umem_tx ? n_tx : 0);
   char pool_name[RTE_MEMPOOL_NAMESIZE];
   std::snprintf(pool_name, sizeof pool_name, "relay_mb%u", g_pool_seq++);
   auto* mp = rte_pktmbuf_pool_create(pool_name, n_mbufs, 256, kPrivSize, kMbufDataRoom, static_cast<int>(rte_socket_id()));
@@ -401,7 +401,7 @@ Status DpdkTransport::init() {
     return make_error(Errc::kIo, "cannot make the mbuf pool (more hugepage memory, a larger -m, or fewer dpdk.mbufs)",
                       static_cast<std::uint32_t>(rte_errno));
   pool_mb_ = mp;
-  if (umem_tx_) {
+  if (umem_tx) {
     pool_tx_ = mp;
   } else {
     std::snprintf(pool_name, sizeof pool_name, "relay_tx%u", g_pool_seq++);
@@ -1206,7 +1206,7 @@ std::string DpdkTransport::describe() const {
   std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s%s%s", port_id_, driver_.c_str(), mac_.c_str(),
                 ip, cfg_.prefix_len, cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns), LWIP_VERSION_STRING,
                 steered_ ? "; XDP steers only this address to the relay, the rest stays the kernel's" : "",
-                umem_tx_ ? "; frames are sent from the UMEM (no copy by the driver)" : "");
+                pool_tx_ == pool_mb_ ? "; frames are sent from the UMEM (no copy by the driver)" : "");
   return out;
 }
 

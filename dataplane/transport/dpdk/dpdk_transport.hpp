@@ -77,11 +77,7 @@ struct DpdkConfig {
 std::uint32_t mbufs_for(std::uint32_t max_conns) noexcept;
 
 // The port's counters (relay/link/port_counters.hpp names and explains them).
-struct DpdkStats {
-#define RELAY_X(name, kind, help) std::uint64_t name = 0;
-  RELAY_PORT_COUNTERS(RELAY_X)
-#undef RELAY_X
-};
+using DpdkStats = link::PortValues;
 
 class DpdkTransport {
  public:
@@ -191,9 +187,9 @@ class DpdkTransport {
   bool port_started_ = false;
   std::string probed_;  // the vdev we created (removed at the end)
   void* pool_mb_ = nullptr;     // rte_mempool*: received frames
-  void* pool_tx_ = nullptr;     // rte_mempool*: frames sent (apart, so receiving cannot starve sending)
-  bool umem_tx_ = false;
-  bool stash_while_sending_ = false;  // read the device's ring between bursts sent (see stash_rx)        // AF_XDP: frames sent from pool_mb_, the driver's UMEM (pool_tx_ == pool_mb_)
+  void* pool_tx_ = nullptr;     // rte_mempool*: frames sent (apart, so receiving cannot starve sending;
+                                // on AF_XDP it is pool_mb_, the driver's UMEM)
+  bool stash_while_sending_ = false;  // read the device's ring between bursts sent (see stash_rx)
   void* netif_ = nullptr;       // struct netif*
   std::vector<tcp_pcb*> listeners_;
   std::vector<Conn> conns_;
