@@ -27,7 +27,9 @@ using UPeer = TestPeer<dp::UringTransport>;
 
 // The suite's network and the stock node behind the far onion service.
 struct TorWorld {
-  std::uint16_t node_port = 43000;  // inside the namespace
+  // Inside the namespace, below Linux's ephemeral range (32768-60999): at 43000 a tor's own
+  // outgoing connection could hold the port, and the node's listen failed (EADDRINUSE).
+  std::uint16_t node_port = 31000;
   std::unique_ptr<TorNet> net;
   std::chrono::steady_clock::duration bootstrap{};
   TorWorld() {
