@@ -179,7 +179,13 @@ UringTransport::~UringTransport() {
     if (k.fd >= 0) ::close(k.fd);
     for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
   }
-  for (const int fd : listen_fds_) ::close(fd);
+  // The ring's pending accepts hold each listening socket until the kernel's teardown of
+  // the ring (asynchronous, after queue_exit returns) cancels them. shutdown() takes the
+  // socket out of LISTEN now, so the port is free when the destructor returns.
+  for (const int fd : listen_fds_) {
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+  }
   if (ring_ok_) io_uring_queue_exit(ring_.get());
   for (auto& r : zc_recs_)  // the ring is gone: the kernel has let go of every buffer
     if (r.buf != nullptr) r.buf->unref();

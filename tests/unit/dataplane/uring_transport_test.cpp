@@ -530,6 +530,24 @@ TEST(UringTransport, LocalCloseReachesThePeer) {
   ::close(fd);
 }
 
+// A transport that is destroyed lets go of its listening port at once, so the next
+// relay (or test) can listen there straight away. The ring's pending accept holds the
+// socket until the kernel's asynchronous ring teardown cancels it; closing the fd alone
+// left the port in LISTEN for a moment after the destructor returned (EADDRINUSE).
+TEST(UringTransport, ADestroyedTransportFreesItsListeningPortAtOnce) {
+  std::uint16_t port = 0;
+  for (int round = 0; round < 50; ++round) {
+    auto t = UringTransport::create({});
+    ASSERT_TRUE(t.ok());
+    auto l = (*t)->listen(test::loopback_addr(port));
+    ASSERT_TRUE(l.ok()) << "round " << round << ": " << l.error().reason << ": "
+                        << std::strerror(static_cast<int>(l.error().offset));
+    port = *l;
+    Event evs[8];
+    (*t)->poll(evs, 0);  // the accept is in the kernel
+  }
+}
+
 TEST(UringTransport, ReportsKernelFeatures) {
   auto t = UringTransport::create({});
   ASSERT_TRUE(t.ok());
