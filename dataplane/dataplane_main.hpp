@@ -254,6 +254,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
     dc.mbufs = cfg->dpdk.mbufs;
     dc.rx_desc = cfg->dpdk.rx_desc;
     dc.tx_desc = cfg->dpdk.tx_desc;
+    dc.zero_copy = cfg->dpdk.zero_copy;
     dc.max_conns = std::min<std::uint32_t>(max_conns, 4096);
     dc.send_pool = plan.send;
     dc.cautious_reads = true;  // a 64 KiB window until the control plane authenticated the peer

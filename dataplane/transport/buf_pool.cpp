@@ -48,6 +48,16 @@ SharedBuf* BufPool::alloc(std::size_t n) noexcept {
   return nullptr;
 }
 
+SharedBuf* BufPool::holder(const void* p) const noexcept {
+  if (!owns(p)) return nullptr;
+  const auto off = static_cast<std::size_t>(static_cast<const std::uint8_t*>(p) - base_);
+  for (const auto& c : classes_) {
+    if (off < c.off || off >= c.off + c.stride * c.count) continue;
+    return reinterpret_cast<SharedBuf*>(base_ + c.off + (off - c.off) / c.stride * c.stride);
+  }
+  return nullptr;
+}
+
 void BufPool::release(void* ctx, SharedBuf* b) noexcept {
   auto* self = static_cast<BufPool*>(ctx);
   const std::size_t off = static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(b) - self->base_);

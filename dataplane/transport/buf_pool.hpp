@@ -37,6 +37,10 @@ class BufPool {
     auto a = reinterpret_cast<std::uintptr_t>(p), b = reinterpret_cast<std::uintptr_t>(base_);
     return a >= b && a < b + size_;
   }
+  // holder: the SharedBuf whose slot holds the byte at `p` (any byte of its header or
+  // payload), or nullptr when `p` is not in the arena: a sender that was handed only a
+  // pointer into a buffer (lwIP's segments) can take a reference to it.
+  SharedBuf* holder(const void* p) const noexcept;
   void* base() const noexcept { return base_; }
   std::size_t size() const noexcept { return size_; }
   std::uint32_t in_use() const noexcept { return in_use_; }

@@ -678,7 +678,8 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
     if (!t.strings("eal_args", c.dpdk.eal_args) || !t.str("port", c.dpdk.port) || !t.str("address", address) ||
         !t.str("gateway", gateway) || !t.integer("mtu", c.dpdk.mtu, 576, 9000) ||
         !t.integer("mbufs", c.dpdk.mbufs, 0, 1 << 20) || !t.integer("rx_desc", c.dpdk.rx_desc, 64, 32768) ||
-        !t.integer("tx_desc", c.dpdk.tx_desc, 64, 32768) || !t.check_unknown())
+        !t.integer("tx_desc", c.dpdk.tx_desc, 64, 32768) || !t.boolean("zero_copy", c.dpdk.zero_copy) ||
+        !t.check_unknown())
       return fail();
     if (c.dpdk.mbufs != 0 && c.dpdk.mbufs < 4096)
       return config_error(err, at + "mbufs: at least 4096 (0 sizes the pool from the session limits)");

@@ -15,6 +15,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_memory.h>
 #include <rte_mempool.h>
 
 #include <algorithm>
@@ -66,6 +67,19 @@ rte_mbuf* mbuf_of(pbuf_custom* pc) noexcept {
 }
 
 void rx_pbuf_free(pbuf* p) noexcept { rte_pktmbuf_free(mbuf_of(reinterpret_cast<pbuf_custom*>(p))); }
+
+// A frame's piece sent from a shared buffer: a data-less mbuf attached to the bytes, its
+// rte_mbuf_ext_shared_info in the mbuf's private area, holding one reference to the
+// buffer, dropped when the device is done with the frame.
+constexpr std::uint16_t kExtPrivSize = static_cast<std::uint16_t>((sizeof(rte_mbuf_ext_shared_info) + RTE_MBUF_PRIV_ALIGN - 1) &
+                                                                  ~std::size_t{RTE_MBUF_PRIV_ALIGN - 1});
+void ext_unref(void*, void* opaque) noexcept { static_cast<SharedBuf*>(opaque)->unref(); }
+
+// arena_bytes: the send pool's mapping in whole pages (what DPDK registers and maps).
+std::size_t arena_bytes(const BufPool& pool) noexcept {
+  const auto pg = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return (pool.size() + pg - 1) / pg * pg;
+}
 
 int errno_of(err_t e) noexcept {
   switch (e) {
@@ -121,6 +135,7 @@ struct DpdkTransport::Hooks {
 
   static err_t netif_output(netif*, pbuf* p) {
     DpdkTransport& t = *g_self;
+    if (t.zero_copy_ && p->next != nullptr) return t.output_pieces(p);
     rte_mbuf* m = rte_pktmbuf_alloc(static_cast<rte_mempool*>(t.pool_tx_));
     if (m == nullptr) {
       ++t.st_.no_mbuf;
@@ -383,6 +398,11 @@ Status DpdkTransport::init() {
   if (int r = rte_eth_dev_info_get(port_id_, &info); r != 0)
     return make_error(Errc::kIo, "dpdk.port: cannot read the device's information", static_cast<std::uint32_t>(-r));
   driver_ = info.driver_name != nullptr ? info.driver_name : "?";
+  if (!cfg_.send_pool.empty()) {
+    auto p = BufPool::create(cfg_.send_pool);
+    if (!p.ok()) return p.error();
+    pool_ = std::move(*p);
+  }
 
   // mbufs: received frames (held by TCP until the relay releases them) and frames sent:
   // the device's ring, and what waits for it (tx_). Frames sent come from a pool of
@@ -411,7 +431,18 @@ Status DpdkTransport::init() {
                         static_cast<std::uint32_t>(rte_errno));
   }
 
+  // Zero copy (not on AF_XDP: its frames must be in the UMEM, whole).
+  zero_copy_ = !umem_tx && setup_zero_copy(&info);
+  if (zero_copy_) {
+    std::snprintf(pool_name, sizeof pool_name, "relay_ext%u", g_pool_seq++);
+    pool_ext_ = rte_pktmbuf_pool_create(pool_name, 2 * n_tx, 256, kExtPrivSize, 0, static_cast<int>(rte_socket_id()));
+    if (pool_ext_ == nullptr)
+      return make_error(Errc::kIo, "cannot make the mbuf pool for zero-copy sends (more hugepage memory, or a larger -m)",
+                        static_cast<std::uint32_t>(rte_errno));
+  }
+
   rte_eth_conf conf{};
+  if (zero_copy_) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
   if (int r = rte_eth_dev_configure(port_id_, 1, 1, &conf); r != 0)
     return make_error(Errc::kIo, "dpdk.port: cannot configure one queue pair", static_cast<std::uint32_t>(-r));
   std::uint16_t rxd = cfg_.rx_desc, txd = cfg_.tx_desc;
@@ -485,11 +516,6 @@ Status DpdkTransport::init() {
   tx_.reserve(kTxQueueMax);
   rx_stash_.reserve(kRxStashMax);
   rx_run_.reserve(kRxStashMax);
-  if (!cfg_.send_pool.empty()) {
-    auto p = BufPool::create(cfg_.send_pool);
-    if (!p.ok()) return p.error();
-    pool_ = std::move(*p);
-  }
   last_activity_ns_ = now_ns();
   return Ok{};
 }
@@ -506,8 +532,15 @@ DpdkTransport::~DpdkTransport() {
     delete static_cast<netif*>(netif_);
   }
   if (port_started_) rte_eth_dev_stop(port_id_);
+  if (dma_dev_ != nullptr)  // stopped: the device reads no more from the send buffers
+    rte_dev_dma_unmap(static_cast<rte_device*>(dma_dev_), pool_->base(), reinterpret_cast<std::uintptr_t>(pool_->base()),
+                      arena_bytes(*pool_));
   if (port_started_ || !probed_.empty()) rte_eth_dev_close(port_id_);
   if (!probed_.empty()) rte_vdev_uninit(probed_.c_str());
+  // (Closing the device freed the frames it still held: every reference they kept to a
+  // send buffer is back.)
+  if (pool_ext_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_ext_));
+  if (extmem_) rte_extmem_unregister(pool_->base(), arena_bytes(*pool_));
   if (pool_mb_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_mb_));
   if (pool_tx_ != nullptr && pool_tx_ != pool_mb_) rte_mempool_free(static_cast<rte_mempool*>(pool_tx_));
   if (g_self == this) g_self = nullptr;
@@ -919,6 +952,92 @@ void DpdkTransport::flush() noexcept {
   tx_flush();
 }
 
+// setup_zero_copy: whether frames can go out from the send buffers themselves, and if so
+// the buffers made known to DPDK (and to the device's IOMMU mapping, where it has one).
+bool DpdkTransport::setup_zero_copy(const void* vinfo) noexcept {
+  const auto& info = *static_cast<const rte_eth_dev_info*>(vinfo);
+  if (!cfg_.zero_copy) return zc_why_ = "off in the configuration", false;
+  if (pool_ == nullptr) return zc_why_ = "no send buffer pool", false;
+  if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) == 0) return zc_why_ = "the device takes frames only whole", false;
+  if (rte_eal_iova_mode() != RTE_IOVA_VA)
+    return zc_why_ = "DMA addresses are physical (IOVA as PA; VFIO with an IOMMU gives IOVA as VA)", false;
+  const std::size_t len = arena_bytes(*pool_);
+  if (rte_extmem_register(pool_->base(), len, nullptr, 0, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE))) != 0)
+    return zc_why_ = "DPDK cannot register the send buffers (rte_extmem_register)", false;
+  extmem_ = true;
+  if (info.device != nullptr) {
+    if (rte_dev_dma_map(info.device, pool_->base(), reinterpret_cast<std::uintptr_t>(pool_->base()), len) == 0)
+      dma_dev_ = info.device;
+    else if (rte_errno != ENOTSUP)
+      return zc_why_ = "the device cannot map the send buffers for DMA (rte_dev_dma_map)", false;
+  }
+  return true;
+}
+
+// output_pieces: a frame as a chain of mbufs: what lwIP made (the headers) and any piece
+// outside the send buffers copied into direct mbufs; each piece of a send buffer (a
+// segment's payload) an mbuf attached to those bytes, holding a reference to the buffer
+// until the device has sent it. Nothing of a message is copied here. A piece with no
+// data-less mbuf left is copied instead.
+static_assert(std::is_same_v<err_t, std::int8_t>);
+std::int8_t DpdkTransport::output_pieces(pbuf* p) noexcept {
+  auto* tx = static_cast<rte_mempool*>(pool_tx_);
+  rte_mbuf* head = rte_pktmbuf_alloc(tx);
+  if (head == nullptr) {
+    ++st_.no_mbuf;
+    ++st_.tx_dropped;
+    return ERR_MEM;
+  }
+  auto fail = [&](err_t e) {
+    rte_pktmbuf_free(head);
+    ++st_.tx_dropped;
+    return e;
+  };
+  std::uint64_t copied = 0;
+  for (pbuf* q = p; q != nullptr; q = q->next) {
+    if (q->len == 0) continue;
+    SharedBuf* owner = pool_->holder(q->payload);
+    rte_mbuf* e = owner != nullptr ? rte_pktmbuf_alloc(static_cast<rte_mempool*>(pool_ext_)) : nullptr;
+    if (e != nullptr) {
+      auto* sh = static_cast<rte_mbuf_ext_shared_info*>(rte_mbuf_to_priv(e));
+      sh->free_cb = ext_unref;
+      sh->fcb_opaque = owner;
+      rte_mbuf_ext_refcnt_set(sh, 1);
+      owner->ref();
+      rte_pktmbuf_attach_extbuf(e, q->payload, reinterpret_cast<std::uintptr_t>(q->payload), q->len, sh);
+      e->data_len = q->len;
+      e->pkt_len = q->len;
+      if (rte_pktmbuf_chain(head, e) != 0) {
+        rte_pktmbuf_free(e);
+        return fail(ERR_BUF);
+      }
+      continue;
+    }
+    char* dst = rte_pktmbuf_append(head, q->len);  // into the chain's last mbuf, if direct and with room
+    if (dst == nullptr) {
+      rte_mbuf* d = rte_pktmbuf_alloc(tx);
+      if (d == nullptr) {
+        ++st_.no_mbuf;
+        return fail(ERR_MEM);
+      }
+      if (rte_pktmbuf_chain(head, d) != 0) {
+        rte_pktmbuf_free(d);
+        return fail(ERR_BUF);
+      }
+      dst = rte_pktmbuf_append(head, q->len);
+      if (dst == nullptr) return fail(ERR_BUF);  // a piece larger than an mbuf: never made by TCP at our MSS
+    }
+    std::memcpy(dst, q->payload, q->len);
+    copied += q->len;
+  }
+  if (tx_.size() >= kTxQueueMax) return fail(ERR_MEM);
+  st_.copied_tx_bytes += copied;
+  st_.tx_bytes += p->tot_len;
+  tx_.push_back(head);
+  if (tx_.size() >= kBurst) tx_flush();
+  return ERR_OK;
+}
+
 void DpdkTransport::tx_flush() noexcept {
   std::size_t done = 0;
   while (done < tx_.size()) {
@@ -1202,11 +1321,13 @@ DpdkStats DpdkTransport::stats() const noexcept {
 std::string DpdkTransport::describe() const {
   char ip[INET_ADDRSTRLEN] = "?";
   ::inet_ntop(AF_INET, &cfg_.ipv4, ip, sizeof ip);
-  char out[384];
+  char out[512];
   std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s%s%s", port_id_, driver_.c_str(), mac_.c_str(),
                 ip, cfg_.prefix_len, cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns), LWIP_VERSION_STRING,
                 steered_ ? "; XDP steers only this address to the relay, the rest stays the kernel's" : "",
-                pool_tx_ == pool_mb_ ? "; frames are sent from the UMEM (no copy by the driver)" : "");
+                pool_tx_ == pool_mb_ ? "; frames are sent from the UMEM (no copy by the driver)"
+                : zero_copy_         ? "; messages are sent from their buffers (zero copy)"
+                                     : ("; each frame is copied whole (" + zc_why_ + ")").c_str());
   return out;
 }
 

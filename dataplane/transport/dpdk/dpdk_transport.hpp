@@ -62,6 +62,11 @@ struct DpdkConfig {
   std::uint32_t idle_spin_us = 200;       // after the last packet, poll without sleeping this long
   std::uint32_t idle_sleep_max_us = 1000;  // then sleep in steps doubling up to this
   std::uint64_t linger_ms = 5000;          // a closed connection's unacknowledged sends, at most
+  // zero_copy: send a message's bytes to the device from the buffer they were written to
+  // (an mbuf that references the shared buffer, behind a copied header) when the device
+  // takes frames in several pieces and DMA addresses are virtual ones (IOVA as VA);
+  // false, or a device without that: each frame is copied whole into an mbuf.
+  bool zero_copy = true;
   // steer: on a net_af_xdp port, attach the relay's XDP program (only frames for `ipv4`
   // leave the kernel); false: the driver's own (every frame of the queue).
   bool steer = true;
@@ -180,6 +185,8 @@ class DpdkTransport {
   void tx_flush() noexcept;
   void stash_rx() noexcept;
   void input_frame(void* frame);
+  std::int8_t output_pieces(pbuf* p) noexcept;  // zero_copy_'s netif output (an lwIP err_t)
+  bool setup_zero_copy(const void* info) noexcept;  // info: the port's rte_eth_dev_info
   void abort_all() noexcept;
 
   DpdkConfig cfg_;
@@ -189,6 +196,11 @@ class DpdkTransport {
   void* pool_mb_ = nullptr;     // rte_mempool*: received frames
   void* pool_tx_ = nullptr;     // rte_mempool*: frames sent (apart, so receiving cannot starve sending;
                                 // on AF_XDP it is pool_mb_, the driver's UMEM)
+  void* pool_ext_ = nullptr;    // rte_mempool*: data-less mbufs that reference send buffers (zero_copy_)
+  bool zero_copy_ = false;      // frames go out as a copied header and the shared buffer's own bytes
+  bool extmem_ = false;         // pool_'s arena is registered with DPDK
+  void* dma_dev_ = nullptr;     // rte_device* the arena is DMA-mapped for (nullptr: none needed)
+  std::string zc_why_;          // why zero_copy_ is off, for describe()
   bool stash_while_sending_ = false;  // read the device's ring between bursts sent (see stash_rx)
   void* netif_ = nullptr;       // struct netif*
   std::vector<tcp_pcb*> listeners_;

@@ -690,6 +690,13 @@ TEST(BufPool, SizeClassesExhaustionAndReturn) {
   int on_stack = 0;
   EXPECT_FALSE(p.owns(&on_stack));
   EXPECT_EQ(p.in_use(), 3u);
+  // Any byte of a slot leads back to its buffer (a segment of a send points into the
+  // middle of one); bytes outside the arena to none.
+  EXPECT_EQ(p.holder(a->bytes().data()), a);
+  EXPECT_EQ(p.holder(b->bytes().data() + 4095), b);
+  EXPECT_EQ(p.holder(c->bytes().data() + 9), c);
+  EXPECT_EQ(p.holder(c->bytes().data() + 60000), c);
+  EXPECT_EQ(p.holder(&on_stack), nullptr);
   a->ref();
   a->unref();  // still referenced once
   EXPECT_EQ(p.in_use(), 3u);

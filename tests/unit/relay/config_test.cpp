@@ -133,6 +133,10 @@ TEST(Config, DpdkBackend) {
   EXPECT_EQ(c->dpdk.gateway, htonl(0xC6120401u));
   EXPECT_EQ(c->dpdk.mbufs, 65536u);
   EXPECT_EQ(c->dpdk.mtu, 1500);
+  EXPECT_TRUE(c->dpdk.zero_copy);
+  auto copying = load_config(dpdk + "zero_copy = false\n", {}, err, "r.toml");
+  ASSERT_TRUE(copying.ok()) << err;
+  EXPECT_FALSE(copying->dpdk.zero_copy);
 
   auto refused = [&](const std::string& text, const char* says) {
     EXPECT_FALSE(load_config(text, {}, err, "r.toml").ok()) << text;
@@ -145,6 +149,7 @@ TEST(Config, DpdkBackend) {
   refused("[dpdk]\naddress = \"198.18.5.2/\"\n", "dpdk.address");
   refused("[dpdk]\ngateway = \"nope\"\n", "dpdk.gateway");
   refused("[dpdk]\nmbufs = 100\n", "dpdk.mbufs");
+  refused("[dpdk]\nzero_copy = 1\n", "dpdk.zero_copy");
   refused("[dpdk]\nqueues = 2\n", "unknown key 'dpdk.queues'");
   refused(dpdk + "[p2p]\nmptcp = true\n", "p2p.mptcp: not with dataplane.backend");
   refused(dpdk + "[p2p]\nbind_device = \"wg0\"\n", "p2p.bind_device");
