@@ -430,7 +430,12 @@ TEST_P(DpdkTcp, OneBufferFansOutToManyPeers) {
   const std::string kernel_tx =
       launch::command_output("ip netns exec " + link_->k.name + " cat /sys/class/net/" + link_->kdev + "/statistics/tx_packets");
   const DpdkStats st = s_.t->stats();
-  EXPECT_GE(st.rx_packets + 16, std::strtoull(kernel_tx.c_str(), nullptr, 10)) << "frames from the kernel were lost on the way in";
+  // (AF_PACKET only: there the ring is read between bursts sent. On AF_XDP it is not yet
+  // (5e3c17a says why), and a relay starved of CPU, as when other tests share the cores,
+  // can lose ACKs in the socket's ring; TCP recovers them, the bytes check below holds.)
+  if (std::string(GetParam()) == "net_af_packet") {
+    EXPECT_GE(st.rx_packets + 16, std::strtoull(kernel_tx.c_str(), nullptr, 10)) << "frames from the kernel were lost on the way in";
+  }
   EXPECT_TRUE(ok) << "kSent " << s_.sent << " of " << kPeers;
   for (const auto& k : ks) EXPECT_TRUE(k.in == block);
   EXPECT_EQ(b->refs(), 1u) << "a connection or a frame still references the buffer after its peer acknowledged it";
