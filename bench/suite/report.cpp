@@ -201,7 +201,8 @@ std::string to_json(const SuiteResult& r) {
   j["backends"] = array_of(r.backends, [](const BackendRun& b) -> Json {
     return {{"backend", b.backend}, {"k", std::uint64_t{b.k}}, {"top_rate", real(b.top_rate)},
             {"relayed_per_s", real(b.relayed_per_s)}, {"dataplane_cores", real(b.dp_cores)},
-            {"relayed_per_s_per_core", real(b.msgs_per_core)}, {"relay_path_us", real(b.relay_path_us)},
+            {"relayed_per_s_per_core", real(b.msgs_per_core)},
+            {"busy_cores", real(b.busy_cores)}, {"relayed_per_s_per_busy_core", real(b.msgs_per_busy_core)}, {"relay_path_us", real(b.relay_path_us)},
             {"transport_us_per_copy", real(b.transport_us_per_copy)}, {"ramp_end", b.ramp_end}, {"tx_hop", dist_json(b.tx_hop)},
             {"block_bytes", std::uint64_t{b.block_bytes}}, {"block_first_byte_out", dist_json(b.block_first_out)},
             {"block_last_peer", dist_json(b.block_last_peer)},
@@ -395,12 +396,14 @@ std::string to_html(const SuiteResult& r) {
          "TCP; <i>dpdk</i>: lwIP on a DPDK virtual device on the relay's end of the veth. The ramp offers transactions at "
          "rising rates until one is not delivered (loss over 1 %) or the nodes cannot send it; the columns after it are at "
          "the highest rate delivered. <i>Per core</i>: relayed pushes per second ÷ the dataplane process's CPU seconds per "
-         "second (a polling DPDK loop counts its whole core). <i>Per copy</i>: the dataplane's CPU beyond the relay path "
-         "(checks, one signature, queueing), per copy sent. <i>Copied/byte</i>: bytes the dataplane wrote into frames per "
+         "second (a polling DPDK loop counts its whole core). <i>Busy cores</i>: that CPU less the time the DPDK poll loop "
+         "spent in passes that found nothing to do (its idle_poll_ns counter; io_uring sleeps instead, so there it is all "
+         "of it). <i>Per copy</i>: the dataplane's busy CPU beyond the relay path (checks, one signature, queueing), per "
+         "copy sent. <i>Copied/byte</i>: bytes the dataplane wrote into frames per "
          "byte of frames sent (the device then copies once more into the kernel: a veth is no NIC). On io_uring each byte "
          "sent is copied once by the kernel (not counted here). " + esc(r.backends_note) +
          "</p><table><tr><th class=l>backend</th><th>K</th><th>top tx/s</th><th>relayed/s</th><th>dataplane cores</th>"
-         "<th>relayed/s per core</th><th>× io_uring</th><th>relay path µs</th><th>µs per copy</th><th>tx hop p50 µs</th>"
+         "<th>relayed/s per core</th><th>× io_uring</th><th>busy cores</th><th>relayed/s per busy core</th><th>relay path µs</th><th>µs per copy</th><th>tx hop p50 µs</th>"
          "<th>p99</th><th>block</th><th>first out p50 µs</th><th>last peer p50 µs</th><th>copied/byte</th>"
          "<th>retransmits</th><th class=l>ramp ended</th></tr>";
     const BackendRun* uring = nullptr;
@@ -411,6 +414,7 @@ std::string to_html(const SuiteResult& r) {
            num(b.relayed_per_s) + "</td><td>" + num(b.dp_cores, "%.2f") + "</td><td>" + num(b.msgs_per_core) + "</td><td>" +
            (uring != nullptr && uring != &b && uring->msgs_per_core > 0 ? num(b.msgs_per_core / uring->msgs_per_core, "%.2f×")
                                                                           : std::string("–")) +
+           "</td><td>" + num(b.busy_cores, "%.2f") + "</td><td>" + num(b.msgs_per_busy_core) +
            "</td><td>" + num(b.relay_path_us, "%.1f") + "</td><td>" + num(b.transport_us_per_copy, "%.2f") + "</td><td>" +
            num(b.tx_hop.p50) + "</td><td>" + num(b.tx_hop.p99) + "</td><td>" + bytes_str(b.block_bytes) + "</td><td>" +
            num(b.block_first_out.p50) + "</td><td>" + num(b.block_last_peer.p50) + "</td><td>" +

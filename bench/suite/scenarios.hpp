@@ -88,6 +88,8 @@ struct BackendRun {
   double relayed_per_s = 0;   // pushes relayed per second at that rate
   double dp_cores = 0;        // the dataplane process's CPU there (CPU seconds per second)
   double msgs_per_core = 0;   // relayed_per_s / dp_cores
+  double busy_cores = 0;      // dp_cores less the poll loop's idle passes (DPDK; io_uring sleeps: = dp_cores)
+  double msgs_per_busy_core = 0;  // relayed_per_s / busy_cores
   double relay_path_us = 0;   // per push: the relay path (checks, one signature, queueing)
   double transport_us_per_copy = 0;  // per copy: the dataplane's CPU beyond the relay path
   std::string ramp_end;       // why the ramp stopped there

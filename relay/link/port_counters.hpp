@@ -29,6 +29,7 @@ enum class CounterKind { kCounter, kGauge };
   X(refused_tiny_mss, kCounter, "handshakes refused: an MSS or first window too small to carry segments") \
   X(linger_aborted, kCounter, "lingering closes cut short (deadline, or no room for more)")            \
   X(idle_sleeps, kCounter, "times the poll loop slept, idle")                                          \
+  X(idle_poll_ns, kCounter, "nanoseconds the poll loop spent in passes that found nothing to do (spinning before it sleeps)") \
   X(lingering, kGauge, "closed connections whose unacknowledged sends the stack still holds")        \
   X(mbufs_free, kGauge, "mbufs free in the receive pool (frames received and, on AF_XDP, sent come from it)")
 

@@ -257,16 +257,23 @@ class DpdkTcp : public ::testing::TestWithParam<const char*> {
 };
 
 // ARP and ICMP for the relay's address are answered by the stack on the DPDK port.
+// Between the pings the loop idles: its passes that found nothing are counted
+// (idle_poll_ns), never more than the time that passed.
 TEST_P(DpdkTcp, AnswersArpAndPing) {
   bool done = false;
   int rc = -1;
+  const std::uint64_t idle0 = s_.t->stats().idle_poll_ns;
+  const auto t0 = Clock::now();
   std::thread ping([&] {
     rc = std::system(("ip netns exec " + link_->k.name + " ping -c 3 -i 0.2 -W 2 " + kRelayIp + " >/dev/null 2>&1").c_str());
     done = true;
   });
   s_.run([&] { return done; }, 15);
   ping.join();
+  const auto elapsed_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
   const DpdkStats st = s_.t->stats();
+  EXPECT_GT(st.idle_poll_ns, idle0);
+  EXPECT_LT(st.idle_poll_ns - idle0, elapsed_ns);
   EXPECT_EQ(rc, 0) << "ping from the kernel side got no answer; " << s_.t->describe() << ": rx " << st.rx_packets
                    << " tx " << st.tx_packets << " rx dropped " << st.rx_dropped << " tx dropped " << st.tx_dropped
                    << " ip drops " << st.ip_drops;

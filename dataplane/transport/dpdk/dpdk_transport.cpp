@@ -1247,6 +1247,7 @@ std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
   flush();  // what the caller queued since the last poll goes now
   const std::uint64_t start = now_ns();
   const std::uint64_t until = start + static_cast<std::uint64_t>(std::max(timeout_ms, 0)) * 1'000'000u;
+  std::uint64_t pass_start = start;  // when this pass over the device, timers and retries began
   for (;;) {
     if (q_head_ == q_.size()) {
       q_.clear();
@@ -1277,7 +1278,10 @@ std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
       frames_sent_seen_ = st_.tx_packets;
       last_activity_ns_ = now;
       sleep_us_ = 0;
+    } else {
+      st_.idle_poll_ns += now - pass_start;  // a pass that found nothing: polling, not work
     }
+    pass_start = now;
     if (now >= until) return 0;
     // Idle: spin a little (packets come in trains), then sleep in growing steps.
     if (now - last_activity_ns_ < std::uint64_t{cfg_.idle_spin_us} * 1000u) continue;
@@ -1286,6 +1290,7 @@ std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
     timespec ts{static_cast<time_t>(nap / 1'000'000'000u), static_cast<long>(nap % 1'000'000'000u)};
     ::nanosleep(&ts, nullptr);
     ++st_.idle_sleeps;
+    pass_start = now_ns();  // (asleep: no CPU)
   }
   last_activity_ns_ = now_ns();
   sleep_us_ = 0;
