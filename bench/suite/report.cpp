@@ -201,7 +201,7 @@ std::string to_json(const SuiteResult& r) {
   j["backends"] = array_of(r.backends, [](const BackendRun& b) -> Json {
     return {{"backend", b.backend}, {"k", std::uint64_t{b.k}}, {"top_rate", real(b.top_rate)},
             {"relayed_per_s", real(b.relayed_per_s)}, {"dataplane_cores", real(b.dp_cores)},
-            {"relayed_per_s_per_core", real(b.msgs_per_core)},
+            {"relayed_per_s_per_core", real(b.msgs_per_core)}, {"veth_rx_dropped", b.veth_rx_dropped},
             {"busy_cores", real(b.busy_cores)}, {"relayed_per_s_per_busy_core", real(b.msgs_per_busy_core)}, {"relay_path_us", real(b.relay_path_us)},
             {"transport_us_per_copy", real(b.transport_us_per_copy)}, {"ramp_end", b.ramp_end}, {"tx_hop", dist_json(b.tx_hop)},
             {"block_bytes", std::uint64_t{b.block_bytes}}, {"block_first_byte_out", dist_json(b.block_first_out)},
@@ -405,7 +405,7 @@ std::string to_html(const SuiteResult& r) {
          "</p><table><tr><th class=l>backend</th><th>K</th><th>top tx/s</th><th>relayed/s</th><th>dataplane cores</th>"
          "<th>relayed/s per core</th><th>× io_uring</th><th>busy cores</th><th>relayed/s per busy core</th><th>relay path µs</th><th>µs per copy</th><th>tx hop p50 µs</th>"
          "<th>p99</th><th>block</th><th>first out p50 µs</th><th>last peer p50 µs</th><th>copied/byte</th>"
-         "<th>retransmits</th><th class=l>ramp ended</th></tr>";
+         "<th>retransmits</th><th>nodes' veth drops</th><th class=l>ramp ended</th></tr>";
     const BackendRun* uring = nullptr;
     for (const auto& b : r.backends)
       if (b.backend == "io_uring") uring = &b;
@@ -419,7 +419,8 @@ std::string to_html(const SuiteResult& r) {
            num(b.tx_hop.p50) + "</td><td>" + num(b.tx_hop.p99) + "</td><td>" + bytes_str(b.block_bytes) + "</td><td>" +
            num(b.block_first_out.p50) + "</td><td>" + num(b.block_last_peer.p50) + "</td><td>" +
            (b.copied_per_byte >= 0 ? num(b.copied_per_byte, "%.2f") : std::string("–")) + "</td><td>" +
-           (b.copied_per_byte >= 0 ? std::to_string(b.retransmits) : std::string("–")) + "</td><td class=l>" + esc(b.ramp_end) +
+           (b.copied_per_byte >= 0 ? std::to_string(b.retransmits) : std::string("–")) + "</td><td>" +
+           std::to_string(b.veth_rx_dropped) + "</td><td class=l>" + esc(b.ramp_end) +
            "</td></tr>";
     h += "</table>";
   }

@@ -877,6 +877,15 @@ void veth(Ctx& c) {
     BackendRun run;
     run.backend = b.name;
     run.k = k;
+    // The nodes' end of the veth drops what arrives faster than its CPU's backlog takes
+    // (net.core.netdev_max_backlog frames): a veth's own loss, which a NIC's wire and
+    // ring do not have; TCP recovers it (lwIP by its timer, mostly).
+    auto veth_rx_dropped = [&] {
+      return std::strtoull(
+          launch::command_output("ip netns exec " + lab.np + " cat /sys/class/net/" + lab.vp + "/statistics/rx_dropped").c_str(),
+          nullptr, 10);
+    };
+    const unsigned long long veth_dropped0 = veth_rx_dropped();
     const link::PortCounters& port = c.relay->counters().port;
     const std::uint64_t copied0 = port.copied_tx_bytes.load(), sent0 = port.tx_bytes.load(), rexmit0 = port.tcp_retransmits.load();
     TxStep fixed = tx_step(c, *s, topo, c.o.smoke ? 500 : 1000, c.o.smoke ? 1.0 : 2.0);
@@ -918,14 +927,17 @@ void veth(Ctx& c) {
       run.retransmits = port.tcp_retransmits.load() - rexmit0;
     }
     if (dpdk)
-      c.note("veth %s port: rx %llu tx %llu frames, missed %llu, dropped rx %llu tx %llu, no mbuf %llu, fast retransmits %llu, %llu mbufs free",
+      c.note("veth %s port: rx %llu tx %llu frames, missed %llu (AF_XDP ring full %llu, fill ring empty %llu), dropped rx %llu tx "
+             "%llu, no mbuf %llu, fast retransmits %llu, %llu mbufs free",
              b.name, static_cast<unsigned long long>(port.rx_packets.load()), static_cast<unsigned long long>(port.tx_packets.load()),
-             static_cast<unsigned long long>(port.rx_missed.load()), static_cast<unsigned long long>(port.rx_dropped.load()), static_cast<unsigned long long>(port.tx_dropped.load()),
+             static_cast<unsigned long long>(port.rx_missed.load()), static_cast<unsigned long long>(port.xdp_rx_ring_full.load()),
+             static_cast<unsigned long long>(port.xdp_fill_ring_empty.load()), static_cast<unsigned long long>(port.rx_dropped.load()), static_cast<unsigned long long>(port.tx_dropped.load()),
              static_cast<unsigned long long>(port.no_mbuf.load()), static_cast<unsigned long long>(port.tcp_retransmits.load()),
              static_cast<unsigned long long>(port.mbufs_free.load()));
+    run.veth_rx_dropped = veth_rx_dropped() - veth_dropped0;
     c.note("veth %s: %.0f relayed/s per dataplane core at %.0f tx/s (%s), %.2f us per copy beyond the relay path, 2 MiB "
-           "block to the last of %zu peers p50 %.0f us", b.name, run.msgs_per_core, run.top_rate, run.ramp_end.c_str(),
-           run.transport_us_per_copy, k - 1, run.block_last_peer.p50);
+           "block to the last of %zu peers p50 %.0f us; the nodes' veth end dropped %llu frames", b.name, run.msgs_per_core,
+           run.top_rate, run.ramp_end.c_str(), run.transport_us_per_copy, k - 1, run.block_last_peer.p50, run.veth_rx_dropped);
     c.res.backends.push_back(std::move(run));
     s.reset();
     (void)c.relay->stop();

@@ -18,6 +18,8 @@ enum class CounterKind { kCounter, kGauge };
   X(copied_tx_bytes, kCounter, "bytes the dataplane copied into frames to send (the rest went out by reference)") \
   X(rx_dropped, kCounter, "frames received and dropped (refused by lwIP, or in several segments)")    \
   X(rx_missed, kCounter, "frames the device dropped before the relay read them (its receive ring was full)") \
+  X(xdp_rx_ring_full, kCounter, "AF_XDP: frames the kernel dropped because the socket's receive ring was full (the relay read it too late)") \
+  X(xdp_fill_ring_empty, kCounter, "AF_XDP: times the kernel found no free buffer in the fill ring for a frame") \
   X(tx_dropped, kCounter, "frames not sent (no mbuf, or the device's ring stayed full)")              \
   X(no_mbuf, kCounter, "times an mbuf was wanted and its pool was empty")                              \
   X(tcp_retransmits, kCounter, "TCP segments fast-retransmitted on duplicate ACKs (lwIP leaves out those its timer resends)") \

@@ -3,6 +3,8 @@
 #include "dataplane/transport/dpdk/xdp_steer.hpp"
 
 #include <arpa/inet.h>
+#include <linux/if_xdp.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
@@ -74,6 +76,19 @@ void rx_pbuf_free(pbuf* p) noexcept { rte_pktmbuf_free(mbuf_of(reinterpret_cast<
 constexpr std::uint16_t kExtPrivSize = static_cast<std::uint16_t>((sizeof(rte_mbuf_ext_shared_info) + RTE_MBUF_PRIV_ALIGN - 1) &
                                                                   ~std::size_t{RTE_MBUF_PRIV_ALIGN - 1});
 void ext_unref(void*, void* opaque) noexcept { static_cast<SharedBuf*>(opaque)->unref(); }
+
+// find_xsk_fd: the AF_XDP socket the driver made for our queue (the PMD does not hand it
+// out): the newest descriptor that answers XDP_STATISTICS. Its statistics say what the
+// device's own counters leave out: frames lost because the socket's rings were full or
+// empty. -1 if none.
+int find_xsk_fd() noexcept {
+  for (int fd = 4095; fd >= 0; --fd) {
+    xdp_statistics xs{};
+    socklen_t len = sizeof xs;
+    if (::getsockopt(fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0) return fd;
+  }
+  return -1;
+}
 
 // arena_bytes: the send pool's mapping in whole pages (what DPDK registers and maps).
 std::size_t arena_bytes(const BufPool& pool) noexcept {
@@ -459,6 +474,7 @@ Status DpdkTransport::init() {
     const timespec pause{0, 100'000'000};
     ::nanosleep(&pause, nullptr);
   }
+  if (umem_tx) xsk_fd_ = find_xsk_fd();
   if (!xdp_iface.empty()) {  // the driver attached the program with the queue: give it our address
     if (auto st = xdp::set_address(xdp_iface, cfg_.ipv4); !st.ok()) return st.error();
     steered_ = true;
@@ -1319,6 +1335,13 @@ DpdkStats DpdkTransport::stats() const noexcept {
   s.arp_requests_answered = lwip_stats.etharp.xmit;
   s.icmp_echo_answered = lwip_stats.icmp.xmit;
   if (rte_eth_stats es{}; port_started_ && rte_eth_stats_get(port_id_, &es) == 0) s.rx_missed = es.imissed;
+  if (xdp_statistics xs{}; xsk_fd_ >= 0) {
+    socklen_t len = sizeof xs;
+    if (::getsockopt(xsk_fd_, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0) {
+      s.xdp_rx_ring_full = xs.rx_ring_full;
+      s.xdp_fill_ring_empty = xs.rx_fill_ring_empty_descs;
+    }
+  }
   s.mbufs_free = pool_mb_ != nullptr ? rte_mempool_avail_count(static_cast<const rte_mempool*>(pool_mb_)) : 0;
   return s;
 }
