@@ -244,8 +244,13 @@ TEST_P(RelayNetns, LargeBlocksRelayOverVeth) {
         if (net.ps[i]->pushes.size() < height) return false;
       return true;
     });
+    const link::PortCounters& pc = relay.counters().port;
     ASSERT_TRUE(all) << "block " << height << " did not reach every peer; relayed " << relay.counters().relayed.load()
-                     << ", checked while arriving " << relay.counters().blocks_streamed.load();
+                     << ", checked while arriving " << relay.counters().blocks_streamed.load() << "; port: rx "
+                     << pc.rx_packets.load() << " tx " << pc.tx_packets.load() << " frames, AF_XDP ring full "
+                     << pc.xdp_rx_ring_full.load() << ", fill ring empty " << pc.xdp_fill_ring_empty.load() << ", no mbuf "
+                     << pc.no_mbuf.load() << ", tx dropped " << pc.tx_dropped.load() << ", mbufs free " << pc.mbufs_free.load()
+                     << ", fast retransmits " << pc.tcp_retransmits.load();
     for (std::size_t i = 1; i < net.ps.size(); ++i) {
       auto m = decode_message(net.ps[i]->pushes.back());
       ASSERT_TRUE(m.ok());
