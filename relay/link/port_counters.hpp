@@ -28,6 +28,8 @@ enum class CounterKind { kCounter, kGauge };
   X(ip_drops, kCounter, "IP packets the user-space stack dropped")                                     \
   X(arp_requests_answered, kCounter, "ARP frames sent (answers and our own requests)")                \
   X(icmp_echo_answered, kCounter, "ICMP echo requests answered")                                       \
+  X(syn_evicted, kCounter, "half-open handshakes dropped, oldest first, to make room for new ones (a SYN flood)") \
+  X(syn_refused_per_source, kCounter, "SYNs dropped: their source already had as many handshakes half-open as allowed") \
   X(refused_tiny_mss, kCounter, "handshakes refused: an MSS or first window too small to carry segments") \
   X(linger_aborted, kCounter, "lingering closes cut short (deadline, or no room for more)")            \
   X(idle_sleeps, kCounter, "times the poll loop slept, idle")                                          \

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -677,6 +678,119 @@ TEST_P(DpdkTcpKeepAlive, KeepAliveBothWays) {
 
 // 256 connections at once, each echoing 16 KiB: the table, the window updates and the
 // pools hold up; every byte goes back to its own connection.
+// ForgedSyns: SYNs with forged source addresses, from a raw socket in the kernel's
+// namespace, to the relay's listener (what a SYN flood sends).
+struct ForgedSyns {
+  int fd = -1;
+  explicit ForgedSyns(const Namespace& k) {
+    k.in([&] { fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW); });  // (IP_HDRINCL implied)
+  }
+  ~ForgedSyns() {
+    if (fd >= 0) ::close(fd);
+  }
+  static std::uint16_t fold(std::uint32_t sum) {
+    while ((sum >> 16) != 0) sum = (sum & 0xFFFF) + (sum >> 16);
+    return static_cast<std::uint16_t>(~sum & 0xFFFF);
+  }
+  // send: one SYN (with an MSS option) from src:sport to the relay's dport.
+  bool send(std::uint32_t src, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq) const {
+    std::uint8_t pkt[44] = {};
+    const std::uint32_t dst = ip4(kRelayIp);
+    pkt[0] = 0x45;
+    pkt[3] = sizeof pkt;  // total length (the kernel fills it and the IP checksum in too)
+    pkt[8] = 64;
+    pkt[9] = IPPROTO_TCP;
+    std::memcpy(pkt + 12, &src, 4);
+    std::memcpy(pkt + 16, &dst, 4);
+    std::uint8_t* t = pkt + 20;
+    const std::uint16_t sp = htons(sport), dp = htons(dport);
+    const std::uint32_t sq = htonl(seq);
+    std::memcpy(t, &sp, 2);
+    std::memcpy(t + 2, &dp, 2);
+    std::memcpy(t + 4, &sq, 4);
+    t[12] = 6 << 4;  // 24-byte header
+    t[13] = 0x02;    // SYN
+    t[14] = 0xFF;    // window 65535
+    t[15] = 0xFF;
+    t[20] = 2;  // MSS 1460
+    t[21] = 4;
+    t[22] = 1460 >> 8;
+    t[23] = 1460 & 0xFF;
+    std::uint32_t sum = 0;  // pseudo-header, then the segment, in 16-bit words
+    for (int i = 12; i < 20; i += 2) sum += static_cast<std::uint32_t>(pkt[i] << 8 | pkt[i + 1]);
+    sum += IPPROTO_TCP + 24;
+    for (int i = 0; i < 24; i += 2) sum += static_cast<std::uint32_t>(t[i] << 8 | t[i + 1]);
+    const std::uint16_t ck = htons(fold(sum));
+    std::memcpy(t + 16, &ck, 2);
+    sockaddr_in to = v4addr(kRelayIp, dport);
+    return ::sendto(fd, pkt, sizeof pkt, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) == static_cast<ssize_t>(sizeof pkt);
+  }
+};
+
+// A SYN flood from forged addresses does not keep honest peers out. lwIP has no SYN
+// cookies and its listen backlog (at most 255 half-open) would let 255 forged SYNs shut
+// the listener for the 20 s half-open pcbs live; the relay caps half-open handshakes
+// itself, evicting the oldest, and a few per source.
+// - 3 000 SYNs from as many addresses: past the cap of 1 024, each evicts the oldest.
+// - Then 40 SYNs from one address: 16 are taken, 24 refused.
+// - Then the flood goes on (up to 20 000 SYNs, about 30 000/s) while honest kernel clients
+//   connect one after the other: every one of them gets in.
+TEST_P(DpdkTcp, SynFloodFromForgedSourcesDoesNotKeepHonestPeersOut) {
+  ForgedSyns raw(link_->k);
+  ASSERT_GE(raw.fd, 0) << std::strerror(errno);
+  std::atomic<bool> stop{false}, go_on{false};
+  std::atomic<std::uint32_t> sent{0};
+  std::thread flood([&] {
+    for (std::uint32_t i = 0; i < 20000 && !stop.load(); ++i) {
+      const std::uint32_t src = htonl(0xC6130100u + i);  // 198.19.1.0 and up: another address each
+      if (raw.send(src, static_cast<std::uint16_t>(1024 + i % 60000), port_, i * 7919u)) sent.fetch_add(1);
+      if (i % 100 == 99) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      const auto until = Clock::now() + std::chrono::seconds(10);
+      while (i + 1 == 3000 && !go_on.load() && !stop.load() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  // Past the cap before the first honest SYN: without the limits the listener is shut.
+  (void)s_.run([&] { return sent.load() >= 3000 && s_.t->stats().syn_evicted >= 3000 - 1024 - 50; }, 10);
+  const std::uint64_t evicted_before = s_.t->stats().syn_evicted;
+  EXPECT_GE(evicted_before, 3000u - 1024u - 50u) << "(a few SYNs may be lost in the ring)";
+  const std::uint32_t one_src = ip4("198.19.0.1");
+  for (std::uint16_t i = 0; i < 40; ++i) EXPECT_TRUE(raw.send(one_src, static_cast<std::uint16_t>(30000 + i), port_, 1000u * i));
+  EXPECT_TRUE(s_.run([&] { return s_.t->stats().syn_refused_per_source >= 24; }, 5));
+  EXPECT_EQ(s_.t->stats().syn_refused_per_source, 24u);
+  go_on = true;
+  int honest = 0;
+  for (int i = 0; i < 8; ++i) {
+    const int fd = kernel_socket(link_->k);
+    set_nonblocking(fd);
+    const sockaddr_in a = v4addr(kRelayIp, port_);
+    ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+    const bool up = s_.run([&] {
+      pollfd pf{fd, POLLOUT, 0};
+      return ::poll(&pf, 1, 0) == 1;
+    }, 5);
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    honest += up && err == 0;
+    ::close(fd);
+    const auto gap = Clock::now() + std::chrono::milliseconds(25);  // the flood goes on meanwhile
+    (void)s_.run([&] { return Clock::now() > gap; }, 1);
+  }
+  const std::uint32_t sent_while_honest = sent.load();
+  stop = true;
+  flood.join();
+  (void)s_.run([] { return false; }, 1);  // what is still in the ring
+  const DpdkStats st = s_.t->stats();
+  std::printf("SYN flood: %u forged SYNs sent (%u while 8 honest peers connected), %llu half-open evicted, %llu refused for "
+              "their source, %d of 8 honest peers connected\n", sent.load(), sent_while_honest,
+              static_cast<unsigned long long>(st.syn_evicted), static_cast<unsigned long long>(st.syn_refused_per_source), honest);
+  EXPECT_EQ(honest, 8) << "honest peers were kept out by the flood";
+  EXPECT_GE(s_.accepted.size(), 8u);
+  // Everything past the cap (1 024 half-open) evicted one of them (less what the ring
+  // may have dropped under the flood).
+  EXPECT_GT(st.syn_evicted, static_cast<std::uint64_t>(sent_while_honest) / 2);
+}
+
 TEST_P(DpdkTcp, ManyConnectionsAtOnce) {
   s_.echo = true;
   constexpr int kConns = 256;

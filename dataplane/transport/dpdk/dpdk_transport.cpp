@@ -28,8 +28,10 @@
 extern "C" {
 #include "lwip/etharp.h"
 #include "lwip/init.h"
+#include "lwip/ip.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/prot/tcp.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/sys.h"
@@ -139,6 +141,7 @@ std::uint32_t mbufs_for(std::uint32_t max_conns) noexcept {
 }
 
 struct DpdkTransport::Hooks {
+  static DpdkTransport* self() noexcept { return g_self; }
   static ConnId conn_of(void* arg) noexcept {
     const auto v = reinterpret_cast<std::uintptr_t>(arg);
     return (v == 0 || (v & kLingerBit) != 0) ? kNoConn : static_cast<ConnId>(v - 1);
@@ -596,6 +599,11 @@ Result<std::uint16_t> DpdkTransport::listen(std::uint16_t port, int backlog, std
     tcp_close(pcb);
     return make_error(Errc::kIo, "cannot bind the listener's port", static_cast<std::uint32_t>(errno_of(e)));
   }
+  // Half-open connections take the listener's priority, the lowest: when lwIP's pcb pool
+  // runs out, a dial of ours (normal priority) takes the pcb of one of them, never of a
+  // connection (raised to normal when accepted). The backlog is not lwIP's to count
+  // (see lwipopts.h): half-open ones are limited in admit_syn().
+  tcp_setprio(pcb, TCP_PRIO_MIN);
   err_t e = ERR_OK;
   tcp_pcb* l = tcp_listen_with_backlog_and_err(pcb, static_cast<u8_t>(std::clamp(backlog, 1, 255)), &e);
   if (l == nullptr) {
@@ -610,6 +618,7 @@ Result<std::uint16_t> DpdkTransport::listen(std::uint16_t port, int backlog, std
 
 void DpdkTransport::setup_pcb(ConnId c, tcp_pcb* pcb) {
   Conn& k = conns_[c];
+  tcp_setprio(pcb, TCP_PRIO_NORMAL);  // (accepted: up from the listener's lowest)
   tcp_arg(pcb, conn_arg(c));
   tcp_recv(pcb, Hooks::recv);
   tcp_sent(pcb, Hooks::sent);
@@ -995,6 +1004,31 @@ bool DpdkTransport::setup_zero_copy(const void* vinfo) noexcept {
 // segment's payload) an mbuf attached to those bytes, holding a reference to the buffer
 // until the device has sent it. Nothing of a message is copied here. A piece with no
 // data-less mbuf left is copied instead.
+// admit_syn: whether a SYN to a listener may open a half-open connection. lwIP puts new
+// pcbs at the head of its active list, so the last half-open one found is the oldest.
+// One pass over the list per SYN: at most a few thousand pcbs, paid only for SYNs.
+bool DpdkTransport::admit_syn(const void* src_ip) noexcept {
+  const auto* src = static_cast<const ip_addr_t*>(src_ip);
+  std::uint32_t half_open = 0, from_src = 0;
+  tcp_pcb* oldest = nullptr;
+  for (tcp_pcb* q = tcp_active_pcbs; q != nullptr; q = q->next) {
+    if (q->state != SYN_RCVD) continue;
+    ++half_open;
+    oldest = q;
+    if (ip_addr_cmp(&q->remote_ip, src)) ++from_src;
+  }
+  // (Only under pressure: one host opening many connections at once is no attack.)
+  if (half_open >= cfg_.half_open_max / 4 && from_src >= cfg_.half_open_per_source) {
+    ++st_.syn_refused_per_source;
+    return false;
+  }
+  if (half_open >= cfg_.half_open_max && oldest != nullptr) {
+    tcp_abandon(oldest, 0);  // no RST: the source may be someone else's address
+    ++st_.syn_evicted;
+  }
+  return true;
+}
+
 static_assert(std::is_same_v<err_t, std::int8_t>);
 std::int8_t DpdkTransport::output_pieces(pbuf* p) noexcept {
   auto* tx = static_cast<rte_mempool*>(pool_tx_);
@@ -1345,6 +1379,16 @@ DpdkStats DpdkTransport::stats() const noexcept {
   s.mbufs_free = pool_mb_ != nullptr ? rte_mempool_avail_count(static_cast<const rte_mempool*>(pool_mb_)) : 0;
   return s;
 }
+
+}  // namespace relay::dp
+
+extern "C" signed char relay_lwip_tcp_inpacket(tcp_pcb* pcb, tcp_hdr* hdr, u16_t, u16_t, u8_t*, pbuf*) {
+  if (pcb->state != LISTEN || (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN) return ERR_OK;
+  relay::dp::DpdkTransport* t = relay::dp::DpdkTransport::Hooks::self();
+  return t == nullptr || t->admit_syn(ip_current_src_addr()) ? ERR_OK : ERR_ABRT;  // (lwIP frees the dropped segment)
+}
+
+namespace relay::dp {
 
 std::string DpdkTransport::describe() const {
   char ip[INET_ADDRSTRLEN] = "?";

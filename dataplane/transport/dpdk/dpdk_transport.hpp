@@ -70,6 +70,15 @@ struct DpdkConfig {
   // steer: on a net_af_xdp port, attach the relay's XDP program (only frames for `ipv4`
   // leave the kernel); false: the driver's own (every frame of the queue).
   bool steer = true;
+  // Half-open handshakes (SYN received, SYN-ACK sent), against SYN floods: lwIP has no
+  // SYN cookies, so each holds a pcb until its handshake ends or 20 s pass. Past
+  // half_open_max the oldest is dropped (silently: its source may be forged) for each
+  // new SYN; once a quarter of that is taken, a source with half_open_per_source pending
+  // gets no more (one host opening many connections at once is no attack). An honest
+  // handshake completes as long as fewer than half_open_max SYNs arrive within its
+  // round trip. Kept below lwIP's pcb pool, which also holds every connection.
+  std::uint32_t half_open_max = 1024;
+  std::uint32_t half_open_per_source = 16;
   // TCP keep-alive on every connection: a peer that vanished while idle is found after
   // idle + interval × probes (0: off).
   std::uint32_t keepalive_idle_ms = 60'000;
@@ -118,6 +127,7 @@ class DpdkTransport {
 
   // lwIP's callbacks (dpdk_transport.cpp), not for callers.
   struct Hooks;
+  bool admit_syn(const void* src_ip) noexcept;  // a SYN to a listener (an ip_addr_t source): let it open a half-open pcb?
 
  private:
   friend struct Hooks;

@@ -25,7 +25,7 @@
 #define MEMP_MEM_MALLOC                 0
 #define MEM_ALIGNMENT                   8
 #define MEM_SIZE                        (24 * 1024 * 1024)
-#define MEMP_NUM_TCP_PCB                5120   /* connections (max_conns ≤ 4096) and closing ones */
+#define MEMP_NUM_TCP_PCB                6144   /* connections (max_conns ≤ 4096), half-open (≤ 1024) and closing ones */
 #define MEMP_NUM_TCP_PCB_LISTEN         8
 #define MEMP_NUM_TCP_SEG                65535  /* segments queued or unacked, every connection (memp counts in u16) */
 #define MEMP_NUM_PBUF                   65535  /* PBUF_REF: the payload of every such segment */
@@ -97,8 +97,11 @@
 #define LWIP_TCP_MAX_SACK_NUM           4
 #define LWIP_TCP_TIMESTAMPS             1      /* RTT per segment on large windows (RFC 7323) */
 #define LWIP_TCP_KEEPALIVE              1
-#define TCP_LISTEN_BACKLOG              1
-#define TCP_DEFAULT_LISTEN_BACKLOG      255
+/* No listen backlog: lwIP's counts half-open connections against at most 255 (a u8), and
+ * a SYN flood of that many spoofed sources would shut the listener for the 20 s its
+ * half-open pcbs live. The relay accepts every connection at once, and caps half-open
+ * ones itself (LWIP_HOOK_TCP_INPACKET_PCB: oldest evicted first, a few per source). */
+#define TCP_LISTEN_BACKLOG              0
 #define TCP_MAXRTX                      12
 #define TCP_SYNMAXRTX                   6
 #define TCP_OVERSIZE                    0      /* sends never copy: nothing to grow into */
@@ -112,6 +115,8 @@
 #define LWIP_RAND()                     relay_lwip_rand()
 #define LWIP_HOOK_FILENAME              "lwip_hooks.h"
 #define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) relay_lwip_tcp_isn((lip), (lport), (rip), (rport))
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+  relay_lwip_tcp_inpacket((pcb), (hdr), (optlen), (opt1len), (opt2), (p))
 
 /* ---- statistics (the transport reports them), no debugging output ---- */
 #define LWIP_STATS                      1
