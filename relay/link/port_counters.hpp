@@ -23,6 +23,7 @@ enum class CounterKind { kCounter, kGauge };
   X(tx_dropped, kCounter, "frames not sent (no mbuf, or the device's ring stayed full)")              \
   X(no_mbuf, kCounter, "times an mbuf was wanted and its pool was empty")                              \
   X(tcp_retransmits, kCounter, "TCP segments fast-retransmitted on duplicate ACKs (lwIP leaves out those its timer resends)") \
+  X(tcp_timeouts, kCounter, "TCP retransmission timeouts on connections and dials (each resends every unacknowledged segment)") \
   X(tcp_checksum_errors, kCounter, "TCP segments received with a bad checksum")                        \
   X(tcp_drops, kCounter, "TCP segments the user-space stack dropped")                                  \
   X(ip_drops, kCounter, "IP packets the user-space stack dropped")                                     \

@@ -564,6 +564,12 @@ TEST_P(DpdkTcp, BulkBothWaysThroughLossAndReordering) {
   const unsigned long long dropped_in =
       counter == std::string::npos ? 0 : std::strtoull(rules_now.c_str() + counter + 16, nullptr, 10);
   EXPECT_GT(dropped_in, 0u) << "nothing the relay sent was dropped: the test proves nothing\n" << rules_now;
+  // The relay's counters show how it recovered them: fast retransmits (lwIP's MIB) or
+  // retransmission timeouts (counted by the transport).
+  const DpdkStats st = s_.t->stats();
+  EXPECT_GT(st.tcp_retransmits + st.tcp_timeouts, 0u) << dropped_in << " segments dropped, none retransmitted by count";
+  std::printf("loss: %llu of the relay's segments dropped; it fast-retransmitted %llu and timed out %llu times\n", dropped_in,
+              static_cast<unsigned long long>(st.tcp_retransmits), static_cast<unsigned long long>(st.tcp_timeouts));
   ::close(k.fd);
 }
 
@@ -671,13 +677,16 @@ TEST_P(DpdkTcpKeepAlive, KeepAliveBothWays) {
   // Vanish: everything from the kernel side is dropped from now on.
   ASSERT_TRUE(run_quiet("ip netns exec " + link_->k.name +
                         " nft 'table inet gone { chain out { type filter hook output priority 0; drop; }; }'"));
+  // What the relay sends it now gets no ACK for: its retransmission timer fires (and is
+  // counted) until keep-alive gives up on the peer.
+  const std::uint64_t timeouts0 = s_.t->stats().tcp_timeouts;
+  ASSERT_TRUE(s_.send(conn, pattern(4096, 1)).ok());
   EXPECT_TRUE(s_.run([&] { return s_.closed.count(conn) == 1; }, 10)) << "the vanished peer was not noticed";
   EXPECT_NE(s_.closed[conn], 0);
+  EXPECT_GE(s_.t->stats().tcp_timeouts, timeouts0 + 1);
   ::close(fd);
 }
 
-// 256 connections at once, each echoing 16 KiB: the table, the window updates and the
-// pools hold up; every byte goes back to its own connection.
 // ForgedSyns: SYNs with forged source addresses, from a raw socket in the kernel's
 // namespace, to the relay's listener (what a SYN flood sends).
 struct ForgedSyns {
@@ -791,6 +800,8 @@ TEST_P(DpdkTcp, SynFloodFromForgedSourcesDoesNotKeepHonestPeersOut) {
   EXPECT_GT(st.syn_evicted, static_cast<std::uint64_t>(sent_while_honest) / 2);
 }
 
+// 256 connections at once, each echoing 16 KiB: the table, the window updates and the
+// pools hold up; every byte goes back to its own connection.
 TEST_P(DpdkTcp, ManyConnectionsAtOnce) {
   s_.echo = true;
   constexpr int kConns = 256;

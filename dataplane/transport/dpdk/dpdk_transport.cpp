@@ -619,6 +619,7 @@ Result<std::uint16_t> DpdkTransport::listen(std::uint16_t port, int backlog, std
 void DpdkTransport::setup_pcb(ConnId c, tcp_pcb* pcb) {
   Conn& k = conns_[c];
   tcp_setprio(pcb, TCP_PRIO_NORMAL);  // (accepted: up from the listener's lowest)
+  k.nrtx_seen = 0;
   tcp_arg(pcb, conn_arg(c));
   tcp_recv(pcb, Hooks::recv);
   tcp_sent(pcb, Hooks::sent);
@@ -1004,6 +1005,18 @@ bool DpdkTransport::setup_zero_copy(const void* vinfo) noexcept {
 // segment's payload) an mbuf attached to those bytes, holding a reference to the buffer
 // until the device has sent it. Nothing of a message is copied here. A piece with no
 // data-less mbuf left is copied instead.
+// count_timeouts: lwIP counts only fast retransmissions (MIB2); a retransmission timeout
+// shows as a rise in the pcb's nrtx (reset by the next new ACK), at most one per slow
+// timer tick. Looked at right after each tick, every open connection's rise is one.
+void DpdkTransport::count_timeouts() noexcept {
+  tcp_ticks_seen_ = tcp_ticks;
+  for (Conn& k : conns_) {
+    if (k.pcb == nullptr) continue;
+    if (k.pcb->nrtx > k.nrtx_seen) st_.tcp_timeouts += k.pcb->nrtx - k.nrtx_seen;
+    k.nrtx_seen = k.pcb->nrtx;
+  }
+}
+
 // admit_syn: whether a SYN to a listener may open a half-open connection. lwIP puts new
 // pcbs at the head of its active list, so the last half-open one found is the oldest.
 // One pass over the list per SYN: at most a few thousand pcbs, paid only for SYNs.
@@ -1307,6 +1320,7 @@ std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
       if (ms != last_timer_ms_) {
         last_timer_ms_ = ms;
         sys_check_timeouts();
+        if (tcp_ticks != tcp_ticks_seen_) count_timeouts();  // (the slow timer ran: retransmission timeouts)
         expire_lingers(now_ns());
       }
       if (!retry_.empty()) {  // (pump() may queue a connection again: into the other list)

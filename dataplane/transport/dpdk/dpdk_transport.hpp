@@ -148,6 +148,7 @@ class DpdkTransport {
     bool touched = false;        // in touched_: tcp_output at the end of the poll
     bool in_retry = false;       // sends waiting for lwIP memory
     bool trusted = false;        // trust_reads() came: the full window (applied at resume() when paused)
+    std::uint8_t nrtx_seen = 0;  // the pcb's retransmission count when last looked at (count_timeouts)
     net::PeerAddress remote;
     std::vector<PendingSend> sendq;  // ring, capacity max_queued_sends
     std::uint32_t sq_head = 0, sq_len = 0, sq_write = 0;  // sq_write: first not fully written (offset from head)
@@ -198,6 +199,7 @@ class DpdkTransport {
   std::int8_t output_pieces(pbuf* p) noexcept;  // zero_copy_'s netif output (an lwIP err_t)
   bool setup_zero_copy(const void* info) noexcept;  // info: the port's rte_eth_dev_info
   void abort_all() noexcept;
+  void count_timeouts() noexcept;
 
   DpdkConfig cfg_;
   std::uint16_t port_id_ = 0;
@@ -236,6 +238,7 @@ class DpdkTransport {
   std::uint64_t last_activity_ns_ = 0;
   std::uint32_t sleep_us_ = 0;
   std::uint32_t last_timer_ms_ = 0;
+  std::uint32_t tcp_ticks_seen_ = 0;  // lwIP's slow-timer tick when count_timeouts last ran
   DpdkStats st_;
   std::string mac_;
   std::string driver_;
