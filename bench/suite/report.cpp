@@ -405,7 +405,7 @@ std::string to_html(const SuiteResult& r) {
          "</p><table><tr><th class=l>backend</th><th>K</th><th>top tx/s</th><th>relayed/s</th><th>dataplane cores</th>"
          "<th>relayed/s per core</th><th>× io_uring</th><th>busy cores</th><th>relayed/s per busy core</th><th>relay path µs</th><th>µs per copy</th><th>tx hop p50 µs</th>"
          "<th>p99</th><th>block</th><th>first out p50 µs</th><th>last peer p50 µs</th><th>copied/byte</th>"
-         "<th>retransmits</th><th>nodes' veth drops</th><th class=l>ramp ended</th></tr>";
+         "<th>retransmits</th><th>veth drops</th><th class=l>ramp ended</th></tr>";
     const BackendRun* uring = nullptr;
     for (const auto& b : r.backends)
       if (b.backend == "io_uring") uring = &b;

@@ -877,13 +877,17 @@ void veth(Ctx& c) {
     BackendRun run;
     run.backend = b.name;
     run.k = k;
-    // The nodes' end of the veth drops what arrives faster than its CPU's backlog takes
-    // (net.core.netdev_max_backlog frames): a veth's own loss, which a NIC's wire and
-    // ring do not have; TCP recovers it (lwIP by its timer, mostly).
+    // A veth drops what arrives faster than the receiving CPU's backlog takes
+    // (net.core.netdev_max_backlog frames), counted at either end: a veth's own loss,
+    // which a NIC's wire and ring do not have; TCP recovers it (lwIP by its timer, mostly).
     auto veth_rx_dropped = [&] {
-      return std::strtoull(
-          launch::command_output("ip netns exec " + lab.np + " cat /sys/class/net/" + lab.vp + "/statistics/rx_dropped").c_str(),
-          nullptr, 10);
+      unsigned long long n = 0;
+      for (const auto& [ns, dev] : {std::pair{lab.np, lab.vp}, std::pair{lab.nr, lab.vr}})
+        for (const char* what : {"rx_dropped", "tx_dropped"})
+          n += std::strtoull(
+              launch::command_output("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/statistics/" + what).c_str(),
+              nullptr, 10);
+      return n;
     };
     const unsigned long long veth_dropped0 = veth_rx_dropped();
     const link::PortCounters& port = c.relay->counters().port;
@@ -937,7 +941,7 @@ void veth(Ctx& c) {
              static_cast<unsigned long long>(port.mbufs_free.load()));
     run.veth_rx_dropped = veth_rx_dropped() - veth_dropped0;
     c.note("veth %s: %.0f relayed/s per dataplane core at %.0f tx/s (%s), %.2f us per copy beyond the relay path, 2 MiB "
-           "block to the last of %zu peers p50 %.0f us; the nodes' veth end dropped %llu frames", b.name, run.msgs_per_core,
+           "block to the last of %zu peers p50 %.0f us; the veth dropped %llu frames", b.name, run.msgs_per_core,
            run.top_rate, run.ramp_end.c_str(), run.transport_us_per_copy, k - 1, run.block_last_peer.p50, run.veth_rx_dropped);
     c.res.backends.push_back(std::move(run));
     s.reset();

@@ -98,7 +98,7 @@ struct BackendRun {
   std::size_t block_bytes = 0;
   double copied_per_byte = -1;   // DPDK: bytes the dataplane copied into frames per byte of frames sent
   std::uint64_t retransmits = 0;  // DPDK: segments the user-space TCP retransmitted
-  unsigned long long veth_rx_dropped = 0;  // frames the nodes' end of the veth dropped (its backlog full)
+  unsigned long long veth_rx_dropped = 0;  // frames the veth dropped, either end, either way (a backlog full)
 };
 
 // One way for nodes to reach the relay in the privacy scenario, and what it cost. Rows of
