@@ -13,9 +13,13 @@
 //   send     tcp_write without a copy: lwIP's segments reference the SharedBuf, which
 //            stays referenced until the peer acknowledged every byte (kSent then), and
 //            after a close until lwIP is done with it (a lingering close).
-//   wire     each outgoing segment is written into one mbuf and sent in bursts. (Copies
-//            are counted: copied_tx_bytes(); a virtual device copies into its own ring
-//            anyway, a NIC could send the SharedBuf as an external buffer.)
+//   wire     a segment goes out in bursts as a copied header mbuf chained to an mbuf
+//            attached to the SharedBuf's bytes (zero_copy, where the device takes frames
+//            in pieces: output_pieces), or else written whole into one mbuf (on AF_XDP
+//            an mbuf of the driver's UMEM, which it then sends in place). Copies are
+//            counted (copied_tx_bytes).
+//   accept   SYNs to a listener pass admit_syn() (half-open limits: lwIP has no SYN
+//            cookies).
 //   time     lwIP's timers run from poll(); when idle, poll() spins briefly, then sleeps in
 //            growing steps (at most `idle_sleep_max_us`, never past the caller's timeout):
 //            an idle relay does not hold a core.
