@@ -273,6 +273,99 @@ TEST_P(RelayNetns, LargeBlocksRelayOverVeth) {
   EXPECT_EQ(relay.stop(), 0);
 }
 
+// The relaying rules over the veth, on every backend: a transaction, a Nakamoto block
+// (checked against the reward set) and microblocks (a 2.x network) reach every other
+// peer once, signed by the relay as the last relayer, never back to the sender; the same
+// transaction again goes nowhere; peers that send a forged signature, another network's
+// message, an oversized length or a relayer cycle are dropped, and the rest relay on.
+TEST_P(RelayNetns, RelayingRulesAndMisbehavingPeersOverVeth) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  Netns ns("198.18.4.1/24", {"198.18.4.2/24"}, dpdk());
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+  sim::SignerSet signers(4);
+  test::write_reward_set_config(dir_, signers, "[network]\nrelay_2x = true\n" + backend_toml(ns));
+  test::RelayRun relay({"--config", dir_ + "/relay.toml"}, "198.18.4.1:20444", ns.r);
+  ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
+  NetnsPeers net{ns.p, v4("198.18.4.1", 20444), {}, {}, 1};
+  auto& a = net.connect(50);
+  auto& b = net.connect(51);
+  auto& c = net.connect(52);
+  auto all_up = [&] {
+    for (auto& p : net.ps)
+      if (!p->authenticated()) return false;
+    return true;
+  };
+  ASSERT_TRUE(net.pump_until(20, all_up));
+  const crypto::PublicKey relay_key = *a.conv->peer_key();
+  auto relayed_by_us = [&](const Bytes& got, std::size_t upstream) {
+    EXPECT_TRUE(validate::verify_message(got, relay_key));
+    auto m = decode_message(got);
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->relayers.size(), upstream + 1);
+  };
+
+  a.send(a.conv->sign(11, Transaction{test::signed_test_tx(1)}));
+  ASSERT_TRUE(net.pump_until(10, [&] { return !b.pushes.empty() && !c.pushes.empty(); }));
+  EXPECT_EQ(b.pushes[0], c.pushes[0]);
+  relayed_by_us(b.pushes[0], 0);
+
+  NakamotoBlocks nb;
+  nb.blocks.push_back(sim::nakamoto_block(1, signers, sim::key_from_byte(9, 2), 64 << 10));
+  b.send(b.conv->sign(12, nb));
+  ASSERT_TRUE(net.pump_until(10, [&] { return a.pushes.size() == 1 && c.pushes.size() == 2; }));
+  EXPECT_EQ(a.pushes[0], c.pushes[1]);
+  relayed_by_us(a.pushes[0], 0);
+  EXPECT_EQ(std::get<NakamotoBlocks>(decode_message(a.pushes[0])->payload).blocks.at(0).block_id, nb.blocks[0].block_id);
+
+  Microblocks mbs;
+  mbs.microblocks = test::signed_test_microblocks(3, 0x61);
+  RelayData upstream;
+  upstream.peer.public_key_hash.fill(0x5a);
+  c.send(c.conv->sign(13, mbs, {upstream}));
+  ASSERT_TRUE(net.pump_until(10, [&] { return a.pushes.size() == 2 && b.pushes.size() == 2; }));
+  EXPECT_EQ(a.pushes[1], b.pushes[1]);
+  relayed_by_us(a.pushes[1], 1);
+
+  c.send(c.conv->sign(14, Transaction{test::signed_test_tx(1)}));  // seen already
+  (void)net.pump_until(1, [] { return false; });
+  EXPECT_EQ(b.pushes.size(), 2u);
+  EXPECT_EQ(a.pushes.size(), 2u);
+  EXPECT_EQ(c.pushes.size(), 2u);  // nothing of its own came back
+  EXPECT_GE(relay.counters().drop_dup.load(), 1u);
+
+  auto& forger = net.connect(60);
+  auto& wrong_net = net.connect(61);
+  auto& oversize = net.connect(62);
+  auto& cycler = net.connect(63);
+  ASSERT_TRUE(net.pump_until(20, all_up));
+  Bytes forged = forger.conv->sign(20, Transaction{test::signed_test_tx(2)});
+  forged[100] ^= 1;  // inside the signature
+  forger.send(forged);
+  LocalPeer other_net = test::make_local_peer(61);
+  other_net.network_id = 0x80000000;  // testnet's id on a mainnet relay
+  Conversation foreign(&other_net, true, 0);
+  foreign.set_burn_view(test::test_burn_view());
+  wrong_net.send(foreign.sign(21, Ping{1}));
+  Bytes big = oversize.conv->sign(22, Ping{2});
+  big[161] = 0x7f;  // payload_len far beyond the 16 MiB limit
+  oversize.send(big);
+  RelayData loop;
+  loop.peer.public_key_hash.fill(0x33);
+  cycler.send(cycler.conv->sign(23, Transaction{test::signed_test_tx(3)}, {loop, loop}));
+  ASSERT_TRUE(net.pump_until(15, [&] { return forger.closed && wrong_net.closed && oversize.closed && cycler.closed; }));
+  a.send(a.conv->sign(24, Transaction{test::signed_test_tx(4)}));
+  ASSERT_TRUE(net.pump_until(10, [&] { return b.pushes.size() == 3 && c.pushes.size() == 3; }));
+  EXPECT_FALSE(a.closed || b.closed || c.closed);
+  const auto& k = relay.counters();
+  EXPECT_GE(k.drop_bad_signature.load(), 1u);
+  EXPECT_GE(k.drop_bad_preamble.load(), 1u);
+  EXPECT_GE(k.drop_framing.load(), 1u);
+  EXPECT_GE(k.drop_relayers.load(), 1u);
+  EXPECT_EQ(relay.stop(), 0);
+}
+
 // The walk over real sockets: the relay knows one seed; the seed tells of three more;
 // the relay dials until it has its target of three outbound peers. Restarted without
 // any bootstrap peer, it dials the same three again from its persisted table.
