@@ -22,6 +22,8 @@
 #include "tests/support/launch/netns.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
+#include "tests/support/uring_peers.hpp"
+#include "tests/support/veth_lab.hpp"
 
 namespace relay::dp {
 namespace {
@@ -30,40 +32,7 @@ using namespace relay::codec;
 using ctl::Conversation;
 using ctl::LocalPeer;
 
-bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
 using launch::enter_netns;
-
-// A relay namespace and a peers namespace on one veth pair, with the given addresses
-// (CIDR form; the peers' side may have several, one per listening test node). With
-// `dpdk` the relay's end carries no kernel address: the relay's DPDK port (a vdev on
-// that end) owns `relay_cidr` itself, and no end offloads checksums (MACHINE.md P2.7).
-struct Netns {
-  std::string r, p, tag, relay_cidr;
-  bool ok = false;
-  Netns(const std::string& cidr, const std::vector<std::string>& peer_cidrs, bool dpdk = false) : relay_cidr(cidr) {
-    tag = std::to_string(::getpid()) + std::to_string(++serial());
-    r = "srl-" + tag + "-r";
-    p = "srl-" + tag + "-p";
-    ok = sh("ip netns add " + r) && sh("ip netns add " + p) &&
-         sh("ip link add vr" + tag + " netns " + r + " type veth peer name vp" + tag + " netns " + p) &&
-         (dpdk || sh("ip -n " + r + " addr add " + relay_cidr + " dev vr" + tag));
-    for (const auto& c : peer_cidrs) ok = ok && sh("ip -n " + p + " addr add " + c + " dev vp" + tag);
-    ok = ok && sh("ip -n " + r + " link set vr" + tag + " up") && sh("ip -n " + p + " link set vp" + tag + " up") &&
-         sh("ip -n " + r + " link set lo up") && sh("ip -n " + p + " link set lo up");
-    if (dpdk) ok = ok && launch::offloads_off(r, "vr" + tag) && launch::offloads_off(p, "vp" + tag);
-  }
-  ~Netns() {
-    sh("ip netns del " + r);
-    sh("ip netns del " + p);
-  }
-  // dpdk_toml: the relay's configuration for the DPDK backend on its end of the pair.
-  std::string dpdk_toml(const char* vdev) const { return launch::dpdk_vdev_toml(vdev, "vr" + tag, relay_cidr); }
-  static int& serial() {
-    static int n = 0;
-    return n;
-  }
-};
 
 // Every case runs over both dataplane backends: io_uring on kernel sockets, and DPDK
 // (lwIP on a vdev on the relay's end of the veth: af_xdp or af_packet).
@@ -74,31 +43,12 @@ class RelayNetns : public ::testing::TestWithParam<const char*> {
   }
   bool dpdk() const { return std::string(GetParam()) != "uring"; }
   // backend_toml: what the relay's configuration adds for this backend ("" for io_uring).
-  std::string backend_toml(const Netns& ns) const { return dpdk() ? ns.dpdk_toml(GetParam()) : ""; }
+  std::string backend_toml(const test::VethPair& ns) const { return dpdk() ? ns.dpdk_toml(GetParam()) : ""; }
   // relay_config: a directory of the case's own (removed at the end) holding relay.toml:
   // the test frontier and this backend's settings; its path.
-  std::string relay_config(const Netns& ns);
+  std::string relay_config(const test::VethPair& ns);
   std::string dir_;
 };
-
-// in_netns: run `fn` with this thread in namespace `name` (sockets it creates stay there).
-template <typename F>
-bool in_netns(const std::string& name, F&& fn) {
-  int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home < 0 || !enter_netns(name)) return false;
-  fn();
-  const bool back = ::setns(home, CLONE_NEWNET) == 0;
-  ::close(home);
-  return back;
-}
-
-sockaddr_in6 v4(const char* ip, std::uint16_t port) {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(port);
-  inet_pton(AF_INET6, (std::string("::ffff:") + ip).c_str(), &a.sin6_addr);
-  return a;
-}
 
 std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string path = dir + "/" + name;
@@ -110,34 +60,7 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   return path;
 }
 
-// NetnsPeers: stock-node test peers made in namespace `netns` (their sockets stay there),
-// each dialing the relay at `relay`, pumped together.
-struct NetnsPeers {
-  std::string netns;
-  sockaddr_in6 relay;
-  std::vector<std::unique_ptr<UringTransport>> ts;
-  std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> ps;
-  std::uint64_t now = 1;
-  test::TestPeer<UringTransport>& connect(std::uint8_t key) {
-    EXPECT_TRUE(in_netns(netns, [&] {
-      ts.push_back(std::move(UringTransport::create({}).value()));
-      ps.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), key));
-      ps.back()->dial(relay);
-    }));
-    return *ps.back();
-  }
-  template <typename F>
-  bool pump_until(int seconds, F&& done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      for (auto& p : ps) p->pump(++now, 2);
-    }
-    return true;
-  }
-};
-
-std::string RelayNetns::relay_config(const Netns& ns) {
+std::string RelayNetns::relay_config(const test::VethPair& ns) {
   char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   ::chmod(dir_.c_str(), 0755);  // the relay drops root: its data dir must be reachable
@@ -146,7 +69,7 @@ std::string RelayNetns::relay_config(const Netns& ns) {
 
 TEST_P(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  Netns ns("198.18.2.1/24", {"198.18.2.2/24"}, dpdk());
+  test::VethPair ns("198.18.2.1/24", {"198.18.2.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   test::RelayRun relay({"--config", relay_config(ns)}, "198.18.2.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
@@ -217,7 +140,7 @@ TEST_P(RelayNetns, PeersInAnotherNamespaceRelayOverVeth) {
 // first one's copies may still go out.
 TEST_P(RelayNetns, LargeBlocksRelayOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  Netns ns("198.18.3.1/24", {"198.18.3.2/24"}, dpdk());
+  test::VethPair ns("198.18.3.1/24", {"198.18.3.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
@@ -225,25 +148,25 @@ TEST_P(RelayNetns, LargeBlocksRelayOverVeth) {
   test::write_reward_set_config(dir_, signers, backend_toml(ns));
   test::RelayRun relay({"--config", dir_ + "/relay.toml"}, "198.18.3.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
-  NetnsPeers net{ns.p, v4("198.18.3.1", 20444), {}, {}, 1};
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.3.1", 20444)};
   constexpr int kPeers = 16;
-  for (int i = 0; i < kPeers; ++i) net.connect(static_cast<std::uint8_t>(60 + i));
-  ASSERT_TRUE(net.pump_until(20, [&] {
+  for (int i = 0; i < kPeers; ++i) net.add(static_cast<std::uint8_t>(60 + i));
+  ASSERT_TRUE(net.pump_until([&] {
     for (auto& p : net.ps)
       if (!p->authenticated()) return false;
     return true;
-  }));
+  }, 20));
   const auto miner = sim::key_from_byte(9, 2);
   auto& origin = *net.ps[0];
   for (std::uint64_t height = 1; height <= 2; ++height) {
     NakamotoBlocks nb;
     nb.blocks.push_back(sim::nakamoto_block(height, signers, miner, 2'000'000));
     origin.send(origin.conv->sign(static_cast<std::uint32_t>(height), nb));
-    const bool all = net.pump_until(30, [&] {
+    const bool all = net.pump_until([&] {
       for (std::size_t i = 1; i < net.ps.size(); ++i)
         if (net.ps[i]->pushes.size() < height) return false;
       return true;
-    });
+    }, 30);
     const link::PortCounters& pc = relay.counters().port;
     ASSERT_TRUE(all) << "block " << height << " did not reach every peer; relayed " << relay.counters().relayed.load()
                      << ", checked while arriving " << relay.counters().blocks_streamed.load() << "; port: rx "
@@ -263,7 +186,7 @@ TEST_P(RelayNetns, LargeBlocksRelayOverVeth) {
   // Copies: on AF_PACKET (frames in pieces) the blocks went out from the buffers the relay
   // wrote them to, only headers copied into frames; AF_XDP writes frames into its UMEM.
   const link::PortCounters& port = relay.counters().port;
-  (void)net.pump_until(1, [&] { return port.tx_bytes.load() > 60'000'000; });  // (published every 100 ms)
+  (void)net.pump_until([&] { return port.tx_bytes.load() > 60'000'000; }, 1);  // (published every 100 ms)
   if (std::string(GetParam()) == "net_af_packet") {
     EXPECT_GT(port.tx_bytes.load(), 60'000'000u);
     EXPECT_LT(port.copied_tx_bytes.load() * 10, port.tx_bytes.load()) << "the blocks were copied into frames";
@@ -280,7 +203,7 @@ TEST_P(RelayNetns, LargeBlocksRelayOverVeth) {
 // message, an oversized length or a relayer cycle are dropped, and the rest relay on.
 TEST_P(RelayNetns, RelayingRulesAndMisbehavingPeersOverVeth) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  Netns ns("198.18.4.1/24", {"198.18.4.2/24"}, dpdk());
+  test::VethPair ns("198.18.4.1/24", {"198.18.4.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
@@ -288,16 +211,16 @@ TEST_P(RelayNetns, RelayingRulesAndMisbehavingPeersOverVeth) {
   test::write_reward_set_config(dir_, signers, "[network]\nrelay_2x = true\n" + backend_toml(ns));
   test::RelayRun relay({"--config", dir_ + "/relay.toml"}, "198.18.4.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
-  NetnsPeers net{ns.p, v4("198.18.4.1", 20444), {}, {}, 1};
-  auto& a = net.connect(50);
-  auto& b = net.connect(51);
-  auto& c = net.connect(52);
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.4.1", 20444)};
+  auto& a = net.add(50);
+  auto& b = net.add(51);
+  auto& c = net.add(52);
   auto all_up = [&] {
     for (auto& p : net.ps)
       if (!p->authenticated()) return false;
     return true;
   };
-  ASSERT_TRUE(net.pump_until(20, all_up));
+  ASSERT_TRUE(net.pump_until(all_up, 20));
   const crypto::PublicKey relay_key = *a.conv->peer_key();
   auto relayed_by_us = [&](const Bytes& got, std::size_t upstream) {
     EXPECT_TRUE(validate::verify_message(got, relay_key));
@@ -307,14 +230,14 @@ TEST_P(RelayNetns, RelayingRulesAndMisbehavingPeersOverVeth) {
   };
 
   a.send(a.conv->sign(11, Transaction{test::signed_test_tx(1)}));
-  ASSERT_TRUE(net.pump_until(10, [&] { return !b.pushes.empty() && !c.pushes.empty(); }));
+  ASSERT_TRUE(net.pump_until([&] { return !b.pushes.empty() && !c.pushes.empty(); }, 10));
   EXPECT_EQ(b.pushes[0], c.pushes[0]);
   relayed_by_us(b.pushes[0], 0);
 
   NakamotoBlocks nb;
   nb.blocks.push_back(sim::nakamoto_block(1, signers, sim::key_from_byte(9, 2), 64 << 10));
   b.send(b.conv->sign(12, nb));
-  ASSERT_TRUE(net.pump_until(10, [&] { return a.pushes.size() == 1 && c.pushes.size() == 2; }));
+  ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 1 && c.pushes.size() == 2; }, 10));
   EXPECT_EQ(a.pushes[0], c.pushes[1]);
   relayed_by_us(a.pushes[0], 0);
   EXPECT_EQ(std::get<NakamotoBlocks>(decode_message(a.pushes[0])->payload).blocks.at(0).block_id, nb.blocks[0].block_id);
@@ -324,22 +247,22 @@ TEST_P(RelayNetns, RelayingRulesAndMisbehavingPeersOverVeth) {
   RelayData upstream;
   upstream.peer.public_key_hash.fill(0x5a);
   c.send(c.conv->sign(13, mbs, {upstream}));
-  ASSERT_TRUE(net.pump_until(10, [&] { return a.pushes.size() == 2 && b.pushes.size() == 2; }));
+  ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 2 && b.pushes.size() == 2; }, 10));
   EXPECT_EQ(a.pushes[1], b.pushes[1]);
   relayed_by_us(a.pushes[1], 1);
 
   c.send(c.conv->sign(14, Transaction{test::signed_test_tx(1)}));  // seen already
-  (void)net.pump_until(1, [] { return false; });
+  (void)net.pump_until([] { return false; }, 1);
   EXPECT_EQ(b.pushes.size(), 2u);
   EXPECT_EQ(a.pushes.size(), 2u);
   EXPECT_EQ(c.pushes.size(), 2u);  // nothing of its own came back
   EXPECT_GE(relay.counters().drop_dup.load(), 1u);
 
-  auto& forger = net.connect(60);
-  auto& wrong_net = net.connect(61);
-  auto& oversize = net.connect(62);
-  auto& cycler = net.connect(63);
-  ASSERT_TRUE(net.pump_until(20, all_up));
+  auto& forger = net.add(60);
+  auto& wrong_net = net.add(61);
+  auto& oversize = net.add(62);
+  auto& cycler = net.add(63);
+  ASSERT_TRUE(net.pump_until(all_up, 20));
   Bytes forged = forger.conv->sign(20, Transaction{test::signed_test_tx(2)});
   forged[100] ^= 1;  // inside the signature
   forger.send(forged);
@@ -354,9 +277,9 @@ TEST_P(RelayNetns, RelayingRulesAndMisbehavingPeersOverVeth) {
   RelayData loop;
   loop.peer.public_key_hash.fill(0x33);
   cycler.send(cycler.conv->sign(23, Transaction{test::signed_test_tx(3)}, {loop, loop}));
-  ASSERT_TRUE(net.pump_until(15, [&] { return forger.closed && wrong_net.closed && oversize.closed && cycler.closed; }));
+  ASSERT_TRUE(net.pump_until([&] { return forger.closed && wrong_net.closed && oversize.closed && cycler.closed; }, 15));
   a.send(a.conv->sign(24, Transaction{test::signed_test_tx(4)}));
-  ASSERT_TRUE(net.pump_until(10, [&] { return b.pushes.size() == 3 && c.pushes.size() == 3; }));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 3 && c.pushes.size() == 3; }, 10));
   EXPECT_FALSE(a.closed || b.closed || c.closed);
   const auto& k = relay.counters();
   EXPECT_GE(k.drop_bad_signature.load(), 1u);
@@ -373,17 +296,17 @@ TEST_P(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
   // 198.18.0.0/15 (benchmarking) is not in a node's private ranges: the walk may use it
   // with private_neighbors off, as on the real network.
-  Netns ns("198.18.0.1/24", {"198.18.0.2/24", "198.18.0.3/24", "198.18.0.4/24", "198.18.0.5/24"}, dpdk());
+  test::VethPair ns("198.18.0.1/24", {"198.18.0.2/24", "198.18.0.3/24", "198.18.0.4/24", "198.18.0.5/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   constexpr int kNodes = 4;
   const char* addrs[kNodes] = {"198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5"};
   std::vector<std::unique_ptr<UringTransport>> ts;
   std::vector<std::unique_ptr<test::TestPeer<UringTransport>>> nodes;
   bool listening = true;
-  ASSERT_TRUE(in_netns(ns.p, [&] {
+  ASSERT_TRUE(test::in_netns(ns.p, [&] {
     for (int i = 0; i < kNodes; ++i) {
       ts.push_back(std::move(UringTransport::create({}).value()));
-      listening &= ts.back()->listen(v4(addrs[i], 20444)).ok();
+      listening &= ts.back()->listen(launch::sockaddr_of(addrs[i], 20444)).ok();
       nodes.push_back(std::make_unique<test::TestPeer<UringTransport>>(*ts.back(), static_cast<std::uint8_t>(80 + i)));
     }
   }));
@@ -451,7 +374,7 @@ TEST_P(RelayNetns, WalkFindsPeersThroughASeedAndRemembersThemAcrossARestart) {
 // connect again (whatever key it brings) until the ban ends.
 TEST_P(RelayNetns, MisbehavingPeerIsBannedByAddress) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  Netns ns("198.18.1.1/24", {"198.18.1.2/24"}, dpdk());
+  test::VethPair ns("198.18.1.1/24", {"198.18.1.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   char tmpl[] = "/tmp/stacks-relay-ban-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
@@ -460,9 +383,9 @@ TEST_P(RelayNetns, MisbehavingPeerIsBannedByAddress) {
   auto relay = std::make_unique<test::RelayRun>(std::vector<std::string>{"--config", cfg}, "198.18.1.1:20444", ns.r);
   ASSERT_EQ(relay->port, 20444) << "the relay did not report READY inside its namespace";
 
-  NetnsPeers net{ns.p, v4("198.18.1.1", 20444), {}, {}, 1};
-  auto connect = [&](std::uint8_t key) -> test::TestPeer<UringTransport>& { return net.connect(key); };
-  auto pump_until = [&](int seconds, auto&& done) { return net.pump_until(seconds, done); };
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.1.1", 20444)};
+  auto connect = [&](std::uint8_t key) -> test::TestPeer<UringTransport>& { return net.add(key); };
+  auto pump_until = [&](int seconds, auto&& done) { return net.pump_until(done, seconds); };
   auto misbehave = [&](std::uint8_t key) {
     auto& p = connect(key);
     EXPECT_TRUE(pump_until(10, [&] { return p.authenticated(); }));
@@ -499,14 +422,14 @@ TEST_P(RelayNetns, MisbehavingPeerIsBannedByAddress) {
 // relay through it.
 TEST_P(RelayNetns, DataplaneKilledWithSigkillComesBack) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
-  Netns ns("198.18.3.1/24", {"198.18.3.2/24"}, dpdk());
+  test::VethPair ns("198.18.3.1/24", {"198.18.3.2/24"}, dpdk());
   ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
   test::RelayRun relay({"--config", relay_config(ns)}, "198.18.3.1:20444", ns.r);
   ASSERT_EQ(relay.port, 20444);
-  NetnsPeers net{ns.p, v4("198.18.3.1", 20444), {}, {}, 1};
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.3.1", 20444)};
   auto& peers = net.ps;
-  auto connect = [&](std::uint8_t key) { net.connect(key); };
-  auto pump_until = [&](int seconds, auto&& done) { return net.pump_until(seconds, done); };
+  auto connect = [&](std::uint8_t key) { net.add(key); };
+  auto pump_until = [&](int seconds, auto&& done) { return net.pump_until(done, seconds); };
   connect(60);
   connect(61);
   ASSERT_TRUE(pump_until(15, [&] { return peers[0]->authenticated() && peers[1]->authenticated(); }));

@@ -11,16 +11,36 @@
 #include "relay/net/address.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/support/test_peer.hpp"
+#include "tests/support/veth_lab.hpp"
 
 namespace relay::test {
 
 using Peer = TestPeer<dp::UringTransport>;
 
-// Stock-node peers, each with its own io_uring transport.
+// Stock-node peers, each with its own io_uring transport: on loopback here, or (made
+// with a namespace) inside that namespace dialing a relay across a veth.
 struct Peers {
   std::vector<std::unique_ptr<dp::UringTransport>> ts;
   std::vector<std::unique_ptr<Peer>> ps;
   std::uint64_t now = 1;
+  std::string netns;  // where add(key) makes its peers ("": no namespace set)
+  sockaddr_in6 relay{};  // and whom they dial
+
+  Peers() = default;
+  // Peers made inside network namespace `ns` (their sockets stay there; this thread
+  // comes back), dialing the relay at `relay_addr`.
+  Peers(std::string ns, const sockaddr_in6& relay_addr) : netns(std::move(ns)), relay(relay_addr) {}
+
+  // add: a peer dialing the relay from this set's namespace.
+  Peer& add(std::uint8_t key) {
+    EXPECT_FALSE(netns.empty()) << "add(key) is for peers made with a namespace";
+    EXPECT_TRUE(in_netns(netns, [&] {
+      ts.push_back(std::move(dp::UringTransport::create({}).value()));
+      ps.push_back(std::make_unique<Peer>(*ts.back(), key));
+      ps.back()->dial(relay);
+    }));
+    return *ps.back();
+  }
 
   // add: a peer dialing the relay, from loopback address `from` when given (e.g.
   // "127.1.0.1": another /16, another netgroup).
@@ -66,6 +86,13 @@ struct ListeningNode {
   Peer peer{*t, 80};
   std::uint16_t port = 0;
   ListeningNode() { port = t->listen(loopback_addr(0)).value(); }
+  // Listening at `at` inside network namespace `netns` (a node across a veth).
+  ListeningNode(const std::string& netns, const sockaddr_in6& at) {
+    EXPECT_TRUE(in_netns(netns, [&] {
+      auto l = t->listen(at);
+      port = l.ok() ? *l : 0;
+    }));
+  }
   void pump(std::uint64_t now) { peer.pump(now, 1); }
   std::uint32_t handshakes() const { return peer.handshakes; }
 };
