@@ -24,6 +24,7 @@
 #include "dataplane/transport/uring/uring_transport.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
+#include "tests/support/corpus_rounds.hpp"
 #include "tests/support/fake_node_rpc.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/support/push_corpus.hpp"
@@ -237,8 +238,7 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
   const std::vector<unsigned> pinned = last_two_cpus();
   ASSERT_FALSE(pinned.empty());
   {
-    std::ofstream rs(cfg_dir + "/reward-set.txt");
-    for (const auto& s : corpus.sim_signers) rs << to_hex(s.signing_key) << " " << s.weight << "\n";
+    test::write_corpus_reward_set(cfg_dir, corpus);
     std::ofstream cfg(cfg_dir + "/relay.toml");
     cfg << test::kTestFrontierToml << "[rewards]\nreward_set_file = \"" << cfg_dir << "/reward-set.txt\"\n";
     cfg << "[p2p]\ncpus = [" << pinned.back() << "]\n";  // the run loop only
@@ -256,39 +256,8 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
   ASSERT_TRUE(net.all_authenticated());
   for (auto& p : net.ps) p->keep_pushes = false;  // counted, not kept
 
-  sim::SignerSet signers(8);
-  const auto miner = sim::key_from_byte(0x4d, 0x11);
-  std::uint32_t seq = 100;
-  std::uint64_t height = 1;
-  std::uint64_t want_c = 0;
-  // One round: `blocks` new 64 KiB blocks from a, then the corpus' transactions
-  // (from `first`, `count` of them) alternately from a and b, in batches the pacers
-  // never have to drop from; c receives every one.
-  auto round = [&](int blocks, std::size_t first, std::size_t count) {
-    for (int i = 0; i < blocks; ++i) {
-      NakamotoBlocks nb;
-      ++height;
-      nb.blocks.push_back(sim::nakamoto_block(height, signers, miner, 64 * 1024, height * 1'000'000));
-      a.send(a.conv->sign(++seq, nb));
-      ++want_c;
-      if (!net.pump_until([&] { return c.push_count == want_c; })) return false;
-    }
-    std::size_t sent = 0;
-    for (const auto& s : corpus.samples) {
-      if (s.payload[0] != static_cast<std::uint8_t>(MsgId::kTransaction)) continue;
-      if (sent++ < first) continue;
-      if (sent > first + count) break;
-      Reader r(s.payload);
-      Payload p;
-      read_payload(r, p);
-      Peer& from = sent % 2 == 0 ? a : b;
-      from.send(from.conv->sign(++seq, p));
-      ++want_c;
-      if (sent % 16 == 0 && !net.pump_until([&] { return c.push_count == want_c; })) return false;
-    }
-    return net.pump_until([&] { return c.push_count == want_c; });
-  };
-  ASSERT_TRUE(round(2, 0, 40)) << "warm-up: c has " << c.push_count << " of " << want_c;
+  test::CorpusRounds rounds(net, a, b, c, corpus);
+  ASSERT_TRUE(rounds.round(2, 0, 40)) << "warm-up: c has " << c.push_count << " of " << rounds.want_c();
   const auto& k = relay.counters();
   if (k.heap_allocated.load() == 0) GTEST_SKIP() << "the dataplane's allocator is not jemalloc (sanitizer build)";
   auto settled_heap = [&] {  // the counter is refreshed every 100 ms
@@ -297,12 +266,9 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
   };
   const std::uint64_t before = settled_heap();
   const std::uint64_t relayed_before = k.relayed.load();
-  ASSERT_TRUE(round(10, 40, 1000)) << "c has " << c.push_count << " of " << want_c;
+  ASSERT_TRUE(rounds.round(10, 40, 1000)) << "c has " << c.push_count << " of " << rounds.want_c();
   const std::uint64_t after = settled_heap();
-  const auto txs = static_cast<std::uint64_t>(std::count_if(corpus.samples.begin(), corpus.samples.end(), [](const auto& s) {
-    return s.payload[0] == static_cast<std::uint8_t>(MsgId::kTransaction);
-  }));
-  EXPECT_EQ(k.relayed.load() - relayed_before, 10u + txs - 40);
+  EXPECT_EQ(k.relayed.load() - relayed_before, 10u + rounds.transactions() - 40);
   EXPECT_EQ(k.rx_heap_bodies.load(), 0u);  // every large body fitted a receive-pool slot
   EXPECT_EQ(k.drop_invalid.load(), 0u);
   EXPECT_EQ(after - before, 0u) << "heap bytes the dataplane allocated relaying "
