@@ -3,6 +3,7 @@
 // deletes its own namespaces; without CAP_NET_ADMIN (not root) it is skipped, saying so.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,8 +18,11 @@
 #include "relay/codec/message.hpp"
 #include "relay/net/address.hpp"
 #include "dataplane/transport/uring/uring_transport.hpp"
+#include "dataplane/sandbox.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
+#include "tests/support/corpus_rounds.hpp"
+#include "tests/support/fake_node_rpc.hpp"
 #include "tests/support/launch/netns.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_peer.hpp"
@@ -449,6 +453,183 @@ TEST_P(RelayNetns, DataplaneKilledWithSigkillComesBack) {
   ASSERT_TRUE(pump_until(20, [&] { return peers[2]->authenticated() && peers[3]->authenticated(); }));
   peers[2]->send(peers[2]->conv->sign(9, Transaction{test::signed_test_tx(4)}));
   EXPECT_TRUE(pump_until(10, [&] { return peers[3]->pushes.size() == 1; }));
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+// The relay as set up on every backend drops root before it reads a byte from a peer:
+// both processes run as `nobody` with no capabilities, the dataplane under its
+// system-call filter (on DPDK the filter for its poll loop and the vdev's calls), and
+// they relay so.
+TEST_P(RelayNetns, BothProcessesRunUnprivilegedAndFiltered) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  test::VethPair ns("198.18.5.1/24", {"198.18.5.2/24"}, dpdk());
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  test::RelayRun relay({"--config", relay_config(ns)}, "198.18.5.1:20444", ns.r);
+  ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
+  ASSERT_GT(relay.wait_control(), 0);
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.5.1", 20444)};
+  auto& a = net.add(40);
+  auto& b = net.add(41);
+  ASSERT_TRUE(net.all_authenticated());
+  test::expect_unprivileged(relay.dataplane_pid(), nobody->pw_uid, "dataplane");
+  test::expect_unprivileged(relay.control_pid(), nobody->pw_uid, "control");
+  if (kSyscallFilterInThisBuild) {
+    EXPECT_EQ(test::proc_status(relay.dataplane_pid(), "Seccomp"), "2");
+  }
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 1; }, 10));
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+// kill -9 of the control process: the dataplane relays on alone (on DPDK its user-space
+// TCP connections live in the dataplane and never notice); the supervisor starts a new
+// control process, which adopts the sessions (a Ping is answered, not Nack'd), and a new
+// peer gets its handshake.
+TEST_P(RelayNetns, ControlKilledWithSigkillLeavesSessionsUp) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  test::VethPair ns("198.18.6.1/24", {"198.18.6.2/24"}, dpdk());
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  test::RelayRun relay({"--config", relay_config(ns)}, "198.18.6.1:20444", ns.r);
+  ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.6.1", 20444)};
+  auto& a = net.add(100);
+  auto& b = net.add(101);
+  ASSERT_TRUE(net.all_authenticated());
+  const pid_t ctl1 = relay.wait_control();
+  ASSERT_GT(ctl1, 0);
+  const pid_t dp = relay.dataplane_pid();
+  ASSERT_EQ(::kill(ctl1, SIGKILL), 0);
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 1; }, 10)) << "nothing relayed while the control process was down";
+  const pid_t ctl2 = relay.wait_control(ctl1);
+  ASSERT_GT(ctl2, 0) << "the supervisor did not restart the control process";
+  ASSERT_TRUE(net.pump_until([&] { return relay.counters().ctl_restarts.load() >= 1; }, 10));
+  int pongs = 0, nacks = 0;
+  b.on_message = [&](ByteSpan raw) {
+    auto m = decode_message(raw);
+    if (m.ok()) {
+      pongs += std::holds_alternative<Pong>(m->payload) && std::get<Pong>(m->payload).nonce == 7;
+      nacks += std::holds_alternative<Nack>(m->payload);
+    }
+  };
+  b.send(b.conv->sign(2, Transaction{test::signed_test_tx(2)}));
+  b.send(b.conv->sign(3, Ping{7}));
+  ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 1 && pongs == 1; }, 10))
+      << "a has " << a.pushes.size() << " pushes; b's Ping answered " << pongs << " times, Nacks " << nacks;
+  EXPECT_EQ(nacks, 0);
+  auto& c = net.add(102);
+  ASSERT_TRUE(net.pump_until([&] { return c.authenticated(); }, 10));
+  a.send(a.conv->sign(4, Transaction{test::signed_test_tx(3)}));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 2 && c.pushes.size() == 1; }, 10));
+  EXPECT_FALSE(a.closed || b.closed || c.closed);
+  EXPECT_EQ(relay.dataplane_pid(), dp);  // the same dataplane throughout
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+// The dataplane relays 64 KiB Nakamoto blocks and transactions of every kind over the
+// veth without allocating, on every backend: on DPDK lwIP's segments, pbufs and pcbs come
+// from its fixed pools, frames from the mbuf pool and send buffers from the arena.
+TEST_P(RelayNetns, RelaysWithoutAllocating) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  test::VethPair ns("198.18.7.1/24", {"198.18.7.2/24"}, dpdk());
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  const test::PushCorpus corpus = test::push_corpus();
+  char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+  ::chmod(dir_.c_str(), 0755);
+  const std::string rs = test::write_corpus_reward_set(dir_, corpus);
+  ::chmod(rs.c_str(), 0644);
+  const std::string cfg = write_file(dir_, "relay.toml", std::string(test::kTestFrontierToml) + "[rewards]\nreward_set_file = \"" +
+                                                            rs + "\"\n" + backend_toml(ns));
+  ::chmod(cfg.c_str(), 0644);
+  test::RelayRun relay({"--config", cfg}, "198.18.7.1:20444", ns.r);
+  ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.7.1", 20444)};
+  auto& a = net.add(70);
+  auto& b = net.add(71);
+  auto& c = net.add(72);
+  ASSERT_TRUE(net.all_authenticated());
+  for (auto& p : net.ps) p->keep_pushes = false;  // counted, not kept
+  test::CorpusRounds rounds(net, a, b, c, corpus);
+  ASSERT_TRUE(rounds.round(2, 0, 40)) << "warm-up: c has " << c.push_count << " of " << rounds.want_c();
+  const auto& k = relay.counters();
+  if (k.heap_allocated.load() == 0) GTEST_SKIP() << "the dataplane's allocator is not jemalloc (sanitizer build)";
+  auto settled_heap = [&] {  // the counter is refreshed every 100 ms
+    net.pump_until([] { return false; }, 1);
+    return k.heap_allocated.load();
+  };
+  const std::uint64_t before = settled_heap();
+  const std::uint64_t relayed_before = k.relayed.load();
+  ASSERT_TRUE(rounds.round(10, 40, 1000)) << "c has " << c.push_count << " of " << rounds.want_c();
+  const std::uint64_t after = settled_heap();
+  EXPECT_EQ(k.relayed.load() - relayed_before, 10u + rounds.transactions() - 40);
+  EXPECT_EQ(k.drop_invalid.load(), 0u);
+  EXPECT_EQ(after - before, 0u) << "heap bytes the dataplane allocated relaying " << k.relayed.load() - relayed_before
+                                << " pushes";
+  EXPECT_EQ(relay.stop(), 0);
+}
+
+// What the control plane does over the network goes through the host's kernel on the
+// same link, beside the dataplane: the relay's end holds a second address of the
+// kernel's (on DPDK its only one: the vdev owns the relay's). The relay fetches its
+// reward sets from a node's RPC across the veth, serves its HTTP endpoint on the host's
+// address, advertises it as its data_url, and a transaction uploaded there reaches every
+// node; a block those signers signed is relayed.
+TEST_P(RelayNetns, ControlPlaneTalksOverTheHostsAddressBesideTheDataplane) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  test::VethPair ns("198.18.8.1/24", {"198.18.8.2/24"}, dpdk());
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  ASSERT_TRUE(test::VethPair::sh("ip -n " + ns.r + " addr add 198.18.8.3/24 dev vr" + ns.tag));
+  test::FakeNodeRpc node("198.18.8.2", ns.p);
+  sim::SignerSet signers(5);
+  node.set_cycle(100);
+  node.set_signers(100, signers.reward_set);
+  node.set_signers(99, test::push_corpus().real_signers);
+  char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+  ::chmod(dir_.c_str(), 0755);
+  const std::string cfg = write_file(dir_, "relay.toml", std::string(test::kTestFrontierToml) + "[rewards]\nnode_rpc = [\"" +
+                                                            node.url() + "\"]\npoll_s = 1\n" + backend_toml(ns));
+  ::chmod(cfg.c_str(), 0644);
+  test::RelayRun relay({"--config", cfg, "--http-bind", "198.18.8.3:20443"}, "198.18.8.1:20444", ns.r);
+  ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace";
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.8.1", 20444)};
+  auto& a = net.add(57);
+  auto& b = net.add(58);
+  ASSERT_TRUE(net.all_authenticated());
+  const auto& hs = a.conv->peer_handshake();
+  ASSERT_TRUE(hs.has_value());
+  EXPECT_EQ(hs->data_url, "http://198.18.8.3:20443");
+  EXPECT_EQ(hs->services, codec::kServiceRelay | codec::kServiceRpc);
+
+  ASSERT_TRUE(net.pump_until([&] { return node.requests("/v3/stacker_set/99") == 1; }, 10))
+      << "the relay never asked the node for its reward sets";
+  net.pump_until([] { return false; }, 1);  // the sets reach the dataplane
+  NakamotoBlocks nb;
+  nb.blocks.push_back(sim::nakamoto_block(7, signers, sim::key_from_byte(4, 4), 1000));
+  a.send(a.conv->sign(1, nb));
+  ASSERT_TRUE(net.pump_until([&] { return b.pushes.size() == 1; }, 10))
+      << "drop_no_reward_set " << relay.counters().drop_no_reward_set.load() << ", drop_invalid "
+      << relay.counters().drop_invalid.load();
+
+  const Bytes raw = encode_with(write_transaction, test::signed_test_tx(808));
+  const std::string body(raw.begin(), raw.end());
+  std::string got;
+  ASSERT_TRUE(test::in_netns(ns.p, [&] {
+    got = test::http_exchange(20443,
+                              "POST /v2/transactions HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n"
+                              "Content-Type: application/octet-stream\r\nContent-Length: " +
+                                  std::to_string(body.size()) + "\r\n\r\n" + body,
+                              "198.18.8.3");
+  }));
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  ASSERT_TRUE(net.pump_until([&] { return a.pushes.size() == 1 && b.pushes.size() == 2; }, 10));
+  EXPECT_EQ(a.pushes[0], b.pushes[1]);
+  EXPECT_TRUE(validate::verify_message(a.pushes[0], *a.conv->peer_key()));
+  EXPECT_EQ(decode_message(a.pushes[0])->relayers.size(), 1u);
+  EXPECT_EQ(relay.counters().originated.load(), 1u);
   EXPECT_EQ(relay.stop(), 0);
 }
 

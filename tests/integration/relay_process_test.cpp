@@ -360,24 +360,6 @@ TEST(RelayProcess, FetchesRewardSetsFromANodesRpc) {
   (void)std::system(("rm -rf " + cfg_dir).c_str());
 }
 
-// A node listening for the relay (a configured --peer); each relay connection is a new
-// conversation, and `handshakes` counts them.
-// proc_status: a line's value from /proc/PID/status ("" if none), e.g. "Uid", "CapEff".
-std::string proc_status(pid_t pid, const std::string& key) {
-  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(st, line);)
-    if (line.rfind(key + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", key.size() + 1));
-  return "";
-}
-// unprivileged: every uid of the process is `uid` and it holds no capability.
-void expect_unprivileged(pid_t pid, uid_t uid, const char* who) {
-  const std::string u = std::to_string(uid);
-  EXPECT_EQ(proc_status(pid, "Uid"), u + "\t" + u + "\t" + u + "\t" + u) << who;
-  EXPECT_EQ(proc_status(pid, "CapEff"), "0000000000000000") << who;
-  EXPECT_EQ(proc_status(pid, "CapPrm"), "0000000000000000") << who;
-  EXPECT_EQ(proc_status(pid, "NoNewPrivs"), "1") << who;
-}
-
 // Started as root, both processes set up and then become an unprivileged user (here
 // `nobody`: no `stacks-relay` user on the test machine) with no capabilities, before
 // reading from any peer, and the dataplane runs under its system-call filter; the data
@@ -405,16 +387,16 @@ TEST(RelayProcess, DropsRootAfterSettingUp) {
   Peer& a = net.add(95, relay.port);
   Peer& b = net.add(96, relay.port);
   ASSERT_TRUE(net.all_authenticated());
-  expect_unprivileged(relay.dataplane_pid(), uid, "dataplane");
-  expect_unprivileged(relay.control_pid(), uid, "control");
+  test::expect_unprivileged(relay.dataplane_pid(), uid, "dataplane");
+  test::expect_unprivileged(relay.control_pid(), uid, "control");
   for (pid_t p : {relay.dataplane_pid(), relay.control_pid()}) {
-    const std::string groups = " " + proc_status(p, "Groups") + " ";
+    const std::string groups = " " + test::proc_status(p, "Groups") + " ";
     EXPECT_NE(groups.find(" " + extra_gid + " "), std::string::npos) << groups;
     EXPECT_EQ(groups.find(" 0 "), std::string::npos) << groups;  // nothing of root's
   }
   if (kSyscallFilterInThisBuild) {
-    EXPECT_EQ(proc_status(relay.dataplane_pid(), "Seccomp"), "2");  // the system-call filter is on
-    EXPECT_EQ(proc_status(relay.dataplane_pid(), "Seccomp_filters"), "1");
+    EXPECT_EQ(test::proc_status(relay.dataplane_pid(), "Seccomp"), "2");  // the system-call filter is on
+    EXPECT_EQ(test::proc_status(relay.dataplane_pid(), "Seccomp_filters"), "1");
   }
   struct stat st{};
   ASSERT_EQ(::stat((relay.dir + "/data/identity.key").c_str(), &st), 0);
@@ -425,9 +407,9 @@ TEST(RelayProcess, DropsRootAfterSettingUp) {
   const pid_t dp1 = relay.dp_pid;
   ASSERT_EQ(::kill(dp1, SIGKILL), 0);
   ASSERT_TRUE(relay.wait_ready(15000));
-  expect_unprivileged(relay.dp_pid, uid, "restarted dataplane");
+  test::expect_unprivileged(relay.dp_pid, uid, "restarted dataplane");
   if (kSyscallFilterInThisBuild) {
-    EXPECT_EQ(proc_status(relay.dp_pid, "Seccomp"), "2");
+    EXPECT_EQ(test::proc_status(relay.dp_pid, "Seccomp"), "2");
   }
   EXPECT_EQ(relay.stop(), 0);
 
@@ -440,7 +422,7 @@ TEST(RelayProcess, DropsRootAfterSettingUp) {
   {
     test::RelayRun as_root({"--config", cfg_dir + "/root.toml"});
     ASSERT_GT(as_root.port, 0);
-    EXPECT_EQ(proc_status(as_root.dp_pid, "Uid").substr(0, 2), "0\t");
+    EXPECT_EQ(test::proc_status(as_root.dp_pid, "Uid").substr(0, 2), "0\t");
     EXPECT_EQ(as_root.stop(), 0);
   }
   {

@@ -6,6 +6,8 @@
 // cycle, sets and chain can change while it runs.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -14,15 +16,20 @@
 #include "control/http/server.hpp"
 #include "relay/base/hex.hpp"
 #include "relay/validate/validate.hpp"
+#include "tests/support/veth_lab.hpp"
 
 namespace relay::test {
 
 class FakeNodeRpc {
  public:
-  FakeNodeRpc() {
-    server_ = http::Server::start({}, [this](const http::Request& q, http::Response& r) { handle(q, r); }).value();
+  FakeNodeRpc() { start({}); }
+  // Serving at `host` inside network namespace `netns` (a node across a veth).
+  FakeNodeRpc(const std::string& host, const std::string& netns) : host_(host) {
+    http::ServerOptions o;
+    o.host = host;
+    EXPECT_TRUE(in_netns(netns, [&] { start(o); }));
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  std::string url() const { return "http://" + host_ + ":" + std::to_string(server_->port()); }
   void set_cycle(std::uint64_t c) { cycle_.store(c); }
   void set_signers(std::uint64_t cycle, const std::vector<validate::RewardSetSigner>& s) {
     std::lock_guard<std::mutex> g(mu_);
@@ -50,6 +57,9 @@ class FakeNodeRpc {
   }
 
  private:
+  void start(const http::ServerOptions& o) {
+    server_ = http::Server::start(o, [this](const http::Request& q, http::Response& r) { handle(q, r); }).value();
+  }
   void handle(const http::Request& q, http::Response& r) {
     std::lock_guard<std::mutex> g(mu_);
     ++hits_[q.path];
@@ -88,6 +98,7 @@ class FakeNodeRpc {
     r.set_text(404, "not found\n");
   }
 
+  std::string host_ = "127.0.0.1";
   std::unique_ptr<http::Server> server_;
   std::atomic<std::uint64_t> cycle_{90};
   std::mutex mu_;

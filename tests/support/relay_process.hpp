@@ -58,6 +58,22 @@ std::string write_reward_set_config(const std::string& dir, const Signers& signe
   return dir + "/relay.toml";
 }
 
+// proc_status: a line's value from /proc/PID/status ("" if none), e.g. "Uid", "CapEff".
+inline std::string proc_status(pid_t pid, const std::string& key) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(st, line);)
+    if (line.rfind(key + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", key.size() + 1));
+  return "";
+}
+// unprivileged: every uid of the process is `uid` and it holds no capability.
+inline void expect_unprivileged(pid_t pid, uid_t uid, const char* who) {
+  const std::string u = std::to_string(uid);
+  EXPECT_EQ(proc_status(pid, "Uid"), u + "\t" + u + "\t" + u + "\t" + u) << who;
+  EXPECT_EQ(proc_status(pid, "CapEff"), "0000000000000000") << who;
+  EXPECT_EQ(proc_status(pid, "CapPrm"), "0000000000000000") << who;
+  EXPECT_EQ(proc_status(pid, "NoNewPrivs"), "1") << who;
+}
+
 struct RelayRun {
   std::string dir, shm;
   std::uint16_t http_port = 0;
