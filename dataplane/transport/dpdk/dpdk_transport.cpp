@@ -250,9 +250,9 @@ struct DpdkTransport::Hooks {
       }
       return ERR_OK;
     }
+    Conn& k = t.conns_[c];
     if (p == nullptr || err != ERR_OK) {  // the peer's FIN
       if (p != nullptr) pbuf_free(p);
-      Conn& k = t.conns_[c];
       if (k.paused) {
         k.eof_held = true;
         return ERR_OK;
@@ -261,6 +261,14 @@ struct DpdkTransport::Hooks {
       t.finish(c, 0, false);
       return aborted ? ERR_ABRT : ERR_OK;
     }
+    if (k.paused && t.held_bytes_ + p->tot_len > t.cfg_.held_max) {
+      // Not taken: lwIP keeps it (refused_data), drops this connection's later data
+      // until resume() takes it, and offers it again every 250 ms meanwhile.
+      if (!k.refusing) ++t.st_.rx_refused_held;
+      k.refusing = true;
+      return ERR_MEM;
+    }
+    k.refusing = false;
     t.take_data(c, p);
     return ERR_OK;
   }
@@ -631,7 +639,7 @@ void DpdkTransport::setup_pcb(ConnId c, tcp_pcb* pcb) {
     pcb->keep_intvl = cfg_.keepalive_interval_ms;
     pcb->keep_cnt = cfg_.keepalive_probes;
   }
-  k.paused = k.eof_held = k.close_pending = k.in_retry = k.trusted = false;
+  k.paused = k.eof_held = k.refusing = k.close_pending = k.in_retry = k.trusted = false;
   k.sq_head = k.sq_len = k.sq_write = 0;
   k.stash.clear();
   if (k.state == State::kOpen) cautious(pcb);
@@ -839,6 +847,8 @@ void DpdkTransport::resume(ConnId c) {
     }
   }
   if (k.trusted && k.pcb != nullptr) open_window(k.pcb);
+  // What lwIP kept when held_max was reached comes next, after the kept bytes.
+  if (k.pcb != nullptr && k.pcb->refused_data != nullptr) (void)tcp_process_refused_data(k.pcb);
   if (k.eof_held) {
     k.eof_held = false;
     linger_or_close(c);
@@ -1390,6 +1400,7 @@ DpdkStats DpdkTransport::stats() const noexcept {
       s.xdp_fill_ring_empty = xs.rx_fill_ring_empty_descs;
     }
   }
+  s.rx_held_bytes = held_bytes_;
   s.mbufs_free = pool_mb_ != nullptr ? rte_mempool_avail_count(static_cast<const rte_mempool*>(pool_mb_)) : 0;
   return s;
 }

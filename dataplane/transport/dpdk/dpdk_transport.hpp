@@ -62,6 +62,14 @@ struct DpdkConfig {
   std::uint32_t max_conns = 1024;        // connection table size (≤ 4096; lwIP's pcb pool has room for closing ones too)
   std::uint32_t max_queued_sends = 256;  // per connection, before send() refuses (backpressure)
   bool cautious_reads = false;           // new connections get a 64 KiB window until trust_reads()
+  // held_max: bytes kept aside, across every paused connection (hold(): a body waiting
+  // for a home), from data that arrives within the window already offered. Past it, a
+  // paused connection's data stays with lwIP, unread (one segment), and lwIP drops that
+  // connection's further data until resume() takes it: its peer sends it again. The kernel
+  // holds such bytes in socket buffers under a global limit; a user-space stack holds them
+  // here, so without this a few hundred stalled peers could make it hold a window
+  // (4 MiB) each.
+  std::size_t held_max = std::size_t{16} << 20;
   std::vector<BufPool::Class> send_pool = MemoryPlan::small().send;
   std::uint32_t idle_spin_us = 200;       // after the last packet, poll without sleeping this long
   std::uint32_t idle_sleep_max_us = 1000;  // then sleep in steps doubling up to this
@@ -148,6 +156,7 @@ class DpdkTransport {
     std::uint32_t gen = 0;
     bool paused = false;
     bool eof_held = false;       // the peer closed while paused
+    bool refusing = false;       // paused past held_max: its data left with lwIP
     bool close_pending = false;  // kClosed queued; the id is free once it is handed out
     bool touched = false;        // in touched_: tcp_output at the end of the poll
     bool in_retry = false;       // sends waiting for lwIP memory
