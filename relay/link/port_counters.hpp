@@ -35,7 +35,7 @@ enum class CounterKind { kCounter, kGauge };
   X(linger_aborted, kCounter, "lingering closes cut short (deadline, or no room for more)")            \
   X(idle_sleeps, kCounter, "times the poll loop slept, idle")                                          \
   X(idle_poll_ns, kCounter, "nanoseconds the poll loop spent in passes that found nothing to do (spinning before it sleeps)") \
-  X(rx_refused_held, kCounter, "times a paused connection's data was left unread with the stack: held_max was reached (the peer sends the rest again)") \
+  X(rx_refused_held, kCounter, "times a paused connection went past held_max: its frames wait uncopied, its new data is left with the stack (the peer sends it again)") \
   X(rx_held_bytes, kGauge, "bytes of paused connections kept aside until their bodies have a home (at most about dpdk held_max)") \
   X(lingering, kGauge, "closed connections whose unacknowledged sends the stack still holds")        \
   X(mbufs_free, kGauge, "mbufs free in the receive pool (frames received and, on AF_XDP, sent come from it)")

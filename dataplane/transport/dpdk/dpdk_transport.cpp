@@ -261,7 +261,7 @@ struct DpdkTransport::Hooks {
       t.finish(c, 0, false);
       return aborted ? ERR_ABRT : ERR_OK;
     }
-    if (k.paused && t.held_bytes_ + p->tot_len > t.cfg_.held_max) {
+    if (k.paused && (!k.kept_frames.empty() || t.held_bytes_ + p->tot_len > t.cfg_.held_max)) {
       // Not taken: lwIP keeps it (refused_data), drops this connection's later data
       // until resume() takes it, and offers it again every 250 ms meanwhile.
       if (!k.refusing) ++t.st_.rx_refused_held;
@@ -819,7 +819,19 @@ void DpdkTransport::hold(const Event& ev, std::size_t from) {
   if (s.gen == k.gen) {
     const std::size_t skip = std::min(from, ev.data.size());
     window_back(ev.conn, s.gen, static_cast<std::uint32_t>(skip));
-    keep(k, ev.data.subspan(skip));
+    const ByteSpan rest = ev.data.subspan(skip);
+    if (!rest.empty() && (!k.kept_frames.empty() || held_bytes_ + rest.size() > cfg_.held_max)) {
+      // Past held_max: the frame waits as it is (no copy), its slot kept. (A poll can
+      // hand out a whole receive ring of one connection's frames before it pauses.)
+      if (!k.refusing) ++st_.rx_refused_held;
+      k.refusing = true;
+      s.credit = s.credit > skip ? s.credit - static_cast<std::uint32_t>(skip) : 0;
+      Event e = ev;
+      e.data = rest;
+      k.kept_frames.push_back(e);
+      return;
+    }
+    keep(k, rest);
   }
   free_slot(ev.buf_id);
 }
@@ -829,8 +841,10 @@ void DpdkTransport::resume(ConnId c) {
   Conn& k = conns_[c];
   if (!k.paused) return;
   k.paused = false;
+  k.refusing = false;
+  auto at = static_cast<std::ptrdiff_t>(q_head_);  // ahead of anything of this connection still queued
   if (!k.stash.empty()) {
-    // The kept bytes as one event, ahead of anything of this connection still queued.
+    // The kept bytes as one event.
     const auto n = static_cast<std::uint32_t>(k.stash.size());
     const std::uint32_t s = take_slot(c, nullptr, n);
     if (s != ~0u) {
@@ -843,9 +857,11 @@ void DpdkTransport::resume(ConnId c) {
       e.conn = c;
       e.data = ByteSpan(r.owned.data(), r.owned.size());
       e.buf_id = s;
-      q_.insert(q_.begin() + static_cast<std::ptrdiff_t>(q_head_), e);
+      q_.insert(q_.begin() + at++, e);
     }
   }
+  for (const Event& e : k.kept_frames) q_.insert(q_.begin() + at++, e);  // then the frames kept as they were
+  k.kept_frames.clear();
   if (k.trusted && k.pcb != nullptr) open_window(k.pcb);
   // What lwIP kept when held_max was reached comes next, after the kept bytes.
   if (k.pcb != nullptr && k.pcb->refused_data != nullptr) (void)tcp_process_refused_data(k.pcb);
@@ -859,6 +875,8 @@ void DpdkTransport::resume(ConnId c) {
 void DpdkTransport::drop_kept(Conn& k) noexcept {
   held_bytes_ -= k.stash.size();
   k.stash.clear();
+  for (const Event& e : k.kept_frames) free_slot(e.buf_id);
+  k.kept_frames.clear();
 }
 
 // ---- sending ---------------------------------------------------------------------

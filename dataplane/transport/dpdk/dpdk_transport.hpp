@@ -62,13 +62,14 @@ struct DpdkConfig {
   std::uint32_t max_conns = 1024;        // connection table size (≤ 4096; lwIP's pcb pool has room for closing ones too)
   std::uint32_t max_queued_sends = 256;  // per connection, before send() refuses (backpressure)
   bool cautious_reads = false;           // new connections get a 64 KiB window until trust_reads()
-  // held_max: bytes kept aside, across every paused connection (hold(): a body waiting
-  // for a home), from data that arrives within the window already offered. Past it, a
-  // paused connection's data stays with lwIP, unread (one segment), and lwIP drops that
-  // connection's further data until resume() takes it: its peer sends it again. The kernel
-  // holds such bytes in socket buffers under a global limit; a user-space stack holds them
-  // here, so without this a few hundred stalled peers could make it hold a window
-  // (4 MiB) each.
+  // held_max: bytes copied aside, across every paused connection (hold(): a body
+  // waiting for a home), from data already handed out or arriving within the window
+  // already offered. Past it, frames already handed out wait in their mbufs, and a paused
+  // connection's new data stays with lwIP, unread (one segment): lwIP drops that
+  // connection's further data until resume() takes it, and its peer sends it again. The
+  // kernel holds such bytes in socket buffers under a global limit; a user-space stack
+  // holds them here, so without this a few hundred stalled peers could make it hold a
+  // window (4 MiB) each.
   std::size_t held_max = std::size_t{16} << 20;
   std::vector<BufPool::Class> send_pool = MemoryPlan::small().send;
   std::uint32_t idle_spin_us = 200;       // after the last packet, poll without sleeping this long
@@ -156,7 +157,7 @@ class DpdkTransport {
     std::uint32_t gen = 0;
     bool paused = false;
     bool eof_held = false;       // the peer closed while paused
-    bool refusing = false;       // paused past held_max: its data left with lwIP
+    bool refusing = false;       // paused past held_max (counted once until it reads again)
     bool close_pending = false;  // kClosed queued; the id is free once it is handed out
     bool touched = false;        // in touched_: tcp_output at the end of the poll
     bool in_retry = false;       // sends waiting for lwIP memory
@@ -166,6 +167,9 @@ class DpdkTransport {
     std::vector<PendingSend> sendq;  // ring, capacity max_queued_sends
     std::uint32_t sq_head = 0, sq_len = 0, sq_write = 0;  // sq_write: first not fully written (offset from head)
     Bytes stash;  // bytes kept while paused (their window not yet given back)
+    // Past held_max, frames handed out before the pause wait as they are (their slots and
+    // mbufs kept), after the stash and in order; while any do, later data is refused.
+    std::vector<Event> kept_frames;
   };
   struct Linger {  // a closed connection whose sends lwIP has not delivered yet
     tcp_pcb* pcb = nullptr;
