@@ -1,5 +1,6 @@
-// Authenticated peers attacking the real relay (`stacks-relay run`) over loopback while
-// honest test peers keep relaying through it (issue 15, items 2 and 4):
+// Authenticated peers attacking the real relay (`stacks-relay run`) while honest test
+// peers keep relaying through it (issue 15, items 2 and 4), over loopback and (issue 19)
+// across a veth to the relay on DPDK (net_af_packet; relay_lab.hpp says why not AF_XDP):
 // - a peer that sends invalid pushes over and over is dropped as misbehaving;
 // - a peer that floods StackerDB chunks (each a new object) has them throttled to a
 //   node's 4 MiB/s, and transactions keep flowing meanwhile;
@@ -8,7 +9,7 @@
 //   past the relay's limits costs no checks at all;
 // - a peer that floods valid transactions has them relayed at its allowance only;
 // - a flood of inbound connections cannot take the slots kept for the relay's dials;
-// - peers of one netgroup cannot move the relay's burn view.
+// - peers of one netgroup cannot move the relay's burn view (loopback only).
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "relay/crypto/hash.hpp"
 #include "relay/crypto/secp256k1.hpp"
 #include "tests/support/loopback.hpp"
+#include "tests/support/relay_lab.hpp"
 #include "tests/support/relay_process.hpp"
 #include "tests/support/test_data.hpp"
 #include "tests/support/uring_peers.hpp"
@@ -31,22 +33,32 @@ namespace {
 
 using namespace relay::codec;
 
-// A relay with honest peers a and b and an attacker x, all authenticated.
-class PeerAttack : public ::testing::Test {
+// A relay with honest peers a and b and an attacker x, all authenticated, on each
+// backend (relay_lab.hpp): loopback, and DPDK across a veth on net_af_packet.
+class PeerAttack : public ::testing::TestWithParam<const char*> {
  protected:
-  explicit PeerAttack(std::vector<std::string> relay_args = {}) : relay(std::move(relay_args)) {}
+  explicit PeerAttack(const std::string& extra_toml = "") : lab(GetParam(), 20, extra_toml) {}
   void SetUp() override {
-    ASSERT_GT(relay.port, 0);
-    ASSERT_TRUE(net.all_authenticated());
+    LAB_READY(lab);
+    a_ = &lab.add(100);
+    b_ = &lab.add(101);
+    x_ = &lab.add(102);
+    ASSERT_TRUE(lab.net.all_authenticated());
   }
-  RelayRun relay;
-  Peers net;
-  Peer& a = net.add(100, relay.port);
-  Peer& b = net.add(101, relay.port);
-  Peer& x = net.add(102, relay.port);
+  RelayLab lab;
+  Peer* a_ = nullptr;
+  Peer* b_ = nullptr;
+  Peer* x_ = nullptr;
 };
 
-TEST_F(PeerAttack, RepeatedInvalidPushesGetTheSenderDropped) {
+// The names the cases use: the relay, the peers' set, the two honest peers and the attacker.
+#define ATTACK_NAMES                             \
+  [[maybe_unused]] RelayRun& relay = lab.relay(); \
+  [[maybe_unused]] Peers& net = lab.net;          \
+  [[maybe_unused]] Peer &a = *a_, &b = *b_, &x = *x_
+
+TEST_P(PeerAttack, RepeatedInvalidPushesGetTheSenderDropped) {
+  ATTACK_NAMES;
   for (std::uint32_t i = 0; i < 80; ++i) {
     StacksTransaction t = signed_test_tx(5000 + i);
     t.auth.origin.nonce += 1;  // no longer what was signed: invalid
@@ -62,7 +74,8 @@ TEST_F(PeerAttack, RepeatedInvalidPushesGetTheSenderDropped) {
   EXPECT_EQ(relay.stop(), 0);
 }
 
-TEST_F(PeerAttack, AChunkFloodIsThrottledAndTransactionsKeepFlowing) {
+TEST_P(PeerAttack, AChunkFloodIsThrottledAndTransactionsKeepFlowing) {
+  ATTACK_NAMES;
   // 48 distinct 1 MB chunks at once: far past a 16 MiB burst at 4 MiB/s.
   for (std::uint32_t i = 0; i < 48; ++i) x.send(x.conv->sign(i, test_chunk(i, 1'000'000)));
   const auto t0 = std::chrono::steady_clock::now();
@@ -98,7 +111,8 @@ StacksTransaction costly_tx(std::uint64_t nonce, std::size_t fields) {
   return t;
 }
 
-TEST_F(PeerAttack, SignatureHeavyTransactionsGetABoundedShareOfTheCpu) {
+TEST_P(PeerAttack, SignatureHeavyTransactionsGetABoundedShareOfTheCpu) {
+  ATTACK_NAMES;
   const auto& k = relay.counters();
   const std::uint64_t work0 = k.relay_work_ns.load();
   // One write of everything (more than the test transport queues one message at a time):
@@ -138,33 +152,14 @@ TEST_F(PeerAttack, SignatureHeavyTransactionsGetABoundedShareOfTheCpu) {
 class PeerAttackSmallAllowance : public PeerAttack {
  protected:
   static constexpr double kBurst = 1000, kPerSecond = 250;
-  PeerAttackSmallAllowance() : PeerAttack(config()) {}
-  static void TearDownTestSuite() {
-    if (!dir().empty()) (void)std::system(("rm -rf " + dir()).c_str());
-    dir().clear();
-  }
-
- private:
-  static std::string& dir() {
-    static std::string d;
-    return d;
-  }
-  static std::vector<std::string> config() {
-    if (dir().empty()) {
-      char tmpl[] = "/tmp/srl-allowance-XXXXXX";
-      dir() = ::mkdtemp(tmpl);
-      ::chmod(dir().c_str(), 0711);
-      std::ofstream(dir() + "/relay.toml") << kTestFrontierToml << "[p2p]\ntx_checks_per_s = 250\n";
-      ::chmod((dir() + "/relay.toml").c_str(), 0644);
-    }
-    return {"--config", dir() + "/relay.toml"};
-  }
+  PeerAttackSmallAllowance() : PeerAttack("[p2p]\ntx_checks_per_s = 250\n") {}
 };
 
 // Valid transactions are bounded per sender too: a flood of them from one peer is
 // relayed at its allowance (its burst, then its rate), the rest dropped unrelayed; the
 // sender is not punished and another peer's are relayed as ever.
-TEST_F(PeerAttackSmallAllowance, AValidTransactionFloodIsBoundedPerSender) {
+TEST_P(PeerAttackSmallAllowance, AValidTransactionFloodIsBoundedPerSender) {
+  ATTACK_NAMES;
   const auto& k = relay.counters();
   constexpr std::uint32_t kFlood = 3000;
   const auto t0 = std::chrono::steady_clock::now();
@@ -197,20 +192,19 @@ TEST_F(PeerAttackSmallAllowance, AValidTransactionFloodIsBoundedPerSender) {
 // item 6): with max_inbound = 4, a flood of connections fills the inbound slots and the
 // rest are refused at once and counted; the node the relay dials stays connected and
 // served, and when it drops, the relay dials it again into the slot kept for it.
-TEST(SlotAttack, AnInboundFloodCannotTakeTheSlotsKeptForDials) {
-  ListeningNode node;
-  char tmpl[] = "/tmp/stacks-relay-cfg-XXXXXX";
-  const std::string cfg_dir = ::mkdtemp(tmpl);
-  ::chmod(cfg_dir.c_str(), 0711);
-  {
-    std::ofstream cfg(cfg_dir + "/relay.toml");
-    cfg << kTestFrontierToml << "target_outbound = 2\n[p2p]\nmax_inbound = 4\nmax_outbound = 4\n";
-  }
-  ::chmod((cfg_dir + "/relay.toml").c_str(), 0644);
-  RelayRun relay({"--config", cfg_dir + "/relay.toml", "--peer", "127.0.0.1:" + std::to_string(node.port)});
-  ASSERT_GT(relay.port, 0);
-  Peers net;
-  Peer& a = net.add(110, relay.port);  // one honest inbound peer
+class SlotAttack : public ::testing::TestWithParam<const char*> {};
+TEST_P(SlotAttack, AnInboundFloodCannotTakeTheSlotsKeptForDials) {
+  RelayLab lab(GetParam(), 21);
+  if (!lab.skip().empty()) GTEST_SKIP() << lab.skip();
+  ASSERT_TRUE(lab.ready()) << lab.error();
+  ListeningNode node(lab.peers_netns(), lab.node_address());
+  ASSERT_GT(node.port, 0);
+  lab.start("target_outbound = 2\n[p2p]\nmax_inbound = 4\nmax_outbound = 4\n",
+            {"--peer", lab.peer_ip() + ":" + std::to_string(node.port)});
+  LAB_READY(lab);
+  RelayRun& relay = lab.relay();
+  Peers& net = lab.net;
+  Peer& a = lab.add(110);  // one honest inbound peer
   auto step = [&](const std::function<bool()>& done, int secs = 15) {
     return net.pump_until([&] {
       node.pump(++net.now);
@@ -221,7 +215,7 @@ TEST(SlotAttack, AnInboundFloodCannotTakeTheSlotsKeptForDials) {
   ASSERT_TRUE(step([&] { return a.authenticated() && node.handshakes() == 1 && k.sessions_auth_live.load() == 2; }));
   // 20 more inbound connections: 3 fit beside a, the rest are refused.
   std::vector<int> flood;
-  for (int i = 0; i < 20; ++i) flood.push_back(connect_loopback(relay.port));
+  for (int i = 0; i < 20; ++i) flood.push_back(lab.connect_raw());
   ASSERT_TRUE(step([&] { return k.inbound_refused_reserved.load() >= 17; })) << k.inbound_refused_reserved.load();
   // The dialed node is still connected and served.
   a.send(a.conv->sign(1, Transaction{signed_test_tx(1)}));
@@ -236,14 +230,19 @@ TEST(SlotAttack, AnInboundFloodCannotTakeTheSlotsKeptForDials) {
   EXPECT_FALSE(a.closed);
   for (int fd : flood) ::close(fd);
   EXPECT_EQ(relay.stop(), 0);
-  (void)std::system(("rm -rf " + cfg_dir).c_str());
 }
 
+
+INSTANTIATE_TEST_SUITE_P(Backend, PeerAttack, ::testing::ValuesIn(kLabBackends), lab_backend_name);
+INSTANTIATE_TEST_SUITE_P(Backend, PeerAttackSmallAllowance, ::testing::ValuesIn(kLabBackends), lab_backend_name);
+INSTANTIATE_TEST_SUITE_P(Backend, SlotAttack, ::testing::ValuesIn(kLabBackends), lab_backend_name);
 
 // The burn view in the relay's preambles (nodes drop a peer whose view they disagree with)
 // cannot be moved by peers of one netgroup (issue 15, item 5): three attackers in
 // 127.3/16 claiming a view 100 blocks ahead leave the relay on the view of the honest
 // peers in three netgroups; when those move on, the relay follows (never frozen).
+// Loopback only: it takes four netgroups (IPv4 /16s), and the test network across a veth
+// (198.18.0.0/15) has two.
 TEST(BurnViewAttack, PeersOfOneNetgroupCannotMoveTheRelaysView) {
   RelayRun relay({});  // p2p.burn_view_quorum = 3
   ASSERT_GT(relay.port, 0);

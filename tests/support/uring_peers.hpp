@@ -23,17 +23,17 @@ struct Peers {
   std::vector<std::unique_ptr<dp::UringTransport>> ts;
   std::vector<std::unique_ptr<Peer>> ps;
   std::uint64_t now = 1;
-  std::string netns;  // where add(key) makes its peers ("": no namespace set)
-  sockaddr_in6 relay{};  // and whom they dial
+  std::string netns;  // where add(key) makes its peers ("": here)
+  sockaddr_in6 relay{};  // and whom they dial (port 0: not set)
 
   Peers() = default;
-  // Peers made inside network namespace `ns` (their sockets stay there; this thread
-  // comes back), dialing the relay at `relay_addr`.
+  // Peers made inside network namespace `ns` ("": here; their sockets stay there, this
+  // thread comes back), dialing the relay at `relay_addr`.
   Peers(std::string ns, const sockaddr_in6& relay_addr) : netns(std::move(ns)), relay(relay_addr) {}
 
-  // add: a peer dialing the relay from this set's namespace.
+  // add: a peer dialing `relay` from this set's namespace.
   Peer& add(std::uint8_t key) {
-    EXPECT_FALSE(netns.empty()) << "add(key) is for peers made with a namespace";
+    EXPECT_NE(relay.sin6_port, 0) << "add(key) is for peers made with the relay's address";
     EXPECT_TRUE(in_netns(netns, [&] {
       ts.push_back(std::move(dp::UringTransport::create({}).value()));
       ps.push_back(std::make_unique<Peer>(*ts.back(), key));
@@ -41,7 +41,6 @@ struct Peers {
     }));
     return *ps.back();
   }
-
   // add: a peer dialing the relay, from loopback address `from` when given (e.g.
   // "127.1.0.1": another /16, another netgroup).
   Peer& add(std::uint8_t key, std::uint16_t relay_port, const char* from = nullptr) {
