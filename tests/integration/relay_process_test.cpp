@@ -257,22 +257,15 @@ TEST(RelayProcess, RelaysBlocksAndTransactionsWithoutAllocating) {
   for (auto& p : net.ps) p->keep_pushes = false;  // counted, not kept
 
   test::CorpusRounds rounds(net, a, b, c, corpus);
-  ASSERT_TRUE(rounds.round(2, 0, 40)) << "warm-up: c has " << c.push_count << " of " << rounds.want_c();
+  ASSERT_TRUE(rounds.warm_up()) << "warm-up: c has " << c.push_count << " of " << rounds.want_c();
   const auto& k = relay.counters();
   if (k.heap_allocated.load() == 0) GTEST_SKIP() << "the dataplane's allocator is not jemalloc (sanitizer build)";
-  auto settled_heap = [&] {  // the counter is refreshed every 100 ms
-    net.pump_until([] { return false; }, 1);
-    return k.heap_allocated.load();
-  };
-  const std::uint64_t before = settled_heap();
-  const std::uint64_t relayed_before = k.relayed.load();
-  ASSERT_TRUE(rounds.round(10, 40, 1000)) << "c has " << c.push_count << " of " << rounds.want_c();
-  const std::uint64_t after = settled_heap();
-  EXPECT_EQ(k.relayed.load() - relayed_before, 10u + rounds.transactions() - 40);
+  const auto m = rounds.measure(k);
+  ASSERT_TRUE(m.ok) << "c has " << c.push_count << " of " << rounds.want_c();
+  EXPECT_EQ(m.relayed, 10u + rounds.transactions() - 40);
   EXPECT_EQ(k.rx_heap_bodies.load(), 0u);  // every large body fitted a receive-pool slot
   EXPECT_EQ(k.drop_invalid.load(), 0u);
-  EXPECT_EQ(after - before, 0u) << "heap bytes the dataplane allocated relaying "
-                                << k.relayed.load() - relayed_before << " pushes";
+  EXPECT_EQ(m.allocated, 0u) << "heap bytes the dataplane allocated relaying " << m.relayed << " pushes";
   EXPECT_EQ(relay.stop(), 0);
   (void)std::system(("rm -rf " + cfg_dir).c_str());
 }

@@ -65,6 +65,30 @@ class CorpusRounds {
   }
   std::uint64_t want_c() const { return want_c_; }
 
+  // The allocation check's two phases. warm_up: 2 blocks and the first 40 transactions
+  // (every pool and table the relay path uses touched once). measure: 10 blocks and the
+  // rest of the transactions, and what the dataplane's heap counter (published every
+  // 100 ms in `k`) and its relayed count moved by meanwhile.
+  struct Measured {
+    bool ok = false;  // c received every push
+    std::uint64_t allocated = 0, relayed = 0;
+  };
+  bool warm_up() { return round(2, 0, 40); }
+  template <class Counters>
+  Measured measure(const Counters& k) {
+    auto settled_heap = [&] {
+      net_.pump_until([] { return false; }, 1);
+      return k.heap_allocated.load();
+    };
+    Measured m;
+    const std::uint64_t before = settled_heap();
+    const std::uint64_t relayed_before = k.relayed.load();
+    m.ok = round(10, 40, 1000);
+    m.allocated = settled_heap() - before;
+    m.relayed = k.relayed.load() - relayed_before;
+    return m;
+  }
+
  private:
   Peers& net_;
   Peer &a_, &b_, &c_;
