@@ -56,6 +56,17 @@ struct TwoPaths {
          p.sh("mptcp endpoint add 198.18.7.2 dev " + p2 + " id 2 subflow") &&
          r.sh("mptcp endpoint add 198.18.7.1 dev " + r2 + " id 2 signal");
   }
+  // kernel_view: each side's subflows (state, windows, timers, MPTCP token) and MPTCP
+  // counters, printed when a block does not get through: the kernel's failover is what
+  // is under test, and a stall is explained only by what its subflows were doing.
+  std::string kernel_view() const {
+    std::string out;
+    for (const auto* ns : {&r, &p})
+      out += "---- " + ns->name + ": ss -tnie\n" + launch::command_output("ip netns exec " + ns->name + " ss -tnieo 2>/dev/null") + "\n" +
+             "---- " + ns->name + ": MPTCP counters\n" +
+             launch::command_output("ip netns exec " + ns->name + " nstat -asz 2>&1 | grep -i mptcp | awk '$2 != 0'") + "\n";
+    return out;
+  }
 };
 
 // mptcp_config: a config directory with the simulated signers' reward set and p2p.mptcp.
@@ -120,7 +131,8 @@ TEST(Mptcp, ARelayLinkSurvivesLosingEitherPathInTheMiddleOfABlock) {
     EXPECT_TRUE(lab.p.sh("link set " + down + " down"));
     const auto t_down = std::chrono::steady_clock::now();
     EXPECT_TRUE(step([&] { return b.pushes.size() == had + 1; }, 60s))
-        << "the block did not arrive after " << down << " went down; " << c.mptcp_subflows.load() << " subflows";
+        << "the block did not arrive after " << down << " went down; " << c.mptcp_subflows.load() << " subflows\n"
+        << lab.kernel_view();
     std::printf("block %llu: whole at B %.0f ms after %s went down (%llu subflows, %llu subflow changes)\n",
                 static_cast<unsigned long long>(height),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_down).count(), down.c_str(),
