@@ -20,6 +20,7 @@ enum class CounterKind { kCounter, kGauge };
   X(rx_missed, kCounter, "frames the device dropped before the relay read them (its receive ring was full)") \
   X(xdp_rx_ring_full, kCounter, "AF_XDP: frames the kernel dropped because the socket's receive ring was full (the relay read it too late)") \
   X(xdp_fill_ring_empty, kCounter, "AF_XDP: times the kernel found no free buffer in the fill ring for a frame") \
+  X(xdp_tx_invalid, kCounter, "AF_XDP: frames the kernel refused to send as invalid descriptors (a buffer outside the UMEM; each one a lost segment)") \
   X(tx_dropped, kCounter, "frames not sent (no mbuf, or the device's ring stayed full)")              \
   X(no_mbuf, kCounter, "times an mbuf was wanted and its pool was empty")                              \
   X(tcp_retransmits, kCounter, "TCP segments fast-retransmitted on duplicate ACKs (lwIP leaves out those its timer resends)") \

@@ -1,6 +1,6 @@
 // Authenticated peers attacking the real relay (`stacks-relay run`) while honest test
 // peers keep relaying through it (issue 15, items 2 and 4), over loopback and (issue 19)
-// across a veth to the relay on DPDK (net_af_packet; relay_lab.hpp says why not AF_XDP):
+// across a veth to the relay on DPDK (net_af_xdp and net_af_packet, relay_lab.hpp):
 // - a peer that sends invalid pushes over and over is dropped as misbehaving;
 // - a peer that floods StackerDB chunks (each a new object) has them throttled to a
 //   node's 4 MiB/s, and transactions keep flowing meanwhile;

@@ -10,9 +10,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/loopback.hpp"
@@ -22,11 +24,8 @@
 
 namespace relay::test {
 
-// The backends a lab test runs on, and gtest names for them. Not net_af_xdp yet: there,
-// under floods, the kernel sometimes refuses a frame the relay sends as an invalid AF_XDP
-// descriptor (XDP_STATISTICS tx_invalid_descs), the same frame again at every
-// retransmission, and a peer's pushes stop for good (issue 19's note has the diagnosis).
-inline const char* const kLabBackends[] = {"loopback", "net_af_packet"};
+// The backends a lab test runs on, and gtest names for them.
+inline const char* const kLabBackends[] = {"loopback", "net_af_xdp", "net_af_packet"};
 inline std::string lab_backend_name(const ::testing::TestParamInfo<const char*>& p) {
   const std::string b = p.param;
   return b.rfind("net_", 0) == 0 ? b.substr(4) : b;
@@ -69,7 +68,14 @@ class RelayLab {
     net = Peers(veth() ? pair_->p : "", launch::sockaddr_of(veth() ? relay_ip().c_str() : "127.0.0.1", relay_->port));
     return true;
   }
+  // Every test on AF_XDP also checks that the kernel took every frame the relay sent:
+  // one it refuses (an mbuf outside the UMEM) is a segment lost at every retransmission,
+  // and the connection stalls for good.
   ~RelayLab() {
+    if (backend_ == "net_af_xdp" && started()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the port's counters: published every 100 ms
+      EXPECT_EQ(relay_->counters().port.xdp_tx_invalid.load(), 0u) << "frames the kernel refused to send (AF_XDP)";
+    }
     net = Peers();  // the peers' connections go before the namespaces do
     relay_.reset();
     if (!dir_.empty()) (void)std::system(("rm -rf " + dir_).c_str());

@@ -18,6 +18,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_memory.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 
 #include <algorithm>
@@ -90,6 +91,61 @@ int find_xsk_fd() noexcept {
     if (::getsockopt(fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0) return fd;
   }
   return -1;
+}
+
+// make_mbuf_pool: rte_pktmbuf_pool_create, but with the mempool's flags ours to give.
+// `packed` (RTE_MEMPOOL_F_NO_IOVA_CONTIG) lets objects cross page boundaries, so they
+// sit end to end: without it, on 4 KiB pages (--no-huge) each 2.5 KiB mbuf takes a page
+// of its own. nullptr with rte_errno set if it cannot be made.
+rte_mempool* make_mbuf_pool(const char* name, std::uint32_t n, std::uint16_t priv, std::uint16_t room, bool packed) noexcept {
+  const int socket = static_cast<int>(rte_socket_id());
+  if (!packed) return rte_pktmbuf_pool_create(name, n, 256, priv, room, socket);
+  rte_pktmbuf_pool_private pp{};
+  pp.mbuf_data_room_size = room;
+  pp.mbuf_priv_size = priv;
+  rte_mempool* mp = rte_mempool_create_empty(name, n, static_cast<unsigned>(sizeof(rte_mbuf)) + priv + room, 256, sizeof pp,
+                                             socket, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+  if (mp == nullptr) return nullptr;
+  int r = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr);
+  if (r == 0) {
+    rte_pktmbuf_pool_init(mp, &pp);
+    r = rte_mempool_populate_default(mp);
+  }
+  if (r < 0) {
+    rte_mempool_free(mp);
+    rte_errno = -r;
+    return nullptr;
+  }
+  rte_mempool_obj_iter(mp, rte_pktmbuf_init, nullptr);
+  return mp;
+}
+
+// umem_misses: how many of the pool's objects the AF_XDP driver's UMEM leaves out. The
+// driver (DPDK 22.11) registers as UMEM the populated objects' total size from the page
+// holding the pool's first memory chunk, as if every object sat end to end after it: an
+// object anywhere else is a frame the kernel refuses to send (an invalid descriptor)
+// and a buffer it never fills.
+std::uint32_t umem_misses(rte_mempool* mp) noexcept {
+  const rte_mempool_memhdr* first = STAILQ_FIRST(&mp->mem_list);
+  if (first == nullptr) return mp->populated_size;
+  const auto pg = static_cast<std::uintptr_t>(::getpagesize());
+  const auto start = reinterpret_cast<std::uintptr_t>(first->addr);
+  const std::uintptr_t base = start & ~(pg - 1);
+  const std::uint64_t obj = std::uint64_t{mp->header_size} + mp->elt_size + mp->trailer_size;
+  struct Span {
+    std::uintptr_t base, end;
+    std::uint64_t header;
+    std::uint32_t misses;
+  } span{base, start + std::uint64_t{mp->populated_size} * obj, mp->header_size, 0};
+  rte_mempool_obj_iter(
+      mp,
+      [](rte_mempool* m, void* arg, void* o, unsigned) {
+        auto* sp = static_cast<Span*>(arg);
+        const auto at = reinterpret_cast<std::uintptr_t>(o) - sp->header;
+        if (at < sp->base || at + sp->header + m->elt_size + m->trailer_size > sp->end) ++sp->misses;
+      },
+      &span);
+  return span.misses;
 }
 
 // arena_bytes: the send pool's mapping in whole pages (what DPDK registers and maps).
@@ -442,16 +498,24 @@ Status DpdkTransport::init() {
   const std::uint32_t n_mbufs = (cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns)) + (umem_tx ? n_tx : 0);
   char pool_name[RTE_MEMPOOL_NAMESIZE];
   std::snprintf(pool_name, sizeof pool_name, "relay_mb%u", g_pool_seq++);
-  auto* mp = rte_pktmbuf_pool_create(pool_name, n_mbufs, 256, kPrivSize, kMbufDataRoom, static_cast<int>(rte_socket_id()));
+  // On AF_XDP this pool is the UMEM, which must hold it end to end (umem_misses): on
+  // hugepages DPDK lays it out so when it can; on 4 KiB pages it is made packed.
+  const bool packed = umem_tx && rte_eal_has_hugepages() == 0;
+  auto* mp = make_mbuf_pool(pool_name, n_mbufs, kPrivSize, kMbufDataRoom, packed);
   if (mp == nullptr)
     return make_error(Errc::kIo, "cannot make the mbuf pool (more hugepage memory, a larger -m, or fewer dpdk.mbufs)",
                       static_cast<std::uint32_t>(rte_errno));
   pool_mb_ = mp;
   if (umem_tx) {
+    if (umem_misses(mp) != 0)
+      return make_error(Errc::kIo,
+                        "net_af_xdp: some mbufs lie outside the UMEM the driver registers (it takes the pool to lie end to "
+                        "end from its first piece of memory): give DPDK more contiguous memory (hugepages, or a larger -m)",
+                        ENOMEM);
     pool_tx_ = mp;
   } else {
     std::snprintf(pool_name, sizeof pool_name, "relay_tx%u", g_pool_seq++);
-    pool_tx_ = rte_pktmbuf_pool_create(pool_name, n_tx, 256, 0, kMbufDataRoom, static_cast<int>(rte_socket_id()));
+    pool_tx_ = make_mbuf_pool(pool_name, n_tx, 0, kMbufDataRoom, false);
     if (pool_tx_ == nullptr)
       return make_error(Errc::kIo, "cannot make the transmit mbuf pool (more hugepage memory, or a larger -m)",
                         static_cast<std::uint32_t>(rte_errno));
@@ -1416,6 +1480,7 @@ DpdkStats DpdkTransport::stats() const noexcept {
     if (::getsockopt(xsk_fd_, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0) {
       s.xdp_rx_ring_full = xs.rx_ring_full;
       s.xdp_fill_ring_empty = xs.rx_fill_ring_empty_descs;
+      s.xdp_tx_invalid = xs.tx_invalid_descs;
     }
   }
   s.rx_held_bytes = held_bytes_;
