@@ -231,7 +231,6 @@ class DpdkTransport {
   void* dma_dev_ = nullptr;     // rte_device* the arena is DMA-mapped for (nullptr: none needed)
   std::string zc_why_;          // why zero_copy_ is off, for describe()
   int xsk_fd_ = -1;              // AF_XDP: the driver's socket, for its statistics
-  bool stash_while_sending_ = false;  // read the device's ring between bursts sent (see stash_rx)
   void* netif_ = nullptr;       // struct netif*
   std::vector<tcp_pcb*> listeners_;
   std::vector<Conn> conns_;
