@@ -255,6 +255,7 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
     dc.rx_desc = cfg->dpdk.rx_desc;
     dc.tx_desc = cfg->dpdk.tx_desc;
     dc.zero_copy = cfg->dpdk.zero_copy;
+    dc.host_iface = cfg->dpdk.host_iface;
     dc.max_conns = std::min<std::uint32_t>(max_conns, 4096);
     dc.send_pool = plan.send;
     dc.cautious_reads = true;  // a 64 KiB window until the control plane authenticated the peer

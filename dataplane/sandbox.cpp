@@ -41,7 +41,7 @@ constexpr long kAllowed[] = {
 };
 
 // What a DPDK port adds (FilterFor::kDpdk).
-constexpr long kAllowedDpdk[] = {SYS_sendto, SYS_recvfrom, SYS_recvmsg, SYS_poll, SYS_ppoll,
+constexpr long kAllowedDpdk[] = {SYS_sendto, SYS_recvfrom, SYS_recvmsg, SYS_readv, SYS_poll, SYS_ppoll,
                                  SYS_epoll_wait, SYS_epoll_pwait};
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "relay/codec/message.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -679,8 +680,18 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
         !t.str("gateway", gateway) || !t.integer("mtu", c.dpdk.mtu, 576, 9000) ||
         !t.integer("mbufs", c.dpdk.mbufs, 0, 1 << 20) || !t.integer("rx_desc", c.dpdk.rx_desc, 64, 32768) ||
         !t.integer("tx_desc", c.dpdk.tx_desc, 64, 32768) || !t.boolean("zero_copy", c.dpdk.zero_copy) ||
-        !t.check_unknown())
+        !t.str("host_iface", c.dpdk.host_iface) || !t.check_unknown())
       return fail();
+    {
+      const std::string& h = c.dpdk.host_iface;
+      const bool name_ok = h.size() < IFNAMSIZ && h != "." && h != ".." &&
+                           std::all_of(h.begin(), h.end(), [](char ch) {
+                             return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_' || ch == '.';
+                           });
+      if (!name_ok)
+        return config_error(err, at + "host_iface: '" + h + "': an interface name (at most " + std::to_string(IFNAMSIZ - 1) +
+                                     " letters, digits, '-', '_' or '.')");
+    }
     if (c.dpdk.mbufs != 0 && c.dpdk.mbufs < 4096)
       return config_error(err, at + "mbufs: at least 4096 (0 sizes the pool from the session limits)");
     if (!address.empty()) {

@@ -95,8 +95,8 @@ struct RelayConfig {
   // [dpdk] (backend = "dpdk"): the EAL's arguments, the port (a NIC bound to vfio-pci, or
   // a virtual device's devargs, e.g. "net_af_xdp0,iface=eth1"), the relay's own IPv4
   // address on it (its own: the kernel keeps the host's) and gateway, the MTU, and the
-  // mbuf count (0: sized from the session limits), zero-copy sends. p2p.bind's port is
-  // the listener's.
+  // mbuf count (0: sized from the session limits), zero-copy sends, and on a port that
+  // takes every frame the host's interface for the rest. p2p.bind's port is the listener's.
   struct Dpdk {
     std::vector<std::string> eal_args;
     std::string port;
@@ -108,6 +108,7 @@ struct RelayConfig {
     std::uint16_t rx_desc = 1024;
     std::uint16_t tx_desc = 1024;
     bool zero_copy = true;  // frames sent from the message buffers where the device allows it
+    std::string host_iface;  // the exception path's kernel interface (a port that takes every frame)
   } dpdk;
   // [rewards]
   std::string reward_set_file;        // static reward set (private networks)

@@ -21,6 +21,9 @@ enum class CounterKind { kCounter, kGauge };
   X(xdp_rx_ring_full, kCounter, "AF_XDP: frames the kernel dropped because the socket's receive ring was full (the relay read it too late)") \
   X(xdp_fill_ring_empty, kCounter, "AF_XDP: times the kernel found no free buffer in the fill ring for a frame") \
   X(xdp_tx_invalid, kCounter, "AF_XDP: frames the kernel refused to send as invalid descriptors (a buffer outside the UMEM; each one a lost segment)") \
+  X(host_frames_in, kCounter, "frames not for the relay handed to the host's interface (dpdk host_iface)") \
+  X(host_frames_out, kCounter, "frames the host sent on its interface, out the DPDK port (dpdk host_iface)") \
+  X(host_dropped, kCounter, "frames between the port and the host's interface dropped (a queue full)") \
   X(tx_dropped, kCounter, "frames not sent (no mbuf, or the device's ring stayed full)")              \
   X(no_mbuf, kCounter, "times an mbuf was wanted and its pool was empty")                              \
   X(tcp_retransmits, kCounter, "TCP segments fast-retransmitted on duplicate ACKs (lwIP leaves out those its timer resends)") \

@@ -901,5 +901,142 @@ INSTANTIATE_TEST_SUITE_P(Vdev, DpdkTcpCautious, ::testing::Values("net_af_packet
 INSTANTIATE_TEST_SUITE_P(Vdev, DpdkTcpHeldCap, ::testing::Values("net_af_packet", "net_af_xdp"), vdev_name);
 INSTANTIATE_TEST_SUITE_P(Vdev, DpdkTcpKeepAlive, ::testing::Values("net_af_packet", "net_af_xdp"), vdev_name);
 
+// frame_is_relays: IPv4 to the relay's address and ARP whose target it is go to lwIP;
+// everything else (other addresses, broadcasts, IPv6, short frames) to the host.
+TEST(DpdkHostPath, FramesAreSortedByTheirDestination) {
+  const std::uint32_t me = ip4(kRelayIp);
+  auto frame = [](std::uint16_t type, std::size_t len, std::size_t at, const char* ip) {
+    std::vector<std::uint8_t> f(len, 0);
+    f[12] = static_cast<std::uint8_t>(type >> 8);
+    f[13] = static_cast<std::uint8_t>(type);
+    const std::uint32_t a = ip4(ip);
+    if (at + 4 <= len) std::memcpy(f.data() + at, &a, 4);
+    return f;
+  };
+  auto relays = [&](const std::vector<std::uint8_t>& f) { return frame_is_relays(f.data(), f.size(), me); };
+  EXPECT_TRUE(relays(frame(0x0800, 60, 30, kRelayIp)));
+  EXPECT_FALSE(relays(frame(0x0800, 60, 30, "198.18.20.3")));
+  EXPECT_FALSE(relays(frame(0x0800, 60, 26, kRelayIp)));  // the relay's address as the source only
+  EXPECT_FALSE(relays(frame(0x0800, 60, 30, "255.255.255.255")));
+  EXPECT_TRUE(relays(frame(0x0806, 42, 38, kRelayIp)));
+  EXPECT_FALSE(relays(frame(0x0806, 42, 38, "198.18.20.3")));
+  EXPECT_FALSE(relays(frame(0x0806, 42, 28, kRelayIp)));  // an ARP from the relay's address (a copy of its own)
+  EXPECT_FALSE(relays(frame(0x86DD, 80, 30, kRelayIp)));
+  EXPECT_FALSE(relays(frame(0x0800, 33, 30, kRelayIp)));  // too short for an IPv4 header
+  EXPECT_FALSE(relays(frame(0x0800, 12, 30, kRelayIp)));
+}
+
+// On a port where the kernel keeps the interface (net_af_packet here), host_iface is
+// refused at start, saying why.
+TEST(DpdkHostPath, RefusedWhereTheKernelKeepsTheInterface) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: network namespaces";
+  Link link;
+  ASSERT_TRUE(link.ok) << "could not set up the veth pair and namespaces";
+  launch::InsideNamespace inside;
+  ASSERT_TRUE(inside.enter(link.d));
+  DpdkConfig cfg = base_config("net_af_packet0,iface=" + link.dev);
+  cfg.host_iface = "srlh" + std::to_string(::getpid() % 100000);
+  auto t = DpdkTransport::create(cfg);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(std::string(t.error().reason).find("dpdk.host_iface: only for a port that takes every frame"), std::string::npos)
+      << t.error().reason;
+  EXPECT_FALSE(launch::run_quiet("ip -n " + link.d.name + " link show " + cfg.host_iface)) << "the TAP was made anyway";
+}
+
+void nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// A port that takes every frame (net_tap here; a NIC on vfio-pci in production) with the
+// exception path: the wire is the TAP's kernel end joined to the veth, so the kernel of
+// the relay's namespace sees nothing of the wire but what comes through host_iface. The
+// host's address there (198.18.20.3) answers ping and TCP from the far side, while the
+// relay's (198.18.20.2) serves TCP beside it, and each frame is counted on its way.
+TEST(DpdkHostPath, AFullPortHandsTheHostItsFramesAndSendsItsOwn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: network namespaces and TAP devices";
+  Link link;
+  ASSERT_TRUE(link.ok) << "could not set up the veth pair and namespaces";
+  launch::InsideNamespace inside;
+  ASSERT_TRUE(inside.enter(link.d));
+  const std::string tag = std::to_string(::getpid() % 100000);
+  const std::string wire = "srlw" + tag, host = "srlh" + tag;
+  DpdkConfig cfg = base_config("net_tap_w" + tag + ",iface=" + wire);
+  cfg.host_iface = host;
+  auto t = DpdkTransport::create(cfg);
+  ASSERT_TRUE(t.ok()) << t.error().reason << " (" << std::strerror(static_cast<int>(t.error().offset)) << ")";
+  Side s;
+  s.t = std::move(*t);
+  EXPECT_NE(s.t->describe().find("go to the host's interface " + host), std::string::npos) << s.t->describe();
+  auto port = s.t->listen(0);
+  ASSERT_TRUE(port.ok());
+  // The wire: every frame in at either end goes straight out the other (tc mirred at
+  // ingress), so nothing of it reaches the kernel of this namespace.
+  for (const auto& [from, to] : {std::pair{wire, link.dev}, std::pair{link.dev, wire}}) {
+    ASSERT_TRUE(run_quiet("ip netns exec " + link.d.name + " tc qdisc add dev " + from + " ingress") &&
+                run_quiet("ip netns exec " + link.d.name + " tc filter add dev " + from +
+                          " parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev " + to));
+  }
+  // The operator's part: the host's address on its interface.
+  ASSERT_TRUE(link.d.sh("addr add 198.18.20.3/24 dev " + host) && link.d.sh("link set " + host + " up"));
+  int lfd = -1;
+  link.d.in([&] {
+    lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const sockaddr_in a = v4addr("198.18.20.3", 7777);
+    if (::bind(lfd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 4) != 0) {
+      ::close(lfd);
+      lfd = -1;
+    }
+  });
+  ASSERT_GE(lfd, 0);
+  nonblocking(lfd);
+  std::atomic<bool> done{false};
+  int rc = -1;
+  std::thread ping([&] {
+    rc = std::system(("ip netns exec " + link.k.name + " ping -c 10 -i 0.05 -W 2 198.18.20.3 >/dev/null 2>&1").c_str());
+    done = true;
+  });
+  s.run([&] { return done.load(); }, 20);
+  ping.join();
+  EXPECT_EQ(rc, 0) << "the host's address did not answer ping through the exception path";
+  // TCP to the host: 256 KiB from the far side, read by the host's server.
+  const int hfd = kernel_socket(link.k);
+  const sockaddr_in ha = v4addr("198.18.20.3", 7777);
+  nonblocking(hfd);
+  ::connect(hfd, reinterpret_cast<const sockaddr*>(&ha), sizeof ha);
+  int served = -1;
+  EXPECT_TRUE(s.run([&] { return (served = ::accept(lfd, nullptr, nullptr)) >= 0; }, 10)) << "the host's TCP server got nothing";
+  if (served >= 0) {
+    KernelEnd far;
+    far.fd = hfd;
+    const Bytes out = pattern(256 << 10, 5);
+    far.out = &out;
+    std::size_t got = 0;
+    EXPECT_TRUE(s.run([&] { return got == out.size(); }, 20, [&] {
+      far.step();
+      std::uint8_t buf[65536];
+      const ssize_t r = ::recv(served, buf, sizeof buf, MSG_DONTWAIT);
+      if (r > 0) got += static_cast<std::size_t>(r);
+    })) << got << " of " << out.size() << " bytes reached the host";
+    ::close(served);
+  }
+  // And the relay beside it: 64 KiB echoed.
+  s.echo = true;
+  KernelEnd k;
+  k.fd = kernel_socket(link.k);
+  nonblocking(k.fd);
+  const sockaddr_in ra = v4addr(kRelayIp, *port);
+  ::connect(k.fd, reinterpret_cast<const sockaddr*>(&ra), sizeof ra);
+  const Bytes out = pattern(64 << 10, 3);
+  k.out = &out;
+  EXPECT_TRUE(s.run([&] { return k.in.size() == out.size(); }, 10, [&] { k.step(); }));
+  EXPECT_TRUE(k.in == out);
+  const DpdkStats st = s.t->stats();
+  EXPECT_GE(st.host_frames_in, 10u + 180u) << "pings and the TCP stream, to the host";
+  EXPECT_GE(st.host_frames_out, 10u) << "the host's answers, out the port";
+  EXPECT_EQ(st.host_dropped, 0u);
+  ::close(hfd);
+  ::close(lfd);
+  ::close(k.fd);
+  s.t.reset();
+}
+
 }  // namespace
 }  // namespace relay::dp

@@ -633,6 +633,96 @@ TEST_P(RelayNetns, ControlPlaneTalksOverTheHostsAddressBesideTheDataplane) {
   EXPECT_EQ(relay.stop(), 0);
 }
 
+// The relay on a port that takes every frame (net_tap here, as a NIC on vfio-pci), with
+// dpdk.host_iface: the host keeps its own address behind the relay. The wire is the
+// TAP's kernel end joined to the veth by tc (so the kernel of the relay's namespace sees
+// none of it); the host's address is on the interface the relay made. From the peers'
+// side the host answers ping and TCP while the relay relays beside it, both processes
+// unprivileged and the dataplane under its system-call filter, which a clean stop
+// shows it kept to.
+TEST(RelayOnAFullPort, TheHostStaysReachableThroughItsInterface) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to create network namespaces";
+  test::VethPair ns("198.18.9.1/24", {"198.18.9.2/24"}, true);
+  ASSERT_TRUE(ns.ok) << "could not set up the namespaces and veth pair";
+  const std::string wire = "srlw" + ns.tag, host = "srlh" + ns.tag, veth = "vr" + ns.tag;
+  char tmpl[] = "/tmp/stacks-relay-netns-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0755);
+  std::string toml = test::kTestFrontierToml + launch::dpdk_vdev_toml("net_tap", wire, "198.18.9.1/24");
+  toml += "host_iface = \"" + host + "\"\n";
+  const std::string cfg = write_file(dir, "relay.toml", toml);
+  ::chmod(cfg.c_str(), 0644);
+  test::RelayRun relay({"--config", cfg}, "198.18.9.1:20444", ns.r, true);
+  ASSERT_EQ(relay.port, 20444) << "the relay did not report READY inside its namespace: " << relay.log();
+  EXPECT_NE(relay.log().find("go to the host's interface " + host), std::string::npos) << relay.log();
+  for (const auto& [from, to] : {std::pair{wire, veth}, std::pair{veth, wire}}) {
+    const std::string tc = "ip netns exec " + ns.r + " tc ";
+    ASSERT_EQ(launch::command_output(tc + "qdisc add dev " + from + " ingress 2>&1 && " + tc + "filter add dev " + from +
+                                     " parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev " + to +
+                                     " 2>&1 && echo ok"),
+              "ok")
+        << relay.log();
+  }
+  ASSERT_EQ(launch::command_output("ip -n " + ns.r + " addr add 198.18.9.3/24 dev " + host + " 2>&1 && ip -n " + ns.r +
+                                   " link set " + host + " up 2>&1 && echo ok"),
+            "ok")
+      << relay.log();
+  ASSERT_GT(relay.wait_control(), 0);
+  test::Peers net{ns.p, launch::sockaddr_of("198.18.9.1", 20444)};
+  auto& a = net.add(40);
+  auto& b = net.add(41);
+  ASSERT_TRUE(net.all_authenticated());
+  if (kSyscallFilterInThisBuild) {
+    EXPECT_EQ(test::proc_status(relay.dataplane_pid(), "Seccomp"), "2");
+  }
+  // The host: ping, and a TCP server of its own on its address.
+  EXPECT_TRUE(launch::run_quiet("ip netns exec " + ns.p + " ping -c 5 -i 0.1 -W 2 198.18.9.3"))
+      << "the host's address did not answer ping";
+  int lfd = -1;
+  ASSERT_TRUE(test::in_netns(ns.r, [&] {
+    lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(7777);
+    ::inet_pton(AF_INET, "198.18.9.3", &at.sin_addr);
+    if (::bind(lfd, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || ::listen(lfd, 4) != 0) {
+      ::close(lfd);
+      lfd = -1;
+    }
+  }));
+  ASSERT_GE(lfd, 0);
+  int cfd = -1;
+  ASSERT_TRUE(test::in_netns(ns.p, [&] { cfd = test::connect_tcp("198.18.9.3", 7777); }));
+  const int sfd = ::accept(lfd, nullptr, nullptr);
+  EXPECT_GE(sfd, 0) << "the host's TCP server got no connection";
+  if (sfd >= 0 && cfd >= 0) {
+    const std::string hello(100'000, 'h');
+    EXPECT_EQ(::send(cfd, hello.data(), hello.size(), MSG_NOSIGNAL), static_cast<ssize_t>(hello.size()));
+    std::string got;
+    char buf[65536];
+    timeval tv{10, 0};
+    ::setsockopt(sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (got.size() < hello.size()) {
+      const ssize_t r = ::recv(sfd, buf, sizeof buf, 0);
+      if (r <= 0) break;
+      got.append(buf, static_cast<std::size_t>(r));
+    }
+    EXPECT_EQ(got, hello) << "the host's TCP stream arrived short or changed";
+  }
+  // The relay beside it.
+  a.send(a.conv->sign(1, Transaction{test::signed_test_tx(1)}));
+  EXPECT_TRUE(net.pump_until([&] { return b.pushes.size() == 1; }, 10));
+  const link::PortCounters& pc = relay.counters().port;
+  EXPECT_TRUE(net.pump_until([&] { return pc.host_frames_in.load() >= 5 + 70 && pc.host_frames_out.load() >= 5; }, 2))
+      << pc.host_frames_in.load() << " frames to the host, " << pc.host_frames_out.load() << " from it";
+  EXPECT_EQ(pc.host_dropped.load(), 0u);
+  for (int fd : {sfd, cfd, lfd})
+    if (fd >= 0) ::close(fd);
+  net = test::Peers();
+  EXPECT_EQ(relay.stop(), 0) << relay.log();
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backend, RelayNetns, ::testing::Values("uring", "net_af_xdp", "net_af_packet"),
                          [](const auto& p) { return std::string(p.param) == "uring" ? "uring" : std::string(p.param).substr(4); });
 

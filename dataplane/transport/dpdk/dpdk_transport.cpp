@@ -190,6 +190,16 @@ void* linger_arg(std::uint32_t i) noexcept { return reinterpret_cast<void*>((sta
 
 }  // namespace
 
+bool frame_is_relays(const std::uint8_t* f, std::size_t len, std::uint32_t ipv4) noexcept {
+  if (len < 14) return false;
+  const unsigned type = unsigned{f[12]} << 8 | f[13];
+  std::uint32_t to = 0;
+  if (type == RTE_ETHER_TYPE_IPV4 && len >= 14 + 20) std::memcpy(&to, f + 14 + 16, 4);  // the destination
+  else if (type == RTE_ETHER_TYPE_ARP && len >= 14 + 28) std::memcpy(&to, f + 14 + 24, 4);  // the target
+  else return false;
+  return to == ipv4;
+}
+
 std::uint32_t mbufs_for(std::uint32_t max_conns) noexcept {
   const std::uint64_t per_conn = kCautiousWindow / TCP_MSS + 2;  // a cautious window of frames
   const std::uint64_t n = 16384 + per_conn * max_conns;
@@ -567,6 +577,7 @@ Status DpdkTransport::init() {
   char macs[RTE_ETHER_ADDR_FMT_SIZE];
   rte_ether_format_addr(macs, sizeof macs, &mac);
   mac_ = macs;
+  if (!cfg_.host_iface.empty()) RELAY_TRY(open_host_port());
 
   // lwIP: once per process; one interface per transport.
   if (!g_lwip_up) {
@@ -610,6 +621,76 @@ Status DpdkTransport::init() {
   return Ok{};
 }
 
+// open_host_port: the exception path's TAP (cfg_.host_iface), with the port's MAC: the
+// host's frames on the wire are addressed to it, and the host's own go out from it.
+Status DpdkTransport::open_host_port() {
+  if (driver_ == "net_af_xdp" || driver_ == "net_af_packet")
+    return make_error(Errc::kIo,
+                      "dpdk.host_iface: only for a port that takes every frame (a NIC on vfio-pci, net_tap); on "
+                      "net_af_xdp and net_af_packet the kernel keeps the interface and its own traffic already",
+                      EINVAL);
+  char pool_name[RTE_MEMPOOL_NAMESIZE];
+  std::snprintf(pool_name, sizeof pool_name, "relay_host%u", g_pool_seq++);
+  pool_host_ = make_mbuf_pool(pool_name, 4096, 0, kMbufDataRoom, false);
+  if (pool_host_ == nullptr)
+    return make_error(Errc::kIo, "dpdk.host_iface: cannot make its mbuf pool (more hugepage memory, or a larger -m)",
+                      static_cast<std::uint32_t>(rte_errno));
+  const std::string name = "net_tap_host" + std::to_string(g_pool_seq++);
+  if (int r = rte_vdev_init(name.c_str(), ("iface=" + cfg_.host_iface).c_str()); r != 0)
+    return make_error(Errc::kIo, "dpdk.host_iface: cannot make the TAP interface (is the name taken? see the driver's message above)",
+                      static_cast<std::uint32_t>(r < 0 ? -r : r));
+  host_probed_ = name;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &host_port_) != 0)
+    return make_error(Errc::kIo, "dpdk.host_iface: the TAP made no port", ENODEV);
+  rte_ether_addr mac{};
+  rte_eth_macaddr_get(port_id_, &mac);
+  rte_eth_conf conf{};
+  int r = rte_eth_dev_configure(host_port_, 1, 1, &conf);
+  if (r == 0) r = rte_eth_rx_queue_setup(host_port_, 0, 512, rte_socket_id(), nullptr, static_cast<rte_mempool*>(pool_host_));
+  if (r == 0) r = rte_eth_tx_queue_setup(host_port_, 0, 512, rte_socket_id(), nullptr);
+  if (r == 0 && cfg_.mtu != 1500) r = rte_eth_dev_set_mtu(host_port_, cfg_.mtu);
+  if (r == 0) r = rte_eth_dev_default_mac_addr_set(host_port_, &mac);
+  if (r == 0) r = rte_eth_dev_start(host_port_);
+  if (r != 0) return make_error(Errc::kIo, "dpdk.host_iface: cannot set up the TAP port", static_cast<std::uint32_t>(r < 0 ? -r : r));
+  host_started_ = true;
+  to_host_.reserve(kRxStashMax + kBurst);
+  return Ok{};
+}
+
+// host_exchange: the frames from the port that are the host's go to its interface; what
+// the host sent since the last look goes out the port, behind lwIP's frames. The host's
+// side is a TAP (a system call per frame): read every pass while it has frames, else
+// every 100 µs (the host's traffic is not the relay's: a little later is fine).
+void DpdkTransport::host_exchange() noexcept {
+  if (!host_started_) return;
+  std::size_t done = 0;
+  while (done < to_host_.size()) {
+    const auto want = static_cast<std::uint16_t>(std::min<std::size_t>(to_host_.size() - done, kBurst));
+    const std::uint16_t n = rte_eth_tx_burst(host_port_, 0, reinterpret_cast<rte_mbuf**>(to_host_.data() + done), want);
+    st_.host_frames_in += n;
+    done += n;
+    if (n < want) break;
+  }
+  for (std::size_t i = done; i < to_host_.size(); ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(to_host_[i]));
+  st_.host_dropped += to_host_.size() - done;
+  to_host_.clear();
+  const std::uint64_t now = now_ns();
+  if (!host_busy_ && now - host_polled_ns_ < 100'000) return;
+  host_polled_ns_ = now;
+  rte_mbuf* ms[kBurst];
+  const std::uint16_t n = rte_eth_rx_burst(host_port_, 0, ms, kBurst);
+  host_busy_ = n != 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    if (tx_.size() >= kTxQueueMax) {
+      rte_pktmbuf_free(ms[i]);
+      ++st_.host_dropped;
+      continue;
+    }
+    tx_.push_back(ms[i]);
+    ++st_.host_frames_out;
+  }
+}
+
 DpdkTransport::~DpdkTransport() {
   abort_all();
   tx_flush();
@@ -617,6 +698,13 @@ DpdkTransport::~DpdkTransport() {
   tx_.clear();
   for (auto* m : rx_stash_) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
   rx_stash_.clear();
+  for (auto* m : to_host_) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  to_host_.clear();
+  if (host_started_) rte_eth_dev_stop(host_port_);
+  if (!host_probed_.empty()) {
+    rte_eth_dev_close(host_port_);
+    rte_vdev_uninit(host_probed_.c_str());
+  }
   if (netif_ != nullptr) {
     netif_remove(static_cast<netif*>(netif_));
     delete static_cast<netif*>(netif_);
@@ -633,6 +721,7 @@ DpdkTransport::~DpdkTransport() {
   if (extmem_) rte_extmem_unregister(pool_->base(), arena_bytes(*pool_));
   if (pool_mb_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_mb_));
   if (pool_tx_ != nullptr && pool_tx_ != pool_mb_) rte_mempool_free(static_cast<rte_mempool*>(pool_tx_));
+  if (pool_host_ != nullptr) rte_mempool_free(static_cast<rte_mempool*>(pool_host_));
   if (g_self == this) g_self = nullptr;
 }
 
@@ -1358,6 +1447,7 @@ void DpdkTransport::input_burst() {
     for (std::uint16_t i = 0; i < n; ++i) input_frame(ms[i]);
     if (n < kBurst) break;
   }
+  host_exchange();
 }
 
 // stash_rx: frames read off the device without handing them to lwIP (this runs inside
@@ -1379,6 +1469,15 @@ void DpdkTransport::stash_rx() noexcept {
 
 void DpdkTransport::input_frame(void* frame) {
   auto* m = static_cast<rte_mbuf*>(frame);
+  if (host_started_ && !frame_is_relays(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, cfg_.ipv4)) {
+    if (to_host_.size() < to_host_.capacity()) {
+      to_host_.push_back(m);
+    } else {
+      rte_pktmbuf_free(m);
+      ++st_.host_dropped;
+    }
+    return;
+  }
   if (m->nb_segs != 1) {
     ++st_.rx_dropped;
     rte_pktmbuf_free(m);
@@ -1499,9 +1598,10 @@ std::string DpdkTransport::describe() const {
   char ip[INET_ADDRSTRLEN] = "?";
   ::inet_ntop(AF_INET, &cfg_.ipv4, ip, sizeof ip);
   char out[512];
-  std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s%s%s", port_id_, driver_.c_str(), mac_.c_str(),
+  const std::string host = host_started_ ? "; frames not for this address go to the host's interface " + cfg_.host_iface : "";
+  std::snprintf(out, sizeof out, "port %u (%s, %s) as %s/%u, %u mbufs, lwIP %s%s%s%s", port_id_, driver_.c_str(), mac_.c_str(),
                 ip, cfg_.prefix_len, cfg_.mbufs != 0 ? cfg_.mbufs : mbufs_for(cfg_.max_conns), LWIP_VERSION_STRING,
-                steered_ ? "; XDP steers only this address to the relay, the rest stays the kernel's" : "",
+                steered_ ? "; XDP steers only this address to the relay, the rest stays the kernel's" : "", host.c_str(),
                 pool_tx_ == pool_mb_ ? "; frames are sent from the UMEM (no copy by the driver)"
                 : zero_copy_         ? "; messages are sent from their buffers (zero copy)"
                                      : ("; each frame is copied whole (" + zc_why_ + ")").c_str());

@@ -80,6 +80,14 @@ struct DpdkConfig {
   // takes frames in several pieces and DMA addresses are virtual ones (IOVA as VA);
   // false, or a device without that: each frame is copied whole into an mbuf.
   bool zero_copy = true;
+  // host_iface: on a port that takes every frame (a NIC on vfio-pci, net_tap), the
+  // exception path: a kernel interface of this name (a TAP the transport makes, with the
+  // port's MAC) gets every frame that is not the relay's (IPv4 to another address, ARP
+  // for another address, IPv6, ...), and what the kernel sends on it goes out the port.
+  // The host gives it its own address and stays reachable on the NIC. Empty: none (the
+  // port's other frames are dropped). Refused on net_af_xdp and net_af_packet, where the
+  // kernel keeps the interface anyway.
+  std::string host_iface;
   // steer: on a net_af_xdp port, attach the relay's XDP program (only frames for `ipv4`
   // leave the kernel); false: the driver's own (every frame of the queue).
   bool steer = true;
@@ -98,6 +106,11 @@ struct DpdkConfig {
   std::uint32_t keepalive_interval_ms = 10'000;
   std::uint32_t keepalive_probes = 4;
 };
+
+// frame_is_relays: whether an Ethernet frame is for the relay's stack at `ipv4` (network
+// byte order): IPv4 to that address, or ARP whose target is that address. Everything
+// else is the host's (host_iface).
+bool frame_is_relays(const std::uint8_t* frame, std::size_t len, std::uint32_t ipv4) noexcept;
 
 // mbufs_for: the default mbuf count for `max_conns` connections: every window a cautious
 // connection can fill (64 KiB, 45 full frames), the rings, and room for bursts.
@@ -217,6 +230,8 @@ class DpdkTransport {
   bool setup_zero_copy(const void* info) noexcept;  // info: the port's rte_eth_dev_info
   void abort_all() noexcept;
   void count_timeouts() noexcept;
+  Status open_host_port();
+  void host_exchange() noexcept;  // frames to the host's interface, and from it out the port
 
   DpdkConfig cfg_;
   std::uint16_t port_id_ = 0;
@@ -231,6 +246,14 @@ class DpdkTransport {
   void* dma_dev_ = nullptr;     // rte_device* the arena is DMA-mapped for (nullptr: none needed)
   std::string zc_why_;          // why zero_copy_ is off, for describe()
   int xsk_fd_ = -1;              // AF_XDP: the driver's socket, for its statistics
+  // The exception path (cfg_.host_iface): a TAP port for the host's frames.
+  std::uint16_t host_port_ = 0;
+  bool host_started_ = false;
+  std::string host_probed_;       // its vdev
+  void* pool_host_ = nullptr;     // rte_mempool*: frames the host sends
+  std::vector<void*> to_host_;    // frames from the port for the host, sent at the end of input_burst()
+  std::uint64_t host_polled_ns_ = 0;  // when the host's interface was last read
+  bool host_busy_ = false;            // that read found frames: read again at the next pass
   void* netif_ = nullptr;       // struct netif*
   std::vector<tcp_pcb*> listeners_;
   std::vector<Conn> conns_;

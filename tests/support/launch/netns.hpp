@@ -55,7 +55,7 @@ inline sockaddr_in6 sockaddr_of(const char* ipv4, std::uint16_t port) {
 }
 
 // dpdk_vdev_toml: a relay configuration's DPDK backend on a virtual device (`vdev`:
-// net_af_xdp or net_af_packet) over interface `iface`, owning `cidr` (IP/prefix) itself,
+// net_af_xdp, net_af_packet, net_tap) over interface `iface` (net_tap: the one it makes), owning `cidr` itself,
 // without hugepages (`mem_mb` MB of ordinary memory).
 inline std::string dpdk_vdev_toml(const std::string& vdev, const std::string& iface, const std::string& cidr,
                                   unsigned mem_mb = 256) {

@@ -137,6 +137,10 @@ TEST(Config, DpdkBackend) {
   auto copying = load_config(dpdk + "zero_copy = false\n", {}, err, "r.toml");
   ASSERT_TRUE(copying.ok()) << err;
   EXPECT_FALSE(copying->dpdk.zero_copy);
+  EXPECT_EQ(c->dpdk.host_iface, "");
+  auto sharing = load_config(dpdk + "host_iface = \"eth0host\"\n", {}, err, "r.toml");
+  ASSERT_TRUE(sharing.ok()) << err;
+  EXPECT_EQ(sharing->dpdk.host_iface, "eth0host");
 
   auto refused = [&](const std::string& text, const char* says) {
     EXPECT_FALSE(load_config(text, {}, err, "r.toml").ok()) << text;
@@ -149,6 +153,9 @@ TEST(Config, DpdkBackend) {
   refused("[dpdk]\naddress = \"198.18.5.2/\"\n", "dpdk.address");
   refused("[dpdk]\ngateway = \"nope\"\n", "dpdk.gateway");
   refused("[dpdk]\nmbufs = 100\n", "dpdk.mbufs");
+  refused("[dpdk]\nhost_iface = \"eth 0\"\n", "dpdk.host_iface");
+  refused("[dpdk]\nhost_iface = \"an-interface-name-too-long\"\n", "dpdk.host_iface");
+  refused("[dpdk]\nhost_iface = \"..\"\n", "dpdk.host_iface");
   refused("[dpdk]\nzero_copy = 1\n", "dpdk.zero_copy");
   refused("[dpdk]\nqueues = 2\n", "unknown key 'dpdk.queues'");
   refused(dpdk + "[p2p]\nmptcp = true\n", "p2p.mptcp: not with dataplane.backend");
