@@ -327,11 +327,9 @@ struct DpdkTransport::Hooks {
       t.finish(c, 0, false);
       return aborted ? ERR_ABRT : ERR_OK;
     }
-    if (k.paused && (!k.kept_frames.empty() || t.held_bytes_ + p->tot_len > t.cfg_.held_max)) {
+    if (k.paused && t.past_held_max(k, p->tot_len)) {
       // Not taken: lwIP keeps it (refused_data), drops this connection's later data
       // until resume() takes it, and offers it again every 250 ms meanwhile.
-      if (!k.refusing) ++t.st_.rx_refused_held;
-      k.refusing = true;
       return ERR_MEM;
     }
     k.refusing = false;
@@ -972,11 +970,9 @@ void DpdkTransport::hold(const Event& ev, std::size_t from) {
     const std::size_t skip = std::min(from, ev.data.size());
     window_back(ev.conn, s.gen, static_cast<std::uint32_t>(skip));
     const ByteSpan rest = ev.data.subspan(skip);
-    if (!rest.empty() && (!k.kept_frames.empty() || held_bytes_ + rest.size() > cfg_.held_max)) {
+    if (!rest.empty() && past_held_max(k, rest.size())) {
       // Past held_max: the frame waits as it is (no copy), its slot kept. (A poll can
       // hand out a whole receive ring of one connection's frames before it pauses.)
-      if (!k.refusing) ++st_.rx_refused_held;
-      k.refusing = true;
       s.credit = s.credit > skip ? s.credit - static_cast<std::uint32_t>(skip) : 0;
       Event e = ev;
       e.data = rest;
@@ -986,6 +982,16 @@ void DpdkTransport::hold(const Event& ev, std::size_t from) {
     keep(k, rest);
   }
   free_slot(ev.buf_id);
+}
+
+// past_held_max: whether `n` more bytes of paused connection `k` would take it past
+// held_max (or frames of its wait uncopied already, which must stay first); each spell
+// of refusals is counted once.
+bool DpdkTransport::past_held_max(Conn& k, std::size_t n) noexcept {
+  if (k.kept_frames.empty() && held_bytes_ + n <= cfg_.held_max) return false;
+  if (!k.refusing) ++st_.rx_refused_held;
+  k.refusing = true;
+  return true;
 }
 
 void DpdkTransport::resume(ConnId c) {

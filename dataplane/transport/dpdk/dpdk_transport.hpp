@@ -214,6 +214,7 @@ class DpdkTransport {
   void finish(ConnId c, int err, bool connect_failed);
   void drop_kept(Conn& k) noexcept;
   void keep(Conn& k, ByteSpan bytes);
+  bool past_held_max(Conn& k, std::size_t n) noexcept;
   bool acceptable(tcp_pcb* pcb) noexcept;
   void unref_sends(std::vector<PendingSend>& q, std::uint32_t head, std::uint32_t len) noexcept;
   bool linger_or_close(ConnId c);  // true: it had to abort the pcb (a callback must return ERR_ABRT)

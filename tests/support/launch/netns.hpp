@@ -19,6 +19,7 @@
 #include <iterator>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "tests/support/launch/relay_child.hpp"
 
@@ -69,6 +70,20 @@ inline std::string dpdk_vdev_toml(const std::string& vdev, const std::string& if
 // partial checksums that a user-space stack rejects (MACHINE.md P2.7).
 inline bool offloads_off(const std::string& netns, const std::string& iface) {
   return run_quiet("ip netns exec " + netns + " ethtool -K " + iface + " tx off tso off gso off gro off");
+}
+
+// join_interfaces: a wire between interfaces `a` and `b` of namespace `netns`: every
+// frame in at either goes straight out the other (tc mirred at ingress), so none reaches
+// that namespace's kernel. "" when joined, else what tc said.
+inline std::string join_interfaces(const std::string& netns, const std::string& a, const std::string& b) {
+  const std::string tc = "ip netns exec " + netns + " tc ";
+  for (const auto& [from, to] : {std::pair{a, b}, std::pair{b, a}}) {
+    const std::string out = command_output(tc + "qdisc add dev " + from + " ingress 2>&1 && " + tc + "filter add dev " +
+                                           from + " parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev " +
+                                           to + " 2>&1 && echo joined");
+    if (out != "joined") return out;
+  }
+  return "";
 }
 
 struct Namespace {
