@@ -52,6 +52,7 @@ constexpr std::uint32_t kRxStashMax = 4096;  // frames read off the device while
 constexpr std::uint32_t kCautiousWindow = 0xFFFF;  // what a SYN can offer: the window until trust_reads()
 constexpr std::uint32_t kWriteChunk = 44 * TCP_MSS;  // tcp_write takes a u16 length
 constexpr std::uint16_t kMbufDataRoom = RTE_PKTMBUF_HEADROOM + 2048;
+constexpr s16_t kInitialRttVar = 200 / TCP_SLOW_INTERVAL;  // in slow-timer ticks (setup_pcb)
 
 std::uint64_t now_ns() noexcept {
   timespec ts{};
@@ -789,6 +790,14 @@ void DpdkTransport::setup_pcb(ConnId c, tcp_pcb* pcb) {
     pcb->keep_intvl = cfg_.keepalive_interval_ms;
     pcb->keep_cnt = cfg_.keepalive_probes;
   }
+  // The retransmission timer. lwIP starts a connection's RTT variance at its first RTO,
+  // 3 s, and takes off a quarter per RTT sample (one per round trip), so a segment lost in
+  // a connection's first dozen round trips waited 1 to 2 s for its timer. Here the
+  // variance starts at two slow ticks (200 ms, the least RTO Linux uses) and a dial's
+  // first RTO is 1 s (RFC 6298 2.1; lwIP: 3 s). An accepted connection already has the
+  // SYN-ACK's sample: its RTO follows from it now.
+  pcb->sv = kInitialRttVar;
+  pcb->rto = static_cast<s16_t>(k.state == State::kConnecting ? 1000 / TCP_SLOW_INTERVAL : (pcb->sa >> 3) + pcb->sv);
   k.paused = k.eof_held = k.refusing = k.close_pending = k.in_retry = k.trusted = false;
   k.sq_head = k.sq_len = k.sq_write = 0;
   k.stash.clear();
@@ -982,6 +991,11 @@ void DpdkTransport::hold(const Event& ev, std::size_t from) {
     keep(k, rest);
   }
   free_slot(ev.buf_id);
+}
+
+std::uint32_t DpdkTransport::rto_ms(ConnId c) const noexcept {
+  if (c >= conns_.size() || conns_[c].pcb == nullptr) return 0;
+  return static_cast<std::uint32_t>(conns_[c].pcb->rto) * TCP_SLOW_INTERVAL;
 }
 
 // past_held_max: whether `n` more bytes of paused connection `k` would take it past

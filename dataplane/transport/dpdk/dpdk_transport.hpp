@@ -150,6 +150,8 @@ class DpdkTransport {
   DpdkStats stats() const noexcept;
   std::string describe() const;  // the port: driver, MAC, address, queues, mbufs
   std::size_t held_bytes() const noexcept { return held_bytes_; }
+  // rto_ms: connection c's retransmission timeout now (0: no such connection).
+  std::uint32_t rto_ms(ConnId c) const noexcept;
 
   // lwIP's callbacks (dpdk_transport.cpp), not for callers.
   struct Hooks;
