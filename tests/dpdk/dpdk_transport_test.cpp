@@ -937,7 +937,9 @@ TEST(DpdkHostPath, FramesAreSortedByTheirDestination) {
     if (at + 4 <= len) std::memcpy(f.data() + at, &a, 4);
     return f;
   };
-  auto relays = [&](const std::vector<std::uint8_t>& f) { return frame_is_relays(f.data(), f.size(), me); };
+  auto relays = [&](const std::vector<std::uint8_t>& f, std::size_t len = 0) {
+    return frame_is_relays(f.data(), len != 0 ? len : f.size(), me);
+  };
   EXPECT_TRUE(relays(frame(0x0800, 60, 30, kRelayIp)));
   EXPECT_FALSE(relays(frame(0x0800, 60, 30, "198.18.20.3")));
   EXPECT_FALSE(relays(frame(0x0800, 60, 26, kRelayIp)));  // the relay's address as the source only
@@ -946,8 +948,9 @@ TEST(DpdkHostPath, FramesAreSortedByTheirDestination) {
   EXPECT_FALSE(relays(frame(0x0806, 42, 38, "198.18.20.3")));
   EXPECT_FALSE(relays(frame(0x0806, 42, 28, kRelayIp)));  // an ARP from the relay's address (a copy of its own)
   EXPECT_FALSE(relays(frame(0x86DD, 80, 30, kRelayIp)));
-  EXPECT_FALSE(relays(frame(0x0800, 33, 30, kRelayIp)));  // too short for an IPv4 header
-  EXPECT_FALSE(relays(frame(0x0800, 12, 30, kRelayIp)));
+  EXPECT_FALSE(relays(frame(0x0800, 60, 30, kRelayIp), 33));  // too short for an IPv4 header
+  EXPECT_FALSE(relays(frame(0x0806, 60, 38, kRelayIp), 41));  // too short for ARP
+  EXPECT_FALSE(relays(frame(0x0800, 60, 30, kRelayIp), 13));  // too short for an Ethernet header
 }
 
 // On a port where the kernel keeps the interface (net_af_packet here), host_iface is
