@@ -154,7 +154,15 @@ TEST_P(MemoryAttack, StalledLargeBodiesStayWithinTheReceiveBudget) {
   std::printf("held aside %llu kB (%llu times left with the stack)\n", static_cast<unsigned long long>(k.port.rx_held_bytes.load() >> 10),
               static_cast<unsigned long long>(k.port.rx_refused_held.load()));
   EXPECT_LE(k.port.rx_held_bytes.load(), held_max);
-  EXPECT_LT(rss1, rss0 + (std::uint64_t{40} << 20) + held_max + (std::uint64_t{16} << 20));  // the heap share, held, margin
+  // The margin: 16 MiB; under AddressSanitizer 32 MiB more, for its allocator's redzones
+  // and the freed chunks it keeps in quarantine, which RSS counts (af_packet measured
+  // 73.6 MiB of growth there against 52 MiB in a dev build).
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr std::uint64_t kMargin = std::uint64_t{48} << 20;
+#else
+  constexpr std::uint64_t kMargin = std::uint64_t{16} << 20;
+#endif
+  EXPECT_LT(rss1, rss0 + (std::uint64_t{40} << 20) + held_max + kMargin);  // the heap share, held, margin
   EXPECT_FALSE(a.closed || b.closed);
   EXPECT_EQ(relay.stop(), 0);
 }
