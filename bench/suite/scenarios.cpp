@@ -932,11 +932,13 @@ void veth(Ctx& c) {
     }
     if (dpdk)
       c.note("veth %s port: rx %llu tx %llu frames, missed %llu (AF_XDP ring full %llu, fill ring empty %llu), dropped rx %llu tx "
-             "%llu, no mbuf %llu, fast retransmits %llu, retransmission timeouts %llu, %llu mbufs free",
+             "%llu, no mbuf %llu, fast retransmits %llu, tail-loss probes %llu (losses found %llu), retransmission timeouts %llu, "
+             "%llu mbufs free",
              b.name, static_cast<unsigned long long>(port.rx_packets.load()), static_cast<unsigned long long>(port.tx_packets.load()),
              static_cast<unsigned long long>(port.rx_missed.load()), static_cast<unsigned long long>(port.xdp_rx_ring_full.load()),
              static_cast<unsigned long long>(port.xdp_fill_ring_empty.load()), static_cast<unsigned long long>(port.rx_dropped.load()), static_cast<unsigned long long>(port.tx_dropped.load()),
              static_cast<unsigned long long>(port.no_mbuf.load()), static_cast<unsigned long long>(port.tcp_retransmits.load()),
+             static_cast<unsigned long long>(port.tcp_loss_probes.load()), static_cast<unsigned long long>(port.tcp_probe_recoveries.load()),
              static_cast<unsigned long long>(port.tcp_timeouts.load()),
              static_cast<unsigned long long>(port.mbufs_free.load()));
     run.veth_rx_dropped = veth_rx_dropped() - veth_dropped0;

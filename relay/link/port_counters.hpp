@@ -26,7 +26,9 @@ enum class CounterKind { kCounter, kGauge };
   X(host_dropped, kCounter, "frames between the port and the host's interface dropped (a queue full)") \
   X(tx_dropped, kCounter, "frames not sent (no mbuf, or the device's ring stayed full)")              \
   X(no_mbuf, kCounter, "times an mbuf was wanted and its pool was empty")                              \
-  X(tcp_retransmits, kCounter, "TCP segments fast-retransmitted on duplicate ACKs (lwIP leaves out those its timer resends)") \
+  X(tcp_retransmits, kCounter, "TCP segments fast-retransmitted on duplicate ACKs (not those resent by a timeout or a probe)") \
+  X(tcp_loss_probes, kCounter, "TCP tail-loss probes: a connection's first two unacknowledged segments resent after no ACK for max(2 x its round trip, 10 ms)") \
+  X(tcp_probe_recoveries, kCounter, "TCP losses a probe found (its ACK fell short of what had been sent): the rest resent at once, the congestion window halved") \
   X(tcp_timeouts, kCounter, "TCP retransmission timeouts on connections and dials (each resends every unacknowledged segment)") \
   X(tcp_checksum_errors, kCounter, "TCP segments received with a bad checksum")                        \
   X(tcp_drops, kCounter, "TCP segments the user-space stack dropped")                                  \

@@ -591,9 +591,49 @@ TEST_P(DpdkTcp, BulkBothWaysThroughLossAndReordering) {
   // The relay's counters show how it recovered them: fast retransmits (lwIP's MIB) or
   // retransmission timeouts (counted by the transport).
   const DpdkStats st = s_.t->stats();
-  EXPECT_GT(st.tcp_retransmits + st.tcp_timeouts, 0u) << dropped_in << " segments dropped, none retransmitted by count";
-  std::printf("loss: %llu of the relay's segments dropped; it fast-retransmitted %llu and timed out %llu times\n", dropped_in,
-              static_cast<unsigned long long>(st.tcp_retransmits), static_cast<unsigned long long>(st.tcp_timeouts));
+  EXPECT_GT(st.tcp_retransmits + st.tcp_loss_probes + st.tcp_timeouts, 0u) << dropped_in << " segments dropped, none retransmitted by count";
+  std::printf("loss: %llu of the relay's segments dropped; it fast-retransmitted %llu, probed %llu tails (%llu losses found) "
+              "and timed out %llu times\n",
+              dropped_in, static_cast<unsigned long long>(st.tcp_retransmits), static_cast<unsigned long long>(st.tcp_loss_probes),
+              static_cast<unsigned long long>(st.tcp_probe_recoveries), static_cast<unsigned long long>(st.tcp_timeouts));
+  ::close(k.fd);
+}
+
+// A flight that loses its last segments gets no duplicate ACKs: lwIP alone waited for
+// its retransmission timer (200 ms at least). The tail-loss probe resends the first two
+// unacknowledged segments once no ACK has moved for max(2 x RTT, 10 ms); the ACK to that
+// falls short of the flight, so the rest goes at once. nftables in the kernel's
+// namespace lets 16 full segments of a 21-segment message through, drops the next 5, then
+// lets everything through (the probe included).
+TEST_P(DpdkTcp, ALostTailIsProbedNotLeftToTheTimer) {
+  KernelEnd k;
+  k.fd = kernel_connect();
+  ASSERT_TRUE(s_.run([&] { return !s_.accepted.empty(); }));
+  const ConnId c = s_.accepted[0];
+  const Bytes warm = pattern(64 << 10, 5);  // round trips measured, the window open
+  ASSERT_TRUE(s_.send(c, warm).ok());
+  ASSERT_TRUE(s_.run([&] { return k.in.size() == warm.size() && s_.sent == 1; }, 10, [&] { k.step(); }));
+  constexpr int kFull = 1500;  // a full frame's IP packet: nft's quota counts these bytes
+  const std::string rule = "iifname \"" + link_->kdev + "\" ip saddr " + kRelayIp + " ip length > 1000";
+  const std::string table = "table inet tail { chain in { type filter hook input priority 0; " + rule + " quota until " +
+                            std::to_string(16 * kFull + 1) + " bytes accept; " + rule + " quota until " +
+                            std::to_string(5 * kFull + 1) + " bytes counter drop; }; }";
+  ASSERT_TRUE(run_quiet("ip netns exec " + link_->k.name + " nft '" + table + "'")) << "nft refused: " << table;
+  const DpdkStats before = s_.t->stats();
+  const Bytes tail = pattern(21 * 1460, 9);
+  ASSERT_TRUE(s_.send(c, tail).ok());
+  EXPECT_TRUE(s_.run([&] { return k.in.size() == warm.size() + tail.size() && s_.sent == 2; }, 10, [&] { k.step(); }))
+      << "the kernel got " << k.in.size() - warm.size() << " of " << tail.size();
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), k.in.begin() + static_cast<std::ptrdiff_t>(warm.size())));
+  const std::string now = launch::command_output("ip netns exec " + link_->k.name + " nft list table inet tail");
+  const auto at = now.find("counter packets ");
+  const unsigned long long dropped = at == std::string::npos ? 0 : std::strtoull(now.c_str() + at + 16, nullptr, 10);
+  EXPECT_EQ(dropped, 5u) << "the message's last five segments were to be lost\n" << now;
+  const DpdkStats after = s_.t->stats();
+  EXPECT_GE(after.tcp_loss_probes, before.tcp_loss_probes + 1);
+  EXPECT_GE(after.tcp_probe_recoveries, before.tcp_probe_recoveries + 1) << "the probe's ACK fell short: the rest should go at once";
+  EXPECT_EQ(after.tcp_timeouts, before.tcp_timeouts) << "the retransmission timer recovered the tail, not the probe";
+  EXPECT_EQ(after.tcp_retransmits, before.tcp_retransmits) << "no duplicate ACKs here: nothing for fast retransmit";
   ::close(k.fd);
 }
 

@@ -53,6 +53,7 @@ constexpr std::uint32_t kCautiousWindow = 0xFFFF;  // what a SYN can offer: the 
 constexpr std::uint32_t kWriteChunk = 44 * TCP_MSS;  // tcp_write takes a u16 length
 constexpr std::uint16_t kMbufDataRoom = RTE_PKTMBUF_HEADROOM + 2048;
 constexpr s16_t kInitialRttVar = 200 / TCP_SLOW_INTERVAL;  // in slow-timer ticks (setup_pcb)
+constexpr std::uint64_t kProbeFloorNs = 10'000'000;  // a tail-loss probe's least wait (probe_tails)
 
 std::uint64_t now_ns() noexcept {
   timespec ts{};
@@ -799,6 +800,8 @@ void DpdkTransport::setup_pcb(ConnId c, tcp_pcb* pcb) {
   pcb->sv = kInitialRttVar;
   pcb->rto = static_cast<s16_t>(k.state == State::kConnecting ? 1000 / TCP_SLOW_INTERVAL : (pcb->sa >> 3) + pcb->sv);
   k.paused = k.eof_held = k.refusing = k.close_pending = k.in_retry = k.trusted = false;
+  k.probed = k.recovering = k.rtt_timing = false;
+  k.srtt_ns = 0;
   k.sq_head = k.sq_len = k.sq_write = 0;
   k.stash.clear();
   if (k.state == State::kOpen) cautious(pcb);
@@ -1138,6 +1141,7 @@ void DpdkTransport::touch(ConnId c) {
 
 void DpdkTransport::on_acked(ConnId c, std::uint32_t n) {
   Conn& k = conns_[c];
+  on_progress(c);
   const auto cap = static_cast<std::uint32_t>(k.sendq.size());
   // The peer acknowledges in order, oldest send first: kSent once all of one's bytes are.
   while (n > 0 && k.sq_len > 0) {
@@ -1166,16 +1170,113 @@ void DpdkTransport::unref_sends(std::vector<PendingSend>& q, std::uint32_t head,
 }
 
 void DpdkTransport::flush() noexcept {
+  const std::uint64_t now = touched_.empty() ? 0 : now_ns();
   for (ConnId c : touched_) {
     Conn& k = conns_[c];
     k.touched = false;
     if (k.pcb != nullptr) {
       if (k.pcb->flags & TF_ACK_DELAY) tcp_ack_now(k.pcb);  // what this poll received, acknowledged now
       tcp_output(k.pcb);
+      after_output(c, now);
     }
   }
   touched_.clear();
   tx_flush();
+}
+
+// ---- loss: the tail-loss probe ---------------------------------------------------
+//
+// lwIP 2.1.3 recovers a loss by fast retransmit (three duplicate ACKs, which a flight's
+// last segments never get, and which lwIP does not count when the ACKs also move the
+// peer's window edge, as a reading Linux peer's do) or by its retransmission timer
+// (200 ms at least: two of its 100 ms ticks). So a fan-out that lost the end of a
+// flight waited 200 ms or more for every such peer. The probe, after RFC 8985's TLP,
+// with what lwIP lets us see (no SACK scoreboard):
+//  - when a connection has two or more segments unacknowledged and no ACK has moved for
+//    max(2 × its round trip, 10 ms), its first two unacknowledged segments are resent,
+//    once until an ACK moves again. Two, because a Linux peer acknowledges two full
+//    segments at once but may hold its ACK for one that arrives in order by 40 ms or
+//    more. (A flight of one segment is left to the timer: the peer may hold its ACK for
+//    a lone segment up to 200 ms, and a probe would race it.)
+//  - when the ACK that follows still falls short of what had been sent before the probe,
+//    the rest of that flight was lost too (a lost tail): all of it is resent at once
+//    (lwIP's go-back-N, without collapsing the window to one segment as its timer
+//    does), and the congestion window is halved as a fast retransmit halves it.
+// The round trip is timed here, one segment at a time (lwIP's is in 100 ms ticks),
+// leaving out any that a probe resent (Karn). lwIP's own timer and its retransmission
+// count (nrtx, which scales its timer) are left as they were: it still has the last word.
+
+// after_output: after lwIP sent what it could for connection c: mark it for
+// probe_tails while anything is unacknowledged, and time a round trip if none is.
+void DpdkTransport::after_output(ConnId c, std::uint64_t now) noexcept {
+  Conn& k = conns_[c];
+  const tcp_pcb* pcb = k.pcb;
+  if (pcb->unacked == nullptr) return;
+  if (!k.probe_listed) {
+    k.probe_listed = true;
+    k.progress_ns = now;
+    probe_list_.push_back(c);
+  }
+  if (!k.rtt_timing) {
+    k.rtt_timing = true;
+    k.rtt_seq = pcb->snd_nxt;
+    k.rtt_t0_ns = now;
+  }
+}
+
+// on_progress: an ACK moved (lwIP's sent callback): a round trip's end, and a probe's
+// answer.
+void DpdkTransport::on_progress(ConnId c) noexcept {
+  Conn& k = conns_[c];
+  tcp_pcb* pcb = k.pcb;
+  const std::uint64_t now = now_ns();
+  k.progress_ns = now;
+  k.probed = false;
+  if (k.rtt_timing && TCP_SEQ_GEQ(pcb->lastack, k.rtt_seq)) {
+    k.rtt_timing = false;
+    const std::uint64_t sample = now - k.rtt_t0_ns;
+    k.srtt_ns = k.srtt_ns == 0 ? sample : k.srtt_ns - k.srtt_ns / 8 + sample / 8;
+  }
+  if (!k.recovering) return;
+  k.recovering = false;
+  if (pcb->unacked == nullptr || TCP_SEQ_GEQ(pcb->lastack, k.recover) || (pcb->flags & (TF_RTO | TF_INFR)) != 0) return;
+  // Short of the flight the probe followed: the rest of it is lost.
+  if (tcp_rexmit_rto_prepare(pcb) != ERR_OK) return;  // (a segment still with the device: the timer will do)
+  pcb->ssthresh = std::max<tcpwnd_size_t>(std::min<tcpwnd_size_t>(pcb->cwnd, pcb->snd_wnd) / 2, 2u * pcb->mss);
+  pcb->cwnd = pcb->ssthresh;
+  k.rtt_timing = false;
+  ++st_.tcp_probe_recoveries;
+  touch(c);  // (sent at the end of the poll: this runs inside lwIP's input)
+}
+
+// probe_tails: every millisecond, over the connections with data in flight.
+void DpdkTransport::probe_tails(std::uint64_t now) noexcept {
+  for (std::size_t i = 0; i < probe_list_.size();) {
+    const ConnId c = probe_list_[i];
+    Conn& k = conns_[c];
+    tcp_pcb* pcb = k.pcb;
+    if (pcb == nullptr || pcb->unacked == nullptr) {
+      k.probe_listed = false;
+      probe_list_[i] = probe_list_.back();
+      probe_list_.pop_back();
+      continue;
+    }
+    ++i;
+    if (k.probed || k.srtt_ns == 0 || (pcb->flags & (TF_RTO | TF_INFR)) != 0 || pcb->snd_wnd == 0) continue;
+    if (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) continue;
+    if (pcb->unacked->next == nullptr && pcb->unsent == nullptr) continue;  // one segment: the timer's
+    if (now - k.progress_ns < std::max(2 * k.srtt_ns, kProbeFloorNs)) continue;
+    const u8_t nrtx = pcb->nrtx;
+    if (tcp_rexmit(pcb) != ERR_OK) continue;
+    ++probe_resends_;
+    if (pcb->unacked != nullptr && tcp_rexmit(pcb) == ERR_OK) ++probe_resends_;
+    pcb->nrtx = nrtx;
+    k.probed = k.recovering = true;
+    k.recover = pcb->snd_nxt;
+    k.rtt_timing = false;
+    ++st_.tcp_loss_probes;
+    touch(c);
+  }
 }
 
 // setup_zero_copy: whether frames can go out from the send buffers themselves, and if so
@@ -1529,7 +1630,9 @@ std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
         last_timer_ms_ = ms;
         sys_check_timeouts();
         if (tcp_ticks != tcp_ticks_seen_) count_timeouts();  // (the slow timer ran: retransmission timeouts)
-        expire_lingers(now_ns());
+        const std::uint64_t now = now_ns();
+        probe_tails(now);
+        expire_lingers(now);
       }
       if (!retry_.empty()) {  // (pump() may queue a connection again: into the other list)
         retry_run_.swap(retry_);
@@ -1584,7 +1687,7 @@ std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
 
 DpdkStats DpdkTransport::stats() const noexcept {
   DpdkStats s = st_;
-  s.tcp_retransmits = lwip_stats.mib2.tcpretranssegs;
+  s.tcp_retransmits = lwip_stats.mib2.tcpretranssegs - probe_resends_;  // (lwIP counts the probes' resends too)
   s.tcp_checksum_errors = lwip_stats.tcp.chkerr;
   s.tcp_drops = lwip_stats.tcp.drop;
   s.ip_drops = lwip_stats.ip.drop;

@@ -20,6 +20,8 @@
 //            counted (copied_tx_bytes).
 //   accept   SYNs to a listener pass admit_syn() (half-open limits: lwIP has no SYN
 //            cookies).
+//   loss     besides lwIP's fast retransmit and timer: a tail-loss probe (probe_tails)
+//            when a flight stops being acknowledged, well before the timer's 200 ms.
 //   time     lwIP's timers run from poll(); when idle, poll() spins briefly, then sleeps in
 //            growing steps (at most `idle_sleep_max_us`, never past the caller's timeout):
 //            an idle relay does not hold a core.
@@ -178,6 +180,15 @@ class DpdkTransport {
     bool in_retry = false;       // sends waiting for lwIP memory
     bool trusted = false;        // trust_reads() came: the full window (applied at resume() when paused)
     std::uint8_t nrtx_seen = 0;  // the pcb's retransmission count when last looked at (count_timeouts)
+    // Tail-loss probe (probe_tails): when the last ACK that moved came, the round trip
+    // measured here (lwIP's own is in 100 ms ticks), and a probe's recovery.
+    bool probe_listed = false;   // in probe_list_ (the list's own mark: survives the id's reuse)
+    bool probed = false;         // a probe went since the last ACK that moved
+    bool recovering = false;     // a probe went; an ACK short of `recover` means the rest was lost
+    bool rtt_timing = false;     // a round trip being timed: to snd_nxt `rtt_seq`, from rtt_t0_ns
+    std::uint32_t rtt_seq = 0, recover = 0;
+    std::uint64_t rtt_t0_ns = 0, srtt_ns = 0;  // srtt_ns 0: no sample yet (no probe)
+    std::uint64_t progress_ns = 0;
     net::PeerAddress remote;
     std::vector<PendingSend> sendq;  // ring, capacity max_queued_sends
     std::uint32_t sq_head = 0, sq_len = 0, sq_write = 0;  // sq_write: first not fully written (offset from head)
@@ -233,6 +244,9 @@ class DpdkTransport {
   bool setup_zero_copy(const void* info) noexcept;  // info: the port's rte_eth_dev_info
   void abort_all() noexcept;
   void count_timeouts() noexcept;
+  void probe_tails(std::uint64_t now) noexcept;
+  void after_output(ConnId c, std::uint64_t now) noexcept;
+  void on_progress(ConnId c) noexcept;
   Status open_host_port();
   void host_exchange() noexcept;  // frames to the host's interface, and from it out the port
 
@@ -269,6 +283,8 @@ class DpdkTransport {
   std::size_t q_head_ = 0;
   std::vector<ConnId> touched_;  // connections that received or wrote this poll (ACK and send at its end)
   std::vector<ConnId> retry_;  // connections whose sends wait for lwIP memory
+  std::uint64_t probe_resends_ = 0;  // segments the probes resent (lwIP's MIB counts them with fast retransmits)
+  std::vector<ConnId> probe_list_;  // connections that had unacknowledged data when last sending (probe_tails)
   std::vector<ConnId> retry_run_;  // the list being retried (swapped with retry_: no allocation)
   std::vector<void*> tx_;      // mbufs waiting for the device
   std::vector<void*> rx_stash_;  // mbufs read while sending, for the next input_burst()
