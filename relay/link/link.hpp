@@ -41,7 +41,7 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // a session came over (onion, I2P), the onion listener's port. 10: MPTCP gauges and counters.
 // 11: kAuthenticated may carry flags (kAuthPairPartner). 12: the dataplane's backend and its
 // DPDK port's counters.
-inline constexpr std::uint32_t kLinkAbiVersion = 20;
+inline constexpr std::uint32_t kLinkAbiVersion = 21;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.

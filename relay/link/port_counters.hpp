@@ -18,6 +18,7 @@ enum class CounterKind { kCounter, kGauge };
   X(copied_tx_bytes, kCounter, "bytes the dataplane copied into frames to send (the rest went out by reference)") \
   X(rx_dropped, kCounter, "frames received and dropped (refused by lwIP, or in several segments)")    \
   X(rx_missed, kCounter, "frames the device dropped before the relay read them (its receive ring was full)") \
+  X(rx_stash_full, kCounter, "bursts sent while the frames read during sending filled their stash (4096): the device's ring went unread until the stack took them") \
   X(xdp_rx_ring_full, kCounter, "AF_XDP: frames the kernel dropped because the socket's receive ring was full (the relay read it too late)") \
   X(xdp_fill_ring_empty, kCounter, "AF_XDP: times the kernel found no free buffer in the fill ring for a frame") \
   X(xdp_tx_invalid, kCounter, "AF_XDP: frames the kernel refused to send as invalid descriptors (a buffer outside the UMEM; each one a lost segment)") \

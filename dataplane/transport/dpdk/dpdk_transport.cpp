@@ -1169,9 +1169,15 @@ void DpdkTransport::unref_sends(std::vector<PendingSend>& q, std::uint32_t head,
   for (std::uint32_t i = 0; i < len; ++i) q[(head + i) % cap].buf->unref();
 }
 
+// flush: every touched connection's output. Between two connections, what was read off
+// the device meanwhile goes to lwIP (input_stash): a fan-out's flights are thousands of
+// frames, sending them takes milliseconds, and the ACKs that come back meanwhile
+// overflowed the stash (and then the device's ring) when they waited for the next poll.
+// Their ACKs can touch more connections: the list is walked by index as it grows.
 void DpdkTransport::flush() noexcept {
   const std::uint64_t now = touched_.empty() ? 0 : now_ns();
-  for (ConnId c : touched_) {
+  for (std::size_t i = 0; i < touched_.size(); ++i) {
+    const ConnId c = touched_[i];
     Conn& k = conns_[c];
     k.touched = false;
     if (k.pcb != nullptr) {
@@ -1179,6 +1185,7 @@ void DpdkTransport::flush() noexcept {
       tcp_output(k.pcb);
       after_output(c, now);
     }
+    input_stash();
   }
   touched_.clear();
   tx_flush();
@@ -1558,17 +1565,22 @@ void DpdkTransport::push(const Event& e) { q_.push_back(e); }
 void DpdkTransport::input_burst() {
   rte_mbuf* ms[kBurst];
   for (std::uint32_t round = 0; round < kMaxRxBurstsPerPoll; ++round) {
-    while (!rx_stash_.empty()) {
-      rx_run_.swap(rx_stash_);  // (lwIP's output, run by these frames, may stash more)
-      for (void* m : rx_run_) input_frame(m);
-      rx_run_.clear();
-    }
+    input_stash();
     const std::uint16_t n = rte_eth_rx_burst(port_id_, 0, ms, kBurst);
     st_.rx_packets += n;
     for (std::uint16_t i = 0; i < n; ++i) input_frame(ms[i]);
     if (n < kBurst) break;
   }
   host_exchange();
+}
+
+// input_stash: the frames read while sending, to lwIP (outside lwIP's own calls only).
+void DpdkTransport::input_stash() noexcept {
+  while (!rx_stash_.empty()) {
+    rx_run_.swap(rx_stash_);  // (lwIP's output, run by these frames, may stash more)
+    for (void* m : rx_run_) input_frame(m);
+    rx_run_.clear();
+  }
 }
 
 // stash_rx: frames read off the device without handing them to lwIP (this runs inside
@@ -1579,12 +1591,16 @@ void DpdkTransport::input_burst() {
 // socket ring lost ~20 % of the frames received in a 2 MiB fan-out to 15 peers). So each
 // burst sent also takes what has arrived.
 void DpdkTransport::stash_rx() noexcept {
-  while (rx_stash_.size() + kBurst <= kRxStashMax) {
+  for (;;) {
+    if (rx_stash_.size() + kBurst > kRxStashMax) {
+      ++st_.rx_stash_full;  // (the device's ring is left to fill until lwIP takes the stash)
+      return;
+    }
     rte_mbuf* ms[kBurst];
     const std::uint16_t n = rte_eth_rx_burst(port_id_, 0, ms, kBurst);
     st_.rx_packets += n;
     rx_stash_.insert(rx_stash_.end(), ms, ms + n);
-    if (n < kBurst) break;
+    if (n < kBurst) return;
   }
 }
 

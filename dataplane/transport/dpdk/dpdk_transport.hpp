@@ -239,6 +239,7 @@ class DpdkTransport {
   void touch(ConnId c);
   void tx_flush() noexcept;
   void stash_rx() noexcept;
+  void input_stash() noexcept;
   void input_frame(void* frame);
   std::int8_t output_pieces(pbuf* p) noexcept;  // zero_copy_'s netif output (an lwIP err_t)
   bool setup_zero_copy(const void* info) noexcept;  // info: the port's rte_eth_dev_info
