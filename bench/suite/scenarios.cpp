@@ -893,14 +893,23 @@ void veth(Ctx& c) {
     const link::PortCounters& port = c.relay->counters().port;
     const std::uint64_t copied0 = port.copied_tx_bytes.load(), sent0 = port.tx_bytes.load(), rexmit0 = port.tcp_retransmits.load();
     TxStep fixed = tx_step(c, *s, topo, c.o.smoke ? 500 : 1000, c.o.smoke ? 1.0 : 2.0);
+    if (dpdk)
+      c.note("veth %s hop step: AF_XDP ring full %llu", b.name, static_cast<unsigned long long>(port.xdp_rx_ring_full.load()));
     run.tx_hop = fixed.hop;
     c.res.tx.push_back(fixed);
     run.ramp_end = "every rate delivered";
     for (double rate : rates) {
+      const std::uint64_t ring_full0 = port.xdp_rx_ring_full.load(), timeouts0 = port.tcp_timeouts.load();
       const RampStep st = ramp_step(c, *s, rate, c.o.smoke ? 1.0 : 2.0);
+      // (Per step: whether the port lost frames at a rate the machine carries, or only
+      // past it, where every backend loses.)
+      const std::string port_step =
+          dpdk ? fmt("; AF_XDP ring full %.0f", static_cast<double>(port.xdp_rx_ring_full.load() - ring_full0)) +
+                     fmt(", retransmission timeouts %.0f", static_cast<double>(port.tcp_timeouts.load() - timeouts0))
+               : std::string();
       c.note("veth %s ramp %.0f/s: sent %.0f/s, loss %.2f%%, relayed %.0f/s on %.2f dataplane cores (relay path %.1f us/push, "
-             "%.2f us/copy beyond it; %.2f cores busy, the rest idle polling)", b.name, rate, st.sent_rate, st.loss * 100,
-             st.relayed_per_s, st.dp_cores, st.path_us, st.per_copy_us, st.busy_cores);
+             "%.2f us/copy beyond it; %.2f cores busy, the rest idle polling%s)", b.name, rate, st.sent_rate, st.loss * 100,
+             st.relayed_per_s, st.dp_cores, st.path_us, st.per_copy_us, st.busy_cores, port_step.c_str());
       if (st.sent_rate < 0.9 * rate) {
         run.ramp_end = fmt("the nodes could not send %.0f/s", rate);
         break;
@@ -919,7 +928,12 @@ void veth(Ctx& c) {
       run.transport_us_per_copy = st.per_copy_us;
     }
     for (std::size_t bytes : sizes) {
+      const std::uint64_t ring_full0 = port.xdp_rx_ring_full.load(), probes0 = port.tcp_loss_probes.load();
       BlockStep bs = block_step(c, *s, topo, bytes, c.o.smoke ? 3 : 6);
+      if (dpdk)
+        c.note("veth %s blocks of %zu KiB: AF_XDP ring full %llu, tail-loss probes %llu", b.name, bytes >> 10,
+               static_cast<unsigned long long>(port.xdp_rx_ring_full.load() - ring_full0),
+               static_cast<unsigned long long>(port.tcp_loss_probes.load() - probes0));
       run.block_bytes = bytes;
       run.block_first_out = bs.first_out;
       run.block_last_peer = bs.last_peer;
