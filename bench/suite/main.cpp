@@ -135,8 +135,10 @@ int main(int argc, char** argv) {
   std::printf("%s: %s/result.json and %s/report.html (%.0f s)\n", o.smoke ? "smoke run" : "run", out.c_str(), out.c_str(),
               r.seconds);
   for (const auto& t : r.targets) {
-    std::printf("  %-4s %s: %s (limit %s)\n", t.pass == 1 ? "pass" : t.pass == 0 ? "FAIL" : "n/a", t.name.c_str(),
-                t.measured.empty() ? "-" : t.measured.c_str(), t.limit.c_str());
+    const bool here = t.pass != Target::kNotJudgedHere;
+    std::printf("  %-4s %s: %s (limit %s)%s%s\n", t.pass == 1 ? "pass" : t.pass == 0 ? "FAIL" : here ? "n/a" : "hw", t.name.c_str(),
+                t.measured.empty() ? "-" : t.measured.c_str(), t.limit.c_str(), here ? "" : "; not judged on this machine: ",
+                here ? "" : t.note.c_str());
   }
   // The suite itself failed only when it could not measure (a relay that would not start,
   // nodes that could not connect): then nothing was measured at all.

@@ -165,7 +165,8 @@ std::string to_json(const SuiteResult& r) {
                     {"iperf3_note", r.base.iperf3_note}};
   j["targets"] = array_of(r.targets, [](const Target& t) -> Json {
     return {{"name", t.name}, {"measured", t.measured}, {"limit", t.limit},
-            {"pass", t.pass < 0 ? Json(nullptr) : Json(t.pass == 1)}, {"note", t.note}};
+            {"pass", t.pass < 0 ? Json(nullptr) : Json(t.pass == 1)}, {"judged_here", t.pass != Target::kNotJudgedHere},
+            {"note", t.note}};
   });
   j["tx_flood"] = array_of(r.tx, [](const TxStep& t) -> Json {
     return {{"topology", t.topology}, {"k", std::uint64_t{t.k}}, {"target_rate", real(t.target_rate)},
@@ -262,7 +263,8 @@ std::string to_html(const SuiteResult& r) {
   for (const auto& t : r.targets)
     h += "<tr class='" + std::string(t.pass == 1 ? "pass" : t.pass == 0 ? "fail" : "na") + "'><td class=l>" + esc(t.name) +
          "</td><td>" + esc(t.measured.empty() ? "–" : t.measured) + "</td><td>" + esc(t.limit) + "</td><td>" +
-         (t.pass == 1 ? "pass" : t.pass == 0 ? "FAIL" : "not measured") + "</td><td class=l>" + esc(t.note) + "</td></tr>";
+         (t.pass == 1 ? "pass" : t.pass == 0 ? "FAIL" : t.pass == Target::kNotJudgedHere ? "not judged here" : "not measured") +
+         "</td><td class=l>" + esc(t.note) + "</td></tr>";
   h += "</table>";
   h += "<h2>Baselines (same run)</h2><table><tr><th class=l>what</th><th>value</th></tr>";
   h += "<tr><td class=l>SHA-512/256 (OpenSSL, 1 MiB)</td><td>" + num(r.base.sha512_256_mb_s) + " MB/s</td></tr>";

@@ -1457,10 +1457,13 @@ void targets(Ctx& c) {
   // copy beyond the relay path (the transport's share: the kernel's TCP, or lwIP and the
   // port).
   {
+    // Judged only on a NIC: the veth scenario's DPDK ports are virtual devices (a veth's
+    // far side is the kernel), so these two are measured and shown, never passed or
+    // failed here.
     const std::string why =
-        "over a veth, every frame still crosses the kernel (AF_XDP: a copy into its ring, a wake-up, the veth's own path; "
-        "AF_PACKET: a copy and a system call per burst), which a NIC's queues do not cost; the nodes, the kernel and the "
-        "relay share this machine's cores";
+        "needs a NIC and a dedicated core: over a veth every frame still crosses the kernel (AF_XDP: a copy into its ring, "
+        "a wake-up, the veth's own path; AF_PACKET: a copy and a system call per burst), which a NIC's queues do not cost, "
+        "and the nodes, the kernel and the relay share this machine's cores";
     const BackendRun* uring = nullptr;
     const BackendRun* best = nullptr;
     for (const auto& b : r.backends) {
@@ -1474,9 +1477,9 @@ void targets(Ctx& c) {
       t.measured = fmt("%.2f x", ratio) + " (" + best->backend + fmt(" %.0f", best->msgs_per_core) +
                    fmt(" vs %.0f relayed/s per core)", uring->msgs_per_core) +
                    fmt("; per busy core (idle polling left out) %.2f x", uring->msgs_per_busy_core > 0 ? best->msgs_per_busy_core / uring->msgs_per_busy_core : 0);
-      t.pass = ratio >= 2;
+      t.pass = Target::kNotJudgedHere;
       u.measured = fmt("%.2f us", best->transport_us_per_copy) + " (" + best->backend + fmt("; io_uring %.2f us)", uring->transport_us_per_copy);
-      u.pass = best->transport_us_per_copy <= 1;
+      u.pass = Target::kNotJudgedHere;
     }
     r.targets.push_back(t);
     r.targets.push_back(u);

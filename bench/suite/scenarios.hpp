@@ -140,7 +140,8 @@ struct GaiaRun {
 
 struct Target {
   std::string name, measured, limit;
-  int pass = -1;  // 1 pass, 0 fail, -1 not measured
+  int pass = -1;  // 1 pass, 0 fail, -1 not measured, kNotJudgedHere: measured, but this machine cannot judge it (the note says why)
+  static constexpr int kNotJudgedHere = -2;
   std::string note;
 };
 
