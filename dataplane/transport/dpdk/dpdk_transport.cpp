@@ -1272,7 +1272,7 @@ void DpdkTransport::probe_tails(std::uint64_t now) noexcept {
     if (k.probed || k.srtt_ns == 0 || (pcb->flags & (TF_RTO | TF_INFR)) != 0 || pcb->snd_wnd == 0) continue;
     if (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) continue;
     if (pcb->unacked->next == nullptr && pcb->unsent == nullptr) continue;  // one segment: the timer's
-    if (now - k.progress_ns < std::max(2 * k.srtt_ns, kProbeFloorNs)) continue;
+    if (now < k.progress_ns || now - k.progress_ns < std::max(2 * k.srtt_ns, kProbeFloorNs)) continue;
     const u8_t nrtx = pcb->nrtx;
     if (tcp_rexmit(pcb) != ERR_OK) continue;
     ++probe_resends_;
