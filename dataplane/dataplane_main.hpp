@@ -99,6 +99,8 @@ int serve(const Ctx& x, T& transport, Opened op, std::size_t max_sessions, const
   o.relay_2x = cfg->relay_2x;
   o.hide_relayer_addresses = cfg->private_mode();
   o.pacer_budget = cfg->max_queued_per_peer;
+  o.large_sends_at_once = cfg->large_sends_at_once;
+  o.large_push_bytes = cfg->large_push_bytes;
   o.max_conns = op.max_conns;  // the transport's connection ids index the session table
   o.max_sessions = max_sessions;
   o.max_inbound = cfg->max_inbound;  // the rest stays free for outbound dials
@@ -284,6 +286,8 @@ int dataplane_main(int argc, char** argv, const Flavour& flavour) {
   ucfg.max_conns = max_conns;
   ucfg.send_pool = plan.send;
   ucfg.cautious_reads = true;  // a connection's reads are greedy once the control plane authenticated it
+  // Large copies paced by their completions need sends that complete near the wire.
+  if (cfg->large_sends_at_once != 0) ucfg.notsent_lowat = 128 << 10;
   auto transport = UringTransport::create(ucfg);
   if (!transport.ok()) {
     log_line(kProg, "io_uring: %s (%s)", transport.error().reason,

@@ -417,7 +417,10 @@ void ControlEngine::apply(std::uint32_t sid, Peer& p, std::vector<Action>& actio
         p.pkh = crypto::hash160(ByteSpan(pk.data(), pk.size()));
         ++stats_.authenticated;
         Bytes body(pk.begin(), pk.end());
-        if (pair_dial(*p.pkh) != nullptr) body.push_back(link::kAuthPairPartner);  // no per-sender allowances
+        std::uint8_t flags = pair_dial(*p.pkh) != nullptr ? link::kAuthPairPartner : 0;  // no per-sender allowances
+        for (const auto& t : opts_.trusted_pkhs)
+          if (t == *p.pkh) flags |= link::kAuthTrusted;  // first in line for large pushes
+        if (flags != 0) body.push_back(flags);
         send(link::CtlMsg::kAuthenticated, sid, std::move(body));
         on_authenticated(sid, p);
         pair_authenticated(sid, p, now_ns_);

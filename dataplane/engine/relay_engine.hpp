@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -50,7 +51,17 @@ struct DpOptions {
   bool feed_block_store = true;       // hand relayed blocks to the control plane's store
   std::size_t dedup_depth = 1 << 16;  // object ids remembered
   std::uint32_t pacer_budget = 50;    // our messages queued per node (a node drops at 100)
-  std::uint32_t max_inflight_sends = 8;  // per session, handed to the transport
+  std::uint32_t max_inflight_sends = 8;  // per session, handed to the transport (at most 64)
+  // Large pushes, a few peers at a time: when the relay's own uplink is what limits a
+  // fan-out, sending a block to every peer at once makes each wait for all the copies;
+  // sending to large_sends_at_once peers at a time delivers the first ones K / n times
+  // sooner (and they pass it on), the last no later. Pushes of at least
+  // large_push_bytes wait for a slot; a slot is free again once the copy is sent
+  // (io_uring: handed to the kernel, whose socket keeps little unsent: TCP_NOTSENT_LOWAT;
+  // DPDK: acknowledged). Who goes first: pair partners and trusted peers, then the
+  // shortest round trip. 0: every peer at once.
+  std::uint32_t large_sends_at_once = 0;
+  std::size_t large_push_bytes = std::size_t{256} << 10;
   std::size_t max_sessions = 1024;       // more are refused at accept (at most 65536)
   // Inbound sessions beyond this are refused at accept, so the rest of the table stays
   // free for the control plane's dials (a flood of inbound connections cannot take the
@@ -225,6 +236,8 @@ class RelayEngine final : private ControlCommands {
   void stream_step(Session& s);
   void close_session(Session& s, const char* why, bool misbehaved);
   void forget_session(ConnId c, int err);
+  void dispatch_large();
+  bool large_ahead(const Session& a, const Session& b) const noexcept;
   void drain(Session& s);
   void evict_slowest(std::uint64_t now_ns);
   void sweep(std::uint64_t now_ns);
@@ -272,6 +285,8 @@ class RelayEngine final : private ControlCommands {
   RelayPath path_;
   StreamWorker streams_;
   std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
+  std::vector<std::uint32_t> large_waiting_;  // sids of sessions whose next push waits for a large-send slot
+  std::uint32_t large_busy_ = 0;              // slots taken (granted, or a large copy being sent)
   std::vector<SharedBuf*> resign_new_;  // their re-signed replacements
   std::unique_ptr<BufPool> rx_pool_;
   RxBodies rx_bodies_;

@@ -115,8 +115,12 @@ bool RelayEngine<T, F>::on_event(const Event& e) {
     case EventKind::kSent:
       if (Session* s = sessions_.by_conn(e.conn); s != nullptr && e.user != 0) {
         --s->inflight;
+        const bool large = (s->large_bits & 1) != 0;  // (a connection's sends complete in order)
+        s->large_bits >>= 1;
         s->last_tx_ns = now_ns_;
+        if (large) --large_busy_;
         drain(*s);
+        dispatch_large();  // (a slot came free, or one granted found its send refused)
       }
       break;
     case EventKind::kData:
@@ -192,7 +196,15 @@ void RelayEngine<T, F>::forget_session(ConnId c, int err) {
   track_path(*s, true);
   s->path = {};
   s->arrival.end(streams_);
+  // Its large-send slots are free again (the waiting list drops its sid by itself).
+  const auto held = static_cast<std::uint32_t>(std::popcount(s->large_bits)) + (s->large_granted ? 1u : 0u);
+  s->large_bits = 0;
+  s->large_granted = s->large_waiting = false;
   sessions_.close(*s);
+  if (held != 0) {
+    large_busy_ -= held;
+    dispatch_large();
+  }
   bump(c_->sessions_closed);
   count_sessions();
 }
@@ -219,19 +231,72 @@ void RelayEngine<T, F>::send_now(Session& s, ByteSpan bytes) {
 
 // drain: pushes waiting in the session's pacer go to the transport, up to
 // max_inflight_sends at a time.
+// A large push (large_sends_at_once) goes only with a slot: without one the session
+// joins the waiting list and sends nothing more until dispatch_large() grants it one.
 template <Transport T, class F>
 void RelayEngine<T, F>::drain(Session& s) {
   if (s.inflight == 0) s.last_tx_ns = now_ns_;  // the write clock runs while something is outstanding
-  while (s.inflight < opts_.max_inflight_sends) {
+  const std::uint32_t window = std::min<std::uint32_t>(opts_.max_inflight_sends, 64);  // (large_bits)
+  while (s.inflight < window) {
+    const policy::QueuedPush* front = s.pacer.peek();
+    if (front == nullptr) break;
+    const bool large = opts_.large_sends_at_once != 0 && buf_of(*front)->bytes().size() >= opts_.large_push_bytes;
+    if (large && !s.large_granted) {
+      if (!s.large_waiting) {
+        s.large_waiting = true;
+        if constexpr (RttAware<T>) s.rtt_us = t_.rtt_us(s.conn);
+        large_waiting_.push_back(s.sid);
+        bump(c_->large_sends_waited);
+      }
+      break;
+    }
     auto p = s.pacer.next();
-    if (!p) break;
     SharedBuf* buf = buf_of(*p);
     if (t_.send(s.conn, buf, p->handle).ok()) {
+      if (large) {  // the slot granted is this copy's until it is sent
+        s.large_granted = false;
+        s.large_bits |= std::uint64_t{1} << s.inflight;
+      }
       ++s.inflight;
       bump(c_->bytes_relayed_out, buf->bytes().size());
       count_out(buf->bytes());
+    } else if (large) {
+      s.large_granted = false;  // (not sent: the slot goes to the next)
+      --large_busy_;
     }
     buf->unref();  // the transport holds its own reference now
+  }
+}
+
+// large_ahead: whether waiting session a goes before b: pair partners and trusted peers
+// first, then the shorter round trip (an unknown one last).
+template <Transport T, class F>
+bool RelayEngine<T, F>::large_ahead(const Session& a, const Session& b) const noexcept {
+  const bool fa = a.pair_partner || a.trusted, fb = b.pair_partner || b.trusted;
+  if (fa != fb) return fa;
+  const std::uint64_t ra = a.rtt_us == 0 ? UINT64_MAX : a.rtt_us, rb = b.rtt_us == 0 ? UINT64_MAX : b.rtt_us;
+  return ra < rb;
+}
+
+// dispatch_large: free slots to the waiting sessions that go first. (A fan-out to K
+// peers makes K waiting: each grant is a pass over them, K² compares per block.)
+template <Transport T, class F>
+void RelayEngine<T, F>::dispatch_large() {
+  while (large_busy_ < opts_.large_sends_at_once) {
+    std::erase_if(large_waiting_, [&](std::uint32_t sid) {  // gone, or its sid reused
+      const Session* s = sessions_.by_sid(sid);
+      return s == nullptr || !s->large_waiting;
+    });
+    if (large_waiting_.empty()) return;
+    std::size_t best = 0;  // (ties: the one waiting longest, earlier in the list)
+    for (std::size_t i = 1; i < large_waiting_.size(); ++i)
+      if (large_ahead(*sessions_.by_sid(large_waiting_[i]), *sessions_.by_sid(large_waiting_[best]))) best = i;
+    Session* s = sessions_.by_sid(large_waiting_[best]);
+    large_waiting_.erase(large_waiting_.begin() + static_cast<std::ptrdiff_t>(best));
+    s->large_waiting = false;
+    s->large_granted = true;
+    ++large_busy_;
+    drain(*s);
   }
 }
 
@@ -569,6 +634,7 @@ void RelayEngine<T, F>::fan_out(Session* from, ForwardMaker& m, policy::Priority
     bump(c_->fanout_sends);
     drain(*s);
   }
+  dispatch_large();  // the large copies' first slots, in order (now that every recipient waits)
 }
 
 // The burn view moved: pushes still waiting in pacers carry the old one. Each distinct
@@ -652,6 +718,7 @@ bool RelayEngine<T, F>::on_authenticated(std::uint32_t sid, ByteSpan key33, std:
   s->key = *key;
   s->pkh = crypto::hash160(key33);
   s->pair_partner = (flags & link::kAuthPairPartner) != 0;
+  s->trusted = (flags & link::kAuthTrusted) != 0;
   count_sessions();
   // Any message size from now on; one that waited for the key is read now, or waits for
   // memory like any other.

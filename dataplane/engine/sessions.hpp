@@ -65,6 +65,14 @@ struct Session {
   bool closing = false;
   bool misbehaved = false;
   bool pair_partner = false;  // a partner relay of a pair: no per-sender allowances
+  bool trusted = false;       // a trusted peer (p2p.trusted_peers)
+  // Large pushes, a few peers at a time (DpOptions::large_sends_at_once): this session
+  // waits for a slot; holds one whose push it has not handed over yet; and which of its
+  // sends in flight are large ones (bit i: the i-th oldest), each holding a slot.
+  bool large_waiting = false;
+  bool large_granted = false;
+  std::uint32_t rtt_us = 0;  // its round trip when it began waiting (0: unknown)
+  std::uint64_t large_bits = 0;
   const char* why = "";
   std::uint64_t last_rx_ns = 0;    // when bytes last arrived (silence)
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute

@@ -55,6 +55,13 @@ concept PathAware = requires(const T& t, ConnId c) {
   { t.path_state(c) } -> std::same_as<PathState>;
 };
 
+// RttAware: a transport that reports a connection's smoothed round trip in µs (0: not
+// known), e.g. from TCP_INFO or its own stack (optional).
+template <class T>
+concept RttAware = requires(const T& t, ConnId c) {
+  { t.rtt_us(c) } -> std::same_as<std::uint32_t>;
+};
+
 // SharedBuf: one immutable, reference-counted payload that many sends can reference
 // without copying (the fan-out of one signed message to every eligible peer). It lives
 // on the heap, or in a transport's pool of registered buffers (see alloc()), in which

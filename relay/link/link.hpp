@@ -41,7 +41,7 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // a session came over (onion, I2P), the onion listener's port. 10: MPTCP gauges and counters.
 // 11: kAuthenticated may carry flags (kAuthPairPartner). 12: the dataplane's backend and its
 // DPDK port's counters.
-inline constexpr std::uint32_t kLinkAbiVersion = 21;
+inline constexpr std::uint32_t kLinkAbiVersion = 22;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -54,6 +54,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 21;
   X(msgs_to_control, "messages handed to the control plane")                                       \
   X(relayed, "distinct pushes forwarded")                                                          \
   X(fanout_sends, "copies of relayed pushes queued to sessions")                                   \
+  X(large_sends_waited, "copies of large pushes that waited for one of the p2p.large_sends_at_once slots") \
   X(bytes_relayed_out, "bytes of relayed pushes written")                                          \
   X(resigned, "queued pushes re-signed after a burn view change")                                  \
   X(drop_dup, "pushes already relayed (dedup)")                                                    \
@@ -216,6 +217,8 @@ enum class CtlMsg : std::uint16_t {
 // kAuthenticated's flags. kAuthPairPartner: a partner relay of a pair ([pair] peers): it
 // carries the pushes of all its own peers, so no per-sender allowance applies to it.
 inline constexpr std::uint8_t kAuthPairPartner = 1;
+// kAuthTrusted: a trusted peer (p2p.trusted_peers): first in line for large pushes.
+inline constexpr std::uint8_t kAuthTrusted = 2;
 
 
 inline constexpr std::uint8_t kMsgVerified = 1;  // kMessage flag: signature checked with the session key

@@ -81,6 +81,12 @@ class SessionPacer {
   AdmitResult admit(const QueuedPush& p);
   // next: the highest-priority waiting push (oldest first within a priority), or nullopt.
   std::optional<QueuedPush> next();
+  // peek: the push next() would return, left waiting (nullptr: none).
+  const QueuedPush* peek() noexcept {
+    for (auto& q : q_)
+      if (!q.empty()) return &q.at(0);
+    return nullptr;
+  }
   std::uint32_t waiting() const noexcept {
     std::uint32_t n = 0;
     for (const auto& q : q_) n += q.size();

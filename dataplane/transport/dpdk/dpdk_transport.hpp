@@ -31,6 +31,7 @@
 // (EDESTADDRREQ / EOPNOTSUPP) and the configuration check says so at start.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -154,6 +155,11 @@ class DpdkTransport {
   std::size_t held_bytes() const noexcept { return held_bytes_; }
   // rto_ms: connection c's retransmission timeout now (0: no such connection).
   std::uint32_t rto_ms(ConnId c) const noexcept;
+  // rtt_us: connection c's smoothed round trip, as the tail-loss probe measures it (0:
+  // no sample yet).
+  std::uint32_t rtt_us(ConnId c) const noexcept {
+    return c < conns_.size() && conns_[c].pcb != nullptr ? static_cast<std::uint32_t>(std::min<std::uint64_t>(conns_[c].srtt_ns / 1000, UINT32_MAX)) : 0;
+  }
 
   // lwIP's callbacks (dpdk_transport.cpp), not for callers.
   struct Hooks;

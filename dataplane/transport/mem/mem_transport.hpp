@@ -83,6 +83,12 @@ class MemTransport {
   // stall_sends: hold this endpoint's sends (no delivery, no kSent) until turned off; the
   // held ones then go out in order at the next poll(). A peer that stops reading.
   void stall_sends(bool on) noexcept { stall_ = on; }
+  // set_rtt_us: the round trip a peer's rtt_us() reports for its connections to this
+  // endpoint (tests of ordering by round trip).
+  void set_rtt_us(std::uint32_t us) noexcept { rtt_us_ = us; }
+  std::uint32_t rtt_us(ConnId c) const noexcept {
+    return c < conns_.size() && conns_[c].open && conns_[c].peer != nullptr ? conns_[c].peer->rtt_us_ : 0;
+  }
 
  private:
   struct Conn {
@@ -107,6 +113,7 @@ class MemTransport {
   };
   std::deque<Stalled> stalled_;
   bool stall_ = false;
+  std::uint32_t rtt_us_ = 0;
 
   MemNetwork& net_;
   std::uint16_t port_;

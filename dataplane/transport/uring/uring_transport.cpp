@@ -279,6 +279,10 @@ Result<ConnId> UringTransport::adopt(int fd, bool connecting, const sockaddr_in6
   if (peer != nullptr) k.peer = *peer;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (cfg_.notsent_lowat != 0) {
+    const int lowat = static_cast<int>(cfg_.notsent_lowat);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);  // (an MPTCP socket may refuse it)
+  }
   int rc = io_uring_register_files_update(ring_.get(), c, &fd, 1);
   if (rc != 1) {
     k.in_use = false;
@@ -921,6 +925,15 @@ std::size_t UringTransport::poll(std::span<Event> evs, int timeout_ms) {
   }
   while (!backlog_.empty() && n < evs.size()) evs[n++] = pop_backlog();
   return n;
+}
+
+std::uint32_t UringTransport::rtt_us(ConnId c) const noexcept {
+  const int fd = native_fd(c);
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (fd < 0 || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || len < offsetof(tcp_info, tcpi_rtt) + sizeof ti.tcpi_rtt)
+    return 0;
+  return ti.tcpi_rtt;
 }
 
 }  // namespace relay::dp

@@ -48,6 +48,11 @@ struct UringConfig {
   // How long a proxy's handshake may take (SOCKS5: to the end of its CONNECT reply). Tor
   // gives an onion connection two minutes itself (SocksTimeout).
   std::uint64_t dialogue_timeout_ms = 120'000;
+  // notsent_lowat: TCP_NOTSENT_LOWAT on every connection (0: the kernel's default, none).
+  // A send then completes once all but about this much of it is on the wire rather than
+  // as soon as the socket buffer holds it: what a sender that paces large copies by
+  // their completions (p2p.large_sends_at_once) needs.
+  std::uint32_t notsent_lowat = 0;
 };
 
 struct UringFeatures {
@@ -130,6 +135,8 @@ class UringTransport {
   // native_fd: the connection's socket, for what io_uring does not do (reading its error
   // queue, e.g. send timestamps); -1 when there is no such connection.
   int native_fd(ConnId c) const noexcept { return c < conns_.size() && conns_[c].in_use ? conns_[c].fd : -1; }
+  // rtt_us: the kernel's smoothed round trip for connection c (TCP_INFO; 0: unknown).
+  std::uint32_t rtt_us(ConnId c) const noexcept;
   // counters
   std::uint64_t dialogues_failed() const noexcept { return dialogues_failed_; }  // proxy handshakes that failed
   std::uint64_t recv_nobufs() const noexcept { return recv_nobufs_; }

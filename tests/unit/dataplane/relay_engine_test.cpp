@@ -1172,6 +1172,88 @@ TEST(RelayEngine, OriginatedPushesGoToEveryPeerWithUsAsTheOnlyRelayer) {
   }
 }
 
+// p2p.large_sends_at_once: a large push goes to a few peers at a time, trusted peers (and
+// pair partners) first, then the shortest round trip; each further copy starts when one
+// before it is sent. Here a transaction counts as large (large_push_bytes = 100), two
+// copies at a time, five recipients: the trusted one (the longest round trip), then by
+// round trip, an unknown one last. The in-memory transport completes a send at the
+// relay's next poll, so each run_once hands out the next two.
+TEST(RelayEngine, LargePushesGoToAFewPeersAtATimeTrustedThenNearestFirst) {
+  MemNetwork probe;
+  MemTransport pt(probe, 9);
+  test::TestPeer<MemTransport> trusted_probe(pt, 24);
+  Net n(0, 0, {trusted_probe.pkh()}, [](DpOptions& o) {
+    o.large_sends_at_once = 2;
+    o.large_push_bytes = 100;
+  });
+  // Node keys 20..25: 20 sends; RTTs (µs) of the others: 21: 300, 22: 100, 23: unknown,
+  // 24 (trusted): 900, 25: 200.
+  const std::uint32_t rtt[] = {0, 300, 100, 0, 900, 200};
+  for (std::uint8_t i = 0; i < 6; ++i) n.add_node(static_cast<std::uint8_t>(20 + i)).t.set_rtt_us(rtt[i]);
+  n.settle();
+  ASSERT_EQ(n.relay->dp->authenticated_sessions(), 6u);
+  auto& a = n.nodes[0]->peer;
+  a.send(a.conv->sign(0x77, Transaction{test::signed_test_tx(41)}));
+  // Step by step: which nodes hold it after each round of the relay and the nodes.
+  std::vector<std::vector<std::size_t>> rounds;
+  std::vector<bool> had(6, false);
+  for (int round = 0; round < 12 && rounds.size() < 3; ++round) {
+    n.now += 1000;
+    n.relay->run_once(n.now);
+    for (auto& node : n.nodes) node->peer.pump(n.now);
+    std::vector<std::size_t> got;
+    for (std::size_t i = 1; i < 6; ++i)
+      if (!had[i] && !n.nodes[i]->peer.pushes.empty()) {
+        had[i] = true;
+        got.push_back(i);
+      }
+    if (!got.empty()) rounds.push_back(got);
+  }
+  // (Each round's nodes by index: the two of a round are handed out in one poll.) The
+  // trusted 24 goes with the nearest, 22, before 25 and 21; 23, unknown, last.
+  const std::vector<std::vector<std::size_t>> want = {{2, 4}, {1, 5}, {3}};
+  EXPECT_EQ(rounds, want) << "copies were handed out in the wrong order or too many at once";
+  EXPECT_EQ(n.c().large_sends_waited.load(), 5u);
+  EXPECT_EQ(n.c().fanout_sends.load(), 5u);
+  // Small pushes are not held back: with the threshold above a transaction, all at once.
+  Net m(0, 0, {}, [](DpOptions& o) { o.large_sends_at_once = 1; });
+  for (std::uint8_t i = 0; i < 4; ++i) m.add_node(static_cast<std::uint8_t>(30 + i));
+  m.settle();
+  auto& b = m.nodes[0]->peer;
+  b.send(b.conv->sign(0x78, Transaction{test::signed_test_tx(42)}));
+  m.now += 1000;
+  m.relay->run_once(m.now);
+  for (auto& node : m.nodes) node->peer.pump(m.now);
+  for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(m.nodes[i]->peer.pushes.size(), 1u) << i;
+  EXPECT_EQ(m.c().large_sends_waited.load(), 0u);
+}
+
+// A session holding a large-send slot that goes away gives it back: the next waiting
+// peer gets its copy. (One slot; the first recipient stops reading, so its copy never
+// completes, then it disconnects.)
+TEST(RelayEngine, ALargeSendSlotComesBackWhenItsSessionCloses) {
+  Net n(0, 0, {}, [](DpOptions& o) {
+    o.large_sends_at_once = 1;
+    o.large_push_bytes = 100;
+  });
+  const std::uint32_t rtt[] = {0, 100, 200};
+  for (std::uint8_t i = 0; i < 3; ++i) n.add_node(static_cast<std::uint8_t>(50 + i)).t.set_rtt_us(rtt[i]);
+  n.settle();
+  n.rt->stall_sends(true);  // the relay's copies go nowhere: none completes
+  auto& a = n.nodes[0]->peer;
+  a.send(a.conv->sign(0x79, Transaction{test::signed_test_tx(43)}));
+  for (int i = 0; i < 3; ++i) {
+    n.now += 1000;
+    n.relay->run_once(n.now);
+    for (auto& node : n.nodes) node->peer.pump(n.now);
+  }
+  EXPECT_EQ(n.c().large_sends_waited.load(), 2u);
+  n.nodes[1]->t.close(n.nodes[1]->peer.conn);  // the nearest, holding the slot, leaves
+  n.rt->stall_sends(false);
+  n.settle();
+  EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u) << "the slot of the session that left was not given back";
+}
+
 // The 39 kB mainnet contract deploy (larger than any handshake) and variants of it.
 StacksTransaction big_contract() {
   Bytes contract;

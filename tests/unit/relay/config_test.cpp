@@ -36,6 +36,8 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   auto d = load_config("", {}, err);
   EXPECT_EQ(c->bind_host, d->bind_host);
   EXPECT_EQ(c->max_queued_per_peer, d->max_queued_per_peer);
+  EXPECT_EQ(c->large_sends_at_once, d->large_sends_at_once);
+  EXPECT_EQ(c->large_push_bytes, d->large_push_bytes);
   EXPECT_EQ(c->shm_path, d->shm_path);
   EXPECT_EQ(c->max_message_len, d->max_message_len);
   EXPECT_EQ(c->store_enabled, d->store_enabled);
@@ -84,6 +86,21 @@ TEST(Config, TransactionAllowances) {
   EXPECT_EQ(c->tx_checks_per_s, 50u);
   EXPECT_FALSE(load_config("[p2p]\ntx_checks_per_s = 0\n", {}, err, "r.toml").ok());
   EXPECT_NE(err.find("'p2p.tx_checks_per_s' must be an integer in"), std::string::npos) << err;
+}
+
+TEST(Config, LargePushesAFewPeersAtATime) {
+  std::string err;
+  auto d = load_config("", {}, err);
+  ASSERT_TRUE(d.ok()) << err;
+  EXPECT_EQ(d->large_sends_at_once, 0u);  // every peer at once
+  EXPECT_EQ(d->large_push_bytes, 256u << 10);
+  auto c = load_config("[p2p]\nlarge_sends_at_once = 3\nlarge_push_bytes = 65536\n", {}, err);
+  ASSERT_TRUE(c.ok()) << err;
+  EXPECT_EQ(c->large_sends_at_once, 3u);
+  EXPECT_EQ(c->large_push_bytes, 65536u);
+  EXPECT_FALSE(load_config("[p2p]\nlarge_push_bytes = 100\n", {}, err, "r.toml").ok());
+  EXPECT_NE(err.find("'p2p.large_push_bytes' must be an integer in"), std::string::npos) << err;
+  EXPECT_FALSE(load_config("[p2p]\nlarge_sends_at_once = -1\n", {}, err, "r.toml").ok());
 }
 
 TEST(Config, HttpAndRewardsSections) {
