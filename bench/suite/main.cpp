@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
   };
   auto* run = app.add_subcommand("run", "the full suite (several minutes)");
   common(run);
-  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link, privacy, failover, gaia, soak (repeatable)")
-      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link", "privacy", "failover", "gaia", "soak"}));
+  run->add_option("--scenario", o.only, "run only these: tx, blocks, mixed, fanout, http, veth, link, uplink, privacy, failover, gaia, soak (repeatable)")
+      ->check(CLI::IsMember({"tx", "blocks", "mixed", "fanout", "http", "veth", "link", "uplink", "privacy", "failover", "gaia", "soak"}));
   run->add_option("--backend", o.backends, "the veth scenario's dataplane backends: uring, af_xdp, af_packet (repeatable; default all)")
       ->check(CLI::IsMember({"uring", "af_xdp", "af_packet"}));
   auto* smoke = app.add_subcommand("smoke", "a reduced run of every scenario (about 100 s as root, a third of it the private Tor network starting)");

@@ -94,7 +94,7 @@ Result<std::unique_ptr<RelayProc>> RelayProc::start(const RelayLaunch& l, std::s
       << (l.identity_key_file.empty() ? "" : "identity_key_file = \"" + l.identity_key_file + "\"\n")
       << "[p2p]\nbind = \"" << l.p2p_bind << "\"\nmax_inbound = 2000\nbusy_poll = " << (l.busy_poll ? "true" : "false") << "\n"
       << "cpus = [" << (l.cpus.empty() ? "" : std::to_string(l.cpus[0])) << (l.cpus.size() > 1 ? ", " + std::to_string(l.cpus[1]) : "")
-      << "]\n"
+      << "]\n" << l.p2p_extra
       << "[rewards]\nreward_set_file = \"" << l.reward_set_file << "\"\n"
       << "[frontier]\nbootstrap = []\nwalk = false\nprivate_neighbors = true\nmax_inbound_per_ip = 100000\n"
       << l.extra_toml;

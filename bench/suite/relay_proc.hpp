@@ -22,6 +22,7 @@ struct RelayLaunch {
   std::string work_dir;        // data dir, config and logs go under it
   std::string reward_set_file;  // signers blocks are checked against
   std::string extra_toml;      // appended to the generated config
+  std::string p2p_extra;       // lines added to its [p2p] table
   // dataplane_bin: run this program as the dataplane (the stacks-core baseline) under
   // the same `stacks-relay run`; empty: the relay's own stacks-relay-dataplane.
   std::string dataplane_bin;

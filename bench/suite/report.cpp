@@ -216,6 +216,12 @@ std::string to_json(const SuiteResult& r) {
             {"block_first_byte_out", dist_json(p.block.first_out)}, {"block_last_peer", dist_json(p.block.last_peer)}};
   });
   j["privacy_note"] = r.privacy_note;
+  j["uplink"] = array_of(r.uplink, [](const UplinkStep& u) -> Json {
+    return {{"at_once", std::uint64_t{u.at_once}}, {"k", std::uint64_t{u.k}}, {"bytes", std::uint64_t{u.bytes}},
+            {"uplink_mbps", std::uint64_t{u.uplink_mbps}}, {"median_peer", dist_json(u.median_peer)},
+            {"last_peer", dist_json(u.last_peer)}, {"waited", u.waited}};
+  });
+  j["uplink_note"] = r.uplink_note;
   j["failover"] = array_of(r.failover, [](const Failover& f) -> Json {
     return {{"k", std::uint64_t{f.k}}, {"tx_rate", real(f.tx_rate)}, {"seconds", real(f.seconds)},
             {"kill_at_s", real(f.kill_at_s)}, {"restart_at_s", real(f.restart_at_s)}, {"sent", f.sent},
@@ -451,6 +457,21 @@ std::string to_html(const SuiteResult& r) {
            (direct != nullptr && direct != &p ? times(p.block.last_peer.p50, direct->block.last_peer.p50) : "–") + "</td><td>" +
            std::to_string(p.block.last_peer.n) + "</td></tr>";
     }
+    h += "</table>";
+  }
+  if (!r.uplink.empty() || !r.uplink_note.empty()) {
+    h += "<h2>The relay's own uplink as the bottleneck: a few peers at a time</h2><p>The relay's side of a veth shaped "
+         "with tbf; one node pushes blocks, the relay sends them to every other node at once, then "
+         "(<code>p2p.large_sends_at_once</code>) to a few at a time: pair partners and trusted peers first, then the "
+         "shortest round trip. Times from the origin's first byte. " + esc(r.uplink_note) +
+         "</p><table><tr><th>at a time</th><th>uplink</th><th>K</th><th>block</th><th>median peer p50 µs</th><th>p99</th>"
+         "<th>last peer p50 µs</th><th>p99</th><th>complete</th><th>copies that waited</th></tr>";
+    for (const auto& u : r.uplink)
+      h += "<tr><td>" + (u.at_once == 0 ? std::string("all") : std::to_string(u.at_once)) + "</td><td>" +
+           std::to_string(u.uplink_mbps) + " Mbit/s</td><td>" + std::to_string(u.k) + "</td><td>" + bytes_str(u.bytes) +
+           "</td><td>" + num(u.median_peer.p50) + "</td><td>" + num(u.median_peer.p99) + "</td><td>" + num(u.last_peer.p50) +
+           "</td><td>" + num(u.last_peer.p99) + "</td><td>" + std::to_string(u.last_peer.n) + "</td><td>" +
+           std::to_string(u.waited) + "</td></tr>";
     h += "</table>";
   }
   if (!r.failover.empty() || !r.failover_note.empty()) {

@@ -700,7 +700,7 @@ struct NetnsLab {
 // to its config. It becomes c.relay (replaced by ensure_relay when a scenario on
 // loopback needs one).
 bool start_relay_in(Ctx& c, const std::string& netns, const std::string& bind, const std::string& name, bool reference,
-                    const std::string& extra_toml = "") {
+                    const std::string& extra_toml = "", const std::string& p2p_extra = "") {
   if (c.relay) {
     (void)c.relay->stop();
     c.relay.reset();
@@ -715,6 +715,7 @@ bool start_relay_in(Ctx& c, const std::string& netns, const std::string& bind, c
   l.cpus = c.o.relay_cpus;
   l.netns = netns;
   l.extra_toml = extra_toml;
+  l.p2p_extra = p2p_extra;
   if (reference) l.dataplane_bin = reference_dataplane(c.o.relay_bin);
   std::string err;
   auto r = RelayProc::start(l, err);
@@ -1007,6 +1008,70 @@ void origin_link(Ctx& c) {
   if (!start_relay_in(c, lab, true) || !run("reference", k, mbps, sizes)) return;
   (void)c.relay->stop();
   c.relay.reset();
+}
+
+// ---- the relay's own uplink as the bottleneck: earliest-first fan-out -----------------
+
+// relay_uplink: the relay in one namespace, its side of the veth shaped to
+// `link_mbps` (tbf), K nodes in the other; one of them pushes 2 MiB blocks (512 KiB in
+// the smoke run). The relay's copies share its uplink: sent to every peer at once, each
+// finishes near the end of all of them; sent to a few at a time (p2p.large_sends_at_once)
+// the first ones finish K / n times sooner. The same blocks, once each way, one relay
+// after the other; per block, the median recipient's time and the last one's.
+void relay_uplink(Ctx& c) {
+  if (::geteuid() != 0) {
+    c.res.uplink_note = "not measured: needs root (network namespaces, tbf)";
+    return c.note("uplink: skipped (needs root)");
+  }
+  NetnsLab lab("u", false);
+  const std::uint32_t mbps = c.o.link_mbps;
+  if (!lab.ok || !launch::offloads_off(lab.nr, lab.vr) || !launch::offloads_off(lab.np, lab.vp) ||
+      !sh("ip netns exec " + lab.nr + " tc qdisc replace dev " + lab.vr + " root tbf rate " + std::to_string(mbps) +
+          "mbit burst 64kb latency 100ms")) {
+    c.res.uplink_note = "not measured: the namespaces or the shaper could not be set up";
+    return c.note("uplink: could not set up the namespaces or the shaper");
+  }
+  const std::size_t k = c.o.smoke ? 8 : 16;
+  const std::size_t bytes = c.o.smoke ? (512u << 10) : (2u << 20);
+  const std::size_t reps = c.o.smoke ? 3 : 6;
+  for (std::uint32_t at_once : {0u, 2u}) {
+    const std::string name = lab.tag + "-n" + std::to_string(at_once);
+    if (!start_relay_in(c, lab.nr, "198.18.5.1:20444", name, false, "",
+                        "large_sends_at_once = " + std::to_string(at_once) + "\n")) {
+      c.res.uplink_note = "the relay did not start (see the log)";
+      return;
+    }
+    auto s = lab_swarm(c, lab, k, false);
+    if (!s) {
+      c.res.uplink_note = "the nodes could not connect";
+      break;
+    }
+    const std::uint64_t waited0 = c.relay->counters().large_sends_waited.load();
+    // A block's copies take K × its size at the shaped rate; the next waits that long
+    // again so that blocks do not overlap.
+    const auto spread = static_cast<std::uint64_t>(static_cast<double>(bytes * k * 8) / (mbps * 1e6) * 1e9);
+    auto plan = block_plan(c, *s, bytes, reps, 2 * spread + 100'000'000ull);
+    auto r = run_trial(*s, plan, k - 1, 3 * kSecond + 2 * spread);
+    std::vector<double> median, last;
+    per_push_median(r, k - 1, median, last);
+    UplinkStep st;
+    st.at_once = at_once;
+    st.k = k;
+    st.bytes = bytes;
+    st.uplink_mbps = mbps;
+    st.median_peer = summarize(median);
+    st.last_peer = summarize(last);
+    st.waited = c.relay->counters().large_sends_waited.load() - waited0;
+    c.note("uplink %u Mbit/s, %s a time: %zu B to %zu peers, median peer p50 %.0f us, last peer p50 %.0f us (%zu of %zu "
+           "complete; %llu copies waited for a slot)", mbps, at_once == 0 ? "every peer at" : (std::to_string(at_once) + " at").c_str(),
+           bytes, k - 1, st.median_peer.p50, st.last_peer.p50, st.last_peer.n, reps, static_cast<unsigned long long>(st.waited));
+    c.res.uplink.push_back(st);
+    s.reset();
+  }
+  if (c.relay) {
+    (void)c.relay->stop();
+    c.relay.reset();
+  }
 }
 
 // ---- privacy: what Tor and WireGuard cost ----------------------------------------------
@@ -1484,6 +1549,30 @@ void targets(Ctx& c) {
     r.targets.push_back(t);
     r.targets.push_back(u);
   }
+  // Earliest-first fan-out through the relay's shaped uplink, against every peer at once
+  // in the same run: the median recipient sooner, the last one no later.
+  {
+    const UplinkStep* all = nullptr;
+    const UplinkStep* few = nullptr;
+    for (const auto& u : r.uplink) (u.at_once == 0 ? all : few) = &u;
+    Target tm{"relay uplink shaped, a few peers at a time vs all at once: the median peer's time to the block", "", "<= 0.6 x", -1,
+              r.uplink_note};
+    Target tl{"relay uplink shaped, a few peers at a time vs all at once: the last peer's time to the block", "", "<= 1.05 x", -1,
+              r.uplink_note};
+    if (all != nullptr && few != nullptr && all->median_peer.p50 > 0 && all->last_peer.p50 > 0 && few->last_peer.n > 0) {
+      const double m = few->median_peer.p50 / all->median_peer.p50, l = few->last_peer.p50 / all->last_peer.p50;
+      const std::string what = fmt(" (%.0f at a time", few->at_once) + fmt(", %.0f Mbit/s", few->uplink_mbps) +
+                               fmt(", K = %.0f", static_cast<double>(few->k)) + ")";
+      tm.measured = fmt("%.2f x", m) + fmt(" (%.1f", few->median_peer.p50 / 1000) + fmt(" vs %.1f ms)", all->median_peer.p50 / 1000);
+      tm.pass = m <= 0.6;
+      tm.note = "p50 over the blocks" + what;
+      tl.measured = fmt("%.2f x", l) + fmt(" (%.1f", few->last_peer.p50 / 1000) + fmt(" vs %.1f ms)", all->last_peer.p50 / 1000);
+      tl.pass = l <= 1.05;
+      tl.note = "p50 over the blocks" + what;
+    }
+    r.targets.push_back(tm);
+    r.targets.push_back(tl);
+  }
   // The soak: honest delivery in its worst interval, and whether memory grew between its
   // first and last samples (a leak or an attack that holds memory shows as growth).
   Target t6{"soak: honest pushes delivered while every attack runs, worst interval", "", ">= 99.9 %", -1, ""};
@@ -1554,6 +1643,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
   if (want("http")) http_serving(c);
   if (want("veth")) veth(c);
   if (want("link")) origin_link(c);
+  if (want("uplink")) relay_uplink(c);
   if (want("privacy")) privacy(c);
   if (want("failover")) failover(c);
   if (want("gaia")) gaia_outbox(c);

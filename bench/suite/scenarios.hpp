@@ -55,6 +55,18 @@ struct BlockStep {
   std::uint64_t streamed = 0;              // pushes the relay checked while they arrived
 };
 
+// UplinkStep: a block fanned out through a relay whose own uplink is the bottleneck
+// (shaped to uplink_mbps), sent to `at_once` peers at a time (p2p.large_sends_at_once;
+// 0: all at once). Per block, from the origin's first byte: the median recipient's last
+// byte, and the last recipient's.
+struct UplinkStep {
+  std::uint32_t at_once = 0;
+  std::size_t k = 0, bytes = 0;
+  std::uint32_t uplink_mbps = 0;
+  Dist median_peer, last_peer;
+  std::uint64_t waited = 0;  // copies that waited for a slot (large_sends_waited)
+};
+
 struct Mixed {
   std::size_t k = 0, block_bytes = 0;
   double tx_rate = 0;
@@ -162,6 +174,8 @@ struct SuiteResult {
   std::vector<BackendRun> backends;
   std::string backends_note;  // why a backend did not run
   std::vector<PrivacyPath> privacy;
+  std::vector<UplinkStep> uplink;
+  std::string uplink_note;  // why it did not run
   std::string privacy_note;  // why a lab did not run (not root, a program missing)
   std::vector<Failover> failover;
   std::string failover_note;  // why it did not run

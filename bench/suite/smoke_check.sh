@@ -22,7 +22,7 @@ if not r["mixed"] or r["mixed"][0]["block_last_peer_loaded"]["n"] == 0: problems
 if len(r["fanout"]) < 2 or any(f["tx_hop"]["n"] == 0 for f in r["fanout"]): problems.append("fan-out not measured")
 if not any(h["server"] == "relay" and h["requests_per_s"] > 0 and h["errors"] == 0 for h in r["http"]):
     problems.append("HTTP block serving not measured (or had errors)")
-if len(r["targets"]) != 12: problems.append(f"{len(r['targets'])} targets stated, expected 12")
+if len(r["targets"]) != 14: problems.append(f"{len(r['targets'])} targets stated, expected 14")
 if not r["soak"] or len(r["soak"][0]["samples"]) < 2 or any(x["pushes"] == 0 or x["rss"] == 0 for x in r["soak"][0]["samples"]):
     problems.append("the soak took no samples (or sent nothing)")
 elif sum(x["junk_sent"] for x in r["soak"][0]["samples"]) == 0:
@@ -34,6 +34,9 @@ import os
 if os.geteuid() == 0 and not any(b["link_mbps"] > 0 and b["topology"].startswith("relay") and b["first_byte_out"]["n"] > 0
                                  for b in r["block_bursts"]):
     problems.append("the link scenario measured no relayed block")
+if os.geteuid() == 0 and not (any(u["at_once"] == 0 and u["last_peer"]["n"] > 0 for u in r["uplink"]) and
+                               any(u["at_once"] > 0 and u["last_peer"]["n"] > 0 and u["waited"] > 0 for u in r["uplink"])):
+    problems.append("the uplink scenario measured no block both ways (or no copy waited for a slot)")
 # The privacy scenario, where it can run (root, and the programs ./deploy/dev.sh deps installs).
 if os.geteuid() == 0 and os.access("/usr/sbin/tor", os.X_OK) and os.access("/usr/bin/wireguard-go", os.X_OK):
     for lab, path in (("tor", "direct"), ("tor", "tor"), ("wireguard", "direct"), ("wireguard", "wireguard")):
