@@ -646,6 +646,21 @@ TEST_P(DpdkTcp, ALostTailIsProbedNotLeftToTheTimer) {
   ::close(k.fd);
 }
 
+// An id whose kClosed a poll handed out is not given to a new connection before the
+// next poll: the caller may still be handling that batch (and call flush(), which takes
+// in frames, or connect()) and must not find the old peer's id on a new one.
+TEST_P(DpdkTcp, AClosedIdIsNotReusedBeforeTheNextPoll) {
+  const int fd = kernel_connect();
+  ASSERT_TRUE(s_.run([&] { return !s_.accepted.empty(); }));
+  const ConnId old = s_.accepted[0];
+  ::close(fd);
+  ASSERT_TRUE(s_.run([&] { return s_.closed.count(old) == 1; }));  // handed out by the last poll
+  auto c = s_.t->connect(peer(kKernelIp, 9));  // (refused later: nothing listens there)
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(*c, old) << "a new connection got the id of one whose close the caller is still handling";
+  EXPECT_TRUE(s_.run([&] { return s_.failed.count(*c) == 1; }));
+}
+
 // A reset from the peer (SO_LINGER 0) is a close with ECONNRESET.
 TEST_P(DpdkTcp, ResetIsReportedAsSuch) {
   const int fd = kernel_connect();

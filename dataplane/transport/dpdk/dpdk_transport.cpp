@@ -600,6 +600,7 @@ Status DpdkTransport::init() {
   // Tables, all sized now.
   conns_.resize(cfg_.max_conns);
   free_.reserve(cfg_.max_conns);
+  free_next_.reserve(cfg_.max_conns);
   for (ConnId c = cfg_.max_conns; c-- > 0;) {
     free_.push_back(c);
     conns_[c].sendq.resize(cfg_.max_queued_sends);
@@ -1175,7 +1176,6 @@ void DpdkTransport::unref_sends(std::vector<PendingSend>& q, std::uint32_t head,
 // overflowed the stash (and then the device's ring) when they waited for the next poll.
 // Their ACKs can touch more connections: the list is walked by index as it grows.
 void DpdkTransport::flush() noexcept {
-  const std::uint64_t now = touched_.empty() ? 0 : now_ns();
   for (std::size_t i = 0; i < touched_.size(); ++i) {
     const ConnId c = touched_[i];
     Conn& k = conns_[c];
@@ -1183,7 +1183,7 @@ void DpdkTransport::flush() noexcept {
     if (k.pcb != nullptr) {
       if (k.pcb->flags & TF_ACK_DELAY) tcp_ack_now(k.pcb);  // what this poll received, acknowledged now
       tcp_output(k.pcb);
-      after_output(c, now);
+      after_output(c);
     }
     input_stash();
   }
@@ -1199,14 +1199,16 @@ void DpdkTransport::flush() noexcept {
 // (200 ms at least: two of its 100 ms ticks). So a fan-out that lost the end of a
 // flight waited 200 ms or more for every such peer. The probe, after RFC 8985's TLP,
 // with what lwIP lets us see (no SACK scoreboard):
-//  - when a connection has two or more segments unacknowledged and no ACK has moved for
-//    max(2 × its round trip, 10 ms), its first two unacknowledged segments are resent,
+//  - when a connection has two or more segments unacknowledged and neither has an ACK
+//    moved nor new data gone for max(2 × its round trip, 10 ms), its first two
+//    unacknowledged segments are resent,
 //    once until an ACK moves again. Two, because a Linux peer acknowledges two full
 //    segments at once but may hold its ACK for one that arrives in order by 40 ms or
 //    more. (A flight of one segment is left to the timer: the peer may hold its ACK for
 //    a lone segment up to 200 ms, and a probe would race it.)
-//  - when the ACK that follows still falls short of what had been sent before the probe,
-//    the rest of that flight was lost too (a lost tail): all of it is resent at once
+//  - when an ACK then covers what the probe resent but falls short of what had been sent
+//    before the probe, the rest of that flight was lost too (a lost tail): all of it is
+//    resent at once
 //    (lwIP's go-back-N, without collapsing the window to one segment as its timer
 //    does), and the congestion window is halved as a fast retransmit halves it.
 // The round trip is timed here, one segment at a time (lwIP's is in 100 ms ticks),
@@ -1214,16 +1216,21 @@ void DpdkTransport::flush() noexcept {
 // count (nrtx, which scales its timer) are left as they were: it still has the last word.
 
 // after_output: after lwIP sent what it could for connection c: mark it for
-// probe_tails while anything is unacknowledged, and time a round trip if none is.
-void DpdkTransport::after_output(ConnId c, std::uint64_t now) noexcept {
+// probe_tails while anything is unacknowledged (new data sent starts its wait again,
+// as a TLP's timer is re-armed), and time a round trip if none is.
+void DpdkTransport::after_output(ConnId c) noexcept {
   Conn& k = conns_[c];
   const tcp_pcb* pcb = k.pcb;
   if (pcb->unacked == nullptr) return;
+  const std::uint64_t now = now_ns();  // (this connection's own: a flush can take a while)
   if (!k.probe_listed) {
     k.probe_listed = true;
     k.progress_ns = now;
     probe_list_.push_back(c);
+  } else if (pcb->snd_nxt != k.sent_nxt) {
+    k.progress_ns = now;
   }
+  k.sent_nxt = pcb->snd_nxt;
   if (!k.rtt_timing) {
     k.rtt_timing = true;
     k.rtt_seq = pcb->snd_nxt;
@@ -1245,9 +1252,13 @@ void DpdkTransport::on_progress(ConnId c) noexcept {
     k.srtt_ns = k.srtt_ns == 0 ? sample : k.srtt_ns - k.srtt_ns / 8 + sample / 8;
   }
   if (!k.recovering) return;
+  if (pcb->unacked == nullptr || TCP_SEQ_GEQ(pcb->lastack, k.recover) || (pcb->flags & (TF_RTO | TF_INFR)) != 0) {
+    k.recovering = false;
+    return;
+  }
+  if (TCP_SEQ_LT(pcb->lastack, k.probe_end)) return;  // (an ACK sent before the probe's segments arrived)
   k.recovering = false;
-  if (pcb->unacked == nullptr || TCP_SEQ_GEQ(pcb->lastack, k.recover) || (pcb->flags & (TF_RTO | TF_INFR)) != 0) return;
-  // Short of the flight the probe followed: the rest of it is lost.
+  // Past what the probe resent, short of the flight it followed: the rest of it is lost.
   if (tcp_rexmit_rto_prepare(pcb) != ERR_OK) return;  // (a segment still with the device: the timer will do)
   pcb->ssthresh = std::max<tcpwnd_size_t>(std::min<tcpwnd_size_t>(pcb->cwnd, pcb->snd_wnd) / 2, 2u * pcb->mss);
   pcb->cwnd = pcb->ssthresh;
@@ -1274,12 +1285,19 @@ void DpdkTransport::probe_tails(std::uint64_t now) noexcept {
     if (pcb->unacked->next == nullptr && pcb->unsent == nullptr) continue;  // one segment: the timer's
     if (now < k.progress_ns || now - k.progress_ns < std::max(2 * k.srtt_ns, kProbeFloorNs)) continue;
     const u8_t nrtx = pcb->nrtx;
+    const tcp_seg* first = pcb->unacked;
+    const tcp_seg* second = first->next;
+    std::uint32_t end = lwip_ntohl(first->tcphdr->seqno) + TCP_TCPLEN(first);
     if (tcp_rexmit(pcb) != ERR_OK) continue;
     ++probe_resends_;
-    if (pcb->unacked != nullptr && tcp_rexmit(pcb) == ERR_OK) ++probe_resends_;
+    if (second != nullptr && tcp_rexmit(pcb) == ERR_OK) {  // (the first went to unsent: the second leads unacked)
+      ++probe_resends_;
+      end = lwip_ntohl(second->tcphdr->seqno) + TCP_TCPLEN(second);
+    }
     pcb->nrtx = nrtx;
     k.probed = k.recovering = true;
     k.recover = pcb->snd_nxt;
+    k.probe_end = end;
     k.rtt_timing = false;
     ++st_.tcp_loss_probes;
     touch(c);
@@ -1632,6 +1650,11 @@ void DpdkTransport::input_frame(void* frame) {
 }
 
 std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
+  // The ids whose kClosed the last poll handed out: the caller has handled them now.
+  // (Not before: a flush() of the caller's, in the middle of that batch, can take in a
+  // new connection, which must not get an id the caller still knows as the old one.)
+  free_.insert(free_.end(), free_next_.begin(), free_next_.end());
+  free_next_.clear();
   flush();  // what the caller queued since the last poll goes now
   const std::uint64_t start = now_ns();
   const std::uint64_t until = start + static_cast<std::uint64_t>(std::max(timeout_ms, 0)) * 1'000'000u;
@@ -1691,10 +1714,10 @@ std::size_t DpdkTransport::poll(std::span<Event> evs, int timeout_ms) {
     evs[n++] = e;
     if (e.kind == EventKind::kClosed || e.kind == EventKind::kConnectFailed) {
       Conn& k = conns_[e.conn];
-      if (k.close_pending) {  // handed out: the id may be used again
+      if (k.close_pending) {  // handed out: the id may be used again once the caller has seen it
         k.close_pending = false;
         k.state = State::kFree;
-        free_.push_back(e.conn);
+        free_next_.push_back(e.conn);
       }
     }
   }

@@ -193,6 +193,8 @@ class DpdkTransport {
     bool recovering = false;     // a probe went; an ACK short of `recover` means the rest was lost
     bool rtt_timing = false;     // a round trip being timed: to snd_nxt `rtt_seq`, from rtt_t0_ns
     std::uint32_t rtt_seq = 0, recover = 0;
+    std::uint32_t probe_end = 0;  // the end of what the probe resent: an ACK short of it is older than the probe
+    std::uint32_t sent_nxt = 0;   // snd_nxt when last looked at: new data sent restarts the probe's wait
     std::uint64_t rtt_t0_ns = 0, srtt_ns = 0;  // srtt_ns 0: no sample yet (no probe)
     std::uint64_t progress_ns = 0;
     net::PeerAddress remote;
@@ -252,7 +254,7 @@ class DpdkTransport {
   void abort_all() noexcept;
   void count_timeouts() noexcept;
   void probe_tails(std::uint64_t now) noexcept;
-  void after_output(ConnId c, std::uint64_t now) noexcept;
+  void after_output(ConnId c) noexcept;
   void on_progress(ConnId c) noexcept;
   Status open_host_port();
   void host_exchange() noexcept;  // frames to the host's interface, and from it out the port
@@ -282,6 +284,7 @@ class DpdkTransport {
   std::vector<tcp_pcb*> listeners_;
   std::vector<Conn> conns_;
   std::vector<ConnId> free_;
+  std::vector<ConnId> free_next_;  // ids whose kClosed the last poll() handed out: free at the next
   std::vector<Linger> lingers_;
   std::vector<std::uint32_t> linger_free_;
   std::vector<RxSlot> rx_slots_;
