@@ -237,6 +237,10 @@ class RelayEngine final : private ControlCommands {
   void close_session(Session& s, const char* why, bool misbehaved);
   void forget_session(ConnId c, int err);
   void dispatch_large();
+  bool has_large(Session& s) noexcept;
+  std::uint64_t large_deadline(std::size_t bytes) const noexcept;
+  // A large copy slower than this (after a first second) gives its slot up.
+  static constexpr std::uint64_t kLargeSendMinBytesPerS = 1u << 20;
   bool large_ahead(const Session& a, const Session& b) const noexcept;
   void drain(Session& s);
   void evict_slowest(std::uint64_t now_ns);

@@ -117,6 +117,7 @@ bool RelayEngine<T, F>::on_event(const Event& e) {
         --s->inflight;
         const bool large = (s->large_bits & 1) != 0;  // (a connection's sends complete in order)
         s->large_bits >>= 1;
+        if (large && s->large_bits != 0) s->large_deadline_ns = large_deadline(opts_.large_push_bytes);  // the next one's clock
         s->last_tx_ns = now_ns_;
         if (large) --large_busy_;
         drain(*s);
@@ -255,6 +256,7 @@ void RelayEngine<T, F>::drain(Session& s) {
     if (t_.send(s.conn, buf, p->handle).ok()) {
       if (large) {  // the slot granted is this copy's until it is sent
         s.large_granted = false;
+        if (s.large_bits == 0) s.large_deadline_ns = large_deadline(buf->bytes().size());
         s.large_bits |= std::uint64_t{1} << s.inflight;
       }
       ++s.inflight;
@@ -266,6 +268,27 @@ void RelayEngine<T, F>::drain(Session& s) {
     }
     buf->unref();  // the transport holds its own reference now
   }
+  // A grant whose large push is gone (a chunk dropped from the pacer to make room): the
+  // slot goes back (the caller dispatches it).
+  if (s.large_granted && !has_large(s)) {
+    s.large_granted = false;
+    --large_busy_;
+  }
+}
+
+// has_large: whether a push that needs a slot waits in the session's pacer.
+template <Transport T, class F>
+bool RelayEngine<T, F>::has_large(Session& s) noexcept {
+  bool any = false;
+  s.pacer.for_each([&](const policy::QueuedPush& q) { any |= buf_of(q)->bytes().size() >= opts_.large_push_bytes; });
+  return any;
+}
+
+// large_deadline: until when a large copy of `bytes` holds its slot: a second, plus its
+// size at kLargeSendMinBytesPerS.
+template <Transport T, class F>
+std::uint64_t RelayEngine<T, F>::large_deadline(std::size_t bytes) const noexcept {
+  return now_ns_ + 1'000'000'000ull + static_cast<std::uint64_t>(bytes) * 1'000'000'000ull / kLargeSendMinBytesPerS;
 }
 
 // large_ahead: whether waiting session a goes before b: pair partners and trusted peers
@@ -283,8 +306,12 @@ bool RelayEngine<T, F>::large_ahead(const Session& a, const Session& b) const no
 template <Transport T, class F>
 void RelayEngine<T, F>::dispatch_large() {
   while (large_busy_ < opts_.large_sends_at_once) {
-    std::erase_if(large_waiting_, [&](std::uint32_t sid) {  // gone, or its sid reused
-      const Session* s = sessions_.by_sid(sid);
+    std::erase_if(large_waiting_, [&](std::uint32_t sid) {  // gone, its sid reused, or its large push dropped
+      Session* s = sessions_.by_sid(sid);
+      if (s != nullptr && s->large_waiting && !has_large(*s)) {
+        s->large_waiting = false;
+        drain(*s);  // (what waited behind it)
+      }
       return s == nullptr || !s->large_waiting;
     });
     if (large_waiting_.empty()) return;
@@ -304,8 +331,17 @@ void RelayEngine<T, F>::dispatch_large() {
 template <Transport T, class F>
 void RelayEngine<T, F>::sweep(std::uint64_t now_ns) {
   const bool decay = ++sweeps_ % 60 == 0;  // once a minute
+  bool slots_back = false;
   for (Session* s : sessions_) {
     if (decay) s->invalid_points /= 2;
+    if (s->large_bits != 0 && now_ns > s->large_deadline_ns) {
+      // A large copy this slow holds its slots no longer (it goes on without them): a
+      // peer that reads slowly, or not at all, must not hold back everyone else's.
+      large_busy_ -= static_cast<std::uint32_t>(std::popcount(s->large_bits));
+      s->large_bits = 0;
+      bump(c_->large_sends_overdue);
+      slots_back = true;
+    }
     if (s->closing) continue;
     if (s->path.kind == PathState::Kind::kMptcp) track_path(*s, false);
     if (s->key && now_ns - s->last_rx_ns > opts_.silence_ns) {
@@ -320,6 +356,7 @@ void RelayEngine<T, F>::sweep(std::uint64_t now_ns) {
     }
   }
   if (!waiting_.empty()) evict_slowest(now_ns);
+  if (slots_back) dispatch_large();
 }
 
 // evict_slowest: someone waits for the receive budget: the session whose large body

@@ -73,6 +73,7 @@ struct Session {
   bool large_granted = false;
   std::uint32_t rtt_us = 0;  // its round trip when it began waiting (0: unknown)
   std::uint64_t large_bits = 0;
+  std::uint64_t large_deadline_ns = 0;  // its oldest large copy in flight gives up its slot then
   const char* why = "";
   std::uint64_t last_rx_ns = 0;    // when bytes last arrived (silence)
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute

@@ -41,7 +41,7 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // a session came over (onion, I2P), the onion listener's port. 10: MPTCP gauges and counters.
 // 11: kAuthenticated may carry flags (kAuthPairPartner). 12: the dataplane's backend and its
 // DPDK port's counters.
-inline constexpr std::uint32_t kLinkAbiVersion = 22;
+inline constexpr std::uint32_t kLinkAbiVersion = 23;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -55,6 +55,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 22;
   X(relayed, "distinct pushes forwarded")                                                          \
   X(fanout_sends, "copies of relayed pushes queued to sessions")                                   \
   X(large_sends_waited, "copies of large pushes that waited for one of the p2p.large_sends_at_once slots") \
+  X(large_sends_overdue, "large copies slower than 1 MiB/s (after a first second) that gave their slots up") \
   X(bytes_relayed_out, "bytes of relayed pushes written")                                          \
   X(resigned, "queued pushes re-signed after a burn view change")                                  \
   X(drop_dup, "pushes already relayed (dedup)")                                                    \

@@ -83,6 +83,7 @@ class MemTransport {
   // stall_sends: hold this endpoint's sends (no delivery, no kSent) until turned off; the
   // held ones then go out in order at the next poll(). A peer that stops reading.
   void stall_sends(bool on) noexcept { stall_ = on; }
+  std::size_t stalled_sends() const noexcept { return stalled_.size(); }  // held by stall_sends
   // set_rtt_us: the round trip a peer's rtt_us() reports for its connections to this
   // endpoint (tests of ordering by round trip).
   void set_rtt_us(std::uint32_t us) noexcept { rtt_us_ = us; }

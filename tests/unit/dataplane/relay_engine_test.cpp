@@ -1254,6 +1254,37 @@ TEST(RelayEngine, ALargeSendSlotComesBackWhenItsSessionCloses) {
   EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u) << "the slot of the session that left was not given back";
 }
 
+// A large copy that does not complete within a second plus its size at 1 MiB/s gives its
+// slot up (it goes on without one): a peer that stops reading holds no one else back.
+TEST(RelayEngine, ALargeCopyTooSlowGivesItsSlotUp) {
+  Net n(0, 0, {}, [](DpOptions& o) {
+    o.large_sends_at_once = 1;
+    o.large_push_bytes = 100;
+  });
+  const std::uint32_t rtt[] = {0, 100, 200};
+  for (std::uint8_t i = 0; i < 3; ++i) n.add_node(static_cast<std::uint8_t>(60 + i)).t.set_rtt_us(rtt[i]);
+  n.settle();
+  n.rt->stall_sends(true);  // no copy completes
+  auto& a = n.nodes[0]->peer;
+  a.send(a.conv->sign(0x7a, Transaction{test::signed_test_tx(44)}));
+  auto rounds = [&](int k, std::uint64_t step_ns) {
+    for (int i = 0; i < k; ++i) {
+      n.now += step_ns;
+      n.relay->run_once(n.now);
+      for (auto& node : n.nodes) node->peer.pump(n.now);
+    }
+  };
+  rounds(3, 1000);
+  EXPECT_EQ(n.rt->stalled_sends(), 1u) << "one slot: one copy out";
+  rounds(3, 400'000'000);  // 1.2 s: the first copy is overdue
+  EXPECT_EQ(n.c().large_sends_overdue.load(), 1u);
+  EXPECT_EQ(n.rt->stalled_sends(), 2u) << "the slot of the overdue copy went to the next peer";
+  n.rt->stall_sends(false);
+  n.settle();
+  EXPECT_EQ(n.nodes[1]->peer.pushes.size(), 1u);
+  EXPECT_EQ(n.nodes[2]->peer.pushes.size(), 1u);
+}
+
 // The 39 kB mainnet contract deploy (larger than any handshake) and variants of it.
 StacksTransaction big_contract() {
   Bytes contract;
