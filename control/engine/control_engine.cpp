@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <set>
@@ -418,8 +419,7 @@ void ControlEngine::apply(std::uint32_t sid, Peer& p, std::vector<Action>& actio
         ++stats_.authenticated;
         Bytes body(pk.begin(), pk.end());
         std::uint8_t flags = pair_dial(*p.pkh) != nullptr ? link::kAuthPairPartner : 0;  // no per-sender allowances
-        for (const auto& t : opts_.trusted_pkhs)
-          if (t == *p.pkh) flags |= link::kAuthTrusted;  // first in line for large pushes
+        if (trusted(*p.pkh)) flags |= link::kAuthTrusted;                                 // first in line for large pushes
         if (flags != 0) body.push_back(flags);
         send(link::CtlMsg::kAuthenticated, sid, std::move(body));
         on_authenticated(sid, p);
@@ -460,12 +460,16 @@ void ControlEngine::set_view(const BurnView& v) {
   send(link::CtlMsg::kBurnView, 0, encode([&](Writer& w) { link::put_view(w, v); }));
 }
 
+// trusted: whether `pkh` is one of p2p.trusted_peers.
+bool ControlEngine::trusted(const codec::Hash20& pkh) const noexcept {
+  return std::find(opts_.trusted_pkhs.begin(), opts_.trusted_pkhs.end(), pkh) != opts_.trusted_pkhs.end();
+}
+
 // A peer's preambles carry `v`: its vote (BurnViewVote decides which view we use).
 void ControlEngine::adopt_view(std::uint32_t sid, const Peer& p, const BurnView& v) {
   if (!p.pkh) return;
-  bool trusted = p.pair;  // a pair partner is as trusted as a trusted node
-  for (const auto& t : opts_.trusted_pkhs) trusted |= t == *p.pkh;
-  vote_.report(sid, p.info.addr, v, trusted);
+  // (A pair partner is as trusted as a trusted node.)
+  vote_.report(sid, p.info.addr, v, p.pair || trusted(*p.pkh));
   reconsider_view();
 }
 

@@ -269,6 +269,7 @@ class ControlEngine {
   void on_relayed(ByteSpan payload);
   void apply(std::uint32_t sid, Peer& p, std::vector<Action>& actions);
   void adopt_view(std::uint32_t sid, const Peer& p, const BurnView& v);
+  bool trusted(const codec::Hash20& pkh) const noexcept;
   void reconsider_view();
   void set_view(const BurnView& v);
   void dial_peers(std::uint64_t now_ns);
