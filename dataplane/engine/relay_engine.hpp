@@ -237,6 +237,7 @@ class RelayEngine final : private ControlCommands {
   void close_session(Session& s, const char* why, bool misbehaved);
   void forget_session(ConnId c, int err);
   void dispatch_large();
+  bool is_large(const policy::QueuedPush& q) const noexcept;
   bool has_large(Session& s) noexcept;
   std::uint64_t large_deadline(std::size_t bytes) const noexcept;
   // A large copy slower than this (after a first second) gives its slot up.

@@ -241,7 +241,7 @@ void RelayEngine<T, F>::drain(Session& s) {
   while (s.inflight < window) {
     const policy::QueuedPush* front = s.pacer.peek();
     if (front == nullptr) break;
-    const bool large = opts_.large_sends_at_once != 0 && buf_of(*front)->bytes().size() >= opts_.large_push_bytes;
+    const bool large = is_large(*front);
     if (large && !s.large_granted) {
       if (!s.large_waiting) {
         s.large_waiting = true;
@@ -276,11 +276,17 @@ void RelayEngine<T, F>::drain(Session& s) {
   }
 }
 
+// is_large: whether push `q` needs a large-send slot.
+template <Transport T, class F>
+bool RelayEngine<T, F>::is_large(const policy::QueuedPush& q) const noexcept {
+  return opts_.large_sends_at_once != 0 && buf_of(q)->bytes().size() >= opts_.large_push_bytes;
+}
+
 // has_large: whether a push that needs a slot waits in the session's pacer.
 template <Transport T, class F>
 bool RelayEngine<T, F>::has_large(Session& s) noexcept {
   bool any = false;
-  s.pacer.for_each([&](const policy::QueuedPush& q) { any |= buf_of(q)->bytes().size() >= opts_.large_push_bytes; });
+  s.pacer.for_each([&](const policy::QueuedPush& q) { any |= is_large(q); });
   return any;
 }
 
