@@ -1201,16 +1201,15 @@ void DpdkTransport::flush() noexcept {
 // with what lwIP lets us see (no SACK scoreboard):
 //  - when a connection has two or more segments unacknowledged and neither has an ACK
 //    moved nor new data gone for max(2 × its round trip, 10 ms), its first two
-//    unacknowledged segments are resent,
-//    once until an ACK moves again. Two, because a Linux peer acknowledges two full
-//    segments at once but may hold its ACK for one that arrives in order by 40 ms or
-//    more. (A flight of one segment is left to the timer: the peer may hold its ACK for
-//    a lone segment up to 200 ms, and a probe would race it.)
+//    unacknowledged segments are resent, once until an ACK moves again. Two, because a
+//    Linux peer acknowledges two full segments at once but may hold its ACK for one
+//    that arrives in order by 40 ms or more. (A flight of one segment is left to the
+//    timer: the peer may hold its ACK for a lone segment up to 200 ms, and a probe
+//    would race it.)
 //  - when an ACK then covers what the probe resent but falls short of what had been sent
 //    before the probe, the rest of that flight was lost too (a lost tail): all of it is
-//    resent at once
-//    (lwIP's go-back-N, without collapsing the window to one segment as its timer
-//    does), and the congestion window is halved as a fast retransmit halves it.
+//    resent at once (lwIP's go-back-N, without collapsing the window to one segment as
+//    its timer does), and the congestion window is halved as a fast retransmit halves it.
 // The round trip is timed here, one segment at a time (lwIP's is in 100 ms ticks),
 // leaving out any that a probe resent (Karn). lwIP's own timer and its retransmission
 // count (nrtx, which scales its timer) are left as they were: it still has the last word.
