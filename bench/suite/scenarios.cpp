@@ -1052,8 +1052,8 @@ void relay_uplink(Ctx& c) {
     const auto spread = static_cast<std::uint64_t>(static_cast<double>(bytes * k * 8) / (mbps * 1e6) * 1e9);
     auto plan = block_plan(c, *s, bytes, reps, 2 * spread + 100'000'000ull);
     auto r = run_trial(*s, plan, k - 1, 3 * kSecond + 2 * spread);
-    std::vector<double> median, last;
-    per_push_median(r, k - 1, median, last);
+    std::vector<double> first, last, median;
+    per_push(r, k - 1, first, last, &median);
     UplinkStep st;
     st.at_once = at_once;
     st.k = k;

@@ -98,7 +98,9 @@ std::vector<double> hop_latencies(const TrialResult& r) {
   return out;
 }
 
-void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>& first_out, std::vector<double>& last_peer) {
+void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>& first_out, std::vector<double>& last_peer,
+              std::vector<double>* median_peer) {
+  std::vector<std::uint64_t> done;
   for (std::size_t i = 0; i < r.arrivals.size(); ++i) {
     const auto& as = r.arrivals[i];
     if (r.sent_ns[i] == 0 || as.size() < expect_each || as.empty()) continue;
@@ -111,22 +113,13 @@ void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>
     const std::uint64_t began = r.begin_ns[i];
     first_out.push_back(first > out ? static_cast<double>(first - out) / 1000.0 : 0.0);
     last_peer.push_back(last > began ? static_cast<double>(last - began) / 1000.0 : 0.0);
-  }
-}
-
-void per_push_median(const TrialResult& r, std::size_t expect_each, std::vector<double>& median_peer,
-                     std::vector<double>& last_peer) {
-  std::vector<std::uint64_t> done;
-  for (std::size_t i = 0; i < r.arrivals.size(); ++i) {
-    const auto& as = r.arrivals[i];
-    if (r.sent_ns[i] == 0 || as.size() < expect_each || as.empty()) continue;
-    done.clear();
-    for (const auto& a : as) done.push_back(a.last_ns);
-    std::sort(done.begin(), done.end());
-    const std::uint64_t began = r.begin_ns[i];
-    const auto since = [&](std::uint64_t t) { return t > began ? static_cast<double>(t - began) / 1000.0 : 0.0; };
-    median_peer.push_back(since(done[(done.size() - 1) / 2]));
-    last_peer.push_back(since(done.back()));
+    if (median_peer != nullptr) {
+      done.clear();
+      for (const auto& a : as) done.push_back(a.last_ns);
+      std::nth_element(done.begin(), done.begin() + static_cast<std::ptrdiff_t>((done.size() - 1) / 2), done.end());
+      const std::uint64_t mid = done[(done.size() - 1) / 2];
+      median_peer->push_back(mid > began ? static_cast<double>(mid - began) / 1000.0 : 0.0);
+    }
   }
 }
 

@@ -57,11 +57,10 @@ std::vector<double> hop_latencies(const TrialResult& r);
 //     left its host (after its last byte was written when that is not timestamped);
 //   last peer — the latest last byte at any peer after the origin began writing it (so
 //     the origin's own sending counts the same with or without a relay).
-void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>& first_out, std::vector<double>& last_peer);
-// per_push_median: for each push every recipient completed, from when its sender began:
-// the median recipient's last byte (of n, the (n+1)/2-th to finish) and the last one's.
-void per_push_median(const TrialResult& r, std::size_t expect_each, std::vector<double>& median_peer,
-                     std::vector<double>& last_peer);
+// (median_peer, when given: the same for the median recipient's last byte, of n the
+// (n+1)/2-th to finish.)
+void per_push(const TrialResult& r, std::size_t expect_each, std::vector<double>& first_out, std::vector<double>& last_peer,
+              std::vector<double>* median_peer = nullptr);
 std::uint64_t arrivals(const TrialResult& r);
 
 }  // namespace relay::bench
