@@ -89,8 +89,7 @@ void Framer::next() noexcept {
   fwd_active_ = false;
   sink_ = nullptr;
   forward_digest_.reset();
-  verify_.reset();
-  forward_.reset();
+  digests_.reset();
 }
 
 void Framer::fail(Errc c, std::uint32_t off, const char* why) noexcept {
@@ -104,9 +103,9 @@ void Framer::on_preamble() noexcept {
   pre_ = *p;
   if (pre_.payload_len > max_payload_len_)
     return fail(Errc::kLimit, static_cast<std::uint32_t>(kPreamblePayloadLenOffset), "message larger than allowed");
-  verify_.update(pre_raw_, kPreambleSignatureOffset);
-  verify_.update(kZeroSig, sizeof kZeroSig);
-  verify_.update(pre_raw_ + kPreamblePayloadLenOffset, 4);
+  digests_.update(kVerify, pre_raw_, kPreambleSignatureOffset);
+  digests_.update(kVerify, kZeroSig, sizeof kZeroSig);
+  digests_.update(kVerify, pre_raw_ + kPreamblePayloadLenOffset, 4);
   if (!place_body()) state_ = State::kWaiting;
 }
 
@@ -144,19 +143,19 @@ void Framer::on_relayers_known() noexcept {
   p.payload_len = pre_.payload_len + static_cast<std::uint32_t>(kRelayDataSize);
   p.signature.fill(0);
   write_preamble_to(fwd_pre_raw_, p);  // fixed buffers: nothing here allocates
-  forward_.update(fwd_pre_raw_, kPreambleSize);
-  forward_.update_u32(relayer_cnt_ + 1);
+  digests_.update(kForward, fwd_pre_raw_, kPreambleSize);
+  digests_.update_u32(kForward, relayer_cnt_ + 1);
   if (fwd_used_.hide_addresses) {
     std::uint8_t upstream[kMaxRelayersLen * kRelayDataSize];  // the received entries, addresses hidden
     std::memcpy(upstream, buf_ + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
     hide_relayer_addresses(upstream, relayer_cnt_);
-    forward_.update(upstream, std::size_t{relayer_cnt_} * kRelayDataSize);
+    digests_.update(kForward, upstream, std::size_t{relayer_cnt_} * kRelayDataSize);
   } else {
-    forward_.update(buf_ + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
+    digests_.update(kForward, buf_ + 4, std::size_t{relayer_cnt_} * kRelayDataSize);
   }
   std::uint8_t self[kRelayDataSize];
   write_self(self);
-  forward_.update(self, kRelayDataSize);
+  digests_.update(kForward, self, kRelayDataSize);
   fwd_active_ = true;
 }
 
@@ -182,8 +181,8 @@ std::size_t Framer::feed(ByteSpan in) noexcept {
     const std::uint8_t* p = in.data() + used;
     std::memcpy(buf_ + have_, p, n);
     have_ += n;
-    verify_.update(p, n);
-    if (fwd_active_) forward_.update(p, n);
+    if (fwd_active_) digests_.update_both(p, n);
+    else digests_.update(kVerify, p, n);
     if (sink_ != nullptr) std::memcpy(sink_ + kSinkShift + have_ - n, p, n);
     used += n;
     if (!relayers_known_) {
@@ -197,8 +196,8 @@ std::size_t Framer::feed(ByteSpan in) noexcept {
       if (have_ == 4 + std::size_t{relayer_cnt_} * kRelayDataSize) on_relayers_known();
     }
     if (have_ == pre_.payload_len) {
-      verify_digest_ = verify_.finish();
-      if (fwd_active_) forward_digest_ = forward_.finish();
+      verify_digest_ = digests_.finish(kVerify);
+      if (fwd_active_) forward_digest_ = digests_.finish(kForward);
       state_ = State::kDone;
     }
   }

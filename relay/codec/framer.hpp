@@ -19,6 +19,7 @@
 #include "relay/base/bytes.hpp"
 #include "relay/codec/message.hpp"
 #include "relay/crypto/hash.hpp"
+#include "relay/crypto/hash_many.hpp"
 
 namespace relay::codec {
 
@@ -168,8 +169,10 @@ class Framer {
   std::uint32_t relayer_cnt_ = 0;
   bool relayers_known_ = false;
 
-  crypto::Sha512_256 verify_;
-  crypto::Sha512_256 forward_;
+  // The verify digest is stream 0, the forward digest stream 1: once the forward runs,
+  // both take the same payload bytes, their blocks compressed side by side.
+  static constexpr std::size_t kVerify = 0, kForward = 1;
+  crypto::Sha512_256Pair digests_;
   bool fwd_enabled_ = false;
   bool fwd_active_ = false;
   ForwardTemplate fwd_;

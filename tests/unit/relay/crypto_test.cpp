@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "relay/codec/chain.hpp"
 #include "relay/crypto/ed25519.hpp"
@@ -140,10 +142,21 @@ TEST(Secp256k1, RecoverableParseRules) {
   EXPECT_FALSE(crypto::parses_as_recoverable(sig));
 }
 
+namespace {
+// The instruction sets this machine can run the lanes on (scalar always).
+std::vector<crypto::detail::Isa> available_isas() {
+  using crypto::detail::Isa;
+  std::vector<Isa> v;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512vl, Isa::kAvx512})
+    if (crypto::detail::isa_available(isa)) v.push_back(isa);
+  return v;
+}
+}  // namespace
+
 // Many messages at once: the same digests as one at a time, for every mix of lengths
 // the lanes meet — the padding boundaries (111/112 bytes: one or two tail blocks;
 // 127/128/129: whole blocks), empty messages, lanes ending together and apart, lanes
-// refilled mid-batch — on both implementations this machine can run.
+// refilled mid-batch — on every instruction set this machine can run.
 TEST(Sha512_256Many, EqualsOneAtATimeForEveryLengthMix) {
   Bytes data(5000);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 131 + (i >> 7));
@@ -158,17 +171,14 @@ TEST(Sha512_256Many, EqualsOneAtATimeForEveryLengthMix) {
   for (std::size_t n = 0; n <= 40; ++n) {
     for (std::size_t at = 0; at + n <= in.size(); at += 37) {
       std::span<const ByteSpan> batch(in.data() + at, n);
-      std::vector<crypto::Hash32> got(n), scalar(n);
+      std::vector<crypto::Hash32> got(n);
       crypto::sha512_256_many(batch, got.data());
-      crypto::detail::sha512_256_many_scalar(batch, scalar.data());
-      for (std::size_t i = 0; i < n; ++i) {
-        ASSERT_EQ(got[i], want[at + i]) << "batch of " << n << " at " << at << ", message " << i;
-        ASSERT_EQ(scalar[i], want[at + i]);
-      }
-      if (crypto::detail::have_avx2()) {
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[at + i]) << "batch of " << n << " at " << at << ", message " << i;
+      for (auto isa : available_isas()) {
         std::vector<crypto::Hash32> lanes(n);
-        crypto::detail::sha512_256_many_avx2(batch, lanes.data());
-        for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(lanes[i], want[at + i]) << "AVX2, batch of " << n << ", message " << i;
+        crypto::detail::sha512_256_many_on(isa, batch, lanes.data());
+        for (std::size_t i = 0; i < n; ++i)
+          ASSERT_EQ(lanes[i], want[at + i]) << crypto::detail::isa_name(isa) << ", batch of " << n << ", message " << i;
       }
     }
   }
@@ -181,7 +191,70 @@ TEST(Sha512_256Many, EqualsOneAtATimeForEveryLengthMix) {
   crypto::sha512_256_many(fips, f);
   EXPECT_EQ(hx(f[1]), "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23");
   EXPECT_EQ(hx(f[3]), "c672b8d1ef56ed28ab87c3622c5114069bdd3ad7b8f9737498d0c01ecef0967a");
-  EXPECT_EQ(crypto::sha512_256_lanes(), crypto::detail::have_avx2() ? 4u : 1u);
+  EXPECT_EQ(crypto::sha512_256_lanes(), crypto::detail::isa_lanes(crypto::detail::many_isa()));
+  EXPECT_TRUE(crypto::detail::isa_available(crypto::detail::many_isa()));
+  std::printf("[ info ] lanes on this machine: %s (%zu); pairs: %s\n", crypto::detail::isa_name(crypto::detail::many_isa()),
+              crypto::sha512_256_lanes(), crypto::detail::isa_name(crypto::detail::pair_isa()));
+}
+
+// Two streams side by side: each digest equals the one-stream digest of the same bytes,
+// for heads of every length mod 128 on either stream (the streams' blocks line up or not,
+// one stream has a block more in a chunk), chunks of every size from 0 to past two
+// blocks, and the scalar fallback; a stream restarted by finish() while the other runs on.
+TEST(Sha512_256Pair, EachStreamEqualsItsOwnDigestWhateverTheChunking) {
+  Bytes payload(3000);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 29 + (i >> 5));
+  Bytes head0(200), head1(200);
+  for (std::size_t i = 0; i < 200; ++i) {
+    head0[i] = static_cast<std::uint8_t>(i + 1);
+    head1[i] = static_cast<std::uint8_t>(255 - i);
+  }
+  const auto expect = [&](const Bytes& head, std::size_t h, std::size_t len) {
+    crypto::Sha512_256 one;
+    one.update(ByteSpan(head).first(h));
+    one.update(ByteSpan(payload).first(len));
+    return one.finish();
+  };
+  using crypto::detail::Isa;
+  const Isa was = crypto::detail::pair_isa();
+  std::uint64_t paired = 0;
+  for (Isa isa : available_isas()) {
+    crypto::detail::set_pair_isa(isa);
+    crypto::Sha512_256Pair pair;
+    for (std::size_t h0 : {0u, 1u, 5u, 127u, 128u, 129u, 200u})
+      for (std::size_t h1 : {0u, 42u, 127u, 128u, 171u}) {
+        for (std::size_t chunk : {1u, 7u, 127u, 128u, 129u, 300u, 3000u}) {
+          pair.update(0, head0.data(), h0);
+          pair.update(1, head1.data(), h1);
+          for (std::size_t at = 0; at < payload.size(); at += chunk)
+            pair.update_both(payload.data() + at, std::min(chunk, payload.size() - at));
+          ASSERT_EQ(pair.finish(0), expect(head0, h0, payload.size()))
+              << crypto::detail::isa_name(isa) << " heads " << h0 << "/" << h1 << " chunk " << chunk;
+          ASSERT_EQ(pair.finish(1), expect(head1, h1, payload.size()))
+              << crypto::detail::isa_name(isa) << " heads " << h0 << "/" << h1 << " chunk " << chunk;
+        }
+      }
+    // finish() restarts its stream alone: stream 1 ends mid-way and starts again on the
+    // rest while stream 0 runs on.
+    pair.update_both(payload.data(), 1000);
+    EXPECT_EQ(pair.finish(1), expect(payload, 0, 1000));
+    pair.update_both(payload.data() + 1000, 2000);
+    EXPECT_EQ(pair.finish(0), expect(payload, 0, 3000));
+    crypto::Sha512_256 rest;
+    rest.update(ByteSpan(payload).subspan(1000));
+    EXPECT_EQ(pair.finish(1), rest.finish());
+    if (isa == Isa::kScalar) EXPECT_EQ(pair.paired_blocks(), 0u);
+    else EXPECT_GT(pair.paired_blocks(), 0u) << crypto::detail::isa_name(isa);
+    paired += pair.paired_blocks();
+  }
+  crypto::detail::set_pair_isa(was);
+  // The FIPS vector through a pair.
+  crypto::Sha512_256Pair fips;
+  fips.update_both("abc", 3);
+  EXPECT_EQ(hx(fips.finish(0)), "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23");
+  EXPECT_EQ(hx(fips.finish(1)), "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23");
+  EXPECT_EQ(hx(fips.finish(1)), "c672b8d1ef56ed28ab87c3622c5114069bdd3ad7b8f9737498d0c01ecef0967a");  // restarted: empty
+  std::printf("[ info ] blocks paired in lanes over every instruction set: %llu\n", static_cast<unsigned long long>(paired));
 }
 
 TEST(Secp256k1, GeneratedKeysAreDistinctAndUsable) {
