@@ -151,6 +151,7 @@ ProcUsage RelayProc::usage() const {
   u.cpu_s = d.cpu_s + c.cpu_s;
   u.user_s = d.user_s + c.user_s;
   u.dp_cpu_s = d.cpu_s;
+  u.dp_user_s = d.user_s;
   u.rss = d.rss + c.rss;
   u.dp_rss = d.rss;
   return u;

@@ -39,6 +39,7 @@ struct ProcUsage {
   double cpu_s = 0;        // user + system, dataplane + control
   double user_s = 0;       // of which in user space (our code: decode, hashing, signatures)
   double dp_cpu_s = 0;
+  double dp_user_s = 0;    // the dataplane's user time (its two threads: the relay's own work)
   std::uint64_t rss = 0;   // bytes, dataplane + control
   std::uint64_t dp_rss = 0;  // of which the dataplane's
 };

@@ -178,6 +178,7 @@ std::string to_json(const SuiteResult& r) {
   j["block_bursts"] = array_of(r.blocks, [](const BlockStep& b) -> Json {
     return {{"topology", b.topology}, {"k", std::uint64_t{b.k}}, {"bytes", std::uint64_t{b.bytes}},
             {"link_mbps", std::uint64_t{b.link_mbps}}, {"streamed", b.streamed},
+            {"dataplane_cpu_ms_per_block", real(b.dp_cpu_ms_per_block)}, {"dataplane_user_share", real(b.dp_user_share)},
             {"relay_histogram_p50_us", b.relay_latency_p50_us}, {"hop", dist_json(b.hop)},
             {"first_byte_out", dist_json(b.first_out)}, {"last_peer", dist_json(b.last_peer)}};
   });
@@ -320,11 +321,12 @@ std::string to_html(const SuiteResult& r) {
          ") pushed one at a time; first byte out = origin's last byte out (through a relay: the kernel's transmit "
          "timestamp) → the earliest first byte at any peer; last peer = the origin starting to write → the latest last byte. Relay histogram = the dataplane's own receive-reaped → queued p50.</p>";
     h += "<table><tr><th class=l>topology</th><th>K</th><th>size</th><th>first byte out p50 µs</th><th>last peer p50 µs</th>"
-         "<th>p99</th><th>hop p50 µs</th><th>relay histogram p50 µs</th></tr>";
+         "<th>p99</th><th>hop p50 µs</th><th>relay histogram p50 µs</th><th>dataplane CPU ms/block</th></tr>";
     for (const auto& b : r.blocks)
       h += "<tr><td class=l>" + b.topology + "</td><td>" + std::to_string(b.k) + "</td><td>" + bytes_str(b.bytes) + "</td><td>" +
            num(b.first_out.p50) + "</td><td>" + num(b.last_peer.p50) + "</td><td>" + num(b.last_peer.p99) + "</td><td>" +
-           num(b.hop.p50) + "</td><td>" + (b.topology != "direct" ? "≤ " + std::to_string(b.relay_latency_p50_us) : "–") + "</td></tr>";
+           num(b.hop.p50) + "</td><td>" + (b.topology != "direct" ? "≤ " + std::to_string(b.relay_latency_p50_us) : "–") + "</td><td>" +
+           (b.dp_cpu_ms_per_block >= 0 ? num(b.dp_cpu_ms_per_block, "%.2f") : "–") + "</td></tr>";
     h += "</table>";
     std::vector<Series> s;
     for (const char* topo : {"relay", "reference", "direct"}) {

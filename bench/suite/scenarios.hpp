@@ -53,6 +53,8 @@ struct BlockStep {
   std::uint64_t relay_latency_p50_us = 0;  // the relay's own histogram (receive reaped → copies queued)
   std::uint32_t link_mbps = 0;             // the origin's uplink (0: unpaced loopback or veth)
   std::uint64_t streamed = 0;              // pushes the relay checked while they arrived
+  double dp_cpu_ms_per_block = -1;         // the dataplane's CPU per relayed block, net of idle (-1: not measured)
+  double dp_user_share = 0;                // of which user time (coarse: clock ticks)
 };
 
 // UplinkStep: a block fanned out through a relay whose own uplink is the bottleneck

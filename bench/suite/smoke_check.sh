@@ -22,7 +22,9 @@ if not r["mixed"] or r["mixed"][0]["block_last_peer_loaded"]["n"] == 0: problems
 if len(r["fanout"]) < 2 or any(f["tx_hop"]["n"] == 0 for f in r["fanout"]): problems.append("fan-out not measured")
 if not any(h["server"] == "relay" and h["requests_per_s"] > 0 and h["errors"] == 0 for h in r["http"]):
     problems.append("HTTP block serving not measured (or had errors)")
-if len(r["targets"]) != 14: problems.append(f"{len(r['targets'])} targets stated, expected 14")
+if len(r["targets"]) != 15: problems.append(f"{len(r['targets'])} targets stated, expected 15")
+if not any(b["topology"] == "relay (one recipient)" and b["dataplane_cpu_ms_per_block"] > 0 for b in r["block_bursts"]):
+    problems.append("no dataplane CPU per block measured (one recipient)")
 if not r["soak"] or len(r["soak"][0]["samples"]) < 2 or any(x["pushes"] == 0 or x["rss"] == 0 for x in r["soak"][0]["samples"]):
     problems.append("the soak took no samples (or sent nothing)")
 elif sum(x["junk_sent"] for x in r["soak"][0]["samples"]) == 0:
