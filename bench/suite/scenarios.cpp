@@ -470,17 +470,20 @@ void fanout(Ctx& c) {
       const ProcUsage u0 = c.relay->usage();
       const std::uint64_t relayed0 = c.relay->counters().relayed.load(), copies0 = c.relay->counters().fanout_sends.load();
       const std::uint64_t work0 = c.relay->counters().relay_work_ns.load();
+      const std::uint64_t work_cpu0 = c.relay->counters().relay_work_cpu_ns.load();
       auto r = run_trial(*s, plan, k - 1, 2 * kSecond);
       const double secs = static_cast<double>(r.end_ns - r.start_ns) / 1e9;
       const ProcUsage u1 = c.relay->usage();
       const double cpu = std::max(0.0, u1.cpu_s - u0.cpu_s - idle * secs) * 1e6;
       const double work_us = static_cast<double>(c.relay->counters().relay_work_ns.load() - work0) / 1000.0;
+      const double work_cpu_us = static_cast<double>(c.relay->counters().relay_work_cpu_ns.load() - work_cpu0) / 1000.0;
       const std::uint64_t relayed = c.relay->counters().relayed.load() - relayed0;
       const std::uint64_t copies = c.relay->counters().fanout_sends.load() - copies0;
       f.tx_hop = summarize(hop_latencies(r));
       f.cpu_us_per_msg = relayed ? cpu / static_cast<double>(relayed) : 0;
       f.cpu_us_per_copy = copies ? cpu / static_cast<double>(copies) : 0;
       f.user_us_per_msg = relayed ? work_us / static_cast<double>(relayed) : 0;
+      f.path_cpu_us_per_msg = relayed ? work_cpu_us / static_cast<double>(relayed) : 0;
       auto b = run_trial(*s, block_plan(c, *s, block_bytes, reps, 400'000'000ull), k - 1, 5 * kSecond);
       std::vector<double> first, last;
       per_push(b, k - 1, first, last);
@@ -496,8 +499,8 @@ void fanout(Ctx& c) {
       (std::string(base) == "direct" ? f.block_last_peer_direct : f.block_last_peer_reference) = summarize(last);
     }
     c.note("fan-out K=%zu: tx hop p50 %.0f us; block to the last peer %.0f us (direct %.0f us, reference %.0f us); "
-           "relay CPU %.1f us/msg (%.1f on the relay path)", k, f.tx_hop.p50, f.block_last_peer.p50, f.block_last_peer_direct.p50,
-           f.block_last_peer_reference.p50, f.cpu_us_per_msg, f.user_us_per_msg);
+           "relay CPU %.1f us/msg (%.1f on the relay path, %.1f of it the run loop's CPU)", k, f.tx_hop.p50, f.block_last_peer.p50,
+           f.block_last_peer_direct.p50, f.block_last_peer_reference.p50, f.cpu_us_per_msg, f.user_us_per_msg, f.path_cpu_us_per_msg);
     c.res.fanout.push_back(f);
   }
 }
@@ -1546,26 +1549,29 @@ void targets(Ctx& c) {
   // The relay path per transaction against the ECDSA work it cannot avoid — the
   // message's signature recovered, the transaction's own (one: the simulated transfers
   // are single-signature) and one signature of ours — at every K: the copies must not
-  // add to it. The path is the run loop's time from the push's last byte to its copies
-  // queued (relay_work_ns); the sender's signature is recovered on the second thread
-  // beside it. The process total, the kernel's sends included, grows with every copy and
-  // is shown beside it.
-  Target t5{"relay path per transaction vs message recover + transaction recover + one sign, every K", "", "<= 1.1 x", -1, ""};
+  // add to it. The path is the run loop's CPU time from the push's last byte to its
+  // copies queued (relay_work_cpu_ns: its elapsed time less preemption by the nodes
+  // sharing the cores; waiting for the sender's signature, recovered on the second
+  // thread beside it, is mostly spent spinning, so counted). The elapsed time and the process
+  // total, the kernel's sends included, are shown beside it.
+  Target t5{"relay path CPU per transaction vs message recover + transaction recover + one sign, every K", "", "<= 1.1 x", -1, ""};
   if (!r.fanout.empty() && r.base.recover_us > 0 && r.base.sign_us > 0) {
     const double floor_us = 2 * r.base.recover_us + r.base.sign_us;
     const FanoutStep* worst = nullptr;
     std::string each;
     for (const auto& f : r.fanout) {
-      if (f.user_us_per_msg <= 0) continue;
-      if (worst == nullptr || f.user_us_per_msg > worst->user_us_per_msg) worst = &f;
-      each += (each.empty() ? "" : ", ") + fmt("%.0f", f.user_us_per_msg) + " at K = " + std::to_string(f.k);
+      if (f.path_cpu_us_per_msg <= 0) continue;
+      if (worst == nullptr || f.path_cpu_us_per_msg > worst->path_cpu_us_per_msg) worst = &f;
+      each += (each.empty() ? "" : ", ") + fmt("%.0f", f.path_cpu_us_per_msg) + fmt(" (%.0f)", f.user_us_per_msg) +
+              " at K = " + std::to_string(f.k);
     }
     if (worst != nullptr) {
-      const double ratio = worst->user_us_per_msg / floor_us;
-      t5.measured = fmt("%.2f x", ratio) + fmt(" (worst %.0f us", worst->user_us_per_msg) + " at K = " + std::to_string(worst->k) +
+      const double ratio = worst->path_cpu_us_per_msg / floor_us;
+      t5.measured = fmt("%.2f x", ratio) + fmt(" (worst %.0f us", worst->path_cpu_us_per_msg) + " at K = " + std::to_string(worst->k) +
                     fmt(" vs %.0f us)", floor_us);
       t5.pass = ratio <= 1.1;
-      t5.note = "us per transaction: " + each + fmt("; with the kernel's sends (both processes): %.0f", r.fanout.front().cpu_us_per_msg) +
+      t5.note = "CPU (elapsed) us per transaction: " + each +
+                fmt("; with the kernel's sends (both processes): %.0f", r.fanout.front().cpu_us_per_msg) +
                 fmt(" → %.0f us", r.fanout.back().cpu_us_per_msg);
     }
   }

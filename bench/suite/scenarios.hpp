@@ -82,6 +82,7 @@ struct FanoutStep {
   Dist block_first_out, block_last_peer, block_last_peer_direct, block_last_peer_reference;
   double cpu_us_per_msg = 0, cpu_us_per_copy = 0;
   double user_us_per_msg = 0;  // time on the relay path (checks, one signature, queueing), per relayed push
+  double path_cpu_us_per_msg = 0;  // the same as the run loop's CPU time (less preemption)
 };
 
 struct HttpServe {

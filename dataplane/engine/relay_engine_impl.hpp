@@ -598,18 +598,24 @@ template <Transport T, class F>
 void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* checked, const codec::Hash32* digest,
                               SenderSignature* sender) {
   // Time spent here (checks, signing, queueing; whatever the outcome) is counted: the
-  // relay path's own CPU, apart from the kernel's per-copy send work.
+  // relay path's own work, apart from the kernel's per-copy send work — as elapsed time,
+  // and as this thread's CPU time (the same less any time it was preempted).
   struct WorkClock {
     std::atomic<std::uint64_t>& total;
+    std::atomic<std::uint64_t>& cpu_total;
     std::uint64_t t0 = shm::monotonic_ns();
+    std::uint64_t cpu0 = shm::thread_cpu_ns();
     bool stopped = false;
     void stop() noexcept {
       if (stopped) return;
       stopped = true;
+      // The CPU clock is read inside the elapsed interval at both ends: never more than it.
+      const std::uint64_t cpu = shm::thread_cpu_ns() - cpu0;
       total.store(total.load(std::memory_order_relaxed) + (shm::monotonic_ns() - t0), std::memory_order_relaxed);
+      cpu_total.store(cpu_total.load(std::memory_order_relaxed) + cpu, std::memory_order_relaxed);
     }
     ~WorkClock() { stop(); }
-  } work_clock{c_->relay_work_ns};
+  } work_clock{c_->relay_work_ns, c_->relay_work_cpu_ns};
   // A block checked while it arrived: what the checker has not read yet is read now.
   const validate::NakamotoStream* stream = checked != nullptr ? &streams_.finish(checked) : nullptr;
   const RelayPath::Decision d = path_.examine({body, stream, digest, sender});

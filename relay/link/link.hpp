@@ -40,8 +40,8 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // (kRewardSet carries the cycle and the next cycle's set); 9: SessionInfo says which network
 // a session came over (onion, I2P), the onion listener's port. 10: MPTCP gauges and counters.
 // 11: kAuthenticated may carry flags (kAuthPairPartner). 12: the dataplane's backend and its
-// DPDK port's counters.
-inline constexpr std::uint32_t kLinkAbiVersion = 23;
+// DPDK port's counters. 24: relay_work_cpu_ns.
+inline constexpr std::uint32_t kLinkAbiVersion = 24;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -84,6 +84,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 23;
   X(store_feed_dropped, "relayed blocks not handed to the block store (control ring full)")        \
   X(originated, "pushes we originated (HTTP uploads) relayed to peers")                            \
   X(relay_work_ns, "nanoseconds spent on the relay path (checks, signing, queueing), all pushes")   \
+  X(relay_work_cpu_ns, "the run loop's CPU nanoseconds on the relay path (relay_work_ns less preemption)") \
   X(ctl_restarts, "control-plane restarts seen")                                                   \
   X(blocks_streamed, "Nakamoto block pushes checked while they arrived (passed before the last byte)") \
   X(stream_gave_up, "large Nakamoto block pushes checked whole after the last byte (stream gave up)")  \

@@ -36,10 +36,15 @@ bool cnc_stale(const Cnc& c, std::uint64_t now_ns, std::uint64_t timeout_ns) noe
   return hb == 0 || (now_ns > hb && now_ns - hb > timeout_ns);
 }
 
-std::uint64_t monotonic_ns() noexcept {
+namespace {
+std::uint64_t clock_ns(clockid_t clock) noexcept {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
 }
+}  // namespace
+
+std::uint64_t monotonic_ns() noexcept { return clock_ns(CLOCK_MONOTONIC); }
+std::uint64_t thread_cpu_ns() noexcept { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 
 }  // namespace relay::shm

@@ -33,5 +33,8 @@ void cnc_beat(Cnc& c, CncState s, std::uint32_t pid, std::uint64_t now_ns) noexc
 bool cnc_stale(const Cnc& c, std::uint64_t now_ns, std::uint64_t timeout_ns) noexcept;
 // monotonic_ns: CLOCK_MONOTONIC in nanoseconds.
 std::uint64_t monotonic_ns() noexcept;
+// thread_cpu_ns: the calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID:
+// a system call, not the vDSO; time the thread was not running is not in it).
+std::uint64_t thread_cpu_ns() noexcept;
 
 }  // namespace relay::shm

@@ -105,6 +105,10 @@ TEST(RelayEngine, TransactionReachesEveryOtherNodeOnceSignedByTheRelay) {
   EXPECT_EQ(std::get<Transaction>(m->payload).tx.txid, test::signed_test_tx(1).txid);
   EXPECT_EQ(n.c().relayed.load(), 1u);
   EXPECT_EQ(n.c().fanout_sends.load(), 2u);
+  // The relay path's work is counted as elapsed time and as the run loop's CPU time: a
+  // transaction's checks and our signature take CPU, never more than the time elapsed.
+  EXPECT_GT(n.c().relay_work_cpu_ns.load(), 0u);
+  EXPECT_LE(n.c().relay_work_cpu_ns.load(), n.c().relay_work_ns.load());
   // Traffic by type: one transaction in, two out (exactly its bytes each); every node's
   // handshake in and our accept out.
   const auto tx = static_cast<std::size_t>(MsgId::kTransaction);
