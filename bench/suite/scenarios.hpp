@@ -83,6 +83,7 @@ struct FanoutStep {
   double cpu_us_per_msg = 0, cpu_us_per_copy = 0;
   double user_us_per_msg = 0;  // time on the relay path (checks, one signature, queueing), per relayed push
   double path_cpu_us_per_msg = 0;  // the same as the run loop's CPU time (less preemption)
+  double kernel_us_per_copy = 0;   // the dataplane's system time per copy (coarse: clock ticks)
 };
 
 struct HttpServe {
