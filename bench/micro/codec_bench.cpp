@@ -6,7 +6,9 @@
 #include "dataplane/engine/stream_worker.hpp"
 #include "relay/codec/framer.hpp"
 #include "relay/codec/message.hpp"
+#include "relay/crypto/hash_many.hpp"
 #include "relay/dedup/tag_cache.hpp"
+#include "relay/validate/nakamoto_stream.hpp"
 #include "relay/validate/push_check.hpp"
 #include "relay/validate/validate.hpp"
 
@@ -139,9 +141,12 @@ namespace relay::bench {
 namespace {
 
 // The relay path's framing: both digests streamed over a 2 MiB NakamotoBlocks message in
-// 64 KiB reads; compare with BM_Sha512_256/2097152 (one digest).
-void BM_FramerTwoDigests_2MiB(benchmark::State& state) {
+// 64 KiB reads; compare with BM_Sha512_256/2097152 (one digest). /scalar: the two digests
+// one after the other (as before the lanes); /lanes: paired in lanes where this machine
+// has them (crypto::detail::pair_isa()).
+void BM_FramerTwoDigests_2MiB(benchmark::State& state, bool lanes) {
   using namespace relay::codec;
+  const auto was = crypto::detail::set_pair_isa(lanes ? crypto::detail::pair_isa() : crypto::detail::Isa::kScalar);
   constexpr std::size_t kPayload = 2u << 20;
   Bytes msg = named_vector("B1");
   store_be32(msg.data() + kPreamblePayloadLenOffset, static_cast<std::uint32_t>(kPayload));
@@ -156,9 +161,11 @@ void BM_FramerTwoDigests_2MiB(benchmark::State& state) {
     for (std::size_t off = 0; off < msg.size();) off += f.feed(ByteSpan(msg).subspan(off, std::min<std::size_t>(65536, msg.size() - off)));
     benchmark::DoNotOptimize(f.forward_digest());
   }
+  crypto::detail::set_pair_isa(was);
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(msg.size()));
 }
-BENCHMARK(BM_FramerTwoDigests_2MiB)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_FramerTwoDigests_2MiB, scalar, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_FramerTwoDigests_2MiB, lanes, true)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace relay::bench
@@ -255,6 +262,32 @@ void BM_PushCheck_SimBlock2MiB(benchmark::State& state) {
   push_check(state, sim_block_2mib(), true, signers.reward_set);
 }
 BENCHMARK(BM_PushCheck_SimBlock2MiB)->Unit(benchmark::kMillisecond);
+
+// The block check as the relay's second thread runs it: the 2 MiB sim block's payload
+// read by a NakamotoStream as it grows by 64 KiB (decode, txids, duplicates, Merkle tree;
+// signer signatures off), its hashes on AVX2's four lanes (/avx2, what ran before the
+// AVX-512 lanes) and on the best this machine has (/best). Bytes per second = the check's
+// speed per MiB.
+void BM_NakamotoStream_SimBlock2MiB(benchmark::State& state, bool best) {
+  using crypto::detail::Isa;
+  if (!crypto::detail::isa_available(Isa::kAvx2)) return state.SkipWithError("no AVX2 on this machine");
+  const Isa was = crypto::detail::set_many_isa(best ? crypto::detail::many_isa() : Isa::kAvx2);
+  const Bytes& payload = sim_block_2mib();
+  validate::PushCheck check;
+  validate::NakamotoStream stream;
+  for (auto _ : state) {
+    stream.begin(payload.size(), false);
+    for (std::size_t have = 0; have < payload.size();) {
+      have = std::min(payload.size(), have + 65536);
+      stream.advance(ByteSpan(payload).first(have), check);
+    }
+    if (stream.state() != validate::NakamotoStream::State::kPassed) state.SkipWithError(stream.why());
+  }
+  crypto::detail::set_many_isa(was);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(payload.size()));
+}
+BENCHMARK_CAPTURE(BM_NakamotoStream_SimBlock2MiB, avx2, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_NakamotoStream_SimBlock2MiB, best, true)->Unit(benchmark::kMillisecond);
 
 // A small block (2 KiB, 16 signers: the recoveries are nearly all of it), checked on
 // one thread (/0) and with the dataplane's second thread recovering beside it (/1, the
