@@ -292,6 +292,7 @@ class RelayEngine final : private ControlCommands {
   std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
   std::vector<std::uint32_t> large_waiting_;  // sids of sessions whose next push waits for a large-send slot
   std::uint32_t large_busy_ = 0;              // slots taken (granted, or a large copy being sent)
+  std::uint32_t fanouts_ = 0;                 // pushes fanned out so far (QueuedPush::order; wraps)
   std::vector<SharedBuf*> resign_new_;  // their re-signed replacements
   std::unique_ptr<BufPool> rx_pool_;
   RxBodies rx_bodies_;

@@ -246,6 +246,7 @@ void RelayEngine<T, F>::drain(Session& s) {
       if (!s.large_waiting) {
         s.large_waiting = true;
         if constexpr (RttAware<T>) s.rtt_us = t_.rtt_us(s.conn);
+        s.large_order = front->order;
         large_waiting_.push_back(s.sid);
         bump(c_->large_sends_waited);
       }
@@ -297,10 +298,13 @@ std::uint64_t RelayEngine<T, F>::large_deadline(std::size_t bytes) const noexcep
   return now_ns_ + 1'000'000'000ull + static_cast<std::uint64_t>(bytes) * 1'000'000'000ull / kLargeSendMinBytesPerS;
 }
 
-// large_ahead: whether waiting session a goes before b: pair partners and trusted peers
-// first, then the shorter round trip (an unknown one last).
+// large_ahead: whether waiting session a goes before b: the older push first (so a near
+// peer that has sent one block does not take the next before the far ones get the
+// first); for the same push, pair partners and trusted peers first, then the shorter
+// round trip (an unknown one last).
 template <Transport T, class F>
 bool RelayEngine<T, F>::large_ahead(const Session& a, const Session& b) const noexcept {
+  if (a.large_order != b.large_order) return static_cast<std::int32_t>(a.large_order - b.large_order) < 0;  // (wraps)
   const bool fa = a.pair_partner || a.trusted, fb = b.pair_partner || b.trusted;
   if (fa != fb) return fa;
   const std::uint64_t ra = a.rtt_us == 0 ? UINT64_MAX : a.rtt_us, rb = b.rtt_us == 0 ? UINT64_MAX : b.rtt_us;
@@ -663,6 +667,7 @@ void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* 
 template <Transport T, class F>
 void RelayEngine<T, F>::fan_out(Session* from, ForwardMaker& m, policy::Priority prio) {
   const codec::Hash20 sender = from != nullptr ? from->pkh : codec::Hash20{};
+  const std::uint32_t order = ++fanouts_;
   for (Session* s : sessions_) {
     if (s == from || !s->key || s->closing) continue;
     // may_send_to over relayers ++ [us]: we are never a recipient, so checking the
@@ -670,7 +675,7 @@ void RelayEngine<T, F>::fan_out(Session* from, ForwardMaker& m, policy::Priority
     if (!policy::may_send_to(path_.relayers(), s->pkh, sender)) continue;
     SharedBuf* b = F::for_recipient(m);
     if (b == nullptr) continue;
-    auto r = s->pacer.admit({handle_of(b), prio});
+    auto r = s->pacer.admit({handle_of(b), prio, order});
     if (r.dropped) {
       buf_of(*r.dropped)->unref();
       bump(r.dropped->priority == policy::Priority::kTransaction ? c_->drop_pacer_tx : c_->drop_pacer_chunk);

@@ -72,6 +72,7 @@ struct Session {
   bool large_waiting = false;
   bool large_granted = false;
   std::uint32_t rtt_us = 0;  // its round trip when it began waiting (0: unknown)
+  std::uint32_t large_order = 0;  // the fan-out number of the push it waits to send
   std::uint64_t large_bits = 0;
   std::uint64_t large_deadline_ns = 0;  // its oldest large copy in flight gives up its slot then
   const char* why = "";

@@ -57,6 +57,7 @@ constexpr bool is_push(codec::MsgId id) noexcept {
 struct QueuedPush {
   std::uint64_t handle = 0;  // caller's reference to the signed bytes
   Priority priority = Priority::kTransaction;
+  std::uint32_t order = 0;  // the caller's number for the push (the dataplane: its fan-out's)
 };
 
 // SessionPacer: the messages waiting to go to one node, at most `budget` of them.

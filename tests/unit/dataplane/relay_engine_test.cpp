@@ -1232,6 +1232,43 @@ TEST(RelayEngine, LargePushesGoToAFewPeersAtATimeTrustedThenNearestFirst) {
   EXPECT_EQ(m.c().large_sends_waited.load(), 0u);
 }
 
+// Two large pushes back to back through one slot: every peer gets the first before any
+// gets the second. The nearest peer, done with the first, waits again at once — and
+// would win the slot for the second over the farther peers still waiting for the first,
+// if the round trip alone decided.
+TEST(RelayEngine, LargePushesGoOldestFirstThenNearest) {
+  Net n(0, 0, {}, [](DpOptions& o) {
+    o.large_sends_at_once = 1;
+    o.large_push_bytes = 100;
+  });
+  const std::uint32_t rtt[] = {0, 100, 200, 300};  // node 1 nearest
+  for (std::uint8_t i = 0; i < 4; ++i) n.add_node(static_cast<std::uint8_t>(60 + i)).t.set_rtt_us(rtt[i]);
+  n.settle();
+  ASSERT_EQ(n.relay->dp->authenticated_sessions(), 4u);
+  auto& a = n.nodes[0]->peer;
+  a.send(a.conv->sign(0x7a, Transaction{test::signed_test_tx(44)}));
+  a.send(a.conv->sign(0x7b, Transaction{test::signed_test_tx(45)}));
+  // Each copy as it lands: (node, which push: 1 or 2).
+  const auto which = [](const Bytes& msg) -> std::size_t {
+    auto m = decode_message(msg);
+    if (!m.ok() || !std::holds_alternative<Transaction>(m->payload)) return 0;
+    const auto& id = std::get<Transaction>(m->payload).tx.txid;
+    return id == test::signed_test_tx(44).txid ? 1 : id == test::signed_test_tx(45).txid ? 2 : 0;
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> order;
+  std::vector<std::size_t> seen(4, 0);
+  for (int round = 0; round < 40 && order.size() < 6; ++round) {
+    n.now += 1000;
+    n.relay->run_once(n.now);
+    for (auto& node : n.nodes) node->peer.pump(n.now);
+    for (std::size_t i = 1; i < 4; ++i)
+      for (; seen[i] < n.nodes[i]->peer.pushes.size(); ++seen[i]) order.emplace_back(i, which(n.nodes[i]->peer.pushes[seen[i]]));
+  }
+  const std::vector<std::pair<std::size_t, std::size_t>> want = {{1, 1}, {2, 1}, {3, 1}, {1, 2}, {2, 2}, {3, 2}};
+  EXPECT_EQ(order, want) << "a peer got the second push before every peer had the first";
+  EXPECT_EQ(n.c().fanout_sends.load(), 6u);
+}
+
 // A session holding a large-send slot that goes away gives it back: the next waiting
 // peer gets its copy. (One slot; the first recipient stops reading, so its copy never
 // completes, then it disconnects.)
