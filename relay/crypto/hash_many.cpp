@@ -411,6 +411,7 @@ void Sha512_256Pair::update_u32(std::size_t stream, std::uint32_t v) noexcept {
 }
 
 void Sha512_256Pair::update_both(const void* bytes, std::size_t n) noexcept {
+  if (n == 0) return;
   const auto* p = static_cast<const std::uint8_t*>(bytes);
   const Isa isa = detail::pair_isa();
   if (isa == Isa::kScalar) {
