@@ -190,6 +190,7 @@ std::string to_json(const SuiteResult& r) {
   j["fanout"] = array_of(r.fanout, [](const FanoutStep& f) -> Json {
     return {{"k", std::uint64_t{f.k}}, {"relay_cpu_us_per_msg", real(f.cpu_us_per_msg)},
             {"relay_path_us_per_msg", real(f.user_us_per_msg)}, {"relay_path_cpu_us_per_msg", real(f.path_cpu_us_per_msg)},
+            {"relay_path_helper_wait_us_per_msg", real(f.helper_wait_us_per_msg)},
             {"relay_cpu_us_per_copy", real(f.cpu_us_per_copy)}, {"dataplane_kernel_us_per_copy", real(f.kernel_us_per_copy)},
             {"tx_hop", dist_json(f.tx_hop)}, {"block_first_byte_out", dist_json(f.block_first_out)},
             {"block_last_peer", dist_json(f.block_last_peer)}, {"block_last_peer_direct", dist_json(f.block_last_peer_direct)},

@@ -472,6 +472,7 @@ void fanout(Ctx& c) {
       const std::uint64_t relayed0 = c.relay->counters().relayed.load(), copies0 = c.relay->counters().fanout_sends.load();
       const std::uint64_t work0 = c.relay->counters().relay_work_ns.load();
       const std::uint64_t work_cpu0 = c.relay->counters().relay_work_cpu_ns.load();
+      const std::uint64_t waited0 = c.relay->counters().sig_checks_waited_ns.load();
       auto r = run_trial(*s, plan, k - 1, 2 * kSecond);
       const double secs = static_cast<double>(r.end_ns - r.start_ns) / 1e9;
       const ProcUsage u1 = c.relay->usage();
@@ -485,6 +486,8 @@ void fanout(Ctx& c) {
       f.cpu_us_per_copy = copies ? cpu / static_cast<double>(copies) : 0;
       f.user_us_per_msg = relayed ? work_us / static_cast<double>(relayed) : 0;
       f.path_cpu_us_per_msg = relayed ? work_cpu_us / static_cast<double>(relayed) : 0;
+      f.helper_wait_us_per_msg =
+          relayed ? static_cast<double>(c.relay->counters().sig_checks_waited_ns.load() - waited0) / 1000.0 / static_cast<double>(relayed) : 0;
       // The kernel's share per copy: the dataplane's system time (its CPU less its user
       // time; the split comes from clock ticks, so coarse), net of idle. The copies of a
       // push go to the kernel in one io_uring submission.
@@ -506,9 +509,10 @@ void fanout(Ctx& c) {
       (std::string(base) == "direct" ? f.block_last_peer_direct : f.block_last_peer_reference) = summarize(last);
     }
     c.note("fan-out K=%zu: tx hop p50 %.0f us; block to the last peer %.0f us (direct %.0f us, reference %.0f us); "
-           "relay CPU %.1f us/msg (%.1f on the relay path, %.1f of it the run loop's CPU); the dataplane's kernel time %.2f us "
-           "per copy", k, f.tx_hop.p50, f.block_last_peer.p50, f.block_last_peer_direct.p50, f.block_last_peer_reference.p50,
-           f.cpu_us_per_msg, f.user_us_per_msg, f.path_cpu_us_per_msg, f.kernel_us_per_copy);
+           "relay CPU %.1f us/msg (%.1f on the relay path, %.1f of it the run loop's CPU, %.1f waiting for the second thread's "
+           "check); the dataplane's kernel time %.2f us per copy", k, f.tx_hop.p50, f.block_last_peer.p50, f.block_last_peer_direct.p50,
+           f.block_last_peer_reference.p50, f.cpu_us_per_msg, f.user_us_per_msg, f.path_cpu_us_per_msg, f.helper_wait_us_per_msg,
+           f.kernel_us_per_copy);
     c.res.fanout.push_back(f);
   }
 }

@@ -84,6 +84,7 @@ struct FanoutStep {
   double user_us_per_msg = 0;  // time on the relay path (checks, one signature, queueing), per relayed push
   double path_cpu_us_per_msg = 0;  // the same as the run loop's CPU time (less preemption)
   double kernel_us_per_copy = 0;   // the dataplane's system time per copy (coarse: clock ticks)
+  double helper_wait_us_per_msg = 0;  // of the relay path: waiting for a check the second thread had taken
 };
 
 struct HttpServe {

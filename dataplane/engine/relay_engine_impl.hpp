@@ -73,6 +73,7 @@ void RelayEngine<T, F>::run_once(std::uint64_t now_ns, int timeout_ms) {
     sweep(now_ns);
   }
   c_->sig_checks_helped.store(streams_.board().helped_items(), std::memory_order_relaxed);
+  c_->sig_checks_waited_ns.store(streams_.board().waited_ns(), std::memory_order_relaxed);
   port_.beat(now_ns);
 }
 

@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include "relay/shm/cnc.hpp"
+
 namespace relay::dp {
 
 namespace {
@@ -40,7 +42,11 @@ void TaskBoard::join(Job& j) noexcept {
   while (j.take_one()) {
   }
   if (j.slot_ < 0) return;  // never posted (or joined already): everything ran here
-  wait_until([&] { return j.done_.load(std::memory_order_acquire) >= j.n_; });
+  if (j.done_.load(std::memory_order_acquire) < j.n_) {  // the helper is running some: wait, timed
+    const std::uint64_t t0 = shm::monotonic_ns();
+    wait_until([&] { return j.done_.load(std::memory_order_acquire) >= j.n_; });
+    waited_ns_ += shm::monotonic_ns() - t0;
+  }
   const int s = j.slot_;
   slots_[s].store(nullptr, std::memory_order_seq_cst);
   // The helper marks itself inside before it reads the slot again (both seq_cst): either

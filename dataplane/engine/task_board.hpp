@@ -64,6 +64,8 @@ class TaskBoard final : public ParallelFor {
 
   // Items the helper ran (the dataplane's counters read this).
   std::uint64_t helped_items() const noexcept { return helped_.load(std::memory_order_relaxed); }
+  // Nanoseconds join() waited for items the helper was running (the poster's thread).
+  std::uint64_t waited_ns() const noexcept { return waited_ns_; }
 
  private:
   static constexpr int kSlots = 4;  // jobs on the board at once (a push's signature and its block's signers)
@@ -71,6 +73,7 @@ class TaskBoard final : public ParallelFor {
   std::atomic<Job*> slots_[kSlots] = {};
   std::atomic<bool> inside_[kSlots] = {};  // the helper may be reading that slot's job
   std::atomic<std::uint64_t> helped_{0};
+  std::uint64_t waited_ns_ = 0;  // the poster's own: written and read on its thread
 };
 
 }  // namespace relay::dp

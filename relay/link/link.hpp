@@ -40,8 +40,8 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // (kRewardSet carries the cycle and the next cycle's set); 9: SessionInfo says which network
 // a session came over (onion, I2P), the onion listener's port. 10: MPTCP gauges and counters.
 // 11: kAuthenticated may carry flags (kAuthPairPartner). 12: the dataplane's backend and its
-// DPDK port's counters. 24: relay_work_cpu_ns.
-inline constexpr std::uint32_t kLinkAbiVersion = 24;
+// DPDK port's counters. 24: relay_work_cpu_ns. 25: sig_checks_waited_ns.
+inline constexpr std::uint32_t kLinkAbiVersion = 25;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -90,6 +90,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 24;
   X(stream_gave_up, "large Nakamoto block pushes checked whole after the last byte (stream gave up)")  \
   X(stream_none_free, "large Nakamoto block pushes checked whole: every stream checker was busy")         \
   X(sig_checks_helped, "signature checks the dataplane's second thread ran beside the relay path")           \
+  X(sig_checks_waited_ns, "nanoseconds the relay path waited for checks the second thread had taken")         \
   X(sessions_refused_full, "connections closed at once: the session table was full")                   \
   X(inbound_refused_reserved, "inbound connections closed at once: the rest of the table is kept for dials") \
   X(closed_silent, "authenticated sessions closed for silence (nothing for heartbeat + 30 s)")                \

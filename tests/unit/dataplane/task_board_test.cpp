@@ -66,6 +66,37 @@ TEST(TaskBoard, TheHelperRunsItemsBesideThePoster) {
   EXPECT_EQ(board.helped_items(), 1u);
 }
 
+// join() counts the time it waits for an item the helper is running, and only that: the
+// helper's item takes 20 ms after both have started, the poster's returns at once. A
+// job run entirely by the poster waits for nothing.
+TEST(TaskBoard, JoinCountsOnlyTheTimeItWaitsForTheHelper) {
+  StreamWorker w(0, true);
+  TaskBoard& board = w.board();
+  const std::thread::id poster = std::this_thread::get_id();
+  std::atomic<int> started{0};
+  auto f = [&](std::size_t) noexcept {
+    started.fetch_add(1);
+    const auto until = Clock::now() + std::chrono::seconds(10);
+    while (started.load() < 2 && Clock::now() < until) std::this_thread::yield();
+    if (std::this_thread::get_id() != poster) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  TaskBoard::Job job = TaskBoard::Job::of(f, 2);
+  board.post(job);
+  board.join(job);
+  ASSERT_EQ(board.helped_items(), 1u);
+  EXPECT_GE(board.waited_ns(), 10'000'000u);
+  EXPECT_LT(board.waited_ns(), 10'000'000'000u);
+
+  TaskBoard alone(nullptr);  // nobody helps: join runs both items itself
+  std::atomic<int> ran{0};
+  auto g = [&](std::size_t) noexcept { ran.fetch_add(1); };
+  TaskBoard::Job solo = TaskBoard::Job::of(g, 2);
+  alone.post(solo);
+  alone.join(solo);
+  EXPECT_EQ(ran.load(), 2);
+  EXPECT_EQ(alone.waited_ns(), 0u);
+}
+
 // Jobs posted while another waits (a push's signature, then its block's signers) and
 // more jobs than the board has slots: all complete, results intact.
 TEST(TaskBoard, JobsPostedTogetherAllComplete) {
