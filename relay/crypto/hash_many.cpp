@@ -141,27 +141,6 @@ struct BlockRun {
 // 8, which is a byte shuffle. ----
 #define RELAY_AVX2 __attribute__((target("avx2")))
 
-// load_words4: lane l's block words 0..15 into w[i] (lane l = element l), big-endian:
-// four 4×4 transposes of 64-bit words (AVX2, also used by the AVX-512VL lanes).
-RELAY_AVX2 inline void load_words4(const std::uint8_t* const blk[4], __m256i w[16]) noexcept {
-  const __m256i swap = _mm256_setr_epi8(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,  //
-                                        7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
-  for (std::size_t q = 0; q < 4; ++q) {
-    const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0] + 32 * q));
-    const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1] + 32 * q));
-    const __m256i r2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[2] + 32 * q));
-    const __m256i r3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[3] + 32 * q));
-    const __m256i t0 = _mm256_unpacklo_epi64(r0, r1);  // a0 b0 a2 b2
-    const __m256i t1 = _mm256_unpackhi_epi64(r0, r1);  // a1 b1 a3 b3
-    const __m256i t2 = _mm256_unpacklo_epi64(r2, r3);  // c0 d0 c2 d2
-    const __m256i t3 = _mm256_unpackhi_epi64(r2, r3);  // c1 d1 c3 d3
-    w[4 * q + 0] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(t0, t2, 0x20), swap);
-    w[4 * q + 1] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(t1, t3, 0x20), swap);
-    w[4 * q + 2] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(t0, t2, 0x31), swap);
-    w[4 * q + 3] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(t1, t3, 0x31), swap);
-  }
-}
-
 namespace avx2 {
 #define RELAY_LANES_TARGET RELAY_AVX2
 using V = __m256i;
@@ -188,7 +167,26 @@ RELAY_AVX2 inline V maj(V a, V b, V c) noexcept {
 RELAY_AVX2 inline V splat(std::uint64_t v) noexcept { return _mm256_set1_epi64x(static_cast<long long>(v)); }
 RELAY_AVX2 inline V load(const std::uint64_t* p) noexcept { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 RELAY_AVX2 inline void store(std::uint64_t* p, V v) noexcept { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
-RELAY_AVX2 inline void load_words(const std::uint8_t* const blk[kLanes], V w[16]) noexcept { load_words4(blk, w); }
+// load_words: lane l's block words 0..15 into w[i] (lane l = element l), big-endian:
+// four 4×4 transposes of 64-bit words.
+RELAY_AVX2 inline void load_words(const std::uint8_t* const blk[kLanes], V w[16]) noexcept {
+  const __m256i swap = _mm256_setr_epi8(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,  //
+                                        7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
+  for (std::size_t q = 0; q < 4; ++q) {
+    const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0] + 32 * q));
+    const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1] + 32 * q));
+    const __m256i r2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[2] + 32 * q));
+    const __m256i r3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[3] + 32 * q));
+    const __m256i t0 = _mm256_unpacklo_epi64(r0, r1);  // a0 b0 a2 b2
+    const __m256i t1 = _mm256_unpackhi_epi64(r0, r1);  // a1 b1 a3 b3
+    const __m256i t2 = _mm256_unpacklo_epi64(r2, r3);  // c0 d0 c2 d2
+    const __m256i t3 = _mm256_unpackhi_epi64(r2, r3);  // c1 d1 c3 d3
+    w[4 * q + 0] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(t0, t2, 0x20), swap);
+    w[4 * q + 1] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(t1, t3, 0x20), swap);
+    w[4 * q + 2] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(t0, t2, 0x31), swap);
+    w[4 * q + 3] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(t1, t3, 0x31), swap);
+  }
+}
 RELAY_AVX2 inline V with_iv(V s, V iv, unsigned lanes) noexcept {
   const auto m = [&](unsigned l) { return (lanes >> l & 1u) != 0 ? -1ll : 0ll; };
   return _mm256_blendv_epi8(s, iv, _mm256_setr_epi64x(m(0), m(1), m(2), m(3)));
@@ -208,18 +206,18 @@ namespace avx512vl {
 #define RELAY_LANES_TARGET RELAY_AVX512
 using V = __m256i;
 constexpr std::size_t kLanes = 4;
-RELAY_AVX512 inline V add(V a, V b) noexcept { return _mm256_add_epi64(a, b); }
+// What 256-bit AVX2 already does the same way (AVX2 functions inline into AVX-512 ones).
+using avx2::add;
+using avx2::load;
+using avx2::load_words;
+using avx2::shr;
+using avx2::splat;
+using avx2::store;
 RELAY_AVX512 inline V xor3(V a, V b, V c) noexcept { return _mm256_ternarylogic_epi64(a, b, c, kXor3); }
 template <int N>
 RELAY_AVX512 inline V ror(V x) noexcept { return _mm256_ror_epi64(x, N); }
-template <int N>
-RELAY_AVX512 inline V shr(V x) noexcept { return _mm256_srli_epi64(x, N); }
 RELAY_AVX512 inline V ch(V e, V f, V g) noexcept { return _mm256_ternarylogic_epi64(e, f, g, kChoose); }
 RELAY_AVX512 inline V maj(V a, V b, V c) noexcept { return _mm256_ternarylogic_epi64(a, b, c, kMajority); }
-RELAY_AVX512 inline V splat(std::uint64_t v) noexcept { return _mm256_set1_epi64x(static_cast<long long>(v)); }
-RELAY_AVX512 inline V load(const std::uint64_t* p) noexcept { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
-RELAY_AVX512 inline void store(std::uint64_t* p, V v) noexcept { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
-RELAY_AVX512 inline void load_words(const std::uint8_t* const blk[kLanes], V w[16]) noexcept { load_words4(blk, w); }
 RELAY_AVX512 inline V with_iv(V s, V iv, unsigned lanes) noexcept {
   return _mm256_mask_blend_epi64(static_cast<__mmask8>(lanes), s, iv);
 }
