@@ -359,7 +359,7 @@ BlockStep block_step(Ctx& c, Swarm& s, const std::string& topo, std::size_t byte
   const bool cpu = via_relay && bytes >= (512u << 10);
   const IdleRate idle = cpu ? idle_rate(c, s, 1'000'000'000ull) : IdleRate{};
   const ProcUsage u0 = cpu ? c.relay->usage() : ProcUsage{};
-  const std::uint64_t relayed0 = via_relay ? c.relay->counters().relayed.load() : 0;
+  const std::uint64_t relayed0 = cpu ? c.relay->counters().relayed.load() : 0;
   const Hist h0 = via_relay ? Hist::of(c.relay->counters()) : Hist{};
   const std::uint64_t streamed0 = via_relay ? c.relay->counters().blocks_streamed.load() : 0;
   auto r = run_trial(s, plan, s.size() - 1, 3 * kSecond);
@@ -466,8 +466,7 @@ void fanout(Ctx& c) {
       auto s = make_swarm(c, k, "relay");
       if (!s) return;
       auto plan = tx_plan(c, *s, static_cast<std::size_t>(rate * (c.o.smoke ? 0.5 : 1.0)), rate);
-      const IdleRate idle_rates = idle_rate(c, *s, 500'000'000ull);
-      const double idle = idle_rates.cpu;
+      const IdleRate idle = idle_rate(c, *s, 500'000'000ull);
       const ProcUsage u0 = c.relay->usage();
       const std::uint64_t relayed0 = c.relay->counters().relayed.load(), copies0 = c.relay->counters().fanout_sends.load();
       const std::uint64_t work0 = c.relay->counters().relay_work_ns.load();
@@ -476,7 +475,7 @@ void fanout(Ctx& c) {
       auto r = run_trial(*s, plan, k - 1, 2 * kSecond);
       const double secs = static_cast<double>(r.end_ns - r.start_ns) / 1e9;
       const ProcUsage u1 = c.relay->usage();
-      const double cpu = std::max(0.0, u1.cpu_s - u0.cpu_s - idle * secs) * 1e6;
+      const double cpu = std::max(0.0, u1.cpu_s - u0.cpu_s - idle.cpu * secs) * 1e6;
       const double work_us = static_cast<double>(c.relay->counters().relay_work_ns.load() - work0) / 1000.0;
       const double work_cpu_us = static_cast<double>(c.relay->counters().relay_work_cpu_ns.load() - work_cpu0) / 1000.0;
       const std::uint64_t relayed = c.relay->counters().relayed.load() - relayed0;
@@ -492,7 +491,7 @@ void fanout(Ctx& c) {
       // time; the split comes from clock ticks, so coarse), net of idle. The copies of a
       // push go to the kernel in one io_uring submission.
       const double dp_sys = std::max(0.0, (u1.dp_cpu_s - u1.dp_user_s) - (u0.dp_cpu_s - u0.dp_user_s) -
-                                              (idle_rates.dp_cpu - idle_rates.dp_user) * secs) * 1e6;
+                                              (idle.dp_cpu - idle.dp_user) * secs) * 1e6;
       f.kernel_us_per_copy = copies ? dp_sys / static_cast<double>(copies) : 0;
       auto b = run_trial(*s, block_plan(c, *s, block_bytes, reps, 400'000'000ull), k - 1, 5 * kSecond);
       std::vector<double> first, last;
