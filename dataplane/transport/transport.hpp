@@ -66,6 +66,12 @@ concept RttAware = requires(const T& t, ConnId c) {
 // without copying (the fan-out of one signed message to every eligible peer). It lives
 // on the heap, or in a transport's pool of registered buffers (see alloc()), in which
 // case the last unref() hands the slot back to the pool.
+//
+// A SharedBuf belongs to the thread that runs its transport: only that thread takes or
+// drops references (as a pool's free list, the transport's queues and its completions
+// are that thread's alone). The count is a plain integer: a fan-out takes and drops
+// three references per copy, and a locked add would wait each time for every store
+// before it (the copies' submission entries, to lines not in cache) to finish.
 class SharedBuf {
  public:
   using Releaser = void (*)(void* ctx, SharedBuf* b) noexcept;
@@ -77,9 +83,9 @@ class SharedBuf {
   static SharedBuf* place(void* mem, std::size_t n, Releaser release, void* ctx) noexcept;
   static constexpr std::size_t header_size() noexcept { return 32; }
 
-  void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void ref() noexcept { ++refs_; }
   void unref() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (--refs_ == 0) {
       if (release_ != nullptr) return release_(ctx_, this);
       this->~SharedBuf();
       std::free(this);
@@ -88,12 +94,12 @@ class SharedBuf {
   ByteSpan bytes() const noexcept { return ByteSpan(data_, size_); }
   // fill: the bytes to write before the buffer is shared (sends only read it).
   std::span<std::uint8_t> fill() noexcept { return std::span<std::uint8_t>(data_, size_); }
-  std::uint32_t refs() const noexcept { return refs_.load(std::memory_order_relaxed); }
+  std::uint32_t refs() const noexcept { return refs_; }
 
  private:
   SharedBuf() = default;
   ~SharedBuf() = default;
-  std::atomic<std::uint32_t> refs_{1};
+  std::uint32_t refs_ = 1;
   std::uint32_t size_ = 0;
   Releaser release_ = nullptr;
   void* ctx_ = nullptr;

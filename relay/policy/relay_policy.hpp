@@ -4,6 +4,7 @@
 // Pure logic, no I/O: used by the dataplane's relay path and unit-tested on its own.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <vector>
 #include <optional>
@@ -104,26 +105,31 @@ class SessionPacer {
   std::uint64_t refused() const noexcept { return refused_; }
 
  private:
-  // Fifo: a fixed-capacity ring (capacity = the budget, which bounds every queue).
+  // Fifo: a fixed-capacity ring holding at least the budget, which bounds every queue
+  // (its capacity a power of two: a mask, not a division, finds a slot).
   class Fifo {
    public:
-    void init(std::uint32_t cap) { buf_.resize(cap); }
+    void init(std::uint32_t cap) {
+      buf_.resize(std::bit_ceil(cap));
+      mask_ = static_cast<std::uint32_t>(buf_.size()) - 1;
+    }
     bool empty() const noexcept { return n_ == 0; }
     std::uint32_t size() const noexcept { return n_; }
-    QueuedPush& at(std::uint32_t i) noexcept { return buf_[(head_ + i) % buf_.size()]; }
+    QueuedPush& at(std::uint32_t i) noexcept { return buf_[(head_ + i) & mask_]; }
     void push_back(const QueuedPush& p) noexcept {
-      buf_[(head_ + n_) % buf_.size()] = p;
+      buf_[(head_ + n_) & mask_] = p;
       ++n_;
     }
     QueuedPush pop_front() noexcept {
       QueuedPush p = buf_[head_];
-      head_ = static_cast<std::uint32_t>((head_ + 1) % buf_.size());
+      head_ = (head_ + 1) & mask_;
       --n_;
       return p;
     }
 
    private:
     std::vector<QueuedPush> buf_;
+    std::uint32_t mask_ = 0;
     std::uint32_t head_ = 0, n_ = 0;
   };
   std::uint32_t budget_;

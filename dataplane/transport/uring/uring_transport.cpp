@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -121,7 +122,7 @@ Status UringTransport::init() {
 
   conns_.resize(cfg_.max_conns);
   for (auto& c : conns_) {
-    c.sendq.resize(cfg_.max_queued_sends);
+    c.sendq.resize(std::bit_ceil(std::max<std::uint32_t>(cfg_.max_queued_sends, 1)));  // (a mask for the index)
     c.stash.reserve(cfg_.buf_size);
   }
   free_.reserve(cfg_.max_conns);
@@ -177,7 +178,7 @@ UringTransport::~UringTransport() {
     Conn& k = conns_[c];
     if (!k.in_use) continue;
     if (k.fd >= 0) ::close(k.fd);
-    for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
+    for (std::uint32_t i = 0; i < k.sq_len; ++i) k.queued(i).buf->unref();
   }
   // The ring's pending accepts hold each listening socket until the kernel's teardown of
   // the ring (asynchronous, after queue_exit returns) cancels them. shutdown() takes the
@@ -382,9 +383,9 @@ Status UringTransport::set_option(ConnId c, int level, int name, const void* val
 Status UringTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
   if (c >= conns_.size() || !conns_[c].in_use || conns_[c].closing) return make_error(Errc::kBadValue, "no such connection");
   Conn& k = conns_[c];
-  if (k.sq_len == k.sendq.size()) return make_error(Errc::kLimit, "send queue full");
+  if (k.sq_len >= cfg_.max_queued_sends) return make_error(Errc::kLimit, "send queue full");
   buf->ref();
-  k.sendq[(k.sq_head + k.sq_len) % k.sendq.size()] = PendingSend{buf, tag};
+  k.queued(k.sq_len) = PendingSend{buf, tag};
   ++k.sq_len;
   if (k.sq_len == 1 && !k.connecting) submit_send(c);
   return Ok{};
@@ -479,7 +480,7 @@ void UringTransport::finish_close(ConnId c) {
   io_uring_register_files_update(ring_.get(), c, &minus_one, 1);
   ::close(k.fd);
   k.fd = -1;
-  for (std::uint32_t i = 0; i < k.sq_len; ++i) k.sendq[(k.sq_head + i) % k.sendq.size()].buf->unref();
+  for (std::uint32_t i = 0; i < k.sq_len; ++i) k.queued(i).buf->unref();
   k.sq_len = 0;
   // A stash not yet handed out goes with the connection; one the application holds as an
   // event's data stays until that event is released (before the next poll reuses the slot).
@@ -775,7 +776,7 @@ bool UringTransport::handle_cqe(const io_uring_cqe* cqe, std::span<Event> evs, s
       }
       evs[n++] = Event{EventKind::kSent, c, 0, {}, 0, p.tag};
       p.buf->unref();
-      k.sq_head = (k.sq_head + 1) % static_cast<std::uint32_t>(k.sendq.size());
+      k.sq_head = (k.sq_head + 1) & k.sq_mask();
       --k.sq_len;
       k.sent_off = 0;
       if (k.sq_len > 0) submit_send(c);

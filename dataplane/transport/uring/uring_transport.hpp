@@ -160,8 +160,10 @@ class UringTransport {
     std::uint32_t inflight = 0;
     int close_err = 0;
     sockaddr_in6 peer{};
-    std::vector<PendingSend> sendq;  // ring buffer, capacity max_queued_sends
+    std::vector<PendingSend> sendq;  // ring buffer: max_queued_sends, rounded up to a power of two
     std::uint32_t sq_head = 0, sq_len = 0;
+    std::uint32_t sq_mask() const noexcept { return static_cast<std::uint32_t>(sendq.size()) - 1; }
+    PendingSend& queued(std::uint32_t i) noexcept { return sendq[(sq_head + i) & sq_mask()]; }  // i-th from the head
     std::size_t sent_off = 0;        // bytes of the head send already written
     std::uint32_t lowat = 1;         // SO_RCVLOWAT on the socket
     std::uint32_t lowat_want = 1;    // what wake_after asked for

@@ -186,6 +186,52 @@ TEST(UringTransport, OutboundConnectSendAndPeerClose) {
   ::close(lfd);
 }
 
+// A connection's send queue holds exactly max_queued_sends (here 3, not a power of two,
+// though the ring under it is one), refuses the next, and keeps order as its head goes
+// round the ring.
+TEST(UringTransport, SendQueueHoldsItsLimitAndKeepsOrderRoundTheRing) {
+  std::uint16_t port = 0;
+  const int lfd = listen_loopback(port);
+  UringConfig cfg;
+  cfg.max_queued_sends = 3;
+  auto t = UringTransport::create(cfg);
+  ASSERT_TRUE(t.ok());
+  std::string expect;
+  int peer = -1;
+  std::uint64_t sent = 0, tag = 0;
+  bool connected = false;
+  auto on = [&](const Event& e) {
+    connected |= e.kind == EventKind::kConnected;
+    sent += e.kind == EventKind::kSent;
+  };
+  auto c = (*t)->connect(net::from_sockaddr(test::loopback_addr(port)));
+  ASSERT_TRUE(c.ok());
+  for (int round = 0; round < 5; ++round) {  // five rounds of three: the head passes slot 3 and wraps
+    for (int i = 0; i < 4; ++i) {
+      const std::string msg = "m" + std::to_string(tag) + ";";
+      SharedBuf* b = SharedBuf::make(ByteSpan(reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size()));
+      const Status st = (*t)->send(*c, b, ++tag);
+      b->unref();
+      if (i < 3) {
+        ASSERT_TRUE(st.ok()) << "round " << round << ", send " << i;
+        expect += msg;
+      } else {
+        ASSERT_FALSE(st.ok()) << "round " << round << ": a fourth send was queued";
+        EXPECT_EQ(st.error().code, Errc::kLimit);
+      }
+    }
+    const std::uint64_t want = sent + 3;
+    ASSERT_TRUE(pump(**t, on, [&] { return sent == want; })) << "round " << round;
+    if (peer < 0) peer = ::accept(lfd, nullptr, nullptr);
+    ASSERT_GE(peer, 0);
+  }
+  EXPECT_TRUE(connected);
+  const Bytes got = read_exact(peer, expect.size());
+  EXPECT_EQ(std::string(got.begin(), got.end()), expect);
+  ::close(peer);
+  ::close(lfd);
+}
+
 TEST(UringTransport, ConnectRefused) {
   auto t = UringTransport::create({});
   auto c = (*t)->connect(net::from_sockaddr(test::loopback_addr(test::free_port())));  // nobody listens there
