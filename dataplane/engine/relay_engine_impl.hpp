@@ -605,22 +605,28 @@ void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* 
   // Time spent here (checks, signing, queueing; whatever the outcome) is counted: the
   // relay path's own work, apart from the kernel's per-copy send work — as elapsed time,
   // and as this thread's CPU time (the same less any time it was preempted).
+  // The copies' share (from mark_fanout() on) is counted apart as well.
   struct WorkClock {
     std::atomic<std::uint64_t>& total;
     std::atomic<std::uint64_t>& cpu_total;
+    std::atomic<std::uint64_t>& fanout_cpu_total;
     std::uint64_t t0 = shm::monotonic_ns();
     std::uint64_t cpu0 = shm::thread_cpu_ns();
+    std::uint64_t fanout_cpu0 = 0;  // 0: no fan-out
     bool stopped = false;
+    void mark_fanout() noexcept { fanout_cpu0 = shm::thread_cpu_ns(); }
     void stop() noexcept {
       if (stopped) return;
       stopped = true;
       // The CPU clock is read inside the elapsed interval at both ends: never more than it.
-      const std::uint64_t cpu = shm::thread_cpu_ns() - cpu0;
+      const std::uint64_t cpu1 = shm::thread_cpu_ns();
       total.store(total.load(std::memory_order_relaxed) + (shm::monotonic_ns() - t0), std::memory_order_relaxed);
-      cpu_total.store(cpu_total.load(std::memory_order_relaxed) + cpu, std::memory_order_relaxed);
+      cpu_total.store(cpu_total.load(std::memory_order_relaxed) + (cpu1 - cpu0), std::memory_order_relaxed);
+      if (fanout_cpu0 != 0)
+        fanout_cpu_total.store(fanout_cpu_total.load(std::memory_order_relaxed) + (cpu1 - fanout_cpu0), std::memory_order_relaxed);
     }
     ~WorkClock() { stop(); }
-  } work_clock{c_->relay_work_ns, c_->relay_work_cpu_ns};
+  } work_clock{c_->relay_work_ns, c_->relay_work_cpu_ns, c_->relay_fanout_cpu_ns};
   // A block checked while it arrived: what the checker has not read yet is read now.
   const validate::NakamotoStream* stream = checked != nullptr ? &streams_.finish(checked) : nullptr;
   const RelayPath::Decision d = path_.examine({body, stream, digest, sender});
@@ -643,6 +649,7 @@ void RelayEngine<T, F>::relay(Session* from, ByteSpan body, StreamWorker::Slot* 
   {
     ForwardMaker m(*this, from, body, d);
     if (!F::begin(m)) return;
+    work_clock.mark_fanout();
     fan_out(from, m, d.priority);
   }
   bump(c_->*counter_of(Verdict::kForward));

@@ -40,8 +40,9 @@ inline constexpr std::uint64_t kLinkMagic = 0x53524c594c4e4b31ull;  // "SRLYLNK1
 // (kRewardSet carries the cycle and the next cycle's set); 9: SessionInfo says which network
 // a session came over (onion, I2P), the onion listener's port. 10: MPTCP gauges and counters.
 // 11: kAuthenticated may carry flags (kAuthPairPartner). 12: the dataplane's backend and its
-// DPDK port's counters. 24: relay_work_cpu_ns. 25: sig_checks_waited_ns.
-inline constexpr std::uint32_t kLinkAbiVersion = 25;
+// DPDK port's counters. 24: relay_work_cpu_ns. 25: sig_checks_waited_ns. 26:
+// relay_fanout_cpu_ns.
+inline constexpr std::uint32_t kLinkAbiVersion = 26;
 
 // The dataplane's counters, published in the region for the control plane, `stacks-relay
 // status` and the demo. X(name, help): one list, so every reader agrees on the layout.
@@ -85,6 +86,7 @@ inline constexpr std::uint32_t kLinkAbiVersion = 25;
   X(originated, "pushes we originated (HTTP uploads) relayed to peers")                            \
   X(relay_work_ns, "nanoseconds spent on the relay path (checks, signing, queueing), all pushes")   \
   X(relay_work_cpu_ns, "the run loop's CPU nanoseconds on the relay path (relay_work_ns less preemption)") \
+  X(relay_fanout_cpu_ns, "of relay_work_cpu_ns: queueing the copies (fan-out), after the checks and signing") \
   X(ctl_restarts, "control-plane restarts seen")                                                   \
   X(blocks_streamed, "Nakamoto block pushes checked while they arrived (passed before the last byte)") \
   X(stream_gave_up, "large Nakamoto block pushes checked whole after the last byte (stream gave up)")  \

@@ -109,6 +109,10 @@ TEST(RelayEngine, TransactionReachesEveryOtherNodeOnceSignedByTheRelay) {
   // transaction's checks and our signature take CPU, never more than the time elapsed.
   EXPECT_GT(n.c().relay_work_cpu_ns.load(), 0u);
   EXPECT_LE(n.c().relay_work_cpu_ns.load(), n.c().relay_work_ns.load());
+  // Of it, queueing the two copies is counted apart: some, and less than the whole (the
+  // checks and the signature came before).
+  EXPECT_GT(n.c().relay_fanout_cpu_ns.load(), 0u);
+  EXPECT_LT(n.c().relay_fanout_cpu_ns.load(), n.c().relay_work_cpu_ns.load());
   // Traffic by type: one transaction in, two out (exactly its bytes each); every node's
   // handshake in and our accept out.
   const auto tx = static_cast<std::size_t>(MsgId::kTransaction);
