@@ -237,13 +237,19 @@ class RelayEngine final : private ControlCommands {
   void close_session(Session& s, const char* why, bool misbehaved);
   void forget_session(ConnId c, int err);
   void dispatch_large();
-  bool is_large(const policy::QueuedPush& q) const noexcept;
+  // is_large: whether a push needs a large-send slot.
+  bool is_large(const policy::QueuedPush& q) const noexcept { return is_large(buf_of(q)); }
+  bool is_large(const SharedBuf* b) const noexcept {
+    return opts_.large_sends_at_once != 0 && b->bytes().size() >= opts_.large_push_bytes;
+  }
   bool has_large(Session& s) noexcept;
   std::uint64_t large_deadline(std::size_t bytes) const noexcept;
   // A large copy slower than this (after a first second) gives its slot up.
   static constexpr std::uint64_t kLargeSendMinBytesPerS = 1u << 20;
   bool large_ahead(const Session& a, const Session& b) const noexcept;
   void drain(Session& s);
+  bool send_paced(Session& s, SharedBuf* buf, bool large);
+  std::uint32_t send_window() const noexcept { return std::min<std::uint32_t>(opts_.max_inflight_sends, 64); }  // (large_bits)
   void evict_slowest(std::uint64_t now_ns);
   void sweep(std::uint64_t now_ns);
   void send_now(Session& s, ByteSpan bytes);

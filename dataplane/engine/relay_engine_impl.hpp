@@ -238,7 +238,7 @@ void RelayEngine<T, F>::send_now(Session& s, ByteSpan bytes) {
 template <Transport T, class F>
 void RelayEngine<T, F>::drain(Session& s) {
   if (s.inflight == 0) s.last_tx_ns = now_ns_;  // the write clock runs while something is outstanding
-  const std::uint32_t window = std::min<std::uint32_t>(opts_.max_inflight_sends, 64);  // (large_bits)
+  const std::uint32_t window = send_window();
   while (s.inflight < window) {
     const policy::QueuedPush* front = s.pacer.peek();
     if (front == nullptr) break;
@@ -253,18 +253,8 @@ void RelayEngine<T, F>::drain(Session& s) {
       }
       break;
     }
-    auto p = s.pacer.next();
-    SharedBuf* buf = buf_of(*p);
-    if (t_.send(s.conn, buf, p->handle).ok()) {
-      if (large) {  // the slot granted is this copy's until it is sent
-        s.large_granted = false;
-        if (s.large_bits == 0) s.large_deadline_ns = large_deadline(buf->bytes().size());
-        s.large_bits |= std::uint64_t{1} << s.inflight;
-      }
-      ++s.inflight;
-      bump(c_->bytes_relayed_out, buf->bytes().size());
-      count_out(buf->bytes());
-    } else if (large) {
+    SharedBuf* buf = buf_of(*s.pacer.next());
+    if (!send_paced(s, buf, large) && large) {
       s.large_granted = false;  // (not sent: the slot goes to the next)
       --large_busy_;
     }
@@ -278,10 +268,21 @@ void RelayEngine<T, F>::drain(Session& s) {
   }
 }
 
-// is_large: whether push `q` needs a large-send slot.
+// send_paced: one paced copy to the transport (which takes its own reference); false
+// when the transport refused it (then it is not sent). A large copy holds the slot it
+// was granted until it is sent.
 template <Transport T, class F>
-bool RelayEngine<T, F>::is_large(const policy::QueuedPush& q) const noexcept {
-  return opts_.large_sends_at_once != 0 && buf_of(q)->bytes().size() >= opts_.large_push_bytes;
+bool RelayEngine<T, F>::send_paced(Session& s, SharedBuf* buf, bool large) {
+  if (!t_.send(s.conn, buf, handle_of(buf)).ok()) return false;
+  if (large) {
+    s.large_granted = false;
+    if (s.large_bits == 0) s.large_deadline_ns = large_deadline(buf->bytes().size());
+    s.large_bits |= std::uint64_t{1} << s.inflight;
+  }
+  ++s.inflight;
+  bump(c_->bytes_relayed_out, buf->bytes().size());
+  count_out(buf->bytes());
+  return true;
 }
 
 // has_large: whether a push that needs a slot waits in the session's pacer.
