@@ -684,6 +684,16 @@ void RelayEngine<T, F>::fan_out(Session* from, ForwardMaker& m, policy::Priority
     if (!policy::may_send_to(path_.relayers(), s->pkh, sender)) continue;
     SharedBuf* b = F::for_recipient(m);
     if (b == nullptr) continue;
+    // Nothing waits for this peer and its send window has room (a transaction's usual
+    // case): the copy goes to the transport now, as admitting it to the pacer and
+    // draining it would send it, without the round trip through the pacer's queue.
+    if (s->pacer.waiting() == 0 && s->inflight < send_window() && !s->large_granted && !is_large(b)) {
+      bump(c_->fanout_sends);
+      if (s->inflight == 0) s->last_tx_ns = now_ns_;  // (as drain)
+      send_paced(*s, b, false);
+      b->unref();
+      continue;
+    }
     auto r = s->pacer.admit({handle_of(b), prio, order});
     if (r.dropped) {
       buf_of(*r.dropped)->unref();

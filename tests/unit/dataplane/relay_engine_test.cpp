@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "bench/reference/stacks_core_fanout.hpp"
+#include "bench/sim/sim_data.hpp"
 #include "control/engine/burn_view_vote.hpp"
 #include "dataplane/transport/mem/mem_transport.hpp"
 #include "relay/net/address.hpp"
@@ -1271,6 +1272,45 @@ TEST(RelayEngine, LargePushesGoOldestFirstThenNearest) {
   const std::vector<std::pair<std::size_t, std::size_t>> want = {{1, 1}, {2, 1}, {3, 1}, {1, 2}, {2, 2}, {3, 2}};
   EXPECT_EQ(order, want) << "a peer got the second push before every peer had the first";
   EXPECT_EQ(n.c().fanout_sends.load(), 6u);
+}
+
+// A push with nothing ahead of it goes straight to the transport, but one that finds a
+// push waiting in the pacer waits its turn: a transaction arriving while a large one
+// waits for its slot (the same priority) reaches that peer after it. (One slot, held by
+// the nearest peer's copy, which never completes while sends are stalled.)
+TEST(RelayEngine, APushBehindAWaitingLargePushKeepsItsPlace) {
+  Net n(0, 0, {}, [](DpOptions& o) {
+    o.large_sends_at_once = 1;
+    o.large_push_bytes = 1000;
+  });
+  const std::uint32_t rtt[] = {0, 100, 200};
+  for (std::uint8_t i = 0; i < 3; ++i) n.add_node(static_cast<std::uint8_t>(70 + i)).t.set_rtt_us(rtt[i]);
+  n.settle();
+  n.rt->stall_sends(true);
+  auto& a = n.nodes[0]->peer;
+  const auto big = sim::signed_contract_call(1, 2000), small = test::signed_test_tx(46);
+  auto rounds = [&] {
+    for (int i = 0; i < 3; ++i) {
+      n.now += 1000;
+      n.relay->run_once(n.now);
+      for (auto& node : n.nodes) node->peer.pump(n.now);
+    }
+  };
+  a.send(a.conv->sign(0x7c, Transaction{big}));
+  rounds();
+  ASSERT_EQ(n.c().large_sends_waited.load(), 2u);  // both waited; node 1 has the slot, node 2 waits on
+  a.send(a.conv->sign(0x7d, Transaction{small}));
+  rounds();
+  n.rt->stall_sends(false);
+  n.settle();
+  for (std::size_t i = 1; i < 3; ++i) {
+    auto& got = n.nodes[i]->peer.pushes;
+    ASSERT_EQ(got.size(), 2u) << "node " << i;
+    auto first = decode_message(got[0]), second = decode_message(got[1]);
+    ASSERT_TRUE(first.ok() && second.ok());
+    EXPECT_EQ(std::get<Transaction>(first->payload).tx.txid, big.txid) << "node " << i << " got the later push first";
+    EXPECT_EQ(std::get<Transaction>(second->payload).tx.txid, small.txid) << "node " << i;
+  }
 }
 
 // A session holding a large-send slot that goes away gives it back: the next waiting
