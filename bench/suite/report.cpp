@@ -191,6 +191,8 @@ std::string to_json(const SuiteResult& r) {
     return {{"k", std::uint64_t{f.k}}, {"relay_cpu_us_per_msg", real(f.cpu_us_per_msg)},
             {"relay_path_us_per_msg", real(f.user_us_per_msg)}, {"relay_path_cpu_us_per_msg", real(f.path_cpu_us_per_msg)},
             {"relay_path_helper_wait_us_per_msg", real(f.helper_wait_us_per_msg)},
+            {"relay_path_fanout_cpu_ns_per_copy", real(f.fanout_cpu_ns_per_copy)},
+            {"floor_beside_us", real(f.floor_beside_us)}, {"floor_beside_sets", std::uint64_t{f.floor_beside_sets}},
             {"relay_cpu_us_per_copy", real(f.cpu_us_per_copy)}, {"dataplane_kernel_us_per_copy", real(f.kernel_us_per_copy)},
             {"tx_hop", dist_json(f.tx_hop)}, {"block_first_byte_out", dist_json(f.block_first_out)},
             {"block_last_peer", dist_json(f.block_last_peer)}, {"block_last_peer_direct", dist_json(f.block_last_peer_direct)},
@@ -364,13 +366,15 @@ std::string to_html(const SuiteResult& r) {
   if (!r.fanout.empty()) {
     h += "<h2>Fan-out</h2><table><tr><th>K</th><th>tx hop p50 µs</th><th>p99</th><th>block first out p50 µs</th>"
          "<th>block last peer p50 µs</th><th>direct</th><th>reference</th><th>relay CPU µs/msg</th><th>relay path µs/msg</th>"
-         "<th>relay path CPU µs/msg</th><th>µs/copy</th><th>kernel µs/copy</th></tr>";
+         "<th>relay path CPU µs/msg</th><th>of it, copies ns/copy</th><th>floor beside µs/msg</th><th>µs/copy</th>"
+         "<th>kernel µs/copy</th></tr>";
     for (const auto& f : r.fanout)
       h += "<tr><td>" + std::to_string(f.k) + "</td><td>" + num(f.tx_hop.p50) + "</td><td>" + num(f.tx_hop.p99) + "</td><td>" +
            num(f.block_first_out.p50) + "</td><td>" + num(f.block_last_peer.p50) + "</td><td>" +
            num(f.block_last_peer_direct.p50) + "</td><td>" + num(f.block_last_peer_reference.p50) + "</td><td>" +
            num(f.cpu_us_per_msg, "%.1f") + "</td><td>" + num(f.user_us_per_msg, "%.1f") + "</td><td>" +
-           num(f.path_cpu_us_per_msg, "%.1f") + "</td><td>" + num(f.cpu_us_per_copy, "%.2f") + "</td><td>" +
+           num(f.path_cpu_us_per_msg, "%.1f") + "</td><td>" + num(f.fanout_cpu_ns_per_copy, "%.0f") + "</td><td>" +
+           num(f.floor_beside_us, "%.1f") + "</td><td>" + num(f.cpu_us_per_copy, "%.2f") + "</td><td>" +
            num(f.kernel_us_per_copy, "%.2f") + "</td></tr>";
     h += "</table>";
     Series tx{"tx hop p50 (relay)", {}}, bl{"block last peer p50 (relay)", {}}, bd{"block last peer p50 (direct)", {}, true},

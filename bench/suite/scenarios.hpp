@@ -85,6 +85,11 @@ struct FanoutStep {
   double path_cpu_us_per_msg = 0;  // the same as the run loop's CPU time (less preemption)
   double kernel_us_per_copy = 0;   // the dataplane's system time per copy (coarse: clock ticks)
   double helper_wait_us_per_msg = 0;  // of the relay path: waiting for a check the second thread had taken
+  double fanout_cpu_ns_per_copy = 0;  // of the relay path's CPU: queueing the copies, per copy
+  // The floor's operations (2 recoveries + 1 signature) timed beside the relay during the
+  // trial, one set per transaction period on its run-loop CPU (FloorBeside): median CPU µs.
+  double floor_beside_us = 0;
+  std::size_t floor_beside_sets = 0;
 };
 
 struct HttpServe {

@@ -20,6 +20,8 @@ for topo in ("direct", "relay", "reference"):
         problems.append(f"no complete block deliveries measured for {topo}")
 if not r["mixed"] or r["mixed"][0]["block_last_peer_loaded"]["n"] == 0: problems.append("mixed traffic not measured")
 if len(r["fanout"]) < 2 or any(f["tx_hop"]["n"] == 0 for f in r["fanout"]): problems.append("fan-out not measured")
+if any(f["floor_beside_sets"] == 0 or f["relay_path_fanout_cpu_ns_per_copy"] <= 0 for f in r["fanout"]):
+    problems.append("fan-out: the floor beside the relay or the copies' CPU not measured")
 if not any(h["server"] == "relay" and h["requests_per_s"] > 0 and h["errors"] == 0 for h in r["http"]):
     problems.append("HTTP block serving not measured (or had errors)")
 if len(r["targets"]) != 15: problems.append(f"{len(r['targets'])} targets stated, expected 15")
