@@ -43,8 +43,9 @@ std::optional<Priority> push_priority(MsgId id, bool relay_2x) noexcept {
 
 SessionPacer::AdmitResult SessionPacer::admit(const QueuedPush& p) {
   auto idx = static_cast<std::size_t>(p.priority);
-  if (waiting() < budget_) {
+  if (waiting_ < budget_) {
     q_[idx].push_back(p);
+    ++waiting_;
     return {Admit::kQueued, std::nullopt};
   }
   // The classes that may make room, lowest first; never one that outranks the newcomer.
@@ -63,7 +64,10 @@ SessionPacer::AdmitResult SessionPacer::admit(const QueuedPush& p) {
 
 std::optional<QueuedPush> SessionPacer::next() {
   for (auto& q : q_) {
-    if (!q.empty()) return q.pop_front();
+    if (!q.empty()) {
+      --waiting_;
+      return q.pop_front();
+    }
   }
   return std::nullopt;
 }

@@ -89,11 +89,7 @@ class SessionPacer {
       if (!q.empty()) return &q.at(0);
     return nullptr;
   }
-  std::uint32_t waiting() const noexcept {
-    std::uint32_t n = 0;
-    for (const auto& q : q_) n += q.size();
-    return n;
-  }
+  std::uint32_t waiting() const noexcept { return waiting_; }
   // for_each: visit every waiting push (the caller may replace its handle).
   template <typename F>
   void for_each(F&& f) {
@@ -133,6 +129,7 @@ class SessionPacer {
     std::uint32_t head_ = 0, n_ = 0;
   };
   std::uint32_t budget_;
+  std::uint32_t waiting_ = 0;  // in every class (next to the budget: a fan-out reads both)
   Fifo q_[kPriorityCount];
   std::uint64_t dropped_tx_ = 0;
   std::uint64_t dropped_chunks_ = 0;
