@@ -246,6 +246,9 @@ class RelayEngine final : private ControlCommands {
   std::uint64_t large_deadline(std::size_t bytes) const noexcept;
   // A large copy slower than this (after a first second) gives its slot up.
   static constexpr std::uint64_t kLargeSendMinBytesPerS = 1u << 20;
+  // fan_out asks for a session's lines this many sessions ahead, and for its connection's
+  // (found through them) this many.
+  static constexpr std::size_t kPrefetchSessions = 4, kPrefetchConns = 2;
   bool large_ahead(const Session& a, const Session& b) const noexcept;
   void drain(Session& s);
   bool send_paced(Session& s, SharedBuf* buf, bool large);

@@ -677,7 +677,15 @@ template <Transport T, class F>
 void RelayEngine<T, F>::fan_out(Session* from, ForwardMaker& m, policy::Priority prio) {
   const codec::Hash20 sender = from != nullptr ? from->pkh : codec::Hash20{};
   const std::uint32_t order = ++fanouts_;
-  for (Session* s : sessions_) {
+  // A session's lines are rarely in cache when a push arrives (the nodes and the kernel
+  // ran on this core since the last one), and each copy touches a few of them, then its
+  // connection's: both are asked for a few sessions ahead, so the misses overlap.
+  const std::span<Session* const> live = sessions_.live();
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    if (i + kPrefetchSessions < live.size()) prefetch_for_copy(*live[i + kPrefetchSessions]);
+    if constexpr (SendPrefetch<T>)
+      if (i + kPrefetchConns < live.size()) t_.prefetch_send(live[i + kPrefetchConns]->conn);
+    Session* s = live[i];
     if (s == from || !s->key || s->closing) continue;
     // may_send_to over relayers ++ [us]: we are never a recipient, so checking the
     // received relayers is the same test without building the longer list.

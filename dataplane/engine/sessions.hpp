@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "dataplane/engine/stream_worker.hpp"
@@ -92,6 +93,18 @@ struct Session {
   explicit Session(std::uint32_t budget) : pacer(budget) {}
 };
 
+// prefetch_for_copy: ask for the lines of `s` that a copy past an empty pacer reads or
+// writes (its connection, whether it has a key, its key hash, the pacer's count, its send
+// count, flags and write clock), without waiting for them.
+inline void prefetch_for_copy(const Session& s) noexcept {
+  __builtin_prefetch(&s.conn);
+  __builtin_prefetch(&s.pkh);  // (with the key's engaged flag before it and the pacer's count after)
+  __builtin_prefetch(&s.pacer);
+  __builtin_prefetch(&s.inflight);
+  __builtin_prefetch(&s.closing);
+  __builtin_prefetch(&s.last_tx_ns);
+}
+
 class SessionTable {
  public:
   // At most 65536 sessions; connection ids below max_conns. Each framer keeps bodies up
@@ -115,6 +128,7 @@ class SessionTable {
   }
   std::size_t size() const noexcept { return live_.size(); }
   std::size_t authenticated() const noexcept;
+  std::span<Session* const> live() const noexcept { return live_; }  // the open sessions
   auto begin() noexcept { return live_.begin(); }
   auto end() noexcept { return live_.end(); }
   auto begin() const noexcept { return live_.cbegin(); }

@@ -55,6 +55,14 @@ concept PathAware = requires(const T& t, ConnId c) {
   { t.path_state(c) } -> std::same_as<PathState>;
 };
 
+// SendPrefetch: a transport that can be asked, ahead of a send() on a connection, for
+// the state that send will read, without waiting for it (optional: a fan-out to hundreds
+// of connections then overlaps its cache misses instead of taking them one at a time).
+template <class T>
+concept SendPrefetch = requires(const T& t, ConnId c) {
+  { t.prefetch_send(c) } -> std::same_as<void>;
+};
+
 // RttAware: a transport that reports a connection's smoothed round trip in µs (0: not
 // known), e.g. from TCP_INFO or its own stack (optional).
 template <class T>

@@ -94,6 +94,14 @@ class UringTransport {
   std::size_t poll(std::span<Event> evs, int timeout_ms);
   void release(const Event& ev);
   Status send(ConnId c, SharedBuf* buf, std::uint64_t tag);
+  // prefetch_send (SendPrefetch): the lines of connection c's entry that send() reads
+  // (kSendState bytes from its start).
+  void prefetch_send(ConnId c) const noexcept {
+    if (c >= conns_.size()) return;
+    const auto* k = reinterpret_cast<const char*>(&conns_[c]);
+    __builtin_prefetch(k);
+    __builtin_prefetch(k + kSendState - 1);
+  }
   Result<ConnId> connect(const net::PeerAddress& addr, const net::ConnectOptions& how = {});
   void close(ConnId c);
   // hold/resume (the Transport concept): the connection's multishot receive is
@@ -186,6 +194,7 @@ class UringTransport {
     std::uint64_t dlg_since_ns = 0;   // when the dialogue began (its timeout)
     bool mptcp_asked = false;         // made as an MPTCP socket, or accepted on an MPTCP listener
   };
+  static constexpr std::size_t kSendState = offsetof(Conn, lowat);  // what send() reads comes before
 
   explicit UringTransport(const UringConfig& cfg);
   Status init();
@@ -247,5 +256,6 @@ class UringTransport {
 };
 
 static_assert(Transport<UringTransport>);
+static_assert(SendPrefetch<UringTransport>);
 
 }  // namespace relay::dp
