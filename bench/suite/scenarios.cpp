@@ -482,6 +482,9 @@ void fanout(Ctx& c) {
       floor.stop();
       f.floor_beside_us = floor.median_us();
       f.floor_beside_sets = floor.sets();
+      if (!c.o.relay_cpus.empty() && !floor.pinned())
+        c.note("fan-out K=%zu: the floor's thread could not be pinned to CPU %u; it ran wherever the scheduler put it", k,
+               c.o.relay_cpus.front());
       const double secs = static_cast<double>(r.end_ns - r.start_ns) / 1e9;
       const ProcUsage u1 = c.relay->usage();
       const double cpu = std::max(0.0, u1.cpu_s - u0.cpu_s - idle.cpu * secs) * 1e6;
