@@ -84,10 +84,11 @@ TEST_P(PeerAttack, AChunkFloodIsThrottledAndTransactionsKeepFlowing) {
   ASSERT_TRUE(net.pump_until([&] { return k.drop_chunk_throttled.load() > 0; }, 15));
   net.pump_until([&] { return false; }, 2);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // What was relayed of the flood: the burst plus 4 MiB/s since, not all of it.
+  // What was relayed of the flood: the burst plus 4 MiB/s since, not all of it. (How
+  // many are dropped depends on how fast the flood arrives: a slow build over a virtual
+  // device takes seconds, and the allowance refills meanwhile; the bound follows the time.)
   const std::uint64_t relayed_chunks = 48 - k.drop_chunk_throttled.load();
   EXPECT_LE(relayed_chunks * 1'000'000, (std::uint64_t{16} << 20) + static_cast<std::uint64_t>(secs * (4 << 20)) + 2'000'000);
-  EXPECT_GE(k.drop_chunk_throttled.load(), 10u);
   EXPECT_FALSE(x.closed);  // throttled, not punished (as on a node)
   EXPECT_FALSE(a.closed || b.closed);
   EXPECT_EQ(relay.stop(), 0);
