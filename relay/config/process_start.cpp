@@ -176,12 +176,15 @@ std::optional<ProcessStart> start_process(int argc, char** argv, const char* pro
     return std::nullopt;
   }
   const std::string path = shm_path(a, *cfg);
-  auto region = shm::Region::open(path);
+  auto region = shm::Region::open(path, shm::Region::Touch::kPopulate);
   if (!region.ok()) {
     log_line(program, "cannot open the shared region %s: %s (%s); start the relay with `stacks-relay run`", path.c_str(),
              region.error().reason, std::strerror(shm::Region::last_errno()));
     return std::nullopt;
   }
+  if (!region->populated())
+    log_line(program, "shared region %s: its pages could not be mapped in advance (%s); the rings map them at first use",
+             path.c_str(), std::strerror(shm::Region::last_errno()));
   auto lk = link::link_join(region->data(), region->size());
   if (!lk.ok()) {
     log_line(program, "shared region %s: %s", path.c_str(), lk.error().reason);

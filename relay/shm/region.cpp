@@ -20,9 +20,10 @@ Result<Region> fail(const char* why) noexcept {
 
 int Region::last_errno() noexcept { return g_last_errno; }
 
-Region::Region(Region&& o) noexcept : base_(o.base_), size_(o.size_) {
+Region::Region(Region&& o) noexcept : base_(o.base_), size_(o.size_), populated_(o.populated_) {
   o.base_ = nullptr;
   o.size_ = 0;
+  o.populated_ = false;
 }
 
 Region& Region::operator=(Region&& o) noexcept {
@@ -30,8 +31,10 @@ Region& Region::operator=(Region&& o) noexcept {
     if (base_ != nullptr) ::munmap(base_, size_);
     base_ = o.base_;
     size_ = o.size_;
+    populated_ = o.populated_;
     o.base_ = nullptr;
     o.size_ = 0;
+    o.populated_ = false;
   }
   return *this;
 }
@@ -66,7 +69,7 @@ Result<Region> Region::create(const std::string& path, std::size_t size) noexcep
   return reg;
 }
 
-Result<Region> Region::open(const std::string& path) noexcept {
+Result<Region> Region::open(const std::string& path, Touch touch) noexcept {
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return fail("cannot open region file");
   struct stat st {};
@@ -82,6 +85,10 @@ Result<Region> Region::open(const std::string& path) noexcept {
   Region reg;
   reg.base_ = p;
   reg.size_ = size;
+  if (touch == Touch::kPopulate) {
+    reg.populated_ = ::madvise(p, size, MADV_POPULATE_WRITE) == 0;
+    if (!reg.populated_) g_last_errno = errno;  // (the caller logs it; the mapping works lazily)
+  }
   return reg;
 }
 
