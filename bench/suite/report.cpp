@@ -472,7 +472,8 @@ std::string to_html(const SuiteResult& r) {
     h += "<h2>The relay's own uplink as the bottleneck: a few peers at a time</h2><p>The relay's side of a veth shaped "
          "with tbf; one node pushes blocks, the relay sends them to every other node at once, then "
          "(<code>p2p.large_sends_at_once</code>) to a few at a time: pair partners and trusted peers first, then the "
-         "shortest round trip. Times from the origin's first byte. " + esc(r.uplink_note) +
+         "shortest round trip. One at a time is the sequential schedule, the floor for the median peer. Times from the "
+         "origin's first byte. " + esc(r.uplink_note) +
          "</p><table><tr><th>at a time</th><th>uplink</th><th>K</th><th>block</th><th>median peer p50 µs</th><th>p99</th>"
          "<th>last peer p50 µs</th><th>p99</th><th>complete</th><th>copies that waited</th></tr>";
     for (const auto& u : r.uplink)
