@@ -100,6 +100,7 @@ int serve(const Ctx& x, T& transport, Opened op, std::size_t max_sessions, const
   o.hide_relayer_addresses = cfg->private_mode();
   o.pacer_budget = cfg->max_queued_per_peer;
   o.large_sends_at_once = cfg->large_sends_at_once;
+  o.large_sends_in_step = cfg->large_sends_in_step;
   o.large_push_bytes = cfg->large_push_bytes;
   o.max_conns = op.max_conns;  // the transport's connection ids index the session table
   o.max_sessions = max_sessions;

@@ -61,6 +61,15 @@ struct DpOptions {
   // DPDK: acknowledged). Who goes first: pair partners and trusted peers, then the
   // shortest round trip. 0: every peer at once.
   std::uint32_t large_sends_at_once = 0;
+  // In step: when one of several slots comes free while the others' copies are still
+  // going, it is held (for at most a quarter of the time that copy took) so that the
+  // next ones start together once the others finish. TCP shares an uplink unevenly, so
+  // copies started together end a few ms apart; a freed slot taken at once puts the next
+  // copy beside a half-sent one, and every peer's copy then ends later than with the
+  // copies in step (by half a copy's time on average). The remaining copies have the
+  // whole uplink meanwhile; one that is slow for its own reasons is left behind when
+  // the hold runs out.
+  bool large_sends_in_step = true;
   std::size_t large_push_bytes = std::size_t{256} << 10;
   std::size_t max_sessions = 1024;       // more are refused at accept (at most 65536)
   // Inbound sessions beyond this are refused at accept, so the rest of the table stays
@@ -237,6 +246,7 @@ class RelayEngine final : private ControlCommands {
   void close_session(Session& s, const char* why, bool misbehaved);
   void forget_session(ConnId c, int err);
   void dispatch_large();
+  void hold_slots(std::uint64_t took_ns) noexcept;
   // is_large: whether a push needs a large-send slot.
   bool is_large(const policy::QueuedPush& q) const noexcept { return is_large(buf_of(q)); }
   bool is_large(const SharedBuf* b) const noexcept {
@@ -301,6 +311,7 @@ class RelayEngine final : private ControlCommands {
   std::vector<SharedBuf*> resign_old_;  // distinct queued buffers when the burn view moves (sorted)
   std::vector<std::uint32_t> large_waiting_;  // sids of sessions whose next push waits for a large-send slot
   std::uint32_t large_busy_ = 0;              // slots taken (granted, or a large copy being sent)
+  std::uint64_t large_hold_until_ns_ = 0;     // freed slots wait for the busy ones until then (0: no hold)
   std::uint32_t fanouts_ = 0;                 // pushes fanned out so far (QueuedPush::order; wraps)
   std::vector<SharedBuf*> resign_new_;  // their re-signed replacements
   std::unique_ptr<BufPool> rx_pool_;

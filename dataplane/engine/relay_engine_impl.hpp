@@ -66,6 +66,7 @@ void RelayEngine<T, F>::run_once(std::uint64_t now_ns, int timeout_ms) {
   }
   port_.poll(*this);
   if (rx_bodies_.freed()) resume_waiting();
+  if (large_hold_until_ns_ != 0 && now_ns >= large_hold_until_ns_) dispatch_large();  // the hold ran out
   c_->rx_heap_bodies.store(rx_bodies_.heap_bodies(), std::memory_order_relaxed);
   c_->rx_heap_bytes.store(rx_bodies_.heap_bytes(), std::memory_order_relaxed);
   if (now_ns >= next_sweep_ns_) {
@@ -118,9 +119,15 @@ bool RelayEngine<T, F>::on_event(const Event& e) {
         --s->inflight;
         const bool large = (s->large_bits & 1) != 0;  // (a connection's sends complete in order)
         s->large_bits >>= 1;
-        if (large && s->large_bits != 0) s->large_deadline_ns = large_deadline(opts_.large_push_bytes);  // the next one's clock
         s->last_tx_ns = now_ns_;
-        if (large) --large_busy_;
+        if (large) {
+          --large_busy_;
+          hold_slots(now_ns_ - s->large_since_ns);
+          if (s->large_bits != 0) {  // the next one's clocks
+            s->large_deadline_ns = large_deadline(opts_.large_push_bytes);
+            s->large_since_ns = now_ns_;
+          }
+        }
         drain(*s);
         dispatch_large();  // (a slot came free, or one granted found its send refused)
       }
@@ -276,7 +283,10 @@ bool RelayEngine<T, F>::send_paced(Session& s, SharedBuf* buf, bool large) {
   if (!t_.send(s.conn, buf, handle_of(buf)).ok()) return false;
   if (large) {
     s.large_granted = false;
-    if (s.large_bits == 0) s.large_deadline_ns = large_deadline(buf->bytes().size());
+    if (s.large_bits == 0) {
+      s.large_deadline_ns = large_deadline(buf->bytes().size());
+      s.large_since_ns = now_ns_;
+    }
     s.large_bits |= std::uint64_t{1} << s.inflight;
   }
   ++s.inflight;
@@ -313,10 +323,27 @@ bool RelayEngine<T, F>::large_ahead(const Session& a, const Session& b) const no
   return ra < rb;
 }
 
+// hold_slots: a large copy that took `took_ns` has just completed. With others still
+// going, the slots it and the next ones free wait for them (DpOptions::large_sends_in_step)
+// for at most a quarter of that time; with none going, nothing is held.
+template <Transport T, class F>
+void RelayEngine<T, F>::hold_slots(std::uint64_t took_ns) noexcept {
+  if (large_busy_ == 0) {
+    large_hold_until_ns_ = 0;
+  } else if (opts_.large_sends_in_step && large_hold_until_ns_ == 0) {
+    large_hold_until_ns_ = now_ns_ + std::max<std::uint64_t>(took_ns / 4, 1);
+  }
+}
+
 // dispatch_large: free slots to the waiting sessions that go first. (A fan-out to K
-// peers makes K waiting: each grant is a pass over them, K² compares per block.)
+// peers makes K waiting: each grant is a pass over them, K² compares per block.) Not
+// while freed slots wait for the busy ones (hold_slots).
 template <Transport T, class F>
 void RelayEngine<T, F>::dispatch_large() {
+  if (large_hold_until_ns_ != 0) {
+    if (large_busy_ != 0 && now_ns_ < large_hold_until_ns_) return;
+    large_hold_until_ns_ = 0;
+  }
   while (large_busy_ < opts_.large_sends_at_once) {
     std::erase_if(large_waiting_, [&](std::uint32_t sid) {  // gone, its sid reused, or its large push dropped
       Session* s = sessions_.by_sid(sid);

@@ -76,6 +76,7 @@ struct Session {
   std::uint32_t large_order = 0;  // the fan-out number of the push it waits to send
   std::uint64_t large_bits = 0;
   std::uint64_t large_deadline_ns = 0;  // its oldest large copy in flight gives up its slot then
+  std::uint64_t large_since_ns = 0;     // when its oldest large copy in flight started (its clock)
   const char* why = "";
   std::uint64_t last_rx_ns = 0;    // when bytes last arrived (silence)
   std::uint32_t invalid_points = 0;  // invalid pushes, halved every minute

@@ -456,6 +456,7 @@ Result<RelayConfig> load_config(std::string_view text, const ConfigOverrides& ov
         !t.integer("max_inbound", c.max_inbound, 0, 100000) || !t.integer("max_outbound", c.max_outbound, 0, 10000) ||
         !t.integer("max_queued_per_peer", c.max_queued_per_peer, 1, 100) ||
         !t.integer("large_sends_at_once", c.large_sends_at_once, 0, 1024) ||
+        !t.boolean("large_sends_in_step", c.large_sends_in_step) ||
         !t.integer("large_push_bytes", c.large_push_bytes, std::uint64_t{16} << 10, std::uint64_t{16} << 20) ||
         !t.integer("max_message_len", c.max_message_len, 170, 16778053) ||
         !t.integer("receive_budget", c.receive_budget, std::uint64_t{64} << 20, std::uint64_t{1} << 40) ||

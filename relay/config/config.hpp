@@ -77,6 +77,7 @@ struct RelayConfig {
   std::uint32_t max_queued_per_peer = 50;  // our messages a node may have unprocessed
   // Large pushes to a few peers at a time (DpOptions::large_sends_at_once; 0: all at once).
   std::uint32_t large_sends_at_once = 0;
+  bool large_sends_in_step = true;  // DpOptions::large_sends_in_step
   std::uint64_t large_push_bytes = 256 << 10;
   std::uint32_t max_message_len = 16778053;
   // Bytes of message bodies the dataplane reads at once, across every session (its

@@ -113,7 +113,7 @@ SharedBuf* MemTransport::alloc(std::size_t n) {
 
 Status MemTransport::send(ConnId c, SharedBuf* buf, std::uint64_t tag) {
   if (c >= conns_.size() || !conns_[c].open) return make_error(Errc::kBadValue, "no such connection");
-  if (stall_ || !stalled_.empty()) {  // held, in order, until the fault clears
+  if (stall_ || conns_[c].stalled || !stalled_.empty()) {  // held, in order, until the fault clears
     buf->ref();
     stalled_.push_back({c, buf, tag});
     return Ok{};
@@ -205,11 +205,17 @@ void MemTransport::close(ConnId c) {
 }
 
 std::size_t MemTransport::poll(std::span<Event> evs, int /*timeout_ms*/) {
-  while (!stall_ && !stalled_.empty()) {
-    Stalled h = stalled_.front();
-    stalled_.pop_front();
-    transmit(h.conn, h.buf->bytes(), h.tag);
-    h.buf->unref();
+  if (!stall_ && !stalled_.empty()) {  // what is no longer held goes out, each connection's in order
+    std::deque<Stalled> still;
+    for (const Stalled& h : stalled_) {
+      if (h.conn < conns_.size() && conns_[h.conn].stalled) {
+        still.push_back(h);
+        continue;
+      }
+      transmit(h.conn, h.buf->bytes(), h.tag);
+      h.buf->unref();
+    }
+    stalled_.swap(still);
   }
   std::size_t n = 0;
   while (n < evs.size() && !events_.empty()) {

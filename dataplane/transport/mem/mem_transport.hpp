@@ -84,6 +84,11 @@ class MemTransport {
   // held ones then go out in order at the next poll(). A peer that stops reading.
   void stall_sends(bool on) noexcept { stall_ = on; }
   std::size_t stalled_sends() const noexcept { return stalled_.size(); }  // held by stall_sends
+  // stall_conn: the same for one connection's sends (a peer whose copy is still going
+  // while the others' complete).
+  void stall_conn(ConnId c, bool on) noexcept {
+    if (c < conns_.size()) conns_[c].stalled = on;
+  }
   // set_rtt_us: the round trip a peer's rtt_us() reports for its connections to this
   // endpoint (tests of ordering by round trip).
   void set_rtt_us(std::uint32_t us) noexcept { rtt_us_ = us; }
@@ -100,6 +105,7 @@ class MemTransport {
     std::uint16_t remote_port = 0;
     bool paused = false;         // hold(): no kData or kClosed until resume()
     std::deque<Event> backlog;   // its events meanwhile, in order
+    bool stalled = false;        // stall_conn(): its sends held
   };
   ConnId add_conn();
   void deliver(ConnId c, ByteSpan bytes);

@@ -1313,6 +1313,91 @@ TEST(RelayEngine, APushBehindAWaitingLargePushKeepsItsPlace) {
   }
 }
 
+// Two slots in step (large_sends_in_step). Nodes 1 and 2 get the first copies; node 1's
+// completes after ~45 µs while node 2's is still going. Its slot waits for node 2's copy
+// (at most a quarter of those 45 µs), and once that completes nodes 3 and 4 start
+// together. A copy slower than the hold is left behind: then the freed slot goes on.
+struct InStepNet {
+  Net n;
+  ConnId c1 = kNoConn, c2 = kNoConn;
+  std::vector<int> got_at;  // per node: the round its copy arrived (-1: not yet)
+  int round = 0;
+  explicit InStepNet(bool in_step)
+      : n(0, 0, {}, [in_step](DpOptions& o) {
+          o.large_sends_at_once = 2;
+          o.large_push_bytes = 100;
+          o.large_sends_in_step = in_step;
+        }) {
+    const std::uint32_t rtt[] = {0, 100, 200, 300, 400};  // node 1 nearest
+    for (std::uint8_t i = 0; i < 5; ++i) n.add_node(static_cast<std::uint8_t>(80 + i)).t.set_rtt_us(rtt[i]);
+    n.settle();
+    for (ConnId c = 0; c < 16; ++c) {  // the relay's side of nodes 1 and 2
+      if (n.rt->rtt_us(c) == 100) c1 = c;
+      if (n.rt->rtt_us(c) == 200) c2 = c;
+    }
+    got_at.assign(5, -1);
+  }
+  void rounds(int k) {
+    for (int i = 0; i < k; ++i, ++round) {
+      n.now += 1000;
+      n.relay->run_once(n.now);
+      for (auto& node : n.nodes) node->peer.pump(n.now);
+      for (std::size_t j = 1; j < 5; ++j)
+        if (got_at[j] < 0 && !n.nodes[j]->peer.pushes.empty()) got_at[j] = round;
+    }
+  }
+  // start: the push reaches the relay; nodes 1 and 2 hold the slots, their copies going
+  // on for ~45 µs; then node 1's completes.
+  void start() {
+    n.rt->stall_conn(c1, true);
+    n.rt->stall_conn(c2, true);
+    auto& a = n.nodes[0]->peer;
+    a.send(a.conv->sign(0x7e, Transaction{test::signed_test_tx(47)}));
+    rounds(45);
+    n.rt->stall_conn(c1, false);
+    rounds(1);
+  }
+};
+
+TEST(RelayEngine, LargeSendSlotsStayInStep) {
+  InStepNet t(true);
+  ASSERT_NE(t.c2, kNoConn);
+  t.start();
+  ASSERT_EQ(t.n.c().large_sends_waited.load(), 4u);
+  ASSERT_GE(t.got_at[1], 0) << "node 1's copy did not complete";
+  t.rounds(6);  // within the hold
+  EXPECT_EQ(t.got_at[3], -1) << "the slot node 1 freed went on beside node 2's copy";
+  EXPECT_EQ(t.got_at[4], -1);
+  t.n.rt->stall_conn(t.c2, false);
+  t.rounds(4);
+  ASSERT_GE(t.got_at[2], 0);
+  ASSERT_GE(t.got_at[3], 0);
+  EXPECT_EQ(t.got_at[3], t.got_at[4]) << "nodes 3 and 4 did not start together";
+  EXPECT_GE(t.got_at[3], t.got_at[2]);
+}
+
+TEST(RelayEngine, ALargeCopySlowerThanTheHoldIsLeftBehind) {
+  InStepNet t(true);
+  ASSERT_NE(t.c2, kNoConn);
+  t.start();
+  t.rounds(6);
+  EXPECT_EQ(t.got_at[3], -1);
+  t.rounds(14);  // past a quarter of node 1's ~45 µs: node 2 is left behind
+  EXPECT_GE(t.got_at[3], 0) << "a slow copy held the freed slot past the hold";
+  EXPECT_EQ(t.got_at[2], -1);
+  EXPECT_GT(t.got_at[4], t.got_at[3]) << "the slot left over serves the rest, one after another";
+}
+
+// Without it, the freed slot goes on at once (the policy is the option's).
+TEST(RelayEngine, LargeSendSlotsOutOfStepWhenAskedTo) {
+  InStepNet t(false);
+  ASSERT_NE(t.c2, kNoConn);
+  t.start();
+  t.rounds(2);
+  EXPECT_GE(t.got_at[3], 0);
+  EXPECT_EQ(t.got_at[2], -1);
+}
+
 // A session holding a large-send slot that goes away gives it back: the next waiting
 // peer gets its copy. (One slot; the first recipient stops reading, so its copy never
 // completes, then it disconnects.)

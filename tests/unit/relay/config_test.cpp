@@ -37,6 +37,7 @@ TEST(Config, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(c->bind_host, d->bind_host);
   EXPECT_EQ(c->max_queued_per_peer, d->max_queued_per_peer);
   EXPECT_EQ(c->large_sends_at_once, d->large_sends_at_once);
+  EXPECT_EQ(c->large_sends_in_step, d->large_sends_in_step);
   EXPECT_EQ(c->large_push_bytes, d->large_push_bytes);
   EXPECT_EQ(c->shm_path, d->shm_path);
   EXPECT_EQ(c->max_message_len, d->max_message_len);
@@ -98,6 +99,11 @@ TEST(Config, LargePushesAFewPeersAtATime) {
   ASSERT_TRUE(c.ok()) << err;
   EXPECT_EQ(c->large_sends_at_once, 3u);
   EXPECT_EQ(c->large_push_bytes, 65536u);
+  EXPECT_TRUE(d->large_sends_in_step);  // the slots kept in step unless turned off
+  auto off = load_config("[p2p]\nlarge_sends_at_once = 2\nlarge_sends_in_step = false\n", {}, err);
+  ASSERT_TRUE(off.ok()) << err;
+  EXPECT_FALSE(off->large_sends_in_step);
+  EXPECT_FALSE(load_config("[p2p]\nlarge_sends_in_step = 1\n", {}, err, "r.toml").ok());
   EXPECT_FALSE(load_config("[p2p]\nlarge_push_bytes = 100\n", {}, err, "r.toml").ok());
   EXPECT_NE(err.find("'p2p.large_push_bytes' must be an integer in"), std::string::npos) << err;
   EXPECT_FALSE(load_config("[p2p]\nlarge_sends_at_once = -1\n", {}, err, "r.toml").ok());
