@@ -325,14 +325,11 @@ bool RelayEngine<T, F>::large_ahead(const Session& a, const Session& b) const no
 
 // hold_slots: a large copy that took `took_ns` has just completed. With others still
 // going, the slots it and the next ones free wait for them (DpOptions::large_sends_in_step)
-// for at most a quarter of that time; with none going, nothing is held.
+// for at most a quarter of that time. (With none going, dispatch_large drops any hold.)
 template <Transport T, class F>
 void RelayEngine<T, F>::hold_slots(std::uint64_t took_ns) noexcept {
-  if (large_busy_ == 0) {
-    large_hold_until_ns_ = 0;
-  } else if (opts_.large_sends_in_step && large_hold_until_ns_ == 0) {
+  if (opts_.large_sends_in_step && large_busy_ != 0 && large_hold_until_ns_ == 0)
     large_hold_until_ns_ = now_ns_ + std::max<std::uint64_t>(took_ns / 4, 1);
-  }
 }
 
 // dispatch_large: free slots to the waiting sessions that go first. (A fan-out to K
