@@ -19,7 +19,7 @@ class Region {
   // How a mapping's pages are first touched. kLazy: at first use, one minor fault per
   // page (tools that read a few counters). kPopulate: all of them now, writable, so the
   // rings' hot paths never fault: without it a fresh process faults each page of a
-  // 64 MiB ring the first time a message crosses it (about 0.5 ms per 2 MiB block).
+  // 64 MiB ring the first time a message crosses it (about 1 ms per 2 MiB block here).
   enum class Touch : std::uint8_t { kLazy, kPopulate };
   // open: map an existing region file in full. With kPopulate the page tables are filled
   // at once (MADV_POPULATE_WRITE; the file's pages already exist), and populated() says
